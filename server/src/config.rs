@@ -1,0 +1,323 @@
+//! Layered settings: `config/default.toml` → `config/<profile>.toml` → `COURTLINK__SECTION__KEY`.
+//!
+//! Every field is documented here, where it is declared. Unknown keys are rejected, so a typo in a
+//! file or an environment variable stops start-up with the key's name instead of being ignored.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The signing key shipped in `config/default.toml` for the demo. The production profile refuses it.
+pub const DEMO_SIGNING_KEY: &str = "courtlink-demo-signing-key-not-for-production-use";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Name of the profile these settings were loaded for (`default`, `production`, …); set by the loader.
+    #[serde(default)]
+    pub profile: String,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub signalling: SignallingSettings,
+    pub demo: DemoSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub host: String,
+    /// TCP port; 0 picks a free one (tests).
+    pub port: u16,
+    /// Folder holding the browser app, served at `/`.
+    pub web_dir: PathBuf,
+    /// HTTP worker threads; 0 means one per core.
+    #[serde(default)]
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path/to/file.db` (embedded default) or `postgres://user@host/db`.
+    pub url: SecretString,
+    /// Upper bound of pooled connections.
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// `iss` claim of every token this service issues and accepts.
+    pub issuer: String,
+    /// HMAC-SHA256 key for tokens; at least 32 bytes. Never the demo key in production.
+    pub signing_key: SecretString,
+    /// Lifetime of a staff token, in minutes (5–720).
+    pub staff_token_minutes: i64,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds (0–30).
+    pub leeway_seconds: u64,
+    /// A join code works from this many minutes before its slot starts.
+    pub join_early_minutes: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignallingSettings {
+    /// Largest WebSocket frame accepted, in bytes; larger ones close the socket with 1009.
+    pub max_frame_bytes: usize,
+    /// Messages queued for one connection before it is dropped as too slow.
+    pub outbound_queue: usize,
+    /// Seconds between server pings.
+    pub heartbeat_seconds: u64,
+    /// A connection silent (no pong, no message) for this many seconds is closed.
+    pub client_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoSettings {
+    /// Seed demo courts, users and cases on first start, and keep two days of demo slots open.
+    pub seed: bool,
+    /// Password of every demo user (printed at start-up).
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// tracing filter, e.g. `info,sqlx=warn`; `RUST_LOG` wins when set.
+    pub filter: String,
+    /// `pretty` for people, `json` for log collectors.
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(String),
+    #[error("configuration: {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl Settings {
+    /// Loads `default.toml`, then `<profile>.toml` unless the profile is `default`, then the
+    /// environment, from `config_dir`.
+    pub fn load(config_dir: &Path, profile: &str) -> Result<Settings, ConfigError> {
+        Self::load_with_env(
+            config_dir,
+            profile,
+            Env::prefixed("COURTLINK__").split("__"),
+        )
+    }
+
+    fn load_with_env(config_dir: &Path, profile: &str, env: Env) -> Result<Settings, ConfigError> {
+        let valid_profile = !profile.is_empty()
+            && profile
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid_profile {
+            return Err(ConfigError::Invalid {
+                key: "profile",
+                message: format!("'{profile}' is not a profile name (letters, digits, - and _)"),
+            });
+        }
+        let base = config_dir.join("default.toml");
+        if !base.is_file() {
+            return Err(ConfigError::Load(format!("{} not found", base.display())));
+        }
+        let mut figment = Figment::from(Toml::file(&base));
+        if profile != "default" {
+            let layer = config_dir.join(format!("{profile}.toml"));
+            if !layer.is_file() {
+                return Err(ConfigError::Load(format!(
+                    "profile '{profile}': {} not found",
+                    layer.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(layer));
+        }
+        let mut settings: Settings = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
+        settings.profile = profile.to_owned();
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Rules that serde cannot express. Each failure names its key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_owned(),
+            })
+        };
+        let key = self.auth.signing_key.expose_secret();
+        if key.len() < 32 {
+            return invalid("auth.signing_key", "must be at least 32 bytes");
+        }
+        if self.profile == "production" && key == DEMO_SIGNING_KEY {
+            return invalid(
+                "auth.signing_key",
+                "the demo signing key is refused in production; set COURTLINK__AUTH__SIGNING_KEY",
+            );
+        }
+        if self.profile == "production" && self.demo.seed {
+            return invalid("demo.seed", "demo data is refused in production");
+        }
+        if !(5..=720).contains(&self.auth.staff_token_minutes) {
+            return invalid("auth.staff_token_minutes", "must be between 5 and 720");
+        }
+        if self.auth.leeway_seconds > 30 {
+            return invalid("auth.leeway_seconds", "must be at most 30");
+        }
+        if !(0..=120).contains(&self.auth.join_early_minutes) {
+            return invalid("auth.join_early_minutes", "must be between 0 and 120");
+        }
+        if self.auth.issuer.is_empty() {
+            return invalid("auth.issuer", "must not be empty");
+        }
+        let url = self.database.url.expose_secret();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return invalid("database.url", "must start with sqlite: or postgres://");
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections", "must be at least 1");
+        }
+        if !(1024..=1024 * 1024).contains(&self.signalling.max_frame_bytes) {
+            return invalid(
+                "signalling.max_frame_bytes",
+                "must be between 1024 and 1048576",
+            );
+        }
+        if self.signalling.outbound_queue == 0 {
+            return invalid("signalling.outbound_queue", "must be at least 1");
+        }
+        if self.signalling.heartbeat_seconds == 0
+            || self.signalling.client_timeout_seconds <= self.signalling.heartbeat_seconds
+        {
+            return invalid(
+                "signalling.client_timeout_seconds",
+                "must be longer than signalling.heartbeat_seconds, which must be at least 1",
+            );
+        }
+        if self.demo.seed && self.demo.password.len() < 8 {
+            return invalid("demo.password", "must be at least 8 characters");
+        }
+        Ok(())
+    }
+}
+
+/// figment's messages already name the key (`for key "default.server.prot"`); make them read as one line.
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let mut kind = e.kind.to_string();
+            if kind.starts_with("unknown field") {
+                kind = kind.replace("unknown field", "unknown key");
+            }
+            if key.is_empty() {
+                kind
+            } else {
+                format!("{key}: {kind}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    fn repo_config() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
+    }
+
+    fn empty_env() -> Env {
+        Env::prefixed("COURTLINK_TEST_NOTHING_SET__").split("__")
+    }
+
+    #[test]
+    fn default_profile_loads() {
+        let s = Settings::load_with_env(&repo_config(), "default", empty_env()).unwrap();
+        assert_eq!(s.server.port, 8080);
+        assert!(s.demo.seed);
+    }
+
+    #[test]
+    fn production_refuses_demo_key() {
+        let err = Settings::load_with_env(&repo_config(), "production", empty_env()).unwrap_err();
+        assert!(err.to_string().contains("auth.signing_key"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(repo_config().join("default.toml")).unwrap();
+        write(
+            dir.path(),
+            "default.toml",
+            &text.replace("[server]", "[server]\nprot = 1"),
+        );
+        let err = Settings::load_with_env(dir.path(), "default", empty_env()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("server") && msg.contains("prot"), "{msg}");
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(repo_config().join("default.toml")).unwrap();
+        write(
+            dir.path(),
+            "default.toml",
+            &text.replace("port = 8080", "port = \"eighty\""),
+        );
+        let err = Settings::load_with_env(dir.path(), "default", empty_env()).unwrap_err();
+        assert!(err.to_string().contains("server.port"), "{err}");
+    }
+
+    #[test]
+    fn missing_profile_and_bad_profile_name() {
+        let err = Settings::load_with_env(&repo_config(), "staging", empty_env()).unwrap_err();
+        assert!(err.to_string().contains("staging"), "{err}");
+        let err = Settings::load_with_env(&repo_config(), "../etc", empty_env()).unwrap_err();
+        assert!(err.to_string().contains("profile"), "{err}");
+    }
+
+    #[test]
+    fn rule_violations_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(repo_config().join("default.toml")).unwrap();
+        write(
+            dir.path(),
+            "default.toml",
+            &text.replace("leeway_seconds = 30", "leeway_seconds = 300"),
+        );
+        let err = Settings::load_with_env(dir.path(), "default", empty_env()).unwrap_err();
+        assert!(err.to_string().contains("auth.leeway_seconds"), "{err}");
+    }
+}

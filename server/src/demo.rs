@@ -1,0 +1,214 @@
+//! Demo data for the embedded default: courts of one province under the SPC, rooms, users and
+//! a few petition cases, seeded once; and two days of half-hour slots, topped up at every start
+//! so that a demo always has something to book. (Real availability comes from the host courts'
+//! own schedules.)
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+
+use crate::auth::hash_password;
+use crate::domain::{Channel, Role};
+use crate::store::{NewCase, NewUser, RoomKind, Store, now};
+
+pub const SLOT_MINUTES: i64 = 30;
+pub const SLOT_HOURS_AHEAD: i64 = 48;
+
+/// The demo logins, printed at start-up: (username, what they are).
+pub const LOGINS: &[(&str, &str)] = &[
+    ("xihu.coord", "杭州市西湖区人民法院 信访专干 (coordinator)"),
+    (
+        "shangcheng.coord",
+        "杭州市上城区人民法院 信访专干 (coordinator)",
+    ),
+    ("spc.officer", "最高人民法院 接访法官 (officer)"),
+    ("zj.officer", "浙江省高级人民法院 接访法官 (officer)"),
+    ("hz.officer", "杭州市中级人民法院 接访法官 (officer)"),
+    ("spc.supervisor", "最高人民法院 领导 (supervisor)"),
+    ("admin", "系统管理员 (admin)"),
+];
+
+/// Seeds the demo once (when there are no courts yet) and tops up the slots every time.
+pub async fn seed(store: &Store, password: &str) -> anyhow::Result<()> {
+    if store.count_courts().await? == 0 {
+        seed_once(store, password).await?;
+        tracing::info!("demo data seeded");
+    }
+    let added = top_up_slots(store, now()).await?;
+    tracing::info!(added, "demo slots topped up");
+    Ok(())
+}
+
+async fn seed_once(store: &Store, password: &str) -> anyhow::Result<()> {
+    let spc = store.insert_court("最高人民法院", "supreme", None).await?;
+    let high = store
+        .insert_court("浙江省高级人民法院", "high", Some(spc))
+        .await?;
+    let mid = store
+        .insert_court("杭州市中级人民法院", "intermediate", Some(high))
+        .await?;
+    let xihu = store
+        .insert_court("杭州市西湖区人民法院", "basic", Some(mid))
+        .await?;
+    let shangcheng = store
+        .insert_court("杭州市上城区人民法院", "basic", Some(mid))
+        .await?;
+
+    for (court, name) in [
+        (spc, "第一接谈室"),
+        (spc, "第二接谈室"),
+        (high, "接谈室一"),
+        (mid, "接谈室一"),
+    ] {
+        store.insert_room(RoomKind::Host, court, name).await?;
+    }
+    for (court, name) in [
+        (xihu, "视频接访室一"),
+        (xihu, "视频接访室二"),
+        (shangcheng, "视频接访室"),
+        (mid, "视频接访室"),
+    ] {
+        store.insert_room(RoomKind::Local, court, name).await?;
+    }
+
+    // One argon2 hash for every demo user: they share the printed demo password.
+    let hash = hash_password(password)?;
+    for (court, username, display_name, role) in [
+        (spc, "admin", "系统管理员", Role::Admin),
+        (spc, "spc.officer", "最高法 周法官", Role::Officer),
+        (spc, "spc.supervisor", "最高法 吴庭长", Role::Supervisor),
+        (high, "zj.officer", "浙江高院 郑法官", Role::Officer),
+        (mid, "hz.officer", "杭州中院 冯法官", Role::Officer),
+        (xihu, "xihu.coord", "西湖法院 陈专干", Role::Coordinator),
+        (
+            shangcheng,
+            "shangcheng.coord",
+            "上城法院 褚专干",
+            Role::Coordinator,
+        ),
+    ] {
+        store
+            .insert_user(&NewUser {
+                court_id: court,
+                username,
+                display_name,
+                role,
+                password_hash: &hash,
+            })
+            .await?;
+    }
+
+    // Identity numbers are made up (the check digit is not even valid); only masks ever leave.
+    let cases = [
+        (
+            xihu,
+            "(2026)浙0106信访12号",
+            "王某某",
+            "33010619650101123X",
+            "劳动争议执行款长期未到位",
+            1,
+            Some("李副院长"),
+            true,
+        ),
+        (
+            xihu,
+            "(2026)浙0106信访15号",
+            "陈某某",
+            "330106197203154321",
+            "房屋征收补偿标准异议",
+            2,
+            Some("张庭长"),
+            false,
+        ),
+        (
+            xihu,
+            "(2026)浙0106信访21号",
+            "刘某某",
+            "330106198811207654",
+            "交通事故赔偿执行",
+            3,
+            None,
+            false,
+        ),
+        (
+            shangcheng,
+            "(2026)浙0102信访8号",
+            "赵某某",
+            "330102196009094567",
+            "民间借贷案件执行",
+            2,
+            Some("孙副院长"),
+            true,
+        ),
+        (
+            shangcheng,
+            "(2026)浙0102信访9号",
+            "孙某某",
+            "330102197512128888",
+            "离婚后财产分割",
+            3,
+            None,
+            false,
+        ),
+    ];
+    let today = now();
+    for (court, number, name, id_number, subject, tier, lead, risk) in cases {
+        let deadline = (today + Duration::days(45)).format("%Y-%m-%d").to_string();
+        let case_id = store
+            .insert_case(&NewCase {
+                court_id: court,
+                case_number: number,
+                petitioner_name: name,
+                petitioner_id_number: id_number,
+                subject,
+                status: "handling",
+                tier,
+                lead,
+                deadline: Some(&deadline),
+                escalation_risk: risk,
+            })
+            .await?;
+        store
+            .insert_ledger_entry(
+                case_id,
+                today - Duration::days(40),
+                Channel::Letter,
+                "来信反映",
+            )
+            .await?;
+        store
+            .insert_ledger_entry(
+                case_id,
+                today - Duration::days(21),
+                Channel::LocalVisit,
+                "来院接待",
+            )
+            .await?;
+        if risk {
+            store
+                .insert_ledger_entry(
+                    case_id,
+                    today - Duration::days(9),
+                    Channel::ToProvince,
+                    "赴省信访",
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds half-hour slots to every host room from the current half hour for two days.
+pub async fn top_up_slots(store: &Store, at: DateTime<Utc>) -> anyhow::Result<usize> {
+    let step = Duration::minutes(SLOT_MINUTES);
+    let first = at.duration_trunc(step)?;
+    let mut added = 0;
+    for room in store.host_room_ids().await? {
+        let mut start = first;
+        while start < first + Duration::hours(SLOT_HOURS_AHEAD) {
+            if store.ensure_slot(room, start, start + step).await? {
+                added += 1;
+            }
+            start += step;
+        }
+    }
+    Ok(added)
+}

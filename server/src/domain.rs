@@ -1,0 +1,221 @@
+//! Domain values with rules, parsed at the edge and never passed around as bare strings.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(format!("'{}' is not a valid {}", s, stringify!($name))),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// Where a court stands in the hierarchy.
+    CourtLevel { Supreme => "supreme", High => "high", Intermediate => "intermediate", Basic => "basic" }
+);
+
+string_enum!(
+    /// What a staff account may do.
+    Role { Admin => "admin", Coordinator => "coordinator", Officer => "officer", Supervisor => "supervisor" }
+);
+
+string_enum!(
+    /// How a session ended (答复, 交办, 转办, 督办, 复查立案, 息诉罢访告知, 另行预约).
+    Outcome {
+        Reply => "reply",
+        Assign => "assign",
+        Transfer => "transfer",
+        Supervise => "supervise",
+        ReviewFiled => "review_filed",
+        StopNotice => "stop_notice",
+        Reschedule => "reschedule",
+    }
+);
+
+string_enum!(
+    /// The channel of a contact on a case (台账).
+    Channel {
+        LocalVisit => "local_visit",
+        Letter => "letter",
+        Online => "online",
+        VideoSpc => "video_spc",
+        VideoHigh => "video_high",
+        VideoIntermediate => "video_intermediate",
+        ToProvince => "to_province",
+        ToBeijing => "to_beijing",
+    }
+);
+
+string_enum!(
+    /// Whose statistics a ledger entry counts in.
+    CountedAs { Local => "local", Province => "province", Beijing => "beijing" }
+);
+
+string_enum!(
+    SessionStatus { Scheduled => "scheduled", Live => "live", Ended => "ended" }
+);
+
+string_enum!(
+    BookingStatus { Booked => "booked", Cancelled => "cancelled", Completed => "completed" }
+);
+
+impl Channel {
+    /// The one place that decides how a contact is counted. A video reception with the SPC is
+    /// handled locally, not a petition to Beijing (进京访); one with a high court is not a
+    /// petition to the province (到省访). Only a petitioner who actually travelled counts there.
+    pub fn counted_as(self) -> CountedAs {
+        match self {
+            Channel::ToBeijing => CountedAs::Beijing,
+            Channel::ToProvince => CountedAs::Province,
+            Channel::LocalVisit
+            | Channel::Letter
+            | Channel::Online
+            | Channel::VideoSpc
+            | Channel::VideoHigh
+            | Channel::VideoIntermediate => CountedAs::Local,
+        }
+    }
+
+    /// The ledger channel of a video reception hosted by a court of `level`.
+    pub fn video_with(level: CourtLevel) -> Option<Channel> {
+        match level {
+            CourtLevel::Supreme => Some(Channel::VideoSpc),
+            CourtLevel::High => Some(Channel::VideoHigh),
+            CourtLevel::Intermediate => Some(Channel::VideoIntermediate),
+            CourtLevel::Basic => None,
+        }
+    }
+}
+
+/// A petitioner's join code: 12 digits, shown as `1234-5678-9012`. Typed by people, so spaces and
+/// dashes are ignored on input. Only its SHA-256 is stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JoinCode(String);
+
+impl JoinCode {
+    pub const DIGITS: usize = 12;
+
+    pub fn generate() -> JoinCode {
+        use rand::Rng;
+        let mut rng = rand::rngs::OsRng;
+        JoinCode(
+            (0..Self::DIGITS)
+                .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
+                .collect(),
+        )
+    }
+
+    pub fn parse(input: &str) -> Result<JoinCode, String> {
+        let digits: String = input
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '\u{3000}'))
+            .collect();
+        if digits.len() != Self::DIGITS || !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(format!("a join code is {} digits", Self::DIGITS));
+        }
+        Ok(JoinCode(digits))
+    }
+
+    /// `1234-5678-9012`, for people.
+    pub fn display(&self) -> String {
+        let s = &self.0;
+        format!("{}-{}-{}", &s[0..4], &s[4..8], &s[8..12])
+    }
+
+    pub fn hash(&self) -> String {
+        hex::encode(Sha256::digest(self.0.as_bytes()))
+    }
+}
+
+/// Never print a join code by accident: it admits to a session.
+impl fmt::Debug for JoinCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JoinCode(****)")
+    }
+}
+
+/// Masks an identity number for output: `110***********123X` (first three, last four).
+pub fn mask_id_number(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() <= 7 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn video_receptions_count_as_local() {
+        assert_eq!(Channel::VideoSpc.counted_as(), CountedAs::Local);
+        assert_eq!(Channel::VideoHigh.counted_as(), CountedAs::Local);
+        assert_eq!(Channel::VideoIntermediate.counted_as(), CountedAs::Local);
+        assert_eq!(Channel::ToBeijing.counted_as(), CountedAs::Beijing);
+        assert_eq!(Channel::ToProvince.counted_as(), CountedAs::Province);
+        assert_eq!(
+            Channel::video_with(CourtLevel::Supreme),
+            Some(Channel::VideoSpc)
+        );
+        assert_eq!(Channel::video_with(CourtLevel::Basic), None);
+    }
+
+    #[test]
+    fn join_code_parses_what_people_type() {
+        let c = JoinCode::parse("1234 5678-9012").unwrap();
+        assert_eq!(c.display(), "1234-5678-9012");
+        assert!(JoinCode::parse("1234").is_err());
+        assert!(JoinCode::parse("12345678901a").is_err());
+        assert!(JoinCode::parse("１２３４５６７８９０１２").is_err());
+        assert_eq!(format!("{c:?}"), "JoinCode(****)");
+        let g = JoinCode::generate();
+        assert_eq!(JoinCode::parse(&g.display()).unwrap(), g);
+    }
+
+    #[test]
+    fn identity_numbers_are_masked() {
+        assert_eq!(mask_id_number("11010519491231002X"), "110***********002X");
+        assert_eq!(mask_id_number("123"), "***");
+    }
+
+    #[test]
+    fn enums_round_trip() {
+        for o in Outcome::ALL {
+            assert_eq!(o.as_str().parse::<Outcome>().unwrap(), *o);
+        }
+        assert!("bribe".parse::<Outcome>().is_err());
+    }
+}

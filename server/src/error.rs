@@ -1,0 +1,163 @@
+//! The API's public error: a stable snake_case `code`, a human message, and the right status.
+//! Causes go to the log, never to the client.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    MalformedJson(String),
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    #[error("wrong username or password")]
+    BadCredentials,
+    #[error("this join code is not valid; check it with the court")]
+    BadJoinCode,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// A refusal with a code of its own, e.g. `outside_join_window`.
+    #[error("{message}")]
+    Denied { code: &'static str, message: String },
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the database is not answering; try again shortly")]
+    StoreUnavailable(#[source] anyhow::Error),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable, machine-readable code, e.g. `slot_taken`.
+    pub code: &'static str,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::MalformedJson(_) => "malformed_json",
+            ApiError::BadRequest { code, .. } => code,
+            ApiError::Unauthenticated(_) => "unauthenticated",
+            ApiError::BadCredentials => "bad_credentials",
+            ApiError::BadJoinCode => "bad_join_code",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::Denied { code, .. } => code,
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict { code, .. } => code,
+            ApiError::Invalid(_) => "invalid_input",
+            ApiError::StoreUnavailable(_) => "store_unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::Invalid(message.into())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::MalformedJson(_) | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated(_) | ApiError::BadCredentials | ApiError::BadJoinCode => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::Forbidden(_) | ApiError::Denied { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ApiError::StoreUnavailable(cause) | ApiError::Internal(cause) => {
+                tracing::error!(
+                    code = self.code(),
+                    error = format!("{cause:#}"),
+                    "request failed"
+                );
+            }
+            _ => tracing::debug!(code = self.code(), "request refused"),
+        }
+        HttpResponse::build(self.status_code()).json(ErrorBody {
+            code: self.code(),
+            message: self.to_string(),
+        })
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError::Internal(e)
+    }
+}
+
+/// Turns actix's JSON extractor failures into our codes: syntax → 400, shape → 422 naming the field.
+pub fn json_error_handler(
+    err: actix_web::error::JsonPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as J;
+    let api = match &err {
+        J::Deserialize(e) if e.is_data() => ApiError::invalid(e.to_string()),
+        J::Deserialize(e) => ApiError::MalformedJson(format!("the body is not valid JSON: {e}")),
+        J::ContentType => ApiError::BadRequest {
+            code: "bad_request",
+            message: "send the body as application/json".into(),
+        },
+        J::Overflow { .. } | J::OverflowKnownLength { .. } => ApiError::BadRequest {
+            code: "bad_request",
+            message: "the body is too large".into(),
+        },
+        _ => ApiError::MalformedJson(format!("the body could not be read: {err}")),
+    };
+    api.into()
+}
+
+pub fn query_error_handler(
+    err: actix_web::error::QueryPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::invalid(format!("bad query string: {err}")).into()
+}
+
+pub fn path_error_handler(
+    _err: actix_web::error::PathError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::NotFound("resource").into()
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError as S;
+        match e {
+            S::SlotTaken => ApiError::conflict("slot_taken", e.to_string()),
+            S::LocalRoomBusy => ApiError::conflict("local_room_busy", e.to_string()),
+            S::SessionEnded => ApiError::conflict("session_ended", e.to_string()),
+            S::NotFound => ApiError::NotFound("record"),
+            S::Retryable(_) | S::Unavailable(_) => ApiError::StoreUnavailable(e.into()),
+            S::Other(_) => ApiError::Internal(e.into()),
+        }
+    }
+}

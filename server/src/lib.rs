@@ -1,0 +1,12 @@
+//! CourtLink: remote video reception (远程视频接访) between a local court and the courts above it.
+
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod signalling;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,122 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use courtlink::config::Settings;
+use courtlink::startup::Application;
+use courtlink::store::Store;
+use courtlink::{demo, telemetry};
+use secrecy::ExposeSecret;
+
+/// CourtLink: remote video reception (远程视频接访) between courts.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Folder holding default.toml and the profile files.
+    #[arg(
+        long,
+        global = true,
+        default_value = "config",
+        env = "COURTLINK_CONFIG_DIR"
+    )]
+    config_dir: PathBuf,
+    /// Settings profile: config/<profile>.toml over config/default.toml.
+    #[arg(
+        long,
+        global = true,
+        default_value = "default",
+        env = "COURTLINK_PROFILE"
+    )]
+    profile: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API, the signalling socket and the browser app (the default).
+    Serve,
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Seed the demo courts, users and cases (once), and top up the demo slots.
+    SeedDemo,
+    /// Load and check the settings, print where they point, and exit.
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(&cli.config_dir, &cli.profile) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    let url = settings.database.url.expose_secret().to_owned();
+    match command {
+        Command::CheckConfig => {
+            let backend = if url.starts_with("sqlite:") {
+                "SQLite"
+            } else {
+                "PostgreSQL"
+            };
+            println!(
+                "profile {}: listening on {}:{}, {backend} store, demo data {}",
+                settings.profile,
+                settings.server.host,
+                settings.server.port,
+                if settings.demo.seed { "on" } else { "off" }
+            );
+            Ok(())
+        }
+        Command::Migrate => {
+            let store = Store::connect(&url, 1).await?;
+            store.migrate().await?;
+            println!("migrations applied ({})", store.backend());
+            Ok(())
+        }
+        Command::SeedDemo => {
+            let store = Store::connect(&url, 1).await?;
+            store.migrate().await?;
+            demo::seed(&store, &settings.demo.password).await?;
+            println!("demo data in place ({})", store.backend());
+            Ok(())
+        }
+        Command::Serve => {
+            let demo_password = settings.demo.seed.then(|| settings.demo.password.clone());
+            let host = settings.server.host.clone();
+            let app = Application::build(settings).await?;
+            println!("CourtLink is serving on http://{host}:{}/", app.port());
+            if let Some(password) = demo_password {
+                println!("Demo logins (password for all: {password}):");
+                for (user, who) in demo::LOGINS {
+                    println!("  {user:<18} {who}");
+                }
+            }
+            app.run_until_stopped().await?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,197 @@
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::views::CourtView;
+use crate::auth::{Staff, hash_password, verify_password};
+use crate::domain::{JoinCode, Role, SessionStatus};
+use crate::error::{ApiError, ErrorBody};
+use crate::startup::AppState;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub court: CourtView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginResponse {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: UserView,
+}
+
+/// A hash that no password matches, checked when the username is unknown so that a wrong
+/// username costs as much time as a wrong password.
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password("no user has this password").unwrap_or_default());
+
+/// Staff login.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = LoginResponse),
+        (status = 401, description = "bad_credentials", body = ErrorBody),
+        (status = 422, description = "invalid_input", body = ErrorBody)
+    ),
+    tag = "auth"
+)]
+#[post("/auth/login")]
+pub async fn login(
+    state: web::Data<AppState>,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let LoginRequest { username, password } = body.into_inner();
+    if username.is_empty() || username.len() > 64 || password.is_empty() || password.len() > 256 {
+        return Err(ApiError::invalid(
+            "username (1–64) and password (1–256) are required",
+        ));
+    }
+    let user = state.store.user_by_username(&username).await?;
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| DUMMY_HASH.clone());
+    let ok = web::block(move || verify_password(&password, &hash))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let user = match user {
+        Some(u) if ok && !u.disabled => u,
+        _ => {
+            tracing::info!("login refused");
+            return Err(ApiError::BadCredentials);
+        }
+    };
+    let role: Role = user
+        .role
+        .parse()
+        .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?;
+    let (token, expires_at) =
+        state
+            .tokens
+            .issue_staff(user.id, role, user.court_id, &user.display_name)?;
+    tracing::info!(user_id = user.id, "logged in");
+    Ok(HttpResponse::Ok().json(LoginResponse {
+        token,
+        expires_at,
+        user: UserView {
+            id: user.id,
+            username: user.username,
+            display_name: user.display_name,
+            role,
+            court: CourtView::new(user.court_id, &user.court_name, &user.court_level)?,
+        },
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequest {
+    /// 12 digits; spaces and dashes are ignored.
+    pub code: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JoinResponse {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub session_id: i64,
+    pub case_number: String,
+    pub host_court: CourtView,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+/// A petitioner exchanges a join code for a token that admits to that one session, from
+/// `auth.join_early_minutes` before its slot until the slot's end.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/join",
+    request_body = JoinRequest,
+    responses(
+        (status = 200, body = JoinResponse),
+        (status = 401, description = "bad_join_code", body = ErrorBody),
+        (status = 403, description = "outside_join_window: too early or too late", body = ErrorBody),
+        (status = 409, description = "session_ended", body = ErrorBody),
+        (status = 422, description = "invalid_input", body = ErrorBody)
+    ),
+    tag = "auth"
+)]
+#[post("/auth/join")]
+pub async fn join(
+    state: web::Data<AppState>,
+    body: web::Json<JoinRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let code = JoinCode::parse(&body.code).map_err(ApiError::invalid)?;
+    let session = state
+        .store
+        .session_by_code_hash(&code.hash())
+        .await?
+        .ok_or(ApiError::BadJoinCode)?;
+    if session.status == SessionStatus::Ended.as_str() {
+        return Err(ApiError::conflict(
+            "session_ended",
+            "this reception has ended",
+        ));
+    }
+    let now = Utc::now();
+    let opens = session.starts_at - Duration::minutes(state.settings.auth.join_early_minutes);
+    if now < opens || now >= session.ends_at {
+        return Err(ApiError::Denied {
+            code: "outside_join_window",
+            message: format!(
+                "this join code works from {} until {} (UTC)",
+                opens.format("%Y-%m-%d %H:%M"),
+                session.ends_at.format("%H:%M")
+            ),
+        });
+    }
+    let token = state.tokens.issue_join(session.id, session.ends_at)?;
+    tracing::info!(session = session.id, "petitioner joined by code");
+    Ok(HttpResponse::Ok().json(JoinResponse {
+        token,
+        expires_at: session.ends_at,
+        session_id: session.id,
+        case_number: session.case_number,
+        host_court: CourtView::new(
+            session.host_court_id,
+            &session.host_court_name,
+            &session.host_court_level,
+        )?,
+        starts_at: session.starts_at,
+        ends_at: session.ends_at,
+    }))
+}
+
+/// The logged-in staff member.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    responses((status = 200, body = UserView), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])),
+    tag = "auth"
+)]
+#[get("/me")]
+pub async fn me(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
+    let user = state.store.user_by_id(staff.user_id).await?;
+    Ok(HttpResponse::Ok().json(UserView {
+        id: user.id,
+        username: user.username,
+        display_name: user.display_name,
+        role: staff.role,
+        court: CourtView::new(user.court_id, &user.court_name, &user.court_level)?,
+    }))
+}

@@ -1,0 +1,101 @@
+use actix_web::{HttpResponse, get, web};
+
+use super::views::{CaseDetail, CaseView, LedgerEntryView, RoomView};
+use crate::auth::Staff;
+use crate::domain::Role;
+use crate::error::{ApiError, ErrorBody};
+use crate::startup::AppState;
+use crate::store::StoreError;
+
+/// The cases of the coordinator's own court.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases",
+    responses((status = 200, body = [CaseView]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])),
+    tag = "cases"
+)]
+#[get("/cases")]
+pub async fn list_cases(
+    state: web::Data<AppState>,
+    staff: Staff,
+) -> Result<HttpResponse, ApiError> {
+    staff.require(&[Role::Coordinator])?;
+    let cases: Vec<CaseView> = state
+        .store
+        .cases_of_court(staff.court_id)
+        .await?
+        .into_iter()
+        .map(CaseView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(cases))
+}
+
+/// One case of the coordinator's court, with its ledger (台账).
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{id}",
+    params(("id" = i64, Path, description = "case id")),
+    responses(
+        (status = 200, body = CaseDetail),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "cases"
+)]
+#[get("/cases/{id}")]
+pub async fn get_case(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require(&[Role::Coordinator])?;
+    let case = match state.store.case(*id).await {
+        Ok(c) => c,
+        Err(StoreError::NotFound) => return Err(ApiError::NotFound("case")),
+        Err(e) => return Err(e.into()),
+    };
+    if case.court_id != staff.court_id {
+        return Err(ApiError::Forbidden("this case belongs to another court"));
+    }
+    let ledger = state
+        .store
+        .ledger(case.id)
+        .await?
+        .into_iter()
+        .map(LedgerEntryView::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(CaseDetail {
+        case: case.into(),
+        ledger,
+    }))
+}
+
+/// The video rooms of the coordinator's court.
+#[utoipa::path(
+    get,
+    path = "/api/v1/local-rooms",
+    responses((status = 200, body = [RoomView]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])),
+    tag = "cases"
+)]
+#[get("/local-rooms")]
+pub async fn local_rooms(
+    state: web::Data<AppState>,
+    staff: Staff,
+) -> Result<HttpResponse, ApiError> {
+    staff.require(&[Role::Coordinator])?;
+    let rooms: Vec<RoomView> = state
+        .store
+        .local_rooms(staff.court_id)
+        .await?
+        .into_iter()
+        .map(|r| RoomView {
+            id: r.id,
+            name: r.name,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(rooms))
+}

@@ -1,0 +1,38 @@
+//! HTTP routes under `/api/v1`, plus health and the OpenAPI document.
+
+pub mod auth;
+pub mod bookings;
+pub mod cases;
+pub mod health;
+pub mod openapi;
+pub mod sessions;
+pub mod signal;
+pub mod views;
+
+use actix_web::web;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(openapi::openapi_json)
+        .service(
+            web::scope("/api/v1")
+                .service(auth::login)
+                .service(auth::join)
+                .service(auth::me)
+                .service(cases::list_cases)
+                .service(cases::get_case)
+                .service(cases::local_rooms)
+                .service(bookings::open_slots)
+                .service(bookings::create_booking)
+                .service(bookings::reissue_join_code)
+                .service(sessions::list_sessions)
+                .service(sessions::get_session)
+                .service(sessions::end_session)
+                .service(signal::signal)
+                .default_service(web::to(api_not_found)),
+        );
+}
+
+async fn api_not_found() -> Result<actix_web::HttpResponse, crate::error::ApiError> {
+    Err(crate::error::ApiError::NotFound("endpoint"))
+}

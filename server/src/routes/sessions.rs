@@ -1,0 +1,216 @@
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{Duration, FixedOffset, NaiveDate, TimeZone, Utc};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::views::{EventView, SessionDetail, SessionView};
+use crate::auth::Staff;
+use crate::domain::{Channel, CourtLevel, Outcome, Role, SessionStatus};
+use crate::error::{ApiError, ErrorBody};
+use crate::startup::AppState;
+use crate::store::{EndSession, SessionRow, SessionScope, StoreError};
+
+/// Courts work in Beijing time; China has no daylight saving, so a fixed offset is exact.
+#[expect(
+    clippy::expect_used,
+    reason = "+08:00 is within the range of valid offsets"
+)]
+pub fn shanghai() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("valid offset")
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DayQuery {
+    /// `YYYY-MM-DD` in Asia/Shanghai; today when absent.
+    pub day: Option<String>,
+}
+
+/// Whose sessions a staff member sees: officers and supervisors those their court hosts,
+/// coordinators those their court booked.
+fn scope_of(staff: &Staff) -> Result<SessionScope, ApiError> {
+    match staff.role {
+        Role::Officer | Role::Supervisor => Ok(SessionScope::HostedBy(staff.court_id)),
+        Role::Coordinator => Ok(SessionScope::BookedBy(staff.court_id)),
+        Role::Admin => Err(ApiError::Forbidden(
+            "administrators do not read session records",
+        )),
+    }
+}
+
+pub fn may_see(staff: &Staff, session: &SessionRow) -> bool {
+    match staff.role {
+        Role::Officer | Role::Supervisor => session.host_court_id == staff.court_id,
+        Role::Coordinator => session.local_court_id == staff.court_id,
+        Role::Admin => false,
+    }
+}
+
+async fn load_session(state: &AppState, id: i64) -> Result<SessionRow, ApiError> {
+    match state.store.session(id).await {
+        Ok(s) => Ok(s),
+        Err(StoreError::NotFound) => Err(ApiError::NotFound("session")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The sessions of one day that the caller may see.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions",
+    params(DayQuery),
+    responses(
+        (status = 200, body = [SessionView]),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "sessions"
+)]
+#[get("/sessions")]
+pub async fn list_sessions(
+    state: web::Data<AppState>,
+    staff: Staff,
+    query: web::Query<DayQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = scope_of(&staff)?;
+    let tz = shanghai();
+    let day = match &query.day {
+        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map_err(|_| ApiError::invalid("day must be YYYY-MM-DD"))?,
+        None => Utc::now().with_timezone(&tz).date_naive(),
+    };
+    let start = tz
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
+        .single()
+        .ok_or_else(|| ApiError::invalid("day is out of range"))?
+        .with_timezone(&Utc);
+    let sessions = state
+        .store
+        .sessions_in(scope, start, start + Duration::days(1))
+        .await?
+        .into_iter()
+        .map(SessionView::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(sessions))
+}
+
+/// One session with its timeline.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{id}",
+    params(("id" = i64, Path, description = "session id")),
+    responses(
+        (status = 200, body = SessionDetail),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "sessions"
+)]
+#[get("/sessions/{id}")]
+pub async fn get_session(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let session = load_session(&state, *id).await?;
+    if !may_see(&staff, &session) {
+        return Err(ApiError::Forbidden(
+            "this session is outside your court's scope",
+        ));
+    }
+    let events = state
+        .store
+        .events(session.id)
+        .await?
+        .into_iter()
+        .map(EventView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(SessionDetail {
+        session: session.try_into()?,
+        events,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndRequest {
+    pub outcome: Outcome,
+    /// Up to 2000 characters.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// The host ends the session with its outcome; the case's ledger gets its entry.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/end",
+    params(("id" = i64, Path, description = "session id")),
+    request_body = EndRequest,
+    responses(
+        (status = 200, body = SessionView),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "session_ended", body = ErrorBody),
+        (status = 422, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "sessions"
+)]
+#[post("/sessions/{id}/end")]
+pub async fn end_session(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+    body: web::Json<EndRequest>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require(&[Role::Officer])?;
+    let session = load_session(&state, *id).await?;
+    if session.host_court_id != staff.court_id {
+        return Err(ApiError::Forbidden(
+            "only the host court's officers end this session",
+        ));
+    }
+    if session.status == SessionStatus::Ended.as_str() {
+        return Err(ApiError::conflict(
+            "session_ended",
+            "this session has already ended",
+        ));
+    }
+    let note = body.note.trim();
+    if note.chars().count() > 2000 {
+        return Err(ApiError::invalid("note: at most 2000 characters"));
+    }
+    let level: CourtLevel = session
+        .host_court_level
+        .parse()
+        .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?;
+    let channel = Channel::video_with(level)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a basic court hosted a session")))?;
+    let ledger_note = format!(
+        "{} {} — {}",
+        session.host_court_name, session.host_room_name, body.outcome
+    );
+    let actor = format!("user-{}", staff.user_id);
+    state
+        .store
+        .end_session(&EndSession {
+            session_id: session.id,
+            booking_id: session.booking_id,
+            case_id: session.case_id,
+            outcome: body.outcome,
+            note,
+            channel,
+            ledger_note: &ledger_note,
+            actor: &actor,
+        })
+        .await?;
+    state.hub.end(session.id, body.outcome.as_str());
+    tracing::info!(session = session.id, outcome = %body.outcome, "session ended");
+    let ended = load_session(&state, session.id).await?;
+    Ok(HttpResponse::Ok().json(SessionView::try_from(ended)?))
+}

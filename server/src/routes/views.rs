@@ -1,0 +1,198 @@
+//! What the API answers with: rows turned into documented shapes. Identity numbers leave only masked.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::{CourtLevel, mask_id_number};
+use crate::error::ApiError;
+use crate::store::{CaseRow, EventRow, LedgerRow, SessionRow, SlotRow};
+
+fn parse<T: std::str::FromStr<Err = String>>(text: &str) -> Result<T, ApiError> {
+    text.parse()
+        .map_err(|e: String| ApiError::Internal(anyhow::anyhow!("stored value: {e}")))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CourtView {
+    pub id: i64,
+    pub name: String,
+    pub level: CourtLevel,
+}
+
+impl CourtView {
+    pub fn new(id: i64, name: &str, level: &str) -> Result<CourtView, ApiError> {
+        Ok(CourtView {
+            id,
+            name: name.to_owned(),
+            level: parse(level)?,
+        })
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RoomView {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CaseView {
+    pub id: i64,
+    pub case_number: String,
+    pub petitioner_name: String,
+    /// Masked: `110***********002X`.
+    pub petitioner_id_masked: String,
+    pub subject: String,
+    pub status: String,
+    /// 1, 2 or 3 (一级, 二级, 三级).
+    pub tier: i32,
+    pub lead: Option<String>,
+    pub deadline: Option<String>,
+    /// At risk of petitioning the province or Beijing (到省进京访苗头).
+    pub escalation_risk: bool,
+}
+
+impl From<CaseRow> for CaseView {
+    fn from(c: CaseRow) -> Self {
+        CaseView {
+            id: c.id,
+            case_number: c.case_number,
+            petitioner_name: c.petitioner_name,
+            petitioner_id_masked: mask_id_number(&c.petitioner_id_number),
+            subject: c.subject,
+            status: c.status,
+            tier: c.tier,
+            lead: c.lead,
+            deadline: c.deadline,
+            escalation_risk: c.escalation_risk,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LedgerEntryView {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub channel: crate::domain::Channel,
+    pub counted_as: crate::domain::CountedAs,
+    pub session_id: Option<i64>,
+    pub note: String,
+}
+
+impl TryFrom<LedgerRow> for LedgerEntryView {
+    type Error = ApiError;
+    fn try_from(l: LedgerRow) -> Result<Self, ApiError> {
+        Ok(LedgerEntryView {
+            id: l.id,
+            at: l.at,
+            channel: parse(&l.channel)?,
+            counted_as: parse(&l.counted_as)?,
+            session_id: l.session_id,
+            note: l.note,
+        })
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CaseDetail {
+    #[serde(flatten)]
+    pub case: CaseView,
+    pub ledger: Vec<LedgerEntryView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SlotView {
+    pub id: i64,
+    pub host_room: RoomView,
+    pub court: CourtView,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+impl TryFrom<SlotRow> for SlotView {
+    type Error = ApiError;
+    fn try_from(s: SlotRow) -> Result<Self, ApiError> {
+        Ok(SlotView {
+            id: s.id,
+            court: CourtView::new(s.court_id, &s.court_name, &s.court_level)?,
+            host_room: RoomView {
+                id: s.host_room_id,
+                name: s.host_room_name,
+            },
+            starts_at: s.starts_at,
+            ends_at: s.ends_at,
+        })
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: i64,
+    pub status: crate::domain::SessionStatus,
+    pub case_id: i64,
+    pub case_number: String,
+    pub host_court: CourtView,
+    pub host_room: String,
+    pub local_court: String,
+    pub local_room: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub outcome: Option<crate::domain::Outcome>,
+    pub outcome_note: Option<String>,
+}
+
+impl TryFrom<SessionRow> for SessionView {
+    type Error = ApiError;
+    fn try_from(s: SessionRow) -> Result<Self, ApiError> {
+        Ok(SessionView {
+            id: s.id,
+            status: parse(&s.status)?,
+            case_id: s.case_id,
+            case_number: s.case_number,
+            host_court: CourtView::new(s.host_court_id, &s.host_court_name, &s.host_court_level)?,
+            host_room: s.host_room_name,
+            local_court: s.local_court_name,
+            local_room: s.local_room_name,
+            starts_at: s.starts_at,
+            ends_at: s.ends_at,
+            started_at: s.started_at,
+            ended_at: s.ended_at,
+            outcome: s.outcome.as_deref().map(parse).transpose()?,
+            outcome_note: s.outcome_note,
+        })
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventView {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// `joined`, `left`, `chat` or `ended`.
+    pub kind: String,
+    /// Participant id: `user-<id>` or `petitioner`.
+    pub actor: String,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+impl From<EventRow> for EventView {
+    fn from(e: EventRow) -> Self {
+        EventView {
+            id: e.id,
+            at: e.at,
+            kind: e.kind,
+            actor: e.actor,
+            data: serde_json::from_str(&e.data).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionDetail {
+    #[serde(flatten)]
+    pub session: SessionView,
+    pub events: Vec<EventView>,
+}

@@ -1,0 +1,725 @@
+//! The store: every record lives here, in SQLite (embedded default) or PostgreSQL (production).
+//!
+//! Both backends run the same SQL wherever the dialects agree (parameters as `$1`, `RETURNING`,
+//! `ON CONFLICT`, recursive CTEs); the schemas differ only where each database guards against
+//! overlapping bookings in its own way (an exclusion constraint in PostgreSQL, triggers in
+//! SQLite). So the two implementations are one enum and a macro that type-checks each query once
+//! per backend, rather than a trait with two copies of every query.
+
+mod rows;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use rows::*;
+
+use crate::domain::{Channel, Outcome};
+
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool the store holds.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match $store {
+            Store::Sqlite($pool) => $body,
+            Store::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` inside a write transaction and commits it. SQLite takes the write lock up front
+/// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes can fail at once with
+/// SQLITE_BUSY under contention, whatever the busy timeout.
+macro_rules! in_write_tx {
+    ($store:expr, |$tx:ident| $body:block) => {
+        match $store {
+            Store::Sqlite(pool) => {
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            Store::Postgres(pool) => {
+                let mut $tx = pool.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("that slot is already booked")]
+    SlotTaken,
+    #[error("that local room is already booked for an overlapping time")]
+    LocalRoomBusy,
+    #[error("the session has already ended")]
+    SessionEnded,
+    #[error("record not found")]
+    NotFound,
+    #[error("transient conflict in the database")]
+    Retryable(#[source] sqlx::Error),
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error")]
+    Other(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        classify(e)
+    }
+}
+
+fn classify(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+            StoreError::Unavailable(e)
+        }
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            let message = db.message();
+            let constraint = db.constraint().unwrap_or_default();
+            if constraint == "bookings_one_live_per_slot" || message.contains("bookings.slot_id") {
+                StoreError::SlotTaken
+            } else if code == "23P01" || message.contains("local_room_overlap") {
+                StoreError::LocalRoomBusy
+            } else if matches!(code.as_ref(), "40001" | "40P01" | "5" | "6" | "517" | "261") {
+                StoreError::Retryable(e)
+            } else if code.starts_with("08") || code == "57P01" || code == "57P03" {
+                StoreError::Unavailable(e)
+            } else {
+                StoreError::Other(e)
+            }
+        }
+        _ => StoreError::Other(e),
+    }
+}
+
+/// Now, to the whole second: stored timestamps compare as text in SQLite.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(0)
+}
+
+impl Store {
+    /// Connects and runs the embedded migrations of the backend the URL names.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Store> {
+        use anyhow::Context;
+        let store = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .context("database.url is not a valid SQLite URL")?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            if let Some(parent) = options.get_filename().parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent).with_context(|| {
+                        format!("cannot create the database folder {}", parent.display())
+                    })?;
+                }
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(15))
+                .connect_with(options)
+                .await
+                .context("cannot open the SQLite database")?;
+            Store::Sqlite(pool)
+        } else {
+            let options = PgConnectOptions::from_str(url)
+                .context("database.url is not a valid PostgreSQL URL")?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options)
+                .await
+                .context("cannot connect to PostgreSQL")?;
+            Store::Postgres(pool)
+        };
+        Ok(store)
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Store::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Store::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(self, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, |p| p.close().await)
+    }
+
+    // --- courts, rooms, users ---------------------------------------------------------------
+
+    pub async fn court(&self, id: i64) -> Result<CourtRow, StoreError> {
+        let sql = "SELECT id, name, level, parent_id FROM courts WHERE id = $1";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(id)
+            .fetch_one(p)
+            .await)?)
+    }
+
+    /// The courts above `court_id`, nearest first.
+    pub async fn court_ancestors(&self, court_id: i64) -> Result<Vec<CourtRow>, StoreError> {
+        let sql = "WITH RECURSIVE up(id, depth) AS ( \
+                     SELECT parent_id, 1 FROM courts WHERE id = $1 AND parent_id IS NOT NULL \
+                     UNION ALL \
+                     SELECT c.parent_id, up.depth + 1 FROM courts c JOIN up ON c.id = up.id \
+                     WHERE c.parent_id IS NOT NULL AND up.depth < 16) \
+                   SELECT c.id, c.name, c.level, c.parent_id FROM courts c JOIN up ON c.id = up.id \
+                   ORDER BY up.depth";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(court_id)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
+        let sql = "SELECT u.id, u.court_id, u.username, u.display_name, u.role, u.password_hash, \
+                   u.disabled, c.name AS court_name, c.level AS court_level \
+                   FROM users u JOIN courts c ON c.id = u.court_id WHERE u.username = $1";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(username)
+            .fetch_optional(p)
+            .await)?)
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> Result<UserRow, StoreError> {
+        let sql = "SELECT u.id, u.court_id, u.username, u.display_name, u.role, u.password_hash, \
+                   u.disabled, c.name AS court_name, c.level AS court_level \
+                   FROM users u JOIN courts c ON c.id = u.court_id WHERE u.id = $1";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(id)
+            .fetch_one(p)
+            .await)?)
+    }
+
+    pub async fn local_rooms(&self, court_id: i64) -> Result<Vec<RoomRow>, StoreError> {
+        let sql = "SELECT id, court_id, name FROM local_rooms WHERE court_id = $1 ORDER BY id";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(court_id)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    pub async fn local_room(&self, id: i64) -> Result<RoomRow, StoreError> {
+        let sql = "SELECT id, court_id, name FROM local_rooms WHERE id = $1";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(id)
+            .fetch_one(p)
+            .await)?)
+    }
+
+    // --- cases and the ledger ---------------------------------------------------------------
+
+    pub async fn cases_of_court(&self, court_id: i64) -> Result<Vec<CaseRow>, StoreError> {
+        let sql = "SELECT id, court_id, case_number, petitioner_name, petitioner_id_number, subject, \
+                   status, tier, lead, deadline, escalation_risk FROM cases WHERE court_id = $1 \
+                   ORDER BY escalation_risk DESC, id";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(court_id)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    pub async fn case(&self, id: i64) -> Result<CaseRow, StoreError> {
+        let sql = "SELECT id, court_id, case_number, petitioner_name, petitioner_id_number, subject, \
+                   status, tier, lead, deadline, escalation_risk FROM cases WHERE id = $1";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(id)
+            .fetch_one(p)
+            .await)?)
+    }
+
+    pub async fn ledger(&self, case_id: i64) -> Result<Vec<LedgerRow>, StoreError> {
+        let sql = "SELECT id, case_id, at, channel, counted_as, session_id, note FROM ledger_entries \
+                   WHERE case_id = $1 ORDER BY at, id";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(case_id)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    // --- slots and bookings -----------------------------------------------------------------
+
+    /// Open slots (not ended, not booked) in `[from, to)` of the courts above `court_id`.
+    pub async fn open_slots_above(
+        &self,
+        court_id: i64,
+        now: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<SlotRow>, StoreError> {
+        let sql = "WITH RECURSIVE up(id, depth) AS ( \
+                     SELECT parent_id, 1 FROM courts WHERE id = $1 AND parent_id IS NOT NULL \
+                     UNION ALL \
+                     SELECT c.parent_id, up.depth + 1 FROM courts c JOIN up ON c.id = up.id \
+                     WHERE c.parent_id IS NOT NULL AND up.depth < 16) \
+                   SELECT s.id, s.host_room_id, hr.name AS host_room_name, c.id AS court_id, \
+                   c.name AS court_name, c.level AS court_level, s.starts_at, s.ends_at \
+                   FROM slots s JOIN host_rooms hr ON hr.id = s.host_room_id \
+                   JOIN courts c ON c.id = hr.court_id \
+                   WHERE hr.court_id IN (SELECT id FROM up) AND s.ends_at > $2 AND s.starts_at < $3 \
+                   AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.slot_id = s.id AND b.status <> 'cancelled') \
+                   ORDER BY s.starts_at, c.id, hr.id";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(court_id)
+            .bind(now)
+            .bind(to)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    pub async fn slot(&self, id: i64) -> Result<SlotRow, StoreError> {
+        let sql = "SELECT s.id, s.host_room_id, hr.name AS host_room_name, c.id AS court_id, \
+                   c.name AS court_name, c.level AS court_level, s.starts_at, s.ends_at \
+                   FROM slots s JOIN host_rooms hr ON hr.id = s.host_room_id \
+                   JOIN courts c ON c.id = hr.court_id WHERE s.id = $1";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(id)
+            .fetch_one(p)
+            .await)?)
+    }
+
+    /// Books `slot` for a case and a local room, and opens its session, in one transaction. The
+    /// database refuses a second live booking of the slot and an overlapping one of the room;
+    /// transient conflicts are retried a few times before they are reported.
+    pub async fn create_booking(&self, new: &NewBooking<'_>) -> Result<BookingRow, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.try_create_booking(new).await {
+                Err(StoreError::Retryable(e)) if attempt < 5 => {
+                    attempt += 1;
+                    tracing::debug!(attempt, error = %e, "booking retried after a transient conflict");
+                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_create_booking(&self, new: &NewBooking<'_>) -> Result<BookingRow, StoreError> {
+        let created_at = now();
+        let insert_booking = "INSERT INTO bookings (slot_id, case_id, local_room_id, starts_at, ends_at, \
+                              status, created_by, created_at) VALUES ($1, $2, $3, $4, $5, 'booked', $6, $7) \
+                              RETURNING id";
+        let insert_session = "INSERT INTO sessions (booking_id, status, join_code_hash) \
+                              VALUES ($1, 'scheduled', $2) RETURNING id";
+        let (booking_id, session_id): (i64, i64) = in_write_tx!(self, |tx| {
+            let (booking_id,): (i64,) = sqlx::query_as(insert_booking)
+                .bind(new.slot.id)
+                .bind(new.case_id)
+                .bind(new.local_room_id)
+                .bind(new.slot.starts_at)
+                .bind(new.slot.ends_at)
+                .bind(new.created_by)
+                .bind(created_at)
+                .fetch_one(&mut *tx)
+                .await?;
+            let (session_id,): (i64,) = sqlx::query_as(insert_session)
+                .bind(booking_id)
+                .bind(new.join_code_hash)
+                .fetch_one(&mut *tx)
+                .await?;
+            (booking_id, session_id)
+        });
+        Ok(BookingRow {
+            id: booking_id,
+            session_id,
+            slot_id: new.slot.id,
+            case_id: new.case_id,
+            local_room_id: new.local_room_id,
+            status: "booked".into(),
+            starts_at: new.slot.starts_at,
+            ends_at: new.slot.ends_at,
+        })
+    }
+
+    pub async fn booking(&self, id: i64) -> Result<BookingRow, StoreError> {
+        let sql = "SELECT b.id, s.id AS session_id, b.slot_id, b.case_id, b.local_room_id, b.status, \
+                   b.starts_at, b.ends_at FROM bookings b JOIN sessions s ON s.booking_id = b.id \
+                   WHERE b.id = $1";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(id)
+            .fetch_one(p)
+            .await)?)
+    }
+
+    pub async fn set_join_code_hash(&self, session_id: i64, hash: &str) -> Result<(), StoreError> {
+        let sql = "UPDATE sessions SET join_code_hash = $2 WHERE id = $1 AND status <> 'ended'";
+        let rows = on_pool!(self, |p| sqlx::query(sql)
+            .bind(session_id)
+            .bind(hash)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if rows == 0 {
+            return Err(StoreError::SessionEnded);
+        }
+        Ok(())
+    }
+
+    // --- sessions and their timeline --------------------------------------------------------
+
+    const SESSION_SELECT: &'static str = "SELECT se.id, se.status, se.booking_id, b.case_id, ca.case_number, \
+        hc.id AS host_court_id, hc.name AS host_court_name, hc.level AS host_court_level, \
+        hr.name AS host_room_name, lc.id AS local_court_id, lc.name AS local_court_name, \
+        lr.name AS local_room_name, b.starts_at, b.ends_at, se.started_at, se.ended_at, \
+        se.outcome, se.outcome_note \
+        FROM sessions se JOIN bookings b ON b.id = se.booking_id \
+        JOIN slots sl ON sl.id = b.slot_id JOIN host_rooms hr ON hr.id = sl.host_room_id \
+        JOIN courts hc ON hc.id = hr.court_id JOIN local_rooms lr ON lr.id = b.local_room_id \
+        JOIN courts lc ON lc.id = lr.court_id JOIN cases ca ON ca.id = b.case_id";
+
+    pub async fn session(&self, id: i64) -> Result<SessionRow, StoreError> {
+        let sql = format!("{} WHERE se.id = $1", Self::SESSION_SELECT);
+        Ok(on_pool!(self, |p| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_one(p)
+            .await)?)
+    }
+
+    pub async fn session_by_code_hash(&self, hash: &str) -> Result<Option<SessionRow>, StoreError> {
+        let sql = format!(
+            "{} WHERE se.join_code_hash = $1 AND b.status <> 'cancelled'",
+            Self::SESSION_SELECT
+        );
+        Ok(on_pool!(self, |p| sqlx::query_as(&sql)
+            .bind(hash)
+            .fetch_optional(p)
+            .await)?)
+    }
+
+    /// Sessions starting in `[from, to)`, hosted by (or booked by) `court_id`.
+    pub async fn sessions_in(
+        &self,
+        scope: SessionScope,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<SessionRow>, StoreError> {
+        let (column, court_id) = match scope {
+            SessionScope::HostedBy(id) => ("hc.id", id),
+            SessionScope::BookedBy(id) => ("lc.id", id),
+        };
+        let sql = format!(
+            "{} WHERE {column} = $1 AND b.starts_at >= $2 AND b.starts_at < $3 \
+             AND b.status <> 'cancelled' ORDER BY b.starts_at, se.id",
+            Self::SESSION_SELECT
+        );
+        Ok(on_pool!(self, |p| sqlx::query_as(&sql)
+            .bind(court_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// Appends an event to a session's timeline; the first join makes a scheduled session live.
+    pub async fn add_event(
+        &self,
+        session_id: i64,
+        kind: &str,
+        actor: &str,
+        data: &serde_json::Value,
+    ) -> Result<EventRow, StoreError> {
+        let at = now();
+        let data = data.to_string();
+        let sql = "INSERT INTO session_events (session_id, at, kind, actor, data) \
+                   VALUES ($1, $2, $3, $4, $5) RETURNING id";
+        let (id,): (i64,) = on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(session_id)
+            .bind(at)
+            .bind(kind)
+            .bind(actor)
+            .bind(&data)
+            .fetch_one(p)
+            .await)?;
+        if kind == "joined" {
+            let live = "UPDATE sessions SET status = 'live', started_at = $2 \
+                        WHERE id = $1 AND status = 'scheduled'";
+            on_pool!(self, |p| sqlx::query(live)
+                .bind(session_id)
+                .bind(at)
+                .execute(p)
+                .await
+                .map(|_| ()))?;
+        }
+        Ok(EventRow {
+            id,
+            session_id,
+            at,
+            kind: kind.to_owned(),
+            actor: actor.to_owned(),
+            data,
+        })
+    }
+
+    pub async fn events(&self, session_id: i64) -> Result<Vec<EventRow>, StoreError> {
+        let sql = "SELECT id, session_id, at, kind, actor, data FROM session_events \
+                   WHERE session_id = $1 ORDER BY id";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(session_id)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// Ends a session with its outcome: the session, its booking, the ledger entry and the
+    /// `ended` event are written in one transaction, so the case's ledger never misses a session.
+    pub async fn end_session(&self, end: &EndSession<'_>) -> Result<(), StoreError> {
+        let at = now();
+        let counted_as = end.channel.counted_as();
+        let data =
+            serde_json::json!({"outcome": end.outcome.as_str(), "note": end.note}).to_string();
+        in_write_tx!(self, |tx| {
+            let done = sqlx::query(
+                "UPDATE sessions SET status = 'ended', ended_at = $2, outcome = $3, outcome_note = $4, \
+                 started_at = COALESCE(started_at, $2) WHERE id = $1 AND status <> 'ended'",
+            )
+            .bind(end.session_id)
+            .bind(at)
+            .bind(end.outcome.as_str())
+            .bind(end.note)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::SessionEnded);
+            }
+            sqlx::query("UPDATE bookings SET status = 'completed' WHERE id = $1")
+                .bind(end.booking_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO ledger_entries (case_id, at, channel, counted_as, session_id, note) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(end.case_id)
+            .bind(at)
+            .bind(end.channel.as_str())
+            .bind(counted_as.as_str())
+            .bind(end.session_id)
+            .bind(end.ledger_note)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO session_events (session_id, at, kind, actor, data) VALUES ($1, $2, 'ended', $3, $4)",
+            )
+            .bind(end.session_id)
+            .bind(at)
+            .bind(end.actor)
+            .bind(&data)
+            .execute(&mut *tx)
+            .await?;
+        });
+        Ok(())
+    }
+
+    // --- seeding (demo data and tests) ------------------------------------------------------
+
+    pub async fn count_courts(&self) -> Result<i64, StoreError> {
+        let (n,): (i64,) = on_pool!(self, |p| sqlx::query_as("SELECT COUNT(*) FROM courts")
+            .fetch_one(p)
+            .await)?;
+        Ok(n)
+    }
+
+    pub async fn insert_court(
+        &self,
+        name: &str,
+        level: &str,
+        parent_id: Option<i64>,
+    ) -> Result<i64, StoreError> {
+        let sql = "INSERT INTO courts (name, level, parent_id) VALUES ($1, $2, $3) RETURNING id";
+        let (id,): (i64,) = on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(name)
+            .bind(level)
+            .bind(parent_id)
+            .fetch_one(p)
+            .await)?;
+        Ok(id)
+    }
+
+    pub async fn insert_room(
+        &self,
+        kind: RoomKind,
+        court_id: i64,
+        name: &str,
+    ) -> Result<i64, StoreError> {
+        let sql = match kind {
+            RoomKind::Host => {
+                "INSERT INTO host_rooms (court_id, name) VALUES ($1, $2) RETURNING id"
+            }
+            RoomKind::Local => {
+                "INSERT INTO local_rooms (court_id, name) VALUES ($1, $2) RETURNING id"
+            }
+        };
+        let (id,): (i64,) = on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(court_id)
+            .bind(name)
+            .fetch_one(p)
+            .await)?;
+        Ok(id)
+    }
+
+    pub async fn insert_user(&self, user: &NewUser<'_>) -> Result<i64, StoreError> {
+        let sql = "INSERT INTO users (court_id, username, display_name, role, password_hash) \
+                   VALUES ($1, $2, $3, $4, $5) RETURNING id";
+        let (id,): (i64,) = on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(user.court_id)
+            .bind(user.username)
+            .bind(user.display_name)
+            .bind(user.role.as_str())
+            .bind(user.password_hash)
+            .fetch_one(p)
+            .await)?;
+        Ok(id)
+    }
+
+    pub async fn insert_case(&self, case: &NewCase<'_>) -> Result<i64, StoreError> {
+        let sql = "INSERT INTO cases (court_id, case_number, petitioner_name, petitioner_id_number, \
+                   subject, status, tier, lead, deadline, escalation_risk, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
+        let (id,): (i64,) = on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(case.court_id)
+            .bind(case.case_number)
+            .bind(case.petitioner_name)
+            .bind(case.petitioner_id_number)
+            .bind(case.subject)
+            .bind(case.status)
+            .bind(case.tier)
+            .bind(case.lead)
+            .bind(case.deadline)
+            .bind(case.escalation_risk)
+            .bind(now())
+            .fetch_one(p)
+            .await)?;
+        Ok(id)
+    }
+
+    pub async fn insert_ledger_entry(
+        &self,
+        case_id: i64,
+        at: DateTime<Utc>,
+        channel: Channel,
+        note: &str,
+    ) -> Result<i64, StoreError> {
+        let sql = "INSERT INTO ledger_entries (case_id, at, channel, counted_as, note) \
+                   VALUES ($1, $2, $3, $4, $5) RETURNING id";
+        let (id,): (i64,) = on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(case_id)
+            .bind(at)
+            .bind(channel.as_str())
+            .bind(channel.counted_as().as_str())
+            .bind(note)
+            .fetch_one(p)
+            .await)?;
+        Ok(id)
+    }
+
+    /// Adds a slot unless the room already has one starting then. Returns whether it was new.
+    pub async fn ensure_slot(
+        &self,
+        host_room_id: i64,
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let sql = "INSERT INTO slots (host_room_id, starts_at, ends_at) VALUES ($1, $2, $3) \
+                   ON CONFLICT (host_room_id, starts_at) DO NOTHING";
+        let done = on_pool!(self, |p| sqlx::query(sql)
+            .bind(host_room_id)
+            .bind(starts_at)
+            .bind(ends_at)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    pub async fn host_room_ids(&self) -> Result<Vec<i64>, StoreError> {
+        let rows: Vec<(i64,)> = on_pool!(self, |p| sqlx::query_as(
+            "SELECT id FROM host_rooms ORDER BY id"
+        )
+        .fetch_all(p)
+        .await)?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+}
+
+pub enum SessionScope {
+    HostedBy(i64),
+    BookedBy(i64),
+}
+
+pub enum RoomKind {
+    Host,
+    Local,
+}
+
+pub struct NewBooking<'a> {
+    pub slot: &'a SlotRow,
+    pub case_id: i64,
+    pub local_room_id: i64,
+    pub created_by: i64,
+    pub join_code_hash: &'a str,
+}
+
+pub struct EndSession<'a> {
+    pub session_id: i64,
+    pub booking_id: i64,
+    pub case_id: i64,
+    pub outcome: Outcome,
+    pub note: &'a str,
+    pub channel: Channel,
+    pub ledger_note: &'a str,
+    pub actor: &'a str,
+}
+
+pub struct NewUser<'a> {
+    pub court_id: i64,
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub role: crate::domain::Role,
+    pub password_hash: &'a str,
+}
+
+pub struct NewCase<'a> {
+    pub court_id: i64,
+    pub case_number: &'a str,
+    pub petitioner_name: &'a str,
+    pub petitioner_id_number: &'a str,
+    pub subject: &'a str,
+    pub status: &'a str,
+    pub tier: i32,
+    pub lead: Option<&'a str>,
+    pub deadline: Option<&'a str>,
+    pub escalation_risk: bool,
+}

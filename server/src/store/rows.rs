@@ -1,0 +1,114 @@
+//! Rows as the store returns them. Enumerated columns stay text here and are parsed into domain
+//! types by the code that turns rows into API answers.
+
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CourtRow {
+    pub id: i64,
+    pub name: String,
+    pub level: String,
+    pub parent_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub court_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub court_name: String,
+    pub court_level: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RoomRow {
+    pub id: i64,
+    pub court_id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CaseRow {
+    pub id: i64,
+    pub court_id: i64,
+    pub case_number: String,
+    pub petitioner_name: String,
+    pub petitioner_id_number: String,
+    pub subject: String,
+    pub status: String,
+    pub tier: i32,
+    pub lead: Option<String>,
+    pub deadline: Option<String>,
+    pub escalation_risk: bool,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LedgerRow {
+    pub id: i64,
+    pub case_id: i64,
+    pub at: DateTime<Utc>,
+    pub channel: String,
+    pub counted_as: String,
+    pub session_id: Option<i64>,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SlotRow {
+    pub id: i64,
+    pub host_room_id: i64,
+    pub host_room_name: String,
+    pub court_id: i64,
+    pub court_name: String,
+    pub court_level: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BookingRow {
+    pub id: i64,
+    pub session_id: i64,
+    pub slot_id: i64,
+    pub case_id: i64,
+    pub local_room_id: i64,
+    pub status: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: i64,
+    pub status: String,
+    pub booking_id: i64,
+    pub case_id: i64,
+    pub case_number: String,
+    pub host_court_id: i64,
+    pub host_court_name: String,
+    pub host_court_level: String,
+    pub host_room_name: String,
+    pub local_court_id: i64,
+    pub local_court_name: String,
+    pub local_room_name: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub outcome: Option<String>,
+    pub outcome_note: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: i64,
+    pub session_id: i64,
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub actor: String,
+    pub data: String,
+}

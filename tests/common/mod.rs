@@ -1,0 +1,404 @@
+//! The test harness: the real application on port 0 with its own database — a fresh SQLite file,
+//! or a fresh PostgreSQL database per test — talked to over HTTP and WebSocket.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod peer;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use courtlink::config::Settings;
+use courtlink::startup::Application;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+pub const DEMO_PASSWORD: &str = "courtlink-demo";
+/// Set (as CI does) to make tests that need PostgreSQL or Redis fail instead of skip.
+pub const REQUIRE_SERVICES: &str = "COURTLINK_REQUIRE_SERVICES";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub port: u16,
+    pub address: String,
+    pub client: reqwest::Client,
+    pub backend: Backend,
+    pub settings: Settings,
+    _dir: tempfile::TempDir,
+    pg_database: Option<(String, String)>,
+}
+
+pub struct DemoSession {
+    pub session_id: i64,
+    pub booking_id: i64,
+    pub case_id: i64,
+    pub join_code: String,
+    pub officer_token: String,
+    pub petitioner_token: String,
+    pub coordinator_token: String,
+}
+
+fn repo_path(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+pub fn test_settings(database_url: String) -> Settings {
+    let mut s = Settings::load(&repo_path("config"), "default").expect("config/default.toml loads");
+    s.server.port = 0;
+    s.server.workers = 2;
+    s.server.web_dir = repo_path("web");
+    s.database.url = SecretString::from(database_url);
+    s.database.max_connections = 10;
+    s.log.filter = "warn".into();
+    s
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("COURTLINK_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh PostgreSQL database, or None (after saying so loudly) when PostgreSQL is absent and
+/// the environment does not require it.
+async fn fresh_pg_database() -> Option<(String, String)> {
+    use sqlx::Connection;
+    let admin = pg_admin_url();
+    match sqlx::PgConnection::connect(&admin).await {
+        Ok(mut conn) => {
+            let name = format!("courtlink_test_{}", uuid_like());
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create a test database");
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_owned())
+                .unwrap_or(admin.clone());
+            Some((format!("{base}/{name}"), name))
+        }
+        Err(e) => {
+            if std::env::var(REQUIRE_SERVICES).is_ok() {
+                panic!(
+                    "PostgreSQL is required ({REQUIRE_SERVICES} is set) but {admin} does not answer: {e}"
+                );
+            }
+            eprintln!(
+                "\n*** SKIPPED: PostgreSQL at {admin} does not answer ({e}); set {REQUIRE_SERVICES}=1 to fail instead ***\n"
+            );
+            None
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..16)
+        .map(|_| char::from(b'a' + rng.gen_range(0..26u8)))
+        .collect()
+}
+
+impl TestApp {
+    /// The application on SQLite, with demo data.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_on(Backend::Sqlite)
+            .await
+            .expect("SQLite is always there")
+    }
+
+    /// The application on `backend`, with demo data; None when PostgreSQL is absent (and allowed to be).
+    pub async fn spawn_on(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Option<TestApp> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (url, pg_database) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}/courtlink.db", dir.path().display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let (url, name) = fresh_pg_database().await?;
+                (url, Some((pg_admin_url(), name)))
+            }
+        };
+        let mut settings = test_settings(url);
+        tweak(&mut settings);
+        let app = Application::build(settings.clone())
+            .await
+            .expect("application builds");
+        let port = app.port();
+        tokio::spawn(app.run_until_stopped());
+        Some(TestApp {
+            port,
+            address: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
+            backend,
+            settings,
+            _dir: dir,
+            pg_database,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("GET sent")
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> reqwest::Response {
+        let mut req = self.client.post(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("POST sent")
+    }
+
+    pub async fn post_raw(&self, path: &str, token: Option<&str>, body: &str) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("POST sent")
+    }
+
+    pub async fn login(&self, username: &str) -> String {
+        let res = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                &json!({"username": username, "password": DEMO_PASSWORD}),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "login of {username}");
+        let body: Value = res.json().await.expect("login JSON");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// GET that must answer 200 with JSON.
+    pub async fn get_ok(&self, path: &str, token: &str) -> Value {
+        let res = self.get(path, Some(token)).await;
+        let status = res.status();
+        let body = res.text().await.expect("body");
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).expect("JSON body")
+    }
+
+    /// An open SPC slot that is joinable now and lasts at least another five minutes.
+    pub async fn joinable_spc_slot(&self, coordinator_token: &str) -> Value {
+        let slots = self.get_ok("/api/v1/slots", coordinator_token).await;
+        let soon = chrono::Utc::now() + chrono::Duration::minutes(5);
+        slots
+            .as_array()
+            .expect("slot list")
+            .iter()
+            .find(|s| {
+                s["court"]["level"] == "supreme"
+                    && s["ends_at"]
+                        .as_str()
+                        .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
+                        > Some(soon)
+            })
+            .cloned()
+            .expect("an SPC slot")
+    }
+
+    /// The coordinator of 西湖 books an SPC slot for its first case; the petitioner joins by code.
+    pub async fn book_demo_session(&self) -> DemoSession {
+        let coordinator_token = self.login("xihu.coord").await;
+        let case_id = self.get_ok("/api/v1/cases", &coordinator_token).await[0]["id"]
+            .as_i64()
+            .expect("case");
+        let room_id = self.get_ok("/api/v1/local-rooms", &coordinator_token).await[0]["id"]
+            .as_i64()
+            .expect("room");
+        let slot = self.joinable_spc_slot(&coordinator_token).await;
+        let res = self
+            .post(
+                "/api/v1/bookings",
+                Some(&coordinator_token),
+                &json!({"slot_id": slot["id"], "case_id": case_id, "local_room_id": room_id}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let booking: Value = res.json().await.expect("booking JSON");
+        let join_code = booking["join_code"].as_str().expect("join code").to_owned();
+        let res = self
+            .post("/api/v1/auth/join", None, &json!({"code": join_code}))
+            .await;
+        assert_eq!(res.status(), 200);
+        let joined: Value = res.json().await.expect("join JSON");
+        DemoSession {
+            session_id: booking["session_id"].as_i64().expect("session id"),
+            booking_id: booking["id"].as_i64().expect("booking id"),
+            case_id,
+            join_code,
+            officer_token: self.login("spc.officer").await,
+            petitioner_token: joined["token"].as_str().expect("token").to_owned(),
+            coordinator_token,
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Each PostgreSQL test has its own database; drop it (forcing out the pool's connections).
+        if let Some((admin, name)) = self.pg_database.take() {
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async {
+                    use sqlx::Connection;
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut conn)
+                                .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// Expects an error answer with this status and code.
+pub async fn assert_error(res: reqwest::Response, status: u16, code: &str) -> Value {
+    let got = res.status().as_u16();
+    let body = res.text().await.expect("body");
+    assert_eq!(got, status, "status for {code}: {body}");
+    let v: Value =
+        serde_json::from_str(&body).unwrap_or_else(|_| panic!("error body is JSON: {body}"));
+    assert_eq!(v["code"], code, "{body}");
+    assert!(
+        v["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    v
+}
+
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a signalling socket with the token in the subprotocol header, as a browser does.
+pub async fn ws_connect(
+    app: &TestApp,
+    session_id: i64,
+    protocols: &str,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = app
+        .ws_url(&format!("/api/v1/sessions/{session_id}/signal"))
+        .into_client_request()
+        .expect("request");
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        protocols.parse().expect("header value"),
+    );
+    let (ws, response) = tokio_tungstenite::connect_async(req).await?;
+    assert_eq!(
+        response
+            .headers()
+            .get("Sec-WebSocket-Protocol")
+            .and_then(|v| v.to_str().ok()),
+        Some("courtlink.v1")
+    );
+    Ok(ws)
+}
+
+pub async fn ws_join(app: &TestApp, session_id: i64, token: &str) -> Ws {
+    ws_connect(app, session_id, &format!("courtlink.v1, auth.{token}"))
+        .await
+        .expect("signalling socket opens")
+}
+
+/// The next text message as JSON, skipping pings; panics after 10 s.
+pub async fn next_json(ws: &mut Ws) -> Value {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("socket open")
+            .expect("valid frame");
+        match msg {
+            Message::Text(t) => {
+                return serde_json::from_str(t.as_str()).expect("server sends JSON");
+            }
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    }
+}
+
+/// The next message of type `kind`, skipping others.
+pub async fn next_of(ws: &mut Ws, kind: &str) -> Value {
+    loop {
+        let v = next_json(ws).await;
+        if v["type"] == kind {
+            return v;
+        }
+    }
+}
+
+pub async fn ws_send(ws: &mut Ws, v: &Value) {
+    use futures_util::SinkExt;
+    ws.send(tokio_tungstenite::tungstenite::Message::text(v.to_string()))
+        .await
+        .expect("send");
+}
+
+/// Runs a test body against both backends: SQLite always, PostgreSQL when present (required in CI).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $body:path) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $body(
+                    common::TestApp::spawn_on(common::Backend::Sqlite)
+                        .await
+                        .expect("sqlite"),
+                )
+                .await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = common::TestApp::spawn_on(common::Backend::Postgres).await {
+                    $body(app).await;
+                }
+            }
+        }
+    };
+}
