@@ -82,18 +82,19 @@ async fn whole_path(app: TestApp) {
     let petitioner = joined["token"].as_str().unwrap();
     let mut petitioner_ws = ws_join(&app, session_id, petitioner).await;
     let welcome = next_json(&mut petitioner_ws).await;
-    assert_eq!(welcome["you"]["id"], "petitioner");
+    assert_eq!((welcome["you"]["id"].as_str(), welcome["state"].as_str()), (Some("petitioner"), Some("waiting")));
     assert_eq!(welcome["participants"][0]["role"], "host");
-    assert_eq!(welcome["participants"][0]["polite"], false);
-    let officer_id = welcome["participants"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let officer_id = welcome["participants"][0]["id"].as_str().unwrap().to_owned();
+    // The petitioner waits until the officer admits them; then the pair learns who is polite.
     let news = next_json(&mut officer_ws).await;
-    assert_eq!(
-        (news["type"].as_str(), news["polite"].as_bool()),
-        (Some("joined"), Some(true))
-    );
+    assert_eq!((news["type"].as_str(), news["participant"]["id"].as_str()), (Some("waiting"), Some("petitioner")));
+    ws_send(&mut officer_ws, &json!({"type": "admit", "participant": "petitioner"})).await;
+    let admitted = next_json(&mut petitioner_ws).await;
+    assert_eq!(admitted["type"], "admitted");
+    assert_eq!(admitted["participants"][0]["id"].as_str(), Some(officer_id.as_str()));
+    assert_eq!(admitted["participants"][0]["polite"], false);
+    let news = next_json(&mut officer_ws).await;
+    assert_eq!((news["type"].as_str(), news["polite"].as_bool()), (Some("joined"), Some(true)));
 
     let offer =
         json!({"description": {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}});
@@ -195,11 +196,11 @@ async fn whole_path(app: TestApp) {
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
     assert_eq!(
-        &kinds[..5],
-        ["joined", "joined", "chat", "chat", "ended"],
+        &kinds[..6],
+        ["joined", "joined", "admitted", "chat", "chat", "ended"],
         "{kinds:?}"
     );
-    assert_eq!(timeline["events"][4]["data"]["outcome"], "reply");
+    assert_eq!(timeline["events"][5]["data"]["outcome"], "reply");
     drop(petitioner_ws);
     drop(officer_ws);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;

@@ -53,12 +53,12 @@ async fn only_the_sessions_participants_get_in() {
         "bad token"
     );
     assert_eq!(refused(&app, 999_999, &auth(&s.officer_token)).await, 404);
-    // Officers of other courts, coordinators of other courts, supervisors and admins stay out.
+    // Officers of other courts, coordinators of other courts, a supervisor below the host court and admins stay out.
     for user in [
         "zj.officer",
         "hz.officer",
         "shangcheng.coord",
-        "spc.supervisor",
+        "zj.supervisor",
         "admin",
     ] {
         let token = app.login(user).await;
@@ -90,6 +90,11 @@ async fn only_the_sessions_participants_get_in() {
         "host"
     );
 
+    // A supervisor of the host court observes.
+    let supervisor = app.login("spc.supervisor").await;
+    let mut observer = ws_join(&app, sid, &supervisor).await;
+    assert_eq!(next_json(&mut observer).await["you"]["role"], "observer");
+
     // Once ended, nobody gets in.
     let res = app
         .post(
@@ -111,9 +116,11 @@ async fn bad_messages_get_errors_and_the_socket_keeps_serving() {
     next_json(&mut host).await;
     let mut petitioner = ws_join(&app, s.session_id, &s.petitioner_token).await;
     next_json(&mut petitioner).await;
-    next_of(&mut host, "joined").await;
+    next_of(&mut host, "waiting").await;
 
     for (bad, code) in [
+        (r#"{"type":"signal","to":"petitioner","data":{}}"#, "not_admitted"),
+        (r#"{"type":"admit","participant":"user-99"}"#, "unknown_participant"),
         ("{not json", "malformed_message"),
         (r#"{"type":"dance"}"#, "malformed_message"),
         (
@@ -145,7 +152,11 @@ async fn bad_messages_get_errors_and_the_socket_keeps_serving() {
     host.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
     assert_eq!(next_json(&mut host).await["code"], "binary_not_supported");
 
-    // Still serving: a signal gets through, unchanged, and the petitioner saw none of the errors.
+    // Still serving: once admitted, a signal gets through unchanged, and the petitioner saw
+    // none of the errors.
+    ws_send(&mut host, &json!({"type": "admit", "participant": "petitioner"})).await;
+    assert_eq!(next_json(&mut petitioner).await["type"], "admitted");
+    assert_eq!(next_json(&mut host).await["type"], "joined");
     let data = json!({"candidate": {"candidate": "candidate:1 1 UDP 2122252543 127.0.0.1 50000 typ host", "sdpMid": "0", "sdpMLineIndex": 0}});
     ws_send(
         &mut host,
@@ -184,39 +195,24 @@ async fn a_second_connection_of_the_same_identity_replaces_the_first() {
     next_json(&mut host).await;
     let mut first = ws_join(&app, s.session_id, &s.petitioner_token).await;
     next_json(&mut first).await;
-    assert_eq!(next_json(&mut host).await["type"], "joined");
+    common::admit_petitioner(&mut host, &mut first).await;
 
+    // A fresh connection (no resume) replaces the first; the host drops its old peer
+    // connection (`left`) and meets the new one, which keeps its admission.
     let mut second = ws_join(&app, s.session_id, &s.petitioner_token).await;
     let welcome = next_json(&mut second).await;
-    assert_eq!(welcome["participants"][0]["role"], "host");
+    assert_eq!((welcome["state"].as_str(), welcome["participants"][0]["role"].as_str()), (Some("admitted"), Some("host")));
     assert_eq!(close_code(&mut first).await, Some(CloseCode::Library(4000)));
-    // The host sees neither a leave nor a second join, and reaches the new connection.
-    ws_send(&mut host, &json!({"type": "chat", "text": "还在吗？"})).await;
-    let next = next_json(&mut host).await;
-    assert_eq!(
-        (next["type"].as_str(), next["text"].as_str()),
-        (Some("chat"), Some("还在吗？"))
-    );
-    assert_eq!(next_of(&mut second, "chat").await["text"], "还在吗？");
-    // Leaving is announced and recorded.
-    second.close(None).await.unwrap();
     assert_eq!(next_json(&mut host).await["type"], "left");
-    let timeline = app
-        .get_ok(
-            &format!("/api/v1/sessions/{}", s.session_id),
-            &s.officer_token,
-        )
-        .await;
-    let kinds: Vec<&str> = timeline["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        kinds,
-        ["joined", "joined", "joined", "chat", "left"],
-        "{kinds:?}"
-    );
+    let joined = next_json(&mut host).await;
+    assert_eq!((joined["type"].as_str(), joined["participant"]["id"].as_str()), (Some("joined"), Some("petitioner")));
+    ws_send(&mut host, &json!({"type": "chat", "text": "还在吗？"})).await;
+    assert_eq!(next_of(&mut second, "chat").await["text"], "还在吗？");
+    // Leaving on purpose is announced at once and recorded.
+    second.close(None).await.unwrap();
+    assert_eq!(next_of(&mut host, "left").await["participant_id"], "petitioner");
+    let timeline = app.get_ok(&format!("/api/v1/sessions/{}", s.session_id), &s.officer_token).await;
+    let kinds: Vec<&str> = timeline["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["joined", "joined", "admitted", "joined", "chat", "left"], "{kinds:?}");
     assert_eq!(timeline["status"], "live");
 }

@@ -25,6 +25,30 @@ pub struct Settings {
     pub signalling: SignallingSettings,
     pub demo: DemoSettings,
     pub log: LogSettings,
+    pub redis: RedisSettings,
+    pub ice: IceSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://host:6379/0` to share sessions between instances; empty for the in-process bus.
+    pub url: String,
+    /// Prefix of every key and channel, so that deployments (and test runs) can share a Redis.
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IceSettings {
+    /// STUN URLs handed to clients, e.g. `stun:stun.court.example:3478`.
+    pub stun_urls: Vec<String>,
+    /// TURN URLs handed to clients with per-participant credentials.
+    pub turn_urls: Vec<String>,
+    /// coturn's `static-auth-secret`; required when `turn_urls` is set.
+    pub turn_secret: SecretString,
+    /// Lifetime of minted TURN credentials, in seconds.
+    pub turn_ttl_seconds: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +63,8 @@ pub struct ServerSettings {
     /// HTTP worker threads; 0 means one per core.
     #[serde(default)]
     pub workers: usize,
+    /// On SIGTERM, how long to wait for sockets and requests to finish before exiting, in seconds.
+    pub drain_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -76,6 +102,18 @@ pub struct SignallingSettings {
     pub heartbeat_seconds: u64,
     /// A connection silent (no pong, no message) for this many seconds is closed.
     pub client_timeout_seconds: u64,
+    /// Most participants in one session (2–16).
+    pub max_participants: usize,
+    /// A dropped participant keeps its place this long, so that a reconnect resumes unseen.
+    pub resume_grace_seconds: u64,
+    /// Messages a connection may send per second, on average.
+    pub rate_limit_per_second: u32,
+    /// Burst allowance; a connection refused more than this many times is closed.
+    pub rate_limit_burst: u32,
+    /// Origins allowed to open the socket besides the server's own (e.g. `https://courtlink.court.example`).
+    pub allowed_origins: Vec<String>,
+    /// Petitioners wait until the host admits them.
+    pub waiting_room: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -216,6 +254,27 @@ impl Settings {
                 "signalling.client_timeout_seconds",
                 "must be longer than signalling.heartbeat_seconds, which must be at least 1",
             );
+        }
+        if !(2..=16).contains(&self.signalling.max_participants) {
+            return invalid("signalling.max_participants", "must be between 2 and 16");
+        }
+        if self.signalling.resume_grace_seconds > 600 {
+            return invalid("signalling.resume_grace_seconds", "must be at most 600");
+        }
+        if self.signalling.rate_limit_per_second == 0 || self.signalling.rate_limit_burst == 0 {
+            return invalid("signalling.rate_limit_per_second", "rate and burst must be at least 1");
+        }
+        if !self.redis.url.is_empty() && !(self.redis.url.starts_with("redis://") || self.redis.url.starts_with("rediss://")) {
+            return invalid("redis.url", "must be empty or start with redis:// or rediss://");
+        }
+        if !self.ice.turn_urls.is_empty() && self.ice.turn_secret.expose_secret().len() < 16 {
+            return invalid("ice.turn_secret", "must be at least 16 bytes when ice.turn_urls is set");
+        }
+        if !(60..=86_400).contains(&self.ice.turn_ttl_seconds) {
+            return invalid("ice.turn_ttl_seconds", "must be between 60 and 86400");
+        }
+        if self.server.drain_seconds > 300 {
+            return invalid("server.drain_seconds", "must be at most 300");
         }
         if self.demo.seed && self.demo.password.len() < 8 {
             return invalid("demo.password", "must be at least 8 characters");

@@ -23,6 +23,7 @@ pub const LOGINS: &[(&str, &str)] = &[
     ("zj.officer", "浙江省高级人民法院 接访法官 (officer)"),
     ("hz.officer", "杭州市中级人民法院 接访法官 (officer)"),
     ("spc.supervisor", "最高人民法院 领导 (supervisor)"),
+    ("zj.supervisor", "浙江省高级人民法院 领导 (supervisor)"),
     ("admin", "系统管理员 (admin)"),
 ];
 
@@ -76,6 +77,7 @@ async fn seed_once(store: &Store, password: &str) -> anyhow::Result<()> {
         (spc, "spc.officer", "最高法 周法官", Role::Officer),
         (spc, "spc.supervisor", "最高法 吴庭长", Role::Supervisor),
         (high, "zj.officer", "浙江高院 郑法官", Role::Officer),
+        (high, "zj.supervisor", "浙江高院 王院长", Role::Supervisor),
         (mid, "hz.officer", "杭州中院 冯法官", Role::Officer),
         (xihu, "xihu.coord", "西湖法院 陈专干", Role::Coordinator),
         (

@@ -5,6 +5,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod routes;
 pub mod signalling;
 pub mod startup;

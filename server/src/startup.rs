@@ -2,10 +2,13 @@
 //! outside the `HttpServer::new` closure, which runs once per worker.
 
 use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_files::Files;
-use actix_web::dev::Server;
-use actix_web::middleware::DefaultHeaders;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{DefaultHeaders, Next, from_fn};
 use actix_web::{App, HttpServer, web};
 use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
@@ -13,7 +16,8 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::Tokens;
 use crate::config::Settings;
 use crate::error::{json_error_handler, path_error_handler, query_error_handler};
-use crate::signalling::hub::Hub;
+use crate::metrics::Metrics;
+use crate::signalling::hub::{Hub, HubConfig};
 use crate::store::Store;
 use crate::{demo, routes};
 
@@ -25,6 +29,7 @@ pub struct AppState {
     pub store: Store,
     pub tokens: Tokens,
     pub hub: Hub,
+    pub metrics: Arc<Metrics>,
 }
 
 pub struct Application {
@@ -33,52 +38,62 @@ pub struct Application {
     state: web::Data<AppState>,
 }
 
+/// Stops an application the way SIGTERM does: sockets are told to reconnect elsewhere, then the
+/// server stops accepting and waits up to `server.drain_seconds` for what is in flight.
+#[derive(Clone)]
+pub struct Shutdown {
+    state: web::Data<AppState>,
+    server: ServerHandle,
+}
+
+impl Shutdown {
+    pub async fn drain(&self) {
+        tracing::info!("draining: asking every socket to reconnect elsewhere");
+        self.state.hub.drain();
+        self.server.stop(true).await;
+    }
+}
+
 impl Application {
     /// Connects to the store, migrates it, seeds demo data when the settings ask for it, and
     /// binds the listener (port 0 picks a free port).
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let store = Store::connect(
-            settings.database.url.expose_secret(),
-            settings.database.max_connections,
-        )
-        .await?;
+        let store = Store::connect(settings.database.url.expose_secret(), settings.database.max_connections).await?;
         store.migrate().await?;
         if settings.demo.seed {
             demo::seed(&store, &settings.demo.password).await?;
         }
-        Self::build_with_store(settings, store)
+        Self::build_with_store(settings, store).await
     }
 
-    pub fn build_with_store(settings: Settings, store: Store) -> anyhow::Result<Application> {
+    pub async fn build_with_store(settings: Settings, store: Store) -> anyhow::Result<Application> {
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot listen on {}:{}: {e}",
-                    settings.server.host,
-                    settings.server.port
-                )
-            })?;
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", settings.server.host, settings.server.port))?;
         let port = listener.local_addr()?.port();
         let web_dir = settings.server.web_dir.clone();
         if !web_dir.join("index.html").is_file() {
             tracing::warn!(dir = %web_dir.display(), "server.web_dir has no index.html; the browser app will not load");
         }
+        let metrics = Arc::new(Metrics::default());
+        let signalling = &settings.signalling;
+        let hub_config = HubConfig {
+            max_participants: signalling.max_participants,
+            resume_grace: Duration::from_secs(signalling.resume_grace_seconds),
+            waiting_room: signalling.waiting_room,
+            log_cap: 512,
+        };
+        let redis = (!settings.redis.url.is_empty()).then(|| (settings.redis.url.as_str(), settings.redis.key_prefix.as_str()));
+        let hub = Hub::new(store.clone(), hub_config, metrics.clone(), redis)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach Redis at redis.url: {e}"))?;
         let workers = settings.server.workers;
-        let state = web::Data::new(AppState {
-            tokens: Tokens::new(&settings.auth),
-            hub: Hub::default(),
-            store,
-            settings,
-        });
+        let drain = settings.server.drain_seconds;
+        let state = web::Data::new(AppState { tokens: Tokens::new(&settings.auth), hub, store, settings, metrics });
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
-                .app_data(
-                    web::JsonConfig::default()
-                        .limit(MAX_JSON_BYTES)
-                        .error_handler(json_error_handler),
-                )
+                .app_data(web::JsonConfig::default().limit(MAX_JSON_BYTES).error_handler(json_error_handler))
                 .app_data(web::QueryConfig::default().error_handler(query_error_handler))
                 .app_data(web::PathConfig::default().error_handler(path_error_handler))
                 .wrap(
@@ -87,19 +102,25 @@ impl Application {
                         .add(("Referrer-Policy", "no-referrer"))
                         .add(("X-Frame-Options", "DENY")),
                 )
+                .wrap(from_fn(observe_latency))
                 .wrap(TracingLogger::default())
                 .configure(routes::configure)
                 .service(Files::new("/", &web_dir).index_file("index.html"))
         })
+        // Signalling is many small messages: Nagle's algorithm with delayed ACKs would hold
+        // them back by tens of milliseconds.
+        .on_connect(|conn, _| {
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
+        })
+        .shutdown_timeout(drain)
+        .disable_signals()
         .listen(listener)?;
         if workers > 0 {
             server = server.workers(workers);
         }
-        Ok(Application {
-            port,
-            server: server.run(),
-            state,
-        })
+        Ok(Application { port, server: server.run(), state })
     }
 
     pub fn port(&self) -> u16 {
@@ -110,7 +131,54 @@ impl Application {
         self.state.clone()
     }
 
+    pub fn shutdown(&self) -> Shutdown {
+        Shutdown { state: self.state.clone(), server: self.server.handle() }
+    }
+
+    /// Runs until the server stops; SIGTERM or Ctrl-C drains it first.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let shutdown = self.shutdown();
+        tokio::spawn(async move {
+            wait_for_stop_signal().await;
+            shutdown.drain().await;
+        });
         self.server.await
     }
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Request latency by route pattern, for `/metrics`.
+async fn observe_latency(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let res = next.call(req).await?;
+    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
+        state.metrics.observe_request(&method, &route, start.elapsed().as_secs_f64());
+    }
+    Ok(res)
 }

@@ -402,3 +402,11 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// The host lets the petitioner in from the waiting room; both sides see it happen.
+pub async fn admit_petitioner(host: &mut Ws, petitioner: &mut Ws) {
+    next_of(host, "waiting").await;
+    ws_send(host, &json!({"type": "admit", "participant": "petitioner"})).await;
+    next_of(petitioner, "admitted").await;
+    next_of(host, "joined").await;
+}

@@ -48,6 +48,9 @@ pub struct BookingRequest {
     pub slot_id: i64,
     pub case_id: i64,
     pub local_room_id: i64,
+    /// A joint reception (联合接访): a second court above yours that joins as co-host.
+    #[serde(default)]
+    pub joint_court_id: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -122,6 +125,11 @@ pub async fn create_booking(
             "this slot belongs to a court that is not above yours",
         ));
     }
+    if let Some(joint) = body.joint_court_id {
+        if joint == slot.court_id || !above.iter().any(|c| c.id == joint) {
+            return Err(ApiError::invalid("joint_court_id must be another court above yours"));
+        }
+    }
     if slot.ends_at <= now() {
         return Err(ApiError::conflict("slot_past", "this slot is already over"));
     }
@@ -133,6 +141,7 @@ pub async fn create_booking(
             local_room_id: room.id,
             created_by: staff.user_id,
             join_code_hash: &code.hash(),
+            joint_court_id: body.joint_court_id,
         })
         .await?;
     tracing::info!(booking = booking.id, session = booking.session_id, "booked");

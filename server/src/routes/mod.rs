@@ -4,6 +4,7 @@ pub mod auth;
 pub mod bookings;
 pub mod cases;
 pub mod health;
+pub mod metrics;
 pub mod openapi;
 pub mod sessions;
 pub mod signal;
@@ -13,6 +14,7 @@ use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz)
+        .service(metrics::metrics)
         .service(openapi::openapi_json)
         .service(
             web::scope("/api/v1")

@@ -209,7 +209,7 @@ pub async fn end_session(
             actor: &actor,
         })
         .await?;
-    state.hub.end(session.id, body.outcome.as_str());
+    state.hub.end(session.id, body.outcome.as_str()).await;
     tracing::info!(session = session.id, outcome = %body.outcome, "session ended");
     let ended = load_session(&state, session.id).await?;
     Ok(HttpResponse::Ok().json(SessionView::try_from(ended)?))

@@ -1,395 +1,789 @@
-//! The in-process signalling hub: who is in which session, and delivery to their sockets.
+//! The signalling hub: who is in which session, numbering and delivery of messages, the
+//! waiting room, resumes, and — when Redis is configured — sessions spread over instances.
 //!
-//! One std `Mutex` guards all rooms. It is held only to look up recipients, number a message and
-//! `try_send` it into bounded queues — never across an `.await` — so the order in which the lock
-//! is taken is the order of `seq` within a session, and per-sender order is kept. A socket whose
-//! queue is full is dropped rather than buffered without limit.
+//! Each instance keeps the participants whose sockets it holds (and, for a grace period, those
+//! whose sockets dropped) in `Local`, behind one std `Mutex` that is held only to look up,
+//! number and `try_send` — never across an `.await`. A message is numbered by the instance that
+//! holds its recipient, with that participant's own counter, so `seq` rises by one per message a
+//! participant receives and a gap always means loss. With Redis, membership lives in Redis as
+//! well, messages for participants held elsewhere go over the session's channel, and each
+//! participant's recent messages are logged there so that another instance can resume them.
+//! Records are written to SQL before anyone is told (`Store::add_event`).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
-use super::protocol::{CLOSE_REPLACED, Participant, PeerInfo, ServerMessage};
+use super::protocol::{
+    CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, IceServer, MediaKind, MemberState, Participant, ParticipantRole,
+    PeerInfo, ServerMessage, numbered, seq_of,
+};
+use super::redis_bus::{RedisBus, Wire};
+use crate::metrics::Metrics;
+use crate::store::Store;
 
 /// What a socket task is asked to do.
 #[derive(Debug)]
 pub enum Outbound {
+    /// A numbered message, ready to send.
     Text(String),
     /// Close with this code and reason, then stop.
     Close(u16, &'static str),
 }
 
-struct Member {
-    participant: Participant,
-    conn: u64,
-    tx: mpsc::Sender<Outbound>,
+/// A participant of a session as every instance sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Member {
+    pub participant: Participant,
+    pub state: MemberState,
+    pub instance: String,
+    pub conn: u64,
+    pub connected: bool,
+    pub since_ms: i64,
+}
+
+/// A participant held by this instance.
+struct Held {
+    member: Member,
+    /// None while the socket is gone and a resume may still come.
+    tx: Option<mpsc::Sender<Outbound>>,
+    last_seq: u64,
+    log: VecDeque<String>,
+    dropped_at: Option<Instant>,
 }
 
 #[derive(Default)]
-struct Room {
-    seq: u64,
-    /// In order of arrival: of each pair, the earlier one is polite.
-    members: Vec<Member>,
+struct Local {
+    /// Session → participants held here, in order of arrival.
+    sessions: HashMap<i64, Vec<Held>>,
 }
 
-impl Room {
-    fn next_seq(&mut self) -> u64 {
-        self.seq += 1;
-        self.seq
+impl Local {
+    fn held(&mut self, session: i64, pid: &str) -> Option<&mut Held> {
+        self.sessions.get_mut(&session)?.iter_mut().find(|h| h.member.participant.id == pid)
     }
+}
 
-    /// Sends to one member; a member whose queue is full is removed (its socket task sees its
-    /// queue close and hangs up) and reported back.
-    fn send_to(&mut self, index: usize, text: String) -> Option<Participant> {
-        match self.members[index].tx.try_send(Outbound::Text(text)) {
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => None,
-            Err(mpsc::error::TrySendError::Full(_)) => Some(self.members.remove(index).participant),
-        }
-    }
-
-    /// Sends a message built for each recipient (with a fresh `seq`) to everyone but `except`.
-    /// Members dropped as too slow are announced as having left.
-    fn broadcast(&mut self, except: Option<u64>, build: &dyn Fn(u64) -> String) {
-        let mut dropped = Vec::new();
-        let mut i = 0;
-        while i < self.members.len() {
-            if Some(self.members[i].conn) == except {
-                i += 1;
-                continue;
-            }
-            let seq = self.next_seq();
-            match self.send_to(i, build(seq)) {
-                Some(gone) => dropped.push(gone),
-                None => i += 1,
-            }
-        }
-        for gone in dropped {
-            tracing::warn!(participant = %gone.id, "dropped a participant whose queue was full");
-            self.broadcast(None, &|seq| {
-                ServerMessage::Left {
-                    seq,
-                    participant_id: &gone.id,
-                }
-                .to_json()
-            });
-        }
-    }
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    pub max_participants: usize,
+    pub resume_grace: Duration,
+    pub waiting_room: bool,
+    /// Messages kept per participant for a resume on this instance.
+    pub log_cap: usize,
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum HubError {
     UnknownParticipant,
-    NotInSession,
+    NotAdmitted,
+    NotAllowed,
+    NotWaiting,
+    Full,
+}
+
+impl HubError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            HubError::UnknownParticipant => "unknown_participant",
+            HubError::NotAdmitted => "not_admitted",
+            HubError::NotAllowed => "not_allowed",
+            HubError::NotWaiting => "not_waiting",
+            HubError::Full => "session_full",
+        }
+    }
+}
+
+/// How a socket ended, which decides what the others are told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Departure {
+    /// Left on purpose (a `leave`, a normal close, removal, a protocol violation): others are
+    /// told at once.
+    Leave,
+    /// The line dropped: keep the place for the resume grace period, tell nobody yet.
+    Drop,
+    /// Replaced by a newer connection, or the session ended: nothing to do.
+    Silent,
 }
 
 pub struct Hub {
-    rooms: Mutex<HashMap<i64, Room>>,
-    next_conn: AtomicU64,
+    inner: Arc<Inner>,
 }
 
-impl Default for Hub {
-    fn default() -> Self {
-        Hub {
-            rooms: Mutex::new(HashMap::new()),
-            next_conn: AtomicU64::new(1),
-        }
-    }
+struct Inner {
+    instance: String,
+    local: Mutex<Local>,
+    redis: Option<RedisBus>,
+    store: Store,
+    config: HubConfig,
+    metrics: Arc<Metrics>,
+    next_conn: AtomicU64,
+    /// Instances seen dead (liveness key gone), and since when: their members are swept after
+    /// the grace period.
+    dead_since: Mutex<HashMap<String, Instant>>,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every change under these locks is a single insert, remove or field update, so the data is
+    // consistent even if a panic poisoned the lock.
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Hub {
+    /// A hub on this instance only, or over Redis when `redis_url` is given.
+    pub async fn new(
+        store: Store,
+        config: HubConfig,
+        metrics: Arc<Metrics>,
+        redis: Option<(&str, &str)>,
+    ) -> anyhow::Result<Hub> {
+        let instance = format!("{:016x}", rand::random::<u64>());
+        // The bus calls back into the hub through a weak reference, set once the hub exists,
+        // so that dropping the hub stops delivery.
+        let slot: Arc<Mutex<std::sync::Weak<Inner>>> = Arc::new(Mutex::new(std::sync::Weak::new()));
+        let redis = match redis {
+            None => {
+                metrics.redis_up.store(-1, Ordering::Relaxed);
+                None
+            }
+            Some((url, prefix)) => {
+                let wire_slot = slot.clone();
+                let recover_slot = slot.clone();
+                let health_metrics = metrics.clone();
+                let on_wire: super::redis_bus::OnWire = Arc::new(move |session, wire| {
+                    if let Some(inner) = lock(&wire_slot).upgrade() {
+                        inner.on_wire(session, wire);
+                    }
+                });
+                let on_recover: super::redis_bus::OnRecover = Arc::new(move || {
+                    if let Some(inner) = lock(&recover_slot).upgrade() {
+                        tokio::spawn(async move { inner.reregister().await });
+                    }
+                });
+                let on_health = Arc::new(move |up: bool| health_metrics.redis_up.store(i64::from(up), Ordering::Relaxed));
+                Some(RedisBus::connect(url, prefix, &instance, on_wire, on_recover, on_health).await?)
+            }
+        };
+        let inner = Arc::new(Inner {
+            instance,
+            local: Mutex::new(Local::default()),
+            redis,
+            store,
+            config,
+            metrics,
+            next_conn: AtomicU64::new(1),
+            dead_since: Mutex::new(HashMap::new()),
+        });
+        *lock(&slot) = Arc::downgrade(&inner);
+        let sweeper = Arc::downgrade(&inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut round = 0u32;
+            loop {
+                tick.tick().await;
+                let Some(inner) = sweeper.upgrade() else { return };
+                inner.sweep(round % 5 == 0).await;
+                round = round.wrapping_add(1);
+            }
+        });
+        Ok(Hub { inner })
+    }
+
+    pub fn instance(&self) -> &str {
+        &self.inner.instance
+    }
+
     pub fn connection_id(&self) -> u64 {
-        self.next_conn.fetch_add(1, Ordering::Relaxed)
+        self.inner.next_conn.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Room>> {
-        // A panic while holding the lock leaves the map consistent (every change is a single
-        // push or remove), so a poisoned lock is still safe to use.
-        self.rooms
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    pub fn redis_configured(&self) -> bool {
+        self.inner.redis.is_some()
     }
 
-    /// Adds a participant and sends it `welcome`; the others get `joined`. A participant whose
-    /// identity is already present replaces that connection silently.
-    pub fn join(
+    /// Sessions with a participant held here.
+    pub fn sessions_held(&self) -> usize {
+        lock(&self.inner.local).sessions.len()
+    }
+
+    /// Whether `pid` may come in: already a member (a replacement or resume), or there is room.
+    pub async fn has_room_for(&self, session: i64, pid: &str) -> bool {
+        let members = self.inner.members(session).await;
+        members.iter().any(|m| m.participant.id == pid) || members.len() < self.inner.config.max_participants
+    }
+
+    /// Takes in a new socket for `participant`. With `resume` (the last seq the client saw), a
+    /// participant still within its grace period gets what it missed and nobody sees it leave
+    /// and rejoin; otherwise it is welcomed afresh.
+    pub async fn attach(
         &self,
-        session_id: i64,
+        session: i64,
         participant: Participant,
         conn: u64,
         tx: mpsc::Sender<Outbound>,
-    ) {
-        let mut rooms = self.rooms();
-        let room = rooms.entry(session_id).or_default();
-        let existing = room
-            .members
-            .iter()
-            .position(|m| m.participant.id == participant.id);
-        let replacing = existing.is_some();
-        let member = Member {
-            participant,
-            conn,
-            tx,
-        };
-        let index = match existing {
-            Some(i) => {
-                let old = std::mem::replace(&mut room.members[i], member);
-                let _ = old.tx.try_send(Outbound::Close(CLOSE_REPLACED, "replaced"));
-                i
-            }
-            None => {
-                room.members.push(member);
-                room.members.len() - 1
-            }
-        };
-        let seq = room.next_seq();
-        let me = &room.members[index].participant;
-        let welcome = ServerMessage::Welcome {
-            seq,
-            session_id,
-            you: me,
-            participants: room
-                .members
-                .iter()
-                .filter(|m| m.conn != conn)
-                .map(|m| PeerInfo {
-                    participant: &m.participant,
-                    polite: false,
-                })
-                .collect(),
-        }
-        .to_json();
-        let me = me.clone();
-        if room.send_to(index, welcome).is_some() {
-            return;
-        }
-        if !replacing {
-            room.broadcast(Some(conn), &|seq| {
-                ServerMessage::Joined {
-                    seq,
-                    participant: &me,
-                    polite: true,
-                }
-                .to_json()
-            });
-        }
-    }
-
-    /// Removes connection `conn`, if it is still the current one for its identity, and tells the
-    /// others. Returns whether it was.
-    pub fn leave(&self, session_id: i64, conn: u64) -> bool {
-        let mut rooms = self.rooms();
-        let Some(room) = rooms.get_mut(&session_id) else {
-            return false;
-        };
-        let Some(index) = room.members.iter().position(|m| m.conn == conn) else {
-            return false;
-        };
-        let gone = room.members.remove(index).participant;
-        room.broadcast(None, &|seq| {
-            ServerMessage::Left {
-                seq,
-                participant_id: &gone.id,
-            }
-            .to_json()
-        });
-        if room.members.is_empty() {
-            rooms.remove(&session_id);
-        }
-        true
-    }
-
-    /// Relays a description or candidate, unchanged, from connection `conn` to participant `to`.
-    pub fn signal(
-        &self,
-        session_id: i64,
-        conn: u64,
-        to: &str,
-        data: &RawValue,
+        resume: Option<u64>,
+        ice_servers: &[IceServer],
     ) -> Result<(), HubError> {
-        let mut rooms = self.rooms();
-        let room = rooms.get_mut(&session_id).ok_or(HubError::NotInSession)?;
-        let from = room
-            .members
-            .iter()
-            .find(|m| m.conn == conn)
-            .map(|m| m.participant.id.clone())
-            .ok_or(HubError::NotInSession)?;
-        let index = room
-            .members
-            .iter()
-            .position(|m| m.participant.id == to && m.conn != conn)
-            .ok_or(HubError::UnknownParticipant)?;
-        let seq = room.next_seq();
-        let text = ServerMessage::Signal {
-            seq,
-            from: &from,
-            data,
+        let inner = &self.inner;
+        let members = inner.members(session).await;
+        let existing = members.iter().find(|m| m.participant.id == participant.id).cloned();
+        if existing.is_none() && members.len() >= inner.config.max_participants {
+            return Err(HubError::Full);
         }
-        .to_json();
-        if let Some(gone) = room.send_to(index, text) {
-            room.broadcast(None, &|seq| {
-                ServerMessage::Left {
-                    seq,
-                    participant_id: &gone.id,
+        let state = match &existing {
+            Some(e) => e.state,
+            None if inner.config.waiting_room && participant.role == ParticipantRole::Petitioner => MemberState::Waiting,
+            None => MemberState::Admitted,
+        };
+        let member = Member {
+            participant: participant.clone(),
+            state,
+            instance: inner.instance.clone(),
+            conn,
+            connected: true,
+            since_ms: now_ms(),
+        };
+        // Taking over from another instance: continue that participant's numbering.
+        let mut floor = resume.unwrap_or(0);
+        if let (Some(e), Some(bus)) = (&existing, &inner.redis) {
+            if e.instance != inner.instance {
+                floor = floor.max(bus.last_seq(session, &participant.id).await.unwrap_or(0));
+                if e.connected {
+                    let close = Wire::Close {
+                        pid: participant.id.clone(),
+                        instance: e.instance.clone(),
+                        conn: e.conn,
+                        code: CLOSE_REPLACED,
+                    };
+                    let _ = bus.publish(session, &close).await;
                 }
-                .to_json()
-            });
+            }
+        }
+        let first_here = {
+            let mut local = lock(&inner.local);
+            let first = !local.sessions.contains_key(&session);
+            let held = local.sessions.entry(session).or_default();
+            match held.iter_mut().find(|h| h.member.participant.id == participant.id) {
+                Some(h) => {
+                    if let Some(old) = h.tx.replace(tx) {
+                        let _ = old.try_send(Outbound::Close(CLOSE_REPLACED, "replaced"));
+                    }
+                    h.member = member.clone();
+                    h.dropped_at = None;
+                    h.last_seq = h.last_seq.max(floor);
+                }
+                None => held.push(Held { member: member.clone(), tx: Some(tx), last_seq: floor, log: VecDeque::new(), dropped_at: None }),
+            }
+            first
+        };
+        if let Some(bus) = &inner.redis {
+            if first_here {
+                bus.subscribe(session);
+            }
+            let _ = bus.put_member(session, &member).await;
+        }
+
+        let others: Vec<Member> = members.into_iter().filter(|m| m.participant.id != participant.id).collect();
+        if let (Some(after), Some(_)) = (resume, &existing) {
+            if let Some(missed) = inner.missed(session, &participant.id, after).await {
+                inner.record(session, "resumed", &participant.id, serde_json::json!({"after": after})).await;
+                inner.replay(session, &participant.id, missed);
+                let peers = admitted_peers(&others, false);
+                inner.send(session, &participant.id, &ServerMessage::Resumed { participants: peers }.body()).await;
+                Metrics::inc(&inner.metrics.resumes);
+                return Ok(());
+            }
+        }
+
+        inner
+            .record(session, "joined", &participant.id, serde_json::json!({"role": participant.role, "name": participant.name, "state": state}))
+            .await;
+        let welcome = ServerMessage::Welcome {
+            session_id: session,
+            you: &participant,
+            state,
+            participants: admitted_peers(&others, false),
+            ice_servers,
+        };
+        inner.send(session, &participant.id, &welcome.body()).await;
+        if existing.is_some() {
+            // A fresh connection of someone already here: the others drop their old peer
+            // connection to it and expect a new offer.
+            let left = ServerMessage::Left { participant_id: &participant.id }.body();
+            inner.broadcast(session, &others, |_| Some(left.clone())).await;
+        }
+        match state {
+            MemberState::Waiting => {
+                let waiting = ServerMessage::Waiting { participant: &participant }.body();
+                inner.broadcast(session, &others, |m| m.participant.role.moderates().then(|| waiting.clone())).await;
+            }
+            MemberState::Admitted => {
+                let joined = ServerMessage::Joined { participant: &participant, polite: true }.body();
+                inner.broadcast(session, &others, |m| (m.state == MemberState::Admitted).then(|| joined.clone())).await;
+            }
         }
         Ok(())
     }
 
-    /// Sends a chat line to everyone in the session, its sender included.
-    pub fn chat(
-        &self,
-        session_id: i64,
-        from: &Participant,
-        text: &str,
-        at: chrono::DateTime<chrono::Utc>,
-    ) {
-        let mut rooms = self.rooms();
-        if let Some(room) = rooms.get_mut(&session_id) {
-            room.broadcast(None, &|seq| {
-                ServerMessage::Chat {
-                    seq,
-                    from: &from.id,
-                    name: &from.name,
-                    text,
-                    at,
+    /// A socket ended. Returns nothing: what the others are told depends on `how`.
+    pub async fn detach(&self, session: i64, pid: &str, conn: u64, how: Departure) {
+        let inner = &self.inner;
+        match how {
+            Departure::Silent => {}
+            Departure::Leave => inner.leave(session, pid, Some(conn)).await,
+            Departure::Drop => {
+                let member = {
+                    let mut local = lock(&inner.local);
+                    match local.held(session, pid) {
+                        Some(h) if h.member.conn == conn => {
+                            h.tx = None;
+                            h.dropped_at = Some(Instant::now());
+                            h.member.connected = false;
+                            Some(h.member.clone())
+                        }
+                        _ => None,
+                    }
+                };
+                if let (Some(member), Some(bus)) = (member, &inner.redis) {
+                    let _ = bus.put_member(session, &member).await;
                 }
-                .to_json()
-            });
-        }
-    }
-
-    /// Sends an error to one connection.
-    pub fn error(&self, session_id: i64, conn: u64, code: &str, message: &str) {
-        let mut rooms = self.rooms();
-        if let Some(room) = rooms.get_mut(&session_id) {
-            if let Some(index) = room.members.iter().position(|m| m.conn == conn) {
-                let seq = room.next_seq();
-                room.send_to(index, ServerMessage::Error { seq, code, message }.to_json());
             }
         }
     }
 
-    /// Tells everyone the session has ended, then closes their sockets and forgets the room.
-    pub fn end(&self, session_id: i64, outcome: &str) {
-        let mut rooms = self.rooms();
-        if let Some(mut room) = rooms.remove(&session_id) {
-            room.broadcast(None, &|seq| ServerMessage::Ended { seq, outcome }.to_json());
-            for m in &room.members {
-                let _ = m.tx.try_send(Outbound::Close(1000, "session ended"));
+    /// Relays a description or candidate, unchanged, between two admitted participants.
+    pub async fn signal(&self, session: i64, from: &str, to: &str, data: &RawValue) -> Result<(), HubError> {
+        let inner = &self.inner;
+        if from == to {
+            return Err(HubError::UnknownParticipant);
+        }
+        if inner.state_of(session, from).await != Some(MemberState::Admitted) {
+            return Err(HubError::NotAdmitted);
+        }
+        match inner.state_of(session, to).await {
+            None => Err(HubError::UnknownParticipant),
+            Some(MemberState::Waiting) => Err(HubError::NotAdmitted),
+            Some(MemberState::Admitted) => {
+                inner.send(session, to, &ServerMessage::Signal { from, data }.body()).await;
+                Ok(())
             }
         }
     }
 
-    /// Participants present in a session, in order of arrival.
-    pub fn present(&self, session_id: i64) -> Vec<Participant> {
-        self.rooms()
-            .get(&session_id)
-            .map(|r| r.members.iter().map(|m| m.participant.clone()).collect())
-            .unwrap_or_default()
+    /// A chat line: to everyone, or — from someone in the waiting room — to the hosts only.
+    /// The sender gets its own line back, numbered like every other message.
+    pub async fn chat(&self, session: i64, from: &Participant, text: &str) -> Result<(), crate::store::StoreError> {
+        let inner = &self.inner;
+        let data = serde_json::json!({"text": text, "name": from.name});
+        let event = inner.store.add_event(session, "chat", &from.id, &data).await?;
+        let waiting = inner.state_of(session, &from.id).await == Some(MemberState::Waiting);
+        let body = ServerMessage::Chat { from: &from.id, name: &from.name, text, at: event.at }.body();
+        let members = inner.members(session).await;
+        inner
+            .broadcast(session, &members, |m| {
+                (!waiting || m.participant.id == from.id || m.participant.role.moderates()).then(|| body.clone())
+            })
+            .await;
+        Ok(())
     }
 
-    pub fn connections(&self) -> usize {
-        self.rooms().values().map(|r| r.members.len()).sum()
+    /// A host admits a waiting participant: it is told whom to offer to, the others that it joined.
+    pub async fn admit(&self, session: i64, by: &Participant, pid: &str) -> Result<(), HubError> {
+        let inner = &self.inner;
+        if !by.role.moderates() {
+            return Err(HubError::NotAllowed);
+        }
+        let members = inner.members(session).await;
+        let mut target = members.iter().find(|m| m.participant.id == pid).cloned().ok_or(HubError::UnknownParticipant)?;
+        if target.state != MemberState::Waiting {
+            return Err(HubError::NotWaiting);
+        }
+        target.state = MemberState::Admitted;
+        inner.record(session, "admitted", pid, serde_json::json!({"by": by.id})).await;
+        inner.set_state(session, pid, true);
+        if let Some(bus) = &inner.redis {
+            let _ = bus.put_member(session, &target).await;
+            let _ = bus.publish(session, &Wire::State { pid: pid.to_owned(), admitted: true }).await;
+        }
+        let others: Vec<Member> = members.into_iter().filter(|m| m.participant.id != pid).collect();
+        let admitted = ServerMessage::Admitted { participants: admitted_peers(&others, false) }.body();
+        inner.send(session, pid, &admitted).await;
+        let joined = ServerMessage::Joined { participant: &target.participant, polite: true }.body();
+        inner.broadcast(session, &others, |m| (m.state == MemberState::Admitted).then(|| joined.clone())).await;
+        Ok(())
+    }
+
+    /// A host sends a participant out: it is told, its socket closed with 4001, the others told it left.
+    pub async fn remove(&self, session: i64, by: &Participant, pid: &str) -> Result<(), HubError> {
+        let inner = &self.inner;
+        if !by.role.moderates() || by.id == pid {
+            return Err(HubError::NotAllowed);
+        }
+        if inner.state_of(session, pid).await.is_none() {
+            return Err(HubError::UnknownParticipant);
+        }
+        inner.record(session, "removed", pid, serde_json::json!({"by": by.id})).await;
+        inner.send(session, pid, &ServerMessage::Removed { by: &by.id }.body()).await;
+        if !inner.close_local(session, pid, CLOSE_REMOVED) {
+            if let Some(bus) = &inner.redis {
+                let close = Wire::Close { pid: pid.to_owned(), instance: String::new(), conn: 0, code: CLOSE_REMOVED };
+                let _ = bus.publish(session, &close).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// A host asks a participant to mute (advisory: media flows peer to peer).
+    pub async fn mute(&self, session: i64, by: &Participant, pid: &str, kind: MediaKind) -> Result<(), HubError> {
+        let inner = &self.inner;
+        if !by.role.moderates() {
+            return Err(HubError::NotAllowed);
+        }
+        if inner.state_of(session, pid).await.is_none() {
+            return Err(HubError::UnknownParticipant);
+        }
+        inner.record(session, "mute_requested", pid, serde_json::json!({"by": by.id, "kind": kind})).await;
+        inner.send(session, pid, &ServerMessage::Mute { by: &by.id, kind }.body()).await;
+        Ok(())
+    }
+
+    /// Sends an error to one participant.
+    pub async fn error(&self, session: i64, pid: &str, code: &str, message: &str) {
+        self.inner.send(session, pid, &ServerMessage::Error { code, message }.body()).await;
+    }
+
+    /// Tells everyone the session has ended, closes their sockets and forgets the session.
+    pub async fn end(&self, session: i64, outcome: &str) {
+        let inner = &self.inner;
+        let members = inner.members(session).await;
+        let ended = ServerMessage::Ended { outcome }.body();
+        inner.broadcast(session, &members, |_| Some(ended.clone())).await;
+        inner.end_local(session, 1000);
+        if let Some(bus) = &inner.redis {
+            let _ = bus.publish(session, &Wire::End { code: 1000 }).await;
+            let _ = bus.delete_session(session).await;
+        }
+    }
+
+    /// For a graceful shutdown: tell every socket held here to reconnect elsewhere (with
+    /// `resume.<seq>`) and close it; their places are kept for the grace period.
+    pub fn drain(&self) {
+        let inner = &self.inner;
+        let mut local = lock(&inner.local);
+        let body = ServerMessage::Reconnect {}.body();
+        for (session, held) in local.sessions.iter_mut() {
+            for h in held.iter_mut() {
+                let text = inner.number(*session, h, &body);
+                if let Some(tx) = &h.tx {
+                    let _ = tx.try_send(Outbound::Text(text));
+                    let _ = tx.try_send(Outbound::Close(CLOSE_RESTARTING, "instance restarting"));
+                }
+            }
+        }
+    }
+
+    pub async fn present(&self, session: i64) -> Vec<Member> {
+        self.inner.members(session).await
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::super::protocol::ParticipantRole;
-    use super::*;
+fn admitted_peers(members: &[Member], polite: bool) -> Vec<PeerInfo<'_>> {
+    members
+        .iter()
+        .filter(|m| m.state == MemberState::Admitted)
+        .map(|m| PeerInfo { participant: &m.participant, polite })
+        .collect()
+}
 
-    fn p(id: &str) -> Participant {
-        Participant {
-            id: id.into(),
-            role: ParticipantRole::Host,
-            name: id.into(),
+impl Inner {
+    /// The session's members: from Redis when it answers, else those held here.
+    async fn members(&self, session: i64) -> Vec<Member> {
+        if let Some(bus) = self.redis.as_ref().filter(|b| b.is_healthy()) {
+            if let Ok(members) = bus.members(session).await {
+                return members;
+            }
+        }
+        self.local_members(session)
+    }
+
+    fn local_members(&self, session: i64) -> Vec<Member> {
+        lock(&self.local)
+            .sessions
+            .get(&session)
+            .map(|held| held.iter().map(|h| h.member.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    async fn state_of(&self, session: i64, pid: &str) -> Option<MemberState> {
+        if let Some(h) = lock(&self.local).held(session, pid) {
+            return Some(h.member.state);
+        }
+        match self.redis.as_ref().filter(|b| b.is_healthy()) {
+            Some(bus) => bus.member(session, pid).await.ok().flatten().map(|m| m.state),
+            None => None,
         }
     }
 
-    fn next(rx: &mut mpsc::Receiver<Outbound>) -> serde_json::Value {
-        match rx.try_recv().unwrap() {
-            Outbound::Text(t) => serde_json::from_str(&t).unwrap(),
-            Outbound::Close(code, _) => serde_json::json!({"close": code}),
+    fn set_state(&self, session: i64, pid: &str, admitted: bool) {
+        if let Some(h) = lock(&self.local).held(session, pid) {
+            h.member.state = if admitted { MemberState::Admitted } else { MemberState::Waiting };
         }
     }
 
-    #[test]
-    fn join_signal_leave_with_rising_seq_and_politeness() {
-        let hub = Hub::default();
-        let (atx, mut arx) = mpsc::channel(8);
-        let (btx, mut brx) = mpsc::channel(8);
-        hub.join(1, p("a"), 1, atx);
-        assert_eq!(next(&mut arx)["type"], "welcome");
-        hub.join(1, p("b"), 2, btx);
-        let welcome = next(&mut brx);
-        assert_eq!(welcome["participants"][0]["id"], "a");
-        assert_eq!(welcome["participants"][0]["polite"], false);
-        let joined = next(&mut arx);
-        assert_eq!(
-            (joined["type"].as_str(), joined["polite"].as_bool()),
-            (Some("joined"), Some(true))
-        );
-        assert!(joined["seq"].as_u64() > welcome["seq"].as_u64());
-
-        let data = RawValue::from_string(r#"{"x": 1}"#.into()).unwrap();
-        hub.signal(1, 2, "a", &data).unwrap();
-        let relayed = next(&mut arx);
-        assert_eq!(relayed["from"], "b");
-        assert_eq!(relayed["data"]["x"], 1);
-        assert_eq!(
-            hub.signal(1, 2, "nobody", &data),
-            Err(HubError::UnknownParticipant)
-        );
-        assert_eq!(
-            hub.signal(1, 2, "b", &data),
-            Err(HubError::UnknownParticipant)
-        );
-
-        assert!(hub.leave(1, 2));
-        assert_eq!(next(&mut arx)["type"], "left");
-        assert!(!hub.leave(1, 2));
+    /// Records an event; a failure is logged (the socket's own path already refused on a store
+    /// failure at join, and a lost leave must not keep a participant in the room).
+    async fn record(&self, session: i64, kind: &str, actor: &str, data: serde_json::Value) {
+        if let Err(e) = self.store.add_event(session, kind, actor, &data).await {
+            tracing::error!(session, kind, error = %e, "cannot record a session event");
+        }
     }
 
-    #[test]
-    fn same_identity_replaces_without_announcement() {
-        let hub = Hub::default();
-        let (atx, mut arx) = mpsc::channel(8);
-        let (b1, mut b1rx) = mpsc::channel(8);
-        let (b2, mut b2rx) = mpsc::channel(8);
-        hub.join(1, p("a"), 1, atx);
-        hub.join(1, p("b"), 2, b1);
-        hub.join(1, p("b"), 3, b2);
-        next(&mut arx);
-        assert_eq!(next(&mut arx)["type"], "joined");
-        assert!(arx.try_recv().is_err(), "a sees no second join");
-        next(&mut b1rx);
-        assert_eq!(next(&mut b1rx)["close"], CLOSE_REPLACED);
-        assert_eq!(next(&mut b2rx)["type"], "welcome");
-        assert!(!hub.leave(1, 2), "the replaced connection leaves silently");
-        assert_eq!(hub.present(1).len(), 2);
+    /// Numbers `body` for a participant held here, logs it for resumes, and returns it.
+    fn number(&self, session: i64, h: &mut Held, body: &str) -> String {
+        h.last_seq += 1;
+        let text = numbered(h.last_seq, body);
+        h.log.push_back(text.clone());
+        while h.log.len() > self.config.log_cap {
+            h.log.pop_front();
+        }
+        if let Some(bus) = &self.redis {
+            bus.append_log(session, &h.member.participant.id, &text);
+        }
+        text
     }
 
-    #[test]
-    fn a_full_queue_drops_that_participant_only() {
-        let hub = Hub::default();
-        let (atx, mut arx) = mpsc::channel(64);
-        let (btx, _brx_never_read) = mpsc::channel(2);
-        hub.join(1, p("a"), 1, atx);
-        hub.join(1, p("b"), 2, btx);
-        for _ in 0..4 {
-            hub.chat(1, &p("a"), "hi", chrono::Utc::now());
+    /// Delivers to `pid` if it is held here. Returns whether it was.
+    fn deliver_local(&self, session: i64, pid: &str, body: &str) -> bool {
+        let mut local = lock(&self.local);
+        let Some(h) = local.held(session, pid) else {
+            return false;
+        };
+        let text = self.number(session, h, body);
+        if let Some(tx) = &h.tx {
+            match tx.try_send(Outbound::Text(text)) {
+                Ok(()) => Metrics::inc(&self.metrics.messages_relayed),
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    // It does not read: drop the socket (its task sees the queue close) and keep
+                    // its place for a resume, as for any dropped line.
+                    tracing::warn!(session, participant = pid, "queue full; dropping a slow socket");
+                    h.tx = None;
+                    h.dropped_at = Some(Instant::now());
+                    h.member.connected = false;
+                    Metrics::inc(&self.metrics.slow_consumers_dropped);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => Metrics::inc(&self.metrics.messages_dropped),
+            }
         }
-        assert_eq!(hub.present(1).len(), 1);
-        let mut saw_left = false;
-        while let Ok(Outbound::Text(t)) = arx.try_recv() {
-            saw_left |= t.contains(r#""type":"left""#);
+        true
+    }
+
+    /// Sends `body` to `pid`: directly when held here, over Redis otherwise.
+    async fn send(&self, session: i64, pid: &str, body: &str) {
+        if self.deliver_local(session, pid, body) {
+            return;
         }
-        assert!(saw_left);
+        match self.redis.as_ref().filter(|b| b.is_healthy()) {
+            Some(bus) => {
+                let wire = Wire::Deliver { pid: pid.to_owned(), body: body.to_owned() };
+                if bus.publish(session, &wire).await.is_err() {
+                    Metrics::inc(&self.metrics.messages_dropped);
+                }
+            }
+            None => Metrics::inc(&self.metrics.messages_dropped),
+        }
+    }
+
+    async fn broadcast(&self, session: i64, members: &[Member], body_for: impl Fn(&Member) -> Option<String>) {
+        // Each recipient gets one message from this call, so sending concurrently keeps every
+        // recipient's order.
+        let sends = members.iter().filter_map(|m| body_for(m).map(|body| (m.participant.id.as_str(), body)));
+        futures_util::future::join_all(sends.map(|(pid, body)| async move { self.send(session, pid, &body).await })).await;
+    }
+
+    /// The messages after `after` for a resume: from this instance's log, else from Redis.
+    async fn missed(&self, session: i64, pid: &str, after: u64) -> Option<Vec<String>> {
+        let local: Option<Vec<String>> = lock(&self.local).held(session, pid).and_then(|h| {
+            let all: Vec<String> = h.log.iter().cloned().collect();
+            let covers = h.last_seq == after || all.iter().any(|m| seq_of(m) == Some(after + 1));
+            covers.then(|| super::redis_bus::contiguous_after(all, after)).flatten()
+        });
+        if local.is_some() {
+            return local;
+        }
+        match &self.redis {
+            Some(bus) => bus.replay(session, pid, after).await.ok().flatten(),
+            None => None,
+        }
+    }
+
+    /// Sends already-numbered messages again, in order.
+    fn replay(&self, session: i64, pid: &str, messages: Vec<String>) {
+        let mut local = lock(&self.local);
+        if let Some(h) = local.held(session, pid) {
+            if let Some(last) = messages.last().and_then(|m| seq_of(m)) {
+                h.last_seq = h.last_seq.max(last);
+            }
+            if let Some(tx) = &h.tx {
+                for m in messages {
+                    let _ = tx.try_send(Outbound::Text(m));
+                }
+            }
+        }
+    }
+
+    /// Closes `pid`'s socket if held here; a participant in its grace period leaves at once.
+    /// Returns whether it was held here.
+    fn close_local(self: &Inner, session: i64, pid: &str, code: u16) -> bool {
+        let mut local = lock(&self.local);
+        let Some(h) = local.held(session, pid) else {
+            return false;
+        };
+        match &h.tx {
+            Some(tx) => {
+                let _ = tx.try_send(Outbound::Close(code, "removed"));
+            }
+            // No socket to close: make the grace period run out now.
+            None => h.dropped_at = Some(Instant::now() - self.config.resume_grace * 2),
+        }
+        true
+    }
+
+    fn end_local(&self, session: i64, code: u16) {
+        let held = lock(&self.local).sessions.remove(&session);
+        for h in held.into_iter().flatten() {
+            if let Some(tx) = h.tx {
+                let _ = tx.try_send(Outbound::Close(code, "session ended"));
+            }
+        }
+        if let Some(bus) = &self.redis {
+            bus.unsubscribe(session);
+        }
+    }
+
+    /// Someone leaves: forget them, record it, tell the others.
+    async fn leave(&self, session: i64, pid: &str, conn: Option<u64>) {
+        let removed = {
+            let mut local = lock(&self.local);
+            let mut removed = None;
+            if let Some(held) = local.sessions.get_mut(&session) {
+                if let Some(i) = held.iter().position(|h| h.member.participant.id == pid && conn.is_none_or(|c| h.member.conn == c)) {
+                    removed = Some(held.remove(i).member);
+                }
+                if held.is_empty() {
+                    local.sessions.remove(&session);
+                    if let Some(bus) = &self.redis {
+                        bus.unsubscribe(session);
+                    }
+                }
+            }
+            removed
+        };
+        let Some(member) = removed else { return };
+        if let Some(bus) = &self.redis {
+            // Another instance may have taken this participant over meanwhile: then it stays.
+            if let Ok(false) = bus.remove_member(session, pid, &member.instance, member.conn).await {
+                return;
+            }
+        }
+        self.announce_left(session, pid).await;
+    }
+
+    async fn announce_left(&self, session: i64, pid: &str) {
+        self.record(session, "left", pid, serde_json::json!({})).await;
+        let members = self.members(session).await;
+        let left = ServerMessage::Left { participant_id: pid }.body();
+        self.broadcast(session, &members, |m| (m.participant.id != pid).then(|| left.clone())).await;
+    }
+
+    /// A message from another instance on a session's channel.
+    fn on_wire(self: &Arc<Inner>, session: i64, wire: Wire) {
+        match wire {
+            Wire::Deliver { pid, body } => {
+                self.deliver_local(session, &pid, &body);
+            }
+            Wire::Close { pid, instance, conn, code } => {
+                let mut local = lock(&self.local);
+                if let Some(h) = local.held(session, &pid) {
+                    let matches = (instance.is_empty() || instance == self.instance) && (conn == 0 || conn == h.member.conn);
+                    if matches && code == CLOSE_REPLACED && instance == self.instance {
+                        // Taken over by another instance: forget it here without a leave.
+                        if let Some(tx) = h.tx.take() {
+                            let _ = tx.try_send(Outbound::Close(code, "replaced"));
+                        }
+                        if let Some(held) = local.sessions.get_mut(&session) {
+                            held.retain(|h| h.member.participant.id != pid);
+                        }
+                    } else if matches {
+                        drop(local);
+                        self.close_local(session, &pid, code);
+                    }
+                }
+            }
+            Wire::State { pid, admitted } => self.set_state(session, &pid, admitted),
+            Wire::End { code } => self.end_local(session, code),
+        }
+    }
+
+    /// After a Redis outage (or restart, which forgets everything): register again every
+    /// participant held here.
+    async fn reregister(&self) {
+        let held: Vec<(i64, Member)> = lock(&self.local)
+            .sessions
+            .iter()
+            .flat_map(|(s, held)| held.iter().map(|h| (*s, h.member.clone())))
+            .collect();
+        if let Some(bus) = &self.redis {
+            for (session, member) in held {
+                bus.subscribe(session);
+                let _ = bus.put_member(session, &member).await;
+            }
+        }
+    }
+
+    /// Ends the grace of dropped participants held here; every few rounds, with Redis, also of
+    /// participants held by instances that died.
+    async fn sweep(&self, check_dead_instances: bool) {
+        let grace = self.config.resume_grace;
+        let expired: Vec<(i64, String, u64)> = lock(&self.local)
+            .sessions
+            .iter()
+            .flat_map(|(s, held)| {
+                held.iter()
+                    .filter(|h| h.dropped_at.is_some_and(|t| t.elapsed() >= grace))
+                    .map(|h| (*s, h.member.participant.id.clone(), h.member.conn))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (session, pid, conn) in expired {
+            self.leave(session, &pid, Some(conn)).await;
+        }
+        let Some(bus) = self.redis.as_ref().filter(|b| b.is_healthy() && check_dead_instances) else {
+            return;
+        };
+        let sessions: Vec<i64> = lock(&self.local).sessions.keys().copied().collect();
+        for session in sessions {
+            let Ok(members) = bus.members(session).await else { return };
+            for m in members.into_iter().filter(|m| m.instance != self.instance) {
+                if bus.instance_alive(&m.instance).await.unwrap_or(true) {
+                    lock(&self.dead_since).remove(&m.instance);
+                    continue;
+                }
+                let since = *lock(&self.dead_since).entry(m.instance.clone()).or_insert_with(Instant::now);
+                if since.elapsed() >= grace
+                    && bus.remove_member(session, &m.participant.id, &m.instance, m.conn).await.unwrap_or(false)
+                {
+                    self.announce_left(session, &m.participant.id).await;
+                }
+            }
+        }
     }
 }

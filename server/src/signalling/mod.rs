@@ -1,6 +1,10 @@
-//! WebRTC signalling: one WebSocket per participant, one room per session.
-//! The protocol is written down in `docs/signalling.md`; `protocol` mirrors it in types.
+//! WebRTC signalling: one WebSocket per participant, one room per session, over one instance or
+//! several sharing Redis. The protocol is written down in `docs/signalling.md`; `protocol`
+//! mirrors it in types.
 
 pub mod hub;
+pub mod ice;
+pub mod keys;
 pub mod protocol;
+pub mod redis_bus;
 pub mod socket;

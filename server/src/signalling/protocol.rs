@@ -1,4 +1,4 @@
-//! The messages of `docs/signalling.md`, version 1.
+//! The messages of `docs/signalling.md` (protocol `courtlink.v1`).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -7,16 +7,37 @@ use serde_json::value::RawValue;
 pub const SUBPROTOCOL: &str = "courtlink.v1";
 /// Prefix of the subprotocol entry that carries the token: `auth.<JWT>`.
 pub const AUTH_PREFIX: &str = "auth.";
+/// Prefix of the subprotocol entry that asks to resume after sequence number N: `resume.<N>`.
+pub const RESUME_PREFIX: &str = "resume.";
 pub const MAX_CHAT_CHARS: usize = 2000;
-/// Close code sent to a connection replaced by a newer one of the same identity.
+/// Close code for a connection replaced by a newer one of the same identity.
 pub const CLOSE_REPLACED: u16 = 4000;
+/// Close code for a participant the host removed.
+pub const CLOSE_REMOVED: u16 = 4001;
+/// Close code for a client that sent too many messages.
+pub const CLOSE_RATE_LIMITED: u16 = 4008;
+/// Close code sent while an instance drains: reconnect (with `resume.<seq>`) elsewhere.
+pub const CLOSE_RESTARTING: u16 = 1012;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ParticipantRole {
+    /// The host court's officer.
     Host,
+    /// An officer of the second higher court in a joint reception (联合接访).
+    CoHost,
+    /// The booking court's coordinator, beside the petitioner.
     LocalStaff,
     Petitioner,
+    /// Listen-only: a supervisor of the host court or a court above it.
+    Observer,
+}
+
+impl ParticipantRole {
+    /// Hosts and co-hosts run the waiting room.
+    pub fn moderates(self) -> bool {
+        matches!(self, ParticipantRole::Host | ParticipantRole::CoHost)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,29 +47,41 @@ pub struct Participant {
     pub name: String,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    Audio,
+    Video,
+}
+
 /// A message from a client, parsed completely: unknown types and fields are refused.
 #[derive(Debug)]
 pub enum ClientMessage<'a> {
     /// Relay `data` (a JSON object, passed on byte for byte) to participant `to`.
-    Signal {
-        to: String,
-        data: &'a RawValue,
-    },
-    Chat {
-        text: String,
-    },
+    Signal { to: String, data: &'a RawValue },
+    Chat { text: String },
+    /// Host: let a waiting participant in.
+    Admit { participant: String },
+    /// Host: send a participant out.
+    Remove { participant: String },
+    /// Host: ask a participant to mute their microphone or camera.
+    Mute { participant: String, kind: MediaKind },
+    /// Leave now, without the grace period kept for a dropped connection.
+    Leave,
 }
 
 /// The wire form before it is checked against the message's type. serde cannot put a borrowed
-/// `RawValue` inside an internally tagged enum, so the tag is read here and the fields are
-/// checked per type below.
+/// `RawValue` inside an internally tagged enum, so the tag is read here and each type's fields
+/// are checked below.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Envelope<'a> {
     #[serde(rename = "type")]
-    kind: String,
+    ty: String,
     to: Option<String>,
     text: Option<String>,
+    participant: Option<String>,
+    kind: Option<MediaKind>,
     #[serde(borrow)]
     data: Option<&'a RawValue>,
 }
@@ -58,32 +91,55 @@ pub struct ParseError(pub String);
 
 impl<'a> ClientMessage<'a> {
     pub fn parse(text: &'a str) -> Result<ClientMessage<'a>, ParseError> {
-        let env: Envelope<'a> = serde_json::from_str(text)
-            .map_err(|e| ParseError(format!("not a valid message: {e}")))?;
-        match env.kind.as_str() {
+        let env: Envelope<'a> =
+            serde_json::from_str(text).map_err(|e| ParseError(format!("not a valid message: {e}")))?;
+        let only = |allowed: &[&str]| -> Result<(), ParseError> {
+            let present = [
+                ("to", env.to.is_some()),
+                ("text", env.text.is_some()),
+                ("participant", env.participant.is_some()),
+                ("kind", env.kind.is_some()),
+                ("data", env.data.is_some()),
+            ];
+            match present.iter().find(|(name, set)| *set && !allowed.contains(name)) {
+                Some((name, _)) => Err(ParseError(format!("`{}` has no field `{name}`", env.ty))),
+                None => Ok(()),
+            }
+        };
+        let need = |field: Option<String>, name: &str| {
+            field.ok_or_else(|| ParseError(format!("`{}` needs `{name}`", env.ty)))
+        };
+        match env.ty.as_str() {
             "signal" => {
-                if env.text.is_some() {
-                    return Err(ParseError("`signal` has no field `text`".into()));
-                }
-                let to = env
-                    .to
-                    .ok_or_else(|| ParseError("`signal` needs `to`".into()))?;
-                let data = env
-                    .data
-                    .ok_or_else(|| ParseError("`signal` needs `data`".into()))?;
+                only(&["to", "data"])?;
+                let data = env.data.ok_or_else(|| ParseError("`signal` needs `data`".into()))?;
                 if !data.get().trim_start().starts_with('{') {
                     return Err(ParseError("`signal.data` must be a JSON object".into()));
                 }
-                Ok(ClientMessage::Signal { to, data })
+                Ok(ClientMessage::Signal { to: need(env.to.clone(), "to")?, data })
             }
             "chat" => {
-                if env.to.is_some() || env.data.is_some() {
-                    return Err(ParseError("`chat` has only the field `text`".into()));
-                }
-                let text = env
-                    .text
-                    .ok_or_else(|| ParseError("`chat` needs `text`".into()))?;
-                Ok(ClientMessage::Chat { text })
+                only(&["text"])?;
+                Ok(ClientMessage::Chat { text: need(env.text.clone(), "text")? })
+            }
+            "admit" => {
+                only(&["participant"])?;
+                Ok(ClientMessage::Admit { participant: need(env.participant.clone(), "participant")? })
+            }
+            "remove" => {
+                only(&["participant"])?;
+                Ok(ClientMessage::Remove { participant: need(env.participant.clone(), "participant")? })
+            }
+            "mute" => {
+                only(&["participant", "kind"])?;
+                let kind = env
+                    .kind
+                    .ok_or_else(|| ParseError("`mute` needs `kind` (audio or video)".into()))?;
+                Ok(ClientMessage::Mute { participant: need(env.participant.clone(), "participant")?, kind })
+            }
+            "leave" => {
+                only(&[])?;
+                Ok(ClientMessage::Leave)
             }
             other => Err(ParseError(format!("unknown message type '{other}'"))),
         }
@@ -97,53 +153,90 @@ pub struct PeerInfo<'a> {
     pub polite: bool,
 }
 
-/// A message from the server. Every one carries the session's next sequence number.
+/// One entry of `RTCConfiguration.iceServers`.
+#[derive(Debug, Clone, Serialize)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberState {
+    /// In the waiting room: can chat with the hosts, cannot signal.
+    Waiting,
+    Admitted,
+}
+
+/// A message from the server, without its sequence number: the bus numbers each copy per
+/// recipient and writes `{"seq":N,` in front of [`ServerMessage::body`].
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage<'a> {
     Welcome {
-        seq: u64,
         session_id: i64,
         you: &'a Participant,
+        state: MemberState,
         participants: Vec<PeerInfo<'a>>,
+        ice_servers: &'a [IceServer],
     },
-    Joined {
-        seq: u64,
-        participant: &'a Participant,
-        polite: bool,
-    },
-    Left {
-        seq: u64,
-        participant_id: &'a str,
-    },
-    Signal {
-        seq: u64,
-        from: &'a str,
-        data: &'a RawValue,
-    },
-    Chat {
-        seq: u64,
-        from: &'a str,
-        name: &'a str,
-        text: &'a str,
-        at: DateTime<Utc>,
-    },
-    Ended {
-        seq: u64,
-        outcome: &'a str,
-    },
-    Error {
-        seq: u64,
-        code: &'a str,
-        message: &'a str,
-    },
+    /// After a resume: the missed messages came first; this closes the replay.
+    Resumed { participants: Vec<PeerInfo<'a>> },
+    /// To hosts: someone is in the waiting room.
+    Waiting { participant: &'a Participant },
+    /// To the admitted participant: whom to offer to.
+    Admitted { participants: Vec<PeerInfo<'a>> },
+    Joined { participant: &'a Participant, polite: bool },
+    Left { participant_id: &'a str },
+    Removed { by: &'a str },
+    Mute { by: &'a str, kind: MediaKind },
+    Signal { from: &'a str, data: &'a RawValue },
+    Chat { from: &'a str, name: &'a str, text: &'a str, at: DateTime<Utc> },
+    Ended { outcome: &'a str },
+    /// The instance is draining: reconnect with `resume.<last seq>`.
+    Reconnect {},
+    Error { code: &'a str, message: &'a str },
 }
 
 impl ServerMessage<'_> {
-    pub fn to_json(&self) -> String {
-        // Serialising these types cannot fail: every field is a string, number or raw JSON.
-        serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
+    /// The JSON object without its opening brace, ready to be numbered.
+    pub fn body(&self) -> String {
+        // Serialising these types cannot fail: every field is a string, number, enum or raw JSON.
+        let json = serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"));
+        json[1..].to_owned()
     }
+
+    /// The fields each server message type carries besides `type` and `seq`, as documented.
+    pub const FIELDS: &'static [(&'static str, &'static [&'static str])] = &[
+        ("welcome", &["session_id", "you", "state", "participants", "ice_servers"]),
+        ("resumed", &["participants"]),
+        ("waiting", &["participant"]),
+        ("admitted", &["participants"]),
+        ("joined", &["participant", "polite"]),
+        ("left", &["participant_id"]),
+        ("removed", &["by"]),
+        ("mute", &["by", "kind"]),
+        ("signal", &["from", "data"]),
+        ("chat", &["from", "name", "text", "at"]),
+        ("ended", &["outcome"]),
+        ("reconnect", &[]),
+        ("error", &["code", "message"]),
+    ];
+}
+
+/// Numbers a message body for one recipient.
+pub fn numbered(seq: u64, body: &str) -> String {
+    format!("{{\"seq\":{seq},{body}")
+}
+
+/// The sequence number at the front of a numbered message.
+pub fn seq_of(message: &str) -> Option<u64> {
+    let rest = message.strip_prefix("{\"seq\":")?;
+    let end = rest.find(',')?;
+    rest[..end].parse().ok()
 }
 
 #[cfg(test)]
@@ -156,13 +249,32 @@ mod tests {
         match ClientMessage::parse(text).unwrap() {
             ClientMessage::Signal { to, data } => {
                 assert_eq!(to, "user-1");
-                assert_eq!(
-                    data.get(),
-                    r#"{"description":{"type":"offer","sdp":"v=0\r\n"}}"#
-                );
+                assert_eq!(data.get(), r#"{"description":{"type":"offer","sdp":"v=0\r\n"}}"#);
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn signal_data_may_mention_kind() {
+        let text = r#"{"type":"signal","to":"a","data":{"kind":"x","candidate":null}}"#;
+        match ClientMessage::parse(text).unwrap() {
+            ClientMessage::Signal { data, .. } => assert_eq!(data.get(), r#"{"kind":"x","candidate":null}"#),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_host_actions() {
+        assert!(matches!(
+            ClientMessage::parse(r#"{"type":"mute","participant":"petitioner","kind":"audio"}"#).unwrap(),
+            ClientMessage::Mute { kind: MediaKind::Audio, .. }
+        ));
+        assert!(matches!(
+            ClientMessage::parse(r#"{"type":"admit","participant":"petitioner"}"#).unwrap(),
+            ClientMessage::Admit { .. }
+        ));
+        assert!(matches!(ClientMessage::parse(r#"{"type":"leave"}"#).unwrap(), ClientMessage::Leave));
     }
 
     #[test]
@@ -177,39 +289,55 @@ mod tests {
             r#"{"type":"signal","to":"a","data":"string"}"#,
             r#"{"type":"signal","data":{}}"#,
             r#"{"type":"chat","text":5}"#,
+            r#"{"type":"mute","participant":"p","kind":"smell"}"#,
+            r#"{"type":"mute","participant":"p"}"#,
+            r#"{"type":"leave","participant":"p"}"#,
+            r#"{"type":"admit"}"#,
         ] {
             assert!(ClientMessage::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
-    fn server_messages_serialise_as_documented() {
-        let p = Participant {
-            id: "user-7".into(),
-            role: ParticipantRole::Host,
-            name: "法官".into(),
-        };
+    fn numbering_round_trips() {
+        let p = Participant { id: "user-7".into(), role: ParticipantRole::Host, name: "法官".into() };
         let raw = RawValue::from_string(r#"{"candidate":null}"#.into()).unwrap();
-        let m = ServerMessage::Signal {
-            seq: 5,
-            from: &p.id,
-            data: &raw,
-        };
-        assert_eq!(
-            m.to_json(),
-            r#"{"type":"signal","seq":5,"from":"user-7","data":{"candidate":null}}"#
-        );
-        let w = ServerMessage::Welcome {
-            seq: 1,
-            session_id: 2,
-            you: &p,
-            participants: vec![PeerInfo {
-                participant: &p,
-                polite: false,
-            }],
-        };
-        let v: serde_json::Value = serde_json::from_str(&w.to_json()).unwrap();
-        assert_eq!(v["participants"][0]["role"], "host");
-        assert_eq!(v["participants"][0]["polite"], false);
+        let m = numbered(5, &ServerMessage::Signal { from: &p.id, data: &raw }.body());
+        assert_eq!(m, r#"{"seq":5,"type":"signal","from":"user-7","data":{"candidate":null}}"#);
+        assert_eq!(seq_of(&m), Some(5));
+        let r = numbered(9, &ServerMessage::Reconnect {}.body());
+        assert_eq!(r, r#"{"seq":9,"type":"reconnect"}"#);
+    }
+
+    #[test]
+    fn field_table_matches_the_enum() {
+        let p = Participant { id: "a".into(), role: ParticipantRole::Observer, name: "n".into() };
+        let raw = RawValue::from_string("{}".into()).unwrap();
+        let all = [
+            ServerMessage::Welcome { session_id: 1, you: &p, state: MemberState::Admitted, participants: vec![], ice_servers: &[] },
+            ServerMessage::Resumed { participants: vec![] },
+            ServerMessage::Waiting { participant: &p },
+            ServerMessage::Admitted { participants: vec![] },
+            ServerMessage::Joined { participant: &p, polite: true },
+            ServerMessage::Left { participant_id: "a" },
+            ServerMessage::Removed { by: "a" },
+            ServerMessage::Mute { by: "a", kind: MediaKind::Video },
+            ServerMessage::Signal { from: "a", data: &raw },
+            ServerMessage::Chat { from: "a", name: "n", text: "t", at: Utc::now() },
+            ServerMessage::Ended { outcome: "reply" },
+            ServerMessage::Reconnect {},
+            ServerMessage::Error { code: "c", message: "m" },
+        ];
+        assert_eq!(all.len(), ServerMessage::FIELDS.len());
+        for m in all {
+            let v: serde_json::Value = serde_json::from_str(&numbered(1, &m.body())).unwrap();
+            let kind = v["type"].as_str().unwrap();
+            let (_, fields) = ServerMessage::FIELDS.iter().find(|(k, _)| *k == kind).unwrap();
+            let mut got: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).filter(|k| *k != "type" && *k != "seq").collect();
+            let mut want = fields.to_vec();
+            got.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(got, want, "{kind}");
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! One task per WebSocket: it `select!`s over inbound frames, its bounded outbound queue and a
-//! heartbeat tick, and deregisters from the hub on every way out.
+//! heartbeat tick, and tells the hub how it ended on every way out.
 
 use std::time::{Duration, Instant};
 
@@ -7,45 +7,71 @@ use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
-use super::hub::{HubError, Outbound};
-use super::protocol::{CLOSE_REPLACED, ClientMessage, MAX_CHAT_CHARS, Participant};
+use super::hub::{Departure, HubError, Outbound};
+use super::protocol::{
+    CLOSE_RATE_LIMITED, CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, ClientMessage, IceServer, MAX_CHAT_CHARS,
+    Participant,
+};
 use crate::startup::AppState;
-
-enum Exit {
-    /// The client went away or closed.
-    Gone,
-    /// A newer connection of the same identity took over, or the session ended: say nothing.
-    Silent,
-    /// Dropped by the server (too slow, silent too long, protocol violation).
-    Dropped,
-}
 
 pub struct Connection {
     pub session_id: i64,
     pub participant: Participant,
+    /// The last seq the client saw, when it asked to resume.
+    pub resume: Option<u64>,
+    pub ice_servers: Vec<IceServer>,
 }
 
-pub async fn run(
-    state: actix_web::web::Data<AppState>,
-    conn: Connection,
-    mut ws: actix_ws::Session,
-    stream: actix_ws::MessageStream,
-) {
+/// A token bucket: `rate` messages a second, bursts up to `burst`.
+struct RateLimit {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last: Instant,
+    refused: u32,
+}
+
+impl RateLimit {
+    fn new(rate: u32, burst: u32) -> RateLimit {
+        RateLimit { rate: f64::from(rate), burst: f64::from(burst), tokens: f64::from(burst), last: Instant::now(), refused: 0 }
+    }
+
+    fn allow(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            self.refused += 1;
+            false
+        }
+    }
+}
+
+fn reason(code: CloseCode, text: &str) -> Option<CloseReason> {
+    Some(CloseReason { code, description: Some(text.to_owned()) })
+}
+
+pub async fn run(state: actix_web::web::Data<AppState>, conn: Connection, mut ws: actix_ws::Session, stream: actix_ws::MessageStream) {
     let span = tracing::info_span!("signal", session = conn.session_id, participant = %conn.participant.id);
     async move {
         let settings = &state.settings.signalling;
         let hub = &state.hub;
+        let metrics = &state.metrics;
         let conn_id = hub.connection_id();
         let (tx, mut rx) = mpsc::channel(settings.outbound_queue);
+        let sid = conn.session_id;
+        let pid = conn.participant.id.clone();
 
-        let joined = serde_json::json!({"role": conn.participant.role, "name": conn.participant.name});
-        if let Err(e) = state.store.add_event(conn.session_id, "joined", &conn.participant.id, &joined).await {
-            tracing::error!(error = %e, "cannot record the join; refusing the connection");
-            let _ = ws.close(Some(CloseReason { code: CloseCode::Error, description: Some("store unavailable".into()) })).await;
+        if let Err(e) = hub.attach(sid, conn.participant.clone(), conn_id, tx, conn.resume, &conn.ice_servers).await {
+            tracing::info!(code = e.code(), "join refused");
+            let _ = ws.close(reason(CloseCode::Other(4009), e.code())).await;
             return;
         }
-        hub.join(conn.session_id, conn.participant.clone(), conn_id, tx);
-        tracing::info!("joined");
+        metrics.connections_open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(resume = conn.resume.is_some(), "joined");
 
         let mut stream = stream
             .max_frame_size(settings.max_frame_bytes)
@@ -55,135 +81,143 @@ pub async fn run(
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let timeout = Duration::from_secs(settings.client_timeout_seconds);
         let mut last_heard = Instant::now();
+        let mut limit = RateLimit::new(settings.rate_limit_per_second, settings.rate_limit_burst);
 
-        let exit = loop {
+        let departure = loop {
             tokio::select! {
                 inbound = stream.recv() => match inbound {
-                    None => break Exit::Gone,
+                    None => break Departure::Drop,
                     Some(Ok(AggregatedMessage::Text(text))) => {
                         last_heard = Instant::now();
-                        handle_text(&state, &conn, conn_id, &text).await;
+                        if !limit.allow() {
+                            crate::metrics::Metrics::inc(&metrics.rate_limited);
+                            if limit.refused > settings.rate_limit_burst {
+                                tracing::warn!("message flood; closing");
+                                let _ = ws.clone().close(reason(CloseCode::Other(CLOSE_RATE_LIMITED), "rate limited")).await;
+                                break Departure::Leave;
+                            }
+                            hub.error(sid, &pid, "rate_limited", "too many messages; slow down").await;
+                            continue;
+                        }
+                        if handle_text(&state, &conn, &text).await == Some(Departure::Leave) {
+                            let _ = ws.clone().close(reason(CloseCode::Normal, "left")).await;
+                            break Departure::Leave;
+                        }
                     }
                     Some(Ok(AggregatedMessage::Binary(_))) => {
                         last_heard = Instant::now();
-                        hub.error(conn.session_id, conn_id, "binary_not_supported", "send text frames holding JSON");
+                        hub.error(sid, &pid, "binary_not_supported", "send text frames holding JSON").await;
                     }
                     Some(Ok(AggregatedMessage::Ping(bytes))) => {
                         last_heard = Instant::now();
                         if ws.pong(&bytes).await.is_err() {
-                            break Exit::Gone;
+                            break Departure::Drop;
                         }
                     }
                     Some(Ok(AggregatedMessage::Pong(_))) => last_heard = Instant::now(),
-                    Some(Ok(AggregatedMessage::Close(_))) => break Exit::Gone,
+                    Some(Ok(AggregatedMessage::Close(why))) => {
+                        // A normal close is a goodbye; anything else (a page unloading, a
+                        // network fault) keeps the place for a resume.
+                        let normal = why.as_ref().is_none_or(|r| r.code == CloseCode::Normal);
+                        break if normal { Departure::Leave } else { Departure::Drop };
+                    }
                     Some(Err(ProtocolError::Overflow)) => {
                         tracing::info!("frame over the size limit; closing");
-                        let reason = CloseReason { code: CloseCode::Size, description: Some("frame too large".into()) };
-                        let _ = ws.clone().close(Some(reason)).await;
-                        break Exit::Dropped;
+                        let _ = ws.clone().close(reason(CloseCode::Size, "frame too large")).await;
+                        break Departure::Leave;
                     }
                     Some(Err(e)) => {
                         tracing::info!(error = %e, "protocol violation; closing");
-                        let reason = CloseReason { code: CloseCode::Protocol, description: None };
-                        let _ = ws.clone().close(Some(reason)).await;
-                        break Exit::Dropped;
+                        let _ = ws.clone().close(reason(CloseCode::Protocol, "protocol violation")).await;
+                        break Departure::Leave;
                     }
                 },
                 outbound = rx.recv() => match outbound {
                     Some(Outbound::Text(text)) => {
                         if ws.text(text).await.is_err() {
-                            break Exit::Gone;
+                            break Departure::Drop;
                         }
                     }
                     Some(Outbound::Close(code, why)) => {
-                        let reason = CloseReason { code: CloseCode::Other(code), description: Some(why.into()) };
-                        let _ = ws.clone().close(Some(reason)).await;
-                        break if code == CLOSE_REPLACED || code == 1000 { Exit::Silent } else { Exit::Dropped };
+                        let close_code = if code == 1000 { CloseCode::Normal } else if code == CLOSE_RESTARTING { CloseCode::Restart } else { CloseCode::Other(code) };
+                        let _ = ws.clone().close(reason(close_code, why)).await;
+                        break match code {
+                            CLOSE_REPLACED | 1000 => Departure::Silent,
+                            CLOSE_REMOVED => Departure::Leave,
+                            _ => Departure::Drop,
+                        };
                     }
                     None => {
-                        // The hub let go of our queue: we were too slow and have been announced as gone.
-                        let reason = CloseReason { code: CloseCode::Policy, description: Some("too slow".into()) };
-                        let _ = ws.clone().close(Some(reason)).await;
-                        break Exit::Dropped;
+                        // The hub let go of our queue: we did not read fast enough.
+                        let _ = ws.clone().close(reason(CloseCode::Policy, "too slow")).await;
+                        break Departure::Drop;
                     }
                 },
                 _ = heartbeat.tick() => {
                     if last_heard.elapsed() > timeout {
                         tracing::info!("no pong within the timeout; closing");
-                        let _ = ws.clone().close(Some(CloseReason { code: CloseCode::Away, description: Some("timeout".into()) })).await;
-                        break Exit::Dropped;
+                        let _ = ws.clone().close(reason(CloseCode::Away, "timeout")).await;
+                        break Departure::Drop;
                     }
                     if ws.ping(b"").await.is_err() {
-                        break Exit::Gone;
+                        break Departure::Drop;
                     }
                 }
             }
         };
-
-        if !matches!(exit, Exit::Silent) {
-            // Record first, then announce: the timeline never misses what others were told.
-            let left = serde_json::json!({});
-            if let Err(e) = state.store.add_event(conn.session_id, "left", &conn.participant.id, &left).await {
-                tracing::error!(error = %e, "cannot record the leave");
-            }
-            hub.leave(conn.session_id, conn_id);
-        }
-        tracing::info!("left");
+        hub.detach(sid, &pid, conn_id, departure).await;
+        metrics.connections_open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(?departure, "left");
     }
     .instrument(span)
     .await
 }
 
-async fn handle_text(state: &AppState, conn: &Connection, conn_id: u64, text: &str) {
+/// Handles one text message. Returns `Some(Leave)` when the client said goodbye.
+async fn handle_text(state: &AppState, conn: &Connection, text: &str) -> Option<Departure> {
     let hub = &state.hub;
+    let sid = conn.session_id;
+    let me = &conn.participant;
     let message = match ClientMessage::parse(text) {
         Ok(m) => m,
         Err(e) => {
-            hub.error(conn.session_id, conn_id, "malformed_message", &e.0);
-            return;
+            hub.error(sid, &me.id, "malformed_message", &e.0).await;
+            return None;
         }
     };
-    match message {
-        ClientMessage::Signal { to, data } => match hub.signal(conn.session_id, conn_id, &to, data)
-        {
-            Ok(()) => {}
-            Err(HubError::UnknownParticipant) => hub.error(
-                conn.session_id,
-                conn_id,
-                "unknown_participant",
-                &format!("no participant '{to}' in this session"),
-            ),
-            Err(HubError::NotInSession) => {}
-        },
+    let refused = |e: HubError, subject: &str| {
+        let message = match e {
+            HubError::UnknownParticipant => format!("no participant '{subject}' in this session"),
+            HubError::NotAdmitted => "signalling waits until the host admits the participant".to_owned(),
+            HubError::NotAllowed => "only the host may do this".to_owned(),
+            HubError::NotWaiting => format!("'{subject}' is not in the waiting room"),
+            HubError::Full => "the session is full".to_owned(),
+        };
+        (e.code(), message)
+    };
+    let outcome = match message {
+        ClientMessage::Signal { to, data } => hub.signal(sid, &me.id, &to, data).await.map_err(|e| refused(e, &to)),
         ClientMessage::Chat { text } => {
             let trimmed = text.trim();
             let chars = trimmed.chars().count();
             if chars == 0 || chars > MAX_CHAT_CHARS {
-                hub.error(
-                    conn.session_id,
-                    conn_id,
-                    "chat_too_long",
-                    &format!("a chat line holds 1 to {MAX_CHAT_CHARS} characters"),
-                );
-                return;
-            }
-            let data = serde_json::json!({"text": trimmed, "name": conn.participant.name});
-            match state
-                .store
-                .add_event(conn.session_id, "chat", &conn.participant.id, &data)
-                .await
-            {
-                Ok(event) => hub.chat(conn.session_id, &conn.participant, trimmed, event.at),
-                Err(e) => {
+                Err(("chat_too_long", format!("a chat line holds 1 to {MAX_CHAT_CHARS} characters")))
+            } else {
+                hub.chat(sid, me, trimmed).await.map_err(|e| {
                     tracing::error!(error = %e, "cannot record a chat line");
-                    hub.error(
-                        conn.session_id,
-                        conn_id,
-                        "store_unavailable",
-                        "the line was not saved; send it again",
-                    );
-                }
+                    ("store_unavailable", "the line was not saved; send it again".to_owned())
+                })
             }
         }
+        ClientMessage::Admit { participant } => hub.admit(sid, me, &participant).await.map_err(|e| refused(e, &participant)),
+        ClientMessage::Remove { participant } => hub.remove(sid, me, &participant).await.map_err(|e| refused(e, &participant)),
+        ClientMessage::Mute { participant, kind } => {
+            hub.mute(sid, me, &participant, kind).await.map_err(|e| refused(e, &participant))
+        }
+        ClientMessage::Leave => return Some(Departure::Leave),
+    };
+    if let Err((code, message)) = outcome {
+        hub.error(sid, &me.id, code, &message).await;
     }
+    None
 }

@@ -331,8 +331,8 @@ impl Store {
     async fn try_create_booking(&self, new: &NewBooking<'_>) -> Result<BookingRow, StoreError> {
         let created_at = now();
         let insert_booking = "INSERT INTO bookings (slot_id, case_id, local_room_id, starts_at, ends_at, \
-                              status, created_by, created_at) VALUES ($1, $2, $3, $4, $5, 'booked', $6, $7) \
-                              RETURNING id";
+                              status, created_by, created_at, joint_court_id) \
+                              VALUES ($1, $2, $3, $4, $5, 'booked', $6, $7, $8) RETURNING id";
         let insert_session = "INSERT INTO sessions (booking_id, status, join_code_hash) \
                               VALUES ($1, 'scheduled', $2) RETURNING id";
         let (booking_id, session_id): (i64, i64) = in_write_tx!(self, |tx| {
@@ -344,6 +344,7 @@ impl Store {
                 .bind(new.slot.ends_at)
                 .bind(new.created_by)
                 .bind(created_at)
+                .bind(new.joint_court_id)
                 .fetch_one(&mut *tx)
                 .await?;
             let (session_id,): (i64,) = sqlx::query_as(insert_session)
@@ -395,7 +396,7 @@ impl Store {
         hc.id AS host_court_id, hc.name AS host_court_name, hc.level AS host_court_level, \
         hr.name AS host_room_name, lc.id AS local_court_id, lc.name AS local_court_name, \
         lr.name AS local_room_name, b.starts_at, b.ends_at, se.started_at, se.ended_at, \
-        se.outcome, se.outcome_note \
+        se.outcome, se.outcome_note, b.joint_court_id \
         FROM sessions se JOIN bookings b ON b.id = se.booking_id \
         JOIN slots sl ON sl.id = b.slot_id JOIN host_rooms hr ON hr.id = sl.host_room_id \
         JOIN courts hc ON hc.id = hr.court_id JOIN local_rooms lr ON lr.id = b.local_room_id \
@@ -690,6 +691,8 @@ pub struct NewBooking<'a> {
     pub local_room_id: i64,
     pub created_by: i64,
     pub join_code_hash: &'a str,
+    /// The second higher court of a joint reception, if any.
+    pub joint_court_id: Option<i64>,
 }
 
 pub struct EndSession<'a> {

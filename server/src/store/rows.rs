@@ -101,6 +101,7 @@ pub struct SessionRow {
     pub ended_at: Option<DateTime<Utc>>,
     pub outcome: Option<String>,
     pub outcome_note: Option<String>,
+    pub joint_court_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
