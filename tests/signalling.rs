@@ -216,3 +216,281 @@ async fn a_second_connection_of_the_same_identity_replaces_the_first() {
     assert_eq!(kinds, ["joined", "joined", "admitted", "joined", "chat", "left"], "{kinds:?}");
     assert_eq!(timeline["status"], "live");
 }
+
+/// Opens a socket with extra subprotocol entries (e.g. `resume.7`).
+async fn ws_join_with(app: &TestApp, sid: i64, token: &str, extra: &str) -> common::Ws {
+    ws_connect(app, sid, &format!("courtlink.v1, auth.{token}{extra}")).await.expect("socket opens")
+}
+
+/// Drops a socket without a close frame, as a lost network does (dropping a tungstenite stream
+/// closes the TCP connection and sends nothing).
+async fn drop_line(ws: common::Ws) {
+    drop(ws);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
+#[tokio::test]
+async fn a_dropped_participant_resumes_with_what_it_missed_unseen() {
+    let app = TestApp::spawn().await;
+    let s = app.book_demo_session().await;
+    let mut host = ws_join(&app, s.session_id, &s.officer_token).await;
+    next_json(&mut host).await;
+    let mut petitioner = ws_join(&app, s.session_id, &s.petitioner_token).await;
+    let welcome = next_json(&mut petitioner).await;
+    assert_eq!(welcome["seq"], 1);
+    common::admit_petitioner(&mut host, &mut petitioner).await;
+    ws_send(&mut host, &json!({"type": "chat", "text": "第一句"})).await;
+    let seen = next_of(&mut petitioner, "chat").await;
+    let last_seq = seen["seq"].as_u64().unwrap();
+    next_of(&mut host, "chat").await;
+
+    drop_line(petitioner).await;
+    // While the line is down the host keeps talking.
+    ws_send(&mut host, &json!({"type": "chat", "text": "第二句"})).await;
+    next_of(&mut host, "chat").await;
+    ws_send(&mut host, &json!({"type": "signal", "to": "petitioner", "data": {"candidate": null}})).await;
+
+    let mut back = ws_join_with(&app, s.session_id, &s.petitioner_token, &format!(", resume.{last_seq}")).await;
+    let m1 = next_json(&mut back).await;
+    let m2 = next_json(&mut back).await;
+    let m3 = next_json(&mut back).await;
+    assert_eq!((m1["type"].as_str(), m1["text"].as_str(), m1["seq"].as_u64()), (Some("chat"), Some("第二句"), Some(last_seq + 1)));
+    assert_eq!((m2["type"].as_str(), m2["seq"].as_u64()), (Some("signal"), Some(last_seq + 2)));
+    assert_eq!((m3["type"].as_str(), m3["seq"].as_u64()), (Some("resumed"), Some(last_seq + 3)));
+    assert_eq!(m3["participants"][0]["role"], "host");
+    // The host saw neither a leave nor a join, and still reaches the petitioner.
+    ws_send(&mut host, &json!({"type": "chat", "text": "第三句"})).await;
+    let next = next_json(&mut host).await;
+    assert_eq!((next["type"].as_str(), next["text"].as_str()), (Some("chat"), Some("第三句")));
+    assert_eq!(next_of(&mut back, "chat").await["seq"], last_seq + 4);
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(metrics.contains("courtlink_resumes_total 1"), "{metrics}");
+}
+
+#[tokio::test]
+async fn after_the_grace_period_the_others_are_told_and_a_resume_starts_over() {
+    let app = TestApp::spawn_with(common::Backend::Sqlite, |s| s.signalling.resume_grace_seconds = 1).await.unwrap();
+    let s = app.book_demo_session().await;
+    let mut host = ws_join(&app, s.session_id, &s.officer_token).await;
+    next_json(&mut host).await;
+    let mut petitioner = ws_join(&app, s.session_id, &s.petitioner_token).await;
+    next_json(&mut petitioner).await;
+    common::admit_petitioner(&mut host, &mut petitioner).await;
+    drop_line(petitioner).await;
+    let left = next_json(&mut host).await;
+    assert_eq!((left["type"].as_str(), left["participant_id"].as_str()), (Some("left"), Some("petitioner")));
+    let mut back = ws_join_with(&app, s.session_id, &s.petitioner_token, ", resume.3").await;
+    let welcome = next_json(&mut back).await;
+    assert_eq!((welcome["type"].as_str(), welcome["state"].as_str()), (Some("welcome"), Some("waiting")));
+}
+
+#[tokio::test]
+async fn the_waiting_room_and_the_hosts_powers() {
+    let app = TestApp::spawn().await;
+    let s = app.book_demo_session().await;
+    let sid = s.session_id;
+    let mut host = ws_join(&app, sid, &s.officer_token).await;
+    next_json(&mut host).await;
+    let mut local = ws_join(&app, sid, &s.coordinator_token).await;
+    next_json(&mut local).await;
+    next_of(&mut host, "joined").await;
+    let mut petitioner = ws_join(&app, sid, &s.petitioner_token).await;
+    assert_eq!(next_json(&mut petitioner).await["state"], "waiting");
+    next_of(&mut host, "waiting").await;
+
+    // From the waiting room, chat reaches the hosts (and the sender) only.
+    ws_send(&mut petitioner, &json!({"type": "chat", "text": "我在等候"})).await;
+    assert_eq!(next_of(&mut host, "chat").await["text"], "我在等候");
+    assert_eq!(next_of(&mut petitioner, "chat").await["text"], "我在等候");
+    ws_send(&mut local, &json!({"type": "chat", "text": "专干在此"})).await;
+    assert_eq!(next_of(&mut local, "chat").await["text"], "专干在此", "local staff did not get the waiting line first");
+    // Only hosts admit, remove and mute.
+    for m in [
+        json!({"type": "admit", "participant": "petitioner"}),
+        json!({"type": "remove", "participant": "petitioner"}),
+        json!({"type": "mute", "participant": "petitioner", "kind": "audio"}),
+    ] {
+        ws_send(&mut local, &m).await;
+        assert_eq!(next_of(&mut local, "error").await["code"], "not_allowed", "{m}");
+    }
+    ws_send(&mut host, &json!({"type": "admit", "participant": "petitioner"})).await;
+    let admitted = next_of(&mut petitioner, "admitted").await;
+    assert_eq!(admitted["participants"].as_array().unwrap().len(), 2);
+    assert_eq!(next_of(&mut local, "joined").await["participant"]["id"], "petitioner");
+    ws_send(&mut host, &json!({"type": "admit", "participant": "petitioner"})).await;
+    assert_eq!(next_of(&mut host, "error").await["code"], "not_waiting");
+
+    ws_send(&mut host, &json!({"type": "mute", "participant": "petitioner", "kind": "video"})).await;
+    let mute = next_of(&mut petitioner, "mute").await;
+    assert_eq!((mute["kind"].as_str(), mute["by"].as_str()), (Some("video"), Some("user-2")));
+
+    ws_send(&mut host, &json!({"type": "remove", "participant": "petitioner"})).await;
+    assert_eq!(next_of(&mut petitioner, "removed").await["by"], "user-2");
+    assert_eq!(close_code(&mut petitioner).await, Some(CloseCode::Library(4001)));
+    assert_eq!(next_of(&mut local, "left").await["participant_id"], "petitioner");
+    let timeline = app.get_ok(&format!("/api/v1/sessions/{sid}"), &s.officer_token).await;
+    let kinds: Vec<&str> = timeline["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    for k in ["admitted", "mute_requested", "removed", "left"] {
+        assert!(kinds.contains(&k), "{k} in {kinds:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_full_session_refuses_the_next_participant() {
+    let app = TestApp::spawn_with(common::Backend::Sqlite, |s| s.signalling.max_participants = 2).await.unwrap();
+    let s = app.book_demo_session().await;
+    let mut host = ws_join(&app, s.session_id, &s.officer_token).await;
+    next_json(&mut host).await;
+    let mut petitioner = ws_join(&app, s.session_id, &s.petitioner_token).await;
+    next_json(&mut petitioner).await;
+    let status = refused(&app, s.session_id, &format!("courtlink.v1, auth.{}", s.coordinator_token)).await;
+    assert_eq!(status, 409);
+    // The same identity may still come back: it takes its own place.
+    let mut again = ws_join(&app, s.session_id, &s.petitioner_token).await;
+    assert_eq!(next_json(&mut again).await["type"], "welcome");
+}
+
+#[tokio::test]
+async fn origins_are_checked() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let app = TestApp::spawn_with(common::Backend::Sqlite, |s| {
+        s.signalling.allowed_origins = vec!["https://courtlink.court.example".into()];
+    })
+    .await
+    .unwrap();
+    let s = app.book_demo_session().await;
+    let try_origin = |origin: String| {
+        let url = app.ws_url(&format!("/api/v1/sessions/{}/signal", s.session_id));
+        let token = s.officer_token.clone();
+        async move {
+            let mut req = url.into_client_request().unwrap();
+            req.headers_mut().insert("Sec-WebSocket-Protocol", format!("courtlink.v1, auth.{token}").parse().unwrap());
+            req.headers_mut().insert("Origin", origin.parse().unwrap());
+            match tokio_tungstenite::connect_async(req).await {
+                Ok(_) => 101,
+                Err(tungstenite::Error::Http(res)) => res.status().as_u16(),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
+    assert_eq!(try_origin("https://evil.example".into()).await, 403);
+    assert_eq!(try_origin(format!("http://127.0.0.1:{}", app.port)).await, 101);
+    assert_eq!(try_origin("https://courtlink.court.example".into()).await, 101);
+}
+
+#[tokio::test]
+async fn a_flood_is_refused_then_closed_and_others_are_served() {
+    let app = TestApp::spawn_with(common::Backend::Sqlite, |s| {
+        s.signalling.rate_limit_per_second = 5;
+        s.signalling.rate_limit_burst = 5;
+    })
+    .await
+    .unwrap();
+    let s = app.book_demo_session().await;
+    let mut host = ws_join(&app, s.session_id, &s.officer_token).await;
+    next_json(&mut host).await;
+    let mut local = ws_join(&app, s.session_id, &s.coordinator_token).await;
+    next_json(&mut local).await;
+    next_of(&mut host, "joined").await;
+    for i in 0..30 {
+        if local.send(Message::text(json!({"type": "chat", "text": format!("刷屏{i}")}).to_string())).await.is_err() {
+            break;
+        }
+    }
+    let mut limited = 0;
+    let code = loop {
+        match tokio::time::timeout(Duration::from_secs(10), local.next()).await.unwrap() {
+            Some(Ok(Message::Text(t))) => limited += usize::from(t.as_str().contains("rate_limited")),
+            Some(Ok(Message::Close(f))) => break f.map(|f| f.code),
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => break None,
+        }
+    };
+    assert!(limited >= 1, "some messages were refused with rate_limited");
+    assert_eq!(code, Some(CloseCode::Library(4008)));
+    assert_eq!(next_of(&mut host, "left").await["participant_id"].as_str().unwrap(), "user-7");
+    ws_send(&mut host, &json!({"type": "chat", "text": "继续"})).await;
+    assert_eq!(next_of(&mut host, "chat").await["text"], "继续");
+}
+
+#[tokio::test]
+async fn a_client_that_never_answers_pings_is_dropped_then_let_go() {
+    let app = TestApp::spawn_with(common::Backend::Sqlite, |s| {
+        s.signalling.heartbeat_seconds = 1;
+        s.signalling.client_timeout_seconds = 2;
+        s.signalling.resume_grace_seconds = 1;
+    })
+    .await
+    .unwrap();
+    let s = app.book_demo_session().await;
+    let mut host = ws_join(&app, s.session_id, &s.officer_token).await;
+    next_json(&mut host).await;
+    // The coordinator's socket is opened and then never read, so it never answers a ping.
+    let silent = ws_join(&app, s.session_id, &s.coordinator_token).await;
+    next_of(&mut host, "joined").await;
+    let started = std::time::Instant::now();
+    let left = tokio::time::timeout(Duration::from_secs(15), next_of(&mut host, "left")).await.expect("left within 15 s");
+    assert_eq!(left["participant_id"], "user-7");
+    assert!(started.elapsed() >= Duration::from_secs(2), "not before the timeout");
+    drop(silent);
+}
+
+#[tokio::test]
+async fn welcome_carries_ice_servers_with_minted_turn_credentials() {
+    let app = TestApp::spawn_with(common::Backend::Sqlite, |s| {
+        s.signalling.waiting_room = false;
+        s.ice.stun_urls = vec!["stun:stun.court.example:3478".into()];
+        s.ice.turn_urls = vec!["turn:turn.court.example:3478?transport=udp".into()];
+        s.ice.turn_secret = secrecy::SecretString::from("a-turn-secret-of-some-length".to_owned());
+    })
+    .await
+    .unwrap();
+    let s = app.book_demo_session().await;
+    let mut petitioner = ws_join(&app, s.session_id, &s.petitioner_token).await;
+    let welcome = next_json(&mut petitioner).await;
+    assert_eq!(welcome["state"], "admitted", "no waiting room when it is switched off");
+    let ice = &welcome["ice_servers"];
+    assert_eq!(ice[0]["urls"][0], "stun:stun.court.example:3478");
+    let username = ice[1]["username"].as_str().unwrap();
+    let (expiry, id) = username.split_once(':').unwrap();
+    assert_eq!(id, "petitioner");
+    let expiry: i64 = expiry.parse().unwrap();
+    assert!((expiry - chrono::Utc::now().timestamp() - 3600).abs() < 60);
+    assert_eq!(ice[1]["credential"], courtlink::signalling::ice::turn_password("a-turn-secret-of-some-length", username));
+}
+
+#[tokio::test]
+async fn draining_tells_every_socket_to_reconnect() {
+    let app = TestApp::spawn().await;
+    let s = app.book_demo_session().await;
+    let mut host = ws_join(&app, s.session_id, &s.officer_token).await;
+    next_json(&mut host).await;
+    let shutdown = app.shutdown.clone();
+    tokio::spawn(async move { shutdown.drain().await });
+    assert_eq!(next_json(&mut host).await["type"], "reconnect");
+    assert_eq!(close_code(&mut host).await, Some(CloseCode::Restart));
+}
+
+#[test]
+fn every_example_in_the_protocol_document_parses() {
+    use courtlink::signalling::protocol::{ClientMessage, ServerMessage};
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/signalling.md")).unwrap();
+    let (mut client, mut server) = (0, 0);
+    for line in doc.lines().filter(|l| l.starts_with("{\"")) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        if v.get("seq").is_some() {
+            let kind = v["type"].as_str().unwrap();
+            let (_, fields) = ServerMessage::FIELDS.iter().find(|(k, _)| *k == kind).unwrap_or_else(|| panic!("unknown server type {kind}"));
+            let mut got: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).filter(|k| *k != "type" && *k != "seq").collect();
+            let mut want = fields.to_vec();
+            got.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(got, want, "{line}");
+            server += 1;
+        } else {
+            ClientMessage::parse(line).unwrap_or_else(|e| panic!("{line}: {e:?}"));
+            client += 1;
+        }
+    }
+    assert!(client >= 7 && server >= 13, "the document shows every message ({client} client, {server} server)");
+}

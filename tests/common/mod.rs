@@ -24,6 +24,7 @@ pub enum Backend {
 
 pub struct TestApp {
     pub port: u16,
+    pub shutdown: courtlink::startup::Shutdown,
     pub address: String,
     pub client: reqwest::Client,
     pub backend: Backend,
@@ -136,9 +137,11 @@ impl TestApp {
             .await
             .expect("application builds");
         let port = app.port();
+        let shutdown = app.shutdown();
         tokio::spawn(app.run_until_stopped());
         Some(TestApp {
             port,
+            shutdown,
             address: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -149,6 +152,24 @@ impl TestApp {
             _dir: dir,
             pg_database,
         })
+    }
+
+    /// A second instance on the same database (and Redis, if configured): another port, same data.
+    pub async fn spawn_peer(&self) -> TestApp {
+        let app = Application::build(self.settings.clone()).await.expect("peer builds");
+        let port = app.port();
+        let shutdown = app.shutdown();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            port,
+            shutdown,
+            address: format!("http://127.0.0.1:{port}"),
+            client: self.client.clone(),
+            backend: self.backend,
+            settings: self.settings.clone(),
+            _dir: tempfile::tempdir().expect("temp dir"),
+            pg_database: None,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -409,4 +430,85 @@ pub async fn admit_petitioner(host: &mut Ws, petitioner: &mut Ws) {
     ws_send(host, &json!({"type": "admit", "participant": "petitioner"})).await;
     next_of(petitioner, "admitted").await;
     next_of(host, "joined").await;
+}
+
+/// The machine's Redis, or None (after saying so loudly) when it is absent and not required.
+pub fn shared_redis() -> Option<String> {
+    match std::net::TcpStream::connect("127.0.0.1:6379") {
+        Ok(_) => Some("redis://127.0.0.1:6379/".into()),
+        Err(e) => {
+            if std::env::var(REQUIRE_SERVICES).is_ok() {
+                panic!("Redis is required ({REQUIRE_SERVICES} is set) but 127.0.0.1:6379 does not answer: {e}");
+            }
+            eprintln!("\n*** SKIPPED: Redis at 127.0.0.1:6379 does not answer ({e}); set {REQUIRE_SERVICES}=1 to fail instead ***\n");
+            None
+        }
+    }
+}
+
+/// Settings for an instance on Redis `url` with a key prefix of its own.
+pub fn with_redis(url: String) -> impl FnOnce(&mut Settings) {
+    move |s: &mut Settings| {
+        s.redis.url = url;
+        s.redis.key_prefix = format!("courtlink-test-{}:", uuid_like());
+    }
+}
+
+/// A Redis server of the test's own, on a free port, that the test may stop and start.
+pub struct PrivateRedis {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateRedis {
+    pub fn start() -> Option<PrivateRedis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let mut r = PrivateRedis { port, child: None };
+        if !r.run() {
+            if std::env::var(REQUIRE_SERVICES).is_ok() {
+                panic!("redis-server is required ({REQUIRE_SERVICES} is set) but could not be started");
+            }
+            eprintln!("\n*** SKIPPED: redis-server could not be started ***\n");
+            return None;
+        }
+        Some(r)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn run(&mut self) -> bool {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = child else { return false };
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        assert!(self.run(), "redis-server restarts");
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }

@@ -93,6 +93,7 @@ pub async fn run(state: actix_web::web::Data<AppState>, conn: Connection, mut ws
                             crate::metrics::Metrics::inc(&metrics.rate_limited);
                             if limit.refused > settings.rate_limit_burst {
                                 tracing::warn!("message flood; closing");
+                                flush(&mut rx, &mut ws).await;
                                 let _ = ws.clone().close(reason(CloseCode::Other(CLOSE_RATE_LIMITED), "rate limited")).await;
                                 break Departure::Leave;
                             }
@@ -100,6 +101,7 @@ pub async fn run(state: actix_web::web::Data<AppState>, conn: Connection, mut ws
                             continue;
                         }
                         if handle_text(&state, &conn, &text).await == Some(Departure::Leave) {
+                            flush(&mut rx, &mut ws).await;
                             let _ = ws.clone().close(reason(CloseCode::Normal, "left")).await;
                             break Departure::Leave;
                         }
@@ -171,6 +173,16 @@ pub async fn run(state: actix_web::web::Data<AppState>, conn: Connection, mut ws
     }
     .instrument(span)
     .await
+}
+
+/// Sends what is already queued, so that a close the server starts does not overtake the
+/// errors that explain it.
+async fn flush(rx: &mut mpsc::Receiver<Outbound>, ws: &mut actix_ws::Session) {
+    while let Ok(Outbound::Text(text)) = rx.try_recv() {
+        if ws.text(text).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Handles one text message. Returns `Some(Leave)` when the client said goodbye.
