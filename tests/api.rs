@@ -1,7 +1,11 @@
 //! The whole path over HTTP and WebSocket — book, join, talk, end, record — on SQLite and
 //! PostgreSQL, and the wrong people and bad input at every door.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly by panicking")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly by panicking"
+)]
 
 mod common;
 
@@ -82,19 +86,38 @@ async fn whole_path(app: TestApp) {
     let petitioner = joined["token"].as_str().unwrap();
     let mut petitioner_ws = ws_join(&app, session_id, petitioner).await;
     let welcome = next_json(&mut petitioner_ws).await;
-    assert_eq!((welcome["you"]["id"].as_str(), welcome["state"].as_str()), (Some("petitioner"), Some("waiting")));
+    assert_eq!(
+        (welcome["you"]["id"].as_str(), welcome["state"].as_str()),
+        (Some("petitioner"), Some("waiting"))
+    );
     assert_eq!(welcome["participants"][0]["role"], "host");
-    let officer_id = welcome["participants"][0]["id"].as_str().unwrap().to_owned();
+    let officer_id = welcome["participants"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // The petitioner waits until the officer admits them; then the pair learns who is polite.
     let news = next_json(&mut officer_ws).await;
-    assert_eq!((news["type"].as_str(), news["participant"]["id"].as_str()), (Some("waiting"), Some("petitioner")));
-    ws_send(&mut officer_ws, &json!({"type": "admit", "participant": "petitioner"})).await;
+    assert_eq!(
+        (news["type"].as_str(), news["participant"]["id"].as_str()),
+        (Some("waiting"), Some("petitioner"))
+    );
+    ws_send(
+        &mut officer_ws,
+        &json!({"type": "admit", "participant": "petitioner"}),
+    )
+    .await;
     let admitted = next_json(&mut petitioner_ws).await;
     assert_eq!(admitted["type"], "admitted");
-    assert_eq!(admitted["participants"][0]["id"].as_str(), Some(officer_id.as_str()));
+    assert_eq!(
+        admitted["participants"][0]["id"].as_str(),
+        Some(officer_id.as_str())
+    );
     assert_eq!(admitted["participants"][0]["polite"], false);
     let news = next_json(&mut officer_ws).await;
-    assert_eq!((news["type"].as_str(), news["polite"].as_bool()), (Some("joined"), Some(true)));
+    assert_eq!(
+        (news["type"].as_str(), news["polite"].as_bool()),
+        (Some("joined"), Some(true))
+    );
 
     let offer =
         json!({"description": {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}});

@@ -1,7 +1,11 @@
 //! Several instances sharing PostgreSQL and Redis: sessions spread over instances, resumes on
 //! another instance, Redis restarting under live sessions, an instance killed outright.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly by panicking")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly by panicking"
+)]
 
 mod common;
 
@@ -20,32 +24,53 @@ async fn two_instances(redis_url: String) -> Option<(TestApp, TestApp)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_spans_two_instances() {
-    let Some(redis) = common::shared_redis() else { return };
-    let Some((a, b)) = two_instances(redis).await else { return };
+    let Some(redis) = common::shared_redis() else {
+        return;
+    };
+    let Some((a, b)) = two_instances(redis).await else {
+        return;
+    };
     let s = a.book_demo_session().await;
     let mut host = ws_join(&a, s.session_id, &s.officer_token).await;
     assert_eq!(next_json(&mut host).await["participants"], json!([]));
     let mut petitioner = ws_join(&b, s.session_id, &s.petitioner_token).await;
     let welcome = next_json(&mut petitioner).await;
-    assert_eq!(welcome["participants"][0]["role"], "host", "instance B sees who is on A");
+    assert_eq!(
+        welcome["participants"][0]["role"], "host",
+        "instance B sees who is on A"
+    );
     common::admit_petitioner(&mut host, &mut petitioner).await;
     let data = json!({"description": {"type": "offer", "sdp": "v=0\r\n"}});
-    ws_send(&mut petitioner, &json!({"type": "signal", "to": "user-2", "data": data})).await;
+    ws_send(
+        &mut petitioner,
+        &json!({"type": "signal", "to": "user-2", "data": data}),
+    )
+    .await;
     let got = next_of(&mut host, "signal").await;
     assert_eq!(got["data"], data);
     ws_send(&mut host, &json!({"type": "chat", "text": "跨实例"})).await;
     assert_eq!(next_of(&mut petitioner, "chat").await["text"], "跨实例");
     assert_eq!(next_of(&mut host, "chat").await["text"], "跨实例");
     // Ending on one instance closes the sockets held by the other.
-    let res = a.post(&format!("/api/v1/sessions/{}/end", s.session_id), Some(&s.officer_token), &json!({"outcome": "reply"})).await;
+    let res = a
+        .post(
+            &format!("/api/v1/sessions/{}/end", s.session_id),
+            Some(&s.officer_token),
+            &json!({"outcome": "reply"}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(next_of(&mut petitioner, "ended").await["outcome"], "reply");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_participant_resumes_on_the_other_instance() {
-    let Some(redis) = common::shared_redis() else { return };
-    let Some((a, b)) = two_instances(redis).await else { return };
+    let Some(redis) = common::shared_redis() else {
+        return;
+    };
+    let Some((a, b)) = two_instances(redis).await else {
+        return;
+    };
     let s = a.book_demo_session().await;
     let mut host = ws_join(&a, s.session_id, &s.officer_token).await;
     next_json(&mut host).await;
@@ -53,7 +78,9 @@ async fn a_dropped_participant_resumes_on_the_other_instance() {
     next_json(&mut petitioner).await;
     common::admit_petitioner(&mut host, &mut petitioner).await;
     ws_send(&mut host, &json!({"type": "chat", "text": "一"})).await;
-    let last = next_of(&mut petitioner, "chat").await["seq"].as_u64().unwrap();
+    let last = next_of(&mut petitioner, "chat").await["seq"]
+        .as_u64()
+        .unwrap();
     next_of(&mut host, "chat").await;
 
     drop(petitioner);
@@ -62,20 +89,41 @@ async fn a_dropped_participant_resumes_on_the_other_instance() {
     next_of(&mut host, "chat").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let mut back = ws_connect(&a, s.session_id, &format!("courtlink.v1, auth.{}, resume.{last}", s.petitioner_token)).await.unwrap();
+    let mut back = ws_connect(
+        &a,
+        s.session_id,
+        &format!("courtlink.v1, auth.{}, resume.{last}", s.petitioner_token),
+    )
+    .await
+    .unwrap();
     let missed = next_json(&mut back).await;
-    assert_eq!((missed["text"].as_str(), missed["seq"].as_u64()), (Some("二"), Some(last + 1)));
+    assert_eq!(
+        (missed["text"].as_str(), missed["seq"].as_u64()),
+        (Some("二"), Some(last + 1))
+    );
     assert_eq!(next_json(&mut back).await["type"], "resumed");
     ws_send(&mut host, &json!({"type": "chat", "text": "三"})).await;
     let next = next_json(&mut host).await;
-    assert_eq!((next["type"].as_str(), next["text"].as_str()), (Some("chat"), Some("三")), "no leave or join in between");
-    assert_eq!(next_of(&mut back, "chat").await["seq"], last + 3, "after the replay and `resumed`");
+    assert_eq!(
+        (next["type"].as_str(), next["text"].as_str()),
+        (Some("chat"), Some("三")),
+        "no leave or join in between"
+    );
+    assert_eq!(
+        next_of(&mut back, "chat").await["seq"],
+        last + 3,
+        "after the replay and `resumed`"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restarting_under_a_live_session() {
-    let Some(mut redis) = common::PrivateRedis::start() else { return };
-    let Some((a, b)) = two_instances(redis.url()).await else { return };
+    let Some(mut redis) = common::PrivateRedis::start() else {
+        return;
+    };
+    let Some((a, b)) = two_instances(redis.url()).await else {
+        return;
+    };
     let s = a.book_demo_session().await;
     let mut host = ws_join(&a, s.session_id, &s.officer_token).await;
     next_json(&mut host).await;
@@ -90,10 +138,21 @@ async fn redis_restarting_under_a_live_session() {
     // Sessions keep working on each instance, and records keep being written.
     ws_send(&mut host, &json!({"type": "chat", "text": "Redis 不在"})).await;
     assert_eq!(next_of(&mut local, "chat").await["text"], "Redis 不在");
-    let timeline = a.get(&format!("/api/v1/sessions/{}", s.session_id), Some(&s.officer_token)).await;
+    let timeline = a
+        .get(
+            &format!("/api/v1/sessions/{}", s.session_id),
+            Some(&s.officer_token),
+        )
+        .await;
     assert_eq!(timeline.status(), 200, "no 500 on the record paths");
     let body: serde_json::Value = timeline.json().await.unwrap();
-    assert!(body["events"].as_array().unwrap().iter().any(|e| e["data"]["text"] == "Redis 不在"));
+    assert!(
+        body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["data"]["text"] == "Redis 不在")
+    );
 
     redis.restart();
     let back = Instant::now();
@@ -101,12 +160,20 @@ async fn redis_restarting_under_a_live_session() {
     let mut delivered = false;
     while back.elapsed() < Duration::from_secs(5) && !delivered {
         ws_send(&mut host, &json!({"type": "chat", "text": "又回来了"})).await;
-        if let Ok(v) = tokio::time::timeout(Duration::from_millis(400), next_of(&mut petitioner, "chat")).await {
+        if let Ok(v) =
+            tokio::time::timeout(Duration::from_millis(400), next_of(&mut petitioner, "chat")).await
+        {
             delivered = v["text"] == "又回来了";
         }
     }
-    assert!(delivered, "cross-instance delivery within 5 s of Redis coming back");
-    eprintln!("cross-instance delivery resumed {:?} after Redis came back", back.elapsed());
+    assert!(
+        delivered,
+        "cross-instance delivery within 5 s of Redis coming back"
+    );
+    eprintln!(
+        "cross-instance delivery resumed {:?} after Redis came back",
+        back.elapsed()
+    );
 }
 
 /// A `courtlink serve` process of its own, so that it can be killed outright.
@@ -150,37 +217,67 @@ impl Drop for Process {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_killed_outright_and_its_participant_resuming_on_another() {
-    let Some(redis) = common::shared_redis() else { return };
-    let Some(a) = TestApp::spawn_with(Backend::Postgres, with_redis(redis.clone())).await else { return };
+    let Some(redis) = common::shared_redis() else {
+        return;
+    };
+    let Some(a) = TestApp::spawn_with(Backend::Postgres, with_redis(redis.clone())).await else {
+        return;
+    };
     let db = secrecy::ExposeSecret::expose_secret(&a.settings.database.url).to_owned();
     let b = Process::start(&db, &redis, &a.settings.redis.key_prefix);
     let s = a.book_demo_session().await;
     let mut host = ws_join(&a, s.session_id, &s.officer_token).await;
     next_json(&mut host).await;
 
-    let b_url = format!("ws://127.0.0.1:{}/api/v1/sessions/{}/signal", b.port, s.session_id);
-    let mut petitioner = raw_ws(&b_url, &format!("courtlink.v1, auth.{}", s.petitioner_token)).await;
+    let b_url = format!(
+        "ws://127.0.0.1:{}/api/v1/sessions/{}/signal",
+        b.port, s.session_id
+    );
+    let mut petitioner = raw_ws(
+        &b_url,
+        &format!("courtlink.v1, auth.{}", s.petitioner_token),
+    )
+    .await;
     next_json(&mut petitioner).await;
     common::admit_petitioner(&mut host, &mut petitioner).await;
     ws_send(&mut host, &json!({"type": "chat", "text": "杀掉之前"})).await;
-    let last = next_of(&mut petitioner, "chat").await["seq"].as_u64().unwrap();
+    let last = next_of(&mut petitioner, "chat").await["seq"]
+        .as_u64()
+        .unwrap();
     next_of(&mut host, "chat").await;
 
     let mut b = b;
     b.child.kill().unwrap(); // SIGKILL
     b.child.wait().unwrap();
     drop(petitioner);
-    let mut back = ws_connect(&a, s.session_id, &format!("courtlink.v1, auth.{}, resume.{last}", s.petitioner_token)).await.unwrap();
+    let mut back = ws_connect(
+        &a,
+        s.session_id,
+        &format!("courtlink.v1, auth.{}, resume.{last}", s.petitioner_token),
+    )
+    .await
+    .unwrap();
     let resumed = next_json(&mut back).await;
-    assert_eq!((resumed["type"].as_str(), resumed["seq"].as_u64()), (Some("resumed"), Some(last + 1)));
+    assert_eq!(
+        (resumed["type"].as_str(), resumed["seq"].as_u64()),
+        (Some("resumed"), Some(last + 1))
+    );
     ws_send(&mut back, &json!({"type": "chat", "text": "我换了一台"})).await;
     let next = next_json(&mut host).await;
-    assert_eq!((next["type"].as_str(), next["text"].as_str()), (Some("chat"), Some("我换了一台")), "the host saw no leave");
+    assert_eq!(
+        (next["type"].as_str(), next["text"].as_str()),
+        (Some("chat"), Some("我换了一台")),
+        "the host saw no leave"
+    );
 }
 
 async fn raw_ws(url: &str, protocols: &str) -> common::Ws {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut req = url.into_client_request().unwrap();
-    req.headers_mut().insert("Sec-WebSocket-Protocol", protocols.parse().unwrap());
-    tokio_tungstenite::connect_async(req).await.expect("socket opens").0
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", protocols.parse().unwrap());
+    tokio_tungstenite::connect_async(req)
+        .await
+        .expect("socket opens")
+        .0
 }

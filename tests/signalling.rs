@@ -119,8 +119,14 @@ async fn bad_messages_get_errors_and_the_socket_keeps_serving() {
     next_of(&mut host, "waiting").await;
 
     for (bad, code) in [
-        (r#"{"type":"signal","to":"petitioner","data":{}}"#, "not_admitted"),
-        (r#"{"type":"admit","participant":"user-99"}"#, "unknown_participant"),
+        (
+            r#"{"type":"signal","to":"petitioner","data":{}}"#,
+            "not_admitted",
+        ),
+        (
+            r#"{"type":"admit","participant":"user-99"}"#,
+            "unknown_participant",
+        ),
         ("{not json", "malformed_message"),
         (r#"{"type":"dance"}"#, "malformed_message"),
         (
@@ -154,7 +160,11 @@ async fn bad_messages_get_errors_and_the_socket_keeps_serving() {
 
     // Still serving: once admitted, a signal gets through unchanged, and the petitioner saw
     // none of the errors.
-    ws_send(&mut host, &json!({"type": "admit", "participant": "petitioner"})).await;
+    ws_send(
+        &mut host,
+        &json!({"type": "admit", "participant": "petitioner"}),
+    )
+    .await;
     assert_eq!(next_json(&mut petitioner).await["type"], "admitted");
     assert_eq!(next_json(&mut host).await["type"], "joined");
     let data = json!({"candidate": {"candidate": "candidate:1 1 UDP 2122252543 127.0.0.1 50000 typ host", "sdpMid": "0", "sdpMLineIndex": 0}});
@@ -201,25 +211,56 @@ async fn a_second_connection_of_the_same_identity_replaces_the_first() {
     // connection (`left`) and meets the new one, which keeps its admission.
     let mut second = ws_join(&app, s.session_id, &s.petitioner_token).await;
     let welcome = next_json(&mut second).await;
-    assert_eq!((welcome["state"].as_str(), welcome["participants"][0]["role"].as_str()), (Some("admitted"), Some("host")));
+    assert_eq!(
+        (
+            welcome["state"].as_str(),
+            welcome["participants"][0]["role"].as_str()
+        ),
+        (Some("admitted"), Some("host"))
+    );
     assert_eq!(close_code(&mut first).await, Some(CloseCode::Library(4000)));
     assert_eq!(next_json(&mut host).await["type"], "left");
     let joined = next_json(&mut host).await;
-    assert_eq!((joined["type"].as_str(), joined["participant"]["id"].as_str()), (Some("joined"), Some("petitioner")));
+    assert_eq!(
+        (
+            joined["type"].as_str(),
+            joined["participant"]["id"].as_str()
+        ),
+        (Some("joined"), Some("petitioner"))
+    );
     ws_send(&mut host, &json!({"type": "chat", "text": "还在吗？"})).await;
     assert_eq!(next_of(&mut second, "chat").await["text"], "还在吗？");
     // Leaving on purpose is announced at once and recorded.
     second.close(None).await.unwrap();
-    assert_eq!(next_of(&mut host, "left").await["participant_id"], "petitioner");
-    let timeline = app.get_ok(&format!("/api/v1/sessions/{}", s.session_id), &s.officer_token).await;
-    let kinds: Vec<&str> = timeline["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["joined", "joined", "admitted", "joined", "chat", "left"], "{kinds:?}");
+    assert_eq!(
+        next_of(&mut host, "left").await["participant_id"],
+        "petitioner"
+    );
+    let timeline = app
+        .get_ok(
+            &format!("/api/v1/sessions/{}", s.session_id),
+            &s.officer_token,
+        )
+        .await;
+    let kinds: Vec<&str> = timeline["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["joined", "joined", "admitted", "joined", "chat", "left"],
+        "{kinds:?}"
+    );
     assert_eq!(timeline["status"], "live");
 }
 
 /// Opens a socket with extra subprotocol entries (e.g. `resume.7`).
 async fn ws_join_with(app: &TestApp, sid: i64, token: &str, extra: &str) -> common::Ws {
-    ws_connect(app, sid, &format!("courtlink.v1, auth.{token}{extra}")).await.expect("socket opens")
+    ws_connect(app, sid, &format!("courtlink.v1, auth.{token}{extra}"))
+        .await
+        .expect("socket opens")
 }
 
 /// Drops a socket without a close frame, as a lost network does (dropping a tungstenite stream
@@ -248,20 +289,42 @@ async fn a_dropped_participant_resumes_with_what_it_missed_unseen() {
     // While the line is down the host keeps talking.
     ws_send(&mut host, &json!({"type": "chat", "text": "第二句"})).await;
     next_of(&mut host, "chat").await;
-    ws_send(&mut host, &json!({"type": "signal", "to": "petitioner", "data": {"candidate": null}})).await;
+    ws_send(
+        &mut host,
+        &json!({"type": "signal", "to": "petitioner", "data": {"candidate": null}}),
+    )
+    .await;
 
-    let mut back = ws_join_with(&app, s.session_id, &s.petitioner_token, &format!(", resume.{last_seq}")).await;
+    let mut back = ws_join_with(
+        &app,
+        s.session_id,
+        &s.petitioner_token,
+        &format!(", resume.{last_seq}"),
+    )
+    .await;
     let m1 = next_json(&mut back).await;
     let m2 = next_json(&mut back).await;
     let m3 = next_json(&mut back).await;
-    assert_eq!((m1["type"].as_str(), m1["text"].as_str(), m1["seq"].as_u64()), (Some("chat"), Some("第二句"), Some(last_seq + 1)));
-    assert_eq!((m2["type"].as_str(), m2["seq"].as_u64()), (Some("signal"), Some(last_seq + 2)));
-    assert_eq!((m3["type"].as_str(), m3["seq"].as_u64()), (Some("resumed"), Some(last_seq + 3)));
+    assert_eq!(
+        (m1["type"].as_str(), m1["text"].as_str(), m1["seq"].as_u64()),
+        (Some("chat"), Some("第二句"), Some(last_seq + 1))
+    );
+    assert_eq!(
+        (m2["type"].as_str(), m2["seq"].as_u64()),
+        (Some("signal"), Some(last_seq + 2))
+    );
+    assert_eq!(
+        (m3["type"].as_str(), m3["seq"].as_u64()),
+        (Some("resumed"), Some(last_seq + 3))
+    );
     assert_eq!(m3["participants"][0]["role"], "host");
     // The host saw neither a leave nor a join, and still reaches the petitioner.
     ws_send(&mut host, &json!({"type": "chat", "text": "第三句"})).await;
     let next = next_json(&mut host).await;
-    assert_eq!((next["type"].as_str(), next["text"].as_str()), (Some("chat"), Some("第三句")));
+    assert_eq!(
+        (next["type"].as_str(), next["text"].as_str()),
+        (Some("chat"), Some("第三句"))
+    );
     assert_eq!(next_of(&mut back, "chat").await["seq"], last_seq + 4);
     let metrics = app.get("/metrics", None).await.text().await.unwrap();
     assert!(metrics.contains("courtlink_resumes_total 1"), "{metrics}");
@@ -269,7 +332,11 @@ async fn a_dropped_participant_resumes_with_what_it_missed_unseen() {
 
 #[tokio::test]
 async fn after_the_grace_period_the_others_are_told_and_a_resume_starts_over() {
-    let app = TestApp::spawn_with(common::Backend::Sqlite, |s| s.signalling.resume_grace_seconds = 1).await.unwrap();
+    let app = TestApp::spawn_with(common::Backend::Sqlite, |s| {
+        s.signalling.resume_grace_seconds = 1
+    })
+    .await
+    .unwrap();
     let s = app.book_demo_session().await;
     let mut host = ws_join(&app, s.session_id, &s.officer_token).await;
     next_json(&mut host).await;
@@ -278,10 +345,16 @@ async fn after_the_grace_period_the_others_are_told_and_a_resume_starts_over() {
     common::admit_petitioner(&mut host, &mut petitioner).await;
     drop_line(petitioner).await;
     let left = next_json(&mut host).await;
-    assert_eq!((left["type"].as_str(), left["participant_id"].as_str()), (Some("left"), Some("petitioner")));
+    assert_eq!(
+        (left["type"].as_str(), left["participant_id"].as_str()),
+        (Some("left"), Some("petitioner"))
+    );
     let mut back = ws_join_with(&app, s.session_id, &s.petitioner_token, ", resume.3").await;
     let welcome = next_json(&mut back).await;
-    assert_eq!((welcome["type"].as_str(), welcome["state"].as_str()), (Some("welcome"), Some("waiting")));
+    assert_eq!(
+        (welcome["type"].as_str(), welcome["state"].as_str()),
+        (Some("welcome"), Some("waiting"))
+    );
 }
 
 #[tokio::test]
@@ -299,11 +372,19 @@ async fn the_waiting_room_and_the_hosts_powers() {
     next_of(&mut host, "waiting").await;
 
     // From the waiting room, chat reaches the hosts (and the sender) only.
-    ws_send(&mut petitioner, &json!({"type": "chat", "text": "我在等候"})).await;
+    ws_send(
+        &mut petitioner,
+        &json!({"type": "chat", "text": "我在等候"}),
+    )
+    .await;
     assert_eq!(next_of(&mut host, "chat").await["text"], "我在等候");
     assert_eq!(next_of(&mut petitioner, "chat").await["text"], "我在等候");
     ws_send(&mut local, &json!({"type": "chat", "text": "专干在此"})).await;
-    assert_eq!(next_of(&mut local, "chat").await["text"], "专干在此", "local staff did not get the waiting line first");
+    assert_eq!(
+        next_of(&mut local, "chat").await["text"],
+        "专干在此",
+        "local staff did not get the waiting line first"
+    );
     // Only hosts admit, remove and mute.
     for m in [
         json!({"type": "admit", "participant": "petitioner"}),
@@ -311,25 +392,64 @@ async fn the_waiting_room_and_the_hosts_powers() {
         json!({"type": "mute", "participant": "petitioner", "kind": "audio"}),
     ] {
         ws_send(&mut local, &m).await;
-        assert_eq!(next_of(&mut local, "error").await["code"], "not_allowed", "{m}");
+        assert_eq!(
+            next_of(&mut local, "error").await["code"],
+            "not_allowed",
+            "{m}"
+        );
     }
-    ws_send(&mut host, &json!({"type": "admit", "participant": "petitioner"})).await;
+    ws_send(
+        &mut host,
+        &json!({"type": "admit", "participant": "petitioner"}),
+    )
+    .await;
     let admitted = next_of(&mut petitioner, "admitted").await;
     assert_eq!(admitted["participants"].as_array().unwrap().len(), 2);
-    assert_eq!(next_of(&mut local, "joined").await["participant"]["id"], "petitioner");
-    ws_send(&mut host, &json!({"type": "admit", "participant": "petitioner"})).await;
+    assert_eq!(
+        next_of(&mut local, "joined").await["participant"]["id"],
+        "petitioner"
+    );
+    ws_send(
+        &mut host,
+        &json!({"type": "admit", "participant": "petitioner"}),
+    )
+    .await;
     assert_eq!(next_of(&mut host, "error").await["code"], "not_waiting");
 
-    ws_send(&mut host, &json!({"type": "mute", "participant": "petitioner", "kind": "video"})).await;
+    ws_send(
+        &mut host,
+        &json!({"type": "mute", "participant": "petitioner", "kind": "video"}),
+    )
+    .await;
     let mute = next_of(&mut petitioner, "mute").await;
-    assert_eq!((mute["kind"].as_str(), mute["by"].as_str()), (Some("video"), Some("user-2")));
+    assert_eq!(
+        (mute["kind"].as_str(), mute["by"].as_str()),
+        (Some("video"), Some("user-2"))
+    );
 
-    ws_send(&mut host, &json!({"type": "remove", "participant": "petitioner"})).await;
+    ws_send(
+        &mut host,
+        &json!({"type": "remove", "participant": "petitioner"}),
+    )
+    .await;
     assert_eq!(next_of(&mut petitioner, "removed").await["by"], "user-2");
-    assert_eq!(close_code(&mut petitioner).await, Some(CloseCode::Library(4001)));
-    assert_eq!(next_of(&mut local, "left").await["participant_id"], "petitioner");
-    let timeline = app.get_ok(&format!("/api/v1/sessions/{sid}"), &s.officer_token).await;
-    let kinds: Vec<&str> = timeline["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        close_code(&mut petitioner).await,
+        Some(CloseCode::Library(4001))
+    );
+    assert_eq!(
+        next_of(&mut local, "left").await["participant_id"],
+        "petitioner"
+    );
+    let timeline = app
+        .get_ok(&format!("/api/v1/sessions/{sid}"), &s.officer_token)
+        .await;
+    let kinds: Vec<&str> = timeline["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
     for k in ["admitted", "mute_requested", "removed", "left"] {
         assert!(kinds.contains(&k), "{k} in {kinds:?}");
     }
@@ -337,13 +457,22 @@ async fn the_waiting_room_and_the_hosts_powers() {
 
 #[tokio::test]
 async fn a_full_session_refuses_the_next_participant() {
-    let app = TestApp::spawn_with(common::Backend::Sqlite, |s| s.signalling.max_participants = 2).await.unwrap();
+    let app = TestApp::spawn_with(common::Backend::Sqlite, |s| {
+        s.signalling.max_participants = 2
+    })
+    .await
+    .unwrap();
     let s = app.book_demo_session().await;
     let mut host = ws_join(&app, s.session_id, &s.officer_token).await;
     next_json(&mut host).await;
     let mut petitioner = ws_join(&app, s.session_id, &s.petitioner_token).await;
     next_json(&mut petitioner).await;
-    let status = refused(&app, s.session_id, &format!("courtlink.v1, auth.{}", s.coordinator_token)).await;
+    let status = refused(
+        &app,
+        s.session_id,
+        &format!("courtlink.v1, auth.{}", s.coordinator_token),
+    )
+    .await;
     assert_eq!(status, 409);
     // The same identity may still come back: it takes its own place.
     let mut again = ws_join(&app, s.session_id, &s.petitioner_token).await;
@@ -364,7 +493,10 @@ async fn origins_are_checked() {
         let token = s.officer_token.clone();
         async move {
             let mut req = url.into_client_request().unwrap();
-            req.headers_mut().insert("Sec-WebSocket-Protocol", format!("courtlink.v1, auth.{token}").parse().unwrap());
+            req.headers_mut().insert(
+                "Sec-WebSocket-Protocol",
+                format!("courtlink.v1, auth.{token}").parse().unwrap(),
+            );
             req.headers_mut().insert("Origin", origin.parse().unwrap());
             match tokio_tungstenite::connect_async(req).await {
                 Ok(_) => 101,
@@ -374,8 +506,14 @@ async fn origins_are_checked() {
         }
     };
     assert_eq!(try_origin("https://evil.example".into()).await, 403);
-    assert_eq!(try_origin(format!("http://127.0.0.1:{}", app.port)).await, 101);
-    assert_eq!(try_origin("https://courtlink.court.example".into()).await, 101);
+    assert_eq!(
+        try_origin(format!("http://127.0.0.1:{}", app.port)).await,
+        101
+    );
+    assert_eq!(
+        try_origin("https://courtlink.court.example".into()).await,
+        101
+    );
 }
 
 #[tokio::test]
@@ -393,14 +531,25 @@ async fn a_flood_is_refused_then_closed_and_others_are_served() {
     next_json(&mut local).await;
     next_of(&mut host, "joined").await;
     for i in 0..30 {
-        if local.send(Message::text(json!({"type": "chat", "text": format!("刷屏{i}")}).to_string())).await.is_err() {
+        if local
+            .send(Message::text(
+                json!({"type": "chat", "text": format!("刷屏{i}")}).to_string(),
+            ))
+            .await
+            .is_err()
+        {
             break;
         }
     }
     let mut limited = 0;
     let code = loop {
-        match tokio::time::timeout(Duration::from_secs(10), local.next()).await.unwrap() {
-            Some(Ok(Message::Text(t))) => limited += usize::from(t.as_str().contains("rate_limited")),
+        match tokio::time::timeout(Duration::from_secs(10), local.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Text(t))) => {
+                limited += usize::from(t.as_str().contains("rate_limited"))
+            }
             Some(Ok(Message::Close(f))) => break f.map(|f| f.code),
             Some(Ok(_)) => {}
             Some(Err(_)) | None => break None,
@@ -408,7 +557,12 @@ async fn a_flood_is_refused_then_closed_and_others_are_served() {
     };
     assert!(limited >= 1, "some messages were refused with rate_limited");
     assert_eq!(code, Some(CloseCode::Library(4008)));
-    assert_eq!(next_of(&mut host, "left").await["participant_id"].as_str().unwrap(), "user-7");
+    assert_eq!(
+        next_of(&mut host, "left").await["participant_id"]
+            .as_str()
+            .unwrap(),
+        "user-7"
+    );
     ws_send(&mut host, &json!({"type": "chat", "text": "继续"})).await;
     assert_eq!(next_of(&mut host, "chat").await["text"], "继续");
 }
@@ -429,9 +583,14 @@ async fn a_client_that_never_answers_pings_is_dropped_then_let_go() {
     let silent = ws_join(&app, s.session_id, &s.coordinator_token).await;
     next_of(&mut host, "joined").await;
     let started = std::time::Instant::now();
-    let left = tokio::time::timeout(Duration::from_secs(15), next_of(&mut host, "left")).await.expect("left within 15 s");
+    let left = tokio::time::timeout(Duration::from_secs(15), next_of(&mut host, "left"))
+        .await
+        .expect("left within 15 s");
     assert_eq!(left["participant_id"], "user-7");
-    assert!(started.elapsed() >= Duration::from_secs(2), "not before the timeout");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "not before the timeout"
+    );
     drop(silent);
 }
 
@@ -448,7 +607,10 @@ async fn welcome_carries_ice_servers_with_minted_turn_credentials() {
     let s = app.book_demo_session().await;
     let mut petitioner = ws_join(&app, s.session_id, &s.petitioner_token).await;
     let welcome = next_json(&mut petitioner).await;
-    assert_eq!(welcome["state"], "admitted", "no waiting room when it is switched off");
+    assert_eq!(
+        welcome["state"], "admitted",
+        "no waiting room when it is switched off"
+    );
     let ice = &welcome["ice_servers"];
     assert_eq!(ice[0]["urls"][0], "stun:stun.court.example:3478");
     let username = ice[1]["username"].as_str().unwrap();
@@ -456,7 +618,10 @@ async fn welcome_carries_ice_servers_with_minted_turn_credentials() {
     assert_eq!(id, "petitioner");
     let expiry: i64 = expiry.parse().unwrap();
     assert!((expiry - chrono::Utc::now().timestamp() - 3600).abs() < 60);
-    assert_eq!(ice[1]["credential"], courtlink::signalling::ice::turn_password("a-turn-secret-of-some-length", username));
+    assert_eq!(
+        ice[1]["credential"],
+        courtlink::signalling::ice::turn_password("a-turn-secret-of-some-length", username)
+    );
 }
 
 #[tokio::test]
@@ -474,14 +639,25 @@ async fn draining_tells_every_socket_to_reconnect() {
 #[test]
 fn every_example_in_the_protocol_document_parses() {
     use courtlink::signalling::protocol::{ClientMessage, ServerMessage};
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/signalling.md")).unwrap();
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/signalling.md"))
+        .unwrap();
     let (mut client, mut server) = (0, 0);
     for line in doc.lines().filter(|l| l.starts_with("{\"")) {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
         if v.get("seq").is_some() {
             let kind = v["type"].as_str().unwrap();
-            let (_, fields) = ServerMessage::FIELDS.iter().find(|(k, _)| *k == kind).unwrap_or_else(|| panic!("unknown server type {kind}"));
-            let mut got: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).filter(|k| *k != "type" && *k != "seq").collect();
+            let (_, fields) = ServerMessage::FIELDS
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .unwrap_or_else(|| panic!("unknown server type {kind}"));
+            let mut got: Vec<&str> = v
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .filter(|k| *k != "type" && *k != "seq")
+                .collect();
             let mut want = fields.to_vec();
             got.sort_unstable();
             want.sort_unstable();
@@ -492,5 +668,8 @@ fn every_example_in_the_protocol_document_parses() {
             client += 1;
         }
     }
-    assert!(client >= 7 && server >= 13, "the document shows every message ({client} client, {server} server)");
+    assert!(
+        client >= 7 && server >= 13,
+        "the document shows every message ({client} client, {server} server)"
+    );
 }

@@ -262,13 +262,23 @@ impl Settings {
             return invalid("signalling.resume_grace_seconds", "must be at most 600");
         }
         if self.signalling.rate_limit_per_second == 0 || self.signalling.rate_limit_burst == 0 {
-            return invalid("signalling.rate_limit_per_second", "rate and burst must be at least 1");
+            return invalid(
+                "signalling.rate_limit_per_second",
+                "rate and burst must be at least 1",
+            );
         }
-        if !self.redis.url.is_empty() && !(self.redis.url.starts_with("redis://") || self.redis.url.starts_with("rediss://")) {
-            return invalid("redis.url", "must be empty or start with redis:// or rediss://");
+        let redis = &self.redis.url;
+        if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
+            return invalid(
+                "redis.url",
+                "must be empty or start with redis:// or rediss://",
+            );
         }
         if !self.ice.turn_urls.is_empty() && self.ice.turn_secret.expose_secret().len() < 16 {
-            return invalid("ice.turn_secret", "must be at least 16 bytes when ice.turn_urls is set");
+            return invalid(
+                "ice.turn_secret",
+                "must be at least 16 bytes when ice.turn_urls is set",
+            );
         }
         if !(60..=86_400).contains(&self.ice.turn_ttl_seconds) {
             return invalid("ice.turn_ttl_seconds", "must be between 60 and 86400");

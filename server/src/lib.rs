@@ -1,6 +1,7 @@
 //! CourtLink: remote video reception (远程视频接访) between a local court and the courts above it.
 
 pub mod auth;
+pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod domain;

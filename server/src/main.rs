@@ -42,6 +42,11 @@ enum Command {
     SeedDemo,
     /// Load and check the settings, print where they point, and exit.
     CheckConfig,
+    /// Run a benchmark scenario and print its figures (see docs/benchmarks.md).
+    Bench(courtlink::bench::BenchArgs),
+    /// The benchmarks' baseline: a bare WebSocket relay with no auth and no bookkeeping.
+    #[command(hide = true)]
+    BenchBaselineServer,
 }
 
 fn main() -> ExitCode {
@@ -76,6 +81,8 @@ fn main() -> ExitCode {
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     let url = settings.database.url.expose_secret().to_owned();
     match command {
+        Command::Bench(args) => courtlink::bench::run(settings, args).await,
+        Command::BenchBaselineServer => courtlink::bench::baseline_server().await,
         Command::CheckConfig => {
             let backend = if url.starts_with("sqlite:") {
                 "SQLite"

@@ -58,7 +58,11 @@ impl Application {
     /// Connects to the store, migrates it, seeds demo data when the settings ask for it, and
     /// binds the listener (port 0 picks a free port).
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let store = Store::connect(settings.database.url.expose_secret(), settings.database.max_connections).await?;
+        let store = Store::connect(
+            settings.database.url.expose_secret(),
+            settings.database.max_connections,
+        )
+        .await?;
         store.migrate().await?;
         if settings.demo.seed {
             demo::seed(&store, &settings.demo.password).await?;
@@ -68,7 +72,13 @@ impl Application {
 
     pub async fn build_with_store(settings: Settings, store: Store) -> anyhow::Result<Application> {
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", settings.server.host, settings.server.port))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot listen on {}:{}: {e}",
+                    settings.server.host,
+                    settings.server.port
+                )
+            })?;
         let port = listener.local_addr()?.port();
         let web_dir = settings.server.web_dir.clone();
         if !web_dir.join("index.html").is_file() {
@@ -82,18 +92,31 @@ impl Application {
             waiting_room: signalling.waiting_room,
             log_cap: 512,
         };
-        let redis = (!settings.redis.url.is_empty()).then(|| (settings.redis.url.as_str(), settings.redis.key_prefix.as_str()));
+        let redis = (!settings.redis.url.is_empty()).then_some((
+            settings.redis.url.as_str(),
+            settings.redis.key_prefix.as_str(),
+        ));
         let hub = Hub::new(store.clone(), hub_config, metrics.clone(), redis)
             .await
             .map_err(|e| anyhow::anyhow!("cannot reach Redis at redis.url: {e}"))?;
         let workers = settings.server.workers;
         let drain = settings.server.drain_seconds;
-        let state = web::Data::new(AppState { tokens: Tokens::new(&settings.auth), hub, store, settings, metrics });
+        let state = web::Data::new(AppState {
+            tokens: Tokens::new(&settings.auth),
+            hub,
+            store,
+            settings,
+            metrics,
+        });
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
-                .app_data(web::JsonConfig::default().limit(MAX_JSON_BYTES).error_handler(json_error_handler))
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(MAX_JSON_BYTES)
+                        .error_handler(json_error_handler),
+                )
                 .app_data(web::QueryConfig::default().error_handler(query_error_handler))
                 .app_data(web::PathConfig::default().error_handler(path_error_handler))
                 .wrap(
@@ -120,7 +143,11 @@ impl Application {
         if workers > 0 {
             server = server.workers(workers);
         }
-        Ok(Application { port, server: server.run(), state })
+        Ok(Application {
+            port,
+            server: server.run(),
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -132,7 +159,10 @@ impl Application {
     }
 
     pub fn shutdown(&self) -> Shutdown {
-        Shutdown { state: self.state.clone(), server: self.server.handle() }
+        Shutdown {
+            state: self.state.clone(),
+            server: self.server.handle(),
+        }
     }
 
     /// Runs until the server stops; SIGTERM or Ctrl-C drains it first.
@@ -176,9 +206,14 @@ async fn observe_latency(
     let start = Instant::now();
     let method = req.method().to_string();
     let res = next.call(req).await?;
-    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
-        state.metrics.observe_request(&method, &route, start.elapsed().as_secs_f64());
+        state
+            .metrics
+            .observe_request(&method, &route, start.elapsed().as_secs_f64());
     }
     Ok(res)
 }

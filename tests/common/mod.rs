@@ -156,7 +156,9 @@ impl TestApp {
 
     /// A second instance on the same database (and Redis, if configured): another port, same data.
     pub async fn spawn_peer(&self) -> TestApp {
-        let app = Application::build(self.settings.clone()).await.expect("peer builds");
+        let app = Application::build(self.settings.clone())
+            .await
+            .expect("peer builds");
         let port = app.port();
         let shutdown = app.shutdown();
         tokio::spawn(app.run_until_stopped());
@@ -438,9 +440,13 @@ pub fn shared_redis() -> Option<String> {
         Ok(_) => Some("redis://127.0.0.1:6379/".into()),
         Err(e) => {
             if std::env::var(REQUIRE_SERVICES).is_ok() {
-                panic!("Redis is required ({REQUIRE_SERVICES} is set) but 127.0.0.1:6379 does not answer: {e}");
+                panic!(
+                    "Redis is required ({REQUIRE_SERVICES} is set) but 127.0.0.1:6379 does not answer: {e}"
+                );
             }
-            eprintln!("\n*** SKIPPED: Redis at 127.0.0.1:6379 does not answer ({e}); set {REQUIRE_SERVICES}=1 to fail instead ***\n");
+            eprintln!(
+                "\n*** SKIPPED: Redis at 127.0.0.1:6379 does not answer ({e}); set {REQUIRE_SERVICES}=1 to fail instead ***\n"
+            );
             None
         }
     }
@@ -462,11 +468,17 @@ pub struct PrivateRedis {
 
 impl PrivateRedis {
     pub fn start() -> Option<PrivateRedis> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
         let mut r = PrivateRedis { port, child: None };
         if !r.run() {
             if std::env::var(REQUIRE_SERVICES).is_ok() {
-                panic!("redis-server is required ({REQUIRE_SERVICES} is set) but could not be started");
+                panic!(
+                    "redis-server is required ({REQUIRE_SERVICES} is set) but could not be started"
+                );
             }
             eprintln!("\n*** SKIPPED: redis-server could not be started ***\n");
             return None;
@@ -480,7 +492,16 @@ impl PrivateRedis {
 
     fn run(&mut self) -> bool {
         let child = std::process::Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(std::process::Stdio::null())
             .spawn();
         let Ok(child) = child else { return false };

@@ -127,7 +127,9 @@ pub async fn create_booking(
     }
     if let Some(joint) = body.joint_court_id {
         if joint == slot.court_id || !above.iter().any(|c| c.id == joint) {
-            return Err(ApiError::invalid("joint_court_id must be another court above yours"));
+            return Err(ApiError::invalid(
+                "joint_court_id must be another court above yours",
+            ));
         }
     }
     if slot.ends_at <= now() {

@@ -5,7 +5,9 @@ use crate::auth::Staff;
 use crate::domain::{Role, SessionStatus};
 use crate::error::ApiError;
 use crate::signalling::ice;
-use crate::signalling::protocol::{AUTH_PREFIX, Participant, ParticipantRole, RESUME_PREFIX, SUBPROTOCOL};
+use crate::signalling::protocol::{
+    AUTH_PREFIX, Participant, ParticipantRole, RESUME_PREFIX, SUBPROTOCOL,
+};
 use crate::signalling::socket::{self, Connection};
 use crate::startup::AppState;
 use crate::store::{SessionRow, StoreError};
@@ -43,12 +45,17 @@ pub async fn signal(
         .map(str::trim)
         .collect();
     if !offered.contains(&SUBPROTOCOL) {
-        return Err(ApiError::BadRequest { code: "bad_subprotocol", message: format!("offer the subprotocol {SUBPROTOCOL}") });
+        return Err(ApiError::BadRequest {
+            code: "bad_subprotocol",
+            message: format!("offer the subprotocol {SUBPROTOCOL}"),
+        });
     }
     let token = offered
         .iter()
         .find_map(|p| p.strip_prefix(AUTH_PREFIX))
-        .ok_or(ApiError::Unauthenticated("send the token as the subprotocol auth.<token>"))?;
+        .ok_or(ApiError::Unauthenticated(
+            "send the token as the subprotocol auth.<token>",
+        ))?;
     let resume = match offered.iter().find_map(|p| p.strip_prefix(RESUME_PREFIX)) {
         Some(n) => Some(n.parse::<u64>().map_err(|_| ApiError::BadRequest {
             code: "bad_subprotocol",
@@ -64,16 +71,34 @@ pub async fn signal(
     };
     let participant = admit(&state, token, &session).await?;
     if session.status == SessionStatus::Ended.as_str() {
-        return Err(ApiError::conflict("session_ended", "this session has ended"));
+        return Err(ApiError::conflict(
+            "session_ended",
+            "this session has ended",
+        ));
     }
     if !state.hub.has_room_for(session.id, &participant.id).await {
-        return Err(ApiError::conflict("session_full", "this session has as many participants as it may"));
+        return Err(ApiError::conflict(
+            "session_full",
+            "this session has as many participants as it may",
+        ));
     }
 
     let (response, ws, stream) = actix_ws::handle_with_protocols(&req, body, &[SUBPROTOCOL])
-        .map_err(|e| ApiError::BadRequest { code: "bad_request", message: e.to_string() })?;
-    let ice_servers = ice::servers_for(&state.settings.ice, &participant.id, chrono::Utc::now().timestamp());
-    let conn = Connection { session_id: session.id, participant, resume, ice_servers };
+        .map_err(|e| ApiError::BadRequest {
+            code: "bad_request",
+            message: e.to_string(),
+        })?;
+    let ice_servers = ice::servers_for(
+        &state.settings.ice,
+        &participant.id,
+        chrono::Utc::now().timestamp(),
+    );
+    let conn = Connection {
+        session_id: session.id,
+        participant,
+        resume,
+        ice_servers,
+    };
     actix_web::rt::spawn(socket::run(state, conn, ws, stream));
     Ok(response)
 }
@@ -87,37 +112,75 @@ fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     let origin = origin.to_str().unwrap_or_default();
     let info = req.connection_info();
     let own = format!("{}://{}", info.scheme(), info.host());
-    if origin == own || state.settings.signalling.allowed_origins.iter().any(|o| o == origin) {
+    if origin == own
+        || state
+            .settings
+            .signalling
+            .allowed_origins
+            .iter()
+            .any(|o| o == origin)
+    {
         Ok(())
     } else {
-        Err(ApiError::Denied { code: "origin_not_allowed", message: "this page's origin may not open the signalling socket".into() })
+        Err(ApiError::Denied {
+            code: "origin_not_allowed",
+            message: "this page's origin may not open the signalling socket".into(),
+        })
     }
 }
 
 /// Who this token admits to `session` as, if anyone.
-async fn admit(state: &AppState, token: &str, session: &SessionRow) -> Result<Participant, ApiError> {
+async fn admit(
+    state: &AppState,
+    token: &str,
+    session: &SessionRow,
+) -> Result<Participant, ApiError> {
     if let Ok(claims) = state.tokens.verify_join(token) {
         if claims.sid != session.id {
             return Err(ApiError::Forbidden("this join code is for another session"));
         }
-        return Ok(Participant { id: "petitioner".into(), role: ParticipantRole::Petitioner, name: "上访人".into() });
+        return Ok(Participant {
+            id: "petitioner".into(),
+            role: ParticipantRole::Petitioner,
+            name: "上访人".into(),
+        });
     }
     let claims = state.tokens.verify_staff(token)?;
-    let user_id: i64 = claims.sub.parse().map_err(|_| ApiError::Unauthenticated("the token names no user"))?;
-    let staff = Staff { user_id, role: claims.role, court_id: claims.court, name: claims.name };
+    let user_id: i64 = claims
+        .sub
+        .parse()
+        .map_err(|_| ApiError::Unauthenticated("the token names no user"))?;
+    let staff = Staff {
+        user_id,
+        role: claims.role,
+        court_id: claims.court,
+        name: claims.name,
+    };
     let role = match staff.role {
         Role::Officer if may_see(&staff, session) => ParticipantRole::Host,
         Role::Officer if session.joint_court_id == Some(staff.court_id) => ParticipantRole::CoHost,
         Role::Coordinator if may_see(&staff, session) => ParticipantRole::LocalStaff,
         Role::Supervisor => {
             let above_host = state.store.court_ancestors(session.host_court_id).await?;
-            if staff.court_id == session.host_court_id || above_host.iter().any(|c| c.id == staff.court_id) {
+            if staff.court_id == session.host_court_id
+                || above_host.iter().any(|c| c.id == staff.court_id)
+            {
                 ParticipantRole::Observer
             } else {
-                return Err(ApiError::Forbidden("you are not a participant of this session"));
+                return Err(ApiError::Forbidden(
+                    "you are not a participant of this session",
+                ));
             }
         }
-        _ => return Err(ApiError::Forbidden("you are not a participant of this session")),
+        _ => {
+            return Err(ApiError::Forbidden(
+                "you are not a participant of this session",
+            ));
+        }
     };
-    Ok(Participant { id: format!("user-{user_id}"), role, name: staff.name })
+    Ok(Participant {
+        id: format!("user-{user_id}"),
+        role,
+        name: staff.name,
+    })
 }

@@ -20,8 +20,8 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use super::protocol::{
-    CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, IceServer, MediaKind, MemberState, Participant, ParticipantRole,
-    PeerInfo, ServerMessage, numbered, seq_of,
+    CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, IceServer, MediaKind, MemberState,
+    Participant, ParticipantRole, PeerInfo, ServerMessage, numbered, seq_of,
 };
 use super::redis_bus::{RedisBus, Wire};
 use crate::metrics::Metrics;
@@ -65,7 +65,10 @@ struct Local {
 
 impl Local {
     fn held(&mut self, session: i64, pid: &str) -> Option<&mut Held> {
-        self.sessions.get_mut(&session)?.iter_mut().find(|h| h.member.participant.id == pid)
+        self.sessions
+            .get_mut(&session)?
+            .iter_mut()
+            .find(|h| h.member.participant.id == pid)
     }
 }
 
@@ -169,8 +172,15 @@ impl Hub {
                         tokio::spawn(async move { inner.reregister().await });
                     }
                 });
-                let on_health = Arc::new(move |up: bool| health_metrics.redis_up.store(i64::from(up), Ordering::Relaxed));
-                Some(RedisBus::connect(url, prefix, &instance, on_wire, on_recover, on_health).await?)
+                let on_health = Arc::new(move |up: bool| {
+                    health_metrics
+                        .redis_up
+                        .store(i64::from(up), Ordering::Relaxed)
+                });
+                Some(
+                    RedisBus::connect(url, prefix, &instance, on_wire, on_recover, on_health)
+                        .await?,
+                )
             }
         };
         let inner = Arc::new(Inner {
@@ -190,7 +200,9 @@ impl Hub {
             let mut round = 0u32;
             loop {
                 tick.tick().await;
-                let Some(inner) = sweeper.upgrade() else { return };
+                let Some(inner) = sweeper.upgrade() else {
+                    return;
+                };
                 inner.sweep(round % 5 == 0).await;
                 round = round.wrapping_add(1);
             }
@@ -218,7 +230,8 @@ impl Hub {
     /// Whether `pid` may come in: already a member (a replacement or resume), or there is room.
     pub async fn has_room_for(&self, session: i64, pid: &str) -> bool {
         let members = self.inner.members(session).await;
-        members.iter().any(|m| m.participant.id == pid) || members.len() < self.inner.config.max_participants
+        members.iter().any(|m| m.participant.id == pid)
+            || members.len() < self.inner.config.max_participants
     }
 
     /// Takes in a new socket for `participant`. With `resume` (the last seq the client saw), a
@@ -235,13 +248,20 @@ impl Hub {
     ) -> Result<(), HubError> {
         let inner = &self.inner;
         let members = inner.members(session).await;
-        let existing = members.iter().find(|m| m.participant.id == participant.id).cloned();
+        let existing = members
+            .iter()
+            .find(|m| m.participant.id == participant.id)
+            .cloned();
         if existing.is_none() && members.len() >= inner.config.max_participants {
             return Err(HubError::Full);
         }
         let state = match &existing {
             Some(e) => e.state,
-            None if inner.config.waiting_room && participant.role == ParticipantRole::Petitioner => MemberState::Waiting,
+            None if inner.config.waiting_room
+                && participant.role == ParticipantRole::Petitioner =>
+            {
+                MemberState::Waiting
+            }
             None => MemberState::Admitted,
         };
         let member = Member {
@@ -272,7 +292,10 @@ impl Hub {
             let mut local = lock(&inner.local);
             let first = !local.sessions.contains_key(&session);
             let held = local.sessions.entry(session).or_default();
-            match held.iter_mut().find(|h| h.member.participant.id == participant.id) {
+            match held
+                .iter_mut()
+                .find(|h| h.member.participant.id == participant.id)
+            {
                 Some(h) => {
                     if let Some(old) = h.tx.replace(tx) {
                         let _ = old.try_send(Outbound::Close(CLOSE_REPLACED, "replaced"));
@@ -281,7 +304,13 @@ impl Hub {
                     h.dropped_at = None;
                     h.last_seq = h.last_seq.max(floor);
                 }
-                None => held.push(Held { member: member.clone(), tx: Some(tx), last_seq: floor, log: VecDeque::new(), dropped_at: None }),
+                None => held.push(Held {
+                    member: member.clone(),
+                    tx: Some(tx),
+                    last_seq: floor,
+                    log: VecDeque::new(),
+                    dropped_at: None,
+                }),
             }
             first
         };
@@ -292,13 +321,32 @@ impl Hub {
             let _ = bus.put_member(session, &member).await;
         }
 
-        let others: Vec<Member> = members.into_iter().filter(|m| m.participant.id != participant.id).collect();
+        let others: Vec<Member> = members
+            .into_iter()
+            .filter(|m| m.participant.id != participant.id)
+            .collect();
         if let (Some(after), Some(_)) = (resume, &existing) {
             if let Some(missed) = inner.missed(session, &participant.id, after).await {
-                inner.record(session, "resumed", &participant.id, serde_json::json!({"after": after})).await;
+                inner
+                    .record(
+                        session,
+                        "resumed",
+                        &participant.id,
+                        serde_json::json!({"after": after}),
+                    )
+                    .await;
                 inner.replay(session, &participant.id, missed);
                 let peers = admitted_peers(&others, false);
-                inner.send(session, &participant.id, &ServerMessage::Resumed { participants: peers }.body()).await;
+                inner
+                    .send(
+                        session,
+                        &participant.id,
+                        &ServerMessage::Resumed {
+                            participants: peers,
+                        }
+                        .body(),
+                    )
+                    .await;
                 Metrics::inc(&inner.metrics.resumes);
                 return Ok(());
             }
@@ -318,17 +366,37 @@ impl Hub {
         if existing.is_some() {
             // A fresh connection of someone already here: the others drop their old peer
             // connection to it and expect a new offer.
-            let left = ServerMessage::Left { participant_id: &participant.id }.body();
-            inner.broadcast(session, &others, |_| Some(left.clone())).await;
+            let left = ServerMessage::Left {
+                participant_id: &participant.id,
+            }
+            .body();
+            inner
+                .broadcast(session, &others, |_| Some(left.clone()))
+                .await;
         }
         match state {
             MemberState::Waiting => {
-                let waiting = ServerMessage::Waiting { participant: &participant }.body();
-                inner.broadcast(session, &others, |m| m.participant.role.moderates().then(|| waiting.clone())).await;
+                let waiting = ServerMessage::Waiting {
+                    participant: &participant,
+                }
+                .body();
+                inner
+                    .broadcast(session, &others, |m| {
+                        m.participant.role.moderates().then(|| waiting.clone())
+                    })
+                    .await;
             }
             MemberState::Admitted => {
-                let joined = ServerMessage::Joined { participant: &participant, polite: true }.body();
-                inner.broadcast(session, &others, |m| (m.state == MemberState::Admitted).then(|| joined.clone())).await;
+                let joined = ServerMessage::Joined {
+                    participant: &participant,
+                    polite: true,
+                }
+                .body();
+                inner
+                    .broadcast(session, &others, |m| {
+                        (m.state == MemberState::Admitted).then(|| joined.clone())
+                    })
+                    .await;
             }
         }
         Ok(())
@@ -361,7 +429,13 @@ impl Hub {
     }
 
     /// Relays a description or candidate, unchanged, between two admitted participants.
-    pub async fn signal(&self, session: i64, from: &str, to: &str, data: &RawValue) -> Result<(), HubError> {
+    pub async fn signal(
+        &self,
+        session: i64,
+        from: &str,
+        to: &str,
+        data: &RawValue,
+    ) -> Result<(), HubError> {
         let inner = &self.inner;
         if from == to {
             return Err(HubError::UnknownParticipant);
@@ -373,7 +447,9 @@ impl Hub {
             None => Err(HubError::UnknownParticipant),
             Some(MemberState::Waiting) => Err(HubError::NotAdmitted),
             Some(MemberState::Admitted) => {
-                inner.send(session, to, &ServerMessage::Signal { from, data }.body()).await;
+                inner
+                    .send(session, to, &ServerMessage::Signal { from, data }.body())
+                    .await;
                 Ok(())
             }
         }
@@ -381,16 +457,31 @@ impl Hub {
 
     /// A chat line: to everyone, or — from someone in the waiting room — to the hosts only.
     /// The sender gets its own line back, numbered like every other message.
-    pub async fn chat(&self, session: i64, from: &Participant, text: &str) -> Result<(), crate::store::StoreError> {
+    pub async fn chat(
+        &self,
+        session: i64,
+        from: &Participant,
+        text: &str,
+    ) -> Result<(), crate::store::StoreError> {
         let inner = &self.inner;
         let data = serde_json::json!({"text": text, "name": from.name});
-        let event = inner.store.add_event(session, "chat", &from.id, &data).await?;
+        let event = inner
+            .store
+            .add_event(session, "chat", &from.id, &data)
+            .await?;
         let waiting = inner.state_of(session, &from.id).await == Some(MemberState::Waiting);
-        let body = ServerMessage::Chat { from: &from.id, name: &from.name, text, at: event.at }.body();
+        let body = ServerMessage::Chat {
+            from: &from.id,
+            name: &from.name,
+            text,
+            at: event.at,
+        }
+        .body();
         let members = inner.members(session).await;
         inner
             .broadcast(session, &members, |m| {
-                (!waiting || m.participant.id == from.id || m.participant.role.moderates()).then(|| body.clone())
+                (!waiting || m.participant.id == from.id || m.participant.role.moderates())
+                    .then(|| body.clone())
             })
             .await;
         Ok(())
@@ -403,22 +494,50 @@ impl Hub {
             return Err(HubError::NotAllowed);
         }
         let members = inner.members(session).await;
-        let mut target = members.iter().find(|m| m.participant.id == pid).cloned().ok_or(HubError::UnknownParticipant)?;
+        let mut target = members
+            .iter()
+            .find(|m| m.participant.id == pid)
+            .cloned()
+            .ok_or(HubError::UnknownParticipant)?;
         if target.state != MemberState::Waiting {
             return Err(HubError::NotWaiting);
         }
         target.state = MemberState::Admitted;
-        inner.record(session, "admitted", pid, serde_json::json!({"by": by.id})).await;
+        inner
+            .record(session, "admitted", pid, serde_json::json!({"by": by.id}))
+            .await;
         inner.set_state(session, pid, true);
         if let Some(bus) = &inner.redis {
             let _ = bus.put_member(session, &target).await;
-            let _ = bus.publish(session, &Wire::State { pid: pid.to_owned(), admitted: true }).await;
+            let _ = bus
+                .publish(
+                    session,
+                    &Wire::State {
+                        pid: pid.to_owned(),
+                        admitted: true,
+                    },
+                )
+                .await;
         }
-        let others: Vec<Member> = members.into_iter().filter(|m| m.participant.id != pid).collect();
-        let admitted = ServerMessage::Admitted { participants: admitted_peers(&others, false) }.body();
+        let others: Vec<Member> = members
+            .into_iter()
+            .filter(|m| m.participant.id != pid)
+            .collect();
+        let admitted = ServerMessage::Admitted {
+            participants: admitted_peers(&others, false),
+        }
+        .body();
         inner.send(session, pid, &admitted).await;
-        let joined = ServerMessage::Joined { participant: &target.participant, polite: true }.body();
-        inner.broadcast(session, &others, |m| (m.state == MemberState::Admitted).then(|| joined.clone())).await;
+        let joined = ServerMessage::Joined {
+            participant: &target.participant,
+            polite: true,
+        }
+        .body();
+        inner
+            .broadcast(session, &others, |m| {
+                (m.state == MemberState::Admitted).then(|| joined.clone())
+            })
+            .await;
         Ok(())
     }
 
@@ -431,11 +550,20 @@ impl Hub {
         if inner.state_of(session, pid).await.is_none() {
             return Err(HubError::UnknownParticipant);
         }
-        inner.record(session, "removed", pid, serde_json::json!({"by": by.id})).await;
-        inner.send(session, pid, &ServerMessage::Removed { by: &by.id }.body()).await;
+        inner
+            .record(session, "removed", pid, serde_json::json!({"by": by.id}))
+            .await;
+        inner
+            .send(session, pid, &ServerMessage::Removed { by: &by.id }.body())
+            .await;
         if !inner.close_local(session, pid, CLOSE_REMOVED) {
             if let Some(bus) = &inner.redis {
-                let close = Wire::Close { pid: pid.to_owned(), instance: String::new(), conn: 0, code: CLOSE_REMOVED };
+                let close = Wire::Close {
+                    pid: pid.to_owned(),
+                    instance: String::new(),
+                    conn: 0,
+                    code: CLOSE_REMOVED,
+                };
                 let _ = bus.publish(session, &close).await;
             }
         }
@@ -443,7 +571,13 @@ impl Hub {
     }
 
     /// A host asks a participant to mute (advisory: media flows peer to peer).
-    pub async fn mute(&self, session: i64, by: &Participant, pid: &str, kind: MediaKind) -> Result<(), HubError> {
+    pub async fn mute(
+        &self,
+        session: i64,
+        by: &Participant,
+        pid: &str,
+        kind: MediaKind,
+    ) -> Result<(), HubError> {
         let inner = &self.inner;
         if !by.role.moderates() {
             return Err(HubError::NotAllowed);
@@ -451,14 +585,29 @@ impl Hub {
         if inner.state_of(session, pid).await.is_none() {
             return Err(HubError::UnknownParticipant);
         }
-        inner.record(session, "mute_requested", pid, serde_json::json!({"by": by.id, "kind": kind})).await;
-        inner.send(session, pid, &ServerMessage::Mute { by: &by.id, kind }.body()).await;
+        inner
+            .record(
+                session,
+                "mute_requested",
+                pid,
+                serde_json::json!({"by": by.id, "kind": kind}),
+            )
+            .await;
+        inner
+            .send(
+                session,
+                pid,
+                &ServerMessage::Mute { by: &by.id, kind }.body(),
+            )
+            .await;
         Ok(())
     }
 
     /// Sends an error to one participant.
     pub async fn error(&self, session: i64, pid: &str, code: &str, message: &str) {
-        self.inner.send(session, pid, &ServerMessage::Error { code, message }.body()).await;
+        self.inner
+            .send(session, pid, &ServerMessage::Error { code, message }.body())
+            .await;
     }
 
     /// Tells everyone the session has ended, closes their sockets and forgets the session.
@@ -466,7 +615,9 @@ impl Hub {
         let inner = &self.inner;
         let members = inner.members(session).await;
         let ended = ServerMessage::Ended { outcome }.body();
-        inner.broadcast(session, &members, |_| Some(ended.clone())).await;
+        inner
+            .broadcast(session, &members, |_| Some(ended.clone()))
+            .await;
         inner.end_local(session, 1000);
         if let Some(bus) = &inner.redis {
             let _ = bus.publish(session, &Wire::End { code: 1000 }).await;
@@ -500,7 +651,10 @@ fn admitted_peers(members: &[Member], polite: bool) -> Vec<PeerInfo<'_>> {
     members
         .iter()
         .filter(|m| m.state == MemberState::Admitted)
-        .map(|m| PeerInfo { participant: &m.participant, polite })
+        .map(|m| PeerInfo {
+            participant: &m.participant,
+            polite,
+        })
         .collect()
 }
 
@@ -528,14 +682,23 @@ impl Inner {
             return Some(h.member.state);
         }
         match self.redis.as_ref().filter(|b| b.is_healthy()) {
-            Some(bus) => bus.member(session, pid).await.ok().flatten().map(|m| m.state),
+            Some(bus) => bus
+                .member(session, pid)
+                .await
+                .ok()
+                .flatten()
+                .map(|m| m.state),
             None => None,
         }
     }
 
     fn set_state(&self, session: i64, pid: &str, admitted: bool) {
         if let Some(h) = lock(&self.local).held(session, pid) {
-            h.member.state = if admitted { MemberState::Admitted } else { MemberState::Waiting };
+            h.member.state = if admitted {
+                MemberState::Admitted
+            } else {
+                MemberState::Waiting
+            };
         }
     }
 
@@ -574,13 +737,19 @@ impl Inner {
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     // It does not read: drop the socket (its task sees the queue close) and keep
                     // its place for a resume, as for any dropped line.
-                    tracing::warn!(session, participant = pid, "queue full; dropping a slow socket");
+                    tracing::warn!(
+                        session,
+                        participant = pid,
+                        "queue full; dropping a slow socket"
+                    );
                     h.tx = None;
                     h.dropped_at = Some(Instant::now());
                     h.member.connected = false;
                     Metrics::inc(&self.metrics.slow_consumers_dropped);
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => Metrics::inc(&self.metrics.messages_dropped),
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    Metrics::inc(&self.metrics.messages_dropped)
+                }
             }
         }
         true
@@ -593,7 +762,10 @@ impl Inner {
         }
         match self.redis.as_ref().filter(|b| b.is_healthy()) {
             Some(bus) => {
-                let wire = Wire::Deliver { pid: pid.to_owned(), body: body.to_owned() };
+                let wire = Wire::Deliver {
+                    pid: pid.to_owned(),
+                    body: body.to_owned(),
+                };
                 if bus.publish(session, &wire).await.is_err() {
                     Metrics::inc(&self.metrics.messages_dropped);
                 }
@@ -602,11 +774,21 @@ impl Inner {
         }
     }
 
-    async fn broadcast(&self, session: i64, members: &[Member], body_for: impl Fn(&Member) -> Option<String>) {
+    async fn broadcast(
+        &self,
+        session: i64,
+        members: &[Member],
+        body_for: impl Fn(&Member) -> Option<String>,
+    ) {
         // Each recipient gets one message from this call, so sending concurrently keeps every
         // recipient's order.
-        let sends = members.iter().filter_map(|m| body_for(m).map(|body| (m.participant.id.as_str(), body)));
-        futures_util::future::join_all(sends.map(|(pid, body)| async move { self.send(session, pid, &body).await })).await;
+        let sends = members
+            .iter()
+            .filter_map(|m| body_for(m).map(|body| (m.participant.id.as_str(), body)));
+        futures_util::future::join_all(
+            sends.map(|(pid, body)| async move { self.send(session, pid, &body).await }),
+        )
+        .await;
     }
 
     /// The messages after `after` for a resume: from this instance's log, else from Redis.
@@ -614,7 +796,9 @@ impl Inner {
         let local: Option<Vec<String>> = lock(&self.local).held(session, pid).and_then(|h| {
             let all: Vec<String> = h.log.iter().cloned().collect();
             let covers = h.last_seq == after || all.iter().any(|m| seq_of(m) == Some(after + 1));
-            covers.then(|| super::redis_bus::contiguous_after(all, after)).flatten()
+            covers
+                .then(|| super::redis_bus::contiguous_after(all, after))
+                .flatten()
         });
         if local.is_some() {
             return local;
@@ -675,7 +859,9 @@ impl Inner {
             let mut local = lock(&self.local);
             let mut removed = None;
             if let Some(held) = local.sessions.get_mut(&session) {
-                if let Some(i) = held.iter().position(|h| h.member.participant.id == pid && conn.is_none_or(|c| h.member.conn == c)) {
+                if let Some(i) = held.iter().position(|h| {
+                    h.member.participant.id == pid && conn.is_none_or(|c| h.member.conn == c)
+                }) {
                     removed = Some(held.remove(i).member);
                 }
                 if held.is_empty() {
@@ -690,7 +876,10 @@ impl Inner {
         let Some(member) = removed else { return };
         if let Some(bus) = &self.redis {
             // Another instance may have taken this participant over meanwhile: then it stays.
-            if let Ok(false) = bus.remove_member(session, pid, &member.instance, member.conn).await {
+            if let Ok(false) = bus
+                .remove_member(session, pid, &member.instance, member.conn)
+                .await
+            {
                 return;
             }
         }
@@ -698,10 +887,17 @@ impl Inner {
     }
 
     async fn announce_left(&self, session: i64, pid: &str) {
-        self.record(session, "left", pid, serde_json::json!({})).await;
+        self.record(session, "left", pid, serde_json::json!({}))
+            .await;
         let members = self.members(session).await;
-        let left = ServerMessage::Left { participant_id: pid }.body();
-        self.broadcast(session, &members, |m| (m.participant.id != pid).then(|| left.clone())).await;
+        let left = ServerMessage::Left {
+            participant_id: pid,
+        }
+        .body();
+        self.broadcast(session, &members, |m| {
+            (m.participant.id != pid).then(|| left.clone())
+        })
+        .await;
     }
 
     /// A message from another instance on a session's channel.
@@ -710,10 +906,16 @@ impl Inner {
             Wire::Deliver { pid, body } => {
                 self.deliver_local(session, &pid, &body);
             }
-            Wire::Close { pid, instance, conn, code } => {
+            Wire::Close {
+                pid,
+                instance,
+                conn,
+                code,
+            } => {
                 let mut local = lock(&self.local);
                 if let Some(h) = local.held(session, &pid) {
-                    let matches = (instance.is_empty() || instance == self.instance) && (conn == 0 || conn == h.member.conn);
+                    let matches = (instance.is_empty() || instance == self.instance)
+                        && (conn == 0 || conn == h.member.conn);
                     if matches && code == CLOSE_REPLACED && instance == self.instance {
                         // Taken over by another instance: forget it here without a leave.
                         if let Some(tx) = h.tx.take() {
@@ -766,20 +968,31 @@ impl Inner {
         for (session, pid, conn) in expired {
             self.leave(session, &pid, Some(conn)).await;
         }
-        let Some(bus) = self.redis.as_ref().filter(|b| b.is_healthy() && check_dead_instances) else {
+        let Some(bus) = self
+            .redis
+            .as_ref()
+            .filter(|b| b.is_healthy() && check_dead_instances)
+        else {
             return;
         };
         let sessions: Vec<i64> = lock(&self.local).sessions.keys().copied().collect();
         for session in sessions {
-            let Ok(members) = bus.members(session).await else { return };
+            let Ok(members) = bus.members(session).await else {
+                return;
+            };
             for m in members.into_iter().filter(|m| m.instance != self.instance) {
                 if bus.instance_alive(&m.instance).await.unwrap_or(true) {
                     lock(&self.dead_since).remove(&m.instance);
                     continue;
                 }
-                let since = *lock(&self.dead_since).entry(m.instance.clone()).or_insert_with(Instant::now);
+                let since = *lock(&self.dead_since)
+                    .entry(m.instance.clone())
+                    .or_insert_with(Instant::now);
                 if since.elapsed() >= grace
-                    && bus.remove_member(session, &m.participant.id, &m.instance, m.conn).await.unwrap_or(false)
+                    && bus
+                        .remove_member(session, &m.participant.id, &m.instance, m.conn)
+                        .await
+                        .unwrap_or(false)
                 {
                     self.announce_left(session, &m.participant.id).await;
                 }

@@ -13,13 +13,20 @@ use crate::config::IceSettings;
 pub fn servers_for(settings: &IceSettings, participant_id: &str, now_unix: i64) -> Vec<IceServer> {
     let mut servers = Vec::new();
     if !settings.stun_urls.is_empty() {
-        servers.push(IceServer { urls: settings.stun_urls.clone(), username: None, credential: None });
+        servers.push(IceServer {
+            urls: settings.stun_urls.clone(),
+            username: None,
+            credential: None,
+        });
     }
     if !settings.turn_urls.is_empty() {
         let username = format!("{}:{participant_id}", now_unix + settings.turn_ttl_seconds);
         servers.push(IceServer {
             urls: settings.turn_urls.clone(),
-            credential: Some(turn_password(settings.turn_secret.expose_secret(), &username)),
+            credential: Some(turn_password(
+                settings.turn_secret.expose_secret(),
+                &username,
+            )),
             username: Some(username),
         });
     }
@@ -28,7 +35,8 @@ pub fn servers_for(settings: &IceSettings, participant_id: &str, now_unix: i64) 
 
 pub fn turn_password(secret: &str, username: &str) -> String {
     // HMAC takes a key of any length, so building it cannot fail.
-    let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
+    let mut mac =
+        <Hmac<Sha1> as Mac>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
     mac.update(username.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
@@ -40,7 +48,10 @@ mod tests {
     #[test]
     fn coturn_credentials() {
         // Computed independently: printf '1433895918:1' | openssl dgst -sha1 -hmac north -binary | base64
-        assert_eq!(turn_password("north", "1433895918:1"), "FVvRuEpfqU2aWPC2GTK78NIG77I=");
+        assert_eq!(
+            turn_password("north", "1433895918:1"),
+            "FVvRuEpfqU2aWPC2GTK78NIG77I="
+        );
     }
 
     #[test]

@@ -58,14 +58,26 @@ pub enum MediaKind {
 #[derive(Debug)]
 pub enum ClientMessage<'a> {
     /// Relay `data` (a JSON object, passed on byte for byte) to participant `to`.
-    Signal { to: String, data: &'a RawValue },
-    Chat { text: String },
+    Signal {
+        to: String,
+        data: &'a RawValue,
+    },
+    Chat {
+        text: String,
+    },
     /// Host: let a waiting participant in.
-    Admit { participant: String },
+    Admit {
+        participant: String,
+    },
     /// Host: send a participant out.
-    Remove { participant: String },
+    Remove {
+        participant: String,
+    },
     /// Host: ask a participant to mute their microphone or camera.
-    Mute { participant: String, kind: MediaKind },
+    Mute {
+        participant: String,
+        kind: MediaKind,
+    },
     /// Leave now, without the grace period kept for a dropped connection.
     Leave,
 }
@@ -91,8 +103,8 @@ pub struct ParseError(pub String);
 
 impl<'a> ClientMessage<'a> {
     pub fn parse(text: &'a str) -> Result<ClientMessage<'a>, ParseError> {
-        let env: Envelope<'a> =
-            serde_json::from_str(text).map_err(|e| ParseError(format!("not a valid message: {e}")))?;
+        let env: Envelope<'a> = serde_json::from_str(text)
+            .map_err(|e| ParseError(format!("not a valid message: {e}")))?;
         let only = |allowed: &[&str]| -> Result<(), ParseError> {
             let present = [
                 ("to", env.to.is_some()),
@@ -101,7 +113,10 @@ impl<'a> ClientMessage<'a> {
                 ("kind", env.kind.is_some()),
                 ("data", env.data.is_some()),
             ];
-            match present.iter().find(|(name, set)| *set && !allowed.contains(name)) {
+            match present
+                .iter()
+                .find(|(name, set)| *set && !allowed.contains(name))
+            {
                 Some((name, _)) => Err(ParseError(format!("`{}` has no field `{name}`", env.ty))),
                 None => Ok(()),
             }
@@ -112,30 +127,44 @@ impl<'a> ClientMessage<'a> {
         match env.ty.as_str() {
             "signal" => {
                 only(&["to", "data"])?;
-                let data = env.data.ok_or_else(|| ParseError("`signal` needs `data`".into()))?;
+                let data = env
+                    .data
+                    .ok_or_else(|| ParseError("`signal` needs `data`".into()))?;
                 if !data.get().trim_start().starts_with('{') {
                     return Err(ParseError("`signal.data` must be a JSON object".into()));
                 }
-                Ok(ClientMessage::Signal { to: need(env.to.clone(), "to")?, data })
+                Ok(ClientMessage::Signal {
+                    to: need(env.to.clone(), "to")?,
+                    data,
+                })
             }
             "chat" => {
                 only(&["text"])?;
-                Ok(ClientMessage::Chat { text: need(env.text.clone(), "text")? })
+                Ok(ClientMessage::Chat {
+                    text: need(env.text.clone(), "text")?,
+                })
             }
             "admit" => {
                 only(&["participant"])?;
-                Ok(ClientMessage::Admit { participant: need(env.participant.clone(), "participant")? })
+                Ok(ClientMessage::Admit {
+                    participant: need(env.participant.clone(), "participant")?,
+                })
             }
             "remove" => {
                 only(&["participant"])?;
-                Ok(ClientMessage::Remove { participant: need(env.participant.clone(), "participant")? })
+                Ok(ClientMessage::Remove {
+                    participant: need(env.participant.clone(), "participant")?,
+                })
             }
             "mute" => {
                 only(&["participant", "kind"])?;
                 let kind = env
                     .kind
                     .ok_or_else(|| ParseError("`mute` needs `kind` (audio or video)".into()))?;
-                Ok(ClientMessage::Mute { participant: need(env.participant.clone(), "participant")?, kind })
+                Ok(ClientMessage::Mute {
+                    participant: need(env.participant.clone(), "participant")?,
+                    kind,
+                })
             }
             "leave" => {
                 only(&[])?;
@@ -184,21 +213,50 @@ pub enum ServerMessage<'a> {
         ice_servers: &'a [IceServer],
     },
     /// After a resume: the missed messages came first; this closes the replay.
-    Resumed { participants: Vec<PeerInfo<'a>> },
+    Resumed {
+        participants: Vec<PeerInfo<'a>>,
+    },
     /// To hosts: someone is in the waiting room.
-    Waiting { participant: &'a Participant },
+    Waiting {
+        participant: &'a Participant,
+    },
     /// To the admitted participant: whom to offer to.
-    Admitted { participants: Vec<PeerInfo<'a>> },
-    Joined { participant: &'a Participant, polite: bool },
-    Left { participant_id: &'a str },
-    Removed { by: &'a str },
-    Mute { by: &'a str, kind: MediaKind },
-    Signal { from: &'a str, data: &'a RawValue },
-    Chat { from: &'a str, name: &'a str, text: &'a str, at: DateTime<Utc> },
-    Ended { outcome: &'a str },
+    Admitted {
+        participants: Vec<PeerInfo<'a>>,
+    },
+    Joined {
+        participant: &'a Participant,
+        polite: bool,
+    },
+    Left {
+        participant_id: &'a str,
+    },
+    Removed {
+        by: &'a str,
+    },
+    Mute {
+        by: &'a str,
+        kind: MediaKind,
+    },
+    Signal {
+        from: &'a str,
+        data: &'a RawValue,
+    },
+    Chat {
+        from: &'a str,
+        name: &'a str,
+        text: &'a str,
+        at: DateTime<Utc>,
+    },
+    Ended {
+        outcome: &'a str,
+    },
     /// The instance is draining: reconnect with `resume.<last seq>`.
     Reconnect {},
-    Error { code: &'a str, message: &'a str },
+    Error {
+        code: &'a str,
+        message: &'a str,
+    },
 }
 
 impl ServerMessage<'_> {
@@ -211,7 +269,10 @@ impl ServerMessage<'_> {
 
     /// The fields each server message type carries besides `type` and `seq`, as documented.
     pub const FIELDS: &'static [(&'static str, &'static [&'static str])] = &[
-        ("welcome", &["session_id", "you", "state", "participants", "ice_servers"]),
+        (
+            "welcome",
+            &["session_id", "you", "state", "participants", "ice_servers"],
+        ),
         ("resumed", &["participants"]),
         ("waiting", &["participant"]),
         ("admitted", &["participants"]),
@@ -249,7 +310,10 @@ mod tests {
         match ClientMessage::parse(text).unwrap() {
             ClientMessage::Signal { to, data } => {
                 assert_eq!(to, "user-1");
-                assert_eq!(data.get(), r#"{"description":{"type":"offer","sdp":"v=0\r\n"}}"#);
+                assert_eq!(
+                    data.get(),
+                    r#"{"description":{"type":"offer","sdp":"v=0\r\n"}}"#
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -259,7 +323,9 @@ mod tests {
     fn signal_data_may_mention_kind() {
         let text = r#"{"type":"signal","to":"a","data":{"kind":"x","candidate":null}}"#;
         match ClientMessage::parse(text).unwrap() {
-            ClientMessage::Signal { data, .. } => assert_eq!(data.get(), r#"{"kind":"x","candidate":null}"#),
+            ClientMessage::Signal { data, .. } => {
+                assert_eq!(data.get(), r#"{"kind":"x","candidate":null}"#)
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -267,14 +333,21 @@ mod tests {
     #[test]
     fn parses_host_actions() {
         assert!(matches!(
-            ClientMessage::parse(r#"{"type":"mute","participant":"petitioner","kind":"audio"}"#).unwrap(),
-            ClientMessage::Mute { kind: MediaKind::Audio, .. }
+            ClientMessage::parse(r#"{"type":"mute","participant":"petitioner","kind":"audio"}"#)
+                .unwrap(),
+            ClientMessage::Mute {
+                kind: MediaKind::Audio,
+                ..
+            }
         ));
         assert!(matches!(
             ClientMessage::parse(r#"{"type":"admit","participant":"petitioner"}"#).unwrap(),
             ClientMessage::Admit { .. }
         ));
-        assert!(matches!(ClientMessage::parse(r#"{"type":"leave"}"#).unwrap(), ClientMessage::Leave));
+        assert!(matches!(
+            ClientMessage::parse(r#"{"type":"leave"}"#).unwrap(),
+            ClientMessage::Leave
+        ));
     }
 
     #[test]
@@ -300,10 +373,24 @@ mod tests {
 
     #[test]
     fn numbering_round_trips() {
-        let p = Participant { id: "user-7".into(), role: ParticipantRole::Host, name: "法官".into() };
+        let p = Participant {
+            id: "user-7".into(),
+            role: ParticipantRole::Host,
+            name: "法官".into(),
+        };
         let raw = RawValue::from_string(r#"{"candidate":null}"#.into()).unwrap();
-        let m = numbered(5, &ServerMessage::Signal { from: &p.id, data: &raw }.body());
-        assert_eq!(m, r#"{"seq":5,"type":"signal","from":"user-7","data":{"candidate":null}}"#);
+        let m = numbered(
+            5,
+            &ServerMessage::Signal {
+                from: &p.id,
+                data: &raw,
+            }
+            .body(),
+        );
+        assert_eq!(
+            m,
+            r#"{"seq":5,"type":"signal","from":"user-7","data":{"candidate":null}}"#
+        );
         assert_eq!(seq_of(&m), Some(5));
         let r = numbered(9, &ServerMessage::Reconnect {}.body());
         assert_eq!(r, r#"{"seq":9,"type":"reconnect"}"#);
@@ -311,29 +398,71 @@ mod tests {
 
     #[test]
     fn field_table_matches_the_enum() {
-        let p = Participant { id: "a".into(), role: ParticipantRole::Observer, name: "n".into() };
+        let p = Participant {
+            id: "a".into(),
+            role: ParticipantRole::Observer,
+            name: "n".into(),
+        };
         let raw = RawValue::from_string("{}".into()).unwrap();
         let all = [
-            ServerMessage::Welcome { session_id: 1, you: &p, state: MemberState::Admitted, participants: vec![], ice_servers: &[] },
-            ServerMessage::Resumed { participants: vec![] },
+            ServerMessage::Welcome {
+                session_id: 1,
+                you: &p,
+                state: MemberState::Admitted,
+                participants: vec![],
+                ice_servers: &[],
+            },
+            ServerMessage::Resumed {
+                participants: vec![],
+            },
             ServerMessage::Waiting { participant: &p },
-            ServerMessage::Admitted { participants: vec![] },
-            ServerMessage::Joined { participant: &p, polite: true },
-            ServerMessage::Left { participant_id: "a" },
+            ServerMessage::Admitted {
+                participants: vec![],
+            },
+            ServerMessage::Joined {
+                participant: &p,
+                polite: true,
+            },
+            ServerMessage::Left {
+                participant_id: "a",
+            },
             ServerMessage::Removed { by: "a" },
-            ServerMessage::Mute { by: "a", kind: MediaKind::Video },
-            ServerMessage::Signal { from: "a", data: &raw },
-            ServerMessage::Chat { from: "a", name: "n", text: "t", at: Utc::now() },
+            ServerMessage::Mute {
+                by: "a",
+                kind: MediaKind::Video,
+            },
+            ServerMessage::Signal {
+                from: "a",
+                data: &raw,
+            },
+            ServerMessage::Chat {
+                from: "a",
+                name: "n",
+                text: "t",
+                at: Utc::now(),
+            },
             ServerMessage::Ended { outcome: "reply" },
             ServerMessage::Reconnect {},
-            ServerMessage::Error { code: "c", message: "m" },
+            ServerMessage::Error {
+                code: "c",
+                message: "m",
+            },
         ];
         assert_eq!(all.len(), ServerMessage::FIELDS.len());
         for m in all {
             let v: serde_json::Value = serde_json::from_str(&numbered(1, &m.body())).unwrap();
             let kind = v["type"].as_str().unwrap();
-            let (_, fields) = ServerMessage::FIELDS.iter().find(|(k, _)| *k == kind).unwrap();
-            let mut got: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).filter(|k| *k != "type" && *k != "seq").collect();
+            let (_, fields) = ServerMessage::FIELDS
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .unwrap();
+            let mut got: Vec<&str> = v
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .filter(|k| *k != "type" && *k != "seq")
+                .collect();
             let mut want = fields.to_vec();
             got.sort_unstable();
             want.sort_unstable();

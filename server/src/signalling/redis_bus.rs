@@ -26,7 +26,12 @@ pub enum Wire {
     /// Deliver `body` (an unnumbered message) to participant `pid`, wherever it is held.
     Deliver { pid: String, body: String },
     /// Close connection `conn` of `pid` on `instance` with `code` (0 for conn means any).
-    Close { pid: String, instance: String, conn: u64, code: u16 },
+    Close {
+        pid: String,
+        instance: String,
+        conn: u64,
+        code: u16,
+    },
     /// A participant's waiting-room state changed.
     State { pid: String, admitted: bool },
     /// The session ended: close every socket of it with `code`.
@@ -37,7 +42,12 @@ impl Wire {
     pub fn encode(&self) -> String {
         match self {
             Wire::Deliver { pid, body } => format!("D {pid}\n{body}"),
-            Wire::Close { pid, instance, conn, code } => format!("C {pid} {instance} {conn} {code}"),
+            Wire::Close {
+                pid,
+                instance,
+                conn,
+                code,
+            } => format!("C {pid} {instance} {conn} {code}"),
             Wire::State { pid, admitted } => format!("S {pid} {}", u8::from(*admitted)),
             Wire::End { code } => format!("X {code}"),
         }
@@ -47,15 +57,23 @@ impl Wire {
         let (head, body) = text.split_once('\n').unwrap_or((text, ""));
         let mut words = head.split(' ');
         match words.next()? {
-            "D" => Some(Wire::Deliver { pid: words.next()?.to_owned(), body: body.to_owned() }),
+            "D" => Some(Wire::Deliver {
+                pid: words.next()?.to_owned(),
+                body: body.to_owned(),
+            }),
             "C" => Some(Wire::Close {
                 pid: words.next()?.to_owned(),
                 instance: words.next()?.to_owned(),
                 conn: words.next()?.parse().ok()?,
                 code: words.next()?.parse().ok()?,
             }),
-            "S" => Some(Wire::State { pid: words.next()?.to_owned(), admitted: words.next()? == "1" }),
-            "X" => Some(Wire::End { code: words.next()?.parse().ok()? }),
+            "S" => Some(Wire::State {
+                pid: words.next()?.to_owned(),
+                admitted: words.next()? == "1",
+            }),
+            "X" => Some(Wire::End {
+                code: words.next()?.parse().ok()?,
+            }),
             _ => None,
         }
     }
@@ -124,9 +142,23 @@ impl RedisBus {
             log_tx,
             cas_delete: redis::Script::new(CAS_DELETE),
         };
-        tokio::spawn(subscriber(client, prefix.to_owned(), subscribed, sub_rx, on_wire, healthy.clone()));
+        tokio::spawn(subscriber(
+            client,
+            prefix.to_owned(),
+            subscribed,
+            sub_rx,
+            on_wire,
+            healthy.clone(),
+        ));
         tokio::spawn(log_writer(conn.clone(), prefix.to_owned(), log_rx));
-        tokio::spawn(pinger(conn, prefix.to_owned(), instance.to_owned(), healthy, on_recover, on_health));
+        tokio::spawn(pinger(
+            conn,
+            prefix.to_owned(),
+            instance.to_owned(),
+            healthy,
+            on_recover,
+            on_health,
+        ));
         Ok(bus)
     }
 
@@ -145,17 +177,30 @@ impl RedisBus {
 
     pub async fn members(&self, session: i64) -> redis::RedisResult<Vec<super::hub::Member>> {
         let mut c = self.conn.clone();
-        let raw: Vec<(String, String)> = self.note(c.hgetall(keys::members(&self.prefix, session)).await)?;
-        Ok(raw.into_iter().filter_map(|(_, v)| serde_json::from_str(&v).ok()).collect())
+        let raw: Vec<(String, String)> =
+            self.note(c.hgetall(keys::members(&self.prefix, session)).await)?;
+        Ok(raw
+            .into_iter()
+            .filter_map(|(_, v)| serde_json::from_str(&v).ok())
+            .collect())
     }
 
-    pub async fn member(&self, session: i64, pid: &str) -> redis::RedisResult<Option<super::hub::Member>> {
+    pub async fn member(
+        &self,
+        session: i64,
+        pid: &str,
+    ) -> redis::RedisResult<Option<super::hub::Member>> {
         let mut c = self.conn.clone();
-        let raw: Option<String> = self.note(c.hget(keys::members(&self.prefix, session), pid).await)?;
+        let raw: Option<String> =
+            self.note(c.hget(keys::members(&self.prefix, session), pid).await)?;
         Ok(raw.and_then(|v| serde_json::from_str(&v).ok()))
     }
 
-    pub async fn put_member(&self, session: i64, member: &super::hub::Member) -> redis::RedisResult<()> {
+    pub async fn put_member(
+        &self,
+        session: i64,
+        member: &super::hub::Member,
+    ) -> redis::RedisResult<()> {
         let key = keys::members(&self.prefix, session);
         let value = serde_json::to_string(member).unwrap_or_default();
         let mut c = self.conn.clone();
@@ -171,7 +216,13 @@ impl RedisBus {
     }
 
     /// Removes `pid` if it is still connection `conn` of `instance`. Returns whether it did.
-    pub async fn remove_member(&self, session: i64, pid: &str, instance: &str, conn: u64) -> redis::RedisResult<bool> {
+    pub async fn remove_member(
+        &self,
+        session: i64,
+        pid: &str,
+        instance: &str,
+        conn: u64,
+    ) -> redis::RedisResult<bool> {
         let mut c = self.conn.clone();
         let removed: i64 = self.note(
             self.cas_delete
@@ -192,25 +243,37 @@ impl RedisBus {
 
     pub async fn publish(&self, session: i64, wire: &Wire) -> redis::RedisResult<()> {
         let mut c = self.conn.clone();
-        self.note(c.publish(keys::channel(&self.prefix, session), wire.encode()).await)
+        self.note(
+            c.publish(keys::channel(&self.prefix, session), wire.encode())
+                .await,
+        )
     }
 
     /// Queues a numbered message for the participant's log; never waits (a full queue drops it,
     /// which at worst turns a resume elsewhere into a fresh join).
     pub fn append_log(&self, session: i64, pid: &str, numbered: &str) {
-        let _ = self.log_tx.try_send((session, pid.to_owned(), numbered.to_owned()));
+        let _ = self
+            .log_tx
+            .try_send((session, pid.to_owned(), numbered.to_owned()));
     }
 
     /// The logged messages numbered after `after`, if the log still holds every one of them.
-    pub async fn replay(&self, session: i64, pid: &str, after: u64) -> redis::RedisResult<Option<Vec<String>>> {
+    pub async fn replay(
+        &self,
+        session: i64,
+        pid: &str,
+        after: u64,
+    ) -> redis::RedisResult<Option<Vec<String>>> {
         let mut c = self.conn.clone();
-        let all: Vec<String> = self.note(c.lrange(keys::log(&self.prefix, session, pid), 0, -1).await)?;
+        let all: Vec<String> =
+            self.note(c.lrange(keys::log(&self.prefix, session, pid), 0, -1).await)?;
         Ok(contiguous_after(all, after))
     }
 
     pub async fn last_seq(&self, session: i64, pid: &str) -> redis::RedisResult<u64> {
         let mut c = self.conn.clone();
-        let last: Option<String> = self.note(c.lindex(keys::log(&self.prefix, session, pid), -1).await)?;
+        let last: Option<String> =
+            self.note(c.lindex(keys::log(&self.prefix, session, pid), -1).await)?;
         Ok(last.as_deref().and_then(seq_of).unwrap_or(0))
     }
 
@@ -230,15 +293,14 @@ impl RedisBus {
 
 /// The messages after `after`, if they run on from it without a gap.
 pub fn contiguous_after(all: Vec<String>, after: u64) -> Option<Vec<String>> {
-    let newer: Vec<String> = all.into_iter().filter(|m| seq_of(m).is_some_and(|s| s > after)).collect();
-    let mut expected = after + 1;
-    for m in &newer {
-        if seq_of(m) != Some(expected) {
-            return None;
-        }
-        expected += 1;
-    }
-    Some(newer)
+    let newer: Vec<String> = all
+        .into_iter()
+        .filter(|m| seq_of(m).is_some_and(|s| s > after))
+        .collect();
+    let gapless = (after + 1..)
+        .zip(newer.iter())
+        .all(|(expected, m)| seq_of(m) == Some(expected));
+    gapless.then_some(newer)
 }
 
 async fn subscriber(
@@ -258,10 +320,18 @@ async fn subscriber(
             }
         };
         let (mut sink, mut stream) = pubsub.split();
-        let wanted: Vec<i64> = subscribed.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect();
+        let wanted: Vec<i64> = subscribed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect();
         let mut ok = true;
         for session in wanted {
-            ok &= sink.subscribe(keys::channel(&prefix, session)).await.is_ok();
+            ok &= sink
+                .subscribe(keys::channel(&prefix, session))
+                .await
+                .is_ok();
         }
         if !ok {
             continue;
@@ -301,7 +371,11 @@ async fn subscriber(
     }
 }
 
-async fn log_writer(mut conn: ConnectionManager, prefix: String, mut rx: mpsc::Receiver<(i64, String, String)>) {
+async fn log_writer(
+    mut conn: ConnectionManager,
+    prefix: String,
+    mut rx: mpsc::Receiver<(i64, String, String)>,
+) {
     while let Some((session, pid, message)) = rx.recv().await {
         let key = keys::log(&prefix, session, &pid);
         let _ = redis::pipe()
@@ -360,9 +434,20 @@ mod tests {
     #[test]
     fn wire_round_trips() {
         for w in [
-            Wire::Deliver { pid: "user-1".into(), body: "\"type\":\"x\"}\nwith newline".into() },
-            Wire::Close { pid: "petitioner".into(), instance: "ab12".into(), conn: 7, code: 4000 },
-            Wire::State { pid: "petitioner".into(), admitted: true },
+            Wire::Deliver {
+                pid: "user-1".into(),
+                body: "\"type\":\"x\"}\nwith newline".into(),
+            },
+            Wire::Close {
+                pid: "petitioner".into(),
+                instance: "ab12".into(),
+                conn: 7,
+                code: 4000,
+            },
+            Wire::State {
+                pid: "petitioner".into(),
+                admitted: true,
+            },
             Wire::End { code: 1000 },
         ] {
             assert_eq!(Wire::decode(&w.encode()), Some(w));
@@ -372,9 +457,15 @@ mod tests {
 
     #[test]
     fn replay_needs_every_message() {
-        let log: Vec<String> = (1..=5).map(|s| format!("{{\"seq\":{s},\"type\":\"x\"}}")).collect();
+        let log: Vec<String> = (1..=5)
+            .map(|s| format!("{{\"seq\":{s},\"type\":\"x\"}}"))
+            .collect();
         assert_eq!(contiguous_after(log.clone(), 3).unwrap().len(), 2);
         assert_eq!(contiguous_after(log.clone(), 5).unwrap().len(), 0);
-        assert_eq!(contiguous_after(log[2..].to_vec(), 0), None, "1 and 2 are gone");
+        assert_eq!(
+            contiguous_after(log[2..].to_vec(), 0),
+            None,
+            "1 and 2 are gone"
+        );
     }
 }

@@ -9,8 +9,8 @@ use tracing::Instrument;
 
 use super::hub::{Departure, HubError, Outbound};
 use super::protocol::{
-    CLOSE_RATE_LIMITED, CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, ClientMessage, IceServer, MAX_CHAT_CHARS,
-    Participant,
+    CLOSE_RATE_LIMITED, CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, ClientMessage, IceServer,
+    MAX_CHAT_CHARS, Participant,
 };
 use crate::startup::AppState;
 
@@ -33,12 +33,19 @@ struct RateLimit {
 
 impl RateLimit {
     fn new(rate: u32, burst: u32) -> RateLimit {
-        RateLimit { rate: f64::from(rate), burst: f64::from(burst), tokens: f64::from(burst), last: Instant::now(), refused: 0 }
+        RateLimit {
+            rate: f64::from(rate),
+            burst: f64::from(burst),
+            tokens: f64::from(burst),
+            last: Instant::now(),
+            refused: 0,
+        }
     }
 
     fn allow(&mut self) -> bool {
         let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -51,10 +58,18 @@ impl RateLimit {
 }
 
 fn reason(code: CloseCode, text: &str) -> Option<CloseReason> {
-    Some(CloseReason { code, description: Some(text.to_owned()) })
+    Some(CloseReason {
+        code,
+        description: Some(text.to_owned()),
+    })
 }
 
-pub async fn run(state: actix_web::web::Data<AppState>, conn: Connection, mut ws: actix_ws::Session, stream: actix_ws::MessageStream) {
+pub async fn run(
+    state: actix_web::web::Data<AppState>,
+    conn: Connection,
+    mut ws: actix_ws::Session,
+    stream: actix_ws::MessageStream,
+) {
     let span = tracing::info_span!("signal", session = conn.session_id, participant = %conn.participant.id);
     async move {
         let settings = &state.settings.signalling;
@@ -200,7 +215,9 @@ async fn handle_text(state: &AppState, conn: &Connection, text: &str) -> Option<
     let refused = |e: HubError, subject: &str| {
         let message = match e {
             HubError::UnknownParticipant => format!("no participant '{subject}' in this session"),
-            HubError::NotAdmitted => "signalling waits until the host admits the participant".to_owned(),
+            HubError::NotAdmitted => {
+                "signalling waits until the host admits the participant".to_owned()
+            }
             HubError::NotAllowed => "only the host may do this".to_owned(),
             HubError::NotWaiting => format!("'{subject}' is not in the waiting room"),
             HubError::Full => "the session is full".to_owned(),
@@ -208,24 +225,40 @@ async fn handle_text(state: &AppState, conn: &Connection, text: &str) -> Option<
         (e.code(), message)
     };
     let outcome = match message {
-        ClientMessage::Signal { to, data } => hub.signal(sid, &me.id, &to, data).await.map_err(|e| refused(e, &to)),
+        ClientMessage::Signal { to, data } => hub
+            .signal(sid, &me.id, &to, data)
+            .await
+            .map_err(|e| refused(e, &to)),
         ClientMessage::Chat { text } => {
             let trimmed = text.trim();
             let chars = trimmed.chars().count();
             if chars == 0 || chars > MAX_CHAT_CHARS {
-                Err(("chat_too_long", format!("a chat line holds 1 to {MAX_CHAT_CHARS} characters")))
+                Err((
+                    "chat_too_long",
+                    format!("a chat line holds 1 to {MAX_CHAT_CHARS} characters"),
+                ))
             } else {
                 hub.chat(sid, me, trimmed).await.map_err(|e| {
                     tracing::error!(error = %e, "cannot record a chat line");
-                    ("store_unavailable", "the line was not saved; send it again".to_owned())
+                    (
+                        "store_unavailable",
+                        "the line was not saved; send it again".to_owned(),
+                    )
                 })
             }
         }
-        ClientMessage::Admit { participant } => hub.admit(sid, me, &participant).await.map_err(|e| refused(e, &participant)),
-        ClientMessage::Remove { participant } => hub.remove(sid, me, &participant).await.map_err(|e| refused(e, &participant)),
-        ClientMessage::Mute { participant, kind } => {
-            hub.mute(sid, me, &participant, kind).await.map_err(|e| refused(e, &participant))
-        }
+        ClientMessage::Admit { participant } => hub
+            .admit(sid, me, &participant)
+            .await
+            .map_err(|e| refused(e, &participant)),
+        ClientMessage::Remove { participant } => hub
+            .remove(sid, me, &participant)
+            .await
+            .map_err(|e| refused(e, &participant)),
+        ClientMessage::Mute { participant, kind } => hub
+            .mute(sid, me, &participant, kind)
+            .await
+            .map_err(|e| refused(e, &participant)),
         ClientMessage::Leave => return Some(Departure::Leave),
     };
     if let Err((code, message)) = outcome {

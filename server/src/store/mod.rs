@@ -726,3 +726,96 @@ pub struct NewCase<'a> {
     pub deadline: Option<&'a str>,
     pub escalation_risk: bool,
 }
+
+impl Store {
+    /// Fills the store with `count` sessions of one host court, each booked by its own local
+    /// room, for load generators and benchmarks. Returns (officer user id, host court id,
+    /// session ids). One transaction, so it takes seconds, not minutes.
+    pub async fn seed_synthetic_sessions(
+        &self,
+        count: usize,
+        tag: &str,
+    ) -> Result<(i64, i64, Vec<i64>), StoreError> {
+        let at = now();
+        let seeded = in_write_tx!(self, |tx| {
+            let (host,): (i64,) = sqlx::query_as(
+                "INSERT INTO courts (name, level) VALUES ($1, 'supreme') RETURNING id",
+            )
+            .bind(format!("{tag} host court"))
+            .fetch_one(&mut *tx)
+            .await?;
+            let (local,): (i64,) = sqlx::query_as(
+                "INSERT INTO courts (name, level, parent_id) VALUES ($1, 'basic', $2) RETURNING id",
+            )
+            .bind(format!("{tag} local court"))
+            .bind(host)
+            .fetch_one(&mut *tx)
+            .await?;
+            let (room,): (i64,) = sqlx::query_as(
+                "INSERT INTO host_rooms (court_id, name) VALUES ($1, 'bench') RETURNING id",
+            )
+            .bind(host)
+            .fetch_one(&mut *tx)
+            .await?;
+            let (officer,): (i64,) = sqlx::query_as(
+                "INSERT INTO users (court_id, username, display_name, role, password_hash) \
+                 VALUES ($1, $2, 'bench officer', 'officer', '!') RETURNING id",
+            )
+            .bind(host)
+            .bind(format!("{tag}.officer"))
+            .fetch_one(&mut *tx)
+            .await?;
+            let (case,): (i64,) = sqlx::query_as(
+                "INSERT INTO cases (court_id, case_number, petitioner_name, petitioner_id_number, subject, status, tier, created_at) \
+                 VALUES ($1, $2, 'bench', '000000000000000000', 'bench', 'handling', 3, $3) RETURNING id",
+            )
+            .bind(local)
+            .bind(format!("{tag}-case"))
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?;
+            let mut sessions = Vec::with_capacity(count);
+            for i in 0..count {
+                let starts = at + chrono::Duration::minutes(i as i64);
+                let ends = starts + chrono::Duration::minutes(30);
+                let (local_room,): (i64,) = sqlx::query_as(
+                    "INSERT INTO local_rooms (court_id, name) VALUES ($1, $2) RETURNING id",
+                )
+                .bind(local)
+                .bind(format!("room {i}"))
+                .fetch_one(&mut *tx)
+                .await?;
+                let (slot,): (i64,) =
+                    sqlx::query_as("INSERT INTO slots (host_room_id, starts_at, ends_at) VALUES ($1, $2, $3) RETURNING id")
+                        .bind(room)
+                        .bind(starts)
+                        .bind(ends)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                let (booking,): (i64,) = sqlx::query_as(
+                    "INSERT INTO bookings (slot_id, case_id, local_room_id, starts_at, ends_at, status, created_by, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, 'booked', $6, $7) RETURNING id",
+                )
+                .bind(slot)
+                .bind(case)
+                .bind(local_room)
+                .bind(starts)
+                .bind(ends)
+                .bind(officer)
+                .bind(at)
+                .fetch_one(&mut *tx)
+                .await?;
+                let (session,): (i64,) = sqlx::query_as(
+                    "INSERT INTO sessions (booking_id, status, join_code_hash) VALUES ($1, 'scheduled', $2) RETURNING id",
+                )
+                .bind(booking)
+                .bind(format!("{tag}-{i}"))
+                .fetch_one(&mut *tx)
+                .await?;
+                sessions.push(session);
+            }
+            (officer, host, sessions)
+        });
+        Ok(seeded)
+    }
+}

@@ -1,0 +1,619 @@
+//! `courtlink bench`: load generators and benchmarks that print figures. Each scenario starts the
+//! servers it measures as child processes (so that their CPU time and memory can be read from
+//! /proc) and drives them with WebSocket clients from this process.
+//!
+//! - `relay`: N two-party sessions relaying ~600-byte signals, first flat out (throughput), then
+//!   at a stated offered load (latency), against CourtLink and against a baseline: a bare
+//!   actix-ws relay on the same stack with no auth and no bookkeeping.
+//! - `idle`: N authenticated idle sockets on one instance: memory per connection.
+//! - `hop`: the latency added when the two parties sit on two instances sharing Redis.
+
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::auth::Tokens;
+use crate::config::Settings;
+use crate::domain::Role;
+use crate::store::Store;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    Relay,
+    Idle,
+    Hop,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[arg(value_enum)]
+    pub scenario: Scenario,
+    /// Two-party sessions (relay, hop) or idle connections (idle).
+    #[arg(long, default_value_t = 1000)]
+    pub count: usize,
+    /// Seconds of measurement per phase.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Messages in flight per session during the throughput phase.
+    #[arg(long, default_value_t = 4)]
+    pub window: usize,
+    /// Messages per second per client during the latency phase.
+    #[arg(long, default_value_t = 5.0)]
+    pub rate: f64,
+    /// Redis for the `hop` scenario.
+    #[arg(long, default_value = "redis://127.0.0.1:6379/")]
+    pub redis_url: String,
+}
+
+/// A server child process and the port it printed.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn spawn(args: &[&str], envs: &[(&str, String)], marker: &str) -> anyhow::Result<Server> {
+        let exe = std::env::current_exe()?;
+        let mut child = Command::new(exe)
+            .args(args)
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdout = child.stdout.take().context("child stdout")?;
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let port = loop {
+            let Some(line) = lines.next() else {
+                bail!("the server exited before it listened")
+            };
+            let line = line?;
+            if let Some(i) = line.find(marker) {
+                let rest = &line[i + marker.len()..];
+                break rest.trim_end_matches('/').trim().parse()?;
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Ok(Server { child, port })
+    }
+
+    /// User + system CPU seconds so far.
+    fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // utime and stime are fields 14 and 15 of /proc/<pid>/stat; `after` starts at field 3.
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sessions in a fresh SQLite file, and tokens for both parties of each.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    database_url: String,
+    pairs: Vec<(i64, String, String)>,
+}
+
+async fn fixture(settings: &Settings, count: usize) -> anyhow::Result<Fixture> {
+    let dir = tempfile::tempdir()?;
+    let database_url = format!("sqlite://{}/bench.db", dir.path().display());
+    let store = Store::connect(&database_url, 2).await?;
+    store.migrate().await?;
+    let (officer, court, sessions) = store.seed_synthetic_sessions(count, "bench").await?;
+    store.close().await;
+    let tokens = Tokens::new(&settings.auth);
+    let until = chrono::Utc::now() + chrono::Duration::hours(6);
+    let (host_token, _) = tokens.issue_staff(officer, Role::Officer, court, "bench officer")?;
+    let pairs = sessions
+        .into_iter()
+        .map(|s| Ok((s, host_token.clone(), tokens.issue_join(s, until)?)))
+        .collect::<Result<Vec<_>, crate::error::ApiError>>()?;
+    Ok(Fixture {
+        _dir: dir,
+        database_url,
+        pairs,
+    })
+}
+
+fn courtlink_env(
+    settings: &Settings,
+    database_url: &str,
+    redis: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("COURTLINK__SERVER__PORT", "0".to_owned()),
+        ("COURTLINK__DATABASE__URL", database_url.to_owned()),
+        ("COURTLINK__DEMO__SEED", "false".to_owned()),
+        ("COURTLINK__SIGNALLING__WAITING_ROOM", "false".to_owned()),
+        (
+            "COURTLINK__SIGNALLING__RATE_LIMIT_PER_SECOND",
+            "1000000".to_owned(),
+        ),
+        (
+            "COURTLINK__SIGNALLING__RATE_LIMIT_BURST",
+            "1000000".to_owned(),
+        ),
+        ("COURTLINK__SIGNALLING__OUTBOUND_QUEUE", "1024".to_owned()),
+        ("COURTLINK__LOG__FILTER", "error".to_owned()),
+        (
+            "COURTLINK__AUTH__SIGNING_KEY",
+            secrecy::ExposeSecret::expose_secret(&settings.auth.signing_key).to_owned(),
+        ),
+    ];
+    if let Some(url) = redis {
+        env.push(("COURTLINK__REDIS__URL", url.to_owned()));
+        env.push((
+            "COURTLINK__REDIS__KEY_PREFIX",
+            format!("courtlink-bench-{}:", std::process::id()),
+        ));
+    }
+    env
+}
+
+fn start_courtlink(
+    settings: &Settings,
+    database_url: &str,
+    redis: Option<&str>,
+) -> anyhow::Result<Server> {
+    Server::spawn(
+        &["serve"],
+        &courtlink_env(settings, database_url, redis),
+        "is serving on http://127.0.0.1:",
+    )
+}
+
+async fn connect(url: &str, protocols: Option<&str>) -> anyhow::Result<Ws> {
+    let mut req = url.into_client_request()?;
+    if let Some(p) = protocols {
+        req.headers_mut()
+            .insert("Sec-WebSocket-Protocol", p.parse()?);
+    }
+    // Nagle off on the client side too, or small messages wait for delayed ACKs.
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true).await?;
+    Ok(ws)
+}
+
+/// Two connected parties: (sender-side socket, the id of its peer) each way.
+struct Pair {
+    a: Ws,
+    b: Ws,
+    a_to: String,
+    b_to: String,
+}
+
+async fn read_until(ws: &mut Ws, kind: &str) -> anyhow::Result<String> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(30), ws.next()).await? {
+            Some(Ok(Message::Text(t))) if t.as_str().contains(&format!("\"type\":\"{kind}\"")) => {
+                return Ok(t.to_string());
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e.into()),
+            None => bail!("socket closed while waiting for {kind}"),
+        }
+    }
+}
+
+async fn courtlink_pairs(fixture: &Fixture, ports: (u16, u16)) -> anyhow::Result<Vec<Pair>> {
+    let mut pairs = Vec::with_capacity(fixture.pairs.len());
+    for (session, host, petitioner) in &fixture.pairs {
+        let url = |port: u16| format!("ws://127.0.0.1:{port}/api/v1/sessions/{session}/signal");
+        let mut a = connect(&url(ports.0), Some(&format!("courtlink.v1, auth.{host}"))).await?;
+        let welcome = read_until(&mut a, "welcome").await?;
+        let host_id = serde_json::from_str::<serde_json::Value>(&welcome)?["you"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let mut b = connect(
+            &url(ports.1),
+            Some(&format!("courtlink.v1, auth.{petitioner}")),
+        )
+        .await?;
+        read_until(&mut b, "welcome").await?;
+        read_until(&mut a, "joined").await?;
+        pairs.push(Pair {
+            a,
+            b,
+            a_to: "petitioner".into(),
+            b_to: host_id,
+        });
+    }
+    Ok(pairs)
+}
+
+async fn baseline_pairs(port: u16, count: usize) -> anyhow::Result<Vec<Pair>> {
+    // Fresh room numbers for every phase: the baseline never forgets a room.
+    static NEXT_ROOM: AtomicU64 = AtomicU64::new(0);
+    let first = NEXT_ROOM.fetch_add(count as u64, Ordering::Relaxed);
+    let mut pairs = Vec::with_capacity(count);
+    for i in 0..count as u64 {
+        let url = format!("ws://127.0.0.1:{port}/relay/{}", first + i);
+        let a = connect(&url, None).await?;
+        let b = connect(&url, None).await?;
+        pairs.push(Pair {
+            a,
+            b,
+            a_to: "b".into(),
+            b_to: "a".into(),
+        });
+    }
+    // Let the relay register the second socket of every room.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    Ok(pairs)
+}
+
+/// A signal of about 600 bytes carrying its send time in nanoseconds since `epoch`.
+fn payload(to: &str, epoch: Instant, pad: &str) -> String {
+    let t = epoch.elapsed().as_nanos();
+    format!(
+        r#"{{"type":"signal","to":"{to}","data":{{"t":{t},"candidate":{{"candidate":"{pad}","sdpMid":"0","sdpMLineIndex":0}}}}}}"#
+    )
+}
+
+fn sent_at(text: &str) -> Option<u128> {
+    let i = text.find("\"t\":")? + 4;
+    let rest = &text[i..];
+    let end = rest.find(|c: char| !c.is_ascii_digit())?;
+    rest[..end].parse().ok()
+}
+
+#[derive(Default)]
+struct Phase {
+    received: u64,
+    latencies_us: Vec<u32>,
+    seconds: f64,
+}
+
+impl Phase {
+    fn percentile(&mut self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return f64::NAN;
+        }
+        self.latencies_us.sort_unstable();
+        let i = ((self.latencies_us.len() - 1) as f64 * p).round() as usize;
+        f64::from(self.latencies_us[i]) / 1000.0
+    }
+
+    fn max_ms(&self) -> f64 {
+        self.latencies_us
+            .iter()
+            .max()
+            .map(|m| f64::from(*m) / 1000.0)
+            .unwrap_or(f64::NAN)
+    }
+
+    fn rate(&self) -> f64 {
+        self.received as f64 / self.seconds
+    }
+}
+
+/// Drives every pair for `seconds`. With `window`, each side keeps that many messages bouncing
+/// (throughput); with `rate`, each side sends at that many messages a second (latency).
+async fn drive(pairs: Vec<Pair>, seconds: u64, window: Option<usize>, rate: Option<f64>) -> Phase {
+    let epoch = Instant::now();
+    let pad: Arc<str> = "x".repeat(480).into();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let received = Arc::new(AtomicU64::new(0));
+    // Latencies count only between the warm-up and the stop.
+    let measuring = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for pair in pairs {
+        for (ws, to) in [(pair.a, pair.a_to), (pair.b, pair.b_to)] {
+            let (pad, stop, received, measuring) = (
+                pad.clone(),
+                stop.clone(),
+                received.clone(),
+                measuring.clone(),
+            );
+            let mut stop_rx = stop_rx.clone();
+            tasks.push(tokio::spawn(async move {
+                let (mut sink, mut stream) = ws.split();
+                let mut latencies = Vec::new();
+                if let Some(w) = window {
+                    for _ in 0..w {
+                        let _ = sink.send(Message::text(payload(&to, epoch, &pad))).await;
+                    }
+                }
+                let period = rate.map(|r| Duration::from_secs_f64(1.0 / r));
+                // Spread the senders over the period so they do not tick together.
+                let offset = period.map(|p| p.mul_f64(rand::random::<f64>())).unwrap_or_default();
+                let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + offset, period.unwrap_or(Duration::from_secs(3600)));
+                loop {
+                    tokio::select! {
+                        msg = stream.next() => match msg {
+                            Some(Ok(Message::Text(text))) => {
+                                if let Some(t) = sent_at(text.as_str()) {
+                                    let now = epoch.elapsed().as_nanos();
+                                    if measuring.load(Ordering::Relaxed) {
+                                        latencies.push(((now.saturating_sub(t)) / 1000).min(u128::from(u32::MAX)) as u32);
+                                    }
+                                    received.fetch_add(1, Ordering::Relaxed);
+                                    if window.is_some() && !stop.load(Ordering::Relaxed) {
+                                        let _ = sink.send(Message::text(payload(&to, epoch, &pad))).await;
+                                    }
+                                }
+                            }
+                            Some(Ok(_)) => {}
+                            _ => break,
+                        },
+                        _ = tick.tick(), if rate.is_some() => {
+                            if stop.load(Ordering::Relaxed) { break; }
+                            let _ = sink.send(Message::text(payload(&to, epoch, &pad))).await;
+                        }
+                        _ = stop_rx.changed() => {
+                            // Let what is in flight land, then hang up.
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                            break;
+                        }
+                    }
+                }
+                let _ = sink.close().await;
+                latencies
+            }));
+        }
+    }
+    // Warm up for a second, then measure.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let start_count = received.load(Ordering::Relaxed);
+    measuring.store(true, Ordering::Relaxed);
+    let start = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let counted = received.load(Ordering::Relaxed) - start_count;
+    let elapsed = start.elapsed().as_secs_f64();
+    measuring.store(false, Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    let _ = stop_tx.send(true);
+    let mut phase = Phase {
+        received: counted,
+        latencies_us: Vec::new(),
+        seconds: elapsed,
+    };
+    for t in tasks {
+        if let Ok(mut l) = t.await {
+            phase.latencies_us.append(&mut l);
+        }
+    }
+    phase
+}
+
+pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
+    match args.scenario {
+        Scenario::Relay => relay(&settings, &args).await,
+        Scenario::Idle => idle(&settings, &args).await,
+        Scenario::Hop => hop(&settings, &args).await,
+    }
+}
+
+async fn relay(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
+    let fixture = fixture(settings, args.count).await?;
+    println!(
+        "relay: {} two-party sessions, ~600-byte signals, {} s per phase, on {} cores",
+        args.count,
+        args.seconds,
+        num_cpus()
+    );
+    println!(
+        "| server | throughput (msg/s) | server CPU µs/msg | p50 ms | p99 ms | max ms | at offered load (msg/s) |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    let mut throughputs = Vec::new();
+    for which in ["baseline", "courtlink"] {
+        let server = if which == "baseline" {
+            Server::spawn(
+                &["bench-baseline-server"],
+                &[("COURTLINK__LOG__FILTER", "error".to_owned())],
+                "baseline relay on 127.0.0.1:",
+            )?
+        } else {
+            start_courtlink(settings, &fixture.database_url, None)?
+        };
+        let connect_pairs = || async {
+            if which == "baseline" {
+                baseline_pairs(server.port, args.count).await
+            } else {
+                courtlink_pairs(&fixture, (server.port, server.port)).await
+            }
+        };
+        let pairs = connect_pairs().await?;
+        let cpu0 = server.cpu_seconds();
+        let mut flat_out = drive(pairs, args.seconds, Some(args.window), None).await;
+        let cpu = server.cpu_seconds() - cpu0;
+        let per_msg =
+            cpu * 1e6 / (flat_out.received as f64 * (flat_out.seconds + 1.0) / flat_out.seconds);
+        let pairs = connect_pairs().await?;
+        let mut paced = drive(pairs, args.seconds, None, Some(args.rate)).await;
+        println!(
+            "| {which} | {:.0} | {per_msg:.1} | {:.2} | {:.2} | {:.2} | {:.0} |",
+            flat_out.rate(),
+            paced.percentile(0.50),
+            paced.percentile(0.99),
+            paced.max_ms(),
+            paced.rate()
+        );
+        let _ = flat_out.percentile(0.5);
+        throughputs.push(flat_out.rate());
+    }
+    println!(
+        "\ncourtlink / baseline throughput: {:.0} %",
+        100.0 * throughputs[1] / throughputs[0]
+    );
+    Ok(())
+}
+
+async fn idle(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
+    let sessions = args.count.div_ceil(2);
+    let fixture = fixture(settings, sessions).await?;
+    let server = start_courtlink(settings, &fixture.database_url, None)?;
+    // One warm connection first, so that start-up allocations are not counted per connection.
+    let warm = courtlink_pairs(
+        &Fixture {
+            _dir: tempfile::tempdir()?,
+            database_url: String::new(),
+            pairs: fixture.pairs[..1].to_vec(),
+        },
+        (server.port, server.port),
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = server.rss_kib();
+    let started = Instant::now();
+    let pairs = courtlink_pairs(&fixture, (server.port, server.port)).await?;
+    let open = pairs.len() * 2;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = server.rss_kib();
+    println!(
+        "idle: {open} authenticated idle sockets opened in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "server RSS before {before} KiB, after {after} KiB: {:.1} KiB per connection",
+        (after.saturating_sub(before)) as f64 / open as f64
+    );
+    drop(pairs);
+    drop(warm);
+    Ok(())
+}
+
+async fn hop(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
+    let fixture = fixture(settings, args.count).await?;
+    let a = start_courtlink(settings, &fixture.database_url, Some(&args.redis_url))?;
+    let b = start_courtlink(settings, &fixture.database_url, Some(&args.redis_url))?;
+    println!(
+        "hop: {} two-party sessions at {} msg/s per client, {} s per phase, Redis {}",
+        args.count, args.rate, args.seconds, args.redis_url
+    );
+    println!("| parties | p50 ms | p99 ms | max ms | msg/s |");
+    println!("| --- | --- | --- | --- | --- |");
+    let mut p50 = Vec::new();
+    for (label, ports) in [
+        ("both on instance A", (a.port, a.port)),
+        ("one on A, one on B (through Redis)", (a.port, b.port)),
+    ] {
+        let pairs = courtlink_pairs(&fixture, ports).await?;
+        let mut phase = drive(pairs, args.seconds, None, Some(args.rate)).await;
+        let median = phase.percentile(0.5);
+        println!(
+            "| {label} | {median:.3} | {:.3} | {:.3} | {:.0} |",
+            phase.percentile(0.99),
+            phase.max_ms(),
+            phase.rate()
+        );
+        p50.push(median);
+        // Let the grace period of the previous phase's sockets pass unnoticed: fresh joins replace them.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    println!(
+        "\nadded by the cross-instance hop: p50 {:.3} ms",
+        p50[1] - p50[0]
+    );
+    Ok(())
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// The baseline: a bare actix-ws relay between the two sockets of a room. No auth, no JSON, no
+/// numbering, no records; the same stack otherwise (actix-web, actix-ws, tokio).
+pub async fn baseline_server() -> anyhow::Result<()> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use actix_web::{App, HttpRequest, HttpServer, web};
+    use tokio::sync::mpsc;
+
+    type Rooms = Arc<Mutex<HashMap<u64, Vec<mpsc::Sender<String>>>>>;
+    let rooms: Rooms = Arc::new(Mutex::new(HashMap::new()));
+
+    async fn relay(
+        req: HttpRequest,
+        body: web::Payload,
+        room: web::Path<u64>,
+        rooms: web::Data<Rooms>,
+    ) -> actix_web::Result<actix_web::HttpResponse> {
+        let (res, mut session, stream) = actix_ws::handle(&req, body)?;
+        let (tx, mut rx) = mpsc::channel::<String>(1024);
+        let index = {
+            let mut rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
+            let members = rooms.entry(*room).or_default();
+            members.push(tx);
+            members.len() - 1
+        };
+        let room = *room;
+        let rooms = rooms.get_ref().clone();
+        actix_web::rt::spawn(async move {
+            let mut stream = stream.max_frame_size(64 * 1024);
+            loop {
+                tokio::select! {
+                    msg = stream.next() => match msg {
+                        Some(Ok(actix_ws::Message::Text(text))) => {
+                            let peer = rooms.lock().unwrap_or_else(|p| p.into_inner()).get(&room).and_then(|m| m.get(index ^ 1).cloned());
+                            if let Some(peer) = peer {
+                                let _ = peer.try_send(text.to_string());
+                            }
+                        }
+                        Some(Ok(_)) => {}
+                        _ => break,
+                    },
+                    out = rx.recv() => match out {
+                        Some(text) => if session.text(text).await.is_err() { break },
+                        None => break,
+                    },
+                }
+            }
+        });
+        Ok(res)
+    }
+
+    let data = web::Data::new(rooms);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .route("/relay/{room}", web::get().to(relay))
+    })
+    .on_connect(|conn, _| {
+        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            let _ = tcp.set_nodelay(true);
+        }
+    })
+    .bind(("127.0.0.1", 0))?;
+    let port = server.addrs().first().map(|a| a.port()).unwrap_or(0);
+    println!("baseline relay on 127.0.0.1:{port}");
+    server.run().await?;
+    Ok(())
+}
