@@ -745,3 +745,68 @@ async fn health_openapi_and_the_web_app_are_served() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_token_is_refreshed_and_an_early_end_frees_the_room() {
+    let app = TestApp::spawn().await;
+    let s = app.book_demo_session().await;
+    let res = app
+        .post("/api/v1/auth/refresh", Some(&s.officer_token), &json!({}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let fresh: Value = res.json().await.unwrap();
+    let token = fresh["token"].as_str().unwrap();
+    assert_eq!(
+        app.get_ok("/api/v1/me", token).await["username"],
+        "spc.officer"
+    );
+    assert_error(
+        app.post(
+            "/api/v1/auth/refresh",
+            Some(&s.petitioner_token),
+            &json!({}),
+        )
+        .await,
+        401,
+        "unauthenticated",
+    )
+    .await;
+
+    // The session ends within its slot: the ledger names the outcome, and the booking now ends
+    // when the reception did, so its local room is free for the rest of the window.
+    let booked = app
+        .get_ok(&format!("/api/v1/sessions/{}", s.session_id), token)
+        .await;
+    let res = app
+        .post(
+            &format!("/api/v1/sessions/{}/end", s.session_id),
+            Some(token),
+            &json!({"outcome": "stop_notice"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let ended: Value = res.json().await.unwrap();
+    let detail = app
+        .get_ok(
+            &format!("/api/v1/cases/{}", s.case_id),
+            &s.coordinator_token,
+        )
+        .await;
+    let entry = detail["ledger"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["session_id"] == s.session_id)
+        .unwrap();
+    assert_eq!(entry["outcome"], "stop_notice");
+    let time = |v: &Value| {
+        v.as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+    };
+    if time(&booked["starts_at"]) < chrono::Utc::now() {
+        assert_eq!(ended["ends_at"], ended["ended_at"], "{ended}");
+        assert!(time(&ended["ends_at"]) < time(&booked["ends_at"]));
+    }
+}

@@ -673,3 +673,28 @@ fn every_example_in_the_protocol_document_parses() {
         "the document shows every message ({client} client, {server} server)"
     );
 }
+
+#[tokio::test]
+async fn a_host_who_arrives_after_the_petitioner_sees_them_waiting() {
+    let app = TestApp::spawn().await;
+    let s = app.book_demo_session().await;
+    let mut petitioner = ws_join(&app, s.session_id, &s.petitioner_token).await;
+    assert_eq!(next_json(&mut petitioner).await["state"], "waiting");
+    let mut host = ws_join(&app, s.session_id, &s.officer_token).await;
+    assert_eq!(next_json(&mut host).await["type"], "welcome");
+    let waiting = next_json(&mut host).await;
+    assert_eq!(
+        (
+            waiting["type"].as_str(),
+            waiting["participant"]["id"].as_str()
+        ),
+        (Some("waiting"), Some("petitioner"))
+    );
+    ws_send(
+        &mut host,
+        &json!({"type": "admit", "participant": "petitioner"}),
+    )
+    .await;
+    let admitted = next_of(&mut petitioner, "admitted").await;
+    assert_eq!(admitted["participants"][0]["role"], "host");
+}

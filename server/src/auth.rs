@@ -246,6 +246,7 @@ mod tests {
             staff_token_minutes: 60,
             leeway_seconds: 30,
             join_early_minutes: 30,
+            join_late_minutes: 90,
         })
     }
 

@@ -475,35 +475,62 @@ async fn relay(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
 
 async fn idle(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
     let sessions = args.count.div_ceil(2);
-    let fixture = fixture(settings, sessions).await?;
-    let server = start_courtlink(settings, &fixture.database_url, None)?;
-    // One warm connection first, so that start-up allocations are not counted per connection.
-    let warm = courtlink_pairs(
-        &Fixture {
-            _dir: tempfile::tempdir()?,
-            database_url: String::new(),
-            pairs: fixture.pairs[..1].to_vec(),
-        },
-        (server.port, server.port),
-    )
-    .await?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let before = server.rss_kib();
-    let started = Instant::now();
-    let pairs = courtlink_pairs(&fixture, (server.port, server.port)).await?;
-    let open = pairs.len() * 2;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = server.rss_kib();
+    let fixture = fixture(settings, sessions + 1).await?;
     println!(
-        "idle: {open} authenticated idle sockets opened in {:.1} s",
-        started.elapsed().as_secs_f64()
+        "idle: {} idle sockets per server, memory per connection from the server's RSS",
+        sessions * 2
     );
     println!(
-        "server RSS before {before} KiB, after {after} KiB: {:.1} KiB per connection",
-        (after.saturating_sub(before)) as f64 / open as f64
+        "| server | RSS before (KiB) | RSS after (KiB) | KiB per connection | open time (s) |"
     );
-    drop(pairs);
-    drop(warm);
+    println!("| --- | --- | --- | --- | --- |");
+    for which in ["baseline", "courtlink"] {
+        let server = if which == "baseline" {
+            Server::spawn(
+                &["bench-baseline-server"],
+                &[("COURTLINK__LOG__FILTER", "error".to_owned())],
+                "baseline relay on 127.0.0.1:",
+            )?
+        } else {
+            start_courtlink(settings, &fixture.database_url, None)?
+        };
+        // One pair first, so that start-up allocations are not counted per connection.
+        let (warm_pairs, rest) = fixture.pairs.split_at(1);
+        let open = |pairs: Vec<(i64, String, String)>| {
+            let port = server.port;
+            let database_url = fixture.database_url.clone();
+            async move {
+                if which == "baseline" {
+                    baseline_pairs(port, pairs.len()).await
+                } else {
+                    courtlink_pairs(
+                        &Fixture {
+                            _dir: tempfile::tempdir()?,
+                            database_url,
+                            pairs,
+                        },
+                        (port, port),
+                    )
+                    .await
+                }
+            }
+        };
+        let warm = open(warm_pairs.to_vec()).await?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let before = server.rss_kib();
+        let started = Instant::now();
+        let pairs = open(rest.to_vec()).await?;
+        let opened = started.elapsed().as_secs_f64();
+        let connections = pairs.len() * 2;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let after = server.rss_kib();
+        println!(
+            "| {which} | {before} | {after} | {:.1} | {opened:.1} |",
+            after.saturating_sub(before) as f64 / connections as f64
+        );
+        drop(pairs);
+        drop(warm);
+    }
     Ok(())
 }
 

@@ -89,6 +89,9 @@ pub struct AuthSettings {
     pub leeway_seconds: u64,
     /// A join code works from this many minutes before its slot starts.
     pub join_early_minutes: i64,
+    /// ...and until this many minutes after the slot's end (a reception may run over), unless
+    /// the session has ended.
+    pub join_late_minutes: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -224,6 +227,9 @@ impl Settings {
         }
         if !(0..=120).contains(&self.auth.join_early_minutes) {
             return invalid("auth.join_early_minutes", "must be between 0 and 120");
+        }
+        if !(0..=240).contains(&self.auth.join_late_minutes) {
+            return invalid("auth.join_late_minutes", "must be between 0 and 240");
         }
         if self.auth.issuer.is_empty() {
             return invalid("auth.issuer", "must not be empty");

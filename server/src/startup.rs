@@ -90,7 +90,7 @@ impl Application {
             max_participants: signalling.max_participants,
             resume_grace: Duration::from_secs(signalling.resume_grace_seconds),
             waiting_room: signalling.waiting_room,
-            log_cap: 512,
+            log_cap: 256,
         };
         let redis = (!settings.redis.url.is_empty()).then_some((
             settings.redis.url.as_str(),

@@ -116,7 +116,7 @@ pub struct JoinResponse {
 }
 
 /// A petitioner exchanges a join code for a token that admits to that one session, from
-/// `auth.join_early_minutes` before its slot until the slot's end.
+/// `auth.join_early_minutes` before its slot until `auth.join_late_minutes` after its end.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/join",
@@ -149,21 +149,22 @@ pub async fn join(
     }
     let now = Utc::now();
     let opens = session.starts_at - Duration::minutes(state.settings.auth.join_early_minutes);
-    if now < opens || now >= session.ends_at {
+    let closes = session.ends_at + Duration::minutes(state.settings.auth.join_late_minutes);
+    if now < opens || now >= closes {
         return Err(ApiError::Denied {
             code: "outside_join_window",
             message: format!(
                 "this join code works from {} until {} (UTC)",
                 opens.format("%Y-%m-%d %H:%M"),
-                session.ends_at.format("%H:%M")
+                closes.format("%H:%M")
             ),
         });
     }
-    let token = state.tokens.issue_join(session.id, session.ends_at)?;
+    let token = state.tokens.issue_join(session.id, closes)?;
     tracing::info!(session = session.id, "petitioner joined by code");
     Ok(HttpResponse::Ok().json(JoinResponse {
         token,
-        expires_at: session.ends_at,
+        expires_at: closes,
         session_id: session.id,
         case_number: session.case_number,
         host_court: CourtView::new(
@@ -174,6 +175,41 @@ pub async fn join(
         starts_at: session.starts_at,
         ends_at: session.ends_at,
     }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RefreshResponse {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A fresh staff token for a still-valid one, so that a long session's page need not log in again.
+/// The account is read again: a disabled user gets no new token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    responses((status = 200, body = RefreshResponse), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])),
+    tag = "auth"
+)]
+#[post("/auth/refresh")]
+pub async fn refresh(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
+    let user = match state.store.user_by_id(staff.user_id).await {
+        Ok(u) if !u.disabled => u,
+        Ok(_) | Err(crate::store::StoreError::NotFound) => {
+            return Err(ApiError::Unauthenticated("log in again"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let role: Role = user
+        .role
+        .parse()
+        .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?;
+    let (token, expires_at) =
+        state
+            .tokens
+            .issue_staff(user.id, role, user.court_id, &user.display_name)?;
+    Ok(HttpResponse::Ok().json(RefreshResponse { token, expires_at }))
 }
 
 /// The logged-in staff member.

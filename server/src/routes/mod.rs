@@ -20,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/api/v1")
                 .service(auth::login)
                 .service(auth::join)
+                .service(auth::refresh)
                 .service(auth::me)
                 .service(cases::list_cases)
                 .service(cases::get_case)

@@ -12,6 +12,7 @@ use crate::error::ErrorBody;
         health::healthz,
         auth::login,
         auth::join,
+        auth::refresh,
         auth::me,
         cases::list_cases,
         cases::get_case,

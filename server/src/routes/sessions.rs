@@ -207,6 +207,7 @@ pub async fn end_session(
             channel,
             ledger_note: &ledger_note,
             actor: &actor,
+            actor_name: &staff.name,
         })
         .await?;
     state.hub.end(session.id, body.outcome.as_str()).await;

@@ -78,6 +78,9 @@ pub struct LedgerEntryView {
     pub counted_as: crate::domain::CountedAs,
     pub session_id: Option<i64>,
     pub note: String,
+    /// For a video reception: the session's outcome and the officer's note.
+    pub outcome: Option<crate::domain::Outcome>,
+    pub outcome_note: Option<String>,
 }
 
 impl TryFrom<LedgerRow> for LedgerEntryView {
@@ -90,6 +93,8 @@ impl TryFrom<LedgerRow> for LedgerEntryView {
             counted_as: parse(&l.counted_as)?,
             session_id: l.session_id,
             note: l.note,
+            outcome: l.outcome.as_deref().map(parse).transpose()?,
+            outcome_note: l.outcome_note,
         })
     }
 }

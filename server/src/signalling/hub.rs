@@ -54,8 +54,12 @@ struct Held {
     tx: Option<mpsc::Sender<Outbound>>,
     last_seq: u64,
     log: VecDeque<String>,
+    log_bytes: usize,
     dropped_at: Option<Instant>,
 }
+
+/// Bytes of recent messages kept per participant held here.
+const LOG_CAP_BYTES: usize = 64 * 1024;
 
 #[derive(Default)]
 struct Local {
@@ -77,7 +81,8 @@ pub struct HubConfig {
     pub max_participants: usize,
     pub resume_grace: Duration,
     pub waiting_room: bool,
-    /// Messages kept per participant for a resume on this instance.
+    /// Messages kept per participant for a resume on this instance (also capped at
+    /// `LOG_CAP_BYTES`, so that a long, busy session does not grow without bound).
     pub log_cap: usize,
 }
 
@@ -309,6 +314,7 @@ impl Hub {
                     tx: Some(tx),
                     last_seq: floor,
                     log: VecDeque::new(),
+                    log_bytes: 0,
                     dropped_at: None,
                 }),
             }
@@ -363,6 +369,16 @@ impl Hub {
             ice_servers,
         };
         inner.send(session, &participant.id, &welcome.body()).await;
+        if participant.role.moderates() {
+            // A host who arrives after the petitioner (or comes back) must see who is waiting.
+            for m in others.iter().filter(|m| m.state == MemberState::Waiting) {
+                let waiting = ServerMessage::Waiting {
+                    participant: &m.participant,
+                }
+                .body();
+                inner.send(session, &participant.id, &waiting).await;
+            }
+        }
         if existing.is_some() {
             // A fresh connection of someone already here: the others drop their old peer
             // connection to it and expect a new offer.
@@ -714,9 +730,13 @@ impl Inner {
     fn number(&self, session: i64, h: &mut Held, body: &str) -> String {
         h.last_seq += 1;
         let text = numbered(h.last_seq, body);
+        h.log_bytes += text.len();
         h.log.push_back(text.clone());
-        while h.log.len() > self.config.log_cap {
-            h.log.pop_front();
+        while h.log.len() > self.config.log_cap || h.log_bytes > LOG_CAP_BYTES {
+            match h.log.pop_front() {
+                Some(old) => h.log_bytes -= old.len(),
+                None => break,
+            }
         }
         if let Some(bus) = &self.redis {
             bus.append_log(session, &h.member.participant.id, &text);

@@ -263,8 +263,9 @@ impl Store {
     }
 
     pub async fn ledger(&self, case_id: i64) -> Result<Vec<LedgerRow>, StoreError> {
-        let sql = "SELECT id, case_id, at, channel, counted_as, session_id, note FROM ledger_entries \
-                   WHERE case_id = $1 ORDER BY at, id";
+        let sql = "SELECT l.id, l.case_id, l.at, l.channel, l.counted_as, l.session_id, l.note, \
+                   s.outcome, s.outcome_note FROM ledger_entries l LEFT JOIN sessions s ON s.id = l.session_id \
+                   WHERE l.case_id = $1 ORDER BY l.at, l.id";
         Ok(on_pool!(self, |p| sqlx::query_as(sql)
             .bind(case_id)
             .fetch_all(p)
@@ -515,8 +516,13 @@ impl Store {
             if done.rows_affected() == 0 {
                 return Err(StoreError::SessionEnded);
             }
-            sqlx::query("UPDATE bookings SET status = 'completed' WHERE id = $1")
-                .bind(end.booking_id)
+            // A reception that ends early frees its local room for the rest of the window.
+            sqlx::query(
+                "UPDATE bookings SET status = 'completed', \
+                 ends_at = CASE WHEN $2 > starts_at AND $2 < ends_at THEN $2 ELSE ends_at END WHERE id = $1",
+            )
+            .bind(end.booking_id)
+            .bind(at)
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
@@ -704,6 +710,7 @@ pub struct EndSession<'a> {
     pub channel: Channel,
     pub ledger_note: &'a str,
     pub actor: &'a str,
+    pub actor_name: &'a str,
 }
 
 pub struct NewUser<'a> {

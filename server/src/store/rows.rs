@@ -55,6 +55,9 @@ pub struct LedgerRow {
     pub counted_as: String,
     pub session_id: Option<i64>,
     pub note: String,
+    /// The outcome of the session behind a video reception.
+    pub outcome: Option<String>,
+    pub outcome_note: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
