@@ -1,0 +1,124 @@
+// Fetch wrapper for /api/v1. Errors come back as {code, message}; they are turned into
+// ApiError, and errorInfo() gives the user's words from the catalogue plus what to do next.
+import { t, has } from './i18n.js';
+
+const API_BASE = '/api/v1';
+const STAFF_KEY = 'courtlink.staff';
+const JOIN_KEY = 'courtlink.join';
+
+function readJson(storage, key) {
+  try {
+    const raw = storage.getItem(key);
+    return raw ? JSON.parse(raw) : null;
+  } catch {
+    return null;
+  }
+}
+
+function notExpired(entry) {
+  if (!entry || !entry.token) return null;
+  if (entry.expires_at && Date.parse(entry.expires_at) <= Date.now()) return null;
+  return entry;
+}
+
+/** The staff login kept in sessionStorage: {token, expires_at, user}. */
+export const staffSession = {
+  get() {
+    return notExpired(readJson(sessionStorage, STAFF_KEY));
+  },
+  save({ token, expires_at, user }) {
+    sessionStorage.setItem(STAFF_KEY, JSON.stringify({ token, expires_at, user }));
+  },
+  clear() {
+    sessionStorage.removeItem(STAFF_KEY);
+  },
+};
+
+/** The petitioner's join answer kept in sessionStorage. */
+export const joinSession = {
+  get() {
+    return notExpired(readJson(sessionStorage, JOIN_KEY));
+  },
+  save(answer) {
+    sessionStorage.setItem(JOIN_KEY, JSON.stringify(answer));
+  },
+  clear() {
+    sessionStorage.removeItem(JOIN_KEY);
+  },
+};
+
+export class ApiError extends Error {
+  constructor({ status, code, serverMessage }) {
+    super(`${status} ${code}${serverMessage ? `: ${serverMessage}` : ''}`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.serverMessage = serverMessage || '';
+  }
+}
+
+/**
+ * Call the API. `token` defaults to the staff token; pass `token: null` for none.
+ * Resolves to the decoded JSON body (or null), rejects with ApiError.
+ */
+export async function api(path, { method = 'GET', body, token } = {}) {
+  const bearer = token === undefined ? staffSession.get()?.token : token;
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+
+  let response;
+  try {
+    response = await fetch(API_BASE + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError({ status: 0, code: 'network' });
+  }
+
+  const text = await response.text().catch(() => '');
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    const code = data && typeof data.code === 'string' ? data.code : `http_${response.status}`;
+    const serverMessage = data && typeof data.message === 'string' ? data.message : '';
+    throw new ApiError({ status: response.status, code, serverMessage });
+  }
+  return data;
+}
+
+/**
+ * What to tell the user about `err`: {message, next, detail}.
+ * `context` picks a more specific text where one exists, e.g. 'login' → error.login.bad_credentials.
+ */
+export function errorInfo(err, context) {
+  const code = err instanceof ApiError ? err.code : 'client';
+  const keys = context ? [`error.${context}.${code}`, `error.${code}`] : [`error.${code}`];
+  const key = keys.find((k) => has(k));
+  if (key) {
+    return {
+      message: t(key),
+      next: has(`${key}.next`) ? t(`${key}.next`) : '',
+      // invalid_input names the field in the server's message: keep it as a detail for staff
+      // (the petitioner's page shows only the catalogue's words).
+      detail: context !== 'join' && (code === 'invalid_input' || code === 'bad_request') ? err.serverMessage : '',
+      code,
+    };
+  }
+  const status = err instanceof ApiError ? err.status : 0;
+  return {
+    message: t('error.unknown', { status: status || '—' }),
+    next: t('error.unknown.next'),
+    detail: err instanceof ApiError ? `${err.code}${err.serverMessage ? ` — ${err.serverMessage}` : ''}` : String(err),
+    code,
+  };
+}

@@ -1,0 +1,499 @@
+// The WebRTC call over the CourtLink signalling socket (docs/signalling.md).
+//
+// One RTCPeerConnection per remote participant. The newcomer (impolite towards everyone
+// already there, as the server's `polite` flags say) makes the first offer; the side that
+// was there first waits for it. Renegotiation follows the perfect negotiation pattern:
+// the polite side rolls back on glare, the impolite side ignores the colliding offer.
+//
+// Beyond docs/signalling.md v1 this follows the server's waiting room (a petitioner waits until
+// a host admits it), host requests (remove, mute), `leave`, and resuming after a dropped line
+// with the `resume.<seq>` subprotocol.
+//
+// Events (CustomEvent, details in `event.detail`):
+//   welcome      {you, participants, state}
+//   state        {state: 'waiting'|'admitted'}   our own place: waiting room or in the call
+//   waitingroom  {waiting: [participant]}       (hosts) who waits to be admitted
+//   peer         {peer}                 a peer was added, or its stream/state changed
+//   peerleft     {id}
+//   chat         {from, name, text, at, seq, mine}
+//   mute         {by, kind}             a host muted our microphone or camera
+//   removed      {by}                   a host sent us out
+//   ended        {outcome}
+//   servererror  {code, message}
+//   socket       {state: 'connecting'|'open'|'reconnecting'|'closed'|'failed'|'replaced'|'removed'|'full'}
+
+const PROTOCOL = 'courtlink.v1';
+const MAX_RECONNECTS = 8;
+// Close codes (server/src/signalling/protocol.rs).
+const CLOSE_REPLACED = 4000;
+const CLOSE_REMOVED = 4001;
+const CLOSE_REFUSED = 4009; // e.g. the session is full
+const CLOSE_RESTARTING = 1012;
+
+export function signalUrl(sessionId) {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${location.host}/api/v1/sessions/${encodeURIComponent(sessionId)}/signal`;
+}
+
+function fingerprintOf(sdp) {
+  const match = /^a=fingerprint:(.+)$/m.exec(sdp || '');
+  return match ? match[1].trim() : null;
+}
+
+export class Call extends EventTarget {
+  /**
+   * @param {object} options
+   * @param {string|number} options.sessionId
+   * @param {string|function(): string} options.token  staff or join token (or a getter)
+   * @param {MediaStream|null} options.localStream
+   */
+  constructor({ sessionId, token, localStream = null, iceServers = [] }) {
+    super();
+    this.sessionId = sessionId;
+    this.token = token;
+    this.localStream = localStream;
+    this.iceServers = iceServers;
+    this.peers = new Map();
+    this.you = null;
+    this.ws = null;
+    this.lastSeq = 0;
+    this.welcomed = false;
+    this.ended = false;
+    this.closed = false;
+    this.reconnects = 0;
+    this.reconnectTimer = null;
+    this.state = null; // 'waiting' | 'admitted'
+    this.waiting = new Map(); // hosts: participants in the waiting room
+  }
+
+  /** Hosts and co-hosts run the waiting room. */
+  get moderates() {
+    return Boolean(this.you && (this.you.role === 'host' || this.you.role === 'co_host'));
+  }
+
+  emit(type, detail = {}) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  connect({ resume = false } = {}) {
+    if (this.closed) return;
+    // `token` may be a function, so that a reconnection uses the freshest token.
+    const token = typeof this.token === 'function' ? this.token() : this.token;
+    const protocols = [PROTOCOL, `auth.${token}`];
+    // After a dropped line, ask for what we missed instead of a fresh welcome.
+    if (resume && this.welcomed && this.lastSeq > 0) protocols.push(`resume.${this.lastSeq}`);
+    const ws = new WebSocket(signalUrl(this.sessionId), protocols);
+    this.ws = ws;
+    this.emit('socket', { state: this.reconnects ? 'reconnecting' : 'connecting' });
+    ws.addEventListener('message', (event) => {
+      if (this.ws !== ws) return;
+      let msg;
+      try {
+        msg = JSON.parse(event.data);
+      } catch {
+        console.warn('courtlink: non-JSON frame', event.data);
+        return;
+      }
+      this.onMessage(msg);
+    });
+    ws.addEventListener('close', (event) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (this.closed || this.ended) return;
+      switch (event.code) {
+        case CLOSE_REPLACED:
+          // Another connection with our identity replaced this one (another tab or device).
+          this.stop('replaced');
+          return;
+        case CLOSE_REMOVED:
+          this.stop('removed');
+          return;
+        case CLOSE_REFUSED:
+          this.stop(/full/.test(event.reason) ? 'full' : 'failed');
+          return;
+        case CLOSE_RESTARTING:
+          // The server instance is draining: come back at once, elsewhere.
+          this.reconnectTimer = setTimeout(() => this.connect({ resume: true }), 100);
+          this.emit('socket', { state: 'reconnecting' });
+          return;
+        default:
+          this.scheduleReconnect();
+      }
+    });
+  }
+
+  stop(state) {
+    this.closePeers();
+    this.closed = true;
+    this.emit('socket', { state });
+  }
+
+  scheduleReconnect() {
+    this.reconnects += 1;
+    // Before any welcome the server refused us (token, session over …): give up quickly.
+    const limit = this.welcomed ? MAX_RECONNECTS : 2;
+    if (this.reconnects > limit) {
+      this.stop('failed');
+      return;
+    }
+    this.emit('socket', { state: 'reconnecting' });
+    const delay = Math.min(500 * 2 ** (this.reconnects - 1), 10000);
+    this.reconnectTimer = setTimeout(() => this.connect({ resume: true }), delay);
+  }
+
+  send(message) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  sendChat(text) {
+    return this.send({ type: 'chat', text });
+  }
+
+  signal(to, data) {
+    this.send({ type: 'signal', to, data });
+  }
+
+  /** Hosts: let a participant in from the waiting room. */
+  admit(participantId) {
+    return this.send({ type: 'admit', participant: participantId });
+  }
+
+  /** Hosts: send a participant out of the session. */
+  removeParticipant(participantId) {
+    return this.send({ type: 'remove', participant: participantId });
+  }
+
+  /** Hosts: ask a participant to mute its microphone ('audio') or camera ('video'). */
+  askMute(participantId, kind) {
+    return this.send({ type: 'mute', participant: participantId, kind });
+  }
+
+  setState(state) {
+    if (this.state === state) return;
+    this.state = state;
+    this.emit('state', { state });
+  }
+
+  emitWaiting() {
+    this.emit('waitingroom', { waiting: [...this.waiting.values()] });
+  }
+
+  onMessage(msg) {
+    if (typeof msg.seq === 'number') this.lastSeq = msg.seq;
+    switch (msg.type) {
+      case 'welcome': {
+        this.welcomed = true;
+        this.reconnects = 0;
+        this.you = msg.you;
+        if (Array.isArray(msg.ice_servers)) this.iceServers = msg.ice_servers;
+        // A fresh welcome: we are the newcomer towards everyone listed.
+        this.closePeers();
+        this.waiting.clear();
+        const admitted = msg.state !== 'waiting';
+        this.setState(admitted ? 'admitted' : 'waiting');
+        // In the waiting room we may not signal: peers come with `admitted`.
+        if (admitted) {
+          for (const p of msg.participants || []) this.addPeer(p, Boolean(p.polite));
+        }
+        this.emit('socket', { state: 'open' });
+        this.emit('welcome', { you: msg.you, participants: msg.participants || [], state: this.state });
+        this.emitWaiting();
+        break;
+      }
+      case 'resumed': {
+        // Back after a dropped line; what we missed came first. Keep the peer connections that
+        // still stand, drop those whose participant is gone, offer to newcomers.
+        this.reconnects = 0;
+        const listed = new Map((msg.participants || []).map((p) => [p.id, p]));
+        for (const id of [...this.peers.keys()]) if (!listed.has(id)) this.removePeer(id);
+        if (this.state !== 'waiting') {
+          for (const p of listed.values()) if (!this.peers.has(p.id)) this.addPeer(p, Boolean(p.polite));
+        }
+        this.emit('socket', { state: 'open' });
+        break;
+      }
+      case 'admitted':
+        this.setState('admitted');
+        for (const p of msg.participants || []) {
+          if (this.peers.has(p.id)) this.removePeer(p.id, { quiet: true });
+          this.addPeer(p, Boolean(p.polite));
+        }
+        break;
+      case 'waiting':
+        this.waiting.set(msg.participant.id, msg.participant);
+        this.emitWaiting();
+        break;
+      case 'joined': {
+        if (this.waiting.delete(msg.participant.id)) this.emitWaiting();
+        const old = this.peers.get(msg.participant.id);
+        if (old) this.removePeer(old.id, { quiet: true });
+        this.addPeer(msg.participant, Boolean(msg.polite));
+        break;
+      }
+      case 'left':
+        if (this.waiting.delete(msg.participant_id)) this.emitWaiting();
+        this.removePeer(msg.participant_id);
+        break;
+      case 'removed':
+        this.emit('removed', { by: msg.by });
+        this.stop('removed');
+        break;
+      case 'mute':
+        setLocalEnabled(this.localStream, msg.kind, false);
+        this.emit('mute', { by: msg.by, kind: msg.kind });
+        break;
+      case 'reconnect':
+        // The server is restarting: it closes this socket (1012) and we resume elsewhere.
+        break;
+      case 'signal': {
+        let peer = this.peers.get(msg.from);
+        if (!peer) {
+          // Not announced (should not happen): treat the sender as a newcomer.
+          peer = this.addPeer({ id: msg.from, role: '', name: '' }, true);
+        }
+        this.onSignal(peer, msg.data || {});
+        break;
+      }
+      case 'chat':
+        this.emit('chat', {
+          from: msg.from, name: msg.name, text: msg.text, at: msg.at, seq: msg.seq,
+          mine: Boolean(this.you && msg.from === this.you.id),
+        });
+        break;
+      case 'ended':
+        this.ended = true;
+        this.emit('ended', { outcome: msg.outcome });
+        this.hangup();
+        break;
+      case 'error':
+        console.warn('courtlink: server error', msg.code, msg.message);
+        this.emit('servererror', { code: msg.code, message: msg.message });
+        break;
+      default:
+        console.warn('courtlink: unknown message', msg);
+    }
+  }
+
+  addPeer(participant, polite) {
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    const peer = {
+      id: participant.id,
+      participant,
+      polite,
+      pc,
+      stream: new MediaStream(),
+      makingOffer: false,
+      ignoreOffer: false,
+      settingRemoteAnswer: false,
+      mediaAttached: false,
+    };
+    this.peers.set(peer.id, peer);
+
+    pc.addEventListener('track', ({ track }) => {
+      if (!peer.stream.getTrackById(track.id)) peer.stream.addTrack(track);
+      track.addEventListener('ended', () => {
+        peer.stream.removeTrack(track);
+        this.emit('peer', { peer });
+      });
+      this.emit('peer', { peer });
+    });
+    pc.addEventListener('icecandidate', ({ candidate }) => {
+      if (this.peers.get(peer.id) !== peer) return;
+      this.signal(peer.id, { candidate: candidate ? candidate.toJSON() : null });
+    });
+    pc.addEventListener('negotiationneeded', async () => {
+      if (this.peers.get(peer.id) !== peer) return;
+      try {
+        peer.makingOffer = true;
+        await pc.setLocalDescription();
+        this.signal(peer.id, { description: pc.localDescription.toJSON() });
+      } catch (err) {
+        console.error('courtlink: offer failed', err);
+      } finally {
+        peer.makingOffer = false;
+      }
+    });
+    pc.addEventListener('connectionstatechange', () => {
+      if (pc.connectionState === 'failed' && !peer.polite) pc.restartIce();
+      this.emit('peer', { peer });
+    });
+
+    // The impolite side (the newcomer) offers at once; the polite side adds its media
+    // when the first offer arrives, so that both do not offer at the same time.
+    if (!polite) this.attachMedia(peer, true);
+    this.emit('peer', { peer });
+    return peer;
+  }
+
+  attachMedia(peer, offerer) {
+    peer.mediaAttached = true;
+    for (const kind of ['audio', 'video']) {
+      const track = this.localStream?.getTracks().find((tr) => tr.kind === kind);
+      if (track) peer.pc.addTrack(track, this.localStream);
+      // Without a camera or microphone we still want to see and hear the other side.
+      else if (offerer) peer.pc.addTransceiver(kind, { direction: 'recvonly' });
+    }
+  }
+
+  async onSignal(peer, data) {
+    let { pc } = peer;
+    try {
+      if (data.description) {
+        const description = data.description;
+        // The same identity came back with a new connection (reload, other device): the
+        // server sends no left/joined pair, only a fresh offer from a new peer connection.
+        if (description.type === 'offer' && pc.remoteDescription) {
+          const was = fingerprintOf(pc.remoteDescription.sdp);
+          const now = fingerprintOf(description.sdp);
+          if (was && now && was !== now) {
+            this.removePeer(peer.id, { quiet: true });
+            peer = this.addPeer(peer.participant, true);
+            pc = peer.pc;
+          }
+        }
+        const readyForOffer = !peer.makingOffer && (pc.signalingState === 'stable' || peer.settingRemoteAnswer);
+        const offerCollision = description.type === 'offer' && !readyForOffer;
+        peer.ignoreOffer = !peer.polite && offerCollision;
+        if (peer.ignoreOffer) return;
+        peer.settingRemoteAnswer = description.type === 'answer';
+        await pc.setRemoteDescription(description); // rolls back our offer if we are polite
+        peer.settingRemoteAnswer = false;
+        if (description.type === 'offer') {
+          if (!peer.mediaAttached) this.attachMedia(peer, false);
+          await pc.setLocalDescription();
+          this.signal(peer.id, { description: pc.localDescription.toJSON() });
+        }
+      } else if ('candidate' in data) {
+        try {
+          if (data.candidate) await pc.addIceCandidate(data.candidate);
+          else await pc.addIceCandidate();
+        } catch (err) {
+          if (!peer.ignoreOffer && pc.signalingState !== 'closed') {
+            console.warn('courtlink: candidate refused', err);
+          }
+        }
+      }
+    } catch (err) {
+      console.error('courtlink: signalling failed', err);
+    }
+  }
+
+  removePeer(id, { quiet = false } = {}) {
+    const peer = this.peers.get(id);
+    if (!peer) return;
+    this.peers.delete(id);
+    peer.pc.close();
+    for (const track of peer.stream.getTracks()) track.stop();
+    if (!quiet) this.emit('peerleft', { id });
+  }
+
+  closePeers() {
+    for (const id of [...this.peers.keys()]) this.removePeer(id);
+  }
+
+  /** Leave the call: tell the others at once, close every peer connection and the socket. */
+  hangup() {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    this.closePeers();
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      try {
+        // Without `leave` a closed socket counts as a dropped line, held for a grace period.
+        if (ws.readyState === WebSocket.OPEN && !this.ended) ws.send(JSON.stringify({ type: 'leave' }));
+        ws.close(1000);
+      } catch {
+        /* already closing */
+      }
+    }
+    this.emit('socket', { state: 'closed' });
+  }
+
+  /** For status displays and tests: per peer, connection state and decoded video frames. */
+  async stats() {
+    const out = [];
+    for (const peer of this.peers.values()) {
+      let framesDecoded = 0;
+      let bytesReceived = 0;
+      try {
+        const report = await peer.pc.getStats();
+        report.forEach((s) => {
+          if (s.type === 'inbound-rtp') {
+            bytesReceived += s.bytesReceived || 0;
+            if (s.kind === 'video') framesDecoded += s.framesDecoded || 0;
+          }
+        });
+      } catch {
+        /* closed */
+      }
+      out.push({
+        id: peer.id, role: peer.participant.role, polite: peer.polite,
+        connectionState: peer.pc.connectionState, framesDecoded, bytesReceived,
+      });
+    }
+    return out;
+  }
+}
+
+/**
+ * Open camera and microphone. Resolves to {stream, problem}: problem is null when both work,
+ * 'novideo' / 'noaudio' when one is missing, or 'denied' | 'notfound' | 'busy' | 'insecure' |
+ * 'unknown' when there is no stream at all.
+ */
+export async function openLocalMedia() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    return { stream: null, problem: window.isSecureContext ? 'unknown' : 'insecure' };
+  }
+  const video = { width: { ideal: 1280 }, height: { ideal: 720 }, facingMode: 'user' };
+  try {
+    return { stream: await navigator.mediaDevices.getUserMedia({ audio: true, video }), problem: null };
+  } catch (err) {
+    const first = classifyMediaError(err);
+    if (first === 'denied') return { stream: null, problem: 'denied' };
+    try {
+      return { stream: await navigator.mediaDevices.getUserMedia({ audio: true }), problem: 'novideo' };
+    } catch {
+      /* try the camera alone */
+    }
+    try {
+      return { stream: await navigator.mediaDevices.getUserMedia({ video }), problem: 'noaudio' };
+    } catch {
+      return { stream: null, problem: first };
+    }
+  }
+}
+
+function classifyMediaError(err) {
+  switch (err && err.name) {
+    case 'NotAllowedError':
+    case 'SecurityError':
+    case 'PermissionDeniedError':
+      return 'denied';
+    case 'NotFoundError':
+    case 'DevicesNotFoundError':
+    case 'OverconstrainedError':
+      return 'notfound';
+    case 'NotReadableError':
+    case 'TrackStartError':
+    case 'AbortError':
+      return 'busy';
+    default:
+      return 'unknown';
+  }
+}
+
+/** Enable or disable the local tracks of one kind; returns the new state. */
+export function setLocalEnabled(stream, kind, enabled) {
+  if (!stream) return false;
+  const tracks = stream.getTracks().filter((tr) => tr.kind === kind);
+  for (const track of tracks) track.enabled = enabled;
+  return tracks.length > 0 && enabled;
+}
+
+export function stopStream(stream) {
+  if (!stream) return;
+  for (const track of stream.getTracks()) track.stop();
+}

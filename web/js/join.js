@@ -1,0 +1,322 @@
+// join.html: the petitioner. 1 camera and microphone check, 2 join code, 3 the call.
+import { t, tEnum, onLangChange, formatDay, formatTimeRange } from './i18n.js';
+import { api, joinSession } from './api.js';
+import { $, startPage, showError, showMessage, clearError, announce } from './ui.js';
+import { Call, openLocalMedia, stopStream } from './call.js';
+import { mountRemoteVideos, mountChat, mountMediaToggle } from './callview.js';
+
+startPage();
+
+const state = {
+  step: 'device',
+  stream: null,
+  problem: null,
+  join: null, // answer of POST /auth/join
+  call: null,
+  hostPresent: false,
+  socket: 'connecting',
+  outcome: null,
+  leftReason: 'left',
+};
+
+// ---- the join code ----
+const CODE_DIGITS = 12; // 1234-5678-9012
+
+function normalizeCode(raw) {
+  return String(raw || '').replace(/[\s\-－—–]/g, '');
+}
+
+function formatCode(digits) {
+  return digits.replace(/(\d{4})(?=\d)/g, '$1-');
+}
+
+function codeFromHash() {
+  const params = new URLSearchParams(location.hash.replace(/^#/, ''));
+  return normalizeCode(params.get('code'));
+}
+
+const codeInput = $('#join-code-input');
+const initialCode = codeFromHash();
+if (initialCode) codeInput.value = formatCode(initialCode);
+codeInput.addEventListener('blur', () => {
+  const digits = normalizeCode(codeInput.value);
+  if (/^\d+$/.test(digits)) codeInput.value = formatCode(digits);
+});
+
+// ---- steps ----
+const STEP_ORDER = ['device', 'code', 'call'];
+
+function show(step) {
+  state.step = step;
+  for (const name of ['device', 'code', 'call', 'ended', 'left']) {
+    $(`#step-${name}`).hidden = name !== step;
+  }
+  const index = STEP_ORDER.indexOf(step);
+  $('#steps').hidden = index < 0;
+  for (const li of document.querySelectorAll('#steps li')) {
+    const i = STEP_ORDER.indexOf(li.dataset.step);
+    li.classList.toggle('done', index >= 0 && i < index);
+    if (i === index) li.setAttribute('aria-current', 'step');
+    else li.removeAttribute('aria-current');
+  }
+  const section = $(`#step-${step}`);
+  if (step !== 'call') section.focus();
+}
+
+// ---- step 1: camera and microphone ----
+async function checkDevices() {
+  const message = $('#device-message');
+  clearError(message);
+  $('#device-next').disabled = true;
+  $('#device-retry').hidden = true;
+  $('#device-skip').hidden = true;
+  $('#preview-placeholder').hidden = false;
+  $('#preview-placeholder').textContent = t('join.step1.checking');
+  stopStream(state.stream);
+  const { stream, problem } = await openLocalMedia();
+  state.stream = stream;
+  state.problem = problem;
+  $('#preview-video').srcObject = stream;
+  renderDevice();
+}
+
+function renderDevice() {
+  const { stream, problem } = state;
+  const hasVideo = Boolean(stream && stream.getVideoTracks().length);
+  $('#preview-placeholder').hidden = hasVideo;
+  if (!hasVideo) $('#preview-placeholder').textContent = t(stream ? 'join.step1.noPicture' : 'join.step1.noDevice');
+  const message = $('#device-message');
+  if (problem) {
+    showMessage(message, `media.${problem}`, `media.${problem}.next`);
+    message.dataset.problem = problem;
+  } else {
+    clearError(message);
+  }
+  // With at least one device the next step is open; with none, "continue without" is offered.
+  $('#device-next').disabled = !stream;
+  $('#device-retry').hidden = !problem;
+  $('#device-skip').hidden = Boolean(stream);
+  $('#device-next').textContent = t(problem ? 'join.step1.nextAnyway' : 'join.step1.next');
+}
+
+$('#device-retry').addEventListener('click', checkDevices);
+$('#device-next').addEventListener('click', () => toCode());
+$('#device-skip').addEventListener('click', () => toCode());
+
+function toCode() {
+  show('code');
+  if (!codeInput.value) codeInput.focus();
+  else $('#join-button').focus();
+}
+
+$('#code-back').addEventListener('click', () => {
+  show('device');
+  if (!state.stream) checkDevices();
+});
+
+// ---- step 2: the join code ----
+$('#code-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const box = $('#join-error');
+  clearError(box);
+  const code = normalizeCode(codeInput.value);
+  if (!code) {
+    showMessage(box, 'join.code.empty', 'join.code.empty.next');
+    codeInput.focus();
+    return;
+  }
+  if (!/^\d+$/.test(code)) {
+    showMessage(box, 'join.code.digits', 'join.code.digits.next');
+    codeInput.focus();
+    return;
+  }
+  if (code.length !== CODE_DIGITS) {
+    showMessage(box, 'join.code.length', 'join.code.length.next', { count: CODE_DIGITS, typed: code.length });
+    codeInput.focus();
+    return;
+  }
+  const button = $('#join-button');
+  button.disabled = true;
+  button.textContent = t('join.step2.working');
+  try {
+    const answer = await api('/auth/join', { method: 'POST', token: null, body: { code } });
+    joinSession.save(answer);
+    state.join = answer;
+    // Keep the code in the address so that a reload finds it again.
+    history.replaceState(null, '', `#code=${formatCode(code)}`);
+    startCall();
+  } catch (err) {
+    showError(box, err, 'join');
+    codeInput.focus();
+    codeInput.select();
+  } finally {
+    button.disabled = false;
+    button.textContent = t('join.step2.submit');
+  }
+});
+
+// ---- step 3: the call ----
+function nameOf(value) {
+  if (!value) return '';
+  return typeof value === 'string' ? value : value.name || '';
+}
+
+function renderCallInfo() {
+  const j = state.join;
+  if (!j) return;
+  $('#call-info').textContent = t('join.call.info', {
+    court: nameOf(j.host_court),
+    number: j.case_number || '',
+    when: `${formatDay(j.starts_at)} ${formatTimeRange(j.starts_at, j.ends_at)}`,
+  });
+}
+
+function renderCallState() {
+  let key;
+  if (state.socket === 'reconnecting') key = 'join.call.reconnecting';
+  else if (state.socket === 'connecting') key = 'join.call.connecting';
+  else if (state.place === 'waiting') key = 'join.call.waitingRoom';
+  else if (!state.hostPresent) key = 'join.call.waitingHost';
+  else key = 'join.call.inCall';
+  $('#call-state').textContent = t(key);
+  $('#call-state').dataset.state = key.split('.').pop();
+}
+
+let toggles = [];
+function startCall() {
+  show('call');
+  renderCallInfo();
+  $('#chat-log').replaceChildren();
+  clearError($('#call-error'));
+  $('#leave-confirm').hidden = true;
+  $('#local-video').srcObject = state.stream;
+  for (const id of ['mic-toggle', 'cam-toggle']) {
+    const old = document.getElementById(id);
+    old.replaceWith(old.cloneNode(false));
+  }
+  const call = new Call({ sessionId: state.join.session_id, token: state.join.token, localStream: state.stream });
+  state.call = call;
+  toggles = [
+    mountMediaToggle($('#mic-toggle'), state.stream, 'audio', call),
+    mountMediaToggle($('#cam-toggle'), state.stream, 'video', call),
+  ];
+  clearError($('#call-notice'));
+  state.place = null;
+  call.addEventListener('state', (e) => {
+    state.place = e.detail.state;
+    renderCallState();
+  });
+  call.addEventListener('mute', (e) => {
+    showMessage($('#call-notice'), e.detail.kind === 'video' ? 'join.mutedVideo' : 'join.mutedAudio', 'join.muted.next');
+  });
+  window.courtlinkCall = call; // for status checks and browser tests
+  state.socket = 'connecting';
+  state.hostPresent = false;
+  const remote = $('#remote-videos');
+  remote.replaceChildren();
+  mountRemoteVideos(remote, call, {
+    onChange: (count) => {
+      $('.join-stage').dataset.count = String(count);
+      state.hostPresent = [...call.peers.values()].some((p) => p.participant.role === 'host');
+      renderCallState();
+    },
+  });
+  mountChat({
+    form: $('#chat-form'), input: $('#chat-input'), log: $('#chat-log'), call,
+    onError: (key) => showMessage($('#call-error'), key),
+  });
+  call.addEventListener('socket', (e) => {
+    if (state.call !== call) return;
+    state.socket = e.detail.state;
+    renderCallState();
+    if (e.detail.state === 'failed') {
+      // The server refused the socket (code changed, session over …): ask for the code again.
+      joinSession.clear();
+      leave('failed');
+    } else if (e.detail.state === 'replaced') {
+      leave('replaced');
+    } else if (e.detail.state === 'removed') {
+      joinSession.clear();
+      leave('removed');
+    } else if (e.detail.state === 'full') {
+      leave('full');
+    }
+  });
+  call.addEventListener('ended', (e) => {
+    if (state.call !== call) return;
+    state.outcome = e.detail.outcome || null;
+    state.call = null;
+    stopStream(state.stream);
+    state.stream = null;
+    joinSession.clear();
+    renderEnded();
+    show('ended');
+    announce(t('join.ended.heading'));
+  });
+  renderCallState();
+  call.connect();
+}
+
+function renderEnded() {
+  $('#ended-outcome').textContent = state.outcome
+    ? t('join.ended.outcome', { outcome: tEnum('outcome', state.outcome) })
+    : '';
+}
+
+function leave(reason) {
+  state.leftReason = reason;
+  if (state.call) {
+    const call = state.call;
+    state.call = null;
+    call.hangup();
+  }
+  $('#remote-videos').replaceChildren();
+  renderLeft();
+  show('left');
+}
+
+function renderLeft() {
+  $('#left-body').textContent = t(`join.left.${state.leftReason}`);
+}
+
+$('#leave-button').addEventListener('click', () => {
+  $('#leave-confirm').hidden = false;
+  $('#leave-no').focus();
+});
+$('#leave-no').addEventListener('click', () => {
+  $('#leave-confirm').hidden = true;
+  $('#leave-button').focus();
+});
+$('#leave-yes').addEventListener('click', () => leave('left'));
+
+$('#rejoin').addEventListener('click', async () => {
+  if (!state.stream) {
+    const { stream } = await openLocalMedia();
+    state.stream = stream;
+  }
+  // The join token may still be good; if not, ask for a fresh one with the code.
+  const saved = joinSession.get();
+  if (saved) {
+    state.join = saved;
+    startCall();
+    return;
+  }
+  show('code');
+  $('#join-button').focus();
+});
+
+onLangChange(() => {
+  if (state.step === 'device') renderDevice();
+  renderCallInfo();
+  renderCallState();
+  renderEnded();
+  renderLeft();
+  for (const render of toggles) render();
+});
+
+// No `leave` on unload: a reload (what people try first when something looks wrong) then counts
+// as a dropped line, and the server keeps the petitioner's place — admitted, not back in the
+// waiting room. The 离开 button does send `leave`.
+
+show('device');
+checkDevices();
