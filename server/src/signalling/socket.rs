@@ -80,7 +80,10 @@ pub async fn run(
         let sid = conn.session_id;
         let pid = conn.participant.id.clone();
 
-        if let Err(e) = hub.attach(sid, conn.participant.clone(), conn_id, tx, conn.resume, &conn.ice_servers).await {
+        // The hub's futures (store and Redis I/O) are large and short-lived; boxing them keeps
+        // them out of this task's state, which lives as long as the socket: thousands of idle
+        // sockets then cost a few hundred bytes each here instead of kilobytes.
+        if let Err(e) = Box::pin(hub.attach(sid, conn.participant.clone(), conn_id, tx, conn.resume, &conn.ice_servers)).await {
             tracing::info!(code = e.code(), "join refused");
             let _ = ws.close(reason(CloseCode::Other(4009), e.code())).await;
             return;
@@ -112,10 +115,10 @@ pub async fn run(
                                 let _ = ws.clone().close(reason(CloseCode::Other(CLOSE_RATE_LIMITED), "rate limited")).await;
                                 break Departure::Leave;
                             }
-                            hub.error(sid, &pid, "rate_limited", "too many messages; slow down").await;
+                            Box::pin(hub.error(sid, &pid, "rate_limited", "too many messages; slow down")).await;
                             continue;
                         }
-                        if handle_text(&state, &conn, &text).await == Some(Departure::Leave) {
+                        if Box::pin(handle_text(&state, &conn, &text)).await == Some(Departure::Leave) {
                             flush(&mut rx, &mut ws).await;
                             let _ = ws.clone().close(reason(CloseCode::Normal, "left")).await;
                             break Departure::Leave;
@@ -123,7 +126,7 @@ pub async fn run(
                     }
                     Some(Ok(AggregatedMessage::Binary(_))) => {
                         last_heard = Instant::now();
-                        hub.error(sid, &pid, "binary_not_supported", "send text frames holding JSON").await;
+                        Box::pin(hub.error(sid, &pid, "binary_not_supported", "send text frames holding JSON")).await;
                     }
                     Some(Ok(AggregatedMessage::Ping(bytes))) => {
                         last_heard = Instant::now();
@@ -182,7 +185,7 @@ pub async fn run(
                 }
             }
         };
-        hub.detach(sid, &pid, conn_id, departure).await;
+        Box::pin(hub.detach(sid, &pid, conn_id, departure)).await;
         metrics.connections_open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(?departure, "left");
     }
@@ -265,4 +268,63 @@ async fn handle_text(state: &AppState, conn: &Connection, text: &str) -> Option<
         hub.error(sid, &me.id, code, &message).await;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `run` lives as long as its socket, so its state is paid for by every idle connection.
+    #[tokio::test]
+    async fn the_socket_task_state_stays_small() {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
+        let settings = crate::config::Settings::load(&dir, "default").unwrap();
+        let store = crate::store::Store::connect("sqlite::memory:", 1)
+            .await
+            .unwrap();
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+        let config = super::super::hub::HubConfig {
+            max_participants: 6,
+            resume_grace: Duration::from_secs(60),
+            waiting_room: true,
+            log_cap: 256,
+        };
+        let hub = super::super::hub::Hub::new(store.clone(), config, metrics.clone(), None)
+            .await
+            .unwrap();
+        let state = actix_web::web::Data::new(AppState {
+            tokens: crate::auth::Tokens::new(&settings.auth),
+            settings,
+            store,
+            hub,
+            metrics,
+        });
+        let req = actix_web::test::TestRequest::default()
+            .insert_header(("upgrade", "websocket"))
+            .insert_header(("connection", "upgrade"))
+            .insert_header(("sec-websocket-version", "13"))
+            .insert_header(("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="))
+            .to_http_parts();
+        let (req, mut payload) = req;
+        let body =
+            <actix_web::web::Payload as actix_web::FromRequest>::from_request(&req, &mut payload)
+                .await
+                .unwrap();
+        let (_res, ws, stream) = actix_ws::handle(&req, body).unwrap();
+        let participant = Participant {
+            id: "petitioner".into(),
+            role: super::super::protocol::ParticipantRole::Petitioner,
+            name: "x".into(),
+        };
+        let conn = Connection {
+            session_id: 1,
+            participant,
+            resume: None,
+            ice_servers: vec![],
+        };
+        let task = run(state, conn, ws, stream);
+        let size = std::mem::size_of_val(&task);
+        println!("socket task state: {size} bytes");
+        assert!(size <= 2048, "the socket task's state is {size} bytes");
+    }
 }
