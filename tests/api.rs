@@ -737,6 +737,14 @@ async fn health_openapi_and_the_web_app_are_served() {
         let res = app.get(page, None).await;
         assert_eq!(res.status(), 200, "{page}");
         assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+        let csp = res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
         let html = res.text().await.unwrap();
         assert!(html.contains("zh-CN"), "{page} is Chinese first");
         assert!(

@@ -21,6 +21,13 @@ use crate::signalling::hub::{Hub, HubConfig};
 use crate::store::Store;
 use crate::{demo, routes};
 
+/// Pages may load and connect to nothing but CourtLink itself: court networks are closed, and
+/// this also stops injected scripts and framing. (`connect-src 'self'` covers the same-origin
+/// WebSocket.)
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; \
+    frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
 /// Largest JSON body accepted by the API.
 const MAX_JSON_BYTES: usize = 64 * 1024;
 
@@ -123,7 +130,8 @@ impl Application {
                     DefaultHeaders::new()
                         .add(("X-Content-Type-Options", "nosniff"))
                         .add(("Referrer-Policy", "no-referrer"))
-                        .add(("X-Frame-Options", "DENY")),
+                        .add(("X-Frame-Options", "DENY"))
+                        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY)),
                 )
                 .wrap(from_fn(observe_latency))
                 .wrap(TracingLogger::default())
