@@ -42,11 +42,20 @@ enum Command {
     SeedDemo,
     /// Load and check the settings, print where they point, and exit.
     CheckConfig,
+    /// Work with the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Run a benchmark scenario and print its figures (see docs/benchmarks.md).
     Bench(courtlink::bench::BenchArgs),
     /// The benchmarks' baseline: a bare WebSocket relay with no auth and no bookkeeping.
     #[command(hide = true)]
     BenchBaselineServer,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain; exits 1 and names the first entry that was edited or deleted.
+    Verify,
 }
 
 fn main() -> ExitCode {
@@ -81,6 +90,19 @@ fn main() -> ExitCode {
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     let url = settings.database.url.expose_secret().to_owned();
     match command {
+        Command::Audit(AuditCommand::Verify) => {
+            let store = Store::connect(&url, 1).await?;
+            store.migrate().await?;
+            match courtlink::store::audit::verify(&store.audit_rows().await?) {
+                courtlink::store::audit::AuditVerdict::Intact { entries, last_hash } => {
+                    println!("audit chain intact: {entries} entries, last hash {last_hash}");
+                    Ok(())
+                }
+                courtlink::store::audit::AuditVerdict::Broken { id, reason } => {
+                    anyhow::bail!("audit chain broken at entry {id}: {reason}")
+                }
+            }
+        }
         Command::Bench(args) => courtlink::bench::run(settings, args).await,
         Command::BenchBaselineServer => courtlink::bench::baseline_server().await,
         Command::CheckConfig => {

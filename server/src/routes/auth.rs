@@ -8,6 +8,7 @@ use crate::auth::{Staff, hash_password, verify_password};
 use crate::domain::{JoinCode, Role, SessionStatus};
 use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
+use crate::store::audit::AuditEntry;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -72,9 +73,23 @@ pub async fn login(
         Some(u) if ok && !u.disabled => u,
         _ => {
             tracing::info!("login refused");
+            let entry = AuditEntry::new(
+                "anonymous",
+                "auth.login_failed",
+                format!("username:{username}"),
+                serde_json::json!({}),
+            );
+            state.store.audit(&entry).await?;
             return Err(ApiError::BadCredentials);
         }
     };
+    let entry = AuditEntry::new(
+        format!("user-{}", user.id),
+        "auth.login",
+        format!("user:{}", user.id),
+        serde_json::json!({}),
+    );
+    state.store.audit(&entry).await?;
     let role: Role = user
         .role
         .parse()

@@ -202,7 +202,11 @@ pub async fn reissue_join_code(
     let code = JoinCode::generate();
     state
         .store
-        .set_join_code_hash(booking.session_id, &code.hash())
+        .set_join_code_hash(
+            booking.session_id,
+            &code.hash(),
+            &format!("user-{}", staff.user_id),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(JoinCodeIssued {
         session_id: booking.session_id,

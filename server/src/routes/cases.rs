@@ -99,3 +99,50 @@ pub async fn local_rooms(
         .collect();
     Ok(HttpResponse::Ok().json(rooms))
 }
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct IdentityRead {
+    pub case_id: i64,
+    /// Unmasked. Each read is written to the audit log.
+    pub petitioner_id_number: String,
+}
+
+/// Reads a petitioner's identity number unmasked: a separate, audited action of the case's
+/// own court (PIPL: identity numbers are sensitive personal information).
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{id}/identity-reads",
+    params(("id" = i64, Path, description = "case id")),
+    responses(
+        (status = 200, body = IdentityRead),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "cases"
+)]
+#[actix_web::post("/cases/{id}/identity-reads")]
+pub async fn read_identity(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require(&[Role::Coordinator])?;
+    let case = match state.store.case(*id).await {
+        Ok(c) => c,
+        Err(StoreError::NotFound) => return Err(ApiError::NotFound("case")),
+        Err(e) => return Err(e.into()),
+    };
+    if case.court_id != staff.court_id {
+        return Err(ApiError::Forbidden("this case belongs to another court"));
+    }
+    let number = state
+        .store
+        .read_identity_audited(case.id, &format!("user-{}", staff.user_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(IdentityRead {
+        case_id: case.id,
+        petitioner_id_number: number,
+    }))
+}

@@ -25,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(cases::list_cases)
                 .service(cases::get_case)
                 .service(cases::local_rooms)
+                .service(cases::read_identity)
                 .service(bookings::open_slots)
                 .service(bookings::create_booking)
                 .service(bookings::reissue_join_code)

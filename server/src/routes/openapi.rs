@@ -17,6 +17,7 @@ use crate::error::ErrorBody;
         cases::list_cases,
         cases::get_case,
         cases::local_rooms,
+        cases::read_identity,
         bookings::open_slots,
         bookings::create_booking,
         bookings::reissue_join_code,

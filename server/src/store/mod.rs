@@ -6,6 +6,7 @@
 //! SQLite). So the two implementations are one enum and a macro that type-checks each query once
 //! per backend, rather than a trait with two copies of every query.
 
+pub mod audit;
 mod rows;
 
 use std::str::FromStr;
@@ -41,14 +42,21 @@ macro_rules! on_pool {
 /// SQLITE_BUSY under contention, whatever the busy timeout.
 macro_rules! in_write_tx {
     ($store:expr, |$tx:ident| $body:block) => {
+        in_write_tx!($store, |$tx, _audit_lock| $body)
+    };
+    // `$lock` is the statement that orders audit appenders in this backend (see `append_audit!`).
+    ($store:expr, |$tx:ident, $lock:ident| $body:block) => {
         match $store {
             Store::Sqlite(pool) => {
+                // BEGIN IMMEDIATE already holds the database's one write lock.
+                let $lock = "SELECT 1";
                 let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let out = $body;
                 $tx.commit().await?;
                 out
             }
             Store::Postgres(pool) => {
+                let $lock = "SELECT pg_advisory_xact_lock(7227011)";
                 let mut $tx = pool.begin().await?;
                 let out = $body;
                 $tx.commit().await?;
@@ -56,6 +64,35 @@ macro_rules! in_write_tx {
             }
         }
     };
+}
+
+/// Appends an audit entry inside the current write transaction, chained to the last one.
+/// The lock is taken as late as possible, so appenders wait on each other only briefly.
+macro_rules! append_audit {
+    ($tx:ident, $lock:ident, $entry:expr) => {{
+        let entry: &audit::AuditEntry = $entry;
+        sqlx::query($lock).execute(&mut *$tx).await?;
+        let last: Option<(String,)> =
+            sqlx::query_as("SELECT hash FROM audit_entries ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&mut *$tx)
+                .await?;
+        let prev = last
+            .map(|(h,)| h)
+            .unwrap_or_else(|| audit::GENESIS.to_owned());
+        sqlx::query(
+            "INSERT INTO audit_entries (at, actor, action, subject, detail, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(entry.at)
+        .bind(&entry.actor)
+        .bind(entry.action)
+        .bind(&entry.subject)
+        .bind(&entry.detail)
+        .bind(&prev)
+        .bind(entry.hash(&prev))
+        .execute(&mut *$tx)
+        .await?;
+    }};
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -336,7 +373,7 @@ impl Store {
                               VALUES ($1, $2, $3, $4, $5, 'booked', $6, $7, $8) RETURNING id";
         let insert_session = "INSERT INTO sessions (booking_id, status, join_code_hash) \
                               VALUES ($1, 'scheduled', $2) RETURNING id";
-        let (booking_id, session_id): (i64, i64) = in_write_tx!(self, |tx| {
+        let (booking_id, session_id): (i64, i64) = in_write_tx!(self, |tx, lock| {
             let (booking_id,): (i64,) = sqlx::query_as(insert_booking)
                 .bind(new.slot.id)
                 .bind(new.case_id)
@@ -353,6 +390,17 @@ impl Store {
                 .bind(new.join_code_hash)
                 .fetch_one(&mut *tx)
                 .await?;
+            let detail = serde_json::json!({
+                "slot_id": new.slot.id, "case_id": new.case_id, "local_room_id": new.local_room_id,
+                "session_id": session_id, "joint_court_id": new.joint_court_id,
+            });
+            let entry = audit::AuditEntry::new(
+                format!("user-{}", new.created_by),
+                "booking.create",
+                format!("booking:{booking_id}"),
+                detail,
+            );
+            append_audit!(tx, lock, &entry);
             (booking_id, session_id)
         });
         Ok(BookingRow {
@@ -377,17 +425,30 @@ impl Store {
             .await)?)
     }
 
-    pub async fn set_join_code_hash(&self, session_id: i64, hash: &str) -> Result<(), StoreError> {
+    pub async fn set_join_code_hash(
+        &self,
+        session_id: i64,
+        hash: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
         let sql = "UPDATE sessions SET join_code_hash = $2 WHERE id = $1 AND status <> 'ended'";
-        let rows = on_pool!(self, |p| sqlx::query(sql)
-            .bind(session_id)
-            .bind(hash)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
-        if rows == 0 {
-            return Err(StoreError::SessionEnded);
-        }
+        in_write_tx!(self, |tx, lock| {
+            let done = sqlx::query(sql)
+                .bind(session_id)
+                .bind(hash)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::SessionEnded);
+            }
+            let entry = audit::AuditEntry::new(
+                actor,
+                "session.join_code_reissued",
+                format!("session:{session_id}"),
+                serde_json::json!({}),
+            );
+            append_audit!(tx, lock, &entry);
+        });
         Ok(())
     }
 
@@ -502,7 +563,7 @@ impl Store {
         let counted_as = end.channel.counted_as();
         let data =
             serde_json::json!({"outcome": end.outcome.as_str(), "note": end.note}).to_string();
-        in_write_tx!(self, |tx| {
+        in_write_tx!(self, |tx, lock| {
             let done = sqlx::query(
                 "UPDATE sessions SET status = 'ended', ended_at = $2, outcome = $3, outcome_note = $4, \
                  started_at = COALESCE(started_at, $2) WHERE id = $1 AND status <> 'ended'",
@@ -546,8 +607,53 @@ impl Store {
             .bind(&data)
             .execute(&mut *tx)
             .await?;
+            let entry = audit::AuditEntry::new(
+                end.actor,
+                "session.end",
+                format!("session:{}", end.session_id),
+                serde_json::json!({"outcome": end.outcome.as_str(), "case_id": end.case_id, "channel": end.channel.as_str()}),
+            );
+            append_audit!(tx, lock, &entry);
         });
         Ok(())
+    }
+
+    // --- the audit log ---------------------------------------------------------------------
+
+    /// Records an auditable fact on its own (a login, a refusal).
+    pub async fn audit(&self, entry: &audit::AuditEntry) -> Result<(), StoreError> {
+        in_write_tx!(self, |tx, lock| {
+            append_audit!(tx, lock, entry);
+        });
+        Ok(())
+    }
+
+    /// A petitioner's identity number, unmasked: read and audited in one transaction.
+    pub async fn read_identity_audited(
+        &self,
+        case_id: i64,
+        actor: &str,
+    ) -> Result<String, StoreError> {
+        in_write_tx!(self, |tx, lock| {
+            let (number,): (String,) =
+                sqlx::query_as("SELECT petitioner_id_number FROM cases WHERE id = $1")
+                    .bind(case_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let entry = audit::AuditEntry::new(
+                actor,
+                "case.identity_read",
+                format!("case:{case_id}"),
+                serde_json::json!({}),
+            );
+            append_audit!(tx, lock, &entry);
+            Ok(number)
+        })
+    }
+
+    pub async fn audit_rows(&self) -> Result<Vec<audit::AuditRow>, StoreError> {
+        let sql = "SELECT id, at, actor, action, subject, detail, prev_hash, hash FROM audit_entries ORDER BY id";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql).fetch_all(p).await)?)
     }
 
     // --- seeding (demo data and tests) ------------------------------------------------------
