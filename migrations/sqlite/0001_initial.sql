@@ -103,7 +103,7 @@ END;
 CREATE TABLE sessions (
     id INTEGER PRIMARY KEY,
     booking_id INTEGER NOT NULL UNIQUE REFERENCES bookings (id),
-    status TEXT NOT NULL CHECK (status IN ('scheduled', 'live', 'ended')),
+    status TEXT NOT NULL CHECK (status IN ('scheduled', 'waiting', 'live', 'interrupted', 'ended', 'no_show')),
     join_code_hash TEXT NOT NULL UNIQUE,
     started_at TEXT,
     ended_at TEXT,

@@ -6,6 +6,7 @@ pub mod cases;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
+pub mod records;
 pub mod sessions;
 pub mod signal;
 pub mod views;
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(sessions::get_session)
                 .service(sessions::end_session)
                 .service(signal::signal)
+                .configure(records::configure)
                 .default_service(web::to(api_not_found)),
         );
 }

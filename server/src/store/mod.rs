@@ -95,6 +95,9 @@ macro_rules! append_audit {
     }};
 }
 
+// Submodules that add queries to `Store` come after the macros they use.
+pub mod records;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("that slot is already booked")]
