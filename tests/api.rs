@@ -212,18 +212,44 @@ async fn whole_path(app: TestApp) {
     let timeline = app
         .get_ok(&format!("/api/v1/sessions/{session_id}"), &officer)
         .await;
-    let kinds: Vec<&str> = timeline["events"]
-        .as_array()
-        .unwrap()
+    let events = timeline["events"].as_array().unwrap();
+    let kinds: Vec<&str> = events
         .iter()
         .map(|e| e["kind"].as_str().unwrap())
+        .filter(|k| *k != "status_changed")
         .collect();
     assert_eq!(
         &kinds[..6],
         ["joined", "joined", "admitted", "chat", "chat", "ended"],
         "{kinds:?}"
     );
-    assert_eq!(timeline["events"][5]["data"]["outcome"], "reply");
+    let ended_event = events.iter().find(|e| e["kind"] == "ended").unwrap();
+    assert_eq!(ended_event["data"]["outcome"], "reply");
+    // Every change of status is on the timeline, with who caused it.
+    let changes: Vec<(String, String, String)> = events
+        .iter()
+        .filter(|e| e["kind"] == "status_changed")
+        .map(|e| {
+            let d = &e["data"];
+            (
+                d["from"].as_str().unwrap().to_owned(),
+                d["to"].as_str().unwrap().to_owned(),
+                e["actor"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (
+                "scheduled".to_owned(),
+                "waiting".to_owned(),
+                officer_id.clone()
+            ),
+            ("waiting".to_owned(), "live".to_owned(), officer_id.clone()),
+            ("live".to_owned(), "ended".to_owned(), officer_id.clone()),
+        ]
+    );
     drop(petitioner_ws);
     drop(officer_ws);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -780,6 +806,17 @@ async fn a_token_is_refreshed_and_an_early_end_frees_the_room() {
     )
     .await;
 
+    // Someone has to have come for a session to have an outcome.
+    let res = app
+        .post(
+            &format!("/api/v1/sessions/{}/end", s.session_id),
+            Some(token),
+            &json!({"outcome": "stop_notice"}),
+        )
+        .await;
+    assert_error(res, 409, "session_not_held").await;
+    let mut host = common::ws_join(&app, s.session_id, token).await;
+    common::next_json(&mut host).await;
     // The session ends within its slot: the ledger names the outcome, and the booking now ends
     // when the reception did, so its local room is free for the rest of the window.
     let booked = app

@@ -15,3 +15,12 @@ ALTER TABLE cases ADD COLUMN received_on TEXT;
 ALTER TABLE cases ADD COLUMN accepted_on TEXT;
 ALTER TABLE cases ADD COLUMN extension_days INTEGER NOT NULL DEFAULT 0 CHECK (extension_days BETWEEN 0 AND 30);
 ALTER TABLE cases ADD COLUMN extension_reason TEXT;
+
+-- A session's timeline is append-only: corrections are new events that point at what they correct.
+CREATE FUNCTION session_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'session_events is append-only';
+END;
+$$;
+CREATE TRIGGER session_events_append_only BEFORE UPDATE OR DELETE ON session_events
+    FOR EACH ROW EXECUTE FUNCTION session_events_append_only();

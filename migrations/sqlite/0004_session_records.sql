@@ -15,3 +15,13 @@ ALTER TABLE cases ADD COLUMN received_on TEXT;
 ALTER TABLE cases ADD COLUMN accepted_on TEXT;
 ALTER TABLE cases ADD COLUMN extension_days INTEGER NOT NULL DEFAULT 0 CHECK (extension_days BETWEEN 0 AND 30);
 ALTER TABLE cases ADD COLUMN extension_reason TEXT;
+
+-- A session's timeline is append-only: corrections are new events that point at what they correct.
+CREATE TRIGGER session_events_append_only_update BEFORE UPDATE ON session_events
+BEGIN
+    SELECT RAISE(ABORT, 'session_events is append-only');
+END;
+CREATE TRIGGER session_events_append_only_delete BEFORE DELETE ON session_events
+BEGIN
+    SELECT RAISE(ABORT, 'session_events is append-only');
+END;

@@ -272,3 +272,58 @@ mod tests {
         assert!(!verify_password("x", "not a hash"));
     }
 }
+
+/// A petitioner, from `Authorization: Bearer <join token>`: admitted to one session only.
+#[derive(Debug, Clone)]
+pub struct Petitioner {
+    pub session_id: i64,
+}
+
+impl FromRequest for Petitioner {
+    type Error = ApiError;
+    type Future = Ready<Result<Petitioner, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready((|| {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no application state")))?;
+            let token =
+                bearer(req).ok_or(ApiError::Unauthenticated("join with your code first"))?;
+            let claims = state.tokens.verify_join(token)?;
+            Ok(Petitioner {
+                session_id: claims.sid,
+            })
+        })())
+    }
+}
+
+/// Either kind of caller, for what both staff and the petitioner may read.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Staff(Staff),
+    Petitioner(Petitioner),
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Caller, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        use std::future::Future;
+        use std::task::{Context, Poll, Waker};
+        // Both extractors are ready at once; poll each a single time.
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut staff = Staff::from_request(req, payload);
+        if let Poll::Ready(Ok(s)) = std::pin::Pin::new(&mut staff).poll(&mut cx) {
+            return ready(Ok(Caller::Staff(s)));
+        }
+        let mut petitioner = Petitioner::from_request(req, payload);
+        match std::pin::Pin::new(&mut petitioner).poll(&mut cx) {
+            Poll::Ready(Ok(p)) => ready(Ok(Caller::Petitioner(p))),
+            _ => ready(Err(ApiError::Unauthenticated(
+                "the token is missing, invalid or expired",
+            ))),
+        }
+    }
+}

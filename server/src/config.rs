@@ -27,6 +27,18 @@ pub struct Settings {
     pub log: LogSettings,
     pub redis: RedisSettings,
     pub ice: IceSettings,
+    pub records: RecordsSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsSettings {
+    /// A live session with everyone gone for this long (after the resume grace) is interrupted.
+    pub interrupt_after_seconds: i64,
+    /// A session whose petitioner has not come this many minutes after its start is a no-show.
+    pub no_show_after_minutes: i64,
+    /// How often each instance looks for interrupted sessions and no-shows, in seconds.
+    pub sweep_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -288,6 +300,18 @@ impl Settings {
         }
         if !(60..=86_400).contains(&self.ice.turn_ttl_seconds) {
             return invalid("ice.turn_ttl_seconds", "must be between 60 and 86400");
+        }
+        if !(0..=3600).contains(&self.records.interrupt_after_seconds) {
+            return invalid(
+                "records.interrupt_after_seconds",
+                "must be between 0 and 3600",
+            );
+        }
+        if !(1..=240).contains(&self.records.no_show_after_minutes) {
+            return invalid("records.no_show_after_minutes", "must be between 1 and 240");
+        }
+        if !(1..=600).contains(&self.records.sweep_seconds) {
+            return invalid("records.sweep_seconds", "must be between 1 and 600");
         }
         if self.server.drain_seconds > 300 {
             return invalid("server.drain_seconds", "must be at most 300");

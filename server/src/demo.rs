@@ -152,8 +152,23 @@ async fn seed_once(store: &Store, password: &str) -> anyhow::Result<()> {
         ),
     ];
     let today = now();
-    for (court, number, name, id_number, subject, tier, lead, risk) in cases {
-        let deadline = (today + Duration::days(45)).format("%Y-%m-%d").to_string();
+    let day = |offset: i64| {
+        (today + Duration::days(offset))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let (received, accepted) = (day(-40), day(-33));
+    let phones = [
+        "13800001234",
+        "13912345678",
+        "13700007777",
+        "13655556666",
+        "18800009999",
+    ];
+    for (i, (court, number, name, id_number, subject, tier, lead, risk)) in
+        cases.into_iter().enumerate()
+    {
+        let deadline = day(45);
         let case_id = store
             .insert_case(&NewCase {
                 court_id: court,
@@ -166,6 +181,11 @@ async fn seed_once(store: &Store, password: &str) -> anyhow::Result<()> {
                 lead,
                 deadline: Some(&deadline),
                 escalation_risk: risk,
+                petitioner_phone: phones[i % phones.len()],
+                measures: Some("包案领导接谈，释法明理，协调执行"),
+                goal: Some("息诉罢访"),
+                received_on: Some(&received),
+                accepted_on: Some(&accepted),
             })
             .await?;
         store

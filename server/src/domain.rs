@@ -82,7 +82,24 @@ string_enum!(
 );
 
 string_enum!(
-    SessionStatus { Scheduled => "scheduled", Live => "live", Ended => "ended" }
+    SessionStatus {
+        Scheduled => "scheduled",
+        Waiting => "waiting",
+        Live => "live",
+        Interrupted => "interrupted",
+        Ended => "ended",
+        NoShow => "no_show",
+    }
+);
+
+string_enum!(
+    /// The petitioner's rating at the end (满意 / 基本满意 / 不满意).
+    Satisfaction { Satisfied => "satisfied", BasicallySatisfied => "basically_satisfied", Dissatisfied => "dissatisfied" }
+);
+
+string_enum!(
+    /// What the petitioner did with the transcript (笔录): signed it, or refused to.
+    TranscriptDecision { Confirmed => "confirmed", Refused => "refused" }
 );
 
 string_enum!(
@@ -164,6 +181,11 @@ impl fmt::Debug for JoinCode {
     }
 }
 
+/// Masks a phone number for output: `138****1234` (first three, last four).
+pub fn mask_phone(phone: &str) -> String {
+    mask_id_number(phone)
+}
+
 /// Masks an identity number for output: `110***********123X` (first three, last four).
 pub fn mask_id_number(id: &str) -> String {
     let chars: Vec<char> = id.chars().collect();
@@ -209,6 +231,7 @@ mod tests {
     fn identity_numbers_are_masked() {
         assert_eq!(mask_id_number("11010519491231002X"), "110***********002X");
         assert_eq!(mask_id_number("123"), "***");
+        assert_eq!(mask_phone("13812341234"), "138****1234");
     }
 
     #[test]

@@ -156,6 +156,8 @@ impl From<crate::store::StoreError> for ApiError {
             S::LocalRoomBusy => ApiError::conflict("local_room_busy", e.to_string()),
             S::SessionEnded => ApiError::conflict("session_ended", e.to_string()),
             S::NotFound => ApiError::NotFound("record"),
+            S::AlreadyDone => ApiError::conflict("already_done", e.to_string()),
+            S::NotYet => ApiError::conflict("session_not_ended", e.to_string()),
             S::Retryable(_) | S::Unavailable(_) => ApiError::StoreUnavailable(e.into()),
             S::Other(_) => ApiError::Internal(e.into()),
         }

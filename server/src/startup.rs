@@ -57,6 +57,20 @@ impl Shutdown {
     pub async fn drain(&self) {
         tracing::info!("draining: asking every socket to reconnect elsewhere");
         self.state.hub.drain();
+        // Let the socket tasks record their departure while the runtime still runs: stopping
+        // the server drops them, and a task dropped mid-write would lose its `left`.
+        let deadline =
+            Instant::now() + Duration::from_secs(self.state.settings.server.drain_seconds);
+        while self
+            .state
+            .metrics
+            .connections_open
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         self.server.stop(true).await;
     }
 }
@@ -106,6 +120,7 @@ impl Application {
         let hub = Hub::new(store.clone(), hub_config, metrics.clone(), redis)
             .await
             .map_err(|e| anyhow::anyhow!("cannot reach Redis at redis.url: {e}"))?;
+        spawn_records_sweeper(store.clone(), settings.records.clone());
         let workers = settings.server.workers;
         let drain = settings.server.drain_seconds;
         let state = web::Data::new(AppState {
@@ -182,6 +197,34 @@ impl Application {
         });
         self.server.await
     }
+}
+
+/// Marks interrupted sessions and no-shows. Every instance runs it; each change is conditional
+/// on the session's current status, so two instances never record one transition twice.
+fn spawn_records_sweeper(store: Store, settings: crate::config::RecordsSettings) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(settings.sweep_seconds));
+        loop {
+            tick.tick().await;
+            let now = crate::store::now();
+            let lost = now - chrono::Duration::seconds(settings.interrupt_after_seconds);
+            if let Ok(ids) = store.sessions_everyone_lost(lost).await {
+                for id in ids {
+                    let _ = store
+                        .add_event(id, "interrupted", "system", &serde_json::json!({}))
+                        .await;
+                }
+            }
+            let late = now - chrono::Duration::minutes(settings.no_show_after_minutes);
+            if let Ok(ids) = store.sessions_without_petitioner(late).await {
+                for id in ids {
+                    let _ = store
+                        .add_event(id, "no_show", "system", &serde_json::json!({}))
+                        .await;
+                }
+            }
+        }
+    });
 }
 
 async fn wait_for_stop_signal() {

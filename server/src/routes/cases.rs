@@ -146,3 +146,64 @@ pub async fn read_identity(
         petitioner_id_number: number,
     }))
 }
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionRequest {
+    /// 1 to 30 days.
+    pub days: i32,
+    /// Why the case is complex enough to need more time (required).
+    pub reason: String,
+}
+
+/// Extends the handling period of an accepted case, once, by up to 30 days, with a reason.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{id}/extension",
+    params(("id" = i64, Path, description = "case id")),
+    request_body = ExtensionRequest,
+    responses(
+        (status = 200, body = CaseView),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "already_done: extended before, or not yet accepted", body = ErrorBody),
+        (status = 422, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "cases"
+)]
+#[actix_web::post("/cases/{id}/extension")]
+pub async fn extend(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+    body: web::Json<ExtensionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require(&[Role::Coordinator])?;
+    if !(1..=30).contains(&body.days) {
+        return Err(ApiError::invalid("days: 1 to 30"));
+    }
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::invalid("reason: 1 to 500 characters"));
+    }
+    let case = match state.store.case(*id).await {
+        Ok(c) => c,
+        Err(StoreError::NotFound) => return Err(ApiError::NotFound("case")),
+        Err(e) => return Err(e.into()),
+    };
+    if case.court_id != staff.court_id {
+        return Err(ApiError::Forbidden("this case belongs to another court"));
+    }
+    state
+        .store
+        .extend_case(
+            case.id,
+            body.days,
+            reason,
+            &format!("user-{}", staff.user_id),
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(CaseView::from(state.store.case(case.id).await?)))
+}

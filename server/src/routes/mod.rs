@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod records;
 pub mod sessions;
 pub mod signal;
+pub mod transcript;
 pub mod views;
 
 use actix_web::web;
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(cases::get_case)
                 .service(cases::local_rooms)
                 .service(cases::read_identity)
+                .service(cases::extend)
                 .service(bookings::open_slots)
                 .service(bookings::create_booking)
                 .service(bookings::reissue_join_code)
@@ -34,6 +36,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(sessions::get_session)
                 .service(sessions::end_session)
                 .service(signal::signal)
+                .service(transcript::put_transcript)
+                .service(transcript::get_transcript)
+                .service(transcript::decide_transcript)
+                .service(transcript::rate)
+                .service(transcript::add_note)
+                .service(transcript::add_correction)
                 .configure(records::configure)
                 .default_service(web::to(api_not_found)),
         );

@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, bookings, cases, health, sessions, signal, views};
+use super::{auth, bookings, cases, health, sessions, signal, transcript, views};
 use crate::error::ErrorBody;
 
 #[derive(OpenApi)]
@@ -18,6 +18,7 @@ use crate::error::ErrorBody;
         cases::get_case,
         cases::local_rooms,
         cases::read_identity,
+        cases::extend,
         bookings::open_slots,
         bookings::create_booking,
         bookings::reissue_join_code,
@@ -25,6 +26,12 @@ use crate::error::ErrorBody;
         sessions::get_session,
         sessions::end_session,
         signal::signal,
+        transcript::put_transcript,
+        transcript::get_transcript,
+        transcript::decide_transcript,
+        transcript::rate,
+        transcript::add_note,
+        transcript::add_correction,
     ),
     components(schemas(ErrorBody, views::CourtView, views::RoomView, views::CaseView, views::CaseDetail,
         views::LedgerEntryView, views::SlotView, views::SessionView, views::SessionDetail, views::EventView)),

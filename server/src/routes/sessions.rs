@@ -46,7 +46,7 @@ pub fn may_see(staff: &Staff, session: &SessionRow) -> bool {
     }
 }
 
-async fn load_session(state: &AppState, id: i64) -> Result<SessionRow, ApiError> {
+pub async fn load_session(state: &AppState, id: i64) -> Result<SessionRow, ApiError> {
     match state.store.session(id).await {
         Ok(s) => Ok(s),
         Err(StoreError::NotFound) => Err(ApiError::NotFound("session")),
@@ -129,8 +129,10 @@ pub async fn get_session(
         .into_iter()
         .map(EventView::from)
         .collect();
+    let transcript = super::views::TranscriptView::of(&session)?;
     Ok(HttpResponse::Ok().json(SessionDetail {
         session: session.try_into()?,
+        transcript,
         events,
     }))
 }
@@ -142,6 +144,12 @@ pub struct EndRequest {
     /// Up to 2000 characters.
     #[serde(default)]
     pub note: String,
+    /// `YYYY-MM-DD`, today or later: when the follow-up is due (e.g. for 交办 or 督办).
+    #[serde(default)]
+    pub follow_up_deadline: Option<String>,
+    /// Who answers for the follow-up (up to 64 characters).
+    #[serde(default)]
+    pub follow_up_person: Option<String>,
 }
 
 /// The host ends the session with its outcome; the case's ledger gets its entry.
@@ -175,6 +183,12 @@ pub async fn end_session(
             "only the host court's officers end this session",
         ));
     }
+    if matches!(session.status.as_str(), "scheduled" | "no_show") {
+        return Err(ApiError::conflict(
+            "session_not_held",
+            "nobody has joined this session: it cannot have an outcome",
+        ));
+    }
     if session.status == SessionStatus::Ended.as_str() {
         return Err(ApiError::conflict(
             "session_ended",
@@ -184,6 +198,23 @@ pub async fn end_session(
     let note = body.note.trim();
     if note.chars().count() > 2000 {
         return Err(ApiError::invalid("note: at most 2000 characters"));
+    }
+    if let Some(d) = &body.follow_up_deadline {
+        let day = NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| ApiError::invalid("follow_up_deadline must be YYYY-MM-DD"))?;
+        if day < Utc::now().with_timezone(&shanghai()).date_naive() {
+            return Err(ApiError::invalid(
+                "follow_up_deadline must not be in the past",
+            ));
+        }
+    }
+    let person = body
+        .follow_up_person
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    if person.is_some_and(|p| p.chars().count() > 64) {
+        return Err(ApiError::invalid("follow_up_person: at most 64 characters"));
     }
     let level: CourtLevel = session
         .host_court_level
@@ -208,6 +239,8 @@ pub async fn end_session(
             ledger_note: &ledger_note,
             actor: &actor,
             actor_name: &staff.name,
+            follow_up_deadline: body.follow_up_deadline.as_deref(),
+            follow_up_person: person,
         })
         .await?;
     state.hub.end(session.id, body.outcome.as_str()).await;

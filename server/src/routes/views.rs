@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::{CourtLevel, mask_id_number};
+use crate::domain::{CourtLevel, mask_id_number, mask_phone};
 use crate::error::ApiError;
 use crate::store::{CaseRow, EventRow, LedgerRow, SessionRow, SlotRow};
 
@@ -51,6 +51,62 @@ pub struct CaseView {
     pub deadline: Option<String>,
     /// At risk of petitioning the province or Beijing (到省进京访苗头).
     pub escalation_risk: bool,
+    /// Masked: `138****1234`.
+    pub petitioner_phone_masked: String,
+    /// 四包四定: measures and goal (the lead and deadline are above).
+    pub measures: Option<String>,
+    pub goal: Option<String>,
+    /// `YYYY-MM-DD` the petition was received and accepted.
+    pub received_on: Option<String>,
+    pub accepted_on: Option<String>,
+    /// Days the handling period was extended (at most 30, once), and why.
+    pub extension_days: i32,
+    pub extension_reason: Option<String>,
+    /// Statutory clocks (信访工作条例), in calendar days.
+    pub clocks: Clocks,
+}
+
+/// What is due when: deciding on acceptance within 15 days of receipt; handling within 60 days
+/// of acceptance, extendable once by up to 30 days.
+#[derive(Serialize, ToSchema)]
+pub struct Clocks {
+    pub acceptance_due: Option<String>,
+    pub handling_due: Option<String>,
+    /// The nearest of the above still open, and whether it has passed.
+    pub next_due: Option<String>,
+    pub overdue: bool,
+}
+
+pub const ACCEPTANCE_DAYS: i64 = 15;
+pub const HANDLING_DAYS: i64 = 60;
+
+impl Clocks {
+    pub fn of(
+        received_on: Option<&str>,
+        accepted_on: Option<&str>,
+        extension_days: i32,
+        today: chrono::NaiveDate,
+    ) -> Clocks {
+        let date =
+            |s: Option<&str>| s.and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+        let received = date(received_on);
+        let accepted = date(accepted_on);
+        let acceptance_due = received.map(|d| d + chrono::Duration::days(ACCEPTANCE_DAYS));
+        let handling_due =
+            accepted.map(|d| d + chrono::Duration::days(HANDLING_DAYS + i64::from(extension_days)));
+        // Once accepted, the acceptance clock is met; the handling clock runs.
+        let next = if accepted.is_some() {
+            handling_due
+        } else {
+            acceptance_due
+        };
+        Clocks {
+            acceptance_due: acceptance_due.map(|d| d.to_string()),
+            handling_due: handling_due.map(|d| d.to_string()),
+            next_due: next.map(|d| d.to_string()),
+            overdue: next.is_some_and(|d| d < today),
+        }
+    }
 }
 
 impl From<CaseRow> for CaseView {
@@ -66,6 +122,21 @@ impl From<CaseRow> for CaseView {
             lead: c.lead,
             deadline: c.deadline,
             escalation_risk: c.escalation_risk,
+            petitioner_phone_masked: mask_phone(&c.petitioner_phone),
+            clocks: Clocks::of(
+                c.received_on.as_deref(),
+                c.accepted_on.as_deref(),
+                c.extension_days,
+                chrono::Utc::now()
+                    .with_timezone(&crate::routes::sessions::shanghai())
+                    .date_naive(),
+            ),
+            measures: c.measures,
+            goal: c.goal,
+            received_on: c.received_on,
+            accepted_on: c.accepted_on,
+            extension_days: c.extension_days,
+            extension_reason: c.extension_reason,
         }
     }
 }
@@ -147,6 +218,12 @@ pub struct SessionView {
     pub ended_at: Option<DateTime<Utc>>,
     pub outcome: Option<crate::domain::Outcome>,
     pub outcome_note: Option<String>,
+    /// `YYYY-MM-DD`: when the follow-up of the outcome is due, and who answers for it.
+    pub follow_up_deadline: Option<String>,
+    pub follow_up_person: Option<String>,
+    pub satisfaction: Option<crate::domain::Satisfaction>,
+    /// Total time the session stood interrupted (everyone lost) before people came back.
+    pub interrupted_seconds: i32,
 }
 
 impl TryFrom<SessionRow> for SessionView {
@@ -167,6 +244,10 @@ impl TryFrom<SessionRow> for SessionView {
             ended_at: s.ended_at,
             outcome: s.outcome.as_deref().map(parse).transpose()?,
             outcome_note: s.outcome_note,
+            follow_up_deadline: s.follow_up_deadline,
+            follow_up_person: s.follow_up_person,
+            satisfaction: s.satisfaction.as_deref().map(parse).transpose()?,
+            interrupted_seconds: s.interrupted_seconds,
         })
     }
 }
@@ -196,8 +277,56 @@ impl From<EventRow> for EventView {
 }
 
 #[derive(Serialize, ToSchema)]
+pub struct TranscriptView {
+    pub text: String,
+    pub decision: Option<crate::domain::TranscriptDecision>,
+    /// SHA-256 (hex) of the text the petitioner confirmed or refused.
+    pub sha256: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+impl TranscriptView {
+    pub fn of(s: &SessionRow) -> Result<TranscriptView, ApiError> {
+        Ok(TranscriptView {
+            text: s.transcript.clone(),
+            decision: s.transcript_decision.as_deref().map(parse).transpose()?,
+            sha256: s.transcript_sha256.clone(),
+            decided_at: s.transcript_decided_at,
+        })
+    }
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct SessionDetail {
     #[serde(flatten)]
     pub session: SessionView,
+    pub transcript: TranscriptView,
     pub events: Vec<EventView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statutory_clocks() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+        let c = Clocks::of(Some("2026-11-01"), None, 0, today);
+        assert_eq!(
+            (
+                c.acceptance_due.as_deref(),
+                c.next_due.as_deref(),
+                c.overdue
+            ),
+            (Some("2026-11-16"), Some("2026-11-16"), true)
+        );
+        let c = Clocks::of(Some("2026-11-01"), Some("2026-11-10"), 0, today);
+        assert_eq!(
+            (c.handling_due.as_deref(), c.overdue),
+            (Some("2027-01-09"), false)
+        );
+        let c = Clocks::of(Some("2026-11-01"), Some("2026-11-10"), 30, today);
+        assert_eq!(c.handling_due.as_deref(), Some("2027-02-08"));
+        assert_eq!(Clocks::of(None, None, 0, today).next_due, None);
+    }
 }

@@ -45,6 +45,10 @@ pub struct Member {
     pub conn: u64,
     pub connected: bool,
     pub since_ms: i64,
+    /// When it entered the call (joined admitted, or was admitted): of each pair, the earlier
+    /// one is polite. Kept across a resume, so politeness never flips.
+    #[serde(default)]
+    pub joined_ms: i64,
 }
 
 /// A participant held by this instance.
@@ -269,6 +273,11 @@ impl Hub {
             }
             None => MemberState::Admitted,
         };
+        // A resume needs every message since the client's last seq, here or in Redis.
+        let missed = match (resume, &existing) {
+            (Some(after), Some(_)) => inner.missed(session, &participant.id, after).await,
+            _ => None,
+        };
         let member = Member {
             participant: participant.clone(),
             state,
@@ -276,21 +285,25 @@ impl Hub {
             conn,
             connected: true,
             since_ms: now_ms(),
+            joined_ms: match (&missed, &existing) {
+                (Some(_), Some(e)) => e.joined_ms,
+                _ => after_everyone(&members, &participant.id),
+            },
         };
         // Taking over from another instance: continue that participant's numbering.
         let mut floor = resume.unwrap_or(0);
         if let (Some(e), Some(bus)) = (&existing, &inner.redis) {
             if e.instance != inner.instance {
                 floor = floor.max(bus.last_seq(session, &participant.id).await.unwrap_or(0));
-                if e.connected {
-                    let close = Wire::Close {
-                        pid: participant.id.clone(),
-                        instance: e.instance.clone(),
-                        conn: e.conn,
-                        code: CLOSE_REPLACED,
-                    };
-                    let _ = bus.publish(session, &close).await;
-                }
+                // Connected or in its grace period, the old instance must let go of it, or
+                // it would go on taking in messages meant for the participant.
+                let close = Wire::Close {
+                    pid: participant.id.clone(),
+                    instance: e.instance.clone(),
+                    conn: e.conn,
+                    code: CLOSE_REPLACED,
+                };
+                let _ = bus.publish(session, &close).await;
             }
         }
         let first_here = {
@@ -331,31 +344,30 @@ impl Hub {
             .into_iter()
             .filter(|m| m.participant.id != participant.id)
             .collect();
-        if let (Some(after), Some(_)) = (resume, &existing) {
-            if let Some(missed) = inner.missed(session, &participant.id, after).await {
-                inner
-                    .record(
-                        session,
-                        "resumed",
-                        &participant.id,
-                        serde_json::json!({"after": after}),
-                    )
-                    .await;
-                inner.replay(session, &participant.id, missed);
-                let peers = admitted_peers(&others, false);
-                inner
-                    .send(
-                        session,
-                        &participant.id,
-                        &ServerMessage::Resumed {
-                            participants: peers,
-                        }
-                        .body(),
-                    )
-                    .await;
-                Metrics::inc(&inner.metrics.resumes);
-                return Ok(());
-            }
+        if let Some(missed) = missed {
+            let after = resume.unwrap_or(0);
+            inner
+                .record(
+                    session,
+                    "resumed",
+                    &participant.id,
+                    serde_json::json!({"after": after}),
+                )
+                .await;
+            inner.replay(session, &participant.id, missed);
+            let peers = peers_of(&member, &others);
+            inner
+                .send(
+                    session,
+                    &participant.id,
+                    &ServerMessage::Resumed {
+                        participants: peers,
+                    }
+                    .body(),
+                )
+                .await;
+            Metrics::inc(&inner.metrics.resumes);
+            return Ok(());
         }
 
         inner
@@ -365,7 +377,7 @@ impl Hub {
             session_id: session,
             you: &participant,
             state,
-            participants: admitted_peers(&others, false),
+            participants: peers_of(&member, &others),
             ice_servers,
         };
         inner.send(session, &participant.id, &welcome.body()).await;
@@ -519,10 +531,16 @@ impl Hub {
             return Err(HubError::NotWaiting);
         }
         target.state = MemberState::Admitted;
+        target.joined_ms = after_everyone(&members, pid);
         inner
-            .record(session, "admitted", pid, serde_json::json!({"by": by.id}))
+            .record(
+                session,
+                "admitted",
+                &by.id,
+                serde_json::json!({"participant": pid}),
+            )
             .await;
-        inner.set_state(session, pid, true);
+        inner.set_state(session, pid, true, Some(target.joined_ms));
         if let Some(bus) = &inner.redis {
             let _ = bus.put_member(session, &target).await;
             let _ = bus
@@ -540,7 +558,7 @@ impl Hub {
             .filter(|m| m.participant.id != pid)
             .collect();
         let admitted = ServerMessage::Admitted {
-            participants: admitted_peers(&others, false),
+            participants: peers_of(&target, &others),
         }
         .body();
         inner.send(session, pid, &admitted).await;
@@ -663,13 +681,27 @@ impl Hub {
     }
 }
 
-fn admitted_peers(members: &[Member], polite: bool) -> Vec<PeerInfo<'_>> {
-    members
+/// A join time later than every other member's, so that a newcomer is impolite towards all of
+/// them even across instances whose clocks differ a little.
+fn after_everyone(members: &[Member], me: &str) -> i64 {
+    let latest = members
+        .iter()
+        .filter(|m| m.participant.id != me)
+        .map(|m| m.joined_ms)
+        .max()
+        .unwrap_or(0);
+    now_ms().max(latest + 1)
+}
+
+/// The admitted participants `me` negotiates with, and whether `me` is polite towards each:
+/// of each pair, the one that entered the call first is polite.
+fn peers_of<'a>(me: &Member, others: &'a [Member]) -> Vec<PeerInfo<'a>> {
+    others
         .iter()
         .filter(|m| m.state == MemberState::Admitted)
         .map(|m| PeerInfo {
             participant: &m.participant,
-            polite,
+            polite: (me.joined_ms, &me.participant.id) < (m.joined_ms, &m.participant.id),
         })
         .collect()
 }
@@ -708,13 +740,16 @@ impl Inner {
         }
     }
 
-    fn set_state(&self, session: i64, pid: &str, admitted: bool) {
+    fn set_state(&self, session: i64, pid: &str, admitted: bool, joined_ms: Option<i64>) {
         if let Some(h) = lock(&self.local).held(session, pid) {
             h.member.state = if admitted {
                 MemberState::Admitted
             } else {
                 MemberState::Waiting
             };
+            if let Some(t) = joined_ms {
+                h.member.joined_ms = t;
+            }
         }
     }
 
@@ -950,7 +985,7 @@ impl Inner {
                     }
                 }
             }
-            Wire::State { pid, admitted } => self.set_state(session, &pid, admitted),
+            Wire::State { pid, admitted } => self.set_state(session, &pid, admitted, None),
             Wire::End { code } => self.end_local(session, code),
         }
     }

@@ -80,6 +80,12 @@ pub enum ClientMessage<'a> {
     },
     /// Leave now, without the grace period kept for a dropped connection.
     Leave,
+    /// Connection quality from the client's `getStats`, every 10 s; kept on the timeline.
+    Quality {
+        rtt_ms: f64,
+        packet_loss: f64,
+        bitrate_kbps: f64,
+    },
 }
 
 /// The wire form before it is checked against the message's type. serde cannot put a borrowed
@@ -94,6 +100,9 @@ struct Envelope<'a> {
     text: Option<String>,
     participant: Option<String>,
     kind: Option<MediaKind>,
+    rtt_ms: Option<f64>,
+    packet_loss: Option<f64>,
+    bitrate_kbps: Option<f64>,
     #[serde(borrow)]
     data: Option<&'a RawValue>,
 }
@@ -112,6 +121,9 @@ impl<'a> ClientMessage<'a> {
                 ("participant", env.participant.is_some()),
                 ("kind", env.kind.is_some()),
                 ("data", env.data.is_some()),
+                ("rtt_ms", env.rtt_ms.is_some()),
+                ("packet_loss", env.packet_loss.is_some()),
+                ("bitrate_kbps", env.bitrate_kbps.is_some()),
             ];
             match present
                 .iter()
@@ -169,6 +181,21 @@ impl<'a> ClientMessage<'a> {
             "leave" => {
                 only(&[])?;
                 Ok(ClientMessage::Leave)
+            }
+            "quality" => {
+                only(&["rtt_ms", "packet_loss", "bitrate_kbps"])?;
+                let field = |v: Option<f64>, name: &str, max: f64| match v {
+                    Some(x) if x.is_finite() && (0.0..=max).contains(&x) => Ok(x),
+                    Some(_) => Err(ParseError(format!(
+                        "`quality.{name}` must be between 0 and {max}"
+                    ))),
+                    None => Err(ParseError(format!("`quality` needs `{name}`"))),
+                };
+                Ok(ClientMessage::Quality {
+                    rtt_ms: field(env.rtt_ms, "rtt_ms", 60_000.0)?,
+                    packet_loss: field(env.packet_loss, "packet_loss", 1.0)?,
+                    bitrate_kbps: field(env.bitrate_kbps, "bitrate_kbps", 1_000_000.0)?,
+                })
             }
             other => Err(ParseError(format!("unknown message type '{other}'"))),
         }
@@ -366,6 +393,9 @@ mod tests {
             r#"{"type":"mute","participant":"p"}"#,
             r#"{"type":"leave","participant":"p"}"#,
             r#"{"type":"admit"}"#,
+            r#"{"type":"quality","rtt_ms":-1,"packet_loss":0,"bitrate_kbps":1}"#,
+            r#"{"type":"quality","rtt_ms":1,"packet_loss":2,"bitrate_kbps":1}"#,
+            r#"{"type":"quality","rtt_ms":1,"packet_loss":0}"#,
         ] {
             assert!(ClientMessage::parse(bad).is_err(), "{bad}");
         }

@@ -263,6 +263,22 @@ async fn handle_text(state: &AppState, conn: &Connection, text: &str) -> Option<
             .await
             .map_err(|e| refused(e, &participant)),
         ClientMessage::Leave => return Some(Departure::Leave),
+        ClientMessage::Quality {
+            rtt_ms,
+            packet_loss,
+            bitrate_kbps,
+        } => {
+            let data = serde_json::json!({"rtt_ms": rtt_ms, "packet_loss": packet_loss, "bitrate_kbps": bitrate_kbps});
+            state
+                .store
+                .add_event(sid, "quality", &me.id, &data)
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    tracing::error!(error = %e, "cannot record a quality report");
+                    ("store_unavailable", "the report was not saved".to_owned())
+                })
+        }
     };
     if let Err((code, message)) = outcome {
         hub.error(sid, &me.id, code, &message).await;

@@ -19,7 +19,8 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use rows::*;
 
-use crate::domain::{Channel, Outcome};
+use crate::domain::{Channel, Outcome, Satisfaction, TranscriptDecision};
+use sha2::Digest;
 
 #[derive(Clone)]
 pub enum Store {
@@ -108,6 +109,10 @@ pub enum StoreError {
     SessionEnded,
     #[error("record not found")]
     NotFound,
+    #[error("that is already done, and can be done only once")]
+    AlreadyDone,
+    #[error("not yet: the session has not ended")]
+    NotYet,
     #[error("transient conflict in the database")]
     Retryable(#[source] sqlx::Error),
     #[error("the database is unavailable")]
@@ -285,7 +290,8 @@ impl Store {
 
     pub async fn cases_of_court(&self, court_id: i64) -> Result<Vec<CaseRow>, StoreError> {
         let sql = "SELECT id, court_id, case_number, petitioner_name, petitioner_id_number, subject, \
-                   status, tier, lead, deadline, escalation_risk FROM cases WHERE court_id = $1 \
+                   status, tier, lead, deadline, escalation_risk, petitioner_phone, measures, goal, received_on, \
+                   accepted_on, extension_days, extension_reason FROM cases WHERE court_id = $1 \
                    ORDER BY escalation_risk DESC, id";
         Ok(on_pool!(self, |p| sqlx::query_as(sql)
             .bind(court_id)
@@ -295,7 +301,8 @@ impl Store {
 
     pub async fn case(&self, id: i64) -> Result<CaseRow, StoreError> {
         let sql = "SELECT id, court_id, case_number, petitioner_name, petitioner_id_number, subject, \
-                   status, tier, lead, deadline, escalation_risk FROM cases WHERE id = $1";
+                   status, tier, lead, deadline, escalation_risk, petitioner_phone, measures, goal, received_on, \
+                   accepted_on, extension_days, extension_reason FROM cases WHERE id = $1";
         Ok(on_pool!(self, |p| sqlx::query_as(sql)
             .bind(id)
             .fetch_one(p)
@@ -461,7 +468,9 @@ impl Store {
         hc.id AS host_court_id, hc.name AS host_court_name, hc.level AS host_court_level, \
         hr.name AS host_room_name, lc.id AS local_court_id, lc.name AS local_court_name, \
         lr.name AS local_room_name, b.starts_at, b.ends_at, se.started_at, se.ended_at, \
-        se.outcome, se.outcome_note, b.joint_court_id \
+        se.outcome, se.outcome_note, b.joint_court_id, se.transcript, se.transcript_decision, \
+        se.transcript_sha256, se.transcript_decided_at, se.follow_up_deadline, se.follow_up_person, \
+        se.satisfaction, se.rated_at, se.interrupted_seconds \
         FROM sessions se JOIN bookings b ON b.id = se.booking_id \
         JOIN slots sl ON sl.id = b.slot_id JOIN host_rooms hr ON hr.id = sl.host_room_id \
         JOIN courts hc ON hc.id = hr.court_id JOIN local_rooms lr ON lr.id = b.local_room_id \
@@ -510,7 +519,9 @@ impl Store {
             .await)?)
     }
 
-    /// Appends an event to a session's timeline; the first join makes a scheduled session live.
+    /// Appends an event to a session's timeline and, in the same transaction, moves the
+    /// session's status when the event calls for it (see [`transition`]), recording the change
+    /// as a `status_changed` event by the same actor.
     pub async fn add_event(
         &self,
         session_id: i64,
@@ -519,34 +530,67 @@ impl Store {
         data: &serde_json::Value,
     ) -> Result<EventRow, StoreError> {
         let at = now();
-        let data = data.to_string();
-        let sql = "INSERT INTO session_events (session_id, at, kind, actor, data) \
-                   VALUES ($1, $2, $3, $4, $5) RETURNING id";
-        let (id,): (i64,) = on_pool!(self, |p| sqlx::query_as(sql)
-            .bind(session_id)
-            .bind(at)
-            .bind(kind)
-            .bind(actor)
-            .bind(&data)
-            .fetch_one(p)
-            .await)?;
-        if kind == "joined" {
-            let live = "UPDATE sessions SET status = 'live', started_at = $2 \
-                        WHERE id = $1 AND status = 'scheduled'";
-            on_pool!(self, |p| sqlx::query(live)
+        let text = data.to_string();
+        let insert = "INSERT INTO session_events (session_id, at, kind, actor, data) \
+                      VALUES ($1, $2, $3, $4, $5) RETURNING id";
+        let id = in_write_tx!(self, |tx| {
+            let (id,): (i64,) = sqlx::query_as(insert)
                 .bind(session_id)
                 .bind(at)
-                .execute(p)
-                .await
-                .map(|_| ()))?;
-        }
+                .bind(kind)
+                .bind(actor)
+                .bind(&text)
+                .fetch_one(&mut *tx)
+                .await?;
+            let (current,): (String,) = sqlx::query_as("SELECT status FROM sessions WHERE id = $1")
+                .bind(session_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if let Some(next) = transition(kind, data, &current) {
+                // The gap of an interruption, for the record.
+                let mut gap = 0i64;
+                if current == "interrupted" {
+                    let since: Option<(DateTime<Utc>,)> = sqlx::query_as(
+                        "SELECT at FROM session_events WHERE session_id = $1 AND kind = 'status_changed' \
+                         AND data LIKE '%\"to\":\"interrupted\"%' ORDER BY id DESC LIMIT 1",
+                    )
+                    .bind(session_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    gap = since.map(|(t,)| (at - t).num_seconds().max(0)).unwrap_or(0);
+                }
+                sqlx::query(
+                    "UPDATE sessions SET status = $2, \
+                     started_at = CASE WHEN $2 = 'live' THEN COALESCE(started_at, $3) ELSE started_at END, \
+                     interrupted_seconds = interrupted_seconds + $4 WHERE id = $1 AND status = $5",
+                )
+                .bind(session_id)
+                .bind(next)
+                .bind(at)
+                .bind(gap)
+                .bind(&current)
+                .execute(&mut *tx)
+                .await?;
+                let change = serde_json::json!({"from": current, "to": next, "because": kind, "gap_seconds": gap});
+                sqlx::query(
+                    "INSERT INTO session_events (session_id, at, kind, actor, data) VALUES ($1, $2, 'status_changed', $3, $4)",
+                )
+                .bind(session_id)
+                .bind(at)
+                .bind(actor)
+                .bind(change.to_string())
+                .execute(&mut *tx)
+                .await?;
+            }
+            id
+        });
         Ok(EventRow {
             id,
             session_id,
             at,
             kind: kind.to_owned(),
             actor: actor.to_owned(),
-            data,
+            data: text,
         })
     }
 
@@ -567,19 +611,37 @@ impl Store {
         let data =
             serde_json::json!({"outcome": end.outcome.as_str(), "note": end.note}).to_string();
         in_write_tx!(self, |tx, lock| {
-            let done = sqlx::query(
+            let current: Option<(String,)> =
+                sqlx::query_as("SELECT status FROM sessions WHERE id = $1")
+                    .bind(end.session_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some((current,)) = current.filter(|(c,)| c != "ended") else {
+                return Err(StoreError::SessionEnded);
+            };
+            sqlx::query(
                 "UPDATE sessions SET status = 'ended', ended_at = $2, outcome = $3, outcome_note = $4, \
-                 started_at = COALESCE(started_at, $2) WHERE id = $1 AND status <> 'ended'",
+                 follow_up_deadline = $5, follow_up_person = $6, started_at = COALESCE(started_at, $2) \
+                 WHERE id = $1",
             )
             .bind(end.session_id)
             .bind(at)
             .bind(end.outcome.as_str())
             .bind(end.note)
+            .bind(end.follow_up_deadline)
+            .bind(end.follow_up_person)
             .execute(&mut *tx)
             .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::SessionEnded);
-            }
+            let change = serde_json::json!({"from": current, "to": "ended", "because": "ended"});
+            sqlx::query(
+                "INSERT INTO session_events (session_id, at, kind, actor, data) VALUES ($1, $2, 'status_changed', $3, $4)",
+            )
+            .bind(end.session_id)
+            .bind(at)
+            .bind(end.actor)
+            .bind(change.to_string())
+            .execute(&mut *tx)
+            .await?;
             // A reception that ends early frees its local room for the rest of the window.
             sqlx::query(
                 "UPDATE bookings SET status = 'completed', \
@@ -615,6 +677,186 @@ impl Store {
                 "session.end",
                 format!("session:{}", end.session_id),
                 serde_json::json!({"outcome": end.outcome.as_str(), "case_id": end.case_id, "channel": end.channel.as_str()}),
+            );
+            append_audit!(tx, lock, &entry);
+        });
+        Ok(())
+    }
+
+    /// Live or waiting sessions in which everyone has left (or dropped past the grace period)
+    /// and nobody has come back since `cutoff`: they are interrupted.
+    pub async fn sessions_everyone_lost(
+        &self,
+        cutoff: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let sql = "SELECT s.id FROM sessions s WHERE s.status IN ('live', 'waiting') \
+            AND EXISTS (SELECT 1 FROM session_events l WHERE l.session_id = s.id AND l.kind = 'left') \
+            AND NOT EXISTS ( \
+                SELECT 1 FROM session_events e WHERE e.session_id = s.id AND e.kind IN ('joined', 'resumed') \
+                AND NOT EXISTS (SELECT 1 FROM session_events x WHERE x.session_id = s.id AND x.actor = e.actor \
+                                AND x.kind IN ('left', 'removed') AND x.id > e.id)) \
+            AND (SELECT MAX(at) FROM session_events m WHERE m.session_id = s.id AND m.kind = 'left') < $1";
+        let rows: Vec<(i64,)> = on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(cutoff)
+            .fetch_all(p)
+            .await)?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Sessions whose petitioner never came, `cutoff` after their start.
+    pub async fn sessions_without_petitioner(
+        &self,
+        cutoff: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let sql = "SELECT s.id FROM sessions s JOIN bookings b ON b.id = s.booking_id \
+            WHERE s.status IN ('scheduled', 'waiting') AND b.status = 'booked' AND b.starts_at < $1 \
+            AND NOT EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id AND e.actor = 'petitioner' \
+                            AND e.kind = 'joined')";
+        let rows: Vec<(i64,)> = on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(cutoff)
+            .fetch_all(p)
+            .await)?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// The host's transcript, while the session is not over.
+    pub async fn set_transcript(&self, session_id: i64, text: &str) -> Result<(), StoreError> {
+        let sql = "UPDATE sessions SET transcript = $2 WHERE id = $1 AND status NOT IN ('ended', 'no_show')";
+        let rows = on_pool!(self, |p| sqlx::query(sql)
+            .bind(session_id)
+            .bind(text)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if rows == 0 {
+            return Err(StoreError::SessionEnded);
+        }
+        Ok(())
+    }
+
+    /// The petitioner confirms (or refuses to sign) the transcript of an ended session, once:
+    /// the text's SHA-256 and the time are kept with the decision, which is audited.
+    pub async fn decide_transcript(
+        &self,
+        session_id: i64,
+        decision: TranscriptDecision,
+    ) -> Result<String, StoreError> {
+        let at = now();
+        in_write_tx!(self, |tx, lock| {
+            let (status, text, decided): (String, String, Option<String>) = sqlx::query_as(
+                "SELECT status, transcript, transcript_decision FROM sessions WHERE id = $1",
+            )
+            .bind(session_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if status != "ended" {
+                return Err(StoreError::NotYet);
+            }
+            if decided.is_some() {
+                return Err(StoreError::AlreadyDone);
+            }
+            let digest = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+            sqlx::query(
+                "UPDATE sessions SET transcript_decision = $2, transcript_sha256 = $3, transcript_decided_at = $4 WHERE id = $1",
+            )
+            .bind(session_id)
+            .bind(decision.as_str())
+            .bind(&digest)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            let data = serde_json::json!({"decision": decision.as_str(), "sha256": digest});
+            sqlx::query("INSERT INTO session_events (session_id, at, kind, actor, data) VALUES ($1, $2, 'transcript_decided', 'petitioner', $3)")
+                .bind(session_id)
+                .bind(at)
+                .bind(data.to_string())
+                .execute(&mut *tx)
+                .await?;
+            let entry = audit::AuditEntry::new(
+                format!("petitioner:{session_id}"),
+                "session.transcript_decided",
+                format!("session:{session_id}"),
+                data,
+            );
+            append_audit!(tx, lock, &entry);
+            Ok(digest)
+        })
+    }
+
+    /// The petitioner's satisfaction with an ended session, once.
+    pub async fn rate(&self, session_id: i64, rating: Satisfaction) -> Result<(), StoreError> {
+        let at = now();
+        in_write_tx!(self, |tx, lock| {
+            let (status, rated): (String, Option<String>) =
+                sqlx::query_as("SELECT status, satisfaction FROM sessions WHERE id = $1")
+                    .bind(session_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if status != "ended" {
+                return Err(StoreError::NotYet);
+            }
+            if rated.is_some() {
+                return Err(StoreError::AlreadyDone);
+            }
+            sqlx::query("UPDATE sessions SET satisfaction = $2, rated_at = $3 WHERE id = $1")
+                .bind(session_id)
+                .bind(rating.as_str())
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            let data = serde_json::json!({"satisfaction": rating.as_str()});
+            sqlx::query("INSERT INTO session_events (session_id, at, kind, actor, data) VALUES ($1, $2, 'rated', 'petitioner', $3)")
+                .bind(session_id)
+                .bind(at)
+                .bind(data.to_string())
+                .execute(&mut *tx)
+                .await?;
+            let entry = audit::AuditEntry::new(
+                format!("petitioner:{session_id}"),
+                "session.rated",
+                format!("session:{session_id}"),
+                data,
+            );
+            append_audit!(tx, lock, &entry);
+        });
+        Ok(())
+    }
+
+    pub async fn event(&self, session_id: i64, event_id: i64) -> Result<EventRow, StoreError> {
+        let sql = "SELECT id, session_id, at, kind, actor, data FROM session_events WHERE session_id = $1 AND id = $2";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(session_id)
+            .bind(event_id)
+            .fetch_one(p)
+            .await)?)
+    }
+
+    /// Extends a case's handling period once, by up to 30 days, with a reason; audited.
+    pub async fn extend_case(
+        &self,
+        case_id: i64,
+        days: i32,
+        reason: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        in_write_tx!(self, |tx, lock| {
+            let done = sqlx::query(
+                "UPDATE cases SET extension_days = $2, extension_reason = $3 \
+                 WHERE id = $1 AND extension_days = 0 AND accepted_on IS NOT NULL",
+            )
+            .bind(case_id)
+            .bind(days)
+            .bind(reason)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::AlreadyDone);
+            }
+            let entry = audit::AuditEntry::new(
+                actor,
+                "case.extended",
+                format!("case:{case_id}"),
+                serde_json::json!({"days": days, "reason": reason}),
             );
             append_audit!(tx, lock, &entry);
         });
@@ -722,8 +964,9 @@ impl Store {
 
     pub async fn insert_case(&self, case: &NewCase<'_>) -> Result<i64, StoreError> {
         let sql = "INSERT INTO cases (court_id, case_number, petitioner_name, petitioner_id_number, \
-                   subject, status, tier, lead, deadline, escalation_risk, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
+                   subject, status, tier, lead, deadline, escalation_risk, created_at, petitioner_phone, \
+                   measures, goal, received_on, accepted_on) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id";
         let (id,): (i64,) = on_pool!(self, |p| sqlx::query_as(sql)
             .bind(case.court_id)
             .bind(case.case_number)
@@ -736,6 +979,11 @@ impl Store {
             .bind(case.deadline)
             .bind(case.escalation_risk)
             .bind(now())
+            .bind(case.petitioner_phone)
+            .bind(case.measures)
+            .bind(case.goal)
+            .bind(case.received_on)
+            .bind(case.accepted_on)
             .fetch_one(p)
             .await)?;
         Ok(id)
@@ -790,6 +1038,23 @@ impl Store {
     }
 }
 
+/// The status a session moves to when `kind` happens while it is `current`, if any:
+/// scheduled → waiting (someone is in) → live (the host admitted the petitioner) → ended;
+/// interrupted (everyone lost) → live again on a rejoin; no_show when the petitioner never came.
+pub fn transition(kind: &str, data: &serde_json::Value, current: &str) -> Option<&'static str> {
+    let petitioner_in = data["role"] == "petitioner" && data["state"] == "admitted";
+    match (kind, current) {
+        ("joined", "scheduled") if petitioner_in => Some("live"),
+        ("joined", "scheduled") => Some("waiting"),
+        ("joined", "waiting") if petitioner_in => Some("live"),
+        ("joined" | "resumed", "interrupted") => Some("live"),
+        ("admitted", "scheduled" | "waiting") => Some("live"),
+        ("interrupted", "live" | "waiting") => Some("interrupted"),
+        ("no_show", "scheduled" | "waiting") => Some("no_show"),
+        _ => None,
+    }
+}
+
 pub enum SessionScope {
     HostedBy(i64),
     BookedBy(i64),
@@ -820,6 +1085,8 @@ pub struct EndSession<'a> {
     pub ledger_note: &'a str,
     pub actor: &'a str,
     pub actor_name: &'a str,
+    pub follow_up_deadline: Option<&'a str>,
+    pub follow_up_person: Option<&'a str>,
 }
 
 pub struct NewUser<'a> {
@@ -841,6 +1108,11 @@ pub struct NewCase<'a> {
     pub lead: Option<&'a str>,
     pub deadline: Option<&'a str>,
     pub escalation_risk: bool,
+    pub petitioner_phone: &'a str,
+    pub measures: Option<&'a str>,
+    pub goal: Option<&'a str>,
+    pub received_on: Option<&'a str>,
+    pub accepted_on: Option<&'a str>,
 }
 
 impl Store {

@@ -44,6 +44,13 @@ pub struct CaseRow {
     pub lead: Option<String>,
     pub deadline: Option<String>,
     pub escalation_risk: bool,
+    pub petitioner_phone: String,
+    pub measures: Option<String>,
+    pub goal: Option<String>,
+    pub received_on: Option<String>,
+    pub accepted_on: Option<String>,
+    pub extension_days: i32,
+    pub extension_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -105,6 +112,15 @@ pub struct SessionRow {
     pub outcome: Option<String>,
     pub outcome_note: Option<String>,
     pub joint_court_id: Option<i64>,
+    pub transcript: String,
+    pub transcript_decision: Option<String>,
+    pub transcript_sha256: Option<String>,
+    pub transcript_decided_at: Option<DateTime<Utc>>,
+    pub follow_up_deadline: Option<String>,
+    pub follow_up_person: Option<String>,
+    pub satisfaction: Option<String>,
+    pub rated_at: Option<DateTime<Utc>>,
+    pub interrupted_seconds: i32,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -1,0 +1,297 @@
+//! The session record beyond the call: the transcript (笔录) the host writes and the petitioner
+//! confirms or refuses, the petitioner's rating, the host's notes during the session, and
+//! corrections after it (the timeline is append-only: a correction points at what it corrects).
+
+use actix_web::{HttpResponse, get, post, put, web};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::sessions::{load_session, may_see};
+use super::views::{EventView, TranscriptView};
+use crate::auth::{Caller, Petitioner, Staff};
+use crate::domain::{Role, Satisfaction, TranscriptDecision};
+use crate::error::{ApiError, ErrorBody};
+use crate::startup::AppState;
+use crate::store::{SessionRow, StoreError};
+
+const MAX_TRANSCRIPT_CHARS: usize = 50_000;
+const MAX_NOTE_CHARS: usize = 2_000;
+
+/// Officers of the court that hosts the session (or of the joint reception's second court).
+fn require_host(staff: &Staff, session: &SessionRow) -> Result<(), ApiError> {
+    staff.require(&[Role::Officer])?;
+    if session.host_court_id == staff.court_id || session.joint_court_id == Some(staff.court_id) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "only the host court's officers write this session's record",
+        ))
+    }
+}
+
+fn require_own_session(p: &Petitioner, session_id: i64) -> Result<(), ApiError> {
+    if p.session_id == session_id {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("this join code is for another session"))
+    }
+}
+
+fn bounded(text: &str, max: usize, field: &str) -> Result<String, ApiError> {
+    let t = text.trim();
+    if t.is_empty() || t.chars().count() > max {
+        return Err(ApiError::invalid(format!("{field}: 1 to {max} characters")));
+    }
+    Ok(t.to_owned())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TranscriptText {
+    pub text: String,
+}
+
+/// The host writes (and rewrites) the transcript while the session is on.
+#[utoipa::path(
+    put,
+    path = "/api/v1/sessions/{id}/transcript",
+    params(("id" = i64, Path, description = "session id")),
+    request_body = TranscriptText,
+    responses(
+        (status = 200, body = TranscriptView),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "session_ended: the text is frozen", body = ErrorBody),
+        (status = 422, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "sessions"
+)]
+#[put("/sessions/{id}/transcript")]
+pub async fn put_transcript(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+    body: web::Json<TranscriptText>,
+) -> Result<HttpResponse, ApiError> {
+    let session = load_session(&state, *id).await?;
+    require_host(&staff, &session)?;
+    let text = bounded(&body.text, MAX_TRANSCRIPT_CHARS, "text")?;
+    state.store.set_transcript(session.id, &text).await?;
+    let session = load_session(&state, session.id).await?;
+    Ok(HttpResponse::Ok().json(TranscriptView::of(&session)?))
+}
+
+/// The transcript, for the petitioner on the local terminal and for staff who may see the session.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{id}/transcript",
+    params(("id" = i64, Path, description = "session id")),
+    responses(
+        (status = 200, body = TranscriptView),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "sessions"
+)]
+#[get("/sessions/{id}/transcript")]
+pub async fn get_transcript(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let session = load_session(&state, *id).await?;
+    match &caller {
+        Caller::Petitioner(p) => require_own_session(p, session.id)?,
+        Caller::Staff(s) if may_see(s, &session) || session.joint_court_id == Some(s.court_id) => {}
+        Caller::Staff(_) => {
+            return Err(ApiError::Forbidden(
+                "this session is outside your court's scope",
+            ));
+        }
+    }
+    Ok(HttpResponse::Ok().json(TranscriptView::of(&session)?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    pub decision: TranscriptDecision,
+}
+
+/// After the session, the petitioner confirms the transcript or refuses to sign it. Once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/transcript/decision",
+    params(("id" = i64, Path, description = "session id")),
+    request_body = DecisionRequest,
+    responses(
+        (status = 200, body = TranscriptView),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, description = "already_done, or session_not_ended", body = ErrorBody),
+        (status = 422, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "sessions"
+)]
+#[post("/sessions/{id}/transcript/decision")]
+pub async fn decide_transcript(
+    state: web::Data<AppState>,
+    petitioner: Petitioner,
+    id: web::Path<i64>,
+    body: web::Json<DecisionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    require_own_session(&petitioner, *id)?;
+    state.store.decide_transcript(*id, body.decision).await?;
+    let session = load_session(&state, *id).await?;
+    Ok(HttpResponse::Ok().json(TranscriptView::of(&session)?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatingRequest {
+    pub satisfaction: Satisfaction,
+}
+
+/// The petitioner rates the reception (满意 / 基本满意 / 不满意) after it ended. Once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/rating",
+    params(("id" = i64, Path, description = "session id")),
+    request_body = RatingRequest,
+    responses(
+        (status = 204),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, description = "already_done, or session_not_ended", body = ErrorBody),
+        (status = 422, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "sessions"
+)]
+#[post("/sessions/{id}/rating")]
+pub async fn rate(
+    state: web::Data<AppState>,
+    petitioner: Petitioner,
+    id: web::Path<i64>,
+    body: web::Json<RatingRequest>,
+) -> Result<HttpResponse, ApiError> {
+    require_own_session(&petitioner, *id)?;
+    state.store.rate(*id, body.satisfaction).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRequest {
+    pub text: String,
+}
+
+/// A host's note on the timeline, while the session is on.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/notes",
+    params(("id" = i64, Path, description = "session id")),
+    request_body = NoteRequest,
+    responses(
+        (status = 201, body = EventView),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, description = "session_ended: add a correction instead", body = ErrorBody),
+        (status = 422, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "sessions"
+)]
+#[post("/sessions/{id}/notes")]
+pub async fn add_note(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+    body: web::Json<NoteRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let session = load_session(&state, *id).await?;
+    require_host(&staff, &session)?;
+    if matches!(session.status.as_str(), "ended" | "no_show") {
+        return Err(ApiError::conflict(
+            "session_ended",
+            "the session is closed: add a correction instead",
+        ));
+    }
+    let text = bounded(&body.text, MAX_NOTE_CHARS, "text")?;
+    let event = state
+        .store
+        .add_event(
+            session.id,
+            "note",
+            &format!("user-{}", staff.user_id),
+            &serde_json::json!({"text": text, "name": staff.name}),
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(EventView::from(event)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionRequest {
+    /// The id of the timeline event this corrects.
+    pub corrects: i64,
+    pub text: String,
+}
+
+/// After the session, the record is append-only: a correction is a new event pointing at the
+/// event it corrects.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/corrections",
+    params(("id" = i64, Path, description = "session id")),
+    request_body = CorrectionRequest,
+    responses(
+        (status = 201, body = EventView),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, description = "session_not_ended: write a note instead", body = ErrorBody),
+        (status = 422, description = "corrects names no event of this session", body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "sessions"
+)]
+#[post("/sessions/{id}/corrections")]
+pub async fn add_correction(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+    body: web::Json<CorrectionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let session = load_session(&state, *id).await?;
+    require_host(&staff, &session)?;
+    if session.status != "ended" {
+        return Err(ApiError::conflict(
+            "session_not_ended",
+            "the session is on: write a note instead",
+        ));
+    }
+    let text = bounded(&body.text, MAX_NOTE_CHARS, "text")?;
+    match state.store.event(session.id, body.corrects).await {
+        Ok(_) => {}
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::invalid("corrects: no such event in this session"));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let data = serde_json::json!({"corrects": body.corrects, "text": text, "name": staff.name});
+    let event = state
+        .store
+        .add_event(
+            session.id,
+            "correction",
+            &format!("user-{}", staff.user_id),
+            &data,
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(EventView::from(event)))
+}
