@@ -35,7 +35,8 @@ pub struct Settings {
 pub struct RecordsSettings {
     /// A live session with everyone gone for this long (after the resume grace) is interrupted.
     pub interrupt_after_seconds: i64,
-    /// A session whose petitioner has not come this many minutes after its start is a no-show.
+    /// A session whose petitioner has not come by this many minutes after its slot's end is a
+    /// no-show (a late petitioner may still come within the slot).
     pub no_show_after_minutes: i64,
     /// How often each instance looks for interrupted sessions and no-shows, in seconds.
     pub sweep_seconds: u64,

@@ -703,13 +703,13 @@ impl Store {
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
-    /// Sessions whose petitioner never came, `cutoff` after their start.
+    /// Sessions whose slot ended before `cutoff` without the petitioner ever joining.
     pub async fn sessions_without_petitioner(
         &self,
         cutoff: DateTime<Utc>,
     ) -> Result<Vec<i64>, StoreError> {
         let sql = "SELECT s.id FROM sessions s JOIN bookings b ON b.id = s.booking_id \
-            WHERE s.status IN ('scheduled', 'waiting') AND b.status = 'booked' AND b.starts_at < $1 \
+            WHERE s.status IN ('scheduled', 'waiting') AND b.status = 'booked' AND b.ends_at < $1 \
             AND NOT EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id AND e.actor = 'petitioner' \
                             AND e.kind = 'joined')";
         let rows: Vec<(i64,)> = on_pool!(self, |p| sqlx::query_as(sql)

@@ -1,0 +1,478 @@
+//! The session record beyond the call: lifecycle, transcript (笔录) and its confirmation,
+//! rating, notes, corrections and the append-only timeline, follow-up and case clocks.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly by panicking"
+)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestApp, assert_error, next_json, next_of, ws_join, ws_send};
+use courtlink::store::Store;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use sha2::Digest;
+
+async fn store_of(app: &TestApp) -> Store {
+    Store::connect(app.settings.database.url.expose_secret(), 2)
+        .await
+        .unwrap()
+}
+
+async fn transcript_rating_and_corrections(app: TestApp) {
+    let s = app.book_demo_session().await;
+    let sid = s.session_id;
+    let path = |p: &str| format!("/api/v1/sessions/{sid}{p}");
+    let mut host = ws_join(&app, sid, &s.officer_token).await;
+    next_json(&mut host).await;
+    let mut petitioner = ws_join(&app, sid, &s.petitioner_token).await;
+    next_json(&mut petitioner).await;
+    common::admit_petitioner(&mut host, &mut petitioner).await;
+
+    // The host writes the transcript during the session; others may not.
+    let text = "上访人陈述：执行款未到位。法官答复：已督促执行法院限期办理。";
+    let res = app
+        .client
+        .put(app.url(&path("/transcript")))
+        .bearer_auth(&s.officer_token)
+        .json(&json!({"text": text}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let other_officer = app.login("zj.officer").await;
+    let res = app
+        .client
+        .put(app.url(&path("/transcript")))
+        .bearer_auth(&other_officer)
+        .json(&json!({"text": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 403, "forbidden").await;
+    let res = app
+        .client
+        .put(app.url(&path("/transcript")))
+        .bearer_auth(&s.officer_token)
+        .json(&json!({"text": "  "}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 422, "invalid_input").await;
+    // Notes go on the timeline while the session is on; corrections only after.
+    let res = app
+        .post(
+            &path("/notes"),
+            Some(&s.officer_token),
+            &json!({"text": "上访人情绪平稳"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let note: Value = res.json().await.unwrap();
+    let res = app
+        .post(
+            &path("/corrections"),
+            Some(&s.officer_token),
+            &json!({"corrects": note["id"], "text": "x"}),
+        )
+        .await;
+    assert_error(res, 409, "session_not_ended").await;
+    // Nothing to confirm or rate before the end.
+    let res = app
+        .post(
+            &path("/transcript/decision"),
+            Some(&s.petitioner_token),
+            &json!({"decision": "confirmed"}),
+        )
+        .await;
+    assert_error(res, 409, "session_not_ended").await;
+    let res = app
+        .post(
+            &path("/rating"),
+            Some(&s.petitioner_token),
+            &json!({"satisfaction": "satisfied"}),
+        )
+        .await;
+    assert_error(res, 409, "session_not_ended").await;
+    ws_send(
+        &mut petitioner,
+        &json!({"type": "quality", "rtt_ms": 38.0, "packet_loss": 0.002, "bitrate_kbps": 920.0}),
+    )
+    .await;
+
+    let res = app
+        .post(&path("/end"), Some(&s.officer_token), &json!({"outcome": "assign", "note": "交办执行局", "follow_up_deadline": "2099-01-31", "follow_up_person": "执行局 李法官"}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let ended: Value = res.json().await.unwrap();
+    assert_eq!(
+        (
+            ended["follow_up_deadline"].as_str(),
+            ended["follow_up_person"].as_str()
+        ),
+        (Some("2099-01-31"), Some("执行局 李法官"))
+    );
+    next_of(&mut petitioner, "ended").await;
+
+    // After the end the text is frozen; the petitioner reads it and confirms, once.
+    let res = app
+        .client
+        .put(app.url(&path("/transcript")))
+        .bearer_auth(&s.officer_token)
+        .json(&json!({"text": "改写"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 409, "session_ended").await;
+    let read = app.get_ok(&path("/transcript"), &s.petitioner_token).await;
+    assert_eq!(
+        (read["text"].as_str(), read["decision"].as_str()),
+        (Some(text), None)
+    );
+    let res = app
+        .post(
+            &path("/transcript/decision"),
+            Some(&s.petitioner_token),
+            &json!({"decision": "confirmed"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let decided: Value = res.json().await.unwrap();
+    assert_eq!(decided["decision"], "confirmed");
+    assert_eq!(
+        decided["sha256"],
+        hex::encode(sha2::Sha256::digest(text.as_bytes()))
+    );
+    assert!(decided["decided_at"].is_string());
+    let res = app
+        .post(
+            &path("/transcript/decision"),
+            Some(&s.petitioner_token),
+            &json!({"decision": "refused"}),
+        )
+        .await;
+    assert_error(res, 409, "already_done").await;
+    // Staff cannot decide for the petitioner.
+    let res = app
+        .post(
+            &path("/transcript/decision"),
+            Some(&s.officer_token),
+            &json!({"decision": "confirmed"}),
+        )
+        .await;
+    assert_error(res, 401, "unauthenticated").await;
+
+    // The rating, once; bad values are refused.
+    let res = app
+        .post(
+            &path("/rating"),
+            Some(&s.petitioner_token),
+            &json!({"satisfaction": "ecstatic"}),
+        )
+        .await;
+    assert_error(res, 422, "invalid_input").await;
+    assert_eq!(
+        app.post(
+            &path("/rating"),
+            Some(&s.petitioner_token),
+            &json!({"satisfaction": "basically_satisfied"})
+        )
+        .await
+        .status(),
+        204
+    );
+    let res = app
+        .post(
+            &path("/rating"),
+            Some(&s.petitioner_token),
+            &json!({"satisfaction": "satisfied"}),
+        )
+        .await;
+    assert_error(res, 409, "already_done").await;
+
+    // Corrections point at what they correct; notes are closed.
+    let res = app
+        .post(
+            &path("/notes"),
+            Some(&s.officer_token),
+            &json!({"text": "late"}),
+        )
+        .await;
+    assert_error(res, 409, "session_ended").await;
+    let res = app
+        .post(
+            &path("/corrections"),
+            Some(&s.officer_token),
+            &json!({"corrects": 999999, "text": "x"}),
+        )
+        .await;
+    assert_error(res, 422, "invalid_input").await;
+    let res = app
+        .post(
+            &path("/corrections"),
+            Some(&s.officer_token),
+            &json!({"corrects": note["id"], "text": "上访人情绪较激动，后平稳"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+
+    let detail = app.get_ok(&path(""), &s.officer_token).await;
+    assert_eq!(
+        (
+            detail["satisfaction"].as_str(),
+            detail["transcript"]["decision"].as_str()
+        ),
+        (Some("basically_satisfied"), Some("confirmed"))
+    );
+    let events = detail["events"].as_array().unwrap();
+    let correction = events.iter().find(|e| e["kind"] == "correction").unwrap();
+    assert_eq!(correction["data"]["corrects"], note["id"]);
+    let quality = events.iter().find(|e| e["kind"] == "quality").unwrap();
+    assert_eq!(
+        (
+            quality["actor"].as_str(),
+            quality["data"]["rtt_ms"].as_f64()
+        ),
+        (Some("petitioner"), Some(38.0))
+    );
+    for kind in ["note", "transcript_decided", "rated"] {
+        assert!(events.iter().any(|e| e["kind"] == kind), "{kind}");
+    }
+
+    // The database itself keeps the timeline append-only.
+    let store = store_of(&app).await;
+    let refused = match &store {
+        Store::Sqlite(p) => sqlx::query("UPDATE session_events SET data = '{}'")
+            .execute(p)
+            .await
+            .is_err(),
+        Store::Postgres(p) => sqlx::query("UPDATE session_events SET data = '{}'")
+            .execute(p)
+            .await
+            .is_err(),
+    };
+    assert!(refused, "an update of the timeline is refused");
+    let refused = match &store {
+        Store::Sqlite(p) => sqlx::query("DELETE FROM session_events")
+            .execute(p)
+            .await
+            .is_err(),
+        Store::Postgres(p) => sqlx::query("DELETE FROM session_events")
+            .execute(p)
+            .await
+            .is_err(),
+    };
+    assert!(refused, "a delete from the timeline is refused");
+}
+on_both_backends!(the_record_after_the_call, transcript_rating_and_corrections);
+
+#[tokio::test]
+async fn an_outcome_needs_a_session_that_happened_and_a_sane_follow_up() {
+    let app = TestApp::spawn().await;
+    let s = app.book_demo_session().await;
+    let end = |body: Value| {
+        let app = &app;
+        let token = s.officer_token.clone();
+        async move {
+            app.post(
+                &format!("/api/v1/sessions/{}/end", s.session_id),
+                Some(&token),
+                &body,
+            )
+            .await
+        }
+    };
+    assert_error(
+        end(json!({"outcome": "reply"})).await,
+        409,
+        "session_not_held",
+    )
+    .await;
+    let mut host = ws_join(&app, s.session_id, &s.officer_token).await;
+    next_json(&mut host).await;
+    assert_error(
+        end(json!({"outcome": "reply", "follow_up_deadline": "2001-01-01"})).await,
+        422,
+        "invalid_input",
+    )
+    .await;
+    assert_error(
+        end(json!({"outcome": "reply", "follow_up_deadline": "next week"})).await,
+        422,
+        "invalid_input",
+    )
+    .await;
+    assert_error(
+        end(json!({"outcome": "reply", "follow_up_person": "长".repeat(65)})).await,
+        422,
+        "invalid_input",
+    )
+    .await;
+    assert_eq!(end(json!({"outcome": "reply"})).await.status(), 200);
+}
+
+#[tokio::test]
+async fn everyone_lost_interrupts_and_a_rejoin_records_the_gap() {
+    let app = TestApp::spawn_with(common::Backend::Sqlite, |s| {
+        s.signalling.resume_grace_seconds = 1;
+        s.records.interrupt_after_seconds = 0;
+        s.records.sweep_seconds = 1;
+    })
+    .await
+    .unwrap();
+    let s = app.book_demo_session().await;
+    let mut host = ws_join(&app, s.session_id, &s.officer_token).await;
+    next_json(&mut host).await;
+    let mut petitioner = ws_join(&app, s.session_id, &s.petitioner_token).await;
+    next_json(&mut petitioner).await;
+    common::admit_petitioner(&mut host, &mut petitioner).await;
+    drop(host);
+    drop(petitioner);
+    let path = format!("/api/v1/sessions/{}", s.session_id);
+    let mut seen = Value::Null;
+    for _ in 0..50 {
+        seen = app.get_ok(&path, &s.officer_token).await;
+        if seen["status"] == "interrupted" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(seen["status"], "interrupted", "{seen}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut back = ws_join(&app, s.session_id, &s.officer_token).await;
+    next_json(&mut back).await;
+    let after = app.get_ok(&path, &s.officer_token).await;
+    assert_eq!(after["status"], "live");
+    assert!(
+        after["interrupted_seconds"].as_i64().unwrap() >= 1,
+        "{after}"
+    );
+    let change = after["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["kind"] == "status_changed")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            change["data"]["from"].as_str(),
+            change["data"]["to"].as_str()
+        ),
+        (Some("interrupted"), Some("live"))
+    );
+}
+
+#[tokio::test]
+async fn a_petitioner_who_never_came_is_a_no_show() {
+    let app = TestApp::spawn().await;
+    let s = app.book_demo_session().await;
+    let store = store_of(&app).await;
+    // As the sweeper does once the slot is over: ask with a cutoff past the slot's end.
+    let later = chrono::Utc::now() + chrono::Duration::hours(3);
+    let due = store.sessions_without_petitioner(later).await.unwrap();
+    assert_eq!(due, [s.session_id]);
+    store
+        .add_event(s.session_id, "no_show", "system", &json!({}))
+        .await
+        .unwrap();
+    let detail = app
+        .get_ok(
+            &format!("/api/v1/sessions/{}", s.session_id),
+            &s.officer_token,
+        )
+        .await;
+    assert_eq!(detail["status"], "no_show");
+    assert!(
+        store
+            .sessions_without_petitioner(later)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let res = app
+        .post(
+            &format!("/api/v1/sessions/{}/end", s.session_id),
+            Some(&s.officer_token),
+            &json!({"outcome": "reply"}),
+        )
+        .await;
+    assert_error(res, 409, "session_not_held").await;
+}
+
+#[tokio::test]
+async fn cases_carry_masked_contacts_clocks_and_one_extension() {
+    let app = TestApp::spawn().await;
+    let coord = app.login("xihu.coord").await;
+    let cases = app.get_ok("/api/v1/cases", &coord).await;
+    let case = &cases[0];
+    let phone = case["petitioner_phone_masked"].as_str().unwrap();
+    assert!(phone.contains("****") && phone.len() == 11, "{phone}");
+    assert!(case["measures"].is_string() && case["goal"].is_string());
+    let clocks = &case["clocks"];
+    assert!(
+        clocks["handling_due"].is_string() && clocks["next_due"] == clocks["handling_due"],
+        "{clocks}"
+    );
+    let path = format!("/api/v1/cases/{}/extension", case["id"]);
+    assert_error(
+        app.post(&path, Some(&coord), &json!({"days": 31, "reason": "复杂"}))
+            .await,
+        422,
+        "invalid_input",
+    )
+    .await;
+    assert_error(
+        app.post(&path, Some(&coord), &json!({"days": 10, "reason": " "}))
+            .await,
+        422,
+        "invalid_input",
+    )
+    .await;
+    let res = app
+        .post(
+            &path,
+            Some(&coord),
+            &json!({"days": 30, "reason": "涉及多方，需协调"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let extended: Value = res.json().await.unwrap();
+    let due =
+        |v: &Value| chrono::NaiveDate::parse_from_str(v.as_str().unwrap(), "%Y-%m-%d").unwrap();
+    assert_eq!(
+        (due(&extended["clocks"]["handling_due"]) - due(&clocks["handling_due"])).num_days(),
+        30
+    );
+    assert_error(
+        app.post(&path, Some(&coord), &json!({"days": 5, "reason": "再延"}))
+            .await,
+        409,
+        "already_done",
+    )
+    .await;
+    let other = app.login("shangcheng.coord").await;
+    assert_error(
+        app.post(&path, Some(&other), &json!({"days": 5, "reason": "x"}))
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    // No response carries a phone number or identity number in full.
+    let body = app
+        .get(&format!("/api/v1/cases/{}", case["id"]), Some(&coord))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !body.contains("13800001234") && !body.contains("33010619650101123X"),
+        "{body}"
+    );
+}
