@@ -96,6 +96,54 @@ export async function api(path, { method = 'GET', body, token } = {}) {
   return data;
 }
 
+// Staff tokens last `auth.staff_token_minutes` (60 in the default profile); a reception can last
+// longer. While a staff page is open its token is exchanged for a fresh one every 20 minutes
+// (POST /auth/refresh), and at once when the page comes back to the foreground with less than
+// 40 minutes left (timers of hidden pages are throttled). A test may shorten the period by
+// setting `window.COURTLINK_TOKEN_REFRESH_MS` before the page's scripts run.
+const REFRESH_EVERY_MS = 20 * 60 * 1000;
+const REFRESH_WHEN_LEFT_MS = 40 * 60 * 1000;
+let refreshing = null;
+
+/**
+ * Exchange the stored staff token for a fresh one. Resolves true when a fresh token is stored.
+ * A refused token is left alone: the next API call finds out and asks for the password.
+ */
+export function refreshStaffToken() {
+  if (refreshing) return refreshing;
+  refreshing = (async () => {
+    const entry = staffSession.get();
+    if (!entry) return false;
+    try {
+      const answer = await api('/auth/refresh', { method: 'POST', token: entry.token });
+      // Logged out, or logged in again, meanwhile: keep what is there.
+      if (staffSession.get()?.token !== entry.token || !answer?.token) return false;
+      staffSession.save({ ...entry, token: answer.token, expires_at: answer.expires_at });
+      return true;
+    } catch {
+      return false;
+    }
+  })().finally(() => {
+    refreshing = null;
+  });
+  return refreshing;
+}
+
+let keepingFresh = false;
+
+/** Keep the staff token fresh while this page is open (see above). */
+export function keepStaffTokenFresh() {
+  if (keepingFresh) return;
+  keepingFresh = true;
+  const every = Number(window.COURTLINK_TOKEN_REFRESH_MS) > 0 ? Number(window.COURTLINK_TOKEN_REFRESH_MS) : REFRESH_EVERY_MS;
+  setInterval(refreshStaffToken, every);
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState !== 'visible') return;
+    const entry = staffSession.get();
+    if (entry?.expires_at && Date.parse(entry.expires_at) - Date.now() < REFRESH_WHEN_LEFT_MS) refreshStaffToken();
+  });
+}
+
 /**
  * What to tell the user about `err`: {message, next, detail}.
  * `context` picks a more specific text where one exists, e.g. 'login' → error.login.bad_credentials.

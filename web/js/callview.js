@@ -167,15 +167,23 @@ export function mountChat({ form, input, log, call, onError }) {
       onError?.('chat.notConnected');
     }
   });
+  const who = (m) => (m.mine ? t('chat.me') : participantName({ id: m.from, name: m.name }));
   call.addEventListener('chat', (e) => {
     const m = e.detail;
-    const who = m.mine ? t('chat.me') : participantName({ id: m.from, name: m.name });
     const item = h('li', { class: m.mine ? 'chat-line mine' : 'chat-line', 'data-from': m.from },
-      h('span', { class: 'chat-meta' }, h('span', { class: 'chat-name' }, who), ' ',
+      h('span', { class: 'chat-meta' }, h('span', { class: 'chat-name' }, who(m)), ' ',
         h('time', { datetime: m.at || '' }, formatTime(m.at || new Date()))),
       h('span', { class: 'chat-text' }, m.text));
+    item.courtlinkChat = m;
     log.append(item);
     log.scrollTop = log.scrollHeight;
+  });
+  // "Me" and the petitioner's name follow a language switch.
+  onLangChange(() => {
+    for (const item of log.children) {
+      const name = item.courtlinkChat && item.querySelector('.chat-name');
+      if (name) name.textContent = who(item.courtlinkChat);
+    }
   });
   call.addEventListener('servererror', (e) => {
     const key = `signal.error.${e.detail.code}`;

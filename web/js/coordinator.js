@@ -73,9 +73,12 @@ function main({ user }) {
   }
 
   async function pickCase(id) {
+    // The list is drawn afresh: keep the keyboard's place on the case just chosen.
+    const hadFocus = document.activeElement?.classList.contains('case-item');
     state.caseId = id;
     state.caseDetail = state.cases.find((c) => c.id === id) || null;
     renderCases();
+    if (hadFocus) $(`.case-item[data-case-id="${id}"]`)?.focus();
     renderCase();
     renderBookCase();
     try {
@@ -128,12 +131,22 @@ function main({ user }) {
         h('th', { scope: 'col' }, t('ledger.note')))),
       h('tbody', {}, entries.map((e) => h('tr', {
         'data-testid': 'ledger-entry', 'data-channel': e.channel, 'data-counted-as': e.counted_as,
-        'data-session-id': e.session_id ?? '',
+        'data-session-id': e.session_id ?? '', 'data-outcome': e.outcome || null,
       },
       h('td', {}, formatDateTime(e.at)),
       h('td', {}, tEnum('ledger.channel', e.channel)),
       h('td', {}, h('span', { class: `badge counted-${e.counted_as}` }, tEnum('ledger.counted', e.counted_as))),
-      h('td', {}, e.note || ''))))));
+      h('td', {}, ledgerNote(e)))))));
+  }
+
+  // A video reception that has ended: its outcome in words and the officer's note (the entry's
+  // own note is the server's record, "<court> <room> — <outcome code>").
+  function ledgerNote(e) {
+    if (!e.outcome) return e.note || '';
+    return [
+      h('strong', { class: 'ledger-outcome', 'data-testid': 'ledger-outcome' }, tEnum('outcome', e.outcome)),
+      e.outcome_note ? ` — ${e.outcome_note}` : '',
+    ];
   }
 
   // ---- booking ----
@@ -170,8 +183,10 @@ function main({ user }) {
       renderBookButton();
       return;
     }
+    // Rooms of one time in the host court's own order (by id: 第一 before 第二, which a
+    // pinyin sort of the names would put the other way round).
     const sorted = [...state.slots].sort((a, b) => String(a.starts_at).localeCompare(String(b.starts_at))
-      || String(a.host_room?.name).localeCompare(String(b.host_room?.name)));
+      || (Number(a.host_room?.id) || 0) - (Number(b.host_room?.id) || 0));
     // Days (Asia/Shanghai) that have open slots; one day is shown at a time.
     const dayList = [...new Set(sorted.map((slot) => shanghaiDay(slot.starts_at)))];
     if (!dayList.includes(state.slotDay)) state.slotDay = dayList[0];
@@ -224,6 +239,7 @@ function main({ user }) {
         'data-court-id': slot.court?.id,
         'data-court-level': slot.court?.level,
         'data-starts-at': slot.starts_at,
+        'data-ends-at': slot.ends_at,
         'aria-pressed': String(slot.id === state.slotId),
         'aria-label': `${group.court?.name || ''} ${formatDay(slot.starts_at)} ${formatTimeRange(slot.starts_at, slot.ends_at)} ${slot.host_room?.name || ''}`,
         onclick: () => {

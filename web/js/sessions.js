@@ -41,11 +41,19 @@ export function renderSessionList(list, sessions, actions, emptyKey = 'sessions.
   list.replaceChildren(...sorted.map((s) => sessionItem(s, actions)));
 }
 
-function eventText(event) {
+function eventText(event, who) {
   const data = event.data && typeof event.data === 'object' ? event.data : {};
   switch (event.kind) {
     case 'chat':
       return data.text || '';
+    case 'admitted':
+      return data.by ? t('timeline.admittedBy', { name: who(data.by) }) : '';
+    case 'removed':
+      return data.by ? t('timeline.removedBy', { name: who(data.by) }) : '';
+    case 'mute_requested':
+      return t(data.kind === 'video' ? 'timeline.muteRequested.video' : 'timeline.muteRequested.audio', { name: who(data.by) });
+    case 'resumed':
+      return t('timeline.resumed');
     case 'ended': {
       const outcome = data.outcome ? tEnum('outcome', data.outcome) : '';
       const note = data.note || data.outcome_note || '';
@@ -96,7 +104,7 @@ export function renderTimeline(container, session) {
     h('time', { datetime: event.at }, formatTime(event.at)), ' ',
     h('span', { class: 'badge' }, tEnum('event.kind', event.kind)), ' ',
     h('span', { class: 'timeline-actor' }, who(event.actor)), ' ',
-    h('span', { class: 'timeline-text' }, eventText(event)))))
+    h('span', { class: 'timeline-text' }, eventText(event, who)))))
     : h('p', { class: 'empty', 'data-testid': 'timeline' }, t('timeline.none'));
   container.replaceChildren(summary, h('h3', {}, t('timeline.heading')), list);
 }

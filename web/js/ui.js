@@ -1,6 +1,6 @@
 // Small DOM helpers shared by the pages.
 import { t, applyI18n, initLangSwitch, onLangChange } from './i18n.js';
-import { api, ApiError, errorInfo, staffSession } from './api.js';
+import { api, ApiError, errorInfo, staffSession, keepStaffTokenFresh } from './api.js';
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
@@ -106,6 +106,8 @@ export function requireStaff(roles) {
     location.replace('index.html');
     return null;
   }
+  // An officer's reception can outlast the token: refresh it while the page is open.
+  keepStaffTokenFresh();
   return session;
 }
 

@@ -467,7 +467,7 @@ impl Store {
     const SESSION_SELECT: &'static str = "SELECT se.id, se.status, se.booking_id, b.case_id, ca.case_number, \
         hc.id AS host_court_id, hc.name AS host_court_name, hc.level AS host_court_level, \
         hr.name AS host_room_name, lc.id AS local_court_id, lc.name AS local_court_name, \
-        lr.name AS local_room_name, b.starts_at, b.ends_at, se.started_at, se.ended_at, \
+        lr.name AS local_room_name, sl.starts_at, sl.ends_at, se.started_at, se.ended_at, \
         se.outcome, se.outcome_note, b.joint_court_id, se.transcript, se.transcript_decision, \
         se.transcript_sha256, se.transcript_decided_at, se.follow_up_deadline, se.follow_up_person, \
         se.satisfaction, se.rated_at, se.interrupted_seconds \

@@ -1,0 +1,177 @@
+//! The browser app in a real browser: each test starts the real server (port 0, a fresh SQLite
+//! file, demo data) and runs one script of `tests/browser/` with node, which drives Debian's
+//! headless Chromium through playwright-core: booking, the officer's and the petitioner's pages,
+//! a real WebRTC call between two browser contexts (frames decoded on both sides), chat, the end
+//! with an outcome, the ledger; the petitioner's pages in English and Chinese; a dropped line, a
+//! reload and a login that runs out during a call.
+//!
+//! Needs `/usr/bin/chromium` (apt-get install chromium chromium-driver) and
+//! `tests/browser/node_modules` (`npm ci` in tests/browser). Without them the tests skip loudly,
+//! or fail when `COURTLINK_REQUIRE_SERVICES` is set (as CI sets it). Screenshots and each
+//! script's output go to `target/browser-artifacts/<script>/`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly by panicking"
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{DEMO_PASSWORD, REQUIRE_SERVICES, TestApp};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// One browser at a time: a call means two video encoders and two decoders, and this kind of
+/// machine has two cores.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// True when node (and, for `browser`, Chromium and the script's node_modules) are there.
+/// Otherwise says so loudly and returns false, or panics when the environment requires them.
+fn tools_present(test: &str, browser: bool) -> bool {
+    let mut missing = Vec::new();
+    if Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| !s.success())
+        .unwrap_or(true)
+    {
+        missing.push("node".to_owned());
+    }
+    if browser {
+        if !Path::new(CHROMIUM).exists() {
+            missing.push(format!(
+                "{CHROMIUM} (apt-get install chromium chromium-driver)"
+            ));
+        }
+        let modules = repo().join("tests/browser/node_modules/playwright-core");
+        if !modules.exists() {
+            missing.push("tests/browser/node_modules (run `npm ci` in tests/browser)".to_owned());
+        }
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let missing = missing.join(", ");
+    if std::env::var(REQUIRE_SERVICES).is_ok() {
+        panic!(
+            "the browser tests are required ({REQUIRE_SERVICES} is set) but {missing} is missing"
+        );
+    }
+    eprintln!(
+        "\n*** SKIPPED: browser test {test}: {missing} missing; set {REQUIRE_SERVICES}=1 to fail instead ***\n"
+    );
+    false
+}
+
+/// Runs `node tests/browser/<script>` against `app` (if any) and asserts that it exits 0 within
+/// `limit`, showing its output on failure.
+async fn run_script(script: &str, app: Option<&TestApp>, limit: Duration) {
+    let name = script.trim_end_matches(".mjs");
+    let artifacts = repo().join("target/browser-artifacts").join(name);
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).expect("artifact folder");
+    let log_path = artifacts.join("output.log");
+    let log = std::fs::File::create(&log_path).expect("output log");
+
+    let mut command = Command::new("node");
+    command
+        .arg(repo().join("tests/browser").join(script))
+        .current_dir(repo())
+        .env("COURTLINK_DEMO_PASSWORD", DEMO_PASSWORD)
+        .env("COURTLINK_ARTIFACTS", &artifacts)
+        .env("COURTLINK_CHROMIUM", CHROMIUM)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log handle"))
+        .stderr(log);
+    if let Some(app) = app {
+        command.env("COURTLINK_BASE_URL", &app.address);
+    }
+    let started = Instant::now();
+    let mut child = command.spawn().expect("node starts");
+    // Poll rather than block: the server under test runs on this test's runtime.
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for node") {
+            break Some(status);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let output = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let took = started.elapsed().as_secs_f32();
+    match status {
+        Some(s) if s.success() => println!("{output}{script}: {took:.1} s"),
+        Some(s) => panic!(
+            "{script} failed ({s}) after {took:.1} s; output (also in {}):\n{output}",
+            log_path.display()
+        ),
+        None => panic!(
+            "{script} did not finish within {limit:?}; output (also in {}):\n{output}",
+            log_path.display()
+        ),
+    }
+}
+
+/// Coordinator books with the keyboard; officer and petitioner join; the officer admits the
+/// petitioner; video decoded both ways; chat both ways; the officer's token is refreshed; the
+/// end with an outcome reaches the petitioner; the ledger counts the reception as local.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn main_path() {
+    if !tools_present("main_path", true) {
+        return;
+    }
+    let _one = ONE_BROWSER.lock().await;
+    let app = TestApp::spawn().await;
+    run_script("main_path.mjs", Some(&app), Duration::from_secs(180)).await;
+}
+
+/// The petitioner's pages in English and Chinese, switched back and forth, errors included; a
+/// host who arrives after the petitioner sees them in the waiting room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn petitioner_languages() {
+    if !tools_present("petitioner_languages", true) {
+        return;
+    }
+    let _one = ONE_BROWSER.lock().await;
+    let app = TestApp::spawn().await;
+    run_script(
+        "petitioner_languages.mjs",
+        Some(&app),
+        Duration::from_secs(180),
+    )
+    .await;
+}
+
+/// The petitioner's line drops and resumes; the petitioner reloads; the officer's login runs out
+/// before the end and a password dialog keeps the form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_recovery() {
+    if !tools_present("call_recovery", true) {
+        return;
+    }
+    let _one = ONE_BROWSER.lock().await;
+    let app = TestApp::spawn().await;
+    run_script("call_recovery.mjs", Some(&app), Duration::from_secs(180)).await;
+}
+
+/// Both catalogues have the same keys and placeholders; every key the app names exists.
+#[tokio::test]
+async fn catalogues() {
+    if !tools_present("catalogues", false) {
+        return;
+    }
+    run_script("catalogues.mjs", None, Duration::from_secs(30)).await;
+}

@@ -1,0 +1,80 @@
+// When things go wrong during a call: the petitioner's line drops and comes back (resume: no
+// fresh welcome, nothing missed, the officer keeps its peer connection); the petitioner reloads
+// the page (a new connection replaces the old one, and the video comes back); the officer's login
+// has run out when ending, and a password dialog saves the form.
+import {
+  BASE, PASSWORD, run, newPage, check, shot, text, expectVideo, admitPetitioner, officerJoins, apiBookNow,
+} from './lib.mjs';
+
+await run('call recovery', async () => {
+  const booking = await apiBookNow('xihu.coord', 'supreme');
+  const officer = await newPage('officer');
+  await officerJoins(officer, 'spc.officer', booking.session_id);
+  const pet = await newPage('petitioner', 'phone');
+  await pet.goto(new URL(booking.join_path, BASE).href);
+  await pet.click('#device-next:not([disabled])');
+  await pet.click('#join-button');
+  await pet.waitForSelector('#call-state[data-state="waitingRoom"]');
+  await admitPetitioner(officer, pet);
+  await expectVideo(officer, 'officer');
+  await expectVideo(pet, 'petitioner');
+
+  // ---- the petitioner's line drops (not a leave) and comes back with resume.<seq> ----
+  await pet.evaluate(() => {
+    window.testWelcomes = 0;
+    window.courtlinkCall.addEventListener('welcome', () => { window.testWelcomes += 1; });
+  });
+  await officer.evaluate(() => { window.testPc = window.courtlinkCall.peers.get('petitioner').pc; });
+  await pet.evaluate(() => window.courtlinkCall.ws.close(4100, 'test: the line dropped'));
+  await officer.fill('#chat-input', '刚才网络断了一下吗？');
+  await officer.press('#chat-input', 'Enter');
+  await pet.waitForSelector('#chat-log li:has-text("刚才网络断了一下吗？")');
+  await pet.waitForFunction(() => window.courtlinkCall.ws && window.courtlinkCall.ws.readyState === WebSocket.OPEN);
+  check('a chat line sent meanwhile arrives after the resume', true);
+  check('the resume brought no fresh welcome', (await pet.evaluate(() => window.testWelcomes)) === 0);
+  check('the officer kept its peer connection', await officer.evaluate(
+    () => window.courtlinkCall.peers.get('petitioner')?.pc === window.testPc));
+  check('the officer never saw the petitioner leave',
+    (await officer.$$eval('#remote-videos figure.tile[data-participant-id="petitioner"]', (els) => els.length)) === 1);
+  await expectVideo(pet, 'petitioner after the resume');
+
+  // ---- the petitioner reloads: a new connection replaces the old one ----
+  await pet.reload();
+  await pet.click('#device-next:not([disabled])');
+  check('the code is still in the address after a reload',
+    (await pet.inputValue('#join-code-input')).replace(/-/g, '') === booking.join_code.replace(/-/g, ''));
+  await pet.click('#join-button');
+  await pet.waitForFunction(() => window.courtlinkCall && window.courtlinkCall.state);
+  if ((await pet.evaluate(() => window.courtlinkCall.state)) === 'waiting') await admitPetitioner(officer, pet);
+  await officer.waitForFunction(() => window.courtlinkCall.peers.get('petitioner')?.pc !== window.testPc);
+  check('the officer dropped the old peer connection for a new one', true);
+  await expectVideo(pet, 'petitioner after reloading');
+  await expectVideo(officer, 'officer after the petitioner reloaded');
+  await shot(pet, '01-petitioner-after-reload-zh');
+
+  // ---- the officer's login ran out: the end asks for the password, then goes through ----
+  await officer.evaluate(() => {
+    const entry = JSON.parse(sessionStorage.getItem('courtlink.staff'));
+    entry.token = 'expired.token.value';
+    sessionStorage.setItem('courtlink.staff', JSON.stringify(entry));
+  });
+  await officer.selectOption('#outcome-select', 'assign');
+  await officer.fill('#end-note', '交由原审法院办理。');
+  await officer.focus('#end-button');
+  await officer.keyboard.press('Enter');
+  await officer.waitForSelector('[data-testid=reauth-dialog]');
+  check('a dialog asks for the password; the form is kept',
+    (await officer.inputValue('#end-note')) === '交由原审法院办理。' && (await officer.inputValue('#outcome-select')) === 'assign');
+  check('the call goes on meanwhile', (await pet.evaluate(() => window.courtlinkCall.peers.size)) === 1);
+  await officer.fill('[data-testid=reauth-password]', 'wrong-password');
+  await officer.keyboard.press('Enter');
+  await officer.waitForSelector('[data-testid=reauth-dialog] .alert:not([hidden])');
+  check('a wrong password is refused in the dialog', /用户名或密码不正确/.test(await text(officer, '[data-testid=reauth-dialog] .alert')));
+  await officer.fill('[data-testid=reauth-password]', PASSWORD);
+  await shot(officer, '02-officer-password-again-zh');
+  await officer.keyboard.press('Enter');
+  await officer.waitForSelector('#timeline-view:not([hidden]) [data-testid=timeline]');
+  check('the end went through after the password', (await text(officer, '[data-testid=timeline-outcome]')) === '交办');
+  await pet.waitForSelector('[data-testid=ended-screen]:not([hidden])');
+  check('the petitioner sees the end', (await text(pet, '#ended-outcome')) === '处理结果：交办');
+});

@@ -1,0 +1,60 @@
+// Static check of the app's two catalogues (no browser needed): zh-CN and English have the same
+// keys and the same {placeholders} in each text, and every key the pages and scripts name exists.
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const web = fileURLToPath(new URL('../../web/', import.meta.url));
+const zh = (await import(`${web}i18n/zh-CN.js`)).default;
+const en = (await import(`${web}i18n/en.js`)).default;
+const problems = [];
+const placeholders = (s) => [...String(s).matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort().join(',');
+
+for (const k of Object.keys(zh)) if (!(k in en)) problems.push(`missing in en: ${k}`);
+for (const k of Object.keys(en)) if (!(k in zh)) problems.push(`missing in zh-CN: ${k}`);
+for (const k of Object.keys(zh)) {
+  if (k in en && placeholders(zh[k]) !== placeholders(en[k])) problems.push(`placeholders differ: ${k}: {${placeholders(zh[k])}} vs {${placeholders(en[k])}}`);
+  if (!String(zh[k]).trim() || (k in en && !String(en[k]).trim())) problems.push(`empty text: ${k}`);
+}
+
+// Keys named in the pages and scripts.
+const files = [
+  ...readdirSync(web).filter((f) => f.endsWith('.html')).map((f) => `${web}${f}`),
+  ...readdirSync(`${web}js`).filter((f) => f.endsWith('.js')).map((f) => `${web}js/${f}`),
+];
+const prefixes = [...new Set(Object.keys(zh).map((k) => k.split('.')[0]))];
+const used = new Set();
+for (const f of files) {
+  const s = readFileSync(f, 'utf8');
+  for (const m of s.matchAll(/data-i18n(?:-[a-z-]+)?=["']([^"']+)["']/g)) used.add(m[1]);
+  for (const m of s.matchAll(/'data-i18n': '([^']+)'/g)) used.add(m[1]);
+  // Any quoted string shaped like a catalogue key is taken to be one.
+  for (const m of s.matchAll(new RegExp(`'((?:${prefixes.join('|')})\\.[A-Za-z0-9_.]+)'`, 'g'))) {
+    if (!/\.(html|js|css|svg)$/.test(m[1])) used.add(m[1]);
+  }
+}
+// Keys built at run time from closed sets of values.
+const sets = {
+  'media.': ['denied', 'notfound', 'busy', 'insecure', 'unknown', 'novideo', 'noaudio'],
+  'call.socket.': ['connecting', 'open', 'reconnecting', 'closed', 'failed', 'replaced', 'removed', 'full'],
+  'join.left.': ['left', 'failed', 'replaced', 'removed', 'full'],
+  'outcome.': ['reply', 'assign', 'transfer', 'supervise', 'review_filed', 'stop_notice', 'reschedule'],
+  'ledger.channel.': ['local_visit', 'letter', 'online', 'video_spc', 'video_high', 'video_intermediate', 'to_province', 'to_beijing'],
+  'ledger.counted.': ['local', 'province', 'beijing'],
+  'session.status.': ['scheduled', 'live', 'ended'],
+  'event.kind.': ['joined', 'admitted', 'resumed', 'chat', 'mute_requested', 'removed', 'left', 'ended'],
+  'role.participant.': ['host', 'co_host', 'local_staff', 'petitioner', 'observer'],
+  'role.staff.': ['coordinator', 'officer', 'supervisor'],
+  'court.level.': ['high', 'intermediate'],
+  'peer.state.': ['new', 'connecting', 'connected', 'disconnected', 'failed', 'closed'],
+  'error.': ['malformed_json', 'bad_request', 'unauthenticated', 'bad_credentials', 'bad_join_code', 'forbidden',
+    'outside_join_window', 'not_found', 'slot_taken', 'local_room_busy', 'session_ended', 'slot_past', 'session_full',
+    'invalid_input', 'store_unavailable', 'network'],
+};
+for (const [prefix, values] of Object.entries(sets)) for (const v of values) used.add(`${prefix}${v}`);
+for (const k of used) {
+  if (!(k in zh) && !Object.keys(zh).some((z) => z.startsWith(`${k}.`))) problems.push(`used but missing: ${k}`);
+}
+
+for (const p of problems) console.log(`FAIL ${p}`);
+console.log(`${problems.length ? 'FAILED' : 'passed'}: catalogues — ${Object.keys(zh).length} keys, ${used.size} named by the app, ${problems.length} problems`);
+process.exit(problems.length ? 1 : 0);
