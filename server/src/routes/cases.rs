@@ -7,6 +7,19 @@ use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
 use crate::store::StoreError;
 
+/// A case of the caller's own court: 404 if there is none, 403 if it is another court's.
+async fn own_case(state: &AppState, staff: &Staff, id: i64) -> Result<crate::store::CaseRow, ApiError> {
+    let case = match state.store.case(id).await {
+        Ok(c) => c,
+        Err(StoreError::NotFound) => return Err(ApiError::NotFound("case")),
+        Err(e) => return Err(e.into()),
+    };
+    if case.court_id != staff.court_id {
+        return Err(ApiError::Forbidden("this case belongs to another court"));
+    }
+    Ok(case)
+}
+
 /// The cases of the coordinator's own court.
 #[utoipa::path(
     get,
@@ -52,14 +65,7 @@ pub async fn get_case(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Coordinator])?;
-    let case = match state.store.case(*id).await {
-        Ok(c) => c,
-        Err(StoreError::NotFound) => return Err(ApiError::NotFound("case")),
-        Err(e) => return Err(e.into()),
-    };
-    if case.court_id != staff.court_id {
-        return Err(ApiError::Forbidden("this case belongs to another court"));
-    }
+    let case = own_case(&state, &staff, *id).await?;
     let ledger = state
         .store
         .ledger(case.id)
@@ -129,14 +135,7 @@ pub async fn read_identity(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Coordinator])?;
-    let case = match state.store.case(*id).await {
-        Ok(c) => c,
-        Err(StoreError::NotFound) => return Err(ApiError::NotFound("case")),
-        Err(e) => return Err(e.into()),
-    };
-    if case.court_id != staff.court_id {
-        return Err(ApiError::Forbidden("this case belongs to another court"));
-    }
+    let case = own_case(&state, &staff, *id).await?;
     let number = state
         .store
         .read_identity_audited(case.id, &format!("user-{}", staff.user_id))
@@ -188,14 +187,7 @@ pub async fn extend(
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(ApiError::invalid("reason: 1 to 500 characters"));
     }
-    let case = match state.store.case(*id).await {
-        Ok(c) => c,
-        Err(StoreError::NotFound) => return Err(ApiError::NotFound("case")),
-        Err(e) => return Err(e.into()),
-    };
-    if case.court_id != staff.court_id {
-        return Err(ApiError::Forbidden("this case belongs to another court"));
-    }
+    let case = own_case(&state, &staff, *id).await?;
     state
         .store
         .extend_case(
