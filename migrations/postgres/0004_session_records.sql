@@ -24,3 +24,6 @@ END;
 $$;
 CREATE TRIGGER session_events_append_only BEFORE UPDATE OR DELETE ON session_events
     FOR EACH ROW EXECUTE FUNCTION session_events_append_only();
+
+-- The records sweeper looks only at sessions still open.
+CREATE INDEX sessions_by_status ON sessions (status);

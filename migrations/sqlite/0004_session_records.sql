@@ -25,3 +25,6 @@ CREATE TRIGGER session_events_append_only_delete BEFORE DELETE ON session_events
 BEGIN
     SELECT RAISE(ABORT, 'session_events is append-only');
 END;
+
+-- The records sweeper looks only at sessions still open.
+CREATE INDEX sessions_by_status ON sessions (status);

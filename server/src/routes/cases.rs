@@ -8,7 +8,11 @@ use crate::startup::AppState;
 use crate::store::StoreError;
 
 /// A case of the caller's own court: 404 if there is none, 403 if it is another court's.
-async fn own_case(state: &AppState, staff: &Staff, id: i64) -> Result<crate::store::CaseRow, ApiError> {
+async fn own_case(
+    state: &AppState,
+    staff: &Staff,
+    id: i64,
+) -> Result<crate::store::CaseRow, ApiError> {
     let case = match state.store.case(id).await {
         Ok(c) => c,
         Err(StoreError::NotFound) => return Err(ApiError::NotFound("case")),

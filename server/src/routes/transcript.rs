@@ -78,7 +78,10 @@ pub async fn put_transcript(
     let session = load_session(&state, *id).await?;
     require_host(&staff, &session)?;
     let text = bounded(&body.text, MAX_TRANSCRIPT_CHARS, "text")?;
-    state.store.set_transcript(session.id, &text).await?;
+    state
+        .store
+        .set_transcript(session.id, &text, &format!("user-{}", staff.user_id))
+        .await?;
     let session = load_session(&state, session.id).await?;
     Ok(HttpResponse::Ok().json(TranscriptView::of(&session)?))
 }

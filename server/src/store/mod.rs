@@ -708,29 +708,47 @@ impl Store {
         &self,
         cutoff: DateTime<Utc>,
     ) -> Result<Vec<i64>, StoreError> {
+        // Only the last week: older open sessions were swept long ago (or predate the sweeper).
         let sql = "SELECT s.id FROM sessions s JOIN bookings b ON b.id = s.booking_id \
             WHERE s.status IN ('scheduled', 'waiting') AND b.status = 'booked' AND b.ends_at < $1 \
+            AND b.ends_at > $2 \
             AND NOT EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id AND e.actor = 'petitioner' \
                             AND e.kind = 'joined')";
         let rows: Vec<(i64,)> = on_pool!(self, |p| sqlx::query_as(sql)
             .bind(cutoff)
+            .bind(cutoff - chrono::Duration::days(7))
             .fetch_all(p)
             .await)?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
     /// The host's transcript, while the session is not over.
-    pub async fn set_transcript(&self, session_id: i64, text: &str) -> Result<(), StoreError> {
+    pub async fn set_transcript(
+        &self,
+        session_id: i64,
+        text: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
         let sql = "UPDATE sessions SET transcript = $2 WHERE id = $1 AND status NOT IN ('ended', 'no_show')";
-        let rows = on_pool!(self, |p| sqlx::query(sql)
-            .bind(session_id)
-            .bind(text)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
-        if rows == 0 {
-            return Err(StoreError::SessionEnded);
-        }
+        in_write_tx!(self, |tx, lock| {
+            let done = sqlx::query(sql)
+                .bind(session_id)
+                .bind(text)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::SessionEnded);
+            }
+            // The text itself is on the session; the audit keeps who changed it, when, and its digest.
+            let digest = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+            let entry = audit::AuditEntry::new(
+                actor,
+                "session.transcript_written",
+                format!("session:{session_id}"),
+                serde_json::json!({"sha256": digest}),
+            );
+            append_audit!(tx, lock, &entry);
+        });
         Ok(())
     }
 
