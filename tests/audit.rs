@@ -82,6 +82,9 @@ async fn audit_trail(app: TestApp) {
         )
         .await;
     assert_eq!(res.status(), 200);
+    // A session ends only once someone has come.
+    let mut host = common::ws_join(&app, s.session_id, &s.officer_token).await;
+    common::next_json(&mut host).await;
     let res = app
         .post(
             &format!("/api/v1/sessions/{}/end", s.session_id),
