@@ -403,6 +403,36 @@ async fn a_petitioner_who_never_came_is_a_no_show() {
         )
         .await;
     assert_error(res, 409, "session_not_held").await;
+    // A petitioner who comes late after all is still received, and the session can be recorded.
+    let mut host = ws_join(&app, s.session_id, &s.officer_token).await;
+    next_json(&mut host).await;
+    let mut petitioner = ws_join(&app, s.session_id, &s.petitioner_token).await;
+    next_json(&mut petitioner).await;
+    common::admit_petitioner(&mut host, &mut petitioner).await;
+    let detail = app
+        .get_ok(
+            &format!("/api/v1/sessions/{}", s.session_id),
+            &s.officer_token,
+        )
+        .await;
+    assert_eq!(detail["status"], "live");
+    let res = app
+        .post(
+            &format!("/api/v1/sessions/{}/end", s.session_id),
+            Some(&s.officer_token),
+            &json!({"outcome": "reply"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    // With no transcript written there is nothing to sign.
+    let res = app
+        .post(
+            &format!("/api/v1/sessions/{}/transcript/decision", s.session_id),
+            Some(&s.petitioner_token),
+            &json!({"decision": "confirmed"}),
+        )
+        .await;
+    assert_error(res, 409, "transcript_empty").await;
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::{TestApp, next_json, next_of, ws_connect, ws_join, ws_send};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{self, Message, protocol::frame::coding::CloseCode};
 
 /// The HTTP status of a refused upgrade.
@@ -698,4 +698,96 @@ async fn a_host_who_arrives_after_the_petitioner_sees_them_waiting() {
     .await;
     let admitted = next_of(&mut petitioner, "admitted").await;
     assert_eq!(admitted["participants"][0]["role"], "host");
+}
+
+#[tokio::test]
+async fn a_joint_reception_brings_the_second_court_in_as_co_host() {
+    let app = TestApp::spawn().await;
+    let coord = app.login("xihu.coord").await;
+    let cases = app.get_ok("/api/v1/cases", &coord).await;
+    let rooms = app.get_ok("/api/v1/local-rooms", &coord).await;
+    let slot = app.joinable_spc_slot(&coord).await;
+    let high = app
+        .get_ok("/api/v1/slots", &coord)
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["court"]["level"] == "high")
+        .unwrap()["court"]["id"]
+        .clone();
+    let book = |joint: Value| {
+        let body = json!({"slot_id": slot["id"], "case_id": cases[0]["id"], "local_room_id": rooms[0]["id"], "joint_court_id": joint});
+        let app = &app;
+        let coord = coord.clone();
+        async move { app.post("/api/v1/bookings", Some(&coord), &body).await }
+    };
+    // The second court must be another court above the booking court.
+    let own_court = app.get_ok("/api/v1/me", &coord).await["court"]["id"].clone();
+    common::assert_error(book(own_court).await, 422, "invalid_input").await;
+    common::assert_error(
+        book(slot["court"]["id"].clone()).await,
+        422,
+        "invalid_input",
+    )
+    .await;
+    let res = book(high).await;
+    assert_eq!(res.status(), 201);
+    let booking: Value = res.json().await.unwrap();
+    let sid = booking["session_id"].as_i64().unwrap();
+
+    let officer = app.login("spc.officer").await;
+    let mut host = ws_join(&app, sid, &officer).await;
+    next_json(&mut host).await;
+    let co = app.login("zj.officer").await;
+    let mut co_host = ws_join(&app, sid, &co).await;
+    assert_eq!(next_json(&mut co_host).await["you"]["role"], "co_host");
+    assert_eq!(
+        next_of(&mut host, "joined").await["participant"]["role"],
+        "co_host"
+    );
+    // The co-host moderates too, and sees the session and its timeline.
+    let code = booking["join_code"].as_str().unwrap();
+    let joined: Value = app
+        .post("/api/v1/auth/join", None, &json!({"code": code}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut petitioner = ws_join(&app, sid, joined["token"].as_str().unwrap()).await;
+    next_json(&mut petitioner).await;
+    next_of(&mut co_host, "waiting").await;
+    ws_send(
+        &mut co_host,
+        &json!({"type": "admit", "participant": "petitioner"}),
+    )
+    .await;
+    let admitted = next_of(&mut petitioner, "admitted").await;
+    assert_eq!(admitted["participants"].as_array().unwrap().len(), 2);
+    let detail = app.get_ok(&format!("/api/v1/sessions/{sid}"), &co).await;
+    assert!(
+        detail["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "admitted")
+    );
+    let day = app.get_ok("/api/v1/sessions", &co).await;
+    let today = slot["starts_at"]
+        .as_str()
+        .unwrap()
+        .parse::<chrono::DateTime<chrono::Utc>>()
+        .unwrap()
+        .with_timezone(&courtlink::routes::sessions::shanghai())
+        .date_naive();
+    if today
+        == chrono::Utc::now()
+            .with_timezone(&courtlink::routes::sessions::shanghai())
+            .date_naive()
+    {
+        assert!(
+            day.as_array().unwrap().iter().any(|s| s["id"] == sid),
+            "{day}"
+        );
+    }
 }

@@ -158,6 +158,7 @@ impl From<crate::store::StoreError> for ApiError {
             S::NotFound => ApiError::NotFound("record"),
             S::AlreadyDone => ApiError::conflict("already_done", e.to_string()),
             S::NotYet => ApiError::conflict("session_not_ended", e.to_string()),
+            S::NothingToConfirm => ApiError::conflict("transcript_empty", e.to_string()),
             S::Retryable(_) | S::Unavailable(_) => ApiError::StoreUnavailable(e.into()),
             S::Other(_) => ApiError::Internal(e.into()),
         }

@@ -40,7 +40,10 @@ fn scope_of(staff: &Staff) -> Result<SessionScope, ApiError> {
 
 pub fn may_see(staff: &Staff, session: &SessionRow) -> bool {
     match staff.role {
-        Role::Officer | Role::Supervisor => session.host_court_id == staff.court_id,
+        Role::Officer | Role::Supervisor => {
+            session.host_court_id == staff.court_id
+                || session.joint_court_id == Some(staff.court_id)
+        }
         Role::Coordinator => session.local_court_id == staff.court_id,
         Role::Admin => false,
     }

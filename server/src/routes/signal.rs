@@ -157,7 +157,7 @@ async fn admit(
         name: claims.name,
     };
     let role = match staff.role {
-        Role::Officer if may_see(&staff, session) => ParticipantRole::Host,
+        Role::Officer if session.host_court_id == staff.court_id => ParticipantRole::Host,
         Role::Officer if session.joint_court_id == Some(staff.court_id) => ParticipantRole::CoHost,
         Role::Coordinator if may_see(&staff, session) => ParticipantRole::LocalStaff,
         Role::Supervisor => {

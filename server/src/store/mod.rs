@@ -113,6 +113,8 @@ pub enum StoreError {
     AlreadyDone,
     #[error("not yet: the session has not ended")]
     NotYet,
+    #[error("the host wrote no transcript: there is nothing to confirm")]
+    NothingToConfirm,
     #[error("transient conflict in the database")]
     Retryable(#[source] sqlx::Error),
     #[error("the database is unavailable")]
@@ -502,12 +504,13 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<SessionRow>, StoreError> {
-        let (column, court_id) = match scope {
-            SessionScope::HostedBy(id) => ("hc.id", id),
-            SessionScope::BookedBy(id) => ("lc.id", id),
+        // A joint reception's second court takes part as co-host: it sees the session too.
+        let (condition, court_id) = match scope {
+            SessionScope::HostedBy(id) => ("(hc.id = $1 OR b.joint_court_id = $1)", id),
+            SessionScope::BookedBy(id) => ("lc.id = $1", id),
         };
         let sql = format!(
-            "{} WHERE {column} = $1 AND b.starts_at >= $2 AND b.starts_at < $3 \
+            "{} WHERE {condition} AND b.starts_at >= $2 AND b.starts_at < $3 \
              AND b.status <> 'cancelled' ORDER BY b.starts_at, se.id",
             Self::SESSION_SELECT
         );
@@ -772,6 +775,9 @@ impl Store {
             }
             if decided.is_some() {
                 return Err(StoreError::AlreadyDone);
+            }
+            if text.trim().is_empty() {
+                return Err(StoreError::NothingToConfirm);
             }
             let digest = hex::encode(sha2::Sha256::digest(text.as_bytes()));
             sqlx::query(
@@ -1066,7 +1072,11 @@ pub fn transition(kind: &str, data: &serde_json::Value, current: &str) -> Option
         ("joined", "scheduled") => Some("waiting"),
         ("joined", "waiting") if petitioner_in => Some("live"),
         ("joined" | "resumed", "interrupted") => Some("live"),
-        ("admitted", "scheduled" | "waiting") => Some("live"),
+        ("admitted", "scheduled" | "waiting" | "no_show") => Some("live"),
+        // A petitioner who comes late, after the sweeper called it a no-show, is still received.
+        ("joined", "no_show") if data["role"] == "petitioner" => {
+            Some(if petitioner_in { "live" } else { "waiting" })
+        }
         ("interrupted", "live" | "waiting") => Some("interrupted"),
         ("no_show", "scheduled" | "waiting") => Some("no_show"),
         _ => None,
