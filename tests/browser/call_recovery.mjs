@@ -1,7 +1,9 @@
 // When things go wrong during a call: the petitioner's line drops and comes back (resume: no
 // fresh welcome, nothing missed, the officer keeps its peer connection); the petitioner reloads
-// the page (a new connection replaces the old one, and the video comes back); the officer's login
-// has run out when ending, and a password dialog saves the form.
+// the page (a new connection replaces the old one, and the video comes back); the officer steps
+// out with a transcript just typed (saved on the way out) and comes back to find it and the notes;
+// the officer's login has run out when ending, and a password dialog saves the form; the
+// petitioner reloads on the end screen and comes back to the transcript to sign.
 import {
   BASE, PASSWORD, run, newPage, check, shot, text, expectVideo, admitPetitioner, officerJoins, apiBookNow,
 } from './lib.mjs';
@@ -52,6 +54,25 @@ await run('call recovery', async () => {
   await expectVideo(officer, 'officer after the petitioner reloaded');
   await shot(pet, '01-petitioner-after-reload-zh');
 
+  // ---- the officer steps out right after typing: the transcript is saved first ----
+  await officer.fill('#note-input', '上访人重新进入。');
+  await officer.press('#note-input', 'Enter');
+  await officer.waitForSelector('#notes-list li:has-text("上访人重新进入。")');
+  await officer.fill('#transcript-input', '上访人：刚才网络断了。');
+  const [saved] = await Promise.all([
+    officer.waitForResponse((r) => r.url().endsWith(`/sessions/${booking.session_id}/transcript`) && r.request().method() === 'PUT'),
+    officer.click('[data-testid=leave-call]'),
+  ]);
+  await officer.waitForSelector('#list-view:not([hidden])');
+  check('stepping out saves the transcript just typed', saved.status() === 200);
+  await officer.click(`[data-testid=session-join][data-session-id="${booking.session_id}"]`);
+  await officer.waitForFunction(() => document.querySelector('#transcript-input').value === '上访人：刚才网络断了。');
+  await officer.waitForSelector('#notes-list li:has-text("上访人重新进入。")');
+  check('back in the call: the transcript and the note are there, saved',
+    (await officer.getAttribute('#transcript-state', 'data-state')) === 'saved', await text(officer, '#transcript-state'));
+  await expectVideo(officer, 'officer back in the call');
+  await expectVideo(pet, 'petitioner with the officer back');
+
   // ---- the officer's login ran out: the end asks for the password, then goes through ----
   await officer.evaluate(() => {
     const entry = JSON.parse(sessionStorage.getItem('courtlink.staff'));
@@ -77,4 +98,14 @@ await run('call recovery', async () => {
   check('the end went through after the password', (await text(officer, '[data-testid=timeline-outcome]')) === '交办');
   await pet.waitForSelector('[data-testid=ended-screen]:not([hidden])');
   check('the petitioner sees the end', (await text(pet, '#ended-outcome')) === '处理结果：交办');
+
+  // ---- the petitioner reloads on the end screen: back to the transcript to sign ----
+  await pet.waitForSelector('[data-testid=transcript-text]:not([hidden])');
+  await pet.reload();
+  await pet.click('#device-next:not([disabled])');
+  await pet.click('#join-button');
+  await pet.waitForSelector('[data-testid=ended-screen]:not([hidden]) [data-testid=transcript-text]:not([hidden])');
+  check('after a reload (the code answers session_ended) the end screen comes back with the transcript',
+    (await text(pet, '[data-testid=transcript-text]')) === '上访人：刚才网络断了。' && await pet.isVisible('#transcript-confirm'));
+  await shot(pet, '03-petitioner-end-after-reload-zh');
 });

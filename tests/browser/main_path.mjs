@@ -1,13 +1,27 @@
 // The main path, in Chinese (the default): the coordinator books with the keyboard; the officer
 // joins; the petitioner (phone-sized) joins by the link and waits until the officer lets them in;
 // both sides decode each other's video; chat goes both ways; the officer's login is refreshed
-// during the call; the officer ends with an outcome; the petitioner sees the end; the
-// coordinator's ledger shows the video reception, counted as handled locally, with its outcome.
+// during the call; the officer writes the transcript (autosaved, then saved with the button) and
+// a note, and ends with an outcome and a follow-up deadline; both pages have sent connection
+// quality reports; the officer corrects an entry of the timeline; the petitioner reads the
+// transcript in large type, confirms and signs it, and rates the reception; the API shows the
+// decision with the text's SHA-256, the rating and the quality reports; the coordinator's ledger
+// shows the video reception, counted as handled locally, with its outcome; the case view shows
+// the masked phone, 四包四定 and the statutory clocks, reads the ID number (audited) and extends
+// the handling period once.
+import { createHash } from 'node:crypto';
 import {
-  BASE, run, newPage, check, shot, text, login, expectVideo, usableNow, admitPetitioner, shanghaiDay,
+  BASE, run, newPage, check, shot, text, login, expectVideo, usableNow, admitPetitioner, shanghaiDay, apiCall,
 } from './lib.mjs';
 
 const OUTCOME_NOTE = '已当面答复，释法明理。';
+const TRANSCRIPT_1 = '接访法官：请讲一下您反映的问题。\n上访人：执行款一直没有到位。';
+const TRANSCRIPT_2 = '\n接访法官：我们将督促执行法院在一个月内答复。';
+const NOTE = '上访人情绪平稳，携带材料三份。';
+const CORRECTION = '应为：上访人携带材料四份。';
+const FOLLOW_UP_PERSON = '西湖区法院 信访专干';
+// The pages report connection quality every 2 s here (10 s in use).
+const QUICK_QUALITY = () => { window.COURTLINK_QUALITY_MS = 2000; };
 
 await run('main path', async () => {
   // ---- the coordinator logs in and books with the keyboard ----
@@ -75,11 +89,15 @@ await run('main path', async () => {
   await shot(coord, '02-coordinator-booked-zh');
 
   // ---- the officer joins (the page refreshes its login every few seconds in this test) ----
-  const officer = await newPage('officer', 'desk', { init: () => { window.COURTLINK_TOKEN_REFRESH_MS = 4000; } });
+  const officer = await newPage('officer', 'desk', {
+    init: () => { window.COURTLINK_TOKEN_REFRESH_MS = 4000; window.COURTLINK_QUALITY_MS = 2000; },
+  });
   await login(officer, 'spc.officer');
   await officer.waitForURL(/officer\.html/);
   const join = `[data-testid=session-join][data-session-id="${booking.session_id}"]`;
   await officer.waitForSelector(join);
+  check('the session is listed as 待接访 (scheduled)',
+    (await text(officer, `[data-testid=session-item][data-session-id="${booking.session_id}"] [data-testid=session-status]`)) === '待接访');
   await shot(officer, '03-officer-list-zh');
   const firstToken = await officer.evaluate(() => JSON.parse(sessionStorage.getItem('courtlink.staff')));
   await officer.click(join);
@@ -88,7 +106,7 @@ await run('main path', async () => {
   check('the officer is the host', (await officer.evaluate(() => window.courtlinkCall.you.role)) === 'host');
 
   // ---- the petitioner opens the link on a phone ----
-  const pet = await newPage('petitioner', 'phone');
+  const pet = await newPage('petitioner', 'phone', { init: QUICK_QUALITY });
   await pet.goto(link);
   await pet.waitForSelector('#device-next:not([disabled])');
   await pet.waitForFunction(() => document.querySelector('#preview-video').videoWidth > 0);
@@ -149,33 +167,174 @@ await run('main path', async () => {
     Date.parse(fresh.expires_at) > Date.parse(firstToken.expires_at) && fresh.user.username === 'spc.officer',
     { before: firstToken.expires_at, after: fresh.expires_at });
 
-  // ---- the officer ends with an outcome ----
+  // ---- the officer writes the transcript: autosaved a few seconds after typing stops ----
+  check('the officer has the transcript editor and notes', await officer.isVisible('#transcript-input')
+    && await officer.isVisible('#note-input'));
+  await officer.fill('#transcript-input', TRANSCRIPT_1);
+  check('typing marks the transcript unsaved',
+    (await officer.getAttribute('#transcript-state', 'data-state')) === 'unsaved', await text(officer, '#transcript-state'));
+  const [autosave] = await Promise.all([
+    officer.waitForResponse((r) => r.url().endsWith(`/sessions/${booking.session_id}/transcript`) && r.request().method() === 'PUT',
+      { timeout: 10000 }),
+    officer.waitForSelector('#transcript-state[data-state="saved"]', { timeout: 10000 }),
+  ]);
+  check('autosave: PUT /transcript answers 200, and the page says saved', autosave.status() === 200
+    && /已保存 \d\d:\d\d/.test(await text(officer, '#transcript-state')), await text(officer, '#transcript-state'));
+  // More text, saved at once with the button.
+  await officer.press('#transcript-input', 'Control+End');
+  await officer.keyboard.insertText(TRANSCRIPT_2);
+  const [explicit] = await Promise.all([
+    officer.waitForResponse((r) => r.url().endsWith(`/sessions/${booking.session_id}/transcript`) && r.request().method() === 'PUT'),
+    officer.click('#transcript-save'),
+  ]);
+  await officer.waitForSelector('#transcript-state[data-state="saved"]');
+  const sentText = JSON.parse(explicit.request().postData()).text;
+  check('the save button saves the whole text at once', explicit.status() === 200 && sentText === (TRANSCRIPT_1 + TRANSCRIPT_2).trim(), sentText);
+
+  // ---- a note on the timeline ----
+  await officer.fill('#note-input', NOTE);
+  const [noted] = await Promise.all([
+    officer.waitForResponse((r) => r.url().endsWith(`/sessions/${booking.session_id}/notes`)),
+    officer.press('#note-input', 'Enter'),
+  ]);
+  await officer.waitForSelector(`#notes-list li:has-text("${NOTE}")`);
+  const note = await noted.json();
+  check('Enter adds a note: POST /notes answers 201 with the event', noted.status() === 201 && note.kind === 'note', note);
+
+  // ---- both pages report connection quality while connected ----
+  await officer.waitForFunction(() => window.courtlinkCall.qualityReports > 0, null, { timeout: 10000 });
+  await pet.waitForFunction(() => window.courtlinkCall.qualityReports > 0, null, { timeout: 10000 });
+  const quality = await officer.evaluate(() => window.courtlinkCall.lastQuality);
+  check('the officer\'s page sent a quality report from getStats', quality && quality.rtt_ms >= 0 && quality.rtt_ms <= 60000
+    && quality.packet_loss >= 0 && quality.packet_loss <= 1 && quality.bitrate_kbps > 0, quality);
+  await shot(officer, '11-officer-transcript-note-zh');
+
+  // ---- the officer ends with an outcome and a follow-up ----
+  const followUp = shanghaiDay(Date.now() + 7 * 86400e3);
   await officer.selectOption('#outcome-select', 'reply');
   await officer.fill('#end-note', OUTCOME_NOTE);
+  await officer.fill('#follow-up-deadline', shanghaiDay(Date.now() - 86400e3));
+  await officer.click('#end-button');
+  await officer.waitForSelector('#end-error:not([hidden])');
+  check('a follow-up deadline in the past is caught on the page', /不能早于今天/.test(await text(officer, '#end-error')),
+    await text(officer, '#end-error'));
+  await officer.fill('#follow-up-deadline', followUp);
+  await officer.fill('#follow-up-person', FOLLOW_UP_PERSON);
+  await shot(officer, '12-officer-end-form-zh');
   const [ending] = await Promise.all([
     officer.waitForResponse((r) => r.url().endsWith(`/sessions/${booking.session_id}/end`)),
     officer.click('#end-button'),
   ]);
   check('the end was sent with a refreshed token and accepted', ending.status() === 200
     && ending.request().headers().authorization !== `Bearer ${firstToken.token}`, ending.status());
+  const endBody = JSON.parse(ending.request().postData());
+  check('the end carries the follow-up deadline and person', endBody.follow_up_deadline === followUp
+    && endBody.follow_up_person === FOLLOW_UP_PERSON, endBody);
   await officer.waitForSelector('#timeline-view:not([hidden]) [data-testid=timeline]');
   const kinds = await officer.$$eval('[data-testid=timeline] li', (lis) => lis.map((li) => li.dataset.kind));
-  check('the timeline has joins, the admission, chat and the end',
-    ['joined', 'admitted', 'chat', 'ended'].every((k) => kinds.includes(k)), kinds);
+  check('the timeline has joins, the admission, chat, the note and the end',
+    ['joined', 'admitted', 'chat', 'note', 'ended'].every((k) => kinds.includes(k)), kinds);
   const admitted = await text(officer, '[data-testid=timeline] li[data-kind=admitted]');
   check('the admission is told in words', admitted.includes('请入') && admitted.includes('最高法 周法官') && !/user-\d/.test(admitted), admitted);
   check('the timeline\'s outcome is 答复', (await text(officer, '[data-testid=timeline-outcome]')) === '答复');
   check('the end is signed with the officer\'s name',
     (await text(officer, '[data-testid=timeline] li[data-kind=ended] .timeline-actor')) === '最高法 周法官',
     await text(officer, '[data-testid=timeline] li[data-kind=ended]'));
-  await shot(officer, '11-officer-timeline-zh');
+  check('the timeline shows the transcript and the follow-up',
+    (await text(officer, '[data-testid=transcript-record]')) === (TRANSCRIPT_1 + TRANSCRIPT_2).trim()
+    && (await text(officer, '[data-testid=timeline-follow-up]')).includes(FOLLOW_UP_PERSON), await text(officer, '[data-testid=timeline-follow-up]'));
+  check('the status words are Chinese', (await text(officer, '[data-testid=timeline-status]')) === '已结束');
+  check('quality reports are summed up, not listed one by one', await officer.isVisible('[data-testid=quality-summary]')
+    && !kinds.includes('quality'), kinds);
 
+  // ---- after the end, the host corrects the note (the record is append-only) ----
+  const noteItem = `[data-testid=timeline] li[data-event-id="${note.id}"]`;
+  await officer.click(`${noteItem} [data-testid=correct-button]`);
+  check('the correction form opens with the focus in it', await officer.evaluate(() => document.activeElement?.dataset.testid === 'correction-input'));
+  await officer.keyboard.insertText(CORRECTION);
+  const [corrected] = await Promise.all([
+    officer.waitForResponse((r) => r.url().endsWith(`/sessions/${booking.session_id}/corrections`)),
+    officer.click(`${noteItem} [data-testid=correction-submit]`),
+  ]);
+  const correction = await corrected.json();
+  check('POST /corrections answers 201, pointing at the note', corrected.status() === 201 && correction.data?.corrects === note.id, correction);
+  await officer.waitForSelector(`${noteItem} [data-testid=correction]:has-text("${CORRECTION}")`);
+  check('the correction is shown under the note it corrects', (await text(officer, `${noteItem} .timeline-text`)) === NOTE
+    && (await text(officer, `${noteItem} [data-testid=correction]`)).includes('最高法 周法官'), await text(officer, noteItem));
+  await shot(officer, '13-officer-timeline-correction-zh');
+
+  // ---- the petitioner reads the transcript, signs it and rates the reception ----
   await pet.waitForSelector('[data-testid=ended-screen]:not([hidden])');
   check('the petitioner sees the end and its outcome', (await text(pet, '#ended-heading')) === '接访已结束'
     && (await text(pet, '#ended-outcome')) === '处理结果：答复', await text(pet, '#step-ended'));
   check('the petitioner\'s camera is off', await pet.evaluate(() => !document.querySelector('#local-video').srcObject
     || document.querySelector('#local-video').srcObject.getTracks().every((tr) => tr.readyState === 'ended')));
-  await shot(pet, '12-petitioner-ended-zh');
+  await pet.waitForSelector('[data-testid=transcript-text]:not([hidden])');
+  check('the petitioner reads the transcript as the officer wrote it',
+    (await pet.textContent('[data-testid=transcript-text]')) === (TRANSCRIPT_1 + TRANSCRIPT_2).trim());
+  const fontPx = await pet.$eval('[data-testid=transcript-text]', (el) => parseFloat(getComputedStyle(el).fontSize));
+  check('in large type', fontPx >= 24, fontPx);
+  check('two big buttons say what they do', (await text(pet, '#transcript-confirm')) === '确认无误并签字'
+    && (await text(pet, '#transcript-refuse')) === '拒绝签字' && await pet.isHidden('#record-rating'));
+  await shot(pet, '14-petitioner-transcript-zh');
+  await pet.click('#transcript-confirm');
+  await pet.waitForSelector('#decision-check:not([hidden])');
+  check('the choice is asked once more before it counts', /确定吗/.test(await text(pet, '#decision-question'))
+    && (await text(pet, '#decision-yes')) === '确定，签字', await text(pet, '#decision-check'));
+  await shot(pet, '15-petitioner-confirm-check-zh');
+  const [decided] = await Promise.all([
+    pet.waitForResponse((r) => r.url().endsWith(`/sessions/${booking.session_id}/transcript/decision`)),
+    pet.click('#decision-yes'),
+  ]);
+  check('POST /transcript/decision answers 200, confirmed', decided.status() === 200
+    && (await decided.json()).decision === 'confirmed');
+  await pet.waitForSelector('#decision-result:not([hidden])');
+  check('the result is shown', (await text(pet, '#decision-result')).includes('您已确认笔录无误并签字'), await text(pet, '#decision-result'));
+  await pet.waitForSelector('#record-rating:not([hidden])');
+  check('then the rating: 满意 / 基本满意 / 不满意',
+    JSON.stringify(await pet.$$eval('[data-testid=rating-button]', (bs) => bs.map((b) => b.textContent.trim())))
+    === JSON.stringify(['满意', '基本满意', '不满意']));
+  await shot(pet, '16-petitioner-signed-rating-zh');
+  const [rated] = await Promise.all([
+    pet.waitForResponse((r) => r.url().endsWith(`/sessions/${booking.session_id}/rating`)),
+    pet.click('[data-testid=rating-button][data-value="satisfied"]'),
+  ]);
+  check('POST /rating answers 204', rated.status() === 204, rated.status());
+  await pet.waitForSelector('#record-thanks:not([hidden])');
+  check('a thank-you with the rating', (await text(pet, '#rating-result')).includes('满意') && await pet.isHidden('#record-rating'),
+    await text(pet, '#record-thanks'));
+  await shot(pet, '17-petitioner-thanks-zh');
+
+  // ---- the record, read through the API with the officer's token ----
+  const officerToken = (await officer.evaluate(() => JSON.parse(sessionStorage.getItem('courtlink.staff')))).token;
+  const { status: got, data: record } = await apiCall('GET', `/sessions/${booking.session_id}`, { token: officerToken });
+  const tr = record?.transcript || {};
+  check('GET /sessions/{id}: the transcript is confirmed, with the SHA-256 of its text', got === 200
+    && tr.decision === 'confirmed' && tr.text === (TRANSCRIPT_1 + TRANSCRIPT_2).trim()
+    && tr.sha256 === createHash('sha256').update(tr.text, 'utf8').digest('hex') && Boolean(tr.decided_at), { got, tr });
+  check('satisfaction is set; the follow-up is kept', record.satisfaction === 'satisfied'
+    && record.follow_up_deadline === followUp && record.follow_up_person === FOLLOW_UP_PERSON,
+  { satisfaction: record.satisfaction, follow_up_deadline: record.follow_up_deadline, follow_up_person: record.follow_up_person });
+  const reports = record.events.filter((e) => e.kind === 'quality');
+  const reporters = new Set(reports.map((e) => e.actor));
+  check('quality events from both pages reached the timeline', reporters.has('petitioner') && [...reporters].some((a) => /^user-\d+$/.test(a))
+    && reports.every((e) => e.data.rtt_ms >= 0 && e.data.packet_loss >= 0 && e.data.packet_loss <= 1 && e.data.bitrate_kbps >= 0),
+  reports.map((e) => [e.actor, e.data]));
+  check('the note, its correction, the decision and the rating are on the timeline',
+    record.events.some((e) => e.kind === 'correction' && e.data.corrects === note.id && e.data.text === CORRECTION)
+    && record.events.some((e) => e.kind === 'transcript_decided' && e.data.sha256 === tr.sha256)
+    && record.events.some((e) => e.kind === 'rated' && e.data.satisfaction === 'satisfied'), record.events.map((e) => e.kind));
+
+  // ---- the officer's timeline, opened again, shows the signature and the rating ----
+  await officer.click('#timeline-back');
+  await officer.waitForSelector(`[data-testid=session-item][data-session-id="${booking.session_id}"] .status-ended`);
+  check('back in the list, the session is 已结束 (ended)',
+    (await text(officer, `[data-testid=session-item][data-session-id="${booking.session_id}"] [data-testid=session-status]`)) === '已结束');
+  await officer.click(`[data-testid=session-view][data-session-id="${booking.session_id}"]`);
+  await officer.waitForSelector('[data-testid=transcript-decision][data-decision="confirmed"]');
+  check('the officer sees the signature and the rating', (await text(officer, '[data-testid=timeline-satisfaction]')) === '满意'
+    && (await text(officer, '[data-testid=transcript-sha256]')) === tr.sha256);
+  await shot(officer, '18-officer-timeline-signed-zh');
 
   // ---- the coordinator's ledger ----
   await coord.click('#sessions-refresh');
@@ -191,5 +350,52 @@ await run('main path', async () => {
     && (await coord.getAttribute(row, 'data-outcome')) === 'reply', rowText);
   await coord.waitForSelector(`[data-testid=session-item][data-session-id="${booking.session_id}"] .status-ended`);
   check('today\'s sessions show it ended', true);
-  await shot(coord, '13-coordinator-ledger-zh');
+  await shot(coord, '19-coordinator-ledger-zh');
+
+  // ---- the case: masked phone, 四包四定, the statutory clocks ----
+  await coord.click(`[data-testid=case-item][data-case-id="${caseId}"]`);
+  check('the phone number is masked', /^1\d{2}\*{4}\d{4}$/.test(await text(coord, '[data-testid=case-phone]')), await text(coord, '[data-testid=case-phone]'));
+  const four = await text(coord, '[data-testid=case-four]');
+  check('四包四定: lead, deadline, measures and goal', ['包案领导', '化解时限', '化解措施', '化解目标'].every((w) => four.includes(w))
+    && !four.includes('—'), four);
+  const clocks = await text(coord, '[data-testid=case-clocks]');
+  check('the statutory clocks: acceptance, handling and the next one due, not overdue',
+    ['受理告知期限', '办理期限', '下一个期限', '还剩'].every((w) => clocks.includes(w))
+    && (await coord.getAttribute('[data-testid=case-clocks]', 'data-overdue')) === 'false', clocks);
+
+  // ---- the ID number: a warning, then an audited read, gone when the dialog closes ----
+  await coord.click('[data-testid=identity-read]');
+  await coord.waitForSelector('[data-testid=identity-dialog][open]');
+  check('the dialog warns that the read is recorded', /审计日志/.test(await text(coord, '[data-testid=identity-warning]')));
+  const [read] = await Promise.all([
+    coord.waitForResponse((r) => r.url().endsWith(`/cases/${caseId}/identity-reads`)),
+    coord.click('[data-testid=identity-confirm]'),
+  ]);
+  const idNumber = (await read.json()).petitioner_id_number;
+  await coord.waitForSelector('[data-testid=identity-number]:not([hidden])');
+  check('POST /identity-reads: the full number is shown', read.status() === 200 && /^\d{17}[\dX]$/.test(idNumber)
+    && (await text(coord, '[data-testid=identity-number]')) === idNumber, idNumber);
+  await shot(coord, '20-coordinator-identity-zh');
+  await coord.keyboard.press('Escape');
+  await coord.waitForSelector('[data-testid=identity-dialog]', { state: 'detached' });
+  check('closed: the number is no longer on the page', !(await coord.content()).includes(idNumber));
+
+  // ---- the extension: at most 30 days, once ----
+  const before = await text(coord, '[data-testid=case-handling-due]');
+  await coord.click('[data-testid=extension-open]');
+  await coord.fill('[data-testid=extension-days]', '45');
+  await coord.fill('[data-testid=extension-reason]', '涉及多个部门，需协调处理。');
+  await coord.click('[data-testid=extension-submit]');
+  check('more than 30 days is caught on the page', /1到30/.test(await text(coord, '[data-testid=extension-error]')));
+  await coord.fill('[data-testid=extension-days]', '15');
+  const [extended] = await Promise.all([
+    coord.waitForResponse((r) => r.url().endsWith(`/cases/${caseId}/extension`)),
+    coord.click('[data-testid=extension-submit]'),
+  ]);
+  check('POST /extension answers 200 with 15 days', extended.status() === 200 && (await extended.json()).extension_days === 15);
+  await coord.waitForSelector('[data-testid=case-extension]');
+  check('the handling period moved by 15 days; no second extension is offered',
+    (await text(coord, '[data-testid=case-handling-due]')) !== before && (await text(coord, '[data-testid=case-extension]')).includes('15')
+    && (await coord.$$('[data-testid=extension-open]')).length === 0, await text(coord, '[data-testid=case-clocks]'));
+  await shot(coord, '21-coordinator-case-clocks-zh');
 });

@@ -6,6 +6,7 @@
 // waits) and lets them in from the waiting room.
 import {
   BASE, run, newPage, check, shot, text, expectVideo, admitPetitioner, officerJoins, apiBookNow, apiBookLater, catalogues,
+  apiCall,
 } from './lib.mjs';
 
 const { zh, en } = await catalogues();
@@ -84,6 +85,7 @@ await run('petitioner in English and Chinese', async () => {
   // ---- the officer comes after the petitioner and sees them waiting ----
   const officer = await newPage('officer');
   await officerJoins(officer, 'zj.officer', booking.session_id);
+  const officerToken = await officer.evaluate(() => JSON.parse(sessionStorage.getItem('courtlink.staff')).token);
   await officer.waitForSelector('#waiting-room:not([hidden]) [data-testid=admit-button][data-participant-id="petitioner"]');
   check('a host who arrives later sees who waits', true);
   await shot(officer, '06-officer-late-waiting-room-zh');
@@ -121,7 +123,10 @@ await run('petitioner in English and Chinese', async () => {
   await expectVideo(pet, 'petitioner after the switch');
   await shot(pet, '08-petitioner-call-zh');
 
-  // ---- the officer ends; the petitioner reads it in Chinese, then in English ----
+  // ---- the officer writes a line of transcript and ends; the petitioner reads it in Chinese, then in English ----
+  await officer.fill('#transcript-input', '上访人要求原审法院重新审查。');
+  await officer.click('#transcript-save');
+  await officer.waitForSelector('#transcript-state[data-state="saved"]');
   await officer.selectOption('#outcome-select', 'assign');
   await officer.fill('#end-note', '交由原审法院办理。');
   await officer.click('#end-button');
@@ -129,11 +134,42 @@ await run('petitioner in English and Chinese', async () => {
   await pet.waitForSelector('[data-testid=ended-screen]:not([hidden])');
   check('the end in Chinese', (await text(pet, '#ended-heading')) === zh['join.ended.heading']
     && (await text(pet, '#ended-outcome')) === fill(zh['join.ended.outcome'], { outcome: zh['outcome.assign'] }), await text(pet, '#step-ended'));
+  await pet.waitForSelector('[data-testid=transcript-text]:not([hidden])');
+  check('the transcript and its two buttons, in Chinese', (await text(pet, '#transcript-confirm')) === zh['join.record.confirm']
+    && (await text(pet, '#transcript-refuse')) === zh['join.record.refuse']);
   await shot(pet, '09-petitioner-ended-zh');
+
+  // Meanwhile the transcript was refused elsewhere (say, on a second device): the page's
+  // confirmation meets already_done and shows what was recorded.
+  const petToken = await pet.evaluate(() => JSON.parse(sessionStorage.getItem('courtlink.join')).token);
+  const refused = await apiCall('POST', `/sessions/${booking.session_id}/transcript/decision`, { token: petToken, body: { decision: 'refused' } });
+  check('(set-up) the transcript refused through the API', refused.status === 200, refused);
   await pet.click('#lang-switch');
   check('the end in English', (await text(pet, '#ended-heading')) === en['join.ended.heading']
-    && (await text(pet, '#ended-outcome')) === fill(en['join.ended.outcome'], { outcome: en['outcome.assign'] }), await text(pet, '#step-ended'));
+    && (await text(pet, '#ended-outcome')) === fill(en['join.ended.outcome'], { outcome: en['outcome.assign'] })
+    && (await text(pet, '#transcript-confirm')) === en['join.record.confirm'], await text(pet, '#step-ended'));
+  await pet.click('#transcript-confirm');
+  check('the check in English', (await text(pet, '#decision-question')) === en['join.record.checkConfirm']);
+  await pet.click('#decision-yes');
+  await pet.waitForSelector('#decision-result[data-decision="refused"]');
+  check('already_done: the decision recorded before is shown, said to be earlier, no error',
+    (await text(pet, '#decision-result')).includes(en['join.record.refused'])
+    && (await text(pet, '#decision-result')).includes(en['join.record.before']) && await pet.isHidden('#record-error'),
+    await text(pet, '#decision-result'));
+  await pet.waitForSelector('#record-rating:not([hidden])');
+  check('the rating in English', JSON.stringify(await pet.$$eval('[data-testid=rating-button]', (bs) => bs.map((b) => b.textContent.trim())))
+    === JSON.stringify([en['satisfaction.satisfied'], en['satisfaction.basically_satisfied'], en['satisfaction.dissatisfied']]));
   await shot(pet, '10-petitioner-ended-en');
+  const rated = await apiCall('POST', `/sessions/${booking.session_id}/rating`, { token: petToken, body: { satisfaction: 'basically_satisfied' } });
+  check('(set-up) rated through the API', rated.status === 204, rated);
+  await pet.click('[data-testid=rating-button][data-value="dissatisfied"]');
+  await pet.waitForSelector('#record-thanks:not([hidden])');
+  check('already_done: told it was rated before, thanked, no error', (await text(pet, '#rating-result')) === en['join.rating.before']
+    && await pet.isHidden('#rating-error'), await text(pet, '#record-thanks'));
+  await shot(pet, '11-petitioner-thanks-en');
+  const { data: record } = await apiCall('GET', `/sessions/${booking.session_id}`, { token: officerToken });
+  check('the first decision and rating stand', record.transcript.decision === 'refused' && record.satisfaction === 'basically_satisfied',
+    { decision: record.transcript.decision, satisfaction: record.satisfaction });
 
   // ---- the choice is remembered ----
   const again = await pet.context().newPage();

@@ -144,6 +144,9 @@ export function keepStaffTokenFresh() {
   });
 }
 
+// Contexts of the petitioner's page: no server details there, only the catalogue's words.
+const PETITIONER_CONTEXTS = ['join', 'record', 'decision', 'rating'];
+
 /**
  * What to tell the user about `err`: {message, next, detail}.
  * `context` picks a more specific text where one exists, e.g. 'login' → error.login.bad_credentials.
@@ -158,7 +161,7 @@ export function errorInfo(err, context) {
       next: has(`${key}.next`) ? t(`${key}.next`) : '',
       // invalid_input names the field in the server's message: keep it as a detail for staff
       // (the petitioner's page shows only the catalogue's words).
-      detail: context !== 'join' && (code === 'invalid_input' || code === 'bad_request') ? err.serverMessage : '',
+      detail: !PETITIONER_CONTEXTS.includes(context) && (code === 'invalid_input' || code === 'bad_request') ? err.serverMessage : '',
       code,
     };
   }

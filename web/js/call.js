@@ -21,6 +21,13 @@
 //   ended        {outcome}
 //   servererror  {code, message}
 //   socket       {state: 'connecting'|'open'|'reconnecting'|'closed'|'failed'|'replaced'|'removed'|'full'}
+//   quality      {rtt_ms, packet_loss, bitrate_kbps}   a connection-quality report just sent
+//
+// Every QUALITY_EVERY_MS (10 s) while at least one peer connection is `connected`, the call
+// reports its connection quality to the server (`quality`, kept on the session's timeline):
+// the selected ICE candidate pair's round-trip time, the share of inbound RTP packets lost and
+// the inbound bitrate, both over the last period. A test may shorten the period by setting
+// `window.COURTLINK_QUALITY_MS` before the page's scripts run.
 
 const PROTOCOL = 'courtlink.v1';
 const MAX_RECONNECTS = 8;
@@ -29,6 +36,10 @@ const CLOSE_REPLACED = 4000;
 const CLOSE_REMOVED = 4001;
 const CLOSE_REFUSED = 4009; // e.g. the session is full
 const CLOSE_RESTARTING = 1012;
+const QUALITY_EVERY_MS = 10000;
+// The bounds the server accepts (docs/signalling.md).
+const MAX_RTT_MS = 60000;
+const MAX_BITRATE_KBPS = 1000000;
 
 export function signalUrl(sessionId) {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -64,6 +75,9 @@ export class Call extends EventTarget {
     this.reconnectTimer = null;
     this.state = null; // 'waiting' | 'admitted'
     this.waiting = new Map(); // hosts: participants in the waiting room
+    this.qualityTimer = null;
+    this.lastQuality = null; // the last report sent (for displays and tests)
+    this.qualityReports = 0;
   }
 
   /** Hosts and co-hosts run the waiting room. */
@@ -123,6 +137,7 @@ export class Call extends EventTarget {
   }
 
   stop(state) {
+    this.stopQualityReports();
     this.closePeers();
     this.closed = true;
     this.emit('socket', { state });
@@ -200,6 +215,7 @@ export class Call extends EventTarget {
         this.emit('socket', { state: 'open' });
         this.emit('welcome', { you: msg.you, participants: msg.participants || [], state: this.state });
         this.emitWaiting();
+        this.startQualityReports();
         break;
       }
       case 'resumed': {
@@ -288,6 +304,7 @@ export class Call extends EventTarget {
       ignoreOffer: false,
       settingRemoteAnswer: false,
       mediaAttached: false,
+      qualityBase: null, // the previous getStats sample, for deltas
     };
     this.peers.set(peer.id, peer);
 
@@ -317,6 +334,12 @@ export class Call extends EventTarget {
     });
     pc.addEventListener('connectionstatechange', () => {
       if (pc.connectionState === 'failed' && !peer.polite) pc.restartIce();
+      // The first quality report counts from here (its bitrate needs a starting point).
+      if (pc.connectionState === 'connected' && !peer.qualityBase) {
+        sampleQuality(pc).then((sample) => {
+          if (sample && !peer.qualityBase) peer.qualityBase = sample;
+        });
+      }
       this.emit('peer', { peer });
     });
 
@@ -397,6 +420,7 @@ export class Call extends EventTarget {
   hangup() {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
+    this.stopQualityReports();
     this.closePeers();
     if (this.ws) {
       const ws = this.ws;
@@ -410,6 +434,62 @@ export class Call extends EventTarget {
       }
     }
     this.emit('socket', { state: 'closed' });
+  }
+
+  startQualityReports() {
+    if (this.qualityTimer || this.closed) return;
+    const every = Number(window.COURTLINK_QUALITY_MS) > 0 ? Number(window.COURTLINK_QUALITY_MS) : QUALITY_EVERY_MS;
+    this.qualityTimer = setInterval(() => {
+      this.reportQuality().catch((err) => console.warn('courtlink: quality report failed', err));
+    }, every);
+  }
+
+  stopQualityReports() {
+    clearInterval(this.qualityTimer);
+    this.qualityTimer = null;
+  }
+
+  /**
+   * Measure every connected peer connection and send one `quality` message for all of them:
+   * the worst round-trip time, the packets lost out of all inbound packets, and the summed
+   * inbound bitrate since the previous sample. Nothing is sent while the socket is down or no
+   * peer connection is connected. Resolves to the report sent, or null.
+   */
+  async reportQuality() {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return null;
+    const connected = [...this.peers.values()].filter((p) => p.pc.connectionState === 'connected');
+    if (!connected.length) return null;
+    let rtt = null;
+    let lost = 0;
+    let received = 0;
+    let kbps = 0;
+    let measured = 0;
+    for (const peer of connected) {
+      const sample = await sampleQuality(peer.pc);
+      if (!sample) continue;
+      const base = peer.qualityBase;
+      peer.qualityBase = sample;
+      if (sample.rttMs !== null) rtt = Math.max(rtt ?? 0, sample.rttMs);
+      // Without an earlier sample (or after the counters restarted) the deltas mean nothing.
+      if (!base || sample.at <= base.at || sample.bytes < base.bytes) continue;
+      measured += 1;
+      lost += Math.max(0, sample.lost - base.lost);
+      received += Math.max(0, sample.received - base.received);
+      kbps += ((sample.bytes - base.bytes) * 8) / (sample.at - base.at); // bits per ms = kbit/s
+    }
+    if (!measured || rtt === null || this.peers.size === 0) return null;
+    const report = {
+      type: 'quality',
+      rtt_ms: Math.min(MAX_RTT_MS, Math.round(rtt * 10) / 10),
+      packet_loss: lost + received > 0 ? Math.min(1, Math.round((lost / (lost + received)) * 10000) / 10000) : 0,
+      bitrate_kbps: Math.min(MAX_BITRATE_KBPS, Math.max(0, Math.round(kbps * 10) / 10)),
+    };
+    if (!this.send(report)) return null;
+    this.qualityReports += 1;
+    const { type, ...values } = report;
+    this.lastQuality = values;
+    this.emit('quality', values);
+    return values;
   }
 
   /** For status displays and tests: per peer, connection state and decoded video frames. */
@@ -436,6 +516,45 @@ export class Call extends EventTarget {
     }
     return out;
   }
+}
+
+/**
+ * One getStats() reading of a peer connection: {at (ms), rttMs (or null), lost, received,
+ * bytes} — the selected candidate pair's current round-trip time (from the transport's
+ * selectedCandidatePairId, else the nominated succeeded pair), and inbound RTP packets lost,
+ * packets received and bytes received over every inbound stream. Null when the connection is
+ * closed.
+ */
+export async function sampleQuality(pc) {
+  let report;
+  try {
+    report = await pc.getStats();
+  } catch {
+    return null;
+  }
+  const stats = [...report.values()];
+  let pair = null;
+  const transport = stats.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
+  if (transport) pair = report.get(transport.selectedCandidatePairId) || null;
+  if (!pair) pair = stats.find((s) => s.type === 'candidate-pair' && (s.selected || (s.nominated && s.state === 'succeeded'))) || null;
+  let rttMs = pair && typeof pair.currentRoundTripTime === 'number' ? pair.currentRoundTripTime * 1000 : null;
+  if (rttMs === null) {
+    // Not measured on the pair yet: what the far end reports about our outbound streams.
+    const remote = stats.find((s) => s.type === 'remote-inbound-rtp' && typeof s.roundTripTime === 'number');
+    if (remote) rttMs = remote.roundTripTime * 1000;
+  }
+  let lost = 0;
+  let received = 0;
+  let bytes = 0;
+  let at = 0;
+  for (const s of stats) {
+    if (s.type !== 'inbound-rtp') continue;
+    lost += s.packetsLost || 0;
+    received += s.packetsReceived || 0;
+    bytes += s.bytesReceived || 0;
+    at = Math.max(at, s.timestamp || 0);
+  }
+  return { at: at || performance.timeOrigin + performance.now(), rttMs, lost, received, bytes };
 }
 
 /**

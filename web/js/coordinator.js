@@ -23,6 +23,7 @@ function main({ user }) {
     roomId: '',
     sessions: [],
     booking: null,
+    extension: { open: false, days: '', reason: '' },
   };
 
   const pageError = $('#page-error');
@@ -75,6 +76,7 @@ function main({ user }) {
   async function pickCase(id) {
     // The list is drawn afresh: keep the keyboard's place on the case just chosen.
     const hadFocus = document.activeElement?.classList.contains('case-item');
+    if (state.caseId !== id) state.extension = { open: false, days: '', reason: '' };
     state.caseId = id;
     state.caseDetail = state.cases.find((c) => c.id === id) || null;
     renderCases();
@@ -89,6 +91,15 @@ function main({ user }) {
     }
   }
 
+  // 'YYYY-MM-DD' (a calendar day in Beijing) in the page's language.
+  const day = (value) => (value ? formatDate(`${value}T00:00:00+08:00`) : '');
+
+  // Whole days from today (Beijing) to `value` (negative when past).
+  function daysUntil(value) {
+    if (!value) return null;
+    return Math.round((Date.parse(`${value}T00:00:00Z`) - Date.parse(`${shanghaiDay()}T00:00:00Z`)) / 86400000);
+  }
+
   function renderCase() {
     const c = state.caseDetail;
     $('#case-empty').hidden = Boolean(c);
@@ -99,19 +110,30 @@ function main({ user }) {
       $('#ledger').replaceChildren();
       return;
     }
-    const row = (key, value) => [h('dt', {}, t(key)), h('dd', {}, value === '' || value == null ? '—' : value)];
+    const row = (key, value, props = {}) => [h('dt', {}, t(key)), h('dd', props, value === '' || value == null ? '—' : value)];
     let risk = c.escalation_risk;
     if (typeof risk === 'boolean') risk = t(risk ? 'common.yes' : 'common.no');
     else risk = tEnum('case.risk', risk);
+    const idButton = h('button', {
+      type: 'button', class: 'secondary small', 'data-testid': 'identity-read', onclick: () => readIdentity(c),
+    }, t('case.identity.show'));
     detail.replaceChildren(
       h('p', { class: 'case-title' }, h('strong', {}, c.case_number), ' ', c.subject || ''),
       h('dl', { class: 'facts' },
-        row('case.petitioner', [c.petitioner_name, c.petitioner_id_masked].filter(Boolean).join(' · ')),
+        row('case.petitioner', c.petitioner_name, { 'data-testid': 'case-petitioner' }),
+        [h('dt', {}, t('case.idNumber')), h('dd', { class: 'id-row' },
+          h('span', { class: 'masked' }, c.petitioner_id_masked || '—'), ' ', idButton)],
+        row('case.phone', c.petitioner_phone_masked, { 'data-testid': 'case-phone', class: 'masked' }),
         row('case.status', tEnum('case.status', c.status)),
         row('case.tier', tEnum('case.tier', c.tier)),
+        row('case.risk', risk)),
+      h('h3', { class: 'facts-heading' }, t('case.fourHeading')),
+      h('dl', { class: 'facts', 'data-testid': 'case-four' },
         row('case.lead', c.lead),
         row('case.deadline', c.deadline ? formatDate(c.deadline) : ''),
-        row('case.risk', risk)));
+        row('case.measures', c.measures),
+        row('case.goal', c.goal)),
+      clocksBlock(c));
     const ledger = c.ledger;
     const box = $('#ledger');
     if (!Array.isArray(ledger)) {
@@ -137,6 +159,163 @@ function main({ user }) {
       h('td', {}, tEnum('ledger.channel', e.channel)),
       h('td', {}, h('span', { class: `badge counted-${e.counted_as}` }, tEnum('ledger.counted', e.counted_as))),
       h('td', {}, ledgerNote(e)))))));
+  }
+
+  // ---- the statutory clocks (信访工作条例) and the one extension ----
+  function clocksBlock(c) {
+    const k = c.clocks || {};
+    const left = daysUntil(k.next_due);
+    let nextWords = '—';
+    if (k.next_due) {
+      const which = k.next_due === k.handling_due && c.accepted_on ? 'case.clocks.handling' : 'case.clocks.acceptance';
+      nextWords = [
+        h('span', {}, t('case.clocks.nextWhich', { date: day(k.next_due), which: t(which) })), ' ',
+        k.overdue
+          ? h('span', { class: 'badge overdue', 'data-testid': 'case-overdue' }, t('case.clocks.overdue', { days: Math.abs(left ?? 0) }))
+          : h('span', { class: `badge ${left !== null && left <= 7 ? 'due-soon' : 'due-ok'}` }, t('case.clocks.left', { days: left ?? 0 })),
+      ];
+    }
+    const extended = Number(c.extension_days) > 0;
+    const parts = [
+      h('h3', { class: 'facts-heading' }, t('case.clocks.heading')),
+      h('dl', { class: `facts clocks${k.overdue ? ' is-overdue' : ''}`, 'data-testid': 'case-clocks', 'data-overdue': String(Boolean(k.overdue)) },
+        h('dt', {}, t('case.clocks.received')), h('dd', {}, day(c.received_on) || '—'),
+        h('dt', {}, t('case.clocks.acceptanceDue')), h('dd', {}, day(k.acceptance_due) || '—'),
+        h('dt', {}, t('case.clocks.accepted')), h('dd', {}, day(c.accepted_on) || t('case.clocks.notAccepted')),
+        h('dt', {}, t('case.clocks.handlingDue')), h('dd', { 'data-testid': 'case-handling-due' },
+          day(k.handling_due) || '—',
+          extended ? h('span', { class: 'hint' }, ` ${t('case.clocks.withExtension', { days: c.extension_days })}`) : null),
+        h('dt', {}, t('case.clocks.next')), h('dd', { 'data-testid': 'case-next-due', class: k.overdue ? 'overdue-text' : null }, nextWords),
+        extended ? [h('dt', {}, t('case.extension.reasonShown')), h('dd', { 'data-testid': 'case-extension' },
+          t('case.extension.done', { days: c.extension_days, reason: c.extension_reason || '' }))] : null),
+    ];
+    if (c.accepted_on && !extended) parts.push(extensionForm(c));
+    else if (!c.accepted_on) parts.push(h('p', { class: 'hint' }, t('case.extension.notAccepted')));
+    return h('div', { class: 'clocks-block' }, parts);
+  }
+
+  function extensionForm(c) {
+    const ext = state.extension;
+    if (!ext.open) {
+      return h('button', {
+        type: 'button', class: 'secondary', 'data-testid': 'extension-open',
+        onclick: () => {
+          state.extension.open = true;
+          renderCase();
+          $('#extension-days')?.focus();
+        },
+      }, t('case.extension.open'));
+    }
+    const error = h('div', { id: 'extension-error', 'data-testid': 'extension-error', class: 'alert', role: 'alert', hidden: true });
+    const days = h('input', {
+      id: 'extension-days', 'data-testid': 'extension-days', type: 'number', min: '1', max: '30', step: '1',
+      inputmode: 'numeric', value: ext.days, class: 'days-input', 'aria-describedby': 'extension-hint',
+      oninput: (e) => { state.extension.days = e.target.value; },
+    });
+    const reason = h('textarea', {
+      id: 'extension-reason', 'data-testid': 'extension-reason', rows: '3', maxlength: '500',
+      oninput: (e) => { state.extension.reason = e.target.value; },
+    });
+    reason.value = ext.reason;
+    const submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'extension-submit' }, t('case.extension.submit'));
+    const cancel = h('button', {
+      type: 'button', class: 'secondary',
+      onclick: () => {
+        state.extension = { open: false, days: '', reason: '' };
+        renderCase();
+        $('[data-testid=extension-open]')?.focus();
+      },
+    }, t('case.extension.cancel'));
+    const form = h('form', { class: 'card stack extension-form', 'data-testid': 'extension-form', novalidate: true },
+      h('h4', {}, t('case.extension.heading')),
+      h('p', { class: 'hint', id: 'extension-hint' }, t('case.extension.hint')),
+      h('div', { class: 'field' }, h('label', { for: 'extension-days' }, t('case.extension.days')), days),
+      h('div', { class: 'field' }, h('label', { for: 'extension-reason' }, t('case.extension.reason')), reason),
+      error,
+      h('div', { class: 'button-row' }, submit, cancel));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      clearError(error);
+      const n = Number(days.value);
+      if (!Number.isInteger(n) || n < 1 || n > 30) {
+        showMessage(error, 'case.extension.daysRange');
+        days.focus();
+        return;
+      }
+      const why = reason.value.trim();
+      if (!why) {
+        showMessage(error, 'case.extension.needReason');
+        reason.focus();
+        return;
+      }
+      submit.disabled = true;
+      submit.textContent = t('case.extension.working');
+      try {
+        const updated = await withReauth(user, () => api(`/cases/${encodeURIComponent(c.id)}/extension`, {
+          method: 'POST', body: { days: n, reason: why },
+        }));
+        state.extension = { open: false, days: '', reason: '' };
+        if (state.caseDetail?.id === c.id) state.caseDetail = { ...state.caseDetail, ...updated };
+        state.cases = state.cases.map((x) => (x.id === c.id ? { ...x, ...updated } : x));
+        renderCase();
+        announce(t('case.extension.done', { days: updated.extension_days, reason: updated.extension_reason || '' }));
+        $('[data-testid=case-extension]')?.setAttribute('tabindex', '-1');
+        $('[data-testid=case-extension]')?.focus();
+      } catch (err) {
+        if (!handleAuthError(err)) showError(error, err, 'extension');
+        submit.disabled = false;
+        submit.textContent = t('case.extension.submit');
+      }
+    });
+    return form;
+  }
+
+  // ---- the unmasked identity number: a separate, audited read ----
+  function readIdentity(c) {
+    const opener = document.activeElement;
+    const error = h('div', { class: 'alert', role: 'alert', hidden: true });
+    const number = h('p', { class: 'id-number', 'data-testid': 'identity-number', hidden: true });
+    const go = h('button', { type: 'button', class: 'primary', 'data-testid': 'identity-confirm' }, t('case.identity.confirm'));
+    const close = h('button', { type: 'button', class: 'secondary', 'data-testid': 'identity-close' }, t('case.identity.cancel'));
+    const warning = h('p', { class: 'notice', 'data-testid': 'identity-warning' }, t('case.identity.warning'));
+    const dialog = h('dialog', { class: 'reauth identity-dialog', 'data-testid': 'identity-dialog', 'aria-labelledby': 'identity-heading' },
+      h('div', { class: 'stack' },
+        h('h2', { id: 'identity-heading' }, t('case.identity.heading')),
+        h('p', {}, t('case.identity.who', { name: c.petitioner_name || '', number: c.case_number })),
+        warning, number, error,
+        h('div', { class: 'button-row' }, go, close)));
+    document.body.append(dialog);
+    const finish = () => {
+      // The number leaves the page with the dialog.
+      number.textContent = '';
+      dialog.close();
+      dialog.remove();
+      if (opener?.isConnected) opener.focus();
+      else $('[data-testid=identity-read]')?.focus();
+    };
+    close.addEventListener('click', finish);
+    dialog.addEventListener('cancel', (e) => {
+      e.preventDefault();
+      finish();
+    });
+    go.addEventListener('click', async () => {
+      clearError(error);
+      go.disabled = true;
+      try {
+        const answer = await withReauth(user, () => api(`/cases/${encodeURIComponent(c.id)}/identity-reads`, { method: 'POST' }));
+        number.textContent = answer.petitioner_id_number;
+        number.hidden = false;
+        go.hidden = true;
+        warning.textContent = t('case.identity.recorded');
+        close.textContent = t('case.identity.close');
+        close.focus();
+      } catch (err) {
+        if (!handleAuthError(err)) showError(error, err);
+        go.disabled = false;
+      }
+    });
+    dialog.showModal();
+    go.focus();
   }
 
   // A video reception that has ended: its outcome in words and the officer's note (the entry's

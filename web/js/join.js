@@ -1,7 +1,8 @@
-// join.html: the petitioner. 1 camera and microphone check, 2 join code, 3 the call.
-import { t, tEnum, onLangChange, formatDay, formatTimeRange } from './i18n.js';
-import { api, joinSession } from './api.js';
-import { $, startPage, showError, showMessage, clearError, announce } from './ui.js';
+// join.html: the petitioner. 1 camera and microphone check, 2 join code, 3 the call; after the
+// end, the transcript (笔录) to confirm and sign or refuse, then the rating.
+import { t, tEnum, onLangChange, formatDay, formatTimeRange, formatDateTime } from './i18n.js';
+import { api, ApiError, joinSession } from './api.js';
+import { $, h, startPage, showError, showMessage, clearError, announce } from './ui.js';
 import { Call, openLocalMedia, stopStream } from './call.js';
 import { mountRemoteVideos, mountChat, mountMediaToggle } from './callview.js';
 
@@ -17,6 +18,11 @@ const state = {
   socket: 'connecting',
   outcome: null,
   leftReason: 'left',
+  // After the end: the transcript as the server has it, the decision being checked, the rating.
+  record: {
+    loading: false, failed: false, transcript: null, pending: null, decidedBefore: false,
+    rating: null, ratedBefore: false,
+  },
 };
 
 // ---- the join code ----
@@ -146,6 +152,14 @@ $('#code-form').addEventListener('submit', async (event) => {
     history.replaceState(null, '', `#code=${formatCode(code)}`);
     startCall();
   } catch (err) {
+    // Over already: with this browser's join from before (a reload on the end screen), go back
+    // to the transcript and the rating.
+    const saved = joinSession.get();
+    if (err instanceof ApiError && err.code === 'session_ended' && saved) {
+      state.join = saved;
+      showEnded();
+      return;
+    }
     showError(box, err, 'join');
     codeInput.focus();
     codeInput.select();
@@ -248,10 +262,8 @@ function startCall() {
     state.call = null;
     stopStream(state.stream);
     state.stream = null;
-    joinSession.clear();
-    renderEnded();
-    show('ended');
-    announce(t('join.ended.heading'));
+    // The join token is kept until the transcript and rating are done (a reload comes back here).
+    showEnded();
   });
   renderCallState();
   call.connect();
@@ -261,6 +273,163 @@ function renderEnded() {
   $('#ended-outcome').textContent = state.outcome
     ? t('join.ended.outcome', { outcome: tEnum('outcome', state.outcome) })
     : '';
+}
+
+// ---- after the end: the transcript, then the rating ----
+function showEnded() {
+  state.record = {
+    loading: true, failed: false, transcript: null, pending: null, decidedBefore: false, rating: null, ratedBefore: false,
+  };
+  renderEnded();
+  renderRecord();
+  show('ended');
+  announce(t('join.ended.heading'));
+  loadTranscript();
+}
+
+function recordPath(suffix = '') {
+  return `/sessions/${encodeURIComponent(state.join.session_id)}/transcript${suffix}`;
+}
+
+async function loadTranscript() {
+  const r = state.record;
+  r.loading = true;
+  r.failed = false;
+  clearError($('#record-error'));
+  renderRecord();
+  try {
+    r.transcript = await api(recordPath(), { token: state.join.token });
+  } catch (err) {
+    r.failed = true;
+    showError($('#record-error'), err, 'record');
+  } finally {
+    r.loading = false;
+    renderRecord();
+  }
+}
+
+/** The transcript needs no decision: none was written, or it is decided. */
+function transcriptSettled() {
+  const tr = state.record.transcript;
+  return Boolean(tr && (!tr.text || tr.decision));
+}
+
+function renderRecord() {
+  const r = state.record;
+  const tr = r.transcript;
+  const text = tr && typeof tr.text === 'string' ? tr.text : '';
+  $('#record-loading').hidden = !r.loading;
+  $('#record-retry').hidden = !r.failed || r.loading;
+  $('#record-intro').hidden = !text || Boolean(tr.decision);
+  const box = $('#transcript-text');
+  box.hidden = !text;
+  if (box.textContent !== text) box.textContent = text;
+  $('#transcript-none').hidden = !tr || Boolean(text);
+  const undecided = Boolean(text) && !tr.decision;
+  $('#decision-ask').hidden = !undecided || Boolean(r.pending);
+  $('#decision-check').hidden = !undecided || !r.pending;
+  if (r.pending) {
+    const confirmed = r.pending === 'confirmed';
+    $('#decision-question').textContent = t(confirmed ? 'join.record.checkConfirm' : 'join.record.checkRefuse');
+    const yes = $('#decision-yes');
+    yes.textContent = t(confirmed ? 'join.record.yesConfirm' : 'join.record.yesRefuse');
+    yes.className = confirmed ? 'primary big' : 'danger big';
+  }
+  const result = $('#decision-result');
+  result.hidden = !(tr && tr.decision);
+  if (tr && tr.decision) {
+    const confirmed = tr.decision === 'confirmed';
+    result.dataset.decision = tr.decision;
+    result.replaceChildren(...[
+      h('p', { class: 'decision-words' }, t(confirmed ? 'join.record.confirmed' : 'join.record.refused')),
+      r.decidedBefore ? h('p', {}, t('join.record.before')) : null,
+      tr.decided_at ? h('p', { class: 'hint' }, t('join.record.at', { at: formatDateTime(tr.decided_at) })) : null,
+      tr.sha256 ? h('p', { class: 'hint' }, t('join.record.sha256'), ' ', h('code', { class: 'sha256' }, tr.sha256)) : null,
+    ].filter(Boolean));
+  }
+  // The rating comes once the transcript needs nothing more (or could not be read).
+  const rated = Boolean(r.rating || r.ratedBefore);
+  $('#record-rating').hidden = !(transcriptSettled() || r.failed) || rated;
+  $('#record-thanks').hidden = !rated;
+  $('#rating-result').textContent = r.ratedBefore
+    ? t('join.rating.before')
+    : r.rating ? t('join.rating.done', { rating: tEnum('satisfaction', r.rating) }) : '';
+}
+
+function askDecision(decision) {
+  state.record.pending = decision;
+  clearError($('#record-error'));
+  renderRecord();
+  $('#decision-yes').focus();
+}
+
+$('#transcript-confirm').addEventListener('click', () => askDecision('confirmed'));
+$('#transcript-refuse').addEventListener('click', () => askDecision('refused'));
+$('#decision-back').addEventListener('click', () => {
+  const was = state.record.pending;
+  state.record.pending = null;
+  renderRecord();
+  $(was === 'refused' ? '#transcript-refuse' : '#transcript-confirm').focus();
+});
+$('#record-retry').addEventListener('click', loadTranscript);
+
+$('#decision-yes').addEventListener('click', async () => {
+  const r = state.record;
+  const decision = r.pending;
+  if (!decision) return;
+  const yes = $('#decision-yes');
+  yes.disabled = true;
+  clearError($('#record-error'));
+  try {
+    r.transcript = await api(recordPath('/decision'), { method: 'POST', token: state.join.token, body: { decision } });
+    r.pending = null;
+    announce(t(decision === 'confirmed' ? 'join.record.confirmed' : 'join.record.refused'));
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'already_done') {
+      // Decided before (another tab, a double press): show what was recorded.
+      r.pending = null;
+      r.decidedBefore = true;
+      try {
+        r.transcript = await api(recordPath(), { token: state.join.token });
+      } catch (again) {
+        showError($('#record-error'), again, 'record');
+      }
+    } else {
+      showError($('#record-error'), err, 'decision');
+    }
+  } finally {
+    yes.disabled = false;
+    renderRecord();
+  }
+  if (!$('#record-rating').hidden) $('#record-rating').focus();
+});
+
+for (const button of document.querySelectorAll('[data-testid=rating-button]')) {
+  button.addEventListener('click', async () => {
+    const r = state.record;
+    const satisfaction = button.dataset.value;
+    const buttons = [...document.querySelectorAll('[data-testid=rating-button]')];
+    for (const b of buttons) b.disabled = true;
+    clearError($('#rating-error'));
+    try {
+      await api(`/sessions/${encodeURIComponent(state.join.session_id)}/rating`, {
+        method: 'POST', token: state.join.token, body: { satisfaction },
+      });
+      r.rating = satisfaction;
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'already_done') r.ratedBefore = true;
+      else showError($('#rating-error'), err, 'rating');
+    } finally {
+      for (const b of buttons) b.disabled = false;
+    }
+    renderRecord();
+    if (r.rating || r.ratedBefore) {
+      // All done: this browser need not come back to this session.
+      joinSession.clear();
+      $('#record-thanks').focus();
+      announce($('#rating-result').textContent);
+    }
+  });
 }
 
 function leave(reason) {
@@ -310,6 +479,7 @@ onLangChange(() => {
   renderCallInfo();
   renderCallState();
   renderEnded();
+  if (state.step === 'ended') renderRecord();
   renderLeft();
   for (const render of toggles) render();
 });

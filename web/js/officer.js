@@ -1,6 +1,7 @@
 // officer.html: the higher court's 接访法官 (and supervisors, read-only) — the day's sessions,
-// the call, ending with an outcome, and the timeline afterwards.
-import { t, tEnum, onLangChange, shanghaiDay, formatDay, formatTimeRange } from './i18n.js';
+// the call with its transcript (笔录) and notes, ending with an outcome and a follow-up, and the
+// timeline afterwards, where the host adds corrections.
+import { t, tEnum, onLangChange, shanghaiDay, formatDay, formatTimeRange, formatTime } from './i18n.js';
 import { api, staffSession } from './api.js';
 import { $, h, startPage, requireStaff, staffHeader, showError, showMessage, clearError, handleAuthError, announce, withReauth } from './ui.js';
 import { renderSessionList, renderTimeline } from './sessions.js';
@@ -8,6 +9,10 @@ import { Call, openLocalMedia, stopStream } from './call.js';
 import { mountRemoteVideos, mountChat, mountMediaToggle, mountWaitingRoom } from './callview.js';
 
 export const OUTCOMES = ['reply', 'assign', 'transfer', 'supervise', 'review_filed', 'stop_notice', 'reschedule'];
+// The transcript is saved this long after typing stops (and at once with the save button or
+// Ctrl+S). A test may change it with `window.COURTLINK_AUTOSAVE_MS`.
+const AUTOSAVE_MS = 3000;
+const TRANSCRIPT_MAX = 50000;
 
 const auth = requireStaff(['officer', 'supervisor']);
 if (auth) main(auth);
@@ -25,15 +30,24 @@ function main({ user, token }) {
     localStream: null,
     timeline: null,
     callStatus: 'connecting',
+    role: null, // ours in the call: host, co_host, observer
+    notes: [], // this session's notes (events)
+    leaveAnyway: false,
   };
+  // The transcript being written: the text last saved (trimmed, as the server keeps it), the
+  // save in flight, and what the status line says.
+  const transcript = {
+    sessionId: null, saved: '', savedAt: null, timer: null, saving: null, status: 'empty',
+  };
+  const autosaveMs = Number(window.COURTLINK_AUTOSAVE_MS) > 0 ? Number(window.COURTLINK_AUTOSAVE_MS) : AUTOSAVE_MS;
 
   const pageError = $('#page-error');
   const dayPicker = $('#day-picker');
   dayPicker.value = state.day;
 
-  function fail(box, err) {
+  function fail(box, err, context) {
     if (handleAuthError(err)) return;
-    showError(box, err);
+    showError(box, err, context);
   }
 
   function show(view) {
@@ -117,18 +131,203 @@ function main({ user, token }) {
     $('#call-status').dataset.state = state.callStatus;
   }
 
+  // ---- the transcript (笔录): saved with PUT while the session is on ----
+  const transcriptInput = $('#transcript-input');
+
+  function renderTranscriptState() {
+    const el = $('#transcript-state');
+    const key = `officer.transcript.state.${transcript.status}`;
+    el.textContent = t(key, { time: transcript.savedAt ? formatTime(transcript.savedAt) : '' });
+    el.dataset.state = transcript.status;
+    $('#transcript-count').textContent = t('officer.transcript.count', {
+      count: transcriptInput.value.length, max: TRANSCRIPT_MAX,
+    });
+  }
+
+  function transcriptDirty() {
+    return transcriptInput.value.trim() !== transcript.saved;
+  }
+
+  function settleStatus() {
+    if (transcriptDirty()) transcript.status = 'unsaved';
+    else transcript.status = transcript.saved ? 'saved' : 'empty';
+  }
+
+  function resetTranscript(sessionId, text = '') {
+    clearTimeout(transcript.timer);
+    transcript.sessionId = sessionId;
+    transcript.saved = text.trim();
+    transcript.savedAt = null;
+    transcript.saving = null;
+    transcriptInput.value = text;
+    transcriptInput.readOnly = false;
+    $('#transcript-save').disabled = false;
+    clearError($('#transcript-error'));
+    settleStatus();
+    renderTranscriptState();
+  }
+
+  /**
+   * Save the transcript now if it changed. Resolves true when what is in the box is saved (or
+   * there was nothing to save), false when it could not be.
+   */
+  async function saveTranscript({ explicit = false } = {}) {
+    clearTimeout(transcript.timer);
+    if (transcript.saving) await transcript.saving;
+    const sessionId = transcript.sessionId;
+    if (!sessionId || transcriptInput.readOnly) return !transcriptDirty();
+    const text = transcriptInput.value.trim();
+    if (text === transcript.saved) {
+      settleStatus();
+      renderTranscriptState();
+      if (explicit) clearError($('#transcript-error'));
+      return true;
+    }
+    if (!text) {
+      // The server keeps no empty transcript: what was saved stays.
+      if (explicit) showMessage($('#transcript-error'), 'officer.transcript.cannotEmpty');
+      transcript.status = 'unsaved';
+      renderTranscriptState();
+      return !explicit;
+    }
+    transcript.status = 'saving';
+    renderTranscriptState();
+    transcript.saving = (async () => {
+      try {
+        await withReauth(user, () => api(`/sessions/${encodeURIComponent(sessionId)}/transcript`, {
+          method: 'PUT', body: { text },
+        }));
+        if (transcript.sessionId !== sessionId) return true;
+        transcript.saved = text;
+        transcript.savedAt = new Date();
+        clearError($('#transcript-error'));
+        settleStatus();
+        // Typed on while it was saving: save that too, a little later.
+        if (transcript.status === 'unsaved') transcript.timer = setTimeout(() => saveTranscript(), autosaveMs);
+        return true;
+      } catch (err) {
+        if (transcript.sessionId !== sessionId) return false;
+        transcript.status = 'failed';
+        if (err.code === 'session_ended') {
+          // Over: the text is frozen. Keep it on screen to copy from.
+          transcriptInput.readOnly = true;
+          $('#transcript-save').disabled = true;
+        }
+        if (!handleAuthError(err)) showError($('#transcript-error'), err, 'transcript');
+        return false;
+      } finally {
+        renderTranscriptState();
+      }
+    })();
+    const ok = await transcript.saving;
+    transcript.saving = null;
+    return ok;
+  }
+
+  transcriptInput.addEventListener('input', () => {
+    settleStatus();
+    renderTranscriptState();
+    clearTimeout(transcript.timer);
+    if (transcript.status === 'unsaved') transcript.timer = setTimeout(() => saveTranscript(), autosaveMs);
+  });
+  transcriptInput.addEventListener('keydown', (e) => {
+    // Ctrl+S (⌘S) saves, as in any editor.
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === 's') {
+      e.preventDefault();
+      saveTranscript({ explicit: true });
+    }
+  });
+  $('#transcript-save').addEventListener('click', () => saveTranscript({ explicit: true }));
+
+  // ---- the host's notes on the timeline ----
+  function renderNotes() {
+    const list = $('#notes-list');
+    list.replaceChildren(...state.notes.map((n) => h('li', { class: 'note-line', 'data-event-id': n.id },
+      h('time', { datetime: n.at }, formatTime(n.at)), ' ', h('span', { class: 'note-text' }, n.data?.text || ''))));
+    list.hidden = state.notes.length === 0;
+  }
+
+  $('#note-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const box = $('#note-error');
+    clearError(box);
+    const input = $('#note-input');
+    const text = input.value.trim();
+    if (!text) {
+      showMessage(box, 'officer.notes.empty');
+      input.focus();
+      return;
+    }
+    const session = state.current;
+    const button = $('#note-add');
+    button.disabled = true;
+    try {
+      const event = await withReauth(user, () => api(`/sessions/${encodeURIComponent(session.id)}/notes`, {
+        method: 'POST', body: { text },
+      }));
+      if (state.current !== session) return;
+      state.notes.push(event);
+      renderNotes();
+      input.value = '';
+      announce(t('officer.notes.added'));
+    } catch (err) {
+      fail(box, err, 'note');
+    } finally {
+      button.disabled = false;
+      input.focus();
+    }
+  });
+
+  // The transcript and notes written so far (after a rejoin, a reload). The transcript comes
+  // from GET …/transcript, which a joint reception's co-host may read too; the notes from the
+  // timeline, which only the host court reads.
+  async function loadRecord(session) {
+    const id = encodeURIComponent(session.id);
+    const [text, detail] = await Promise.allSettled([api(`/sessions/${id}/transcript`), api(`/sessions/${id}`)]);
+    if (state.current !== session) return;
+    if (text.status === 'fulfilled') {
+      // Only if nothing was typed meanwhile.
+      if (!transcriptInput.value && transcript.sessionId === session.id) resetTranscript(session.id, text.value?.text || '');
+    } else if (!handleAuthError(text.reason)) {
+      showError($('#transcript-error'), text.reason, 'transcript');
+    }
+    if (detail.status === 'fulfilled') {
+      state.notes = (detail.value?.events || []).filter((ev) => ev.kind === 'note');
+      renderNotes();
+    }
+  }
+
+  function showRecordPanels(role) {
+    // Officers of the host court, and of a joint reception's second court, write the record.
+    const writes = canHost && (role === 'host' || role === 'co_host' || role === null);
+    $('#transcript-panel').hidden = !writes;
+    $('#notes-panel').hidden = !writes;
+  }
+
   async function joinSession(session, { observe = false } = {}) {
     clearError(pageError);
     clearError($('#call-error'));
     clearError($('#call-notice'));
     clearError($('#end-error'));
+    clearError($('#note-error'));
     // Until the server says who we are, only an officer (not an observer) sees the end form.
     $('#end-form').hidden = observe;
     $('#local-video').closest('figure').hidden = observe;
     state.current = session;
     state.callStatus = 'connecting';
+    state.role = observe ? 'observer' : null;
+    state.notes = [];
+    state.leaveAnyway = false;
+    renderNotes();
+    showRecordPanels(state.role);
+    resetTranscript(session.id);
+    if (!observe) loadRecord(session);
     $('#chat-log').replaceChildren();
     $('#end-note').value = '';
+    $('#follow-up-deadline').value = '';
+    $('#follow-up-deadline').min = shanghaiDay();
+    $('#follow-up-person').value = '';
+    $('#note-input').value = '';
     renderOutcomes();
     $('#outcome-select').value = '';
     show('call');
@@ -151,6 +350,8 @@ function main({ user, token }) {
     call.addEventListener('welcome', (e) => {
       // Only the host court's officer ends the session (a co-host or observer does not).
       $('#end-form').hidden = e.detail.you.role !== 'host';
+      state.role = e.detail.you.role;
+      showRecordPanels(state.role);
     });
     call.addEventListener('waitingroom', (e) => {
       if (state.call === call && e.detail.waiting.length) announce(t('call.someoneWaiting'));
@@ -186,6 +387,7 @@ function main({ user, token }) {
     call.addEventListener('ended', () => {
       if (state.call !== call) return;
       announce(t('call.endedAnnounce'));
+      transcript.sessionId = null;
       finishCall();
       showTimeline(session.id);
     });
@@ -215,7 +417,17 @@ function main({ user, token }) {
     mountMediaToggle($('#cam-toggle'), state.localStream, 'video', call);
   }
 
-  $('#leave-call').addEventListener('click', () => {
+  $('#leave-call').addEventListener('click', async () => {
+    // Save the transcript first; if that fails, say so, and leave on a second press.
+    if (!$('#transcript-panel').hidden && transcriptDirty() && !state.leaveAnyway) {
+      if (!await saveTranscript({ explicit: true })) {
+        state.leaveAnyway = true;
+        showMessage($('#call-error'), 'officer.call.leaveUnsaved', 'officer.call.leaveUnsaved.next');
+        return;
+      }
+    }
+    clearTimeout(transcript.timer);
+    transcript.sessionId = null;
     finishCall();
     show('list');
     loadSessions();
@@ -231,23 +443,45 @@ function main({ user, token }) {
       $('#outcome-select').focus();
       return;
     }
+    const deadline = $('#follow-up-deadline').value;
+    if (deadline && !/^\d{4}-\d{2}-\d{2}$/.test(deadline)) {
+      showMessage(box, 'officer.end.deadlineBad');
+      $('#follow-up-deadline').focus();
+      return;
+    }
+    if (deadline && deadline < shanghaiDay()) {
+      showMessage(box, 'officer.end.deadlinePast');
+      $('#follow-up-deadline').focus();
+      return;
+    }
+    const person = $('#follow-up-person').value.trim();
     const session = state.current;
     const button = $('#end-button');
     button.disabled = true;
     button.textContent = t('officer.end.working');
     try {
+      // The transcript is frozen at the end: save what is in the box first.
+      if (!$('#transcript-panel').hidden && transcriptDirty() && !await saveTranscript({ explicit: true })) {
+        showMessage(box, 'officer.end.transcriptUnsaved', 'officer.end.transcriptUnsaved.next');
+        return;
+      }
+      const body = { outcome, note: $('#end-note').value.trim() };
+      if (deadline) body.follow_up_deadline = deadline;
+      if (person) body.follow_up_person = person;
       // A reception can outlast the staff token: ask for the password rather than lose the form.
       await withReauth(user, () => api(`/sessions/${encodeURIComponent(session.id)}/end`, {
-        method: 'POST', body: { outcome, note: $('#end-note').value.trim() },
+        method: 'POST', body,
       }));
+      transcript.sessionId = null;
       finishCall();
       await showTimeline(session.id);
     } catch (err) {
       if (err.code === 'session_ended') {
+        transcript.sessionId = null;
         finishCall();
         await showTimeline(session.id);
       } else {
-        fail(box, err);
+        fail(box, err, 'end');
       }
     } finally {
       button.disabled = false;
@@ -262,12 +496,37 @@ function main({ user, token }) {
     $('#timeline').replaceChildren(h('p', { class: 'empty' }, t('common.loading')));
     try {
       state.timeline = await api(`/sessions/${encodeURIComponent(id)}`);
-      renderTimeline($('#timeline'), state.timeline);
+      drawTimeline();
     } catch (err) {
       $('#timeline').replaceChildren();
       fail($('#timeline-error'), err);
     }
     $('#timeline-view').focus();
+  }
+
+  // After the end the record is append-only: the host officer adds a correction to an event.
+  function drawTimeline() {
+    const session = state.timeline;
+    if (!session) return;
+    const corrects = canHost && session.status === 'ended';
+    renderTimeline($('#timeline'), session, { onCorrect: corrects ? (eventId, text, box) => addCorrection(session.id, eventId, text, box) : null });
+  }
+
+  async function addCorrection(sessionId, eventId, text, box) {
+    clearError(box);
+    try {
+      const event = await withReauth(user, () => api(`/sessions/${encodeURIComponent(sessionId)}/corrections`, {
+        method: 'POST', body: { corrects: eventId, text },
+      }));
+      state.timeline = await api(`/sessions/${encodeURIComponent(sessionId)}`);
+      drawTimeline();
+      announce(t('correction.added'));
+      const added = $(`[data-testid=correction][data-event-id="${event.id}"]`);
+      const button = $(`[data-testid=correct-button][data-event-id="${eventId}"]`);
+      (button || added)?.focus();
+    } catch (err) {
+      fail(box, err, 'correction');
+    }
   }
 
   $('#timeline-back').addEventListener('click', () => {
@@ -282,10 +541,21 @@ function main({ user, token }) {
     renderSessions();
     renderOutcomes();
     renderCallHeading();
-    if (state.timeline) renderTimeline($('#timeline'), state.timeline);
+    renderTranscriptState();
+    renderNotes();
+    drawTimeline();
   });
 
-  window.addEventListener('beforeunload', () => finishCall());
+  window.addEventListener('beforeunload', (e) => {
+    // Unsaved transcript: let the browser ask before the page goes.
+    if (state.call && !$('#transcript-panel').hidden && transcriptDirty()) {
+      e.preventDefault();
+      e.returnValue = '';
+      saveTranscript();
+      return;
+    }
+    finishCall();
+  });
 
   renderRole();
   renderOutcomes();

@@ -1,6 +1,9 @@
 // Rendering of session summaries and timelines, shared by the staff pages.
-import { t, tEnum, formatDay, formatTimeRange, formatDateTime, formatTime } from './i18n.js';
+import { t, tEnum, formatDay, formatTimeRange, formatDateTime, formatTime, formatDate } from './i18n.js';
 import { h } from './ui.js';
+
+/** The session statuses (docs/api.md); `cancelled` is a booking's, shown in logs. */
+export const SESSION_STATUSES = ['scheduled', 'waiting', 'live', 'interrupted', 'ended', 'no_show'];
 
 function nameOf(value) {
   if (!value) return '';
@@ -41,10 +44,24 @@ export function renderSessionList(list, sessions, actions, emptyKey = 'sessions.
   list.replaceChildren(...sorted.map((s) => sessionItem(s, actions)));
 }
 
+function dataOf(event) {
+  return event.data && typeof event.data === 'object' ? event.data : {};
+}
+
+/** "42 ms · 丢包 1.0% · 850 kbps" */
+export function qualityText(q) {
+  return t('quality.line', {
+    rtt: Math.round(Number(q.rtt_ms) || 0),
+    loss: ((Number(q.packet_loss) || 0) * 100).toFixed(1),
+    kbps: Math.round(Number(q.bitrate_kbps) || 0),
+  });
+}
+
 function eventText(event, who) {
-  const data = event.data && typeof event.data === 'object' ? event.data : {};
+  const data = dataOf(event);
   switch (event.kind) {
     case 'chat':
+    case 'note':
       return data.text || '';
     case 'admitted':
       return data.by ? t('timeline.admittedBy', { name: who(data.by) }) : '';
@@ -54,6 +71,24 @@ function eventText(event, who) {
       return t(data.kind === 'video' ? 'timeline.muteRequested.video' : 'timeline.muteRequested.audio', { name: who(data.by) });
     case 'resumed':
       return t('timeline.resumed');
+    case 'interrupted':
+      return t('timeline.interrupted');
+    case 'no_show':
+      return t('timeline.noShow');
+    case 'quality':
+      return qualityText(data);
+    case 'status_changed': {
+      const words = t('timeline.statusChanged', {
+        from: tEnum('session.status', data.from), to: tEnum('session.status', data.to),
+      });
+      return Number(data.gap_seconds) > 0 ? `${words}${t('timeline.gap', { seconds: data.gap_seconds })}` : words;
+    }
+    case 'transcript_decided':
+      return tEnum('transcript.decision', data.decision);
+    case 'rated':
+      return tEnum('satisfaction', data.satisfaction);
+    case 'correction':
+      return t('timeline.correctionOf', { id: data.corrects, text: data.text || '' });
     case 'ended': {
       const outcome = data.outcome ? tEnum('outcome', data.outcome) : '';
       const note = data.note || data.outcome_note || '';
@@ -73,38 +108,183 @@ function eventText(event, who) {
 function actorNames(events) {
   const names = new Map();
   for (const event of events) {
-    const data = event.data && typeof event.data === 'object' ? event.data : {};
+    const data = dataOf(event);
     const id = typeof event.actor === 'string' ? event.actor : event.actor?.id;
     if (id && data.name && !names.has(id)) names.set(id, data.name);
   }
   return (actor) => {
     const id = typeof actor === 'string' ? actor : actor?.id;
     if (id === 'petitioner') return tEnum('role.participant', 'petitioner');
+    if (id === 'system') return t('timeline.system');
     return names.get(id) || nameOf(actor);
   };
 }
 
-/** The timeline (events) of a session, with its summary on top. */
-export function renderTimeline(container, session) {
-  const events = [...(session.events || [])].sort((a, b) => String(a.at).localeCompare(String(b.at)) || (a.id - b.id));
-  const who = actorNames(events);
+/** The transcript (笔录) of a session and what the petitioner did with it. */
+function transcriptBlock(transcript) {
+  const tr = transcript || {};
+  const text = typeof tr.text === 'string' ? tr.text : '';
+  let decision;
+  if (tr.decision) {
+    decision = h('p', { class: `transcript-decision decision-${tr.decision}`, 'data-testid': 'transcript-decision', 'data-decision': tr.decision },
+      t(`transcript.staff.${tr.decision === 'confirmed' ? 'confirmed' : 'refused'}`, { at: formatDateTime(tr.decided_at) }));
+  } else {
+    decision = h('p', { class: 'transcript-decision', 'data-testid': 'transcript-decision' }, t('transcript.staff.undecided'));
+  }
+  return h('section', { class: 'transcript-record', 'aria-labelledby': 'transcript-record-heading' },
+    h('h3', { id: 'transcript-record-heading' }, t('transcript.heading')),
+    text
+      ? h('div', { class: 'transcript-text', 'data-testid': 'transcript-record', tabindex: '0' }, text)
+      : h('p', { class: 'empty', 'data-testid': 'transcript-record' }, t('transcript.none')),
+    decision,
+    tr.sha256 ? h('p', { class: 'hint' }, t('transcript.sha256'), ' ',
+      h('code', { class: 'sha256', 'data-testid': 'transcript-sha256' }, tr.sha256)) : null);
+}
+
+/** Per participant: how many quality reports, the mean round-trip time, the worst loss, the mean bitrate. */
+function qualityBlock(events, who) {
+  const by = new Map();
+  for (const event of events) {
+    if (event.kind !== 'quality') continue;
+    const d = dataOf(event);
+    const id = typeof event.actor === 'string' ? event.actor : event.actor?.id;
+    if (!by.has(id)) by.set(id, { actor: event.actor, n: 0, rtt: 0, loss: 0, kbps: 0 });
+    const q = by.get(id);
+    q.n += 1;
+    q.rtt += Number(d.rtt_ms) || 0;
+    q.loss = Math.max(q.loss, Number(d.packet_loss) || 0);
+    q.kbps += Number(d.bitrate_kbps) || 0;
+  }
+  if (!by.size) return null;
+  return h('section', { class: 'quality-record', 'aria-labelledby': 'quality-heading' },
+    h('h3', { id: 'quality-heading' }, t('quality.heading')),
+    h('table', { class: 'ledger quality-table', 'data-testid': 'quality-summary' },
+      h('thead', {}, h('tr', {},
+        h('th', { scope: 'col' }, t('quality.who')),
+        h('th', { scope: 'col' }, t('quality.reports')),
+        h('th', { scope: 'col' }, t('quality.rtt')),
+        h('th', { scope: 'col' }, t('quality.loss')),
+        h('th', { scope: 'col' }, t('quality.bitrate')))),
+      h('tbody', {}, [...by.values()].map((q) => h('tr', { 'data-actor': typeof q.actor === 'string' ? q.actor : '' },
+        h('th', { scope: 'row' }, who(q.actor)),
+        h('td', {}, String(q.n)),
+        h('td', {}, `${Math.round(q.rtt / q.n)} ms`),
+        h('td', {}, `${(q.loss * 100).toFixed(1)}%`),
+        h('td', {}, `${Math.round(q.kbps / q.n)} kbps`))))));
+}
+
+/**
+ * The timeline (events) of a session, with its summary on top, its transcript and connection
+ * quality. Corrections are shown under the event they correct. With `onCorrect(eventId, text)`
+ * (a promise; the host officer after the end) each event has a button to add a correction.
+ */
+export function renderTimeline(container, session, { onCorrect } = {}) {
+  const all = [...(session.events || [])].sort((a, b) => String(a.at).localeCompare(String(b.at)) || (a.id - b.id));
+  const who = actorNames(all);
+  const byId = new Map(all.map((e) => [e.id, e]));
+  const corrections = new Map();
+  for (const e of all) {
+    const target = Number(dataOf(e).corrects);
+    if (e.kind === 'correction' && byId.has(target)) {
+      if (!corrections.has(target)) corrections.set(target, []);
+      corrections.get(target).push(e);
+    }
+  }
+  const shown = all.filter((e) => e.kind !== 'quality' && !(e.kind === 'correction' && byId.has(Number(dataOf(e).corrects))));
+  const followUp = [session.follow_up_deadline ? formatDate(`${session.follow_up_deadline}T00:00:00+08:00`) : '', session.follow_up_person || '']
+    .filter(Boolean).join(' · ');
   const summary = h('dl', { class: 'facts' },
     h('dt', {}, t('session.case')), h('dd', {}, session.case_number || ''),
-    h('dt', {}, t('session.status')), h('dd', {}, tEnum('session.status', session.status)),
+    h('dt', {}, t('session.status')), h('dd', { 'data-testid': 'timeline-status' },
+      h('span', { class: `badge status-${session.status}` }, tEnum('session.status', session.status))),
     h('dt', {}, t('session.scheduled')), h('dd', {}, `${formatDay(session.starts_at)} ${formatTimeRange(session.starts_at, session.ends_at)}`),
     h('dt', {}, t('session.actual')), h('dd', {},
       session.started_at ? `${formatDateTime(session.started_at)} – ${session.ended_at ? formatTime(session.ended_at) : ''}` : '—'),
+    Number(session.interrupted_seconds) > 0
+      ? [h('dt', {}, t('session.interrupted')), h('dd', {}, t('session.seconds', { seconds: session.interrupted_seconds }))]
+      : null,
     h('dt', {}, t('session.outcome')), h('dd', { 'data-testid': 'timeline-outcome' },
       session.outcome ? tEnum('outcome', session.outcome) : '—'),
-    h('dt', {}, t('session.note')), h('dd', {}, session.outcome_note || '—'));
-  const list = events.length
-    ? h('ol', { class: 'timeline', 'data-testid': 'timeline' }, events.map((event) => h('li', {
-      class: `timeline-item kind-${event.kind}`, 'data-kind': event.kind,
-    },
-    h('time', { datetime: event.at }, formatTime(event.at)), ' ',
-    h('span', { class: 'badge' }, tEnum('event.kind', event.kind)), ' ',
-    h('span', { class: 'timeline-actor' }, who(event.actor)), ' ',
-    h('span', { class: 'timeline-text' }, eventText(event, who)))))
+    h('dt', {}, t('session.note')), h('dd', {}, session.outcome_note || '—'),
+    h('dt', {}, t('session.followUp')), h('dd', { 'data-testid': 'timeline-follow-up' }, followUp || '—'),
+    h('dt', {}, t('session.satisfaction')), h('dd', { 'data-testid': 'timeline-satisfaction' },
+      session.satisfaction ? tEnum('satisfaction', session.satisfaction) : t('session.notRated')));
+
+  function correctionForm(event, item, button) {
+    const id = `correction-${event.id}`;
+    const error = h('div', { class: 'alert', role: 'alert', hidden: true });
+    const input = h('textarea', { id, 'data-testid': 'correction-input', rows: '3', maxlength: '2000' });
+    const submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'correction-submit' }, t('correction.submit'));
+    const cancel = h('button', { type: 'button', class: 'secondary' }, t('correction.cancel'));
+    const form = h('form', { class: 'correction-form stack', novalidate: true, 'data-testid': 'correction-form' },
+      h('label', { for: id }, t('correction.label', { kind: tEnum('event.kind', event.kind), time: formatTime(event.at) })),
+      input, error, h('div', { class: 'button-row' }, submit, cancel));
+    const close = () => {
+      form.remove();
+      button.hidden = false;
+      button.focus();
+    };
+    cancel.addEventListener('click', close);
+    form.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') close();
+    });
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      error.hidden = true;
+      const text = input.value.trim();
+      if (!text) {
+        error.replaceChildren(h('p', { class: 'alert-message' }, t('correction.empty')));
+        error.hidden = false;
+        input.focus();
+        return;
+      }
+      submit.disabled = true;
+      submit.textContent = t('correction.working');
+      try {
+        await onCorrect(event.id, text, error);
+      } finally {
+        submit.disabled = false;
+        submit.textContent = t('correction.submit');
+      }
+    });
+    button.hidden = true;
+    item.append(form);
+    input.focus();
+  }
+
+  const list = shown.length
+    ? h('ol', { class: 'timeline', 'data-testid': 'timeline' }, shown.map((event) => {
+      const fixes = corrections.get(event.id) || [];
+      const item = h('li', {
+        class: `timeline-item kind-${event.kind}`, 'data-kind': event.kind, 'data-event-id': event.id,
+      },
+      h('time', { datetime: event.at }, formatTime(event.at)), ' ',
+      h('span', { class: 'badge' }, tEnum('event.kind', event.kind)), ' ',
+      h('span', { class: 'timeline-actor' }, who(event.actor)), ' ',
+      h('span', { class: 'timeline-text' }, eventText(event, who)));
+      if (onCorrect && event.kind !== 'correction') {
+        const button = h('button', {
+          type: 'button', class: 'secondary small', 'data-testid': 'correct-button', 'data-event-id': event.id,
+          'aria-label': t('correction.buttonLabel', { kind: tEnum('event.kind', event.kind), time: formatTime(event.at) }),
+        }, t('correction.button'));
+        button.addEventListener('click', () => correctionForm(event, item, button));
+        item.append(' ', button);
+      }
+      if (fixes.length) {
+        item.append(h('ul', { class: 'corrections', 'data-testid': 'corrections' }, fixes.map((fix) => h('li', {
+          class: 'correction', 'data-testid': 'correction', 'data-event-id': fix.id,
+        },
+        h('span', { class: 'badge correction-badge' }, tEnum('event.kind', 'correction')), ' ',
+        h('span', { class: 'correction-text' }, dataOf(fix).text || ''), ' ',
+        h('span', { class: 'correction-meta' }, `— ${who(fix.actor)} ${formatDateTime(fix.at)}`)))));
+      }
+      return item;
+    }))
     : h('p', { class: 'empty', 'data-testid': 'timeline' }, t('timeline.none'));
-  container.replaceChildren(summary, h('h3', {}, t('timeline.heading')), list);
+  container.replaceChildren(...[summary,
+    session.transcript ? transcriptBlock(session.transcript) : null,
+    qualityBlock(all, who),
+    h('h3', {}, t('timeline.heading')),
+    onCorrect ? h('p', { class: 'hint' }, t('correction.hint')) : null,
+    list].filter(Boolean));
 }
