@@ -7,6 +7,8 @@
 //!   actix-ws relay on the same stack with no auth and no bookkeeping.
 //! - `idle`: N authenticated idle sockets on one instance: memory per connection.
 //! - `hop`: the latency added when the two parties sit on two instances sharing Redis.
+//! - `records`: session-log pages and monthly statistics on a database filled by
+//!   `courtlink generate` (no servers: the store's queries, timed one by one).
 
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
@@ -32,6 +34,8 @@ pub enum Scenario {
     Relay,
     Idle,
     Hop,
+    /// Session-log pages and monthly statistics on the configured (generated) database.
+    Records,
 }
 
 #[derive(Debug, clap::Args)]
@@ -53,6 +57,9 @@ pub struct BenchArgs {
     /// Redis for the `hop` scenario.
     #[arg(long, default_value = "redis://127.0.0.1:6379/")]
     pub redis_url: String,
+    /// Queries per measurement in the `records` scenario (statistics of the country: a fifth).
+    #[arg(long, default_value_t = 200)]
+    pub queries: usize,
 }
 
 /// A server child process and the port it printed.
@@ -414,6 +421,7 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Relay => relay(&settings, &args).await,
         Scenario::Idle => idle(&settings, &args).await,
         Scenario::Hop => hop(&settings, &args).await,
+        Scenario::Records => records(&settings, &args).await,
     }
 }
 
@@ -643,4 +651,215 @@ pub async fn baseline_server() -> anyhow::Result<()> {
     println!("baseline relay on 127.0.0.1:{port}");
     server.run().await?;
     Ok(())
+}
+
+// --- records ------------------------------------------------------------------------------------
+
+/// `records`: the time of a session-log page and of a month's statistics, on the configured
+/// database as `courtlink generate` left it. Each query is made through the store exactly as the
+/// handler makes it (the page, or the statistics), one at a time, on a warm pool. Courts and months are drawn at random (fixed seed) for every query.
+async fn records(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
+    use rand::seq::SliceRandom;
+    use rand::{Rng, SeedableRng};
+
+    use crate::store::records::{LogFilter, Under};
+
+    let url = secrecy::ExposeSecret::expose_secret(&settings.database.url);
+    let store = Store::connect(url, 4).await?;
+    store.migrate().await?;
+    let ids = |sql: &'static str| {
+        let store = store.clone();
+        async move {
+            let rows: Vec<(i64,)> = match &store {
+                Store::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await?,
+                Store::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await?,
+            };
+            anyhow::Ok(rows.into_iter().map(|(id,)| id).collect::<Vec<i64>>())
+        }
+    };
+    let spc =
+        ids("SELECT id FROM courts WHERE level = 'supreme' AND parent_id IS NULL ORDER BY id")
+            .await?
+            .first()
+            .copied()
+            .context("no SPC: run `courtlink generate` first")?;
+    let provinces = ids("SELECT id FROM courts WHERE level = 'high' ORDER BY id").await?;
+    let basics = ids("SELECT c.id FROM courts c WHERE c.level = 'basic' \
+         AND EXISTS (SELECT 1 FROM local_rooms lr WHERE lr.court_id = c.id) ORDER BY c.id")
+    .await?;
+    let sessions = ids("SELECT COUNT(*) FROM sessions").await?;
+    if provinces.is_empty() || basics.is_empty() {
+        bail!("no generated courts: run `courtlink generate` first");
+    }
+    // The last twelve whole months in Beijing time.
+    let tz = crate::routes::sessions::shanghai();
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    let month_start = |back: u32| -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+        use chrono::{Datelike, TimeZone};
+        let mut y = today.year();
+        let mut m = today.month() as i32 - back as i32;
+        while m < 1 {
+            m += 12;
+            y -= 1;
+        }
+        let d = chrono::NaiveDate::from_ymd_opt(y, m as u32, 1).context("a month")?;
+        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).context("midnight")?)
+            .single()
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .context("a month start")
+    };
+    let mut months = Vec::new();
+    for back in 1..=12 {
+        months.push((month_start(back)?, month_start(back - 1)?));
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let n = args.queries.max(1);
+    // Unmeasured queries first, so that every pooled connection has connected and planned each
+    // query shape once, as in a server that has been up for a while.
+    let warm = (n / 10).max(8);
+    println!(
+        "records on {} ({} sessions, {} provinces, {} basic courts with rooms); {n} queries each",
+        store.backend(),
+        sessions.first().copied().unwrap_or(0),
+        provinces.len(),
+        basics.len()
+    );
+    println!("\n| query | runs | p50 ms | p99 ms | max ms | rows (mean) |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+
+    let ended = vec!["ended".to_owned()];
+    // 1. A basic court's coordinator: its held sessions of the last three months, first page.
+    let mut t = Timings::default();
+    for i in 0..warm + n {
+        t.measuring = i >= warm;
+        let court = *basics.choose(&mut rng).context("a court")?;
+        let began = Instant::now();
+        let rows = store
+            .record_page(&LogFilter {
+                under: Under::Court(court),
+                statuses: ended.clone(),
+                from: Some(months[2].0),
+                limit: 51,
+                ..LogFilter::default()
+            })
+            .await?;
+        t.add(began, rows.len());
+    }
+    t.print("log page: a basic court, ended, last 3 months");
+
+    // 2. A province's supervisor: one month, ended with a given outcome; page 1, then page 3.
+    let outcomes = ["reply", "assign", "transfer", "supervise"];
+    let mut first = Timings::default();
+    let mut third = Timings::default();
+    for i in 0..warm + n {
+        first.measuring = i >= warm;
+        third.measuring = i >= warm;
+        let court = *provinces.choose(&mut rng).context("a province")?;
+        let (from, to) = months[rng.gen_range(0..months.len())];
+        let outcome = outcomes[rng.gen_range(0..outcomes.len())].to_owned();
+        let mut before = None;
+        for page in 1..=3 {
+            let began = Instant::now();
+            let rows = store
+                .record_page(&LogFilter {
+                    under: Under::Province(court),
+                    statuses: ended.clone(),
+                    outcomes: vec![outcome.clone()],
+                    from: Some(from),
+                    to: Some(to),
+                    before,
+                    limit: 51,
+                    ..LogFilter::default()
+                })
+                .await?;
+            match page {
+                1 => first.add(began, rows.len()),
+                3 => third.add(began, rows.len()),
+                _ => {}
+            }
+            before = rows.get(49).map(|r| (r.starts_at, r.booking_id));
+            if before.is_none() {
+                break;
+            }
+        }
+    }
+    first.print("log page: a province, one month, ended + outcome, page 1");
+    third.print("log page: the same, page 3 (cursor)");
+
+    // 3. The SPC: the sessions one high court hosted, any time, first page.
+    let mut t = Timings::default();
+    for i in 0..warm + n {
+        t.measuring = i >= warm;
+        let host = *provinces.choose(&mut rng).context("a province")?;
+        let began = Instant::now();
+        let rows = store
+            .record_page(&LogFilter {
+                host_court: Some(host),
+                limit: 51,
+                ..LogFilter::default()
+            })
+            .await?;
+        t.add(began, rows.len());
+    }
+    t.print("log page: the SPC, hosted by one high court");
+
+    // 4. Statistics of a month: a province, then the whole country.
+    let mut t = Timings::default();
+    for i in 0..warm + n {
+        t.measuring = i >= warm;
+        let court = *provinces.choose(&mut rng).context("a province")?;
+        let (from, to) = months[rng.gen_range(0..months.len())];
+        let began = Instant::now();
+        let rows = store
+            .statistics(court, Under::Province(court), from, to)
+            .await?;
+        t.add(began, rows.len());
+    }
+    t.print("statistics: a province, one month");
+    let mut t = Timings::default();
+    for i in 0..4 + (n / 5).max(1) {
+        t.measuring = i >= 4;
+        let (from, to) = months[rng.gen_range(0..months.len())];
+        let began = Instant::now();
+        let rows = store.statistics(spc, Under::All, from, to).await?;
+        t.add(began, rows.len());
+    }
+    t.print("statistics: the country, one month");
+    store.close().await;
+    Ok(())
+}
+
+#[derive(Default)]
+struct Timings {
+    ms: Vec<f64>,
+    rows: usize,
+    /// False while warming up.
+    measuring: bool,
+}
+
+impl Timings {
+    fn add(&mut self, began: Instant, rows: usize) {
+        if !self.measuring {
+            return;
+        }
+        self.ms.push(began.elapsed().as_secs_f64() * 1000.0);
+        self.rows += rows;
+    }
+
+    fn print(&mut self, what: &str) {
+        if self.ms.is_empty() {
+            println!("| {what} | 0 | | | | |");
+            return;
+        }
+        self.ms.sort_by(f64::total_cmp);
+        let at = |p: f64| self.ms[((self.ms.len() - 1) as f64 * p).round() as usize];
+        println!(
+            "| {what} | {} | {:.2} | {:.2} | {:.2} | {:.1} |",
+            self.ms.len(),
+            at(0.5),
+            at(0.99),
+            self.ms[self.ms.len() - 1],
+            self.rows as f64 / self.ms.len() as f64
+        );
+    }
 }

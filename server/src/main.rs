@@ -47,6 +47,8 @@ enum Command {
     Audit(AuditCommand),
     /// Run a benchmark scenario and print its figures (see docs/benchmarks.md).
     Bench(courtlink::bench::BenchArgs),
+    /// Fill the configured database with generated courts, cases, sessions and events.
+    Generate(courtlink::generate::GenerateArgs),
     /// The benchmarks' baseline: a bare WebSocket relay with no auth and no bookkeeping.
     #[command(hide = true)]
     BenchBaselineServer,
@@ -104,6 +106,29 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
         }
         Command::Bench(args) => courtlink::bench::run(settings, args).await,
+        Command::Generate(args) => {
+            if settings.profile == "production" {
+                anyhow::bail!("generated data has no place in the production profile");
+            }
+            let store = Store::connect(&url, 2).await?;
+            store.migrate().await?;
+            let s = courtlink::generate::run(&store, &args, &settings.demo.password).await?;
+            println!(
+                "generated {} ({}): {} courts, {} local rooms, {} cases, {} sessions, {} events, \
+                 {} ledger entries in {:.1} s; logins like {} (password: demo.password)",
+                s.tag,
+                store.backend(),
+                s.courts,
+                s.local_rooms,
+                s.cases,
+                s.sessions,
+                s.events,
+                s.ledger_entries,
+                s.seconds,
+                s.high_supervisor(1)
+            );
+            Ok(())
+        }
         Command::BenchBaselineServer => courtlink::bench::baseline_server().await,
         Command::CheckConfig => {
             let backend = if url.starts_with("sqlite:") {

@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, bookings, cases, health, sessions, signal, transcript, views};
+use super::{auth, bookings, cases, health, records, sessions, signal, transcript, views};
 use crate::error::ErrorBody;
 
 #[derive(OpenApi)]
@@ -32,9 +32,14 @@ use crate::error::ErrorBody;
         transcript::rate,
         transcript::add_note,
         transcript::add_correction,
+        records::list_records,
+        records::get_record,
+        records::statistics,
     ),
     components(schemas(ErrorBody, views::CourtView, views::RoomView, views::CaseView, views::CaseDetail,
-        views::LedgerEntryView, views::SlotView, views::SessionView, views::SessionDetail, views::EventView)),
+        views::LedgerEntryView, views::SlotView, views::SessionView, views::SessionDetail, views::EventView,
+        records::RecordView, records::RecordPage, records::RecordDetail, records::Statistics,
+        records::StatsLine, records::Figures, records::Rates)),
     modifiers(&Bearer)
 )]
 pub struct ApiDoc;

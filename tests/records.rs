@@ -1,0 +1,1034 @@
+//! What higher courts see: session logs and statistics over the court hierarchy, for every role,
+//! on SQLite and PostgreSQL, with bad input at every door.
+//!
+//! The fixture books three sessions through the API with the demo courts — A: 西湖 with the SPC,
+//! held and rated satisfied; B: 上城 with 浙江高院, interrupted, resumed, held and rated
+//! dissatisfied; C: 西湖 with 杭州中院, a no-show — and moves them through the store's own
+//! lifecycle calls, ending held sessions with the officer's real `end` request (which writes the
+//! ledger). Tests that need another province, or many sessions, add generated data.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly by panicking"
+)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Datelike, Duration, Utc};
+use common::{TestApp, assert_error};
+use courtlink::domain::{Channel, Satisfaction};
+use courtlink::generate::{GenerateArgs, Summary};
+use courtlink::store::{NewCase, Store};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+// --- helpers -------------------------------------------------------------------------------------
+
+async fn store_of(app: &TestApp) -> Store {
+    Store::connect(app.settings.database.url.expose_secret(), 2)
+        .await
+        .unwrap()
+}
+
+async fn exec(store: &Store, sql: &str) {
+    match store {
+        Store::Sqlite(p) => {
+            sqlx::query(sql).execute(p).await.unwrap();
+        }
+        Store::Postgres(p) => {
+            sqlx::query(sql).execute(p).await.unwrap();
+        }
+    }
+}
+
+async fn int(store: &Store, sql: &str) -> i64 {
+    let (n,): (i64,) = match store {
+        Store::Sqlite(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
+        Store::Postgres(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
+    };
+    n
+}
+
+async fn court_id(store: &Store, name: &str) -> i64 {
+    int(
+        store,
+        &format!("SELECT id FROM courts WHERE name = '{name}'"),
+    )
+    .await
+}
+
+fn today() -> chrono::NaiveDate {
+    Utc::now()
+        .with_timezone(&courtlink::routes::sessions::shanghai())
+        .date_naive()
+}
+
+/// The demo courts by role in the hierarchy.
+struct Courts {
+    spc: i64,
+    zj: i64,
+    hz: i64,
+    xihu: i64,
+    shangcheng: i64,
+}
+
+struct Fixture {
+    courts: Courts,
+    /// 西湖 with the SPC: held, satisfied.
+    a: i64,
+    /// 上城 with 浙江高院: interrupted, resumed, held, dissatisfied.
+    b: i64,
+    /// 西湖 with 杭州中院: no-show.
+    c: i64,
+}
+
+/// A coordinator books the first future slot of a court of `level` for one of its cases.
+async fn book(app: &TestApp, coordinator: &str, level: &str, case: usize, room: usize) -> i64 {
+    let token = app.login(coordinator).await;
+    let cases = app.get_ok("/api/v1/cases", &token).await;
+    let rooms = app.get_ok("/api/v1/local-rooms", &token).await;
+    let soon = Utc::now() + Duration::minutes(2);
+    let slots = app.get_ok("/api/v1/slots", &token).await;
+    let slot = slots
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["court"]["level"] == level
+                && s["starts_at"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<DateTime<Utc>>()
+                    .unwrap()
+                    > soon
+        })
+        .expect("a future slot")
+        .clone();
+    let res = app
+        .post(
+            "/api/v1/bookings",
+            Some(&token),
+            &json!({"slot_id": slot["id"], "case_id": cases[case]["id"], "local_room_id": rooms[room]["id"]}),
+        )
+        .await;
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    body["session_id"].as_i64().unwrap()
+}
+
+/// The officer is in and has admitted the petitioner: the session is live.
+async fn go_live(store: &Store, session: i64) {
+    store
+        .add_event(
+            session,
+            "joined",
+            "user-1",
+            &json!({"role": "officer", "name": "officer", "state": "joined"}),
+        )
+        .await
+        .unwrap();
+    store
+        .add_event(session, "admitted", "user-1", &json!({"by": "user-1"}))
+        .await
+        .unwrap();
+}
+
+async fn end(app: &TestApp, officer: &str, session: i64, outcome: &str) {
+    let token = app.login(officer).await;
+    let res = app
+        .post(
+            &format!("/api/v1/sessions/{session}/end"),
+            Some(&token),
+            &json!({"outcome": outcome, "note": "记录在案"}),
+        )
+        .await;
+    let status = res.status();
+    assert_eq!(status, 200, "{}", res.text().await.unwrap());
+}
+
+async fn fixture(app: &TestApp) -> Fixture {
+    let store = store_of(app).await;
+    let courts = Courts {
+        spc: court_id(&store, "最高人民法院").await,
+        zj: court_id(&store, "浙江省高级人民法院").await,
+        hz: court_id(&store, "杭州市中级人民法院").await,
+        xihu: court_id(&store, "杭州市西湖区人民法院").await,
+        shangcheng: court_id(&store, "杭州市上城区人民法院").await,
+    };
+    let a = book(app, "xihu.coord", "supreme", 0, 0).await;
+    let b = book(app, "shangcheng.coord", "high", 0, 0).await;
+    let c = book(app, "xihu.coord", "intermediate", 1, 1).await;
+
+    go_live(&store, a).await;
+    end(app, "spc.officer", a, "reply").await;
+    store.rate(a, Satisfaction::Satisfied).await.unwrap();
+
+    go_live(&store, b).await;
+    store
+        .add_event(b, "interrupted", "user-1", &json!({}))
+        .await
+        .unwrap();
+    // Whole seconds are stored: let one pass so the gap is on the record.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    store
+        .add_event(b, "resumed", "user-1", &json!({}))
+        .await
+        .unwrap();
+    end(app, "zj.officer", b, "transfer").await;
+    store.rate(b, Satisfaction::Dissatisfied).await.unwrap();
+
+    store
+        .add_event(c, "no_show", "system", &json!({}))
+        .await
+        .unwrap();
+    store.close().await;
+    Fixture { courts, a, b, c }
+}
+
+async fn generate(app: &TestApp, sessions: i64, courts: i64) -> Summary {
+    let store = store_of(app).await;
+    let summary = courtlink::generate::run(
+        &store,
+        &GenerateArgs {
+            sessions,
+            events: sessions * 4,
+            courts,
+            months: 2,
+            seed: 5,
+        },
+        common::DEMO_PASSWORD,
+    )
+    .await
+    .unwrap();
+    store.close().await;
+    summary
+}
+
+/// Every session id of a log, walking the pages.
+async fn walk(app: &TestApp, token: &str, query: &str, limit: usize) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10_000 {
+        let mut path = format!("/api/v1/records/sessions?limit={limit}");
+        if !query.is_empty() {
+            path.push('&');
+            path.push_str(query);
+        }
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let page = app.get_ok(&path, token).await;
+        let got = page["items"].as_array().unwrap();
+        assert!(got.len() <= limit);
+        items.extend(got.iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => {
+                assert_eq!(got.len(), limit, "a page before the last one is full");
+                cursor = Some(c.to_owned());
+            }
+            None => return items,
+        }
+    }
+    panic!("the log never ended");
+}
+
+fn ids(items: &[Value]) -> BTreeSet<i64> {
+    items.iter().map(|i| i["id"].as_i64().unwrap()).collect()
+}
+
+async fn ids_seen_by(app: &TestApp, username: &str, query: &str) -> BTreeSet<i64> {
+    let token = app.login(username).await;
+    ids(&walk(app, &token, query, 200).await)
+}
+
+// --- scope ---------------------------------------------------------------------------------------
+
+async fn scope_by_role(app: TestApp) {
+    let f = fixture(&app).await;
+    let all: BTreeSet<i64> = [f.a, f.b, f.c].into_iter().collect();
+    for user in [
+        "spc.supervisor",
+        "spc.officer",
+        "zj.supervisor",
+        "zj.officer",
+        "hz.officer",
+    ] {
+        assert_eq!(ids_seen_by(&app, user, "").await, all, "{user}");
+    }
+    assert_eq!(
+        ids_seen_by(&app, "xihu.coord", "").await,
+        [f.a, f.c].into_iter().collect(),
+        "a coordinator reads its own court's sessions"
+    );
+    assert_eq!(
+        ids_seen_by(&app, "shangcheng.coord", "").await,
+        [f.b].into_iter().collect()
+    );
+    let admin = app.login("admin").await;
+    assert_error(
+        app.get("/api/v1/records/sessions", Some(&admin)).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        app.get("/api/v1/records/sessions", None).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
+
+    // One session with its timeline: every reader whose scope covers it, and nobody else.
+    for (user, session, allowed) in [
+        ("spc.supervisor", f.b, true),
+        ("zj.supervisor", f.a, true),
+        ("hz.officer", f.a, true),
+        ("xihu.coord", f.c, true),
+        ("xihu.coord", f.b, false),
+        ("shangcheng.coord", f.a, false),
+        ("admin", f.a, false),
+    ] {
+        let token = app.login(user).await;
+        let res = app
+            .get(&format!("/api/v1/records/sessions/{session}"), Some(&token))
+            .await;
+        if allowed {
+            assert_eq!(res.status(), 200, "{user} reads {session}");
+        } else {
+            assert_error(res, 403, "forbidden").await;
+        }
+    }
+    let spc = app.login("spc.supervisor").await;
+    assert_error(
+        app.get("/api/v1/records/sessions/999999", Some(&spc)).await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    // Another province: its supervisor sees its own sessions and none of 浙江's, and 浙江's
+    // supervisor none of its; the SPC sees both.
+    let g = generate(&app, 300, 30).await;
+    let other = ids_seen_by(&app, &g.high_supervisor(1), "").await;
+    assert!(!other.is_empty());
+    assert!(other.is_disjoint(&all));
+    let store = store_of(&app).await;
+    let in_province = int(
+        &store,
+        &format!(
+            "SELECT COUNT(*) FROM bookings b JOIN local_rooms lr ON lr.id = b.local_room_id \
+             JOIN courts c ON c.id = lr.court_id LEFT JOIN courts p ON p.id = c.parent_id \
+             WHERE c.parent_id = {h} OR p.parent_id = {h} OR c.id = {h}",
+            h = g.high_court_ids[0]
+        ),
+    )
+    .await;
+    assert_eq!(other.len() as i64, in_province);
+    assert_eq!(ids_seen_by(&app, "zj.supervisor", "").await, all);
+    let everything = ids_seen_by(&app, "spc.supervisor", "").await;
+    assert_eq!(
+        everything.len() as i64,
+        int(&store, "SELECT COUNT(*) FROM sessions").await
+    );
+    assert!(everything.is_superset(&other) && everything.is_superset(&all));
+
+    let outsider = app.login(&g.high_supervisor(1)).await;
+    for path in [
+        format!("/api/v1/records/sessions/{}", f.a),
+        format!("/api/v1/records/sessions?court={}", f.courts.xihu),
+        format!("/api/v1/records/statistics?court={}", f.courts.zj),
+    ] {
+        assert_error(app.get(&path, Some(&outsider)).await, 403, "forbidden").await;
+    }
+    let zj = app.login("zj.supervisor").await;
+    assert_error(
+        app.get(
+            &format!("/api/v1/records/sessions?court={}", g.high_court_ids[0]),
+            Some(&zj),
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    store.close().await;
+}
+on_both_backends!(scope, scope_by_role);
+
+// --- filters and bad input -------------------------------------------------------------------
+
+async fn log_filters(app: TestApp) {
+    let f = fixture(&app).await;
+    let zj = app.login("zj.supervisor").await;
+    let seen = |q: String| {
+        let app = &app;
+        let zj = zj.clone();
+        async move { ids(&walk(app, &zj, &q, 50).await) }
+    };
+    let set = |v: &[i64]| v.iter().copied().collect::<BTreeSet<i64>>();
+    assert_eq!(seen("status=ended".into()).await, set(&[f.a, f.b]));
+    assert_eq!(
+        seen("status=no_show,ended".into()).await,
+        set(&[f.a, f.b, f.c])
+    );
+    assert_eq!(seen("status=cancelled".into()).await, set(&[]));
+    assert_eq!(seen("outcome=reply".into()).await, set(&[f.a]));
+    assert_eq!(seen("outcome=transfer,assign".into()).await, set(&[f.b]));
+    assert_eq!(
+        seen(format!("host_court={}", f.courts.spc)).await,
+        set(&[f.a])
+    );
+    assert_eq!(
+        seen(format!("host_court={}", f.courts.hz)).await,
+        set(&[f.c])
+    );
+    assert_eq!(
+        seen(format!("court={}", f.courts.shangcheng)).await,
+        set(&[f.b])
+    );
+    assert_eq!(
+        seen(format!("court={}", f.courts.hz)).await,
+        set(&[f.a, f.b, f.c])
+    );
+    let t = today();
+    let from = t.format("%Y-%m-%d");
+    let to = (t + Duration::days(2)).format("%Y-%m-%d");
+    assert_eq!(
+        seen(format!("from={from}&to={to}")).await,
+        set(&[f.a, f.b, f.c])
+    );
+    let later = (t + Duration::days(3)).format("%Y-%m-%d");
+    assert_eq!(seen(format!("from={later}")).await, set(&[]));
+    let before = (t - Duration::days(1)).format("%Y-%m-%d");
+    assert_eq!(seen(format!("to={before}")).await, set(&[]));
+
+    // The case number of A, as the log shows it, finds A alone; in combination with a status.
+    let detail = app
+        .get_ok(&format!("/api/v1/records/sessions/{}", f.a), &zj)
+        .await;
+    let number = detail["case_number"].as_str().unwrap().to_owned();
+    let encoded: String = number.bytes().map(|b| format!("%{b:02X}")).collect();
+    assert_eq!(seen(format!("case_number={encoded}")).await, set(&[f.a]));
+    assert_eq!(
+        seen(format!("case_number={encoded}&status=no_show")).await,
+        set(&[])
+    );
+
+    // What a log row says.
+    let page = app
+        .get_ok("/api/v1/records/sessions?status=ended", &zj)
+        .await;
+    let b = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == f.b)
+        .unwrap();
+    assert_eq!(b["host_court"]["id"], f.courts.zj);
+    assert_eq!(b["host_court"]["level"], "high");
+    assert_eq!(b["local_court"]["id"], f.courts.shangcheng);
+    assert_eq!(b["outcome"], "transfer");
+    assert_eq!(b["satisfaction"], "dissatisfied");
+    assert!(b["interrupted_seconds"].as_i64().unwrap() >= 1);
+    assert!(b["duration_seconds"].as_i64().unwrap() >= 1);
+
+    // Bad input: each names its field, with 422.
+    for query in [
+        "limit=0",
+        "limit=201",
+        "limit=abc",
+        "limit=",
+        "court=abc",
+        "court=999999",
+        "host_court=999999",
+        "host_court=1.5",
+        "from=2026-13-01",
+        "from=2026/01/01",
+        "to=yesterday",
+        "from=2026-05-02&to=2026-05-01",
+        "status=bogus",
+        "status=ended,",
+        "outcome=bribe",
+        "case_number=%20",
+        "unknown=1",
+        "cursor=garbage",
+    ] {
+        let res = app
+            .get(&format!("/api/v1/records/sessions?{query}"), Some(&zj))
+            .await;
+        assert_error(res, 422, "invalid_input").await;
+    }
+    let shangcheng = app.login("shangcheng.coord").await;
+    assert_error(
+        app.get(
+            &format!("/api/v1/records/sessions?court={}", f.courts.xihu),
+            Some(&shangcheng),
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let res = app
+        .get("/api/v1/records/sessions/not-a-number", Some(&zj))
+        .await;
+    assert_eq!(res.status(), 404);
+}
+on_both_backends!(filters, log_filters);
+
+// --- pages ---------------------------------------------------------------------------------------
+
+async fn pages_walk_everything_once(app: TestApp) {
+    let _f = fixture(&app).await;
+    generate(&app, 400, 30).await;
+    let spc = app.login("spc.supervisor").await;
+    let store = store_of(&app).await;
+    let total = int(&store, "SELECT COUNT(*) FROM sessions").await;
+    for limit in [7, 50, 200] {
+        let items = walk(&app, &spc, "", limit).await;
+        assert_eq!(items.len() as i64, total, "limit {limit}");
+        assert_eq!(ids(&items).len(), items.len(), "no session twice");
+        let starts: Vec<DateTime<Utc>> = items
+            .iter()
+            .map(|i| i["starts_at"].as_str().unwrap().parse().unwrap())
+            .collect();
+        assert!(starts.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    }
+    // Filtered walks agree with the unfiltered one.
+    let ended = walk(&app, &spc, "status=ended", 13).await;
+    assert_eq!(
+        ended.len() as i64,
+        int(
+            &store,
+            "SELECT COUNT(*) FROM sessions s JOIN bookings b ON b.id = s.booking_id \
+             WHERE s.status = 'ended' AND b.status <> 'cancelled'"
+        )
+        .await
+    );
+    assert!(ended.iter().all(|i| i["status"] == "ended"));
+    let default = app.get_ok("/api/v1/records/sessions", &spc).await;
+    assert_eq!(default["items"].as_array().unwrap().len(), 50);
+
+    // A cursor is the server's: edited, cut, or used with other filters, it is refused.
+    let page = app
+        .get_ok("/api/v1/records/sessions?limit=5&status=ended", &spc)
+        .await;
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let ok = app
+        .get(
+            &format!("/api/v1/records/sessions?limit=5&status=ended&cursor={cursor}"),
+            Some(&spc),
+        )
+        .await;
+    assert_eq!(ok.status(), 200);
+    let (payload, tag) = cursor.split_once('.').unwrap();
+    let mut bytes = payload.as_bytes().to_vec();
+    bytes[3] = if bytes[3] == b'A' { b'B' } else { b'A' };
+    let edited = format!("{}.{tag}", String::from_utf8(bytes).unwrap());
+    let forged = {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let text = String::from_utf8(b64.decode(payload).unwrap()).unwrap();
+        let mut parts: Vec<&str> = text.split('.').collect();
+        parts[2] = "1";
+        format!("{}.{tag}", b64.encode(parts.join(".")))
+    };
+    for bad in [
+        edited,
+        forged,
+        payload.to_owned(),
+        format!("{payload}."),
+        format!("{payload}.{}", &tag[..tag.len() - 2]),
+    ] {
+        let res = app
+            .get(
+                &format!("/api/v1/records/sessions?limit=5&status=ended&cursor={bad}"),
+                Some(&spc),
+            )
+            .await;
+        assert_error(res, 422, "invalid_input").await;
+    }
+    let res = app
+        .get(
+            &format!("/api/v1/records/sessions?limit=5&status=no_show&cursor={cursor}"),
+            Some(&spc),
+        )
+        .await;
+    let body = assert_error(res, 422, "invalid_input").await;
+    assert!(body["message"].as_str().unwrap().contains("other filters"));
+    // Another reader cannot reuse it either (the reader is part of the query).
+    let zj = app.login("zj.supervisor").await;
+    let res = app
+        .get(
+            &format!("/api/v1/records/sessions?limit=5&status=ended&cursor={cursor}"),
+            Some(&zj),
+        )
+        .await;
+    assert_error(res, 422, "invalid_input").await;
+    store.close().await;
+}
+on_both_backends!(pages, pages_walk_everything_once);
+
+// --- one session ---------------------------------------------------------------------------------
+
+async fn timeline_without_identities(app: TestApp) {
+    let f = fixture(&app).await;
+    let hz = app.login("hz.officer").await;
+    let res = app
+        .get(&format!("/api/v1/records/sessions/{}", f.b), Some(&hz))
+        .await;
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    let detail: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(detail["id"], f.b);
+    assert_eq!(detail["status"], "ended");
+    let kinds: Vec<&str> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for kind in ["joined", "admitted", "interrupted", "resumed", "ended"] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    // No identity number or phone number leaves, not even masked: the log names the case.
+    let store = store_of(&app).await;
+    let case = store
+        .case(detail["case_id"].as_i64().unwrap())
+        .await
+        .unwrap();
+    assert!(!text.contains(&case.petitioner_id_number));
+    assert!(!text.contains("petitioner_id"));
+    assert!(!text.contains("phone"));
+    let page = app.get("/api/v1/records/sessions", Some(&hz)).await;
+    let text = page.text().await.unwrap();
+    for c in store.cases_of_court(f.courts.xihu).await.unwrap() {
+        assert!(!text.contains(&c.petitioner_id_number));
+    }
+    store.close().await;
+}
+on_both_backends!(timeline, timeline_without_identities);
+
+// --- statistics ----------------------------------------------------------------------------------
+
+fn period() -> String {
+    let t = today();
+    format!(
+        "from={}&to={}",
+        t.format("%Y-%m-%d"),
+        (t + Duration::days(2)).format("%Y-%m-%d")
+    )
+}
+
+/// Two new cases of 上城 with contacts today: X, a first visit that stayed the only one; Y, a
+/// collective case with a letter and then a trip to Beijing.
+async fn first_visits(app: &TestApp, shangcheng: i64) {
+    let store = store_of(app).await;
+    let case = |number: &'static str| NewCase {
+        court_id: shangcheng,
+        case_number: number,
+        petitioner_name: "测试",
+        petitioner_id_number: "330102199001011234",
+        subject: "测试",
+        status: "handling",
+        tier: 3,
+        lead: None,
+        deadline: None,
+        escalation_risk: false,
+        petitioner_phone: "13800000000",
+        measures: None,
+        goal: None,
+        received_on: None,
+        accepted_on: None,
+    };
+    let x = store
+        .insert_case(&case("(2026)浙0102信访101号"))
+        .await
+        .unwrap();
+    let y = store
+        .insert_case(&case("(2026)浙0102信访102号"))
+        .await
+        .unwrap();
+    let now = courtlink::store::now();
+    store
+        .insert_ledger_entry(x, now, Channel::LocalVisit, "来访")
+        .await
+        .unwrap();
+    store
+        .insert_ledger_entry(y, now, Channel::Letter, "来信")
+        .await
+        .unwrap();
+    store
+        .insert_ledger_entry(y, now + Duration::seconds(1), Channel::ToBeijing, "进京")
+        .await
+        .unwrap();
+    exec(
+        &store,
+        &format!("UPDATE cases SET collective = TRUE WHERE id = {y}"),
+    )
+    .await;
+    store.close().await;
+}
+
+fn figures(v: &Value) -> BTreeMap<String, Value> {
+    v.as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| !["court", "part"].contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+async fn statistics_by_definition(app: TestApp) {
+    let f = fixture(&app).await;
+    first_visits(&app, f.courts.shangcheng).await;
+    let zj = app.login("zj.supervisor").await;
+    let stats = app
+        .get_ok(&format!("/api/v1/records/statistics?{}", period()), &zj)
+        .await;
+    assert_eq!(stats["court"]["id"], f.courts.zj);
+    assert_eq!(stats["from"], today().format("%Y-%m-%d").to_string());
+    let t = &stats["totals"];
+    let expect = [
+        ("booked", 3),
+        ("cancelled", 0),
+        ("held", 2),
+        ("no_show", 1),
+        ("interrupted", 1),
+        ("hosted", 2),
+        ("kept_from_beijing", 1),
+        ("kept_from_province", 1),
+        ("to_beijing", 1),
+        ("to_province", 0),
+        ("contacts", 5),
+        ("cases", 4),
+        ("first_visits", 2),
+        ("first_visits_resolved", 1),
+        ("repeat_contacts", 3),
+        ("skip_level_contacts", 1),
+        ("collective_contacts", 2),
+        ("rated", 2),
+        ("satisfied", 1),
+    ];
+    for (k, v) in expect {
+        assert_eq!(t[k], v, "{k} in {t}");
+    }
+    assert_eq!(t["rates"]["first_visit_resolution"], 0.5);
+    assert_eq!(t["rates"]["repeat"], 0.6);
+    assert_eq!(t["rates"]["skip_level"], 0.2);
+    assert_eq!(t["rates"]["collective"], 0.4);
+    assert_eq!(t["rates"]["satisfaction"], 0.5);
+    assert!(t["average_duration_minutes"].as_f64().unwrap() >= 0.0);
+
+    // Rows: 浙江高院's own (it hosted B), then 杭州中院 with everything below it.
+    let rows = stats["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["court"]["id"], f.courts.zj);
+    assert_eq!(rows[0]["part"], "own");
+    assert_eq!(rows[0]["hosted"], 1);
+    assert_eq!(rows[0]["booked"], 0);
+    assert_eq!(rows[1]["court"]["id"], f.courts.hz);
+    assert_eq!(rows[1]["part"], "below");
+    assert_eq!(rows[1]["booked"], 3);
+    assert_eq!(rows[1]["hosted"], 1);
+
+    // The SPC: its own row hosted A; 浙江 as one branch with the same totals as above.
+    let spc = app.login("spc.supervisor").await;
+    let country = app
+        .get_ok(&format!("/api/v1/records/statistics?{}", period()), &spc)
+        .await;
+    let rows = country["rows"].as_array().unwrap();
+    assert_eq!(rows[0]["court"]["id"], f.courts.spc);
+    assert_eq!(rows[0]["hosted"], 1);
+    let zj_row = rows
+        .iter()
+        .find(|r| r["court"]["id"] == f.courts.zj)
+        .unwrap();
+    // In the country's view 浙江's branch has 浙江's own totals (it hosted B and C).
+    assert_eq!(figures(zj_row), figures(t));
+    assert_eq!(country["totals"]["hosted"], 3);
+    assert_eq!(country["totals"]["booked"], 3);
+
+    // The same for 浙江 asked by the SPC with `court`.
+    let same = app
+        .get_ok(
+            &format!(
+                "/api/v1/records/statistics?court={}&{}",
+                f.courts.zj,
+                period()
+            ),
+            &spc,
+        )
+        .await;
+    assert_eq!(same["totals"], stats["totals"]);
+
+    // A coordinator reads its own court's figures only.
+    let xihu = app.login("xihu.coord").await;
+    let own = app
+        .get_ok(&format!("/api/v1/records/statistics?{}", period()), &xihu)
+        .await;
+    assert_eq!(own["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(own["totals"]["booked"], 2);
+    assert_eq!(own["totals"]["held"], 1);
+    assert_eq!(own["totals"]["no_show"], 1);
+    assert_eq!(own["totals"]["hosted"], 0);
+    assert_eq!(own["totals"]["contacts"], 1);
+    assert_eq!(own["totals"]["rates"]["satisfaction"], 1.0);
+
+    // A period with nothing in it: zeros and no rates.
+    let empty = app
+        .get_ok(
+            "/api/v1/records/statistics?from=2001-01-01&to=2001-01-31",
+            &zj,
+        )
+        .await;
+    assert_eq!(empty["totals"]["booked"], 0);
+    assert_eq!(empty["totals"]["rates"]["satisfaction"], Value::Null);
+    assert_eq!(empty["totals"]["average_duration_minutes"], Value::Null);
+    // By default: this month.
+    let month = app.get_ok("/api/v1/records/statistics", &zj).await;
+    assert_eq!(
+        month["from"],
+        today().format("%Y-%m-01").to_string(),
+        "{month}"
+    );
+}
+on_both_backends!(statistics, statistics_by_definition);
+
+async fn statistics_exports_and_bad_input(app: TestApp) {
+    let f = fixture(&app).await;
+    let zj = app.login("zj.supervisor").await;
+    let json_stats = app
+        .get_ok(&format!("/api/v1/records/statistics?{}", period()), &zj)
+        .await;
+
+    let res = app
+        .get(
+            &format!("/api/v1/records/statistics?format=csv&{}", period()),
+            Some(&zj),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["content-type"].to_str().unwrap(),
+        "text/csv; charset=utf-8"
+    );
+    let disposition = res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let t = today();
+    assert_eq!(
+        disposition,
+        format!(
+            "attachment; filename=\"courtlink-statistics-{}-{}-{}.csv\"",
+            f.courts.zj,
+            t.format("%Y-%m-%d"),
+            (t + Duration::days(2)).format("%Y-%m-%d")
+        )
+    );
+    let csv = res.text().await.unwrap();
+    let csv = csv.strip_prefix('\u{feff}').expect("a byte-order mark");
+    let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
+    assert_eq!(lines.len(), 1 + 2 + 1, "header, two rows, total: {csv}");
+    let header: Vec<&str> = lines[0].split(',').collect();
+    assert_eq!(header[0], "court_id");
+    let total: Vec<&str> = lines[3].split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    assert_eq!(total[col("part")], "total");
+    assert_eq!(total[col("court_name")], "浙江省高级人民法院");
+    assert_eq!(total[col("booked")], "3");
+    assert_eq!(total[col("held")], json_stats["totals"]["held"].to_string());
+    assert_eq!(total[col("satisfaction_rate")], "0.5000");
+    assert_eq!(lines[2].split(',').nth(1), Some("杭州市中级人民法院"));
+
+    let res = app
+        .get(
+            &format!("/api/v1/records/statistics?format=xlsx&{}", period()),
+            Some(&zj),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["content-type"].to_str().unwrap(),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .ends_with(".xlsx\"")
+    );
+    let bytes = res.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"PK\x03\x04"), "a ZIP container");
+    assert!(bytes.len() > 2000);
+
+    for query in [
+        "format=pdf",
+        "format=",
+        "from=2026-02-30",
+        "from=20260201",
+        "to=2026-01",
+        "from=2026-03-02&to=2026-03-01",
+        "from=2024-01-01&to=2025-12-31",
+        "court=abc",
+        "court=999999",
+        "court=",
+        "month=2026-01",
+    ] {
+        let res = app
+            .get(&format!("/api/v1/records/statistics?{query}"), Some(&zj))
+            .await;
+        assert_error(res, 422, "invalid_input").await;
+    }
+    let xihu = app.login("xihu.coord").await;
+    for court in [f.courts.shangcheng, f.courts.hz] {
+        assert_error(
+            app.get(
+                &format!("/api/v1/records/statistics?court={court}"),
+                Some(&xihu),
+            )
+            .await,
+            403,
+            "forbidden",
+        )
+        .await;
+    }
+    let hz = app.login("hz.officer").await;
+    assert_error(
+        app.get(
+            &format!("/api/v1/records/statistics?court={}", f.courts.zj),
+            Some(&hz),
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let admin = app.login("admin").await;
+    assert_error(
+        app.get("/api/v1/records/statistics", Some(&admin)).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        app.get("/api/v1/records/statistics", None).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
+}
+on_both_backends!(exports, statistics_exports_and_bad_input);
+
+// --- generated data -----------------------------------------------------------------------------
+
+/// On generated data, the log and the statistics agree with each other and with plain counts.
+async fn generated_data_adds_up(app: TestApp) {
+    let g = generate(&app, 1500, 60).await;
+    let store = store_of(&app).await;
+    let spc = app.login("spc.supervisor").await;
+    // The last whole month in Beijing time.
+    let t = today();
+    let first = chrono::NaiveDate::from_ymd_opt(
+        if t.month0() == 0 {
+            t.year() - 1
+        } else {
+            t.year()
+        },
+        if t.month0() == 0 { 12 } else { t.month() - 1 },
+        1,
+    )
+    .unwrap();
+    let last = t.with_day(1).unwrap().pred_opt().unwrap();
+    let q = format!(
+        "from={}&to={}",
+        first.format("%Y-%m-%d"),
+        last.format("%Y-%m-%d")
+    );
+    let country = app
+        .get_ok(&format!("/api/v1/records/statistics?{q}"), &spc)
+        .await;
+    let start = first.and_hms_opt(0, 0, 0).unwrap().and_utc() - Duration::hours(8);
+    let end = last.and_hms_opt(0, 0, 0).unwrap().and_utc() + Duration::hours(16);
+    let bind = |t: DateTime<Utc>| match &store {
+        Store::Sqlite(_) => format!(
+            "'{}'",
+            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+        ),
+        Store::Postgres(_) => format!("'{}'::timestamptz", t.to_rfc3339()),
+    };
+    let in_period = format!(
+        "b.starts_at >= {} AND b.starts_at < {}",
+        bind(start),
+        bind(end)
+    );
+    let booked = int(
+        &store,
+        &format!("SELECT COUNT(*) FROM bookings b WHERE b.status <> 'cancelled' AND {in_period}"),
+    )
+    .await;
+    assert!(booked > 50, "the month has sessions");
+    assert_eq!(country["totals"]["booked"], booked);
+    assert_eq!(country["totals"]["hosted"], booked);
+    let held = int(
+        &store,
+        &format!(
+            "SELECT COUNT(*) FROM bookings b JOIN sessions s ON s.booking_id = b.id \
+             WHERE b.status <> 'cancelled' AND s.status = 'ended' AND {in_period}"
+        ),
+    )
+    .await;
+    assert_eq!(country["totals"]["held"], held);
+    let contacts = int(
+        &store,
+        &format!(
+            "SELECT COUNT(*) FROM ledger_entries b WHERE {}",
+            in_period.replace("starts_at", "at")
+        ),
+    )
+    .await;
+    assert_eq!(country["totals"]["contacts"], contacts);
+
+    // A province: its own statistics equal its row in the country's, and its log, walked with
+    // the same period, has every session it booked or had cancelled.
+    let province = g.high_court_ids[0];
+    let row = country["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["court"]["id"] == province)
+        .unwrap()
+        .clone();
+    let supervisor = app.login(&g.high_supervisor(1)).await;
+    let own = app
+        .get_ok(&format!("/api/v1/records/statistics?{q}"), &supervisor)
+        .await;
+    assert_eq!(figures(&row), figures(&own["totals"]));
+    let log = walk(&app, &supervisor, &q, 200).await;
+    assert_eq!(
+        log.len() as i64,
+        row["booked"].as_i64().unwrap() + row["cancelled"].as_i64().unwrap()
+    );
+    let held_in_log = log.iter().filter(|i| i["status"] == "ended").count() as i64;
+    assert_eq!(held_in_log, row["held"].as_i64().unwrap());
+    // The sum of the rows is the total.
+    let rows = country["rows"].as_array().unwrap();
+    for k in [
+        "booked",
+        "held",
+        "no_show",
+        "contacts",
+        "first_visits",
+        "rated",
+    ] {
+        let sum: i64 = rows.iter().map(|r| r[k].as_i64().unwrap()).sum();
+        assert_eq!(country["totals"][k], sum, "{k}");
+    }
+    store.close().await;
+}
+on_both_backends!(generated, generated_data_adds_up);
