@@ -293,7 +293,8 @@ impl Store {
     pub async fn cases_of_court(&self, court_id: i64) -> Result<Vec<CaseRow>, StoreError> {
         let sql = "SELECT id, court_id, case_number, petitioner_name, petitioner_id_number, subject, \
                    status, tier, lead, deadline, escalation_risk, petitioner_phone, measures, goal, received_on, \
-                   accepted_on, extension_days, extension_reason FROM cases WHERE court_id = $1 \
+                   accepted_on, extension_days, extension_reason, answered_on, review_requested_on, \
+                   review_decided_on, rereview_requested_on FROM cases WHERE court_id = $1 \
                    ORDER BY escalation_risk DESC, id";
         Ok(on_pool!(self, |p| sqlx::query_as(sql)
             .bind(court_id)
@@ -304,7 +305,8 @@ impl Store {
     pub async fn case(&self, id: i64) -> Result<CaseRow, StoreError> {
         let sql = "SELECT id, court_id, case_number, petitioner_name, petitioner_id_number, subject, \
                    status, tier, lead, deadline, escalation_risk, petitioner_phone, measures, goal, received_on, \
-                   accepted_on, extension_days, extension_reason FROM cases WHERE id = $1";
+                   accepted_on, extension_days, extension_reason, answered_on, review_requested_on, \
+                   review_decided_on, rereview_requested_on FROM cases WHERE id = $1";
         Ok(on_pool!(self, |p| sqlx::query_as(sql)
             .bind(id)
             .fetch_one(p)

@@ -51,6 +51,10 @@ pub struct CaseRow {
     pub accepted_on: Option<String>,
     pub extension_days: i32,
     pub extension_reason: Option<String>,
+    pub answered_on: Option<String>,
+    pub review_requested_on: Option<String>,
+    pub review_decided_on: Option<String>,
+    pub rereview_requested_on: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
