@@ -294,6 +294,16 @@ async fn an_outcome_needs_a_session_that_happened_and_a_sane_follow_up() {
     .await;
     let mut host = ws_join(&app, s.session_id, &s.officer_token).await;
     next_json(&mut host).await;
+    // Staff waiting alone is no reception either: the petitioner must have been let in.
+    assert_error(
+        end(json!({"outcome": "reply"})).await,
+        409,
+        "session_not_held",
+    )
+    .await;
+    let mut petitioner = ws_join(&app, s.session_id, &s.petitioner_token).await;
+    next_json(&mut petitioner).await;
+    common::admit_petitioner(&mut host, &mut petitioner).await;
     assert_error(
         end(json!({"outcome": "reply", "follow_up_deadline": "2001-01-01"})).await,
         422,

@@ -95,6 +95,11 @@ async fn only_the_sessions_participants_get_in() {
     let mut observer = ws_join(&app, sid, &supervisor).await;
     assert_eq!(next_json(&mut observer).await["you"]["role"], "observer");
 
+    // The petitioner is let in, so the session has happened and may end.
+    let mut petitioner = ws_join(&app, sid, &s.petitioner_token).await;
+    next_json(&mut petitioner).await;
+    common::admit_petitioner(&mut host, &mut petitioner).await;
+
     // Once ended, nobody gets in.
     let res = app
         .post(

@@ -186,16 +186,18 @@ pub async fn end_session(
             "only the host court's officers end this session",
         ));
     }
-    if matches!(session.status.as_str(), "scheduled" | "no_show") {
-        return Err(ApiError::conflict(
-            "session_not_held",
-            "nobody has joined this session: it cannot have an outcome",
-        ));
-    }
     if session.status == SessionStatus::Ended.as_str() {
         return Err(ApiError::conflict(
             "session_ended",
             "this session has already ended",
+        ));
+    }
+    // A reception happened only if the petitioner was let in: the ledger counts it as a petition
+    // handled locally, so a session where staff waited alone must not have an outcome.
+    if session.started_at.is_none() {
+        return Err(ApiError::conflict(
+            "session_not_held",
+            "the petitioner was never let in: this session cannot have an outcome",
         ));
     }
     let note = body.note.trim();
