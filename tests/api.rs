@@ -874,3 +874,98 @@ async fn a_token_is_refreshed_and_an_early_end_frees_the_room() {
         );
     }
 }
+
+#[tokio::test]
+async fn repeated_failed_logins_lock_the_account_until_an_admin_lifts_it() {
+    let app = TestApp::spawn().await;
+    let wrong = json!({"username": "hz.officer", "password": "guess"});
+    for _ in 0..5 {
+        assert_error(
+            app.post("/api/v1/auth/login", None, &wrong).await,
+            401,
+            "bad_credentials",
+        )
+        .await;
+    }
+    // Locked: even the right password is refused, and says what to do.
+    let right = json!({"username": "hz.officer", "password": common::DEMO_PASSWORD});
+    let v = assert_error(
+        app.post("/api/v1/auth/login", None, &right).await,
+        429,
+        "account_locked",
+    )
+    .await;
+    assert!(
+        v["message"].as_str().unwrap().contains("administrator"),
+        "{v}"
+    );
+    // Other accounts are not affected.
+    app.login("zj.officer").await;
+    // Only an admin of a court at or above the user's lifts it.
+    let user_id = {
+        let store = courtlink::store::Store::connect(
+            secrecy::ExposeSecret::expose_secret(&app.settings.database.url),
+            1,
+        )
+        .await
+        .unwrap();
+        store
+            .user_by_username("hz.officer")
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    let coord = app.login("xihu.coord").await;
+    let path = format!("/api/v1/admin/users/{user_id}/unlock");
+    assert_error(
+        app.post(&path, Some(&coord), &json!({})).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let admin = app.login("admin").await;
+    assert_error(
+        app.post(
+            "/api/v1/admin/users/999999/unlock",
+            Some(&admin),
+            &json!({}),
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_eq!(
+        app.post(&path, Some(&admin), &json!({})).await.status(),
+        204
+    );
+    assert_eq!(
+        app.post("/api/v1/auth/login", None, &right).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn one_address_may_try_only_so_often() {
+    let app = TestApp::spawn_with(common::Backend::Sqlite, |s| {
+        s.auth.login_attempts_per_minute = 3
+    })
+    .await
+    .unwrap();
+    let wrong = json!({"username": "nobody", "password": "guess"});
+    for _ in 0..3 {
+        assert_error(
+            app.post("/api/v1/auth/login", None, &wrong).await,
+            401,
+            "bad_credentials",
+        )
+        .await;
+    }
+    assert_error(
+        app.post("/api/v1/auth/login", None, &wrong).await,
+        429,
+        "too_many_attempts",
+    )
+    .await;
+}

@@ -247,6 +247,9 @@ mod tests {
             leeway_seconds: 30,
             join_early_minutes: 30,
             join_late_minutes: 90,
+            max_failed_logins: 5,
+            lockout_minutes: 15,
+            login_attempts_per_minute: 30,
         })
     }
 
@@ -325,5 +328,30 @@ impl FromRequest for Caller {
                 "the token is missing, invalid or expired",
             ))),
         }
+    }
+}
+
+/// Login attempts per address in the current minute (per instance: a coarse brake on guessing;
+/// the per-account lockout in the store is the real guard and holds across instances).
+#[derive(Default)]
+pub struct AttemptsByAddress(
+    std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (std::time::Instant, u32)>>,
+);
+
+impl AttemptsByAddress {
+    /// Counts an attempt; false when the address has used up its minute.
+    pub fn allow(&self, address: std::net::IpAddr, per_minute: u32) -> bool {
+        let now = std::time::Instant::now();
+        let minute = std::time::Duration::from_secs(60);
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 10_000 {
+            map.retain(|_, (start, _)| now.duration_since(*start) < minute);
+        }
+        let entry = map.entry(address).or_insert((now, 0));
+        if now.duration_since(entry.0) >= minute {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= per_minute
     }
 }

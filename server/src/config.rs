@@ -102,6 +102,12 @@ pub struct AuthSettings {
     pub leeway_seconds: u64,
     /// A join code works from this many minutes before its slot starts.
     pub join_early_minutes: i64,
+    /// Failed logins in a row that lock an account (an admin can lift the lock).
+    pub max_failed_logins: i32,
+    /// How long a lockout lasts, in minutes.
+    pub lockout_minutes: i64,
+    /// Login attempts one address may make per minute.
+    pub login_attempts_per_minute: u32,
     /// ...and until this many minutes after the slot's end (a reception may run over), unless
     /// the session has ended.
     pub join_late_minutes: i64,
@@ -240,6 +246,18 @@ impl Settings {
         }
         if !(0..=120).contains(&self.auth.join_early_minutes) {
             return invalid("auth.join_early_minutes", "must be between 0 and 120");
+        }
+        if !(3..=20).contains(&self.auth.max_failed_logins) {
+            return invalid("auth.max_failed_logins", "must be between 3 and 20");
+        }
+        if !(1..=1440).contains(&self.auth.lockout_minutes) {
+            return invalid("auth.lockout_minutes", "must be between 1 and 1440");
+        }
+        if !(1..=1000).contains(&self.auth.login_attempts_per_minute) {
+            return invalid(
+                "auth.login_attempts_per_minute",
+                "must be between 1 and 1000",
+            );
         }
         if !(0..=240).contains(&self.auth.join_late_minutes) {
             return invalid("auth.join_late_minutes", "must be between 0 and 240");

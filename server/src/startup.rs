@@ -37,6 +37,7 @@ pub struct AppState {
     pub tokens: Tokens,
     pub hub: Hub,
     pub metrics: Arc<Metrics>,
+    pub login_attempts: crate::auth::AttemptsByAddress,
 }
 
 pub struct Application {
@@ -129,6 +130,7 @@ impl Application {
             store,
             settings,
             metrics,
+            login_attempts: Default::default(),
         });
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {

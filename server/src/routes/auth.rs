@@ -52,16 +52,56 @@ static DUMMY_HASH: std::sync::LazyLock<String> =
 )]
 #[post("/auth/login")]
 pub async fn login(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { username, password } = body.into_inner();
+    let auth = &state.settings.auth;
+    // Behind the proxy, the client's address is the one nginx sets (see docs/deploy.md).
+    let address = req.connection_info().realip_remote_addr().and_then(|a| {
+        a.parse::<std::net::SocketAddr>()
+            .map(|s| s.ip())
+            .or_else(|_| a.parse())
+            .ok()
+    });
+    if let Some(address) = address {
+        if !state
+            .login_attempts
+            .allow(address, auth.login_attempts_per_minute)
+        {
+            return Err(ApiError::TooMany {
+                code: "too_many_attempts",
+                message: "too many login attempts from this address; wait a minute".into(),
+            });
+        }
+    }
     if username.is_empty() || username.len() > 64 || password.is_empty() || password.len() > 256 {
         return Err(ApiError::invalid(
             "username (1–64) and password (1–256) are required",
         ));
     }
     let user = state.store.user_by_username(&username).await?;
+    if let Some(until) = user
+        .as_ref()
+        .and_then(|u| u.locked_until)
+        .filter(|t| *t > chrono::Utc::now())
+    {
+        let entry = AuditEntry::new(
+            "anonymous",
+            "auth.login_locked",
+            format!("username:{username}"),
+            serde_json::json!({}),
+        );
+        state.store.audit(&entry).await?;
+        return Err(ApiError::TooMany {
+            code: "account_locked",
+            message: format!(
+                "this account is locked after repeated failed logins until {} (UTC); an administrator can unlock it",
+                until.format("%H:%M")
+            ),
+        });
+    }
     let hash = user
         .as_ref()
         .map(|u| u.password_hash.clone())
@@ -80,9 +120,17 @@ pub async fn login(
                 serde_json::json!({}),
             );
             state.store.audit(&entry).await?;
+            if let Some(u) = &user {
+                let until = chrono::Utc::now() + Duration::minutes(auth.lockout_minutes);
+                state
+                    .store
+                    .record_login_failure(u.id, auth.max_failed_logins, until)
+                    .await?;
+            }
             return Err(ApiError::BadCredentials);
         }
     };
+    state.store.reset_login_failures(user.id).await?;
     let entry = AuditEntry::new(
         format!("user-{}", user.id),
         "auth.login",
@@ -245,4 +293,38 @@ pub async fn me(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse
         role: staff.role,
         court: CourtView::new(user.court_id, &user.court_name, &user.court_level)?,
     }))
+}
+
+/// An administrator lifts a lockout of a user in its court or a court below it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/users/{id}/unlock",
+    params(("id" = i64, Path, description = "user id")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])),
+    tag = "admin"
+)]
+#[post("/admin/users/{id}/unlock")]
+pub async fn unlock(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require(&[Role::Admin])?;
+    let user = match state.store.user_by_id(*id).await {
+        Ok(u) => u,
+        Err(crate::store::StoreError::NotFound) => return Err(ApiError::NotFound("user")),
+        Err(e) => return Err(e.into()),
+    };
+    let above = state.store.court_ancestors(user.court_id).await?;
+    if user.court_id != staff.court_id && !above.iter().any(|c| c.id == staff.court_id) {
+        return Err(ApiError::Forbidden(
+            "this user belongs to a court outside yours",
+        ));
+    }
+    state
+        .store
+        .unlock_user(user.id, &format!("user-{}", staff.user_id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

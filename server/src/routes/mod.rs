@@ -23,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(auth::login)
                 .service(auth::join)
                 .service(auth::refresh)
+                .service(auth::unlock)
                 .service(auth::me)
                 .service(cases::list_cases)
                 .service(cases::get_case)

@@ -13,6 +13,7 @@ use crate::error::ErrorBody;
         auth::login,
         auth::join,
         auth::refresh,
+        auth::unlock,
         auth::me,
         cases::list_cases,
         cases::get_case,

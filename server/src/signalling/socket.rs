@@ -314,6 +314,7 @@ mod tests {
             store,
             hub,
             metrics,
+            login_attempts: Default::default(),
         });
         let req = actix_web::test::TestRequest::default()
             .insert_header(("upgrade", "websocket"))

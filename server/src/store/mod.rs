@@ -254,7 +254,7 @@ impl Store {
 
     pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
         let sql = "SELECT u.id, u.court_id, u.username, u.display_name, u.role, u.password_hash, \
-                   u.disabled, c.name AS court_name, c.level AS court_level \
+                   u.disabled, c.name AS court_name, c.level AS court_level, u.failed_logins, u.locked_until \
                    FROM users u JOIN courts c ON c.id = u.court_id WHERE u.username = $1";
         Ok(on_pool!(self, |p| sqlx::query_as(sql)
             .bind(username)
@@ -264,7 +264,7 @@ impl Store {
 
     pub async fn user_by_id(&self, id: i64) -> Result<UserRow, StoreError> {
         let sql = "SELECT u.id, u.court_id, u.username, u.display_name, u.role, u.password_hash, \
-                   u.disabled, c.name AS court_name, c.level AS court_level \
+                   u.disabled, c.name AS court_name, c.level AS court_level, u.failed_logins, u.locked_until \
                    FROM users u JOIN courts c ON c.id = u.court_id WHERE u.id = $1";
         Ok(on_pool!(self, |p| sqlx::query_as(sql)
             .bind(id)
@@ -883,6 +883,74 @@ impl Store {
                 "case.extended",
                 format!("case:{case_id}"),
                 serde_json::json!({"days": days, "reason": reason}),
+            );
+            append_audit!(tx, lock, &entry);
+        });
+        Ok(())
+    }
+
+    /// Counts a failed login; at `max` in a row the account is locked until `until` (audited).
+    /// Returns the lock's end when this failure locked it.
+    pub async fn record_login_failure(
+        &self,
+        user_id: i64,
+        max: i32,
+        until: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        in_write_tx!(self, |tx, lock| {
+            let (failed,): (i32,) = sqlx::query_as(
+                "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
+            )
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if failed >= max {
+                sqlx::query("UPDATE users SET locked_until = $2, failed_logins = 0 WHERE id = $1")
+                    .bind(user_id)
+                    .bind(until)
+                    .execute(&mut *tx)
+                    .await?;
+                let entry = audit::AuditEntry::new(
+                    "system",
+                    "auth.account_locked",
+                    format!("user:{user_id}"),
+                    serde_json::json!({"failed_logins": failed, "until": until}),
+                );
+                append_audit!(tx, lock, &entry);
+                Ok(Some(until))
+            } else {
+                Ok(None)
+            }
+        })
+    }
+
+    pub async fn reset_login_failures(&self, user_id: i64) -> Result<(), StoreError> {
+        let sql = "UPDATE users SET failed_logins = 0 WHERE id = $1 AND failed_logins <> 0";
+        on_pool!(self, |p| sqlx::query(sql)
+            .bind(user_id)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// An admin lifts a lockout (audited).
+    pub async fn unlock_user(&self, user_id: i64, actor: &str) -> Result<(), StoreError> {
+        in_write_tx!(self, |tx, lock| {
+            let done = sqlx::query(
+                "UPDATE users SET locked_until = NULL, failed_logins = 0 WHERE id = $1",
+            )
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            let entry = audit::AuditEntry::new(
+                actor,
+                "auth.account_unlocked",
+                format!("user:{user_id}"),
+                serde_json::json!({}),
             );
             append_audit!(tx, lock, &entry);
         });

@@ -22,6 +22,8 @@ pub struct UserRow {
     pub disabled: bool,
     pub court_name: String,
     pub court_level: String,
+    pub failed_logins: i32,
+    pub locked_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
