@@ -179,10 +179,6 @@ impl Application {
         self.port
     }
 
-    pub fn state(&self) -> web::Data<AppState> {
-        self.state.clone()
-    }
-
     pub fn shutdown(&self) -> Shutdown {
         Shutdown {
             state: self.state.clone(),

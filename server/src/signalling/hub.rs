@@ -219,16 +219,8 @@ impl Hub {
         Ok(Hub { inner })
     }
 
-    pub fn instance(&self) -> &str {
-        &self.inner.instance
-    }
-
     pub fn connection_id(&self) -> u64 {
         self.inner.next_conn.fetch_add(1, Ordering::Relaxed)
-    }
-
-    pub fn redis_configured(&self) -> bool {
-        self.inner.redis.is_some()
     }
 
     /// Sessions with a participant held here.
@@ -674,10 +666,6 @@ impl Hub {
                 }
             }
         }
-    }
-
-    pub async fn present(&self, session: i64) -> Vec<Member> {
-        self.inner.members(session).await
     }
 }
 
