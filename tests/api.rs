@@ -815,11 +815,8 @@ async fn a_token_is_refreshed_and_an_early_end_frees_the_room() {
         )
         .await;
     assert_error(res, 409, "session_not_held").await;
-    let mut host = common::ws_join(&app, s.session_id, token).await;
-    common::next_json(&mut host).await;
-    let mut petitioner = common::ws_join(&app, s.session_id, &s.petitioner_token).await;
-    common::next_json(&mut petitioner).await;
-    common::admit_petitioner(&mut host, &mut petitioner).await;
+    let (_host, _petitioner) =
+        common::live_call(&app, s.session_id, token, &s.petitioner_token).await;
     // The session ends within its slot: the ledger names the outcome, and the booking now ends
     // when the reception did, so its local room is free for the rest of the window.
     let booked = app

@@ -83,11 +83,8 @@ async fn audit_trail(app: TestApp) {
         .await;
     assert_eq!(res.status(), 200);
     // A session ends only once someone has come.
-    let mut host = common::ws_join(&app, s.session_id, &s.officer_token).await;
-    common::next_json(&mut host).await;
-    let mut petitioner = common::ws_join(&app, s.session_id, &s.petitioner_token).await;
-    common::next_json(&mut petitioner).await;
-    common::admit_petitioner(&mut host, &mut petitioner).await;
+    let (_host, _petitioner) =
+        common::live_call(&app, s.session_id, &s.officer_token, &s.petitioner_token).await;
     let res = app
         .post(
             &format!("/api/v1/sessions/{}/end", s.session_id),

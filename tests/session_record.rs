@@ -27,11 +27,8 @@ async fn transcript_rating_and_corrections(app: TestApp) {
     let s = app.book_demo_session().await;
     let sid = s.session_id;
     let path = |p: &str| format!("/api/v1/sessions/{sid}{p}");
-    let mut host = ws_join(&app, sid, &s.officer_token).await;
-    next_json(&mut host).await;
-    let mut petitioner = ws_join(&app, sid, &s.petitioner_token).await;
-    next_json(&mut petitioner).await;
-    common::admit_petitioner(&mut host, &mut petitioner).await;
+    let (_host, mut petitioner) =
+        common::live_call(&app, sid, &s.officer_token, &s.petitioner_token).await;
 
     // The host writes the transcript during the session; others may not.
     let text = "上访人陈述：执行款未到位。法官答复：已督促执行法院限期办理。";
@@ -335,11 +332,8 @@ async fn everyone_lost_interrupts_and_a_rejoin_records_the_gap() {
     .await
     .unwrap();
     let s = app.book_demo_session().await;
-    let mut host = ws_join(&app, s.session_id, &s.officer_token).await;
-    next_json(&mut host).await;
-    let mut petitioner = ws_join(&app, s.session_id, &s.petitioner_token).await;
-    next_json(&mut petitioner).await;
-    common::admit_petitioner(&mut host, &mut petitioner).await;
+    let (host, petitioner) =
+        common::live_call(&app, s.session_id, &s.officer_token, &s.petitioner_token).await;
     drop(host);
     drop(petitioner);
     let path = format!("/api/v1/sessions/{}", s.session_id);
@@ -414,11 +408,8 @@ async fn a_petitioner_who_never_came_is_a_no_show() {
         .await;
     assert_error(res, 409, "session_not_held").await;
     // A petitioner who comes late after all is still received, and the session can be recorded.
-    let mut host = ws_join(&app, s.session_id, &s.officer_token).await;
-    next_json(&mut host).await;
-    let mut petitioner = ws_join(&app, s.session_id, &s.petitioner_token).await;
-    next_json(&mut petitioner).await;
-    common::admit_petitioner(&mut host, &mut petitioner).await;
+    let (_host, _petitioner) =
+        common::live_call(&app, s.session_id, &s.officer_token, &s.petitioner_token).await;
     let detail = app
         .get_ok(
             &format!("/api/v1/sessions/{}", s.session_id),

@@ -206,11 +206,8 @@ async fn bad_messages_get_errors_and_the_socket_keeps_serving() {
 async fn a_second_connection_of_the_same_identity_replaces_the_first() {
     let app = TestApp::spawn().await;
     let s = app.book_demo_session().await;
-    let mut host = ws_join(&app, s.session_id, &s.officer_token).await;
-    next_json(&mut host).await;
-    let mut first = ws_join(&app, s.session_id, &s.petitioner_token).await;
-    next_json(&mut first).await;
-    common::admit_petitioner(&mut host, &mut first).await;
+    let (mut host, mut first) =
+        common::live_call(&app, s.session_id, &s.officer_token, &s.petitioner_token).await;
 
     // A fresh connection (no resume) replaces the first; the host drops its old peer
     // connection (`left`) and meets the new one, which keeps its admission.
@@ -344,11 +341,8 @@ async fn after_the_grace_period_the_others_are_told_and_a_resume_starts_over() {
     .await
     .unwrap();
     let s = app.book_demo_session().await;
-    let mut host = ws_join(&app, s.session_id, &s.officer_token).await;
-    next_json(&mut host).await;
-    let mut petitioner = ws_join(&app, s.session_id, &s.petitioner_token).await;
-    next_json(&mut petitioner).await;
-    common::admit_petitioner(&mut host, &mut petitioner).await;
+    let (mut host, petitioner) =
+        common::live_call(&app, s.session_id, &s.officer_token, &s.petitioner_token).await;
     drop_line(petitioner).await;
     let left = next_json(&mut host).await;
     assert_eq!(

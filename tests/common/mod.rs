@@ -533,3 +533,18 @@ impl Drop for PrivateRedis {
         self.stop();
     }
 }
+
+/// The host and the petitioner in a live call: both joined, the petitioner admitted.
+pub async fn live_call(
+    app: &TestApp,
+    session_id: i64,
+    host_token: &str,
+    petitioner_token: &str,
+) -> (Ws, Ws) {
+    let mut host = ws_join(app, session_id, host_token).await;
+    next_json(&mut host).await;
+    let mut petitioner = ws_join(app, session_id, petitioner_token).await;
+    next_json(&mut petitioner).await;
+    admit_petitioner(&mut host, &mut petitioner).await;
+    (host, petitioner)
+}
