@@ -1,0 +1,692 @@
+//! Administration: the courts, rooms and staff accounts of the administrator's court and every
+//! court below it (its scope). Only the `admin` role; every change is audited in the same
+//! transaction that makes it (see `store::admin`).
+//!
+//! Nothing here deletes: rooms and accounts are referenced by bookings, sessions and the audit
+//! log, so an account is disabled rather than removed, and a room is renamed rather than dropped.
+//! A disabled account cannot log in or refresh its token; a token it already holds runs out at
+//! its expiry (`auth.staff_token_minutes`).
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::views::{CourtView, RoomView};
+use crate::auth::{Staff, hash_password};
+use crate::domain::{CourtLevel, Role};
+use crate::error::{ApiError, ErrorBody};
+use crate::startup::AppState;
+use crate::store::admin::{NewAccount, RoomType, Saved, UserChange, locked_now};
+use crate::store::{CourtRow, StoreError, UserRow};
+
+/// The shortest password an administrator may set, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// The longest, in bytes (login refuses longer ones).
+pub const MAX_PASSWORD_BYTES: usize = 256;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_courts)
+        .service(create_court)
+        .service(rename_court)
+        .service(create_room)
+        .service(rename_room)
+        .service(list_users)
+        .service(create_user)
+        .service(update_user)
+        .service(reset_password);
+}
+
+// --- scope and input ---------------------------------------------------------------------------
+
+fn actor(staff: &Staff) -> String {
+    format!("user-{}", staff.user_id)
+}
+
+fn admin_only(staff: &Staff) -> Result<(), ApiError> {
+    staff.require(&[Role::Admin])
+}
+
+/// Checks that `court_id` is the administrator's court or below it: 403 otherwise. A court that
+/// does not exist is `missing` (a 404 for a path, a 422 for a field of the body).
+async fn within_scope(
+    state: &AppState,
+    staff: &Staff,
+    court_id: i64,
+    missing: ApiError,
+) -> Result<CourtRow, ApiError> {
+    let Some(court) = state.store.find_court(court_id).await? else {
+        return Err(missing);
+    };
+    if state.store.court_within(court.id, staff.court_id).await? {
+        Ok(court)
+    } else {
+        Err(ApiError::Forbidden(
+            "that court is outside your court and the courts below it",
+        ))
+    }
+}
+
+/// A user the administrator may manage: 404 when there is none, 403 when outside its scope.
+async fn managed_user(state: &AppState, staff: &Staff, id: i64) -> Result<UserRow, ApiError> {
+    let user = match state.store.user_by_id(id).await {
+        Ok(u) => u,
+        Err(StoreError::NotFound) => return Err(ApiError::NotFound("user")),
+        Err(e) => return Err(e.into()),
+    };
+    within_scope(state, staff, user.court_id, ApiError::NotFound("user")).await?;
+    Ok(user)
+}
+
+/// A name of a court or room: trimmed, 1 to 100 characters, no control characters.
+fn name_field(field: &str, text: &str) -> Result<String, ApiError> {
+    let name = text.trim();
+    let chars = name.chars().count();
+    if chars == 0 || chars > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid(format!(
+            "{field}: 1 to 100 characters, without line breaks"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+/// A person's display name: trimmed, 1 to 64 characters.
+fn display_name_field(text: &str) -> Result<String, ApiError> {
+    let name = text.trim();
+    let chars = name.chars().count();
+    if chars == 0 || chars > 64 || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "display_name: 1 to 64 characters, without line breaks",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// A username: 3 to 64 of ASCII letters, digits, `.`, `_` and `-`.
+fn username_field(text: &str) -> Result<String, ApiError> {
+    let ok = (3..=64).contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(ApiError::invalid(
+            "username: 3 to 64 letters, digits, '.', '_' or '-'",
+        ))
+    }
+}
+
+fn password_field(text: &str) -> Result<(), ApiError> {
+    if text.chars().count() < MIN_PASSWORD_CHARS || text.len() > MAX_PASSWORD_BYTES {
+        return Err(ApiError::invalid(format!(
+            "password: at least {MIN_PASSWORD_CHARS} characters (and at most {MAX_PASSWORD_BYTES} bytes)"
+        )));
+    }
+    Ok(())
+}
+
+async fn hash(password: String) -> Result<String, ApiError> {
+    web::block(move || hash_password(&password))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(ApiError::Internal)
+}
+
+fn rank(level: CourtLevel) -> u8 {
+    match level {
+        CourtLevel::Supreme => 0,
+        CourtLevel::High => 1,
+        CourtLevel::Intermediate => 2,
+        CourtLevel::Basic => 3,
+    }
+}
+
+fn level_of(court: &CourtRow) -> Result<CourtLevel, ApiError> {
+    court
+        .level
+        .parse()
+        .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))
+}
+
+fn taken(what: &'static str, message: &str) -> ApiError {
+    ApiError::conflict(what, message.to_owned())
+}
+
+// --- courts and rooms ---------------------------------------------------------------------------
+
+#[derive(Serialize, ToSchema)]
+pub struct AdminCourt {
+    pub id: i64,
+    pub name: String,
+    pub level: CourtLevel,
+    /// The court directly above; none for the top of the administrator's scope's tree.
+    pub parent_id: Option<i64>,
+    /// Reception rooms where this court's judges host sessions (接谈室).
+    pub host_rooms: Vec<RoomView>,
+    /// Video rooms where this court's petitioners sit (接访室).
+    pub local_rooms: Vec<RoomView>,
+}
+
+/// The administrator's court and every court below it, top down, with their rooms.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/courts",
+    responses((status = 200, body = [AdminCourt]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])),
+    tag = "admin"
+)]
+#[get("/admin/courts")]
+#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+pub async fn list_courts(
+    state: web::Data<AppState>,
+    staff: Staff,
+) -> Result<HttpResponse, ApiError> {
+    admin_only(&staff)?;
+    let courts = state.store.courts_under(staff.court_id).await?;
+    let rooms = state.store.rooms_under(staff.court_id).await?;
+    let mut out = Vec::with_capacity(courts.len());
+    for c in courts {
+        let level = level_of(&c)?;
+        let of = |kind: &str| {
+            rooms
+                .iter()
+                .filter(|r| r.court_id == c.id && r.kind == kind)
+                .map(|r| RoomView {
+                    id: r.id,
+                    name: r.name.clone(),
+                })
+                .collect::<Vec<_>>()
+        };
+        out.push(AdminCourt {
+            host_rooms: of("host"),
+            local_rooms: of("local"),
+            id: c.id,
+            name: c.name,
+            level,
+            parent_id: c.parent_id,
+        });
+    }
+    Ok(HttpResponse::Ok().json(out))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCourt {
+    /// Unique among all courts, 1 to 100 characters.
+    pub name: String,
+    /// Below the parent's level (supreme › high › intermediate › basic).
+    pub level: CourtLevel,
+    /// The court directly above: the administrator's court or one below it.
+    pub parent_id: i64,
+}
+
+/// A new court below the administrator's court or one below it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/courts",
+    request_body = NewCourt,
+    responses(
+        (status = 201, body = AdminCourt),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "forbidden: not an admin, or the parent is outside your scope", body = ErrorBody),
+        (status = 409, description = "court_name_taken", body = ErrorBody),
+        (status = 422, description = "invalid_input: bad name, unknown parent, level not below the parent's", body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "admin"
+)]
+#[post("/admin/courts")]
+#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+pub async fn create_court(
+    state: web::Data<AppState>,
+    staff: Staff,
+    body: web::Json<NewCourt>,
+) -> Result<HttpResponse, ApiError> {
+    admin_only(&staff)?;
+    let name = name_field("name", &body.name)?;
+    let parent = within_scope(
+        &state,
+        &staff,
+        body.parent_id,
+        ApiError::invalid(format!("parent_id: no court has id {}", body.parent_id)),
+    )
+    .await?;
+    if rank(body.level) <= rank(level_of(&parent)?) {
+        return Err(ApiError::invalid(format!(
+            "level: a court below a {} court must be of a lower level",
+            parent.level
+        )));
+    }
+    let id = match state
+        .store
+        .admin_create_court(&name, body.level.as_str(), parent.id, &actor(&staff))
+        .await?
+    {
+        Saved::Done(id) => id,
+        Saved::Taken => {
+            return Err(taken(
+                "court_name_taken",
+                "another court already has this name",
+            ));
+        }
+    };
+    tracing::info!(court = id, "court created");
+    Ok(HttpResponse::Created().json(AdminCourt {
+        id,
+        name,
+        level: body.level,
+        parent_id: Some(parent.id),
+        host_rooms: Vec::new(),
+        local_rooms: Vec::new(),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rename {
+    /// 1 to 100 characters.
+    pub name: String,
+}
+
+/// Renames a court within the administrator's scope.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/courts/{id}",
+    params(("id" = i64, Path, description = "court id")),
+    request_body = Rename,
+    responses(
+        (status = 204),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "court_name_taken", body = ErrorBody),
+        (status = 422, description = "invalid_input", body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "admin"
+)]
+#[patch("/admin/courts/{id}")]
+#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+pub async fn rename_court(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+    body: web::Json<Rename>,
+) -> Result<HttpResponse, ApiError> {
+    admin_only(&staff)?;
+    let court = within_scope(&state, &staff, *id, ApiError::NotFound("court")).await?;
+    let name = name_field("name", &body.name)?;
+    match state
+        .store
+        .admin_rename_court(court.id, &name, &actor(&staff))
+        .await?
+    {
+        Saved::Done(()) => Ok(HttpResponse::NoContent().finish()),
+        Saved::Taken => Err(taken(
+            "court_name_taken",
+            "another court already has this name",
+        )),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRoom {
+    /// `host` (a reception room of a court above the basic level) or `local`.
+    pub kind: RoomType,
+    /// Unique among the court's rooms of that kind, 1 to 100 characters.
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AdminRoom {
+    pub id: i64,
+    pub court_id: i64,
+    pub kind: RoomType,
+    pub name: String,
+}
+
+/// A new host or local room in a court within the administrator's scope.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/courts/{id}/rooms",
+    params(("id" = i64, Path, description = "court id")),
+    request_body = NewRoom,
+    responses(
+        (status = 201, body = AdminRoom),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "room_name_taken", body = ErrorBody),
+        (status = 422, description = "invalid_input: bad name, or a host room at a basic court", body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "admin"
+)]
+#[post("/admin/courts/{id}/rooms")]
+#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+pub async fn create_room(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+    body: web::Json<NewRoom>,
+) -> Result<HttpResponse, ApiError> {
+    admin_only(&staff)?;
+    let court = within_scope(&state, &staff, *id, ApiError::NotFound("court")).await?;
+    let name = name_field("name", &body.name)?;
+    if body.kind == RoomType::Host && level_of(&court)? == CourtLevel::Basic {
+        return Err(ApiError::invalid(
+            "kind: a basic court hosts no receptions; give it local rooms",
+        ));
+    }
+    match state
+        .store
+        .admin_create_room(body.kind, court.id, &name, &actor(&staff))
+        .await?
+    {
+        Saved::Done(room) => Ok(HttpResponse::Created().json(AdminRoom {
+            id: room,
+            court_id: court.id,
+            kind: body.kind,
+            name,
+        })),
+        Saved::Taken => Err(taken(
+            "room_name_taken",
+            "this court already has a room of that kind with this name",
+        )),
+    }
+}
+
+/// Renames a room of a court within the administrator's scope.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/rooms/{kind}/{id}",
+    params(
+        ("kind" = RoomType, Path, description = "host or local"),
+        ("id" = i64, Path, description = "room id")
+    ),
+    request_body = Rename,
+    responses(
+        (status = 204),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "room_name_taken", body = ErrorBody),
+        (status = 422, description = "invalid_input", body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "admin"
+)]
+#[patch("/admin/rooms/{kind}/{id}")]
+#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+pub async fn rename_room(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<(RoomType, i64)>,
+    body: web::Json<Rename>,
+) -> Result<HttpResponse, ApiError> {
+    admin_only(&staff)?;
+    let (kind, id) = path.into_inner();
+    let Some(room) = state.store.find_room(kind, id).await? else {
+        return Err(ApiError::NotFound("room"));
+    };
+    within_scope(&state, &staff, room.court_id, ApiError::NotFound("room")).await?;
+    let name = name_field("name", &body.name)?;
+    match state
+        .store
+        .admin_rename_room(kind, room.id, &name, &actor(&staff))
+        .await?
+    {
+        Saved::Done(()) => Ok(HttpResponse::NoContent().finish()),
+        Saved::Taken => Err(taken(
+            "room_name_taken",
+            "this court already has a room of that kind with this name",
+        )),
+    }
+}
+
+// --- users -------------------------------------------------------------------------------------
+
+#[derive(Serialize, ToSchema)]
+pub struct AdminUser {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub court: CourtView,
+    /// A disabled account cannot log in.
+    pub disabled: bool,
+    /// Set while the account is locked after repeated failed logins.
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<UserRow> for AdminUser {
+    type Error = ApiError;
+    fn try_from(u: UserRow) -> Result<Self, ApiError> {
+        Ok(AdminUser {
+            role: u
+                .role
+                .parse()
+                .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?,
+            court: CourtView::new(u.court_id, &u.court_name, &u.court_level)?,
+            locked_until: locked_now(u.locked_until),
+            id: u.id,
+            username: u.username,
+            display_name: u.display_name,
+            disabled: u.disabled,
+        })
+    }
+}
+
+/// The staff accounts of the administrator's court and every court below it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/users",
+    responses((status = 200, body = [AdminUser]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])),
+    tag = "admin"
+)]
+#[get("/admin/users")]
+#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    staff: Staff,
+) -> Result<HttpResponse, ApiError> {
+    admin_only(&staff)?;
+    let users = state
+        .store
+        .users_under(staff.court_id)
+        .await?
+        .into_iter()
+        .map(AdminUser::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(users))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserRequest {
+    pub court_id: i64,
+    /// 3 to 64 of letters, digits, `.`, `_`, `-`; unique.
+    pub username: String,
+    /// 1 to 64 characters.
+    pub display_name: String,
+    pub role: Role,
+    /// At least 10 characters.
+    pub password: String,
+}
+
+/// A new staff account in a court within the administrator's scope.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/users",
+    request_body = NewUserRequest,
+    responses(
+        (status = 201, body = AdminUser),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, description = "username_taken", body = ErrorBody),
+        (status = 422, description = "invalid_input: bad username, name or court, or a password too short", body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "admin"
+)]
+#[post("/admin/users")]
+#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    staff: Staff,
+    body: web::Json<NewUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    admin_only(&staff)?;
+    let body = body.into_inner();
+    let username = username_field(&body.username)?;
+    let display_name = display_name_field(&body.display_name)?;
+    password_field(&body.password)?;
+    let court = within_scope(
+        &state,
+        &staff,
+        body.court_id,
+        ApiError::invalid(format!("court_id: no court has id {}", body.court_id)),
+    )
+    .await?;
+    let password_hash = hash(body.password).await?;
+    let account = NewAccount {
+        court_id: court.id,
+        username: &username,
+        display_name: &display_name,
+        role: body.role,
+        password_hash: &password_hash,
+    };
+    let id = match state
+        .store
+        .admin_create_user(&account, &actor(&staff))
+        .await?
+    {
+        Saved::Done(id) => id,
+        Saved::Taken => {
+            return Err(taken(
+                "username_taken",
+                "another account already has this username",
+            ));
+        }
+    };
+    tracing::info!(created = id, "user created");
+    let user = state.store.user_by_id(id).await?;
+    Ok(HttpResponse::Created().json(AdminUser::try_from(user)?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    /// True disables the account (it can no longer log in); false enables it again.
+    pub disabled: Option<bool>,
+}
+
+/// Changes a user's name or role, or disables or enables the account. An administrator cannot
+/// disable its own account or change its own role (`own_account`), so that a court is never
+/// left without one by mistake.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/users/{id}",
+    params(("id" = i64, Path, description = "user id")),
+    request_body = UserUpdate,
+    responses(
+        (status = 200, body = AdminUser),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "own_account", body = ErrorBody),
+        (status = 422, description = "invalid_input", body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "admin"
+)]
+#[patch("/admin/users/{id}")]
+#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+    body: web::Json<UserUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    admin_only(&staff)?;
+    let user = managed_user(&state, &staff, *id).await?;
+    let body = body.into_inner();
+    if body.display_name.is_none() && body.role.is_none() && body.disabled.is_none() {
+        return Err(ApiError::invalid(
+            "give at least one of display_name, role, disabled",
+        ));
+    }
+    let display_name = body
+        .display_name
+        .as_deref()
+        .map(display_name_field)
+        .transpose()?;
+    if user.id == staff.user_id
+        && (body.disabled == Some(true) || body.role.is_some_and(|r| r != Role::Admin))
+    {
+        return Err(ApiError::conflict(
+            "own_account",
+            "you cannot disable your own account or change your own role; ask another administrator",
+        ));
+    }
+    let change = UserChange {
+        display_name: display_name.as_deref(),
+        role: body.role,
+        disabled: body.disabled,
+    };
+    state
+        .store
+        .admin_update_user(user.id, &change, &actor(&staff))
+        .await?;
+    let user = state.store.user_by_id(user.id).await?;
+    Ok(HttpResponse::Ok().json(AdminUser::try_from(user)?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    /// At least 10 characters.
+    pub password: String,
+}
+
+/// Sets a new password for a user and lifts any lockout.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/users/{id}/password",
+    params(("id" = i64, Path, description = "user id")),
+    request_body = PasswordReset,
+    responses(
+        (status = 204),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "invalid_input: password too short or too long", body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "admin"
+)]
+#[post("/admin/users/{id}/password")]
+#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+pub async fn reset_password(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+    body: web::Json<PasswordReset>,
+) -> Result<HttpResponse, ApiError> {
+    admin_only(&staff)?;
+    let user = managed_user(&state, &staff, *id).await?;
+    let PasswordReset { password } = body.into_inner();
+    password_field(&password)?;
+    let password_hash = hash(password).await?;
+    state
+        .store
+        .admin_reset_password(user.id, &password_hash, &actor(&staff))
+        .await?;
+    tracing::info!(target_user = user.id, "password reset");
+    Ok(HttpResponse::NoContent().finish())
+}
