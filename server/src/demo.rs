@@ -33,6 +33,7 @@ pub async fn seed(store: &Store, password: &str) -> anyhow::Result<()> {
         seed_once(store, password).await?;
         tracing::info!("demo data seeded");
     }
+    demo_scheduling(store).await?;
     let added = top_up_slots(store, now()).await?;
     tracing::info!(added, "demo slots topped up");
     Ok(())
@@ -214,6 +215,51 @@ async fn seed_once(store: &Store, password: &str) -> anyhow::Result<()> {
                 )
                 .await?;
         }
+    }
+    Ok(())
+}
+
+/// The demo's host courts take bookings at once, at any notice, so that the demo (and the
+/// tests built on it) can book a slot that starts now; and the SPC's 第三接谈室 runs on a real
+/// weekly template: mornings and afternoons on working days, criminal cases on Tuesdays.
+async fn demo_scheduling(store: &Store) -> anyhow::Result<()> {
+    use crate::schedule::{Category, TemplateDay, Window};
+    use crate::store::schedule::HostSettings;
+    for court in store.host_court_ids().await? {
+        let current = store.host_settings(court).await?;
+        if current.version == 0 {
+            let settings = HostSettings {
+                auto_approve: true,
+                min_notice_hours: 0,
+                active_limit_per_petitioner: 100,
+                ..HostSettings::defaults(court)
+            };
+            store.put_host_settings(&settings, 0, "demo").await?;
+        }
+    }
+    let Some(spc) = store.court_by_name("最高人民法院").await? else {
+        return Ok(());
+    };
+    let room = match store.host_room_by_name(spc, "第三接谈室").await? {
+        Some(room) => room,
+        None => store.insert_room(RoomKind::Host, spc, "第三接谈室").await?,
+    };
+    let (_, version) = store.template(room).await?;
+    if version == 0 {
+        let window = |opens: &str, closes: &str| Window {
+            opens: opens.into(),
+            closes: closes.into(),
+            slot_minutes: 60,
+            buffer_minutes: 15,
+        };
+        let days: Vec<TemplateDay> = (1..=5)
+            .map(|weekday| TemplateDay {
+                weekday,
+                theme: (weekday == 2).then_some(Category::Criminal),
+                windows: vec![window("09:00", "12:00"), window("14:00", "17:30")],
+            })
+            .collect();
+        store.put_template(room, &days, 0, "demo", now()).await?;
     }
     Ok(())
 }

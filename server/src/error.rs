@@ -31,6 +31,18 @@ pub enum ApiError {
     TooMany { code: &'static str, message: String },
     #[error("{0}")]
     Invalid(String),
+    /// Well-formed but refused by a rule with a code of its own (422), e.g. `too_soon`.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    /// An application fails an eligibility rule (422 `ineligible`, naming the rule).
+    #[error("{message}")]
+    Ineligible { rule: &'static str, message: String },
+    /// `If-Match` names a version that is no longer current (412).
+    #[error("this record has changed since you read it; reload it and try again")]
+    PreconditionFailed,
+    /// An update without `If-Match` (428).
+    #[error("send the record's ETag in If-Match, so that you do not overwrite a newer change")]
+    PreconditionRequired,
     #[error("the database is not answering; try again shortly")]
     StoreUnavailable(#[source] anyhow::Error),
     #[error("internal error")]
@@ -43,6 +55,9 @@ pub struct ErrorBody {
     pub code: &'static str,
     /// Human-readable explanation.
     pub message: String,
+    /// For `ineligible`: the eligibility rule that failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<&'static str>,
 }
 
 impl ApiError {
@@ -59,6 +74,10 @@ impl ApiError {
             ApiError::Conflict { code, .. } => code,
             ApiError::TooMany { code, .. } => code,
             ApiError::Invalid(_) => "invalid_input",
+            ApiError::Unprocessable { code, .. } => code,
+            ApiError::Ineligible { .. } => "ineligible",
+            ApiError::PreconditionFailed => "precondition_failed",
+            ApiError::PreconditionRequired => "precondition_required",
             ApiError::StoreUnavailable(_) => "store_unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -87,7 +106,11 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid(_) | ApiError::Unprocessable { .. } | ApiError::Ineligible { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -107,6 +130,10 @@ impl ResponseError for ApiError {
         HttpResponse::build(self.status_code()).json(ErrorBody {
             code: self.code(),
             message: self.to_string(),
+            rule: match self {
+                ApiError::Ineligible { rule, .. } => Some(rule),
+                _ => None,
+            },
         })
     }
 }
@@ -164,8 +191,11 @@ impl From<crate::store::StoreError> for ApiError {
             S::AlreadyDone => ApiError::conflict("already_done", e.to_string()),
             S::NotYet => ApiError::conflict("session_not_ended", e.to_string()),
             S::NothingToConfirm => ApiError::conflict("transcript_empty", e.to_string()),
+            S::Rule { code, message } => ApiError::Unprocessable { code, message },
+            S::Conflict { code, message } => ApiError::Conflict { code, message },
+            S::Stale => ApiError::PreconditionFailed,
             S::Retryable(_) | S::Unavailable(_) => ApiError::StoreUnavailable(e.into()),
-            S::Other(_) => ApiError::Internal(e.into()),
+            S::Other(_) | S::Corrupt(_) => ApiError::Internal(e.into()),
         }
     }
 }

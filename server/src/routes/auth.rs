@@ -210,6 +210,12 @@ pub async fn join(
             "this reception has ended",
         ));
     }
+    if session.booking_status == "cancelled" {
+        return Err(ApiError::conflict(
+            "booking_cancelled",
+            "this reception was cancelled or moved; ask the court for the new notice",
+        ));
+    }
     let now = Utc::now();
     let opens = session.starts_at - Duration::minutes(state.settings.auth.join_early_minutes);
     let closes = session.ends_at + Duration::minutes(state.settings.auth.join_late_minutes);

@@ -1,23 +1,45 @@
-use actix_web::{HttpResponse, get, post, web};
+//! Slots, holds and bookings: what a local court's coordinator books, and what the host court
+//! cancels or moves.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
+use super::preconditions::{self, if_match, with_etag};
 use super::views::SlotView;
 use crate::auth::Staff;
 use crate::domain::{JoinCode, Role};
 use crate::error::{ApiError, ErrorBody};
+use crate::holds::Placed;
 use crate::startup::AppState;
-use crate::store::{NewBooking, StoreError, now};
+use crate::store::booking::{Book, BookingDetail, Replaced};
+use crate::store::{BookingRow, CaseRow, SlotRow, StoreError, now};
 
-/// How far ahead the coordinator's slot list reaches.
-const SLOT_HORIZON_DAYS: i64 = 7;
+/// How far ahead the slot list reaches when the caller does not say.
+const DEFAULT_SLOT_DAYS: i64 = 14;
+/// How many free slots a cancelled booking is offered instead.
+const ALTERNATIVES: i64 = 5;
 
-/// Open slots of the courts above the coordinator's court, for the next week.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SlotQuery {
+    /// Only this host court's slots.
+    pub host_court_id: Option<i64>,
+    /// From this instant (default: now).
+    pub from: Option<DateTime<Utc>>,
+    /// Until this instant (default: two weeks on, at most 180 days).
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Open slots of the courts above the coordinator's court that it could book now: not taken,
+/// not withdrawn, within each host court's notice and horizon.
 #[utoipa::path(
     get,
     path = "/api/v1/slots",
-    responses((status = 200, body = [SlotView]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    params(SlotQuery),
+    responses((status = 200, body = [SlotView]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])),
     tag = "bookings"
 )]
@@ -25,29 +47,120 @@ const SLOT_HORIZON_DAYS: i64 = 7;
 pub async fn open_slots(
     state: web::Data<AppState>,
     staff: Staff,
+    query: web::Query<SlotQuery>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Coordinator])?;
-    let from = now();
-    let slots = state
-        .store
-        .open_slots_above(
-            staff.court_id,
-            from,
-            from + Duration::days(SLOT_HORIZON_DAYS),
-        )
-        .await?
-        .into_iter()
-        .map(SlotView::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(slots))
+    let at = now();
+    let from = query.from.unwrap_or(at).max(at);
+    let to = query.to.unwrap_or(from + Duration::days(DEFAULT_SLOT_DAYS));
+    if to <= from || to - from > Duration::days(180) {
+        return Err(ApiError::invalid(
+            "`to` must come after `from`, at most 180 days later",
+        ));
+    }
+    let mut settings = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for slot in state.store.open_slots_above(staff.court_id, from, to).await? {
+        if query.host_court_id.is_some_and(|c| c != slot.court_id) {
+            continue;
+        }
+        let s = match settings.get(&slot.court_id) {
+            Some(s) => s,
+            None => {
+                let loaded = state.store.host_settings(slot.court_id).await?;
+                settings.entry(slot.court_id).or_insert(loaded)
+            }
+        };
+        let notice = Duration::hours(i64::from(s.min_notice_hours));
+        let horizon = Duration::days(i64::from(s.horizon_days));
+        if slot.starts_at >= at + notice && slot.starts_at <= at + horizon {
+            out.push(SlotView::try_from(slot)?);
+        }
+    }
+    Ok(HttpResponse::Ok().json(out))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRequest {
+    pub slot_id: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HoldView {
+    pub slot_id: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Holds a slot for a few minutes while the coordinator completes the booking. Advisory: the
+/// database still decides, and when Redis is away the hold is skipped, not refused.
+#[utoipa::path(
+    post,
+    path = "/api/v1/holds",
+    request_body = HoldRequest,
+    responses(
+        (status = 201, body = HoldView),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, description = "slot_held (by someone else) or slot_taken", body = ErrorBody),
+        (status = 422, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "bookings"
+)]
+#[post("/holds")]
+pub async fn place_hold(
+    state: web::Data<AppState>,
+    staff: Staff,
+    body: web::Json<HoldRequest>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require(&[Role::Coordinator])?;
+    let slot = slot_above(&state, &staff, body.slot_id).await?;
+    if state.store.slot_is_booked(slot.id).await? {
+        return Err(ApiError::from(StoreError::SlotTaken));
+    }
+    let ttl = std::time::Duration::from_secs(state.settings.scheduling.hold_seconds);
+    match state.holds.place(slot.id, staff.user_id, ttl).await {
+        Placed::HeldByOther => Err(ApiError::conflict(
+            "slot_held",
+            "another coordinator is booking this slot right now; choose another or try again in a few minutes",
+        )),
+        Placed::Held | Placed::Unavailable => Ok(HttpResponse::Created().json(HoldView {
+            slot_id: slot.id,
+            expires_at: now() + Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(300)),
+        })),
+    }
+}
+
+/// Lets go of the caller's hold on a slot.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/holds/{slot_id}",
+    params(("slot_id" = i64, Path, description = "slot id")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])),
+    tag = "bookings"
+)]
+#[delete("/holds/{slot_id}")]
+pub async fn release_hold(
+    state: web::Data<AppState>,
+    staff: Staff,
+    slot_id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require(&[Role::Coordinator])?;
+    state.holds.release(*slot_id, staff.user_id).await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BookingRequest {
     pub slot_id: i64,
     pub case_id: i64,
     pub local_room_id: i64,
+    /// The local court's officer who accompanies the petitioner; never in two sessions at once.
+    #[serde(default)]
+    pub local_officer_id: Option<i64>,
     /// A joint reception (联合接访): a second court above yours that joins as co-host.
     #[serde(default)]
     pub joint_court_id: Option<i64>,
@@ -67,26 +180,135 @@ pub struct BookingCreated {
     pub join_code: String,
     /// `/join.html#code=…`: the code rides after `#`, which browsers never send to a server.
     pub join_path: String,
+    /// The booking this one replaced, when it was rescheduled.
+    pub rescheduled_from: Option<i64>,
 }
 
-fn not_found(what: &'static str) -> impl FnOnce(StoreError) -> ApiError {
+impl BookingCreated {
+    pub fn new(b: BookingRow, code: &JoinCode, rescheduled_from: Option<i64>) -> BookingCreated {
+        BookingCreated {
+            id: b.id,
+            session_id: b.session_id,
+            slot_id: b.slot_id,
+            case_id: b.case_id,
+            local_room_id: b.local_room_id,
+            status: b.status,
+            starts_at: b.starts_at,
+            ends_at: b.ends_at,
+            join_path: format!("/join.html#code={}", code.display()),
+            join_code: code.display(),
+            rescheduled_from,
+        }
+    }
+}
+
+pub fn not_found(what: &'static str) -> impl FnOnce(StoreError) -> ApiError {
     move |e| match e {
         StoreError::NotFound => ApiError::invalid(format!("{what} does not exist")),
         other => other.into(),
     }
 }
 
-/// Books a slot of a higher court for one of the court's cases and one of its video rooms.
+/// A slot of a court above the caller's.
+async fn slot_above(state: &AppState, staff: &Staff, slot_id: i64) -> Result<SlotRow, ApiError> {
+    let slot = state
+        .store
+        .slot(slot_id)
+        .await
+        .map_err(not_found("slot_id"))?;
+    let above = state.store.court_ancestors(staff.court_id).await?;
+    if !above.iter().any(|c| c.id == slot.court_id) {
+        return Err(ApiError::Forbidden(
+            "this slot belongs to a court that is not above yours",
+        ));
+    }
+    Ok(slot)
+}
+
+/// What a booking names on the local side, checked against the caller's court.
+pub struct LocalSide {
+    pub case: CaseRow,
+    pub local_room_id: i64,
+    pub local_officer_id: Option<i64>,
+}
+
+pub async fn check_local_side(
+    state: &AppState,
+    staff: &Staff,
+    case_id: i64,
+    local_room_id: i64,
+    local_officer_id: Option<i64>,
+) -> Result<LocalSide, ApiError> {
+    let store = &state.store;
+    let case = store.case(case_id).await.map_err(not_found("case_id"))?;
+    if case.court_id != staff.court_id {
+        return Err(ApiError::Forbidden("this case belongs to another court"));
+    }
+    let room = store
+        .local_room(local_room_id)
+        .await
+        .map_err(not_found("local_room_id"))?;
+    if room.court_id != staff.court_id {
+        return Err(ApiError::Forbidden(
+            "this video room belongs to another court",
+        ));
+    }
+    if let Some(officer) = local_officer_id {
+        let user = store
+            .user_by_id(officer)
+            .await
+            .map_err(not_found("local_officer_id"))?;
+        if user.court_id != staff.court_id || user.disabled {
+            return Err(ApiError::invalid(
+                "local_officer_id must be an active user of your court",
+            ));
+        }
+    }
+    if matches!(case.status.as_str(), "closed" | "concluded") {
+        return Err(ApiError::Ineligible {
+            rule: "case_closed",
+            message: "this case is closed; reopen it before booking a session".into(),
+        });
+    }
+    Ok(LocalSide {
+        case,
+        local_room_id,
+        local_officer_id,
+    })
+}
+
+/// The joint court, if any, must be another court above the caller's.
+pub async fn check_joint(
+    state: &AppState,
+    staff: &Staff,
+    host_court_id: i64,
+    joint: Option<i64>,
+) -> Result<(), ApiError> {
+    if let Some(joint) = joint {
+        let above = state.store.court_ancestors(staff.court_id).await?;
+        if joint == host_court_id || !above.iter().any(|c| c.id == joint) {
+            return Err(ApiError::invalid(
+                "joint_court_id must be another court above yours",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Books a slot directly. Only host courts that approve automatically take direct bookings;
+/// the others take applications (`POST /api/v1/applications`). `Idempotency-Key` makes a retry safe.
 #[utoipa::path(
     post,
     path = "/api/v1/bookings",
     request_body = BookingRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "same key and body: the same answer and one booking")),
     responses(
         (status = 201, body = BookingCreated),
+        (status = 400, description = "bad_idempotency_key", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, description = "the case, room or slot is outside the caller's scope", body = ErrorBody),
-        (status = 409, description = "slot_taken, local_room_busy or slot_past", body = ErrorBody),
-        (status = 422, description = "invalid_input: an id names nothing", body = ErrorBody)
+        (status = 409, description = "slot_taken, slot_held, slot_withdrawn, local_room_busy, host_room_busy, local_officer_busy, slot_past, weekly_limit_reached, petitioner_limit_reached, idempotency_in_flight", body = ErrorBody),
+        (status = 422, description = "invalid_input, application_required, too_soon, beyond_horizon, theme_mismatch, ineligible, idempotency_key_reused", body = ErrorBody)
     ),
     security(("bearer" = [])),
     tag = "bookings"
@@ -95,70 +317,290 @@ fn not_found(what: &'static str) -> impl FnOnce(StoreError) -> ApiError {
 pub async fn create_booking(
     state: web::Data<AppState>,
     staff: Staff,
+    req: HttpRequest,
     body: web::Json<BookingRequest>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Coordinator])?;
-    let store = &state.store;
-    let case = store
-        .case(body.case_id)
-        .await
-        .map_err(not_found("case_id"))?;
-    if case.court_id != staff.court_id {
-        return Err(ApiError::Forbidden("this case belongs to another court"));
-    }
-    let room = store
-        .local_room(body.local_room_id)
-        .await
-        .map_err(not_found("local_room_id"))?;
-    if room.court_id != staff.court_id {
-        return Err(ApiError::Forbidden(
-            "this video room belongs to another court",
-        ));
-    }
-    let slot = store
-        .slot(body.slot_id)
-        .await
-        .map_err(not_found("slot_id"))?;
-    let above = store.court_ancestors(staff.court_id).await?;
-    if !above.iter().any(|c| c.id == slot.court_id) {
-        return Err(ApiError::Forbidden(
-            "this slot belongs to a court that is not above yours",
-        ));
-    }
-    if let Some(joint) = body.joint_court_id {
-        if joint == slot.court_id || !above.iter().any(|c| c.id == joint) {
-            return Err(ApiError::invalid(
-                "joint_court_id must be another court above yours",
-            ));
+    let body = body.into_inner();
+    preconditions::once(&state, &req, staff.user_id, &body, || async {
+        let local = check_local_side(
+            &state,
+            &staff,
+            body.case_id,
+            body.local_room_id,
+            body.local_officer_id,
+        )
+        .await?;
+        let slot = slot_above(&state, &staff, body.slot_id).await?;
+        check_joint(&state, &staff, slot.court_id, body.joint_court_id).await?;
+        if !state.store.host_settings(slot.court_id).await?.auto_approve {
+            return Err(ApiError::Unprocessable {
+                code: "application_required",
+                message: format!(
+                    "{} reviews every request: apply for a session instead",
+                    slot.court_name
+                ),
+            });
         }
-    }
-    if slot.ends_at <= now() {
-        return Err(ApiError::conflict("slot_past", "this slot is already over"));
+        let booked = book_slot(&state, &staff, &slot, &local, body.joint_court_id, None).await?;
+        Ok((StatusCode::CREATED, booked))
+    })
+    .await
+}
+
+/// Books `slot` for the local side, refusing a slot someone else holds; releases the caller's
+/// own hold once booked.
+pub async fn book_slot(
+    state: &AppState,
+    staff: &Staff,
+    slot: &SlotRow,
+    local: &LocalSide,
+    joint_court_id: Option<i64>,
+    application: Option<(i64, i32)>,
+) -> Result<serde_json::Value, ApiError> {
+    if state
+        .holds
+        .holder(slot.id)
+        .await
+        .is_some_and(|holder| holder != staff.user_id)
+    {
+        return Err(ApiError::conflict(
+            "slot_held",
+            "another coordinator is booking this slot right now; choose another",
+        ));
     }
     let code = JoinCode::generate();
-    let booking = store
-        .create_booking(&NewBooking {
-            slot: &slot,
-            case_id: case.id,
-            local_room_id: room.id,
+    let booking = state
+        .store
+        .book(&Book {
+            slot_id: slot.id,
+            case_id: local.case.id,
+            local_room_id: local.local_room_id,
+            local_officer_id: local.local_officer_id,
+            joint_court_id,
             created_by: staff.user_id,
             join_code_hash: &code.hash(),
-            joint_court_id: body.joint_court_id,
+            application,
+            replaces: None,
+            at: now(),
         })
         .await?;
+    state.holds.release(slot.id, staff.user_id).await;
     tracing::info!(booking = booking.id, session = booking.session_id, "booked");
-    Ok(HttpResponse::Created().json(BookingCreated {
-        id: booking.id,
-        session_id: booking.session_id,
-        slot_id: booking.slot_id,
-        case_id: booking.case_id,
-        local_room_id: booking.local_room_id,
-        status: booking.status,
-        starts_at: booking.starts_at,
-        ends_at: booking.ends_at,
-        join_path: format!("/join.html#code={}", code.display()),
-        join_code: code.display(),
-    }))
+    Ok(serde_json::to_value(BookingCreated::new(booking, &code, None)).unwrap_or_default())
+}
+
+/// Whether the caller may see and change a booking: its local court's coordinator, or the host
+/// court's officer or admin. Returns whether the caller is on the host side.
+fn booking_side(staff: &Staff, b: &BookingDetail) -> Result<bool, ApiError> {
+    match staff.role {
+        Role::Coordinator if staff.court_id == b.local_court_id => Ok(false),
+        Role::Officer | Role::Admin if staff.court_id == b.host_court_id => Ok(true),
+        _ => Err(ApiError::Forbidden("this booking is not your court's")),
+    }
+}
+
+async fn load_booking(state: &AppState, id: i64) -> Result<BookingDetail, ApiError> {
+    match state.store.booking_detail(id).await {
+        Ok(b) => Ok(b),
+        Err(StoreError::NotFound) => Err(ApiError::NotFound("booking")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A booking, with its ETag for updates.
+#[utoipa::path(
+    get,
+    path = "/api/v1/bookings/{id}",
+    params(("id" = i64, Path, description = "booking id")),
+    responses((status = 200, body = BookingDetail, headers(("ETag" = String))), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])),
+    tag = "bookings"
+)]
+#[get("/bookings/{id}")]
+pub async fn get_booking(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let b = load_booking(&state, *id).await?;
+    booking_side(&staff, &b)?;
+    Ok(with_etag(StatusCode::OK, b.version, &b))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    /// Why; a host court may cancel only with a reason (一旦预约就一定要谈).
+    pub reason: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Cancelled {
+    pub booking: BookingDetail,
+    /// The host court's next free slots that this case could take instead.
+    pub alternatives: Vec<SlotView>,
+}
+
+fn require_reason(reason: &str) -> Result<&str, ApiError> {
+    let reason = reason.trim();
+    if reason.chars().count() < 2 || reason.chars().count() > 500 {
+        return Err(ApiError::invalid("reason must be 2 to 500 characters"));
+    }
+    Ok(reason)
+}
+
+/// Cancels a booking with a reason (`If-Match` required). A host-court cancellation answers with
+/// the next free slots to offer the coordinator; both sides are notified.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings/{id}/cancel",
+    params(("id" = i64, Path, description = "booking id"), ("If-Match" = String, Header, description = "the booking's ETag")),
+    request_body = CancelRequest,
+    responses(
+        (status = 200, body = Cancelled),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "booking_not_live or session_started", body = ErrorBody),
+        (status = 412, description = "precondition_failed: stale If-Match", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+        (status = 428, description = "precondition_required: no If-Match", body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "bookings"
+)]
+#[post("/bookings/{id}/cancel")]
+pub async fn cancel_booking(
+    state: web::Data<AppState>,
+    staff: Staff,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: web::Json<CancelRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = load_booking(&state, *id).await?;
+    let by_host = booking_side(&staff, &b)?;
+    let version = if_match(&req)?;
+    let reason = require_reason(&body.reason)?;
+    state
+        .store
+        .cancel_booking(b.id, version, reason, staff.user_id, by_host, now())
+        .await?;
+    let booking = load_booking(&state, b.id).await?;
+    let case = state.store.case(b.case_id).await?;
+    let alternatives = state
+        .store
+        .next_free_slots(b.host_court_id, &case.category, now(), ALTERNATIVES)
+        .await?
+        .into_iter()
+        .map(SlotView::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(with_etag(
+        StatusCode::OK,
+        booking.version,
+        &Cancelled {
+            booking,
+            alternatives,
+        },
+    ))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleRequest {
+    pub slot_id: i64,
+    pub reason: String,
+}
+
+/// Moves a booking to another slot of the same host court (`If-Match` required): the old
+/// booking is cancelled with the reason and the new one points back at it, in one
+/// transaction, so the case keeps its history. A new join code is issued. The coordinator
+/// reschedules; the host court's officer moves a booking that a schedule change flagged.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings/{id}/reschedule",
+    params(("id" = i64, Path, description = "booking id"), ("If-Match" = String, Header, description = "the booking's ETag"), ("Idempotency-Key" = Option<String>, Header, description = "same key and body: the same answer")),
+    request_body = RescheduleRequest,
+    responses(
+        (status = 201, body = BookingCreated),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "slot_taken, slot_held, booking_not_live, local_room_busy, …", body = ErrorBody),
+        (status = 412, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+        (status = 428, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "bookings"
+)]
+#[post("/bookings/{id}/reschedule")]
+pub async fn reschedule_booking(
+    state: web::Data<AppState>,
+    staff: Staff,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: web::Json<RescheduleRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = load_booking(&state, *id).await?;
+    booking_side(&staff, &b)?;
+    let version = if_match(&req)?;
+    let body = body.into_inner();
+    preconditions::once(&state, &req, staff.user_id, &body, || async {
+        let reason = require_reason(&body.reason)?;
+        if b.status != "booked" {
+            return Err(ApiError::conflict("booking_not_live", "this booking is not live"));
+        }
+        let slot = state
+            .store
+            .slot(body.slot_id)
+            .await
+            .map_err(not_found("slot_id"))?;
+        if slot.court_id != b.host_court_id {
+            return Err(ApiError::invalid(
+                "a booking moves within its host court: choose one of its slots",
+            ));
+        }
+        if state
+            .holds
+            .holder(slot.id)
+            .await
+            .is_some_and(|holder| holder != staff.user_id)
+        {
+            return Err(ApiError::conflict(
+                "slot_held",
+                "someone is booking this slot right now; choose another",
+            ));
+        }
+        let joint: Option<i64> = state.store.booking_joint_court(b.id).await?;
+        let code = JoinCode::generate();
+        let booking = state
+            .store
+            .book(&Book {
+                slot_id: slot.id,
+                case_id: b.case_id,
+                local_room_id: b.local_room_id,
+                local_officer_id: b.local_officer_id,
+                joint_court_id: joint,
+                created_by: staff.user_id,
+                join_code_hash: &code.hash(),
+                application: None,
+                replaces: Some(Replaced {
+                    booking_id: b.id,
+                    expected_version: version,
+                    reason,
+                }),
+                at: now(),
+            })
+            .await?;
+        state.holds.release(slot.id, staff.user_id).await;
+        Ok((
+            StatusCode::CREATED,
+            serde_json::to_value(BookingCreated::new(booking, &code, Some(b.id)))
+                .unwrap_or_default(),
+        ))
+    })
+    .await
 }
 
 #[derive(Serialize, ToSchema)]
@@ -168,7 +610,8 @@ pub struct JoinCodeIssued {
     pub join_path: String,
 }
 
-/// Issues a new join code for a booking (the old one stops working), e.g. when the notice was lost.
+/// Issues a new join code for a booking (the old one stops working), e.g. when the notice was
+/// lost, or to print the appointment notice of a booking the host court approved.
 #[utoipa::path(
     post,
     path = "/api/v1/bookings/{id}/join-code",
@@ -178,7 +621,7 @@ pub struct JoinCodeIssued {
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 409, description = "session_ended", body = ErrorBody)
+        (status = 409, description = "session_ended or booking_not_live", body = ErrorBody)
     ),
     security(("bearer" = [])),
     tag = "bookings"
@@ -190,14 +633,15 @@ pub async fn reissue_join_code(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Coordinator])?;
-    let booking = match state.store.booking(*id).await {
-        Ok(b) => b,
-        Err(StoreError::NotFound) => return Err(ApiError::NotFound("booking")),
-        Err(e) => return Err(e.into()),
-    };
-    let room = state.store.local_room(booking.local_room_id).await?;
-    if room.court_id != staff.court_id {
+    let booking = load_booking(&state, *id).await?;
+    if booking.local_court_id != staff.court_id {
         return Err(ApiError::Forbidden("this booking belongs to another court"));
+    }
+    if booking.status == "cancelled" {
+        return Err(ApiError::conflict(
+            "booking_not_live",
+            "this booking was cancelled",
+        ));
     }
     let code = JoinCode::generate();
     state

@@ -25,7 +25,7 @@ use crate::store::{SessionRow, StoreError};
         (status = 401, description = "unauthenticated"),
         (status = 403, description = "forbidden (the token does not admit to this session) or origin_not_allowed"),
         (status = 404, description = "not_found"),
-        (status = 409, description = "session_ended or session_full")
+        (status = 409, description = "session_ended, booking_cancelled or session_full")
     ),
     tag = "signalling"
 )]
@@ -74,6 +74,12 @@ pub async fn signal(
         return Err(ApiError::conflict(
             "session_ended",
             "this session has ended",
+        ));
+    }
+    if session.booking_status == "cancelled" {
+        return Err(ApiError::conflict(
+            "booking_cancelled",
+            "this session was cancelled or moved",
         ));
     }
     if !state.hub.has_room_for(session.id, &participant.id).await {

@@ -223,6 +223,8 @@ pub struct SlotView {
     pub court: CourtView,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
+    /// A themed slot takes only cases of this category (criminal, civil, …).
+    pub theme: Option<String>,
 }
 
 impl TryFrom<SlotRow> for SlotView {
@@ -237,6 +239,7 @@ impl TryFrom<SlotRow> for SlotView {
             },
             starts_at: s.starts_at,
             ends_at: s.ends_at,
+            theme: s.theme,
         })
     }
 }

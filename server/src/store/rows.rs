@@ -57,6 +57,8 @@ pub struct CaseRow {
     pub review_requested_on: Option<String>,
     pub review_decided_on: Option<String>,
     pub rereview_requested_on: Option<String>,
+    /// criminal, civil, administrative, enforcement, compensation or other.
+    pub category: String,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -83,6 +85,8 @@ pub struct SlotRow {
     pub court_level: String,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
+    /// Only cases of this category may book it.
+    pub theme: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -127,6 +131,8 @@ pub struct SessionRow {
     pub satisfaction: Option<String>,
     pub rated_at: Option<DateTime<Utc>>,
     pub interrupted_seconds: i32,
+    /// `cancelled`: the booking was cancelled or moved, and nobody may join.
+    pub booking_status: String,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -1,0 +1,569 @@
+//! Applications (申请) and their review (审核): the local court asks, the host court decides.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::bookings::{LocalSide, book_slot, check_joint, check_local_side, not_found};
+use super::preconditions::{self, if_match, with_etag};
+use crate::auth::Staff;
+use crate::domain::Role;
+use crate::error::{ApiError, ErrorBody};
+use crate::startup::AppState;
+use crate::store::applications::{
+    ApplicationRow, Decision, EligibilityFacts, NewApplication, TimeRange,
+};
+use crate::store::{StoreError, now};
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationRequest {
+    pub case_id: i64,
+    pub host_court_id: i64,
+    pub local_room_id: i64,
+    #[serde(default)]
+    pub local_officer_id: Option<i64>,
+    #[serde(default)]
+    pub joint_court_id: Option<i64>,
+    /// When the petitioner could come; at least one range, each in the future.
+    pub preferred: Vec<TimeRange>,
+    pub reason: String,
+    #[serde(default)]
+    pub facts: EligibilityFacts,
+    /// A free slot the coordinator chose (and may hold): booked at once where the host court
+    /// approves automatically.
+    #[serde(default)]
+    pub slot_id: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApplicationCreated {
+    pub application: ApplicationRow,
+    /// Present when the host court approved automatically: the booking, with the join code.
+    #[schema(value_type = Option<super::bookings::BookingCreated>)]
+    pub booking: Option<serde_json::Value>,
+    /// Why the chosen slot could not be booked at once; the application waits for review.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub booking_refused: Option<String>,
+}
+
+fn ineligible(rule: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::Ineligible {
+        rule,
+        message: message.into(),
+    }
+}
+
+fn check_text(field: &str, text: &str, max: usize) -> Result<(), ApiError> {
+    let n = text.trim().chars().count();
+    if n == 0 || n > max {
+        return Err(ApiError::invalid(format!(
+            "{field} must be 1 to {max} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn check_preferred(preferred: &[TimeRange]) -> Result<(), ApiError> {
+    let at = now();
+    if preferred.is_empty() || preferred.len() > 10 {
+        return Err(ApiError::invalid("give 1 to 10 preferred time ranges"));
+    }
+    for r in preferred {
+        if r.to <= r.from || r.to <= at {
+            return Err(ApiError::invalid(
+                "each preferred range must end after it starts, in the future",
+            ));
+        }
+        if r.from > at + Duration::days(366) {
+            return Err(ApiError::invalid(
+                "preferred ranges must lie within the next year",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The eligibility rules, checked before anything is written; a refusal names the rule.
+async fn check_eligibility(
+    state: &AppState,
+    staff: &Staff,
+    body: &ApplicationRequest,
+    local: &LocalSide,
+) -> Result<(), ApiError> {
+    let store = &state.store;
+    let above = store.court_ancestors(staff.court_id).await?;
+    let Some(host) = above.iter().find(|c| c.id == body.host_court_id) else {
+        return Err(ineligible(
+            "host_not_above",
+            "a session may be asked only of a court above yours",
+        ));
+    };
+    if host.level == "supreme" && !body.facts.high_court_reviewed {
+        let high = above.iter().find(|c| c.level == "high").map(|c| c.id);
+        let joint_with_high = body.facts.joint_with_high_court && body.joint_court_id == high;
+        if !joint_with_high {
+            return Err(ineligible(
+                "spc_needs_high_court_review",
+                "the Supreme People's Court receives a case after the high court has reviewed it, \
+                 or jointly with the high court (name it as joint_court_id)",
+            ));
+        }
+    }
+    if body.facts.joint_with_high_court && body.joint_court_id.is_none() {
+        return Err(ineligible(
+            "joint_court_missing",
+            "a joint reception needs joint_court_id: the high court above yours",
+        ));
+    }
+    check_joint(state, staff, body.host_court_id, body.joint_court_id).await?;
+    if store.case_has_open_application(local.case.id).await? {
+        return Err(ineligible(
+            "application_open",
+            "this case already has an open application; wait for its answer or withdraw it",
+        ));
+    }
+    if store
+        .case_has_live_booking_with(local.case.id, body.host_court_id, now())
+        .await?
+    {
+        return Err(ineligible(
+            "already_booked",
+            "this case already has a session booked with this court",
+        ));
+    }
+    Ok(())
+}
+
+/// Applies for a session for one case. Eligibility rules are checked at once (422
+/// `ineligible` naming the rule). Where the host court approves automatically and a free slot
+/// was chosen (or one lies in the preferred ranges), the session is booked at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications",
+    request_body = ApplicationRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "same key and body: the same answer")),
+    responses(
+        (status = 201, body = ApplicationCreated),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+        (status = 422, description = "invalid_input, ineligible (with `rule`), or a booking rule", body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "applications"
+)]
+#[post("/applications")]
+pub async fn create_application(
+    state: web::Data<AppState>,
+    staff: Staff,
+    req: HttpRequest,
+    body: web::Json<ApplicationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require(&[Role::Coordinator])?;
+    let body = body.into_inner();
+    preconditions::once(&state, &req, staff.user_id, &body, || async {
+        check_text("reason", &body.reason, 2000)?;
+        check_text("facts.note", &format!("{}.", body.facts.note), 2000)?;
+        check_preferred(&body.preferred)?;
+        let local = check_local_side(
+            &state,
+            &staff,
+            body.case_id,
+            body.local_room_id,
+            body.local_officer_id,
+        )
+        .await?;
+        check_eligibility(&state, &staff, &body, &local).await?;
+        let store = &state.store;
+        let settings = store.host_settings(body.host_court_id).await?;
+        let id = store
+            .insert_application(&NewApplication {
+                case_id: local.case.id,
+                local_court_id: staff.court_id,
+                host_court_id: body.host_court_id,
+                local_room_id: body.local_room_id,
+                local_officer_id: body.local_officer_id,
+                joint_court_id: body.joint_court_id,
+                preferred: &body.preferred,
+                reason: body.reason.trim(),
+                facts: &body.facts,
+                created_by: staff.user_id,
+                at: now(),
+            })
+            .await?;
+        let (mut booking, mut booking_refused) = (None, None);
+        if settings.auto_approve {
+            match auto_book(&state, &staff, &body, &local, id).await {
+                Ok(b) => booking = b,
+                // The application stands; the host court reviews it like any other.
+                Err(e @ (ApiError::Conflict { .. } | ApiError::Unprocessable { .. })) => {
+                    booking_refused = Some(e.to_string());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let application = store.application(id).await?;
+        Ok((
+            StatusCode::CREATED,
+            serde_json::to_value(ApplicationCreated {
+                application,
+                booking,
+                booking_refused,
+            })
+            .unwrap_or_default(),
+        ))
+    })
+    .await
+}
+
+/// Books the chosen slot, or the first free one in the preferred ranges, for an application
+/// to a host court that approves automatically. `None`: nothing fitted; it waits for review.
+async fn auto_book(
+    state: &AppState,
+    staff: &Staff,
+    body: &ApplicationRequest,
+    local: &LocalSide,
+    application: i64,
+) -> Result<Option<serde_json::Value>, ApiError> {
+    let candidates: Vec<i64> = match body.slot_id {
+        Some(slot) => vec![slot],
+        None => {
+            let mut found = Vec::new();
+            for range in &body.preferred {
+                for slot in state
+                    .store
+                    .next_free_slots(body.host_court_id, &local.case.category, range.from, 20)
+                    .await?
+                {
+                    if slot.ends_at <= range.to {
+                        found.push(slot.id);
+                    }
+                }
+            }
+            found
+        }
+    };
+    for slot_id in candidates.into_iter().take(5) {
+        let slot = state.store.slot(slot_id).await.map_err(not_found("slot_id"))?;
+        if slot.court_id != body.host_court_id {
+            return Err(ApiError::invalid("slot_id must be a slot of host_court_id"));
+        }
+        match book_slot(state, staff, &slot, local, body.joint_court_id, Some((application, 1))).await
+        {
+            Ok(booked) => return Ok(Some(booked)),
+            // Someone was quicker, or this slot does not suit: try the next one.
+            Err(ApiError::Conflict { .. } | ApiError::Unprocessable { .. })
+                if body.slot_id.is_none() =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationQuery {
+    /// pending, proposed, more_info, approved, rejected, withdrawn.
+    pub status: Option<String>,
+}
+
+/// A coordinator's own court's applications; an officer's or supervisor's review queue (the
+/// applications addressed to their court).
+#[utoipa::path(
+    get,
+    path = "/api/v1/applications",
+    params(ApplicationQuery),
+    responses((status = 200, body = [ApplicationRow]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])),
+    tag = "applications"
+)]
+#[get("/applications")]
+pub async fn list_applications(
+    state: web::Data<AppState>,
+    staff: Staff,
+    query: web::Query<ApplicationQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let status = query.status.as_deref();
+    if let Some(s) = status {
+        if ![
+            "pending",
+            "proposed",
+            "more_info",
+            "approved",
+            "rejected",
+            "withdrawn",
+        ]
+        .contains(&s)
+        {
+            return Err(ApiError::invalid(format!("unknown status {s:?}")));
+        }
+    }
+    let rows = match staff.role {
+        Role::Coordinator => {
+            state
+                .store
+                .applications(Some(staff.court_id), None, status)
+                .await?
+        }
+        Role::Officer | Role::Supervisor | Role::Admin => {
+            state
+                .store
+                .applications(None, Some(staff.court_id), status)
+                .await?
+        }
+    };
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+/// Whether the caller may see the application; returns whether they are on the host side.
+fn application_side(staff: &Staff, a: &ApplicationRow) -> Result<bool, ApiError> {
+    match staff.role {
+        Role::Coordinator if staff.court_id == a.local_court_id => Ok(false),
+        Role::Officer | Role::Supervisor | Role::Admin if staff.court_id == a.host_court_id => {
+            Ok(true)
+        }
+        _ => Err(ApiError::Forbidden("this application is not your court's")),
+    }
+}
+
+async fn load(state: &AppState, id: i64) -> Result<ApplicationRow, ApiError> {
+    match state.store.application(id).await {
+        Ok(a) => Ok(a),
+        Err(StoreError::NotFound) => Err(ApiError::NotFound("application")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One application, with its ETag.
+#[utoipa::path(
+    get,
+    path = "/api/v1/applications/{id}",
+    params(("id" = i64, Path, description = "application id")),
+    responses((status = 200, body = ApplicationRow, headers(("ETag" = String))), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])),
+    tag = "applications"
+)]
+#[get("/applications/{id}")]
+pub async fn get_application(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let a = load(&state, *id).await?;
+    application_side(&staff, &a)?;
+    Ok(with_etag(StatusCode::OK, a.version, &a))
+}
+
+/// The host court's decision.
+#[derive(Deserialize, ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Review {
+    /// Book the application into this slot of the court.
+    Approve { slot_id: i64 },
+    /// Offer this slot instead; the coordinator accepts it.
+    Propose { slot_id: i64, note: String },
+    /// Ask the local court for more material.
+    MoreInfo { note: String },
+    Reject { reason: String },
+}
+
+/// Reviews an application (the host court's officer or admin; `If-Match` required).
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications/{id}/review",
+    params(("id" = i64, Path, description = "application id"), ("If-Match" = String, Header, description = "the application's ETag")),
+    request_body = Review,
+    responses(
+        (status = 200, body = ApplicationRow),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "application_not_open, slot_taken, …", body = ErrorBody),
+        (status = 412, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+        (status = 428, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "applications"
+)]
+#[post("/applications/{id}/review")]
+pub async fn review_application(
+    state: web::Data<AppState>,
+    staff: Staff,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: web::Json<Review>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require(&[Role::Officer, Role::Admin])?;
+    let a = load(&state, *id).await?;
+    if !application_side(&staff, &a)? {
+        return Err(ApiError::Forbidden("only the host court reviews"));
+    }
+    let version = if_match(&req)?;
+    let store = &state.store;
+    let at = now();
+    let own_slot = |slot_id: i64| async move {
+        let slot = store.slot(slot_id).await.map_err(not_found("slot_id"))?;
+        if slot.court_id != a.host_court_id {
+            return Err(ApiError::invalid("slot_id must be one of your court's slots"));
+        }
+        Ok(slot)
+    };
+    match body.into_inner() {
+        Review::Approve { slot_id } => {
+            let slot = own_slot(slot_id).await?;
+            if !matches!(a.status.as_str(), "pending" | "proposed" | "more_info") {
+                return Err(ApiError::conflict(
+                    "application_not_open",
+                    format!("this application is {}", a.status),
+                ));
+            }
+            let code = crate::domain::JoinCode::generate();
+            store
+                .book(&crate::store::booking::Book {
+                    slot_id: slot.id,
+                    case_id: a.case_id,
+                    local_room_id: a.local_room_id,
+                    local_officer_id: a.local_officer_id,
+                    joint_court_id: a.joint_court_id,
+                    created_by: staff.user_id,
+                    // The coordinator prints the notice with a fresh code; this one is never shown.
+                    join_code_hash: &code.hash(),
+                    application: Some((a.id, version)),
+                    replaces: None,
+                    at,
+                })
+                .await?;
+        }
+        Review::Propose { slot_id, note } => {
+            own_slot(slot_id).await?;
+            check_text("note", &note, 2000)?;
+            store
+                .decide_application(a.id, version, &Decision::Propose { slot_id, note: &note }, staff.user_id, at)
+                .await?;
+        }
+        Review::MoreInfo { note } => {
+            check_text("note", &note, 2000)?;
+            store
+                .decide_application(a.id, version, &Decision::MoreInfo { note: &note }, staff.user_id, at)
+                .await?;
+        }
+        Review::Reject { reason } => {
+            check_text("reason", &reason, 2000)?;
+            store
+                .decide_application(a.id, version, &Decision::Reject { reason: &reason }, staff.user_id, at)
+                .await?;
+        }
+    }
+    let a = load(&state, a.id).await?;
+    Ok(with_etag(StatusCode::OK, a.version, &a))
+}
+
+/// The coordinator's answer to the host court.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Answer {
+    /// Take the proposed slot: booked at once, with the join code in the answer.
+    Accept,
+    /// Send the material asked for: back to the host court's queue.
+    Amend {
+        reason: String,
+        facts: EligibilityFacts,
+        preferred: Vec<TimeRange>,
+    },
+    Withdraw,
+}
+
+/// The coordinator answers: accept a proposed slot, amend after a request for more material,
+/// or withdraw (`If-Match` required).
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications/{id}/answer",
+    params(("id" = i64, Path, description = "application id"), ("If-Match" = String, Header, description = "the application's ETag")),
+    request_body = Answer,
+    responses(
+        (status = 200, body = ApplicationCreated),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+        (status = 412, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+        (status = 428, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "applications"
+)]
+#[post("/applications/{id}/answer")]
+pub async fn answer_application(
+    state: web::Data<AppState>,
+    staff: Staff,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: web::Json<Answer>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require(&[Role::Coordinator])?;
+    let a = load(&state, *id).await?;
+    if application_side(&staff, &a)? {
+        return Err(ApiError::Forbidden("only the applying court answers"));
+    }
+    let version = if_match(&req)?;
+    let store = &state.store;
+    let at = now();
+    let mut booking = None;
+    match body.into_inner() {
+        Answer::Accept => {
+            let (Some(slot_id), "proposed") = (a.proposed_slot_id, a.status.as_str()) else {
+                return Err(ApiError::conflict(
+                    "nothing_proposed",
+                    "the host court has not proposed a slot",
+                ));
+            };
+            let slot = store.slot(slot_id).await?;
+            let local = check_local_side(&state, &staff, a.case_id, a.local_room_id, a.local_officer_id).await?;
+            booking = Some(book_slot(&state, &staff, &slot, &local, a.joint_court_id, Some((a.id, version))).await?);
+        }
+        Answer::Amend {
+            reason,
+            facts,
+            preferred,
+        } => {
+            check_text("reason", &reason, 2000)?;
+            check_preferred(&preferred)?;
+            store
+                .decide_application(
+                    a.id,
+                    version,
+                    &Decision::Amend {
+                        reason: reason.trim(),
+                        facts: &facts,
+                        preferred: &preferred,
+                    },
+                    staff.user_id,
+                    at,
+                )
+                .await?;
+        }
+        Answer::Withdraw => {
+            store
+                .decide_application(a.id, version, &Decision::Withdraw, staff.user_id, at)
+                .await?;
+        }
+    }
+    let application = load(&state, a.id).await?;
+    Ok(with_etag(
+        StatusCode::OK,
+        application.version,
+        &ApplicationCreated {
+            application,
+            booking,
+            booking_refused: None,
+        },
+    ))
+}

@@ -1,0 +1,557 @@
+//! Booking: a host room's slot and a local room (and the accompanying local officer) taken
+//! together, in one transaction, under the host court's rules. The rules that count (weekly
+//! limits, a petitioner's active bookings) are checked inside the transaction that inserts, so
+//! that concurrent requests cannot all pass them; the database's own constraints are the last
+//! guard against overlaps.
+
+use chrono::{DateTime, Datelike, Duration, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{BookingRow, Store, StoreError, audit};
+use crate::schedule::{self, Category};
+
+/// Everything needed to book, already checked for scope by the caller.
+pub struct Book<'a> {
+    pub slot_id: i64,
+    pub case_id: i64,
+    pub local_room_id: i64,
+    pub local_officer_id: Option<i64>,
+    pub joint_court_id: Option<i64>,
+    pub created_by: i64,
+    pub join_code_hash: &'a str,
+    /// Approving an application: its id and the version the caller saw; it becomes `approved`
+    /// in the same transaction.
+    pub application: Option<(i64, i32)>,
+    /// Rescheduling: the live booking this one replaces, cancelled in the same transaction.
+    pub replaces: Option<Replaced<'a>>,
+    pub at: DateTime<Utc>,
+}
+
+pub struct Replaced<'a> {
+    pub booking_id: i64,
+    pub expected_version: i32,
+    pub reason: &'a str,
+}
+
+#[derive(sqlx::FromRow)]
+struct SlotFacts {
+    host_room_id: i64,
+    host_court_id: i64,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    theme: Option<String>,
+    withdrawn: bool,
+}
+
+/// A booking as the coordinator and the host court see it.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct BookingDetail {
+    pub id: i64,
+    pub session_id: i64,
+    pub slot_id: i64,
+    pub case_id: i64,
+    pub case_number: String,
+    pub local_room_id: i64,
+    pub local_court_id: i64,
+    pub host_room_id: i64,
+    pub host_court_id: i64,
+    pub local_officer_id: Option<i64>,
+    pub status: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// A published change removed this booking's slot: the officer should move it.
+    pub needs_move: bool,
+    pub cancel_reason: Option<String>,
+    pub rescheduled_from: Option<i64>,
+    pub application_id: Option<i64>,
+    pub version: i32,
+}
+
+/// Monday 00:00 Asia/Shanghai of the week holding `at`, as UTC.
+pub fn week_start(at: DateTime<Utc>) -> DateTime<Utc> {
+    let day = schedule::local_day(at);
+    let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
+    monday
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc() - Duration::hours(8))
+        .unwrap_or(at)
+}
+
+fn refuse(code: &'static str, message: impl Into<String>) -> StoreError {
+    StoreError::Rule {
+        code,
+        message: message.into(),
+    }
+}
+
+fn conflict(code: &'static str, message: impl Into<String>) -> StoreError {
+    StoreError::Conflict {
+        code,
+        message: message.into(),
+    }
+}
+
+impl Store {
+    /// Books under the host court's rules; transient conflicts are retried a few times.
+    pub async fn book(&self, req: &Book<'_>) -> Result<BookingRow, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.try_book(req).await {
+                Err(StoreError::Retryable(e)) if attempt < 6 => {
+                    attempt += 1;
+                    tracing::debug!(attempt, error = %e, "booking retried after a transient conflict");
+                    tokio::time::sleep(std::time::Duration::from_millis(10 << attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_book(&self, req: &Book<'_>) -> Result<BookingRow, StoreError> {
+        let facts: SlotFacts = on_pool!(self, |p| sqlx::query_as(
+            "SELECT s.host_room_id, hr.court_id AS host_court_id, s.starts_at, s.ends_at, s.theme, s.withdrawn \
+             FROM slots s JOIN host_rooms hr ON hr.id = s.host_room_id WHERE s.id = $1"
+        )
+        .bind(req.slot_id)
+        .fetch_one(p)
+        .await)?;
+        let settings = self.host_settings(facts.host_court_id).await?;
+        let (category, petitioner): (String, String) = on_pool!(self, |p| sqlx::query_as(
+            "SELECT category, petitioner_id_number FROM cases WHERE id = $1"
+        )
+        .bind(req.case_id)
+        .fetch_one(p)
+        .await)?;
+        let (local_court_id,): (i64,) = on_pool!(self, |p| sqlx::query_as(
+            "SELECT court_id FROM local_rooms WHERE id = $1"
+        )
+        .bind(req.local_room_id)
+        .fetch_one(p)
+        .await)?;
+
+        if facts.withdrawn {
+            return Err(conflict(
+                "slot_withdrawn",
+                "the host court no longer offers this slot; choose another",
+            ));
+        }
+        if facts.ends_at <= req.at {
+            return Err(conflict("slot_past", "this slot is already over"));
+        }
+        let notice = Duration::hours(i64::from(settings.min_notice_hours));
+        if facts.starts_at < req.at + notice {
+            return Err(refuse(
+                "too_soon",
+                format!(
+                    "this host court takes bookings at least {} hours ahead",
+                    settings.min_notice_hours
+                ),
+            ));
+        }
+        if facts.starts_at > req.at + Duration::days(i64::from(settings.horizon_days)) {
+            return Err(refuse(
+                "beyond_horizon",
+                format!(
+                    "this host court takes bookings up to {} days ahead",
+                    settings.horizon_days
+                ),
+            ));
+        }
+        if let Some(theme) = facts.theme.clone() {
+            if theme != category {
+                let label = Category::parse(&theme).map_or("other", Category::as_str);
+                return Err(refuse(
+                    "theme_mismatch",
+                    format!("this day receives {label} cases only; this case is {category}"),
+                ));
+            }
+        }
+
+        let created_at = req.at;
+        let week = week_start(facts.starts_at);
+        let (booking_id, session_id) = in_write_tx!(self, |tx, lock| {
+            if matches!(self, Store::Postgres(_)) {
+                // One host court's bookings are decided one at a time, so that the counted
+                // limits below hold under concurrency. (SQLite's write lock already does this.)
+                sqlx::query("SELECT pg_advisory_xact_lock(7227012, $1::int)")
+                    .bind(i32::try_from(facts.host_court_id).unwrap_or(i32::MAX))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if let Some(replaced) = &req.replaces {
+                let done = sqlx::query(
+                    "UPDATE bookings SET status = 'cancelled', cancel_reason = $2, cancelled_by = $3, \
+                     cancelled_at = $4, version = version + 1 \
+                     WHERE id = $1 AND status = 'booked' AND version = $5",
+                )
+                .bind(replaced.booking_id)
+                .bind(replaced.reason)
+                .bind(req.created_by)
+                .bind(created_at)
+                .bind(replaced.expected_version)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::Stale);
+                }
+            }
+            if let Some(limit) = settings.weekly_limit_per_local_court {
+                let (count,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM bookings WHERE local_court_id = $1 AND host_court_id = $2 \
+                     AND status <> 'cancelled' AND starts_at >= $3 AND starts_at < $4",
+                )
+                .bind(local_court_id)
+                .bind(facts.host_court_id)
+                .bind(week)
+                .bind(week + Duration::days(7))
+                .fetch_one(&mut *tx)
+                .await?;
+                if count >= i64::from(limit) {
+                    return Err(conflict(
+                        "weekly_limit_reached",
+                        format!(
+                            "your court already has {count} sessions with this host court that week; its share is {limit}"
+                        ),
+                    ));
+                }
+            }
+            let (active,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM bookings b JOIN cases c ON c.id = b.case_id \
+                 WHERE c.petitioner_id_number = $1 AND b.status = 'booked' AND b.ends_at > $2",
+            )
+            .bind(&petitioner)
+            .bind(created_at)
+            .fetch_one(&mut *tx)
+            .await?;
+            if active >= i64::from(settings.active_limit_per_petitioner) {
+                return Err(conflict(
+                    "petitioner_limit_reached",
+                    format!(
+                        "this petitioner already has {active} sessions booked; the limit is {}",
+                        settings.active_limit_per_petitioner
+                    ),
+                ));
+            }
+            let (booking_id,): (i64,) = sqlx::query_as(
+                "INSERT INTO bookings (slot_id, case_id, local_room_id, starts_at, ends_at, status, \
+                 created_by, created_at, joint_court_id, host_room_id, local_officer_id, \
+                 application_id, rescheduled_from) \
+                 VALUES ($1, $2, $3, $4, $5, 'booked', $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+            )
+            .bind(req.slot_id)
+            .bind(req.case_id)
+            .bind(req.local_room_id)
+            .bind(facts.starts_at)
+            .bind(facts.ends_at)
+            .bind(req.created_by)
+            .bind(created_at)
+            .bind(req.joint_court_id)
+            .bind(facts.host_room_id)
+            .bind(req.local_officer_id)
+            .bind(req.application.map(|(id, _)| id))
+            .bind(req.replaces.as_ref().map(|r| r.booking_id))
+            .fetch_one(&mut *tx)
+            .await?;
+            let (session_id,): (i64,) = sqlx::query_as(
+                "INSERT INTO sessions (booking_id, status, join_code_hash) VALUES ($1, 'scheduled', $2) RETURNING id",
+            )
+            .bind(booking_id)
+            .bind(req.join_code_hash)
+            .fetch_one(&mut *tx)
+            .await?;
+            let detail = serde_json::json!({
+                "slot_id": req.slot_id, "case_id": req.case_id, "local_room_id": req.local_room_id,
+                "session_id": session_id, "joint_court_id": req.joint_court_id,
+                "local_officer_id": req.local_officer_id, "application_id": req.application.map(|(id, _)| id),
+                "replaces": req.replaces.as_ref().map(|r| r.booking_id),
+            });
+            if let Some((application, version)) = req.application {
+                let done = sqlx::query(
+                    "UPDATE applications SET status = 'approved', booking_id = $2, updated_at = $3, \
+                     version = version + 1 WHERE id = $1 AND version = $4 \
+                     AND status IN ('pending', 'proposed', 'more_info')",
+                )
+                .bind(application)
+                .bind(booking_id)
+                .bind(created_at)
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::Stale);
+                }
+            }
+            let (action, topic) = match &req.replaces {
+                Some(_) => ("booking.reschedule", "booking.rescheduled"),
+                None => ("booking.create", "booking.created"),
+            };
+            let entry = audit::AuditEntry::new(
+                format!("user-{}", req.created_by),
+                action,
+                format!("booking:{booking_id}"),
+                detail,
+            );
+            append_audit!(tx, lock, &entry);
+            enqueue!(tx, topic, serde_json::json!({
+                "booking_id": booking_id, "session_id": session_id,
+                "host_court_id": facts.host_court_id, "local_court_id": local_court_id,
+                "starts_at": facts.starts_at, "ends_at": facts.ends_at,
+                "replaces": req.replaces.as_ref().map(|r| r.booking_id),
+                "reason": req.replaces.as_ref().map(|r| r.reason),
+            }));
+            (booking_id, session_id)
+        });
+        Ok(BookingRow {
+            id: booking_id,
+            session_id,
+            slot_id: req.slot_id,
+            case_id: req.case_id,
+            local_room_id: req.local_room_id,
+            status: "booked".into(),
+            starts_at: facts.starts_at,
+            ends_at: facts.ends_at,
+        })
+    }
+
+    pub async fn booking_detail(&self, id: i64) -> Result<BookingDetail, StoreError> {
+        let sql = "SELECT b.id, s.id AS session_id, b.slot_id, b.case_id, c.case_number, b.local_room_id, \
+                   lr.court_id AS local_court_id, b.host_room_id, hr.court_id AS host_court_id, \
+                   b.local_officer_id, b.status, b.starts_at, b.ends_at, b.needs_move, b.cancel_reason, \
+                   b.rescheduled_from, b.application_id, b.version \
+                   FROM bookings b JOIN sessions s ON s.booking_id = b.id JOIN cases c ON c.id = b.case_id \
+                   JOIN local_rooms lr ON lr.id = b.local_room_id JOIN host_rooms hr ON hr.id = b.host_room_id \
+                   WHERE b.id = $1";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(id)
+            .fetch_one(p)
+            .await)?)
+    }
+
+    pub async fn slot_is_booked(&self, slot_id: i64) -> Result<bool, StoreError> {
+        let (n,): (i64,) = on_pool!(self, |p| sqlx::query_as(
+            "SELECT COUNT(*) FROM bookings WHERE slot_id = $1 AND status <> 'cancelled'"
+        )
+        .bind(slot_id)
+        .fetch_one(p)
+        .await)?;
+        Ok(n > 0)
+    }
+
+    pub async fn booking_joint_court(&self, booking_id: i64) -> Result<Option<i64>, StoreError> {
+        let (joint,): (Option<i64>,) = on_pool!(self, |p| sqlx::query_as(
+            "SELECT joint_court_id FROM bookings WHERE id = $1"
+        )
+        .bind(booking_id)
+        .fetch_one(p)
+        .await)?;
+        Ok(joint)
+    }
+
+    /// Cancels a live booking (with the version the caller saw) and says why.
+    pub async fn cancel_booking(
+        &self,
+        id: i64,
+        expected_version: i32,
+        reason: &str,
+        user_id: i64,
+        by_host: bool,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let b = self.booking_detail(id).await?;
+        if b.status != "booked" {
+            return Err(conflict("booking_not_live", "this booking is not live"));
+        }
+        if b.starts_at <= at {
+            return Err(conflict(
+                "session_started",
+                "this session's time has come; end it with an outcome instead",
+            ));
+        }
+        in_write_tx!(self, |tx, lock| {
+            let done = sqlx::query(
+                "UPDATE bookings SET status = 'cancelled', cancel_reason = $2, cancelled_by = $3, \
+                 cancelled_at = $4, version = version + 1 WHERE id = $1 AND status = 'booked' AND version = $5",
+            )
+            .bind(id)
+            .bind(reason)
+            .bind(user_id)
+            .bind(at)
+            .bind(expected_version)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Stale);
+            }
+            let entry = audit::AuditEntry::new(
+                format!("user-{user_id}"),
+                "booking.cancel",
+                format!("booking:{id}"),
+                serde_json::json!({ "reason": reason, "by_host": by_host }),
+            );
+            append_audit!(tx, lock, &entry);
+            enqueue!(tx, "booking.cancelled", serde_json::json!({
+                "booking_id": id, "session_id": b.session_id, "host_court_id": b.host_court_id,
+                "local_court_id": b.local_court_id, "starts_at": b.starts_at, "ends_at": b.ends_at,
+                "reason": reason, "by_host": by_host,
+            }));
+        });
+        Ok(())
+    }
+
+    /// Free slots of a host court from `from` on, matching `theme` where the slot has one,
+    /// bookable under the court's notice and horizon: what a cancelled booking is offered.
+    pub async fn next_free_slots(
+        &self,
+        host_court_id: i64,
+        category: &str,
+        from: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<super::SlotRow>, StoreError> {
+        let settings = self.host_settings(host_court_id).await?;
+        let earliest = from.max(Utc::now() + Duration::hours(i64::from(settings.min_notice_hours)));
+        let latest = Utc::now() + Duration::days(i64::from(settings.horizon_days));
+        let sql = "SELECT s.id, s.host_room_id, hr.name AS host_room_name, c.id AS court_id, \
+                   c.name AS court_name, c.level AS court_level, s.starts_at, s.ends_at, s.theme \
+                   FROM slots s JOIN host_rooms hr ON hr.id = s.host_room_id JOIN courts c ON c.id = hr.court_id \
+                   WHERE hr.court_id = $1 AND s.starts_at >= $2 AND s.starts_at <= $3 AND NOT s.withdrawn \
+                   AND (s.theme IS NULL OR s.theme = $4) \
+                   AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.slot_id = s.id AND b.status <> 'cancelled') \
+                   ORDER BY s.starts_at, hr.id LIMIT $5";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(host_court_id)
+            .bind(earliest)
+            .bind(latest)
+            .bind(category)
+            .bind(limit)
+            .fetch_all(p)
+            .await)?)
+    }
+}
+
+/// What a booking POST's `Idempotency-Key` found.
+#[derive(Debug)]
+pub enum Idempotency {
+    /// First use: go ahead, then `finish` or `abandon`.
+    Fresh,
+    /// Done before with the same body: answer the same.
+    Replay { status: u16, body: String },
+    /// The same key with another body.
+    Mismatch,
+    /// The first request with this key is still running.
+    InFlight,
+}
+
+/// An in-flight key older than this was left by a crashed request and may be taken over.
+const IN_FLIGHT_ABANDONED_SECS: i64 = 120;
+
+impl Store {
+    pub async fn idempotency_begin(
+        &self,
+        user_id: i64,
+        key: &str,
+        request_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Idempotency, StoreError> {
+        let inserted = on_pool!(self, |p| sqlx::query(
+            "INSERT INTO idempotency_keys (user_id, key, request_hash, state, created_at) \
+             VALUES ($1, $2, $3, 'in_flight', $4) ON CONFLICT (user_id, key) DO NOTHING"
+        )
+        .bind(user_id)
+        .bind(key)
+        .bind(request_hash)
+        .bind(at)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if inserted == 1 {
+            return Ok(Idempotency::Fresh);
+        }
+        let row: Option<(String, String, Option<i32>, Option<String>, DateTime<Utc>)> =
+            on_pool!(self, |p| sqlx::query_as(
+                "SELECT request_hash, state, status, body, created_at FROM idempotency_keys \
+                 WHERE user_id = $1 AND key = $2"
+            )
+            .bind(user_id)
+            .bind(key)
+            .fetch_optional(p)
+            .await)?;
+        let Some((hash, state, status, body, created_at)) = row else {
+            // Forgotten between the two statements: start again.
+            return Box::pin(self.idempotency_begin(user_id, key, request_hash, at)).await;
+        };
+        if hash != request_hash {
+            return Ok(Idempotency::Mismatch);
+        }
+        match (state.as_str(), status, body) {
+            ("done", Some(status), Some(body)) => Ok(Idempotency::Replay {
+                status: u16::try_from(status).unwrap_or(200),
+                body,
+            }),
+            _ if created_at < at - Duration::seconds(IN_FLIGHT_ABANDONED_SECS) => {
+                let taken = on_pool!(self, |p| sqlx::query(
+                    "UPDATE idempotency_keys SET created_at = $3 WHERE user_id = $1 AND key = $2 \
+                     AND state = 'in_flight' AND created_at = $4"
+                )
+                .bind(user_id)
+                .bind(key)
+                .bind(at)
+                .bind(created_at)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()))?;
+                Ok(if taken == 1 {
+                    Idempotency::Fresh
+                } else {
+                    Idempotency::InFlight
+                })
+            }
+            _ => Ok(Idempotency::InFlight),
+        }
+    }
+
+    pub async fn idempotency_finish(
+        &self,
+        user_id: i64,
+        key: &str,
+        status: u16,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |p| sqlx::query(
+            "UPDATE idempotency_keys SET state = 'done', status = $3, body = $4 \
+             WHERE user_id = $1 AND key = $2"
+        )
+        .bind(user_id)
+        .bind(key)
+        .bind(i32::from(status))
+        .bind(body)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The request failed without a lasting effect: a retry with the same key runs again.
+    pub async fn idempotency_abandon(&self, user_id: i64, key: &str) -> Result<(), StoreError> {
+        on_pool!(self, |p| sqlx::query(
+            "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND state = 'in_flight'"
+        )
+        .bind(user_id)
+        .bind(key)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn forget_idempotency_keys(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = on_pool!(self, |p| sqlx::query(
+            "DELETE FROM idempotency_keys WHERE created_at < $1"
+        )
+        .bind(before)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(done)
+    }
+}
