@@ -1,0 +1,221 @@
+//! Connectivity tests (联通测试): CourtLink's own WebRTC peer, which echoes what a room terminal
+//! (or a petitioner's device) sends, and measures the line from the server's side.
+//!
+//! A test is one offer and one answer over HTTP (`POST /api/v1/connectivity/tests`): the client
+//! gathers its ICE candidates completely before it sends its offer, and the answer carries the
+//! server's. There is no session to signal in (a test is not a booked reception), so there is
+//! no WebSocket and no trickling. Then:
+//!
+//! - the server's peer echoes every RTP packet of the client's audio and video back on a track
+//!   of its own, and every data-channel message the client sends;
+//! - it sends its own probes on the client's data channel (`p:<n>`), which the client echoes
+//!   back unchanged; the round trip is timed on the server's clock;
+//! - after `measure_seconds` connected, it takes the figures (see [`measure`]), judges them
+//!   against the thresholds in `[connectivity]`, records the result and closes the connection.
+//!
+//! Each instance runs at most `max_concurrent` tests; a test holds its permit until it is
+//! recorded and its peer closed, whatever happens to the client. A test row left `running` by
+//! an instance that stopped is marked abandoned by a sweep.
+
+pub mod measure;
+mod peer;
+pub mod settings;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use crate::error::ApiError;
+use crate::store::Store;
+use crate::store::connectivity::NewTest;
+pub use settings::ConnectivitySettings;
+
+/// The label of the data channel the client opens; probes and echoes travel on it.
+pub const CHANNEL_LABEL: &str = "courtlink-echo";
+/// Prefix of the server's probes: `p:<n>`. The client echoes such messages unchanged; the
+/// server echoes everything else.
+pub const PROBE_PREFIX: &str = "p:";
+
+/// The echo service of one instance.
+#[derive(Clone)]
+pub struct Echo {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: ConnectivitySettings,
+    store: Store,
+    permits: Arc<Semaphore>,
+    /// UDP ports of the configured range held by running tests.
+    ports: Mutex<HashSet<u16>>,
+}
+
+/// What a started test hands back to the client.
+#[derive(Debug)]
+pub struct Started {
+    pub test_id: i64,
+    pub answer_sdp: String,
+}
+
+/// Who runs a test, and for what.
+#[derive(Debug, Clone)]
+pub struct TestRequest {
+    pub local_room_id: Option<i64>,
+    pub session_id: Option<i64>,
+    pub run_by: String,
+    pub offer_sdp: String,
+}
+
+impl Echo {
+    /// The service; also starts the sweep that records tests left running as abandoned.
+    pub fn new(settings: ConnectivitySettings, store: Store) -> Echo {
+        let echo = Echo {
+            inner: Arc::new(Inner {
+                permits: Arc::new(Semaphore::new(settings.max_concurrent)),
+                settings,
+                store,
+                ports: Mutex::new(HashSet::new()),
+            }),
+        };
+        let sweeper = echo.clone();
+        tokio::spawn(async move {
+            let every = Duration::from_secs(sweeper.inner.settings.abandon_seconds.clamp(5, 60));
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let age = chrono::Duration::seconds(
+                    i64::try_from(sweeper.inner.settings.abandon_seconds).unwrap_or(i64::MAX),
+                );
+                match sweeper
+                    .inner
+                    .store
+                    .abandon_connectivity_tests(crate::store::now() - age)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(n, "connectivity tests abandoned"),
+                    Err(e) => tracing::debug!(error = %e, "abandoned-test sweep failed"),
+                }
+            }
+        });
+        echo
+    }
+
+    pub fn settings(&self) -> &ConnectivitySettings {
+        &self.inner.settings
+    }
+
+    /// Tests running on this instance now.
+    pub fn running(&self) -> usize {
+        self.inner.settings.max_concurrent - self.inner.permits.available_permits()
+    }
+
+    /// Starts a test: records it, answers the offer (after gathering the server's candidates)
+    /// and leaves a task that connects, echoes, measures and records the result.
+    #[tracing::instrument(skip_all, fields(room = ?req.local_room_id, session = ?req.session_id))]
+    pub async fn start(&self, req: TestRequest) -> Result<Started, ApiError> {
+        let permit = self.inner.permits.clone().try_acquire_owned().map_err(|_| {
+            ApiError::TooMany {
+                code: "too_many_tests",
+                message: format!(
+                    "{} connectivity tests are already running on this server; try again in a minute",
+                    self.inner.settings.max_concurrent
+                ),
+            }
+        })?;
+        let offer = peer::Offer::parse(&req.offer_sdp)?;
+        let kind = if offer.has_media() { "media" } else { "data" };
+        let started_at = crate::store::now();
+        let test_id = self
+            .inner
+            .store
+            .insert_connectivity_test(&NewTest {
+                local_room_id: req.local_room_id,
+                session_id: req.session_id,
+                run_by: &req.run_by,
+                kind,
+                started_at,
+            })
+            .await?;
+        let port = self.take_port()?;
+        let built = peer::ServerPeer::answer(&self.inner.settings, port, offer).await;
+        let (mut server_peer, answer_sdp) = match built {
+            Ok(ok) => ok,
+            Err(e) => {
+                self.release_port(port);
+                let reason = format!("the server's peer could not answer: {e:#}");
+                let _ = self
+                    .inner
+                    .store
+                    .finish_connectivity_test(test_id, &peer::failed("server_error", &reason))
+                    .await;
+                return Err(ApiError::Internal(e));
+            }
+        };
+        let echo = self.clone();
+        tokio::spawn(async move {
+            let outcome = server_peer.run(&echo.inner.settings).await;
+            if let Err(e) = echo
+                .inner
+                .store
+                .finish_connectivity_test(test_id, &outcome.as_store())
+                .await
+            {
+                tracing::error!(test_id, error = %e, "could not record a connectivity test");
+            }
+            tracing::info!(
+                test_id,
+                passed = outcome.passed,
+                reason = outcome.failure.as_ref().map(|f| f.code),
+                "connectivity test finished"
+            );
+            server_peer.close().await;
+            echo.release_port(port);
+            drop(permit);
+        });
+        Ok(Started {
+            test_id,
+            answer_sdp,
+        })
+    }
+
+    /// A free port of the configured range (marked taken), or None for an ephemeral port.
+    fn take_port(&self) -> Result<Option<u16>, ApiError> {
+        let s = &self.inner.settings;
+        if s.port_min == 0 && s.port_max == 0 {
+            return Ok(None);
+        }
+        let mut taken = self.inner.ports.lock().unwrap_or_else(|p| p.into_inner());
+        let span = u32::from(s.port_max - s.port_min) + 1;
+        let offset = rand::random::<u32>() % span;
+        for i in 0..span {
+            let port =
+                u16::try_from(u32::from(s.port_min) + (offset + i) % span).unwrap_or(s.port_min);
+            if taken.contains(&port) {
+                continue;
+            }
+            // Free on every bind address now (another program may hold it).
+            let free = s
+                .bind_addresses
+                .iter()
+                .all(|a| std::net::UdpSocket::bind((a.as_str(), port)).is_ok());
+            if free {
+                taken.insert(port);
+                return Ok(Some(port));
+            }
+        }
+        Err(ApiError::TooMany {
+            code: "too_many_tests",
+            message: "no UDP port of the connectivity range is free; try again in a minute".into(),
+        })
+    }
+
+    fn release_port(&self, port: Option<u16>) {
+        if let Some(port) = port {
+            let mut taken = self.inner.ports.lock().unwrap_or_else(|p| p.into_inner());
+            taken.remove(&port);
+        }
+    }
+}

@@ -1,0 +1,894 @@
+//! Connectivity tests (联通测试) and the campaigns that order them. See `docs/connectivity.md`.
+//!
+//! Who does what:
+//! - a room terminal — any staff member of the room's court, typically its coordinator — runs a
+//!   test of one of its court's local rooms; a petitioner (join token) runs the same echo test
+//!   as a device check, recorded against the session;
+//! - a court's staff read the tests of their own rooms and of the rooms of every court below;
+//! - an officer, supervisor or admin of a court with courts below it opens a campaign with a
+//!   deadline; the campaign covers every court below the opener;
+//! - the campaign is seen in full by the opener and the courts above it, and by each court in
+//!   its scope for its own part (itself and the courts below it), which also records its contact
+//!   and technical-support persons. Any other court gets 404, as if there were no campaign.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, post, put, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::{Caller, Staff};
+use crate::connectivity::TestRequest;
+use crate::connectivity::measure::Figures;
+use crate::domain::{Role, mask_phone};
+use crate::error::{ApiError, ErrorBody};
+use crate::startup::AppState;
+use crate::store::StoreError;
+use crate::store::connectivity::{CampaignRow, RoomStanding, TestRow};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(start_test)
+        .service(get_test)
+        .service(report_test)
+        .service(my_rooms)
+        .service(open_campaign)
+        .service(list_campaigns)
+        .service(get_campaign)
+        .service(export_campaign)
+        .service(set_contacts);
+}
+
+// --- tests -------------------------------------------------------------------------------------
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Description {
+    /// `offer` from the client, `answer` from the server.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub sdp: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartTest {
+    /// The local room under test (staff); absent for a petitioner's device check.
+    pub room_id: Option<i64>,
+    /// The client's offer with every ICE candidate in it (gathering complete) and a data
+    /// channel labelled `courtlink-echo`; audio and video are optional.
+    pub offer: Description,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AnswerView {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub sdp: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TestStarted {
+    pub test_id: i64,
+    /// The server peer's answer, with every server candidate in it.
+    pub answer: AnswerView,
+    /// ICE must connect within this long, or the test fails.
+    pub connect_timeout_seconds: u64,
+    /// How long the server measures once connected.
+    pub measure_seconds: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TestView {
+    pub id: i64,
+    pub room_id: Option<i64>,
+    pub session_id: Option<i64>,
+    /// `media` (audio and/or video plus the data channel) or `data` (the data channel only).
+    pub kind: String,
+    /// `running`, `passed` or `failed`.
+    pub status: String,
+    /// Why it failed: `ice_failed`, `connection_lost`, `no_echo`, `no_media`, `rtt_too_high`,
+    /// `loss_too_high`, `jitter_too_high`, `bitrate_too_low`, `abandoned`, `server_error`.
+    pub reason_code: Option<String>,
+    /// The reason in words.
+    pub reason: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Measured by the server.
+    pub figures: Figures,
+    /// What the client measured on its side, as it reported it.
+    #[schema(value_type = Option<Object>)]
+    pub client_report: Option<serde_json::Value>,
+    pub thresholds: Thresholds,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Thresholds {
+    pub max_rtt_ms: f64,
+    pub max_loss_percent: f64,
+    pub max_jitter_ms: f64,
+    pub min_bitrate_kbps: f64,
+}
+
+fn thresholds(state: &AppState) -> Thresholds {
+    let s = state.echo.settings();
+    Thresholds {
+        max_rtt_ms: s.max_rtt_ms,
+        max_loss_percent: s.max_loss_percent,
+        max_jitter_ms: s.max_jitter_ms,
+        min_bitrate_kbps: s.min_bitrate_kbps,
+    }
+}
+
+fn test_view(state: &AppState, t: TestRow) -> TestView {
+    TestView {
+        id: t.id,
+        room_id: t.local_room_id,
+        session_id: t.session_id,
+        kind: t.kind,
+        status: t.status,
+        reason_code: t.reason_code,
+        reason: t.reason,
+        started_at: t.started_at,
+        finished_at: t.finished_at,
+        figures: Figures {
+            local_candidate: t.local_candidate,
+            remote_candidate: t.remote_candidate,
+            connect_ms: t.connect_ms,
+            rtt_ms: t.rtt_ms,
+            loss_percent: t.loss_percent,
+            jitter_ms: t.jitter_ms,
+            bitrate_kbps: t.bitrate_kbps,
+        },
+        client_report: t
+            .client_report
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok()),
+        thresholds: thresholds(state),
+    }
+}
+
+fn not_found(e: StoreError, what: &'static str) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::NotFound(what),
+        e => e.into(),
+    }
+}
+
+/// Starts a test: the server's peer answers the offer, then echoes and measures for
+/// `measure_seconds` once connected, and records the result (poll `GET .../tests/{id}`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/connectivity/tests",
+    request_body = StartTest,
+    responses(
+        (status = 201, body = TestStarted),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "no data channel, no candidates, not an offer", body = ErrorBody),
+        (status = 429, description = "too_many_tests", body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "connectivity"
+)]
+#[post("/connectivity/tests")]
+pub async fn start_test(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<StartTest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    if body.offer.kind != "offer" {
+        return Err(ApiError::invalid("offer.type: must be 'offer'"));
+    }
+    let (room, session, run_by) = match &caller {
+        Caller::Staff(staff) => {
+            let Some(room_id) = body.room_id else {
+                return Err(ApiError::invalid("room_id: name the local room under test"));
+            };
+            let room = state
+                .store
+                .local_room(room_id)
+                .await
+                .map_err(|e| not_found(e, "local room"))?;
+            if room.court_id != staff.court_id {
+                return Err(ApiError::Forbidden(
+                    "only the room's own court tests its rooms",
+                ));
+            }
+            (Some(room.id), None, format!("user-{}", staff.user_id))
+        }
+        Caller::Petitioner(p) => {
+            if body.room_id.is_some() {
+                return Err(ApiError::invalid(
+                    "room_id: a device check is recorded against your session, not a room",
+                ));
+            }
+            (None, Some(p.session_id), "petitioner".to_owned())
+        }
+    };
+    let started = state
+        .echo
+        .start(TestRequest {
+            local_room_id: room,
+            session_id: session,
+            run_by,
+            offer_sdp: body.offer.sdp,
+        })
+        .await?;
+    let s = state.echo.settings();
+    Ok(HttpResponse::Created().json(TestStarted {
+        test_id: started.test_id,
+        answer: AnswerView {
+            kind: "answer",
+            sdp: started.answer_sdp,
+        },
+        connect_timeout_seconds: s.connect_timeout_seconds,
+        measure_seconds: s.measure_seconds,
+    }))
+}
+
+/// A test that `caller` may read (`run`: that it may report on, i.e. that it ran).
+async fn readable_test(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    run: bool,
+) -> Result<TestRow, ApiError> {
+    let test = state
+        .store
+        .connectivity_test(id)
+        .await
+        .map_err(|e| not_found(e, "connectivity test"))?;
+    let allowed = match caller {
+        Caller::Petitioner(p) => test.session_id == Some(p.session_id),
+        Caller::Staff(staff) => match test.local_room_id {
+            None => false,
+            Some(room_id) => {
+                let room = state.store.local_room(room_id).await?;
+                if run {
+                    room.court_id == staff.court_id
+                } else {
+                    state
+                        .store
+                        .court_within(room.court_id, staff.court_id)
+                        .await?
+                }
+            }
+        },
+    };
+    if allowed {
+        Ok(test)
+    } else {
+        Err(ApiError::NotFound("connectivity test"))
+    }
+}
+
+/// A test's state and figures: `running` until it is recorded.
+#[utoipa::path(
+    get,
+    path = "/api/v1/connectivity/tests/{id}",
+    params(("id" = i64, Path, description = "test id")),
+    responses(
+        (status = 200, body = TestView),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "connectivity"
+)]
+#[get("/connectivity/tests/{id}")]
+pub async fn get_test(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let test = readable_test(&state, &caller, id.into_inner(), false).await?;
+    Ok(HttpResponse::Ok().json(test_view(&state, test)))
+}
+
+/// The client's own figures (e.g. from `getStats()`), kept beside the server's as extra
+/// evidence; they do not change the verdict. A JSON object of at most 4 KiB.
+#[utoipa::path(
+    post,
+    path = "/api/v1/connectivity/tests/{id}/report",
+    params(("id" = i64, Path, description = "test id")),
+    request_body(content = Object),
+    responses(
+        (status = 204),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "connectivity"
+)]
+#[post("/connectivity/tests/{id}/report")]
+pub async fn report_test(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let test = readable_test(&state, &caller, id.into_inner(), true).await?;
+    if !body.is_object() {
+        return Err(ApiError::invalid("the report must be a JSON object"));
+    }
+    let text = body.to_string();
+    if text.len() > 4096 {
+        return Err(ApiError::invalid("the report is over 4096 bytes"));
+    }
+    state
+        .store
+        .set_connectivity_client_report(test.id, &text)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RoomTests {
+    pub id: i64,
+    pub name: String,
+    /// The room's latest tests, newest first (at most 5).
+    pub tests: Vec<TestView>,
+}
+
+/// The caller's own court's local rooms, each with its latest tests (the room terminal's list).
+#[utoipa::path(
+    get,
+    path = "/api/v1/connectivity/rooms",
+    responses(
+        (status = 200, body = [RoomTests]),
+        (status = 401, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "connectivity"
+)]
+#[get("/connectivity/rooms")]
+pub async fn my_rooms(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
+    let mut out = Vec::new();
+    for room in state.store.local_rooms(staff.court_id).await? {
+        let tests = state
+            .store
+            .connectivity_tests_of_room(room.id, 5)
+            .await?
+            .into_iter()
+            .map(|t| test_view(&state, t))
+            .collect();
+        out.push(RoomTests {
+            id: room.id,
+            name: room.name,
+            tests,
+        });
+    }
+    Ok(HttpResponse::Ok().json(out))
+}
+
+// --- campaigns ---------------------------------------------------------------------------------
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenCampaign {
+    /// e.g. `2026年第四季度视频接访联通测试` (1–200 characters).
+    pub title: String,
+    /// When every room below must have passed (RFC 3339); in the future.
+    pub deadline: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CampaignCreated {
+    pub id: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CampaignSummary {
+    pub id: i64,
+    pub title: String,
+    pub court_id: i64,
+    pub court_name: String,
+    pub deadline: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<CampaignRow> for CampaignSummary {
+    fn from(c: CampaignRow) -> Self {
+        CampaignSummary {
+            id: c.id,
+            title: c.title,
+            court_id: c.court_id,
+            court_name: c.court_name,
+            deadline: c.deadline,
+            created_at: c.created_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Person {
+    pub name: String,
+    /// Masked (`138****1234`) except for the person's own court.
+    pub phone: String,
+}
+
+#[derive(Serialize, ToSchema, Default, Debug, PartialEq, Eq)]
+pub struct Counts {
+    pub rooms: i64,
+    pub passed: i64,
+    pub failed: i64,
+    pub not_tested: i64,
+    pub overdue: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RoomStatus {
+    pub id: i64,
+    pub name: String,
+    /// `passed`, `failed`, `not_tested` or `overdue` (the deadline passed without a pass).
+    pub status: &'static str,
+    pub reason_code: Option<String>,
+    pub reason: Option<String>,
+    pub test_id: Option<i64>,
+    pub tested_at: Option<DateTime<Utc>>,
+    pub rtt_ms: Option<f64>,
+    pub loss_percent: Option<f64>,
+    pub jitter_ms: Option<f64>,
+    pub bitrate_kbps: Option<f64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CourtStatus {
+    pub id: i64,
+    pub name: String,
+    pub level: String,
+    /// 联络人员
+    pub contact: Option<Person>,
+    /// 技术保障人员
+    pub tech_support: Option<Person>,
+    pub rooms: Vec<RoomStatus>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CampaignView {
+    #[serde(flatten)]
+    pub campaign: CampaignSummary,
+    /// The deadline has passed.
+    pub closed: bool,
+    pub counts: Counts,
+    pub courts: Vec<CourtStatus>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Contacts {
+    pub contact_name: String,
+    pub contact_phone: String,
+    pub tech_name: String,
+    pub tech_phone: String,
+}
+
+/// Opens a campaign: every local room of every court below the caller's court is to pass a
+/// connectivity test by the deadline.
+#[utoipa::path(
+    post,
+    path = "/api/v1/connectivity/campaigns",
+    request_body = OpenCampaign,
+    responses(
+        (status = 201, body = CampaignCreated),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "connectivity"
+)]
+#[post("/connectivity/campaigns")]
+pub async fn open_campaign(
+    state: web::Data<AppState>,
+    staff: Staff,
+    body: web::Json<OpenCampaign>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require(&[Role::Officer, Role::Supervisor, Role::Admin])?;
+    let title = body.title.trim();
+    if title.is_empty() || title.chars().count() > 200 {
+        return Err(ApiError::invalid("title: 1 to 200 characters"));
+    }
+    if body.deadline <= Utc::now() {
+        return Err(ApiError::invalid("deadline: must be in the future"));
+    }
+    if state.store.courts_below(staff.court_id).await?.is_empty() {
+        return Err(ApiError::Forbidden(
+            "your court has no courts below it to test",
+        ));
+    }
+    let id = state
+        .store
+        .create_campaign(staff.court_id, title, body.deadline, staff.user_id)
+        .await?;
+    tracing::info!(
+        campaign = id,
+        court = staff.court_id,
+        "connectivity campaign opened"
+    );
+    Ok(HttpResponse::Created().json(CampaignCreated { id }))
+}
+
+/// Campaigns that concern the caller's court: opened by it, by a court above it, or by a court
+/// below it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/connectivity/campaigns",
+    responses(
+        (status = 200, body = [CampaignSummary]),
+        (status = 401, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "connectivity"
+)]
+#[get("/connectivity/campaigns")]
+pub async fn list_campaigns(
+    state: web::Data<AppState>,
+    staff: Staff,
+) -> Result<HttpResponse, ApiError> {
+    let list: Vec<CampaignSummary> = state
+        .store
+        .campaigns_for(staff.court_id)
+        .await?
+        .into_iter()
+        .map(CampaignSummary::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// How much of a campaign a caller sees.
+enum Part {
+    /// The opener, or a court above it: everything.
+    Whole,
+    /// A court in scope: itself and the courts below it.
+    Branch(i64),
+}
+
+async fn campaign_for(
+    state: &AppState,
+    staff: &Staff,
+    id: i64,
+) -> Result<(CampaignRow, Part), ApiError> {
+    let campaign = state
+        .store
+        .campaign(id)
+        .await
+        .map_err(|e| not_found(e, "campaign"))?;
+    if state
+        .store
+        .court_within(campaign.court_id, staff.court_id)
+        .await?
+    {
+        return Ok((campaign, Part::Whole));
+    }
+    if state
+        .store
+        .court_within(staff.court_id, campaign.court_id)
+        .await?
+    {
+        return Ok((campaign, Part::Branch(staff.court_id)));
+    }
+    Err(ApiError::NotFound("campaign"))
+}
+
+/// A room's status in a campaign at `now`.
+fn room_status(r: RoomStanding, deadline: DateTime<Utc>, now: DateTime<Utc>) -> RoomStatus {
+    let status = match r.status.as_deref() {
+        Some("passed") => "passed",
+        _ if now > deadline => "overdue",
+        Some(_) => "failed",
+        None => "not_tested",
+    };
+    RoomStatus {
+        id: r.room_id,
+        name: r.room_name,
+        status,
+        reason_code: r.reason_code,
+        reason: r.reason,
+        test_id: r.test_id,
+        tested_at: r.finished_at,
+        rtt_ms: r.rtt_ms,
+        loss_percent: r.loss_percent,
+        jitter_ms: r.jitter_ms,
+        bitrate_kbps: r.bitrate_kbps,
+    }
+}
+
+async fn campaign_view(state: &AppState, staff: &Staff, id: i64) -> Result<CampaignView, ApiError> {
+    let (campaign, part) = campaign_for(state, staff, id).await?;
+    let now = Utc::now();
+    let mut courts = state.store.courts_below(campaign.court_id).await?;
+    if let Part::Branch(own) = part {
+        let mut kept = Vec::new();
+        for c in courts {
+            if state.store.court_within(c.id, own).await? {
+                kept.push(c);
+            }
+        }
+        courts = kept;
+    }
+    let mut standings = state
+        .store
+        .room_standings(campaign.court_id, campaign.created_at)
+        .await?;
+    let contacts = state.store.campaign_contacts(campaign.id).await?;
+    let person = |court_id: i64, name: &str, phone: &str| Person {
+        name: name.to_owned(),
+        phone: if court_id == staff.court_id {
+            phone.to_owned()
+        } else {
+            mask_phone(phone)
+        },
+    };
+    let mut counts = Counts::default();
+    let mut out = Vec::new();
+    for court in courts {
+        let contact = contacts.iter().find(|c| c.court_id == court.id);
+        let rooms: Vec<RoomStatus> = standings
+            .iter()
+            .filter(|r| r.court_id == court.id)
+            .cloned()
+            .map(|r| room_status(r, campaign.deadline, now))
+            .collect();
+        standings.retain(|r| r.court_id != court.id);
+        for r in &rooms {
+            counts.rooms += 1;
+            match r.status {
+                "passed" => counts.passed += 1,
+                "failed" => counts.failed += 1,
+                "overdue" => counts.overdue += 1,
+                _ => counts.not_tested += 1,
+            }
+        }
+        out.push(CourtStatus {
+            id: court.id,
+            name: court.name,
+            level: court.level,
+            contact: contact.map(|c| person(c.court_id, &c.contact_name, &c.contact_phone)),
+            tech_support: contact.map(|c| person(c.court_id, &c.tech_name, &c.tech_phone)),
+            rooms,
+        });
+    }
+    Ok(CampaignView {
+        closed: now > campaign.deadline,
+        campaign: campaign.into(),
+        counts,
+        courts: out,
+    })
+}
+
+/// The campaign: every court and room in the caller's part of it, with status and counts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/connectivity/campaigns/{id}",
+    params(("id" = i64, Path, description = "campaign id")),
+    responses(
+        (status = 200, body = CampaignView),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "no such campaign, or not one that concerns your court", body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "connectivity"
+)]
+#[get("/connectivity/campaigns/{id}")]
+pub async fn get_campaign(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let view = campaign_view(&state, &staff, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+fn status_zh(status: &str) -> &'static str {
+    match status {
+        "passed" => "通过",
+        "failed" => "未通过",
+        "overdue" => "逾期",
+        _ => "未测试",
+    }
+}
+
+fn csv_text(t: &str) -> String {
+    let t = if t.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{t}")
+    } else {
+        t.to_owned()
+    };
+    if t.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", t.replace('"', "\"\""))
+    } else {
+        t
+    }
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.1}")).unwrap_or_default()
+}
+
+/// The campaign view as CSV (UTF-8 with a byte-order mark, for spreadsheet programs): one line
+/// per room, with its court's contact and technical-support persons (phones masked).
+#[utoipa::path(
+    get,
+    path = "/api/v1/connectivity/campaigns/{id}/export.csv",
+    params(("id" = i64, Path, description = "campaign id")),
+    responses(
+        (status = 200, content_type = "text/csv", body = String),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "connectivity"
+)]
+#[get("/connectivity/campaigns/{id}/export.csv")]
+pub async fn export_campaign(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let view = campaign_view(&state, &staff, id).await?;
+    let mut out = String::from("\u{feff}");
+    out.push_str(
+        "法院,视频接访室,状态,原因,测试时间,往返时延(ms),丢包率(%),抖动(ms),码率(kbit/s),\
+         联络人员,联络电话,技术保障人员,技术保障电话\r\n",
+    );
+    for court in &view.courts {
+        let (cn, cp) = court
+            .contact
+            .as_ref()
+            .map_or((String::new(), String::new()), |p| {
+                (p.name.clone(), mask_phone(&p.phone))
+            });
+        let (tn, tp) = court
+            .tech_support
+            .as_ref()
+            .map_or((String::new(), String::new()), |p| {
+                (p.name.clone(), mask_phone(&p.phone))
+            });
+        let mut rooms: Vec<Option<&RoomStatus>> = court.rooms.iter().map(Some).collect();
+        if rooms.is_empty() {
+            rooms.push(None);
+        }
+        for r in rooms {
+            let fields = [
+                csv_text(&court.name),
+                csv_text(r.map_or("", |r| r.name.as_str())),
+                r.map_or(String::new(), |r| status_zh(r.status).to_owned()),
+                csv_text(r.and_then(|r| r.reason.as_deref()).unwrap_or("")),
+                r.and_then(|r| r.tested_at)
+                    .map(|t| {
+                        t.with_timezone(&super::sessions::shanghai())
+                            .format("%Y-%m-%d %H:%M")
+                            .to_string()
+                    })
+                    .unwrap_or_default(),
+                num(r.and_then(|r| r.rtt_ms)),
+                num(r.and_then(|r| r.loss_percent)),
+                num(r.and_then(|r| r.jitter_ms)),
+                num(r.and_then(|r| r.bitrate_kbps)),
+                csv_text(&cn),
+                csv_text(&cp),
+                csv_text(&tn),
+                csv_text(&tp),
+            ];
+            out.push_str(&fields.join(","));
+            out.push_str("\r\n");
+        }
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"connectivity-campaign-{id}.csv\""),
+        ))
+        .body(out))
+}
+
+/// Records the caller's court's contact person (联络人员) and technical-support person
+/// (技术保障人员) for a campaign that covers it.
+#[utoipa::path(
+    put,
+    path = "/api/v1/connectivity/campaigns/{id}/contacts",
+    params(("id" = i64, Path, description = "campaign id")),
+    request_body = Contacts,
+    responses(
+        (status = 204),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "connectivity"
+)]
+#[put("/connectivity/campaigns/{id}/contacts")]
+pub async fn set_contacts(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+    body: web::Json<Contacts>,
+) -> Result<HttpResponse, ApiError> {
+    let (campaign, part) = campaign_for(&state, &staff, id.into_inner()).await?;
+    if !matches!(part, Part::Branch(_)) || staff.court_id == campaign.court_id {
+        return Err(ApiError::Forbidden(
+            "only a court the campaign covers records its contacts",
+        ));
+    }
+    let name_ok = |n: &str| !n.trim().is_empty() && n.chars().count() <= 50;
+    let phone_ok = |p: &str| {
+        let digits = p.chars().filter(char::is_ascii_digit).count();
+        (7..=20).contains(&digits)
+            && p.chars()
+                .all(|c| c.is_ascii_digit() || c == '-' || c == ' ')
+    };
+    if !name_ok(&body.contact_name) || !name_ok(&body.tech_name) {
+        return Err(ApiError::invalid(
+            "contact_name, tech_name: 1 to 50 characters",
+        ));
+    }
+    if !phone_ok(&body.contact_phone) || !phone_ok(&body.tech_phone) {
+        return Err(ApiError::invalid(
+            "contact_phone, tech_phone: a phone number (7 to 20 digits, spaces and dashes)",
+        ));
+    }
+    state
+        .store
+        .set_campaign_contacts(
+            campaign.id,
+            staff.court_id,
+            (body.contact_name.trim(), body.contact_phone.trim()),
+            (body.tech_name.trim(), body.tech_phone.trim()),
+            staff.user_id,
+        )
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn standing(status: Option<&str>) -> RoomStanding {
+        RoomStanding {
+            room_id: 1,
+            room_name: "r".into(),
+            court_id: 1,
+            test_id: None,
+            status: status.map(str::to_owned),
+            reason_code: None,
+            reason: None,
+            finished_at: None,
+            rtt_ms: None,
+            loss_percent: None,
+            jitter_ms: None,
+            bitrate_kbps: None,
+        }
+    }
+
+    #[test]
+    fn statuses_before_and_after_the_deadline() {
+        let now = Utc::now();
+        let later = now + chrono::Duration::days(1);
+        let earlier = now - chrono::Duration::days(1);
+        assert_eq!(
+            room_status(standing(Some("passed")), earlier, now).status,
+            "passed"
+        );
+        assert_eq!(
+            room_status(standing(Some("failed")), later, now).status,
+            "failed"
+        );
+        assert_eq!(
+            room_status(standing(Some("failed")), earlier, now).status,
+            "overdue"
+        );
+        assert_eq!(room_status(standing(None), later, now).status, "not_tested");
+        assert_eq!(room_status(standing(None), earlier, now).status, "overdue");
+        assert_eq!(csv_text("=1+1"), "'=1+1");
+        assert_eq!(csv_text("a,b"), "\"a,b\"");
+    }
+}

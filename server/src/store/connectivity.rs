@@ -1,0 +1,341 @@
+//! Queries for connectivity tests (联通测试) and the campaigns that order them.
+//!
+//! A campaign belongs to the court that opened it and covers every court below it. A room's
+//! standing in a campaign is its latest finished test since the campaign opened, whichever way it
+//! was started: the room terminal needs to know nothing about campaigns.
+
+use chrono::{DateTime, Utc};
+
+use super::{CourtRow, Store, StoreError};
+
+/// The courts strictly below `$1` (recursive; the hierarchy is a tree of at most 16 levels).
+const BELOW: &str = "WITH RECURSIVE down(id, depth) AS ( \
+       SELECT id, 1 FROM courts WHERE parent_id = $1 \
+       UNION ALL \
+       SELECT c.id, down.depth + 1 FROM courts c JOIN down ON c.parent_id = down.id \
+       WHERE down.depth < 16) ";
+
+#[derive(Debug, Clone)]
+pub struct NewTest<'a> {
+    pub local_room_id: Option<i64>,
+    pub session_id: Option<i64>,
+    /// `user-<id>` or `petitioner`.
+    pub run_by: &'a str,
+    /// `media` or `data`.
+    pub kind: &'a str,
+    pub started_at: DateTime<Utc>,
+}
+
+/// How a test ended.
+#[derive(Debug, Clone)]
+pub struct TestOutcome<'a> {
+    pub passed: bool,
+    pub reason_code: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub local_candidate: Option<&'a str>,
+    pub remote_candidate: Option<&'a str>,
+    pub connect_ms: Option<i64>,
+    pub rtt_ms: Option<f64>,
+    pub loss_percent: Option<f64>,
+    pub jitter_ms: Option<f64>,
+    pub bitrate_kbps: Option<f64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TestRow {
+    pub id: i64,
+    pub local_room_id: Option<i64>,
+    pub session_id: Option<i64>,
+    pub run_by: String,
+    pub kind: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub status: String,
+    pub reason_code: Option<String>,
+    pub reason: Option<String>,
+    pub local_candidate: Option<String>,
+    pub remote_candidate: Option<String>,
+    pub connect_ms: Option<i64>,
+    pub rtt_ms: Option<f64>,
+    pub loss_percent: Option<f64>,
+    pub jitter_ms: Option<f64>,
+    pub bitrate_kbps: Option<f64>,
+    pub client_report: Option<String>,
+}
+
+const TEST_COLUMNS: &str = "id, local_room_id, session_id, run_by, kind, started_at, finished_at, \
+    status, reason_code, reason, local_candidate, remote_candidate, connect_ms, rtt_ms, \
+    loss_percent, jitter_ms, bitrate_kbps, client_report";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CampaignRow {
+    pub id: i64,
+    pub court_id: i64,
+    pub court_name: String,
+    pub title: String,
+    pub deadline: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ContactRow {
+    pub court_id: i64,
+    pub contact_name: String,
+    pub contact_phone: String,
+    pub tech_name: String,
+    pub tech_phone: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A room below a campaign's court with its latest finished test since the campaign opened.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RoomStanding {
+    pub room_id: i64,
+    pub room_name: String,
+    pub court_id: i64,
+    pub test_id: Option<i64>,
+    pub status: Option<String>,
+    pub reason_code: Option<String>,
+    pub reason: Option<String>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub rtt_ms: Option<f64>,
+    pub loss_percent: Option<f64>,
+    pub jitter_ms: Option<f64>,
+    pub bitrate_kbps: Option<f64>,
+}
+
+impl Store {
+    pub async fn insert_connectivity_test(&self, t: &NewTest<'_>) -> Result<i64, StoreError> {
+        let sql = "INSERT INTO connectivity_tests (local_room_id, session_id, run_by, kind, \
+                   started_at, status) VALUES ($1, $2, $3, $4, $5, 'running') RETURNING id";
+        let (id,): (i64,) = on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(t.local_room_id)
+            .bind(t.session_id)
+            .bind(t.run_by)
+            .bind(t.kind)
+            .bind(t.started_at)
+            .fetch_one(p)
+            .await)?;
+        Ok(id)
+    }
+
+    /// Records how a running test ended; a test already finished (e.g. swept as abandoned) is
+    /// left as it is.
+    pub async fn finish_connectivity_test(
+        &self,
+        id: i64,
+        o: &TestOutcome<'_>,
+    ) -> Result<(), StoreError> {
+        let sql = "UPDATE connectivity_tests SET finished_at = $2, status = $3, reason_code = $4, \
+                   reason = $5, local_candidate = $6, remote_candidate = $7, connect_ms = $8, \
+                   rtt_ms = $9, loss_percent = $10, jitter_ms = $11, bitrate_kbps = $12 \
+                   WHERE id = $1 AND status = 'running'";
+        let status = if o.passed { "passed" } else { "failed" };
+        on_pool!(self, |p| sqlx::query(sql)
+            .bind(id)
+            .bind(super::now())
+            .bind(status)
+            .bind(o.reason_code)
+            .bind(o.reason)
+            .bind(o.local_candidate)
+            .bind(o.remote_candidate)
+            .bind(o.connect_ms)
+            .bind(o.rtt_ms)
+            .bind(o.loss_percent)
+            .bind(o.jitter_ms)
+            .bind(o.bitrate_kbps)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Keeps the client's own figures (JSON) beside the server's.
+    pub async fn set_connectivity_client_report(
+        &self,
+        id: i64,
+        report: &str,
+    ) -> Result<(), StoreError> {
+        let sql = "UPDATE connectivity_tests SET client_report = $2 WHERE id = $1";
+        on_pool!(self, |p| sqlx::query(sql)
+            .bind(id)
+            .bind(report)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn connectivity_test(&self, id: i64) -> Result<TestRow, StoreError> {
+        let sql = format!("SELECT {TEST_COLUMNS} FROM connectivity_tests WHERE id = $1");
+        Ok(on_pool!(self, |p| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_one(p)
+            .await)?)
+    }
+
+    /// The latest tests of a room, newest first.
+    pub async fn connectivity_tests_of_room(
+        &self,
+        room_id: i64,
+        limit: i64,
+    ) -> Result<Vec<TestRow>, StoreError> {
+        let sql = format!(
+            "SELECT {TEST_COLUMNS} FROM connectivity_tests WHERE local_room_id = $1 \
+             ORDER BY started_at DESC, id DESC LIMIT $2"
+        );
+        Ok(on_pool!(self, |p| sqlx::query_as(&sql)
+            .bind(room_id)
+            .bind(limit)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// Marks tests still running that started before `before` as failed: their instance
+    /// stopped or lost them. Returns how many.
+    pub async fn abandon_connectivity_tests(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let sql = "UPDATE connectivity_tests SET status = 'failed', finished_at = $2, \
+                   reason_code = 'abandoned', reason = 'the test was abandoned before it finished' \
+                   WHERE status = 'running' AND started_at < $1";
+        let done = on_pool!(self, |p| sqlx::query(sql)
+            .bind(before)
+            .bind(super::now())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done)
+    }
+
+    pub async fn create_campaign(
+        &self,
+        court_id: i64,
+        title: &str,
+        deadline: DateTime<Utc>,
+        created_by: i64,
+    ) -> Result<i64, StoreError> {
+        let sql = "INSERT INTO connectivity_campaigns (court_id, title, deadline, created_by, \
+                   created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id";
+        let (id,): (i64,) = on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(court_id)
+            .bind(title)
+            .bind(deadline)
+            .bind(created_by)
+            .bind(super::now())
+            .fetch_one(p)
+            .await)?;
+        Ok(id)
+    }
+
+    pub async fn campaign(&self, id: i64) -> Result<CampaignRow, StoreError> {
+        let sql = "SELECT k.id, k.court_id, c.name AS court_name, k.title, k.deadline, \
+                   k.created_at FROM connectivity_campaigns k JOIN courts c ON c.id = k.court_id \
+                   WHERE k.id = $1";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(id)
+            .fetch_one(p)
+            .await)?)
+    }
+
+    /// Campaigns opened by `court_id`, by a court above it (it is in their scope) or by a
+    /// court below it (it oversees them); newest deadline first.
+    pub async fn campaigns_for(&self, court_id: i64) -> Result<Vec<CampaignRow>, StoreError> {
+        let sql = "WITH RECURSIVE up(id, depth) AS ( \
+                     SELECT id, 0 FROM courts WHERE id = $1 \
+                     UNION ALL \
+                     SELECT c.parent_id, up.depth + 1 FROM courts c JOIN up ON c.id = up.id \
+                     WHERE c.parent_id IS NOT NULL AND up.depth < 16), \
+                   down(id, depth) AS ( \
+                     SELECT id, 0 FROM courts WHERE id = $1 \
+                     UNION ALL \
+                     SELECT c.id, down.depth + 1 FROM courts c JOIN down ON c.parent_id = down.id \
+                     WHERE down.depth < 16) \
+                   SELECT k.id, k.court_id, c.name AS court_name, k.title, k.deadline, k.created_at \
+                   FROM connectivity_campaigns k JOIN courts c ON c.id = k.court_id \
+                   WHERE k.court_id IN (SELECT id FROM up) OR k.court_id IN (SELECT id FROM down) \
+                   ORDER BY k.deadline DESC, k.id DESC";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(court_id)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// Every court strictly below `court_id`, by level then name.
+    pub async fn courts_below(&self, court_id: i64) -> Result<Vec<CourtRow>, StoreError> {
+        let sql = format!(
+            "{BELOW}SELECT c.id, c.name, c.level, c.parent_id FROM courts c \
+             JOIN down ON down.id = c.id ORDER BY down.depth, c.id"
+        );
+        Ok(on_pool!(self, |p| sqlx::query_as(&sql)
+            .bind(court_id)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// Every local room of the courts below `court_id`, with its latest finished test since
+    /// `since`.
+    pub async fn room_standings(
+        &self,
+        court_id: i64,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<RoomStanding>, StoreError> {
+        let sql = format!(
+            "{BELOW}SELECT r.id AS room_id, r.name AS room_name, r.court_id, t.id AS test_id, \
+             t.status, t.reason_code, t.reason, t.finished_at, t.rtt_ms, t.loss_percent, \
+             t.jitter_ms, t.bitrate_kbps \
+             FROM local_rooms r \
+             LEFT JOIN connectivity_tests t ON t.id = ( \
+               SELECT t2.id FROM connectivity_tests t2 WHERE t2.local_room_id = r.id \
+               AND t2.status <> 'running' AND t2.started_at >= $2 \
+               ORDER BY t2.started_at DESC, t2.id DESC LIMIT 1) \
+             WHERE r.court_id IN (SELECT id FROM down) ORDER BY r.court_id, r.id"
+        );
+        Ok(on_pool!(self, |p| sqlx::query_as(&sql)
+            .bind(court_id)
+            .bind(since)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    pub async fn campaign_contacts(&self, campaign_id: i64) -> Result<Vec<ContactRow>, StoreError> {
+        let sql = "SELECT court_id, contact_name, contact_phone, tech_name, tech_phone, updated_at \
+                   FROM connectivity_contacts WHERE campaign_id = $1 ORDER BY court_id";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(campaign_id)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn set_campaign_contacts(
+        &self,
+        campaign_id: i64,
+        court_id: i64,
+        contact: (&str, &str),
+        tech: (&str, &str),
+        updated_by: i64,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO connectivity_contacts (campaign_id, court_id, contact_name, \
+                   contact_phone, tech_name, tech_phone, updated_by, updated_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                   ON CONFLICT (campaign_id, court_id) DO UPDATE SET \
+                   contact_name = excluded.contact_name, contact_phone = excluded.contact_phone, \
+                   tech_name = excluded.tech_name, tech_phone = excluded.tech_phone, \
+                   updated_by = excluded.updated_by, updated_at = excluded.updated_at";
+        on_pool!(self, |p| sqlx::query(sql)
+            .bind(campaign_id)
+            .bind(court_id)
+            .bind(contact.0)
+            .bind(contact.1)
+            .bind(tech.0)
+            .bind(tech.1)
+            .bind(updated_by)
+            .bind(super::now())
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+}
