@@ -1,0 +1,153 @@
+// The administrator's page: sign in and land on it; create an account (a short password and a
+// taken user name caught first, in words); disable it (it can no longer sign in) and enable it;
+// change its role; reset its password in a dialog (the new one works at once); add a room and a
+// court below; the administrator's own row cannot be disabled; every control labelled; English;
+// other roles are sent away; an administrator of a high court sees nothing of the SPC.
+import {
+  BASE, run, newPage, check, shot, text, login, apiCall, apiLogin, catalogues,
+} from './lib.mjs';
+
+const NEW_PASSWORD = 'a-long-new-secret';
+
+async function signIn(username, password) {
+  return apiCall('POST', '/auth/login', { body: { username, password } });
+}
+
+/** Every visible input and select of the page has a label (a <label for>, or aria-label). */
+async function unlabelled(page) {
+  return page.evaluate(() => [...document.querySelectorAll('main input, main select, dialog input')]
+    .filter((el) => !el.closest('[hidden]'))
+    .filter((el) => !el.getAttribute('aria-label') && !(el.id && document.querySelector(`label[for="${el.id}"]`)))
+    .map((el) => el.outerHTML.slice(0, 80)));
+}
+
+await run('admin', async () => {
+  const { zh, en } = await catalogues();
+  const page = await newPage('admin');
+  await login(page, 'admin');
+  await page.waitForURL(/admin\.html/);
+  await page.waitForSelector('[data-testid=user-row][data-username="xihu.coord"]');
+  check('the administrator lands on the admin page, with the accounts listed', (await text(page, 'h1')) === zh['admin.heading']);
+  check('every control is labelled', (await unlabelled(page)).length === 0, await unlabelled(page));
+  const own = '[data-testid=user-row][data-username="admin"]';
+  check('the administrator cannot disable itself or change its own role',
+    await page.isDisabled(`${own} [data-testid=user-toggle]`) && await page.isDisabled(`${own} [data-testid=user-role]`));
+  await shot(page, '01-admin-accounts');
+
+  // ---- a new account: a short password, then a good one ----
+  const courtValue = await page.$eval('#new-user-court', (s) => [...s.options].find((o) => o.textContent === '杭州市西湖区人民法院').value);
+  await page.selectOption('#new-user-court', courtValue);
+  await page.fill('#new-user-username', 'xihu.coord2');
+  await page.fill('#new-user-name', '西湖法院 新专干');
+  await page.selectOption('#new-user-role', 'coordinator');
+  await page.fill('#new-user-password', 'short');
+  await page.press('#new-user-password', 'Enter');
+  await page.waitForSelector('#user-form-error:not([hidden])');
+  check('a short password is caught, in words', (await text(page, '#user-form-error .alert-message')) === zh['admin.password.short']);
+  await page.fill('#new-user-password', NEW_PASSWORD);
+  await page.click('#new-user-submit');
+  const row = '[data-testid=user-row][data-username="xihu.coord2"]';
+  await page.waitForSelector(row);
+  check('the account is created and listed', (await text(page, `${row} [data-testid=user-state]`)) === zh['admin.users.active']);
+  check('the page says so', (await text(page, '#notice')).includes('xihu.coord2'));
+  check('the new account signs in', (await signIn('xihu.coord2', NEW_PASSWORD)).status === 200);
+
+  await page.fill('#new-user-username', 'xihu.coord');
+  await page.fill('#new-user-name', '重复');
+  await page.fill('#new-user-password', NEW_PASSWORD);
+  await page.click('#new-user-submit');
+  await page.waitForSelector('#user-form-error[data-code="username_taken"]');
+  check('a taken user name is explained, with what to do',
+    (await text(page, '#user-form-error .alert-message')) === zh['error.username_taken']
+    && (await text(page, '#user-form-error .alert-next')) === zh['error.username_taken.next']);
+  await shot(page, '02-admin-username-taken');
+
+  // ---- disable, enable, role ----
+  await page.click(`${row} [data-testid=user-toggle]`);
+  await page.waitForFunction((sel) => document.querySelector(sel)?.textContent.trim() === '已停用', `${row} [data-testid=user-state]`);
+  check('disabled: the account is shown disabled', true);
+  check('disabled: it can no longer sign in', (await signIn('xihu.coord2', NEW_PASSWORD)).status === 401);
+  check('the toggle keeps the keyboard focus', await page.evaluate((sel) => document.activeElement === document.querySelector(sel), `${row} [data-testid=user-toggle]`));
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((sel) => document.querySelector(sel)?.textContent.trim() === '正常', `${row} [data-testid=user-state]`);
+  check('enabled again with the keyboard: it signs in', (await signIn('xihu.coord2', NEW_PASSWORD)).status === 200);
+  await page.selectOption(`${row} [data-testid=user-role]`, 'officer');
+  await page.waitForFunction(() => document.querySelector('#notice')?.dataset.key === 'admin.done.role');
+  const relogin = await signIn('xihu.coord2', NEW_PASSWORD);
+  check('the role is changed', relogin.data.user.role === 'officer', relogin.data.user);
+
+  // ---- reset the password in a dialog ----
+  await page.click(`${row} [data-testid=user-reset]`);
+  await page.waitForSelector('[data-testid=admin-dialog]');
+  check('the dialog is labelled and takes the focus', await page.evaluate(() => document.activeElement?.id === 'ask-input'));
+  await page.fill('[data-testid=dialog-input]', '123');
+  await page.press('[data-testid=dialog-input]', 'Enter');
+  await page.waitForSelector('[data-testid=dialog-error]:not([hidden])');
+  check('a short new password is caught in the dialog', (await text(page, '[data-testid=dialog-error] .alert-message')) === zh['admin.password.short']);
+  await shot(page, '03-admin-reset-dialog');
+  await page.fill('[data-testid=dialog-input]', 'another-new-secret');
+  await page.click('[data-testid=dialog-submit]');
+  await page.waitForSelector('[data-testid=admin-dialog]', { state: 'detached' });
+  check('the new password works at once, the old one no longer',
+    (await signIn('xihu.coord2', 'another-new-secret')).status === 200 && (await signIn('xihu.coord2', NEW_PASSWORD)).status === 401);
+
+  // ---- rooms and courts ----
+  const shangcheng = '[data-testid=court-item][data-court-name="杭州市上城区人民法院"]';
+  check('a basic court is offered local rooms only',
+    (await page.$$eval(`${shangcheng} [data-testid=room-kind] option`, (os) => os.map((o) => o.value))).join() === 'local');
+  await page.fill(`${shangcheng} [data-testid=room-name]`, '视频接访室二');
+  await page.click(`${shangcheng} [data-testid=room-add]`);
+  await page.waitForFunction((sel) => [...document.querySelectorAll(`${sel} [data-testid=room-item]`)].some((li) => li.textContent.includes('视频接访室二')), shangcheng);
+  check('a room is added to a court', true);
+  await page.fill(`${shangcheng} [data-testid=room-name]`, '视频接访室二');
+  await page.click(`${shangcheng} [data-testid=room-add]`);
+  await page.waitForSelector(`${shangcheng} .alert[data-code="room_name_taken"]`);
+  check('a second room of the same name is explained', (await text(page, `${shangcheng} .alert .alert-message`)) === zh['error.room_name_taken']);
+
+  const hz = await page.$eval('#new-court-parent', (s) => [...s.options].find((o) => o.textContent === '杭州市中级人民法院').value);
+  await page.selectOption('#new-court-parent', hz);
+  check('below an intermediate court only a basic court is offered',
+    (await page.$$eval('#new-court-level option', (os) => os.map((o) => o.value))).join() === 'basic');
+  await page.fill('#new-court-name', '杭州市拱墅区人民法院');
+  await page.click('#new-court-submit');
+  await page.waitForSelector('[data-testid=court-item][data-court-name="杭州市拱墅区人民法院"]');
+  check('a court is added below', (await text(page, '[data-testid=court-item][data-court-name="杭州市拱墅区人民法院"] .muted')).includes('杭州市中级人民法院'));
+  await shot(page, '04-admin-courts');
+
+  // ---- English ----
+  await page.click('#lang-switch');
+  check('English: the page follows the switch', (await text(page, 'h1')) === en['admin.heading']
+    && (await text(page, `${row} [data-testid=user-state]`)) === en['admin.users.active']);
+  await shot(page, '05-admin-en');
+  await page.click('#lang-switch');
+
+  // ---- other roles are sent away ----
+  const coordinator = await newPage('coordinator');
+  await login(coordinator, 'xihu.coord');
+  await coordinator.waitForURL(/coordinator\.html/);
+  await coordinator.goto(`${BASE}/admin.html`);
+  await coordinator.waitForURL((u) => !u.pathname.endsWith('admin.html'));
+  check('a coordinator opening the admin page is sent away', !coordinator.url().includes('admin.html'), coordinator.url());
+  const coordToken = await apiLogin('xihu.coord');
+  check('and the API refuses it', (await apiCall('GET', '/admin/users', { token: coordToken })).status === 403);
+
+  // ---- an administrator of a high court ----
+  const adminToken = await apiLogin('admin');
+  const courts = (await apiCall('GET', '/admin/courts', { token: adminToken })).data;
+  const zj = courts.find((c) => c.level === 'high');
+  const made = await apiCall('POST', '/admin/users', {
+    token: adminToken,
+    body: { court_id: zj.id, username: 'zj.admin', display_name: '浙江高院 管理员', role: 'admin', password: NEW_PASSWORD },
+  });
+  check('(set-up) an administrator for the high court', made.status === 201, made);
+  const lower = await newPage('zj-admin');
+  await login(lower, 'zj.admin', NEW_PASSWORD);
+  await lower.waitForURL(/admin\.html/);
+  await lower.waitForSelector('[data-testid=court-item]');
+  const names = await lower.$$eval('[data-testid=court-item]', (els) => els.map((e) => e.dataset.courtName));
+  check('the high court\'s administrator sees its court and those below, not the SPC',
+    names[0] === zj.name && !names.includes('最高人民法院') && names.includes('杭州市拱墅区人民法院'), names);
+  const usernames = await lower.$$eval('[data-testid=user-row]', (els) => els.map((e) => e.dataset.username));
+  check('nor any account of the SPC', !usernames.includes('admin') && !usernames.includes('spc.officer'), usernames);
+  await shot(lower, '06-admin-high-court');
+});

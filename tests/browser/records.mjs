@@ -1,0 +1,126 @@
+// Records and statistics for a higher court, and the coordinator's day at a glance. The server
+// was given generated history (tests/browser.rs) as well as the demo data.
+//
+// Supervisor: from the session list to the records page; statistics for this month with two SVG
+// charts drawn by the app (titled images, a bar per rate, a group per court) and the same
+// figures in a table; CSV and XLSX exported through fetch with the token and saved as files; the
+// session log filtered by status, paged, a bad period explained; a session's timeline; English.
+// Coordinator: today at a glance — today's sessions, cases at risk with no session booked (one
+// leaves the list once booked), deadlines coming due.
+import { readFileSync } from 'node:fs';
+import {
+  run, newPage, check, shot, text, login, apiCall, apiLogin, catalogues, shanghaiDay, usableNow,
+} from './lib.mjs';
+
+await run('records', async () => {
+  const { zh, en } = await catalogues();
+
+  // ---- the supervisor's statistics ----
+  const page = await newPage('supervisor');
+  await login(page, 'spc.supervisor');
+  await page.waitForURL(/officer\.html/);
+  await page.click('[data-testid=records-link]');
+  await page.waitForURL(/records\.html/);
+  await page.waitForSelector('[data-testid=chart-rates]');
+  check('from the session list to the records page', (await text(page, '#stats-heading')) === zh['records.stats.heading']);
+
+  const rates = await page.$eval('[data-testid=chart-rates]', (svg) => ({
+    role: svg.getAttribute('role'),
+    title: svg.querySelector('title')?.textContent,
+    rows: svg.querySelectorAll('.chart-row').length,
+    bars: svg.querySelectorAll('rect.chart-bar').length,
+    inline: svg.closest('figure') !== null,
+  }));
+  check('the rates chart is an inline SVG image with a title and one row per rate',
+    rates.role === 'img' && rates.title === zh['records.chart.rates'] && rates.rows === 5 && rates.bars > 0 && rates.inline, rates);
+  const booked = Number(await text(page, '[data-testid=key-figures] [data-figure=booked]'));
+  check('this month has booked sessions', booked > 0, booked);
+  const courts = await page.$eval('[data-testid=chart-courts]', (svg) => svg.querySelectorAll('.chart-group').length);
+  const tableRows = await page.$$eval('[data-testid=stats-row]', (rows) => rows.length);
+  check('one group of bars per court, and the same courts (plus the total) in the table', courts > 1 && tableRows === courts + 1,
+    { courts, tableRows });
+  const total = await page.$eval('[data-testid=stats-row]:last-child', (tr) => tr.children[1].textContent);
+  check('the table\'s total matches the key figure', Number(total) === booked, { total, booked });
+  await shot(page, '01-records-statistics');
+
+  // ---- export ----
+  const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-csv]')]);
+  const csvText = readFileSync(await csv.path(), 'utf8');
+  check('CSV exported as a file', csv.suggestedFilename().endsWith('.csv') && csvText.split('\n').length > 2,
+    { name: csv.suggestedFilename(), start: csvText.slice(0, 80) });
+  const [xlsx] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-xlsx]')]);
+  const bytes = readFileSync(await xlsx.path());
+  check('XLSX exported as a workbook (a zip)', xlsx.suggestedFilename().endsWith('.xlsx') && bytes[0] === 0x50 && bytes[1] === 0x4b,
+    xlsx.suggestedFilename());
+  await page.waitForFunction(() => document.querySelector('#export-state')?.dataset.file?.endsWith('.xlsx'));
+  check('the page says what was downloaded', (await text(page, '#export-state')).includes(xlsx.suggestedFilename()));
+
+  // ---- the session log ----
+  await page.waitForSelector('[data-testid=log-row]');
+  const first = await page.$$eval('[data-testid=log-row]', (rows) => rows.length);
+  check('the log lists sessions', first > 0, first);
+  await page.selectOption('#log-status', 'ended');
+  await page.click('[data-testid=log-search]');
+  await page.waitForFunction((want) => {
+    const badges = [...document.querySelectorAll('[data-testid=log-row] .badge')];
+    return badges.length > 0 && badges.every((b) => b.textContent === want);
+  }, zh['session.status.ended']);
+  check('filtered by status: only ended sessions', true);
+  if (await page.isVisible('[data-testid=log-more]')) {
+    const before = await page.$$eval('[data-testid=log-row]', (rows) => rows.length);
+    await page.click('[data-testid=log-more]');
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid=log-row]').length > n, before);
+    check('the next page is added below', true);
+  }
+  const sessionId = await page.$eval('[data-testid=log-row]', (tr) => tr.dataset.sessionId);
+  await page.focus(`[data-testid=log-timeline][data-session-id="${sessionId}"]`);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('[data-testid=timeline-panel]:not([hidden]) [data-testid=timeline-status]');
+  check('a session\'s timeline opens from the keyboard, with its status',
+    (await text(page, '[data-testid=timeline-status]')) === zh['session.status.ended']
+    && await page.evaluate(() => document.activeElement?.id === 'timeline-panel'));
+  await shot(page, '02-records-log-timeline');
+  await page.click('#timeline-close');
+
+  await page.fill('#log-from', '2026-06-30');
+  await page.fill('#log-to', '2026-06-01');
+  await page.click('[data-testid=log-search]');
+  await page.waitForSelector('#log-error:not([hidden])');
+  check('a period that ends before it starts is explained', (await text(page, '#log-error .alert-message')) === zh['error.invalid_input']
+    && (await text(page, '#log-error .alert-next')) === zh['error.invalid_input.next']);
+
+  await page.click('#lang-switch');
+  const enTitle = await page.$eval('[data-testid=chart-rates] title', (el) => el.textContent);
+  check('English: headings and the chart follow the switch',
+    (await text(page, '#stats-heading')) === en['records.stats.heading'] && enTitle === en['records.chart.rates'], enTitle);
+  await shot(page, '03-records-en');
+  await page.click('#lang-switch');
+
+  // ---- the coordinator's day at a glance ----
+  const coord = await newPage('coordinator');
+  await login(coord, 'xihu.coord');
+  await coord.waitForURL(/coordinator\.html/);
+  await coord.waitForFunction(() => /^\d+$/.test(document.querySelector('[data-testid=glance-risk-count]')?.textContent || ''));
+  const riskCount = Number(await text(coord, '[data-testid=glance-risk-count]'));
+  check('at a glance: cases at risk with no session booked', riskCount > 0, riskCount);
+  check('at a glance: today\'s sessions and deadlines are counted',
+    /^\d+$/.test(await text(coord, '[data-testid=glance-today-count]')) && /^\d+$/.test(await text(coord, '[data-testid=glance-due-count]')));
+  await shot(coord, '04-coordinator-glance');
+
+  const riskCase = Number(await coord.$eval('[data-testid=glance-risk-item]', (li) => li.dataset.caseId));
+  await coord.click(`[data-testid=glance-risk-item][data-case-id="${riskCase}"] button`);
+  await coord.waitForSelector(`.case-item[data-case-id="${riskCase}"][aria-pressed="true"]`);
+  check('"book" opens that case for booking', true);
+
+  const token = await apiLogin('xihu.coord');
+  const [slots, rooms] = await Promise.all(['/slots', '/local-rooms'].map((p) => apiCall('GET', p, { token }).then((r) => r.data)));
+  const slot = slots.filter((s) => usableNow(s.ends_at, 60)).sort((a, b) => a.starts_at.localeCompare(b.starts_at))[0];
+  const booking = await apiCall('POST', '/bookings', { token, body: { slot_id: slot.id, case_id: riskCase, local_room_id: rooms[1].id } });
+  check('(set-up) a session booked for that case', booking.status === 201, booking);
+  await coord.click('#sessions-refresh');
+  await coord.waitForFunction((n) => document.querySelector('[data-testid=glance-risk-count]')?.textContent === String(n), riskCount - 1);
+  check('once booked, the case leaves the list', !(await coord.$(`[data-testid=glance-risk-item][data-case-id="${riskCase}"]`)));
+  if (shanghaiDay(Date.parse(slot.starts_at)) === shanghaiDay()) {
+    check('a session booked for today is counted today', Number(await text(coord, '[data-testid=glance-today-count]')) >= 1);
+  }
+});
