@@ -175,3 +175,71 @@ async fn catalogues() {
     }
     run_script("catalogues.mjs", None, Duration::from_secs(30)).await;
 }
+
+/// The administrator's page: accounts created, disabled, enabled, re-roled and given a new
+/// password; rooms and courts added; other roles sent away; a high court's administrator sees
+/// only its part of the hierarchy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin() {
+    if !tools_present("admin", true) {
+        return;
+    }
+    let _one = ONE_BROWSER.lock().await;
+    let app = TestApp::spawn().await;
+    run_script("admin.mjs", Some(&app), Duration::from_secs(120)).await;
+}
+
+/// Records and statistics (charts, export, the log and a timeline) over generated history, and
+/// the coordinator's day at a glance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records() {
+    if !tools_present("records", true) {
+        return;
+    }
+    let _one = ONE_BROWSER.lock().await;
+    let app = TestApp::spawn().await;
+    let store = courtlink::store::Store::connect(
+        secrecy::ExposeSecret::expose_secret(&app.settings.database.url),
+        2,
+    )
+    .await
+    .unwrap();
+    courtlink::generate::run(
+        &store,
+        &courtlink::generate::GenerateArgs {
+            sessions: 400,
+            events: 1600,
+            courts: 12,
+            months: 2,
+            seed: 7,
+        },
+        DEMO_PASSWORD,
+    )
+    .await
+    .unwrap();
+    store.close().await;
+    run_script("records.mjs", Some(&app), Duration::from_secs(150)).await;
+}
+
+/// The petitioner's microphone meter and speaker test, and a refused device explained.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_check() {
+    if !tools_present("device_check", true) {
+        return;
+    }
+    let _one = ONE_BROWSER.lock().await;
+    let app = TestApp::spawn().await;
+    run_script("device_check.mjs", Some(&app), Duration::from_secs(90)).await;
+}
+
+/// The room terminal's connectivity test (roomtest.html): Chromium's fake camera and microphone
+/// go to the server's own peer and come back; the page shows a pass with the figures in words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connectivity() {
+    if !tools_present("connectivity", true) {
+        return;
+    }
+    let _one = ONE_BROWSER.lock().await;
+    let app = TestApp::spawn().await;
+    run_script("connectivity.mjs", Some(&app), Duration::from_secs(150)).await;
+}

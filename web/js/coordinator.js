@@ -3,6 +3,7 @@ import { t, tEnum, onLangChange, formatDay, formatTimeRange, formatDate, formatD
 import { api } from './api.js';
 import { $, h, startPage, requireStaff, staffHeader, showError, showMessage, clearError, handleAuthError, announce, withReauth } from './ui.js';
 import { renderSessionList } from './sessions.js';
+import { createGlance } from './glance.js';
 
 const auth = requireStaff(['coordinator']);
 if (auth) main(auth);
@@ -35,11 +36,22 @@ function main({ user }) {
     showError(box, err);
   }
 
+  // Today at a glance: fed with the cases and today's sessions as they load (js/glance.js).
+  const glance = createGlance($('#glance-panel'), {
+    onPickCase: (id) => {
+      pickCase(id);
+      $('#booking-panel').scrollIntoView({ block: 'start' });
+      document.querySelector(`.case-item[data-case-id="${id}"]`)?.focus();
+    },
+    onError: (err) => fail(pageError, err),
+  });
+
   // ---- cases ----
   async function loadCases() {
     try {
       state.cases = await api('/cases');
       renderCases();
+      glance.setCases(state.cases);
     } catch (err) {
       fail(pageError, err);
     }
@@ -562,6 +574,8 @@ function main({ user }) {
     try {
       state.sessions = await api(`/sessions?day=${shanghaiDay()}`);
       renderSessions();
+      glance.setSessions(state.sessions);
+      glance.refresh();
     } catch (err) {
       fail(pageError, err);
     }
@@ -586,6 +600,7 @@ function main({ user }) {
     renderRooms();
     renderResult();
     renderSessions();
+    glance.render();
   });
 
   renderCase();

@@ -5,8 +5,11 @@ import { api, ApiError, joinSession } from './api.js';
 import { $, h, startPage, showError, showMessage, clearError, announce } from './ui.js';
 import { Call, openLocalMedia, stopStream } from './call.js';
 import { mountRemoteVideos, mountChat, mountMediaToggle } from './callview.js';
+import { createDeviceCheck } from './devicecheck.js';
 
 startPage();
+// Microphone level and speaker test under the preview (js/devicecheck.js).
+const deviceCheck = createDeviceCheck();
 
 const state = {
   step: 'device',
@@ -84,6 +87,7 @@ async function checkDevices() {
   state.problem = problem;
   $('#preview-video').srcObject = stream;
   renderDevice();
+  deviceCheck.attach(stream);
 }
 
 function renderDevice() {
@@ -110,6 +114,7 @@ $('#device-next').addEventListener('click', () => toCode());
 $('#device-skip').addEventListener('click', () => toCode());
 
 function toCode() {
+  deviceCheck.stop();
   show('code');
   if (!codeInput.value) codeInput.focus();
   else $('#join-button').focus();
@@ -118,6 +123,7 @@ function toCode() {
 $('#code-back').addEventListener('click', () => {
   show('device');
   if (!state.stream) checkDevices();
+  else deviceCheck.attach(state.stream);
 });
 
 // ---- step 2: the join code ----
@@ -475,6 +481,7 @@ $('#rejoin').addEventListener('click', async () => {
 });
 
 onLangChange(() => {
+  deviceCheck.render();
   if (state.step === 'device') renderDevice();
   renderCallInfo();
   renderCallState();

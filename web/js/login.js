@@ -3,7 +3,7 @@ import { t } from './i18n.js';
 import { api, staffSession } from './api.js';
 import { $, startPage, showError, showMessage, clearError } from './ui.js';
 
-const PAGES = { coordinator: 'coordinator.html', officer: 'officer.html', supervisor: 'officer.html' };
+const PAGES = { coordinator: 'coordinator.html', officer: 'officer.html', supervisor: 'officer.html', admin: 'admin.html' };
 
 function go(user) {
   const page = PAGES[user.role];
