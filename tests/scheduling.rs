@@ -3340,3 +3340,44 @@ on_both_backends!(
     application_bad_chosen_slot,
     a_refused_chosen_slot_leaves_no_application_behind
 );
+
+async fn concurrent_applications_for_one_case_leave_one_open(app: TestApp) {
+    let d = demo(&app).await;
+    let coord = app.login("xihu.coord").await;
+    let zj = app.login("zj.officer").await;
+    set_rules(&app, &zj, d.high, json!({"auto_approve": false})).await;
+    let case = cases(&app, &coord).await[0];
+    let body = json!({"case_id": case, "host_court_id": d.high, "local_room_id": d.xihu_rooms[0],
+                      "preferred": preferred(), "reason": "执行款长期未到位，申请视频接访"});
+    let tries = (0..8).map(|_| {
+        let (app, coord, body) = (&app, coord.clone(), body.clone());
+        async move {
+            let res = app.post("/api/v1/applications", Some(&coord), &body).await;
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap())
+        }
+    });
+    let answers = futures_util::future::join_all(tries).await;
+    for (status, body) in &answers {
+        assert!(
+            *status == 201 || (*status == 422 && body["rule"] == "application_open"),
+            "{status}: {body}"
+        );
+    }
+    let open = app
+        .get_ok("/api/v1/applications?status=pending", &coord)
+        .await;
+    assert_eq!(
+        (
+            answers.iter().filter(|(s, _)| *s == 201).count(),
+            open.as_array().unwrap().len()
+        ),
+        (1, 1),
+        "one open application per case, however many arrive at once; statuses {:?}",
+        answers.iter().map(|(s, _)| *s).collect::<Vec<_>>()
+    );
+}
+on_both_backends!(
+    application_one_open_per_case,
+    concurrent_applications_for_one_case_leave_one_open
+);
