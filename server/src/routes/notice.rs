@@ -1,0 +1,93 @@
+//! What the appointment notice (预约通知书) prints besides the join code: names, the time in
+//! Asia/Shanghai, the place. The join code itself comes from `POST /bookings/{id}/join-code`.
+
+use actix_web::{HttpResponse, get, web};
+use chrono::Datelike;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::Staff;
+use crate::domain::Role;
+use crate::error::{ApiError, ErrorBody};
+use crate::notify::queries;
+use crate::startup::AppState;
+use crate::store::StoreError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(booking_notice);
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NoticeView {
+    pub booking_id: i64,
+    /// `booked`, `completed` or `cancelled`.
+    pub status: String,
+    pub case_number: String,
+    pub petitioner_name: String,
+    pub starts_at: chrono::DateTime<chrono::Utc>,
+    pub ends_at: chrono::DateTime<chrono::Utc>,
+    /// Asia/Shanghai calendar day, `YYYY-MM-DD`.
+    pub local_date: String,
+    /// ISO weekday of that day, 1 (Monday) to 7.
+    pub local_weekday: u32,
+    /// Asia/Shanghai start and end, `HH:MM`.
+    pub local_start: String,
+    pub local_end: String,
+    /// The court receiving the petitioner by video, and its room.
+    pub host_court_name: String,
+    pub host_room_name: String,
+    /// Where the petitioner goes: the local court and its video room.
+    pub local_court_name: String,
+    pub local_room_name: String,
+}
+
+/// The names and Asia/Shanghai times the appointment notice prints: for the local court's
+/// coordinator (and the host court's officers and admin).
+#[utoipa::path(
+    get,
+    path = "/api/v1/bookings/{id}/notice",
+    params(("id" = i64, Path, description = "booking id")),
+    responses((status = 200, body = NoticeView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])),
+    tag = "bookings"
+)]
+#[get("/bookings/{id}/notice")]
+pub async fn booking_notice(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let b = match queries::calendar_booking(&state.store, *id).await {
+        Ok(b) => b,
+        Err(StoreError::NotFound) => return Err(ApiError::NotFound("booking")),
+        Err(e) => return Err(e.into()),
+    };
+    let allowed = match staff.role {
+        Role::Coordinator => staff.court_id == b.local_court_id,
+        Role::Officer | Role::Admin => staff.court_id == b.host_court_id,
+        Role::Supervisor => false,
+    };
+    if !allowed {
+        return Err(ApiError::Forbidden("this booking is not your court's"));
+    }
+    let local = |t: chrono::DateTime<chrono::Utc>| t.naive_utc() + chrono::Duration::hours(8);
+    let (start, end) = (local(b.starts_at), local(b.ends_at));
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "private, no-store"))
+        .json(NoticeView {
+            booking_id: b.id,
+            status: b.status,
+            case_number: b.case_number,
+            petitioner_name: b.petitioner_name,
+            starts_at: b.starts_at,
+            ends_at: b.ends_at,
+            local_date: start.format("%Y-%m-%d").to_string(),
+            local_weekday: start.weekday().number_from_monday(),
+            local_start: start.format("%H:%M").to_string(),
+            local_end: end.format("%H:%M").to_string(),
+            host_court_name: b.host_court_name,
+            host_room_name: b.host_room_name,
+            local_court_name: b.local_court_name,
+            local_room_name: b.local_room_name,
+        }))
+}
