@@ -8,8 +8,9 @@
 // Coordinator: today at a glance — today's sessions, cases at risk with no session booked (one
 // leaves the list once booked), deadlines coming due.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
-  run, newPage, check, shot, text, login, apiCall, apiLogin, catalogues, shanghaiDay, usableNow,
+  ARTIFACTS, run, newPage, check, shot, text, login, apiCall, apiLogin, catalogues, shanghaiDay, usableNow,
 } from './lib.mjs';
 
 await run('records', async () => {
@@ -42,6 +43,7 @@ await run('records', async () => {
   const total = await page.$eval('[data-testid=stats-row]:last-child', (tr) => tr.children[1].textContent);
   check('the table\'s total matches the key figure', Number(total) === booked, { total, booked });
   await shot(page, '01-records-statistics');
+  await page.locator('#stats-panel').screenshot({ path: join(ARTIFACTS, '01b-records-charts.png') });
 
   // ---- export ----
   const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-csv]')]);

@@ -27,7 +27,9 @@ function frame({ title, desc, width, height, testid }) {
   return el('svg', {
     xmlns: SVG,
     viewBox: `0 0 ${width} ${height}`,
-    width: '100%',
+    // Drawn at its own size; CSS lets it shrink on a narrow screen, never grow.
+    width,
+    height,
     role: 'img',
     class: 'chart',
     'aria-labelledby': `${titleId} ${descId}`,
@@ -75,11 +77,11 @@ export function groupedBars({ title, desc, series, groups, testid = 'grouped-cha
   const plotHeight = 220;
   const top = 40;
   const left = 50;
-  const bar = 26;
-  const gap = 6;
+  const bar = 34;
+  const gap = 8;
   const groupWidth = series.length * (bar + gap) + 36;
   const width = Math.max(520, left + groups.length * groupWidth + 20);
-  const height = top + plotHeight + 70;
+  const height = top + plotHeight + 40;
   const max = Math.max(1, ...groups.flatMap((g) => series.map((s) => Number(g.values[s.key]) || 0)));
   const step = niceStep(max);
   const top100 = Math.ceil(max / step) * step;

@@ -135,7 +135,7 @@ function main({ user }) {
     const period = t('records.period', { court: s.court.name, from: s.from, to: s.to });
     const rateChart = barChart({
       title: t('records.chart.rates'),
-      desc: `${period}. ${RATES.map(([k, key]) => `${t(key)} ${percent(totals.rates[k])}`).join('; ')}`,
+      desc: `${period}. ${t('records.chart.ratesNote')} ${RATES.map(([k, key]) => `${t(key)} ${percent(totals.rates[k])}`).join('; ')}`,
       max: 1,
       testid: 'chart-rates',
       items: RATES.map(([k, key], i) => ({
@@ -170,7 +170,7 @@ function main({ user }) {
       h('dl', { class: 'facts key-figures', 'data-testid': 'key-figures' },
         ['booked', 'held', 'no_show', 'kept_from_beijing', 'kept_from_province'].flatMap((k) => [
           h('dt', {}, t(`records.fig.${k}`)), h('dd', { 'data-figure': k }, String(totals[k]))])),
-      h('figure', { class: 'chart-figure' }, rateChart, h('figcaption', {}, t('records.chart.rates'))),
+      h('figure', { class: 'chart-figure' }, rateChart, h('figcaption', {}, t('records.chart.rates'), ' — ', t('records.chart.ratesNote'))),
       s.rows.length
         ? h('figure', { class: 'chart-figure' }, courtChart, h('figcaption', {}, t('records.chart.courts')))
         : null,
