@@ -4,21 +4,13 @@
 // court below; the administrator's own row cannot be disabled; every control labelled; English;
 // other roles are sent away; an administrator of a high court sees nothing of the SPC.
 import {
-  BASE, run, newPage, check, shot, text, login, apiCall, apiLogin, catalogues,
+  BASE, run, newPage, check, shot, text, login, apiCall, apiLogin, catalogues, unlabelledControls,
 } from './lib.mjs';
 
 const NEW_PASSWORD = 'a-long-new-secret';
 
 async function signIn(username, password) {
   return apiCall('POST', '/auth/login', { body: { username, password } });
-}
-
-/** Every visible input and select of the page has a label (a <label for>, or aria-label). */
-async function unlabelled(page) {
-  return page.evaluate(() => [...document.querySelectorAll('main input, main select, dialog input')]
-    .filter((el) => !el.closest('[hidden]'))
-    .filter((el) => !el.getAttribute('aria-label') && !(el.id && document.querySelector(`label[for="${el.id}"]`)))
-    .map((el) => el.outerHTML.slice(0, 80)));
 }
 
 await run('admin', async () => {
@@ -28,7 +20,7 @@ await run('admin', async () => {
   await page.waitForURL(/admin\.html/);
   await page.waitForSelector('[data-testid=user-row][data-username="xihu.coord"]');
   check('the administrator lands on the admin page, with the accounts listed', (await text(page, 'h1')) === zh['admin.heading']);
-  check('every control is labelled', (await unlabelled(page)).length === 0, await unlabelled(page));
+  check('every control is labelled', (await unlabelledControls(page)).length === 0, await unlabelledControls(page));
   const own = '[data-testid=user-row][data-username="admin"]';
   check('the administrator cannot disable itself or change its own role',
     await page.isDisabled(`${own} [data-testid=user-toggle]`) && await page.isDisabled(`${own} [data-testid=user-role]`));

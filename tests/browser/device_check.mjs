@@ -1,7 +1,7 @@
 // The petitioner's device check on a phone-sized page: the microphone level meter moves with
 // Chromium's fake microphone, the speaker test plays a tone and asks "did you hear it?" (both
 // answers), and a refused microphone and camera is explained in words — in Chinese and English.
-import { BASE, run, newPage, check, shot, text, catalogues } from './lib.mjs';
+import { BASE, run, newPage, check, shot, text, catalogues, unlabelledControls } from './lib.mjs';
 
 await run('device_check', async () => {
   const { zh, en } = await catalogues();
@@ -10,6 +10,8 @@ await run('device_check', async () => {
   await page.goto(`${BASE}/join.html`);
   await page.waitForSelector('#device-next:not([disabled])');
   check('the device check is shown under the preview', (await text(page, '#device-check-heading')) === zh['device.heading']);
+  check('the meter and every control are labelled', (await unlabelledControls(page)).length === 0
+    && await page.$eval('#mic-meter', (m) => Boolean(document.querySelector(`label[for="${m.id}"]`))), await unlabelledControls(page));
   // Chromium's fake microphone plays a beep; the page's first gesture wakes the audio context.
   await page.click('[data-testid=speaker-test]');
   await page.waitForFunction(() => window.courtlinkDeviceCheck?.mic === 'heard', null, { timeout: 10000 });

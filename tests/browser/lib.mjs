@@ -250,3 +250,12 @@ export async function catalogues() {
   const load = async (name) => (await import(new URL(`../../web/i18n/${name}.js`, import.meta.url))).default;
   return { zh: await load('zh-CN'), en: await load('en') };
 }
+
+/** The visible inputs and selects of the page that have no label (`<label for>` or aria-label). */
+export async function unlabelledControls(page) {
+  return page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
+    .filter((el) => el.type !== 'hidden' && !el.closest('[hidden]'))
+    .filter((el) => !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby')
+      && !(el.id && document.querySelector(`label[for="${el.id}"]`)) && !el.closest('label'))
+    .map((el) => el.outerHTML.slice(0, 80)));
+}

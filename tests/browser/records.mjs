@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  ARTIFACTS, run, newPage, check, shot, text, login, apiCall, apiLogin, catalogues, shanghaiDay, usableNow,
+  ARTIFACTS, run, newPage, check, shot, text, login, apiCall, apiLogin, catalogues, shanghaiDay, usableNow, unlabelledControls,
 } from './lib.mjs';
 
 await run('records', async () => {
@@ -24,6 +24,7 @@ await run('records', async () => {
   await page.waitForURL(/records\.html/);
   await page.waitForSelector('[data-testid=chart-rates]');
   check('from the session list to the records page', (await text(page, '#stats-heading')) === zh['records.stats.heading']);
+  check('every filter is labelled', (await unlabelledControls(page)).length === 0, await unlabelledControls(page));
 
   const rates = await page.$eval('[data-testid=chart-rates]', (svg) => ({
     role: svg.getAttribute('role'),
