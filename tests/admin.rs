@@ -307,6 +307,25 @@ async fn lower_admin_manages_only_below(app: TestApp) {
         .find(|c| c["id"] == gongshu_id)
         .unwrap();
     assert_eq!(added["local_rooms"][0]["name"], "视频接访室", "{added}");
+
+    // The lower administrator's changes are audited under its own name; the refused ones not.
+    let zj_admin_id = user_id(&app, &spc_admin, "zj.admin").await;
+    let rows = store_of(&app).await.audit_rows().await.unwrap();
+    let by_zj: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.actor == format!("user-{zj_admin_id}"))
+        .map(|r| r.action.as_str())
+        .filter(|a| a.starts_with("admin."))
+        .collect();
+    assert_eq!(
+        by_zj,
+        [
+            "admin.court_created",
+            "admin.room_created",
+            "admin.user_created"
+        ],
+        "{by_zj:?}"
+    );
 }
 
 on_both_backends!(scope, lower_admin_manages_only_below);
