@@ -413,9 +413,12 @@ async fn scope_and_roles(app: TestApp) {
 }
 on_both_backends!(scope_and_roles_are_checked, scope_and_roles);
 
+/// A token signed with `key`, naming the demo key's id (`auth.signing_kid`).
 fn forge(claims: &Value, key: &str, alg: jsonwebtoken::Algorithm) -> String {
+    let mut header = jsonwebtoken::Header::new(alg);
+    header.kid = Some("k1".into());
     jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(alg),
+        &header,
         claims,
         &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
     )
@@ -425,7 +428,7 @@ fn forge(claims: &Value, key: &str, alg: jsonwebtoken::Algorithm) -> String {
 fn staff_claims(app: &TestApp, user: i64, aud: &str, exp_offset: i64) -> Value {
     let now = chrono::Utc::now().timestamp();
     json!({"iss": app.settings.auth.issuer, "aud": aud, "sub": user.to_string(), "exp": now + exp_offset,
-           "nbf": now - 5, "iat": now - 5, "role": "coordinator", "court": 4, "name": "x"})
+           "nbf": now - 5, "iat": now - 5, "role": "coordinator", "court": 4, "name": "x", "ver": 0})
 }
 
 #[tokio::test]
@@ -441,6 +444,18 @@ async fn bad_tokens_are_refused() {
     // A good forged-with-the-right-key token works, so the refusals below are about what they change.
     let good = staff_claims(&app, 6, "courtlink-staff", 600);
     assert_eq!(me(forge(&good, key, hs)).await.status(), 200);
+    // Without a kid, or with a kid no key has, it is refused.
+    let no_kid = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(hs),
+        &good,
+        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
+    )
+    .unwrap();
+    assert_error(me(no_kid).await, 401, "unauthenticated").await;
+    // A token of an older version of the user (logged out since) is refused.
+    let mut stale = good.clone();
+    stale["ver"] = json!(-1);
+    assert_error(me(forge(&stale, key, hs)).await, 401, "unauthenticated").await;
     // Expired (beyond the 30 s leeway).
     assert_error(
         me(forge(

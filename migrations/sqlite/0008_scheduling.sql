@@ -138,6 +138,9 @@ CREATE TABLE applications (
 CREATE INDEX applications_by_host ON applications (host_court_id, status, created_at);
 CREATE INDEX applications_by_local ON applications (local_court_id, created_at);
 CREATE INDEX applications_by_case ON applications (case_id);
+-- One open application per case, whatever races the handler's own check.
+CREATE UNIQUE INDEX applications_one_open_per_case ON applications (case_id)
+    WHERE status IN ('pending', 'proposed', 'more_info');
 
 -- `Idempotency-Key` on booking POSTs: the first request's answer, replayed to a retry.
 CREATE TABLE idempotency_keys (

@@ -4,8 +4,17 @@
 //! Staff tokens (audience `courtlink-staff`) carry the user's role and court; join tokens
 //! (audience `courtlink-join`) admit a petitioner to one session and nothing else. Neither
 //! audience is accepted where the other is expected.
+//!
+//! Keys rotate by `kid`: tokens are signed with the current key and carry its id; the keys
+//! listed in `auth.previous_keys` still verify the tokens they signed until those expire, so a
+//! rotation logs nobody out early. Staff tokens carry their user's `ver` (token version): a
+//! logout, a disabled account or a new password bumps it, and older tokens stop working on every
+//! instance within `auth.revocation_seconds` (open sockets are closed by the hub's revocation sweep).
 
+use std::collections::HashMap;
 use std::future::{Ready, ready};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use argon2::Argon2;
@@ -36,6 +45,8 @@ pub struct StaffClaims {
     pub role: Role,
     pub court: i64,
     pub name: String,
+    /// The user's token version when this token was issued.
+    pub ver: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,7 +65,9 @@ pub struct JoinClaims {
 /// Signs and checks tokens. Built once at start-up.
 pub struct Tokens {
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    kid: String,
+    /// Every key that verifies, by `kid`: the current one and the previous ones.
+    decoding: HashMap<String, DecodingKey>,
     issuer: String,
     leeway: u64,
     staff_minutes: i64,
@@ -63,21 +76,40 @@ pub struct Tokens {
 impl Tokens {
     pub fn new(settings: &AuthSettings) -> Tokens {
         let key = settings.signing_key.expose_secret().as_bytes();
+        let mut decoding: HashMap<String, DecodingKey> = settings
+            .previous_keys
+            .iter()
+            .map(|k| (k.kid.clone(), DecodingKey::from_secret(k.key.expose_secret().as_bytes())))
+            .collect();
+        decoding.insert(settings.signing_kid.clone(), DecodingKey::from_secret(key));
         Tokens {
             encoding: EncodingKey::from_secret(key),
-            decoding: DecodingKey::from_secret(key),
+            kid: settings.signing_kid.clone(),
+            decoding,
             issuer: settings.issuer.clone(),
             leeway: settings.leeway_seconds,
             staff_minutes: settings.staff_token_minutes,
         }
     }
 
+    /// A token for a user at token version 0 (benchmarks and generated users).
     pub fn issue_staff(
         &self,
         user_id: i64,
         role: Role,
         court: i64,
         name: &str,
+    ) -> Result<(String, DateTime<Utc>), ApiError> {
+        self.issue_staff_at(user_id, role, court, name, 0)
+    }
+
+    pub fn issue_staff_at(
+        &self,
+        user_id: i64,
+        role: Role,
+        court: i64,
+        name: &str,
+        ver: i64,
     ) -> Result<(String, DateTime<Utc>), ApiError> {
         let now = Utc::now();
         let exp = now + chrono::Duration::minutes(self.staff_minutes);
@@ -91,6 +123,7 @@ impl Tokens {
             role,
             court,
             name: name.to_owned(),
+            ver,
         };
         Ok((self.sign(&claims)?, exp))
     }
@@ -110,7 +143,9 @@ impl Tokens {
     }
 
     fn sign<C: Serialize>(&self, claims: &C) -> Result<String, ApiError> {
-        jsonwebtoken::encode(&Header::new(ALGORITHM), claims, &self.encoding)
+        let mut header = Header::new(ALGORITHM);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding)
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("cannot sign a token: {e}")))
     }
 
@@ -134,9 +169,15 @@ impl Tokens {
         validation.set_issuer(&[&self.issuer]);
         validation.validate_nbf = true;
         validation.leeway = self.leeway;
-        let data = jsonwebtoken::decode::<C>(token, &self.decoding, &validation).map_err(|_| {
-            ApiError::Unauthenticated("the token is missing, invalid or expired; log in again")
-        })?;
+        let refused =
+            || ApiError::Unauthenticated("the token is missing, invalid or expired; log in again");
+        // The header is read only to pick the key; `decode` checks the algorithm again.
+        let kid = jsonwebtoken::decode_header(token)
+            .map_err(|_| refused())?
+            .kid
+            .ok_or_else(refused)?;
+        let key = self.decoding.get(&kid).ok_or_else(refused)?;
+        let data = jsonwebtoken::decode::<C>(token, key, &validation).map_err(|_| refused())?;
         // jsonwebtoken never checks `iat`: a token issued in the future is forged or from a bad clock.
         if data.claims.iat() > Utc::now().timestamp() + self.leeway as i64 {
             return Err(ApiError::Unauthenticated(
@@ -188,6 +229,7 @@ pub struct Staff {
     pub role: Role,
     pub court_id: i64,
     pub name: String,
+    pub token_version: i64,
 }
 
 impl Staff {
@@ -209,28 +251,108 @@ pub fn bearer(req: &HttpRequest) -> Option<&str> {
         .map(str::trim)
 }
 
+/// Users' current token versions, read from the database at most every `ttl`
+/// (`auth.revocation_seconds`).
+pub struct TokenVersions {
+    ttl: Duration,
+    cache: Mutex<HashMap<i64, (i64, Instant)>>,
+}
+
+impl TokenVersions {
+    pub fn new(ttl: Duration) -> TokenVersions {
+        TokenVersions {
+            ttl,
+            cache: Mutex::default(),
+        }
+    }
+
+    /// The user's current version; `None` when the user no longer exists.
+    pub async fn current(
+        &self,
+        store: &crate::store::Store,
+        user_id: i64,
+    ) -> Result<Option<i64>, ApiError> {
+        if let Ok(cache) = self.cache.lock() {
+            if let Some((ver, at)) = cache.get(&user_id) {
+                if at.elapsed() < self.ttl {
+                    return Ok(Some(*ver));
+                }
+            }
+        }
+        let ver = store.token_version(user_id).await?;
+        if let (Some(v), Ok(mut cache)) = (ver, self.cache.lock()) {
+            if cache.len() > 100_000 {
+                cache.clear();
+            }
+            cache.insert(user_id, (v, Instant::now()));
+        }
+        Ok(ver)
+    }
+
+    /// Forgets what this instance knows of a user, after it changed their version itself.
+    pub fn forget(&self, user_id: i64) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(&user_id);
+        }
+    }
+
+    /// Whether a token at `ver` is still good for the user.
+    pub async fn accepts(
+        &self,
+        store: &crate::store::Store,
+        user_id: i64,
+        ver: i64,
+    ) -> Result<bool, ApiError> {
+        match self.current(store, user_id).await? {
+            Some(current) if current == ver => Ok(true),
+            // Versions only grow: a newer token than we remember means our memory is stale
+            // (the user logged in again after a revocation); read it again.
+            Some(current) if ver > current => {
+                self.forget(user_id);
+                Ok(self.current(store, user_id).await? == Some(ver))
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
 impl FromRequest for Staff {
     type Error = ApiError;
-    type Future = Ready<Result<Staff, ApiError>>;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Staff, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready((|| {
+        let checked = (|| {
             let state = req
                 .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no application state")))?;
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no application state")))?
+                .clone();
             let token = bearer(req).ok_or(ApiError::Unauthenticated("log in first"))?;
             let claims = state.tokens.verify_staff(token)?;
-            let user_id = claims
+            let user_id: i64 = claims
                 .sub
                 .parse()
                 .map_err(|_| ApiError::Unauthenticated("the token names no user"))?;
+            Ok::<_, ApiError>((state, claims, user_id))
+        })();
+        Box::pin(async move {
+            let (state, claims, user_id) = checked?;
+            if !state
+                .token_versions
+                .accepts(&state.store, user_id, claims.ver)
+                .await?
+            {
+                return Err(ApiError::Unauthenticated(
+                    "you have been logged out (or the account changed); log in again",
+                ));
+            }
             Ok(Staff {
                 user_id,
                 role: claims.role,
                 court_id: claims.court,
                 name: claims.name,
+                token_version: claims.ver,
             })
-        })())
+        })
     }
 }
 
@@ -240,7 +362,11 @@ mod tests {
     use secrecy::SecretString;
 
     fn tokens() -> Tokens {
-        Tokens::new(&AuthSettings {
+        Tokens::new(&tokens_settings())
+    }
+
+    fn tokens_settings() -> AuthSettings {
+        AuthSettings {
             issuer: "courtlink".into(),
             signing_key: SecretString::from("k".repeat(40)),
             staff_token_minutes: 60,
@@ -250,7 +376,58 @@ mod tests {
             max_failed_logins: 5,
             lockout_minutes: 15,
             login_attempts_per_minute: 30,
-        })
+            signing_kid: "k2".into(),
+            revocation_seconds: 15,
+            previous_keys: vec![crate::config::PreviousKey {
+                kid: "k1".into(),
+                key: SecretString::from("o".repeat(40)),
+            }],
+        }
+    }
+
+    #[test]
+    fn keys_rotate_by_kid_without_logging_anyone_out() {
+        let settings_k1 = AuthSettings {
+            signing_kid: "k1".into(),
+            signing_key: SecretString::from("o".repeat(40)),
+            previous_keys: vec![],
+            ..tokens_settings()
+        };
+        let old = Tokens::new(&settings_k1);
+        let (token, _) = old.issue_staff(7, Role::Officer, 1, "x").unwrap();
+        // After the rotation k1 only verifies; its tokens still work until they expire.
+        let new = tokens();
+        assert_eq!(new.verify_staff(&token).unwrap().sub, "7");
+        let (fresh, _) = new.issue_staff(8, Role::Officer, 1, "y").unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&fresh).unwrap().kid.as_deref(),
+            Some("k2")
+        );
+        // Once k1 is dropped from previous_keys, its tokens stop.
+        let dropped = Tokens::new(&AuthSettings {
+            previous_keys: vec![],
+            ..tokens_settings()
+        });
+        assert!(dropped.verify_staff(&token).is_err());
+        assert!(dropped.verify_staff(&fresh).is_ok());
+        // A token without a kid, or with an unknown one, is refused.
+        let mut header = Header::new(ALGORITHM);
+        header.kid = Some("k9".into());
+        let claims = new.verify_staff(&fresh).unwrap();
+        let forged = jsonwebtoken::encode(
+            &header,
+            &claims,
+            &EncodingKey::from_secret("k".repeat(40).as_bytes()),
+        )
+        .unwrap();
+        assert!(new.verify_staff(&forged).is_err());
+        let no_kid = jsonwebtoken::encode(
+            &Header::new(ALGORITHM),
+            &claims,
+            &EncodingKey::from_secret("k".repeat(40).as_bytes()),
+        )
+        .unwrap();
+        assert!(new.verify_staff(&no_kid).is_err());
     }
 
     #[test]

@@ -178,8 +178,14 @@ pub async fn create_application(
         .await?;
         check_eligibility(&state, &staff, &body, &local).await?;
         let store = &state.store;
+        if let Some(slot_id) = body.slot_id {
+            let slot = store.slot(slot_id).await.map_err(not_found("slot_id"))?;
+            if slot.court_id != body.host_court_id {
+                return Err(ApiError::invalid("slot_id must be a slot of host_court_id"));
+            }
+        }
         let settings = store.host_settings(body.host_court_id).await?;
-        let id = store
+        let id = match store
             .insert_application(&NewApplication {
                 case_id: local.case.id,
                 local_court_id: staff.court_id,
@@ -193,7 +199,21 @@ pub async fn create_application(
                 created_by: staff.user_id,
                 at: now(),
             })
-            .await?;
+            .await
+        {
+            Ok(id) => id,
+            // Another request for the same case was quicker.
+            Err(StoreError::Conflict {
+                code: "application_open",
+                ..
+            }) => {
+                return Err(ineligible(
+                    "application_open",
+                    "this case already has an open application; wait for its answer or withdraw it",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
         let (mut booking, mut booking_refused) = (None, None);
         if settings.auto_approve {
             match auto_book(&state, &staff, &body, &local, id).await {
@@ -443,6 +463,9 @@ pub async fn review_application(
         }
         Review::Propose { slot_id, note } => {
             own_slot(slot_id).await?;
+            if store.slot_is_booked(slot_id).await? {
+                return Err(ApiError::from(StoreError::SlotTaken));
+            }
             check_text("note", &note, 2000)?;
             store
                 .decide_application(a.id, version, &Decision::Propose { slot_id, note: &note }, staff.user_id, at)

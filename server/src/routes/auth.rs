@@ -142,10 +142,15 @@ pub async fn login(
         .role
         .parse()
         .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?;
+    let ver = state
+        .store
+        .token_version(user.id)
+        .await?
+        .ok_or(ApiError::Unauthenticated("log in again"))?;
     let (token, expires_at) =
         state
             .tokens
-            .issue_staff(user.id, role, user.court_id, &user.display_name)?;
+            .issue_staff_at(user.id, role, user.court_id, &user.display_name, ver)?;
     tracing::info!(user_id = user.id, "logged in");
     Ok(HttpResponse::Ok().json(LoginResponse {
         token,
@@ -274,11 +279,36 @@ pub async fn refresh(state: web::Data<AppState>, staff: Staff) -> Result<HttpRes
         .role
         .parse()
         .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?;
+    let ver = state
+        .store
+        .token_version(user.id)
+        .await?
+        .ok_or(ApiError::Unauthenticated("log in again"))?;
     let (token, expires_at) =
         state
             .tokens
-            .issue_staff(user.id, role, user.court_id, &user.display_name)?;
+            .issue_staff_at(user.id, role, user.court_id, &user.display_name, ver)?;
     Ok(HttpResponse::Ok().json(RefreshResponse { token, expires_at }))
+}
+
+/// Logs out: every token of the caller stops working, here at once and on every instance within
+/// `auth.revocation_seconds`; open signalling sockets are closed by the hub's revocation sweep.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    responses((status = 204), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])),
+    tag = "auth"
+)]
+#[post("/auth/logout")]
+pub async fn logout(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
+    state
+        .store
+        .revoke_tokens(staff.user_id, &format!("user-{}", staff.user_id))
+        .await?;
+    state.token_versions.forget(staff.user_id);
+    tracing::info!(user_id = staff.user_id, "logged out");
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// The logged-in staff member.

@@ -156,11 +156,21 @@ async fn admit(
         .sub
         .parse()
         .map_err(|_| ApiError::Unauthenticated("the token names no user"))?;
+    if !state
+        .token_versions
+        .accepts(&state.store, user_id, claims.ver)
+        .await?
+    {
+        return Err(ApiError::Unauthenticated(
+            "you have been logged out (or the account changed); log in again",
+        ));
+    }
     let staff = Staff {
         user_id,
         role: claims.role,
         court_id: claims.court,
         name: claims.name,
+        token_version: claims.ver,
     };
     let role = match staff.role {
         Role::Officer if session.host_court_id == staff.court_id => ParticipantRole::Host,

@@ -218,17 +218,19 @@ impl Store {
             }
             let (active,): (i64,) = sqlx::query_as(
                 "SELECT COUNT(*) FROM bookings b JOIN cases c ON c.id = b.case_id \
-                 WHERE c.petitioner_id_number = $1 AND b.status = 'booked' AND b.ends_at > $2",
+                 WHERE c.petitioner_id_number = $1 AND b.status = 'booked' AND b.ends_at > $2 \
+                 AND b.host_court_id = $3",
             )
             .bind(&petitioner)
             .bind(created_at)
+            .bind(facts.host_court_id)
             .fetch_one(&mut *tx)
             .await?;
             if active >= i64::from(settings.active_limit_per_petitioner) {
                 return Err(conflict(
                     "petitioner_limit_reached",
                     format!(
-                        "this petitioner already has {active} sessions booked; the limit is {}",
+                        "this petitioner already has {active} sessions booked with this court; the limit is {}",
                         settings.active_limit_per_petitioner
                     ),
                 ));

@@ -597,6 +597,11 @@ impl Store {
             };
             overrides.entry(day).or_default().push(entry);
         }
+        // Slots beyond the horizon are left alone: a shorter horizon stops offering new days,
+        // it does not take back what was published (or booked) before.
+        let computed_until = (to + Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .map_or(at, |t| t.and_utc() - Duration::hours(8));
         let wanted: Vec<schedule::Computed> =
             schedule::compute(&template, &overrides, &calendar, from, to)
                 .into_iter()
@@ -609,10 +614,11 @@ impl Store {
                 "SELECT s.id, s.starts_at, s.ends_at, s.theme, s.withdrawn, \
                  (SELECT b.id FROM bookings b WHERE b.slot_id = s.id AND b.status <> 'cancelled') AS live_booking, \
                  EXISTS (SELECT 1 FROM bookings b WHERE b.slot_id = s.id) AS any_booking \
-                 FROM slots s WHERE s.host_room_id = $1 AND s.starts_at > $2",
+                 FROM slots s WHERE s.host_room_id = $1 AND s.starts_at > $2 AND s.starts_at < $3",
             )
             .bind(host_room_id)
             .bind(at)
+            .bind(computed_until)
             .fetch_all(&mut *tx)
             .await?;
             let live: Vec<(DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
@@ -638,6 +644,16 @@ impl Store {
                                 .bind(theme)
                                 .execute(&mut *tx)
                                 .await?;
+                        }
+                        if e.withdrawn && e.live_booking.is_some() {
+                            // Offered again: the booking no longer needs moving.
+                            sqlx::query(
+                                "UPDATE bookings SET needs_move = FALSE, version = version + 1 \
+                                 WHERE slot_id = $1 AND status <> 'cancelled' AND needs_move",
+                            )
+                            .bind(e.id)
+                            .execute(&mut *tx)
+                            .await?;
                         }
                     }
                     None if e.withdrawn => {}

@@ -1,0 +1,104 @@
+//! Logging out, disabling an account and a new password revoke a user's tokens, on every
+//! instance, within `auth.revocation_seconds`; open signalling sockets close too.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly by panicking"
+)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Backend, TestApp, assert_error};
+use serde_json::json;
+
+async fn me(app: &TestApp, token: &str) -> u16 {
+    app.get("/api/v1/me", Some(token)).await.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_revokes_every_token_of_the_user() {
+    let app = TestApp::spawn().await;
+    let first = app.login("zj.officer").await;
+    let second = app.login("zj.officer").await;
+    let other = app.login("spc.officer").await;
+    assert_eq!(me(&app, &first).await, 200);
+    let res = app.post("/api/v1/auth/logout", Some(&first), &json!({})).await;
+    assert_eq!(res.status().as_u16(), 204);
+    // This instance knows at once; both of the user's tokens are dead, others' are not.
+    assert_error(app.get("/api/v1/me", Some(&first)).await, 401, "unauthenticated").await;
+    assert_eq!(me(&app, &second).await, 401);
+    assert_eq!(me(&app, &other).await, 200);
+    let res = app.post("/api/v1/auth/refresh", Some(&second), &json!({})).await;
+    assert_eq!(res.status().as_u16(), 401);
+    // Logging in again works.
+    let again = app.login("zj.officer").await;
+    assert_eq!(me(&app, &again).await, 200);
+    // Logging out without a token is refused, not an error.
+    assert_error(app.post("/api/v1/auth/logout", None, &json!({})).await, 401, "unauthenticated").await;
+}
+
+async fn wait_until_refused(app: &TestApp, token: &str) -> Duration {
+    let start = std::time::Instant::now();
+    while me(app, token).await == 200 {
+        assert!(start.elapsed() < Duration::from_secs(10), "token still accepted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    start.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_user_and_a_new_password_revoke_tokens_on_another_instance() {
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, |s| s.auth.revocation_seconds = 1).await
+    else {
+        return;
+    };
+    let peer = app.spawn_peer().await;
+    let admin = app.login("admin").await;
+    let coord = peer.login("xihu.coord").await;
+    assert_eq!(me(&peer, &coord).await, 200);
+    let users = app.get_ok("/api/v1/admin/users", &admin).await;
+    let id = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "xihu.coord")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    // Disabled on one instance: the other refuses the token within revocation_seconds.
+    let res = app
+        .client
+        .patch(app.url(&format!("/api/v1/admin/users/{id}")))
+        .bearer_auth(&admin)
+        .json(&json!({ "disabled": true }))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    let took = wait_until_refused(&peer, &coord).await;
+    eprintln!("disabled user's token refused after {took:?}");
+    // Enabled again, a new login works; a password reset then revokes that token too.
+    let res = app
+        .client
+        .patch(app.url(&format!("/api/v1/admin/users/{id}")))
+        .bearer_auth(&admin)
+        .json(&json!({ "disabled": false }))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    let coord = peer.login("xihu.coord").await;
+    assert_eq!(me(&peer, &coord).await, 200);
+    let res = app
+        .post(
+            &format!("/api/v1/admin/users/{id}/password"),
+            Some(&admin),
+            &json!({ "password": "a-new-password-2026" }),
+        )
+        .await;
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    wait_until_refused(&peer, &coord).await;
+}
