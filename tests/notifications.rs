@@ -785,3 +785,42 @@ async fn two_instances_deliver_each_event_once(app: TestApp) {
     assert_eq!(created, ids.len());
 }
 on_both!(two_instances_t, two_instances_deliver_each_event_once);
+
+/// An application's review reaches both sides through the outbox (written here through the
+/// store's own enqueue, as the review code does in its transaction).
+async fn application_events_reach_both_sides(app: TestApp) {
+    let coordinator = app.login("xihu.coord").await;
+    let officer = app.login("spc.officer").await;
+    let local = app.get_ok("/api/v1/me", &coordinator).await["court"]["id"].clone();
+    let host = app.get_ok("/api/v1/me", &officer).await["court"]["id"].clone();
+    let store = courtlink::store::Store::connect(
+        secrecy::ExposeSecret::expose_secret(&app.settings.database.url),
+        2,
+    )
+    .await
+    .unwrap();
+    courtlink::notify::queries::enqueue(
+        &store,
+        "application.rejected",
+        &json!({"application_id": 424242, "host_court_id": host, "local_court_id": local,
+                "note": "材料不全", "slot_id": null}),
+    )
+    .await
+    .unwrap();
+    for token in [&coordinator, &officer] {
+        let n = eventually(15, || async {
+            let list = app.get_ok("/api/v1/notifications", token).await;
+            list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|n| n["event"] == "application.rejected")
+                .cloned()
+        })
+        .await;
+        assert_eq!(n["data"]["note"], "材料不全");
+        assert_eq!(n["data"]["application_id"], 424242);
+    }
+    store.close().await;
+}
+on_both!(application_events_t, application_events_reach_both_sides);
