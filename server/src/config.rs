@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 /// The signing key shipped in `config/default.toml` for the demo. The production profile refuses it.
 pub const DEMO_SIGNING_KEY: &str = "courtlink-demo-signing-key-not-for-production-use";
+pub const DEMO_DATA_KEY: &str = "courtlink-demo-data-key-not-for-production-use!";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,6 +29,22 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub ice: IceSettings,
     pub records: RecordsSettings,
+    /// Connectivity tests with the server's own WebRTC peer; the keys are documented in
+    /// `server/src/connectivity/settings.rs`.
+    pub connectivity: crate::connectivity::ConnectivitySettings,
+    pub scheduling: SchedulingSettings,
+    /// Delivery of the outbox: in-app notifications, webhooks, reminders; the keys are
+    /// documented in `server/src/notify/mod.rs`.
+    pub notifications: crate::notify::NotifySettings,
+    pub privacy: PrivacySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacySettings {
+    /// Seals petitioners' identity and phone numbers at rest and keys their look-up hashes; at
+    /// least 32 bytes. Never the demo key in production; changing it makes sealed data unreadable.
+    pub data_key: SecretString,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -40,6 +57,15 @@ pub struct RecordsSettings {
     pub no_show_after_minutes: i64,
     /// How often each instance looks for interrupted sessions and no-shows, in seconds.
     pub sweep_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulingSettings {
+    /// How long a coordinator's hold on a chosen slot lasts, in seconds.
+    pub hold_seconds: u64,
+    /// How long a booking POST's `Idempotency-Key` and its answer are kept, in hours.
+    pub idempotency_hours: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -96,6 +122,17 @@ pub struct AuthSettings {
     pub issuer: String,
     /// HMAC-SHA256 key for tokens; at least 32 bytes. Never the demo key in production.
     pub signing_key: SecretString,
+    /// The id (`kid`) of `signing_key`, written into every token it signs.
+    #[serde(default = "default_kid")]
+    pub signing_kid: String,
+    /// Keys rotated out: they verify the tokens they signed until those expire, and sign
+    /// nothing. Drop one after `staff_token_minutes` (and the longest join window) have passed.
+    #[serde(default)]
+    pub previous_keys: Vec<PreviousKey>,
+    /// How long an instance trusts what it read of a user's token version: a logout or a
+    /// disabled account takes effect everywhere within this many seconds (1–60).
+    #[serde(default = "default_revocation_seconds")]
+    pub revocation_seconds: u64,
     /// Lifetime of a staff token, in minutes (5–720).
     pub staff_token_minutes: i64,
     /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds (0–30).
@@ -111,6 +148,21 @@ pub struct AuthSettings {
     /// ...and until this many minutes after the slot's end (a reception may run over), unless
     /// the session has ended.
     pub join_late_minutes: i64,
+}
+
+fn default_revocation_seconds() -> u64 {
+    15
+}
+
+fn default_kid() -> String {
+    "k1".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviousKey {
+    pub kid: String,
+    pub key: SecretString,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -235,8 +287,39 @@ impl Settings {
                 "the demo signing key is refused in production; set COURTLINK__AUTH__SIGNING_KEY",
             );
         }
+        let data_key = self.privacy.data_key.expose_secret();
+        if data_key.len() < 32 {
+            return invalid("privacy.data_key", "must be at least 32 bytes");
+        }
+        if self.profile == "production" && data_key == DEMO_DATA_KEY {
+            return invalid(
+                "privacy.data_key",
+                "the demo data key is refused in production; set COURTLINK__PRIVACY__DATA_KEY",
+            );
+        }
         if self.profile == "production" && self.demo.seed {
             return invalid("demo.seed", "demo data is refused in production");
+        }
+        let kid_ok = |kid: &str| {
+            !kid.is_empty() && kid.len() <= 32 && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        if !kid_ok(&self.auth.signing_kid) {
+            return invalid("auth.signing_kid", "must be 1 to 32 letters, digits, - or _");
+        }
+        let mut kids = std::collections::HashSet::from([self.auth.signing_kid.as_str()]);
+        for previous in &self.auth.previous_keys {
+            if !kid_ok(&previous.kid) || !kids.insert(previous.kid.as_str()) {
+                return invalid(
+                    "auth.previous_keys",
+                    "each kid must be 1 to 32 letters, digits, - or _, and differ from every other",
+                );
+            }
+            if previous.key.expose_secret().len() < 32 {
+                return invalid("auth.previous_keys", "each key must be at least 32 bytes");
+            }
+        }
+        if !(1..=60).contains(&self.auth.revocation_seconds) {
+            return invalid("auth.revocation_seconds", "must be between 1 and 60");
         }
         if !(5..=720).contains(&self.auth.staff_token_minutes) {
             return invalid("auth.staff_token_minutes", "must be between 5 and 720");
@@ -332,12 +415,20 @@ impl Settings {
         if !(1..=600).contains(&self.records.sweep_seconds) {
             return invalid("records.sweep_seconds", "must be between 1 and 600");
         }
+        if !(30..=3600).contains(&self.scheduling.hold_seconds) {
+            return invalid("scheduling.hold_seconds", "must be between 30 and 3600");
+        }
+        if !(1..=168).contains(&self.scheduling.idempotency_hours) {
+            return invalid("scheduling.idempotency_hours", "must be between 1 and 168");
+        }
         if self.server.drain_seconds > 300 {
             return invalid("server.drain_seconds", "must be at most 300");
         }
         if self.demo.seed && self.demo.password.len() < 8 {
             return invalid("demo.password", "must be at least 8 characters");
         }
+        self.connectivity.validate()?;
+        self.notifications.validate()?;
         Ok(())
     }
 }
@@ -437,5 +528,36 @@ mod tests {
         );
         let err = Settings::load_with_env(dir.path(), "default", empty_env()).unwrap_err();
         assert!(err.to_string().contains("auth.leeway_seconds"), "{err}");
+    }
+
+    #[test]
+    fn bad_scheduling_and_key_settings_are_named() {
+        let text = std::fs::read_to_string(repo_config().join("default.toml")).unwrap();
+        for (from, to, key) in [
+            ("hold_seconds = 300", "hold_seconds = 5", "scheduling.hold_seconds"),
+            ("idempotency_hours = 24", "idempotency_hours = 0", "scheduling.idempotency_hours"),
+            (
+                "data_key = \"courtlink-demo-data-key-not-for-production-use!\"",
+                "data_key = \"short\"",
+                "privacy.data_key",
+            ),
+            ("[auth]", "[auth]\nsigning_kid = \"bad kid!\"", "auth.signing_kid"),
+            (
+                "[auth]",
+                "[auth]\nprevious_keys = [{ kid = \"k0\", key = \"short\" }]",
+                "auth.previous_keys",
+            ),
+            (
+                "[auth]",
+                "[auth]\nprevious_keys = [{ kid = \"k1\", key = \"0123456789abcdef0123456789abcdef\" }]",
+                "auth.previous_keys",
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            assert!(text.contains(from), "{from}");
+            write(dir.path(), "default.toml", &text.replacen(from, to, 1));
+            let err = Settings::load_with_env(dir.path(), "default", empty_env()).unwrap_err();
+            assert!(err.to_string().contains(key), "{key}: {err}");
+        }
     }
 }

@@ -3,12 +3,17 @@
 pub mod auth;
 pub mod bench;
 pub mod config;
+pub mod connectivity;
+pub mod crypto;
 pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod generate;
+pub mod holds;
 pub mod metrics;
+pub mod notify;
 pub mod routes;
+pub mod schedule;
 pub mod signalling;
 pub mod startup;
 pub mod store;

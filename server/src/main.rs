@@ -91,6 +91,7 @@ fn main() -> ExitCode {
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     let url = settings.database.url.expose_secret().to_owned();
+    courtlink::crypto::install(settings.privacy.data_key.expose_secret().as_bytes())?;
     match command {
         Command::Audit(AuditCommand::Verify) => {
             let store = Store::connect(&url, 1).await?;

@@ -38,6 +38,10 @@ pub struct AppState {
     pub hub: Hub,
     pub metrics: Arc<Metrics>,
     pub login_attempts: crate::auth::AttemptsByAddress,
+    /// The server's own WebRTC peer for connectivity tests.
+    pub echo: crate::connectivity::Echo,
+    pub holds: crate::holds::Holds,
+    pub token_versions: crate::auth::TokenVersions,
 }
 
 pub struct Application {
@@ -80,6 +84,7 @@ impl Application {
     /// Connects to the store, migrates it, seeds demo data when the settings ask for it, and
     /// binds the listener (port 0 picks a free port).
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        crate::crypto::install(settings.privacy.data_key.expose_secret().as_bytes())?;
         let store = Store::connect(
             settings.database.url.expose_secret(),
             settings.database.max_connections,
@@ -122,8 +127,18 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("cannot reach Redis at redis.url: {e}"))?;
         spawn_records_sweeper(store.clone(), settings.records.clone());
+        crate::notify::spawn(store.clone(), settings.notifications.clone());
+        spawn_schedule_keeper(store.clone(), settings.scheduling.idempotency_hours);
+        let holds = match settings.redis.url.as_str() {
+            "" => crate::holds::Holds::local(),
+            url => crate::holds::Holds::redis(url, &settings.redis.key_prefix)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot reach Redis at redis.url: {e}"))?,
+        };
+        let (connectivity, echo_store) = (settings.connectivity.clone(), store.clone());
         let workers = settings.server.workers;
         let drain = settings.server.drain_seconds;
+        let revocation = Duration::from_secs(settings.auth.revocation_seconds);
         let state = web::Data::new(AppState {
             tokens: Tokens::new(&settings.auth),
             hub,
@@ -131,6 +146,9 @@ impl Application {
             settings,
             metrics,
             login_attempts: Default::default(),
+            echo: crate::connectivity::Echo::new(connectivity, echo_store),
+            holds,
+            token_versions: crate::auth::TokenVersions::new(revocation),
         });
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
@@ -219,6 +237,35 @@ fn spawn_records_sweeper(store: Store, settings: crate::config::RecordsSettings)
                     let _ = store
                         .add_event(id, "no_show", "system", &serde_json::json!({}))
                         .await;
+                }
+            }
+        }
+    });
+}
+
+/// Keeps published availability reaching the horizon as days pass (at start-up, then hourly),
+/// and forgets idempotency keys older than their lifetime.
+fn spawn_schedule_keeper(store: Store, idempotency_hours: i64) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let now = crate::store::now();
+            if let Err(e) = store.publish_all(now).await {
+                tracing::warn!(error = %e, "publishing availability failed; retried within the hour");
+            }
+            let _ = store
+                .forget_idempotency_keys(now - chrono::Duration::hours(idempotency_hours))
+                .await;
+            // Cases written before sealing existed, a batch at a time.
+            loop {
+                match store.seal_legacy_cases(500).await {
+                    Ok(0) => break,
+                    Ok(n) => tracing::info!(sealed = n, "sealed the petitioner data of older cases"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "sealing older cases failed; retried within the hour");
+                        break;
+                    }
                 }
             }
         }

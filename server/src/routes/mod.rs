@@ -1,12 +1,20 @@
 //! HTTP routes under `/api/v1`, plus health and the OpenAPI document.
 
+pub mod admin;
+pub mod applications;
 pub mod auth;
 pub mod bookings;
 pub mod cases;
+pub mod connectivity;
 pub mod health;
+pub mod ics;
 pub mod metrics;
+pub mod notice;
+pub mod notifications;
 pub mod openapi;
+pub mod preconditions;
 pub mod records;
+pub mod schedule;
 pub mod sessions;
 pub mod signal;
 pub mod transcript;
@@ -23,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(auth::login)
                 .service(auth::join)
                 .service(auth::refresh)
+                .service(auth::logout)
                 .service(auth::unlock)
                 .service(auth::me)
                 .service(cases::list_cases)
@@ -33,6 +42,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(bookings::open_slots)
                 .service(bookings::create_booking)
                 .service(bookings::reissue_join_code)
+                .service(bookings::get_booking)
+                .service(bookings::cancel_booking)
+                .service(bookings::reschedule_booking)
+                .service(bookings::place_hold)
+                .service(bookings::release_hold)
+                .service(applications::create_application)
+                .service(applications::list_applications)
+                .service(applications::get_application)
+                .service(applications::review_application)
+                .service(applications::answer_application)
+                .service(schedule::get_settings)
+                .service(schedule::put_settings)
+                .service(schedule::get_template)
+                .service(schedule::put_template)
+                .service(schedule::list_overrides)
+                .service(schedule::add_override)
+                .service(schedule::delete_override)
+                .service(schedule::room_calendar)
+                .service(schedule::get_calendar)
+                .service(schedule::put_calendar)
+                .service(schedule::set_category)
                 .service(sessions::list_sessions)
                 .service(sessions::get_session)
                 .service(sessions::end_session)
@@ -44,6 +74,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(transcript::add_note)
                 .service(transcript::add_correction)
                 .configure(records::configure)
+                .configure(connectivity::configure)
+                .configure(notifications::configure)
+                .configure(ics::configure)
+                .configure(notice::configure)
+                .configure(admin::configure)
                 .default_service(web::to(api_not_found)),
         );
 }

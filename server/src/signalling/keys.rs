@@ -36,6 +36,12 @@ pub fn instance(prefix: &str, id: &str) -> String {
     format!("{prefix}instance:{id}")
 }
 
+/// A coordinator's short hold on a slot while they finish booking it (`SET NX PX`): the value
+/// is the holder's user id. Advisory only: the database decides who books the slot.
+pub fn slot_hold(prefix: &str, slot: i64) -> String {
+    format!("{prefix}hold:slot:{slot}")
+}
+
 pub const LOG_CAP: isize = 512;
 pub const LOG_TTL_SECONDS: i64 = 300;
 pub const MEMBERS_TTL_SECONDS: i64 = 86_400;

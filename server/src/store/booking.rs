@@ -117,12 +117,25 @@ impl Store {
         .fetch_one(p)
         .await)?;
         let settings = self.host_settings(facts.host_court_id).await?;
-        let (category, petitioner): (String, String) = on_pool!(self, |p| sqlx::query_as(
-            "SELECT category, petitioner_id_number FROM cases WHERE id = $1"
-        )
-        .bind(req.case_id)
-        .fetch_one(p)
-        .await)?;
+        let (category, number, hash): (String, String, Option<String>) =
+            on_pool!(self, |p| sqlx::query_as(
+                "SELECT category, petitioner_id_number, petitioner_id_hash FROM cases WHERE id = $1"
+            )
+            .bind(req.case_id)
+            .fetch_one(p)
+            .await)?;
+        // The same petitioner is found by the keyed hash of their identity number.
+        let petitioner = match hash {
+            Some(hash) => hash,
+            None => {
+                let sealer =
+                    crate::crypto::sealer().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let number = sealer
+                    .open(&number)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sealer.lookup(&number)
+            }
+        };
         let (local_court_id,): (i64,) = on_pool!(self, |p| sqlx::query_as(
             "SELECT court_id FROM local_rooms WHERE id = $1"
         )
@@ -218,7 +231,7 @@ impl Store {
             }
             let (active,): (i64,) = sqlx::query_as(
                 "SELECT COUNT(*) FROM bookings b JOIN cases c ON c.id = b.case_id \
-                 WHERE c.petitioner_id_number = $1 AND b.status = 'booked' AND b.ends_at > $2 \
+                 WHERE c.petitioner_id_hash = $1 AND b.status = 'booked' AND b.ends_at > $2 \
                  AND b.host_court_id = $3",
             )
             .bind(&petitioner)
@@ -444,6 +457,9 @@ pub enum Idempotency {
     InFlight,
 }
 
+/// A stored key: request hash, state, answer status and body, when it was first used.
+type KeyRow = (String, String, Option<i32>, Option<String>, DateTime<Utc>);
+
 /// An in-flight key older than this was left by a crashed request and may be taken over.
 const IN_FLIGHT_ABANDONED_SECS: i64 = 120;
 
@@ -469,7 +485,7 @@ impl Store {
         if inserted == 1 {
             return Ok(Idempotency::Fresh);
         }
-        let row: Option<(String, String, Option<i32>, Option<String>, DateTime<Utc>)> =
+        let row: Option<KeyRow> =
             on_pool!(self, |p| sqlx::query_as(
                 "SELECT request_hash, state, status, body, created_at FROM idempotency_keys \
                  WHERE user_id = $1 AND key = $2"

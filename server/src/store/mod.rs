@@ -96,8 +96,29 @@ macro_rules! append_audit {
     }};
 }
 
+/// Writes a notification into the outbox inside the current write transaction, so that it is
+/// sent if and only if the change it announces commits.
+macro_rules! enqueue {
+    ($tx:ident, $topic:expr, $payload:expr) => {{
+        let at = $crate::store::now();
+        sqlx::query(
+            "INSERT INTO outbox (topic, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $3)",
+        )
+        .bind($topic)
+        .bind(serde_json::Value::to_string(&$payload))
+        .bind(at)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
 // Submodules that add queries to `Store` come after the macros they use.
+pub mod admin;
+pub mod applications;
+pub mod booking;
+pub mod connectivity;
 pub mod records;
+pub mod schedule;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -115,6 +136,17 @@ pub enum StoreError {
     NotYet,
     #[error("the host wrote no transcript: there is nothing to confirm")]
     NothingToConfirm,
+    /// A booking rule refused the request (422), e.g. `too_soon`, `theme_mismatch`.
+    #[error("{message}")]
+    Rule { code: &'static str, message: String },
+    /// The request conflicts with what is there now (409), e.g. `weekly_limit_reached`.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// The record changed since the caller read it (its version, the ETag, moved on).
+    #[error("the record has changed since you read it; reload it and try again")]
+    Stale,
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
     #[error("transient conflict in the database")]
     Retryable(#[source] sqlx::Error),
     #[error("the database is unavailable")]
@@ -141,6 +173,28 @@ fn classify(e: sqlx::Error) -> StoreError {
             let constraint = db.constraint().unwrap_or_default();
             if constraint == "bookings_one_live_per_slot" || message.contains("bookings.slot_id") {
                 StoreError::SlotTaken
+            } else if constraint == "applications_one_open_per_case"
+                || message.contains("applications.case_id")
+            {
+                StoreError::Conflict {
+                    code: "application_open",
+                    message: "this case already has an open application".into(),
+                }
+            } else if constraint == "bookings_host_room_no_overlap"
+                || message.contains("host_room_overlap")
+            {
+                StoreError::Conflict {
+                    code: "host_room_busy",
+                    message: "the host room is already booked for an overlapping time".into(),
+                }
+            } else if constraint == "bookings_officer_no_overlap"
+                || message.contains("local_officer_overlap")
+            {
+                StoreError::Conflict {
+                    code: "local_officer_busy",
+                    message: "the accompanying officer is already booked for an overlapping time"
+                        .into(),
+                }
             } else if code == "23P01" || message.contains("local_room_overlap") {
                 StoreError::LocalRoomBusy
             } else if matches!(code.as_ref(), "40001" | "40P01" | "5" | "6" | "517" | "261") {
@@ -153,6 +207,21 @@ fn classify(e: sqlx::Error) -> StoreError {
         }
         _ => StoreError::Other(e),
     }
+}
+
+/// A case as read, with its petitioner's numbers opened (they are sealed at rest).
+fn opened(mut row: CaseRow) -> Result<CaseRow, StoreError> {
+    let sealer = crate::crypto::sealer().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let open = |text: &str| {
+        sealer
+            .open(text)
+            .map_err(|e| StoreError::Corrupt(format!("case {}: {e}", row.id)))
+    };
+    let number = open(&row.petitioner_id_number)?;
+    let phone = open(&row.petitioner_phone)?;
+    row.petitioner_id_number = number;
+    row.petitioner_phone = phone;
+    Ok(row)
 }
 
 /// Now, to the whole second: stored timestamps compare as text in SQLite.
@@ -262,6 +331,35 @@ impl Store {
             .await)?)
     }
 
+    /// A user's token version (see `auth::TokenVersions`); `None` when there is no such user.
+    pub async fn token_version(&self, user_id: i64) -> Result<Option<i64>, StoreError> {
+        let row: Option<(i64,)> = on_pool!(self, |p| sqlx::query_as(
+            "SELECT token_version FROM users WHERE id = $1"
+        )
+        .bind(user_id)
+        .fetch_optional(p)
+        .await)?;
+        Ok(row.map(|(v,)| v))
+    }
+
+    /// Revokes every token the user holds (a logout): their version moves on.
+    pub async fn revoke_tokens(&self, user_id: i64, actor: &str) -> Result<(), StoreError> {
+        in_write_tx!(self, |tx, lock| {
+            sqlx::query("UPDATE users SET token_version = token_version + 1 WHERE id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            let entry = audit::AuditEntry::new(
+                actor,
+                "auth.logout",
+                format!("user:{user_id}"),
+                serde_json::json!({}),
+            );
+            append_audit!(tx, lock, &entry);
+        });
+        Ok(())
+    }
+
     pub async fn user_by_id(&self, id: i64) -> Result<UserRow, StoreError> {
         let sql = "SELECT u.id, u.court_id, u.username, u.display_name, u.role, u.password_hash, \
                    u.disabled, c.name AS court_name, c.level AS court_level, u.failed_logins, u.locked_until \
@@ -294,23 +392,58 @@ impl Store {
         let sql = "SELECT id, court_id, case_number, petitioner_name, petitioner_id_number, subject, \
                    status, tier, lead, deadline, escalation_risk, petitioner_phone, measures, goal, received_on, \
                    accepted_on, extension_days, extension_reason, answered_on, review_requested_on, \
-                   review_decided_on, rereview_requested_on FROM cases WHERE court_id = $1 \
+                   review_decided_on, rereview_requested_on, category FROM cases WHERE court_id = $1 \
                    ORDER BY escalation_risk DESC, id";
-        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+        let rows: Vec<CaseRow> = on_pool!(self, |p| sqlx::query_as(sql)
             .bind(court_id)
             .fetch_all(p)
-            .await)?)
+            .await)?;
+        rows.into_iter().map(opened).collect()
     }
 
     pub async fn case(&self, id: i64) -> Result<CaseRow, StoreError> {
         let sql = "SELECT id, court_id, case_number, petitioner_name, petitioner_id_number, subject, \
                    status, tier, lead, deadline, escalation_risk, petitioner_phone, measures, goal, received_on, \
                    accepted_on, extension_days, extension_reason, answered_on, review_requested_on, \
-                   review_decided_on, rereview_requested_on FROM cases WHERE id = $1";
-        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+                   review_decided_on, rereview_requested_on, category FROM cases WHERE id = $1";
+        opened(on_pool!(self, |p| sqlx::query_as(sql)
             .bind(id)
             .fetch_one(p)
             .await)?)
+    }
+
+    /// Seals up to `batch` cases written before sealing existed; returns how many it sealed.
+    pub async fn seal_legacy_cases(&self, batch: i64) -> Result<usize, StoreError> {
+        let sealer = crate::crypto::sealer().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let rows: Vec<(i64, String, String)> = on_pool!(self, |p| sqlx::query_as(
+            "SELECT id, petitioner_id_number, petitioner_phone FROM cases \
+             WHERE petitioner_id_hash IS NULL ORDER BY id LIMIT $1"
+        )
+        .bind(batch)
+        .fetch_all(p)
+        .await)?;
+        let count = rows.len();
+        in_write_tx!(self, |tx| {
+            for (id, number, phone) in rows {
+                let number = sealer
+                    .open(&number)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let phone = sealer
+                    .open(&phone)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query(
+                    "UPDATE cases SET petitioner_id_number = $2, petitioner_phone = $3, \
+                     petitioner_id_hash = $4 WHERE id = $1 AND petitioner_id_hash IS NULL",
+                )
+                .bind(id)
+                .bind(sealer.seal(&number))
+                .bind(if phone.is_empty() { String::new() } else { sealer.seal(&phone) })
+                .bind(sealer.lookup(&number))
+                .execute(&mut *tx)
+                .await?;
+            }
+        });
+        Ok(count)
     }
 
     pub async fn ledger(&self, case_id: i64) -> Result<Vec<LedgerRow>, StoreError> {
@@ -338,10 +471,11 @@ impl Store {
                      SELECT c.parent_id, up.depth + 1 FROM courts c JOIN up ON c.id = up.id \
                      WHERE c.parent_id IS NOT NULL AND up.depth < 16) \
                    SELECT s.id, s.host_room_id, hr.name AS host_room_name, c.id AS court_id, \
-                   c.name AS court_name, c.level AS court_level, s.starts_at, s.ends_at \
+                   c.name AS court_name, c.level AS court_level, s.starts_at, s.ends_at, s.theme \
                    FROM slots s JOIN host_rooms hr ON hr.id = s.host_room_id \
                    JOIN courts c ON c.id = hr.court_id \
                    WHERE hr.court_id IN (SELECT id FROM up) AND s.ends_at > $2 AND s.starts_at < $3 \
+                   AND NOT s.withdrawn \
                    AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.slot_id = s.id AND b.status <> 'cancelled') \
                    ORDER BY s.starts_at, c.id, hr.id";
         Ok(on_pool!(self, |p| sqlx::query_as(sql)
@@ -354,7 +488,7 @@ impl Store {
 
     pub async fn slot(&self, id: i64) -> Result<SlotRow, StoreError> {
         let sql = "SELECT s.id, s.host_room_id, hr.name AS host_room_name, c.id AS court_id, \
-                   c.name AS court_name, c.level AS court_level, s.starts_at, s.ends_at \
+                   c.name AS court_name, c.level AS court_level, s.starts_at, s.ends_at, s.theme \
                    FROM slots s JOIN host_rooms hr ON hr.id = s.host_room_id \
                    JOIN courts c ON c.id = hr.court_id WHERE s.id = $1";
         Ok(on_pool!(self, |p| sqlx::query_as(sql)
@@ -474,7 +608,7 @@ impl Store {
         lr.name AS local_room_name, sl.starts_at, sl.ends_at, se.started_at, se.ended_at, \
         se.outcome, se.outcome_note, b.joint_court_id, se.transcript, se.transcript_decision, \
         se.transcript_sha256, se.transcript_decided_at, se.follow_up_deadline, se.follow_up_person, \
-        se.satisfaction, se.rated_at, se.interrupted_seconds \
+        se.satisfaction, se.rated_at, se.interrupted_seconds, b.status AS booking_status \
         FROM sessions se JOIN bookings b ON b.id = se.booking_id \
         JOIN slots sl ON sl.id = b.slot_id JOIN host_rooms hr ON hr.id = sl.host_room_id \
         JOIN courts hc ON hc.id = hr.court_id JOIN local_rooms lr ON lr.id = b.local_room_id \
@@ -490,7 +624,7 @@ impl Store {
 
     pub async fn session_by_code_hash(&self, hash: &str) -> Result<Option<SessionRow>, StoreError> {
         let sql = format!(
-            "{} WHERE se.join_code_hash = $1 AND b.status <> 'cancelled'",
+            "{} WHERE se.join_code_hash = $1",
             Self::SESSION_SELECT
         );
         Ok(on_pool!(self, |p| sqlx::query_as(&sql)
@@ -974,11 +1108,14 @@ impl Store {
         actor: &str,
     ) -> Result<String, StoreError> {
         in_write_tx!(self, |tx, lock| {
-            let (number,): (String,) =
+            let (sealed,): (String,) =
                 sqlx::query_as("SELECT petitioner_id_number FROM cases WHERE id = $1")
                     .bind(case_id)
                     .fetch_one(&mut *tx)
                     .await?;
+            let number = crate::crypto::sealer()
+                .and_then(|s| s.open(&sealed))
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let entry = audit::AuditEntry::new(
                 actor,
                 "case.identity_read",
@@ -1056,16 +1193,50 @@ impl Store {
         Ok(id)
     }
 
+    /// What kind of matter a case is (a themed day admits only its kind).
+    pub async fn set_case_category(
+        &self,
+        case_id: i64,
+        category: crate::schedule::Category,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        in_write_tx!(self, |tx, lock| {
+            let done = sqlx::query("UPDATE cases SET category = $2 WHERE id = $1")
+                .bind(case_id)
+                .bind(category.as_str())
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            let entry = audit::AuditEntry::new(
+                actor,
+                "case.category",
+                format!("case:{case_id}"),
+                serde_json::json!({ "category": category.as_str() }),
+            );
+            append_audit!(tx, lock, &entry);
+        });
+        Ok(())
+    }
+
     pub async fn insert_case(&self, case: &NewCase<'_>) -> Result<i64, StoreError> {
         let sql = "INSERT INTO cases (court_id, case_number, petitioner_name, petitioner_id_number, \
                    subject, status, tier, lead, deadline, escalation_risk, created_at, petitioner_phone, \
-                   measures, goal, received_on, accepted_on) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id";
+                   measures, goal, received_on, accepted_on, petitioner_id_hash) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id";
+        let sealer = crate::crypto::sealer().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let id_sealed = sealer.seal(case.petitioner_id_number);
+        let phone_sealed = match case.petitioner_phone {
+            "" => String::new(),
+            phone => sealer.seal(phone),
+        };
+        let id_hash = sealer.lookup(case.petitioner_id_number);
         let (id,): (i64,) = on_pool!(self, |p| sqlx::query_as(sql)
             .bind(case.court_id)
             .bind(case.case_number)
             .bind(case.petitioner_name)
-            .bind(case.petitioner_id_number)
+            .bind(&id_sealed)
             .bind(case.subject)
             .bind(case.status)
             .bind(case.tier)
@@ -1073,11 +1244,12 @@ impl Store {
             .bind(case.deadline)
             .bind(case.escalation_risk)
             .bind(now())
-            .bind(case.petitioner_phone)
+            .bind(&phone_sealed)
             .bind(case.measures)
             .bind(case.goal)
             .bind(case.received_on)
             .bind(case.accepted_on)
+            .bind(&id_hash)
             .fetch_one(p)
             .await)?;
         Ok(id)
@@ -1122,9 +1294,10 @@ impl Store {
         Ok(done == 1)
     }
 
+    /// Host rooms without a weekly template: their slots are made by hand (the demo's).
     pub async fn host_room_ids(&self) -> Result<Vec<i64>, StoreError> {
         let rows: Vec<(i64,)> = on_pool!(self, |p| sqlx::query_as(
-            "SELECT id FROM host_rooms ORDER BY id"
+            "SELECT id FROM host_rooms WHERE template_version = 0 ORDER BY id"
         )
         .fetch_all(p)
         .await)?;
