@@ -308,7 +308,6 @@ impl Store {
             .await)?)
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub async fn set_campaign_contacts(
         &self,
         campaign_id: i64,
