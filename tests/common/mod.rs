@@ -548,3 +548,240 @@ pub async fn live_call(
     admit_petitioner(&mut host, &mut petitioner).await;
     (host, petitioner)
 }
+
+/// A fresh PostgreSQL database of the test's own (on the machine's PostgreSQL), dropped with it;
+/// None (after saying so loudly) when PostgreSQL is absent and the environment allows that.
+pub struct ScratchPg {
+    pub url: String,
+    name: String,
+}
+
+impl ScratchPg {
+    pub async fn create() -> Option<ScratchPg> {
+        let (url, name) = fresh_pg_database().await?;
+        Some(ScratchPg { url, name })
+    }
+}
+
+impl Drop for ScratchPg {
+    fn drop(&mut self) {
+        let (admin, name) = (pg_admin_url(), std::mem::take(&mut self.name));
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+impl TestApp {
+    /// The application, with demo data, on a database the caller provides (and cleans up).
+    pub async fn spawn_at(
+        backend: Backend,
+        database_url: String,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        let mut settings = test_settings(database_url);
+        tweak(&mut settings);
+        let app = Application::build(settings.clone())
+            .await
+            .expect("application builds");
+        let port = app.port();
+        let shutdown = app.shutdown();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            port,
+            shutdown,
+            address: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
+            backend,
+            settings,
+            _dir: tempfile::tempdir().expect("temp dir"),
+            pg_database: None,
+        }
+    }
+}
+
+/// A PostgreSQL cluster of the test's own (initdb into a temp dir, trust auth, a free port), that
+/// the test may stop and start without disturbing the machine's PostgreSQL. When the process runs
+/// as root, the cluster runs as the `postgres` user (PostgreSQL refuses to run as root).
+pub struct PrivatePostgres {
+    pub port: u16,
+    bin: PathBuf,
+    as_postgres: bool,
+    dir: tempfile::TempDir,
+}
+
+impl PrivatePostgres {
+    /// Starts a new cluster; None (after saying so loudly) when that is impossible here and the
+    /// environment does not require it.
+    pub fn start() -> Option<PrivatePostgres> {
+        match Self::try_start() {
+            Ok(pg) => Some(pg),
+            Err(e) => {
+                if std::env::var(REQUIRE_SERVICES).is_ok() {
+                    panic!(
+                        "a private PostgreSQL cluster is required ({REQUIRE_SERVICES} is set) but could not be started: {e}"
+                    );
+                }
+                eprintln!(
+                    "\n*** SKIPPED: a private PostgreSQL cluster could not be started ({e}); set {REQUIRE_SERVICES}=1 to fail instead ***\n"
+                );
+                None
+            }
+        }
+    }
+
+    fn try_start() -> Result<PrivatePostgres, String> {
+        let bin = Self::bin_dir().ok_or("no initdb under /usr/lib/postgresql/*/bin or on PATH")?;
+        let as_postgres = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false);
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        if as_postgres {
+            let ok = std::process::Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if !ok {
+                return Err("cannot hand the cluster's directory to the postgres user".into());
+            }
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let pg = PrivatePostgres {
+            port,
+            bin,
+            as_postgres,
+            dir,
+        };
+        let data = pg.dir.path().join("data");
+        let out = pg
+            .command("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+            .output()
+            .map_err(|e| format!("initdb: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        pg.run()?;
+        Ok(pg)
+    }
+
+    fn bin_dir() -> Option<PathBuf> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join("bin"))
+            .filter(|b| b.join("initdb").exists() && b.join("pg_ctl").exists())
+            .collect();
+        // Highest version last (numeric order: 9.6 < 10 < 15).
+        found.sort_by_key(|p| {
+            p.parent()
+                .and_then(|v| v.file_name())
+                .and_then(|v| v.to_str())
+                .and_then(|v| v.split('.').next())
+                .and_then(|v| v.parse::<u32>().ok())
+                .unwrap_or(0)
+        });
+        found.pop().or_else(|| {
+            let out = std::process::Command::new("pg_config")
+                .arg("--bindir")
+                .output()
+                .ok()?;
+            let b = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            b.join("initdb").exists().then_some(b)
+        })
+    }
+
+    fn command(&self, tool: &str) -> std::process::Command {
+        let exe = self.bin.join(tool);
+        if self.as_postgres {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
+        } else {
+            std::process::Command::new(exe)
+        }
+    }
+
+    fn run(&self) -> Result<(), String> {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60",
+            self.port,
+            self.dir.path().display()
+        );
+        let out = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(["-o", &options, "-l"])
+            .arg(self.dir.path().join("log"))
+            .args(["-w", "-t", "30", "start"])
+            .output()
+            .map_err(|e| format!("pg_ctl start: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "pg_ctl start failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(())
+    }
+
+    /// The cluster's `postgres` database.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops the cluster at once (`pg_ctl stop -m immediate`: no checkpoint, connections cut).
+    pub fn stop(&self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(["-m", "immediate", "-w", "stop"])
+            .output();
+    }
+
+    /// Starts the stopped cluster again (crash recovery included), on the same port.
+    pub fn restart(&self) {
+        if let Err(e) = self.run() {
+            panic!("the private PostgreSQL cluster restarts: {e}");
+        }
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
