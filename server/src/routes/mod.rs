@@ -14,6 +14,7 @@ pub mod notifications;
 pub mod openapi;
 pub mod preconditions;
 pub mod records;
+pub mod rooms;
 pub mod schedule;
 pub mod sessions;
 pub mod signal;
@@ -60,6 +61,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(schedule::add_override)
                 .service(schedule::delete_override)
                 .service(schedule::room_calendar)
+                .service(rooms::host_rooms)
                 .service(schedule::get_calendar)
                 .service(schedule::put_calendar)
                 .service(schedule::set_category)

@@ -89,6 +89,7 @@ use crate::error::ErrorBody;
         super::ics::local_room_feed,
         super::ics::officer_feed,
         super::notice::booking_notice,
+        super::rooms::host_rooms,
     ),
     components(schemas(ErrorBody, views::CourtView, views::RoomView, views::CaseView, views::CaseDetail,
         views::LedgerEntryView, views::SlotView, views::SessionView, views::SessionDetail, views::EventView,
