@@ -243,3 +243,17 @@ async fn connectivity() {
     let app = TestApp::spawn().await;
     run_script("connectivity.mjs", Some(&app), Duration::from_secs(150)).await;
 }
+
+/// Scheduling in the browser: the officer edits a room's weekly template (an overlap explained)
+/// and sees the slots; a coordinator holds a slot on the week calendar with the keyboard and
+/// applies (the SPC's rule explained, then met); the officer proposes another slot from the review
+/// queue; the coordinator is notified, accepts, and opens the notice; English; sign-out revokes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduling() {
+    if !tools_present("scheduling", true) {
+        return;
+    }
+    let _one = ONE_BROWSER.lock().await;
+    let app = TestApp::spawn().await;
+    run_script("scheduling.mjs", Some(&app), Duration::from_secs(120)).await;
+}

@@ -48,22 +48,30 @@ export const joinSession = {
 };
 
 export class ApiError extends Error {
-  constructor({ status, code, serverMessage }) {
+  constructor({ status, code, serverMessage, rule }) {
     super(`${status} ${code}${serverMessage ? `: ${serverMessage}` : ''}`);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.serverMessage = serverMessage || '';
+    // 422 ineligible names the eligibility rule that failed.
+    this.rule = typeof rule === 'string' ? rule : '';
   }
 }
 
 /**
- * Call the API. `token` defaults to the staff token; pass `token: null` for none.
+ * Call the API. `token` defaults to the staff token; pass `token: null` for none; `headers`
+ * adds request headers (`If-Match`, `Idempotency-Key`).
  * Resolves to the decoded JSON body (or null), rejects with ApiError.
  */
-export async function api(path, { method = 'GET', body, token } = {}) {
+export async function api(path, options = {}) {
+  return (await apiWithEtag(path, options)).body;
+}
+
+/** As api(), resolving to `{body, etag}`: the answer's ETag (null when none) for a later If-Match. */
+export async function apiWithEtag(path, { method = 'GET', body, token, headers: extra } = {}) {
   const bearer = token === undefined ? staffSession.get()?.token : token;
-  const headers = { Accept: 'application/json' };
+  const headers = { ...(extra || {}), Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
 
@@ -91,9 +99,16 @@ export async function api(path, { method = 'GET', body, token } = {}) {
   if (!response.ok) {
     const code = data && typeof data.code === 'string' ? data.code : `http_${response.status}`;
     const serverMessage = data && typeof data.message === 'string' ? data.message : '';
-    throw new ApiError({ status: response.status, code, serverMessage });
+    throw new ApiError({ status: response.status, code, serverMessage, rule: data?.rule });
   }
-  return data;
+  return { body: data, etag: response.headers.get('ETag') };
+}
+
+/** A fresh Idempotency-Key for one booking attempt (a retry of the same attempt reuses it). */
+export function newIdempotencyKey() {
+  if (globalThis.crypto?.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 // Staff tokens last `auth.staff_token_minutes` (60 in the default profile); a reception can last
@@ -154,6 +169,8 @@ const PETITIONER_CONTEXTS = ['join', 'record', 'decision', 'rating'];
 export function errorInfo(err, context) {
   const code = err instanceof ApiError ? err.code : 'client';
   const keys = context ? [`error.${context}.${code}`, `error.${code}`] : [`error.${code}`];
+  // An eligibility refusal says which rule failed, in words of its own where the catalogue has them.
+  if (code === 'ineligible' && err.rule) keys.unshift(`error.ineligible.${err.rule}`);
   const key = keys.find((k) => has(k));
   if (key) {
     return {

@@ -4,6 +4,8 @@ import { api } from './api.js';
 import { $, h, startPage, requireStaff, staffHeader, showError, showMessage, clearError, handleAuthError, announce, withReauth } from './ui.js';
 import { renderSessionList } from './sessions.js';
 import { createGlance } from './glance.js';
+import { mountCoordinatorSchedule } from './schedule-coord.js';
+import { mountNotifications } from './notifications.js';
 
 const auth = requireStaff(['coordinator']);
 if (auth) main(auth);
@@ -28,6 +30,9 @@ function main({ user }) {
   };
 
   const pageError = $('#page-error');
+  // The calendar booking and applications (js/schedule-coord.js) and the in-app notifications.
+  const schedule = mountCoordinatorSchedule($('#schedule-panel'), { user, onBooked: () => loadSessions() });
+  mountNotifications($('#notif-host'), { onChange: () => schedule.reload() });
   const bookError = $('#book-error');
   const bookButton = $('#book-button');
 
@@ -91,6 +96,7 @@ function main({ user }) {
     if (state.caseId !== id) state.extension = { open: false, days: '', reason: '' };
     state.caseId = id;
     state.caseDetail = state.cases.find((c) => c.id === id) || null;
+    schedule.setCase(id);
     renderCases();
     if (hadFocus) $(`.case-item[data-case-id="${id}"]`)?.focus();
     renderCase();

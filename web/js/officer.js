@@ -7,6 +7,8 @@ import { $, h, startPage, requireStaff, staffHeader, showError, showMessage, cle
 import { renderSessionList, renderTimeline } from './sessions.js';
 import { Call, openLocalMedia, stopStream } from './call.js';
 import { mountRemoteVideos, mountChat, mountMediaToggle, mountWaitingRoom } from './callview.js';
+import { mountOfficerSchedule } from './schedule-officer.js';
+import { mountNotifications } from './notifications.js';
 
 export const OUTCOMES = ['reply', 'assign', 'transfer', 'supervise', 'review_filed', 'stop_notice', 'reschedule'];
 // The transcript is saved this long after typing stops (and at once with the save button or
@@ -42,6 +44,10 @@ function main({ user, token }) {
   const autosaveMs = Number(window.COURTLINK_AUTOSAVE_MS) > 0 ? Number(window.COURTLINK_AUTOSAVE_MS) : AUTOSAVE_MS;
 
   const pageError = $('#page-error');
+  // The review queue, the rooms' calendar, template and overrides (js/schedule-officer.js), and
+  // the in-app notifications in the header.
+  const schedule = mountOfficerSchedule($('#schedule-host'), { user, canEdit: canHost });
+  mountNotifications($('#notif-host'), { onChange: () => schedule.reload() });
   const dayPicker = $('#day-picker');
   dayPicker.value = state.day;
 

@@ -122,7 +122,14 @@ export function staffHeader(user) {
   render();
   const logout = document.getElementById('logout');
   if (logout) {
-    logout.addEventListener('click', () => {
+    logout.addEventListener('click', async () => {
+      // Revoke the token on the server first; a network failure must not keep anyone signed in here.
+      logout.disabled = true;
+      try {
+        await api('/auth/logout', { method: 'POST' });
+      } catch {
+        // Ignored: the page forgets the token either way.
+      }
       staffSession.clear();
       location.replace('index.html');
     });

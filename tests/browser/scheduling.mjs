@@ -1,0 +1,273 @@
+// Scheduling in the browser (issue 4 through issue 6's pages): the SPC's officer edits the weekly
+// template of 第三接谈室 (an overlapping window explained first) and sees the new slots on the
+// room's calendar; with the SPC's auto-approval switched off (through the API), a coordinator
+// chooses a slot on the week calendar with the keyboard (held for 5 minutes), applies — refused
+// first because the SPC needs the high court's review, then with the fact ticked — the officer
+// proposes another slot from the review queue, the coordinator sees the notification, accepts,
+// sees the booking and opens its appointment notice in the same tab; the officer's calendar shows
+// the booking; English for the coordinator's view; signing out revokes the token.
+import {
+  run, newPage, check, shot, text, login, apiLogin, apiCall, catalogues, BASE, shanghaiDay,
+} from './lib.mjs';
+
+const ROOM = '第三接谈室';
+
+/** GET with the ETag (lib's apiCall drops headers). */
+async function getTagged(path, token) {
+  const res = await fetch(`${BASE}/api/v1${path}`, { headers: { authorization: `Bearer ${token}` } });
+  return { status: res.status, etag: res.headers.get('etag'), data: await res.json() };
+}
+
+function addDays(day, n) {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + n);
+  return d.toISOString().slice(0, 10);
+}
+const mondayOf = (day) => addDays(day, -((new Date(`${day}T00:00:00Z`).getUTCDay() + 6) % 7));
+
+run('scheduling', async () => {
+  const { zh, en } = await catalogues();
+  const officerToken = await apiLogin('spc.officer');
+  const spc = (await apiCall('GET', '/me', { token: officerToken })).data.court;
+  const rooms = (await apiCall('GET', '/host-rooms', { token: officerToken })).data;
+  const room = rooms.find((r) => r.name === ROOM);
+  check('GET /host-rooms lists the SPC’s templated room', Boolean(room), rooms);
+
+  // The demo's host courts approve automatically; the SPC reviews in this test.
+  const settings = await getTagged(`/host-courts/${spc.id}/settings`, officerToken);
+  const { court_id: _c, version: _v, ...rules } = settings.data;
+  const put = await fetch(`${BASE}/api/v1/host-courts/${spc.id}/settings`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${officerToken}`, 'content-type': 'application/json', 'if-match': settings.etag },
+    body: JSON.stringify({ ...rules, auto_approve: false }),
+  });
+  check('the SPC’s auto-approval is switched off (If-Match)', put.status === 200, put.status);
+
+  const nextMonday = addDays(mondayOf(shanghaiDay()), 7);
+
+  // ---- 1. the officer edits the room's weekly template ----
+  const officer = await newPage('officer');
+  await login(officer, 'spc.officer');
+  await officer.waitForURL(/officer\.html/);
+  await officer.waitForSelector('[data-testid=room-pick]');
+  await officer.selectOption('[data-testid=room-pick]', String(room.id));
+  const monday = '[data-testid=tpl-day][data-weekday="1"]';
+  const thursday = '[data-testid=tpl-day][data-weekday="4"]';
+  await officer.waitForFunction((sel) => document.querySelectorAll(`${sel} [data-testid=tpl-window]`).length === 2, thursday);
+  check('the template editor shows the room’s windows (two on Thursday)', true);
+  check('the Tuesday theme is criminal cases',
+    (await officer.inputValue('[data-testid=tpl-day][data-weekday="2"] [data-testid=tpl-theme]')) === 'criminal');
+
+  // A window that overlaps Monday morning is explained in words, and nothing is saved.
+  await officer.click(`${monday} [data-testid=tpl-add]`);
+  await officer.click('[data-testid=tpl-save]');
+  await officer.waitForSelector('[data-testid=tpl-error]:not([hidden])');
+  check('an overlapping window: template_overlap in words with what to do',
+    (await officer.getAttribute('[data-testid=tpl-error]', 'data-code')) === 'template_overlap'
+    && (await text(officer, '[data-testid=tpl-error]')).includes(zh['error.template_overlap.next']),
+    await text(officer, '[data-testid=tpl-error]'));
+  await shot(officer, '01-officer-template-overlap-zh');
+  await officer.locator(`${monday} [data-testid=tpl-remove]`).last().click();
+  check('the extra window is removed again', (await officer.locator(`${monday} [data-testid=tpl-window]`).count()) === 2);
+
+  // Thursday evening opens too: 18:00–20:00, one-hour slots.
+  await officer.click(`${thursday} [data-testid=tpl-add]`);
+  const evening = `${thursday} [data-testid=tpl-window] >> nth=2`;
+  await officer.fill(`${evening} >> [data-testid=tpl-opens]`, '18:00');
+  await officer.fill(`${evening} >> [data-testid=tpl-closes]`, '20:00');
+  await officer.fill(`${evening} >> [data-testid=tpl-buffer]`, '0');
+  const [saved] = await Promise.all([
+    officer.waitForResponse((r) => r.url().endsWith(`/host-rooms/${room.id}/template`) && r.request().method() === 'PUT'),
+    officer.click('[data-testid=tpl-save]'),
+  ]);
+  const savedBody = await saved.json();
+  check('saving sends If-Match and publishes', saved.status() === 200 && saved.request().headers()['if-match']?.startsWith('"v')
+    && savedBody.published.added >= 2, `${saved.status()} ${JSON.stringify(savedBody.published)}`);
+  await officer.waitForFunction(() => /\d/.test(document.querySelector('[data-testid=tpl-status]').textContent));
+  await officer.click('[data-testid=room-next]');
+  const thu = addDays(nextMonday, 3);
+  const eveningSlot = `[data-testid=room-slot][data-starts-at^="${thu}T10:00:00"]`; // 18:00 Beijing
+  await officer.waitForSelector(eveningSlot);
+  check('the room calendar shows the new Thursday 18:00 slot, free',
+    (await officer.getAttribute(eveningSlot, 'data-status')) === 'free');
+  await shot(officer, '02-officer-template-saved-calendar-zh');
+
+  // ---- 2. the coordinator chooses a slot on the calendar and applies ----
+  const cases = (await apiCall('GET', '/cases', { token: await apiLogin('xihu.coord') })).data;
+  const theCase = cases[0];
+  const coord = await newPage('coordinator');
+  await login(coord, 'xihu.coord');
+  await coord.waitForURL(/coordinator\.html/);
+  await coord.waitForSelector(`[data-testid=sched-court] option[value="${spc.id}"]`, { state: 'attached' });
+  await coord.selectOption('[data-testid=sched-case]', String(theCase.id));
+  if (!(await coord.inputValue('[data-testid=sched-room]'))) {
+    const first = await coord.$eval('[data-testid=sched-room] option:nth-child(2)', (o) => o.value);
+    await coord.selectOption('[data-testid=sched-room]', first);
+  }
+  await coord.selectOption('[data-testid=sched-court]', String(spc.id));
+  await coord.click('[data-testid=sched-next]');
+  await coord.waitForSelector(`[data-testid=cal-slot][data-room="${ROOM}"]`);
+  await coord.selectOption('[data-testid=sched-hostroom]', String(room.id));
+  await coord.waitForFunction((r) => [...document.querySelectorAll('[data-testid=cal-slot]')].every((b) => b.dataset.room === r), ROOM);
+  check('the week calendar shows only 第三接谈室 when filtered', true);
+
+  // The keyboard: Tab lands on one slot; → goes to a later day, ↓ to a later time of that day.
+  const focusedSlot = () => coord.evaluate(() => {
+    const el = document.activeElement;
+    return el?.dataset?.testid === 'cal-slot' ? { id: el.dataset.slotId, at: el.dataset.startsAt, theme: el.dataset.theme } : null;
+  });
+  await coord.focus('[data-testid=cal-slot][tabindex="0"]');
+  const start = await focusedSlot();
+  await coord.keyboard.press('ArrowRight');
+  const right = await focusedSlot();
+  check('→ moves to the next day’s slot', right && shanghaiDay(Date.parse(right.at)) > shanghaiDay(Date.parse(start.at)), [start, right]);
+  // Move on to a day without a theme (Tuesdays are for criminal cases), then one slot down.
+  let here = right;
+  for (let i = 0; i < 5 && here.theme; i += 1) {
+    await coord.keyboard.press('ArrowRight');
+    here = await focusedSlot();
+  }
+  await coord.keyboard.press('ArrowDown');
+  const chosen = await focusedSlot();
+  check('↓ moves to a later slot of the same day', chosen && shanghaiDay(Date.parse(chosen.at)) === shanghaiDay(Date.parse(here.at))
+    && chosen.at > here.at && !chosen.theme, [here, chosen]);
+  const [hold] = await Promise.all([
+    coord.waitForResponse((r) => r.url().endsWith('/api/v1/holds') && r.request().method() === 'POST'),
+    coord.keyboard.press('Enter'),
+  ]);
+  check('Enter holds the slot: POST /holds 201', hold.status() === 201, hold.status());
+  await coord.waitForSelector('[data-testid=hold-notice]');
+  check('“held for 5 minutes” is shown', (await text(coord, '[data-testid=hold-notice]')).includes('保留 5 分钟'),
+    await text(coord, '[data-testid=hold-notice]'));
+  check('the SPC reviews: the application form, not a direct booking',
+    await coord.isVisible('[data-testid=apply-form]') && !(await coord.$('[data-testid=sched-book]')));
+
+  await coord.fill('[data-testid=apply-reason]', '申请最高人民法院远程视频接访，当面听取诉求');
+  const [refused] = await Promise.all([
+    coord.waitForResponse((r) => r.url().endsWith('/api/v1/applications') && r.request().method() === 'POST'),
+    coord.click('[data-testid=apply-submit]'),
+  ]);
+  await coord.waitForSelector('[data-testid=sched-error]:not([hidden])');
+  check('without the high court’s review: refused, the rule named in words',
+    refused.status() === 422 && (await text(coord, '[data-testid=sched-error]')).includes(zh['error.ineligible.spc_needs_high_court_review']),
+    await text(coord, '[data-testid=sched-error]'));
+  check('the refused request carried an Idempotency-Key', Boolean(refused.request().headers()['idempotency-key']));
+  await shot(coord, '03-coordinator-refused-rule-zh');
+  await coord.check('[data-testid=fact-reviewed]');
+  const [applied] = await Promise.all([
+    coord.waitForResponse((r) => r.url().endsWith('/api/v1/applications') && r.request().method() === 'POST'),
+    coord.click('[data-testid=apply-submit]'),
+  ]);
+  const application = (await applied.json()).application;
+  check('with the fact ticked: POST /applications 201, pending', applied.status() === 201 && application.status === 'pending',
+    `${applied.status()} ${JSON.stringify(application)}`);
+  await coord.waitForSelector(`[data-testid=app-item][data-app-id="${application.id}"][data-status=pending]`);
+  check('the application is listed as waiting for review',
+    (await text(coord, `[data-testid=app-item][data-app-id="${application.id}"] [data-testid=app-status]`)) === zh['app.status.pending']);
+  await shot(coord, '04-coordinator-applied-zh');
+
+  // ---- 3. the officer proposes another slot from the review queue ----
+  await officer.click('[data-testid=queue-refresh]');
+  const item = `[data-testid=review-item][data-app-id="${application.id}"]`;
+  await officer.waitForSelector(item);
+  check('the review queue shows the application with its facts',
+    (await text(officer, `${item} [data-testid=review-facts]`)).includes(zh['sched.facts.reviewed']));
+  check('the slot asked for is preselected', (await officer.inputValue(`${item} [data-testid=review-slot]`)) === chosen.id,
+    await officer.inputValue(`${item} [data-testid=review-slot]`));
+  // Another free slot of the same room and day, later on.
+  const calendar = (await apiCall('GET', `/host-rooms/${room.id}/calendar?from=${encodeURIComponent(new Date().toISOString())}`, { token: officerToken })).data;
+  const other = calendar.find((s) => !s.booking_id && !s.withdrawn && !s.theme && String(s.slot_id) !== chosen.id && s.starts_at > chosen.at);
+  await officer.selectOption(`${item} [data-testid=review-slot]`, String(other.slot_id));
+  await officer.fill(`${item} [data-testid=review-note]`, '原时段已安排其他接访，建议改为此时段');
+  const [reviewed] = await Promise.all([
+    officer.waitForResponse((r) => r.url().endsWith(`/applications/${application.id}/review`)),
+    officer.click(`${item} [data-testid=review-propose]`),
+  ]);
+  check('propose: POST …/review with If-Match answers 200', reviewed.status() === 200 && Boolean(reviewed.request().headers()['if-match']),
+    reviewed.status());
+  await officer.waitForSelector(item, { state: 'detached' });
+  check('the application leaves the pending queue', true);
+  await shot(officer, '05-officer-proposed-zh');
+
+  // ---- 4. the coordinator is told, accepts, and opens the notice ----
+  await coord.click('[data-testid=notif-button]');
+  await coord.waitForSelector('[data-testid=notif-item][data-event="application.proposed"]', { timeout: 20000 }).catch(async () => {
+    await coord.click('[data-testid=notif-button]');
+    await coord.click('[data-testid=notif-button]');
+    await coord.waitForSelector('[data-testid=notif-item][data-event="application.proposed"]', { timeout: 10000 });
+  });
+  check('an in-app notification says another time was proposed, unread',
+    (await text(coord, '[data-testid=notif-item][data-event="application.proposed"] strong')) === zh['notif.event.application.proposed']
+    && Number(await text(coord, '[data-testid=notif-count]')) >= 1);
+  await shot(coord, '06-coordinator-notification-zh');
+  const unreadBefore = Number(await text(coord, '[data-testid=notif-count]'));
+  await coord.click('[data-testid=notif-item][data-event="application.proposed"] [data-testid=notif-read]');
+  await coord.waitForFunction((n) => Number(document.querySelector('[data-testid=notif-count]').textContent) === n - 1, unreadBefore);
+  check('marking it read lowers the unread count', true);
+
+  await coord.click('[data-testid=sched-refresh]');
+  const app = `[data-testid=app-item][data-app-id="${application.id}"]`;
+  await coord.waitForSelector(`${app}[data-status=proposed]`);
+  check('the application shows the proposal and the officer’s note',
+    (await text(coord, `${app} [data-testid=app-note]`)).includes('建议改为此时段'));
+  const [accepted] = await Promise.all([
+    coord.waitForResponse((r) => r.url().endsWith(`/applications/${application.id}/answer`)),
+    coord.click(`${app} [data-testid=app-accept]`),
+  ]);
+  const acceptBody = await accepted.json();
+  check('accept: POST …/answer with If-Match books the proposed slot',
+    accepted.status() === 200 && Boolean(accepted.request().headers()['if-match']) && acceptBody.booking?.slot_id === other.slot_id,
+    `${accepted.status()} ${JSON.stringify(acceptBody)}`);
+  const bookingId = acceptBody.booking.id;
+  const bookingRow = `[data-testid=booking-item][data-booking-id="${bookingId}"]`;
+  await coord.waitForSelector(`${bookingRow}[data-status=booked]`);
+  await coord.waitForSelector(`${app}[data-status=approved]`);
+  check('the booking is listed, the application approved', true);
+  await coord.$eval(bookingRow, (el) => el.scrollIntoView());
+  await shot(coord, '07-coordinator-booked-zh');
+
+  // English, for the calendar view.
+  await coord.click('[data-testid=lang-switch]');
+  await coord.waitForFunction((h) => document.querySelector('#sched-heading')?.textContent === h, en['sched.heading']);
+  check('English: the calendar, the statuses and the notice link in English',
+    (await text(coord, `${app} [data-testid=app-status]`)) === en['app.status.approved']
+    && (await text(coord, `${bookingRow} [data-testid=notice-link]`)) === en['sched.notice']
+    && (await text(coord, '[data-testid=sched-next]')) === en['cal.week.next']);
+  await coord.$eval('#schedule-panel', (el) => el.scrollIntoView());
+  await shot(coord, '08-coordinator-calendar-en');
+  await coord.click('[data-testid=lang-switch]');
+  await coord.waitForFunction((h) => document.querySelector('#sched-heading')?.textContent === h, zh['sched.heading']);
+
+  // The notice, in the same tab (the login lives in this tab's sessionStorage).
+  check('the notice link opens in the same tab', (await coord.getAttribute(`${bookingRow} [data-testid=notice-link]`, 'target')) === null
+    && (await text(coord, `${bookingRow} [data-testid=notice-link]`)) === zh['sched.notice']);
+  await coord.click(`${bookingRow} [data-testid=notice-link]`);
+  await coord.waitForURL(new RegExp(`notice\\.html#booking=${bookingId}$`));
+  await coord.waitForSelector('[data-testid=notice]:not([hidden])');
+  check('the appointment notice shows the case', (await text(coord, '[data-testid=notice-case]')) === theCase.case_number);
+  await shot(coord, '09-coordinator-notice-zh');
+
+  // ---- 5. the officer's calendar shows the booking ----
+  await officer.click('[data-testid=room-this]');
+  const weekOf = (iso) => mondayOf(shanghaiDay(Date.parse(iso)));
+  if (weekOf(other.starts_at) > mondayOf(shanghaiDay())) await officer.click('[data-testid=room-next]');
+  const bookedSlot = `[data-testid=room-slot][data-booking-id="${bookingId}"]`;
+  await officer.waitForSelector(bookedSlot);
+  check('the room calendar shows the booking with its case number',
+    (await officer.getAttribute(bookedSlot, 'data-status')) === 'booked' && (await text(officer, bookedSlot)).includes(theCase.case_number));
+  await officer.click(bookedSlot);
+  await officer.waitForSelector('[data-testid=move-booking]');
+  check('a booked slot offers the move (reschedule) action', true);
+  await shot(officer, '10-officer-calendar-booked-zh');
+
+  // ---- signing out revokes the token on the server ----
+  const stored = await officer.evaluate(() => JSON.parse(sessionStorage.getItem('courtlink.staff')).token);
+  const [logout] = await Promise.all([
+    officer.waitForRequest((r) => r.url().endsWith('/api/v1/auth/logout') && r.method() === 'POST'),
+    officer.click('[data-testid=logout]'),
+  ]);
+  await officer.waitForURL(/index\.html|\/$/);
+  check('sign out calls POST /auth/logout with the token', logout.headers().authorization === `Bearer ${stored}`);
+  const after = await apiCall('GET', '/me', { token: stored });
+  check('the signed-out token is refused', after.status === 401, after.status);
+});
