@@ -21,7 +21,7 @@ export function mountNotifications(host, { onChange } = {}) {
   }, h('h2', { id: 'notif-heading' }), error, list);
   host.append(button);
   // Below the header, over the page: a dropdown that leaves the page's grid alone.
-  (document.querySelector('header.topbar') || document.body.firstElementChild).after(panel);
+  (document.querySelector('.topbar') || document.body.firstElementChild).after(panel);
 
   function describe(n) {
     const d = n.data || {};
