@@ -122,7 +122,7 @@ async fn thousand_attempts_over_a_hundred_slots(app: TestApp) {
 
     // Attempt k goes for slot k % 100 from court (k % 100 + k / 100) % 20: each slot is wanted
     // by ten different courts, each attempt with a case of its own.
-    let mut used = vec![0usize; COURTS];
+    let mut used = [0usize; COURTS];
     let mut requests = Vec::new();
     for k in 0..ATTEMPTS {
         let slot = slot_ids[k % SLOTS];

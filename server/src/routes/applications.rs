@@ -164,7 +164,7 @@ pub async fn create_application(
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Coordinator])?;
     let body = body.into_inner();
-    preconditions::once(&state, &req, staff.user_id, &body, || async {
+    preconditions::once(&state, &req, staff.user_id, &body, |_key| async {
         check_text("reason", &body.reason, 2000)?;
         check_text("facts.note", &format!("{}.", body.facts.note), 2000)?;
         check_preferred(&body.preferred)?;
@@ -271,7 +271,7 @@ async fn auto_book(
         if slot.court_id != body.host_court_id {
             return Err(ApiError::invalid("slot_id must be a slot of host_court_id"));
         }
-        match book_slot(state, staff, &slot, local, body.joint_court_id, Some((application, 1))).await
+        match book_slot(state, staff, &slot, local, body.joint_court_id, Some((application, 1)), None).await
         {
             Ok(booked) => return Ok(Some(booked)),
             // Someone was quicker, or this slot does not suit: try the next one.
@@ -288,6 +288,7 @@ async fn auto_book(
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ApplicationQuery {
     /// pending, proposed, more_info, approved, rejected, withdrawn.
     pub status: Option<String>,
@@ -458,6 +459,7 @@ pub async fn review_application(
                     application: Some((a.id, version)),
                     replaces: None,
                     at,
+                    idempotency: None,
                 })
                 .await?;
         }
@@ -550,7 +552,7 @@ pub async fn answer_application(
             };
             let slot = store.slot(slot_id).await?;
             let local = check_local_side(&state, &staff, a.case_id, a.local_room_id, a.local_officer_id).await?;
-            booking = Some(book_slot(&state, &staff, &slot, &local, a.joint_court_id, Some((a.id, version))).await?);
+            booking = Some(book_slot(&state, &staff, &slot, &local, a.joint_court_id, Some((a.id, version)), None).await?);
         }
         Answer::Amend {
             reason,

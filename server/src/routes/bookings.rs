@@ -14,7 +14,7 @@ use crate::domain::{JoinCode, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::holds::Placed;
 use crate::startup::AppState;
-use crate::store::booking::{Book, BookingDetail, Replaced};
+use crate::store::booking::{Answered, Book, BookingDetail, Replaced};
 use crate::store::{BookingRow, CaseRow, SlotRow, StoreError, now};
 
 /// How far ahead the slot list reaches when the caller does not say.
@@ -24,6 +24,7 @@ const ALTERNATIVES: i64 = 5;
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SlotQuery {
     /// Only this host court's slots.
     pub host_court_id: Option<i64>,
@@ -202,6 +203,13 @@ impl BookingCreated {
     }
 }
 
+/// A booking's 201 answer, as sent and as stored for an idempotent retry.
+fn answer(row: &BookingRow, code: &JoinCode, rescheduled_from: Option<i64>) -> (u16, String) {
+    let body = serde_json::to_string(&BookingCreated::new(row.clone(), code, rescheduled_from))
+        .unwrap_or_default();
+    (201, body)
+}
+
 pub fn not_found(what: &'static str) -> impl FnOnce(StoreError) -> ApiError {
     move |e| match e {
         StoreError::NotFound => ApiError::invalid(format!("{what} does not exist")),
@@ -322,7 +330,9 @@ pub async fn create_booking(
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Coordinator])?;
     let body = body.into_inner();
-    preconditions::once(&state, &req, staff.user_id, &body, || async {
+    // The work below moves references in, and its key by value.
+    let (state, staff, body) = (&**state, &staff, &body);
+    preconditions::once(state, &req, staff.user_id, body, |key| async move {
         let local = check_local_side(
             &state,
             &staff,
@@ -342,7 +352,16 @@ pub async fn create_booking(
                 ),
             });
         }
-        let booked = book_slot(&state, &staff, &slot, &local, body.joint_court_id, None).await?;
+        let booked = book_slot(
+            &state,
+            &staff,
+            &slot,
+            &local,
+            body.joint_court_id,
+            None,
+            key.as_deref(),
+        )
+        .await?;
         Ok((StatusCode::CREATED, booked))
     })
     .await
@@ -357,6 +376,7 @@ pub async fn book_slot(
     local: &LocalSide,
     joint_court_id: Option<i64>,
     application: Option<(i64, i32)>,
+    idempotency_key: Option<&str>,
 ) -> Result<serde_json::Value, ApiError> {
     if state
         .holds
@@ -370,6 +390,7 @@ pub async fn book_slot(
         ));
     }
     let code = JoinCode::generate();
+    let render = |row: &BookingRow| answer(row, &code, None);
     let booking = state
         .store
         .book(&Book {
@@ -383,6 +404,11 @@ pub async fn book_slot(
             application,
             replaces: None,
             at: now(),
+            idempotency: idempotency_key.map(|key| Answered {
+                user_id: staff.user_id,
+                key,
+                render: &render,
+            }),
         })
         .await?;
     state.holds.release(slot.id, staff.user_id).await;
@@ -546,7 +572,8 @@ pub async fn reschedule_booking(
     booking_side(&staff, &b)?;
     let version = if_match(&req)?;
     let body = body.into_inner();
-    preconditions::once(&state, &req, staff.user_id, &body, || async {
+    let (state, staff, body, b) = (&**state, &staff, &body, &b);
+    preconditions::once(state, &req, staff.user_id, body, |key| async move {
         let reason = require_reason(&body.reason)?;
         if b.status != "booked" {
             return Err(ApiError::conflict("booking_not_live", "this booking is not live"));
@@ -574,6 +601,7 @@ pub async fn reschedule_booking(
         }
         let joint: Option<i64> = state.store.booking_joint_court(b.id).await?;
         let code = JoinCode::generate();
+        let render = |row: &BookingRow| answer(row, &code, Some(b.id));
         let booking = state
             .store
             .book(&Book {
@@ -591,6 +619,11 @@ pub async fn reschedule_booking(
                     reason,
                 }),
                 at: now(),
+                idempotency: key.as_deref().map(|key| Answered {
+                    user_id: staff.user_id,
+                    key,
+                    render: &render,
+                }),
             })
             .await?;
         state.holds.release(slot.id, staff.user_id).await;

@@ -61,6 +61,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 /// Runs `work` once per `Idempotency-Key` (if the request has one): a retry with the same key
 /// and body gets the first answer again, the same key with another body 422, and a retry while
 /// the first is still running 409. A failed request leaves nothing behind, so its retry runs.
+/// `work` receives the key, to store its answer atomically with its effect where it can.
 pub async fn once<T, F, Fut>(
     state: &AppState,
     req: &HttpRequest,
@@ -70,11 +71,11 @@ pub async fn once<T, F, Fut>(
 ) -> Result<HttpResponse, ApiError>
 where
     T: Serialize,
-    F: FnOnce() -> Fut,
+    F: FnOnce(Option<String>) -> Fut,
     Fut: Future<Output = Result<(StatusCode, serde_json::Value), ApiError>>,
 {
     let Some(key) = idempotency_key(req)? else {
-        let (status, json) = work().await?;
+        let (status, json) = work(None).await?;
         return Ok(HttpResponse::build(status).json(json));
     };
     let mut hasher = Sha256::new();
@@ -110,7 +111,9 @@ where
             ));
         }
     }
-    match work().await {
+    // The work gets the key so that it can store its answer in its own transaction (a
+    // booking does); storing it again below is then a harmless repeat.
+    match work(Some(key.clone())).await {
         Ok((status, json)) => {
             let text = json.to_string();
             store

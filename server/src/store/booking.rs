@@ -26,6 +26,17 @@ pub struct Book<'a> {
     /// Rescheduling: the live booking this one replaces, cancelled in the same transaction.
     pub replaces: Option<Replaced<'a>>,
     pub at: DateTime<Utc>,
+    /// The request's `Idempotency-Key`, if it had one: its answer is stored in the booking's own
+    /// transaction, so a crash between the two cannot leave a booking whose key says "still
+    /// running" (and a retry that never learns its join code).
+    pub idempotency: Option<Answered<'a>>,
+}
+
+pub struct Answered<'a> {
+    pub user_id: i64,
+    pub key: &'a str,
+    /// The answer's status and JSON body, made from the booking.
+    pub render: &'a (dyn Fn(&BookingRow) -> (u16, String) + Send + Sync),
 }
 
 pub struct Replaced<'a> {
@@ -183,7 +194,7 @@ impl Store {
 
         let created_at = req.at;
         let week = week_start(facts.starts_at);
-        let (booking_id, session_id) = in_write_tx!(self, |tx, lock| {
+        let booking = in_write_tx!(self, |tx, lock| {
             if matches!(self, Store::Postgres(_)) {
                 // One host court's bookings are decided one at a time, so that the counted
                 // limits below hold under concurrency. (SQLite's write lock already does this.)
@@ -315,18 +326,32 @@ impl Store {
                 "replaces": req.replaces.as_ref().map(|r| r.booking_id),
                 "reason": req.replaces.as_ref().map(|r| r.reason),
             }));
-            (booking_id, session_id)
+            let row = BookingRow {
+                id: booking_id,
+                session_id,
+                slot_id: req.slot_id,
+                case_id: req.case_id,
+                local_room_id: req.local_room_id,
+                status: "booked".into(),
+                starts_at: facts.starts_at,
+                ends_at: facts.ends_at,
+            };
+            if let Some(answered) = &req.idempotency {
+                let (status, body) = (answered.render)(&row);
+                sqlx::query(
+                    "UPDATE idempotency_keys SET state = 'done', status = $3, body = $4 \
+                     WHERE user_id = $1 AND key = $2",
+                )
+                .bind(answered.user_id)
+                .bind(answered.key)
+                .bind(i32::from(status))
+                .bind(body)
+                .execute(&mut *tx)
+                .await?;
+            }
+            row
         });
-        Ok(BookingRow {
-            id: booking_id,
-            session_id,
-            slot_id: req.slot_id,
-            case_id: req.case_id,
-            local_room_id: req.local_room_id,
-            status: "booked".into(),
-            starts_at: facts.starts_at,
-            ends_at: facts.ends_at,
-        })
+        Ok(booking)
     }
 
     pub async fn booking_detail(&self, id: i64) -> Result<BookingDetail, StoreError> {

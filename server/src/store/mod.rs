@@ -199,7 +199,8 @@ fn classify(e: sqlx::Error) -> StoreError {
                 StoreError::LocalRoomBusy
             } else if matches!(code.as_ref(), "40001" | "40P01" | "5" | "6" | "517" | "261") {
                 StoreError::Retryable(e)
-            } else if code.starts_with("08") || code == "57P01" || code == "57P03" {
+            } else if code.starts_with("08") || code.starts_with("57P") {
+                // Connection failures, and the server shutting down, crashing or starting.
                 StoreError::Unavailable(e)
             } else {
                 StoreError::Other(e)
