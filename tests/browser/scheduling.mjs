@@ -260,6 +260,104 @@ run('scheduling', async () => {
   check('a booked slot offers the move (reschedule) action', true);
   await shot(officer, '10-officer-calendar-booked-zh');
 
+  // ---- 6. a template change flags the booking; the officer moves it ----
+  const bookedWeekday = ((new Date(`${shanghaiDay(Date.parse(other.starts_at))}T00:00:00Z`).getUTCDay() + 6) % 7) + 1;
+  const bookedDay = `[data-testid=tpl-day][data-weekday="${bookedWeekday}"]`;
+  while (await officer.locator(`${bookedDay} [data-testid=tpl-remove]`).count()) {
+    await officer.locator(`${bookedDay} [data-testid=tpl-remove]`).first().click();
+  }
+  const [closed] = await Promise.all([
+    officer.waitForResponse((r) => r.url().endsWith(`/host-rooms/${room.id}/template`) && r.request().method() === 'PUT'),
+    officer.click('[data-testid=tpl-save]'),
+  ]);
+  const closedBody = await closed.json();
+  check('closing the booked weekday flags the booking, never drops it',
+    closed.status() === 200 && closedBody.published.flagged_bookings.includes(bookingId), JSON.stringify(closedBody));
+  const flagged = `[data-testid=room-slot][data-booking-id="${bookingId}"][data-status=move]`;
+  await officer.waitForSelector(flagged);
+  check('the room calendar highlights the booking to move', await officer.$eval(flagged, (el) => el.classList.contains('cal-move')));
+  await officer.click(flagged);
+  await officer.waitForSelector('[data-testid=move-slot]');
+  const moveTo = await officer.$eval('[data-testid=move-slot] option:nth-child(2)', (o) => o.value);
+  await officer.selectOption('[data-testid=move-slot]', moveTo);
+  await officer.fill('[data-testid=move-reason]', '排班调整，改到新的时段');
+  await shot(officer, '11-officer-booking-to-move-zh');
+  const [moved] = await Promise.all([
+    officer.waitForResponse((r) => r.url().endsWith(`/bookings/${bookingId}/reschedule`)),
+    officer.click('[data-testid=move-booking]'),
+  ]);
+  check('move: POST …/reschedule with If-Match', moved.ok() && Boolean(moved.request().headers()['if-match']), moved.status());
+  await officer.waitForSelector('[data-testid=move-done]');
+  check('the officer is told the booking moved', (await text(officer, '[data-testid=move-done]')) === zh['roomcal.moved']);
+
+  // The coordinator hears of it.
+  await coord.goto(`${BASE}/coordinator.html`);
+  await coord.click('[data-testid=notif-button]');
+  await coord.waitForSelector('[data-testid=notif-item][data-event="booking.rescheduled"]', { timeout: 20000 });
+  check('the coordinator is notified of the move', true);
+  await coord.click('[data-testid=notif-button]');
+
+  // ---- 7. a court that approves automatically: a direct booking, rescheduled, then cancelled ----
+  const zj = (await apiCall('GET', '/me', { token: await apiLogin('zj.officer') })).data.court;
+  const second = cases[1];
+  await coord.waitForSelector(`[data-testid=sched-court] option[value="${zj.id}"]`, { state: 'attached' });
+  await coord.selectOption('[data-testid=sched-case]', String(second.id));
+  if (!(await coord.inputValue('[data-testid=sched-room]'))) {
+    const first = await coord.$eval('[data-testid=sched-room] option:nth-child(2)', (o) => o.value);
+    await coord.selectOption('[data-testid=sched-room]', first);
+  }
+  await coord.selectOption('[data-testid=sched-court]', String(zj.id));
+  const later = (min) => coord.evaluate((m) => [...document.querySelectorAll('[data-testid=cal-slot]')]
+    .filter((b) => Date.parse(b.dataset.startsAt) > Date.now() + m * 60e3).map((b) => b.dataset.slotId), min);
+  await coord.waitForSelector('[data-testid=cal-slot], [data-testid=week-empty]');
+  if (!(await later(60)).length) {
+    await coord.click('[data-testid=sched-next]');
+    await coord.waitForSelector('[data-testid=cal-slot]');
+  }
+  const [first, then] = await later(60);
+  await coord.click(`[data-testid=cal-slot][data-slot-id="${first}"]`);
+  await coord.waitForSelector('[data-testid=sched-book]');
+  check('an auto-approving court is booked directly', !(await coord.$('[data-testid=apply-form]')));
+  const [direct] = await Promise.all([
+    coord.waitForResponse((r) => r.url().endsWith('/api/v1/bookings') && r.request().method() === 'POST'),
+    coord.click('[data-testid=sched-book]'),
+  ]);
+  const directBody = await direct.json();
+  check('POST /bookings 201 with an Idempotency-Key (a UUID)', direct.status() === 201
+    && /^[0-9a-f-]{36}$/.test(direct.request().headers()['idempotency-key'] || ''), `${direct.status()} ${JSON.stringify(directBody)}`);
+  await coord.waitForSelector('[data-testid=sched-result] [data-testid=sched-join-code]');
+  check('the join code is shown once', (await text(coord, '[data-testid=sched-join-code]')) === directBody.join_code);
+  const directRow = `[data-testid=booking-item][data-booking-id="${directBody.id}"]`;
+  await coord.waitForSelector(`${directRow}[data-status=booked]`);
+  await coord.click(`${directRow} [data-testid=booking-reschedule]`);
+  await coord.waitForSelector('[data-testid=resched-banner]');
+  await coord.click(`[data-testid=cal-slot][data-slot-id="${then}"]`);
+  await coord.fill('[data-testid=resched-reason]', '信访人另有安排，改期');
+  const [resched] = await Promise.all([
+    coord.waitForResponse((r) => r.url().endsWith(`/bookings/${directBody.id}/reschedule`)),
+    coord.click('[data-testid=resched-submit]'),
+  ]);
+  const reschedBody = await resched.json();
+  const newId = (reschedBody.booking || reschedBody).id;
+  check('reschedule: If-Match and Idempotency-Key sent, a new booking', resched.ok()
+    && Boolean(resched.request().headers()['if-match']) && Boolean(resched.request().headers()['idempotency-key']) && newId !== directBody.id,
+    `${resched.status()} ${JSON.stringify(reschedBody)}`);
+  const newRow = `[data-testid=booking-item][data-booking-id="${newId}"]`;
+  await coord.waitForSelector(`${newRow}[data-status=booked]`);
+  await coord.click(`${newRow} [data-testid=booking-cancel]`);
+  await coord.waitForSelector(`${newRow} [role=alert]:not([hidden])`);
+  check('cancelling without a reason is explained first', (await text(coord, `${newRow} [role=alert]`)) === zh['sched.needReason']);
+  await coord.fill(`${newRow} [data-testid=cancel-reason]`, '案件已化解，取消预约');
+  const [cancelled] = await Promise.all([
+    coord.waitForResponse((r) => r.url().endsWith(`/bookings/${newId}/cancel`)),
+    coord.click(`${newRow} [data-testid=booking-cancel]`),
+  ]);
+  check('cancel: POST …/cancel with If-Match', cancelled.ok() && Boolean(cancelled.request().headers()['if-match']), cancelled.status());
+  await coord.waitForSelector(`${newRow}[data-status=cancelled]`);
+  check('the booking is shown cancelled, with its reason', (await text(coord, newRow)).includes('案件已化解'));
+  await coord.$eval(newRow, (el) => el.scrollIntoView());
+  await shot(coord, '12-coordinator-direct-rescheduled-cancelled-zh');
+
   // ---- signing out revokes the token on the server ----
   const stored = await officer.evaluate(() => JSON.parse(sessionStorage.getItem('courtlink.staff')).token);
   const [logout] = await Promise.all([
