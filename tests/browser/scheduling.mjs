@@ -358,6 +358,72 @@ run('scheduling', async () => {
   await coord.$eval(newRow, (el) => el.scrollIntoView());
   await shot(coord, '12-coordinator-direct-rescheduled-cancelled-zh');
 
+  // ---- 8. more material asked for, amended, then rejected with a reason; a day closed ----
+  const third = cases[2];
+  await coord.selectOption('[data-testid=sched-case]', String(third.id));
+  await coord.selectOption('[data-testid=sched-court]', String(spc.id));
+  await coord.click('[data-testid=sched-next]');
+  await coord.waitForSelector(`[data-testid=cal-slot][data-room="${ROOM}"][data-theme=""]`);
+  await coord.click(`[data-testid=cal-slot][data-room="${ROOM}"][data-theme=""] >> nth=0`);
+  await coord.waitForSelector('[data-testid=apply-form]');
+  await coord.fill('[data-testid=apply-reason]', '申请联合接访');
+  await coord.check('[data-testid=fact-reviewed]');
+  const [third1] = await Promise.all([
+    coord.waitForResponse((r) => r.url().endsWith('/api/v1/applications') && r.request().method() === 'POST'),
+    coord.click('[data-testid=apply-submit]'),
+  ]);
+  const app3 = (await third1.json()).application;
+  check('a second application is sent', third1.status() === 201, third1.status());
+  await officer.click('[data-testid=queue-refresh]');
+  const item3 = `[data-testid=review-item][data-app-id="${app3.id}"]`;
+  await officer.waitForSelector(item3);
+  await officer.click(`${item3} [data-testid=review-more]`);
+  await officer.waitForSelector(`${item3} [data-testid=review-error]:not([hidden])`);
+  check('asking for material without a note is explained first', (await text(officer, `${item3} [data-testid=review-error]`)) === zh['review.needNote']);
+  await officer.fill(`${item3} [data-testid=review-note]`, '请补充高院审查意见书');
+  await officer.click(`${item3} [data-testid=review-more]`);
+  await officer.waitForSelector(item3, { state: 'detached' });
+  await coord.click('[data-testid=sched-refresh]');
+  const row3 = `[data-testid=app-item][data-app-id="${app3.id}"]`;
+  await coord.waitForSelector(`${row3}[data-status=more_info]`);
+  await coord.click(`${row3} [data-testid=app-amend]`);
+  await coord.fill(`${row3} [data-testid=amend-reason]`, '已补充高院审查意见书');
+  const [amended] = await Promise.all([
+    coord.waitForResponse((r) => r.url().endsWith(`/applications/${app3.id}/answer`)),
+    coord.click(`${row3} [data-testid=amend-submit]`),
+  ]);
+  check('amend: back to the host court with If-Match', amended.ok() && Boolean(amended.request().headers()['if-match']), amended.status());
+  await coord.waitForSelector(`${row3}[data-status=pending]`);
+  await officer.click('[data-testid=queue-refresh]');
+  await officer.waitForSelector(item3);
+  await officer.fill(`${item3} [data-testid=review-note]`, '不属于本院接访范围');
+  await officer.click(`${item3} [data-testid=review-reject]`);
+  await officer.waitForSelector(item3, { state: 'detached' });
+  await coord.click('[data-testid=sched-refresh]');
+  await coord.waitForSelector(`${row3}[data-status=rejected]`);
+  check('the coordinator sees the rejection and its reason', (await text(coord, `${row3} [data-testid=app-note]`)).includes('不属于本院接访范围')
+    && (await text(coord, `${row3} [data-testid=app-status]`)) === zh['app.status.rejected']);
+  await coord.$eval(row3, (el) => el.scrollIntoView());
+  await shot(coord, '13-coordinator-rejected-zh');
+
+  // A date override: next Friday closed; its slots leave the calendar.
+  const friday = addDays(nextMonday, 4);
+  await officer.fill('[data-testid=ov-day]', friday);
+  await officer.fill('[data-testid=ov-note]', '院内会议');
+  const [ov] = await Promise.all([
+    officer.waitForResponse((r) => r.url().endsWith(`/host-rooms/${room.id}/overrides`) && r.request().method() === 'POST'),
+    officer.click('[data-testid=ov-add]'),
+  ]);
+  check('an override closes a day', ov.status() === 201 || ov.status() === 200, ov.status());
+  await officer.waitForSelector('[data-testid=ov-item]');
+  check('the override is listed', (await text(officer, '[data-testid=ov-item]')).includes(friday));
+  await officer.click('[data-testid=room-this]');
+  await officer.click('[data-testid=room-next]');
+  await officer.waitForFunction((d) => ![...document.querySelectorAll('[data-testid=room-slot]')]
+    .some((b) => b.dataset.status === 'free' && new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date(b.dataset.startsAt)) === d), friday);
+  check('the closed day has no free slots on the room calendar', true);
+  await shot(officer, '14-officer-override-zh');
+
   // ---- signing out revokes the token on the server ----
   const stored = await officer.evaluate(() => JSON.parse(sessionStorage.getItem('courtlink.staff')).token);
   const [logout] = await Promise.all([

@@ -381,6 +381,11 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
         const { etag } = await apiWithEtag(`/applications/${encodeURIComponent(a.id)}`);
         const result = await withReauth(user, () => api(`/applications/${encodeURIComponent(a.id)}/answer`, { method: 'POST', body, headers: { 'If-Match': etag } }));
         if (result?.booking?.id) state.bookings.set(result.booking.id, result.booking);
+        // The "application sent" box above is history now.
+        if (state.result?.application?.id === a.id) {
+          state.result = null;
+          renderAction();
+        }
         announce(t('sched.apps.answered'));
         await loadLists();
         if (result?.booking && onBooked) onBooked(result.booking);
