@@ -46,7 +46,8 @@ static DUMMY_HASH: std::sync::LazyLock<String> =
     responses(
         (status = 200, body = LoginResponse),
         (status = 401, description = "bad_credentials", body = ErrorBody),
-        (status = 422, description = "invalid_input", body = ErrorBody)
+        (status = 422, description = "invalid_input", body = ErrorBody),
+        (status = 429, description = "too_many_attempts from this address, or account_locked", body = ErrorBody)
     ),
     tag = "auth"
 )]

@@ -3,7 +3,10 @@ use actix_web::{HttpResponse, get, web};
 use crate::startup::AppState;
 
 /// 200 when the store answers, 503 when it does not.
-#[utoipa::path(get, path = "/healthz", responses((status = 200), (status = 503)), tag = "health")]
+#[utoipa::path(get, path = "/healthz", responses(
+        (status = 200, description = "`{\"status\":\"ok\"}`", body = Object),
+        (status = 503, description = "store_unavailable", body = crate::error::ErrorBody)
+    ), tag = "health")]
 #[get("/healthz")]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     match state.store.ping().await {

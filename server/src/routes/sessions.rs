@@ -21,6 +21,7 @@ pub fn shanghai() -> FixedOffset {
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DayQuery {
     /// `YYYY-MM-DD` in Asia/Shanghai; today when absent.
     pub day: Option<String>,

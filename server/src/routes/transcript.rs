@@ -204,6 +204,7 @@ pub struct NoteRequest {
         (status = 201, body = EventView),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
         (status = 409, description = "session_ended: add a correction instead", body = ErrorBody),
         (status = 422, body = ErrorBody)
     ),
@@ -257,6 +258,7 @@ pub struct CorrectionRequest {
         (status = 201, body = EventView),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
         (status = 409, description = "session_not_ended: write a note instead", body = ErrorBody),
         (status = 422, description = "corrects names no event of this session", body = ErrorBody)
     ),
