@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use tokio::sync::mpsc;
 
+use super::outbox::{self, TrySendError};
 use super::protocol::{
     CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, IceServer, MediaKind, MemberState,
     Participant, ParticipantRole, PeerInfo, ServerMessage, numbered, seq_of,
@@ -55,9 +55,11 @@ pub struct Member {
 struct Held {
     member: Member,
     /// None while the socket is gone and a resume may still come.
-    tx: Option<mpsc::Sender<Outbound>>,
+    tx: Option<outbox::Sender>,
     last_seq: u64,
-    log: VecDeque<String>,
+    /// Recent messages for a resume. Grown a slot at a time while short: most sockets sit idle
+    /// with a few messages logged, and every one of them pays for the spare room.
+    log: VecDeque<Box<str>>,
     log_bytes: usize,
     dropped_at: Option<Instant>,
 }
@@ -243,7 +245,7 @@ impl Hub {
         session: i64,
         participant: Participant,
         conn: u64,
-        tx: mpsc::Sender<Outbound>,
+        tx: outbox::Sender,
         resume: Option<u64>,
         ice_servers: &[IceServer],
     ) -> Result<(), HubError> {
@@ -314,14 +316,19 @@ impl Hub {
                     h.dropped_at = None;
                     h.last_seq = h.last_seq.max(floor);
                 }
-                None => held.push(Held {
-                    member: member.clone(),
-                    tx: Some(tx),
-                    last_seq: floor,
-                    log: VecDeque::new(),
-                    log_bytes: 0,
-                    dropped_at: None,
-                }),
+                None => {
+                    // A session holds a handful of participants: grow one at a time rather
+                    // than doubling, since every idle session pays for the spare room.
+                    held.reserve_exact(1);
+                    held.push(Held {
+                        member: member.clone(),
+                        tx: Some(tx),
+                        last_seq: floor,
+                        log: VecDeque::new(),
+                        log_bytes: 0,
+                        dropped_at: None,
+                    });
+                }
             }
             first
         };
@@ -754,7 +761,10 @@ impl Inner {
         h.last_seq += 1;
         let text = numbered(h.last_seq, body);
         h.log_bytes += text.len();
-        h.log.push_back(text.clone());
+        if h.log.len() == h.log.capacity() && h.log.len() < 4 {
+            h.log.reserve_exact(1);
+        }
+        h.log.push_back(text.as_str().into());
         while h.log.len() > self.config.log_cap || h.log_bytes > LOG_CAP_BYTES {
             match h.log.pop_front() {
                 Some(old) => h.log_bytes -= old.len(),
@@ -777,7 +787,7 @@ impl Inner {
         if let Some(tx) = &h.tx {
             match tx.try_send(Outbound::Text(text)) {
                 Ok(()) => Metrics::inc(&self.metrics.messages_relayed),
-                Err(mpsc::error::TrySendError::Full(_)) => {
+                Err(TrySendError::Full(_)) => {
                     // It does not read: drop the socket (its task sees the queue close) and keep
                     // its place for a resume, as for any dropped line.
                     tracing::warn!(
@@ -790,9 +800,7 @@ impl Inner {
                     h.member.connected = false;
                     Metrics::inc(&self.metrics.slow_consumers_dropped);
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => {
-                    Metrics::inc(&self.metrics.messages_dropped)
-                }
+                Err(TrySendError::Closed(_)) => Metrics::inc(&self.metrics.messages_dropped),
             }
         }
         true
@@ -837,7 +845,7 @@ impl Inner {
     /// The messages after `after` for a resume: from this instance's log, else from Redis.
     async fn missed(&self, session: i64, pid: &str, after: u64) -> Option<Vec<String>> {
         let local: Option<Vec<String>> = lock(&self.local).held(session, pid).and_then(|h| {
-            let all: Vec<String> = h.log.iter().cloned().collect();
+            let all: Vec<String> = h.log.iter().map(|m| m.to_string()).collect();
             let covers = h.last_seq == after || all.iter().any(|m| seq_of(m) == Some(after + 1));
             covers
                 .then(|| super::redis_bus::contiguous_after(all, after))

@@ -5,6 +5,7 @@
 pub mod hub;
 pub mod ice;
 pub mod keys;
+pub mod outbox;
 pub mod protocol;
 pub mod redis_bus;
 pub mod socket;

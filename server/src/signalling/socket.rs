@@ -3,11 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
-use tokio::sync::mpsc;
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Message, ProtocolError};
 use tracing::Instrument;
 
 use super::hub::{Departure, HubError, Outbound};
+use super::outbox;
 use super::protocol::{
     CLOSE_RATE_LIMITED, CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, ClientMessage, IceServer,
     MAX_CHAT_CHARS, Participant,
@@ -64,140 +64,168 @@ fn reason(code: CloseCode, text: &str) -> Option<CloseReason> {
     })
 }
 
-pub async fn run(
+/// Serves one socket until it ends, and tells the hub how it ended.
+///
+/// Not an `async fn`: one would keep its arguments in its state beside the inner future's own
+/// copy of them, and this state is paid for by every idle socket for as long as it stays open.
+pub fn run(
     state: actix_web::web::Data<AppState>,
     conn: Connection,
-    mut ws: actix_ws::Session,
+    ws: actix_ws::Session,
     stream: actix_ws::MessageStream,
-) {
+) -> impl std::future::Future<Output = ()> {
     let span = tracing::info_span!("signal", session = conn.session_id, participant = %conn.participant.id);
-    async move {
-        let settings = &state.settings.signalling;
-        let hub = &state.hub;
-        let metrics = &state.metrics;
-        let conn_id = hub.connection_id();
-        let (tx, mut rx) = mpsc::channel(settings.outbound_queue);
-        let sid = conn.session_id;
-        let pid = conn.participant.id.clone();
+    let max_frame = state.settings.signalling.max_frame_bytes;
+    let stream = stream
+        .max_frame_size(max_frame)
+        .aggregate_continuations()
+        .max_continuation_size(max_frame);
+    serve(state, conn, ws, stream).instrument(span)
+}
 
-        // The hub's futures (store and Redis I/O) are large and short-lived; boxing them keeps
-        // them out of this task's state, which lives as long as the socket: thousands of idle
-        // sockets then cost a few hundred bytes each here instead of kilobytes.
-        if let Err(e) = Box::pin(hub.attach(sid, conn.participant.clone(), conn_id, tx, conn.resume, &conn.ice_servers)).await {
-            tracing::info!(code = e.code(), "join refused");
-            let _ = ws.close(reason(CloseCode::Other(4009), e.code())).await;
-            return;
-        }
-        metrics.connections_open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        tracing::info!(resume = conn.resume.is_some(), "joined");
+async fn serve(
+    state: actix_web::web::Data<AppState>,
+    mut conn: Connection,
+    mut ws: actix_ws::Session,
+    mut stream: actix_ws::AggregatedMessageStream,
+) {
+    let settings = &state.settings.signalling;
+    let hub = &state.hub;
+    let metrics = &state.metrics;
+    let conn_id = hub.connection_id();
+    let (tx, mut rx) = outbox::channel(settings.outbound_queue);
+    let sid = conn.session_id;
+    // Needed for the welcome only: let go of the TURN credentials once it is sent.
+    let ice_servers = std::mem::take(&mut conn.ice_servers);
+    let pid = conn.participant.id.as_str();
 
-        let mut stream = stream
-            .max_frame_size(settings.max_frame_bytes)
-            .aggregate_continuations()
-            .max_continuation_size(settings.max_frame_bytes);
-        let mut heartbeat = tokio::time::interval(Duration::from_secs(settings.heartbeat_seconds));
-        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let timeout = Duration::from_secs(settings.client_timeout_seconds);
-        let mut last_heard = Instant::now();
-        let mut limit = RateLimit::new(settings.rate_limit_per_second, settings.rate_limit_burst);
+    // The hub's futures (store and Redis I/O) are large and short-lived; boxing them keeps
+    // them out of this task's state, which lives as long as the socket: thousands of idle
+    // sockets then cost a few hundred bytes each here instead of kilobytes.
+    let (participant, resume) = (conn.participant.clone(), conn.resume);
+    let attached = Box::pin(async move {
+        hub.attach(sid, participant, conn_id, tx, resume, &ice_servers)
+            .await
+    })
+    .await;
+    if let Err(e) = attached {
+        tracing::info!(code = e.code(), "join refused");
+        let _ = Box::pin(ws.close(reason(CloseCode::Other(4009), e.code()))).await;
+        return;
+    }
+    metrics
+        .connections_open
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(resume = conn.resume.is_some(), "joined");
 
-        let departure = loop {
-            tokio::select! {
-                inbound = stream.recv() => match inbound {
-                    None => break Departure::Drop,
-                    Some(Ok(AggregatedMessage::Text(text))) => {
-                        last_heard = Instant::now();
-                        if !limit.allow() {
-                            crate::metrics::Metrics::inc(&metrics.rate_limited);
-                            if limit.refused > settings.rate_limit_burst {
-                                tracing::warn!("message flood; closing");
-                                flush(&mut rx, &mut ws).await;
-                                let _ = ws.clone().close(reason(CloseCode::Other(CLOSE_RATE_LIMITED), "rate limited")).await;
-                                break Departure::Leave;
-                            }
-                            Box::pin(hub.error(sid, &pid, "rate_limited", "too many messages; slow down")).await;
-                            continue;
-                        }
-                        if Box::pin(handle_text(&state, &conn, &text)).await == Some(Departure::Leave) {
-                            flush(&mut rx, &mut ws).await;
-                            let _ = ws.clone().close(reason(CloseCode::Normal, "left")).await;
+    let mut heartbeat = tokio::time::interval(Duration::from_secs(settings.heartbeat_seconds));
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let timeout = Duration::from_secs(settings.client_timeout_seconds);
+    let mut last_heard = Instant::now();
+    let mut limit = RateLimit::new(settings.rate_limit_per_second, settings.rate_limit_burst);
+
+    let departure = loop {
+        tokio::select! {
+            inbound = stream.recv() => match inbound {
+                None => break Departure::Drop,
+                Some(Ok(AggregatedMessage::Text(text))) => {
+                    last_heard = Instant::now();
+                    if !limit.allow() {
+                        crate::metrics::Metrics::inc(&metrics.rate_limited);
+                        if limit.refused > settings.rate_limit_burst {
+                            tracing::warn!("message flood; closing");
+                            Box::pin(flush(&mut rx, &mut ws)).await;
+                            let _ = Box::pin(ws.clone().close(reason(CloseCode::Other(CLOSE_RATE_LIMITED), "rate limited"))).await;
                             break Departure::Leave;
                         }
+                        Box::pin(hub.error(sid, pid, "rate_limited", "too many messages; slow down")).await;
+                        continue;
                     }
-                    Some(Ok(AggregatedMessage::Binary(_))) => {
-                        last_heard = Instant::now();
-                        Box::pin(hub.error(sid, &pid, "binary_not_supported", "send text frames holding JSON")).await;
-                    }
-                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                        last_heard = Instant::now();
-                        if ws.pong(&bytes).await.is_err() {
-                            break Departure::Drop;
-                        }
-                    }
-                    Some(Ok(AggregatedMessage::Pong(_))) => last_heard = Instant::now(),
-                    Some(Ok(AggregatedMessage::Close(why))) => {
-                        // A normal close is a goodbye; anything else (a page unloading, a
-                        // network fault) keeps the place for a resume.
-                        let normal = why.as_ref().is_none_or(|r| r.code == CloseCode::Normal);
-                        break if normal { Departure::Leave } else { Departure::Drop };
-                    }
-                    Some(Err(ProtocolError::Overflow)) => {
-                        tracing::info!("frame over the size limit; closing");
-                        let _ = ws.clone().close(reason(CloseCode::Size, "frame too large")).await;
+                    if Box::pin(handle_text(&state, &conn, &text)).await == Some(Departure::Leave) {
+                        Box::pin(flush(&mut rx, &mut ws)).await;
+                        let _ = Box::pin(ws.clone().close(reason(CloseCode::Normal, "left"))).await;
                         break Departure::Leave;
                     }
-                    Some(Err(e)) => {
-                        tracing::info!(error = %e, "protocol violation; closing");
-                        let _ = ws.clone().close(reason(CloseCode::Protocol, "protocol violation")).await;
-                        break Departure::Leave;
-                    }
-                },
-                outbound = rx.recv() => match outbound {
-                    Some(Outbound::Text(text)) => {
-                        if ws.text(text).await.is_err() {
-                            break Departure::Drop;
-                        }
-                    }
-                    Some(Outbound::Close(code, why)) => {
-                        let close_code = if code == 1000 { CloseCode::Normal } else if code == CLOSE_RESTARTING { CloseCode::Restart } else { CloseCode::Other(code) };
-                        let _ = ws.clone().close(reason(close_code, why)).await;
-                        break match code {
-                            CLOSE_REPLACED | 1000 => Departure::Silent,
-                            CLOSE_REMOVED => Departure::Leave,
-                            _ => Departure::Drop,
-                        };
-                    }
-                    None => {
-                        // The hub let go of our queue: we did not read fast enough.
-                        let _ = ws.clone().close(reason(CloseCode::Policy, "too slow")).await;
-                        break Departure::Drop;
-                    }
-                },
-                _ = heartbeat.tick() => {
-                    if last_heard.elapsed() > timeout {
-                        tracing::info!("no pong within the timeout; closing");
-                        let _ = ws.clone().close(reason(CloseCode::Away, "timeout")).await;
-                        break Departure::Drop;
-                    }
-                    if ws.ping(b"").await.is_err() {
+                }
+                Some(Ok(AggregatedMessage::Binary(_))) => {
+                    last_heard = Instant::now();
+                    Box::pin(hub.error(sid, pid, "binary_not_supported", "send text frames holding JSON")).await;
+                }
+                Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                    last_heard = Instant::now();
+                    if Box::pin(ws.pong(&bytes)).await.is_err() {
                         break Departure::Drop;
                     }
                 }
+                Some(Ok(AggregatedMessage::Pong(_))) => last_heard = Instant::now(),
+                Some(Ok(AggregatedMessage::Close(why))) => {
+                    // A normal close is a goodbye; anything else (a page unloading, a
+                    // network fault) keeps the place for a resume.
+                    let normal = why.as_ref().is_none_or(|r| r.code == CloseCode::Normal);
+                    break if normal { Departure::Leave } else { Departure::Drop };
+                }
+                Some(Err(ProtocolError::Overflow)) => {
+                    tracing::info!("frame over the size limit; closing");
+                    let _ = Box::pin(ws.clone().close(reason(CloseCode::Size, "frame too large"))).await;
+                    break Departure::Leave;
+                }
+                Some(Err(e)) => {
+                    tracing::info!(error = %e, "protocol violation; closing");
+                    let _ = Box::pin(ws.clone().close(reason(CloseCode::Protocol, "protocol violation"))).await;
+                    break Departure::Leave;
+                }
+            },
+            outbound = rx.recv() => match outbound {
+                Some(Outbound::Text(text)) => {
+                    if send(&mut ws, Message::Text(text.into())).await.is_err() {
+                        break Departure::Drop;
+                    }
+                }
+                Some(Outbound::Close(code, why)) => {
+                    let close_code = if code == 1000 { CloseCode::Normal } else if code == CLOSE_RESTARTING { CloseCode::Restart } else { CloseCode::Other(code) };
+                    let _ = Box::pin(ws.clone().close(reason(close_code, why))).await;
+                    break match code {
+                        CLOSE_REPLACED | 1000 => Departure::Silent,
+                        CLOSE_REMOVED => Departure::Leave,
+                        _ => Departure::Drop,
+                    };
+                }
+                None => {
+                    // The hub let go of our queue: we did not read fast enough.
+                    let _ = Box::pin(ws.clone().close(reason(CloseCode::Policy, "too slow"))).await;
+                    break Departure::Drop;
+                }
+            },
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() > timeout {
+                    tracing::info!("no pong within the timeout; closing");
+                    let _ = Box::pin(ws.clone().close(reason(CloseCode::Away, "timeout"))).await;
+                    break Departure::Drop;
+                }
+                if send(&mut ws, Message::Ping(Default::default())).await.is_err() {
+                    break Departure::Drop;
+                }
             }
-        };
-        Box::pin(hub.detach(sid, &pid, conn_id, departure)).await;
-        metrics.connections_open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        tracing::info!(?departure, "left");
-    }
-    .instrument(span)
-    .await
+        }
+    };
+    Box::pin(hub.detach(sid, pid, conn_id, departure)).await;
+    metrics
+        .connections_open
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(?departure, "left");
+}
+
+/// Sends one message. `Session::text` and its kin would do the same, with a future twice the
+/// size: this one is part of the socket task's state, paid for by every idle socket.
+async fn send(ws: &mut actix_ws::Session, message: Message) -> Result<(), actix_ws::Closed> {
+    futures_util::SinkExt::send(ws, message).await
 }
 
 /// Sends what is already queued, so that a close the server starts does not overtake the
 /// errors that explain it.
-async fn flush(rx: &mut mpsc::Receiver<Outbound>, ws: &mut actix_ws::Session) {
-    while let Ok(Outbound::Text(text)) = rx.try_recv() {
-        if ws.text(text).await.is_err() {
+async fn flush(rx: &mut outbox::Receiver, ws: &mut actix_ws::Session) {
+    while let Some(Outbound::Text(text)) = rx.try_recv() {
+        if send(ws, Message::Text(text.into())).await.is_err() {
             return;
         }
     }
@@ -310,6 +338,9 @@ mod tests {
             .unwrap();
         let state = actix_web::web::Data::new(AppState {
             tokens: crate::auth::Tokens::new(&settings.auth),
+            echo: crate::connectivity::Echo::new(settings.connectivity.clone(), store.clone()),
+            holds: crate::holds::Holds::local(),
+            token_versions: crate::auth::TokenVersions::new(Duration::from_secs(15)),
             settings,
             store,
             hub,
@@ -342,6 +373,6 @@ mod tests {
         let task = run(state, conn, ws, stream);
         let size = std::mem::size_of_val(&task);
         println!("socket task state: {size} bytes");
-        assert!(size <= 2048, "the socket task's state is {size} bytes");
+        assert!(size <= 1280, "the socket task's state is {size} bytes");
     }
 }
