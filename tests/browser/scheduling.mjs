@@ -7,7 +7,7 @@
 // sees the booking and opens its appointment notice in the same tab; the officer's calendar shows
 // the booking; English for the coordinator's view; signing out revokes the token.
 import {
-  run, newPage, check, shot, text, login, apiLogin, apiCall, catalogues, BASE, shanghaiDay,
+  run, newPage, check, shot, text, login, apiLogin, apiCall, catalogues, BASE, shanghaiDay, unlabelledControls,
 } from './lib.mjs';
 
 const ROOM = '第三接谈室';
@@ -67,6 +67,8 @@ run('scheduling', async () => {
     && (await text(officer, '[data-testid=tpl-error]')).includes(zh['error.template_overlap.next']),
     await text(officer, '[data-testid=tpl-error]'));
   await shot(officer, '01-officer-template-overlap-zh');
+  const bareOfficer = await unlabelledControls(officer);
+  check('every control of the review queue, calendar, template and overrides is labelled', bareOfficer.length === 0, bareOfficer);
   await officer.locator(`${monday} [data-testid=tpl-remove]`).last().click();
   check('the extra window is removed again', (await officer.locator(`${monday} [data-testid=tpl-window]`).count()) === 2);
 
@@ -142,6 +144,8 @@ run('scheduling', async () => {
   check('the SPC reviews: the application form, not a direct booking',
     await coord.isVisible('[data-testid=apply-form]') && !(await coord.$('[data-testid=sched-book]')));
 
+  const bareCoord = await unlabelledControls(coord);
+  check('every control of the calendar and the application form is labelled', bareCoord.length === 0, bareCoord);
   await coord.fill('[data-testid=apply-reason]', '申请最高人民法院远程视频接访，当面听取诉求');
   const [refused] = await Promise.all([
     coord.waitForResponse((r) => r.url().endsWith('/api/v1/applications') && r.request().method() === 'POST'),
