@@ -3,7 +3,7 @@
 //!
 //! Run with `cargo bench --bench connectivity_echo`. It starts the real `courtlink serve` as its
 //! own process (embedded default: SQLite in a temporary folder, demo data; the server's peer on
-//! 127.0.0.1, `connectivity.max_concurrent` raised to 64), then at each level (1, 4, 8, 16, 32,
+//! 127.0.0.1, `connectivity.max_concurrent` raised to 256), then at each level (1, 4, 8, 16, 32,
 //! 48, 64 by default; `CONNECTIVITY_ECHO_LEVELS=1,2,4` to choose) starts that many `webrtc`-crate room
 //! terminals at once (tests/connectivity/client.rs: about 490 kbit/s of synthetic VP8 plus data
 //! channel probes, each echoed by the server for the 10 s measuring time) and prints, per level:
@@ -50,7 +50,12 @@ fn cpu_seconds(pid: u32) -> f64 {
     // Fields after the command name (which is in parentheses and may hold spaces).
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
     (ticks(11) + ticks(12)) / 100.0
 }
@@ -68,7 +73,7 @@ async fn start_server() -> anyhow::Result<Server> {
         )
         .env("COURTLINK__LOG__FILTER", "error")
         .env("COURTLINK__CONNECTIVITY__BIND_ADDRESSES", "[\"127.0.0.1\"]")
-        .env("COURTLINK__CONNECTIVITY__MAX_CONCURRENT", "64")
+        .env("COURTLINK__CONNECTIVITY__MAX_CONCURRENT", "256")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

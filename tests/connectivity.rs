@@ -388,7 +388,8 @@ async fn petitioner_device_check() {
 #[test]
 fn bad_connectivity_settings_are_named() {
     let base = common::test_settings("sqlite://unused.db".into());
-    let cases: Vec<(&str, Box<dyn Fn(&mut Settings)>)> = vec![
+    type Tweak = Box<dyn Fn(&mut Settings)>;
+    let cases: Vec<(&str, Tweak)> = vec![
         (
             "connectivity.bind_addresses",
             Box::new(|s| s.connectivity.bind_addresses = vec!["eth0".into()]),
