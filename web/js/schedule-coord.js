@@ -147,6 +147,7 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
     }
     try {
       state.hold = await withReauth(user, () => api('/holds', { method: 'POST', body: { slot_id: slot.id } }));
+      watchHold(state.hold);
       state.chosen = slot;
       state.attemptKey = newIdempotencyKey();
       state.result = null;
@@ -157,6 +158,20 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
       fail(err, e, 'book');
       if (['slot_taken', 'slot_held', 'slot_withdrawn', 'slot_past'].includes(e.code)) loadWeek();
     }
+  }
+
+  // When the hold runs out, say so: the slot may be taken by someone else from then on.
+  let holdTimer = null;
+  function watchHold(hold) {
+    clearTimeout(holdTimer);
+    holdTimer = setTimeout(() => {
+      if (state.hold !== hold || state.result) return;
+      state.hold = null;
+      state.chosen = null;
+      renderWeekView();
+      renderAction();
+      showMessage(err, 'sched.holdExpired', 'sched.holdExpired.next');
+    }, Math.max(0, Date.parse(hold.expires_at) - Date.now()));
   }
 
   function renderAction() {

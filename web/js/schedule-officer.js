@@ -152,6 +152,7 @@ export function mountOfficerSchedule(root, { user, canEdit }) {
     renderWeek(week, {
       monday: state.monday,
       caption: t('roomcal.heading'),
+      emptyKey: 'roomcal.none',
       focusId: state.picked?.slot_id,
       items: state.calendar.map((s) => {
         const status = s.booking_id ? (s.needs_move ? 'move' : 'booked') : s.withdrawn ? 'withdrawn' : 'free';

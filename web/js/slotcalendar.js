@@ -36,13 +36,13 @@ export function beijingMidnight(day) {
  * items: [{id, starts_at, ends_at, text, sub, cls, pressed, attrs, label}] — `attrs` are extra
  * attributes of the button (data-testid …), `label` its accessible name.
  * onChoose(item) runs on a click, Enter or Space. `focusId` is the slot to put in the Tab order
- * (and to focus when `focusNow`).
+ * (and to focus when `focusNow`). `emptyKey`: what to say when the week has none.
  */
-export function renderWeek(container, { monday, items, onChoose, focusId = null, focusNow = false, caption }) {
+export function renderWeek(container, { monday, items, onChoose, focusId = null, focusNow = false, caption, emptyKey = 'cal.week.none' }) {
   const days = [...Array(7)].map((_, i) => addDays(monday, i));
   const rows = [...new Set(items.map((it) => beijingTime(it.starts_at)))].sort();
   if (!items.length) {
-    container.replaceChildren(h('p', { class: 'empty', 'data-testid': 'week-empty' }, t('cal.week.none')));
+    container.replaceChildren(h('p', { class: 'empty', 'data-testid': 'week-empty' }, t(emptyKey)));
     return;
   }
   const cell = new Map(); // "row|col" → items
