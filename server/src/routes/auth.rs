@@ -77,7 +77,12 @@ pub async fn login(
             });
         }
     }
-    if username.is_empty() || username.len() > 64 || password.is_empty() || password.len() > 256 {
+    if username.is_empty()
+        || username.len() > 64
+        || username.chars().any(char::is_control)
+        || password.is_empty()
+        || password.len() > 256
+    {
         return Err(ApiError::invalid(
             "username (1–64) and password (1–256) are required",
         ));

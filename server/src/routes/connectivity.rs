@@ -505,7 +505,7 @@ pub async fn open_campaign(
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Officer, Role::Supervisor, Role::Admin])?;
     let title = body.title.trim();
-    if title.is_empty() || title.chars().count() > 200 {
+    if title.is_empty() || title.chars().count() > 200 || title.chars().any(char::is_control) {
         return Err(ApiError::invalid("title: 1 to 200 characters"));
     }
     if body.deadline <= Utc::now() {
@@ -834,7 +834,9 @@ pub async fn set_contacts(
             "only a court the campaign covers records its contacts",
         ));
     }
-    let name_ok = |n: &str| !n.trim().is_empty() && n.chars().count() <= 50;
+    let name_ok = |n: &str| {
+        !n.trim().is_empty() && n.chars().count() <= 50 && !n.chars().any(char::is_control)
+    };
     let phone_ok = |p: &str| {
         let digits = p.chars().filter(char::is_ascii_digit).count();
         (7..=20).contains(&digits)

@@ -199,6 +199,12 @@ fn classify(e: sqlx::Error) -> StoreError {
                 StoreError::LocalRoomBusy
             } else if matches!(code.as_ref(), "40001" | "40P01" | "5" | "6" | "517" | "261") {
                 StoreError::Retryable(e)
+            } else if matches!(code.as_ref(), "22021" | "22P05") {
+                // PostgreSQL cannot store a NUL in text (SQLite can): refuse the input, not 500.
+                StoreError::Rule {
+                    code: "invalid_input",
+                    message: "the text holds a character that cannot be stored (NUL)".into(),
+                }
             } else if code.starts_with("08") || code.starts_with("57P") {
                 // Connection failures, and the server shutting down, crashing or starting.
                 StoreError::Unavailable(e)
