@@ -299,6 +299,9 @@ run('scheduling', async () => {
   await coord.click('[data-testid=notif-button]');
   await coord.waitForSelector('[data-testid=notif-item][data-event="booking.rescheduled"]', { timeout: 20000 });
   check('the coordinator is notified of the move', true);
+  const movedId = (await moved.json()).booking?.id ?? (await moved.json()).id;
+  await coord.waitForSelector(`[data-testid=booking-item][data-booking-id="${movedId}"][data-status=booked]`);
+  check('the moved booking is in the coordinator’s list (found through the notifications)', true);
   await coord.click('[data-testid=notif-button]');
 
   // ---- 7. a court that approves automatically: a direct booking, rescheduled, then cancelled ----

@@ -844,7 +844,7 @@ export default {
   'sched.apps.withdraw': 'Withdraw',
   'sched.apps.answered': 'Answer sent.',
   'sched.bookings.heading': 'Our bookings',
-  'sched.bookings.none': 'No bookings made on the calendar yet.',
+  'sched.bookings.none': 'No recent bookings.',
   'sched.needsMove': 'Needs moving',
   'sched.cancelled': 'Cancelled: {reason}',
   'sched.cancelReason': 'Reason for cancelling or moving',

@@ -844,7 +844,7 @@ export default {
   'sched.apps.withdraw': '撤回申请',
   'sched.apps.answered': '已答复。',
   'sched.bookings.heading': '本院的预约',
-  'sched.bookings.none': '还没有通过日历作出的预约。',
+  'sched.bookings.none': '没有近期的预约。',
   'sched.needsMove': '需改期',
   'sched.cancelled': '取消理由：{reason}',
   'sched.cancelReason': '取消或改期的理由',

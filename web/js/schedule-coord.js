@@ -347,9 +347,14 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
   // ---- the court's applications and bookings ----
   async function loadLists() {
     try {
-      state.apps = await api('/applications');
-      for (const a of state.apps) if (a.booking_id && !state.bookings.has(a.booking_id)) state.bookings.set(a.booking_id, { id: a.booking_id });
-      await Promise.all([...state.bookings.keys()].map(async (id) => {
+      // There is no list of bookings in the API: the court's bookings are found through its
+      // applications and its notifications (booking.created and the rest name the booking).
+      const [applications, notes] = await Promise.all([api('/applications'), api('/notifications?limit=200').catch(() => ({ items: [] }))]);
+      state.apps = applications;
+      const ids = [...state.apps.map((a) => a.booking_id), ...(notes.items || []).map((n) => n.data?.booking_id)];
+      for (const id of ids) if (id && !state.bookings.has(id)) state.bookings.set(id, { id });
+      // A cancelled booking does not change again: read only the others.
+      await Promise.all([...state.bookings.keys()].filter((id) => state.bookings.get(id).status !== 'cancelled').map(async (id) => {
         try {
           state.bookings.set(id, { ...state.bookings.get(id), ...(await api(`/bookings/${encodeURIComponent(id)}`)) });
         } catch { /* shown as unknown below */ }
@@ -375,7 +380,8 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
     a.decision_note ? h('p', { 'data-testid': 'app-note' }, t('sched.apps.note', { note: a.decision_note })) : null,
     a.status === 'proposed' && a.proposed_slot_id ? h('p', {}, t('sched.apps.proposed', { slot: slotWords(a.proposed_slot_id) })) : null,
     appActions(a))) : [h('li', { class: 'empty' }, t('sched.apps.none'))]));
-    const live = [...state.bookings.values()].filter((b) => b.status).sort((a, b) => String(a.starts_at).localeCompare(String(b.starts_at)));
+    const since = Date.now() - 86400000;
+    const live = [...state.bookings.values()].filter((b) => b.status && Date.parse(b.ends_at) > since).sort((a, b) => String(a.starts_at).localeCompare(String(b.starts_at)));
     bookings.replaceChildren(...(live.length ? live.map((b) => h('li', {
       class: `card booking-item${b.needs_move ? ' needs-move' : ''}`, 'data-testid': 'booking-item', 'data-booking-id': b.id, 'data-status': b.status,
     },
