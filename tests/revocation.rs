@@ -102,3 +102,42 @@ async fn a_disabled_user_and_a_new_password_revoke_tokens_on_another_instance() 
     assert!(res.status().is_success(), "{}", res.text().await.unwrap());
     wait_until_refused(&peer, &coord).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logged_out_officers_open_socket_is_closed() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.auth.revocation_seconds = 1;
+        s.signalling.heartbeat_seconds = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let s = app.book_demo_session().await;
+    let mut officer = common::ws_join(&app, s.session_id, &s.officer_token).await;
+    let mut petitioner = common::ws_join(&app, s.session_id, &s.petitioner_token).await;
+    let res = app
+        .post("/api/v1/auth/logout", Some(&s.officer_token), &json!({}))
+        .await;
+    assert_eq!(res.status().as_u16(), 204);
+    let start = std::time::Instant::now();
+    let code = loop {
+        match tokio::time::timeout(Duration::from_secs(10), officer.next())
+            .await
+            .expect("closed within 10 s")
+        {
+            Some(Ok(Message::Close(frame))) => break frame.map(|f| f.code),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => break None,
+        }
+    };
+    assert_eq!(code, Some(CloseCode::Library(4003)));
+    eprintln!("revoked socket closed after {:?}", start.elapsed());
+    // The petitioner's socket stays: its join token is not the officer's.
+    common::ws_send(&mut petitioner, &json!({"type": "quality", "rtt_ms": 20})).await;
+    let res = app.get("/healthz", None).await;
+    assert_eq!(res.status().as_u16(), 200);
+}

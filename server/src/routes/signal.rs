@@ -8,7 +8,7 @@ use crate::signalling::ice;
 use crate::signalling::protocol::{
     AUTH_PREFIX, Participant, ParticipantRole, RESUME_PREFIX, SUBPROTOCOL,
 };
-use crate::signalling::socket::{self, Connection};
+use crate::signalling::socket::{self, Connection, Revocable};
 use crate::startup::AppState;
 use crate::store::{SessionRow, StoreError};
 
@@ -69,7 +69,7 @@ pub async fn signal(
         Err(StoreError::NotFound) => return Err(ApiError::NotFound("session")),
         Err(e) => return Err(e.into()),
     };
-    let participant = admit(&state, token, &session).await?;
+    let (participant, revocable) = admit(&state, token, &session).await?;
     if session.status == SessionStatus::Ended.as_str() {
         return Err(ApiError::conflict(
             "session_ended",
@@ -104,6 +104,7 @@ pub async fn signal(
         participant,
         resume,
         ice_servers,
+        revocable,
     };
     actix_web::rt::spawn(socket::run(state, conn, ws, stream));
     Ok(response)
@@ -140,16 +141,17 @@ async fn admit(
     state: &AppState,
     token: &str,
     session: &SessionRow,
-) -> Result<Participant, ApiError> {
+) -> Result<(Participant, Option<Revocable>), ApiError> {
     if let Ok(claims) = state.tokens.verify_join(token) {
         if claims.sid != session.id {
             return Err(ApiError::Forbidden("this join code is for another session"));
         }
-        return Ok(Participant {
+        let petitioner = Participant {
             id: "petitioner".into(),
             role: ParticipantRole::Petitioner,
             name: "上访人".into(),
-        });
+        };
+        return Ok((petitioner, None));
     }
     let claims = state.tokens.verify_staff(token)?;
     let user_id: i64 = claims
@@ -194,9 +196,16 @@ async fn admit(
             ));
         }
     };
-    Ok(Participant {
+    let participant = Participant {
         id: format!("user-{user_id}"),
         role,
         name: staff.name,
-    })
+    };
+    Ok((
+        participant,
+        Some(Revocable {
+            user_id,
+            version: claims.ver,
+        }),
+    ))
 }

@@ -14,6 +14,8 @@ pub const MAX_CHAT_CHARS: usize = 2000;
 pub const CLOSE_REPLACED: u16 = 4000;
 /// Close code for a participant the host removed.
 pub const CLOSE_REMOVED: u16 = 4001;
+/// Close code for a staff member whose tokens were revoked (logout, account disabled).
+pub const CLOSE_REVOKED: u16 = 4003;
 /// Close code for a client that sent too many messages.
 pub const CLOSE_RATE_LIMITED: u16 = 4008;
 /// Close code sent while an instance drains: reconnect (with `resume.<seq>`) elsewhere.

@@ -9,7 +9,7 @@ use tracing::Instrument;
 use super::hub::{Departure, HubError, Outbound};
 use super::outbox;
 use super::protocol::{
-    CLOSE_RATE_LIMITED, CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, ClientMessage, IceServer,
+    CLOSE_RATE_LIMITED, CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, CLOSE_REVOKED, ClientMessage, IceServer,
     MAX_CHAT_CHARS, Participant,
 };
 use crate::startup::AppState;
@@ -20,6 +20,15 @@ pub struct Connection {
     /// The last seq the client saw, when it asked to resume.
     pub resume: Option<u64>,
     pub ice_servers: Vec<IceServer>,
+    /// A staff member's token, checked again at every heartbeat: a logout or a disabled
+    /// account closes the socket (petitioners' join tokens end with their session instead).
+    pub revocable: Option<Revocable>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Revocable {
+    pub user_id: i64,
+    pub version: i64,
 }
 
 /// A token bucket: `rate` messages a second, bursts up to `burst`.
@@ -202,6 +211,11 @@ async fn serve(
                     let _ = Box::pin(ws.clone().close(reason(CloseCode::Away, "timeout"))).await;
                     break Departure::Drop;
                 }
+                if revoked(&state, conn.revocable).await {
+                    tracing::info!("the user's tokens were revoked; closing");
+                    let _ = Box::pin(ws.clone().close(reason(CloseCode::Other(CLOSE_REVOKED), "revoked"))).await;
+                    break Departure::Leave;
+                }
                 if send(&mut ws, Message::Ping(Default::default())).await.is_err() {
                     break Departure::Drop;
                 }
@@ -213,6 +227,24 @@ async fn serve(
         .connections_open
         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(?departure, "left");
+}
+
+/// Whether a staff socket's tokens were revoked since it connected. Boxed: it runs once a
+/// heartbeat, and its future must not grow every idle socket's state. A store that does not
+/// answer keeps the socket: revocation is no reason for an outage.
+fn revoked(
+    state: &AppState,
+    token: Option<Revocable>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + '_>> {
+    Box::pin(async move {
+        match token {
+            Some(t) => matches!(
+                state.token_versions.accepts(&state.store, t.user_id, t.version).await,
+                Ok(false)
+            ),
+            None => false,
+        }
+    })
 }
 
 /// Sends one message. `Session::text` and its kin would do the same, with a future twice the
@@ -369,6 +401,10 @@ mod tests {
             participant,
             resume: None,
             ice_servers: vec![],
+            revocable: Some(Revocable {
+                user_id: 1,
+                version: 0,
+            }),
         };
         let task = run(state, conn, ws, stream);
         let size = std::mem::size_of_val(&task);
