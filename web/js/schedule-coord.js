@@ -383,11 +383,11 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
     const since = Date.now() - 86400000;
     const live = [...state.bookings.values()].filter((b) => b.status && Date.parse(b.ends_at) > since).sort((a, b) => String(a.starts_at).localeCompare(String(b.starts_at)));
     bookings.replaceChildren(...(live.length ? live.map((b) => h('li', {
-      class: `card booking-item${b.needs_move ? ' needs-move' : ''}`, 'data-testid': 'booking-item', 'data-booking-id': b.id, 'data-status': b.status,
+      class: `card booking-item${b.needs_move && b.status === 'booked' ? ' needs-move' : ''}`, 'data-testid': 'booking-item', 'data-booking-id': b.id, 'data-status': b.status,
     },
     h('p', {}, h('strong', {}, b.case_number || ''), ' ', `${formatDay(b.starts_at)} ${formatTimeRange(b.starts_at, b.ends_at)}`, ' ',
       h('span', { class: 'badge' }, tEnum('booking.status', b.status)),
-      b.needs_move ? h('span', { class: 'badge risk' }, t('sched.needsMove')) : null),
+      b.needs_move && b.status === 'booked' ? h('span', { class: 'badge risk' }, t('sched.needsMove')) : null),
     b.cancel_reason ? h('p', { class: 'hint' }, t('sched.cancelled', { reason: b.cancel_reason })) : null,
     b.status === 'booked' ? bookingActions(b) : null)) : [h('li', { class: 'empty' }, t('sched.bookings.none'))]));
   }
@@ -451,6 +451,11 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
         const { etag } = await apiWithEtag(`/bookings/${encodeURIComponent(b.id)}`);
         await withReauth(user, () => api(`/bookings/${encodeURIComponent(b.id)}/cancel`, { method: 'POST', body: { reason: reason.value.trim() }, headers: { 'If-Match': etag } }));
         announce(t('sched.cancelDone'));
+        // The join code shown above belonged to this booking: it no longer works.
+        if (state.result?.booking?.id === b.id) {
+          state.result = null;
+          renderAction();
+        }
         await loadLists();
         loadWeek();
       } catch (e) {
