@@ -367,20 +367,22 @@ run('scheduling', async () => {
 
   // ---- 8. more material asked for, amended, then rejected with a reason; a day closed ----
   const third = cases[2];
+  const zjCourt = (await apiCall('GET', '/me', { token: await apiLogin('zj.officer') })).data.court;
   await coord.selectOption('[data-testid=sched-case]', String(third.id));
   await coord.selectOption('[data-testid=sched-court]', String(spc.id));
   await coord.click('[data-testid=sched-next]');
   await coord.waitForSelector(`[data-testid=cal-slot][data-room="${ROOM}"][data-theme=""]`);
   await coord.click(`[data-testid=cal-slot][data-room="${ROOM}"][data-theme=""] >> nth=0`);
   await coord.waitForSelector('[data-testid=apply-form]');
-  await coord.fill('[data-testid=apply-reason]', '申请联合接访');
-  await coord.check('[data-testid=fact-reviewed]');
+  await coord.fill('[data-testid=apply-reason]', '申请与浙江高院联合接访');
+  await coord.check('[data-testid=fact-joint]');
   const [third1] = await Promise.all([
     coord.waitForResponse((r) => r.url().endsWith('/api/v1/applications') && r.request().method() === 'POST'),
     coord.click('[data-testid=apply-submit]'),
   ]);
   const app3 = (await third1.json()).application;
-  check('a second application is sent', third1.status() === 201, third1.status());
+  check('a joint reception: eligible, the high court named as the second court', third1.status() === 201
+    && JSON.parse(third1.request().postData()).joint_court_id === zjCourt.id, `${third1.status()} ${third1.request().postData()}`);
   await officer.click('[data-testid=queue-refresh]');
   const item3 = `[data-testid=review-item][data-app-id="${app3.id}"]`;
   await officer.waitForSelector(item3);

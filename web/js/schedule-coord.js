@@ -283,6 +283,9 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
       case_id: byId(state.cases, state.caseId), host_court_id: slot.court.id, local_room_id: byId(state.rooms, state.roomId),
       preferred: [{ from: slot.starts_at, to: slot.ends_at }], reason, facts, slot_id: slot.id,
     };
+    // A joint reception names the high court above this court as the second court (联合接访).
+    const high = state.courts.find((c) => c.level === 'high' && c.id !== slot.court.id);
+    if (facts.joint_with_high_court && high) body.joint_court_id = high.id;
     const key = state.attemptKey;
     try {
       const answer = await withReauth(user, () => api('/applications', { method: 'POST', body, headers: { 'Idempotency-Key': key } }));
