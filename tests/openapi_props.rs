@@ -196,6 +196,10 @@ struct Fuzzer<'a> {
     doc: &'a Value,
     rng: StdRng,
     ids: Vec<i64>,
+    /// Listed ids by kind (see `id_kinds`).
+    pools: BTreeMap<String, Vec<i64>>,
+    /// The path template of the operation being built.
+    path: String,
     /// While set, free-text strings carry a NUL (which PostgreSQL's `text` cannot hold).
     nul: bool,
 }
@@ -246,8 +250,18 @@ impl Fuzzer<'_> {
         xs[self.rng.gen_range(0..xs.len())].clone()
     }
 
-    fn id(&mut self) -> i64 {
-        if !self.ids.is_empty() && self.chance(0.8) {
+    /// An id for a field or path parameter: mostly one of the listed records of its kind.
+    fn id(&mut self, name: &str) -> i64 {
+        let kinds = id_kinds(&self.path, name);
+        let known: Vec<i64> = kinds
+            .iter()
+            .filter_map(|k| self.pools.get(*k))
+            .flatten()
+            .copied()
+            .collect();
+        if !known.is_empty() && self.chance(0.85) {
+            self.pick(&known)
+        } else if !self.ids.is_empty() && self.chance(0.7) {
             let ids = self.ids.clone();
             self.pick(&ids)
         } else {
@@ -342,8 +356,10 @@ impl Fuzzer<'_> {
         match t.as_str() {
             "integer" => {
                 let min = s["minimum"].as_i64();
-                let mut v = if name == "id" || name.ends_with("_id") || name.ends_with("_ids") {
-                    self.id()
+                let mut v = if name == "year" {
+                    self.rng.gen_range(2025..2028)
+                } else if name == "id" || name.ends_with("_id") || name.ends_with("_ids") {
+                    self.id(name)
                 } else {
                     self.rng.gen_range(0..10)
                 };
@@ -552,6 +568,8 @@ struct Run<'a> {
     /// than 422: serde_json classifies "expected value" for an enum as a syntax error, and the
     /// JSON error handler cannot tell it from broken JSON. Reported, not failed.
     quirks: BTreeMap<String, usize>,
+    /// Operations that answered 2xx at least once (so their success schema was checked).
+    succeeded: BTreeSet<String>,
 }
 
 impl Run<'_> {
@@ -653,6 +671,9 @@ impl Run<'_> {
         self.requests += 1;
         let status = res.status().as_u16();
         *self.statuses.entry(status).or_default() += 1;
+        if (200..300).contains(&status) {
+            self.succeeded.insert(op.key());
+        }
         let content_type = res
             .headers()
             .get("content-type")
@@ -1001,17 +1022,70 @@ fn build(f: &mut Fuzzer<'_>, op: &Op, caller: Caller, mutation: usize) -> Reques
 }
 
 /// Integer ids found in the lists the demo roles can read, so that generated ids often exist.
-fn collect_ids(v: &Value, key: &str, out: &mut BTreeSet<i64>) {
+/// `id` fields are filed under `kind` (the list they came from), `x_id` fields under `x_id`;
+/// only top-level and first-nesting-level records' own ids are taken as `kind`.
+fn collect_ids(v: &Value, key: &str, kind: &str, out: &mut BTreeMap<String, BTreeSet<i64>>) {
     match v {
-        Value::Object(m) => m.iter().for_each(|(k, x)| collect_ids(x, k, out)),
-        Value::Array(xs) => xs.iter().for_each(|x| collect_ids(x, key, out)),
+        Value::Object(m) => m.iter().for_each(|(k, x)| {
+            let inner = if x.is_object() { k.as_str() } else { kind };
+            collect_ids(x, k, inner, out)
+        }),
+        Value::Array(xs) => xs.iter().for_each(|x| collect_ids(x, key, kind, out)),
         Value::Number(n) if key == "id" || key.ends_with("_id") => {
             if let Some(i) = n.as_i64() {
-                out.insert(i);
+                let pool = if key == "id" { kind } else { key };
+                out.entry(pool.to_owned()).or_default().insert(i);
             }
         }
         _ => {}
     }
+}
+
+/// Which pools of listed ids fit a parameter or field `name` of the operation at `path`.
+fn id_kinds(path: &str, name: &str) -> Vec<&'static str> {
+    if name != "id" {
+        return match name {
+            "case_id" => vec!["case_id", "cases"],
+            "session_id" => vec!["session_id", "sessions"],
+            "booking_id" => vec!["booking_id"],
+            "slot_id" | "proposed_slot_id" => vec!["slot_id", "slots"],
+            "local_room_id" => vec!["local_room_id", "local-rooms"],
+            "host_room_id" => vec!["host_room_id"],
+            "court_id" | "joint_court_id" | "host_court_id" | "parent_id" => {
+                vec!["courts", "court_id", "host_court_id"]
+            }
+            "application_id" => vec!["applications", "application_id"],
+            "room_id" => vec!["local_room_id", "host_room_id", "room_id"],
+            "override_id" => vec!["override_id"],
+            _ => vec![],
+        };
+    }
+    let rest = path.trim_start_matches("/api/v1/");
+    let table: &[(&str, &[&'static str])] = &[
+        ("sessions", &["sessions", "session_id"]),
+        ("records/sessions", &["sessions", "session_id"]),
+        ("bookings", &["booking_id"]),
+        ("cases", &["cases", "case_id"]),
+        ("applications", &["applications", "application_id"]),
+        ("admin/courts", &["courts", "court_id"]),
+        ("admin/users", &["users"]),
+        ("admin/rooms", &["local_room_id", "host_room_id"]),
+        ("host-rooms", &["host_room_id"]),
+        ("host-courts", &["host_court_id"]),
+        ("ics/host-rooms", &["host_room_id"]),
+        ("ics/local-rooms", &["local_room_id", "local-rooms"]),
+        ("ics/officers", &["users"]),
+        ("webhooks", &["webhooks"]),
+        ("connectivity/campaigns", &["campaigns"]),
+        ("connectivity/tests", &["test_id"]),
+        ("notifications", &["notifications"]),
+    ];
+    table
+        .iter()
+        .filter(|(prefix, _)| rest.starts_with(&format!("{prefix}/")))
+        .max_by_key(|(prefix, _)| prefix.len())
+        .map(|(_, kinds)| kinds.to_vec())
+        .unwrap_or_default()
 }
 
 fn check_document(doc: &Value, ops: &[Op]) -> Vec<String> {
@@ -1098,39 +1172,65 @@ async fn drive(app: TestApp) {
     ops.sort_by(|a, b| (a.rank(), &a.path, &a.method).cmp(&(b.rank(), &b.path, &b.method)));
     let doc_problems = check_document(&doc, &ops);
 
-    let mut ids = BTreeSet::from([demo.session_id, demo.booking_id, demo.case_id]);
-    for list in [
-        "/api/v1/cases",
-        "/api/v1/local-rooms",
-        "/api/v1/slots",
-        "/api/v1/sessions",
-        "/api/v1/applications",
-        "/api/v1/connectivity/rooms",
-    ] {
-        for t in [&tokens.coordinator, &tokens.officer] {
+    let mut pools: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+    pools
+        .entry("sessions".into())
+        .or_default()
+        .insert(demo.session_id);
+    pools
+        .entry("booking_id".into())
+        .or_default()
+        .insert(demo.booking_id);
+    pools
+        .entry("cases".into())
+        .or_default()
+        .insert(demo.case_id);
+    let lists = [
+        ("/api/v1/cases", "cases"),
+        ("/api/v1/local-rooms", "local-rooms"),
+        ("/api/v1/slots", "slots"),
+        ("/api/v1/sessions", "sessions"),
+        ("/api/v1/applications", "applications"),
+        ("/api/v1/connectivity/rooms", "rooms"),
+        ("/api/v1/connectivity/campaigns", "campaigns"),
+        ("/api/v1/notifications", "notifications"),
+        ("/api/v1/admin/courts", "courts"),
+        ("/api/v1/admin/users", "users"),
+        ("/api/v1/webhooks", "webhooks"),
+    ];
+    for (list, kind) in lists {
+        for t in [
+            &tokens.coordinator,
+            &tokens.officer,
+            &tokens.supervisor,
+            &tokens.admin,
+        ] {
             let res = app.get(list, Some(t)).await;
             if res.status() == 200 {
-                collect_ids(&res.json().await.unwrap_or(Value::Null), "", &mut ids);
+                let v = res.json().await.unwrap_or(Value::Null);
+                collect_ids(&v, "", kind, &mut pools);
             }
         }
     }
-    for list in [
-        "/api/v1/admin/courts",
-        "/api/v1/admin/users",
-        "/api/v1/webhooks",
-    ] {
-        let res = app.get(list, Some(&tokens.admin)).await;
-        if res.status() == 200 {
-            collect_ids(&res.json().await.unwrap_or(Value::Null), "", &mut ids);
-        }
-    }
-    let mut ids: Vec<i64> = ids.into_iter().collect();
-    ids.truncate(200);
+    let mut ids: Vec<i64> = pools
+        .values()
+        .flatten()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    ids.truncate(300);
+    let pools: BTreeMap<String, Vec<i64>> = pools
+        .into_iter()
+        .map(|(k, v)| (k, v.into_iter().collect()))
+        .collect();
 
     let mut fuzzer = Fuzzer {
         doc: &doc,
         rng: StdRng::seed_from_u64(seed),
         ids,
+        pools,
+        path: String::new(),
         nul: false,
     };
     let mut run = Run {
@@ -1141,8 +1241,10 @@ async fn drive(app: TestApp) {
         requests: 0,
         statuses: BTreeMap::new(),
         quirks: BTreeMap::new(),
+        succeeded: BTreeSet::new(),
     };
     for op in &ops {
+        fuzzer.path = op.path.clone();
         let mut cases: Vec<(Caller, usize)> = CALLERS.iter().map(|c| (*c, 0)).collect();
         // Each mutation once as a staff role, then random ones.
         let staff = [
@@ -1193,6 +1295,16 @@ async fn drive(app: TestApp) {
         run.requests,
         elapsed.as_secs_f64(),
         run.statuses
+    );
+    let never: Vec<String> = ops
+        .iter()
+        .map(Op::key)
+        .filter(|k| !run.succeeded.contains(k))
+        .collect();
+    eprintln!(
+        "openapi_props: {} of {} operations answered 2xx (schema checked); never: {never:?}",
+        run.succeeded.len(),
+        ops.len()
     );
     if !run.quirks.is_empty() {
         eprintln!(
