@@ -150,7 +150,10 @@ async fn a_deleted_row_breaks_the_chain_at_the_next_one() {
     assert_eq!(rows.len(), seeded + 3);
     exec(
         &store,
-        &format!("DELETE FROM audit_entries WHERE id = {}", rows[seeded + 1].id),
+        &format!(
+            "DELETE FROM audit_entries WHERE id = {}",
+            rows[seeded + 1].id
+        ),
     )
     .await;
     match verify(&store.audit_rows().await.unwrap()) {

@@ -25,8 +25,20 @@ const ATTEMPTS: usize = 1000;
 
 async fn count(store: &Store, sql: &str) -> i64 {
     match store {
-        Store::Sqlite(p) => sqlx::query_as::<_, (i64,)>(sql).fetch_one(p).await.unwrap().0,
-        Store::Postgres(p) => sqlx::query_as::<_, (i64,)>(sql).fetch_one(p).await.unwrap().0,
+        Store::Sqlite(p) => {
+            sqlx::query_as::<_, (i64,)>(sql)
+                .fetch_one(p)
+                .await
+                .unwrap()
+                .0
+        }
+        Store::Postgres(p) => {
+            sqlx::query_as::<_, (i64,)>(sql)
+                .fetch_one(p)
+                .await
+                .unwrap()
+                .0
+        }
     }
 }
 
@@ -51,14 +63,25 @@ async fn thousand_attempts_over_a_hundred_slots(app: TestApp) {
     let mut slots = Vec::new();
     for i in 0..SLOTS {
         let starts = first + Duration::hours(i64::try_from(i).unwrap());
-        assert!(store.ensure_slot(room, starts, starts + Duration::minutes(30)).await.unwrap());
+        assert!(
+            store
+                .ensure_slot(room, starts, starts + Duration::minutes(30))
+                .await
+                .unwrap()
+        );
         slots.push(starts);
     }
     let slot_ids: Vec<i64> = {
         let sql = format!("SELECT id FROM slots WHERE host_room_id = {room} ORDER BY starts_at");
         match &store {
-            Store::Sqlite(p) => sqlx::query_as::<_, (i64,)>(&sql).fetch_all(p).await.unwrap(),
-            Store::Postgres(p) => sqlx::query_as::<_, (i64,)>(&sql).fetch_all(p).await.unwrap(),
+            Store::Sqlite(p) => sqlx::query_as::<_, (i64,)>(&sql)
+                .fetch_all(p)
+                .await
+                .unwrap(),
+            Store::Postgres(p) => sqlx::query_as::<_, (i64,)>(&sql)
+                .fetch_all(p)
+                .await
+                .unwrap(),
         }
         .into_iter()
         .map(|(id,)| id)
@@ -131,9 +154,19 @@ async fn thousand_attempts_over_a_hundred_slots(app: TestApp) {
         let case = cases[used[c]];
         used[c] += 1;
         let body = json!({ "slot_id": slot, "case_id": case, "local_room_id": local_room });
-        let (client, url, token) = (app.client.clone(), app.url("/api/v1/bookings"), token.clone());
+        let (client, url, token) = (
+            app.client.clone(),
+            app.url("/api/v1/bookings"),
+            token.clone(),
+        );
         requests.push(async move {
-            let res = client.post(url).bearer_auth(token).json(&body).send().await.unwrap();
+            let res = client
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
             let status = res.status().as_u16();
             let text = res.text().await.unwrap();
             (status, text)
@@ -150,11 +183,17 @@ async fn thousand_attempts_over_a_hundred_slots(app: TestApp) {
         );
     }
     eprintln!("{:?}: {by_status:?}", app.backend);
-    assert_eq!(by_status.get(&201), Some(&SLOTS), "exactly one booking per slot");
+    assert_eq!(
+        by_status.get(&201),
+        Some(&SLOTS),
+        "exactly one booking per slot"
+    );
 
     let live = count(
         &store,
-        &format!("SELECT COUNT(*) FROM bookings WHERE host_room_id = {room} AND status <> 'cancelled'"),
+        &format!(
+            "SELECT COUNT(*) FROM bookings WHERE host_room_id = {room} AND status <> 'cancelled'"
+        ),
     )
     .await;
     assert_eq!(live, i64::try_from(SLOTS).unwrap());
@@ -184,7 +223,11 @@ async fn thousand_attempts_over_a_hundred_slots(app: TestApp) {
         ),
     )
     .await;
-    assert_eq!(sessions, i64::try_from(SLOTS).unwrap(), "one session per booking");
+    assert_eq!(
+        sessions,
+        i64::try_from(SLOTS).unwrap(),
+        "one session per booking"
+    );
     store.close().await;
 }
 

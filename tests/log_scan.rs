@@ -73,7 +73,10 @@ async fn no_secret_reaches_a_log_line() {
             break port;
         }
         if let Some(status) = child.try_wait().unwrap() {
-            panic!("courtlink exited with {status}: {:?}", lines.lock().unwrap());
+            panic!(
+                "courtlink exited with {status}: {:?}",
+                lines.lock().unwrap()
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
@@ -90,9 +93,13 @@ async fn no_secret_reaches_a_log_line() {
     let mut tokens = Vec::new();
     let mut codes = Vec::new();
     // A failed login, then a good one.
-    let res = post("/auth/login", None, json!({"username": "xihu.coord", "password": "wrong-password-1"}))
-        .await
-        .unwrap();
+    let res = post(
+        "/auth/login",
+        None,
+        json!({"username": "xihu.coord", "password": "wrong-password-1"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(res.status().as_u16(), 401);
     let login: Value = post(
         "/auth/login",
@@ -132,12 +139,16 @@ async fn no_secret_reaches_a_log_line() {
     let mut opened = 0;
     for case in cases.as_array().unwrap() {
         let id = case["id"].as_i64().unwrap();
-        let read: Value = post(&format!("/cases/{id}/identity-reads"), Some(&coordinator), json!({}))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let read: Value = post(
+            &format!("/cases/{id}/identity-reads"),
+            Some(&coordinator),
+            json!({}),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
         assert!(SECRETS.contains(&read["petitioner_id_number"].as_str().unwrap()));
         opened += 1;
     }
@@ -178,12 +189,17 @@ async fn no_secret_reaches_a_log_line() {
     .json()
     .await
     .unwrap();
-    let code = booking["join_code"].as_str().expect("a join code").to_owned();
+    let code = booking["join_code"]
+        .as_str()
+        .expect("a join code")
+        .to_owned();
     codes.push(code.clone());
     codes.push(code.replace('-', ""));
 
     // Joining by code, with a wrong code first.
-    let wrong = post("/auth/join", None, json!({"code": "1111-2222-3333"})).await.unwrap();
+    let wrong = post("/auth/join", None, json!({"code": "1111-2222-3333"}))
+        .await
+        .unwrap();
     assert_eq!(wrong.status().as_u16(), 401);
     codes.push("1111-2222-3333".into());
     codes.push("111122223333".into());
@@ -206,11 +222,15 @@ async fn no_secret_reaches_a_log_line() {
         "Sec-WebSocket-Protocol",
         format!("courtlink.v1, auth.{join_token}").parse().unwrap(),
     );
-    let (ws, _) = tokio_tungstenite::connect_async(request).await.expect("signalling upgrade");
+    let (ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("signalling upgrade");
     drop(ws);
 
     // Logging out.
-    let res = post("/auth/logout", Some(&coordinator), json!({})).await.unwrap();
+    let res = post("/auth/logout", Some(&coordinator), json!({}))
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 204);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let _ = child.kill();
@@ -241,5 +261,9 @@ async fn no_secret_reaches_a_log_line() {
         }
     }
     eprintln!("{} log lines scanned", lines.len());
-    assert!(leaks.is_empty(), "secrets in the log:\n{}", leaks.join("\n"));
+    assert!(
+        leaks.is_empty(),
+        "secrets in the log:\n{}",
+        leaks.join("\n")
+    );
 }

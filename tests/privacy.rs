@@ -34,11 +34,24 @@ async fn sealed_at_rest(app: TestApp) {
     let cases = rows(&store, all).await;
     assert!(!cases.is_empty());
     for (id, number, phone, hash) in &cases {
-        assert!(number.starts_with("v1:"), "case {id}: identity number stored as {number}");
-        assert!(phone.is_empty() || phone.starts_with("v1:"), "case {id}: phone stored as {phone}");
-        assert_eq!(hash.as_deref().map(str::len), Some(64), "case {id}: keyed hash");
+        assert!(
+            number.starts_with("v1:"),
+            "case {id}: identity number stored as {number}"
+        );
+        assert!(
+            phone.is_empty() || phone.starts_with("v1:"),
+            "case {id}: phone stored as {phone}"
+        );
+        assert_eq!(
+            hash.as_deref().map(str::len),
+            Some(64),
+            "case {id}: keyed hash"
+        );
         for secret in [DEMO_ID, DEMO_PHONE, "3301", "1380000"] {
-            assert!(!number.contains(secret) && !phone.contains(secret), "case {id} leaks {secret}");
+            assert!(
+                !number.contains(secret) && !phone.contains(secret),
+                "case {id} leaks {secret}"
+            );
         }
     }
 
@@ -52,10 +65,17 @@ async fn sealed_at_rest(app: TestApp) {
         .find(|c| c["petitioner_id_masked"] == "330***********123X")
         .expect("a demo case of 西湖");
     let text = list.to_string();
-    assert!(!text.contains(DEMO_ID) && !text.contains(DEMO_PHONE), "{text}");
+    assert!(
+        !text.contains(DEMO_ID) && !text.contains(DEMO_PHONE),
+        "{text}"
+    );
     let id = first["id"].as_i64().unwrap();
     let read = app
-        .post(&format!("/api/v1/cases/{id}/identity-reads"), Some(&coordinator), &json!({}))
+        .post(
+            &format!("/api/v1/cases/{id}/identity-reads"),
+            Some(&coordinator),
+            &json!({}),
+        )
         .await;
     assert_eq!(read.status().as_u16(), 200);
     let body: serde_json::Value = read.json().await.unwrap();
@@ -73,7 +93,11 @@ async fn sealed_at_rest(app: TestApp) {
     }
     let sealed = store.seal_legacy_cases(500).await.unwrap();
     assert_eq!(sealed, 1);
-    assert_eq!(store.seal_legacy_cases(500).await.unwrap(), 0, "nothing left to seal");
+    assert_eq!(
+        store.seal_legacy_cases(500).await.unwrap(),
+        0,
+        "nothing left to seal"
+    );
     let after = rows(&store, all).await;
     let (legacy_id, number, phone, hash) = after.last().unwrap().clone();
     assert!(number.starts_with("v1:") && phone.starts_with("v1:") && hash.is_some());
@@ -93,4 +117,7 @@ async fn sealed_at_rest(app: TestApp) {
     store.close().await;
 }
 
-on_both_backends!(identity_and_phone_numbers_are_sealed_at_rest, sealed_at_rest);
+on_both_backends!(
+    identity_and_phone_numbers_are_sealed_at_rest,
+    sealed_at_rest
+);

@@ -25,25 +25,42 @@ async fn logout_revokes_every_token_of_the_user() {
     let second = app.login("zj.officer").await;
     let other = app.login("spc.officer").await;
     assert_eq!(me(&app, &first).await, 200);
-    let res = app.post("/api/v1/auth/logout", Some(&first), &json!({})).await;
+    let res = app
+        .post("/api/v1/auth/logout", Some(&first), &json!({}))
+        .await;
     assert_eq!(res.status().as_u16(), 204);
     // This instance knows at once; both of the user's tokens are dead, others' are not.
-    assert_error(app.get("/api/v1/me", Some(&first)).await, 401, "unauthenticated").await;
+    assert_error(
+        app.get("/api/v1/me", Some(&first)).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
     assert_eq!(me(&app, &second).await, 401);
     assert_eq!(me(&app, &other).await, 200);
-    let res = app.post("/api/v1/auth/refresh", Some(&second), &json!({})).await;
+    let res = app
+        .post("/api/v1/auth/refresh", Some(&second), &json!({}))
+        .await;
     assert_eq!(res.status().as_u16(), 401);
     // Logging in again works.
     let again = app.login("zj.officer").await;
     assert_eq!(me(&app, &again).await, 200);
     // Logging out without a token is refused, not an error.
-    assert_error(app.post("/api/v1/auth/logout", None, &json!({})).await, 401, "unauthenticated").await;
+    assert_error(
+        app.post("/api/v1/auth/logout", None, &json!({})).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
 }
 
 async fn wait_until_refused(app: &TestApp, token: &str) -> Duration {
     let start = std::time::Instant::now();
     while me(app, token).await == 200 {
-        assert!(start.elapsed() < Duration::from_secs(10), "token still accepted");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "token still accepted"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     start.elapsed()
@@ -140,4 +157,20 @@ async fn a_logged_out_officers_open_socket_is_closed() {
     common::ws_send(&mut petitioner, &json!({"type": "quality", "rtt_ms": 20})).await;
     let res = app.get("/healthz", None).await;
     assert_eq!(res.status().as_u16(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_token_works_on_an_instance_that_has_never_seen_its_user() {
+    // Routes open to staff and petitioners alike await the staff check (a store read on a cold
+    // instance); polling it once would refuse a good token.
+    let app = TestApp::spawn().await;
+    let s = app.book_demo_session().await;
+    let cold = app.spawn_peer().await;
+    let res = cold
+        .get(
+            &format!("/api/v1/sessions/{}/transcript", s.session_id),
+            Some(&s.officer_token),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 200, "{}", res.text().await.unwrap());
 }

@@ -79,7 +79,12 @@ impl Tokens {
         let mut decoding: HashMap<String, DecodingKey> = settings
             .previous_keys
             .iter()
-            .map(|k| (k.kid.clone(), DecodingKey::from_secret(k.key.expose_secret().as_bytes())))
+            .map(|k| {
+                (
+                    k.kid.clone(),
+                    DecodingKey::from_secret(k.key.expose_secret().as_bytes()),
+                )
+            })
             .collect();
         decoding.insert(settings.signing_kid.clone(), DecodingKey::from_secret(key));
         Tokens {
@@ -487,24 +492,27 @@ pub enum Caller {
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Ready<Result<Caller, ApiError>>;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Caller, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        use std::future::Future;
-        use std::task::{Context, Poll, Waker};
-        // Both extractors are ready at once; poll each a single time.
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut staff = Staff::from_request(req, payload);
-        if let Poll::Ready(Ok(s)) = std::pin::Pin::new(&mut staff).poll(&mut cx) {
-            return ready(Ok(Caller::Staff(s)));
-        }
-        let mut petitioner = Petitioner::from_request(req, payload);
-        match std::pin::Pin::new(&mut petitioner).poll(&mut cx) {
-            Poll::Ready(Ok(p)) => ready(Ok(Caller::Petitioner(p))),
-            _ => ready(Err(ApiError::Unauthenticated(
-                "the token is missing, invalid or expired",
-            ))),
-        }
+        // A staff token is checked against the user's current version (a store read), so the
+        // staff extractor is awaited, not polled once; a join token is checked by itself.
+        let staff = Staff::from_request(req, payload);
+        let petitioner = Petitioner::from_request(req, payload);
+        Box::pin(async move {
+            match staff.await {
+                Ok(s) => return Ok(Caller::Staff(s)),
+                // The token may be good; the store could not say.
+                Err(e @ ApiError::StoreUnavailable(_)) => return Err(e),
+                Err(_) => {}
+            }
+            match petitioner.await {
+                Ok(p) => Ok(Caller::Petitioner(p)),
+                Err(_) => Err(ApiError::Unauthenticated(
+                    "the token is missing, invalid or expired",
+                )),
+            }
+        })
     }
 }
 

@@ -301,10 +301,17 @@ impl Settings {
             return invalid("demo.seed", "demo data is refused in production");
         }
         let kid_ok = |kid: &str| {
-            !kid.is_empty() && kid.len() <= 32 && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            !kid.is_empty()
+                && kid.len() <= 32
+                && kid
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         };
         if !kid_ok(&self.auth.signing_kid) {
-            return invalid("auth.signing_kid", "must be 1 to 32 letters, digits, - or _");
+            return invalid(
+                "auth.signing_kid",
+                "must be 1 to 32 letters, digits, - or _",
+            );
         }
         let mut kids = std::collections::HashSet::from([self.auth.signing_kid.as_str()]);
         for previous in &self.auth.previous_keys {
@@ -534,14 +541,26 @@ mod tests {
     fn bad_scheduling_and_key_settings_are_named() {
         let text = std::fs::read_to_string(repo_config().join("default.toml")).unwrap();
         for (from, to, key) in [
-            ("hold_seconds = 300", "hold_seconds = 5", "scheduling.hold_seconds"),
-            ("idempotency_hours = 24", "idempotency_hours = 0", "scheduling.idempotency_hours"),
+            (
+                "hold_seconds = 300",
+                "hold_seconds = 5",
+                "scheduling.hold_seconds",
+            ),
+            (
+                "idempotency_hours = 24",
+                "idempotency_hours = 0",
+                "scheduling.idempotency_hours",
+            ),
             (
                 "data_key = \"courtlink-demo-data-key-not-for-production-use!\"",
                 "data_key = \"short\"",
                 "privacy.data_key",
             ),
-            ("[auth]", "[auth]\nsigning_kid = \"bad kid!\"", "auth.signing_kid"),
+            (
+                "[auth]",
+                "[auth]\nsigning_kid = \"bad kid!\"",
+                "auth.signing_kid",
+            ),
             (
                 "[auth]",
                 "[auth]\nprevious_keys = [{ kid = \"k0\", key = \"short\" }]",

@@ -54,7 +54,10 @@ impl Sealer {
     pub fn seal(&self, plain: &str) -> String {
         let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
         // Encryption with a fresh nonce cannot fail for inputs this small.
-        let sealed = self.aead.encrypt(&nonce, plain.as_bytes()).unwrap_or_default();
+        let sealed = self
+            .aead
+            .encrypt(&nonce, plain.as_bytes())
+            .unwrap_or_default();
         let mut bytes = nonce.to_vec();
         bytes.extend_from_slice(&sealed);
         format!("{PREFIX}{}", B64.encode(bytes))
@@ -141,9 +144,18 @@ mod tests {
     #[test]
     fn lookups_are_keyed_and_normalised() {
         let s = Sealer::new(b"0123456789abcdef0123456789abcdef");
-        assert_eq!(s.lookup("33010619650101123x"), s.lookup(" 33010619650101123X "));
-        assert_ne!(s.lookup("33010619650101123X"), s.lookup("330106196501011230"));
+        assert_eq!(
+            s.lookup("33010619650101123x"),
+            s.lookup(" 33010619650101123X ")
+        );
+        assert_ne!(
+            s.lookup("33010619650101123X"),
+            s.lookup("330106196501011230")
+        );
         let other = Sealer::new(b"another key, also 32 bytes long!");
-        assert_ne!(s.lookup("33010619650101123X"), other.lookup("33010619650101123X"));
+        assert_ne!(
+            s.lookup("33010619650101123X"),
+            other.lookup("33010619650101123X")
+        );
     }
 }

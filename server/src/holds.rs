@@ -32,7 +32,8 @@ pub enum Placed {
 }
 
 /// Releases a hold only if the caller still holds it.
-const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+const RELEASE: &str =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
 impl Holds {
     pub fn local() -> Holds {
@@ -162,13 +163,25 @@ mod tests {
     #[tokio::test]
     async fn a_local_hold_excludes_others_until_it_expires() {
         let holds = Holds::local();
-        assert_eq!(holds.place(7, 1, Duration::from_millis(80)).await, Placed::Held);
-        assert_eq!(holds.place(7, 2, Duration::from_secs(60)).await, Placed::HeldByOther);
-        assert_eq!(holds.place(7, 1, Duration::from_millis(80)).await, Placed::Held);
+        assert_eq!(
+            holds.place(7, 1, Duration::from_millis(80)).await,
+            Placed::Held
+        );
+        assert_eq!(
+            holds.place(7, 2, Duration::from_secs(60)).await,
+            Placed::HeldByOther
+        );
+        assert_eq!(
+            holds.place(7, 1, Duration::from_millis(80)).await,
+            Placed::Held
+        );
         assert_eq!(holds.holder(7).await, Some(1));
         tokio::time::sleep(Duration::from_millis(120)).await;
         assert_eq!(holds.holder(7).await, None);
-        assert_eq!(holds.place(7, 2, Duration::from_secs(60)).await, Placed::Held);
+        assert_eq!(
+            holds.place(7, 2, Duration::from_secs(60)).await,
+            Placed::Held
+        );
         holds.release(7, 1).await;
         assert_eq!(holds.holder(7).await, Some(2));
         holds.release(7, 2).await;

@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, Offset, TimeZone, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, Offset, TimeZone, Utc, Weekday,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -117,7 +119,12 @@ fn parse_time(field: &str, s: &str) -> Result<NaiveTime, ScheduleError> {
     NaiveTime::parse_from_str(s, "%H:%M")
         .ok()
         .filter(|_| ok)
-        .ok_or_else(|| refuse("bad_time", format!("{field} must be a time of day as HH:MM, not {s:?}")))
+        .ok_or_else(|| {
+            refuse(
+                "bad_time",
+                format!("{field} must be a time of day as HH:MM, not {s:?}"),
+            )
+        })
 }
 
 impl Window {
@@ -127,7 +134,10 @@ impl Window {
         if closes <= opens {
             return Err(refuse(
                 "bad_window",
-                format!("the window {}–{} closes before it opens", self.opens, self.closes),
+                format!(
+                    "the window {}–{} closes before it opens",
+                    self.opens, self.closes
+                ),
             ));
         }
         if !(MIN_SLOT_MINUTES..=MAX_SLOT_MINUTES).contains(&self.slot_minutes) {
@@ -248,7 +258,9 @@ pub enum Override {
 pub enum CalendarDay {
     Holiday,
     /// A worked weekend day (调休), following the timetable of this weekday.
-    Workday { follows: u32 },
+    Workday {
+        follows: u32,
+    },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -369,7 +381,8 @@ mod tests {
     fn calendar_2026() -> Calendar {
         let mut c = Calendar::default();
         c.days.insert(date("2026-10-01"), CalendarDay::Holiday);
-        c.days.insert(date("2026-10-10"), CalendarDay::Workday { follows: 5 });
+        c.days
+            .insert(date("2026-10-10"), CalendarDay::Workday { follows: 5 });
         c
     }
 
@@ -382,10 +395,21 @@ mod tests {
         }])
         .unwrap();
         // 2026-11-30 is a Monday.
-        let slots = compute(&t, &HashMap::new(), &Calendar::default(), date("2026-11-30"), date("2026-11-30"));
+        let slots = compute(
+            &t,
+            &HashMap::new(),
+            &Calendar::default(),
+            date("2026-11-30"),
+            date("2026-11-30"),
+        );
         let starts: Vec<String> = slots
             .iter()
-            .map(|s| s.starts_at.with_timezone(&shanghai()).format("%H:%M").to_string())
+            .map(|s| {
+                s.starts_at
+                    .with_timezone(&shanghai())
+                    .format("%H:%M")
+                    .to_string()
+            })
             .collect();
         // 09:00, 10:15; 11:30 would end at 12:30, after closing.
         assert_eq!(starts, ["09:00", "10:15"]);
@@ -395,7 +419,11 @@ mod tests {
     #[test]
     fn holidays_close_and_make_up_days_open_with_the_followed_timetable() {
         let t = Template::parse(&[
-            TemplateDay { weekday: 4, theme: None, windows: vec![window("09:00", "10:00", 60, 0)] },
+            TemplateDay {
+                weekday: 4,
+                theme: None,
+                windows: vec![window("09:00", "10:00", 60, 0)],
+            },
             TemplateDay {
                 weekday: 5,
                 theme: Some(Category::Criminal),
@@ -405,13 +433,22 @@ mod tests {
         .unwrap();
         let cal = calendar_2026();
         // Thursday 2026-10-01 is National Day; Saturday 2026-10-10 is worked as a Friday.
-        let slots = compute(&t, &HashMap::new(), &cal, date("2026-09-28"), date("2026-10-11"));
+        let slots = compute(
+            &t,
+            &HashMap::new(),
+            &cal,
+            date("2026-09-28"),
+            date("2026-10-11"),
+        );
         let days: Vec<NaiveDate> = slots.iter().map(|s| local_day(s.starts_at)).collect();
         assert!(!days.contains(&date("2026-10-01")));
         assert!(days.contains(&date("2026-10-08")));
         assert!(days.contains(&date("2026-10-10")));
         assert!(!days.contains(&date("2026-10-11")));
-        let saturday = slots.iter().find(|s| local_day(s.starts_at) == date("2026-10-10")).unwrap();
+        let saturday = slots
+            .iter()
+            .find(|s| local_day(s.starts_at) == date("2026-10-10"))
+            .unwrap();
         assert_eq!(saturday.theme, Some(Category::Criminal));
         assert_eq!(cal.timetable(date("2026-10-03")), None);
     }
@@ -428,10 +465,24 @@ mod tests {
         let mut o = HashMap::new();
         o.insert(date("2026-11-30"), vec![Override::Closed]);
         // A Saturday opened by hand, and a Monday where the extra window overlaps the template.
-        o.insert(date("2026-12-05"), vec![Override::Open(extra, Some(Category::Civil))]);
+        o.insert(
+            date("2026-12-05"),
+            vec![Override::Open(extra, Some(Category::Civil))],
+        );
         o.insert(date("2026-12-07"), vec![Override::Open(extra, None)]);
-        let slots = compute(&t, &o, &Calendar::default(), date("2026-11-30"), date("2026-12-07"));
-        let per_day = |d: &str| slots.iter().filter(|s| local_day(s.starts_at) == date(d)).count();
+        let slots = compute(
+            &t,
+            &o,
+            &Calendar::default(),
+            date("2026-11-30"),
+            date("2026-12-07"),
+        );
+        let per_day = |d: &str| {
+            slots
+                .iter()
+                .filter(|s| local_day(s.starts_at) == date(d))
+                .count()
+        };
         assert_eq!(per_day("2026-11-30"), 0);
         assert_eq!(per_day("2026-12-05"), 2);
         // 09:00–10:00 from the template; 09:30 overlaps it and is dropped; 10:30–11:30 stays.
@@ -441,19 +492,53 @@ mod tests {
     #[test]
     fn bad_templates_are_refused_with_a_code() {
         let code = |days: &[TemplateDay]| Template::parse(days).unwrap_err().code;
-        let day = |weekday, windows| TemplateDay { weekday, theme: None, windows };
+        let day = |weekday, windows| TemplateDay {
+            weekday,
+            theme: None,
+            windows,
+        };
         assert_eq!(
-            code(&[day(2, vec![window("09:00", "11:00", 60, 0), window("10:30", "12:00", 60, 0)])]),
+            code(&[day(
+                2,
+                vec![
+                    window("09:00", "11:00", 60, 0),
+                    window("10:30", "12:00", 60, 0)
+                ]
+            )]),
             "template_overlap"
         );
-        assert_eq!(code(&[day(2, vec![window("09:00", "12:00", 20, 0)])]), "slot_length_out_of_range");
-        assert_eq!(code(&[day(2, vec![window("09:00", "12:00", 150, 0)])]), "slot_length_out_of_range");
-        assert_eq!(code(&[day(2, vec![window("12:00", "09:00", 60, 0)])]), "bad_window");
-        assert_eq!(code(&[day(2, vec![window("09:00", "09:45", 60, 0)])]), "bad_window");
-        assert_eq!(code(&[day(2, vec![window("9:00", "12:00", 60, 0)])]), "bad_time");
-        assert_eq!(code(&[day(2, vec![window("25:00", "26:00", 60, 0)])]), "bad_time");
-        assert_eq!(code(&[day(6, vec![window("09:00", "12:00", 60, 0)])]), "bad_weekday");
+        assert_eq!(
+            code(&[day(2, vec![window("09:00", "12:00", 20, 0)])]),
+            "slot_length_out_of_range"
+        );
+        assert_eq!(
+            code(&[day(2, vec![window("09:00", "12:00", 150, 0)])]),
+            "slot_length_out_of_range"
+        );
+        assert_eq!(
+            code(&[day(2, vec![window("12:00", "09:00", 60, 0)])]),
+            "bad_window"
+        );
+        assert_eq!(
+            code(&[day(2, vec![window("09:00", "09:45", 60, 0)])]),
+            "bad_window"
+        );
+        assert_eq!(
+            code(&[day(2, vec![window("9:00", "12:00", 60, 0)])]),
+            "bad_time"
+        );
+        assert_eq!(
+            code(&[day(2, vec![window("25:00", "26:00", 60, 0)])]),
+            "bad_time"
+        );
+        assert_eq!(
+            code(&[day(6, vec![window("09:00", "12:00", 60, 0)])]),
+            "bad_weekday"
+        );
         assert_eq!(code(&[day(2, vec![]), day(2, vec![])]), "bad_weekday");
-        assert_eq!(code(&[day(2, vec![window("09:00", "12:00", 60, 200)])]), "buffer_out_of_range");
+        assert_eq!(
+            code(&[day(2, vec![window("09:00", "12:00", 60, 200)])]),
+            "buffer_out_of_range"
+        );
     }
 }

@@ -261,7 +261,9 @@ fn spawn_schedule_keeper(store: Store, idempotency_hours: i64) {
             loop {
                 match store.seal_legacy_cases(500).await {
                     Ok(0) => break,
-                    Ok(n) => tracing::info!(sealed = n, "sealed the petitioner data of older cases"),
+                    Ok(n) => {
+                        tracing::info!(sealed = n, "sealed the petitioner data of older cases")
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "sealing older cases failed; retried within the hour");
                         break;

@@ -267,11 +267,24 @@ async fn auto_book(
         }
     };
     for slot_id in candidates.into_iter().take(5) {
-        let slot = state.store.slot(slot_id).await.map_err(not_found("slot_id"))?;
+        let slot = state
+            .store
+            .slot(slot_id)
+            .await
+            .map_err(not_found("slot_id"))?;
         if slot.court_id != body.host_court_id {
             return Err(ApiError::invalid("slot_id must be a slot of host_court_id"));
         }
-        match book_slot(state, staff, &slot, local, body.joint_court_id, Some((application, 1)), None).await
+        match book_slot(
+            state,
+            staff,
+            &slot,
+            local,
+            body.joint_court_id,
+            Some((application, 1)),
+            None,
+        )
+        .await
         {
             Ok(booked) => return Ok(Some(booked)),
             // Someone was quicker, or this slot does not suit: try the next one.
@@ -386,12 +399,21 @@ pub async fn get_application(
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Review {
     /// Book the application into this slot of the court.
-    Approve { slot_id: i64 },
+    Approve {
+        slot_id: i64,
+    },
     /// Offer this slot instead; the coordinator accepts it.
-    Propose { slot_id: i64, note: String },
+    Propose {
+        slot_id: i64,
+        note: String,
+    },
     /// Ask the local court for more material.
-    MoreInfo { note: String },
-    Reject { reason: String },
+    MoreInfo {
+        note: String,
+    },
+    Reject {
+        reason: String,
+    },
 }
 
 /// Reviews an application (the host court's officer or admin; `If-Match` required).
@@ -432,7 +454,9 @@ pub async fn review_application(
     let own_slot = |slot_id: i64| async move {
         let slot = store.slot(slot_id).await.map_err(not_found("slot_id"))?;
         if slot.court_id != a.host_court_id {
-            return Err(ApiError::invalid("slot_id must be one of your court's slots"));
+            return Err(ApiError::invalid(
+                "slot_id must be one of your court's slots",
+            ));
         }
         Ok(slot)
     };
@@ -470,19 +494,40 @@ pub async fn review_application(
             }
             check_text("note", &note, 2000)?;
             store
-                .decide_application(a.id, version, &Decision::Propose { slot_id, note: &note }, staff.user_id, at)
+                .decide_application(
+                    a.id,
+                    version,
+                    &Decision::Propose {
+                        slot_id,
+                        note: &note,
+                    },
+                    staff.user_id,
+                    at,
+                )
                 .await?;
         }
         Review::MoreInfo { note } => {
             check_text("note", &note, 2000)?;
             store
-                .decide_application(a.id, version, &Decision::MoreInfo { note: &note }, staff.user_id, at)
+                .decide_application(
+                    a.id,
+                    version,
+                    &Decision::MoreInfo { note: &note },
+                    staff.user_id,
+                    at,
+                )
                 .await?;
         }
         Review::Reject { reason } => {
             check_text("reason", &reason, 2000)?;
             store
-                .decide_application(a.id, version, &Decision::Reject { reason: &reason }, staff.user_id, at)
+                .decide_application(
+                    a.id,
+                    version,
+                    &Decision::Reject { reason: &reason },
+                    staff.user_id,
+                    at,
+                )
                 .await?;
         }
     }
@@ -551,8 +596,26 @@ pub async fn answer_application(
                 ));
             };
             let slot = store.slot(slot_id).await?;
-            let local = check_local_side(&state, &staff, a.case_id, a.local_room_id, a.local_officer_id).await?;
-            booking = Some(book_slot(&state, &staff, &slot, &local, a.joint_court_id, Some((a.id, version)), None).await?);
+            let local = check_local_side(
+                &state,
+                &staff,
+                a.case_id,
+                a.local_room_id,
+                a.local_officer_id,
+            )
+            .await?;
+            booking = Some(
+                book_slot(
+                    &state,
+                    &staff,
+                    &slot,
+                    &local,
+                    a.joint_court_id,
+                    Some((a.id, version)),
+                    None,
+                )
+                .await?,
+            );
         }
         Answer::Amend {
             reason,

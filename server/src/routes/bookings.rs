@@ -61,7 +61,11 @@ pub async fn open_slots(
     }
     let mut settings = std::collections::HashMap::new();
     let mut out = Vec::new();
-    for slot in state.store.open_slots_above(staff.court_id, from, to).await? {
+    for slot in state
+        .store
+        .open_slots_above(staff.court_id, from, to)
+        .await?
+    {
         if query.host_court_id.is_some_and(|c| c != slot.court_id) {
             continue;
         }
@@ -334,15 +338,15 @@ pub async fn create_booking(
     let (state, staff, body) = (&**state, &staff, &body);
     preconditions::once(state, &req, staff.user_id, body, |key| async move {
         let local = check_local_side(
-            &state,
-            &staff,
+            state,
+            staff,
             body.case_id,
             body.local_room_id,
             body.local_officer_id,
         )
         .await?;
-        let slot = slot_above(&state, &staff, body.slot_id).await?;
-        check_joint(&state, &staff, slot.court_id, body.joint_court_id).await?;
+        let slot = slot_above(state, staff, body.slot_id).await?;
+        check_joint(state, staff, slot.court_id, body.joint_court_id).await?;
         if !state.store.host_settings(slot.court_id).await?.auto_approve {
             return Err(ApiError::Unprocessable {
                 code: "application_required",
@@ -353,8 +357,8 @@ pub async fn create_booking(
             });
         }
         let booked = book_slot(
-            &state,
-            &staff,
+            state,
+            staff,
             &slot,
             &local,
             body.joint_court_id,
@@ -576,7 +580,10 @@ pub async fn reschedule_booking(
     preconditions::once(state, &req, staff.user_id, body, |key| async move {
         let reason = require_reason(&body.reason)?;
         if b.status != "booked" {
-            return Err(ApiError::conflict("booking_not_live", "this booking is not live"));
+            return Err(ApiError::conflict(
+                "booking_not_live",
+                "this booking is not live",
+            ));
         }
         let slot = state
             .store

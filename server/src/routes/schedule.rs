@@ -24,7 +24,12 @@ fn refused(e: crate::schedule::ScheduleError) -> ApiError {
 }
 
 /// The host room's court, if the caller keeps its availability (its officers and admins).
-async fn own_room(state: &AppState, staff: &Staff, room: i64, write: bool) -> Result<i64, ApiError> {
+async fn own_room(
+    state: &AppState,
+    staff: &Staff,
+    room: i64,
+    write: bool,
+) -> Result<i64, ApiError> {
     let court = match state.store.host_room_court(room).await {
         Ok(c) => c,
         Err(StoreError::NotFound) => return Err(ApiError::NotFound("host room")),
@@ -61,7 +66,9 @@ pub async fn get_settings(
     if court != staff.court_id {
         let above = state.store.court_ancestors(staff.court_id).await?;
         if !above.iter().any(|c| c.id == court) {
-            return Err(ApiError::Forbidden("this court is neither yours nor above yours"));
+            return Err(ApiError::Forbidden(
+                "this court is neither yours nor above yours",
+            ));
         }
     }
     let s = state.store.host_settings(court).await?;
@@ -269,10 +276,7 @@ pub async fn add_override(
             now(),
         )
         .await?;
-    Ok(HttpResponse::Created().json(OverrideSaved {
-        id: oid,
-        published,
-    }))
+    Ok(HttpResponse::Created().json(OverrideSaved { id: oid, published }))
 }
 
 /// Removes a date override and republishes.
@@ -339,7 +343,9 @@ pub async fn room_calendar(
     let from = query.from.unwrap_or_else(now);
     let to = query.to.unwrap_or(from + Duration::days(14));
     if to <= from || to - from > Duration::days(62) {
-        return Err(ApiError::invalid("`to` must come after `from`, at most 62 days later"));
+        return Err(ApiError::invalid(
+            "`to` must come after `from`, at most 62 days later",
+        ));
     }
     Ok(HttpResponse::Ok().json(state.store.room_slots(*id, from, to).await?))
 }
@@ -428,7 +434,10 @@ pub async fn put_calendar(
             }
         }
         if e.name.trim().is_empty() || e.name.chars().count() > 50 {
-            return Err(ApiError::invalid(format!("{}: name must be 1 to 50 characters", e.day)));
+            return Err(ApiError::invalid(format!(
+                "{}: name must be 1 to 50 characters",
+                e.day
+            )));
         }
     }
     let report = state

@@ -9,8 +9,8 @@ use tracing::Instrument;
 use super::hub::{Departure, HubError, Outbound};
 use super::outbox;
 use super::protocol::{
-    CLOSE_RATE_LIMITED, CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, CLOSE_REVOKED, ClientMessage, IceServer,
-    MAX_CHAT_CHARS, Participant,
+    CLOSE_RATE_LIMITED, CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, CLOSE_REVOKED,
+    ClientMessage, IceServer, MAX_CHAT_CHARS, Participant,
 };
 use crate::startup::AppState;
 
@@ -239,7 +239,10 @@ fn revoked(
     Box::pin(async move {
         match token {
             Some(t) => matches!(
-                state.token_versions.accepts(&state.store, t.user_id, t.version).await,
+                state
+                    .token_versions
+                    .accepts(&state.store, t.user_id, t.version)
+                    .await,
                 Ok(false)
             ),
             None => false,

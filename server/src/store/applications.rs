@@ -82,9 +82,16 @@ pub struct NewApplication<'a> {
 
 /// A host court's decision short of approval, or the coordinator's own change.
 pub enum Decision<'a> {
-    Propose { slot_id: i64, note: &'a str },
-    MoreInfo { note: &'a str },
-    Reject { reason: &'a str },
+    Propose {
+        slot_id: i64,
+        note: &'a str,
+    },
+    MoreInfo {
+        note: &'a str,
+    },
+    Reject {
+        reason: &'a str,
+    },
     Withdraw,
     /// The coordinator answers a request for more material: back to pending.
     Amend {
@@ -132,10 +139,14 @@ impl Store {
                 serde_json::json!({ "case_id": new.case_id, "host_court_id": new.host_court_id }),
             );
             append_audit!(tx, lock, &entry);
-            enqueue!(tx, "application.created", serde_json::json!({
-                "application_id": id, "host_court_id": new.host_court_id,
-                "local_court_id": new.local_court_id,
-            }));
+            enqueue!(
+                tx,
+                "application.created",
+                serde_json::json!({
+                    "application_id": id, "host_court_id": new.host_court_id,
+                    "local_court_id": new.local_court_id,
+                })
+            );
             id
         });
         Ok(id)
@@ -239,21 +250,34 @@ impl Store {
                     None,
                     "application.withdrawn",
                 ),
-                Decision::Amend { .. } => ("pending", &["more_info"], None, None, "application.amended"),
+                Decision::Amend { .. } => {
+                    ("pending", &["more_info"], None, None, "application.amended")
+                }
             };
         if !from.contains(&current.status.as_str()) {
             return Err(StoreError::Conflict {
                 code: "application_not_open",
-                message: format!("this application is {} and cannot be changed so", current.status),
+                message: format!(
+                    "this application is {} and cannot be changed so",
+                    current.status
+                ),
             });
         }
         let (reason, facts, preferred) = match decision {
-            Decision::Amend { reason, facts, preferred } => (
+            Decision::Amend {
+                reason,
+                facts,
+                preferred,
+            } => (
                 reason.to_string(),
                 serde_json::to_string(facts).unwrap_or_default(),
                 serde_json::to_string(preferred).unwrap_or_default(),
             ),
-            _ => (current.reason.clone(), current.facts.clone(), current.preferred.clone()),
+            _ => (
+                current.reason.clone(),
+                current.facts.clone(),
+                current.preferred.clone(),
+            ),
         };
         in_write_tx!(self, |tx, lock| {
             let done = sqlx::query(
@@ -283,10 +307,14 @@ impl Store {
                 serde_json::json!({ "status": status, "note": note, "slot_id": slot }),
             );
             append_audit!(tx, lock, &entry);
-            enqueue!(tx, topic, serde_json::json!({
-                "application_id": id, "host_court_id": current.host_court_id,
-                "local_court_id": current.local_court_id, "note": note, "slot_id": slot,
-            }));
+            enqueue!(
+                tx,
+                topic,
+                serde_json::json!({
+                    "application_id": id, "host_court_id": current.host_court_id,
+                    "local_court_id": current.local_court_id, "note": note, "slot_id": slot,
+                })
+            );
         });
         Ok(())
     }

@@ -120,13 +120,15 @@ impl Store {
     }
 
     async fn try_book(&self, req: &Book<'_>) -> Result<BookingRow, StoreError> {
-        let facts: SlotFacts = on_pool!(self, |p| sqlx::query_as(
+        let facts: SlotFacts = on_pool!(self, |p| {
+            sqlx::query_as(
             "SELECT s.host_room_id, hr.court_id AS host_court_id, s.starts_at, s.ends_at, s.theme, s.withdrawn \
              FROM slots s JOIN host_rooms hr ON hr.id = s.host_room_id WHERE s.id = $1"
         )
         .bind(req.slot_id)
         .fetch_one(p)
-        .await)?;
+        .await
+        })?;
         let settings = self.host_settings(facts.host_court_id).await?;
         let (category, number, hash): (String, String, Option<String>) =
             on_pool!(self, |p| sqlx::query_as(
@@ -319,13 +321,17 @@ impl Store {
                 detail,
             );
             append_audit!(tx, lock, &entry);
-            enqueue!(tx, topic, serde_json::json!({
-                "booking_id": booking_id, "session_id": session_id,
-                "host_court_id": facts.host_court_id, "local_court_id": local_court_id,
-                "starts_at": facts.starts_at, "ends_at": facts.ends_at,
-                "replaces": req.replaces.as_ref().map(|r| r.booking_id),
-                "reason": req.replaces.as_ref().map(|r| r.reason),
-            }));
+            enqueue!(
+                tx,
+                topic,
+                serde_json::json!({
+                    "booking_id": booking_id, "session_id": session_id,
+                    "host_court_id": facts.host_court_id, "local_court_id": local_court_id,
+                    "starts_at": facts.starts_at, "ends_at": facts.ends_at,
+                    "replaces": req.replaces.as_ref().map(|r| r.booking_id),
+                    "reason": req.replaces.as_ref().map(|r| r.reason),
+                })
+            );
             let row = BookingRow {
                 id: booking_id,
                 session_id,
@@ -430,11 +436,15 @@ impl Store {
                 serde_json::json!({ "reason": reason, "by_host": by_host }),
             );
             append_audit!(tx, lock, &entry);
-            enqueue!(tx, "booking.cancelled", serde_json::json!({
-                "booking_id": id, "session_id": b.session_id, "host_court_id": b.host_court_id,
-                "local_court_id": b.local_court_id, "starts_at": b.starts_at, "ends_at": b.ends_at,
-                "reason": reason, "by_host": by_host,
-            }));
+            enqueue!(
+                tx,
+                "booking.cancelled",
+                serde_json::json!({
+                    "booking_id": id, "session_id": b.session_id, "host_court_id": b.host_court_id,
+                    "local_court_id": b.local_court_id, "starts_at": b.starts_at, "ends_at": b.ends_at,
+                    "reason": reason, "by_host": by_host,
+                })
+            );
         });
         Ok(())
     }
@@ -510,15 +520,14 @@ impl Store {
         if inserted == 1 {
             return Ok(Idempotency::Fresh);
         }
-        let row: Option<KeyRow> =
-            on_pool!(self, |p| sqlx::query_as(
-                "SELECT request_hash, state, status, body, created_at FROM idempotency_keys \
+        let row: Option<KeyRow> = on_pool!(self, |p| sqlx::query_as(
+            "SELECT request_hash, state, status, body, created_at FROM idempotency_keys \
                  WHERE user_id = $1 AND key = $2"
-            )
-            .bind(user_id)
-            .bind(key)
-            .fetch_optional(p)
-            .await)?;
+        )
+        .bind(user_id)
+        .bind(key)
+        .fetch_optional(p)
+        .await)?;
         let Some((hash, state, status, body, created_at)) = row else {
             // Forgotten between the two statements: start again.
             return Box::pin(self.idempotency_begin(user_id, key, request_hash, at)).await;
@@ -532,7 +541,8 @@ impl Store {
                 body,
             }),
             _ if created_at < at - Duration::seconds(IN_FLIGHT_ABANDONED_SECS) => {
-                let taken = on_pool!(self, |p| sqlx::query(
+                let taken = on_pool!(self, |p| {
+                    sqlx::query(
                     "UPDATE idempotency_keys SET created_at = $3 WHERE user_id = $1 AND key = $2 \
                      AND state = 'in_flight' AND created_at = $4"
                 )
@@ -542,7 +552,8 @@ impl Store {
                 .bind(created_at)
                 .execute(p)
                 .await
-                .map(|r| r.rows_affected()))?;
+                .map(|r| r.rows_affected())
+                })?;
                 Ok(if taken == 1 {
                     Idempotency::Fresh
                 } else {

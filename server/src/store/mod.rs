@@ -444,7 +444,11 @@ impl Store {
                 )
                 .bind(id)
                 .bind(sealer.seal(&number))
-                .bind(if phone.is_empty() { String::new() } else { sealer.seal(&phone) })
+                .bind(if phone.is_empty() {
+                    String::new()
+                } else {
+                    sealer.seal(&phone)
+                })
                 .bind(sealer.lookup(&number))
                 .execute(&mut *tx)
                 .await?;
@@ -630,10 +634,7 @@ impl Store {
     }
 
     pub async fn session_by_code_hash(&self, hash: &str) -> Result<Option<SessionRow>, StoreError> {
-        let sql = format!(
-            "{} WHERE se.join_code_hash = $1",
-            Self::SESSION_SELECT
-        );
+        let sql = format!("{} WHERE se.join_code_hash = $1", Self::SESSION_SELECT);
         Ok(on_pool!(self, |p| sqlx::query_as(&sql)
             .bind(hash)
             .fetch_optional(p)

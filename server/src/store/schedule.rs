@@ -186,7 +186,11 @@ impl Store {
         Ok(row.map(|(id,)| id))
     }
 
-    pub async fn host_room_by_name(&self, court_id: i64, name: &str) -> Result<Option<i64>, StoreError> {
+    pub async fn host_room_by_name(
+        &self,
+        court_id: i64,
+        name: &str,
+    ) -> Result<Option<i64>, StoreError> {
         let row: Option<(i64,)> = on_pool!(self, |p| sqlx::query_as(
             "SELECT id FROM host_rooms WHERE court_id = $1 AND name = $2"
         )
@@ -459,11 +463,12 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<PublishReport, StoreError> {
         in_write_tx!(self, |tx, lock| {
-            let done = sqlx::query("DELETE FROM room_overrides WHERE id = $1 AND host_room_id = $2")
-                .bind(id)
-                .bind(host_room_id)
-                .execute(&mut *tx)
-                .await?;
+            let done =
+                sqlx::query("DELETE FROM room_overrides WHERE id = $1 AND host_room_id = $2")
+                    .bind(id)
+                    .bind(host_room_id)
+                    .execute(&mut *tx)
+                    .await?;
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
@@ -525,14 +530,20 @@ impl Store {
         self.publish_all(at).await
     }
 
-    async fn calendar_between(&self, from: NaiveDate, to: NaiveDate) -> Result<Calendar, StoreError> {
-        let rows: Vec<CalendarEntry> = on_pool!(self, |p| sqlx::query_as(
+    async fn calendar_between(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Calendar, StoreError> {
+        let rows: Vec<CalendarEntry> = on_pool!(self, |p| {
+            sqlx::query_as(
             "SELECT day, kind, name, follows_weekday FROM calendar_days WHERE day >= $1 AND day <= $2"
         )
         .bind(from.format("%Y-%m-%d").to_string())
         .bind(to.format("%Y-%m-%d").to_string())
         .fetch_all(p)
-        .await)?;
+        .await
+        })?;
         Ok(calendar_from(&rows))
     }
 
@@ -639,11 +650,13 @@ impl Store {
                     Some(w) => {
                         let theme = w.theme.map(Category::as_str);
                         if e.withdrawn || e.theme.as_deref() != theme {
-                            sqlx::query("UPDATE slots SET withdrawn = FALSE, theme = $2 WHERE id = $1")
-                                .bind(e.id)
-                                .bind(theme)
-                                .execute(&mut *tx)
-                                .await?;
+                            sqlx::query(
+                                "UPDATE slots SET withdrawn = FALSE, theme = $2 WHERE id = $1",
+                            )
+                            .bind(e.id)
+                            .bind(theme)
+                            .execute(&mut *tx)
+                            .await?;
                         }
                         if e.withdrawn && e.live_booking.is_some() {
                             // Offered again: the booking no longer needs moving.
@@ -669,10 +682,14 @@ impl Store {
                             .bind(booking)
                             .execute(&mut *tx)
                             .await?;
-                            enqueue!(tx, "booking.needs_move", serde_json::json!({
-                                "booking_id": booking, "host_room_id": host_room_id,
-                                "starts_at": e.starts_at,
-                            }));
+                            enqueue!(
+                                tx,
+                                "booking.needs_move",
+                                serde_json::json!({
+                                    "booking_id": booking, "host_room_id": host_room_id,
+                                    "starts_at": e.starts_at,
+                                })
+                            );
                             report.flagged_bookings.push(booking);
                         } else if e.any_booking {
                             sqlx::query("UPDATE slots SET withdrawn = TRUE WHERE id = $1")
