@@ -262,10 +262,13 @@ async fn no_show_is_announced_once(app: TestApp) {
 }
 on_both!(no_show_is_announced_once_t, no_show_is_announced_once);
 
+/// One request a receiver got: its headers, its body, and the status it answered.
+type Received = (Vec<(String, String)>, String, u16);
+
 /// A webhook receiver on port 0 that fails the first `fail_first` requests with 500.
 #[derive(Clone, Default)]
 struct Receiver {
-    got: Arc<Mutex<Vec<(Vec<(String, String)>, String, u16)>>>,
+    got: Arc<Mutex<Vec<Received>>>,
     fail_first: usize,
 }
 
