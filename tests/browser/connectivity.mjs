@@ -1,9 +1,10 @@
-// The room terminal's connectivity test (联通测试) in a real browser: 西湖's coordinator logs in,
+// The room terminal's connectivity test (联通测试) in a real browser, and the petitioner's line
+// test while waiting: 西湖's coordinator logs in,
 // opens roomtest.html, picks a room and presses 开始联通测试; Chromium's fake camera and
 // microphone go to CourtLink's own peer and come back; the page shows a pass with the figures in
 // words, the echoed video plays, and the server recorded the pass with the page's own report.
 import {
-  BASE, run, newPage, check, shot, text, login, apiCall, apiLogin,
+  BASE, run, newPage, check, shot, text, login, apiCall, apiLogin, apiBookNow,
 } from './lib.mjs';
 
 await run('connectivity', async () => {
@@ -53,4 +54,28 @@ await run('connectivity', async () => {
   await page.click('#lang-switch');
   check('the result is shown in English too', (await text(page, '#result-heading')) === 'Connectivity test passed',
     await text(page, '#result-heading'));
-}, { limitSeconds: 120 });
+
+  // The petitioner's line test while waiting: the same echo test, tied to their session by the
+  // join token, on a phone-sized screen.
+  const booking = await apiBookNow('shangcheng.coord', 'high');
+  const pet = await newPage('petitioner-line', 'phone');
+  await pet.goto(new URL(booking.join_path, BASE).href);
+  await pet.waitForSelector('#device-next:not([disabled])');
+  await pet.click('#device-next');
+  await pet.waitForSelector('#step-code:not([hidden])');
+  await pet.click('#join-button');
+  await pet.waitForSelector('#call-state[data-state="waitingRoom"]');
+  await pet.waitForSelector('#line-test:not([hidden])');
+  check('the line test is offered while waiting', (await text(pet, '#line-test-start')) === '开始测试网络',
+    await text(pet, '#line-test'));
+  await shot(pet, '04-petitioner-line-offered');
+  await pet.click('#line-test-start');
+  await pet.waitForSelector('#line-test-result[data-status="running"]');
+  await pet.waitForSelector('#line-test-result[data-status="passed"], #line-test-result[data-status="failed"]',
+    { timeout: 40000 });
+  const result = await text(pet, '#line-test-result');
+  await shot(pet, '05-petitioner-line-result');
+  check('the petitioner\'s line passes, said in plain words', result === '网络良好，可以正常视频。', result);
+  check('the petitioner is still waiting, the call untouched',
+    (await pet.getAttribute('#call-state', 'data-state')) === 'waitingRoom');
+}, { limitSeconds: 150 });

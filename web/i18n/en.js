@@ -1011,4 +1011,10 @@ export default {
   'error.bad_weekday.next': 'Open a weekend or holiday with a date override.',
   'error.day_past': 'That day has passed.',
   'error.day_past.next': 'Choose a day after today.',
+  'join.line.heading': 'Test your line',
+  'join.line.intro': 'While you wait, you can test your network; it takes about 15 seconds. Your picture and sound go only to the court’s server during the test; nobody sees them.',
+  'join.line.start': 'Test my network',
+  'join.line.running': 'Testing your network, please wait (about 15 seconds)…',
+  'join.line.passed': 'Your line is good for video.',
+  'join.line.failed': 'Your line is not good enough: {reason} Tell the court’s staff, or try another network (for example Wi-Fi instead of mobile data).',
 };

@@ -1011,4 +1011,10 @@ export default {
   'error.bad_weekday.next': '周末或节假日请用“特定日期”加开。',
   'error.day_past': '这一天已经过去。',
   'error.day_past.next': '请选择今天以后的日期。',
+  'join.line.heading': '测一测网络线路',
+  'join.line.intro': '等候时可以先测一下您这里的网络，约需 15 秒。测试时画面和声音只发给法院的服务器，不会让别人看到。',
+  'join.line.start': '开始测试网络',
+  'join.line.running': '正在测试网络，请稍候（约 15 秒）…',
+  'join.line.passed': '网络良好，可以正常视频。',
+  'join.line.failed': '网络不太好：{reason} 请告诉法院工作人员，或换一个网络（例如从移动数据换到无线网）后再试。',
 };

@@ -1,11 +1,12 @@
 // join.html: the petitioner. 1 camera and microphone check, 2 join code, 3 the call; after the
 // end, the transcript (笔录) to confirm and sign or refuse, then the rating.
-import { t, tEnum, onLangChange, formatDay, formatTimeRange, formatDateTime } from './i18n.js';
+import { t, tEnum, has, onLangChange, formatDay, formatTimeRange, formatDateTime } from './i18n.js';
 import { api, ApiError, joinSession } from './api.js';
 import { $, h, startPage, showError, showMessage, clearError, announce } from './ui.js';
 import { Call, openLocalMedia, stopStream } from './call.js';
 import { mountRemoteVideos, mountChat, mountMediaToggle } from './callview.js';
 import { createDeviceCheck } from './devicecheck.js';
+import { runEchoTest } from './echotest.js';
 
 startPage();
 // Microphone level and speaker test under the preview (js/devicecheck.js).
@@ -202,6 +203,62 @@ function renderCallState() {
   $('#call-state').dataset.state = key.split('.').pop();
 }
 
+// The line test: while the petitioner waits, the same echo test a court's video room runs
+// (联通测试), so that a bad line is found before the officer is waiting. It uses copies of the
+// camera and microphone tracks, so the call's own mute buttons are untouched.
+const lineTest = { running: false, result: null };
+
+function renderLineTest() {
+  const waiting = state.place === 'waiting' || !state.hostPresent;
+  $('#line-test').hidden = !(waiting || lineTest.running || lineTest.result);
+  $('#line-test-start').disabled = lineTest.running || !state.stream;
+  const out = $('#line-test-result');
+  const r = lineTest.result;
+  if (lineTest.running) {
+    out.textContent = t('join.line.running');
+    out.dataset.state = 'info';
+  } else if (r && r.status === 'passed') {
+    out.textContent = t('join.line.passed');
+    out.dataset.state = 'ok';
+  } else if (r && r.status === 'failed') {
+    const key = `roomtest.reason.${r.reason_code === 'closed' ? 'connection_lost' : r.reason_code}`;
+    const f = r.figures || {};
+    const th = r.thresholds || {};
+    const n = (v, d = 0) => (v === null || v === undefined ? '—' : Number(v).toFixed(d));
+    const reason = has(key) ? t(key, {
+      rtt: n(f.rtt_ms), loss: n(f.loss_percent, 1), jitter: n(f.jitter_ms), bitrate: n(f.bitrate_kbps),
+      max_rtt: n(th.max_rtt_ms), max_loss: n(th.max_loss_percent, 1), max_jitter: n(th.max_jitter_ms),
+      min_bitrate: n(th.min_bitrate_kbps),
+    }) : (r.reason || '');
+    out.textContent = t('join.line.failed', { reason });
+    out.dataset.state = 'problem';
+  } else {
+    out.textContent = '';
+  }
+  out.dataset.status = r ? r.status : (lineTest.running ? 'running' : '');
+}
+
+$('#line-test-start').addEventListener('click', () => runLineTest());
+
+async function runLineTest() {
+  if (lineTest.running || !state.stream || !state.join) return;
+  lineTest.running = true;
+  lineTest.result = null;
+  renderLineTest();
+  const copies = new MediaStream(state.stream.getTracks().map((track) => track.clone()));
+  try {
+    lineTest.result = await runEchoTest({ stream: copies, token: state.join.token });
+  } catch (err) {
+    lineTest.result = { status: 'failed', reason_code: 'server_error', reason: '' };
+    if (!(err instanceof ApiError)) console.error(err);
+  } finally {
+    for (const track of copies.getTracks()) track.stop();
+    lineTest.running = false;
+    renderLineTest();
+    announce($('#line-test-result').textContent);
+  }
+}
+
 let toggles = [];
 function startCall() {
   show('call');
@@ -225,6 +282,7 @@ function startCall() {
   call.addEventListener('state', (e) => {
     state.place = e.detail.state;
     renderCallState();
+    renderLineTest();
   });
   call.addEventListener('mute', (e) => {
     showMessage($('#call-notice'), e.detail.kind === 'video' ? 'join.mutedVideo' : 'join.mutedAudio', 'join.muted.next');
@@ -239,6 +297,7 @@ function startCall() {
       $('.join-stage').dataset.count = String(count);
       state.hostPresent = [...call.peers.values()].some((p) => p.participant.role === 'host');
       renderCallState();
+      renderLineTest();
     },
   });
   mountChat({
@@ -485,6 +544,7 @@ onLangChange(() => {
   if (state.step === 'device') renderDevice();
   renderCallInfo();
   renderCallState();
+  renderLineTest();
   renderEnded();
   if (state.step === 'ended') renderRecord();
   renderLeft();

@@ -4,6 +4,7 @@
 // (`p:<n>`), times its own (`c:<ms>`), and reports what it saw as extra evidence.
 import { t, onLangChange, formatDateTime } from './i18n.js';
 import { api } from './api.js';
+import { runEchoTest } from './echotest.js';
 import { $, h, startPage, requireStaff, staffHeader, showError, showMessage, clearError, handleAuthError, announce } from './ui.js';
 
 const auth = requireStaff(['coordinator', 'officer', 'supervisor']);
@@ -24,9 +25,6 @@ const REASONS = {
   server_error: 'roomtest.reason.server_error',
 };
 const STATUS = { running: 'roomtest.status.running', passed: 'roomtest.status.passed', failed: 'roomtest.status.failed' };
-
-const GATHER_MS = 5000;
-const POLL_MS = 500;
 
 function main({ user }) {
   startPage();
@@ -117,39 +115,6 @@ function main({ user }) {
     if (state.last) showResult(state.last);
   });
 
-  function waitForGathering(pc) {
-    if (pc.iceGatheringState === 'complete') return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, GATHER_MS);
-      pc.addEventListener('icegatheringstatechange', () => {
-        if (pc.iceGatheringState === 'complete') {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
-  }
-
-  async function clientFigures(pc, rtts) {
-    const report = { rtt_ms: null, frames_decoded: null, candidate_rtt_ms: null };
-    if (rtts.length) {
-      const sorted = [...rtts].sort((a, b) => a - b);
-      report.rtt_ms = Math.round(sorted[Math.floor(sorted.length / 2)] * 10) / 10;
-    }
-    try {
-      const stats = await pc.getStats();
-      stats.forEach((s) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'video') report.frames_decoded = s.framesDecoded ?? null;
-        if (s.type === 'candidate-pair' && s.nominated && s.currentRoundTripTime !== undefined) {
-          report.candidate_rtt_ms = Math.round(s.currentRoundTripTime * 10000) / 10;
-        }
-      });
-    } catch {
-      // Stats are extra evidence only.
-    }
-    return report;
-  }
-
   async function runTest() {
     if (state.running || !state.roomId) return;
     state.running = true;
@@ -158,8 +123,6 @@ function main({ user }) {
     $('#result').hidden = true;
     progress.textContent = t('roomtest.progress.devices');
     let stream = null;
-    let pc = null;
-    let probeTimer = null;
     try {
       try {
         stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
@@ -168,53 +131,16 @@ function main({ user }) {
         return;
       }
       $('#local-video').srcObject = stream;
-      pc = new RTCPeerConnection({ iceServers: [] });
-      for (const track of stream.getTracks()) pc.addTrack(track, stream);
-      const echoStream = new MediaStream();
-      pc.addEventListener('track', (event) => {
-        echoStream.addTrack(event.track);
-        $('#echo-video').srcObject = echoStream;
+      const result = await runEchoTest({
+        stream,
+        roomId: state.roomId,
+        onEcho: (echo) => { $('#echo-video').srcObject = echo; },
+        onProgress: (phase, { seconds, total }) => {
+          progress.textContent = phase === 'offer'
+            ? t('roomtest.progress.offer')
+            : t(`roomtest.progress.${phase}`, { seconds, total });
+        },
       });
-      const channel = pc.createDataChannel('courtlink-echo', { ordered: false, maxRetransmits: 0 });
-      const rtts = [];
-      channel.addEventListener('message', (event) => {
-        const text = typeof event.data === 'string' ? event.data : '';
-        if (text.startsWith('p:')) {
-          channel.send(text); // the server's probe: straight back
-        } else if (text.startsWith('c:')) {
-          const sent = Number(text.split(':')[1]);
-          if (Number.isFinite(sent)) rtts.push(performance.now() - sent);
-        }
-      });
-      channel.addEventListener('open', () => {
-        probeTimer = setInterval(() => {
-          if (channel.readyState === 'open') channel.send(`c:${performance.now()}`);
-        }, 200);
-      });
-      progress.textContent = t('roomtest.progress.offer');
-      await pc.setLocalDescription(await pc.createOffer());
-      await waitForGathering(pc);
-      const started = await api('/connectivity/tests', {
-        method: 'POST',
-        body: { room_id: Number(state.roomId), offer: { type: 'offer', sdp: pc.localDescription.sdp } },
-      });
-      await pc.setRemoteDescription(started.answer);
-      const began = Date.now();
-      let result = null;
-      for (;;) {
-        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-        const seconds = Math.round((Date.now() - began) / 1000);
-        progress.textContent = pc.connectionState === 'connected'
-          ? t('roomtest.progress.measuring', { seconds, total: started.measure_seconds })
-          : t('roomtest.progress.connecting', { seconds });
-        result = await api(`/connectivity/tests/${started.test_id}`);
-        if (result.status !== 'running') break;
-      }
-      try {
-        await api(`/connectivity/tests/${started.test_id}/report`, { method: 'POST', body: await clientFigures(pc, rtts) });
-      } catch {
-        // The client's figures are extra evidence; the verdict is the server's.
-      }
       progress.textContent = '';
       showResult(result);
       await loadRooms();
@@ -222,8 +148,6 @@ function main({ user }) {
       progress.textContent = '';
       fail(testError, err);
     } finally {
-      if (probeTimer) clearInterval(probeTimer);
-      if (pc) pc.close();
       if (stream) for (const track of stream.getTracks()) track.stop();
       state.running = false;
       startButton.disabled = !state.rooms.length;

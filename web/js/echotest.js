@@ -1,0 +1,104 @@
+// The connectivity echo test (联通测试) against CourtLink's own WebRTC peer, shared by the room
+// terminal (roomtest.html) and the petitioner's line test while waiting (join.html). The
+// browser sends its camera, microphone and a data channel; the server echoes them back and
+// measures the line from its side (docs/connectivity.md). The page returns the server's probes
+// (`p:<n>`), times its own (`c:<ms>`), and reports what it saw as extra evidence.
+import { api } from './api.js';
+
+const GATHER_MS = 5000;
+const POLL_MS = 500;
+
+function waitForGathering(pc) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, GATHER_MS);
+    pc.addEventListener('icegatheringstatechange', () => {
+      if (pc.iceGatheringState === 'complete') {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
+
+async function clientFigures(pc, rtts) {
+  const report = { rtt_ms: null, frames_decoded: null, candidate_rtt_ms: null };
+  if (rtts.length) {
+    const sorted = [...rtts].sort((a, b) => a - b);
+    report.rtt_ms = Math.round(sorted[Math.floor(sorted.length / 2)] * 10) / 10;
+  }
+  try {
+    const stats = await pc.getStats();
+    stats.forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') report.frames_decoded = s.framesDecoded ?? null;
+      if (s.type === 'candidate-pair' && s.nominated && s.currentRoundTripTime !== undefined) {
+        report.candidate_rtt_ms = Math.round(s.currentRoundTripTime * 10000) / 10;
+      }
+    });
+  } catch {
+    // Stats are extra evidence only.
+  }
+  return report;
+}
+
+/**
+ * Runs one echo test with `stream`'s tracks and resolves to the server's result
+ * (`{status, reason_code, reason, figures, thresholds, …}`).
+ * `roomId`: the local room under test (staff); omit it for a petitioner, whose join `token`
+ * ties the test to their session. `onProgress(phase, {seconds, total})` with phase
+ * `offer` | `connecting` | `measuring`; `onEcho(stream)` receives the echoed media.
+ */
+export async function runEchoTest({ stream, roomId, token, onProgress = () => {}, onEcho = () => {} }) {
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  let probeTimer = null;
+  try {
+    for (const track of stream.getTracks()) pc.addTrack(track, stream);
+    const echoStream = new MediaStream();
+    pc.addEventListener('track', (event) => {
+      echoStream.addTrack(event.track);
+      onEcho(echoStream);
+    });
+    const channel = pc.createDataChannel('courtlink-echo', { ordered: false, maxRetransmits: 0 });
+    const rtts = [];
+    channel.addEventListener('message', (event) => {
+      const text = typeof event.data === 'string' ? event.data : '';
+      if (text.startsWith('p:')) {
+        channel.send(text); // the server's probe: straight back
+      } else if (text.startsWith('c:')) {
+        const sent = Number(text.split(':')[1]);
+        if (Number.isFinite(sent)) rtts.push(performance.now() - sent);
+      }
+    });
+    channel.addEventListener('open', () => {
+      probeTimer = setInterval(() => {
+        if (channel.readyState === 'open') channel.send(`c:${performance.now()}`);
+      }, 200);
+    });
+    onProgress('offer', {});
+    await pc.setLocalDescription(await pc.createOffer());
+    await waitForGathering(pc);
+    const body = { offer: { type: 'offer', sdp: pc.localDescription.sdp } };
+    if (roomId !== undefined && roomId !== null) body.room_id = Number(roomId);
+    const options = token === undefined ? {} : { token };
+    const started = await api('/connectivity/tests', { method: 'POST', body, ...options });
+    await pc.setRemoteDescription(started.answer);
+    const began = Date.now();
+    let result = null;
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      const seconds = Math.round((Date.now() - began) / 1000);
+      onProgress(pc.connectionState === 'connected' ? 'measuring' : 'connecting', { seconds, total: started.measure_seconds });
+      result = await api(`/connectivity/tests/${started.test_id}`, options);
+      if (result.status !== 'running') break;
+    }
+    try {
+      await api(`/connectivity/tests/${started.test_id}/report`, { method: 'POST', body: await clientFigures(pc, rtts), ...options });
+    } catch {
+      // The client's figures are extra evidence; the verdict is the server's.
+    }
+    return result;
+  } finally {
+    if (probeTimer) clearInterval(probeTimer);
+    pc.close();
+  }
+}
