@@ -1017,4 +1017,5 @@ export default {
   'join.line.running': 'Testing your network, please wait (about 15 seconds)…',
   'join.line.passed': 'Your line is good for video.',
   'join.line.failed': 'Your line is not good enough: {reason} Tell the court’s staff, or try another network (for example Wi-Fi instead of mobile data).',
+  'roomtest.link': 'Connectivity test',
 };

@@ -1017,4 +1017,5 @@ export default {
   'join.line.running': '正在测试网络，请稍候（约 15 秒）…',
   'join.line.passed': '网络良好，可以正常视频。',
   'join.line.failed': '网络不太好：{reason} 请告诉法院工作人员，或换一个网络（例如从移动数据换到无线网）后再试。',
+  'roomtest.link': '联通测试',
 };
