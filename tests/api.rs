@@ -598,6 +598,20 @@ async fn bad_input_gets_clear_errors() {
         )
         .await;
     assert_error(res, 422, "invalid_input").await;
+    // Valid JSON with a value of the wrong type where an enum is expected: the field, not the
+    // JSON, is wrong.
+    let case = app.get_ok("/api/v1/cases", &coord).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let res = app
+        .client
+        .put(app.url(&format!("/api/v1/cases/{case}/category")))
+        .bearer_auth(&coord)
+        .json(&json!({"category": 42}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 422, "invalid_input").await;
     assert_error(
         app.post_raw("/api/v1/auth/login", None, "{\"username\": ")
             .await,

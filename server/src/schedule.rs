@@ -32,7 +32,8 @@ pub fn local_day(at: DateTime<Utc>) -> NaiveDate {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
 )]
-#[serde(rename_all = "snake_case")]
+// Read through a string, so that `{"theme": 42}` is the field's error, not "malformed JSON".
+#[serde(rename_all = "snake_case", try_from = "String")]
 pub enum Category {
     Criminal,
     Civil,
@@ -40,6 +41,15 @@ pub enum Category {
     Enforcement,
     Compensation,
     Other,
+}
+
+impl TryFrom<String> for Category {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Category::parse(&s).ok_or_else(|| {
+            format!("'{s}' is not a category (criminal, civil, administrative, enforcement, compensation, other)")
+        })
+    }
 }
 
 impl Category {

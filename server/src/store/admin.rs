@@ -23,10 +23,22 @@ pub enum Saved<T> {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
 )]
-#[serde(rename_all = "snake_case")]
+// Read through a string, so that `{"kind": 42}` is the field's error, not "malformed JSON".
+#[serde(rename_all = "snake_case", try_from = "String")]
 pub enum RoomType {
     Host,
     Local,
+}
+
+impl TryFrom<String> for RoomType {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "host" => Ok(RoomType::Host),
+            "local" => Ok(RoomType::Local),
+            _ => Err(format!("'{s}' is not a kind of room (host, local)")),
+        }
+    }
 }
 
 /// A room as an administrator sees it: host (接谈室) or local (接访室).
