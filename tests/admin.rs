@@ -677,28 +677,20 @@ on_both_backends!(input, bad_input);
 #[tokio::test]
 async fn every_admin_route_is_documented() {
     let app = TestApp::spawn().await;
-    let doc: Value = app
-        .get("/api/openapi.json", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let paths = doc["paths"].as_object().unwrap();
-    for (path, method) in [
-        ("/api/v1/admin/courts", "get"),
-        ("/api/v1/admin/courts", "post"),
-        ("/api/v1/admin/courts/{id}", "patch"),
-        ("/api/v1/admin/courts/{id}/rooms", "post"),
-        ("/api/v1/admin/rooms/{kind}/{id}", "patch"),
-        ("/api/v1/admin/users", "get"),
-        ("/api/v1/admin/users", "post"),
-        ("/api/v1/admin/users/{id}", "patch"),
-        ("/api/v1/admin/users/{id}/password", "post"),
-        ("/api/v1/admin/users/{id}/unlock", "post"),
-    ] {
-        assert!(
-            paths.get(path).and_then(|p| p.get(method)).is_some(),
-            "{method} {path} is documented"
-        );
-    }
+    common::assert_documented(
+        &app,
+        &[
+            ("/api/v1/admin/courts", "get"),
+            ("/api/v1/admin/courts", "post"),
+            ("/api/v1/admin/courts/{id}", "patch"),
+            ("/api/v1/admin/courts/{id}/rooms", "post"),
+            ("/api/v1/admin/rooms/{kind}/{id}", "patch"),
+            ("/api/v1/admin/users", "get"),
+            ("/api/v1/admin/users", "post"),
+            ("/api/v1/admin/users/{id}", "patch"),
+            ("/api/v1/admin/users/{id}/password", "post"),
+            ("/api/v1/admin/users/{id}/unlock", "post"),
+        ],
+    )
+    .await;
 }

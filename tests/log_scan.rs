@@ -101,30 +101,20 @@ async fn no_secret_reaches_a_log_line() {
     .await
     .unwrap();
     assert_eq!(res.status().as_u16(), 401);
-    let login: Value = post(
-        "/auth/login",
-        None,
-        json!({"username": "xihu.coord", "password": common::DEMO_PASSWORD}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let coordinator = login["token"].as_str().unwrap().to_owned();
+    let login = |username: &'static str| {
+        let request = post(
+            "/auth/login",
+            None,
+            json!({"username": username, "password": common::DEMO_PASSWORD}),
+        );
+        async move {
+            let answer: Value = request.await.unwrap().json().await.unwrap();
+            answer["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let coordinator = login("xihu.coord").await;
     tokens.push(coordinator.clone());
-    let officer: Value = post(
-        "/auth/login",
-        None,
-        json!({"username": "spc.officer", "password": common::DEMO_PASSWORD}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let officer = officer["token"].as_str().unwrap().to_owned();
-    tokens.push(officer.clone());
+    tokens.push(login("spc.officer").await);
 
     // Every case, and every unmasked identity read.
     let cases: Value = http

@@ -626,30 +626,22 @@ on_both!(notice_t, notice_shows_names_and_local_time);
 #[tokio::test]
 async fn every_notification_path_is_documented() {
     let app = TestApp::spawn().await;
-    let doc: Value = app
-        .get("/api/openapi.json", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let paths = doc["paths"].as_object().unwrap();
-    for (path, method) in [
-        ("/api/v1/notifications", "get"),
-        ("/api/v1/notifications/{id}/read", "post"),
-        ("/api/v1/webhooks", "post"),
-        ("/api/v1/webhooks", "get"),
-        ("/api/v1/webhooks/{id}", "delete"),
-        ("/api/v1/webhooks/{id}/deliveries", "get"),
-        ("/api/v1/ics/host-rooms/{id}", "get"),
-        ("/api/v1/ics/local-rooms/{id}", "get"),
-        ("/api/v1/ics/officers/{id}", "get"),
-        ("/api/v1/bookings/{id}/notice", "get"),
-    ] {
-        assert!(
-            paths.get(path).and_then(|p| p.get(method)).is_some(),
-            "{method} {path} is documented"
-        );
-    }
+    common::assert_documented(
+        &app,
+        &[
+            ("/api/v1/notifications", "get"),
+            ("/api/v1/notifications/{id}/read", "post"),
+            ("/api/v1/webhooks", "post"),
+            ("/api/v1/webhooks", "get"),
+            ("/api/v1/webhooks/{id}", "delete"),
+            ("/api/v1/webhooks/{id}/deliveries", "get"),
+            ("/api/v1/ics/host-rooms/{id}", "get"),
+            ("/api/v1/ics/local-rooms/{id}", "get"),
+            ("/api/v1/ics/officers/{id}", "get"),
+            ("/api/v1/bookings/{id}/notice", "get"),
+        ],
+    )
+    .await;
 }
 
 /// Runs `node tests/browser/<script>` (against `app`, if any); skips loudly without node (or,

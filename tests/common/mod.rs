@@ -785,3 +785,20 @@ impl Drop for PrivatePostgres {
         self.stop();
     }
 }
+
+/// Asserts that `/api/openapi.json` documents each `(path, method)`.
+pub async fn assert_documented(app: &TestApp, operations: &[(&str, &str)]) {
+    let doc: Value = app
+        .get("/api/openapi.json", None)
+        .await
+        .json()
+        .await
+        .expect("the OpenAPI document is JSON");
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, method) in operations {
+        assert!(
+            paths.get(*path).and_then(|p| p.get(*method)).is_some(),
+            "{method} {path} is documented"
+        );
+    }
+}
