@@ -79,6 +79,8 @@ await run('petitioner in English and Chinese', async () => {
   await pet.click('#join-button');
   await pet.waitForSelector('#call-state[data-state="waitingRoom"]');
   check('the waiting room in English', (await text(pet, '#call-state')) === en['join.call.waitingRoom'], await text(pet, '#call-state'));
+  check('it says whom they wait for, and since when', /^You are waiting for the judge of .+, since \d{1,2}:\d{2}/.test(await text(pet, '#waiting-for')),
+    await text(pet, '#waiting-for'));
   check('the call information in English', (await text(pet, '#call-info')).includes('浙江省高级人民法院 · case '), await text(pet, '#call-info'));
   await shot(pet, '05-petitioner-waiting-room-en');
 

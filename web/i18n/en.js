@@ -1018,4 +1018,5 @@ export default {
   'join.line.passed': 'Your line is good for video.',
   'join.line.failed': 'Your line is not good enough: {reason} Tell the court’s staff, or try another network (for example Wi-Fi instead of mobile data).',
   'roomtest.link': 'Connectivity test',
+  'join.call.waitingFor': 'You are waiting for the judge of {court}, since {since}.',
 };

@@ -1018,4 +1018,5 @@ export default {
   'join.line.passed': '网络良好，可以正常视频。',
   'join.line.failed': '网络不太好：{reason} 请告诉法院工作人员，或换一个网络（例如从移动数据换到无线网）后再试。',
   'roomtest.link': '联通测试',
+  'join.call.waitingFor': '您在等候{court}的接访法官，从 {since} 开始等候。',
 };

@@ -1,6 +1,6 @@
 // join.html: the petitioner. 1 camera and microphone check, 2 join code, 3 the call; after the
 // end, the transcript (笔录) to confirm and sign or refuse, then the rating.
-import { t, tEnum, has, onLangChange, formatDay, formatTimeRange, formatDateTime } from './i18n.js';
+import { t, tEnum, has, onLangChange, formatDay, formatTime, formatTimeRange, formatDateTime } from './i18n.js';
 import { api, ApiError, joinSession } from './api.js';
 import { $, h, startPage, showError, showMessage, clearError, announce } from './ui.js';
 import { Call, openLocalMedia, stopStream } from './call.js';
@@ -201,6 +201,18 @@ function renderCallState() {
   else key = 'join.call.inCall';
   $('#call-state').textContent = t(key);
   $('#call-state').dataset.state = key.split('.').pop();
+  // Who they are waiting for, and since when (the moment this page first saw them waiting).
+  const waiting = key === 'join.call.waitingRoom' || key === 'join.call.waitingHost';
+  if (waiting && !state.waitingSince) state.waitingSince = new Date().toISOString();
+  if (!waiting && key === 'join.call.inCall') state.waitingSince = null;
+  const waitingFor = $('#waiting-for');
+  waitingFor.hidden = !(waiting && state.join);
+  if (waiting && state.join) {
+    waitingFor.textContent = t('join.call.waitingFor', {
+      court: nameOf(state.join.host_court),
+      since: formatTime(state.waitingSince),
+    });
+  }
 }
 
 // The line test: while the petitioner waits, the same echo test a court's video room runs
