@@ -106,8 +106,8 @@ pub async fn put_settings(
         .store
         .put_host_settings(&s, version, &format!("user-{}", staff.user_id))
         .await?;
-    // The horizon may have grown or shrunk.
-    state.store.publish_all(now()).await?;
+    // The horizon may have grown or shrunk: this court's rooms, not every court's.
+    state.store.publish_rooms(Some(*id), now()).await?;
     Ok(with_etag(StatusCode::OK, saved.version, &saved))
 }
 

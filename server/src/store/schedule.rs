@@ -550,9 +550,21 @@ impl Store {
     /// Republishes every room that has a template (at start-up and daily, so that the horizon
     /// moves forward, and after a calendar change).
     pub async fn publish_all(&self, at: DateTime<Utc>) -> Result<PublishReport, StoreError> {
+        self.publish_rooms(None, at).await
+    }
+
+    /// Republishes the templated rooms of one court (after its settings changed), or of every
+    /// court.
+    pub async fn publish_rooms(
+        &self,
+        court_id: Option<i64>,
+        at: DateTime<Utc>,
+    ) -> Result<PublishReport, StoreError> {
         let rooms: Vec<(i64,)> = on_pool!(self, |p| sqlx::query_as(
-            "SELECT id FROM host_rooms WHERE template_version > 0 ORDER BY id"
+            "SELECT id FROM host_rooms WHERE template_version > 0 \
+             AND ($1 IS NULL OR court_id = $1) ORDER BY id"
         )
+        .bind(court_id)
         .fetch_all(p)
         .await)?;
         let mut total = PublishReport::default();
