@@ -31,6 +31,11 @@ pub enum Placed {
     Unavailable,
 }
 
+/// Holds `KEYS[1]` for `ARGV[1]` for `ARGV[2]` ms unless someone else holds it: 1 held, 0 not.
+const PLACE: &str = "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end \
+    if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end \
+    return 0";
+
 /// Releases a hold only if the caller still holds it.
 const RELEASE: &str =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
@@ -75,32 +80,16 @@ impl Holds {
                 let key = keys::slot_hold(prefix, slot);
                 let mut conn = conn.clone();
                 let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-                let set: redis::RedisResult<Option<String>> = redis::cmd("SET")
-                    .arg(&key)
+                // One script, atomic in Redis: SET NX, or renew the expiry if the hold is ours.
+                let placed: redis::RedisResult<i64> = redis::Script::new(PLACE)
+                    .key(&key)
                     .arg(user)
-                    .arg("NX")
-                    .arg("PX")
                     .arg(ms)
-                    .query_async(&mut conn)
+                    .invoke_async(&mut conn)
                     .await;
-                match set {
-                    Ok(Some(_)) => Placed::Held,
-                    Ok(None) => match self.holder(slot).await {
-                        Some(holder) if holder == user => {
-                            let _: redis::RedisResult<()> = redis::cmd("PEXPIRE")
-                                .arg(&key)
-                                .arg(ms)
-                                .query_async(&mut conn)
-                                .await;
-                            Placed::Held
-                        }
-                        // Expired between the two commands: try once more.
-                        None => match Box::pin(self.place(slot, user, ttl)).await {
-                            Placed::HeldByOther => Placed::HeldByOther,
-                            other => other,
-                        },
-                        Some(_) => Placed::HeldByOther,
-                    },
+                match placed {
+                    Ok(1) => Placed::Held,
+                    Ok(_) => Placed::HeldByOther,
                     Err(e) => {
                         tracing::warn!(error = %e, "Redis did not answer; slot hold skipped");
                         Placed::Unavailable
