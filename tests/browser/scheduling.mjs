@@ -97,7 +97,9 @@ run('scheduling', async () => {
   // ---- 2. the coordinator chooses a slot on the calendar and applies ----
   const cases = (await apiCall('GET', '/cases', { token: await apiLogin('xihu.coord') })).data;
   const theCase = cases[0];
-  const coord = await newPage('coordinator');
+  // The bell checks every second here (30 s in use): the outbox worker delivers within about a
+  // second, and the test should not hang on the page's own rhythm.
+  const coord = await newPage('coordinator', 'desk', { init: () => { window.COURTLINK_NOTIFICATIONS_MS = 1000; } });
   await login(coord, 'xihu.coord');
   await coord.waitForURL(/coordinator\.html/);
   await coord.waitForSelector(`[data-testid=sched-court] option[value="${spc.id}"]`, { state: 'attached' });

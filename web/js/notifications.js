@@ -4,7 +4,8 @@ import { t, tEnum, onLangChange, formatDateTime, formatDay, formatTimeRange } fr
 import { api } from './api.js';
 import { h, showError, clearError, handleAuthError } from './ui.js';
 
-const EVERY_MS = 30000;
+// Tests shorten it (as they do COURTLINK_QUALITY_MS), so that a notification shows within seconds.
+const EVERY_MS = window.COURTLINK_NOTIFICATIONS_MS || 30000;
 
 /** Put the button (and its panel) into `host`; `onChange` runs when new notifications arrive. */
 export function mountNotifications(host, { onChange } = {}) {

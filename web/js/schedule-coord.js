@@ -500,5 +500,15 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
   renderAction();
   loadChoices();
   loadLists();
-  return { setCase, reload: () => { loadWeek(); loadLists(); } };
+  // A notification arriving must not wipe what the coordinator is doing: an open answer, cancel
+  // or reschedule form in the lists, or the keyboard focus in the week calendar, keeps its part
+  // of the page as it is until the next refresh.
+  const busy = (part) => Boolean(part.querySelector('form')) || part.contains(document.activeElement);
+  return {
+    setCase,
+    reload: () => {
+      if (!busy(week)) loadWeek();
+      if (!busy(apps) && !busy(bookings)) loadLists();
+    },
+  };
 }
