@@ -12,12 +12,12 @@
 //!   and technical-support persons. Any other court gets 404, as if there were no campaign.
 
 use actix_web::http::header;
-use actix_web::{FromRequest as _, HttpRequest, HttpResponse, get, post, put, web};
+use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{Caller, Petitioner, Staff};
+use crate::auth::{Caller, Staff};
 use crate::connectivity::TestRequest;
 use crate::connectivity::measure::Figures;
 use crate::domain::{Role, mask_phone};
@@ -147,19 +147,6 @@ fn test_view(state: &AppState, t: TestRow) -> TestView {
     }
 }
 
-/// Staff or petitioner. (Not the `Caller` extractor: it polls the staff extractor once, which
-/// now looks up the token version and may not be ready at the first poll.)
-async fn caller_of(req: &HttpRequest) -> Result<Caller, ApiError> {
-    let mut payload = actix_web::dev::Payload::None;
-    match Staff::from_request(req, &mut payload).await {
-        Ok(staff) => Ok(Caller::Staff(staff)),
-        Err(staff_err) => match Petitioner::from_request(req, &mut payload).await {
-            Ok(p) => Ok(Caller::Petitioner(p)),
-            Err(_) => Err(staff_err),
-        },
-    }
-}
-
 fn not_found(e: StoreError, what: &'static str) -> ApiError {
     match e {
         StoreError::NotFound => ApiError::NotFound(what),
@@ -187,10 +174,9 @@ fn not_found(e: StoreError, what: &'static str) -> ApiError {
 #[post("/connectivity/tests")]
 pub async fn start_test(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    caller: Caller,
     body: web::Json<StartTest>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = caller_of(&req).await?;
     let body = body.into_inner();
     if body.offer.kind != "offer" {
         return Err(ApiError::invalid("offer.type: must be 'offer'"));
@@ -294,10 +280,9 @@ async fn readable_test(
 #[get("/connectivity/tests/{id}")]
 pub async fn get_test(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = caller_of(&req).await?;
     let test = readable_test(&state, &caller, id.into_inner(), false).await?;
     Ok(HttpResponse::Ok().json(test_view(&state, test)))
 }
@@ -321,11 +306,10 @@ pub async fn get_test(
 #[post("/connectivity/tests/{id}/report")]
 pub async fn report_test(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    caller: Caller,
     id: web::Path<i64>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = caller_of(&req).await?;
     let test = readable_test(&state, &caller, id.into_inner(), true).await?;
     if !body.is_object() {
         return Err(ApiError::invalid("the report must be a JSON object"));
