@@ -9,6 +9,7 @@
 //! - `hop`: the latency added when the two parties sit on two instances sharing Redis.
 //! - `records`: session-log pages and monthly statistics on a database filled by
 //!   `courtlink generate` (no servers: the store's queries, timed one by one).
+//! - `province`: a province's day on PostgreSQL and Redis, compressed (`crate::loadtest`).
 
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
@@ -26,7 +27,7 @@ use crate::config::Settings;
 use crate::domain::Role;
 use crate::store::Store;
 
-type Ws =
+pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -36,6 +37,8 @@ pub enum Scenario {
     Hop,
     /// Session-log pages and monthly statistics on the configured (generated) database.
     Records,
+    /// A province's day of bookings, sessions and record reads, compressed (`crate::loadtest`).
+    Province,
 }
 
 #[derive(Debug, clap::Args)]
@@ -60,16 +63,22 @@ pub struct BenchArgs {
     /// Queries per measurement in the `records` scenario (statistics of the country: a fifth).
     #[arg(long, default_value_t = 200)]
     pub queries: usize,
+    #[command(flatten)]
+    pub province: crate::loadtest::ProvinceArgs,
 }
 
 /// A server child process and the port it printed.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Server {
-    fn spawn(args: &[&str], envs: &[(&str, String)], marker: &str) -> anyhow::Result<Server> {
+    pub(crate) fn spawn(
+        args: &[&str],
+        envs: &[(&str, String)],
+        marker: &str,
+    ) -> anyhow::Result<Server> {
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
             .args(args)
@@ -93,7 +102,7 @@ impl Server {
     }
 
     /// User + system CPU seconds so far.
-    fn cpu_seconds(&self) -> f64 {
+    pub(crate) fn cpu_seconds(&self) -> f64 {
         let stat =
             std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
         let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
@@ -108,7 +117,7 @@ impl Server {
         (ticks(11) + ticks(12)) / 100.0
     }
 
-    fn rss_kib(&self) -> u64 {
+    pub(crate) fn rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
         status
@@ -154,7 +163,7 @@ async fn fixture(settings: &Settings, count: usize) -> anyhow::Result<Fixture> {
     })
 }
 
-fn courtlink_env(
+pub(crate) fn courtlink_env(
     settings: &Settings,
     database_url: &str,
     redis: Option<&str>,
@@ -201,7 +210,7 @@ fn start_courtlink(
     )
 }
 
-async fn connect(url: &str, protocols: Option<&str>) -> anyhow::Result<Ws> {
+pub(crate) async fn connect(url: &str, protocols: Option<&str>) -> anyhow::Result<Ws> {
     let mut req = url.into_client_request()?;
     if let Some(p) = protocols {
         req.headers_mut()
@@ -422,6 +431,7 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Idle => idle(&settings, &args).await,
         Scenario::Hop => hop(&settings, &args).await,
         Scenario::Records => records(&settings, &args).await,
+        Scenario::Province => crate::loadtest::run(&settings, &args).await,
     }
 }
 

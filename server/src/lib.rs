@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod generate;
 pub mod holds;
+pub mod loadtest;
 pub mod metrics;
 pub mod notify;
 pub mod routes;

@@ -1,0 +1,116 @@
+//! The province load test (`courtlink bench province`, server/src/loadtest.rs) at a tiny scale, so
+//! that the harness cannot rot: a few courts, ten sessions with signalling, a day of 20 seconds,
+//! on PostgreSQL and Redis. The harness exits non-zero when an answer was unexpected or a check on
+//! the database failed (a slot booked twice, an overlap, an acknowledged write missing, a signal
+//! lost); this test runs it and reads its verdict.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly by panicking"
+)]
+
+mod common;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn postgres_answers(admin: &str) -> bool {
+    let address = admin
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("127.0.0.1:5432");
+    match std::net::TcpStream::connect(address) {
+        Ok(_) => true,
+        Err(e) => {
+            if std::env::var(common::REQUIRE_SERVICES).is_ok() {
+                panic!(
+                    "PostgreSQL is required ({} is set) but {address} does not answer: {e}",
+                    common::REQUIRE_SERVICES
+                );
+            }
+            eprintln!(
+                "\n*** SKIPPED: PostgreSQL at {address} does not answer ({e}); set {}=1 to fail instead ***\n",
+                common::REQUIRE_SERVICES
+            );
+            false
+        }
+    }
+}
+
+#[test]
+fn a_tiny_province_day_passes_its_checks() {
+    let admin = std::env::var("COURTLINK_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let Some(redis) = common::shared_redis() else {
+        return;
+    };
+    if !postgres_answers(&admin) {
+        return;
+    }
+    let database = format!("courtlink_load_test_{}", std::process::id());
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_courtlink"))
+        .args([
+            "bench",
+            "province",
+            "--courts",
+            "8",
+            "--sessions",
+            "10",
+            "--history",
+            "200",
+            "--minutes",
+            "0.35",
+            "--pg-url",
+            &admin,
+            "--database",
+            &database,
+            "--redis-url",
+            &redis,
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("COURTLINK__LOG__FILTER", "error")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("courtlink bench starts");
+    let mut stdout = child.stdout.take().unwrap();
+    let reading = std::thread::spawn(move || {
+        let mut out = String::new();
+        stdout.read_to_string(&mut out).unwrap();
+        out
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(180) {
+            let _ = child.kill();
+            panic!("the province day did not finish within 3 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let out = reading.join().unwrap();
+    println!("{out}");
+    assert!(
+        status.success(),
+        "the province day failed ({status}); its report is above"
+    );
+    for expected in [
+        "| `POST /api/v1/bookings` |",
+        "| `POST /api/v1/sessions/{id}/end` |",
+        "| `GET /api/v1/records/sessions` |",
+        "[pass] no slot booked twice",
+        "[pass] every signal sent was relayed",
+        "province: passed",
+    ] {
+        assert!(out.contains(expected), "the report lacks {expected:?}");
+    }
+    // Ten sessions of three participants each.
+    assert!(
+        out.lines().any(|l| l.starts_with("| courtlink | 30 |")),
+        "thirty signalling sockets"
+    );
+}
