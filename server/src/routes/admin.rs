@@ -79,7 +79,7 @@ async fn managed_user(state: &AppState, staff: &Staff, id: i64) -> Result<UserRo
 }
 
 /// A name of a court or room: trimmed, 1 to 100 characters, no control characters.
-fn name_field(field: &str, text: &str) -> Result<String, ApiError> {
+pub fn name_field(field: &str, text: &str) -> Result<String, ApiError> {
     let name = text.trim();
     let chars = name.chars().count();
     if chars == 0 || chars > 100 || name.chars().any(char::is_control) {
@@ -91,7 +91,7 @@ fn name_field(field: &str, text: &str) -> Result<String, ApiError> {
 }
 
 /// A person's display name: trimmed, 1 to 64 characters.
-fn display_name_field(text: &str) -> Result<String, ApiError> {
+pub fn display_name_field(text: &str) -> Result<String, ApiError> {
     let name = text.trim();
     let chars = name.chars().count();
     if chars == 0 || chars > 64 || name.chars().any(char::is_control) {
@@ -103,7 +103,7 @@ fn display_name_field(text: &str) -> Result<String, ApiError> {
 }
 
 /// A username: 3 to 64 of ASCII letters, digits, `.`, `_` and `-`.
-fn username_field(text: &str) -> Result<String, ApiError> {
+pub fn username_field(text: &str) -> Result<String, ApiError> {
     let ok = (3..=64).contains(&text.len())
         && text
             .chars()
@@ -117,7 +117,7 @@ fn username_field(text: &str) -> Result<String, ApiError> {
     }
 }
 
-fn password_field(text: &str) -> Result<(), ApiError> {
+pub fn password_field(text: &str) -> Result<(), ApiError> {
     if text.chars().count() < MIN_PASSWORD_CHARS || text.len() > MAX_PASSWORD_BYTES {
         return Err(ApiError::invalid(format!(
             "password: at least {MIN_PASSWORD_CHARS} characters (and at most {MAX_PASSWORD_BYTES} bytes)"

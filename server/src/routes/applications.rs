@@ -56,7 +56,7 @@ fn ineligible(rule: &'static str, message: impl Into<String>) -> ApiError {
     }
 }
 
-fn check_text(field: &str, text: &str, max: usize) -> Result<(), ApiError> {
+pub fn check_text(field: &str, text: &str, max: usize) -> Result<(), ApiError> {
     let n = text.trim().chars().count();
     if n == 0 || n > max {
         return Err(ApiError::invalid(format!(
@@ -66,7 +66,7 @@ fn check_text(field: &str, text: &str, max: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn check_preferred(preferred: &[TimeRange]) -> Result<(), ApiError> {
+pub fn check_preferred(preferred: &[TimeRange]) -> Result<(), ApiError> {
     let at = now();
     if preferred.is_empty() || preferred.len() > 10 {
         return Err(ApiError::invalid("give 1 to 10 preferred time ranges"));

@@ -472,7 +472,7 @@ pub struct Cancelled {
     pub alternatives: Vec<SlotView>,
 }
 
-fn require_reason(reason: &str) -> Result<&str, ApiError> {
+pub fn require_reason(reason: &str) -> Result<&str, ApiError> {
     let reason = reason.trim();
     if reason.chars().count() < 2 || reason.chars().count() > 500 {
         return Err(ApiError::invalid("reason must be 2 to 500 characters"));

@@ -37,7 +37,7 @@ fn require_own_session(p: &Petitioner, session_id: i64) -> Result<(), ApiError> 
     }
 }
 
-fn bounded(text: &str, max: usize, field: &str) -> Result<String, ApiError> {
+pub fn bounded(text: &str, max: usize, field: &str) -> Result<String, ApiError> {
     let t = text.trim();
     if t.is_empty() || t.chars().count() > max {
         return Err(ApiError::invalid(format!("{field}: 1 to {max} characters")));
