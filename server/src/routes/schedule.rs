@@ -307,10 +307,12 @@ pub async fn delete_override(
     }
 }
 
-fn parse_day(s: &str) -> Result<NaiveDate, ApiError> {
+/// A `YYYY-MM-DD` day, in exactly that form: days are stored and compared as text (found by
+/// fuzzing: chrono also reads `2030- 1-01`, which sorts before the year it is in).
+pub fn parse_day(s: &str) -> Result<NaiveDate, ApiError> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .ok()
-        .filter(|_| s.len() == 10)
+        .filter(|d| s.len() == 10 && d.format("%Y-%m-%d").to_string() == s)
         .ok_or_else(|| ApiError::invalid(format!("day must be YYYY-MM-DD, not {s:?}")))
 }
 
