@@ -790,3 +790,57 @@ async fn a_joint_reception_brings_the_second_court_in_as_co_host() {
         );
     }
 }
+
+/// A client may send a message in fragments: CourtLink puts them together (a character may be
+/// split between two) and holds the whole to the 64 KiB limit; a frame that breaks RFC 6455
+/// closes that socket with 1002 and nobody else notices.
+#[tokio::test]
+async fn fragments_are_put_together_and_broken_frames_close_the_socket() {
+    use tungstenite::protocol::frame::Frame;
+    use tungstenite::protocol::frame::coding::{Data, OpCode};
+
+    let fragment = |bytes: &[u8], first: bool, last: bool| {
+        let opcode = if first { Data::Text } else { Data::Continue };
+        Message::Frame(Frame::message(bytes.to_vec(), OpCode::Data(opcode), last))
+    };
+    let app = TestApp::spawn().await;
+    let s = app.book_demo_session().await;
+    let mut host = ws_join(&app, s.session_id, &s.officer_token).await;
+    next_json(&mut host).await;
+
+    let whole = r#"{"type":"chat","text":"分片到达"}"#.as_bytes();
+    // Cut inside the first character of the text: each fragment alone is not UTF-8.
+    let cut = whole.iter().position(|&b| b >= 0x80).unwrap() + 1;
+    host.send(fragment(&whole[..cut], true, false))
+        .await
+        .unwrap();
+    host.send(Message::Ping(Vec::new().into())).await.unwrap();
+    host.send(fragment(&whole[cut..], false, true))
+        .await
+        .unwrap();
+    assert_eq!(next_of(&mut host, "chat").await["text"], "分片到达");
+
+    // Two fragments of 40 KiB: each is under the limit, the message is not.
+    let part = vec![b'x'; 40 * 1024];
+    host.send(fragment(&part, true, false)).await.unwrap();
+    host.send(fragment(&part, false, true)).await.unwrap();
+    assert_eq!(close_code(&mut host).await, Some(CloseCode::Size));
+
+    let mut host = ws_join(&app, s.session_id, &s.officer_token).await;
+    next_json(&mut host).await;
+    let mut local = ws_join(&app, s.session_id, &s.coordinator_token).await;
+    next_json(&mut local).await;
+    next_of(&mut host, "joined").await;
+    // A text frame that is not UTF-8.
+    host.send(fragment(
+        b"{\"type\":\"chat\",\"text\":\"\xff\"}",
+        true,
+        true,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(close_code(&mut host).await, Some(CloseCode::Protocol));
+    // The other participant is still served.
+    ws_send(&mut local, &json!({"type": "chat", "text": "还在"})).await;
+    assert_eq!(next_of(&mut local, "chat").await["text"], "还在");
+}

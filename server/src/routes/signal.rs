@@ -9,6 +9,7 @@ use crate::signalling::protocol::{
     AUTH_PREFIX, Participant, ParticipantRole, RESUME_PREFIX, SUBPROTOCOL,
 };
 use crate::signalling::socket::{self, Connection, Revocable};
+use crate::signalling::wire;
 use crate::startup::AppState;
 use crate::store::{SessionRow, StoreError};
 
@@ -89,8 +90,9 @@ pub async fn signal(
         ));
     }
 
-    let (response, ws, stream) = actix_ws::handle_with_protocols(&req, body, &[SUBPROTOCOL])
-        .map_err(|e| ApiError::BadRequest {
+    let max_message = state.settings.signalling.max_frame_bytes;
+    let (response, ws, stream) =
+        wire::accept(&req, body, SUBPROTOCOL, max_message).map_err(|e| ApiError::BadRequest {
             code: "bad_request",
             message: e.to_string(),
         })?;

@@ -9,3 +9,4 @@ pub mod outbox;
 pub mod protocol;
 pub mod redis_bus;
 pub mod socket;
+pub mod wire;

@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Message, ProtocolError};
 use tracing::Instrument;
 
 use super::hub::{Departure, HubError, Outbound};
@@ -12,6 +11,7 @@ use super::protocol::{
     CLOSE_RATE_LIMITED, CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, CLOSE_REVOKED,
     ClientMessage, IceServer, MAX_CHAT_CHARS, Participant,
 };
+use super::wire::{self, CloseCode, Inbound, ProtocolError};
 use crate::startup::AppState;
 
 pub struct Connection {
@@ -66,13 +66,6 @@ impl RateLimit {
     }
 }
 
-fn reason(code: CloseCode, text: &str) -> Option<CloseReason> {
-    Some(CloseReason {
-        code,
-        description: Some(text.to_owned()),
-    })
-}
-
 /// Serves one socket until it ends, and tells the hub how it ended.
 ///
 /// Not an `async fn`: one would keep its arguments in its state beside the inner future's own
@@ -80,23 +73,18 @@ fn reason(code: CloseCode, text: &str) -> Option<CloseReason> {
 pub fn run(
     state: actix_web::web::Data<AppState>,
     conn: Connection,
-    ws: actix_ws::Session,
-    stream: actix_ws::MessageStream,
+    ws: wire::Writer,
+    stream: wire::Reader,
 ) -> impl std::future::Future<Output = ()> {
     let span = tracing::info_span!("signal", session = conn.session_id, participant = %conn.participant.id);
-    let max_frame = state.settings.signalling.max_frame_bytes;
-    let stream = stream
-        .max_frame_size(max_frame)
-        .aggregate_continuations()
-        .max_continuation_size(max_frame);
     serve(state, conn, ws, stream).instrument(span)
 }
 
 async fn serve(
     state: actix_web::web::Data<AppState>,
     mut conn: Connection,
-    mut ws: actix_ws::Session,
-    mut stream: actix_ws::AggregatedMessageStream,
+    mut ws: wire::Writer,
+    mut stream: wire::Reader,
 ) {
     let settings = &state.settings.signalling;
     let hub = &state.hub;
@@ -119,7 +107,7 @@ async fn serve(
     .await;
     if let Err(e) = attached {
         tracing::info!(code = e.code(), "join refused");
-        let _ = Box::pin(ws.close(reason(CloseCode::Other(4009), e.code()))).await;
+        let _ = Box::pin(ws.close(CloseCode::Other(4009), e.code())).await;
         return;
     }
     metrics
@@ -137,14 +125,14 @@ async fn serve(
         tokio::select! {
             inbound = stream.recv() => match inbound {
                 None => break Departure::Drop,
-                Some(Ok(AggregatedMessage::Text(text))) => {
+                Some(Ok(Inbound::Text(text))) => {
                     last_heard = Instant::now();
                     if !limit.allow() {
                         crate::metrics::Metrics::inc(&metrics.rate_limited);
                         if limit.refused > settings.rate_limit_burst {
                             tracing::warn!("message flood; closing");
                             Box::pin(flush(&mut rx, &mut ws)).await;
-                            let _ = Box::pin(ws.clone().close(reason(CloseCode::Other(CLOSE_RATE_LIMITED), "rate limited"))).await;
+                            let _ = Box::pin(ws.close(CloseCode::Other(CLOSE_RATE_LIMITED), "rate limited")).await;
                             break Departure::Leave;
                         }
                         Box::pin(hub.error(sid, pid, "rate_limited", "too many messages; slow down")).await;
@@ -152,22 +140,22 @@ async fn serve(
                     }
                     if Box::pin(handle_text(&state, &conn, &text)).await == Some(Departure::Leave) {
                         Box::pin(flush(&mut rx, &mut ws)).await;
-                        let _ = Box::pin(ws.clone().close(reason(CloseCode::Normal, "left"))).await;
+                        let _ = Box::pin(ws.close(CloseCode::Normal, "left")).await;
                         break Departure::Leave;
                     }
                 }
-                Some(Ok(AggregatedMessage::Binary(_))) => {
+                Some(Ok(Inbound::Binary(_))) => {
                     last_heard = Instant::now();
                     Box::pin(hub.error(sid, pid, "binary_not_supported", "send text frames holding JSON")).await;
                 }
-                Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                Some(Ok(Inbound::Ping(bytes))) => {
                     last_heard = Instant::now();
                     if Box::pin(ws.pong(&bytes)).await.is_err() {
                         break Departure::Drop;
                     }
                 }
-                Some(Ok(AggregatedMessage::Pong(_))) => last_heard = Instant::now(),
-                Some(Ok(AggregatedMessage::Close(why))) => {
+                Some(Ok(Inbound::Pong(_))) => last_heard = Instant::now(),
+                Some(Ok(Inbound::Close(why))) => {
                     // A normal close is a goodbye; anything else (a page unloading, a
                     // network fault) keeps the place for a resume.
                     let normal = why.as_ref().is_none_or(|r| r.code == CloseCode::Normal);
@@ -175,24 +163,24 @@ async fn serve(
                 }
                 Some(Err(ProtocolError::Overflow)) => {
                     tracing::info!("frame over the size limit; closing");
-                    let _ = Box::pin(ws.clone().close(reason(CloseCode::Size, "frame too large"))).await;
+                    let _ = Box::pin(ws.close(CloseCode::Size, "frame too large")).await;
                     break Departure::Leave;
                 }
                 Some(Err(e)) => {
                     tracing::info!(error = %e, "protocol violation; closing");
-                    let _ = Box::pin(ws.clone().close(reason(CloseCode::Protocol, "protocol violation"))).await;
+                    let _ = Box::pin(ws.close(CloseCode::Protocol, "protocol violation")).await;
                     break Departure::Leave;
                 }
             },
             outbound = rx.recv() => match outbound {
                 Some(Outbound::Text(text)) => {
-                    if send(&mut ws, Message::Text(text.into())).await.is_err() {
+                    if ws.text(text).await.is_err() {
                         break Departure::Drop;
                     }
                 }
                 Some(Outbound::Close(code, why)) => {
                     let close_code = if code == 1000 { CloseCode::Normal } else if code == CLOSE_RESTARTING { CloseCode::Restart } else { CloseCode::Other(code) };
-                    let _ = Box::pin(ws.clone().close(reason(close_code, why))).await;
+                    let _ = Box::pin(ws.close(close_code, why)).await;
                     break match code {
                         CLOSE_REPLACED | 1000 => Departure::Silent,
                         CLOSE_REMOVED => Departure::Leave,
@@ -201,22 +189,22 @@ async fn serve(
                 }
                 None => {
                     // The hub let go of our queue: we did not read fast enough.
-                    let _ = Box::pin(ws.clone().close(reason(CloseCode::Policy, "too slow"))).await;
+                    let _ = Box::pin(ws.close(CloseCode::Policy, "too slow")).await;
                     break Departure::Drop;
                 }
             },
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() > timeout {
                     tracing::info!("no pong within the timeout; closing");
-                    let _ = Box::pin(ws.clone().close(reason(CloseCode::Away, "timeout"))).await;
+                    let _ = Box::pin(ws.close(CloseCode::Away, "timeout")).await;
                     break Departure::Drop;
                 }
                 if revoked(&state, conn.revocable).await {
                     tracing::info!("the user's tokens were revoked; closing");
-                    let _ = Box::pin(ws.clone().close(reason(CloseCode::Other(CLOSE_REVOKED), "revoked"))).await;
+                    let _ = Box::pin(ws.close(CloseCode::Other(CLOSE_REVOKED), "revoked")).await;
                     break Departure::Leave;
                 }
-                if send(&mut ws, Message::Ping(Default::default())).await.is_err() {
+                if ws.ping().await.is_err() {
                     break Departure::Drop;
                 }
             }
@@ -250,17 +238,11 @@ fn revoked(
     })
 }
 
-/// Sends one message. `Session::text` and its kin would do the same, with a future twice the
-/// size: this one is part of the socket task's state, paid for by every idle socket.
-async fn send(ws: &mut actix_ws::Session, message: Message) -> Result<(), actix_ws::Closed> {
-    futures_util::SinkExt::send(ws, message).await
-}
-
 /// Sends what is already queued, so that a close the server starts does not overtake the
 /// errors that explain it.
-async fn flush(rx: &mut outbox::Receiver, ws: &mut actix_ws::Session) {
+async fn flush(rx: &mut outbox::Receiver, ws: &mut wire::Writer) {
     while let Some(Outbound::Text(text)) = rx.try_recv() {
-        if send(ws, Message::Text(text.into())).await.is_err() {
+        if ws.text(text).await.is_err() {
             return;
         }
     }
@@ -393,7 +375,7 @@ mod tests {
             <actix_web::web::Payload as actix_web::FromRequest>::from_request(&req, &mut payload)
                 .await
                 .unwrap();
-        let (_res, ws, stream) = actix_ws::handle(&req, body).unwrap();
+        let (_res, ws, stream) = wire::accept(&req, body, "courtlink.v1", 65536).unwrap();
         let participant = Participant {
             id: "petitioner".into(),
             role: super::super::protocol::ParticipantRole::Petitioner,
@@ -412,6 +394,6 @@ mod tests {
         let task = run(state, conn, ws, stream);
         let size = std::mem::size_of_val(&task);
         println!("socket task state: {size} bytes");
-        assert!(size <= 1280, "the socket task's state is {size} bytes");
+        assert!(size <= 1152, "the socket task's state is {size} bytes");
     }
 }
