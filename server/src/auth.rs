@@ -216,7 +216,30 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("cannot hash a password: {e}"))
 }
 
-/// Checks a password against a stored hash. CPU-heavy: call it off the async workers.
+/// How many password hashes are made or checked at once, process-wide: one per core. Each
+/// argon2 run fills 19 MiB and keeps a core busy, so more at once only wait for the CPU; and the
+/// memory of every blocking thread that ran one stays in its malloc arena afterwards: a storm of
+/// 500 logins at once left the server at 1.4 GiB (docs/benchmarks.md, "Province day").
+static PASSWORD_WORK: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    });
+
+/// Runs password work (`hash_password`, `verify_password`) on a blocking thread, a few at a
+/// time (see `PASSWORD_WORK`).
+pub async fn password_work<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let _permit = PASSWORD_WORK
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    web::block(work)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// Checks a password against a stored hash. CPU-heavy: call it through `password_work`.
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
         .map(|parsed| {

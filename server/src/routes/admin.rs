@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::views::{CourtView, RoomView};
-use crate::auth::{Staff, hash_password};
+use crate::auth::{Staff, hash_password, password_work};
 use crate::domain::{CourtLevel, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
@@ -127,9 +127,8 @@ pub fn password_field(text: &str) -> Result<(), ApiError> {
 }
 
 async fn hash(password: String) -> Result<String, ApiError> {
-    web::block(move || hash_password(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
+    password_work(move || hash_password(&password))
+        .await?
         .map_err(ApiError::Internal)
 }
 

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::views::CourtView;
-use crate::auth::{Staff, hash_password, verify_password};
+use crate::auth::{Staff, hash_password, password_work, verify_password};
 use crate::domain::{JoinCode, Role, SessionStatus};
 use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
@@ -112,9 +112,7 @@ pub async fn login(
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.clone());
-    let ok = web::block(move || verify_password(&password, &hash))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    let ok = password_work(move || verify_password(&password, &hash)).await?;
     let user = match user {
         Some(u) if ok && !u.disabled => u,
         _ => {
