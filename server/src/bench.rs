@@ -499,9 +499,9 @@ async fn idle(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
         sessions * 2
     );
     println!(
-        "| server | RSS before (KiB) | RSS after (KiB) | KiB per connection | open time (s) |"
+        "| server | RSS before (KiB) | RSS after (KiB) | KiB per connection | open time (s) | sockets closed |"
     );
-    println!("| --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- |");
     for which in ["baseline", "courtlink"] {
         let server = if which == "baseline" {
             Server::spawn(
@@ -533,23 +533,51 @@ async fn idle(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
                 }
             }
         };
-        let warm = open(warm_pairs.to_vec()).await?;
+        let closed = Arc::new(AtomicU64::new(0));
+        let warm = keep_answering(open(warm_pairs.to_vec()).await?, &closed);
         tokio::time::sleep(Duration::from_secs(2)).await;
         let before = server.rss_kib();
         let started = Instant::now();
-        let pairs = open(rest.to_vec()).await?;
+        // In chunks, so that every socket is answering long before the server's client timeout.
+        let mut pairs = Vec::with_capacity(rest.len() * 2);
+        for chunk in rest.chunks(250) {
+            pairs.extend(keep_answering(open(chunk.to_vec()).await?, &closed));
+        }
         let opened = started.elapsed().as_secs_f64();
-        let connections = pairs.len() * 2;
+        let connections = pairs.len();
         tokio::time::sleep(Duration::from_secs(3)).await;
         let after = server.rss_kib();
+        let lost = closed.load(Ordering::Relaxed);
         println!(
-            "| {which} | {before} | {after} | {:.1} | {opened:.1} |",
+            "| {which} | {before} | {after} | {:.1} | {opened:.1} | {lost} |",
             after.saturating_sub(before) as f64 / connections as f64
         );
-        drop(pairs);
-        drop(warm);
+        for task in pairs.into_iter().chain(warm) {
+            task.abort();
+        }
     }
     Ok(())
+}
+
+/// Idle, not dead: every socket gets a task that reads what the server sends, so that its pings
+/// are answered (as a browser does) and no socket is closed for silence while the rest open.
+/// Sockets that close anyway are counted in `closed`; a figure with any is not comparable.
+fn keep_answering(pairs: Vec<Pair>, closed: &Arc<AtomicU64>) -> Vec<tokio::task::JoinHandle<()>> {
+    pairs
+        .into_iter()
+        .flat_map(|p| [p.a, p.b])
+        .map(|mut ws| {
+            let closed = closed.clone();
+            tokio::spawn(async move {
+                while let Some(Ok(message)) = ws.next().await {
+                    if message.is_close() {
+                        break;
+                    }
+                }
+                closed.fetch_add(1, Ordering::Relaxed);
+            })
+        })
+        .collect()
 }
 
 async fn hop(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
