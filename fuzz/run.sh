@@ -23,6 +23,7 @@ targets=${FUZZ_TARGETS:-$(cargo fuzz list)}
 started=$(date +%s)
 cargo fuzz build --sanitizer "$sanitizer"
 echo "built the fuzz targets in $(($(date +%s) - started)) s"
+bin="target/$(rustc -vV | sed -n 's/^host: //p')/release"
 
 failed=()
 summary=()
@@ -30,10 +31,10 @@ for t in $targets; do
   mkdir -p "corpus/$t" "artifacts/$t"
   log="target/fuzz-$t.log"
   echo "--- $t: $seconds s"
-  # The first directory receives new inputs; the seeds are only read.
-  if cargo fuzz run --sanitizer "$sanitizer" "$t" "corpus/$t" "seeds/$t" -- \
-    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    >"$log" 2>&1; then
+  # The binary built above, run directly (`cargo fuzz run` would rebuild if a source changed
+  # meanwhile). The first directory receives new inputs; the seeds are only read.
+  if "$bin/$t" -artifact_prefix="artifacts/$t/" -max_total_time="$seconds" -timeout=10 \
+    -rss_limit_mb=2048 -print_final_stats=1 "corpus/$t" "seeds/$t" >"$log" 2>&1; then
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 || true)
@@ -50,6 +51,6 @@ echo
 printf '%s\n' "${summary[@]}"
 if ((${#failed[@]})); then
   echo "fuzzing found a problem in: ${failed[*]}"
-  echo "reproduce with: RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer $sanitizer <target> <artifact>"
+  echo "reproduce with: (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer $sanitizer <target> <artifact>)"
   exit 1
 fi
