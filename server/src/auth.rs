@@ -217,9 +217,9 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
 }
 
 /// How many password hashes are made or checked at once, process-wide: one per core. Each
-/// argon2 run fills 19 MiB and keeps a core busy, so more at once only wait for the CPU; and the
-/// memory of every blocking thread that ran one stays in its malloc arena afterwards: a storm of
-/// 500 logins at once left the server at 1.4 GiB (docs/benchmarks.md, "Province day").
+/// argon2 run fills 19 MiB and keeps a core busy, so more at once only wait for the CPU while
+/// their memory adds up: a storm of 500 logins at once peaked at 2.0 GiB (docs/benchmarks.md,
+/// "Province day"; what stayed held afterwards is `main`'s fixed mmap threshold's business).
 static PASSWORD_WORK: std::sync::LazyLock<tokio::sync::Semaphore> =
     std::sync::LazyLock::new(|| {
         tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
