@@ -86,27 +86,30 @@ pub fn accept(
 ) -> Result<(HttpResponse, Writer, Reader), actix_http::ws::HandshakeError> {
     let mut response = actix_http::ws::handshake(req.head())?;
     response.insert_header((header::SEC_WEBSOCKET_PROTOCOL, protocol));
+    let (writer, reader, body) = halves(payload.into_inner(), max_message);
+    let response = HttpResponse::from(response.body(body)).map_into_boxed_body();
+    Ok((response, writer, reader))
+}
+
+/// The three ends of one socket over `payload`, sharing their state.
+fn halves(payload: actix_http::Payload, max_message: usize) -> (Writer, Reader, Body) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State::default()),
     });
-    let body = Body {
-        shared: shared.clone(),
-    };
-    let response = HttpResponse::from(response.body(body)).map_into_boxed_body();
     let writer = Writer {
         shared: shared.clone(),
         codec: Codec::new(),
     };
     let reader = Reader {
-        payload: payload.into_inner(),
+        payload,
         buf: BytesMut::new(),
         codec: Codec::new().max_size(max_message),
         partial: None,
         max_message,
         ended: false,
-        shared,
+        shared: shared.clone(),
     };
-    Ok((response, writer, reader))
+    (writer, reader, Body { shared })
 }
 
 /// The response body: whatever the writer encoded, until the close frame.
@@ -394,27 +397,12 @@ mod tests {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
         let payload = actix_http::Payload::from(Box::pin(stream) as actix_http::BoxedPayloadStream);
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
-        });
-        let writer = Writer {
-            shared: shared.clone(),
-            codec: Codec::new(),
-        };
-        let reader = Reader {
-            payload,
-            buf: BytesMut::new(),
-            codec: Codec::new().max_size(max),
-            partial: None,
-            max_message: max,
-            ended: false,
-            shared: shared.clone(),
-        };
+        let (writer, reader, body) = halves(payload, max);
         let client = Client {
             codec: Codec::new().client_mode(),
             tx,
         };
-        (client, writer, reader, Body { shared })
+        (client, writer, reader, body)
     }
 
     /// What the client reads from the body: decoded frames, and whether the body ended.
