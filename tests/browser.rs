@@ -16,6 +16,7 @@
     reason = "tests fail loudly by panicking"
 )]
 
+#[path = "common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -10,6 +10,7 @@
     reason = "tests fail loudly by panicking"
 )]
 
+#[path = "common/mod.rs"]
 mod common;
 
 use std::io::Read;

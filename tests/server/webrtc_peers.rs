@@ -10,7 +10,7 @@
     reason = "tests fail loudly by panicking"
 )]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

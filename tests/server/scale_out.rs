@@ -7,7 +7,7 @@
     reason = "tests fail loudly by panicking"
 )]
 
-mod common;
+use crate::common;
 
 use std::io::BufRead;
 use std::time::{Duration, Instant};

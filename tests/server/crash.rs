@@ -14,7 +14,7 @@
     reason = "tests fail loudly by panicking"
 )]
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;

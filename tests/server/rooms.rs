@@ -8,7 +8,7 @@
     reason = "tests fail loudly by panicking"
 )]
 
-mod common;
+use crate::common;
 
 use common::{TestApp, assert_error};
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! with retries; reminders and no-show notices; ICS feeds; the appointment notice's data.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -9,7 +9,7 @@
     reason = "tests fail loudly by panicking"
 )]
 
-mod common;
+use crate::common;
 
 use common::{DEMO_PASSWORD, TestApp, assert_error};
 use courtlink::store::Store;

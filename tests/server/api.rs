@@ -7,7 +7,7 @@
     reason = "tests fail loudly by panicking"
 )]
 
-mod common;
+use crate::common;
 
 use common::{TestApp, assert_error, next_json, next_of, ws_join, ws_send};
 use serde_json::{Value, json};

@@ -12,7 +12,7 @@
 
 #[path = "connectivity/client.rs"]
 mod client;
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

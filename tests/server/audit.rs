@@ -7,7 +7,7 @@
     reason = "tests fail loudly by panicking"
 )]
 
-mod common;
+use crate::common;
 
 use common::{TestApp, assert_error};
 use courtlink::store::Store;

@@ -8,7 +8,7 @@
     reason = "tests fail loudly by panicking"
 )]
 
-mod common;
+use crate::common;
 
 use common::TestApp;
 use courtlink::store::Store;

@@ -1,0 +1,30 @@
+//! The integration tests: one binary, so the server (and the WebRTC stack it links) is linked once
+//! instead of once per file. Each module is one area, spawning the real application on port 0
+//! with its own database through `common::TestApp`. Run one area with
+//! `cargo test --test server signalling::`. The browser tests are `tests/browser.rs`.
+
+#[macro_use]
+#[path = "../common/mod.rs"]
+mod common;
+
+mod admin;
+mod api;
+mod architecture;
+mod audit;
+mod connectivity;
+mod contention;
+mod crash;
+mod durability;
+mod fuzz_regressions;
+mod log_scan;
+mod notifications;
+mod openapi_props;
+mod privacy;
+mod records;
+mod revocation;
+mod rooms;
+mod scale_out;
+mod scheduling;
+mod session_record;
+mod signalling;
+mod webrtc_peers;
