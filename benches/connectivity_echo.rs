@@ -5,14 +5,14 @@
 //! own process (embedded default: SQLite in a temporary folder, demo data; the server's peer on
 //! 127.0.0.1, `connectivity.max_concurrent` raised to 256), then at each level (1, 4, 8, 16, 32,
 //! 48, 64 by default; `CONNECTIVITY_ECHO_LEVELS=1,2,4` to choose) starts that many `webrtc`-crate room
-//! terminals at once (tests/connectivity/client.rs: about 490 kbit/s of synthetic VP8 plus data
+//! terminals at once (tests/server/connectivity/client.rs: about 490 kbit/s of synthetic VP8 plus data
 //! channel probes, each echoed by the server for the 10 s measuring time) and prints, per level:
 //! how many passed, the server's figures (median and worst round trip, worst loss and jitter,
 //! mean bitrate received) and the server process's CPU over the level, per test.
 //!
 //! The baseline is the first level: one test alone on the same instance in the same run.
 
-#[path = "../tests/connectivity/client.rs"]
+#[path = "../tests/server/connectivity/client.rs"]
 mod client;
 
 use std::net::TcpListener;
