@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod peer;
+pub mod turn;
 
 use std::path::PathBuf;
 use std::time::Duration;
