@@ -23,7 +23,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{DEMO_PASSWORD, REQUIRE_SERVICES, TestApp};
+use common::turn::{Coturn, CoturnOptions, TURN_SECRET};
+use common::{Backend, DEMO_PASSWORD, REQUIRE_SERVICES, TestApp};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -77,8 +78,22 @@ fn tools_present(test: &str, browser: bool) -> bool {
 /// Runs `node tests/browser/<script>` against `app` (if any) and asserts that it exits 0 within
 /// `limit`, showing its output on failure.
 async fn run_script(script: &str, app: Option<&TestApp>, limit: Duration) {
-    let name = script.trim_end_matches(".mjs");
-    let artifacts = repo().join("target/browser-artifacts").join(name);
+    run_script_with(script, app, limit, &[]).await;
+}
+
+/// `run_script`, with variables of the script's own (`env`) added to its environment.
+async fn run_script_with(
+    script: &str,
+    app: Option<&TestApp>,
+    limit: Duration,
+    env: &[(&str, &str)],
+) {
+    // A script run more than once (with other variables) keeps each run's artifacts apart.
+    let name = std::iter::once(script.trim_end_matches(".mjs"))
+        .chain(env.iter().map(|(_, value)| *value))
+        .collect::<Vec<_>>()
+        .join("-");
+    let artifacts = repo().join("target/browser-artifacts").join(&name);
     let _ = std::fs::remove_dir_all(&artifacts);
     std::fs::create_dir_all(&artifacts).expect("artifact folder");
     let log_path = artifacts.join("output.log");
@@ -97,6 +112,7 @@ async fn run_script(script: &str, app: Option<&TestApp>, limit: Duration) {
     if let Some(app) = app {
         command.env("COURTLINK_BASE_URL", &app.address);
     }
+    command.envs(env.iter().copied());
     let started = Instant::now();
     let mut child = command.spawn().expect("node starts");
     // Poll rather than block: the server under test runs on this test's runtime.
@@ -257,4 +273,43 @@ async fn scheduling() {
     let _one = ONE_BROWSER.lock().await;
     let app = TestApp::spawn().await;
     run_script("scheduling.mjs", Some(&app), Duration::from_secs(120)).await;
+}
+
+/// A call that only a TURN relay can carry (both pages relay-only), through a real coturn over
+/// `transport`: connected, frames decoded both ways, and a `relay` candidate on the selected pair
+/// of each side, reached over that transport.
+async fn relay_only_call(transport: &str) {
+    let test = format!("relay_{transport}");
+    if !tools_present(&test, true) {
+        return;
+    }
+    let Some(relay) = Coturn::start(CoturnOptions::default()) else {
+        return;
+    };
+    let _one = ONE_BROWSER.lock().await;
+    let url = relay.url(transport);
+    let app = TestApp::spawn_with(Backend::Sqlite, move |s| {
+        s.ice.turn_urls = vec![url];
+        s.ice.turn_secret = secrecy::SecretString::from(TURN_SECRET.to_owned());
+    })
+    .await
+    .expect("SQLite is always there");
+    run_script_with(
+        "relay.mjs",
+        Some(&app),
+        Duration::from_secs(120),
+        &[("COURTLINK_TURN_TRANSPORT", transport)],
+    )
+    .await;
+    drop(relay);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_udp() {
+    relay_only_call("udp").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_tcp() {
+    relay_only_call("tcp").await;
 }

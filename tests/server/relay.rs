@@ -174,7 +174,10 @@ fn turn_and_stun_urls_are_read_as_browsers_read_them() {
         (true, false, "turn.court.example", 3478, Transport::Tcp)
     );
     let u = IceUrl::parse("turns:turn.court.example").unwrap();
-    assert_eq!((u.secure, u.port, u.transport), (true, 5349, Transport::Tcp));
+    assert_eq!(
+        (u.secure, u.port, u.transport),
+        (true, 5349, Transport::Tcp)
+    );
     let u = IceUrl::parse("turn:[fd00::1]:3478").unwrap();
     assert_eq!((u.host.as_str(), u.transport), ("fd00::1", Transport::Udp));
     assert!(!IceUrl::parse("stun:10.1.2.3").unwrap().turn);
@@ -279,13 +282,20 @@ fn check_config_probe_reports_each_relay() {
     };
     let (ok, out) = run(TURN_SECRET);
     assert!(ok, "{out}");
-    assert_eq!(out.matches(": ok: relayed address 127.0.0.1:").count(), 2, "{out}");
+    assert_eq!(
+        out.matches(": ok: relayed address 127.0.0.1:").count(),
+        2,
+        "{out}"
+    );
     let (ok, out) = run("another-secret-entirely-0123");
     assert!(!ok, "{out}");
     assert_eq!(out.matches("401 unauthorized").count(), 2, "{out}");
     assert!(out.contains("2 of 2 TURN URLs do not relay"), "{out}");
     // The probe prints no credential.
-    assert!(!out.contains(TURN_SECRET) && !out.contains(":probe"), "{out}");
+    assert!(
+        !out.contains(TURN_SECRET) && !out.contains(":probe"),
+        "{out}"
+    );
 }
 
 /// Settings read the same way in the library: the unit of the check above.

@@ -42,7 +42,10 @@ pub enum ProbeOutcome {
 
 impl ProbeOutcome {
     pub fn is_success(&self) -> bool {
-        matches!(self, ProbeOutcome::Relayed { .. } | ProbeOutcome::Skipped(_))
+        matches!(
+            self,
+            ProbeOutcome::Relayed { .. } | ProbeOutcome::Skipped(_)
+        )
     }
 }
 
@@ -279,7 +282,9 @@ pub fn probe(
         let now = Instant::now();
         let wake = client
             .poll_timeout()
-            .map_or(Duration::from_millis(100), |t| t.saturating_duration_since(now))
+            .map_or(Duration::from_millis(100), |t| {
+                t.saturating_duration_since(now)
+            })
             .min(Duration::from_millis(100))
             .min(deadline.saturating_duration_since(now));
         match line.receive(wake) {
