@@ -8,6 +8,11 @@
 //! `self::` path (the longest prefix that is a module file). `pub mod x;` declarations are not
 //! arrows. Any strongly connected group of two or more modules fails the test, named with the
 //! arrows that tie it, so the failure says what to move.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly by panicking"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
