@@ -81,19 +81,41 @@ async fn run_script(script: &str, app: Option<&TestApp>, limit: Duration) {
     run_script_with(script, app, limit, &[]).await;
 }
 
-/// `run_script`, with variables of the script's own (`env`) added to its environment.
+/// `run_script`, with variables of the script's own (`env`) added to its environment; a script
+/// run more than once (with other variables) keeps each run's artifacts apart.
 async fn run_script_with(
     script: &str,
     app: Option<&TestApp>,
     limit: Duration,
     env: &[(&str, &str)],
 ) {
-    // A script run more than once (with other variables) keeps each run's artifacts apart.
     let name = std::iter::once(script.trim_end_matches(".mjs"))
         .chain(env.iter().map(|(_, value)| *value))
         .collect::<Vec<_>>()
         .join("-");
-    let artifacts = repo().join("target/browser-artifacts").join(&name);
+    run_node(script, app.map(|a| a.address.as_str()), limit, env, &name).await;
+}
+
+/// A script against a server at `base` that this process did not start (`env` as above).
+async fn run_script_in(script: &str, base: &str, limit: Duration, env: &[(&str, &str)]) {
+    run_node(
+        script,
+        Some(base),
+        limit,
+        env,
+        script.trim_end_matches(".mjs"),
+    )
+    .await;
+}
+
+async fn run_node(
+    script: &str,
+    base: Option<&str>,
+    limit: Duration,
+    env: &[(&str, &str)],
+    name: &str,
+) {
+    let artifacts = repo().join("target/browser-artifacts").join(name);
     let _ = std::fs::remove_dir_all(&artifacts);
     std::fs::create_dir_all(&artifacts).expect("artifact folder");
     let log_path = artifacts.join("output.log");
@@ -109,8 +131,8 @@ async fn run_script_with(
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log handle"))
         .stderr(log);
-    if let Some(app) = app {
-        command.env("COURTLINK_BASE_URL", &app.address);
+    if let Some(base) = base {
+        command.env("COURTLINK_BASE_URL", base);
     }
     command.envs(env.iter().copied());
     let started = Instant::now();
@@ -312,4 +334,115 @@ async fn relay_udp() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_tcp() {
     relay_only_call("tcp").await;
+}
+
+/// The courtlink binary serving inside the hub of a test network; killed when dropped.
+struct ServerInNamespace(std::process::Child);
+
+impl Drop for ServerInNamespace {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A bad line through the relay (tests/common/netns.rs): 300 ms more round trip and 3 % loss on
+/// the officer's room link, then the path down for 5 s. The call comes back by itself within
+/// 10 s with frames decoded on both sides; the figures go to the test's output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_line() {
+    use std::io::BufRead;
+
+    use common::netns::{HUB_A, TestNetwork};
+
+    if !tools_present("bad_line", true) {
+        return;
+    }
+    let Some(net) = TestNetwork::create() else {
+        return;
+    };
+    let Some(_relay) = Coturn::start(CoturnOptions {
+        netns: Some((net.hub.clone(), HUB_A.to_owned())),
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let _one = ONE_BROWSER.lock().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = net
+        .command(&net.hub, env!("CARGO_BIN_EXE_courtlink"))
+        .arg("--config-dir")
+        .arg(repo().join("config"))
+        .arg("serve")
+        .current_dir(repo())
+        .env_remove("COURTLINK_PROFILE")
+        .env("COURTLINK__SERVER__HOST", "0.0.0.0")
+        .env("COURTLINK__SERVER__PORT", "8080")
+        .env("COURTLINK__SERVER__WORKERS", "2")
+        .env("COURTLINK__SERVER__WEB_DIR", repo().join("web"))
+        .env(
+            "COURTLINK__DATABASE__URL",
+            format!("sqlite://{}/courtlink.db", dir.path().display()),
+        )
+        .env("COURTLINK__DEMO__PASSWORD", DEMO_PASSWORD)
+        .env("COURTLINK__LOG__FILTER", "warn")
+        .env(
+            "COURTLINK__ICE__TURN_URLS",
+            format!("[\"turn:{HUB_A}:3478?transport=udp\"]"),
+        )
+        .env("COURTLINK__ICE__TURN_SECRET", TURN_SECRET)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("courtlink starts in the hub");
+    let stdout = child.stdout.take().expect("stdout");
+    let server = ServerInNamespace(child);
+    // The server says where it serves once it listens; it cannot be reached from here to ask.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("CourtLink is serving") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the server in the hub says it serves");
+
+    // Chromium for each room: the same browser, started inside that room's namespace.
+    let wrapper = |ns: &str| {
+        let path = dir.path().join(format!("chromium-{ns}"));
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\nexec ip netns exec {ns} {CHROMIUM} \"$@\"\n"),
+        )
+        .expect("wrapper");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        path.display().to_string()
+    };
+    let (chromium_a, chromium_b) = (wrapper(&net.room_a), wrapper(&net.room_b));
+    let hub_link_b = net.hub_link_a.replacen("ha", "hb", 1);
+    let base = format!("http://{HUB_A}:8080");
+    let secure = format!("--unsafely-treat-insecure-origin-as-secure={base}");
+    run_script_in(
+        "bad_line.mjs",
+        &base,
+        Duration::from_secs(180),
+        &[
+            ("COURTLINK_CHROMIUM", chromium_a.as_str()),
+            ("COURTLINK_CHROMIUM_B", chromium_b.as_str()),
+            ("COURTLINK_NETNS_A", net.room_a.as_str()),
+            ("COURTLINK_NETNS_HUB", net.hub.as_str()),
+            ("COURTLINK_LINK_A", net.link_a.as_str()),
+            ("COURTLINK_HUB_LINK_A", net.hub_link_a.as_str()),
+            ("COURTLINK_HUB_LINK_B", hub_link_b.as_str()),
+            ("COURTLINK_GATEWAY_A", HUB_A),
+            ("COURTLINK_CHROMIUM_EXTRA_ARGS", secure.as_str()),
+        ],
+    )
+    .await;
+    drop(server);
 }

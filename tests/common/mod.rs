@@ -2,6 +2,7 @@
 //! or a fresh PostgreSQL database per test — talked to over HTTP and WebSocket.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod netns;
 pub mod peer;
 pub mod turn;
 

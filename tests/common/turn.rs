@@ -21,6 +21,7 @@ pub const TURN_REALM: &str = "courtlink.test";
 
 pub struct Coturn {
     child: Child,
+    pub host: String,
     pub port: u16,
     pub log: PathBuf,
     _dir: tempfile::TempDir,
@@ -32,6 +33,9 @@ pub struct CoturnOptions {
     /// Refuse relaying to 127.0.0.1 peers (coturn's default), so a permission to a loopback
     /// peer is answered 403.
     pub deny_loopback_peers: bool,
+    /// Run inside this network namespace, listening and relaying on this address of it
+    /// (`tests/common/netns.rs`), instead of on 127.0.0.1.
+    pub netns: Option<(String, String)>,
 }
 
 /// Relay ports: each relay takes its own block of 40, so relays of tests running at the same
@@ -66,14 +70,18 @@ impl Coturn {
         }
         let dir = tempfile::tempdir().expect("temp dir");
         let log = dir.path().join("turnserver.log");
-        let port = free_port();
+        let (host, port) = match &options.netns {
+            // A fresh namespace has every port free.
+            Some((_, address)) => (address.clone(), 3478),
+            None => ("127.0.0.1".to_owned(), free_port()),
+        };
         let block = NEXT_BLOCK.fetch_add(1, Ordering::Relaxed) % 300;
         // A base that differs between test processes too, away from the ephemeral range's start.
         let base = 20_000 + (std::process::id() as u16 % 50) * 200 + block * 40;
         let mut args = vec![
             "-n".to_owned(), // no configuration file: everything is on this command line
-            "--listening-ip=127.0.0.1".to_owned(),
-            "--relay-ip=127.0.0.1".to_owned(),
+            format!("--listening-ip={host}"),
+            format!("--relay-ip={host}"),
             format!("--listening-port={port}"),
             format!("--min-port={base}"),
             format!("--max-port={}", base + 39),
@@ -87,6 +95,8 @@ impl Coturn {
             "--no-multicast-peers".to_owned(),
             "--no-software-attribute".to_owned(),
             "--simple-log".to_owned(),
+            // Verbose, so the log says when the listeners are open (and what each session did).
+            "--verbose".to_owned(),
             format!("--log-file={}", log.display()),
             "--no-stdout-log".to_owned(),
             format!("--pidfile={}", dir.path().join("turnserver.pid").display()),
@@ -94,7 +104,15 @@ impl Coturn {
         if !options.deny_loopback_peers {
             args.push("--allow-loopback-peers".to_owned());
         }
-        let child = Command::new(TURNSERVER)
+        let mut command = match &options.netns {
+            Some((ns, _)) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, TURNSERVER]);
+                c
+            }
+            None => Command::new(TURNSERVER),
+        };
+        let child = command
             .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -103,6 +121,7 @@ impl Coturn {
             .expect("turnserver starts");
         let relay = Coturn {
             child,
+            host,
             port,
             log,
             _dir: dir,
@@ -111,11 +130,12 @@ impl Coturn {
         Some(relay)
     }
 
-    /// Waits until the relay accepts TCP connections (its UDP listener opens at the same time).
+    /// Waits until the relay's listeners are open (UDP opens after TCP). Read
+    /// from its log: a relay inside a test network is not reachable from here.
     fn wait_listening(&self) {
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(10) {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if self.log_text().contains("UDP listener opened on") {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -128,7 +148,7 @@ impl Coturn {
     }
 
     pub fn url(&self, transport: &str) -> String {
-        format!("turn:127.0.0.1:{}?transport={transport}", self.port)
+        format!("turn:{}:{}?transport={transport}", self.host, self.port)
     }
 
     pub fn log_text(&self) -> String {

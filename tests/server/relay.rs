@@ -100,6 +100,7 @@ fn another_secret_expired_or_tampered_credentials_are_refused_with_401() {
 fn a_denied_peer_is_403_and_a_closed_port_is_unreachable() {
     let Some(relay) = Coturn::start(CoturnOptions {
         deny_loopback_peers: true,
+        ..Default::default()
     }) else {
         return;
     };
