@@ -446,3 +446,44 @@ async fn bad_line() {
     .await;
     drop(server);
 }
+
+/// The room terminal's connectivity test checks the court's TURN relay over UDP and TCP: both
+/// reached through a real coturn; then, with the relay's URLs leading nowhere (a closed port, as
+/// behind a firewall), the page names the likely cause and the court's technical-support person.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connectivity_relay() {
+    if !tools_present("connectivity_relay", true) {
+        return;
+    }
+    let Some(relay) = Coturn::start(CoturnOptions::default()) else {
+        return;
+    };
+    let _one = ONE_BROWSER.lock().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let closed_port = closed.local_addr().expect("address").port();
+    drop(closed);
+    for (expect, urls) in [
+        ("reached", vec![relay.url("udp"), relay.url("tcp")]),
+        (
+            "blocked",
+            vec![
+                format!("turn:127.0.0.1:{closed_port}?transport=udp"),
+                format!("turn:127.0.0.1:{closed_port}?transport=tcp"),
+            ],
+        ),
+    ] {
+        let app = TestApp::spawn_with(Backend::Sqlite, move |s| {
+            s.ice.turn_urls = urls;
+            s.ice.turn_secret = secrecy::SecretString::from(TURN_SECRET.to_owned());
+        })
+        .await
+        .expect("SQLite is always there");
+        run_script_with(
+            "connectivity_relay.mjs",
+            Some(&app),
+            Duration::from_secs(150),
+            &[("COURTLINK_RELAY_EXPECT", expect)],
+        )
+        .await;
+    }
+}
