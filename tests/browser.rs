@@ -487,3 +487,29 @@ async fn connectivity_relay() {
         .await;
     }
 }
+
+/// A benchmark, not a test (`-- --ignored --nocapture`): from the petitioner's click on 进入 (or
+/// the host's on 请其进入) to the officer's first frame on the petitioner's page, over 30 joins,
+/// beside two Chromium pages connected directly; figures in docs/benchmarks.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run it with --ignored --nocapture"]
+async fn first_frame() {
+    if !tools_present("first_frame", true) {
+        return;
+    }
+    let _one = ONE_BROWSER.lock().await;
+    for waiting in ["off", "on"] {
+        let app = TestApp::spawn_with(Backend::Sqlite, move |s| {
+            s.signalling.waiting_room = waiting == "on";
+        })
+        .await
+        .expect("SQLite is always there");
+        run_script_with(
+            "first_frame.mjs",
+            Some(&app),
+            Duration::from_secs(620),
+            &[("COURTLINK_WAITING_ROOM", waiting)],
+        )
+        .await;
+    }
+}
