@@ -86,7 +86,10 @@ pub struct IceSettings {
     pub turn_urls: Vec<String>,
     /// coturn's `static-auth-secret`; required when `turn_urls` is set.
     pub turn_secret: SecretString,
-    /// Lifetime of minted TURN credentials, in seconds.
+    /// Longest life of minted TURN credentials, in seconds. They end when the session's joining
+    /// window closes (`auth.join_late_minutes` after its end), and never later than this; keep it
+    /// above the longest session plus `auth.join_late_minutes` (coturn refuses an allocation's
+    /// refresh once its credentials expire, which would cut the relay mid-call).
     pub turn_ttl_seconds: i64,
 }
 
@@ -213,6 +216,107 @@ pub struct LogSettings {
 pub enum LogFormat {
     Pretty,
     Json,
+}
+
+/// How a relay is reached, from a TURN URL's `?transport=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        })
+    }
+}
+
+/// A STUN or TURN URL in the form browsers accept (RFC 7064, RFC 7065):
+/// `stun:host[:port]`, `turn:host[:port][?transport=udp|tcp]`, and the `stuns:`/`turns:` (TLS)
+/// forms. Read here, at start-up, so that a URL a browser would reject never reaches one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IceUrl {
+    /// `turn:`/`turns:` rather than `stun:`/`stuns:`.
+    pub turn: bool,
+    /// Over TLS (`stuns:`/`turns:`).
+    pub secure: bool,
+    pub host: String,
+    pub port: u16,
+    pub transport: Transport,
+}
+
+impl IceUrl {
+    pub fn parse(raw: &str) -> Result<IceUrl, String> {
+        let bad = |why: &str| Err(format!("{raw:?} is not a STUN or TURN URL: {why}"));
+        if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return bad("it contains white space");
+        }
+        let Some((scheme, rest)) = raw.split_once(':') else {
+            return bad("it has no scheme (turn:, turns:, stun: or stuns:)");
+        };
+        let (turn, secure) = match scheme {
+            "stun" => (false, false),
+            "stuns" => (false, true),
+            "turn" => (true, false),
+            "turns" => (true, true),
+            _ => return bad("the scheme must be turn:, turns:, stun: or stuns:"),
+        };
+        if rest.starts_with("//") {
+            return bad("write turn:host:port, without //");
+        }
+        let (authority, query) = match rest.split_once('?') {
+            Some((a, q)) => (a, Some(q)),
+            None => (rest, None),
+        };
+        if authority.contains('@') || authority.contains('/') {
+            return bad("credentials and paths do not belong in the URL");
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let Some((host, after)) = v6.split_once(']') else {
+                return bad("an IPv6 address needs its closing ]");
+            };
+            (host, after.strip_prefix(':'))
+        } else {
+            match authority.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return bad("the host is missing");
+        }
+        let port = match port {
+            None => {
+                if secure {
+                    5349
+                } else {
+                    3478
+                }
+            }
+            Some(p) => match p.parse::<u16>() {
+                Ok(p) if p > 0 => p,
+                _ => return bad("the port must be a number from 1 to 65535"),
+            },
+        };
+        let transport = match query {
+            None if secure => Transport::Tcp,
+            None => Transport::Udp,
+            Some(_) if !turn => return bad("a STUN URL takes no ?transport="),
+            Some("transport=udp") => Transport::Udp,
+            Some("transport=tcp") => Transport::Tcp,
+            Some(_) => return bad("the only parameter is ?transport=udp or ?transport=tcp"),
+        };
+        Ok(IceUrl {
+            turn,
+            secure,
+            host: host.to_owned(),
+            port,
+            transport,
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -400,6 +504,20 @@ impl Settings {
                 "redis.url",
                 "must be empty or start with redis:// or rediss://",
             );
+        }
+        for url in &self.ice.stun_urls {
+            match IceUrl::parse(url) {
+                Ok(u) if !u.turn => {}
+                Ok(_) => return invalid("ice.stun_urls", &format!("{url} is a TURN URL")),
+                Err(e) => return invalid("ice.stun_urls", &e),
+            }
+        }
+        for url in &self.ice.turn_urls {
+            match IceUrl::parse(url) {
+                Ok(u) if u.turn => {}
+                Ok(_) => return invalid("ice.turn_urls", &format!("{url} is a STUN URL")),
+                Err(e) => return invalid("ice.turn_urls", &e),
+            }
         }
         if !self.ice.turn_urls.is_empty() && self.ice.turn_secret.expose_secret().len() < 16 {
             return invalid(

@@ -41,7 +41,12 @@ enum Command {
     /// Seed the demo courts, users and cases (once), and top up the demo slots.
     SeedDemo,
     /// Load and check the settings, print where they point, and exit.
-    CheckConfig,
+    CheckConfig {
+        /// Also reach out: make a TURN allocation and permission on every `ice.turn_urls`
+        /// entry with freshly minted credentials; exits 1 unless each one relays.
+        #[arg(long)]
+        probe: bool,
+    },
     /// Work with the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -52,6 +57,26 @@ enum Command {
     /// The benchmarks' baseline: a bare WebSocket relay with no auth and no bookkeeping.
     #[command(hide = true)]
     BenchBaselineServer,
+}
+
+/// `check-config --probe`: one line per TURN URL, and an error when any of them does not relay.
+fn probe_relays(settings: &Settings) -> anyhow::Result<()> {
+    if settings.ice.turn_urls.is_empty() {
+        println!("no ice.turn_urls to probe");
+        return Ok(());
+    }
+    // The credentials a participant joining now would get, for as long as a session may last.
+    let expires = chrono::Utc::now().timestamp() + settings.ice.turn_ttl_seconds;
+    let reports = courtlink::connectivity::relay::probe_all(&settings.ice, expires, None);
+    let mut failed = 0;
+    for r in &reports {
+        println!("{}: {} ({} ms)", r.url, r.outcome, r.took.as_millis());
+        failed += usize::from(!r.outcome.is_success());
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} TURN URLs do not relay", reports.len());
+    }
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -132,7 +157,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::BenchBaselineServer => courtlink::bench::baseline_server().await,
-        Command::CheckConfig => {
+        Command::CheckConfig { probe } => {
             let backend = if url.starts_with("sqlite:") {
                 "SQLite"
             } else {
@@ -145,6 +170,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 settings.server.port,
                 if settings.demo.seed { "on" } else { "off" }
             );
+            if probe {
+                probe_relays(&settings)?;
+            }
             Ok(())
         }
         Command::Migrate => {

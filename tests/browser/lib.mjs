@@ -35,6 +35,9 @@ export const CHROMIUM_ARGS = [
   '--headless=new', '--no-sandbox', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
   '--disable-features=WebRtcHideLocalIpsWithMdns', '--disable-background-networking', '--disable-component-update',
   '--disable-sync', '--no-first-run',
+  // More flags for one test, e.g. a server on a test network's address, which is not a secure
+  // context for the camera unless the browser is told to treat it as one.
+  ...(process.env.COURTLINK_CHROMIUM_EXTRA_ARGS || '').split(' ').filter(Boolean),
 ];
 
 export const DESK = { viewport: { width: 1366, height: 900 } };

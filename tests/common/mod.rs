@@ -2,7 +2,9 @@
 //! or a fresh PostgreSQL database per test — talked to over HTTP and WebSocket.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod netns;
 pub mod peer;
+pub mod turn;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -21,6 +21,7 @@ mod notifications;
 mod openapi_props;
 mod privacy;
 mod records;
+mod relay;
 mod revocation;
 mod rooms;
 mod scale_out;

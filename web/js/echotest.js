@@ -42,6 +42,34 @@ async function clientFigures(pc, rtts) {
 }
 
 /**
+ * Whether this device reaches each of the court's TURN relays: a relay-only peer connection per
+ * URL gathers candidates, and the relay is reached when a `relay` candidate comes back (the
+ * relay accepted the credentials and allocated an address). Resolves to
+ * `[{url, transport, reached}]`; nothing is sent to anyone.
+ */
+export async function checkRelays(relay = []) {
+  return Promise.all(relay.map(async ({ url, username, credential }) => {
+    const transport = /transport=tcp/.test(url) || url.startsWith('turns:') ? 'tcp' : 'udp';
+    let pc = null;
+    try {
+      pc = new RTCPeerConnection({ iceServers: [{ urls: [url], username, credential }], iceTransportPolicy: 'relay' });
+      let reached = false;
+      pc.addEventListener('icecandidate', (event) => {
+        if (event.candidate && / typ relay /.test(` ${event.candidate.candidate} `)) reached = true;
+      });
+      pc.createDataChannel('courtlink-relay-check');
+      await pc.setLocalDescription(await pc.createOffer());
+      await waitForGathering(pc);
+      return { url, transport, reached };
+    } catch {
+      return { url, transport, reached: false };
+    } finally {
+      if (pc) pc.close();
+    }
+  }));
+}
+
+/**
  * Runs one echo test with `stream`'s tracks and resolves to the server's result
  * (`{status, reason_code, reason, figures, thresholds, …}`).
  * `roomId`: the local room under test (staff); omit it for a petitioner, whose join `token`
@@ -82,6 +110,8 @@ export async function runEchoTest({ stream, roomId, token, onProgress = () => {}
     const options = token === undefined ? {} : { token };
     const started = await api('/connectivity/tests', { method: 'POST', body, ...options });
     await pc.setRemoteDescription(started.answer);
+    // The relay check runs beside the echo test; it takes at most the gathering time.
+    const relayCheck = checkRelays(started.relay);
     const began = Date.now();
     let result = null;
     for (;;) {
@@ -91,12 +121,14 @@ export async function runEchoTest({ stream, roomId, token, onProgress = () => {}
       result = await api(`/connectivity/tests/${started.test_id}`, options);
       if (result.status !== 'running') break;
     }
+    const relay = await relayCheck;
     try {
-      await api(`/connectivity/tests/${started.test_id}/report`, { method: 'POST', body: await clientFigures(pc, rtts), ...options });
+      const report = { ...(await clientFigures(pc, rtts)), relay: relay.map(({ transport, reached }) => ({ transport, reached })) };
+      await api(`/connectivity/tests/${started.test_id}/report`, { method: 'POST', body: report, ...options });
     } catch {
       // The client's figures are extra evidence; the verdict is the server's.
     }
-    return result;
+    return { ...result, relay, support: started.support || null };
   } finally {
     if (probeTimer) clearInterval(probeTimer);
     pc.close();

@@ -273,6 +273,12 @@ async function runLineTest() {
 
 let toggles = [];
 function startCall() {
+  const call = new Call({ sessionId: state.join.session_id, token: state.join.token, localStream: state.stream });
+  state.call = call;
+  // Connect first, so that the WebSocket handshake runs while the call screen is laid out below
+  // (tens of milliseconds of the time to the first picture). No message can arrive before this
+  // function returns, so every listener added below still hears everything.
+  call.connect();
   show('call');
   renderCallInfo();
   $('#chat-log').replaceChildren();
@@ -283,8 +289,6 @@ function startCall() {
     const old = document.getElementById(id);
     old.replaceWith(old.cloneNode(false));
   }
-  const call = new Call({ sessionId: state.join.session_id, token: state.join.token, localStream: state.stream });
-  state.call = call;
   toggles = [
     mountMediaToggle($('#mic-toggle'), state.stream, 'audio', call),
     mountMediaToggle($('#cam-toggle'), state.stream, 'video', call),
@@ -343,7 +347,6 @@ function startCall() {
     showEnded();
   });
   renderCallState();
-  call.connect();
 }
 
 function renderEnded() {

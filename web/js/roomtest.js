@@ -95,6 +95,35 @@ function main({ user }) {
     });
   }
 
+  /** Whether the room reached the court's relay over UDP and TCP, and what to do if not. */
+  function relayText(x) {
+    const relay = x.relay || [];
+    const reached = (transport) => relay.some((r) => r.transport === transport && r.reached);
+    const tried = (transport) => relay.some((r) => r.transport === transport);
+    const udp = reached('udp');
+    const tcp = reached('tcp');
+    let state = 'ok';
+    let key = 'roomtest.relay.ok';
+    if (!udp && !tcp) {
+      state = 'none';
+      key = 'roomtest.relay.none';
+    } else if (tried('udp') && !udp) {
+      state = 'partial';
+      key = 'roomtest.relay.udp_blocked';
+    } else if (tried('tcp') && !tcp) {
+      state = 'partial';
+      key = 'roomtest.relay.tcp_blocked';
+    }
+    const over = [udp ? 'UDP' : null, tcp ? 'TCP' : null].filter(Boolean).join(t('roomtest.relay.and'));
+    let text = t(key, { over });
+    if (state !== 'ok') {
+      text += ' ' + (x.support
+        ? t('roomtest.relay.support', { name: x.support.name, phone: x.support.phone })
+        : t('roomtest.relay.support.none'));
+    }
+    return { state, text };
+  }
+
   function showResult(x) {
     state.last = x;
     const box = $('#result');
@@ -105,6 +134,13 @@ function main({ user }) {
     $('#result-reason').textContent = passed ? '' : reasonText(x);
     $('#result-reason').hidden = passed;
     $('#result-figures').textContent = figuresText(x);
+    const relayLine = $('#result-relay');
+    relayLine.hidden = !(x.relay && x.relay.length);
+    if (!relayLine.hidden) {
+      const { state: relayState, text } = relayText(x);
+      relayLine.dataset.state = relayState;
+      relayLine.textContent = text;
+    }
     box.hidden = false;
     box.focus();
     announce($('#result-heading').textContent);

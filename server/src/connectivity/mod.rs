@@ -19,6 +19,7 @@
 
 pub mod measure;
 mod peer;
+pub mod relay;
 pub mod settings;
 
 use std::collections::HashSet;

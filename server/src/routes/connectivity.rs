@@ -75,6 +75,50 @@ pub struct TestStarted {
     pub connect_timeout_seconds: u64,
     /// How long the server measures once connected.
     pub measure_seconds: u64,
+    /// The court's TURN relays, one per URL, with credentials for this test only (10 minutes):
+    /// the page checks that it can reach each (docs/connectivity.md, "The relay").
+    pub relay: Vec<RelayServer>,
+    /// The technical-support person a staff member's court last recorded, to name when the
+    /// room reaches no relay (none for a petitioner's device check).
+    pub support: Option<SupportPerson>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RelayServer {
+    /// One `turn:`/`turns:` URL, e.g. `turn:turn.court.example:3478?transport=udp`.
+    pub url: String,
+    pub username: String,
+    pub credential: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SupportPerson {
+    pub name: String,
+    pub phone: String,
+}
+
+/// How long the relay credentials handed out with a connectivity test last.
+const RELAY_CHECK_SECONDS: i64 = 600;
+
+/// Credentials for a connectivity test's relay check, one entry per configured TURN URL.
+fn relay_servers(state: &AppState, run_by: &str) -> Vec<RelayServer> {
+    let ice = &state.settings.ice;
+    let username = format!(
+        "{}:test-{run_by}",
+        Utc::now().timestamp() + RELAY_CHECK_SECONDS
+    );
+    let credential = crate::signalling::ice::turn_password(
+        secrecy::ExposeSecret::expose_secret(&ice.turn_secret),
+        &username,
+    );
+    ice.turn_urls
+        .iter()
+        .map(|url| RelayServer {
+            url: url.clone(),
+            username: username.clone(),
+            credential: credential.clone(),
+        })
+        .collect()
 }
 
 #[derive(Serialize, ToSchema)]
@@ -216,8 +260,19 @@ pub async fn start_test(
             offer_sdp: body.offer.sdp,
         })
         .await?;
+    let support = match &caller {
+        Caller::Staff(staff) => state
+            .store
+            .latest_tech_support(staff.court_id)
+            .await?
+            .map(|(name, phone)| SupportPerson { name, phone }),
+        Caller::Petitioner(_) => None,
+    };
+    let relay = relay_servers(&state, &run_by_label(&caller));
     let s = state.echo.settings();
     Ok(HttpResponse::Created().json(TestStarted {
+        relay,
+        support,
         test_id: started.test_id,
         answer: AnswerView {
             kind: "answer",
@@ -226,6 +281,14 @@ pub async fn start_test(
         connect_timeout_seconds: s.connect_timeout_seconds,
         measure_seconds: s.measure_seconds,
     }))
+}
+
+/// Who runs a test, as the relay credentials name it (no personal data).
+fn run_by_label(caller: &Caller) -> String {
+    match caller {
+        Caller::Staff(staff) => format!("user-{}", staff.user_id),
+        Caller::Petitioner(p) => format!("session-{}", p.session_id),
+    }
 }
 
 /// A test that `caller` may read (`run`: that it may report on, i.e. that it ran).

@@ -96,10 +96,13 @@ pub async fn signal(
             code: "bad_request",
             message: e.to_string(),
         })?;
+    let window_closes =
+        session.ends_at + chrono::Duration::minutes(state.settings.auth.join_late_minutes);
     let ice_servers = ice::servers_for(
         &state.settings.ice,
         &participant.id,
         chrono::Utc::now().timestamp(),
+        window_closes.timestamp(),
     );
     let conn = Connection {
         session_id: session.id,

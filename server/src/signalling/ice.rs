@@ -1,6 +1,11 @@
 //! ICE servers for a participant: the configured STUN URLs, and TURN URLs with credentials minted
 //! per participant in coturn's `use-auth-secret` convention: username `<expiry>:<id>`, password
 //! base64(HMAC-SHA1(secret, username)).
+//!
+//! The credentials expire when the session's joining window closes (`auth.join_late_minutes`
+//! after its end), and never later than `ice.turn_ttl_seconds` from now: a credential copied out
+//! of a browser cannot relay traffic for hours after the reception. coturn checks the expiry on
+//! every allocation and refresh, so an allocation made with it ends with the window too.
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -10,7 +15,16 @@ use sha1::Sha1;
 use super::protocol::IceServer;
 use crate::config::IceSettings;
 
-pub fn servers_for(settings: &IceSettings, participant_id: &str, now_unix: i64) -> Vec<IceServer> {
+/// Shortest life of minted credentials, so that a socket opened at the window's last moment can
+/// still gather its relay candidates.
+const MIN_LIFETIME_SECONDS: i64 = 60;
+
+pub fn servers_for(
+    settings: &IceSettings,
+    participant_id: &str,
+    now_unix: i64,
+    window_closes_unix: i64,
+) -> Vec<IceServer> {
     let mut servers = Vec::new();
     if !settings.stun_urls.is_empty() {
         servers.push(IceServer {
@@ -20,7 +34,10 @@ pub fn servers_for(settings: &IceSettings, participant_id: &str, now_unix: i64) 
         });
     }
     if !settings.turn_urls.is_empty() {
-        let username = format!("{}:{participant_id}", now_unix + settings.turn_ttl_seconds);
+        let expires = (now_unix + settings.turn_ttl_seconds)
+            .min(window_closes_unix)
+            .max(now_unix + MIN_LIFETIME_SECONDS);
+        let username = format!("{expires}:{participant_id}");
         servers.push(IceServer {
             urls: settings.turn_urls.clone(),
             credential: Some(turn_password(
@@ -62,9 +79,15 @@ mod tests {
             turn_secret: secrecy::SecretString::from("north".to_owned()),
             turn_ttl_seconds: 3600,
         };
-        let v = servers_for(&s, "petitioner", 1000);
+        let v = servers_for(&s, "petitioner", 1000, 1_000_000);
         assert_eq!(v.len(), 2);
         assert_eq!(v[1].username.as_deref(), Some("4600:petitioner"));
         assert!(v[1].credential.is_some());
+        // The window closes before the TTL would run out: the credentials end with the window.
+        let v = servers_for(&s, "petitioner", 1000, 1900);
+        assert_eq!(v[1].username.as_deref(), Some("1900:petitioner"));
+        // A window that has closed still leaves a minute to gather candidates, no more.
+        let v = servers_for(&s, "petitioner", 1000, 500);
+        assert_eq!(v[1].username.as_deref(), Some("1060:petitioner"));
     }
 }

@@ -299,6 +299,19 @@ impl Store {
             .await)?)
     }
 
+    /// The technical-support person `court_id` recorded most recently, on any campaign.
+    pub async fn latest_tech_support(
+        &self,
+        court_id: i64,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let sql = "SELECT tech_name, tech_phone FROM connectivity_contacts WHERE court_id = $1 \
+                   ORDER BY updated_at DESC LIMIT 1";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(court_id)
+            .fetch_optional(p)
+            .await)?)
+    }
+
     pub async fn campaign_contacts(&self, campaign_id: i64) -> Result<Vec<ContactRow>, StoreError> {
         let sql = "SELECT court_id, contact_name, contact_phone, tech_name, tech_phone, updated_at \
                    FROM connectivity_contacts WHERE campaign_id = $1 ORDER BY court_id";
