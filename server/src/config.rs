@@ -319,13 +319,7 @@ impl IceUrl {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("configuration: {0}")]
-    Load(String),
-    #[error("configuration: {key}: {message}")]
-    Invalid { key: &'static str, message: String },
-}
+pub use crate::config_error::ConfigError;
 
 impl Settings {
     /// Loads `default.toml`, then `<profile>.toml` unless the profile is `default`, then the

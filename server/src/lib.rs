@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod bench;
 pub mod config;
+pub mod config_error;
 pub mod connectivity;
 pub mod crypto;
 pub mod demo;

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::NotifySettings;
 use super::queries::{self, Attempt};
+use super::settings::NotifySettings;
 use crate::store::Store;
 
 /// Starts the worker on the current runtime.
