@@ -31,13 +31,8 @@ use tokio::sync::Semaphore;
 use crate::error::ApiError;
 use crate::store::Store;
 use crate::store::connectivity::NewTest;
+pub use peer::{CHANNEL_LABEL, PROBE_PREFIX};
 pub use settings::ConnectivitySettings;
-
-/// The label of the data channel the client opens; probes and echoes travel on it.
-pub const CHANNEL_LABEL: &str = "courtlink-echo";
-/// Prefix of the server's probes: `p:<n>`. The client echoes such messages unchanged; the
-/// server echoes everything else.
-pub const PROBE_PREFIX: &str = "p:";
 
 /// The echo service of one instance.
 #[derive(Clone)]

@@ -25,9 +25,14 @@ use webrtc::peer_connection::{
 
 use super::measure::{Failure, Figures, MediaMeter, ProbeMeter, judge};
 use super::settings::ConnectivitySettings;
-use super::{CHANNEL_LABEL, PROBE_PREFIX};
 use crate::error::ApiError;
 use crate::store::connectivity::TestOutcome;
+
+/// The label of the data channel the client opens; probes and echoes travel on it.
+pub const CHANNEL_LABEL: &str = "courtlink-echo";
+/// Prefix of the server's probes: `p:<n>`. The client echoes such messages unchanged; the
+/// server echoes everything else.
+pub const PROBE_PREFIX: &str = "p:";
 
 /// Largest offer accepted (a browser's offer with every candidate is a few KiB).
 const MAX_OFFER_BYTES: usize = 32 * 1024;

@@ -31,7 +31,7 @@ impl AuditEntry {
         detail: serde_json::Value,
     ) -> AuditEntry {
         AuditEntry {
-            at: super::now(),
+            at: super::time::now(),
             actor: actor.into(),
             action,
             subject: subject.into(),

@@ -133,7 +133,7 @@ impl Store {
         let status = if o.passed { "passed" } else { "failed" };
         on_pool!(self, |p| sqlx::query(sql)
             .bind(id)
-            .bind(super::now())
+            .bind(super::time::now())
             .bind(status)
             .bind(o.reason_code)
             .bind(o.reason)
@@ -202,7 +202,7 @@ impl Store {
                    WHERE status = 'running' AND started_at < $1";
         let done = on_pool!(self, |p| sqlx::query(sql)
             .bind(before)
-            .bind(super::now())
+            .bind(super::time::now())
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;
@@ -223,7 +223,7 @@ impl Store {
             .bind(title)
             .bind(deadline)
             .bind(created_by)
-            .bind(super::now())
+            .bind(super::time::now())
             .fetch_one(p)
             .await)?;
         Ok(id)
@@ -344,7 +344,7 @@ impl Store {
             .bind(tech.0)
             .bind(tech.1)
             .bind(updated_by)
-            .bind(super::now())
+            .bind(super::time::now())
             .execute(p)
             .await
             .map(|_| ()))?;

@@ -12,7 +12,7 @@ mod rows;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
@@ -119,6 +119,7 @@ pub mod booking;
 pub mod connectivity;
 pub mod records;
 pub mod schedule;
+mod time;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -231,10 +232,7 @@ fn opened(mut row: CaseRow) -> Result<CaseRow, StoreError> {
     Ok(row)
 }
 
-/// Now, to the whole second: stored timestamps compare as text in SQLite.
-pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(0)
-}
+pub use time::now;
 
 impl Store {
     /// Connects and runs the embedded migrations of the backend the URL names.
