@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::future::{Ready, ready};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
@@ -27,7 +27,6 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use crate::config::AuthSettings;
 use crate::domain::Role;
 use crate::error::ApiError;
-use crate::startup::AppState;
 
 pub const STAFF_AUDIENCE: &str = "courtlink-staff";
 pub const JOIN_AUDIENCE: &str = "courtlink-join";
@@ -344,6 +343,14 @@ impl TokenVersions {
     }
 }
 
+/// What the request extractors check callers with, registered by start-up as its own
+/// `web::Data`: the extractors need nothing else of the application.
+pub struct Verifier {
+    pub tokens: Arc<Tokens>,
+    pub token_versions: Arc<TokenVersions>,
+    pub store: crate::store::Store,
+}
+
 impl FromRequest for Staff {
     type Error = ApiError;
     type Future = futures_util::future::LocalBoxFuture<'static, Result<Staff, ApiError>>;
@@ -351,8 +358,8 @@ impl FromRequest for Staff {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let checked = (|| {
             let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no application state")))?
+                .app_data::<web::Data<Verifier>>()
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no token verifier")))?
                 .clone();
             let token = bearer(req).ok_or(ApiError::Unauthenticated("log in first"))?;
             let claims = state.tokens.verify_staff(token)?;
@@ -494,8 +501,8 @@ impl FromRequest for Petitioner {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready((|| {
             let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no application state")))?;
+                .app_data::<web::Data<Verifier>>()
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no token verifier")))?;
             let token =
                 bearer(req).ok_or(ApiError::Unauthenticated("join with your code first"))?;
             let claims = state.tokens.verify_join(token)?;

@@ -18,5 +18,6 @@ pub mod routes;
 pub mod schedule;
 pub mod signalling;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;

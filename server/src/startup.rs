@@ -13,11 +13,12 @@ use actix_web::{App, HttpServer, web};
 use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
 
-use crate::auth::Tokens;
+use crate::auth::{Tokens, Verifier};
 use crate::config::Settings;
 use crate::error::{json_error_handler, path_error_handler, query_error_handler};
 use crate::metrics::Metrics;
 use crate::signalling::hub::{Hub, HubConfig};
+use crate::state::AppState;
 use crate::store::Store;
 use crate::{demo, routes};
 
@@ -30,19 +31,6 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 
 /// Largest JSON body accepted by the API.
 const MAX_JSON_BYTES: usize = 64 * 1024;
-
-pub struct AppState {
-    pub settings: Settings,
-    pub store: Store,
-    pub tokens: Tokens,
-    pub hub: Hub,
-    pub metrics: Arc<Metrics>,
-    pub login_attempts: crate::auth::AttemptsByAddress,
-    /// The server's own WebRTC peer for connectivity tests.
-    pub echo: crate::connectivity::Echo,
-    pub holds: crate::holds::Holds,
-    pub token_versions: crate::auth::TokenVersions,
-}
 
 pub struct Application {
     port: u16,
@@ -139,8 +127,16 @@ impl Application {
         let workers = settings.server.workers;
         let drain = settings.server.drain_seconds;
         let revocation = Duration::from_secs(settings.auth.revocation_seconds);
+        let tokens = Arc::new(Tokens::new(&settings.auth));
+        let token_versions = Arc::new(crate::auth::TokenVersions::new(revocation));
+        // The request extractors get what they check callers with, and nothing else.
+        let verifier = web::Data::new(Verifier {
+            tokens: tokens.clone(),
+            token_versions: token_versions.clone(),
+            store: store.clone(),
+        });
         let state = web::Data::new(AppState {
-            tokens: Tokens::new(&settings.auth),
+            tokens,
             hub,
             store,
             settings,
@@ -148,12 +144,13 @@ impl Application {
             login_attempts: Default::default(),
             echo: crate::connectivity::Echo::new(connectivity, echo_store),
             holds,
-            token_versions: crate::auth::TokenVersions::new(revocation),
+            token_versions,
         });
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .app_data(verifier.clone())
                 .app_data(
                     web::JsonConfig::default()
                         .limit(MAX_JSON_BYTES)

@@ -16,7 +16,7 @@ use super::views::{CourtView, RoomView};
 use crate::auth::{Staff, hash_password, password_work};
 use crate::domain::{CourtLevel, Role};
 use crate::error::{ApiError, ErrorBody};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::admin::{NewAccount, RoomType, Saved, UserChange, locked_now};
 use crate::store::{CourtRow, StoreError, UserRow};
 

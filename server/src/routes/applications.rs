@@ -11,7 +11,7 @@ use super::preconditions::{self, if_match, with_etag};
 use crate::auth::Staff;
 use crate::domain::Role;
 use crate::error::{ApiError, ErrorBody};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::applications::{
     ApplicationRow, Decision, EligibilityFacts, NewApplication, TimeRange,
 };

@@ -7,7 +7,7 @@ use super::views::CourtView;
 use crate::auth::{Staff, hash_password, password_work, verify_password};
 use crate::domain::{JoinCode, Role, SessionStatus};
 use crate::error::{ApiError, ErrorBody};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::audit::AuditEntry;
 
 #[derive(Deserialize, ToSchema)]

@@ -13,7 +13,7 @@ use crate::auth::Staff;
 use crate::domain::{JoinCode, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::holds::Placed;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::booking::{Answered, Book, BookingDetail, Replaced};
 use crate::store::{BookingRow, CaseRow, SlotRow, StoreError, now};
 

@@ -4,7 +4,7 @@ use super::views::{CaseDetail, CaseView, LedgerEntryView, RoomView};
 use crate::auth::Staff;
 use crate::domain::Role;
 use crate::error::{ApiError, ErrorBody};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::StoreError;
 
 /// A case of the caller's own court: 404 if there is none, 403 if it is another court's.

@@ -22,7 +22,7 @@ use crate::connectivity::TestRequest;
 use crate::connectivity::measure::Figures;
 use crate::domain::{Role, mask_phone};
 use crate::error::{ApiError, ErrorBody};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::connectivity::{CampaignRow, RoomStanding, TestRow};
 

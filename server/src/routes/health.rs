@@ -1,6 +1,6 @@
 use actix_web::{HttpResponse, get, web};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// 200 when the store answers, 503 when it does not.
 #[utoipa::path(get, path = "/healthz", responses(

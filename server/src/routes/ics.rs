@@ -7,7 +7,7 @@ use crate::auth::Staff;
 use crate::error::{ApiError, ErrorBody};
 use crate::notify::ics;
 use crate::notify::queries::{self, Feed};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(host_room_feed)

@@ -1,6 +1,6 @@
 use actix_web::{HttpResponse, get, web};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Prometheus text: sockets, sessions, messages relayed and dropped, resumes, Redis health and
 /// request latency by route. Meant for the monitoring network: keep it off the public proxy.

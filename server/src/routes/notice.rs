@@ -10,7 +10,7 @@ use crate::auth::Staff;
 use crate::domain::Role;
 use crate::error::{ApiError, ErrorBody};
 use crate::notify::queries;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::StoreError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -9,7 +9,7 @@ use crate::domain::Role;
 use crate::error::{ApiError, ErrorBody};
 use crate::notify::queries::{self, DeliveryView, WebhookRow};
 use crate::notify::webhook;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::audit::AuditEntry;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

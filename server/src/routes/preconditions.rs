@@ -10,7 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::booking::Idempotency;
 
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";

@@ -20,7 +20,7 @@ use super::views::{CourtView, EventView};
 use crate::auth::Staff;
 use crate::domain::{Outcome, Role};
 use crate::error::{ApiError, ErrorBody};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::records::{LogFilter, Reach, RecordRow, StatsRow, Under};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

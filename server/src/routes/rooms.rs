@@ -7,7 +7,7 @@ use super::views::RoomView;
 use crate::auth::Staff;
 use crate::domain::Role;
 use crate::error::{ApiError, ErrorBody};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The reception rooms of the caller's court (officers, supervisors and admins of a host court;
 /// a court without host rooms answers an empty list).

@@ -12,7 +12,7 @@ use crate::auth::Staff;
 use crate::domain::Role;
 use crate::error::{ApiError, ErrorBody};
 use crate::schedule::{Category, Template, TemplateDay, Window};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::schedule::{CalendarEntry, HostSettings, OverrideRow, PublishReport};
 use crate::store::{StoreError, now};
 

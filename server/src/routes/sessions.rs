@@ -7,7 +7,7 @@ use super::views::{EventView, SessionDetail, SessionView};
 use crate::auth::Staff;
 use crate::domain::{Channel, CourtLevel, Outcome, Role, SessionStatus};
 use crate::error::{ApiError, ErrorBody};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{EndSession, SessionRow, SessionScope, StoreError};
 
 /// Courts work in Beijing time; China has no daylight saving, so a fixed offset is exact.

@@ -10,7 +10,7 @@ use crate::signalling::protocol::{
 };
 use crate::signalling::socket::{self, Connection, Revocable};
 use crate::signalling::wire;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{SessionRow, StoreError};
 
 /// The WebSocket of one participant in one session (see `docs/signalling.md`). The token rides in

@@ -11,7 +11,7 @@ use super::views::{EventView, TranscriptView};
 use crate::auth::{Caller, Petitioner, Staff};
 use crate::domain::{Role, Satisfaction, TranscriptDecision};
 use crate::error::{ApiError, ErrorBody};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{SessionRow, StoreError};
 
 const MAX_TRANSCRIPT_CHARS: usize = 50_000;

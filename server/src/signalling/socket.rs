@@ -12,7 +12,7 @@ use super::protocol::{
     ClientMessage, IceServer, MAX_CHAT_CHARS, Participant,
 };
 use super::wire::{self, CloseCode, Inbound, ProtocolError};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub struct Connection {
     pub session_id: i64,
@@ -354,10 +354,12 @@ mod tests {
             .await
             .unwrap();
         let state = actix_web::web::Data::new(AppState {
-            tokens: crate::auth::Tokens::new(&settings.auth),
+            tokens: std::sync::Arc::new(crate::auth::Tokens::new(&settings.auth)),
             echo: crate::connectivity::Echo::new(settings.connectivity.clone(), store.clone()),
             holds: crate::holds::Holds::local(),
-            token_versions: crate::auth::TokenVersions::new(Duration::from_secs(15)),
+            token_versions: std::sync::Arc::new(crate::auth::TokenVersions::new(
+                Duration::from_secs(15),
+            )),
             settings,
             store,
             hub,
