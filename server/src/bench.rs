@@ -730,7 +730,7 @@ async fn records(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
         bail!("no generated courts: run `courtlink generate` first");
     }
     // The last twelve whole months in Beijing time.
-    let tz = crate::routes::sessions::shanghai();
+    let tz = crate::app::clock::beijing();
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let month_start = |back: u32| -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
         use chrono::{Datelike, TimeZone};

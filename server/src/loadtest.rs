@@ -318,7 +318,7 @@ async fn build_world(
     let minutes = i64::try_from(args.minutes.ceil() as u64).unwrap_or(30);
     let slot_from = (Utc::now() + chrono::Duration::minutes(5 + minutes / 2))
         .duration_trunc(chrono::Duration::minutes(1))?;
-    let tz = crate::routes::sessions::shanghai();
+    let tz = crate::app::clock::beijing();
     let day = Utc::now().with_timezone(&tz).date_naive() + chrono::Days::new(2);
     let later_day = tz
         .from_local_datetime(&day.and_hms_opt(9, 0, 0).context("09:00")?)

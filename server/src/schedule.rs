@@ -8,25 +8,17 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use chrono::{
-    DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, Offset, TimeZone, Utc, Weekday,
-};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc, Weekday};
 use serde::{Deserialize, Serialize};
+
+use crate::app::clock;
 use utoipa::ToSchema;
 
 pub const MIN_SLOT_MINUTES: u32 = 30;
 pub const MAX_SLOT_MINUTES: u32 = 120;
 pub const MAX_BUFFER_MINUTES: u32 = 120;
 
-pub fn shanghai() -> FixedOffset {
-    // 8 hours east is within chrono's range, so the fallback is never taken.
-    FixedOffset::east_opt(8 * 3600).unwrap_or(Utc.fix())
-}
-
-/// The Asia/Shanghai calendar day of an instant.
-pub fn local_day(at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&shanghai()).date_naive()
-}
+pub use crate::app::clock::local_day;
 
 /// What kind of matter a case is. A themed day admits only cases of its kind.
 #[derive(
@@ -306,10 +298,7 @@ pub struct Computed {
 }
 
 fn at(day: NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>> {
-    shanghai()
-        .from_local_datetime(&day.and_time(time))
-        .single()
-        .map(|t| t.with_timezone(&Utc))
+    clock::instant(day, time)
 }
 
 fn cut(day: NaiveDate, w: &ParsedWindow, theme: Option<Category>, out: &mut Vec<Computed>) {
@@ -417,7 +406,7 @@ mod tests {
             .iter()
             .map(|s| {
                 s.starts_at
-                    .with_timezone(&shanghai())
+                    .with_timezone(&clock::beijing())
                     .format("%H:%M")
                     .to_string()
             })

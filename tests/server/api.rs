@@ -57,7 +57,7 @@ async fn whole_path(app: TestApp) {
         .unwrap()
         .parse::<chrono::DateTime<chrono::Utc>>()
         .unwrap()
-        .with_timezone(&courtlink::routes::sessions::shanghai())
+        .with_timezone(&courtlink::app::clock::beijing())
         .format("%Y-%m-%d")
         .to_string();
     let today = app

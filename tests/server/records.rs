@@ -62,7 +62,7 @@ async fn court_id(store: &Store, name: &str) -> i64 {
 
 fn today() -> chrono::NaiveDate {
     Utc::now()
-        .with_timezone(&courtlink::routes::sessions::shanghai())
+        .with_timezone(&courtlink::app::clock::beijing())
         .date_naive()
 }
 

@@ -780,11 +780,11 @@ async fn a_joint_reception_brings_the_second_court_in_as_co_host() {
         .unwrap()
         .parse::<chrono::DateTime<chrono::Utc>>()
         .unwrap()
-        .with_timezone(&courtlink::routes::sessions::shanghai())
+        .with_timezone(&courtlink::app::clock::beijing())
         .date_naive();
     if today
         == chrono::Utc::now()
-            .with_timezone(&courtlink::routes::sessions::shanghai())
+            .with_timezone(&courtlink::app::clock::beijing())
             .date_naive()
     {
         assert!(

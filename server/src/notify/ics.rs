@@ -46,7 +46,7 @@ pub fn fold(line: &str) -> String {
 
 /// Asia/Shanghai wall-clock time in the basic format, e.g. `20261128T093000`.
 pub fn local_time(at: DateTime<Utc>) -> String {
-    (at.naive_utc() + chrono::Duration::hours(8))
+    crate::app::clock::local(at)
         .format("%Y%m%dT%H%M%S")
         .to_string()
 }

@@ -824,7 +824,7 @@ pub async fn export_campaign(
                 csv_text(r.and_then(|r| r.reason.as_deref()).unwrap_or("")),
                 r.and_then(|r| r.tested_at)
                     .map(|t| {
-                        t.with_timezone(&super::sessions::shanghai())
+                        t.with_timezone(&crate::app::clock::beijing())
                             .format("%Y-%m-%d %H:%M")
                             .to_string()
                     })

@@ -70,7 +70,7 @@ pub async fn booking_notice(
     if !allowed {
         return Err(ApiError::Forbidden("this booking is not your court's"));
     }
-    let local = |t: chrono::DateTime<chrono::Utc>| t.naive_utc() + chrono::Duration::hours(8);
+    let local = crate::app::clock::local;
     let (start, end) = (local(b.starts_at), local(b.ends_at));
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "private, no-store"))

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use super::sessions::shanghai;
 use super::views::{CourtView, EventView};
+use crate::app::clock;
 use crate::auth::Staff;
 use crate::domain::{Outcome, Role};
 use crate::error::{ApiError, ErrorBody};
@@ -134,7 +134,7 @@ fn parse_day(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
 
 /// The instant a day starts in Asia/Shanghai.
 fn day_start(day: NaiveDate) -> Result<DateTime<Utc>, ApiError> {
-    shanghai()
+    clock::beijing()
         .from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
         .single()
         .map(|t| t.with_timezone(&Utc))
@@ -727,7 +727,7 @@ pub async fn statistics(
     };
     let court_id = query.court.unwrap_or(staff.court_id);
     let under = check_court(&state, &reach, court_id).await?;
-    let today = Utc::now().with_timezone(&shanghai()).date_naive();
+    let today = Utc::now().with_timezone(&clock::beijing()).date_naive();
     let from = match &query.from {
         Some(t) => parse_day("from", t)?,
         None => today.with_day(1).unwrap_or(today),

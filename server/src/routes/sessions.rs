@@ -1,5 +1,6 @@
+use crate::app::clock;
 use actix_web::{HttpResponse, get, post, web};
-use chrono::{Duration, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -9,15 +10,6 @@ use crate::domain::{Channel, CourtLevel, Outcome, Role, SessionStatus};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::{EndSession, SessionRow, SessionScope, StoreError};
-
-/// Courts work in Beijing time; China has no daylight saving, so a fixed offset is exact.
-#[expect(
-    clippy::expect_used,
-    reason = "+08:00 is within the range of valid offsets"
-)]
-pub fn shanghai() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("valid offset")
-}
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -79,7 +71,7 @@ pub async fn list_sessions(
     query: web::Query<DayQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = scope_of(&staff)?;
-    let tz = shanghai();
+    let tz = clock::beijing();
     let day = match &query.day {
         Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
             .map_err(|_| ApiError::invalid("day must be YYYY-MM-DD"))?,
@@ -208,7 +200,7 @@ pub async fn end_session(
     if let Some(d) = &body.follow_up_deadline {
         let day = NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .map_err(|_| ApiError::invalid("follow_up_deadline must be YYYY-MM-DD"))?;
-        if day < Utc::now().with_timezone(&shanghai()).date_naive() {
+        if day < Utc::now().with_timezone(&clock::beijing()).date_naive() {
             return Err(ApiError::invalid(
                 "follow_up_deadline must not be in the past",
             ));

@@ -167,7 +167,7 @@ impl From<CaseRow> for CaseView {
                     rereview_requested: c.rereview_requested_on.as_deref(),
                 },
                 chrono::Utc::now()
-                    .with_timezone(&crate::routes::sessions::shanghai())
+                    .with_timezone(&crate::app::clock::beijing())
                     .date_naive(),
             ),
             measures: c.measures,

@@ -83,10 +83,7 @@ pub struct BookingDetail {
 pub fn week_start(at: DateTime<Utc>) -> DateTime<Utc> {
     let day = schedule::local_day(at);
     let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
-    monday
-        .and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc() - Duration::hours(8))
-        .unwrap_or(at)
+    crate::app::clock::day_start(monday)
 }
 
 fn refuse(code: &'static str, message: impl Into<String>) -> StoreError {

@@ -622,9 +622,7 @@ impl Store {
         }
         // Slots beyond the horizon are left alone: a shorter horizon stops offering new days,
         // it does not take back what was published (or booked) before.
-        let computed_until = (to + Duration::days(1))
-            .and_hms_opt(0, 0, 0)
-            .map_or(at, |t| t.and_utc() - Duration::hours(8));
+        let computed_until = crate::app::clock::day_start(to + Duration::days(1));
         let wanted: Vec<schedule::Computed> =
             schedule::compute(&template, &overrides, &calendar, from, to)
                 .into_iter()
