@@ -237,6 +237,11 @@ fn references(code: &str, children: &[String]) -> Vec<Vec<String>> {
             let end = code[at..]
                 .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
                 .map_or(code.len(), |e| at + e);
+            // `super::{a, b}` or `super::*`: the head of a use tree, which the use parser above
+            // reads whole; taken alone it would name the parent module itself.
+            if code[at..end].ends_with("::") {
+                continue;
+            }
             paths.push(
                 code[at..end]
                     .split("::")
