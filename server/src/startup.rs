@@ -42,6 +42,7 @@ pub struct AppState {
     pub echo: crate::connectivity::Echo,
     pub holds: crate::holds::Holds,
     pub token_versions: crate::auth::TokenVersions,
+    pub guards: crate::auth::Guards,
 }
 
 pub struct Application {
@@ -138,7 +139,8 @@ impl Application {
         let (connectivity, echo_store) = (settings.connectivity.clone(), store.clone());
         let workers = settings.server.workers;
         let drain = settings.server.drain_seconds;
-        let revocation = Duration::from_secs(settings.auth.revocation_seconds);
+        let header_read = Duration::from_secs(settings.server.header_read_seconds);
+        let guards = crate::auth::Guards::new(&settings.auth);
         let state = web::Data::new(AppState {
             tokens: Tokens::new(&settings.auth),
             hub,
@@ -148,7 +150,8 @@ impl Application {
             login_attempts: Default::default(),
             echo: crate::connectivity::Echo::new(connectivity, echo_store),
             holds,
-            token_versions: crate::auth::TokenVersions::new(revocation),
+            token_versions: crate::auth::TokenVersions,
+            guards,
         });
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
@@ -169,7 +172,9 @@ impl Application {
                         .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY)),
                 )
                 .wrap(from_fn(observe_latency))
-                .wrap(TracingLogger::default())
+                .wrap(from_fn(crate::edge::body_deadline))
+                .wrap(from_fn(crate::edge::require_host))
+                .wrap(TracingLogger::<crate::telemetry::RedactingRootSpan>::new())
                 .configure(routes::configure)
                 .service(Files::new("/", &web_dir).index_file("index.html"))
         })
@@ -180,6 +185,8 @@ impl Application {
                 let _ = tcp.set_nodelay(true);
             }
         })
+        .client_request_timeout(header_read)
+        .client_disconnect_timeout(Duration::from_secs(1))
         .shutdown_timeout(drain)
         .disable_signals()
         .listen(listener)?;

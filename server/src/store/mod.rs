@@ -119,6 +119,7 @@ pub mod booking;
 pub mod connectivity;
 pub mod records;
 pub mod schedule;
+pub mod trust;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
