@@ -188,11 +188,12 @@ async fn whole_path(app: TestApp) {
         )
         .await;
     assert_error(again, 409, "session_ended").await;
-    // Nobody joins an ended session, and its code no longer works.
+    // Nobody joins an ended session, and its code no longer works (answered as a wrong code
+    // would be: issue 15 item 6).
     let late = app
         .post("/api/v1/auth/join", None, &json!({"code": code}))
         .await;
-    assert_error(late, 409, "session_ended").await;
+    assert_error(late, 401, "bad_join_code").await;
 
     // 5. The ledger shows a video reception with the SPC, counted as handled locally.
     let detail = app
