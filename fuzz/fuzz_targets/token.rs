@@ -53,13 +53,17 @@ static TOKENS: LazyLock<Tokens> = LazyLock::new(|| {
             kid: "k1".into(),
             key: SecretString::from(String::from_utf8_lossy(PREVIOUS).into_owned()),
         }],
-        revocation_seconds: 15,
         staff_token_minutes: 60,
         leeway_seconds: LEEWAY as u64,
         join_early_minutes: 30,
         max_failed_logins: 5,
         lockout_minutes: 15,
         login_attempts_per_minute: 30,
+        login_free_failures_per_address: 10,
+        join_free_failures_per_address: 5,
+        join_max_delay_seconds: 300,
+        join_failures_per_minute: 120,
+        trusted_proxies: vec![],
         join_late_minutes: 90,
     })
 });

@@ -8,15 +8,17 @@
 //! Keys rotate by `kid`: tokens are signed with the current key and carry its id; the keys
 //! listed in `auth.previous_keys` still verify the tokens they signed until those expire, so a
 //! rotation logs nobody out early. Staff tokens carry their user's `ver` (token version): a
-//! logout, a disabled account or a new password bumps it, and older tokens stop working on every
-//! instance within `auth.revocation_seconds` (open sockets are closed by the hub's revocation sweep).
+//! logout, a disabled account, a new password or a new role bumps it (a database trigger), and
+//! every request reads the current version, so older tokens stop working at once on every
+//! instance (open sockets are closed by the hub's revocation sweep). Join tokens carry their
+//! session's `jv` (join version), which moves on when the join code is replaced, and a `seat`.
 
 use std::collections::HashMap;
-use std::future::{Ready, ready};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Utc};
@@ -59,6 +61,13 @@ pub struct JoinClaims {
     pub iat: i64,
     /// The one session this token admits to.
     pub sid: i64,
+    /// The session's join version when the token was minted: replacing the join code moves it
+    /// on, and every older token stops. (Absent in tokens minted before it existed: 0.)
+    #[serde(default)]
+    pub jv: i64,
+    /// A random id of this token: the seat it holds in the session.
+    #[serde(default)]
+    pub seat: String,
 }
 
 /// Signs and checks tokens. Built once at start-up.
@@ -132,8 +141,20 @@ impl Tokens {
         Ok((self.sign(&claims)?, exp))
     }
 
+    /// A join token at join version 0 (benchmarks and generated sessions).
     pub fn issue_join(&self, session_id: i64, until: DateTime<Utc>) -> Result<String, ApiError> {
+        self.issue_join_at(session_id, until, 0)
+    }
+
+    pub fn issue_join_at(
+        &self,
+        session_id: i64,
+        until: DateTime<Utc>,
+        join_version: i64,
+    ) -> Result<String, ApiError> {
+        use rand::Rng;
         let now = Utc::now();
+        let seat: [u8; 12] = rand::rngs::OsRng.r#gen();
         let claims = JoinClaims {
             iss: self.issuer.clone(),
             aud: JOIN_AUDIENCE.into(),
@@ -142,6 +163,8 @@ impl Tokens {
             nbf: now.timestamp(),
             iat: now.timestamp(),
             sid: session_id,
+            jv: join_version,
+            seat: hex::encode(seat),
         };
         self.sign(&claims)
     }
@@ -249,6 +272,41 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether a character may not appear in a name: controls, and the invisible format
+/// characters (zero-width spaces and joiners, bidirectional overrides and isolates, the BOM)
+/// that make two names look alike or a name display backwards.
+pub fn is_hidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
+/// A display name as stored: NFKC, trimmed, with no control or invisible format characters.
+pub fn normalize_name(raw: &str, max_chars: usize) -> Result<String, String> {
+    use unicode_normalization::UnicodeNormalization;
+    let name: String = raw.nfkc().collect::<String>().trim().to_owned();
+    if name.is_empty() || name.chars().count() > max_chars {
+        return Err(format!("a name is 1 to {max_chars} characters"));
+    }
+    if name.chars().any(is_hidden_char) {
+        return Err("a name may not contain control or invisible formatting characters".into());
+    }
+    Ok(name)
+}
+
+/// A username as looked up and stored: a normalized name, lower-cased, so that `Xihu.Coord` and
+/// `xihu.coord` are one user.
+pub fn normalize_username(raw: &str) -> Result<String, String> {
+    normalize_name(raw, 64)
+        .map(|n| n.to_lowercase())
+        .map_err(|_| {
+            "username (1–64, no control or invisible characters) and password (1–256) are required"
+                .into()
+        })
+}
+
 /// An authenticated staff member, from `Authorization: Bearer <token>`.
 #[derive(Debug, Clone)]
 pub struct Staff {
@@ -278,51 +336,14 @@ pub fn bearer(req: &HttpRequest) -> Option<&str> {
         .map(str::trim)
 }
 
-/// Users' current token versions, read from the database at most every `ttl`
-/// (`auth.revocation_seconds`).
-pub struct TokenVersions {
-    ttl: Duration,
-    cache: Mutex<HashMap<i64, (i64, Instant)>>,
-}
+/// Users' current token versions. Read from the store on every check, not cached: a
+/// revocation (logout, disabled account, new password or role) then takes effect at once on
+/// every instance, with no bus message to lose. The read is one primary-key look-up, next to
+/// the handler's own queries.
+#[derive(Default)]
+pub struct TokenVersions;
 
 impl TokenVersions {
-    pub fn new(ttl: Duration) -> TokenVersions {
-        TokenVersions {
-            ttl,
-            cache: Mutex::default(),
-        }
-    }
-
-    /// The user's current version; `None` when the user no longer exists.
-    pub async fn current(
-        &self,
-        store: &crate::store::Store,
-        user_id: i64,
-    ) -> Result<Option<i64>, ApiError> {
-        if let Ok(cache) = self.cache.lock() {
-            if let Some((ver, at)) = cache.get(&user_id) {
-                if at.elapsed() < self.ttl {
-                    return Ok(Some(*ver));
-                }
-            }
-        }
-        let ver = store.token_version(user_id).await?;
-        if let (Some(v), Ok(mut cache)) = (ver, self.cache.lock()) {
-            if cache.len() > 100_000 {
-                cache.clear();
-            }
-            cache.insert(user_id, (v, Instant::now()));
-        }
-        Ok(ver)
-    }
-
-    /// Forgets what this instance knows of a user, after it changed their version itself.
-    pub fn forget(&self, user_id: i64) {
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.remove(&user_id);
-        }
-    }
-
     /// Whether a token at `ver` is still good for the user.
     pub async fn accepts(
         &self,
@@ -330,16 +351,7 @@ impl TokenVersions {
         user_id: i64,
         ver: i64,
     ) -> Result<bool, ApiError> {
-        match self.current(store, user_id).await? {
-            Some(current) if current == ver => Ok(true),
-            // Versions only grow: a newer token than we remember means our memory is stale
-            // (the user logged in again after a revocation); read it again.
-            Some(current) if ver > current => {
-                self.forget(user_id);
-                Ok(self.current(store, user_id).await? == Some(ver))
-            }
-            _ => Ok(false),
-        }
+        Ok(store.token_version(user_id).await? == Some(ver))
     }
 }
 
@@ -411,8 +423,12 @@ mod tests {
             max_failed_logins: 5,
             lockout_minutes: 15,
             login_attempts_per_minute: 30,
+            login_free_failures_per_address: 10,
+            join_free_failures_per_address: 5,
+            join_max_delay_seconds: 300,
+            join_failures_per_minute: 120,
+            trusted_proxies: vec![],
             signing_kid: "k2".into(),
-            revocation_seconds: 15,
             previous_keys: vec![crate::config::PreviousKey {
                 kid: "k1".into(),
                 key: SecretString::from("o".repeat(40)),
@@ -488,28 +504,55 @@ mod tests {
     }
 }
 
-/// A petitioner, from `Authorization: Bearer <join token>`: admitted to one session only.
+/// A petitioner, from `Authorization: Bearer <join token>`: admitted to one session only,
+/// while the join code the token was minted from is still the session's code.
 #[derive(Debug, Clone)]
 pub struct Petitioner {
     pub session_id: i64,
+    /// The seat this token holds (see `JoinClaims::seat`).
+    pub seat: String,
+}
+
+impl Petitioner {
+    /// Checks a join token: its signature and times, then its join version against the
+    /// session's current one (a replaced code revokes every token minted from the old one).
+    pub async fn from_token(
+        tokens: &Tokens,
+        store: &crate::store::Store,
+        token: &str,
+    ) -> Result<Petitioner, ApiError> {
+        let claims = tokens.verify_join(token)?;
+        if store.join_version(claims.sid).await? != Some(claims.jv) {
+            return Err(ApiError::Unauthenticated(
+                "this join code was replaced; join with the code on your newest notice",
+            ));
+        }
+        Ok(Petitioner {
+            session_id: claims.sid,
+            seat: claims.seat,
+        })
+    }
 }
 
 impl FromRequest for Petitioner {
     type Error = ApiError;
-    type Future = Ready<Result<Petitioner, ApiError>>;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Petitioner, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready((|| {
+        let checked = (|| {
             let state = req
                 .app_data::<web::Data<Verifier>>()
-                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no token verifier")))?;
-            let token =
-                bearer(req).ok_or(ApiError::Unauthenticated("join with your code first"))?;
-            let claims = state.tokens.verify_join(token)?;
-            Ok(Petitioner {
-                session_id: claims.sid,
-            })
-        })())
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no token verifier")))?
+                .clone();
+            let token = bearer(req)
+                .ok_or(ApiError::Unauthenticated("join with your code first"))?
+                .to_owned();
+            Ok::<_, ApiError>((state, token))
+        })();
+        Box::pin(async move {
+            let (state, token) = checked?;
+            Petitioner::from_token(&state.tokens, &state.store, &token).await
+        })
     }
 }
 
@@ -538,6 +581,7 @@ impl FromRequest for Caller {
             }
             match petitioner.await {
                 Ok(p) => Ok(Caller::Petitioner(p)),
+                Err(e @ ApiError::StoreUnavailable(_)) => Err(e),
                 Err(_) => Err(ApiError::Unauthenticated(
                     "the token is missing, invalid or expired",
                 )),
@@ -546,18 +590,194 @@ impl FromRequest for Caller {
     }
 }
 
-/// Login attempts per address in the current minute (per instance: a coarse brake on guessing;
-/// the per-account lockout in the store is the real guard and holds across instances).
+/// The client's address: the peer's, or, when the peer is one of `trusted_proxies`, the
+/// nearest untrusted address in its `X-Forwarded-For` (nginx appends the address it saw). A
+/// header from anyone else is ignored: it would let a client pick the address it is counted as.
+pub fn client_address(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !trusted_proxies.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in forwarded.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if trusted_proxies.contains(&ip) => continue,
+            Ok(ip) => return Some(ip),
+            // A hop we cannot read: stop at the last address we can vouch for.
+            Err(_) => break,
+        }
+    }
+    Some(peer)
+}
+
+/// A brake on guessing, per key (an address) on this instance: `free` failures cost nothing;
+/// after them each failure doubles the wait before the next attempt (1 s, 2 s, 4 s … up to
+/// `cap`). A key with no failure for `forget_after` starts afresh; a success clears it.
+pub struct Backoff<K> {
+    free: u32,
+    cap: Duration,
+    forget_after: Duration,
+    map: Mutex<HashMap<K, Failures>>,
+}
+
+struct Failures {
+    count: u32,
+    last: Instant,
+    next_allowed: Instant,
+}
+
+/// The wait after `over` failures beyond the free ones: 1 s doubling, at most `cap`.
+pub fn doubling(over: u32, cap: Duration) -> Duration {
+    Duration::from_secs(1u64 << over.min(20)).min(cap)
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Backoff<K> {
+    pub fn new(free: u32, cap: Duration) -> Backoff<K> {
+        Backoff {
+            free,
+            cap,
+            forget_after: (cap * 4).max(Duration::from_secs(600)),
+            map: Mutex::default(),
+        }
+    }
+
+    /// `Err(wait)` while the key must wait before its next attempt.
+    pub fn check(&self, key: &K) -> Result<(), Duration> {
+        let now = Instant::now();
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(key) {
+            Some(f) if f.next_allowed > now => Err(f.next_allowed - now),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a failure; the wait it imposes, if any.
+    pub fn failed(&self, key: &K) -> Option<Duration> {
+        let now = Instant::now();
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 100_000 {
+            let forget = self.forget_after;
+            map.retain(|_, f| now.duration_since(f.last) < forget);
+        }
+        let f = map.entry(key.clone()).or_insert(Failures {
+            count: 0,
+            last: now,
+            next_allowed: now,
+        });
+        if now.duration_since(f.last) >= self.forget_after {
+            f.count = 0;
+        }
+        f.count += 1;
+        f.last = now;
+        let wait = f
+            .count
+            .checked_sub(self.free + 1)
+            .map(|over| doubling(over, self.cap));
+        f.next_allowed = now + wait.unwrap_or_default();
+        wait
+    }
+
+    pub fn succeeded(&self, key: &K) {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+}
+
+/// Failures in the current minute across every address, on this instance: the ceiling on
+/// guessing from many addresses at once.
+pub struct FailureBudget {
+    per_minute: u32,
+    window: Mutex<(Instant, u32)>,
+}
+
+impl FailureBudget {
+    pub fn new(per_minute: u32) -> FailureBudget {
+        FailureBudget {
+            per_minute,
+            window: Mutex::new((Instant::now(), 0)),
+        }
+    }
+
+    /// `Err(wait)` while this minute's failures are used up.
+    pub fn check(&self) -> Result<(), Duration> {
+        let now = Instant::now();
+        let w = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        let minute = Duration::from_secs(60);
+        if now.duration_since(w.0) < minute && w.1 >= self.per_minute {
+            Err(minute - now.duration_since(w.0))
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn failed(&self) {
+        let now = Instant::now();
+        let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        if now.duration_since(w.0) >= Duration::from_secs(60) {
+            *w = (now, 0);
+        }
+        w.1 += 1;
+    }
+}
+
+/// The brakes on guessing passwords and join codes, built once at start-up.
+pub struct Guards {
+    /// Wrong passwords per address (the per-account brake lives in the store: it must hold
+    /// across instances).
+    pub login_by_address: Backoff<IpAddr>,
+    /// Wrong (or not-now) join codes per address.
+    pub join_by_address: Backoff<IpAddr>,
+    /// Wrong join codes on this instance in total.
+    pub join_total: FailureBudget,
+}
+
+impl Guards {
+    pub fn new(settings: &AuthSettings) -> Guards {
+        Guards {
+            login_by_address: Backoff::new(
+                settings.login_free_failures_per_address,
+                Duration::from_secs(60),
+            ),
+            join_by_address: Backoff::new(
+                settings.join_free_failures_per_address,
+                Duration::from_secs(settings.join_max_delay_seconds),
+            ),
+            join_total: FailureBudget::new(settings.join_failures_per_minute),
+        }
+    }
+}
+
+/// A 429 with `Retry-After` (whole seconds, rounded up), for a brake that says how long to wait.
+pub fn slow_down(code: &'static str, message: String, wait: Duration) -> HttpResponse {
+    use actix_web::ResponseError;
+    let mut res = ApiError::TooMany { code, message }.error_response();
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&secs.max(1).to_string()) {
+        res.headers_mut()
+            .insert(actix_web::http::header::RETRY_AFTER, v);
+    }
+    res
+}
+
+/// Login attempts per address in the current minute, whatever their outcome (per instance: a
+/// coarse brake; `Guards` slows failures down, and the store slows an account down across
+/// instances).
 #[derive(Default)]
-pub struct AttemptsByAddress(
-    std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (std::time::Instant, u32)>>,
-);
+pub struct AttemptsByAddress(Mutex<HashMap<IpAddr, (Instant, u32)>>);
 
 impl AttemptsByAddress {
-    /// Counts an attempt; false when the address has used up its minute.
-    pub fn allow(&self, address: std::net::IpAddr, per_minute: u32) -> bool {
-        let now = std::time::Instant::now();
-        let minute = std::time::Duration::from_secs(60);
+    /// Counts an attempt; `Err(wait)` when the address has used up its minute.
+    pub fn allow(&self, address: IpAddr, per_minute: u32) -> Result<(), Duration> {
+        let now = Instant::now();
+        let minute = Duration::from_secs(60);
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() > 10_000 {
             map.retain(|_, (start, _)| now.duration_since(*start) < minute);
@@ -567,6 +787,10 @@ impl AttemptsByAddress {
             *entry = (now, 0);
         }
         entry.1 += 1;
-        entry.1 <= per_minute
+        if entry.1 <= per_minute {
+            Ok(())
+        } else {
+            Err(minute - now.duration_since(entry.0))
+        }
     }
 }

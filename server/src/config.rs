@@ -107,6 +107,14 @@ pub struct ServerSettings {
     pub workers: usize,
     /// On SIGTERM, how long to wait for sockets and requests to finish before exiting, in seconds.
     pub drain_seconds: u64,
+    /// A request's head (request line and headers) must arrive within this many seconds, or
+    /// the connection is answered 408 and closed (1–60).
+    #[serde(default = "default_header_read_seconds")]
+    pub header_read_seconds: u64,
+    /// A request's body must arrive within this many seconds of its head, or the request is
+    /// refused with `body_too_slow` (1–600).
+    #[serde(default = "default_body_read_seconds")]
+    pub body_read_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -132,29 +140,67 @@ pub struct AuthSettings {
     /// nothing. Drop one after `staff_token_minutes` (and the longest join window) have passed.
     #[serde(default)]
     pub previous_keys: Vec<PreviousKey>,
-    /// How long an instance trusts what it read of a user's token version: a logout or a
-    /// disabled account takes effect everywhere within this many seconds (1–60).
-    #[serde(default = "default_revocation_seconds")]
-    pub revocation_seconds: u64,
     /// Lifetime of a staff token, in minutes (5–720).
     pub staff_token_minutes: i64,
     /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds (0–30).
     pub leeway_seconds: u64,
     /// A join code works from this many minutes before its slot starts.
     pub join_early_minutes: i64,
-    /// Failed logins in a row that lock an account (an admin can lift the lock).
+    /// Wrong passwords in a row an account may have before it is slowed down (3–20): after
+    /// them, each attempt must wait 1 s, then 2 s, 4 s … (up to `lockout_minutes`), except from
+    /// an address the account has logged in from before. Nobody is locked out.
     pub max_failed_logins: i32,
-    /// How long a lockout lasts, in minutes.
+    /// The longest wait a slowed-down account imposes between attempts, in minutes (1–1440).
     pub lockout_minutes: i64,
-    /// Login attempts one address may make per minute.
+    /// Login attempts one address may make per minute, whatever their outcome.
     pub login_attempts_per_minute: u32,
+    /// Wrong passwords one address may make (on one instance) before each further attempt
+    /// from it must wait 1 s, 2 s, 4 s … up to a minute.
+    #[serde(default = "default_login_free_failures")]
+    pub login_free_failures_per_address: u32,
+    /// Wrong or not-now join codes one address may send (on one instance) before each further
+    /// attempt from it must wait 1 s, 2 s, 4 s … up to `join_max_delay_seconds`.
+    #[serde(default = "default_join_free_failures")]
+    pub join_free_failures_per_address: u32,
+    /// The longest wait between join attempts of one guessing address, in seconds (10–3600).
+    #[serde(default = "default_join_max_delay")]
+    pub join_max_delay_seconds: u64,
+    /// Wrong join codes per minute that one instance answers in total; past it every join is
+    /// answered 429 until the minute ends (the ceiling on guessing from many addresses).
+    #[serde(default = "default_join_failures_per_minute")]
+    pub join_failures_per_minute: u32,
+    /// Addresses of the reverse proxies whose `X-Forwarded-For` names the client. Empty: the
+    /// header is ignored and the peer's address counts (a client could otherwise choose the
+    /// address its attempts are counted against).
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// ...and until this many minutes after the slot's end (a reception may run over), unless
     /// the session has ended.
     pub join_late_minutes: i64,
 }
 
-fn default_revocation_seconds() -> u64 {
-    15
+fn default_header_read_seconds() -> u64 {
+    5
+}
+
+fn default_body_read_seconds() -> u64 {
+    30
+}
+
+fn default_login_free_failures() -> u32 {
+    10
+}
+
+fn default_join_free_failures() -> u32 {
+    5
+}
+
+fn default_join_max_delay() -> u64 {
+    300
+}
+
+fn default_join_failures_per_minute() -> u32 {
+    120
 }
 
 fn default_kid() -> String {
@@ -423,8 +469,20 @@ impl Settings {
                 return invalid("auth.previous_keys", "each key must be at least 32 bytes");
             }
         }
-        if !(1..=60).contains(&self.auth.revocation_seconds) {
-            return invalid("auth.revocation_seconds", "must be between 1 and 60");
+        if !(1..=60).contains(&self.server.header_read_seconds) {
+            return invalid("server.header_read_seconds", "must be between 1 and 60");
+        }
+        if !(1..=600).contains(&self.server.body_read_seconds) {
+            return invalid("server.body_read_seconds", "must be between 1 and 600");
+        }
+        if !(10..=3600).contains(&self.auth.join_max_delay_seconds) {
+            return invalid("auth.join_max_delay_seconds", "must be between 10 and 3600");
+        }
+        if !(1..=100_000).contains(&self.auth.join_failures_per_minute) {
+            return invalid(
+                "auth.join_failures_per_minute",
+                "must be between 1 and 100000",
+            );
         }
         if !(5..=720).contains(&self.auth.staff_token_minutes) {
             return invalid("auth.staff_token_minutes", "must be between 5 and 720");

@@ -161,6 +161,14 @@ pub fn json_error_handler(
             code: "bad_request",
             message: "the body is too large".into(),
         },
+        J::Payload(actix_web::error::PayloadError::Io(e))
+            if e.kind() == std::io::ErrorKind::TimedOut =>
+        {
+            ApiError::BadRequest {
+                code: "body_too_slow",
+                message: e.to_string(),
+            }
+        }
         _ => ApiError::MalformedJson(format!("the body could not be read: {err}")),
     };
     api.into()

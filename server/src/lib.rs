@@ -9,6 +9,7 @@ pub mod connectivity;
 pub mod crypto;
 pub mod demo;
 pub mod domain;
+pub mod edge;
 pub mod error;
 pub mod generate;
 pub mod holds;

@@ -126,9 +126,10 @@ impl Application {
         let (connectivity, echo_store) = (settings.connectivity.clone(), store.clone());
         let workers = settings.server.workers;
         let drain = settings.server.drain_seconds;
-        let revocation = Duration::from_secs(settings.auth.revocation_seconds);
+        let header_read = Duration::from_secs(settings.server.header_read_seconds);
+        let guards = crate::auth::Guards::new(&settings.auth);
         let tokens = Arc::new(Tokens::new(&settings.auth));
-        let token_versions = Arc::new(crate::auth::TokenVersions::new(revocation));
+        let token_versions = Arc::new(crate::auth::TokenVersions);
         // The request extractors get what they check callers with, and nothing else.
         let verifier = web::Data::new(Verifier {
             tokens: tokens.clone(),
@@ -145,6 +146,7 @@ impl Application {
             echo: crate::connectivity::Echo::new(connectivity, echo_store),
             holds,
             token_versions,
+            guards,
         });
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
@@ -166,7 +168,9 @@ impl Application {
                         .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY)),
                 )
                 .wrap(from_fn(observe_latency))
-                .wrap(TracingLogger::default())
+                .wrap(from_fn(crate::edge::body_deadline))
+                .wrap(from_fn(crate::edge::require_host))
+                .wrap(TracingLogger::<crate::telemetry::RedactingRootSpan>::new())
                 .configure(routes::configure)
                 .service(Files::new("/", &web_dir).index_file("index.html"))
         })
@@ -177,6 +181,8 @@ impl Application {
                 let _ = tcp.set_nodelay(true);
             }
         })
+        .client_request_timeout(header_read)
+        .client_disconnect_timeout(Duration::from_secs(1))
         .shutdown_timeout(drain)
         .disable_signals()
         .listen(listener)?;

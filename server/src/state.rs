@@ -22,4 +22,6 @@ pub struct AppState {
     pub echo: crate::connectivity::Echo,
     pub holds: Holds,
     pub token_versions: Arc<TokenVersions>,
+    /// Brakes on guessing join codes and passwords (issue 15).
+    pub guards: crate::auth::Guards,
 }

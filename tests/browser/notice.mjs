@@ -2,11 +2,13 @@
 // fresh join code, and gets a printable page with the time and place in Beijing time, the host
 // court, what to bring, the code and a QR code of the join link drawn in the page.
 import {
-  run, newPage, check, shot, text, login, apiBookLater, apiCall, catalogues, BASE,
+  run, newPage, check, shot, text, login, apiBookNow, apiCall, catalogues, BASE,
 } from './lib.mjs';
 
 run('notice', async () => {
-  const booking = await apiBookLater('xihu.coord', 'supreme', 1);
+  // A booking whose joining window is open, so that the printed code can be tried: a wrong code
+  // and a code outside its window get the same answer (issue 15).
+  const booking = await apiBookNow('xihu.coord', 'supreme');
   const { zh, en } = await catalogues();
   const page = await newPage('coordinator');
   await login(page, 'xihu.coord');
@@ -42,7 +44,7 @@ run('notice', async () => {
   }, link);
   check('the QR code encodes the join link', same);
   const joined = await apiCall('POST', '/auth/join', { body: { code } });
-  check('the printed code is the live one (not refused as unknown)', joined.data?.code !== 'bad_join_code', joined);
+  check('the printed code is the live one: it admits', joined.status === 200, joined);
   check('printing is offered', !(await page.isDisabled('[data-testid=print-notice]')));
   await shot(page, 'notice-screen');
 

@@ -48,14 +48,16 @@ await run('petitioner in English and Chinese', async () => {
     (await text(early, '#join-error .alert-message')) === fill(en['join.code.length'], { count: 12, typed: 5 }), await text(early, '#join-error'));
   await early.fill('#join-code-input', later.join_code);
   await early.press('#join-code-input', 'Enter');
-  await early.waitForSelector('#join-error[data-code="outside_join_window"]');
+  // Too early gets the same answer as a wrong code (issue 15 item 6: a guesser learns nothing),
+  // and that answer explains the window.
+  await early.waitForSelector('#join-error[data-code="bad_join_code"]');
   check('too early: told so in English, with the window (until 90 minutes after the end)',
-    (await text(early, '#join-error .alert-message')) === en['error.outside_join_window']
+    (await text(early, '#join-error .alert-message')) === en['error.bad_join_code']
     && (await text(early, '#join-error .alert-next')).includes('90 minutes after'), await text(early, '#join-error'));
   check('no server details for the petitioner', !/UTC|\d{4}-\d{2}-\d{2}/.test(await text(early, '#join-error')));
   await shot(early, '02-petitioner-too-early-en');
   await early.click('#lang-switch');
-  check('the error follows the switch to Chinese', (await text(early, '#join-error .alert-message')) === zh['error.outside_join_window']
+  check('the error follows the switch to Chinese', (await text(early, '#join-error .alert-message')) === zh['error.bad_join_code']
     && (await text(early, '#join-error .alert-next')).includes('预约结束后90分钟'), await text(early, '#join-error'));
   await shot(early, '03-petitioner-too-early-zh');
   await early.context().close();

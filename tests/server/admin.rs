@@ -390,7 +390,7 @@ async fn accounts_take_effect(app: TestApp) {
         .unwrap();
     assert_eq!(login["user"]["role"], "supervisor", "{login}");
 
-    // Locked out by failed logins; a reset password works at once and lifts the lock.
+    // Slowed down by failed logins; a reset password works at once and lifts the slow-down.
     let max = app.settings.auth.max_failed_logins;
     for _ in 0..max {
         assert_eq!(
@@ -400,12 +400,7 @@ async fn accounts_take_effect(app: TestApp) {
             401
         );
     }
-    assert_error(
-        login_as(&app, "xihu.coord2", NEW_PASSWORD).await,
-        429,
-        "account_locked",
-    )
-    .await;
+    // Slowed down, not locked (issue 15 item 15): the admin list shows until when.
     let users = app.get_ok("/api/v1/admin/users", &admin).await;
     let row = users
         .as_array()

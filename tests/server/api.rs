@@ -188,11 +188,12 @@ async fn whole_path(app: TestApp) {
         )
         .await;
     assert_error(again, 409, "session_ended").await;
-    // Nobody joins an ended session, and its code no longer works.
+    // Nobody joins an ended session, and its code no longer works (answered as a wrong code
+    // would be: issue 15 item 6).
     let late = app
         .post("/api/v1/auth/join", None, &json!({"code": code}))
         .await;
-    assert_error(late, 409, "session_ended").await;
+    assert_error(late, 401, "bad_join_code").await;
 
     // 5. The ledger shows a video reception with the SPC, counted as handled locally.
     let detail = app
@@ -894,7 +895,7 @@ async fn a_token_is_refreshed_and_an_early_end_frees_the_room() {
 }
 
 #[tokio::test]
-async fn repeated_failed_logins_lock_the_account_until_an_admin_lifts_it() {
+async fn repeated_failed_logins_slow_the_account_until_an_admin_lifts_it() {
     let app = TestApp::spawn().await;
     let wrong = json!({"username": "hz.officer", "password": "guess"});
     for _ in 0..5 {
@@ -905,18 +906,17 @@ async fn repeated_failed_logins_lock_the_account_until_an_admin_lifts_it() {
         )
         .await;
     }
-    // Locked: even the right password is refused, and says what to do.
+    // Slowed down: from an address the account has never logged in from, even the right
+    // password waits (issue 15 item 15: no lockout; the owner's known address is let in, see
+    // tests/trust.rs).
     let right = json!({"username": "hz.officer", "password": common::DEMO_PASSWORD});
     let v = assert_error(
         app.post("/api/v1/auth/login", None, &right).await,
         429,
-        "account_locked",
+        "login_slowed",
     )
     .await;
-    assert!(
-        v["message"].as_str().unwrap().contains("administrator"),
-        "{v}"
-    );
+    assert!(v["message"].as_str().unwrap().contains("try again"), "{v}");
     // Other accounts are not affected.
     app.login("zj.officer").await;
     // Only an admin of a court at or above the user's lifts it.

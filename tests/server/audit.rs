@@ -82,9 +82,22 @@ async fn audit_trail(app: TestApp) {
         )
         .await;
     assert_eq!(res.status(), 200);
+    // The new code revokes the petitioner's old token (issue 15): the petitioner joins anew.
+    let issued: Value = res.json().await.unwrap();
+    let joined: Value = app
+        .post(
+            "/api/v1/auth/join",
+            None,
+            &json!({"code": issued["join_code"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let petitioner_token = joined["token"].as_str().unwrap();
     // A session ends only once someone has come.
     let (_host, _petitioner) =
-        common::live_call(&app, s.session_id, &s.officer_token, &s.petitioner_token).await;
+        common::live_call(&app, s.session_id, &s.officer_token, petitioner_token).await;
     let res = app
         .post(
             &format!("/api/v1/sessions/{}/end", s.session_id),

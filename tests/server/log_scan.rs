@@ -2,7 +2,8 @@
 //! binary, logging everything at `debug` (request lines included), is taken through every path
 //! that handles them — login (also a failed one), unmasked identity reads, booking (the join code
 //! is in the answer), joining by code (also with a wrong code), the signalling upgrade with the
-//! token in its subprotocol, logout — and everything it printed is searched for them.
+//! token in its subprotocol, an ICS feed with a token in its URL, logout — and everything it
+//! printed is searched for them.
 
 #![allow(
     clippy::unwrap_used,
@@ -216,6 +217,18 @@ async fn no_secret_reaches_a_log_line() {
         .await
         .expect("signalling upgrade");
     drop(ws);
+
+    // A calendar client that can only put the feed's token in the URL (issue 15 item 22): the
+    // request line is logged, the token is not.
+    for param in ["token", "access_token"] {
+        let _ = http
+            .get(format!(
+                "{base}/ics/local-rooms/1?{param}={coordinator}&from=2026-12-01"
+            ))
+            .send()
+            .await
+            .unwrap();
+    }
 
     // Logging out.
     let res = post("/auth/logout", Some(&coordinator), json!({}))

@@ -28,4 +28,5 @@ mod scale_out;
 mod scheduling;
 mod session_record;
 mod signalling;
+mod trust;
 mod webrtc_peers;

@@ -2552,12 +2552,13 @@ async fn rescheduling_keeps_the_history_and_retires_the_old_code(app: TestApp) {
         get_booking(&app, &coord, new_id).await.1["status"],
         "booked"
     );
-    // The old notice's code no longer admits anyone.
+    // The old notice's code no longer admits anyone (answered as a wrong code would be:
+    // issue 15 item 6).
     assert_error(
         app.post("/api/v1/auth/join", None, &json!({"code": old_code}))
             .await,
-        409,
-        "booking_cancelled",
+        401,
+        "bad_join_code",
     )
     .await;
 }

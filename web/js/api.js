@@ -48,7 +48,7 @@ export const joinSession = {
 };
 
 export class ApiError extends Error {
-  constructor({ status, code, serverMessage, rule }) {
+  constructor({ status, code, serverMessage, rule, retryAfter }) {
     super(`${status} ${code}${serverMessage ? `: ${serverMessage}` : ''}`);
     this.name = 'ApiError';
     this.status = status;
@@ -56,6 +56,8 @@ export class ApiError extends Error {
     this.serverMessage = serverMessage || '';
     // 422 ineligible names the eligibility rule that failed.
     this.rule = typeof rule === 'string' ? rule : '';
+    // Seconds to wait before trying again (429 `Retry-After`), 0 when not said.
+    this.retryAfter = Number(retryAfter) > 0 ? Math.ceil(Number(retryAfter)) : 0;
   }
 }
 
@@ -99,7 +101,9 @@ export async function apiWithEtag(path, { method = 'GET', body, token, headers: 
   if (!response.ok) {
     const code = data && typeof data.code === 'string' ? data.code : `http_${response.status}`;
     const serverMessage = data && typeof data.message === 'string' ? data.message : '';
-    throw new ApiError({ status: response.status, code, serverMessage, rule: data?.rule });
+    throw new ApiError({
+      status: response.status, code, serverMessage, rule: data?.rule, retryAfter: response.headers.get('Retry-After'),
+    });
   }
   return { body: data, etag: response.headers.get('ETag') };
 }

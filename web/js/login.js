@@ -50,7 +50,13 @@ form.addEventListener('submit', async (event) => {
     staffSession.save(answer);
     go(answer.user);
   } catch (err) {
-    showError(errorBox, err, 'login');
+    // Slowed down after wrong passwords: say what happened, when to try again and whom to call.
+    if (['login_slowed', 'too_many_attempts'].includes(err?.code) && err.retryAfter > 0) {
+      showMessage(errorBox, `error.login.${err.code}.wait`, 'error.login.slowed.next', { seconds: err.retryAfter });
+      errorBox.dataset.code = err.code;
+    } else {
+      showError(errorBox, err, 'login');
+    }
     password.select();
     password.focus();
   } finally {

@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::views::CourtView;
-use crate::auth::{Staff, hash_password, password_work, verify_password};
+use crate::auth::{
+    Staff, client_address, hash_password, password_work, slow_down, verify_password,
+};
 use crate::domain::{JoinCode, Role, SessionStatus};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -38,16 +40,19 @@ pub struct LoginResponse {
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password("no user has this password").unwrap_or_default());
 
-/// Staff login.
+/// Staff login. Guessing is slowed, never locked out: an address that keeps failing waits
+/// longer and longer between attempts (`login_slowed`), and so does an account, except from an
+/// address it has logged in from before, where the right password always works.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/login",
     request_body = LoginRequest,
     responses(
         (status = 200, body = LoginResponse),
+        (status = 400, description = "malformed_json or bad_request", body = ErrorBody),
         (status = 401, description = "bad_credentials", body = ErrorBody),
         (status = 422, description = "invalid_input", body = ErrorBody),
-        (status = 429, description = "too_many_attempts from this address, or account_locked", body = ErrorBody)
+        (status = 429, description = "too_many_attempts from this address, or login_slowed (this address or this account must wait; see Retry-After)", body = ErrorBody)
     ),
     tag = "auth"
 )]
@@ -59,54 +64,64 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { username, password } = body.into_inner();
     let auth = &state.settings.auth;
-    // Behind the proxy, the client's address is the one nginx sets (see docs/deploy.md).
-    let address = req.connection_info().realip_remote_addr().and_then(|a| {
-        a.parse::<std::net::SocketAddr>()
-            .map(|s| s.ip())
-            .or_else(|_| a.parse())
-            .ok()
-    });
+    let address = client_address(&req, &auth.trusted_proxies);
     if let Some(address) = address {
-        if !state
+        if let Err(wait) = state
             .login_attempts
             .allow(address, auth.login_attempts_per_minute)
         {
-            return Err(ApiError::TooMany {
-                code: "too_many_attempts",
-                message: "too many login attempts from this address; wait a minute".into(),
-            });
+            return Ok(slow_down(
+                "too_many_attempts",
+                "too many login attempts from this address; wait a minute".into(),
+                wait,
+            ));
+        }
+        if let Err(wait) = state.guards.login_by_address.check(&address) {
+            return Ok(slow_down(
+                "login_slowed",
+                format!(
+                    "too many wrong passwords from this address; try again in {} s",
+                    wait.as_secs().max(1)
+                ),
+                wait,
+            ));
         }
     }
-    if username.is_empty()
-        || username.len() > 64
-        || username.chars().any(char::is_control)
-        || password.is_empty()
-        || password.len() > 256
-    {
+    if password.is_empty() || password.len() > 256 {
         return Err(ApiError::invalid(
             "username (1–64) and password (1–256) are required",
         ));
     }
-    let user = state.store.user_by_username(&username).await?;
-    if let Some(until) = user
-        .as_ref()
-        .and_then(|u| u.locked_until)
-        .filter(|t| *t > chrono::Utc::now())
-    {
-        let entry = AuditEntry::new(
-            "anonymous",
-            "auth.login_locked",
-            format!("username:{username}"),
-            serde_json::json!({}),
-        );
-        state.store.audit(&entry).await?;
-        return Err(ApiError::TooMany {
-            code: "account_locked",
-            message: format!(
-                "this account is locked after repeated failed logins until {} (UTC); an administrator can unlock it",
-                until.format("%H:%M")
-            ),
-        });
+    let username = crate::auth::normalize_username(&username).map_err(ApiError::invalid)?;
+    let user = state.store.user_by_login_name(&username).await?;
+    let address_text = address.map(|a| a.to_string()).unwrap_or_default();
+    if let Some((user_id, until)) = user.as_ref().and_then(|u| {
+        u.locked_until
+            .filter(|t| *t > chrono::Utc::now())
+            .map(|t| (u.id, t))
+    }) {
+        if !state
+            .store
+            .login_address_known(user_id, &address_text)
+            .await?
+        {
+            let entry = AuditEntry::new(
+                "anonymous",
+                "auth.login_slowed",
+                format!("username:{username}"),
+                serde_json::json!({}),
+            );
+            state.store.audit(&entry).await?;
+            let wait = (until - chrono::Utc::now()).to_std().unwrap_or_default();
+            return Ok(slow_down(
+                "login_slowed",
+                format!(
+                    "too many wrong passwords for this account; try again in {} s",
+                    wait.as_secs().max(1)
+                ),
+                wait,
+            ));
+        }
     }
     let hash = user
         .as_ref()
@@ -124,17 +139,31 @@ pub async fn login(
                 serde_json::json!({}),
             );
             state.store.audit(&entry).await?;
+            if let Some(address) = address {
+                state.guards.login_by_address.failed(&address);
+            }
             if let Some(u) = &user {
-                let until = chrono::Utc::now() + Duration::minutes(auth.lockout_minutes);
+                let cap = std::time::Duration::from_secs(
+                    u64::try_from(auth.lockout_minutes).unwrap_or(15) * 60,
+                );
                 state
                     .store
-                    .record_login_failure(u.id, auth.max_failed_logins, until)
+                    .login_failed(u.id, auth.max_failed_logins, |over| {
+                        Duration::from_std(crate::auth::doubling(
+                            u32::try_from(over).unwrap_or(0),
+                            cap,
+                        ))
+                        .unwrap_or_else(|_| Duration::minutes(1))
+                    })
                     .await?;
             }
             return Err(ApiError::BadCredentials);
         }
     };
-    state.store.reset_login_failures(user.id).await?;
+    if let Some(address) = address {
+        state.guards.login_by_address.succeeded(&address);
+    }
+    state.store.login_succeeded(user.id, &address_text).await?;
     let entry = AuditEntry::new(
         format!("user-{}", user.id),
         "auth.login",
@@ -189,56 +218,85 @@ pub struct JoinResponse {
 
 /// A petitioner exchanges a join code for a token that admits to that one session, from
 /// `auth.join_early_minutes` before its slot until `auth.join_late_minutes` after its end.
+/// A code that is wrong, not yet or no longer usable gets one answer (`bad_join_code`), so that
+/// a guesser learns nothing from it; guesses are slowed per address and capped per instance.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/join",
     request_body = JoinRequest,
     responses(
         (status = 200, body = JoinResponse),
-        (status = 401, description = "bad_join_code", body = ErrorBody),
-        (status = 403, description = "outside_join_window: too early or too late", body = ErrorBody),
-        (status = 409, description = "session_ended", body = ErrorBody),
-        (status = 422, description = "invalid_input", body = ErrorBody)
+        (status = 400, description = "malformed_json or bad_request", body = ErrorBody),
+        (status = 401, description = "bad_join_code: wrong, or not usable now (too early, too late, ended or cancelled)", body = ErrorBody),
+        (status = 422, description = "invalid_input", body = ErrorBody),
+        (status = 429, description = "too_many_join_attempts (see Retry-After)", body = ErrorBody)
     ),
     tag = "auth"
 )]
 #[post("/auth/join")]
 pub async fn join(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<JoinRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = JoinCode::parse(&body.code).map_err(ApiError::invalid)?;
-    let session = state
-        .store
-        .session_by_code_hash(&code.hash())
-        .await?
-        .ok_or(ApiError::BadJoinCode)?;
-    if session.status == SessionStatus::Ended.as_str() {
-        return Err(ApiError::conflict(
-            "session_ended",
-            "this reception has ended",
+    let auth = &state.settings.auth;
+    let address = client_address(&req, &auth.trusted_proxies);
+    let guards = &state.guards;
+    let waiting = guards
+        .join_total
+        .check()
+        .and_then(|()| address.map_or(Ok(()), |a| guards.join_by_address.check(&a)));
+    if let Err(wait) = waiting {
+        return Ok(slow_down(
+            "too_many_join_attempts",
+            format!(
+                "too many join attempts; try again in {} s",
+                wait.as_secs().max(1)
+            ),
+            wait,
         ));
     }
-    if session.booking_status == "cancelled" {
-        return Err(ApiError::conflict(
-            "booking_cancelled",
-            "this reception was cancelled or moved; ask the court for the new notice",
-        ));
+    let code = JoinCode::parse(&body.code).map_err(ApiError::invalid)?;
+    let mut found = state.store.session_by_code_hash(&code.hash()).await?;
+    if found.is_none() {
+        found = state
+            .store
+            .session_by_code_hash(&code.legacy_hash())
+            .await?;
     }
     let now = Utc::now();
-    let opens = session.starts_at - Duration::minutes(state.settings.auth.join_early_minutes);
-    let closes = session.ends_at + Duration::minutes(state.settings.auth.join_late_minutes);
-    if now < opens || now >= closes {
-        return Err(ApiError::Denied {
-            code: "outside_join_window",
-            message: format!(
-                "this join code works from {} until {} (UTC)",
-                opens.format("%Y-%m-%d %H:%M"),
-                closes.format("%H:%M")
-            ),
-        });
+    let window = |s: &crate::store::SessionRow| {
+        (
+            s.starts_at - Duration::minutes(auth.join_early_minutes),
+            s.ends_at + Duration::minutes(auth.join_late_minutes),
+        )
+    };
+    let usable = found.filter(|s| {
+        let (opens, closes) = window(s);
+        s.status != SessionStatus::Ended.as_str()
+            && s.booking_status != "cancelled"
+            && opens <= now
+            && now < closes
+    });
+    let Some(session) = usable else {
+        guards.join_total.failed();
+        if let Some(a) = address {
+            guards.join_by_address.failed(&a);
+        }
+        return Err(ApiError::BadJoinCode);
+    };
+    if let Some(a) = address {
+        guards.join_by_address.succeeded(&a);
     }
-    let token = state.tokens.issue_join(session.id, closes)?;
+    let (_, closes) = window(&session);
+    let join_version = state
+        .store
+        .join_version(session.id)
+        .await?
+        .ok_or(ApiError::BadJoinCode)?;
+    let token = state
+        .tokens
+        .issue_join_at(session.id, closes, join_version)?;
     tracing::info!(session = session.id, "petitioner joined by code");
     Ok(HttpResponse::Ok().json(JoinResponse {
         token,
@@ -295,8 +353,8 @@ pub async fn refresh(state: web::Data<AppState>, staff: Staff) -> Result<HttpRes
     Ok(HttpResponse::Ok().json(RefreshResponse { token, expires_at }))
 }
 
-/// Logs out: every token of the caller stops working, here at once and on every instance within
-/// `auth.revocation_seconds`; open signalling sockets are closed by the hub's revocation sweep.
+/// Logs out: every token of the caller stops working at once, on every instance; open
+/// signalling sockets are closed by the hub's revocation sweep.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/logout",
@@ -310,7 +368,6 @@ pub async fn logout(state: web::Data<AppState>, staff: Staff) -> Result<HttpResp
         .store
         .revoke_tokens(staff.user_id, &format!("user-{}", staff.user_id))
         .await?;
-    state.token_versions.forget(staff.user_id);
     tracing::info!(user_id = staff.user_id, "logged out");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -147,8 +147,10 @@ async fn admit(
     token: &str,
     session: &SessionRow,
 ) -> Result<(Participant, Option<Revocable>), ApiError> {
-    if let Ok(claims) = state.tokens.verify_join(token) {
-        if claims.sid != session.id {
+    if state.tokens.verify_join(token).is_ok() {
+        let claims =
+            crate::auth::Petitioner::from_token(&state.tokens, &state.store, token).await?;
+        if claims.session_id != session.id {
             return Err(ApiError::Forbidden("this join code is for another session"));
         }
         let petitioner = Participant {

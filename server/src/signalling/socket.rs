@@ -357,9 +357,8 @@ mod tests {
             tokens: std::sync::Arc::new(crate::auth::Tokens::new(&settings.auth)),
             echo: crate::connectivity::Echo::new(settings.connectivity.clone(), store.clone()),
             holds: crate::holds::Holds::local(),
-            token_versions: std::sync::Arc::new(crate::auth::TokenVersions::new(
-                Duration::from_secs(15),
-            )),
+            token_versions: std::sync::Arc::new(crate::auth::TokenVersions),
+            guards: crate::auth::Guards::new(&settings.auth),
             settings,
             store,
             hub,

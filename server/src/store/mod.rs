@@ -120,6 +120,7 @@ pub mod connectivity;
 pub mod records;
 pub mod schedule;
 mod time;
+pub mod trust;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
