@@ -1,5 +1,6 @@
 //! CourtLink: remote video reception (远程视频接访) between a local court and the courts above it.
 
+pub mod app;
 pub mod auth;
 pub mod bench;
 pub mod config;

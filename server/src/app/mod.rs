@@ -1,0 +1,5 @@
+//! The application layer: every rule, once, between the HTTP routes and the store. A route reads
+//! the request, calls one use case here and maps the answer to HTTP; the store below only runs
+//! queries.
+
+pub mod booking;
