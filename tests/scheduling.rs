@@ -1686,10 +1686,27 @@ async fn a_themed_day_takes_only_its_kind_of_case(app: TestApp) {
         "set category",
     )
     .await;
-    booked(&app, &coord, slot, case, d.xihu_rooms[0]).await;
-    // A criminal case also books an unthemed slot.
+    // A criminal case also books an unthemed slot. (Before issue 14 this booked a second live
+    // SPC session for the same case; one live booking per case and host court now refuses that,
+    // so the unthemed slot is tried first, then cancelled.)
     let plain = future_slots(&app, &coord, d.spc, d.spc_room1, Duration::hours(1), 1).await;
-    booked(&app, &coord, id(&plain[0]["id"]), case, d.xihu_rooms[1]).await;
+    let unthemed = booked(&app, &coord, id(&plain[0]["id"]), case, d.xihu_rooms[1]).await;
+    let (etag, _) = get_booking(&app, &coord, id(&unthemed["id"])).await;
+    expect(
+        send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/bookings/{}/cancel", id(&unthemed["id"])),
+            Some(&coord),
+            Some(&json!({"reason": "改约主题日"})),
+            &[("If-Match", &etag)],
+        )
+        .await,
+        200,
+        "cancel the unthemed booking",
+    )
+    .await;
+    booked(&app, &coord, slot, case, d.xihu_rooms[0]).await;
 }
 on_both_backends!(rule_theme, a_themed_day_takes_only_its_kind_of_case);
 
