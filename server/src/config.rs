@@ -64,6 +64,11 @@ pub struct RecordsSettings {
 pub struct SchedulingSettings {
     /// How long a coordinator's hold on a chosen slot lasts, in seconds.
     pub hold_seconds: u64,
+    /// How many slots one user may hold at once; a further hold is refused 409
+    /// `hold_cap_reached` (renewing one's own hold never is).
+    pub hold_cap_per_user: u32,
+    /// How many holds one host court's slots may carry at once, from all users together.
+    pub hold_cap_per_court: u32,
     /// How long a booking POST's `Idempotency-Key` and its answer are kept, in hours.
     pub idempotency_hours: i64,
 }
@@ -594,6 +599,12 @@ impl Settings {
         }
         if !(30..=3600).contains(&self.scheduling.hold_seconds) {
             return invalid("scheduling.hold_seconds", "must be between 30 and 3600");
+        }
+        if self.scheduling.hold_cap_per_user == 0 || self.scheduling.hold_cap_per_court == 0 {
+            return invalid(
+                "scheduling.hold_cap_per_user",
+                "the hold caps must be at least 1",
+            );
         }
         if !(1..=168).contains(&self.scheduling.idempotency_hours) {
             return invalid("scheduling.idempotency_hours", "must be between 1 and 168");

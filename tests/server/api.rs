@@ -288,6 +288,17 @@ async fn one_slot_raced(app: TestApp) {
                 );
                 conflicts += 1;
             }
+            // Once the winner has committed, the same case already holds a live booking with
+            // this host court: refused by the one-live-booking rule (issue 14), which a direct
+            // booking skipped before.
+            422 => {
+                let v: Value = res.json().await.unwrap();
+                assert!(
+                    v["code"] == "ineligible" && v["rule"] == "already_booked",
+                    "{v}"
+                );
+                conflicts += 1;
+            }
             other => panic!("unexpected {other}: {}", res.text().await.unwrap()),
         }
     }

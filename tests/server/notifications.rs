@@ -63,7 +63,8 @@ async fn book_future(app: &TestApp) -> Booked {
 async fn book_future_nth(app: &TestApp, n: usize) -> Booked {
     let coordinator = app.login("xihu.coord").await;
     let me = app.get_ok("/api/v1/me", &coordinator).await;
-    let case_id = app.get_ok("/api/v1/cases", &coordinator).await[0]["id"]
+    // The `n`th case too: one case holds one live booking with one host court (issue 14).
+    let case_id = app.get_ok("/api/v1/cases", &coordinator).await[n]["id"]
         .as_i64()
         .unwrap();
     let local_room_id = app.get_ok("/api/v1/local-rooms", &coordinator).await[0]["id"]
@@ -744,7 +745,8 @@ async fn two_instances_deliver_each_event_once(app: TestApp) {
         .await;
     assert_eq!(res.status(), 201);
     let mut ids = vec![];
-    for n in 0..4 {
+    // Three bookings, one per 西湖 case (a case holds one live booking with one host court).
+    for n in 0..3 {
         let via = if n % 2 == 0 { &app } else { &peer };
         ids.push(book_future_nth(via, n).await.booking_id);
     }

@@ -1686,10 +1686,27 @@ async fn a_themed_day_takes_only_its_kind_of_case(app: TestApp) {
         "set category",
     )
     .await;
-    booked(&app, &coord, slot, case, d.xihu_rooms[0]).await;
-    // A criminal case also books an unthemed slot.
+    // A criminal case also books an unthemed slot. (Before issue 14 this booked a second live
+    // SPC session for the same case; one live booking per case and host court now refuses that,
+    // so the unthemed slot is tried first, then cancelled.)
     let plain = future_slots(&app, &coord, d.spc, d.spc_room1, Duration::hours(1), 1).await;
-    booked(&app, &coord, id(&plain[0]["id"]), case, d.xihu_rooms[1]).await;
+    let unthemed = booked(&app, &coord, id(&plain[0]["id"]), case, d.xihu_rooms[1]).await;
+    let (etag, _) = get_booking(&app, &coord, id(&unthemed["id"])).await;
+    expect(
+        send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/bookings/{}/cancel", id(&unthemed["id"])),
+            Some(&coord),
+            Some(&json!({"reason": "改约主题日"})),
+            &[("If-Match", &etag)],
+        )
+        .await,
+        200,
+        "cancel the unthemed booking",
+    )
+    .await;
+    booked(&app, &coord, slot, case, d.xihu_rooms[0]).await;
 }
 on_both_backends!(rule_theme, a_themed_day_takes_only_its_kind_of_case);
 
@@ -1776,7 +1793,10 @@ async fn a_petitioner_holds_only_so_many_bookings(app: TestApp) {
         d.xihu_rooms[0],
     )
     .await;
-    assert_error(
+    // A second live booking of the same case with the same host court is refused by the
+    // one-live-booking-per-case rule before the petitioner's limit is counted (before issue 14 a
+    // direct booking skipped that rule and met only `petitioner_limit_reached`).
+    assert_ineligible(
         book(
             &app,
             &coord,
@@ -1785,8 +1805,7 @@ async fn a_petitioner_holds_only_so_many_bookings(app: TestApp) {
             d.xihu_rooms[0],
         )
         .await,
-        409,
-        "petitioner_limit_reached",
+        "already_booked",
     )
     .await;
     // Another petitioner books.
@@ -3382,3 +3401,150 @@ on_both_backends!(
     application_one_open_per_case,
     concurrent_applications_for_one_case_leave_one_open
 );
+
+// --- One set of booking rules on every path (issue 14) and the booking's scope (issue 15) -------
+
+/// A direct booking and an application meet the same eligibility rules, and are refused with the
+/// same code: here, a second live booking of one case with one host court, and a closed case.
+async fn a_direct_booking_and_an_application_refuse_alike(app: TestApp) {
+    let d = demo(&app).await;
+    let coord = app.login("xihu.coord").await;
+    let slots = future_slots(&app, &coord, d.spc, d.spc_room1, Duration::hours(1), 3).await;
+    let case = cases(&app, &coord).await[0];
+    booked(&app, &coord, id(&slots[0]["id"]), case, d.xihu_rooms[0]).await;
+    // The case has a live booking with the SPC: a second one is refused by either path.
+    assert_ineligible(
+        book(&app, &coord, id(&slots[1]["id"]), case, d.xihu_rooms[0]).await,
+        "already_booked",
+    )
+    .await;
+    assert_ineligible(
+        apply(
+            &app,
+            &coord,
+            json!({"case_id": case, "host_court_id": d.spc, "local_room_id": d.xihu_rooms[0],
+                   "preferred": preferred(), "reason": "申请视频接访",
+                   "facts": {"high_court_reviewed": true}, "slot_id": slots[2]["id"]}),
+        )
+        .await,
+        "already_booked",
+    )
+    .await;
+}
+on_both_backends!(
+    rules_one_live_booking_per_case_and_host_on_every_path,
+    a_direct_booking_and_an_application_refuse_alike
+);
+
+/// Only the booking's host court (or its local court's coordinator) moves a booking: an officer
+/// of another court above is refused, and the booking stays where it was.
+async fn only_the_host_court_reschedules(app: TestApp) {
+    let d = demo(&app).await;
+    let coord = app.login("xihu.coord").await;
+    let zj = app.login("zj.officer").await;
+    let slots = future_slots(&app, &coord, d.spc, d.spc_room1, Duration::hours(1), 2).await;
+    let case = cases(&app, &coord).await[0];
+    let b = booked(&app, &coord, id(&slots[0]["id"]), case, d.xihu_rooms[0]).await;
+    let (etag, _) = get_booking(&app, &coord, id(&b["id"])).await;
+    let path = format!("/api/v1/bookings/{}/reschedule", id(&b["id"]));
+    let body = json!({"slot_id": slots[1]["id"], "reason": "改期"});
+    assert_error(
+        send(
+            &app,
+            Method::POST,
+            &path,
+            Some(&zj),
+            Some(&body),
+            &[("If-Match", &etag)],
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let (_, now) = get_booking(&app, &coord, id(&b["id"])).await;
+    assert_eq!(now["status"], "booked", "{now}");
+}
+on_both_backends!(reschedule_scope, only_the_host_court_reschedules);
+
+/// One coordinator cannot hold a court's whole timetable: past the per-user cap a new hold is
+/// refused 409 `hold_cap_reached` naming the cap, and so is one past the per-court cap.
+async fn hold_slot(app: &TestApp, token: &str, slot: &Value) -> reqwest::Response {
+    app.post(
+        "/api/v1/holds",
+        Some(token),
+        &json!({"slot_id": slot["id"]}),
+    )
+    .await
+}
+
+async fn holds_are_capped(app: TestApp) {
+    let d = demo(&app).await;
+    let a = app.login("xihu.coord").await;
+    let b = app.login("shangcheng.coord").await;
+    let slots = future_slots(&app, &a, d.spc, d.spc_room1, Duration::hours(1), 5).await;
+    expect(hold_slot(&app, &a, &slots[0]).await, 201, "first hold").await;
+    expect(hold_slot(&app, &a, &slots[1]).await, 201, "second hold").await;
+    let refused = assert_error(
+        hold_slot(&app, &a, &slots[2]).await,
+        409,
+        "hold_cap_reached",
+    )
+    .await;
+    assert!(
+        refused["message"].as_str().unwrap().contains('2'),
+        "{refused}"
+    );
+    // Renewing one's own hold is never refused.
+    expect(hold_slot(&app, &a, &slots[1]).await, 201, "renewed").await;
+    expect(hold_slot(&app, &b, &slots[2]).await, 201, "another user").await;
+    let refused = assert_error(
+        hold_slot(&app, &b, &slots[3]).await,
+        409,
+        "hold_cap_reached",
+    )
+    .await;
+    assert!(
+        refused["message"].as_str().unwrap().contains('3'),
+        "{refused}"
+    );
+    // A release frees a place under the cap.
+    let released = app
+        .client
+        .delete(app.url(&format!("/api/v1/holds/{}", slots[0]["id"])))
+        .bearer_auth(&a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(released.status().as_u16(), 204);
+    expect(hold_slot(&app, &b, &slots[3]).await, 201, "after a release").await;
+}
+
+fn small_hold_caps(s: &mut courtlink::config::Settings) {
+    s.scheduling.hold_cap_per_user = 2;
+    s.scheduling.hold_cap_per_court = 3;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holds_are_capped_in_process() {
+    let app = TestApp::spawn_with(Backend::Sqlite, small_hold_caps)
+        .await
+        .unwrap();
+    holds_are_capped(app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holds_are_capped_in_redis() {
+    let Some(redis) = common::shared_redis() else {
+        return;
+    };
+    let Some(app) = TestApp::spawn_with(Backend::Postgres, |s| {
+        with_redis(redis)(s);
+        small_hold_caps(s);
+    })
+    .await
+    else {
+        return;
+    };
+    holds_are_capped(app).await;
+}

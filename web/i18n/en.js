@@ -965,6 +965,8 @@ export default {
   'notif.event.application.amended': 'Application amended',
   'error.slot_held': 'Another coordinator is booking this time right now.',
   'error.slot_held.next': 'Choose another time, or try again in a few minutes.',
+  'error.hold_cap_reached': 'The limit on time slots held at once has been reached.',
+  'error.hold_cap_reached.next': 'Book or release a slot you hold, or wait a few minutes, then try again.',
   'error.slot_withdrawn': 'The host court no longer offers this time.',
   'error.slot_withdrawn.next': 'The calendar was refreshed; choose another time.',
   'error.host_room_busy': 'The host court’s reception room is busy at that time.',

@@ -965,6 +965,8 @@ export default {
   'notif.event.application.amended': '申请已补充材料',
   'error.slot_held': '另一位专干正在预约这个时段。',
   'error.slot_held.next': '请选择其他时段，或几分钟后再试。',
+  'error.hold_cap_reached': '同时保留的时段已达上限。',
+  'error.hold_cap_reached.next': '请先预约或释放已保留的时段，或几分钟后再试。',
   'error.slot_withdrawn': '对方法院已停开这个时段。',
   'error.slot_withdrawn.next': '日历已刷新，请选择其他时段。',
   'error.host_room_busy': '对方接谈室在这个时间已有安排。',

@@ -1,2 +1,6 @@
-//! The application layer: each rule of the domain, once, between the HTTP routes and the store.
+//! The application layer: every rule, once, between the HTTP routes and the store. A route reads
+//! the request, calls one use case here and maps the answer to HTTP; the store below only runs
+//! queries.
+
+pub mod booking;
 pub mod clock;

@@ -6,8 +6,8 @@ use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::bookings::{LocalSide, book_slot, check_joint, check_local_side, not_found};
 use super::preconditions::{self, if_match, with_etag};
+use crate::app::booking::{self, Eligibility, LocalSide, ineligible, not_found};
 use crate::auth::Staff;
 use crate::domain::Role;
 use crate::error::{ApiError, ErrorBody};
@@ -49,13 +49,6 @@ pub struct ApplicationCreated {
     pub booking_refused: Option<String>,
 }
 
-fn ineligible(rule: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::Ineligible {
-        rule,
-        message: message.into(),
-    }
-}
-
 pub fn check_text(field: &str, text: &str, max: usize) -> Result<(), ApiError> {
     let n = text.trim().chars().count();
     if n == 0 || n > max {
@@ -86,52 +79,28 @@ pub fn check_preferred(preferred: &[TimeRange]) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The eligibility rules, checked before anything is written; a refusal names the rule.
-async fn check_eligibility(
+/// An application's rules before anything is written: the booking rules' eligibility (the same
+/// on every path, in `app::booking`), and one open application per case.
+async fn check_application(
     state: &AppState,
-    staff: &Staff,
     body: &ApplicationRequest,
     local: &LocalSide,
 ) -> Result<(), ApiError> {
-    let store = &state.store;
-    let above = store.court_ancestors(staff.court_id).await?;
-    let Some(host) = above.iter().find(|c| c.id == body.host_court_id) else {
-        return Err(ineligible(
-            "host_not_above",
-            "a session may be asked only of a court above yours",
-        ));
-    };
-    if host.level == "supreme" && !body.facts.high_court_reviewed {
-        let high = above.iter().find(|c| c.level == "high").map(|c| c.id);
-        let joint_with_high = body.facts.joint_with_high_court && body.joint_court_id == high;
-        if !joint_with_high {
-            return Err(ineligible(
-                "spc_needs_high_court_review",
-                "the Supreme People's Court receives a case after the high court has reviewed it, \
-                 or jointly with the high court (name it as joint_court_id)",
-            ));
-        }
-    }
-    if body.facts.joint_with_high_court && body.joint_court_id.is_none() {
-        return Err(ineligible(
-            "joint_court_missing",
-            "a joint reception needs joint_court_id: the high court above yours",
-        ));
-    }
-    check_joint(state, staff, body.host_court_id, body.joint_court_id).await?;
-    if store.case_has_open_application(local.case.id).await? {
+    booking::check_eligibility(
+        state,
+        local,
+        &Eligibility {
+            host_court_id: body.host_court_id,
+            joint_court_id: body.joint_court_id,
+            facts: Some(&body.facts),
+            replaces: None,
+        },
+    )
+    .await?;
+    if state.store.case_has_open_application(local.case.id).await? {
         return Err(ineligible(
             "application_open",
             "this case already has an open application; wait for its answer or withdraw it",
-        ));
-    }
-    if store
-        .case_has_live_booking_with(local.case.id, body.host_court_id, now())
-        .await?
-    {
-        return Err(ineligible(
-            "already_booked",
-            "this case already has a session booked with this court",
         ));
     }
     Ok(())
@@ -168,15 +137,15 @@ pub async fn create_application(
         check_text("reason", &body.reason, 2000)?;
         check_text("facts.note", &format!("{}.", body.facts.note), 2000)?;
         check_preferred(&body.preferred)?;
-        let local = check_local_side(
+        let local = booking::local_side(
             &state,
-            &staff,
+            staff.court_id,
             body.case_id,
             body.local_room_id,
             body.local_officer_id,
         )
         .await?;
-        check_eligibility(&state, &staff, &body, &local).await?;
+        check_application(&state, &body, &local).await?;
         let store = &state.store;
         if let Some(slot_id) = body.slot_id {
             let slot = store.slot(slot_id).await.map_err(not_found("slot_id"))?;
@@ -216,7 +185,17 @@ pub async fn create_application(
         };
         let (mut booking, mut booking_refused) = (None, None);
         if settings.auto_approve {
-            match auto_book(&state, &staff, &body, &local, id).await {
+            let application = store.application(id).await?;
+            match booking::auto_book(
+                &state,
+                &staff,
+                &application,
+                &body.facts,
+                body.slot_id,
+                &local,
+            )
+            .await
+            {
                 Ok(b) => booking = b,
                 // The application stands; the host court reviews it like any other.
                 Err(e @ (ApiError::Conflict { .. } | ApiError::Unprocessable { .. })) => {
@@ -237,66 +216,6 @@ pub async fn create_application(
         ))
     })
     .await
-}
-
-/// Books the chosen slot, or the first free one in the preferred ranges, for an application
-/// to a host court that approves automatically. `None`: nothing fitted; it waits for review.
-async fn auto_book(
-    state: &AppState,
-    staff: &Staff,
-    body: &ApplicationRequest,
-    local: &LocalSide,
-    application: i64,
-) -> Result<Option<serde_json::Value>, ApiError> {
-    let candidates: Vec<i64> = match body.slot_id {
-        Some(slot) => vec![slot],
-        None => {
-            let mut found = Vec::new();
-            for range in &body.preferred {
-                for slot in state
-                    .store
-                    .next_free_slots(body.host_court_id, &local.case.category, range.from, 20)
-                    .await?
-                {
-                    if slot.ends_at <= range.to {
-                        found.push(slot.id);
-                    }
-                }
-            }
-            found
-        }
-    };
-    for slot_id in candidates.into_iter().take(5) {
-        let slot = state
-            .store
-            .slot(slot_id)
-            .await
-            .map_err(not_found("slot_id"))?;
-        if slot.court_id != body.host_court_id {
-            return Err(ApiError::invalid("slot_id must be a slot of host_court_id"));
-        }
-        match book_slot(
-            state,
-            staff,
-            &slot,
-            local,
-            body.joint_court_id,
-            Some((application, 1)),
-            None,
-        )
-        .await
-        {
-            Ok(booked) => return Ok(Some(booked)),
-            // Someone was quicker, or this slot does not suit: try the next one.
-            Err(ApiError::Conflict { .. } | ApiError::Unprocessable { .. })
-                if body.slot_id.is_none() =>
-            {
-                continue;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(None)
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -469,23 +388,7 @@ pub async fn review_application(
                     format!("this application is {}", a.status),
                 ));
             }
-            let code = crate::domain::JoinCode::generate();
-            store
-                .book(&crate::store::booking::Book {
-                    slot_id: slot.id,
-                    case_id: a.case_id,
-                    local_room_id: a.local_room_id,
-                    local_officer_id: a.local_officer_id,
-                    joint_court_id: a.joint_court_id,
-                    created_by: staff.user_id,
-                    // The coordinator prints the notice with a fresh code; this one is never shown.
-                    join_code_hash: &code.hash(),
-                    application: Some((a.id, version)),
-                    replaces: None,
-                    at,
-                    idempotency: None,
-                })
-                .await?;
+            booking::book_application(&state, &staff, &a, version, &slot).await?;
         }
         Review::Propose { slot_id, note } => {
             own_slot(slot_id).await?;
@@ -596,26 +499,7 @@ pub async fn answer_application(
                 ));
             };
             let slot = store.slot(slot_id).await?;
-            let local = check_local_side(
-                &state,
-                &staff,
-                a.case_id,
-                a.local_room_id,
-                a.local_officer_id,
-            )
-            .await?;
-            booking = Some(
-                book_slot(
-                    &state,
-                    &staff,
-                    &slot,
-                    &local,
-                    a.joint_court_id,
-                    Some((a.id, version)),
-                    None,
-                )
-                .await?,
-            );
+            booking = Some(booking::book_application(&state, &staff, &a, version, &slot).await?);
         }
         Answer::Amend {
             reason,

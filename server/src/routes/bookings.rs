@@ -9,13 +9,15 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::preconditions::{self, if_match, with_etag};
 use super::views::SlotView;
+use crate::app::booking::{self, slot_above};
+pub use crate::app::booking::{BookingCreated, not_found};
 use crate::auth::Staff;
 use crate::domain::{JoinCode, Role};
 use crate::error::{ApiError, ErrorBody};
-use crate::holds::Placed;
+use crate::holds::{Caps, Placed};
 use crate::state::AppState;
-use crate::store::booking::{Answered, Book, BookingDetail, Replaced};
-use crate::store::{BookingRow, CaseRow, SlotRow, StoreError, now};
+use crate::store::booking::BookingDetail;
+use crate::store::{StoreError, now};
 
 /// How far ahead the slot list reaches when the caller does not say.
 const DEFAULT_SLOT_DAYS: i64 = 14;
@@ -107,7 +109,7 @@ pub struct HoldView {
         (status = 201, body = HoldView),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
-        (status = 409, description = "slot_held (by someone else) or slot_taken", body = ErrorBody),
+        (status = 409, description = "slot_held (by someone else), slot_taken, or hold_cap_reached (the per-user or per-court cap on holds; the message names it)", body = ErrorBody),
         (status = 422, body = ErrorBody)
     ),
     security(("bearer" = [])),
@@ -125,10 +127,31 @@ pub async fn place_hold(
         return Err(ApiError::from(StoreError::SlotTaken));
     }
     let ttl = std::time::Duration::from_secs(state.settings.scheduling.hold_seconds);
-    match state.holds.place(slot.id, staff.user_id, ttl).await {
+    let scheduling = &state.settings.scheduling;
+    let caps = Caps {
+        per_user: scheduling.hold_cap_per_user,
+        per_court: scheduling.hold_cap_per_court,
+    };
+    match state
+        .holds
+        .place(slot.id, slot.court_id, staff.user_id, ttl, caps)
+        .await
+    {
         Placed::HeldByOther => Err(ApiError::conflict(
             "slot_held",
             "another coordinator is booking this slot right now; choose another or try again in a few minutes",
+        )),
+        Placed::UserCapReached(cap) => Err(ApiError::conflict(
+            "hold_cap_reached",
+            format!(
+                "you already hold {cap} slots, the most one user may hold at once; book or release one first"
+            ),
+        )),
+        Placed::CourtCapReached(cap) => Err(ApiError::conflict(
+            "hold_cap_reached",
+            format!(
+                "this court's slots already carry {cap} holds, the most at once; try again in a few minutes"
+            ),
         )),
         Placed::Held | Placed::Unavailable => Ok(HttpResponse::Created().json(HoldView {
             slot_id: slot.id,
@@ -171,142 +194,6 @@ pub struct BookingRequest {
     pub joint_court_id: Option<i64>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct BookingCreated {
-    pub id: i64,
-    pub session_id: i64,
-    pub slot_id: i64,
-    pub case_id: i64,
-    pub local_room_id: i64,
-    pub status: String,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-    /// The petitioner's code, `1234-5678-9012`. Shown only in this answer.
-    pub join_code: String,
-    /// `/join.html#code=…`: the code rides after `#`, which browsers never send to a server.
-    pub join_path: String,
-    /// The booking this one replaced, when it was rescheduled.
-    pub rescheduled_from: Option<i64>,
-}
-
-impl BookingCreated {
-    pub fn new(b: BookingRow, code: &JoinCode, rescheduled_from: Option<i64>) -> BookingCreated {
-        BookingCreated {
-            id: b.id,
-            session_id: b.session_id,
-            slot_id: b.slot_id,
-            case_id: b.case_id,
-            local_room_id: b.local_room_id,
-            status: b.status,
-            starts_at: b.starts_at,
-            ends_at: b.ends_at,
-            join_path: format!("/join.html#code={}", code.display()),
-            join_code: code.display(),
-            rescheduled_from,
-        }
-    }
-}
-
-/// A booking's 201 answer, as sent and as stored for an idempotent retry.
-fn answer(row: &BookingRow, code: &JoinCode, rescheduled_from: Option<i64>) -> (u16, String) {
-    let body = serde_json::to_string(&BookingCreated::new(row.clone(), code, rescheduled_from))
-        .unwrap_or_default();
-    (201, body)
-}
-
-pub fn not_found(what: &'static str) -> impl FnOnce(StoreError) -> ApiError {
-    move |e| match e {
-        StoreError::NotFound => ApiError::invalid(format!("{what} does not exist")),
-        other => other.into(),
-    }
-}
-
-/// A slot of a court above the caller's.
-async fn slot_above(state: &AppState, staff: &Staff, slot_id: i64) -> Result<SlotRow, ApiError> {
-    let slot = state
-        .store
-        .slot(slot_id)
-        .await
-        .map_err(not_found("slot_id"))?;
-    let above = state.store.court_ancestors(staff.court_id).await?;
-    if !above.iter().any(|c| c.id == slot.court_id) {
-        return Err(ApiError::Forbidden(
-            "this slot belongs to a court that is not above yours",
-        ));
-    }
-    Ok(slot)
-}
-
-/// What a booking names on the local side, checked against the caller's court.
-pub struct LocalSide {
-    pub case: CaseRow,
-    pub local_room_id: i64,
-    pub local_officer_id: Option<i64>,
-}
-
-pub async fn check_local_side(
-    state: &AppState,
-    staff: &Staff,
-    case_id: i64,
-    local_room_id: i64,
-    local_officer_id: Option<i64>,
-) -> Result<LocalSide, ApiError> {
-    let store = &state.store;
-    let case = store.case(case_id).await.map_err(not_found("case_id"))?;
-    if case.court_id != staff.court_id {
-        return Err(ApiError::Forbidden("this case belongs to another court"));
-    }
-    let room = store
-        .local_room(local_room_id)
-        .await
-        .map_err(not_found("local_room_id"))?;
-    if room.court_id != staff.court_id {
-        return Err(ApiError::Forbidden(
-            "this video room belongs to another court",
-        ));
-    }
-    if let Some(officer) = local_officer_id {
-        let user = store
-            .user_by_id(officer)
-            .await
-            .map_err(not_found("local_officer_id"))?;
-        if user.court_id != staff.court_id || user.disabled {
-            return Err(ApiError::invalid(
-                "local_officer_id must be an active user of your court",
-            ));
-        }
-    }
-    if matches!(case.status.as_str(), "closed" | "concluded") {
-        return Err(ApiError::Ineligible {
-            rule: "case_closed",
-            message: "this case is closed; reopen it before booking a session".into(),
-        });
-    }
-    Ok(LocalSide {
-        case,
-        local_room_id,
-        local_officer_id,
-    })
-}
-
-/// The joint court, if any, must be another court above the caller's.
-pub async fn check_joint(
-    state: &AppState,
-    staff: &Staff,
-    host_court_id: i64,
-    joint: Option<i64>,
-) -> Result<(), ApiError> {
-    if let Some(joint) = joint {
-        let above = state.store.court_ancestors(staff.court_id).await?;
-        if joint == host_court_id || !above.iter().any(|c| c.id == joint) {
-            return Err(ApiError::invalid(
-                "joint_court_id must be another court above yours",
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// Books a slot directly. Only host courts that approve automatically take direct bookings;
 /// the others take applications (`POST /api/v1/applications`). `Idempotency-Key` makes a retry safe.
 #[utoipa::path(
@@ -337,87 +224,17 @@ pub async fn create_booking(
     // The work below moves references in, and its key by value.
     let (state, staff, body) = (&**state, &staff, &body);
     preconditions::once(state, &req, staff.user_id, body, |key| async move {
-        let local = check_local_side(
-            state,
-            staff,
-            body.case_id,
-            body.local_room_id,
-            body.local_officer_id,
-        )
-        .await?;
-        let slot = slot_above(state, staff, body.slot_id).await?;
-        check_joint(state, staff, slot.court_id, body.joint_court_id).await?;
-        if !state.store.host_settings(slot.court_id).await?.auto_approve {
-            return Err(ApiError::Unprocessable {
-                code: "application_required",
-                message: format!(
-                    "{} reviews every request: apply for a session instead",
-                    slot.court_name
-                ),
-            });
-        }
-        let booked = book_slot(
-            state,
-            staff,
-            &slot,
-            &local,
-            body.joint_court_id,
-            None,
-            key.as_deref(),
-        )
-        .await?;
+        let direct = booking::Direct {
+            slot_id: body.slot_id,
+            case_id: body.case_id,
+            local_room_id: body.local_room_id,
+            local_officer_id: body.local_officer_id,
+            joint_court_id: body.joint_court_id,
+        };
+        let booked = booking::direct(state, staff, &direct, key.as_deref()).await?;
         Ok((StatusCode::CREATED, booked))
     })
     .await
-}
-
-/// Books `slot` for the local side, refusing a slot someone else holds; releases the caller's
-/// own hold once booked.
-pub async fn book_slot(
-    state: &AppState,
-    staff: &Staff,
-    slot: &SlotRow,
-    local: &LocalSide,
-    joint_court_id: Option<i64>,
-    application: Option<(i64, i32)>,
-    idempotency_key: Option<&str>,
-) -> Result<serde_json::Value, ApiError> {
-    if state
-        .holds
-        .holder(slot.id)
-        .await
-        .is_some_and(|holder| holder != staff.user_id)
-    {
-        return Err(ApiError::conflict(
-            "slot_held",
-            "another coordinator is booking this slot right now; choose another",
-        ));
-    }
-    let code = JoinCode::generate();
-    let render = |row: &BookingRow| answer(row, &code, None);
-    let booking = state
-        .store
-        .book(&Book {
-            slot_id: slot.id,
-            case_id: local.case.id,
-            local_room_id: local.local_room_id,
-            local_officer_id: local.local_officer_id,
-            joint_court_id,
-            created_by: staff.user_id,
-            join_code_hash: &code.hash(),
-            application,
-            replaces: None,
-            at: now(),
-            idempotency: idempotency_key.map(|key| Answered {
-                user_id: staff.user_id,
-                key,
-                render: &render,
-            }),
-        })
-        .await?;
-    state.holds.release(slot.id, staff.user_id).await;
-    tracing::info!(booking = booking.id, session = booking.session_id, "booked");
-    Ok(serde_json::to_value(BookingCreated::new(booking, &code, None)).unwrap_or_default())
 }
 
 /// Whether the caller may see and change a booking: its local court's coordinator, or the host
@@ -579,66 +396,17 @@ pub async fn reschedule_booking(
     let (state, staff, body, b) = (&**state, &staff, &body, &b);
     preconditions::once(state, &req, staff.user_id, body, |key| async move {
         let reason = require_reason(&body.reason)?;
-        if b.status != "booked" {
-            return Err(ApiError::conflict(
-                "booking_not_live",
-                "this booking is not live",
-            ));
-        }
-        let slot = state
-            .store
-            .slot(body.slot_id)
-            .await
-            .map_err(not_found("slot_id"))?;
-        if slot.court_id != b.host_court_id {
-            return Err(ApiError::invalid(
-                "a booking moves within its host court: choose one of its slots",
-            ));
-        }
-        if state
-            .holds
-            .holder(slot.id)
-            .await
-            .is_some_and(|holder| holder != staff.user_id)
-        {
-            return Err(ApiError::conflict(
-                "slot_held",
-                "someone is booking this slot right now; choose another",
-            ));
-        }
-        let joint: Option<i64> = state.store.booking_joint_court(b.id).await?;
-        let code = JoinCode::generate();
-        let render = |row: &BookingRow| answer(row, &code, Some(b.id));
-        let booking = state
-            .store
-            .book(&Book {
-                slot_id: slot.id,
-                case_id: b.case_id,
-                local_room_id: b.local_room_id,
-                local_officer_id: b.local_officer_id,
-                joint_court_id: joint,
-                created_by: staff.user_id,
-                join_code_hash: &code.hash(),
-                application: None,
-                replaces: Some(Replaced {
-                    booking_id: b.id,
-                    expected_version: version,
-                    reason,
-                }),
-                at: now(),
-                idempotency: key.as_deref().map(|key| Answered {
-                    user_id: staff.user_id,
-                    key,
-                    render: &render,
-                }),
-            })
-            .await?;
-        state.holds.release(slot.id, staff.user_id).await;
-        Ok((
-            StatusCode::CREATED,
-            serde_json::to_value(BookingCreated::new(booking, &code, Some(b.id)))
-                .unwrap_or_default(),
-        ))
+        let booked = booking::reschedule(
+            state,
+            staff,
+            b,
+            body.slot_id,
+            reason,
+            version,
+            key.as_deref(),
+        )
+        .await?;
+        Ok((StatusCode::CREATED, booked))
     })
     .await
 }

@@ -42,6 +42,16 @@ pub fn slot_hold(prefix: &str, slot: i64) -> String {
     format!("{prefix}hold:slot:{slot}")
 }
 
+/// The set of slot ids a user holds (pruned of expired holds when counted against the cap).
+pub fn user_holds(prefix: &str, user: i64) -> String {
+    format!("{prefix}hold:user:{user}")
+}
+
+/// The set of slot ids held on one host court's slots.
+pub fn court_holds(prefix: &str, court: i64) -> String {
+    format!("{prefix}hold:court:{court}")
+}
+
 pub const LOG_CAP: isize = 512;
 pub const LOG_TTL_SECONDS: i64 = 300;
 pub const MEMBERS_TTL_SECONDS: i64 = 86_400;

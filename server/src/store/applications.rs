@@ -196,14 +196,16 @@ impl Store {
         case_id: i64,
         host_court_id: i64,
         at: DateTime<Utc>,
+        except: Option<i64>,
     ) -> Result<bool, StoreError> {
         let (n,): (i64,) = on_pool!(self, |p| sqlx::query_as(
             "SELECT COUNT(*) FROM bookings WHERE case_id = $1 AND host_court_id = $2 \
-             AND status = 'booked' AND ends_at > $3"
+             AND status = 'booked' AND ends_at > $3 AND id <> COALESCE($4, 0)"
         )
         .bind(case_id)
         .bind(host_court_id)
         .bind(at)
+        .bind(except)
         .fetch_one(p)
         .await)?;
         Ok(n > 0)

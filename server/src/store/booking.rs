@@ -93,6 +93,13 @@ fn refuse(code: &'static str, message: impl Into<String>) -> StoreError {
     }
 }
 
+fn slot_gone() -> StoreError {
+    conflict(
+        "slot_withdrawn",
+        "the host court no longer offers this slot; choose another",
+    )
+}
+
 fn conflict(code: &'static str, message: impl Into<String>) -> StoreError {
     StoreError::Conflict {
         code,
@@ -117,15 +124,19 @@ impl Store {
     }
 
     async fn try_book(&self, req: &Book<'_>) -> Result<BookingRow, StoreError> {
-        let facts: SlotFacts = on_pool!(self, |p| {
+        let facts: Option<SlotFacts> = on_pool!(self, |p| {
             sqlx::query_as(
             "SELECT s.host_room_id, hr.court_id AS host_court_id, s.starts_at, s.ends_at, s.theme, s.withdrawn \
              FROM slots s JOIN host_rooms hr ON hr.id = s.host_room_id WHERE s.id = $1"
         )
         .bind(req.slot_id)
-        .fetch_one(p)
+        .fetch_optional(p)
         .await
         })?;
+        // A template change may have removed the slot since the caller looked it up.
+        let Some(facts) = facts else {
+            return Err(slot_gone());
+        };
         let settings = self.host_settings(facts.host_court_id).await?;
         let (category, number, hash): (String, String, Option<String>) =
             on_pool!(self, |p| sqlx::query_as(
@@ -154,10 +165,7 @@ impl Store {
         .await)?;
 
         if facts.withdrawn {
-            return Err(conflict(
-                "slot_withdrawn",
-                "the host court no longer offers this slot; choose another",
-            ));
+            return Err(slot_gone());
         }
         if facts.ends_at <= req.at {
             return Err(conflict("slot_past", "this slot is already over"));
@@ -201,6 +209,23 @@ impl Store {
                     .bind(i32::try_from(facts.host_court_id).unwrap_or(i32::MAX))
                     .execute(&mut *tx)
                     .await?;
+            }
+            // The slot is read again inside the transaction: a template change that committed
+            // since the read above may have withdrawn or deleted it, and inserting a booking of
+            // a deleted slot failed its foreign key (a 500 in the template race). On PostgreSQL
+            // `FOR SHARE` also keeps a publish from withdrawing or deleting it until this commits;
+            // SQLite's write lock already does.
+            let still_offered: Option<(bool,)> =
+                sqlx::query_as(if matches!(self, Store::Postgres(_)) {
+                    "SELECT withdrawn FROM slots WHERE id = $1 FOR SHARE"
+                } else {
+                    "SELECT withdrawn FROM slots WHERE id = $1"
+                })
+                .bind(req.slot_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if !matches!(still_offered, Some((false,))) {
+                return Err(slot_gone());
             }
             if let Some(replaced) = &req.replaces {
                 let done = sqlx::query(

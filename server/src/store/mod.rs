@@ -507,72 +507,6 @@ impl Store {
             .await)?)
     }
 
-    /// Books `slot` for a case and a local room, and opens its session, in one transaction. The
-    /// database refuses a second live booking of the slot and an overlapping one of the room;
-    /// transient conflicts are retried a few times before they are reported.
-    pub async fn create_booking(&self, new: &NewBooking<'_>) -> Result<BookingRow, StoreError> {
-        let mut attempt = 0;
-        loop {
-            match self.try_create_booking(new).await {
-                Err(StoreError::Retryable(e)) if attempt < 5 => {
-                    attempt += 1;
-                    tracing::debug!(attempt, error = %e, "booking retried after a transient conflict");
-                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    async fn try_create_booking(&self, new: &NewBooking<'_>) -> Result<BookingRow, StoreError> {
-        let created_at = now();
-        let insert_booking = "INSERT INTO bookings (slot_id, case_id, local_room_id, starts_at, ends_at, \
-                              status, created_by, created_at, joint_court_id) \
-                              VALUES ($1, $2, $3, $4, $5, 'booked', $6, $7, $8) RETURNING id";
-        let insert_session = "INSERT INTO sessions (booking_id, status, join_code_hash) \
-                              VALUES ($1, 'scheduled', $2) RETURNING id";
-        let (booking_id, session_id): (i64, i64) = in_write_tx!(self, |tx, lock| {
-            let (booking_id,): (i64,) = sqlx::query_as(insert_booking)
-                .bind(new.slot.id)
-                .bind(new.case_id)
-                .bind(new.local_room_id)
-                .bind(new.slot.starts_at)
-                .bind(new.slot.ends_at)
-                .bind(new.created_by)
-                .bind(created_at)
-                .bind(new.joint_court_id)
-                .fetch_one(&mut *tx)
-                .await?;
-            let (session_id,): (i64,) = sqlx::query_as(insert_session)
-                .bind(booking_id)
-                .bind(new.join_code_hash)
-                .fetch_one(&mut *tx)
-                .await?;
-            let detail = serde_json::json!({
-                "slot_id": new.slot.id, "case_id": new.case_id, "local_room_id": new.local_room_id,
-                "session_id": session_id, "joint_court_id": new.joint_court_id,
-            });
-            let entry = audit::AuditEntry::new(
-                format!("user-{}", new.created_by),
-                "booking.create",
-                format!("booking:{booking_id}"),
-                detail,
-            );
-            append_audit!(tx, lock, &entry);
-            (booking_id, session_id)
-        });
-        Ok(BookingRow {
-            id: booking_id,
-            session_id,
-            slot_id: new.slot.id,
-            case_id: new.case_id,
-            local_room_id: new.local_room_id,
-            status: "booked".into(),
-            starts_at: new.slot.starts_at,
-            ends_at: new.slot.ends_at,
-        })
-    }
-
     pub async fn booking(&self, id: i64) -> Result<BookingRow, StoreError> {
         let sql = "SELECT b.id, s.id AS session_id, b.slot_id, b.case_id, b.local_room_id, b.status, \
                    b.starts_at, b.ends_at FROM bookings b JOIN sessions s ON s.booking_id = b.id \
@@ -1341,16 +1275,6 @@ pub enum SessionScope {
 pub enum RoomKind {
     Host,
     Local,
-}
-
-pub struct NewBooking<'a> {
-    pub slot: &'a SlotRow,
-    pub case_id: i64,
-    pub local_room_id: i64,
-    pub created_by: i64,
-    pub join_code_hash: &'a str,
-    /// The second higher court of a joint reception, if any.
-    pub joint_court_id: Option<i64>,
 }
 
 pub struct EndSession<'a> {
