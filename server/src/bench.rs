@@ -11,8 +11,6 @@
 //!   `courtlink generate` (no servers: the store's queries, timed one by one).
 //! - `province`: a province's day on PostgreSQL and Redis, compressed (`crate::loadtest`).
 
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -20,15 +18,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::auth::Tokens;
 use crate::config::Settings;
 use crate::domain::Role;
+use crate::loadkit::{Server, Ws, connect, courtlink_env};
 use crate::store::Store;
 
-pub(crate) type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
@@ -67,73 +63,6 @@ pub struct BenchArgs {
     pub province: crate::loadtest::ProvinceArgs,
 }
 
-/// A server child process and the port it printed.
-pub(crate) struct Server {
-    child: Child,
-    pub(crate) port: u16,
-}
-
-impl Server {
-    pub(crate) fn spawn(
-        args: &[&str],
-        envs: &[(&str, String)],
-        marker: &str,
-    ) -> anyhow::Result<Server> {
-        let exe = std::env::current_exe()?;
-        let mut child = Command::new(exe)
-            .args(args)
-            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let stdout = child.stdout.take().context("child stdout")?;
-        let mut lines = std::io::BufReader::new(stdout).lines();
-        let port = loop {
-            let Some(line) = lines.next() else {
-                bail!("the server exited before it listened")
-            };
-            let line = line?;
-            if let Some(i) = line.find(marker) {
-                let rest = &line[i + marker.len()..];
-                break rest.trim_end_matches('/').trim().parse()?;
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Ok(Server { child, port })
-    }
-
-    /// User + system CPU seconds so far.
-    pub(crate) fn cpu_seconds(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        // utime and stime are fields 14 and 15 of /proc/<pid>/stat; `after` starts at field 3.
-        (ticks(11) + ticks(12)) / 100.0
-    }
-
-    pub(crate) fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Sessions in a fresh SQLite file, and tokens for both parties of each.
 struct Fixture {
@@ -163,40 +92,6 @@ async fn fixture(settings: &Settings, count: usize) -> anyhow::Result<Fixture> {
     })
 }
 
-pub(crate) fn courtlink_env(
-    settings: &Settings,
-    database_url: &str,
-    redis: Option<&str>,
-) -> Vec<(&'static str, String)> {
-    let mut env = vec![
-        ("COURTLINK__SERVER__PORT", "0".to_owned()),
-        ("COURTLINK__DATABASE__URL", database_url.to_owned()),
-        ("COURTLINK__DEMO__SEED", "false".to_owned()),
-        ("COURTLINK__SIGNALLING__WAITING_ROOM", "false".to_owned()),
-        (
-            "COURTLINK__SIGNALLING__RATE_LIMIT_PER_SECOND",
-            "1000000".to_owned(),
-        ),
-        (
-            "COURTLINK__SIGNALLING__RATE_LIMIT_BURST",
-            "1000000".to_owned(),
-        ),
-        ("COURTLINK__SIGNALLING__OUTBOUND_QUEUE", "1024".to_owned()),
-        ("COURTLINK__LOG__FILTER", "error".to_owned()),
-        (
-            "COURTLINK__AUTH__SIGNING_KEY",
-            secrecy::ExposeSecret::expose_secret(&settings.auth.signing_key).to_owned(),
-        ),
-    ];
-    if let Some(url) = redis {
-        env.push(("COURTLINK__REDIS__URL", url.to_owned()));
-        env.push((
-            "COURTLINK__REDIS__KEY_PREFIX",
-            format!("courtlink-bench-{}:", std::process::id()),
-        ));
-    }
-    env
-}
 
 fn start_courtlink(
     settings: &Settings,
@@ -210,16 +105,6 @@ fn start_courtlink(
     )
 }
 
-pub(crate) async fn connect(url: &str, protocols: Option<&str>) -> anyhow::Result<Ws> {
-    let mut req = url.into_client_request()?;
-    if let Some(p) = protocols {
-        req.headers_mut()
-            .insert("Sec-WebSocket-Protocol", p.parse()?);
-    }
-    // Nagle off on the client side too, or small messages wait for delayed ACKs.
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true).await?;
-    Ok(ws)
-}
 
 /// Two connected parties: (sender-side socket, the id of its peer) each way.
 struct Pair {
@@ -431,7 +316,7 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Idle => idle(&settings, &args).await,
         Scenario::Hop => hop(&settings, &args).await,
         Scenario::Records => records(&settings, &args).await,
-        Scenario::Province => crate::loadtest::run(&settings, &args).await,
+        Scenario::Province => crate::loadtest::run(&settings, &args.province, &args.redis_url).await,
     }
 }
 

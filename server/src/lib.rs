@@ -13,6 +13,7 @@ pub mod edge;
 pub mod error;
 pub mod generate;
 pub mod holds;
+pub mod loadkit;
 pub mod loadtest;
 pub mod metrics;
 pub mod notify;

@@ -49,7 +49,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::bench::{BenchArgs, Server, Ws, connect, courtlink_env};
+use crate::loadkit::{Server, Ws, connect, courtlink_env};
 use crate::config::Settings;
 use crate::domain::Role;
 use crate::generate::GenerateArgs;
@@ -1640,8 +1640,7 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[i]) / 1000.0
 }
 
-pub async fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
-    let a = &args.province;
+pub async fn run(settings: &Settings, a: &ProvinceArgs, redis_url: &str) -> anyhow::Result<()> {
     if !(0.1..=30.0).contains(&a.minutes) || a.sessions == 0 || a.history < 1 {
         bail!("need 0.1 ≤ --minutes ≤ 30, --sessions ≥ 1 and --history ≥ 1");
     }
@@ -1677,7 +1676,7 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let mut env = courtlink_env(settings, &url, Some(&args.redis_url));
+    let mut env = courtlink_env(settings, &url, Some(redis_url));
     // The settings as deployed, not the relay benchmarks' (no rate limit, no waiting room).
     let s = &settings.signalling;
     env.extend([
@@ -1757,7 +1756,7 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
     };
     println!(
         "province: the day begins: {:.1} minutes on one instance (PostgreSQL {}, Redis {})",
-        a.minutes, a.database, args.redis_url
+        a.minutes, a.database, redis_url
     );
 
     let readers: Vec<_> = (0..run.world.readers.len())
