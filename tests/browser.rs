@@ -498,7 +498,15 @@ async fn first_frame() {
         return;
     }
     let _one = ONE_BROWSER.lock().await;
-    for waiting in ["off", "on"] {
+    // With the waiting room on, only the first join of a seat waits today (a rejoining seat is
+    // admitted again at once until the hub asks the host again, issue 15 item 5): run it with
+    // COURTLINK_JOINS=1 per session, or after that lands.
+    let variants: &[&str] = match std::env::var("COURTLINK_WAITING_ROOM").as_deref() {
+        Ok("on") => &["on"],
+        Ok("off") => &["off"],
+        _ => &["off", "on"],
+    };
+    for &waiting in variants {
         let app = TestApp::spawn_with(Backend::Sqlite, move |s| {
             s.signalling.waiting_room = waiting == "on";
         })
