@@ -25,7 +25,6 @@ use crate::domain::Role;
 use crate::loadkit::{Server, Ws, connect, courtlink_env};
 use crate::store::Store;
 
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
     Relay,
@@ -63,7 +62,6 @@ pub struct BenchArgs {
     pub province: crate::loadtest::ProvinceArgs,
 }
 
-
 /// Sessions in a fresh SQLite file, and tokens for both parties of each.
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -92,7 +90,6 @@ async fn fixture(settings: &Settings, count: usize) -> anyhow::Result<Fixture> {
     })
 }
 
-
 fn start_courtlink(
     settings: &Settings,
     database_url: &str,
@@ -104,7 +101,6 @@ fn start_courtlink(
         "is serving on http://127.0.0.1:",
     )
 }
-
 
 /// Two connected parties: (sender-side socket, the id of its peer) each way.
 struct Pair {
@@ -316,7 +312,9 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Idle => idle(&settings, &args).await,
         Scenario::Hop => hop(&settings, &args).await,
         Scenario::Records => records(&settings, &args).await,
-        Scenario::Province => crate::loadtest::run(&settings, &args.province, &args.redis_url).await,
+        Scenario::Province => {
+            crate::loadtest::run(&settings, &args.province, &args.redis_url).await
+        }
     }
 }
 

@@ -49,10 +49,10 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::loadkit::{Server, Ws, connect, courtlink_env};
 use crate::config::Settings;
 use crate::domain::Role;
 use crate::generate::GenerateArgs;
+use crate::loadkit::{Server, Ws, connect, courtlink_env};
 use crate::store::schedule::HostSettings;
 use crate::store::{NewCase, NewUser, RoomKind, Store};
 

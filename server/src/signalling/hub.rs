@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::outbox::{self, TrySendError};
@@ -24,32 +23,9 @@ use super::protocol::{
     Participant, ParticipantRole, PeerInfo, ServerMessage, numbered, seq_of,
 };
 use super::redis_bus::{RedisBus, Wire};
+use super::room::{Member, Outbound};
 use crate::metrics::Metrics;
 use crate::store::Store;
-
-/// What a socket task is asked to do.
-#[derive(Debug)]
-pub enum Outbound {
-    /// A numbered message, ready to send.
-    Text(String),
-    /// Close with this code and reason, then stop.
-    Close(u16, &'static str),
-}
-
-/// A participant of a session as every instance sees it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Member {
-    pub participant: Participant,
-    pub state: MemberState,
-    pub instance: String,
-    pub conn: u64,
-    pub connected: bool,
-    pub since_ms: i64,
-    /// When it entered the call (joined admitted, or was admitted): of each pair, the earlier
-    /// one is polite. Kept across a resume, so politeness never flips.
-    #[serde(default)]
-    pub joined_ms: i64,
-}
 
 /// A participant held by this instance.
 struct Held {

@@ -8,5 +8,6 @@ pub mod keys;
 pub mod outbox;
 pub mod protocol;
 pub mod redis_bus;
+pub mod room;
 pub mod socket;
 pub mod wire;

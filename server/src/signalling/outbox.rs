@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
-use super::hub::Outbound;
+use super::room::Outbound;
 
 /// Room kept in an emptied queue; a larger one (left by a burst) is given back.
 const KEEP_EMPTY: usize = 1;

@@ -175,7 +175,7 @@ impl RedisBus {
         result
     }
 
-    pub async fn members(&self, session: i64) -> redis::RedisResult<Vec<super::hub::Member>> {
+    pub async fn members(&self, session: i64) -> redis::RedisResult<Vec<super::room::Member>> {
         let mut c = self.conn.clone();
         let raw: Vec<(String, String)> =
             self.note(c.hgetall(keys::members(&self.prefix, session)).await)?;
@@ -189,7 +189,7 @@ impl RedisBus {
         &self,
         session: i64,
         pid: &str,
-    ) -> redis::RedisResult<Option<super::hub::Member>> {
+    ) -> redis::RedisResult<Option<super::room::Member>> {
         let mut c = self.conn.clone();
         let raw: Option<String> =
             self.note(c.hget(keys::members(&self.prefix, session), pid).await)?;
@@ -199,7 +199,7 @@ impl RedisBus {
     pub async fn put_member(
         &self,
         session: i64,
-        member: &super::hub::Member,
+        member: &super::room::Member,
     ) -> redis::RedisResult<()> {
         let key = keys::members(&self.prefix, session);
         let value = serde_json::to_string(member).unwrap_or_default();

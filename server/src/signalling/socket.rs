@@ -5,12 +5,13 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
-use super::hub::{Departure, HubError, Outbound};
+use super::hub::{Departure, HubError};
 use super::outbox;
 use super::protocol::{
     CLOSE_RATE_LIMITED, CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, CLOSE_REVOKED,
     ClientMessage, IceServer, MAX_CHAT_CHARS, Participant,
 };
+use super::room::Outbound;
 use super::wire::{self, CloseCode, Inbound, ProtocolError};
 use crate::state::AppState;
 
