@@ -38,10 +38,22 @@ pub async fn require_host(
 /// Gives the request body a deadline: a body still trickling in after `server.body_read_seconds`
 /// fails to read (the extractor answers `body_too_slow`), so that a slow client cannot hold a
 /// worker and a database-free request slot forever.
+///
+/// A WebSocket upgrade is left alone: after the upgrade its "body" is the socket's frames, which
+/// arrive for as long as the call lasts; the signalling socket has its own heartbeat and idle
+/// limits (`signalling::socket`).
 pub async fn body_deadline(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let upgrade = req
+        .headers()
+        .get(actix_web::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if upgrade {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
     let limit = req
         .app_data::<web::Data<AppState>>()
         .map_or(30, |s| s.settings.server.body_read_seconds);
@@ -59,7 +71,7 @@ pub async fn body_deadline(
         Box<dyn futures_util::Stream<Item = Result<web::Bytes, PayloadError>>>,
     > = Box::pin(timed);
     req.set_payload(actix_web::dev::Payload::from(boxed));
-    next.call(req).await
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 /// The error a body past its deadline reads as (recognised by `error::json_error_handler`).

@@ -105,7 +105,7 @@ await run('call recovery', async () => {
   await pet.click('#device-next:not([disabled])');
   await pet.click('#join-button');
   await pet.waitForSelector('[data-testid=ended-screen]:not([hidden]) [data-testid=transcript-text]:not([hidden])');
-  check('after a reload (the code answers session_ended) the end screen comes back with the transcript',
+  check('after a reload (the code is answered like a wrong one) the end screen comes back with the transcript',
     (await text(pet, '[data-testid=transcript-text]')) === '上访人：刚才网络断了。' && await pet.isVisible('#transcript-confirm'));
   await shot(pet, '03-petitioner-end-after-reload-zh');
 });

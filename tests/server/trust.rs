@@ -452,3 +452,23 @@ async fn a_trickling_body_times_out() {
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("body_too_slow"), "{answer}");
 }
+
+/// The body deadline is for request bodies, not for a signalling socket, whose frames arrive for
+/// as long as the call lasts (it has its own heartbeat): a socket outlives
+/// `server.body_read_seconds` and keeps being served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signalling_socket_outlives_the_body_deadline() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.server.body_read_seconds = 1;
+        s.signalling.waiting_room = false;
+    })
+    .await
+    .unwrap();
+    let s = app.book_demo_session().await;
+    let mut host = common::ws_join(&app, s.session_id, &s.officer_token).await;
+    common::next_json(&mut host).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    common::ws_send(&mut host, &json!({"type": "chat", "text": "还在吗？"})).await;
+    let echoed = common::next_of(&mut host, "chat").await;
+    assert_eq!(echoed["text"], "还在吗？", "{echoed}");
+}

@@ -153,16 +153,19 @@ $('#code-form').addEventListener('submit', async (event) => {
   button.textContent = t('join.step2.working');
   try {
     const answer = await api('/auth/join', { method: 'POST', token: null, body: { code } });
-    joinSession.save(answer);
+    // The code is kept beside the join (this tab only), so that a reload can tell it is the same.
+    joinSession.save({ ...answer, code });
     state.join = answer;
     // Keep the code in the address so that a reload finds it again.
     history.replaceState(null, '', `#code=${formatCode(code)}`);
     startCall();
   } catch (err) {
-    // Over already: with this browser's join from before (a reload on the end screen), go back
-    // to the transcript and the rating.
+    // Over already: a code whose reception is over is answered like a wrong one (so that a
+    // guesser learns nothing). With this tab's own join from before for this very code (a reload
+    // on the end screen), go back to the transcript and the rating if that join still reads them.
     const saved = joinSession.get();
-    if (err instanceof ApiError && err.code === 'session_ended' && saved) {
+    if (err instanceof ApiError && ['bad_join_code', 'session_ended'].includes(err.code)
+      && saved && saved.code === code && await savedJoinReadsRecord(saved)) {
       state.join = saved;
       showEnded();
       return;
@@ -175,6 +178,16 @@ $('#code-form').addEventListener('submit', async (event) => {
     button.textContent = t('join.step2.submit');
   }
 });
+
+/** Whether a join kept from before may still read its session's transcript. */
+async function savedJoinReadsRecord(saved) {
+  try {
+    await api(`/sessions/${encodeURIComponent(saved.session_id)}/transcript`, { token: saved.token });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 // ---- step 3: the call ----
 function nameOf(value) {
