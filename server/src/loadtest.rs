@@ -1680,6 +1680,12 @@ pub async fn run(settings: &Settings, a: &ProvinceArgs, redis_url: &str) -> anyh
     // The settings as deployed, not the relay benchmarks' (no rate limit, no waiting room).
     let s = &settings.signalling;
     env.extend([
+        // This process stands for the court networks' proxy: it says, in X-Forwarded-For, which
+        // person's address each request comes from, and only a trusted proxy is believed.
+        (
+            "COURTLINK__AUTH__TRUSTED_PROXIES",
+            "[\"127.0.0.1\"]".to_owned(),
+        ),
         ("COURTLINK__SIGNALLING__WAITING_ROOM", "true".to_owned()),
         (
             "COURTLINK__SIGNALLING__RATE_LIMIT_PER_SECOND",
