@@ -220,7 +220,15 @@ fn genuine(token: &str, audience: &str, returned: &impl Serialize) {
     );
     let returned = serde_json::to_value(returned).expect("claims serialise");
     for (name, value) in returned.as_object().expect("claims are an object") {
-        assert_eq!(claims.get(name), Some(value), "claim {name} of {claims}");
+        // Claims added later (a join token's `jv` and `seat`) read as their default when a token
+        // minted before them lacks them: 0 and "", which no newer token carries.
+        let defaulted = claims.get(name).is_none()
+            && matches!(name.as_str(), "jv" | "seat")
+            && (value == &Value::from(0) || value == &Value::from(""));
+        assert!(
+            defaulted || claims.get(name) == Some(value),
+            "claim {name} of {claims}"
+        );
     }
 }
 
