@@ -511,6 +511,8 @@ pub struct Petitioner {
     pub session_id: i64,
     /// The seat this token holds (see `JoinClaims::seat`).
     pub seat: String,
+    /// The session's join version the token was minted under (see `JoinClaims::jv`).
+    pub join_version: i64,
 }
 
 impl Petitioner {
@@ -530,6 +532,7 @@ impl Petitioner {
         Ok(Petitioner {
             session_id: claims.sid,
             seat: claims.seat,
+            join_version: claims.jv,
         })
     }
 }

@@ -236,8 +236,12 @@ pub struct SignallingSettings {
     pub resume_grace_seconds: u64,
     /// Messages a connection may send per second, on average.
     pub rate_limit_per_second: u32,
-    /// Burst allowance; a connection refused more than this many times is closed.
+    /// Burst allowance; a connection refused more than this many times within one
+    /// `rate_limit_window_seconds` is closed (a flood), while one that bursts now and then
+    /// is only refused.
     pub rate_limit_burst: u32,
+    /// The window over which refusals are counted (1–3600 s).
+    pub rate_limit_window_seconds: u64,
     /// Origins allowed to open the socket besides the server's own (e.g. `https://courtlink.court.example`).
     pub allowed_origins: Vec<String>,
     /// Petitioners wait until the host admits them.
@@ -553,6 +557,12 @@ impl Settings {
             return invalid(
                 "signalling.rate_limit_per_second",
                 "rate and burst must be at least 1",
+            );
+        }
+        if !(1..=3600).contains(&self.signalling.rate_limit_window_seconds) {
+            return invalid(
+                "signalling.rate_limit_window_seconds",
+                "must be between 1 and 3600",
             );
         }
         let redis = &self.redis.url;

@@ -567,6 +567,74 @@ async fn a_flood_is_refused_then_closed_and_others_are_served() {
     assert_eq!(next_of(&mut host, "chat").await["text"], "继续");
 }
 
+/// Issue 15 item 3: a call that bursts past the limit now and then (ICE restarts) is refused
+/// in part each time but never cut. Four bursts of 8 messages, 1.5 s apart, against 5 a second
+/// with bursts of 5: each burst has 3 refused. The old rule counted refusals over the socket's
+/// life and closed it at the second burst (6 > 5); refusals now count per window (1 s here).
+#[tokio::test]
+async fn a_call_that_bursts_now_and_then_is_never_cut() {
+    let app = TestApp::spawn_with(common::Backend::Sqlite, |s| {
+        s.signalling.rate_limit_per_second = 5;
+        s.signalling.rate_limit_burst = 5;
+        s.signalling.rate_limit_window_seconds = 1;
+    })
+    .await
+    .unwrap();
+    let s = app.book_demo_session().await;
+    let mut host = ws_join(&app, s.session_id, &s.officer_token).await;
+    next_json(&mut host).await;
+    let mut local = ws_join(&app, s.session_id, &s.coordinator_token).await;
+    next_json(&mut local).await;
+    let mut refused = 0;
+    for burst in 0..4 {
+        for i in 0..8 {
+            ws_send(
+                &mut local,
+                &json!({"type": "chat", "text": format!("候选{burst}-{i}")}),
+            )
+            .await;
+        }
+        // Every message gets an answer: its chat line back, or a refusal.
+        for _ in 0..8 {
+            let m = next_json(&mut local).await;
+            assert_ne!(m["type"], "ended");
+            refused += usize::from(m["code"] == "rate_limited");
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    assert_eq!(refused, 12, "three of each burst were refused");
+    ws_send(&mut local, &json!({"type": "chat", "text": "还在通话"})).await;
+    assert_eq!(next_of(&mut local, "chat").await["text"], "还在通话");
+}
+
+/// Issue 15 item 17: a frame with a reserved bit set closes the socket with 1002, and a frame
+/// that declares more than the 64 KiB limit closes it with 1009 on its header, without its
+/// payload ever coming (before, the server waited for the payload until the client timeout).
+#[tokio::test]
+async fn reserved_bits_and_oversized_frame_headers_are_refused_at_once() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn().await;
+    let s = app.book_demo_session().await;
+    // FIN + text with RSV1, a 1-byte masked payload; then a header alone declaring 1 MiB.
+    let rsv1: &[u8] = &[0x81 | 0x40, 0x81, 1, 2, 3, 4, b'x' ^ 1];
+    let huge: &[u8] = &[0x81, 0x80 | 127, 0, 0, 0, 0, 0, 0x10, 0, 0, 1, 2, 3, 4];
+    for (raw, expected) in [(rsv1, CloseCode::Protocol), (huge, CloseCode::Size)] {
+        let mut ws = ws_join(&app, s.session_id, &s.officer_token).await;
+        next_json(&mut ws).await;
+        let started = std::time::Instant::now();
+        match ws.get_mut() {
+            tokio_tungstenite::MaybeTlsStream::Plain(tcp) => tcp.write_all(raw).await.unwrap(),
+            _ => unreachable!("plain TCP in tests"),
+        }
+        assert_eq!(close_code(&mut ws).await, Some(expected));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "refused at once, not at the timeout: {:?}",
+            started.elapsed()
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_client_that_never_answers_pings_is_dropped_then_let_go() {
     let app = TestApp::spawn_with(common::Backend::Sqlite, |s| {

@@ -75,6 +75,10 @@ export class Call extends EventTarget {
     this.reconnectTimer = null;
     this.state = null; // 'waiting' | 'admitted'
     this.waiting = new Map(); // hosts: participants in the waiting room
+    // Hosts: who this socket heard is waiting before its welcome. The server sends the welcome
+    // first; should anything ever overtake it, the welcome's fresh start keeps these.
+    this.waitingBeforeWelcome = new Map();
+    this.socketWelcomed = false;
     this.qualityTimer = null;
     this.lastQuality = null; // the last report sent (for displays and tests)
     this.qualityReports = 0;
@@ -98,6 +102,8 @@ export class Call extends EventTarget {
     if (resume && this.welcomed && this.lastSeq > 0) protocols.push(`resume.${this.lastSeq}`);
     const ws = new WebSocket(signalUrl(this.sessionId), protocols);
     this.ws = ws;
+    this.socketWelcomed = false;
+    this.waitingBeforeWelcome = new Map();
     this.emit('socket', { state: this.reconnects ? 'reconnecting' : 'connecting' });
     ws.addEventListener('message', (event) => {
       if (this.ws !== ws) return;
@@ -205,7 +211,8 @@ export class Call extends EventTarget {
         if (Array.isArray(msg.ice_servers)) this.iceServers = msg.ice_servers;
         // A fresh welcome: we are the newcomer towards everyone listed.
         this.closePeers();
-        this.waiting.clear();
+        this.waiting = new Map(this.waitingBeforeWelcome);
+        this.socketWelcomed = true;
         const admitted = msg.state !== 'waiting';
         this.setState(admitted ? 'admitted' : 'waiting');
         // In the waiting room we may not signal: peers come with `admitted`.
@@ -222,6 +229,7 @@ export class Call extends EventTarget {
         // Back after a dropped line; what we missed came first. Keep the peer connections that
         // still stand, drop those whose participant is gone, offer to newcomers.
         this.reconnects = 0;
+        this.socketWelcomed = true;
         const listed = new Map((msg.participants || []).map((p) => [p.id, p]));
         for (const id of [...this.peers.keys()]) if (!listed.has(id)) this.removePeer(id);
         if (this.state !== 'waiting') {
@@ -239,9 +247,11 @@ export class Call extends EventTarget {
         break;
       case 'waiting':
         this.waiting.set(msg.participant.id, msg.participant);
+        if (!this.socketWelcomed) this.waitingBeforeWelcome.set(msg.participant.id, msg.participant);
         this.emitWaiting();
         break;
       case 'joined': {
+        this.waitingBeforeWelcome.delete(msg.participant.id);
         if (this.waiting.delete(msg.participant.id)) this.emitWaiting();
         const old = this.peers.get(msg.participant.id);
         if (old) this.removePeer(old.id, { quiet: true });
@@ -249,6 +259,7 @@ export class Call extends EventTarget {
         break;
       }
       case 'left':
+        this.waitingBeforeWelcome.delete(msg.participant_id);
         if (this.waiting.delete(msg.participant_id)) this.emitWaiting();
         this.removePeer(msg.participant_id);
         break;

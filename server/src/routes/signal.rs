@@ -70,7 +70,7 @@ pub async fn signal(
         Err(StoreError::NotFound) => return Err(ApiError::NotFound("session")),
         Err(e) => return Err(e.into()),
     };
-    let (participant, revocable) = admit(&state, token, &session).await?;
+    let (participant, seat, revocable) = admit(&state, token, &session).await?;
     if session.status == SessionStatus::Ended.as_str() {
         return Err(ApiError::conflict(
             "session_ended",
@@ -107,6 +107,7 @@ pub async fn signal(
     let conn = Connection {
         session_id: session.id,
         participant,
+        seat,
         resume,
         ice_servers,
         revocable,
@@ -141,12 +142,13 @@ fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     }
 }
 
-/// Who this token admits to `session` as, if anyone.
+/// Who this token admits to `session` as, if anyone: the participant, the petitioner's seat,
+/// and what the socket checks at each heartbeat to notice that the token was revoked.
 async fn admit(
     state: &AppState,
     token: &str,
     session: &SessionRow,
-) -> Result<(Participant, Option<Revocable>), ApiError> {
+) -> Result<(Participant, Option<String>, Revocable), ApiError> {
     if state.tokens.verify_join(token).is_ok() {
         let claims =
             crate::auth::Petitioner::from_token(&state.tokens, &state.store, token).await?;
@@ -158,7 +160,11 @@ async fn admit(
             role: ParticipantRole::Petitioner,
             name: "上访人".into(),
         };
-        return Ok((petitioner, None));
+        let revocable = Revocable::JoinCode {
+            session_id: session.id,
+            join_version: claims.join_version,
+        };
+        return Ok((petitioner, Some(claims.seat), revocable));
     }
     let claims = state.tokens.verify_staff(token)?;
     let user_id: i64 = claims
@@ -210,9 +216,10 @@ async fn admit(
     };
     Ok((
         participant,
-        Some(Revocable {
+        None,
+        Revocable::Staff {
             user_id,
             version: claims.ver,
-        }),
+        },
     ))
 }

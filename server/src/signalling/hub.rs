@@ -38,6 +38,11 @@ struct Held {
     log: VecDeque<Box<str>>,
     log_bytes: usize,
     dropped_at: Option<Instant>,
+    /// Messages for a socket that has not had its first message yet (`welcome` or `resumed`),
+    /// not yet numbered: they follow it. Without this, a message from another participant
+    /// could overtake the welcome, which makes a client start over and forget it (issue 15
+    /// item 2).
+    pending: Option<Vec<String>>,
 }
 
 /// Bytes of recent messages kept per participant held here.
@@ -216,36 +221,55 @@ impl Hub {
     /// Takes in a new socket for `participant`. With `resume` (the last seq the client saw), a
     /// participant still within its grace period gets what it missed and nobody sees it leave
     /// and rejoin; otherwise it is welcomed afresh.
+    ///
+    /// Joining is one step with seeing who is there: the newcomer is put in the room and the
+    /// room read under one lock here, and in one Redis transaction across instances, so of two
+    /// participants joining at once the second always sees the first and announces itself to
+    /// it; nobody is stranded unseen (issue 15 item 1). The newcomer's first message is its
+    /// `welcome` (or `resumed`): what others send it meanwhile waits behind it (item 2).
+    ///
+    /// The petitioner's place is held by a seat, the join token's own id. Only the same seat
+    /// resuming within the grace period keeps an admitted place; a second socket (another
+    /// device, or the same page starting afresh) waits to be admitted again, and the timeline
+    /// records the replacement (item 5).
+    #[allow(clippy::too_many_arguments, reason = "one socket's whole introduction")]
     pub async fn attach(
         &self,
         session: i64,
         participant: Participant,
+        seat: Option<String>,
         conn: u64,
         tx: outbox::Sender,
         resume: Option<u64>,
         ice_servers: &[IceServer],
     ) -> Result<(), HubError> {
         let inner = &self.inner;
+        let pid = participant.id.clone();
+        // Listen on the session's channel before anyone can see us in the room.
+        if let Some(bus) = inner.redis.as_ref().filter(|b| b.is_healthy()) {
+            bus.subscribed(session).await;
+        }
         let members = inner.members(session).await;
-        let existing = members
-            .iter()
-            .find(|m| m.participant.id == participant.id)
-            .cloned();
+        let existing = members.iter().find(|m| m.participant.id == pid).cloned();
         if existing.is_none() && members.len() >= inner.config.max_participants {
             return Err(HubError::Full);
         }
+        let same_seat = existing.as_ref().is_some_and(|e| e.seat == seat);
+        let resuming = resume.is_some() && same_seat;
+        let gated = inner.config.waiting_room && participant.role == ParticipantRole::Petitioner;
         let state = match &existing {
-            Some(e) => e.state,
-            None if inner.config.waiting_room
-                && participant.role == ParticipantRole::Petitioner =>
-            {
-                MemberState::Waiting
-            }
-            None => MemberState::Admitted,
+            Some(e) if resuming || !gated => e.state,
+            _ if gated => MemberState::Waiting,
+            _ => MemberState::Admitted,
         };
+        let replaced = existing.as_ref().is_some_and(|_| gated && !resuming);
+        // From here on, messages for this participant wait for its first one.
+        if let Some(h) = lock(&inner.local).held(session, &pid) {
+            h.pending.get_or_insert_with(Vec::new);
+        }
         // A resume needs every message since the client's last seq, here or in Redis.
-        let missed = match (resume, &existing) {
-            (Some(after), Some(_)) => inner.missed(session, &participant.id, after).await,
+        let missed = match (resume, resuming) {
+            (Some(after), true) => inner.missed(session, &pid, after).await,
             _ => None,
         };
         let member = Member {
@@ -257,18 +281,19 @@ impl Hub {
             since_ms: now_ms(),
             joined_ms: match (&missed, &existing) {
                 (Some(_), Some(e)) => e.joined_ms,
-                _ => after_everyone(&members, &participant.id),
+                _ => after_everyone(&members, &pid),
             },
+            seat,
         };
         // Taking over from another instance: continue that participant's numbering.
         let mut floor = resume.unwrap_or(0);
         if let (Some(e), Some(bus)) = (&existing, &inner.redis) {
             if e.instance != inner.instance {
-                floor = floor.max(bus.last_seq(session, &participant.id).await.unwrap_or(0));
+                floor = floor.max(bus.last_seq(session, &pid).await.unwrap_or(0));
                 // Connected or in its grace period, the old instance must let go of it, or
                 // it would go on taking in messages meant for the participant.
                 let close = Wire::Close {
-                    pid: participant.id.clone(),
+                    pid: pid.clone(),
                     instance: e.instance.clone(),
                     conn: e.conn,
                     code: CLOSE_REPLACED,
@@ -276,14 +301,11 @@ impl Hub {
                 let _ = bus.publish(session, &close).await;
             }
         }
-        let first_here = {
+        let (first_here, local_others) = {
             let mut local = lock(&inner.local);
             let first = !local.sessions.contains_key(&session);
             let held = local.sessions.entry(session).or_default();
-            match held
-                .iter_mut()
-                .find(|h| h.member.participant.id == participant.id)
-            {
+            match held.iter_mut().find(|h| h.member.participant.id == pid) {
                 Some(h) => {
                     if let Some(old) = h.tx.replace(tx) {
                         let _ = old.try_send(Outbound::Close(CLOSE_REPLACED, "replaced"));
@@ -291,6 +313,7 @@ impl Hub {
                     h.member = member.clone();
                     h.dropped_at = None;
                     h.last_seq = h.last_seq.max(floor);
+                    h.pending.get_or_insert_with(Vec::new);
                 }
                 None => {
                     // A session holds a handful of participants: grow one at a time rather
@@ -303,50 +326,59 @@ impl Hub {
                         log: VecDeque::new(),
                         log_bytes: 0,
                         dropped_at: None,
+                        pending: Some(Vec::new()),
                     });
                 }
             }
-            first
+            let others: Vec<Member> = held
+                .iter()
+                .filter(|h| h.member.participant.id != pid)
+                .map(|h| h.member.clone())
+                .collect();
+            (first, others)
         };
+        let mut others = local_others;
         if let Some(bus) = &inner.redis {
             if first_here {
                 bus.subscribe(session);
             }
-            let _ = bus.put_member(session, &member).await;
+            if let Ok(all) = bus.join(session, &member).await {
+                others = all
+                    .into_iter()
+                    .filter(|m| m.participant.id != pid)
+                    .collect();
+            }
         }
 
-        let others: Vec<Member> = members
-            .into_iter()
-            .filter(|m| m.participant.id != participant.id)
-            .collect();
         if let Some(missed) = missed {
-            let after = resume.unwrap_or(0);
             inner
                 .record(
                     session,
                     "resumed",
-                    &participant.id,
-                    serde_json::json!({"after": after}),
+                    &pid,
+                    serde_json::json!({"after": resume.unwrap_or(0)}),
                 )
                 .await;
-            inner.replay(session, &participant.id, missed);
-            let peers = peers_of(&member, &others);
-            inner
-                .send(
-                    session,
-                    &participant.id,
-                    &ServerMessage::Resumed {
-                        participants: peers,
-                    }
-                    .body(),
-                )
-                .await;
+            let resumed = ServerMessage::Resumed {
+                participants: peers_of(&member, &others),
+            }
+            .body();
+            inner.open(session, &pid, conn, missed, &resumed);
             Metrics::inc(&inner.metrics.resumes);
             return Ok(());
         }
-
+        if replaced {
+            inner
+                .record(
+                    session,
+                    "replaced",
+                    &pid,
+                    serde_json::json!({"role": participant.role, "state": state}),
+                )
+                .await;
+        }
         inner
-            .record(session, "joined", &participant.id, serde_json::json!({"role": participant.role, "name": participant.name, "state": state}))
+            .record(session, "joined", &pid, serde_json::json!({"role": participant.role, "name": participant.name, "state": state}))
             .await;
         let welcome = ServerMessage::Welcome {
             session_id: session,
@@ -355,7 +387,7 @@ impl Hub {
             participants: peers_of(&member, &others),
             ice_servers,
         };
-        inner.send(session, &participant.id, &welcome.body()).await;
+        inner.open(session, &pid, conn, Vec::new(), &welcome.body());
         if participant.role.moderates() {
             // A host who arrives after the petitioner (or comes back) must see who is waiting.
             for m in others.iter().filter(|m| m.state == MemberState::Waiting) {
@@ -363,14 +395,15 @@ impl Hub {
                     participant: &m.participant,
                 }
                 .body();
-                inner.send(session, &participant.id, &waiting).await;
+                inner.send(session, &pid, &waiting).await;
             }
         }
         if existing.is_some() {
             // A fresh connection of someone already here: the others drop their old peer
-            // connection to it and expect a new offer.
+            // connection to it and expect a new offer (or, for a petitioner sent back to the
+            // waiting room, a new admission).
             let left = ServerMessage::Left {
-                participant_id: &participant.id,
+                participant_id: &pid,
             }
             .body();
             inner
@@ -759,6 +792,10 @@ impl Inner {
         let Some(h) = local.held(session, pid) else {
             return false;
         };
+        if let Some(pending) = &mut h.pending {
+            pending.push(body.to_owned());
+            return true;
+        }
         let text = self.number(session, h, body);
         if let Some(tx) = &h.tx {
             match tx.try_send(Outbound::Text(text)) {
@@ -836,16 +873,26 @@ impl Inner {
         }
     }
 
-    /// Sends already-numbered messages again, in order.
-    fn replay(&self, session: i64, pid: &str, messages: Vec<String>) {
+    /// Gives connection `conn` of `pid` its first messages: `missed` (already numbered, for a
+    /// resume), then `first` (the welcome or resumed), then what waited for them.
+    fn open(&self, session: i64, pid: &str, conn: u64, missed: Vec<String>, first: &str) {
         let mut local = lock(&self.local);
-        if let Some(h) = local.held(session, pid) {
-            if let Some(last) = messages.last().and_then(|m| seq_of(m)) {
-                h.last_seq = h.last_seq.max(last);
-            }
-            if let Some(tx) = &h.tx {
-                for m in messages {
-                    let _ = tx.try_send(Outbound::Text(m));
+        let Some(h) = local.held(session, pid).filter(|h| h.member.conn == conn) else {
+            return;
+        };
+        if let Some(last) = missed.last().and_then(|m| seq_of(m)) {
+            h.last_seq = h.last_seq.max(last);
+        }
+        let waited = h.pending.take().unwrap_or_default();
+        let mut out = missed;
+        out.push(self.number(session, h, first));
+        for body in &waited {
+            out.push(self.number(session, h, body));
+        }
+        if let Some(tx) = &h.tx {
+            for m in out {
+                if tx.try_send(Outbound::Text(m)).is_ok() {
+                    Metrics::inc(&self.metrics.messages_relayed);
                 }
             }
         }

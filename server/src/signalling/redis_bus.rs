@@ -107,7 +107,8 @@ pub struct RedisBus {
 }
 
 enum SubCommand {
-    Subscribe(i64),
+    /// Subscribe, and say so once Redis has confirmed it.
+    Subscribe(i64, Option<tokio::sync::oneshot::Sender<()>>),
     Unsubscribe(i64),
 }
 
@@ -283,7 +284,52 @@ impl RedisBus {
     }
 
     pub fn subscribe(&self, session: i64) {
-        let _ = self.sub_tx.send(SubCommand::Subscribe(session));
+        let _ = self.sub_tx.send(SubCommand::Subscribe(session, None));
+    }
+
+    /// Subscribes to a session's channel and returns once Redis has confirmed it (or after a
+    /// second): a member announced by another instance right after this one joins must not be
+    /// published before this instance listens. Returns whether it was confirmed.
+    pub async fn subscribed(&self, session: i64) -> bool {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self
+            .sub_tx
+            .send(SubCommand::Subscribe(session, Some(tx)))
+            .is_err()
+        {
+            return false;
+        }
+        matches!(
+            tokio::time::timeout(Duration::from_secs(1), rx).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Puts `member` in its session and reads every member, in one transaction: of two members
+    /// joining at once, on any instances, the second always sees the first (issue 15 item 1).
+    pub async fn join(
+        &self,
+        session: i64,
+        member: &super::room::Member,
+    ) -> redis::RedisResult<Vec<super::room::Member>> {
+        let key = keys::members(&self.prefix, session);
+        let value = serde_json::to_string(member).unwrap_or_default();
+        let mut c = self.conn.clone();
+        let (raw,): (Vec<(String, String)>,) = self.note(
+            redis::pipe()
+                .atomic()
+                .hset(&key, &member.participant.id, value)
+                .ignore()
+                .expire(&key, keys::MEMBERS_TTL_SECONDS)
+                .ignore()
+                .hgetall(&key)
+                .query_async(&mut c)
+                .await,
+        )?;
+        Ok(raw
+            .into_iter()
+            .filter_map(|(_, v)| serde_json::from_str(&v).ok())
+            .collect())
     }
 
     pub fn unsubscribe(&self, session: i64) {
@@ -350,9 +396,17 @@ async fn subscriber(
                 command = commands.recv() => {
                     let Some(command) = command else { return };
                     let result = match command {
-                        SubCommand::Subscribe(s) => {
-                            subscribed.lock().unwrap_or_else(|p| p.into_inner()).insert(s);
-                            sink.subscribe(keys::channel(&prefix, s)).await
+                        SubCommand::Subscribe(s, confirm) => {
+                            let fresh = subscribed.lock().unwrap_or_else(|p| p.into_inner()).insert(s);
+                            let result = if fresh {
+                                sink.subscribe(keys::channel(&prefix, s)).await
+                            } else {
+                                Ok(())
+                            };
+                            if let (Ok(()), Some(confirm)) = (&result, confirm) {
+                                let _ = confirm.send(());
+                            }
+                            result
                         }
                         SubCommand::Unsubscribe(s) => {
                             subscribed.lock().unwrap_or_else(|p| p.into_inner()).remove(&s);

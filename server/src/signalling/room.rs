@@ -28,4 +28,8 @@ pub struct Member {
     /// one is polite. Kept across a resume, so politeness never flips.
     #[serde(default)]
     pub joined_ms: i64,
+    /// The petitioner's seat: the join token's own id. Only the socket that holds the seat may
+    /// pick up the admitted place again; any other must be admitted anew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat: Option<String>,
 }

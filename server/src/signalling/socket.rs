@@ -18,51 +18,76 @@ use crate::state::AppState;
 pub struct Connection {
     pub session_id: i64,
     pub participant: Participant,
+    /// The petitioner's seat (the join token's id); None for staff.
+    pub seat: Option<String>,
     /// The last seq the client saw, when it asked to resume.
     pub resume: Option<u64>,
     pub ice_servers: Vec<IceServer>,
-    /// A staff member's token, checked again at every heartbeat: a logout or a disabled
-    /// account closes the socket (petitioners' join tokens end with their session instead).
-    pub revocable: Option<Revocable>,
+    /// The token, checked again at every heartbeat: a logout, a disabled account or a replaced
+    /// join code closes the socket.
+    pub revocable: Revocable,
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Revocable {
-    pub user_id: i64,
-    pub version: i64,
+pub enum Revocable {
+    /// A staff token: its user's token version.
+    Staff { user_id: i64, version: i64 },
+    /// A join token: the session's join version it was minted under.
+    JoinCode { session_id: i64, join_version: i64 },
 }
 
-/// A token bucket: `rate` messages a second, bursts up to `burst`.
+/// A token bucket: `rate` messages a second, bursts up to `burst`. A message past it is refused
+/// with an error and the socket goes on; only a flood closes it: more than `burst` refusals
+/// within one `window`. Refusals are counted per window, not over the socket's life, so a long
+/// call that now and then bursts past the bucket (an ICE restart's candidates) is never cut
+/// (issue 15 item 3).
 struct RateLimit {
     rate: f64,
     burst: f64,
     tokens: f64,
     last: Instant,
-    refused: u32,
+    window: Duration,
+    window_started: Instant,
+    refused_in_window: u32,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Allow,
+    Refuse,
+    Close,
 }
 
 impl RateLimit {
-    fn new(rate: u32, burst: u32) -> RateLimit {
+    fn new(rate: u32, burst: u32, window: Duration, now: Instant) -> RateLimit {
         RateLimit {
             rate: f64::from(rate),
             burst: f64::from(burst),
             tokens: f64::from(burst),
-            last: Instant::now(),
-            refused: 0,
+            last: now,
+            window,
+            window_started: now,
+            refused_in_window: 0,
         }
     }
 
-    fn allow(&mut self) -> bool {
-        let now = Instant::now();
+    fn check(&mut self, now: Instant) -> Verdict {
         self.tokens =
             (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
-            true
+            return Verdict::Allow;
+        }
+        if now.duration_since(self.window_started) >= self.window {
+            self.window_started = now;
+            self.refused_in_window = 0;
+        }
+        self.refused_in_window += 1;
+        if f64::from(self.refused_in_window) > self.burst {
+            Verdict::Close
         } else {
-            self.refused += 1;
-            false
+            Verdict::Refuse
         }
     }
 }
@@ -100,9 +125,9 @@ async fn serve(
     // The hub's futures (store and Redis I/O) are large and short-lived; boxing them keeps
     // them out of this task's state, which lives as long as the socket: thousands of idle
     // sockets then cost a few hundred bytes each here instead of kilobytes.
-    let (participant, resume) = (conn.participant.clone(), conn.resume);
+    let (participant, seat, resume) = (conn.participant.clone(), conn.seat.take(), conn.resume);
     let attached = Box::pin(async move {
-        hub.attach(sid, participant, conn_id, tx, resume, &ice_servers)
+        hub.attach(sid, participant, seat, conn_id, tx, resume, &ice_servers)
             .await
     })
     .await;
@@ -120,7 +145,12 @@ async fn serve(
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let timeout = Duration::from_secs(settings.client_timeout_seconds);
     let mut last_heard = Instant::now();
-    let mut limit = RateLimit::new(settings.rate_limit_per_second, settings.rate_limit_burst);
+    let mut limit = RateLimit::new(
+        settings.rate_limit_per_second,
+        settings.rate_limit_burst,
+        Duration::from_secs(settings.rate_limit_window_seconds),
+        Instant::now(),
+    );
 
     let departure = loop {
         tokio::select! {
@@ -128,16 +158,20 @@ async fn serve(
                 None => break Departure::Drop,
                 Some(Ok(Inbound::Text(text))) => {
                     last_heard = Instant::now();
-                    if !limit.allow() {
-                        crate::metrics::Metrics::inc(&metrics.rate_limited);
-                        if limit.refused > settings.rate_limit_burst {
+                    match limit.check(Instant::now()) {
+                        Verdict::Allow => {}
+                        Verdict::Refuse => {
+                            crate::metrics::Metrics::inc(&metrics.rate_limited);
+                            Box::pin(hub.error(sid, pid, "rate_limited", "too many messages; slow down")).await;
+                            continue;
+                        }
+                        Verdict::Close => {
+                            crate::metrics::Metrics::inc(&metrics.rate_limited);
                             tracing::warn!("message flood; closing");
                             Box::pin(flush(&mut rx, &mut ws)).await;
                             let _ = Box::pin(ws.close(CloseCode::Other(CLOSE_RATE_LIMITED), "rate limited")).await;
                             break Departure::Leave;
                         }
-                        Box::pin(hub.error(sid, pid, "rate_limited", "too many messages; slow down")).await;
-                        continue;
                     }
                     if Box::pin(handle_text(&state, &conn, &text)).await == Some(Departure::Leave) {
                         Box::pin(flush(&mut rx, &mut ws)).await;
@@ -201,7 +235,7 @@ async fn serve(
                     break Departure::Drop;
                 }
                 if revoked(&state, conn.revocable).await {
-                    tracing::info!("the user's tokens were revoked; closing");
+                    tracing::info!("the token was revoked; closing");
                     let _ = Box::pin(ws.close(CloseCode::Other(CLOSE_REVOKED), "revoked")).await;
                     break Departure::Leave;
                 }
@@ -218,23 +252,31 @@ async fn serve(
     tracing::info!(?departure, "left");
 }
 
-/// Whether a staff socket's tokens were revoked since it connected. Boxed: it runs once a
-/// heartbeat, and its future must not grow every idle socket's state. A store that does not
-/// answer keeps the socket: revocation is no reason for an outage.
+/// Whether the socket's token was revoked since it connected: a staff member's tokens, or the
+/// join code a petitioner's token was minted from (issue 15 item 5: a replaced code leaves no
+/// socket of the old one in the room). Boxed: it runs once a heartbeat, and its future must not
+/// grow every idle socket's state. A store that does not answer keeps the socket: revocation
+/// is no reason for an outage.
 fn revoked(
     state: &AppState,
-    token: Option<Revocable>,
+    token: Revocable,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + '_>> {
     Box::pin(async move {
         match token {
-            Some(t) => matches!(
+            Revocable::Staff { user_id, version } => matches!(
                 state
                     .token_versions
-                    .accepts(&state.store, t.user_id, t.version)
+                    .accepts(&state.store, user_id, version)
                     .await,
                 Ok(false)
             ),
-            None => false,
+            Revocable::JoinCode {
+                session_id,
+                join_version,
+            } => matches!(
+                state.store.join_version(session_id).await,
+                Ok(Some(current)) if current != join_version
+            ),
         }
     })
 }
@@ -336,6 +378,41 @@ async fn handle_text(state: &AppState, conn: &Connection, text: &str) -> Option<
 mod tests {
     use super::*;
 
+    /// A 90-minute call at a normal rate, with an ICE restart every five minutes that sends 150
+    /// messages at once (50 past the bucket), is never cut; a flood is cut within a second.
+    /// The old rule, which counted refusals over the socket's life, cut the call at the third
+    /// restart.
+    #[test]
+    fn refusals_are_counted_per_window_so_a_long_call_is_never_cut() {
+        let start = Instant::now();
+        let mut limit = RateLimit::new(50, 100, Duration::from_secs(10), start);
+        let (mut refused, mut t) = (0, Duration::ZERO);
+        while t < Duration::from_secs(90 * 60) {
+            // Chat, quality reports and keep-alives: two messages a second.
+            assert_ne!(limit.check(start + t), Verdict::Close, "cut at {t:?}");
+            if t.as_millis() % 300_000 == 0 {
+                for _ in 0..150 {
+                    match limit.check(start + t) {
+                        Verdict::Close => panic!("cut by the restart at {t:?}"),
+                        Verdict::Refuse => refused += 1,
+                        Verdict::Allow => {}
+                    }
+                }
+            }
+            t += Duration::from_millis(500);
+        }
+        assert!(
+            refused >= 18 * 50,
+            "the bursts were refused in part: {refused}"
+        );
+
+        let mut flood = RateLimit::new(50, 100, Duration::from_secs(10), start);
+        let closed_at = (0..2000u64)
+            .find(|i| flood.check(start + Duration::from_millis(i / 2)) == Verdict::Close)
+            .expect("a flood is closed");
+        assert!(closed_at < 1000, "closed after {closed_at} messages");
+    }
+
     /// `run` lives as long as its socket, so its state is paid for by every idle connection.
     #[tokio::test]
     async fn the_socket_task_state_stays_small() {
@@ -386,12 +463,13 @@ mod tests {
         let conn = Connection {
             session_id: 1,
             participant,
+            seat: Some("0123456789abcdef01234567".into()),
             resume: None,
             ice_servers: vec![],
-            revocable: Some(Revocable {
-                user_id: 1,
-                version: 0,
-            }),
+            revocable: Revocable::JoinCode {
+                session_id: 1,
+                join_version: 0,
+            },
         };
         let task = run(state, conn, ws, stream);
         let size = std::mem::size_of_val(&task);

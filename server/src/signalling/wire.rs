@@ -303,7 +303,11 @@ impl Reader {
 
     /// One whole message out of the buffered bytes, if they hold one.
     fn decode(&mut self) -> Result<Option<Inbound>, ProtocolError> {
-        while let Some(frame) = self.codec.decode(&mut self.buf)? {
+        loop {
+            check_header(&self.buf, self.max_message)?;
+            let Some(frame) = self.codec.decode(&mut self.buf)? else {
+                break;
+            };
             let whole = match frame {
                 Frame::Text(bytes) => {
                     self.no_partial()?;
@@ -361,6 +365,44 @@ impl Reader {
         so_far.extend_from_slice(bytes);
         Ok(())
     }
+}
+
+/// Checks the header of the frame at the front of `buf` as soon as its bytes are in, before
+/// its payload: actix-http's codec ignores the reserved bits, and it measures a frame against
+/// the limit only once the whole payload has arrived, so a client could hold a socket open
+/// with a header that promises a megabyte and never sends it.
+///
+/// - RSV1–3 must be 0: no extension is negotiated (RFC 6455 §5.2). The socket closes with 1002.
+/// - A frame that declares more than `max` bytes closes the socket with 1009 at once.
+fn check_header(buf: &[u8], max: usize) -> Result<(), ProtocolError> {
+    const RESERVED_BITS: u8 = 0x70;
+    let Some(&first) = buf.first() else {
+        return Ok(());
+    };
+    if first & RESERVED_BITS != 0 {
+        return Err(ProtocolError::Io(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "reserved bits set without an extension",
+        )));
+    }
+    let Some(&second) = buf.get(1) else {
+        return Ok(());
+    };
+    let declared = match second & 0x7f {
+        126 => match buf.get(2..4) {
+            Some(&[a, b]) => u64::from(u16::from_be_bytes([a, b])),
+            _ => return Ok(()),
+        },
+        127 => match buf.get(2..10).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+            Some(bytes) => u64::from_be_bytes(bytes),
+            None => return Ok(()),
+        },
+        short => u64::from(short),
+    };
+    if declared > max as u64 {
+        return Err(ProtocolError::Overflow);
+    }
+    Ok(())
 }
 
 fn text(bytes: &[u8]) -> Result<Inbound, ProtocolError> {
@@ -559,6 +601,49 @@ mod tests {
             reader.recv().await,
             Some(Err(ProtocolError::UnmaskedFrame))
         ));
+    }
+
+    /// Issue 15 item 17: refused on the header alone, with no payload behind it (the payload
+    /// never comes, so before this the reader waited for it until the socket timed out).
+    #[tokio::test]
+    async fn reserved_bits_and_oversized_declarations_are_refused_on_the_header() {
+        let cases: Vec<(&str, Vec<u8>, fn(&ProtocolError) -> bool)> = vec![
+            ("RSV1", vec![0x81 | 0x40, 0x81], |e| {
+                matches!(e, ProtocolError::Io(_))
+            }),
+            ("RSV3", vec![0x81 | 0x10], |e| {
+                matches!(e, ProtocolError::Io(_))
+            }),
+            (
+                "a 16-bit length over the limit",
+                vec![0x81, 0xFE, 0x00, 0x11],
+                |e| matches!(e, ProtocolError::Overflow),
+            ),
+            (
+                "a 64-bit length of a mebibyte",
+                vec![0x81, 0xFF, 0, 0, 0, 0, 0, 0x10, 0, 0],
+                |e| matches!(e, ProtocolError::Overflow),
+            ),
+            (
+                "a 7-bit length over the limit",
+                vec![0x81, 0x80 | 17],
+                |e| matches!(e, ProtocolError::Overflow),
+            ),
+        ];
+        for (what, header, expected) in cases {
+            let (client, _writer, mut reader, _body) = socket(16);
+            client.send_raw(&header);
+            let got = tokio::time::timeout(std::time::Duration::from_secs(1), reader.recv()).await;
+            match got {
+                Ok(Some(Err(e))) if expected(&e) => {}
+                other => panic!("{what}: got {other:?}"),
+            }
+        }
+        // At the limit, a header alone waits for its payload.
+        let (client, _writer, mut reader, _body) = socket(16);
+        client.send_raw(&[0x81, 0x80 | 16]);
+        let got = tokio::time::timeout(std::time::Duration::from_millis(100), reader.recv()).await;
+        assert!(got.is_err(), "a frame at the limit is not refused: {got:?}");
     }
 
     #[tokio::test]
