@@ -688,6 +688,8 @@ export default {
   'error.slot_past.next': 'The list of times was refreshed; please choose another.',
   'error.invalid_input': 'Something in the form is not right.',
   'error.invalid_input.next': 'Check it and send again.',
+  'error.invalid_name': 'The name contains control, text-direction or invisible (zero-width) characters.',
+  'error.invalid_name.next': 'Type the name again by hand (do not paste it from elsewhere) and send again.',
   'error.unknown_outcome': 'That outcome is not accepted.',
   'error.unknown_outcome.next': 'Choose the outcome from the list again.',
   'error.store_unavailable': 'The server cannot read or save data right now.',

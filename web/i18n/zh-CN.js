@@ -688,6 +688,8 @@ export default {
   'error.slot_past.next': '时段列表已刷新，请另选一个时段。',
   'error.invalid_input': '填写的内容有误。',
   'error.invalid_input.next': '请检查后重新提交。',
+  'error.invalid_name': '姓名或名称中含有控制字符、文字方向控制符或零宽度等不可见字符。',
+  'error.invalid_name.next': '请重新手工输入姓名（不要从别处复制粘贴），再提交。',
   'error.unknown_outcome': '这个处理结果不被接受。',
   'error.unknown_outcome.next': '请从列表中重新选择处理结果。',
   'error.store_unavailable': '服务器暂时无法保存或读取数据。',
