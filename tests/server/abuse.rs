@@ -1,5 +1,6 @@
-//! The service under abuse (issue 15): names that hide control, bidirectional-override or
-//! zero-width characters (item 20). Each test failed on the code before its fix.
+//! The service under abuse (issue 15): webhooks aimed at the server's own machine (item 19),
+//! and names that hide control, bidirectional-override or zero-width characters (item 20).
+//! Each test failed on the code before its fix.
 
 #![allow(
     clippy::unwrap_used,
@@ -9,7 +10,12 @@
 
 use crate::common;
 
-use common::{TestApp, assert_error};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Backend, TestApp, assert_error};
+use courtlink::config::Settings;
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 // --- item 20: names ------------------------------------------------------------------------------
@@ -177,3 +183,233 @@ async fn names_refuse_hidden_characters(app: TestApp) {
 }
 
 on_both_backends!(names, names_refuse_hidden_characters);
+
+// --- item 19: webhooks -------------------------------------------------------------------------
+
+/// A receiver on 127.0.0.1 that counts what reaches it.
+async fn start_receiver() -> (Arc<Mutex<usize>>, u16) {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let got = Arc::new(Mutex::new(0_usize));
+    let state = got.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || {
+        let state = state.clone();
+        App::new().route(
+            "/hook",
+            web::post().to(move || {
+                let state = state.clone();
+                async move {
+                    *state.lock().unwrap() += 1;
+                    HttpResponse::Ok().finish()
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    (got, port)
+}
+
+fn fast_notifications(allowed: &'static [&'static str]) -> impl FnOnce(&mut Settings) {
+    move |s| {
+        s.notifications.poll_millis = 100;
+        s.notifications.backoff_base_seconds = 1;
+        s.notifications.backoff_max_seconds = 1;
+        s.notifications.max_attempts = 3;
+        s.notifications.request_timeout_seconds = 2;
+        s.notifications.webhook_allowed_hosts = allowed.iter().map(|h| (*h).to_owned()).collect();
+    }
+}
+
+const SECRET: &str = "0123456789abcdef-webhook";
+
+/// Books the first SPC slot that starts in the future for 西湖's first case (a
+/// `booking.created` event for the webhooks of the court).
+async fn book_one(app: &TestApp) {
+    let coordinator = app.login("xihu.coord").await;
+    let case_id = app.get_ok("/api/v1/cases", &coordinator).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let room_id = app.get_ok("/api/v1/local-rooms", &coordinator).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let slot = app.joinable_spc_slot(&coordinator).await;
+    let res = app
+        .post(
+            "/api/v1/bookings",
+            Some(&coordinator),
+            &json!({"slot_id": slot["id"], "case_id": case_id, "local_room_id": room_id}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+}
+
+/// With no allowed hosts, a webhook aimed at loopback, link-local or unspecified addresses (or
+/// `localhost`) is refused at registration with 422 `webhook_target_refused`; one that got into
+/// the table anyway (registered before this rule, or by a name that resolved elsewhere then)
+/// is never delivered: a URL naming 127.0.0.1 is refused at each attempt, and `localhost` is
+/// refused for the addresses it resolves to at delivery time. The receiver gets nothing.
+async fn webhooks_never_reach_loopback(app: TestApp) {
+    let (got, port) = start_receiver().await;
+    let admin = app.login("admin").await;
+    for url in [
+        format!("http://127.0.0.1:{port}/hook"),
+        format!("http://127.1:{port}/hook"),
+        format!("http://[::1]:{port}/hook"),
+        format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+        format!("http://0.0.0.0:{port}/hook"),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "http://[fe80::1]/hook".to_owned(),
+        format!("http://localhost:{port}/hook"),
+    ] {
+        let res = app
+            .post(
+                "/api/v1/webhooks",
+                Some(&admin),
+                &json!({"url": url, "secret": SECRET}),
+            )
+            .await;
+        let err = assert_error(res, 422, "webhook_target_refused").await;
+        assert!(
+            err["message"]
+                .as_str()
+                .unwrap()
+                .contains("webhook_allowed_hosts"),
+            "{err}"
+        );
+    }
+    let court = app.get_ok("/api/v1/me", &admin).await["court"]["id"]
+        .as_i64()
+        .unwrap();
+    // Straight into the table, as if registered before the rule.
+    let store = courtlink::store::Store::connect(app.settings.database.url.expose_secret(), 2)
+        .await
+        .unwrap();
+    let xihu_court = {
+        let coordinator = app.login("xihu.coord").await;
+        app.get_ok("/api/v1/me", &coordinator).await["court"]["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let mut hooks = vec![];
+    for url in [
+        format!("http://127.0.0.1:{port}/hook"),
+        format!("http://localhost:{port}/hook"),
+    ] {
+        for c in [court, xihu_court] {
+            let row = courtlink::notify::queries::insert_webhook(
+                &store,
+                c,
+                &url,
+                SECRET,
+                &["booking.created".to_owned()],
+                1,
+            )
+            .await
+            .unwrap();
+            hooks.push((row.id, url.clone()));
+        }
+    }
+    book_one(&app).await;
+    // Every attempt (3, a second apart) is made and refused; none reaches the receiver.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        *got.lock().unwrap(),
+        0,
+        "a webhook reached a loopback receiver"
+    );
+    let deliveries: Vec<(String, String, Option<String>)> = {
+        let sql = "SELECT w.url, d.status, d.last_error FROM webhook_deliveries d \
+                   JOIN webhooks w ON w.id = d.webhook_id";
+        match &store {
+            courtlink::store::Store::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await,
+            courtlink::store::Store::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await,
+        }
+        .unwrap()
+    };
+    assert!(!deliveries.is_empty(), "the booking made deliveries");
+    for (url, status, error) in &deliveries {
+        assert_ne!(status, "delivered", "{url}");
+        let error = error.as_deref().unwrap_or("");
+        assert!(error.contains("refused"), "{url}: {status} {error}");
+    }
+    store.close().await;
+}
+
+mod webhook_targets {
+    use super::*;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        webhooks_never_reach_loopback(
+            TestApp::spawn_with(Backend::Sqlite, fast_notifications(&[]))
+                .await
+                .unwrap(),
+        )
+        .await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        if let Some(app) = TestApp::spawn_with(Backend::Postgres, fast_notifications(&[])).await {
+            webhooks_never_reach_loopback(app).await;
+        }
+    }
+}
+
+/// Named in `notifications.webhook_allowed_hosts`, the same receivers are registered and reached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_internal_hosts_are_reached() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        fast_notifications(&["127.0.0.1", "localhost"]),
+    )
+    .await
+    .unwrap();
+    let (got, port) = start_receiver().await;
+    let admin = app.login("admin").await;
+    for url in [
+        format!("http://127.0.0.1:{port}/hook"),
+        format!("http://localhost:{port}/hook"),
+    ] {
+        let res = app
+            .post(
+                "/api/v1/webhooks",
+                Some(&admin),
+                &json!({"url": url, "secret": SECRET, "topics": ["booking.created"]}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "{url}");
+    }
+    book_one(&app).await;
+    for _ in 0..100 {
+        if *got.lock().unwrap() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        *got.lock().unwrap(),
+        2,
+        "both allowed receivers got the event"
+    );
+}
+
+/// A bad entry in the allow-list is a configuration error that names the key.
+#[test]
+fn bad_allowed_host_is_a_config_error() {
+    for bad in ["http://hooks.internal/", "hooks.internal:8080", "", "a b"] {
+        let mut s = common::test_settings("sqlite://unused.db".into());
+        s.notifications.webhook_allowed_hosts = vec![bad.to_owned()];
+        let err = s.validate().expect_err(bad).to_string();
+        assert!(
+            err.contains("notifications.webhook_allowed_hosts"),
+            "{bad}: {err}"
+        );
+    }
+    let mut s = common::test_settings("sqlite://unused.db".into());
+    s.notifications.webhook_allowed_hosts = vec!["hooks.internal".into(), "10.0.0.5".into()];
+    assert!(s.validate().is_ok());
+}

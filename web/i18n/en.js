@@ -815,6 +815,8 @@ export default {
   'roomtest.devices.failed.next': 'Check that they are connected, and allow this page to use them in the browser.',
   'error.too_many_tests': 'Too many connectivity tests are running on the server.',
   'error.too_many_tests.next': 'Try again in a minute.',
+  'error.webhook_target_refused': 'This address points at the server itself or a link-local address, and cannot receive notifications.',
+  'error.webhook_target_refused.next': 'Give the address of the receiving server on the court network; if a local address is really needed, the system administrator names it in the server setting notifications.webhook_allowed_hosts.',
 
   // ---- scheduling: calendar booking, applications, review, room calendar, template, notifications ----
   'cal.week.prev': 'Previous week',
