@@ -1,6 +1,7 @@
-//! The service under abuse (issue 15): webhooks aimed at the server's own machine (item 19),
-//! and names that hide control, bidirectional-override or zero-width characters (item 20).
-//! Each test failed on the code before its fix.
+//! The service under abuse (issue 15): a petitioner's token that starts connectivity tests
+//! without end (item 7), webhooks aimed at the server's own machine (item 19), and names that
+//! hide control, bidirectional-override or zero-width characters (item 20). Each test failed on
+//! the code before its fix.
 
 #![allow(
     clippy::unwrap_used,
@@ -9,6 +10,7 @@
 )]
 
 use crate::common;
+use crate::connectivity::client::{Plan, run_test};
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -412,4 +414,158 @@ fn bad_allowed_host_is_a_config_error() {
     let mut s = common::test_settings("sqlite://unused.db".into());
     s.notifications.webhook_allowed_hosts = vec!["hooks.internal".into(), "10.0.0.5".into()];
     assert!(s.validate().is_ok());
+}
+
+// --- item 7: a petitioner's device checks ------------------------------------------------------
+
+fn capped_checks(s: &mut Settings) {
+    s.connectivity.bind_addresses = vec!["127.0.0.1".into()];
+    s.connectivity.connect_timeout_seconds = 2;
+    s.connectivity.measure_seconds = 1;
+    s.connectivity.device_checks_per_token = 2;
+    s.connectivity.device_checks_per_booking = 3;
+    s.connectivity.device_check_window_minutes = 60;
+}
+
+/// Starts a device check that goes away after the answer; the status and body of a refusal.
+async fn start_check(app: &TestApp, token: &str) -> Result<i64, String> {
+    let gone = Plan {
+        video: false,
+        apply_answer: false,
+        ..Plan::default()
+    };
+    run_test(
+        &app.client,
+        &app.address,
+        token,
+        None,
+        gone,
+        Duration::from_secs(5),
+    )
+    .await
+    .map(|side| side.test_id)
+    .map_err(|e| format!("{e:#}"))
+}
+
+/// With 2 per token and 3 per booking: a join token starts 2 checks and its 3rd is refused with
+/// 429 `too_many_device_checks` and a `Retry-After` within the window; a second token of the
+/// same booking (a fresh join, through another instance) starts 1 more and is then refused for
+/// the booking; staff testing a room are not counted.
+async fn device_checks_are_capped(app: TestApp) {
+    let demo = app.book_demo_session().await;
+    let peer = app.spawn_peer().await;
+    start_check(&app, &demo.petitioner_token).await.unwrap();
+    start_check(&peer, &demo.petitioner_token).await.unwrap();
+    let refused = start_check(&app, &demo.petitioner_token).await.unwrap_err();
+    assert!(
+        refused.contains("429") && refused.contains("too_many_device_checks"),
+        "{refused}"
+    );
+    assert!(refused.contains("join token"), "{refused}");
+
+    // The refusal's headers, straight from the API.
+    let offer = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+                 m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n\
+                 a=candidate:1 1 udp 2130706431 127.0.0.1 9 typ host\r\n";
+    let res = app
+        .post(
+            "/api/v1/connectivity/tests",
+            Some(&demo.petitioner_token),
+            &json!({"offer": {"type": "offer", "sdp": offer}}),
+        )
+        .await;
+    let retry_after: u64 = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((3000..=3600).contains(&retry_after), "{retry_after}");
+    assert_error(res, 429, "too_many_device_checks").await;
+
+    // Another token of the same booking: one more, then the booking's cap.
+    let res = peer
+        .post("/api/v1/auth/join", None, &json!({"code": demo.join_code}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let second = res.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    start_check(&peer, &second).await.unwrap();
+    let refused = start_check(&app, &second).await.unwrap_err();
+    assert!(
+        refused.contains("429")
+            && refused.contains("too_many_device_checks")
+            && refused.contains("booking"),
+        "{refused}"
+    );
+
+    // A room terminal's test is not a device check.
+    let rooms = app
+        .get_ok("/api/v1/connectivity/rooms", &demo.coordinator_token)
+        .await;
+    let room = rooms[0]["id"].as_i64().unwrap();
+    for _ in 0..4 {
+        run_test(
+            &app.client,
+            &app.address,
+            &demo.coordinator_token,
+            Some(room),
+            Plan {
+                video: false,
+                apply_answer: false,
+                ..Plan::default()
+            },
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("staff tests are not capped");
+    }
+}
+
+mod device_checks {
+    use super::*;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        device_checks_are_capped(
+            TestApp::spawn_with(Backend::Sqlite, capped_checks)
+                .await
+                .unwrap(),
+        )
+        .await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        if let Some(app) = TestApp::spawn_with(Backend::Postgres, capped_checks).await {
+            device_checks_are_capped(app).await;
+        }
+    }
+}
+
+/// The caps' settings are checked and name their key.
+#[test]
+fn bad_device_check_settings_are_named() {
+    type Tweak = fn(&mut Settings);
+    let cases: [(&str, Tweak); 4] = [
+        ("connectivity.device_checks_per_token", |s| {
+            s.connectivity.device_checks_per_token = 0;
+        }),
+        ("connectivity.device_checks_per_booking", |s| {
+            s.connectivity.device_checks_per_booking = 1;
+            s.connectivity.device_checks_per_token = 2;
+        }),
+        ("connectivity.device_check_window_minutes", |s| {
+            s.connectivity.device_check_window_minutes = 0;
+        }),
+        ("connectivity.device_check_window_minutes", |s| {
+            s.connectivity.device_check_window_minutes = 100_000;
+        }),
+    ];
+    for (key, tweak) in cases {
+        let mut s = common::test_settings("sqlite://unused.db".into());
+        tweak(&mut s);
+        let err = s.validate().expect_err(key).to_string();
+        assert!(err.contains(key), "{err} should name {key}");
+    }
 }

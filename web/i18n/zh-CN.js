@@ -815,6 +815,8 @@ export default {
   'roomtest.devices.failed.next': '请检查设备是否连接好，并在浏览器中允许本页面使用摄像头和麦克风。',
   'error.too_many_tests': '服务器上正在进行的联通测试太多。',
   'error.too_many_tests.next': '请一分钟后再试。',
+  'error.too_many_device_checks': '这次接访的设备检测次数已达上限。',
+  'error.too_many_device_checks.next': '请过一段时间再检测；如果设备有问题，请联系陪同您的工作人员或法院。',
   'error.webhook_target_refused': '这个接收地址指向本机或链路本地地址，不能用来接收通知。',
   'error.webhook_target_refused.next': '请填写法院内网上接收通知的服务器地址；确需使用本机地址的，请由系统管理员在服务器配置 notifications.webhook_allowed_hosts 中列明。',
 

@@ -210,7 +210,8 @@ fn not_found(e: StoreError, what: &'static str) -> ApiError {
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 422, description = "no data channel, no candidates, not an offer", body = ErrorBody),
-        (status = 429, description = "too_many_tests", body = ErrorBody)
+        (status = 429, description = "too_many_tests: this instance runs its most tests at once; too_many_device_checks: a petitioner's token or booking has started its most device checks in the window (connectivity.device_checks_per_token, device_checks_per_booking per device_check_window_minutes; see Retry-After)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "with too_many_device_checks: seconds until the oldest counted check stops counting")))
     ),
     security(("bearer" = [])),
     tag = "connectivity"
@@ -248,7 +249,7 @@ pub async fn start_test(
                     "room_id: a device check is recorded against your session, not a room",
                 ));
             }
-            (None, Some(p.session_id), "petitioner".to_owned())
+            (None, Some(p.session_id), format!("petitioner-{}", p.seat))
         }
     };
     let started = state
