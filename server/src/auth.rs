@@ -272,28 +272,66 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Whether a character may not appear in a name: controls, and the invisible format
-/// characters (zero-width spaces and joiners, bidirectional overrides and isolates, the BOM)
-/// that make two names look alike or a name display backwards.
+/// Whether a character may not appear in a name: controls, line and paragraph separators, and
+/// the invisible format characters (zero-width spaces and joiners, bidirectional overrides and
+/// isolates, the BOM, invisible fillers) that make two names look alike or a name display
+/// backwards.
 pub fn is_hidden_char(c: char) -> bool {
     c.is_control()
         || matches!(c,
-            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}'
-            | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+            | '\u{17B5}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}'
+            | '\u{3164}' | '\u{FEFF}' | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}')
 }
 
-/// A display name as stored: NFKC, trimmed, with no control or invisible format characters.
-pub fn normalize_name(raw: &str, max_chars: usize) -> Result<String, String> {
+/// Why a name was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameError {
+    /// Empty once trimmed, or longer than the limit (in characters).
+    Length(usize),
+    /// It contains a control or an invisible formatting character.
+    Hidden,
+}
+
+impl std::fmt::Display for NameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NameError::Length(max) => write!(f, "a name is 1 to {max} characters"),
+            NameError::Hidden => f.write_str(
+                "a name may not contain control, line-break, bidirectional-override or invisible \
+                 (zero-width) characters",
+            ),
+        }
+    }
+}
+
+/// A person's name as stored: NFKC, trimmed, with no control or invisible format characters.
+/// Every write of a person's name goes through it, by way of [`name_input`]. (Courts' and
+/// rooms' names refuse the same characters but keep their full-width punctuation.)
+pub fn normalize_name(raw: &str, max_chars: usize) -> Result<String, NameError> {
     use unicode_normalization::UnicodeNormalization;
     let name: String = raw.nfkc().collect::<String>().trim().to_owned();
-    if name.is_empty() || name.chars().count() > max_chars {
-        return Err(format!("a name is 1 to {max_chars} characters"));
-    }
     if name.chars().any(is_hidden_char) {
-        return Err("a name may not contain control or invisible formatting characters".into());
+        return Err(NameError::Hidden);
+    }
+    if name.is_empty() || name.chars().count() > max_chars {
+        return Err(NameError::Length(max_chars));
     }
     Ok(name)
+}
+
+/// A name from a request body's `field`, normalized: 422 `invalid_input` for its length, 422
+/// `invalid_name` for a control or invisible character.
+pub fn name_input(field: &str, raw: &str, max_chars: usize) -> Result<String, ApiError> {
+    normalize_name(raw, max_chars).map_err(|e| match e {
+        NameError::Length(max) => ApiError::invalid(format!("{field}: 1 to {max} characters")),
+        NameError::Hidden => ApiError::Unprocessable {
+            code: "invalid_name",
+            message: format!("{field}: {e}"),
+        },
+    })
 }
 
 /// A username as looked up and stored: a normalized name, lower-cased, so that `Xihu.Coord` and

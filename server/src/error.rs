@@ -29,6 +29,13 @@ pub enum ApiError {
     /// Slow down: `too_many_attempts`, `account_locked`.
     #[error("{message}")]
     TooMany { code: &'static str, message: String },
+    /// A 429 that says when to come back: `Retry-After`, whole seconds rounded up.
+    #[error("{message}")]
+    RetryAfter {
+        code: &'static str,
+        message: String,
+        wait: std::time::Duration,
+    },
     #[error("{0}")]
     Invalid(String),
     /// Well-formed but refused by a rule with a code of its own (422), e.g. `too_soon`.
@@ -72,7 +79,7 @@ impl ApiError {
             ApiError::Denied { code, .. } => code,
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict { code, .. } => code,
-            ApiError::TooMany { code, .. } => code,
+            ApiError::TooMany { code, .. } | ApiError::RetryAfter { code, .. } => code,
             ApiError::Invalid(_) => "invalid_input",
             ApiError::Unprocessable { code, .. } => code,
             ApiError::Ineligible { .. } => "ineligible",
@@ -105,7 +112,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) | ApiError::Denied { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooMany { .. } | ApiError::RetryAfter { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Invalid(_) | ApiError::Unprocessable { .. } | ApiError::Ineligible { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -127,7 +134,12 @@ impl ResponseError for ApiError {
             }
             _ => tracing::debug!(code = self.code(), "request refused"),
         }
-        HttpResponse::build(self.status_code()).json(ErrorBody {
+        let mut res = HttpResponse::build(self.status_code());
+        if let ApiError::RetryAfter { wait, .. } = self {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            res.insert_header((actix_web::http::header::RETRY_AFTER, secs.max(1)));
+        }
+        res.json(ErrorBody {
             code: self.code(),
             message: self.to_string(),
             rule: match self {

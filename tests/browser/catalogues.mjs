@@ -62,7 +62,7 @@ const sets = {
   'peer.state.': ['new', 'connecting', 'connected', 'disconnected', 'failed', 'closed'],
   'error.': ['malformed_json', 'bad_request', 'unauthenticated', 'bad_credentials', 'bad_join_code', 'forbidden',
     'outside_join_window', 'not_found', 'slot_taken', 'local_room_busy', 'session_ended', 'slot_past', 'session_full',
-    'invalid_input', 'store_unavailable', 'network', 'session_not_held', 'already_done', 'session_not_ended'],
+    'invalid_input', 'invalid_name', 'store_unavailable', 'network', 'session_not_held', 'already_done', 'session_not_ended'],
 };
 for (const [prefix, values] of Object.entries(sets)) for (const v of values) used.add(`${prefix}${v}`);
 for (const k of used) {

@@ -602,7 +602,7 @@ async fn bad_input(app: TestApp) {
         (
             json!({"kind": "local", "name": "a\nb"}),
             422,
-            "invalid_input",
+            "invalid_name",
         ),
         (
             json!({"kind": "local", "name": "视频接访室一"}),

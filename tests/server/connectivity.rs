@@ -11,7 +11,7 @@
 )]
 
 #[path = "connectivity/client.rs"]
-mod client;
+pub(crate) mod client;
 use crate::common;
 
 use std::time::Duration;

@@ -27,16 +27,12 @@
 //! The rule every answer must keep:
 //!
 //! 1. the status is below 500 (503 would be allowed only with the database down; it is not here);
-//! 2. the status is one the operation documents, or a generic one the API may always answer:
-//!    - 400 when the request itself is malformed (body not JSON, not `application/json`, or over
-//!      the 64 KiB limit) — the JSON extractor's answer; 413 for an oversized body;
-//!    - 401 on an operation that declares `security` (a token can be missing, forged or revoked);
-//!    - 404 when a path parameter does not parse as its type (the path extractor's answer);
-//!    - 422 when a query parameter does not parse as its type (the query extractor's answer);
-//!
-//!    everything else (403, 404 for a well-formed id, 409, 412, 422 for a body, 428, 429) must be
-//!    in the operation's `responses` (valid JSON with a wrong type in an enum field is a 422 like
-//!    any other field: the enums read through a string);
+//! 2. the status is one the operation documents, with no exception: the answers every
+//!    operation can earn before its handler runs are in the description too (400 for a body that
+//!    is not JSON, not `application/json` or over the 64 KiB limit; 401 where `security` is
+//!    declared; 404 for a path parameter that does not parse; 422 for a query parameter that does
+//!    not parse), and the document check below requires them; valid JSON with a wrong type in an
+//!    enum field is a 422 like any other field (the enums read through a string);
 //! 3. an error (4xx) body is JSON with a non-empty string `code` and `message`, valid against the
 //!    documented error schema;
 //! 4. a 2xx body matches the documented content: JSON validated against the schema (`$ref`,
@@ -46,7 +42,11 @@
 //!    another media type only when documented, and no body where none is documented.
 //!
 //! The document itself must also be sound: 3.1, every `in: path` parameter named in the path
-//! template and every template parameter documented, every operation with responses.
+//! template and every template parameter documented, every operation with responses, and the
+//! generic answers above described wherever they can be earned.
+//!
+//! A second test sends every method the description does not list at each documented path: the
+//! answer is 405 `method_not_allowed` with an `Allow` header naming exactly the listed methods.
 //!
 //! A request that gets no answer at all is sent once more on a fresh connection (a kept-alive
 //! connection the server closed after refusing an oversized body can fail on the client's side);
@@ -182,12 +182,6 @@ struct Request {
     body: Option<String>,
     content_type: Option<&'static str>,
     label: String,
-    malformed_body: bool,
-    oversized: bool,
-    bad_path_param: bool,
-    bad_query_param: bool,
-    /// Valid JSON of the wrong shape, which serde_json may report as a syntax error (see `quirks`).
-    wrong_shape: bool,
 }
 
 struct Fuzzer<'a> {
@@ -562,10 +556,6 @@ struct Run<'a> {
     failures: BTreeMap<String, (usize, String)>,
     requests: usize,
     statuses: BTreeMap<u16, usize>,
-    /// Operations where a wrong JSON type in an enum field earned 400 `malformed_json` rather
-    /// than 422: serde_json classifies "expected value" for an enum as a syntax error, and the
-    /// JSON error handler cannot tell it from broken JSON. Reported, not failed.
-    quirks: BTreeMap<String, usize>,
     /// Operations that answered 2xx at least once (so their success schema was checked).
     succeeded: BTreeSet<String>,
 }
@@ -689,17 +679,10 @@ impl Run<'_> {
             self.fail(op, req, status, format!("server error: {shown}"));
             return;
         }
-        let generic = match status {
-            400 => req.malformed_body || req.oversized,
-            413 => req.oversized,
-            401 => op.secured(),
-            404 => req.bad_path_param,
-            422 => req.bad_query_param,
-            _ => false,
-        };
-        // Valid JSON of the wrong shape once earned 400 `malformed_json` for enum fields; the
-        // enums now read through a string, so it is a 422 like any other field: no exception.
-        if !op.documents(status) && !generic {
+        // No status is allowed for being generic: the ones every operation can earn (400 for a
+        // malformed body, 401, 404 for a path parameter of the wrong type, 422 for a query
+        // parameter of the wrong type) are in the description too (`GenericAnswers`).
+        if !op.documents(status) {
             self.fail(op, req, status, format!("undocumented status: {shown}"));
             return;
         }
@@ -810,7 +793,6 @@ fn build(f: &mut Fuzzer<'_>, op: &Op, caller: Caller, mutation: usize) -> Reques
     for p in &path_params {
         let name = p["name"].as_str().unwrap_or("");
         let value = if bad_path && f.chance(0.7) {
-            req.bad_path_param = true;
             f.pick(&[
                 "0".to_owned(),
                 "-1".to_owned(),
@@ -845,7 +827,6 @@ fn build(f: &mut Fuzzer<'_>, op: &Op, caller: Caller, mutation: usize) -> Reques
         }
     }
     if mutation == 2 {
-        req.bad_query_param = true;
         let garbage = [
             "abc".to_owned(),
             "-1".to_owned(),
@@ -914,14 +895,12 @@ fn build(f: &mut Fuzzer<'_>, op: &Op, caller: Caller, mutation: usize) -> Reques
         5 | 6 => {
             let mut ptrs = vec![];
             leaves(&body, String::new(), &mut ptrs);
-            req.wrong_shape = true;
             if ptrs.is_empty() {
                 body = f.wrong_type(&body);
                 "top-level wrong type".to_owned()
             } else {
                 let p = f.pick(&ptrs);
                 let target = body.pointer_mut(&p).unwrap();
-                req.wrong_shape = true;
                 *target = if mutation == 5 {
                     f.wrong_type(&target.clone())
                 } else {
@@ -938,7 +917,6 @@ fn build(f: &mut Fuzzer<'_>, op: &Op, caller: Caller, mutation: usize) -> Reques
             leaves(&body, String::new(), &mut ptrs);
             let u = if f.chance(0.25) {
                 // serde_json refuses an unpaired surrogate escape as invalid JSON: 400 is fair.
-                req.malformed_body = true;
                 LONE_SURROGATE.to_owned()
             } else {
                 f.pick(UNICODE).to_owned()
@@ -957,7 +935,6 @@ fn build(f: &mut Fuzzer<'_>, op: &Op, caller: Caller, mutation: usize) -> Reques
             leaves(&body, String::new(), &mut ptrs);
             let base = body.to_string().len();
             let huge = if mutation == 8 {
-                req.oversized = true;
                 f.huge_string(100_000)
             } else {
                 f.huge_string(BODY_LIMIT.saturating_sub(base + 200))
@@ -984,12 +961,10 @@ fn build(f: &mut Fuzzer<'_>, op: &Op, caller: Caller, mutation: usize) -> Reques
         }
         13 => "NUL in every free-text field".to_owned(),
         11 => {
-            req.wrong_shape = true;
             body = f.pick(&[json!([]), json!(42), json!("s"), Value::Null, json!([{}])]);
             "top-level wrong type".to_owned()
         }
         _ => {
-            req.malformed_body = true;
             let choice = f.rng.gen_range(0..5);
             raw = Some(match choice {
                 0 => "{\"a\":".to_owned(),
@@ -1008,9 +983,6 @@ fn build(f: &mut Fuzzer<'_>, op: &Op, caller: Caller, mutation: usize) -> Reques
         body.to_string()
             .replace(&format!("\"{LONE_SURROGATE}\""), "\"\\ud800x\\udfff\"")
     });
-    if text.len() > BODY_LIMIT {
-        req.oversized = true;
-    }
     req.body = Some(text);
     req.label = label;
     req
@@ -1118,6 +1090,21 @@ fn check_document(doc: &Value, ops: &[Op]) -> Vec<String> {
         }
         if op.op["responses"].as_object().is_none_or(|r| r.is_empty()) {
             problems.push(format!("{}: no responses", op.key()));
+        }
+        // The answers any request can earn before the handler runs are described too.
+        let generic = [
+            (op.op.get("requestBody").is_some(), 400, "a body"),
+            (op.secured(), 401, "security"),
+            (!op.params("path").is_empty(), 404, "path parameters"),
+            (!op.params("query").is_empty(), 422, "query parameters"),
+        ];
+        for (applies, status, why) in generic {
+            if applies && !op.documents(status) {
+                problems.push(format!(
+                    "{}: has {why} but does not describe {status}",
+                    op.key()
+                ));
+            }
         }
     }
     problems
@@ -1235,7 +1222,6 @@ async fn drive(app: TestApp) {
         failures: BTreeMap::new(),
         requests: 0,
         statuses: BTreeMap::new(),
-        quirks: BTreeMap::new(),
         succeeded: BTreeSet::new(),
     };
     for op in &ops {
@@ -1301,12 +1287,6 @@ async fn drive(app: TestApp) {
         run.succeeded.len(),
         ops.len()
     );
-    if !run.quirks.is_empty() {
-        eprintln!(
-            "openapi_props: known quirk, 400 malformed_json for a wrong type in an enum field (not failed): {:?}",
-            run.quirks
-        );
-    }
     let mut report = String::new();
     for p in &doc_problems {
         report.push_str(&format!("\n  document: {p}"));
@@ -1324,3 +1304,74 @@ async fn drive(app: TestApp) {
 }
 
 on_both_backends!(props, drive);
+
+/// Every method the description does not list, at every documented path under `/api/v1`: 405
+/// `method_not_allowed` with `Allow` naming exactly the methods it lists (before this, such a
+/// request was a 404 as if the path did not exist).
+async fn wrong_method_is_405(app: TestApp) {
+    let doc: Value = app
+        .get("/api/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let admin = app.login("admin").await;
+    let mut checked = 0;
+    for (template, item) in doc["paths"].as_object().expect("paths") {
+        if !template.starts_with("/api/v1/") {
+            continue;
+        }
+        let path = template
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "1" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        let listed: BTreeSet<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|m| ["get", "put", "post", "delete", "patch"].contains(&m.as_str()))
+            .map(|m| m.to_uppercase())
+            .collect();
+        for method in ["GET", "PUT", "POST", "DELETE", "PATCH"] {
+            if listed.contains(method) {
+                continue;
+            }
+            let res = app
+                .client
+                .request(
+                    reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                    app.url(&path),
+                )
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .unwrap();
+            let allow: BTreeSet<String> = res
+                .headers()
+                .get("allow")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .split(',')
+                .map(|m| m.trim().to_owned())
+                .filter(|m| !m.is_empty())
+                .collect();
+            let status = res.status().as_u16();
+            let body: Value = res.json().await.unwrap_or(Value::Null);
+            assert_eq!(status, 405, "{method} {path}: {body}");
+            assert_eq!(body["code"], "method_not_allowed", "{method} {path}");
+            assert_eq!(allow, listed, "Allow of {method} {path}");
+            checked += 1;
+        }
+    }
+    eprintln!(
+        "wrong_method on {:?}: {checked} wrong methods, each 405",
+        app.backend
+    );
+    assert!(checked > 50, "only {checked} wrong methods tried");
+    // A path the API does not serve stays a 404.
+    let res = app.get("/api/v1/no-such-thing", Some(&admin)).await;
+    assert_eq!(res.status(), 404);
+}
+
+on_both_backends!(wrong_method, wrong_method_is_405);

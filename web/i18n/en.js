@@ -688,6 +688,8 @@ export default {
   'error.slot_past.next': 'The list of times was refreshed; please choose another.',
   'error.invalid_input': 'Something in the form is not right.',
   'error.invalid_input.next': 'Check it and send again.',
+  'error.invalid_name': 'The name contains control, text-direction or invisible (zero-width) characters.',
+  'error.invalid_name.next': 'Type the name again by hand (do not paste it from elsewhere) and send again.',
   'error.unknown_outcome': 'That outcome is not accepted.',
   'error.unknown_outcome.next': 'Choose the outcome from the list again.',
   'error.store_unavailable': 'The server cannot read or save data right now.',
@@ -813,6 +815,10 @@ export default {
   'roomtest.devices.failed.next': 'Check that they are connected, and allow this page to use them in the browser.',
   'error.too_many_tests': 'Too many connectivity tests are running on the server.',
   'error.too_many_tests.next': 'Try again in a minute.',
+  'error.too_many_device_checks': 'This reception has reached its limit of device checks.',
+  'error.too_many_device_checks.next': 'Check again a while later; if the device has a problem, ask the staff with you or the court.',
+  'error.webhook_target_refused': 'This address points at the server itself or a link-local address, and cannot receive notifications.',
+  'error.webhook_target_refused.next': 'Give the address of the receiving server on the court network; if a local address is really needed, the system administrator names it in the server setting notifications.webhook_allowed_hosts.',
 
   // ---- scheduling: calendar booking, applications, review, room calendar, template, notifications ----
   'cal.week.prev': 'Previous week',

@@ -688,6 +688,8 @@ export default {
   'error.slot_past.next': '时段列表已刷新，请另选一个时段。',
   'error.invalid_input': '填写的内容有误。',
   'error.invalid_input.next': '请检查后重新提交。',
+  'error.invalid_name': '姓名或名称中含有控制字符、文字方向控制符或零宽度等不可见字符。',
+  'error.invalid_name.next': '请重新手工输入姓名（不要从别处复制粘贴），再提交。',
   'error.unknown_outcome': '这个处理结果不被接受。',
   'error.unknown_outcome.next': '请从列表中重新选择处理结果。',
   'error.store_unavailable': '服务器暂时无法保存或读取数据。',
@@ -813,6 +815,10 @@ export default {
   'roomtest.devices.failed.next': '请检查设备是否连接好，并在浏览器中允许本页面使用摄像头和麦克风。',
   'error.too_many_tests': '服务器上正在进行的联通测试太多。',
   'error.too_many_tests.next': '请一分钟后再试。',
+  'error.too_many_device_checks': '这次接访的设备检测次数已达上限。',
+  'error.too_many_device_checks.next': '请过一段时间再检测；如果设备有问题，请联系陪同您的工作人员或法院。',
+  'error.webhook_target_refused': '这个接收地址指向本机或链路本地地址，不能用来接收通知。',
+  'error.webhook_target_refused.next': '请填写法院内网上接收通知的服务器地址；确需使用本机地址的，请由系统管理员在服务器配置 notifications.webhook_allowed_hosts 中列明。',
 
   // ---- scheduling: calendar booking, applications, review, room calendar, template, notifications ----
   'cal.week.prev': '上一周',

@@ -30,7 +30,7 @@ use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
 use crate::store::Store;
-use crate::store::connectivity::NewTest;
+use crate::store::connectivity::{Capped, DeviceCheckCap, NewTest};
 pub use peer::{CHANNEL_LABEL, PROBE_PREFIX};
 pub use settings::ConnectivitySettings;
 
@@ -59,7 +59,9 @@ pub struct Started {
 #[derive(Debug, Clone)]
 pub struct TestRequest {
     pub local_room_id: Option<i64>,
+    /// Set for a petitioner's device check, which is capped (see `ConnectivitySettings`).
     pub session_id: Option<i64>,
+    /// `user-<id>`, or `petitioner-<seat>` (the seat names the join token).
     pub run_by: String,
     pub offer_sdp: String,
 }
@@ -124,17 +126,17 @@ impl Echo {
         let offer = peer::Offer::parse(&req.offer_sdp)?;
         let kind = if offer.has_media() { "media" } else { "data" };
         let started_at = crate::store::now();
-        let test_id = self
-            .inner
-            .store
-            .insert_connectivity_test(&NewTest {
-                local_room_id: req.local_room_id,
-                session_id: req.session_id,
-                run_by: &req.run_by,
-                kind,
-                started_at,
-            })
-            .await?;
+        let test = NewTest {
+            local_room_id: req.local_room_id,
+            session_id: req.session_id,
+            run_by: &req.run_by,
+            kind,
+            started_at,
+        };
+        let test_id = match req.session_id {
+            None => self.inner.store.insert_connectivity_test(&test).await?,
+            Some(session_id) => self.device_check(session_id, &test).await?,
+        };
         let port = self.take_port()?;
         let built = peer::ServerPeer::answer(&self.inner.settings, port, offer).await;
         let (mut server_peer, answer_sdp) = match built {
@@ -174,6 +176,57 @@ impl Echo {
         Ok(Started {
             test_id,
             answer_sdp,
+        })
+    }
+
+    /// Records a petitioner's device check within its caps (per token, per booking), or says
+    /// when the oldest counted check stops counting.
+    async fn device_check(&self, session_id: i64, test: &NewTest<'_>) -> Result<i64, ApiError> {
+        let s = &self.inner.settings;
+        let window = chrono::Duration::minutes(
+            i64::try_from(s.device_check_window_minutes).unwrap_or(i64::MAX),
+        );
+        let cap = DeviceCheckCap {
+            since: test.started_at - window,
+            per_token: i64::from(s.device_checks_per_token),
+            per_booking: i64::from(s.device_checks_per_booking),
+        };
+        let (oldest, message) = match self
+            .inner
+            .store
+            .insert_device_check(session_id, test, cap)
+            .await?
+        {
+            Ok(id) => return Ok(id),
+            Err(Capped::Token(oldest)) => (
+                oldest,
+                format!(
+                    "this join token has run {} device checks in {} minutes, the most allowed; \
+                     try again later",
+                    s.device_checks_per_token, s.device_check_window_minutes
+                ),
+            ),
+            Err(Capped::Booking(oldest)) => (
+                oldest,
+                format!(
+                    "this booking has run {} device checks in {} minutes, the most allowed; \
+                     try again later",
+                    s.device_checks_per_booking, s.device_check_window_minutes
+                ),
+            ),
+        };
+        let wait = (oldest + window - test.started_at)
+            .to_std()
+            .unwrap_or(Duration::from_secs(1));
+        tracing::info!(
+            session_id,
+            wait_s = wait.as_secs(),
+            "device check refused: cap reached"
+        );
+        Err(ApiError::RetryAfter {
+            code: "too_many_device_checks",
+            message,
+            wait,
         })
     }
 

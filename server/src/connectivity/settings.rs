@@ -24,6 +24,15 @@ pub struct ConnectivitySettings {
     pub nat_1to1_ips: Vec<String>,
     /// Tests running at once on this instance; the next one is refused with `too_many_tests`.
     pub max_concurrent: usize,
+    /// A petitioner's device checks (tests started with a join token) are counted over a
+    /// sliding window of this many minutes (1–1440), in the database, so on every instance;
+    pub device_check_window_minutes: u64,
+    /// in one window at most this many per join token (1–1000), refused with 429
+    /// `too_many_device_checks` and `Retry-After`;
+    pub device_checks_per_token: u32,
+    /// and at most this many per booking, whatever the token (from `device_checks_per_token`
+    /// to 10000): re-joining for a fresh token does not reset it.
+    pub device_checks_per_booking: u32,
     /// A test whose ICE has not connected within this many seconds fails ("no route").
     pub connect_timeout_seconds: u64,
     /// How long a connected test measures (the bitrate must hold for this long), in seconds.
@@ -79,6 +88,24 @@ impl ConnectivitySettings {
             return invalid(
                 "connectivity.max_concurrent",
                 "must be between 1 and 1000".into(),
+            );
+        }
+        if !(1..=1440).contains(&self.device_check_window_minutes) {
+            return invalid(
+                "connectivity.device_check_window_minutes",
+                "must be between 1 and 1440".into(),
+            );
+        }
+        if !(1..=1000).contains(&self.device_checks_per_token) {
+            return invalid(
+                "connectivity.device_checks_per_token",
+                "must be between 1 and 1000".into(),
+            );
+        }
+        if !(self.device_checks_per_token..=10_000).contains(&self.device_checks_per_booking) {
+            return invalid(
+                "connectivity.device_checks_per_booking",
+                "must be at least connectivity.device_checks_per_token and at most 10000".into(),
             );
         }
         if !(1..=120).contains(&self.connect_timeout_seconds) {

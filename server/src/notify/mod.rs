@@ -59,6 +59,7 @@ mod tests {
             backoff_max_seconds: 3600,
             request_timeout_seconds: 10,
             reminder_minutes: 60,
+            webhook_allowed_hosts: vec![],
         }
     }
 

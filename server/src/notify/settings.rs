@@ -22,6 +22,10 @@ pub struct NotifySettings {
     pub request_timeout_seconds: u64,
     /// `booking.reminder` goes out this many minutes before a booking starts; 0: no reminders.
     pub reminder_minutes: i64,
+    /// Hosts (names or IP addresses, no port) a webhook may reach although they are, or
+    /// resolve to, a loopback, link-local or unspecified address, which are otherwise refused
+    /// at registration and at every delivery (see `notify::webhook`). Empty by default.
+    pub webhook_allowed_hosts: Vec<String>,
 }
 
 impl NotifySettings {
@@ -64,6 +68,14 @@ impl NotifySettings {
                 "notifications.reminder_minutes",
                 "must be between 0 and 1440",
             );
+        }
+        for host in &self.webhook_allowed_hosts {
+            if let Err(message) = super::webhook::check_allowed_host(host) {
+                return Err(ConfigError::Invalid {
+                    key: "notifications.webhook_allowed_hosts",
+                    message,
+                });
+            }
         }
         Ok(())
     }

@@ -14,8 +14,11 @@ pub fn spawn(store: Store, settings: NotifySettings) {
 }
 
 async fn run(store: Store, settings: NotifySettings) {
-    let client = match super::webhook::client(Duration::from_secs(settings.request_timeout_seconds))
-    {
+    let allowed = super::webhook::AllowedHosts::new(&settings.webhook_allowed_hosts);
+    let client = match super::webhook::client(
+        Duration::from_secs(settings.request_timeout_seconds),
+        &allowed,
+    ) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "cannot build the webhook client; notifications are off");
@@ -26,7 +29,7 @@ async fn run(store: Store, settings: NotifySettings) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = once(&store, &settings, &client).await {
+        if let Err(e) = once(&store, &settings, &client, &allowed).await {
             tracing::warn!(error = %e, "notification worker: retrying on the next tick");
         }
     }
@@ -38,6 +41,7 @@ pub async fn once(
     store: &Store,
     settings: &NotifySettings,
     client: &reqwest::Client,
+    allowed: &super::webhook::AllowedHosts,
 ) -> Result<(), crate::store::StoreError> {
     let now = crate::store::now();
     if settings.reminder_minutes > 0 {
@@ -51,7 +55,7 @@ pub async fn once(
     }
     queries::enqueue_no_shows(store, now, settings.batch).await?;
     fan_out(store, settings, now).await?;
-    deliver(store, settings, client, crate::store::now()).await
+    deliver(store, settings, client, allowed, crate::store::now()).await
 }
 
 async fn fan_out(
@@ -74,6 +78,7 @@ async fn deliver(
     store: &Store,
     settings: &NotifySettings,
     client: &reqwest::Client,
+    allowed: &super::webhook::AllowedHosts,
     now: DateTime<Utc>,
 ) -> Result<(), crate::store::StoreError> {
     // Leased past the request timeout: another instance takes them only if this one died.
@@ -81,7 +86,7 @@ async fn deliver(
     let rows = queries::claim_deliveries(store, now, lease, settings.batch).await?;
     let sends = rows.iter().map(|d| async move {
         let result = if d.active {
-            super::webhook::post(client, &d.url, &d.secret, &d.event, d.id, &d.body).await
+            super::webhook::post(client, allowed, &d.url, &d.secret, &d.event, d.id, &d.body).await
         } else {
             Err("webhook removed".to_owned())
         };

@@ -78,38 +78,39 @@ async fn managed_user(state: &AppState, staff: &Staff, id: i64) -> Result<UserRo
     Ok(user)
 }
 
-/// A name of a court or room: trimmed, 1 to 100 characters, no control characters.
+/// A name of a court or room: trimmed, 1 to 100 characters, no control or invisible
+/// characters (422 `invalid_name`). Not NFKC: a court's name is written with full-width
+/// brackets (`杭州市中级人民法院（新）`), which NFKC would turn into ASCII ones.
 pub fn name_field(field: &str, text: &str) -> Result<String, ApiError> {
     let name = text.trim();
+    if name.chars().any(crate::auth::is_hidden_char) {
+        return Err(ApiError::Unprocessable {
+            code: "invalid_name",
+            message: format!("{field}: {}", crate::auth::NameError::Hidden),
+        });
+    }
     let chars = name.chars().count();
-    if chars == 0 || chars > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::invalid(format!(
-            "{field}: 1 to 100 characters, without line breaks"
-        )));
+    if chars == 0 || chars > 100 {
+        return Err(ApiError::invalid(format!("{field}: 1 to 100 characters")));
     }
     Ok(name.to_owned())
 }
 
-/// A person's display name: trimmed, 1 to 64 characters.
+/// A person's display name: normalized like every name, 1 to 64 characters.
 pub fn display_name_field(text: &str) -> Result<String, ApiError> {
-    let name = text.trim();
-    let chars = name.chars().count();
-    if chars == 0 || chars > 64 || name.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            "display_name: 1 to 64 characters, without line breaks",
-        ));
-    }
-    Ok(name.to_owned())
+    crate::auth::name_input("display_name", text, 64)
 }
 
-/// A username: 3 to 64 of ASCII letters, digits, `.`, `_` and `-`.
+/// A username: 3 to 64 of ASCII letters, digits, `.`, `_` and `-`, stored lower-case (login
+/// lower-cases what it is given: `auth::normalize_username`), so that `Xihu.Coord` is refused
+/// as taken when `xihu.coord` exists rather than created as a second user.
 pub fn username_field(text: &str) -> Result<String, ApiError> {
     let ok = (3..=64).contains(&text.len())
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if ok {
-        Ok(text.to_owned())
+        Ok(text.to_ascii_lowercase())
     } else {
         Err(ApiError::invalid(
             "username: 3 to 64 letters, digits, '.', '_' or '-'",
@@ -230,7 +231,7 @@ pub struct NewCourt {
         (status = 401, body = ErrorBody),
         (status = 403, description = "forbidden: not an admin, or the parent is outside your scope", body = ErrorBody),
         (status = 409, description = "court_name_taken", body = ErrorBody),
-        (status = 422, description = "invalid_input: bad name, unknown parent, level not below the parent's", body = ErrorBody)
+        (status = 422, description = "invalid_name: a control, bidi-override or zero-width character in a name; invalid_input: bad name, unknown parent, level not below the parent's", body = ErrorBody)
     ),
     security(("bearer" = [])),
     tag = "admin"
@@ -300,7 +301,7 @@ pub struct Rename {
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "court_name_taken", body = ErrorBody),
-        (status = 422, description = "invalid_input", body = ErrorBody)
+        (status = 422, description = "invalid_input; invalid_name: a control, bidi-override or zero-width character in a name", body = ErrorBody)
     ),
     security(("bearer" = [])),
     tag = "admin"
@@ -358,7 +359,7 @@ pub struct AdminRoom {
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "room_name_taken", body = ErrorBody),
-        (status = 422, description = "invalid_input: bad name, or a host room at a basic court", body = ErrorBody)
+        (status = 422, description = "invalid_name: a control, bidi-override or zero-width character in a name; invalid_input: bad name, or a host room at a basic court", body = ErrorBody)
     ),
     security(("bearer" = [])),
     tag = "admin"
@@ -412,7 +413,7 @@ pub async fn create_room(
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "room_name_taken", body = ErrorBody),
-        (status = 422, description = "invalid_input", body = ErrorBody)
+        (status = 422, description = "invalid_input; invalid_name: a control, bidi-override or zero-width character in a name", body = ErrorBody)
     ),
     security(("bearer" = [])),
     tag = "admin"
@@ -526,7 +527,7 @@ pub struct NewUserRequest {
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 409, description = "username_taken", body = ErrorBody),
-        (status = 422, description = "invalid_input: bad username, name or court, or a password too short", body = ErrorBody)
+        (status = 422, description = "invalid_name: a control, bidi-override or zero-width character in a name; invalid_input: bad username, name or court, or a password too short", body = ErrorBody)
     ),
     security(("bearer" = [])),
     tag = "admin"
@@ -599,7 +600,7 @@ pub struct UserUpdate {
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "own_account", body = ErrorBody),
-        (status = 422, description = "invalid_input", body = ErrorBody)
+        (status = 422, description = "invalid_input; invalid_name: a control, bidi-override or zero-width character in a name", body = ErrorBody)
     ),
     security(("bearer" = [])),
     tag = "admin"

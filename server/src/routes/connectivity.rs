@@ -210,7 +210,8 @@ fn not_found(e: StoreError, what: &'static str) -> ApiError {
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 422, description = "no data channel, no candidates, not an offer", body = ErrorBody),
-        (status = 429, description = "too_many_tests", body = ErrorBody)
+        (status = 429, description = "too_many_tests: this instance runs its most tests at once; too_many_device_checks: a petitioner's token or booking has started its most device checks in the window (connectivity.device_checks_per_token, device_checks_per_booking per device_check_window_minutes; see Retry-After)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "with too_many_device_checks: seconds until the oldest counted check stops counting")))
     ),
     security(("bearer" = [])),
     tag = "connectivity"
@@ -248,7 +249,7 @@ pub async fn start_test(
                     "room_id: a device check is recorded against your session, not a room",
                 ));
             }
-            (None, Some(p.session_id), "petitioner".to_owned())
+            (None, Some(p.session_id), format!("petitioner-{}", p.seat))
         }
     };
     let started = state
@@ -863,7 +864,7 @@ pub async fn export_campaign(
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)
+        (status = 422, description = "invalid_input; invalid_name: a control, bidi-override or zero-width character in a name", body = ErrorBody)
     ),
     security(("bearer" = [])),
     tag = "connectivity"
@@ -881,20 +882,14 @@ pub async fn set_contacts(
             "only a court the campaign covers records its contacts",
         ));
     }
-    let name_ok = |n: &str| {
-        !n.trim().is_empty() && n.chars().count() <= 50 && !n.chars().any(char::is_control)
-    };
     let phone_ok = |p: &str| {
         let digits = p.chars().filter(char::is_ascii_digit).count();
         (7..=20).contains(&digits)
             && p.chars()
                 .all(|c| c.is_ascii_digit() || c == '-' || c == ' ')
     };
-    if !name_ok(&body.contact_name) || !name_ok(&body.tech_name) {
-        return Err(ApiError::invalid(
-            "contact_name, tech_name: 1 to 50 characters",
-        ));
-    }
+    let contact_name = crate::auth::name_input("contact_name", &body.contact_name, 50)?;
+    let tech_name = crate::auth::name_input("tech_name", &body.tech_name, 50)?;
     if !phone_ok(&body.contact_phone) || !phone_ok(&body.tech_phone) {
         return Err(ApiError::invalid(
             "contact_phone, tech_phone: a phone number (7 to 20 digits, spaces and dashes)",
@@ -905,8 +900,8 @@ pub async fn set_contacts(
         .set_campaign_contacts(
             campaign.id,
             staff.court_id,
-            (body.contact_name.trim(), body.contact_phone.trim()),
-            (body.tech_name.trim(), body.tech_phone.trim()),
+            (&contact_name, body.contact_phone.trim()),
+            (&tech_name, body.tech_phone.trim()),
             staff.user_id,
         )
         .await?;

@@ -85,6 +85,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-async fn api_not_found() -> Result<actix_web::HttpResponse, crate::error::ApiError> {
-    Err(crate::error::ApiError::NotFound("endpoint"))
+/// No route took the request: 405 with `Allow` when the path is one the API serves with other
+/// methods, else 404.
+async fn api_not_found(
+    req: actix_web::HttpRequest,
+) -> Result<actix_web::HttpResponse, crate::error::ApiError> {
+    let Some(methods) = openapi::methods_at(req.path()) else {
+        return Err(crate::error::ApiError::NotFound("endpoint"));
+    };
+    let allow = methods.join(", ");
+    Ok(actix_web::HttpResponse::MethodNotAllowed()
+        .insert_header((actix_web::http::header::ALLOW, allow.clone()))
+        .json(crate::error::ErrorBody {
+            code: "method_not_allowed",
+            message: format!(
+                "{} is not answered at this path; it answers {allow}",
+                req.method()
+            ),
+            rule: None,
+        }))
 }

@@ -144,7 +144,7 @@ impl From<WebhookRow> for WebhookView {
     post,
     path = "/api/v1/webhooks",
     request_body = NewWebhook,
-    responses((status = 201, body = WebhookView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, description = "bad URL, short secret or unknown event", body = ErrorBody)),
+    responses((status = 201, body = WebhookView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, description = "invalid_input: bad URL, short secret or unknown event; webhook_target_refused: the URL names a loopback, link-local or unspecified address, or localhost, not in notifications.webhook_allowed_hosts", body = ErrorBody)),
     security(("bearer" = [])),
     tag = "notifications"
 )]
@@ -157,6 +157,11 @@ pub async fn create_webhook(
     staff.require(&[Role::Admin])?;
     let url = body.url.trim();
     webhook::check_url(url).map_err(|m| ApiError::invalid(format!("url: {m}")))?;
+    let allowed = webhook::AllowedHosts::new(&state.settings.notifications.webhook_allowed_hosts);
+    webhook::check_target(url, &allowed).map_err(|m| ApiError::Unprocessable {
+        code: "webhook_target_refused",
+        message: format!("url: {m}"),
+    })?;
     webhook::check_secret(&body.secret).map_err(|m| ApiError::invalid(format!("secret: {m}")))?;
     let mut topics = body.topics.clone();
     topics.sort();

@@ -1,5 +1,6 @@
 use actix_web::{HttpResponse, get};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::{
@@ -98,7 +99,7 @@ use crate::error::ErrorBody;
         super::notifications::NotificationView, super::notifications::NotificationList,
         super::notifications::NewWebhook, super::notifications::WebhookView,
         crate::notify::queries::DeliveryView, super::notice::NoticeView)),
-    modifiers(&Bearer)
+    modifiers(&Bearer, &GenericAnswers)
 )]
 pub struct ApiDoc;
 
@@ -117,6 +118,113 @@ impl Modify for Bearer {
             ),
         );
     }
+}
+
+/// The answers an operation may give whatever it does, which the extractors and the
+/// authentication give before its handler runs: each is added to every operation that can earn
+/// it and does not describe it already, so that the description lists every status.
+struct GenericAnswers;
+
+impl Modify for GenericAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                let takes = |place: ParameterIn| {
+                    op.parameters
+                        .iter()
+                        .flatten()
+                        .any(|p| p.parameter_in == place)
+                };
+                let mut generic = Vec::new();
+                if op.request_body.is_some() {
+                    generic.push((
+                        "400",
+                        "malformed_json: the body is not JSON; bad_request: not sent as \
+                         application/json, or over the body limit; body_too_slow: the body did \
+                         not arrive in time",
+                    ));
+                }
+                if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    generic.push((
+                        "401",
+                        "unauthenticated: no token, or one that is forged, expired or revoked",
+                    ));
+                }
+                if takes(ParameterIn::Path) {
+                    generic.push((
+                        "404",
+                        "not_found: a path parameter that is not of its type, or no such record",
+                    ));
+                }
+                if takes(ParameterIn::Query) {
+                    generic.push((
+                        "422",
+                        "invalid_input: a query parameter that is not of its type",
+                    ));
+                }
+                for (status, description) in generic {
+                    op.responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| error_response(description));
+                }
+            }
+        }
+    }
+}
+
+fn error_response(description: &str) -> RefOr<Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+/// The methods the API answers at `path` (a concrete request path), from the description;
+/// `None` when no documented path matches it. Built once.
+pub fn methods_at(path: &str) -> Option<&'static [&'static str]> {
+    use std::sync::OnceLock;
+    static ROUTES: OnceLock<Vec<(actix_web::dev::ResourceDef, Vec<&'static str>)>> =
+        OnceLock::new();
+    let routes = ROUTES.get_or_init(|| {
+        ApiDoc::openapi()
+            .paths
+            .paths
+            .iter()
+            .map(|(template, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(m, present)| present.then_some(m))
+                .collect();
+                (actix_web::dev::ResourceDef::new(template.as_str()), methods)
+            })
+            .collect()
+    });
+    routes
+        .iter()
+        .find(|(def, _)| def.is_match(path))
+        .map(|(_, methods)| methods.as_slice())
 }
 
 /// The OpenAPI 3.1 description of every endpoint.

@@ -19,11 +19,28 @@ const BELOW: &str = "WITH RECURSIVE down(id, depth) AS ( \
 pub struct NewTest<'a> {
     pub local_room_id: Option<i64>,
     pub session_id: Option<i64>,
-    /// `user-<id>` or `petitioner`.
+    /// `user-<id>`, or `petitioner-<seat>` (the join token's seat, see `JoinClaims::seat`).
     pub run_by: &'a str,
     /// `media` or `data`.
     pub kind: &'a str,
     pub started_at: DateTime<Utc>,
+}
+
+/// How many device checks a petitioner may start (see `ConnectivitySettings`).
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceCheckCap {
+    /// Since when tests count.
+    pub since: DateTime<Utc>,
+    pub per_token: i64,
+    pub per_booking: i64,
+}
+
+/// A device check refused by its cap: which one, and the oldest counted test's start (it
+/// stops counting one window after it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capped {
+    Token(DateTime<Utc>),
+    Booking(DateTime<Utc>),
 }
 
 /// How a test ended.
@@ -117,6 +134,58 @@ impl Store {
             .fetch_one(p)
             .await)?;
         Ok(id)
+    }
+
+    /// Records a petitioner's device check of `session_id` (`t.session_id` is not read), unless
+    /// its token (`t.run_by`) or its session (one
+    /// per booking) has started its cap of tests since `cap.since`. Counted in the database, so
+    /// the caps hold across instances; the session's row is locked (PostgreSQL) or the write
+    /// lock held (SQLite) from count to insert, so concurrent starts cannot both squeeze in.
+    pub async fn insert_device_check(
+        &self,
+        session_id: i64,
+        t: &NewTest<'_>,
+        cap: DeviceCheckCap,
+    ) -> Result<Result<i64, Capped>, StoreError> {
+        let lock = match self {
+            Store::Postgres(_) => "SELECT id FROM sessions WHERE id = $1 FOR UPDATE",
+            Store::Sqlite(_) => "SELECT id FROM sessions WHERE id = $1",
+        };
+        let count = "SELECT COUNT(*), MIN(started_at) FROM connectivity_tests \
+                     WHERE session_id = $1 AND started_at > $2";
+        let count_token = "SELECT COUNT(*), MIN(started_at) FROM connectivity_tests \
+                           WHERE session_id = $1 AND started_at > $2 AND run_by = $3";
+        let insert = "INSERT INTO connectivity_tests (local_room_id, session_id, run_by, kind, \
+                      started_at, status) VALUES ($1, $2, $3, $4, $5, 'running') RETURNING id";
+        in_write_tx!(self, |tx| {
+            sqlx::query(lock).bind(session_id).execute(&mut *tx).await?;
+            let (n, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(count_token)
+                .bind(session_id)
+                .bind(cap.since)
+                .bind(t.run_by)
+                .fetch_one(&mut *tx)
+                .await?;
+            if n >= cap.per_token {
+                return Ok(Err(Capped::Token(oldest.unwrap_or(cap.since))));
+            }
+            let (n, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(count)
+                .bind(session_id)
+                .bind(cap.since)
+                .fetch_one(&mut *tx)
+                .await?;
+            if n >= cap.per_booking {
+                return Ok(Err(Capped::Booking(oldest.unwrap_or(cap.since))));
+            }
+            let (id,): (i64,) = sqlx::query_as(insert)
+                .bind(t.local_room_id)
+                .bind(session_id)
+                .bind(t.run_by)
+                .bind(t.kind)
+                .bind(t.started_at)
+                .fetch_one(&mut *tx)
+                .await?;
+            Ok(Ok(id))
+        })
     }
 
     /// Records how a running test ended; a test already finished (e.g. swept as abandoned) is
