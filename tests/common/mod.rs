@@ -57,6 +57,9 @@ pub fn test_settings(database_url: String) -> Settings {
     s.database.url = SecretString::from(database_url);
     s.database.max_connections = 10;
     s.log.filter = "warn".into();
+    // Any time with media on both sides makes a reception held (the product's minimum is 60 s);
+    // tests/server/lifecycle.rs sets its own minimum to test the rule.
+    s.records.min_reception_seconds = 0;
     s
 }
 
@@ -434,6 +437,42 @@ pub async fn admit_petitioner(host: &mut Ws, petitioner: &mut Ws) {
     ws_send(host, &json!({"type": "admit", "participant": "petitioner"})).await;
     next_of(petitioner, "admitted").await;
     next_of(host, "joined").await;
+}
+
+/// Media flows both ways: the petitioner and the host report an inbound bitrate (`quality`),
+/// as the web client does every 10 s, and this returns once both reports are on the session's
+/// timeline (read with `officer_token`). A session counts as held only with such evidence.
+pub async fn media_flows(
+    app: &TestApp,
+    session_id: i64,
+    officer_token: &str,
+    host: &mut Ws,
+    petitioner: &mut Ws,
+) {
+    let count = || async {
+        let detail = app
+            .get_ok(&format!("/api/v1/sessions/{session_id}"), officer_token)
+            .await;
+        detail["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["kind"] == "quality")
+            .count()
+    };
+    let before = count().await;
+    let report =
+        json!({"type": "quality", "rtt_ms": 30.0, "packet_loss": 0.0, "bitrate_kbps": 850.0});
+    ws_send(petitioner, &report).await;
+    ws_send(host, &report).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while count().await < before + 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the quality reports reach the timeline within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// The machine's Redis, or None (after saying so loudly) when it is absent and not required.

@@ -80,6 +80,9 @@ impl Server {
             // The test seeds once itself; the server only serves.
             .env("COURTLINK__DEMO__SEED", "false")
             .env("COURTLINK__LOG__FILTER", "warn")
+            // Any time with media on both sides makes a reception held (the sockets below
+            // report it); the product's minimum is 60 s.
+            .env("COURTLINK__RECORDS__MIN_RECEPTION_SECONDS", "0")
             .stdout(std::process::Stdio::piped())
             .stderr(stderr)
             .spawn()
@@ -796,6 +799,18 @@ async fn ender(ctx: Arc<Ctx>, open: Arc<Mutex<Option<Open>>>, next_slot: Arc<Ato
                 continue;
             }
         }
+        // Media flows both ways, as the web client reports it (a session is held only then).
+        let report =
+            json!({"type": "quality", "rtt_ms": 30.0, "packet_loss": 0.0, "bitrate_kbps": 850.0})
+                .to_string();
+        if petitioner
+            .send(Message::text(report.clone()))
+            .await
+            .is_err()
+            || host.send(Message::text(report)).await.is_err()
+        {
+            continue;
+        }
         let outcome =
             ["reply", "assign", "transfer", "supervise"][usize::try_from(session).unwrap() % 4];
         let mut tries = 0;
@@ -830,7 +845,7 @@ async fn ender(ctx: Arc<Ctx>, open: Arc<Mutex<Option<Open>>>, next_slot: Arc<Ato
                         false
                     }
                     // The admission may not be recorded yet: try again shortly.
-                    (409, "session_not_held") => tries < 20,
+                    (409, "session_not_held" | "reception_not_held") => tries < 20,
                     _ if expected_refusal(status, &code) => false,
                     _ => {
                         l.bad.push(format!("POST end: {status} {body}"));

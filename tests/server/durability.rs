@@ -319,6 +319,9 @@ async fn redis_stopped_and_started_under_live_sessions() {
     let mut pet2 = ws_join(&a, s2, &s2_petitioner).await;
     next_json(&mut pet2).await;
     common::admit_petitioner(&mut host2, &mut pet2).await;
+    // Media flows in both calls (a session is held, and may end, only then).
+    common::media_flows(&a, s1.session_id, &officer, &mut host1, &mut pet1).await;
+    common::media_flows(&b, s2, &officer, &mut host2, &mut pet2).await;
 
     redis.stop();
     let down = Instant::now();

@@ -16,6 +16,7 @@ mod contention;
 mod crash;
 mod durability;
 mod fuzz_regressions;
+mod lifecycle;
 mod log_scan;
 mod notifications;
 mod openapi_props;

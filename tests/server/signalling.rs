@@ -99,6 +99,7 @@ async fn only_the_sessions_participants_get_in() {
     let mut petitioner = ws_join(&app, sid, &s.petitioner_token).await;
     next_json(&mut petitioner).await;
     common::admit_petitioner(&mut host, &mut petitioner).await;
+    common::media_flows(&app, sid, &s.officer_token, &mut host, &mut petitioner).await;
 
     // Once ended, nobody gets in.
     let res = app
