@@ -441,7 +441,8 @@ pub async fn admit_petitioner(host: &mut Ws, petitioner: &mut Ws) {
 
 /// Media flows both ways: the petitioner and the host report an inbound bitrate (`quality`),
 /// as the web client does every 10 s, and this returns once both reports are on the session's
-/// timeline (read with `officer_token`). A session counts as held only with such evidence.
+/// timeline (read with `officer_token`). A session counts as held only with such evidence; the
+/// reports come a second after the call: that second is the media they vouch for.
 pub async fn media_flows(
     app: &TestApp,
     session_id: i64,
@@ -449,24 +450,37 @@ pub async fn media_flows(
     host: &mut Ws,
     petitioner: &mut Ws,
 ) {
-    let count = || async {
+    // A bitrate of its own marks this round's reports among any others on the timeline.
+    let kbps = 850.0
+        + f64::from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock")
+                .subsec_micros()
+                % 1000,
+        ) / 1000.0;
+    let recorded = || async {
         let detail = app
             .get_ok(&format!("/api/v1/sessions/{session_id}"), officer_token)
             .await;
-        detail["events"]
+        let mine: Vec<bool> = detail["events"]
             .as_array()
             .expect("events")
             .iter()
-            .filter(|e| e["kind"] == "quality")
-            .count()
+            .filter(|e| e["kind"] == "quality" && e["data"]["bitrate_kbps"].as_f64() == Some(kbps))
+            .map(|e| e["actor"] == "petitioner")
+            .collect();
+        mine.contains(&true) && mine.contains(&false)
     };
-    let before = count().await;
+    // The timeline keeps whole seconds: a report in the same second as the admission would
+    // vouch for no time at all, so let the clock pass into the next second first.
+    tokio::time::sleep(Duration::from_millis(1050)).await;
     let report =
-        json!({"type": "quality", "rtt_ms": 30.0, "packet_loss": 0.0, "bitrate_kbps": 850.0});
+        json!({"type": "quality", "rtt_ms": 30.0, "packet_loss": 0.0, "bitrate_kbps": kbps});
     ws_send(petitioner, &report).await;
     ws_send(host, &report).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while count().await < before + 2 {
+    while !recorded().await {
         assert!(
             std::time::Instant::now() < deadline,
             "the quality reports reach the timeline within 10 s"

@@ -217,7 +217,8 @@ async fn whole_path(app: TestApp) {
         (entry["channel"].as_str(), entry["counted_as"].as_str()),
         (Some("video_spc"), Some("local"))
     );
-    // The timeline holds joins, chat and the outcome (leaves arrive as the sockets close).
+    // The timeline holds joins, chat, the media reports and the outcome (leaves arrive as the
+    // sockets close).
     let timeline = app
         .get_ok(&format!("/api/v1/sessions/{session_id}"), &officer)
         .await;
@@ -228,8 +229,10 @@ async fn whole_path(app: TestApp) {
         .filter(|k| *k != "status_changed")
         .collect();
     assert_eq!(
-        &kinds[..6],
-        ["joined", "joined", "admitted", "chat", "chat", "ended"],
+        &kinds[..8],
+        [
+            "joined", "joined", "admitted", "chat", "chat", "quality", "quality", "ended"
+        ],
         "{kinds:?}"
     );
     let ended_event = events.iter().find(|e| e["kind"] == "ended").unwrap();

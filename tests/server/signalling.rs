@@ -257,7 +257,9 @@ async fn a_second_connection_of_the_same_identity_replaces_the_first() {
         ["joined", "joined", "admitted", "joined", "chat", "left"],
         "{kinds:?}"
     );
-    assert_eq!(timeline["status"], "live");
+    // The petitioner has left: the session is no longer live (issue 15 item 9).
+    assert_eq!(timeline["status"], "waiting");
+    assert_eq!(timeline["petitioner_left"], true);
 }
 
 /// Opens a socket with extra subprotocol entries (e.g. `resume.7`).

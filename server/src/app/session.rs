@@ -10,7 +10,9 @@
 //! Media is what the clients report (`quality`, every 10 s, with the inbound bitrate measured
 //! since their previous report): a report with `bitrate_kbps > 0` shows media reached that
 //! participant over the time since its previous report, and at most [`REPORT_SPAN_MS`] back.
-//! `docs/lifecycle.md` works an example through.
+//! The timeline keeps whole seconds, so a report in the very second of the admission vouches for
+//! nothing yet; at the 60 s default that costs at most a second. `docs/lifecycle.md` works an
+//! example through.
 //!
 //! The store applies [`transition`] inside the transaction that records the event (it is handed
 //! the function, so that the store does not import this module, which imports the store).
