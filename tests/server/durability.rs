@@ -49,6 +49,9 @@ async fn postgres_restarted_under_load() {
     let pg = Arc::new(pg);
     let app = TestApp::spawn_at(Backend::Postgres, pg.url(), |_| {}).await;
     let s = app.book_demo_session().await;
+    // The petitioner is let in: a transcript is written only of a session that has started.
+    let (_host, _petitioner) =
+        common::live_call(&app, s.session_id, &s.officer_token, &s.petitioner_token).await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()
