@@ -57,6 +57,11 @@ pub struct RecordsSettings {
     pub no_show_after_minutes: i64,
     /// How often each instance looks for interrupted sessions and no-shows, in seconds.
     pub sweep_seconds: u64,
+    /// The least time, in seconds, that the petitioner and the host must have been connected
+    /// with media flowing both ways, inside the session's window, for the session to count as a
+    /// held reception (接访成立) and take an outcome (0–1800; 0 asks only for some such time,
+    /// which is for tests). `docs/lifecycle.md` says why the default is 60.
+    pub min_reception_seconds: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -599,6 +604,12 @@ impl Settings {
             return invalid(
                 "records.interrupt_after_seconds",
                 "must be between 0 and 3600",
+            );
+        }
+        if !(0..=1800).contains(&self.records.min_reception_seconds) {
+            return invalid(
+                "records.min_reception_seconds",
+                "must be between 0 and 1800",
             );
         }
         if !(1..=240).contains(&self.records.no_show_after_minutes) {

@@ -1161,7 +1161,13 @@ async fn peer(
     let mut ctl_open = true;
     let start = tokio::time::Instant::now();
     let mut next_signal = start + Duration::from_millis(rng.gen_range(500..2500));
-    let mut next_quality = start + Duration::from_millis(rng.gen_range(0..10_000));
+    // Every 10 s as the web client does, or faster on a compressed day: a session is held (and
+    // may end) only with media reports from both sides (docs/lifecycle.md).
+    let quality_every = Duration::from_secs(10)
+        .min(run.day / 20)
+        .max(Duration::from_millis(500));
+    let quality_ms = u64::try_from(quality_every.as_millis()).unwrap_or(10_000);
+    let mut next_quality = start + Duration::from_millis(rng.gen_range(0..quality_ms));
     let mut next_chat = start + Duration::from_millis(rng.gen_range(3000..20_000));
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let deadline = tokio::time::sleep(run.day + Duration::from_secs(90));
@@ -1269,7 +1275,7 @@ async fn peer(
                         out.push(json!({"type": "quality", "rtt_ms": rng.gen_range(5.0..80.0),
                             "packet_loss": rng.gen_range(0.0..0.02), "bitrate_kbps": rng.gen_range(300.0..1500.0)}).to_string());
                         run.quality_sent.fetch_add(1, Ordering::Relaxed);
-                        next_quality = now + Duration::from_secs(10);
+                        next_quality = now + quality_every;
                     }
                     if kind != Kind::Staff && now >= next_chat {
                         chats += 1;
@@ -1687,6 +1693,12 @@ pub async fn run(settings: &Settings, a: &ProvinceArgs, redis_url: &str) -> anyh
             "[\"127.0.0.1\"]".to_owned(),
         ),
         ("COURTLINK__SIGNALLING__WAITING_ROOM", "true".to_owned()),
+        // A held reception needs `records.min_reception_seconds` of media both ways; a
+        // compressed day's sessions last seconds, so a quarter of one is asked, at most 60 s.
+        (
+            "COURTLINK__RECORDS__MIN_RECEPTION_SECONDS",
+            ((a.minutes * 60.0 * 0.45 / 4.0).min(60.0) as i64).to_string(),
+        ),
         (
             "COURTLINK__SIGNALLING__RATE_LIMIT_PER_SECOND",
             s.rate_limit_per_second.to_string(),

@@ -221,6 +221,7 @@ impl Application {
 /// Marks interrupted sessions and no-shows. Every instance runs it; each change is conditional
 /// on the session's current status, so two instances never record one transition twice.
 fn spawn_records_sweeper(store: Store, settings: crate::config::RecordsSettings) {
+    use crate::app::session::transition;
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(settings.sweep_seconds));
         loop {
@@ -228,9 +229,12 @@ fn spawn_records_sweeper(store: Store, settings: crate::config::RecordsSettings)
             let now = crate::store::now();
             let lost = now - chrono::Duration::seconds(settings.interrupt_after_seconds);
             if let Ok(ids) = store.sessions_everyone_lost(lost).await {
-                for id in ids {
+                for (id, started) in ids {
+                    // A session that never had its petitioner was not interrupted: it is
+                    // merely empty again.
+                    let kind = if started { "interrupted" } else { "emptied" };
                     let _ = store
-                        .add_event(id, "interrupted", "system", &serde_json::json!({}))
+                        .add_event(id, kind, "system", &serde_json::json!({}), transition)
                         .await;
                 }
             }
@@ -238,7 +242,7 @@ fn spawn_records_sweeper(store: Store, settings: crate::config::RecordsSettings)
             if let Ok(ids) = store.sessions_without_petitioner(late).await {
                 for id in ids {
                     let _ = store
-                        .add_event(id, "no_show", "system", &serde_json::json!({}))
+                        .add_event(id, "no_show", "system", &serde_json::json!({}), transition)
                         .await;
                 }
             }

@@ -57,6 +57,9 @@ pub fn test_settings(database_url: String) -> Settings {
     s.database.url = SecretString::from(database_url);
     s.database.max_connections = 10;
     s.log.filter = "warn".into();
+    // Any time with media on both sides makes a reception held (the product's minimum is 60 s);
+    // tests/server/lifecycle.rs sets its own minimum to test the rule.
+    s.records.min_reception_seconds = 0;
     s
 }
 
@@ -434,6 +437,56 @@ pub async fn admit_petitioner(host: &mut Ws, petitioner: &mut Ws) {
     ws_send(host, &json!({"type": "admit", "participant": "petitioner"})).await;
     next_of(petitioner, "admitted").await;
     next_of(host, "joined").await;
+}
+
+/// Media flows both ways: the petitioner and the host report an inbound bitrate (`quality`),
+/// as the web client does every 10 s, and this returns once both reports are on the session's
+/// timeline (read with `officer_token`). A session counts as held only with such evidence; the
+/// reports come a second after the call: that second is the media they vouch for.
+pub async fn media_flows(
+    app: &TestApp,
+    session_id: i64,
+    officer_token: &str,
+    host: &mut Ws,
+    petitioner: &mut Ws,
+) {
+    // A bitrate of its own marks this round's reports among any others on the timeline.
+    let kbps = 850.0
+        + f64::from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock")
+                .subsec_micros()
+                % 1000,
+        ) / 1000.0;
+    let recorded = || async {
+        let detail = app
+            .get_ok(&format!("/api/v1/sessions/{session_id}"), officer_token)
+            .await;
+        let mine: Vec<bool> = detail["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["kind"] == "quality" && e["data"]["bitrate_kbps"].as_f64() == Some(kbps))
+            .map(|e| e["actor"] == "petitioner")
+            .collect();
+        mine.contains(&true) && mine.contains(&false)
+    };
+    // The timeline keeps whole seconds: a report in the same second as the admission would
+    // vouch for no time at all, so let the clock pass into the next second first.
+    tokio::time::sleep(Duration::from_millis(1050)).await;
+    let report =
+        json!({"type": "quality", "rtt_ms": 30.0, "packet_loss": 0.0, "bitrate_kbps": kbps});
+    ws_send(petitioner, &report).await;
+    ws_send(host, &report).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !recorded().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the quality reports reach the timeline within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// The machine's Redis, or None (after saying so loudly) when it is absent and not required.

@@ -162,6 +162,14 @@ async fn whole_path(app: TestApp) {
     assert!(line["seq"].as_u64() > mine["seq"].as_u64());
 
     // 4. The officer ends the session with an outcome; both sides are told.
+    common::media_flows(
+        &app,
+        session_id,
+        &officer,
+        &mut officer_ws,
+        &mut petitioner_ws,
+    )
+    .await;
     let res = app
         .post(
             &format!("/api/v1/sessions/{session_id}/end"),
@@ -209,7 +217,8 @@ async fn whole_path(app: TestApp) {
         (entry["channel"].as_str(), entry["counted_as"].as_str()),
         (Some("video_spc"), Some("local"))
     );
-    // The timeline holds joins, chat and the outcome (leaves arrive as the sockets close).
+    // The timeline holds joins, chat, the media reports and the outcome (leaves arrive as the
+    // sockets close).
     let timeline = app
         .get_ok(&format!("/api/v1/sessions/{session_id}"), &officer)
         .await;
@@ -220,8 +229,10 @@ async fn whole_path(app: TestApp) {
         .filter(|k| *k != "status_changed")
         .collect();
     assert_eq!(
-        &kinds[..6],
-        ["joined", "joined", "admitted", "chat", "chat", "ended"],
+        &kinds[..8],
+        [
+            "joined", "joined", "admitted", "chat", "chat", "quality", "quality", "ended"
+        ],
         "{kinds:?}"
     );
     let ended_event = events.iter().find(|e| e["kind"] == "ended").unwrap();
@@ -848,8 +859,9 @@ async fn a_token_is_refreshed_and_an_early_end_frees_the_room() {
         )
         .await;
     assert_error(res, 409, "session_not_held").await;
-    let (_host, _petitioner) =
+    let (mut host, mut petitioner) =
         common::live_call(&app, s.session_id, token, &s.petitioner_token).await;
+    common::media_flows(&app, s.session_id, token, &mut host, &mut petitioner).await;
     // The session ends within its slot: the ledger names the outcome, and the booking now ends
     // when the reception did, so its local room is free for the rest of the window.
     let booked = app

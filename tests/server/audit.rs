@@ -96,8 +96,16 @@ async fn audit_trail(app: TestApp) {
         .unwrap();
     let petitioner_token = joined["token"].as_str().unwrap();
     // A session ends only once someone has come.
-    let (_host, _petitioner) =
+    let (mut host, mut petitioner) =
         common::live_call(&app, s.session_id, &s.officer_token, petitioner_token).await;
+    common::media_flows(
+        &app,
+        s.session_id,
+        &s.officer_token,
+        &mut host,
+        &mut petitioner,
+    )
+    .await;
     let res = app
         .post(
             &format!("/api/v1/sessions/{}/end", s.session_id),

@@ -49,6 +49,9 @@ async fn postgres_restarted_under_load() {
     let pg = Arc::new(pg);
     let app = TestApp::spawn_at(Backend::Postgres, pg.url(), |_| {}).await;
     let s = app.book_demo_session().await;
+    // The petitioner is let in: a transcript is written only of a session that has started.
+    let (_host, _petitioner) =
+        common::live_call(&app, s.session_id, &s.officer_token, &s.petitioner_token).await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()
@@ -319,6 +322,9 @@ async fn redis_stopped_and_started_under_live_sessions() {
     let mut pet2 = ws_join(&a, s2, &s2_petitioner).await;
     next_json(&mut pet2).await;
     common::admit_petitioner(&mut host2, &mut pet2).await;
+    // Media flows in both calls (a session is held, and may end, only then).
+    common::media_flows(&a, s1.session_id, &officer, &mut host1, &mut pet1).await;
+    common::media_flows(&b, s2, &officer, &mut host2, &mut pet2).await;
 
     redis.stop();
     let down = Instant::now();

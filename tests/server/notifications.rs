@@ -247,7 +247,13 @@ async fn no_show_is_announced_once(app: TestApp) {
     .await
     .unwrap();
     store
-        .add_event(b.session_id, "no_show", "system", &json!({}))
+        .add_event(
+            b.session_id,
+            "no_show",
+            "system",
+            &json!({}),
+            courtlink::app::session::transition,
+        )
         .await
         .unwrap();
     let n = notification(&app, &b.coordinator, "booking.no_show", b.booking_id).await;

@@ -4,8 +4,11 @@
 //! The fixture books three sessions through the API with the demo courts — A: 西湖 with the SPC,
 //! held and rated satisfied; B: 上城 with 浙江高院, interrupted, resumed, held and rated
 //! dissatisfied; C: 西湖 with 杭州中院, a no-show — and moves them through the store's own
-//! lifecycle calls, ending held sessions with the officer's real `end` request (which writes the
-//! ledger). Tests that need another province, or many sessions, add generated data.
+//! lifecycle calls, ending held sessions with the store's own `end_session` (which writes the
+//! ledger). The slots are in the future, so the officer's `end` request would refuse them (no
+//! reception can be held outside a session's window): the rule for ending is tested in
+//! `lifecycle.rs`, and these tests count what ended sessions leave. Tests that need another
+//! province, or many sessions, add generated data.
 
 #![allow(
     clippy::unwrap_used,
@@ -19,9 +22,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use common::{TestApp, assert_error};
-use courtlink::domain::{Channel, Satisfaction};
+use courtlink::app::session::transition;
+use courtlink::domain::{Channel, CourtLevel, Outcome, Satisfaction};
 use courtlink::generate::{GenerateArgs, Summary};
-use courtlink::store::{NewCase, Store};
+use courtlink::store::{EndSession, NewCase, Store};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
@@ -127,27 +131,55 @@ async fn go_live(store: &Store, session: i64) {
             session,
             "joined",
             "user-1",
-            &json!({"role": "officer", "name": "officer", "state": "joined"}),
+            &json!({"role": "host", "name": "officer", "state": "admitted"}),
+            transition,
         )
         .await
         .unwrap();
     store
-        .add_event(session, "admitted", "user-1", &json!({"by": "user-1"}))
+        .add_event(
+            session,
+            "joined",
+            "petitioner",
+            &json!({"role": "petitioner", "name": "上访人", "state": "waiting"}),
+            transition,
+        )
+        .await
+        .unwrap();
+    store
+        .add_event(
+            session,
+            "admitted",
+            "user-1",
+            &json!({"participant": "petitioner"}),
+            transition,
+        )
         .await
         .unwrap();
 }
 
-async fn end(app: &TestApp, officer: &str, session: i64, outcome: &str) {
-    let token = app.login(officer).await;
-    let res = app
-        .post(
-            &format!("/api/v1/sessions/{session}/end"),
-            Some(&token),
-            &json!({"outcome": outcome, "note": "记录在案"}),
-        )
-        .await;
-    let status = res.status();
-    assert_eq!(status, 200, "{}", res.text().await.unwrap());
+/// Ends a session as the officer's `end` does once a reception was held (10 minutes of it).
+async fn end(store: &Store, officer: &str, session: i64, outcome: &str) {
+    let s = store.session(session).await.unwrap();
+    let outcome: Outcome = outcome.parse().unwrap();
+    let level: CourtLevel = s.host_court_level.parse().unwrap();
+    store
+        .end_session(&EndSession {
+            session_id: s.id,
+            booking_id: s.booking_id,
+            case_id: s.case_id,
+            outcome,
+            note: "记录在案",
+            channel: Channel::video_with(level).unwrap(),
+            ledger_note: &format!("{} {} — {outcome}", s.host_court_name, s.host_room_name),
+            actor: officer,
+            actor_name: officer,
+            follow_up_deadline: None,
+            follow_up_person: None,
+            connected_seconds: 600,
+        })
+        .await
+        .unwrap();
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -164,25 +196,25 @@ async fn fixture(app: &TestApp) -> Fixture {
     let c = book(app, "xihu.coord", "intermediate", 1, 1).await;
 
     go_live(&store, a).await;
-    end(app, "spc.officer", a, "reply").await;
+    end(&store, "spc.officer", a, "reply").await;
     store.rate(a, Satisfaction::Satisfied).await.unwrap();
 
     go_live(&store, b).await;
     store
-        .add_event(b, "interrupted", "user-1", &json!({}))
+        .add_event(b, "interrupted", "system", &json!({}), transition)
         .await
         .unwrap();
     // Whole seconds are stored: let one pass so the gap is on the record.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     store
-        .add_event(b, "resumed", "user-1", &json!({}))
+        .add_event(b, "resumed", "petitioner", &json!({}), transition)
         .await
         .unwrap();
-    end(app, "zj.officer", b, "transfer").await;
+    end(&store, "zj.officer", b, "transfer").await;
     store.rate(b, Satisfaction::Dissatisfied).await.unwrap();
 
     store
-        .add_event(c, "no_show", "system", &json!({}))
+        .add_event(c, "no_show", "system", &json!({}), transition)
         .await
         .unwrap();
     store.close().await;

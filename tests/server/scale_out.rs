@@ -51,6 +51,14 @@ async fn a_session_spans_two_instances() {
     ws_send(&mut host, &json!({"type": "chat", "text": "跨实例"})).await;
     assert_eq!(next_of(&mut petitioner, "chat").await["text"], "跨实例");
     assert_eq!(next_of(&mut host, "chat").await["text"], "跨实例");
+    common::media_flows(
+        &a,
+        s.session_id,
+        &s.officer_token,
+        &mut host,
+        &mut petitioner,
+    )
+    .await;
     // Ending on one instance closes the sockets held by the other.
     let res = a
         .post(

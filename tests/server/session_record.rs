@@ -27,7 +27,7 @@ async fn transcript_rating_and_corrections(app: TestApp) {
     let s = app.book_demo_session().await;
     let sid = s.session_id;
     let path = |p: &str| format!("/api/v1/sessions/{sid}{p}");
-    let (_host, mut petitioner) =
+    let (mut host, mut petitioner) =
         common::live_call(&app, sid, &s.officer_token, &s.petitioner_token).await;
 
     // The host writes the transcript during the session; others may not.
@@ -100,6 +100,7 @@ async fn transcript_rating_and_corrections(app: TestApp) {
         &json!({"type": "quality", "rtt_ms": 38.0, "packet_loss": 0.002, "bitrate_kbps": 920.0}),
     )
     .await;
+    common::media_flows(&app, sid, &s.officer_token, &mut host, &mut petitioner).await;
 
     let res = app
         .post(&path("/end"), Some(&s.officer_token), &json!({"outcome": "assign", "note": "交办执行局", "follow_up_deadline": "2099-01-31", "follow_up_person": "执行局 李法官"}))
@@ -301,6 +302,21 @@ async fn an_outcome_needs_a_session_that_happened_and_a_sane_follow_up() {
     let mut petitioner = ws_join(&app, s.session_id, &s.petitioner_token).await;
     next_json(&mut petitioner).await;
     common::admit_petitioner(&mut host, &mut petitioner).await;
+    // Let in, but nobody has been seen or heard yet: no reception to record.
+    assert_error(
+        end(json!({"outcome": "reply"})).await,
+        409,
+        "reception_not_held",
+    )
+    .await;
+    common::media_flows(
+        &app,
+        s.session_id,
+        &s.officer_token,
+        &mut host,
+        &mut petitioner,
+    )
+    .await;
     assert_error(
         end(json!({"outcome": "reply", "follow_up_deadline": "2001-01-01"})).await,
         422,
@@ -349,8 +365,10 @@ async fn everyone_lost_interrupts_and_a_rejoin_records_the_gap() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let mut back = ws_join(&app, s.session_id, &s.officer_token).await;
     next_json(&mut back).await;
+    // The host back alone is not a reception: the session waits for the petitioner.
     let after = app.get_ok(&path, &s.officer_token).await;
-    assert_eq!(after["status"], "live");
+    assert_eq!(after["status"], "waiting");
+    assert_eq!(after["petitioner_left"], true, "{after}");
     assert!(
         after["interrupted_seconds"].as_i64().unwrap() >= 1,
         "{after}"
@@ -368,7 +386,7 @@ async fn everyone_lost_interrupts_and_a_rejoin_records_the_gap() {
             change["data"]["from"].as_str(),
             change["data"]["to"].as_str()
         ),
-        (Some("interrupted"), Some("live"))
+        (Some("interrupted"), Some("waiting"))
     );
 }
 
@@ -382,7 +400,13 @@ async fn a_petitioner_who_never_came_is_a_no_show() {
     let due = store.sessions_without_petitioner(later).await.unwrap();
     assert_eq!(due, [s.session_id]);
     store
-        .add_event(s.session_id, "no_show", "system", &json!({}))
+        .add_event(
+            s.session_id,
+            "no_show",
+            "system",
+            &json!({}),
+            courtlink::app::session::transition,
+        )
         .await
         .unwrap();
     let detail = app
@@ -408,8 +432,16 @@ async fn a_petitioner_who_never_came_is_a_no_show() {
         .await;
     assert_error(res, 409, "session_not_held").await;
     // A petitioner who comes late after all is still received, and the session can be recorded.
-    let (_host, _petitioner) =
+    let (mut host, mut petitioner) =
         common::live_call(&app, s.session_id, &s.officer_token, &s.petitioner_token).await;
+    common::media_flows(
+        &app,
+        s.session_id,
+        &s.officer_token,
+        &mut host,
+        &mut petitioner,
+    )
+    .await;
     let detail = app
         .get_ok(
             &format!("/api/v1/sessions/{}", s.session_id),

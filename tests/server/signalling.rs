@@ -99,6 +99,7 @@ async fn only_the_sessions_participants_get_in() {
     let mut petitioner = ws_join(&app, sid, &s.petitioner_token).await;
     next_json(&mut petitioner).await;
     common::admit_petitioner(&mut host, &mut petitioner).await;
+    common::media_flows(&app, sid, &s.officer_token, &mut host, &mut petitioner).await;
 
     // Once ended, nobody gets in.
     let res = app
@@ -210,7 +211,8 @@ async fn a_second_connection_of_the_same_identity_replaces_the_first() {
         common::live_call(&app, s.session_id, &s.officer_token, &s.petitioner_token).await;
 
     // A fresh connection (no resume) replaces the first; the host drops its old peer
-    // connection (`left`) and meets the new one, which keeps its admission.
+    // connection (`left`). The petitioner's new socket does not keep the admission: it waits
+    // until the host lets it in again (issue 15 item 5; before, it came straight in).
     let mut second = ws_join(&app, s.session_id, &s.petitioner_token).await;
     let welcome = next_json(&mut second).await;
     assert_eq!(
@@ -218,18 +220,25 @@ async fn a_second_connection_of_the_same_identity_replaces_the_first() {
             welcome["state"].as_str(),
             welcome["participants"][0]["role"].as_str()
         ),
-        (Some("admitted"), Some("host"))
+        (Some("waiting"), Some("host"))
     );
     assert_eq!(close_code(&mut first).await, Some(CloseCode::Library(4000)));
     assert_eq!(next_json(&mut host).await["type"], "left");
-    let joined = next_json(&mut host).await;
+    let waiting = next_json(&mut host).await;
     assert_eq!(
         (
-            joined["type"].as_str(),
-            joined["participant"]["id"].as_str()
+            waiting["type"].as_str(),
+            waiting["participant"]["id"].as_str()
         ),
-        (Some("joined"), Some("petitioner"))
+        (Some("waiting"), Some("petitioner"))
     );
+    ws_send(
+        &mut host,
+        &json!({"type": "admit", "participant": "petitioner"}),
+    )
+    .await;
+    next_of(&mut second, "admitted").await;
+    next_of(&mut host, "joined").await;
     ws_send(&mut host, &json!({"type": "chat", "text": "还在吗？"})).await;
     assert_eq!(next_of(&mut second, "chat").await["text"], "还在吗？");
     // Leaving on purpose is announced at once and recorded.
@@ -253,10 +262,14 @@ async fn a_second_connection_of_the_same_identity_replaces_the_first() {
         .collect();
     assert_eq!(
         kinds,
-        ["joined", "joined", "admitted", "joined", "chat", "left"],
+        [
+            "joined", "joined", "admitted", "replaced", "joined", "admitted", "chat", "left"
+        ],
         "{kinds:?}"
     );
-    assert_eq!(timeline["status"], "live");
+    // The petitioner has left: the session is no longer live (issue 15 item 9).
+    assert_eq!(timeline["status"], "waiting");
+    assert_eq!(timeline["petitioner_left"], true);
 }
 
 /// Opens a socket with extra subprotocol entries (e.g. `resume.7`).

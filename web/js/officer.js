@@ -362,6 +362,13 @@ function main({ user, token }) {
     call.addEventListener('waitingroom', (e) => {
       if (state.call === call && e.detail.waiting.length) announce(t('call.someoneWaiting'));
     });
+    // The petitioner gone from a live call (left, sent out, or lost past the grace period): the
+    // session is no longer live, and ending it is refused until a reception has been held.
+    call.addEventListener('peerleft', (e) => {
+      if (state.call !== call || e.detail.id !== 'petitioner') return;
+      showMessage($('#call-notice'), 'session.petitionerLeft');
+      announce(t('session.petitionerLeft'));
+    });
     call.addEventListener('mute', (e) => {
       showMessage($('#call-notice'), e.detail.kind === 'video' ? 'call.mutedVideo' : 'call.mutedAudio', 'call.muted.next');
     });

@@ -18,7 +18,10 @@ export function sessionItem(session, actions) {
   const when = h('span', { class: 'session-when' },
     `${formatDay(session.starts_at)} ${formatTimeRange(session.starts_at, session.ends_at)}`);
   const lines = [
-    h('p', { class: 'session-head' }, when, ' ', status),
+    h('p', { class: 'session-head' }, when, ' ', status,
+      session.petitioner_left
+        ? h('span', { class: 'badge status-interrupted', 'data-testid': 'petitioner-left' }, t('session.petitionerLeft'))
+        : null),
     h('p', {}, h('span', { class: 'label' }, t('session.case')), ' ', h('strong', {}, session.case_number || '')),
     h('p', {}, h('span', { class: 'label' }, t('session.host')), ' ',
       [nameOf(session.host_court), nameOf(session.host_room)].filter(Boolean).join(' · ')),
@@ -196,7 +199,14 @@ export function renderTimeline(container, session, { onCorrect } = {}) {
   const summary = h('dl', { class: 'facts' },
     h('dt', {}, t('session.case')), h('dd', {}, session.case_number || ''),
     h('dt', {}, t('session.status')), h('dd', { 'data-testid': 'timeline-status' },
-      h('span', { class: `badge status-${session.status}` }, tEnum('session.status', session.status))),
+      h('span', { class: `badge status-${session.status}` }, tEnum('session.status', session.status)),
+      session.petitioner_left ? [' ', h('span', { class: 'badge status-interrupted' }, t('session.petitionerLeft'))] : null),
+    session.connected_seconds != null ? [
+      h('dt', {}, t('timeline.connected')),
+      h('dd', { 'data-testid': 'timeline-connected' }, t('timeline.connectedValue', {
+        minutes: Math.floor(session.connected_seconds / 60), seconds: session.connected_seconds % 60,
+      })),
+    ] : null,
     h('dt', {}, t('session.scheduled')), h('dd', {}, `${formatDay(session.starts_at)} ${formatTimeRange(session.starts_at, session.ends_at)}`),
     h('dt', {}, t('session.actual')), h('dd', {},
       session.started_at ? `${formatDateTime(session.started_at)} – ${session.ended_at ? formatTime(session.ended_at) : ''}` : '—'),

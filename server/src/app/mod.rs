@@ -4,3 +4,4 @@
 
 pub mod booking;
 pub mod clock;
+pub mod session;

@@ -1,4 +1,5 @@
 use crate::app::clock;
+use crate::app::session::{self, EndCommand};
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use serde::Deserialize;
@@ -6,10 +7,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::views::{EventView, SessionDetail, SessionView};
 use crate::auth::Staff;
-use crate::domain::{Channel, CourtLevel, Outcome, Role, SessionStatus};
+use crate::domain::{Outcome, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::store::{EndSession, SessionRow, SessionScope, StoreError};
+use crate::store::{SessionRow, SessionScope, StoreError};
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -148,7 +149,9 @@ pub struct EndRequest {
     pub follow_up_person: Option<String>,
 }
 
-/// The host ends the session with its outcome; the case's ledger gets its entry.
+/// The host ends a held session with its outcome; the case's ledger gets its entry, with the
+/// minutes the petitioner and the host were connected with media. A session that was not held
+/// (docs/lifecycle.md) is refused and keeps no entry.
 #[utoipa::path(
     post,
     path = "/api/v1/sessions/{id}/end",
@@ -159,7 +162,7 @@ pub struct EndRequest {
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 409, description = "session_ended", body = ErrorBody),
+        (status = 409, description = "session_ended: it has ended already; session_not_held: the petitioner was never let in; reception_not_held: the petitioner and the host were not connected with media for `records.min_reception_seconds` inside the session's window (docs/lifecycle.md)", body = ErrorBody),
         (status = 422, body = ErrorBody)
     ),
     security(("bearer" = [])),
@@ -174,73 +177,13 @@ pub async fn end_session(
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Officer])?;
     let session = load_session(&state, *id).await?;
-    if session.host_court_id != staff.court_id {
-        return Err(ApiError::Forbidden(
-            "only the host court's officers end this session",
-        ));
-    }
-    if session.status == SessionStatus::Ended.as_str() {
-        return Err(ApiError::conflict(
-            "session_ended",
-            "this session has already ended",
-        ));
-    }
-    // A reception happened only if the petitioner was let in: the ledger counts it as a petition
-    // handled locally, so a session where staff waited alone must not have an outcome.
-    if session.started_at.is_none() {
-        return Err(ApiError::conflict(
-            "session_not_held",
-            "the petitioner was never let in: this session cannot have an outcome",
-        ));
-    }
-    let note = body.note.trim();
-    if note.chars().count() > 2000 {
-        return Err(ApiError::invalid("note: at most 2000 characters"));
-    }
-    if let Some(d) = &body.follow_up_deadline {
-        let day = NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .map_err(|_| ApiError::invalid("follow_up_deadline must be YYYY-MM-DD"))?;
-        if day < Utc::now().with_timezone(&clock::beijing()).date_naive() {
-            return Err(ApiError::invalid(
-                "follow_up_deadline must not be in the past",
-            ));
-        }
-    }
-    let person = body
-        .follow_up_person
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty());
-    if person.is_some_and(|p| p.chars().count() > 64) {
-        return Err(ApiError::invalid("follow_up_person: at most 64 characters"));
-    }
-    let level: CourtLevel = session
-        .host_court_level
-        .parse()
-        .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?;
-    let channel = Channel::video_with(level)
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a basic court hosted a session")))?;
-    let ledger_note = format!(
-        "{} {} — {}",
-        session.host_court_name, session.host_room_name, body.outcome
-    );
-    let actor = format!("user-{}", staff.user_id);
-    state
-        .store
-        .end_session(&EndSession {
-            session_id: session.id,
-            booking_id: session.booking_id,
-            case_id: session.case_id,
-            outcome: body.outcome,
-            note,
-            channel,
-            ledger_note: &ledger_note,
-            actor: &actor,
-            actor_name: &staff.name,
-            follow_up_deadline: body.follow_up_deadline.as_deref(),
-            follow_up_person: person,
-        })
-        .await?;
+    let command = EndCommand {
+        outcome: body.outcome,
+        note: &body.note,
+        follow_up_deadline: body.follow_up_deadline.as_deref(),
+        follow_up_person: body.follow_up_person.as_deref(),
+    };
+    session::end(&state.store, &state.settings, &staff, &session, command).await?;
     state.hub.end(session.id, body.outcome.as_str()).await;
     tracing::info!(session = session.id, outcome = %body.outcome, "session ended");
     let ended = load_session(&state, session.id).await?;

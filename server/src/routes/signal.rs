@@ -1,6 +1,7 @@
 use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use super::sessions::may_see;
+use crate::app::session::Window;
 use crate::auth::Staff;
 use crate::domain::{Role, SessionStatus};
 use crate::error::ApiError;
@@ -26,7 +27,7 @@ use crate::store::{SessionRow, StoreError};
         (status = 401, description = "unauthenticated"),
         (status = 403, description = "forbidden (the token does not admit to this session) or origin_not_allowed"),
         (status = 404, description = "not_found"),
-        (status = 409, description = "session_ended, booking_cancelled or session_full")
+        (status = 409, description = "session_ended, booking_cancelled, session_full, or outside_window (before `auth.join_early_minutes` ahead of the slot or after `auth.join_late_minutes` past it)")
     ),
     tag = "signalling"
 )]
@@ -81,6 +82,17 @@ pub async fn signal(
         return Err(ApiError::conflict(
             "booking_cancelled",
             "this session was cancelled or moved",
+        ));
+    }
+    // Nobody joins outside the session's window, staff included: a session is a reception at
+    // its time, and what happens in its room counts toward it (docs/lifecycle.md).
+    if !Window::of(&session, &state.settings).contains(chrono::Utc::now()) {
+        return Err(ApiError::conflict(
+            "outside_window",
+            format!(
+                "this session can be joined from {} minutes before its slot until {} minutes after it",
+                state.settings.auth.join_early_minutes, state.settings.auth.join_late_minutes
+            ),
         ));
     }
     if !state.hub.has_room_for(session.id, &participant.id).await {

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::sessions::{load_session, may_see};
 use super::views::{EventView, TranscriptView};
+use crate::app::session::{self, transition};
 use crate::auth::{Caller, Petitioner, Staff};
 use crate::domain::{Role, Satisfaction, TranscriptDecision};
 use crate::error::{ApiError, ErrorBody};
@@ -51,7 +52,8 @@ pub struct TranscriptText {
     pub text: String,
 }
 
-/// The host writes (and rewrites) the transcript while the session is on.
+/// The host writes (and rewrites) the transcript once the petitioner has been let in and until
+/// the session ends.
 #[utoipa::path(
     put,
     path = "/api/v1/sessions/{id}/transcript",
@@ -62,7 +64,7 @@ pub struct TranscriptText {
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 409, description = "session_ended: the text is frozen", body = ErrorBody),
+        (status = 409, description = "session_ended: the text is frozen; session_not_started: the petitioner has not been let in yet, so there is no reception to write down", body = ErrorBody),
         (status = 422, body = ErrorBody)
     ),
     security(("bearer" = [])),
@@ -78,10 +80,13 @@ pub async fn put_transcript(
     let session = load_session(&state, *id).await?;
     require_host(&staff, &session)?;
     let text = bounded(&body.text, MAX_TRANSCRIPT_CHARS, "text")?;
-    state
-        .store
-        .set_transcript(session.id, &text, &format!("user-{}", staff.user_id))
-        .await?;
+    session::write_transcript(
+        &state.store,
+        &session,
+        &text,
+        &format!("user-{}", staff.user_id),
+    )
+    .await?;
     let session = load_session(&state, session.id).await?;
     Ok(HttpResponse::Ok().json(TranscriptView::of(&session)?))
 }
@@ -234,6 +239,7 @@ pub async fn add_note(
             "note",
             &format!("user-{}", staff.user_id),
             &serde_json::json!({"text": text, "name": staff.name}),
+            transition,
         )
         .await?;
     Ok(HttpResponse::Created().json(EventView::from(event)))
@@ -296,6 +302,7 @@ pub async fn add_correction(
             "correction",
             &format!("user-{}", staff.user_id),
             &data,
+            transition,
         )
         .await?;
     Ok(HttpResponse::Created().json(EventView::from(event)))

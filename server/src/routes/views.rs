@@ -266,6 +266,12 @@ pub struct SessionView {
     pub satisfaction: Option<crate::domain::Satisfaction>,
     /// Total time the session stood interrupted (everyone lost) before people came back.
     pub interrupted_seconds: i32,
+    /// Seconds the petitioner and the host were connected with media inside the window, kept
+    /// when the session ended (docs/lifecycle.md); null before.
+    pub connected_seconds: Option<i64>,
+    /// The petitioner had been let in and has left (信访人已离开): the session is `waiting`
+    /// again, or `interrupted` once everyone has gone.
+    pub petitioner_left: bool,
 }
 
 impl TryFrom<SessionRow> for SessionView {
@@ -290,6 +296,9 @@ impl TryFrom<SessionRow> for SessionView {
             follow_up_person: s.follow_up_person,
             satisfaction: s.satisfaction.as_deref().map(parse).transpose()?,
             interrupted_seconds: s.interrupted_seconds,
+            connected_seconds: s.connected_seconds,
+            petitioner_left: s.started_at.is_some()
+                && (s.status == "waiting" || s.status == "interrupted"),
         })
     }
 }

@@ -24,6 +24,7 @@ use super::protocol::{
 };
 use super::redis_bus::{RedisBus, Wire};
 use super::room::{Member, Outbound};
+use crate::app::session::transition;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -503,7 +504,7 @@ impl Hub {
         let data = serde_json::json!({"text": text, "name": from.name});
         let event = inner
             .store
-            .add_event(session, "chat", &from.id, &data)
+            .add_event(session, "chat", &from.id, &data, transition)
             .await?;
         let waiting = inner.state_of(session, &from.id).await == Some(MemberState::Waiting);
         let body = ServerMessage::Chat {
@@ -760,7 +761,11 @@ impl Inner {
     /// Records an event; a failure is logged (the socket's own path already refused on a store
     /// failure at join, and a lost leave must not keep a participant in the room).
     async fn record(&self, session: i64, kind: &str, actor: &str, data: serde_json::Value) {
-        if let Err(e) = self.store.add_event(session, kind, actor, &data).await {
+        if let Err(e) = self
+            .store
+            .add_event(session, kind, actor, &data, transition)
+            .await
+        {
             tracing::error!(session, kind, error = %e, "cannot record a session event");
         }
     }

@@ -13,6 +13,7 @@ use super::protocol::{
 };
 use super::room::Outbound;
 use super::wire::{self, CloseCode, Inbound, ProtocolError};
+use crate::app::session::transition;
 use crate::state::AppState;
 
 pub struct Connection {
@@ -359,7 +360,7 @@ async fn handle_text(state: &AppState, conn: &Connection, text: &str) -> Option<
             let data = serde_json::json!({"rtt_ms": rtt_ms, "packet_loss": packet_loss, "bitrate_kbps": bitrate_kbps});
             state
                 .store
-                .add_event(sid, "quality", &me.id, &data)
+                .add_event(sid, "quality", &me.id, &data, transition)
                 .await
                 .map(|_| ())
                 .map_err(|e| {

@@ -552,7 +552,7 @@ impl Store {
         lr.name AS local_room_name, sl.starts_at, sl.ends_at, se.started_at, se.ended_at, \
         se.outcome, se.outcome_note, b.joint_court_id, se.transcript, se.transcript_decision, \
         se.transcript_sha256, se.transcript_decided_at, se.follow_up_deadline, se.follow_up_person, \
-        se.satisfaction, se.rated_at, se.interrupted_seconds, b.status AS booking_status \
+        se.satisfaction, se.rated_at, se.interrupted_seconds, se.connected_seconds, b.status AS booking_status \
         FROM sessions se JOIN bookings b ON b.id = se.booking_id \
         JOIN slots sl ON sl.id = b.slot_id JOIN host_rooms hr ON hr.id = sl.host_room_id \
         JOIN courts hc ON hc.id = hr.court_id JOIN local_rooms lr ON lr.id = b.local_room_id \
@@ -600,14 +600,15 @@ impl Store {
     }
 
     /// Appends an event to a session's timeline and, in the same transaction, moves the
-    /// session's status when the event calls for it (see [`transition`]), recording the change
-    /// as a `status_changed` event by the same actor.
+    /// session's status when `lifecycle` calls for it, recording the change as a
+    /// `status_changed` event by the same actor.
     pub async fn add_event(
         &self,
         session_id: i64,
         kind: &str,
         actor: &str,
         data: &serde_json::Value,
+        lifecycle: Lifecycle,
     ) -> Result<EventRow, StoreError> {
         let at = now();
         let text = data.to_string();
@@ -626,7 +627,7 @@ impl Store {
                 .bind(session_id)
                 .fetch_one(&mut *tx)
                 .await?;
-            if let Some(next) = transition(kind, data, &current) {
+            if let Some(next) = lifecycle(kind, actor, data, &current) {
                 // The gap of an interruption, for the record.
                 let mut gap = 0i64;
                 if current == "interrupted" {
@@ -701,8 +702,8 @@ impl Store {
             };
             sqlx::query(
                 "UPDATE sessions SET status = 'ended', ended_at = $2, outcome = $3, outcome_note = $4, \
-                 follow_up_deadline = $5, follow_up_person = $6, started_at = COALESCE(started_at, $2) \
-                 WHERE id = $1",
+                 follow_up_deadline = $5, follow_up_person = $6, started_at = COALESCE(started_at, $2), \
+                 connected_seconds = $7 WHERE id = $1",
             )
             .bind(end.session_id)
             .bind(at)
@@ -710,6 +711,7 @@ impl Store {
             .bind(end.note)
             .bind(end.follow_up_deadline)
             .bind(end.follow_up_person)
+            .bind(end.connected_seconds)
             .execute(&mut *tx)
             .await?;
             let change = serde_json::json!({"from": current, "to": "ended", "because": "ended"});
@@ -732,8 +734,8 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "INSERT INTO ledger_entries (case_id, at, channel, counted_as, session_id, note) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO ledger_entries (case_id, at, channel, counted_as, session_id, note, connected_minutes) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(end.case_id)
             .bind(at)
@@ -741,6 +743,7 @@ impl Store {
             .bind(counted_as.as_str())
             .bind(end.session_id)
             .bind(end.ledger_note)
+            .bind(end.connected_seconds / 60)
             .execute(&mut *tx)
             .await?;
             sqlx::query(
@@ -756,7 +759,7 @@ impl Store {
                 end.actor,
                 "session.end",
                 format!("session:{}", end.session_id),
-                serde_json::json!({"outcome": end.outcome.as_str(), "case_id": end.case_id, "channel": end.channel.as_str()}),
+                serde_json::json!({"outcome": end.outcome.as_str(), "case_id": end.case_id, "channel": end.channel.as_str(), "connected_seconds": end.connected_seconds}),
             );
             append_audit!(tx, lock, &entry);
         });
@@ -764,23 +767,23 @@ impl Store {
     }
 
     /// Live or waiting sessions in which everyone has left (or dropped past the grace period)
-    /// and nobody has come back since `cutoff`: they are interrupted.
+    /// and nobody has come back since `cutoff`, each with whether it had started (the
+    /// petitioner had been let in).
     pub async fn sessions_everyone_lost(
         &self,
         cutoff: DateTime<Utc>,
-    ) -> Result<Vec<i64>, StoreError> {
-        let sql = "SELECT s.id FROM sessions s WHERE s.status IN ('live', 'waiting') \
+    ) -> Result<Vec<(i64, bool)>, StoreError> {
+        let sql = "SELECT s.id, s.started_at IS NOT NULL FROM sessions s WHERE s.status IN ('live', 'waiting') \
             AND EXISTS (SELECT 1 FROM session_events l WHERE l.session_id = s.id AND l.kind = 'left') \
             AND NOT EXISTS ( \
                 SELECT 1 FROM session_events e WHERE e.session_id = s.id AND e.kind IN ('joined', 'resumed') \
                 AND NOT EXISTS (SELECT 1 FROM session_events x WHERE x.session_id = s.id AND x.actor = e.actor \
                                 AND x.kind IN ('left', 'removed') AND x.id > e.id)) \
             AND (SELECT MAX(at) FROM session_events m WHERE m.session_id = s.id AND m.kind = 'left') < $1";
-        let rows: Vec<(i64,)> = on_pool!(self, |p| sqlx::query_as(sql)
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
             .bind(cutoff)
             .fetch_all(p)
-            .await)?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+            .await)?)
     }
 
     /// Sessions whose slot ended before `cutoff` without the petitioner ever joining.
@@ -1246,26 +1249,10 @@ impl Store {
     }
 }
 
-/// The status a session moves to when `kind` happens while it is `current`, if any:
-/// scheduled → waiting (someone is in) → live (the host admitted the petitioner) → ended;
-/// interrupted (everyone lost) → live again on a rejoin; no_show when the petitioner never came.
-pub fn transition(kind: &str, data: &serde_json::Value, current: &str) -> Option<&'static str> {
-    let petitioner_in = data["role"] == "petitioner" && data["state"] == "admitted";
-    match (kind, current) {
-        ("joined", "scheduled") if petitioner_in => Some("live"),
-        ("joined", "scheduled") => Some("waiting"),
-        ("joined", "waiting") if petitioner_in => Some("live"),
-        ("joined" | "resumed", "interrupted") => Some("live"),
-        ("admitted", "scheduled" | "waiting" | "no_show") => Some("live"),
-        // A petitioner who comes late, after the sweeper called it a no-show, is still received.
-        ("joined", "no_show") if data["role"] == "petitioner" => {
-            Some(if petitioner_in { "live" } else { "waiting" })
-        }
-        ("interrupted", "live" | "waiting") => Some("interrupted"),
-        ("no_show", "scheduled" | "waiting") => Some("no_show"),
-        _ => None,
-    }
-}
+/// The rule that moves a session's status when an event is recorded: given the event's kind,
+/// actor and data and the current status, the next status, if any. The application layer owns
+/// it (`app::session::transition`); the store applies it inside the event's transaction.
+pub type Lifecycle = fn(&str, &str, &serde_json::Value, &str) -> Option<&'static str>;
 
 pub enum SessionScope {
     HostedBy(i64),
@@ -1289,6 +1276,9 @@ pub struct EndSession<'a> {
     pub actor_name: &'a str,
     pub follow_up_deadline: Option<&'a str>,
     pub follow_up_person: Option<&'a str>,
+    /// Seconds the petitioner and the host were connected with media inside the window (see
+    /// `app::session::reception`): kept on the session, and in whole minutes on the ledger.
+    pub connected_seconds: i64,
 }
 
 pub struct NewUser<'a> {

@@ -131,6 +131,9 @@ pub struct SessionRow {
     pub satisfaction: Option<String>,
     pub rated_at: Option<DateTime<Utc>>,
     pub interrupted_seconds: i32,
+    /// Seconds connected with media, set when the session ends (null before, and on sessions
+    /// ended before this was kept).
+    pub connected_seconds: Option<i64>,
     /// `cancelled`: the booking was cancelled or moved, and nobody may join.
     pub booking_status: String,
 }
