@@ -5,14 +5,14 @@
 // the officer's login has run out when ending, and a password dialog saves the form; the
 // petitioner reloads on the end screen and comes back to the transcript to sign.
 import {
-  BASE, PASSWORD, run, newPage, check, shot, text, expectVideo, admitPetitioner, officerJoins, apiBookNow,
+  BASE, PASSWORD, run, newPage, check, shot, text, expectVideo, admitPetitioner, officerJoins, apiBookNow, QUICK_QUALITY, mediaReported,
 } from './lib.mjs';
 
 await run('call recovery', async () => {
   const booking = await apiBookNow('xihu.coord', 'supreme');
-  const officer = await newPage('officer');
+  const officer = await newPage('officer', 'desk', { init: QUICK_QUALITY });
   await officerJoins(officer, 'spc.officer', booking.session_id);
-  const pet = await newPage('petitioner', 'phone');
+  const pet = await newPage('petitioner', 'phone', { init: QUICK_QUALITY });
   await pet.goto(new URL(booking.join_path, BASE).href);
   await pet.click('#device-next:not([disabled])');
   await pet.click('#join-button');
@@ -72,6 +72,8 @@ await run('call recovery', async () => {
     (await officer.getAttribute('#transcript-state', 'data-state')) === 'saved', await text(officer, '#transcript-state'));
   await expectVideo(officer, 'officer back in the call');
   await expectVideo(pet, 'petitioner with the officer back');
+  // Media flows between the two again, as the pages' own reports show: the end may record it.
+  await mediaReported(officer, pet);
 
   // ---- the officer's login ran out: the end asks for the password, then goes through ----
   await officer.evaluate(() => {

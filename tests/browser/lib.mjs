@@ -226,6 +226,20 @@ export async function officerJoins(page, username, sessionId) {
 }
 
 /** The host lets the petitioner in from the waiting room (the button on the host's page). */
+/** Pages report connection quality every 2 s (10 s in use): pass as `newPage(…, { init })`. */
+export const QUICK_QUALITY = () => { window.COURTLINK_QUALITY_MS = 2000; };
+
+/**
+ * Waits until both pages have sent a quality report from now on: the evidence of media that a
+ * session needs before it can be ended with an outcome (docs/lifecycle.md).
+ */
+export async function mediaReported(officer, petitioner) {
+  for (const page of [officer, petitioner]) {
+    const before = await page.evaluate(() => window.courtlinkCall.qualityReports);
+    await page.waitForFunction((n) => window.courtlinkCall.qualityReports > n, before, { timeout: 15000 });
+  }
+}
+
 export async function admitPetitioner(officer, petitioner) {
   const admit = '[data-testid=admit-button][data-participant-id="petitioner"]';
   await officer.click(admit);

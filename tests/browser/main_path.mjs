@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import {
   BASE, run, newPage, check, shot, text, login, expectVideo, usableNow, admitPetitioner, shanghaiDay, apiCall,
+  QUICK_QUALITY,
 } from './lib.mjs';
 
 const OUTCOME_NOTE = '已当面答复，释法明理。';
@@ -20,8 +21,6 @@ const TRANSCRIPT_2 = '\n接访法官：我们将督促执行法院在一个月�
 const NOTE = '上访人情绪平稳，携带材料三份。';
 const CORRECTION = '应为：上访人携带材料四份。';
 const FOLLOW_UP_PERSON = '西湖区法院 信访专干';
-// The pages report connection quality every 2 s here (10 s in use).
-const QUICK_QUALITY = () => { window.COURTLINK_QUALITY_MS = 2000; };
 
 await run('main path', async () => {
   // ---- the coordinator logs in and books with the keyboard ----

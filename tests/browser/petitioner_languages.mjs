@@ -5,7 +5,7 @@
 // The officer arrives after the petitioner is already waiting (the server tells a late host who
 // waits) and lets them in from the waiting room.
 import {
-  BASE, run, newPage, check, shot, text, expectVideo, admitPetitioner, officerJoins, apiBookNow, apiBookLater, catalogues,
+  BASE, run, newPage, check, shot, text, expectVideo, admitPetitioner, officerJoins, apiBookNow, QUICK_QUALITY, mediaReported, apiBookLater, catalogues,
   apiCall,
 } from './lib.mjs';
 
@@ -64,7 +64,7 @@ await run('petitioner in English and Chinese', async () => {
 
   // ---- the petitioner with a working code: English from step 1 ----
   const link = new URL(booking.join_path, BASE).href;
-  const pet = await newPage('petitioner', 'phone', { locale: 'en-GB' });
+  const pet = await newPage('petitioner', 'phone', { locale: 'en-GB', init: QUICK_QUALITY });
   await pet.goto(link);
   await pet.waitForSelector('#device-next:not([disabled])');
   check('step 1 opens in Chinese', (await text(pet, '#device-heading')) === zh['join.step1.heading']);
@@ -87,7 +87,7 @@ await run('petitioner in English and Chinese', async () => {
   await shot(pet, '05-petitioner-waiting-room-en');
 
   // ---- the officer comes after the petitioner and sees them waiting ----
-  const officer = await newPage('officer');
+  const officer = await newPage('officer', 'desk', { init: QUICK_QUALITY });
   await officerJoins(officer, 'zj.officer', booking.session_id);
   const officerToken = await officer.evaluate(() => JSON.parse(sessionStorage.getItem('courtlink.staff')).token);
   await officer.waitForSelector('#waiting-room:not([hidden]) [data-testid=admit-button][data-participant-id="petitioner"]');
@@ -131,6 +131,7 @@ await run('petitioner in English and Chinese', async () => {
   await officer.fill('#transcript-input', '上访人要求原审法院重新审查。');
   await officer.click('#transcript-save');
   await officer.waitForSelector('#transcript-state[data-state="saved"]');
+  await mediaReported(officer, pet);
   await officer.selectOption('#outcome-select', 'assign');
   await officer.fill('#end-note', '交由原审法院办理。');
   await officer.click('#end-button');

@@ -102,6 +102,14 @@ async fn transcript_rating_and_corrections(app: TestApp) {
     .await;
     common::media_flows(&app, sid, &s.officer_token, &mut host, &mut petitioner).await;
 
+    // The person to follow up is a name like any other: a direction override or a zero-width
+    // character in it is refused, and nothing is written (issue 15 item 20).
+    for hidden in ["执行局 李\u{202E}法官", "执行局 李\u{200B}法官"] {
+        let res = app
+            .post(&path("/end"), Some(&s.officer_token), &json!({"outcome": "assign", "follow_up_deadline": "2099-01-31", "follow_up_person": hidden}))
+            .await;
+        assert_error(res, 422, "invalid_name").await;
+    }
     let res = app
         .post(&path("/end"), Some(&s.officer_token), &json!({"outcome": "assign", "note": "交办执行局", "follow_up_deadline": "2099-01-31", "follow_up_person": "执行局 李法官"}))
         .await;

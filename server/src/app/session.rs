@@ -318,13 +318,13 @@ pub async fn end(
             ));
         }
     }
+    // A person's name, like every other: normalized, with hidden characters refused.
     let person = command
         .follow_up_person
         .map(str::trim)
-        .filter(|p| !p.is_empty());
-    if person.is_some_and(|p| p.chars().count() > 64) {
-        return Err(ApiError::invalid("follow_up_person: at most 64 characters"));
-    }
+        .filter(|p| !p.is_empty())
+        .map(|p| crate::auth::name_input("follow_up_person", p, 64))
+        .transpose()?;
     let events = store.events(session.id).await?;
     let held = reception(&events, Window::of(session, settings), Utc::now());
     // The ledger counts an ended session as a petition handled locally: a session where staff
@@ -369,7 +369,7 @@ pub async fn end(
             actor: &actor,
             actor_name: &staff.name,
             follow_up_deadline: command.follow_up_deadline,
-            follow_up_person: person,
+            follow_up_person: person.as_deref(),
             connected_seconds: held.connected_seconds(),
         })
         .await?;

@@ -9,7 +9,7 @@ use crate::signalling::ice;
 use crate::signalling::protocol::{
     AUTH_PREFIX, Participant, ParticipantRole, RESUME_PREFIX, SUBPROTOCOL,
 };
-use crate::signalling::socket::{self, Connection, Revocable};
+use crate::signalling::socket::{self, Connection, Introduction, Revocable};
 use crate::signalling::wire;
 use crate::state::AppState;
 use crate::store::{SessionRow, StoreError};
@@ -119,9 +119,11 @@ pub async fn signal(
     let conn = Connection {
         session_id: session.id,
         participant,
-        seat,
-        resume,
-        ice_servers,
+        intro: Some(Box::new(Introduction {
+            seat,
+            resume,
+            ice_servers,
+        })),
         revocable,
     };
     actix_web::rt::spawn(socket::run(state, conn, ws, stream));

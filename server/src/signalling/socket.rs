@@ -19,14 +19,21 @@ use crate::state::AppState;
 pub struct Connection {
     pub session_id: i64,
     pub participant: Participant,
+    /// What only the socket's introduction needs: boxed and let go once the welcome is sent,
+    /// so that it does not stay in the state of a socket that may idle for hours.
+    pub intro: Option<Box<Introduction>>,
+    /// The token, checked again at every heartbeat: a logout, a disabled account or a replaced
+    /// join code closes the socket.
+    pub revocable: Revocable,
+}
+
+#[derive(Debug, Default)]
+pub struct Introduction {
     /// The petitioner's seat (the join token's id); None for staff.
     pub seat: Option<String>,
     /// The last seq the client saw, when it asked to resume.
     pub resume: Option<u64>,
     pub ice_servers: Vec<IceServer>,
-    /// The token, checked again at every heartbeat: a logout, a disabled account or a replaced
-    /// join code closes the socket.
-    pub revocable: Revocable,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -120,14 +127,20 @@ async fn serve(
     let (tx, mut rx) = outbox::channel(settings.outbound_queue);
     let sid = conn.session_id;
     // Needed for the welcome only: let go of the TURN credentials once it is sent.
-    let ice_servers = std::mem::take(&mut conn.ice_servers);
+    let intro = conn.intro.take().unwrap_or_default();
+    let resuming = intro.resume.is_some();
     let pid = conn.participant.id.as_str();
 
     // The hub's futures (store and Redis I/O) are large and short-lived; boxing them keeps
     // them out of this task's state, which lives as long as the socket: thousands of idle
     // sockets then cost a few hundred bytes each here instead of kilobytes.
-    let (participant, seat, resume) = (conn.participant.clone(), conn.seat.take(), conn.resume);
+    let participant = conn.participant.clone();
     let attached = Box::pin(async move {
+        let Introduction {
+            seat,
+            resume,
+            ice_servers,
+        } = *intro;
         hub.attach(sid, participant, seat, conn_id, tx, resume, &ice_servers)
             .await
     })
@@ -140,7 +153,7 @@ async fn serve(
     metrics
         .connections_open
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    tracing::info!(resume = conn.resume.is_some(), "joined");
+    tracing::info!(resume = resuming, "joined");
 
     let mut heartbeat = tokio::time::interval(Duration::from_secs(settings.heartbeat_seconds));
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -464,9 +477,11 @@ mod tests {
         let conn = Connection {
             session_id: 1,
             participant,
-            seat: Some("0123456789abcdef01234567".into()),
-            resume: None,
-            ice_servers: vec![],
+            intro: Some(Box::new(Introduction {
+                seat: Some("0123456789abcdef01234567".into()),
+                resume: None,
+                ice_servers: vec![],
+            })),
             revocable: Revocable::JoinCode {
                 session_id: 1,
                 join_version: 0,
