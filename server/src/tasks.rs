@@ -124,16 +124,24 @@ impl Tasks {
                         break;
                     }
                     Ok(Err(e)) => {
-                        tracing::error!(task = name, error = format!("{e:#}"), "background loop failed; restarting it");
+                        tracing::error!(
+                            task = name,
+                            error = format!("{e:#}"),
+                            "background loop failed; restarting it"
+                        );
                     }
                     Err(panic) => {
-                        tracing::error!(task = name, panic = panic_message(&*panic), "background loop panicked; restarting it");
+                        tracing::error!(
+                            task = name,
+                            panic = panic_message(&*panic),
+                            "background loop panicked; restarting it"
+                        );
                     }
                 }
                 guard.inner.restarts.fetch_add(1, Ordering::Relaxed);
                 failures = failures.saturating_add(1);
-                let pause = Duration::from_secs(1 << failures.min(6).saturating_sub(1))
-                    .min(MAX_BACKOFF);
+                let pause =
+                    Duration::from_secs(1 << failures.min(6).saturating_sub(1)).min(MAX_BACKOFF);
                 tokio::select! {
                     _ = stop.stopped() => break,
                     _ = tokio::time::sleep(pause) => {}
@@ -159,7 +167,12 @@ impl Tasks {
 
     /// Names of the loops still running.
     pub fn running(&self) -> Vec<&'static str> {
-        self.inner.running.borrow().values().map(|r| r.name).collect()
+        self.inner
+            .running
+            .borrow()
+            .values()
+            .map(|r| r.name)
+            .collect()
     }
 
     /// Tells every loop to stop and waits up to `deadline` for all of them to return. Those
@@ -283,7 +296,10 @@ mod tests {
         assert!(failed.contains("task=\"flaky pass\""), "{failed}");
         assert!(failed.contains("the store is unreachable"), "{failed}");
         // What the loop logs itself carries its name through the span.
-        let own = text.lines().find(|l| l.contains("a round went wrong")).unwrap();
+        let own = text
+            .lines()
+            .find(|l| l.contains("a round went wrong"))
+            .unwrap();
         assert!(own.contains("flaky pass"), "{own}");
         let panicked = text
             .lines()
@@ -345,7 +361,10 @@ mod tests {
             .lines()
             .find(|l| l.contains("did not stop in time"))
             .unwrap_or_else(|| panic!("nothing logged in:\n{text}"));
-        assert!(line.contains("stubborn") && !line.contains("polite"), "{line}");
+        assert!(
+            line.contains("stubborn") && !line.contains("polite"),
+            "{line}"
+        );
         // The abandoned loop was aborted, so it leaves the registry.
         until(|| tasks.running().is_empty()).await;
     }
