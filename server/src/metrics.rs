@@ -1,129 +1,179 @@
-//! Counters for `GET /metrics`, in Prometheus text format. Plain atomics: nothing here is worth
-//! a dependency, and every figure is read straight from the code that changes it.
+//! Counters for `GET /metrics`, in the OpenMetrics text format that Prometheus scrapes, written by
+//! `prometheus-client`. Every figure is changed by the code that knows it (sockets, hub, bus,
+//! request middleware); the registry only encodes them.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// The `Content-Type` of [`Metrics::render`].
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Upper bounds of the request-latency buckets, in seconds.
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
 
-#[derive(Default)]
-pub struct Metrics {
-    pub connections_open: AtomicI64,
-    pub messages_relayed: AtomicU64,
-    pub messages_dropped: AtomicU64,
-    pub slow_consumers_dropped: AtomicU64,
-    pub resumes: AtomicU64,
-    pub rate_limited: AtomicU64,
-    pub redis_up: AtomicI64,
-    routes: Mutex<BTreeMap<(String, String), Histogram>>,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
 }
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// The instance's metrics. Each handle is a cheap clone of an atomic that the registry also holds.
+pub struct Metrics {
+    pub connections_open: Gauge,
+    pub messages_relayed: Counter,
+    pub messages_dropped: Counter,
+    pub slow_consumers_dropped: Counter,
+    pub resumes: Counter,
+    pub rate_limited: Counter,
+    /// 1 when Redis answers, 0 when not, -1 when not configured.
+    pub redis_up: Gauge,
+    /// Set from the hub when rendering: the hub, not this module, knows the sessions.
+    sessions_live: Gauge,
+    requests: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    registry: Registry,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let m = Metrics {
+            connections_open: Gauge::default(),
+            messages_relayed: Counter::default(),
+            messages_dropped: Counter::default(),
+            slow_consumers_dropped: Counter::default(),
+            resumes: Counter::default(),
+            rate_limited: Counter::default(),
+            redis_up: Gauge::default(),
+            sessions_live: Gauge::default(),
+            requests: Family::new_with_constructor(latency_histogram),
+            registry: Registry::default(),
+        };
+        let mut registry = Registry::default();
+        // Counters are registered without `_total`: the encoder appends it to the sample.
+        registry.register(
+            "courtlink_ws_connections_open",
+            "Signalling sockets open on this instance",
+            m.connections_open.clone(),
+        );
+        registry.register(
+            "courtlink_sessions_live",
+            "Sessions with a participant on this instance",
+            m.sessions_live.clone(),
+        );
+        registry.register(
+            "courtlink_messages_relayed",
+            "Signalling messages delivered to sockets",
+            m.messages_relayed.clone(),
+        );
+        registry.register(
+            "courtlink_messages_dropped",
+            "Signalling messages that could not be delivered",
+            m.messages_dropped.clone(),
+        );
+        registry.register(
+            "courtlink_slow_consumers_dropped",
+            "Sockets dropped because their queue was full",
+            m.slow_consumers_dropped.clone(),
+        );
+        registry.register(
+            "courtlink_resumes",
+            "Reconnections that resumed without a leave",
+            m.resumes.clone(),
+        );
+        registry.register(
+            "courtlink_rate_limited",
+            "Messages refused by the per-connection rate limit",
+            m.rate_limited.clone(),
+        );
+        registry.register(
+            "courtlink_redis_up",
+            "1 when Redis answers, 0 when not, -1 when not configured",
+            m.redis_up.clone(),
+        );
+        registry.register(
+            "courtlink_http_request_duration_seconds",
+            "HTTP request latency by route",
+            m.requests.clone(),
+        );
+        Metrics { registry, ..m }
+    }
 }
 
 impl Metrics {
-    pub fn inc(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
     pub fn observe_request(&self, method: &str, route: &str, seconds: f64) {
-        let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
-        let h = routes
-            .entry((method.to_owned(), route.to_owned()))
-            .or_default();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                h.counts[i] += 1;
-            }
-        }
-        h.count += 1;
-        h.sum += seconds;
+        self.requests
+            .get_or_create(&RouteLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(seconds);
     }
 
     pub fn render(&self, sessions_live: usize) -> String {
+        self.sessions_live
+            .set(i64::try_from(sessions_live).unwrap_or(i64::MAX));
         let mut out = String::new();
-        let mut gauge = |name: &str, help: &str, kind: &str, value: String| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
-        };
-        gauge(
-            "courtlink_ws_connections_open",
-            "Signalling sockets open on this instance.",
-            "gauge",
-            self.connections_open.load(Ordering::Relaxed).to_string(),
-        );
-        gauge(
-            "courtlink_sessions_live",
-            "Sessions with a participant on this instance.",
-            "gauge",
-            sessions_live.to_string(),
-        );
-        gauge(
-            "courtlink_messages_relayed_total",
-            "Signalling messages delivered to sockets.",
-            "counter",
-            self.messages_relayed.load(Ordering::Relaxed).to_string(),
-        );
-        gauge(
-            "courtlink_messages_dropped_total",
-            "Signalling messages that could not be delivered.",
-            "counter",
-            self.messages_dropped.load(Ordering::Relaxed).to_string(),
-        );
-        gauge(
-            "courtlink_slow_consumers_dropped_total",
-            "Sockets dropped because their queue was full.",
-            "counter",
-            self.slow_consumers_dropped
-                .load(Ordering::Relaxed)
-                .to_string(),
-        );
-        gauge(
-            "courtlink_resumes_total",
-            "Reconnections that resumed without a leave.",
-            "counter",
-            self.resumes.load(Ordering::Relaxed).to_string(),
-        );
-        gauge(
-            "courtlink_rate_limited_total",
-            "Messages refused by the per-connection rate limit.",
-            "counter",
-            self.rate_limited.load(Ordering::Relaxed).to_string(),
-        );
-        gauge(
-            "courtlink_redis_up",
-            "1 when Redis answers, 0 when not, -1 when not configured.",
-            "gauge",
-            self.redis_up.load(Ordering::Relaxed).to_string(),
-        );
-        let routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
-        let name = "courtlink_http_request_duration_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {name} HTTP request latency by route.\n# TYPE {name} histogram"
-        );
-        for ((method, route), h) in routes.iter() {
-            let labels = format!("method=\"{method}\",route=\"{}\"", route.replace('"', "'"));
-            for (i, bound) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "{name}_bucket{{{labels},le=\"{bound}\"}} {}",
-                    h.counts[i]
-                );
-            }
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
-        }
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_the_documented_names_and_labels() {
+        let m = Metrics::default();
+        m.resumes.inc();
+        m.redis_up.set(-1);
+        m.connections_open.inc();
+        m.observe_request("GET", "/api/v1/bookings/{id}", 0.003);
+        m.observe_request("GET", "/api/v1/bookings/{id}", 2.0);
+        let text = m.render(4);
+        for line in [
+            "courtlink_ws_connections_open 1",
+            "courtlink_sessions_live 4",
+            "courtlink_messages_relayed_total 0",
+            "courtlink_messages_dropped_total 0",
+            "courtlink_slow_consumers_dropped_total 0",
+            "courtlink_resumes_total 1",
+            "courtlink_rate_limited_total 0",
+            "courtlink_redis_up -1",
+            "# TYPE courtlink_http_request_duration_seconds histogram",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+        }
+        let sample = |suffix: &str, le: Option<&str>| {
+            let labels = match le {
+                Some(le) => format!("le=\"{le}\",method=\"GET\",route=\"/api/v1/bookings/{{id}}\""),
+                None => "method=\"GET\",route=\"/api/v1/bookings/{id}\"".to_owned(),
+            };
+            let head = format!("courtlink_http_request_duration_seconds_{suffix}{{");
+            text.lines()
+                .find(|l| {
+                    l.starts_with(&head)
+                        && labels.split(',').all(|pair| l.contains(pair))
+                        && (le.is_some() || !l.contains("le="))
+                })
+                .and_then(|l| l.rsplit_once(' '))
+                .map(|(_, v)| v.to_owned())
+                .unwrap_or_else(|| panic!("no {suffix} {le:?} in:\n{text}"))
+        };
+        assert_eq!(sample("bucket", Some("0.001")), "0");
+        assert_eq!(sample("bucket", Some("0.005")), "1");
+        assert_eq!(sample("bucket", Some("1.0")), "1");
+        assert_eq!(sample("bucket", Some("+Inf")), "2");
+        assert_eq!(sample("count", None), "2");
+        assert!(text.ends_with("# EOF\n"));
     }
 }

@@ -57,14 +57,7 @@ impl Shutdown {
         // the server drops them, and a task dropped mid-write would lose its `left`.
         let deadline =
             Instant::now() + Duration::from_secs(self.state.settings.server.drain_seconds);
-        while self
-            .state
-            .metrics
-            .connections_open
-            .load(std::sync::atomic::Ordering::Relaxed)
-            > 0
-            && Instant::now() < deadline
-        {
+        while self.state.metrics.connections_open.get() > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.server.stop(true).await;

@@ -434,6 +434,11 @@ macro_rules! on_both_backends {
 /// The host lets the petitioner in from the waiting room; both sides see it happen.
 pub async fn admit_petitioner(host: &mut Ws, petitioner: &mut Ws) {
     next_of(host, "waiting").await;
+    let_in(host, petitioner).await;
+}
+
+/// The host admits the petitioner, whose `waiting` it has already read.
+pub async fn let_in(host: &mut Ws, petitioner: &mut Ws) {
     ws_send(host, &json!({"type": "admit", "participant": "petitioner"})).await;
     next_of(petitioner, "admitted").await;
     next_of(host, "joined").await;

@@ -204,13 +204,7 @@ async fn a_second_petitioner_socket_waits_to_be_admitted_again() {
         )
         .await;
         assert_eq!(next_of(&mut second, "error").await["code"], "not_admitted");
-        ws_send(
-            &mut host,
-            &json!({"type": "admit", "participant": "petitioner"}),
-        )
-        .await;
-        next_of(&mut second, "admitted").await;
-        next_of(&mut host, "joined").await;
+        common::let_in(&mut host, &mut second).await;
         first = second;
     }
     let events = timeline(&app, s.session_id, &s.officer_token).await;

@@ -232,13 +232,7 @@ async fn a_second_connection_of_the_same_identity_replaces_the_first() {
         ),
         (Some("waiting"), Some("petitioner"))
     );
-    ws_send(
-        &mut host,
-        &json!({"type": "admit", "participant": "petitioner"}),
-    )
-    .await;
-    next_of(&mut second, "admitted").await;
-    next_of(&mut host, "joined").await;
+    common::let_in(&mut host, &mut second).await;
     ws_send(&mut host, &json!({"type": "chat", "text": "还在吗？"})).await;
     assert_eq!(next_of(&mut second, "chat").await["text"], "还在吗？");
     // Leaving on purpose is announced at once and recorded.

@@ -2,6 +2,11 @@
 //! octets (never inside a UTF-8 character), TEXT values escaped, one stable UID per booking
 //! (`booking-<id>@courtlink`) whose SEQUENCE is the booking's version, cancelled bookings as
 //! `STATUS:CANCELLED` so that calendars remove them.
+//!
+//! Written by hand on purpose: the `icalendar` crate (0.17.6, the newest for Rust 1.85, and
+//! 0.17.17 alike) folds a line whose rest after the first fold is exactly 75 octets into a
+//! 76-octet continuation line, keeps control characters in TEXT, and has no VTIMEZONE
+//! component; this module is short and its tests pin each of those cases.
 
 use chrono::{DateTime, Utc};
 
@@ -176,6 +181,12 @@ mod tests {
         assert_eq!(fold(&exact), format!("{exact}\r\n"));
         let over = "X".repeat(76);
         assert_eq!(fold(&over), format!("{}\r\n X\r\n", "X".repeat(75)));
+        // 75 octets, then 75 more: the second line needs a third (the fold's space counts).
+        let twice = "X".repeat(150);
+        assert_eq!(
+            fold(&twice),
+            format!("{}\r\n {}\r\n X\r\n", "X".repeat(75), "X".repeat(74))
+        );
     }
 
     #[test]

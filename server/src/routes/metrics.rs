@@ -2,11 +2,11 @@ use actix_web::{HttpResponse, get, web};
 
 use crate::state::AppState;
 
-/// Prometheus text: sockets, sessions, messages relayed and dropped, resumes, Redis health and
+/// OpenMetrics text (Prometheus scrapes it): sockets, sessions, messages relayed and dropped, resumes, Redis health and
 /// request latency by route. Meant for the monitoring network: keep it off the public proxy.
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
+        .content_type(crate::metrics::CONTENT_TYPE)
         .body(state.metrics.render(state.hub.sessions_held()))
 }

@@ -149,7 +149,7 @@ impl Hub {
         let slot: Arc<Mutex<std::sync::Weak<Inner>>> = Arc::new(Mutex::new(std::sync::Weak::new()));
         let redis = match redis {
             None => {
-                metrics.redis_up.store(-1, Ordering::Relaxed);
+                metrics.redis_up.set(-1);
                 None
             }
             Some((url, prefix)) => {
@@ -167,9 +167,7 @@ impl Hub {
                     }
                 });
                 let on_health = Arc::new(move |up: bool| {
-                    health_metrics
-                        .redis_up
-                        .store(i64::from(up), Ordering::Relaxed)
+                    health_metrics.redis_up.set(i64::from(up));
                 });
                 Some(
                     RedisBus::connect(url, prefix, &instance, on_wire, on_recover, on_health)
@@ -369,7 +367,7 @@ impl Hub {
             }
             .body();
             inner.open(session, &pid, conn, missed, &resumed);
-            Metrics::inc(&inner.metrics.resumes);
+            inner.metrics.resumes.inc();
             return Ok(());
         }
         if replaced {
@@ -808,7 +806,9 @@ impl Inner {
         let text = self.number(session, h, body);
         if let Some(tx) = &h.tx {
             match tx.try_send(Outbound::Text(text)) {
-                Ok(()) => Metrics::inc(&self.metrics.messages_relayed),
+                Ok(()) => {
+                    self.metrics.messages_relayed.inc();
+                }
                 Err(TrySendError::Full(_)) => {
                     // It does not read: drop the socket (its task sees the queue close) and keep
                     // its place for a resume, as for any dropped line.
@@ -820,9 +820,11 @@ impl Inner {
                     h.tx = None;
                     h.dropped_at = Some(Instant::now());
                     h.member.connected = false;
-                    Metrics::inc(&self.metrics.slow_consumers_dropped);
+                    self.metrics.slow_consumers_dropped.inc();
                 }
-                Err(TrySendError::Closed(_)) => Metrics::inc(&self.metrics.messages_dropped),
+                Err(TrySendError::Closed(_)) => {
+                    self.metrics.messages_dropped.inc();
+                }
             }
         }
         true
@@ -840,10 +842,12 @@ impl Inner {
                     body: body.to_owned(),
                 };
                 if bus.publish(session, &wire).await.is_err() {
-                    Metrics::inc(&self.metrics.messages_dropped);
+                    self.metrics.messages_dropped.inc();
                 }
             }
-            None => Metrics::inc(&self.metrics.messages_dropped),
+            None => {
+                self.metrics.messages_dropped.inc();
+            }
         }
     }
 
@@ -901,7 +905,7 @@ impl Inner {
         if let Some(tx) = &h.tx {
             for m in out {
                 if tx.try_send(Outbound::Text(m)).is_ok() {
-                    Metrics::inc(&self.metrics.messages_relayed);
+                    self.metrics.messages_relayed.inc();
                 }
             }
         }

@@ -150,9 +150,7 @@ async fn serve(
         let _ = Box::pin(ws.close(CloseCode::Other(4009), e.code())).await;
         return;
     }
-    metrics
-        .connections_open
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    metrics.connections_open.inc();
     tracing::info!(resume = resuming, "joined");
 
     let mut heartbeat = tokio::time::interval(Duration::from_secs(settings.heartbeat_seconds));
@@ -175,12 +173,12 @@ async fn serve(
                     match limit.check(Instant::now()) {
                         Verdict::Allow => {}
                         Verdict::Refuse => {
-                            crate::metrics::Metrics::inc(&metrics.rate_limited);
+                            metrics.rate_limited.inc();
                             Box::pin(hub.error(sid, pid, "rate_limited", "too many messages; slow down")).await;
                             continue;
                         }
                         Verdict::Close => {
-                            crate::metrics::Metrics::inc(&metrics.rate_limited);
+                            metrics.rate_limited.inc();
                             tracing::warn!("message flood; closing");
                             Box::pin(flush(&mut rx, &mut ws)).await;
                             let _ = Box::pin(ws.close(CloseCode::Other(CLOSE_RATE_LIMITED), "rate limited")).await;
@@ -260,9 +258,7 @@ async fn serve(
         }
     };
     Box::pin(hub.detach(sid, pid, conn_id, departure)).await;
-    metrics
-        .connections_open
-        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    metrics.connections_open.dec();
     tracing::info!(?departure, "left");
 }
 

@@ -607,7 +607,8 @@ mod tests {
     /// never comes, so before this the reader waited for it until the socket timed out).
     #[tokio::test]
     async fn reserved_bits_and_oversized_declarations_are_refused_on_the_header() {
-        let cases: Vec<(&str, Vec<u8>, fn(&ProtocolError) -> bool)> = vec![
+        type Expect = fn(&ProtocolError) -> bool;
+        let cases: Vec<(&str, Vec<u8>, Expect)> = vec![
             ("RSV1", vec![0x81 | 0x40, 0x81], |e| {
                 matches!(e, ProtocolError::Io(_))
             }),
