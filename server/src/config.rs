@@ -115,7 +115,8 @@ pub struct ServerSettings {
     /// HTTP worker threads; 0 means one per core.
     #[serde(default)]
     pub workers: usize,
-    /// On SIGTERM, how long to wait for sockets and requests to finish before exiting, in seconds.
+    /// On SIGTERM, how long to wait for sockets and requests to finish before exiting, in seconds;
+    /// then as long again, at most, for the background loops to finish their rounds (`tasks.rs`).
     pub drain_seconds: u64,
     /// A request's head (request line and headers) must arrive within this many seconds, or
     /// the connection is answered 408 and closed (1–60).

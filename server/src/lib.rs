@@ -23,4 +23,5 @@ pub mod signalling;
 pub mod startup;
 pub mod state;
 pub mod store;
+pub mod tasks;
 pub mod telemetry;

@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::signalling::hub::{Hub, HubConfig};
 use crate::state::AppState;
 use crate::store::Store;
+use crate::tasks::Tasks;
 use crate::{demo, routes};
 
 /// Pages may load and connect to nothing but CourtLink itself: court networks are closed, and
@@ -39,7 +40,9 @@ pub struct Application {
 }
 
 /// Stops an application the way SIGTERM does: sockets are told to reconnect elsewhere, then the
-/// server stops accepting and waits up to `server.drain_seconds` for what is in flight.
+/// server stops accepting and waits up to `server.drain_seconds` for what is in flight, and
+/// last the background loops are stopped, each given up to `server.drain_seconds` more to
+/// finish its round.
 #[derive(Clone)]
 pub struct Shutdown {
     state: web::Data<AppState>,
@@ -58,6 +61,18 @@ impl Shutdown {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.server.stop(true).await;
+        self.state.stop_background().await;
+    }
+}
+
+impl AppState {
+    /// Stops the background loops, waiting up to `server.drain_seconds`. Idempotent.
+    async fn stop_background(&self) {
+        let deadline = Duration::from_secs(self.settings.server.drain_seconds);
+        let late = self.tasks.shutdown(deadline).await;
+        if late.is_empty() {
+            tracing::info!("background loops stopped");
+        }
     }
 }
 
@@ -104,12 +119,14 @@ impl Application {
             settings.redis.url.as_str(),
             settings.redis.key_prefix.as_str(),
         ));
-        let hub = Hub::new(store.clone(), hub_config, metrics.clone(), redis)
+        // Background loops run under this supervisor; shutdown stops them (see `Shutdown`).
+        let tasks = Tasks::new();
+        let hub = Hub::new(store.clone(), hub_config, metrics.clone(), redis, &tasks)
             .await
             .map_err(|e| anyhow::anyhow!("cannot reach Redis at redis.url: {e}"))?;
-        spawn_records_sweeper(store.clone(), settings.records.clone());
-        crate::notify::spawn(store.clone(), settings.notifications.clone());
-        spawn_schedule_keeper(store.clone(), settings.scheduling.idempotency_hours);
+        spawn_records_sweeper(&tasks, store.clone(), settings.records.clone());
+        crate::notify::spawn(&tasks, store.clone(), settings.notifications.clone());
+        spawn_schedule_keeper(&tasks, store.clone(), settings.scheduling.idempotency_hours);
         let holds = match settings.redis.url.as_str() {
             "" => crate::holds::Holds::local(),
             url => crate::holds::Holds::redis(url, &settings.redis.key_prefix)
@@ -136,10 +153,11 @@ impl Application {
             settings,
             metrics,
             login_attempts: Default::default(),
-            echo: crate::connectivity::Echo::new(connectivity, echo_store),
+            echo: crate::connectivity::Echo::new(connectivity, echo_store, &tasks),
             holds,
             token_versions,
             guards,
+            tasks,
         });
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
@@ -207,21 +225,34 @@ impl Application {
             wait_for_stop_signal().await;
             shutdown.drain().await;
         });
-        self.server.await
+        let stopped = self.server.await;
+        // The drain above goes on to stop the background loops once the server has stopped;
+        // returning now would let the runtime drop them mid-round, so wait here as well.
+        self.state.stop_background().await;
+        stopped
     }
 }
 
 /// Marks interrupted sessions and no-shows. Every instance runs it; each change is conditional
 /// on the session's current status, so two instances never record one transition twice.
-fn spawn_records_sweeper(store: Store, settings: crate::config::RecordsSettings) {
+fn spawn_records_sweeper(tasks: &Tasks, store: Store, settings: crate::config::RecordsSettings) {
+    tasks.spawn_loop("records sweeper", move |stop| {
+        records_sweeper(stop, store.clone(), settings.clone())
+    });
+}
+
+async fn records_sweeper(
+    mut stop: crate::tasks::Stop,
+    store: Store,
+    settings: crate::config::RecordsSettings,
+) -> anyhow::Result<()> {
     use crate::app::session::transition;
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(settings.sweep_seconds));
-        loop {
-            tick.tick().await;
-            let now = crate::store::now();
-            let lost = now - chrono::Duration::seconds(settings.interrupt_after_seconds);
-            if let Ok(ids) = store.sessions_everyone_lost(lost).await {
+    let mut tick = tokio::time::interval(Duration::from_secs(settings.sweep_seconds));
+    while stop.tick(&mut tick).await {
+        let now = crate::store::now();
+        let lost = now - chrono::Duration::seconds(settings.interrupt_after_seconds);
+        match store.sessions_everyone_lost(lost).await {
+            Ok(ids) => {
                 for (id, started) in ids {
                     // A session that never had its petitioner was not interrupted: it is
                     // merely empty again.
@@ -231,47 +262,64 @@ fn spawn_records_sweeper(store: Store, settings: crate::config::RecordsSettings)
                         .await;
                 }
             }
-            let late = now - chrono::Duration::minutes(settings.no_show_after_minutes);
-            if let Ok(ids) = store.sessions_without_petitioner(late).await {
+            Err(e) => {
+                tracing::warn!(error = %e, "finding lost sessions failed; retried next sweep")
+            }
+        }
+        let late = now - chrono::Duration::minutes(settings.no_show_after_minutes);
+        match store.sessions_without_petitioner(late).await {
+            Ok(ids) => {
                 for id in ids {
                     let _ = store
                         .add_event(id, "no_show", "system", &serde_json::json!({}), transition)
                         .await;
                 }
             }
+            Err(e) => tracing::warn!(error = %e, "finding no-shows failed; retried next sweep"),
         }
-    });
+    }
+    Ok(())
 }
 
 /// Keeps published availability reaching the horizon as days pass (at start-up, then hourly),
-/// and forgets idempotency keys older than their lifetime.
-fn spawn_schedule_keeper(store: Store, idempotency_hours: i64) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            let now = crate::store::now();
-            if let Err(e) = store.publish_all(now).await {
-                tracing::warn!(error = %e, "publishing availability failed; retried within the hour");
-            }
-            let _ = store
-                .forget_idempotency_keys(now - chrono::Duration::hours(idempotency_hours))
-                .await;
-            // Cases written before sealing existed, a batch at a time.
-            loop {
-                match store.seal_legacy_cases(500).await {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        tracing::info!(sealed = n, "sealed the petitioner data of older cases")
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "sealing older cases failed; retried within the hour");
-                        break;
-                    }
+/// forgets idempotency keys older than their lifetime, and seals older cases (the sealing pass).
+fn spawn_schedule_keeper(tasks: &Tasks, store: Store, idempotency_hours: i64) {
+    tasks.spawn_loop("schedule keeper", move |stop| {
+        schedule_keeper(stop, store.clone(), idempotency_hours)
+    });
+}
+
+async fn schedule_keeper(
+    mut stop: crate::tasks::Stop,
+    store: Store,
+    idempotency_hours: i64,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    while stop.tick(&mut tick).await {
+        let now = crate::store::now();
+        if let Err(e) = store.publish_all(now).await {
+            tracing::warn!(error = %e, "publishing availability failed; retried within the hour");
+        }
+        if let Err(e) = store
+            .forget_idempotency_keys(now - chrono::Duration::hours(idempotency_hours))
+            .await
+        {
+            tracing::warn!(error = %e, "forgetting idempotency keys failed; retried within the hour");
+        }
+        // Cases written before sealing existed, a batch at a time; a stop waits for the
+        // batch in hand only.
+        while !stop.is_stopped() {
+            match store.seal_legacy_cases(500).await {
+                Ok(0) => break,
+                Ok(n) => tracing::info!(sealed = n, "sealed the petitioner data of older cases"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "sealing older cases failed; retried within the hour");
+                    break;
                 }
             }
         }
-    });
+    }
+    Ok(())
 }
 
 async fn wait_for_stop_signal() {

@@ -24,4 +24,6 @@ pub struct AppState {
     pub token_versions: Arc<TokenVersions>,
     /// Brakes on guessing join codes and passwords (issue 15).
     pub guards: crate::auth::Guards,
+    /// The supervised background loops; stopped last on shutdown (`tasks.rs`).
+    pub tasks: crate::tasks::Tasks,
 }

@@ -68,7 +68,7 @@ pub struct TestRequest {
 
 impl Echo {
     /// The service; also starts the sweep that records tests left running as abandoned.
-    pub fn new(settings: ConnectivitySettings, store: Store) -> Echo {
+    pub fn new(settings: ConnectivitySettings, store: Store, tasks: &crate::tasks::Tasks) -> Echo {
         let echo = Echo {
             inner: Arc::new(Inner {
                 permits: Arc::new(Semaphore::new(settings.max_concurrent)),
@@ -78,27 +78,34 @@ impl Echo {
             }),
         };
         let sweeper = echo.clone();
-        tokio::spawn(async move {
-            let every = Duration::from_secs(sweeper.inner.settings.abandon_seconds.clamp(5, 60));
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tick.tick().await;
-                let age = chrono::Duration::seconds(
-                    i64::try_from(sweeper.inner.settings.abandon_seconds).unwrap_or(i64::MAX),
-                );
-                match sweeper
-                    .inner
-                    .store
-                    .abandon_connectivity_tests(crate::store::now() - age)
-                    .await
-                {
-                    Ok(0) => {}
-                    Ok(n) => tracing::warn!(n, "connectivity tests abandoned"),
-                    Err(e) => tracing::debug!(error = %e, "abandoned-test sweep failed"),
-                }
-            }
+        tasks.spawn_loop("connectivity sweep", move |stop| {
+            sweeper.clone().sweep(stop)
         });
         echo
+    }
+
+    /// Records tests left running past `abandon_seconds` as abandoned, until shutdown.
+    async fn sweep(self, mut stop: crate::tasks::Stop) -> anyhow::Result<()> {
+        let settings = &self.inner.settings;
+        let mut tick =
+            tokio::time::interval(Duration::from_secs(settings.abandon_seconds.clamp(5, 60)));
+        let age =
+            chrono::Duration::seconds(i64::try_from(settings.abandon_seconds).unwrap_or(i64::MAX));
+        while stop.tick(&mut tick).await {
+            match self
+                .inner
+                .store
+                .abandon_connectivity_tests(crate::store::now() - age)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(n, "connectivity tests abandoned"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "abandoned-test sweep failed; retried next sweep")
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn settings(&self) -> &ConnectivitySettings {

@@ -8,12 +8,19 @@ use super::queries::{self, Attempt};
 use super::settings::NotifySettings;
 use crate::store::Store;
 
-/// Starts the worker on the current runtime.
-pub fn spawn(store: Store, settings: NotifySettings) {
-    tokio::spawn(run(store, settings));
+/// Starts the worker (enqueueing, the outbox drain and deliveries) as the supervised loop
+/// `notification worker`.
+pub fn spawn(tasks: &crate::tasks::Tasks, store: Store, settings: NotifySettings) {
+    tasks.spawn_loop("notification worker", move |stop| {
+        run(stop, store.clone(), settings.clone())
+    });
 }
 
-async fn run(store: Store, settings: NotifySettings) {
+async fn run(
+    mut stop: crate::tasks::Stop,
+    store: Store,
+    settings: NotifySettings,
+) -> anyhow::Result<()> {
     let allowed = super::webhook::AllowedHosts::new(&settings.webhook_allowed_hosts);
     let client = match super::webhook::client(
         Duration::from_secs(settings.request_timeout_seconds),
@@ -22,17 +29,18 @@ async fn run(store: Store, settings: NotifySettings) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "cannot build the webhook client; notifications are off");
-            return;
+            return Ok(());
         }
     };
     let mut tick = tokio::time::interval(Duration::from_millis(settings.poll_millis));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
+    // A stop is seen between rounds: the round in hand (claims, fan-out, deliveries) finishes.
+    while stop.tick(&mut tick).await {
         if let Err(e) = once(&store, &settings, &client, &allowed).await {
-            tracing::warn!(error = %e, "notification worker: retrying on the next tick");
+            tracing::warn!(error = %e, "retrying on the next tick");
         }
     }
+    Ok(())
 }
 
 /// One round of work: enqueue reminders and no-show notices, fan out the outbox, send webhooks.

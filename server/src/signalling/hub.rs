@@ -141,6 +141,7 @@ impl Hub {
         config: HubConfig,
         metrics: Arc<Metrics>,
         redis: Option<(&str, &str)>,
+        tasks: &crate::tasks::Tasks,
     ) -> anyhow::Result<Hub> {
         let instance = format!("{:016x}", rand::random::<u64>());
         // The bus calls back into the hub through a weak reference, set once the hub exists,
@@ -186,16 +187,19 @@ impl Hub {
         });
         *lock(&slot) = Arc::downgrade(&inner);
         let sweeper = Arc::downgrade(&inner);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            let mut round = 0u32;
-            loop {
-                tick.tick().await;
-                let Some(inner) = sweeper.upgrade() else {
-                    return;
-                };
-                inner.sweep(round % 5 == 0).await;
-                round = round.wrapping_add(1);
+        tasks.spawn_loop("hub sweeper", move |mut stop| {
+            let sweeper = sweeper.clone();
+            async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                let mut round = 0u32;
+                while stop.tick(&mut tick).await {
+                    let Some(inner) = sweeper.upgrade() else {
+                        break;
+                    };
+                    inner.sweep(round % 5 == 0).await;
+                    round = round.wrapping_add(1);
+                }
+                Ok(())
             }
         });
         Ok(Hub { inner })

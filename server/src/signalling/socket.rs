@@ -438,12 +438,17 @@ mod tests {
             waiting_room: true,
             log_cap: 256,
         };
-        let hub = super::super::hub::Hub::new(store.clone(), config, metrics.clone(), None)
+        let tasks = crate::tasks::Tasks::new();
+        let hub = super::super::hub::Hub::new(store.clone(), config, metrics.clone(), None, &tasks)
             .await
             .unwrap();
         let state = actix_web::web::Data::new(AppState {
             tokens: std::sync::Arc::new(crate::auth::Tokens::new(&settings.auth)),
-            echo: crate::connectivity::Echo::new(settings.connectivity.clone(), store.clone()),
+            echo: crate::connectivity::Echo::new(
+                settings.connectivity.clone(),
+                store.clone(),
+                &tasks,
+            ),
             holds: crate::holds::Holds::local(),
             token_versions: std::sync::Arc::new(crate::auth::TokenVersions),
             guards: crate::auth::Guards::new(&settings.auth),
@@ -452,6 +457,7 @@ mod tests {
             hub,
             metrics,
             login_attempts: Default::default(),
+            tasks,
         });
         let req = actix_web::test::TestRequest::default()
             .insert_header(("upgrade", "websocket"))
