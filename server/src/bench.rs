@@ -669,7 +669,7 @@ async fn records(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
     t.print("log page: a basic court, ended, last 3 months");
 
     // 2. A province's supervisor: one month, ended with a given outcome; page 1, then page 3.
-    let outcomes = ["reply", "assign", "transfer", "supervise"];
+    let outcomes = ["explained_law", "assign", "withdrawn", "supervise"];
     let mut first = Timings::default();
     let mut third = Timings::default();
     for i in 0..warm + n {

@@ -59,23 +59,68 @@ string_enum!(
 );
 
 string_enum!(
-    /// How a session ended (答复, 交办, 转办, 督办, 复查立案, 息诉罢访告知, 另行预约).
+    /// What a reception or contact came to, in the terms courts use (docs/outcomes.md):
+    /// 释法明理, 导入诉讼程序, 立案复查, 不属受理范围告知, 不再受理告知, 终结, 司法救助, 交办, 督办,
+    /// 接访中止, and 息诉罢访 (a result recorded when the petitioner withdraws, not an instrument).
     Outcome {
-        Reply => "reply",
-        Assign => "assign",
-        Transfer => "transfer",
-        Supervise => "supervise",
+        ExplainedLaw => "explained_law",
+        IntoProcedure => "into_procedure",
         ReviewFiled => "review_filed",
-        StopNotice => "stop_notice",
-        Reschedule => "reschedule",
+        NotWithinScope => "not_within_scope",
+        NoLongerAccepted => "no_longer_accepted",
+        Concluded => "concluded",
+        JudicialAid => "judicial_aid",
+        Assign => "assign",
+        Supervise => "supervise",
+        ReceptionStopped => "reception_stopped",
+        Withdrawn => "withdrawn",
     }
 );
 
 string_enum!(
-    /// The channel of a contact on a case (台账).
+    /// 诉访分离: a litigation matter (涉诉, channelled into procedure) or a petition matter (信访).
+    CaseClass { Litigation => "litigation", Petition => "petition" }
+);
+
+string_enum!(
+    /// The body that received a contact: a court, or a non-court petition organ above
+    /// (provincial or central). Statistics count 越级访 from it and the case's court.
+    ReceivingOrgan { Court => "court", ProvincialOrgan => "provincial_organ", CentralOrgan => "central_organ" }
+);
+
+impl Outcome {
+    /// The one place that decides which outcomes fit which class of case (诉访分离). Channelling
+    /// into procedure, 立案复查, 终结 and 司法救助 belong to litigation matters; telling a
+    /// petitioner that the matter is outside the courts' remit belongs to petition matters.
+    pub fn fits(self, class: CaseClass) -> bool {
+        match self {
+            Outcome::IntoProcedure
+            | Outcome::ReviewFiled
+            | Outcome::Concluded
+            | Outcome::JudicialAid => class == CaseClass::Litigation,
+            Outcome::NotWithinScope => class == CaseClass::Petition,
+            Outcome::ExplainedLaw
+            | Outcome::NoLongerAccepted
+            | Outcome::Assign
+            | Outcome::Supervise
+            | Outcome::ReceptionStopped
+            | Outcome::Withdrawn => true,
+        }
+    }
+
+    /// The outcomes offered for a case of `class`, in the order of `ALL`.
+    pub fn for_class(class: CaseClass) -> Vec<Outcome> {
+        Outcome::ALL.iter().copied().filter(|o| o.fits(class)).collect()
+    }
+}
+
+string_enum!(
+    /// The channel of a contact on a case (台账): 来访, 来信, 电话, 网上信访, the video receptions
+    /// (written only by a held session), and 到省访 / 进京访 reported from above.
     Channel {
         LocalVisit => "local_visit",
         Letter => "letter",
+        Phone => "phone",
         Online => "online",
         VideoSpc => "video_spc",
         VideoHigh => "video_high",
@@ -125,11 +170,20 @@ impl Channel {
             Channel::ToProvince => CountedAs::Province,
             Channel::LocalVisit
             | Channel::Letter
+            | Channel::Phone
             | Channel::Online
             | Channel::VideoSpc
             | Channel::VideoHigh
             | Channel::VideoIntermediate => CountedAs::Local,
         }
+    }
+
+    /// A video reception: written only by a held session, never logged by hand.
+    pub fn is_video(self) -> bool {
+        matches!(
+            self,
+            Channel::VideoSpc | Channel::VideoHigh | Channel::VideoIntermediate
+        )
     }
 
     /// The ledger channel of a video reception hosted by a court of `level`.
@@ -262,5 +316,20 @@ mod tests {
             assert_eq!(o.as_str().parse::<Outcome>().unwrap(), *o);
         }
         assert!("bribe".parse::<Outcome>().is_err());
+        assert!("stop_notice".parse::<Outcome>().is_err());
+    }
+
+    #[test]
+    fn outcomes_fit_their_class() {
+        assert!(Outcome::IntoProcedure.fits(CaseClass::Litigation));
+        assert!(!Outcome::IntoProcedure.fits(CaseClass::Petition));
+        assert!(!Outcome::Concluded.fits(CaseClass::Petition));
+        assert!(!Outcome::NotWithinScope.fits(CaseClass::Litigation));
+        assert!(Outcome::Withdrawn.fits(CaseClass::Petition));
+        assert!(Outcome::Withdrawn.fits(CaseClass::Litigation));
+        assert!(Outcome::for_class(CaseClass::Litigation).contains(&Outcome::ReviewFiled));
+        assert!(!Outcome::for_class(CaseClass::Petition).contains(&Outcome::ReviewFiled));
+        assert!(!Channel::Phone.is_video());
+        assert!(Channel::VideoHigh.is_video());
     }
 }

@@ -458,8 +458,9 @@ async fn fill(
     } else {
         0
     };
-    let outcome = "CASE h7 % 7 WHEN 0 THEN 'reply' WHEN 1 THEN 'assign' WHEN 2 THEN 'transfer' \
-        WHEN 3 THEN 'supervise' WHEN 4 THEN 'review_filed' WHEN 5 THEN 'stop_notice' ELSE 'reschedule' END";
+    // Generated cases are petition matters (信访): only outcomes that fit that class.
+    let outcome = "CASE h7 % 7 WHEN 0 THEN 'explained_law' WHEN 1 THEN 'assign' WHEN 2 THEN 'no_longer_accepted' \
+        WHEN 3 THEN 'supervise' WHEN 4 THEN 'not_within_scope' WHEN 5 THEN 'withdrawn' ELSE 'reception_stopped' END";
     let satisfaction = "CASE WHEN (h9 / 7) % 10 < 3 THEN NULL WHEN (h8 / 3) % 20 < 12 THEN 'satisfied' \
         WHEN (h8 / 3) % 20 < 17 THEN 'basically_satisfied' ELSE 'dissatisfied' END";
     let mut first = 1;
@@ -501,10 +502,14 @@ async fn fill(
         ))
         .await?;
         conn.exec(&format!(
-            "INSERT INTO ledger_entries (id, case_id, at, channel, counted_as, session_id, note) \
+            "INSERT INTO ledger_entries (id, case_id, at, channel, counted_as, session_id, note, \
+             court_initiated, receiving_court_id, outcome, recorded_at) \
              SELECT {le_base} + i, case_id, {}, \
              CASE host_level WHEN 0 THEN 'video_spc' WHEN 1 THEN 'video_high' ELSE 'video_intermediate' END, \
-             'local', {se_base} + i, '生成' FROM gen_final WHERE kind = 3 AND {range}",
+             'local', {se_base} + i, '生成', TRUE, \
+             (SELECT host_court_id FROM bookings WHERE id = {bk_base} + i), {outcome}, {} \
+             FROM gen_final WHERE kind = 3 AND {range}",
+            conn.ts("ended"),
             conn.ts("ended")
         ))
         .await?;

@@ -1500,14 +1500,15 @@ async fn held(run: &Arc<Run>, hi: usize, session: i64, code: String) -> bool {
             "session {session}: the petitioner's socket did not close"
         )),
     }
+    // The load's cases are petition matters (信访): outcomes that fit that class.
     const OUTCOMES: [&str; 7] = [
-        "reply",
+        "explained_law",
         "assign",
-        "transfer",
+        "no_longer_accepted",
         "supervise",
-        "review_filed",
-        "stop_notice",
-        "reschedule",
+        "not_within_scope",
+        "withdrawn",
+        "reception_stopped",
     ];
     let outcome = OUTCOMES[hi % OUTCOMES.len()];
     let req = Req::new(

@@ -210,7 +210,7 @@ await run('main path', async () => {
 
   // ---- the officer ends with an outcome and a follow-up ----
   const followUp = shanghaiDay(Date.now() + 7 * 86400e3);
-  await officer.selectOption('#outcome-select', 'reply');
+  await officer.selectOption('#outcome-select', 'explained_law');
   await officer.fill('#end-note', OUTCOME_NOTE);
   await officer.fill('#follow-up-deadline', shanghaiDay(Date.now() - 86400e3));
   await officer.click('#end-button');
@@ -345,8 +345,8 @@ await run('main path', async () => {
     && /就地化解/.test(await text(coord, row)), await text(coord, row));
   const rowText = await text(coord, row);
   check('the outcome in words with the officer\'s note, not the raw note',
-    rowText.includes('答复') && rowText.includes(OUTCOME_NOTE) && !/\breply\b/.test(rowText)
-    && (await coord.getAttribute(row, 'data-outcome')) === 'reply', rowText);
+    rowText.includes('释法明理') && rowText.includes(OUTCOME_NOTE) && !/\bexplained_law\b/.test(rowText)
+    && (await coord.getAttribute(row, 'data-outcome')) === 'explained_law', rowText);
   await coord.waitForSelector(`[data-testid=session-item][data-session-id="${booking.session_id}"] .status-ended`);
   check('today\'s sessions show it ended', true);
   await shot(coord, '19-coordinator-ledger-zh');

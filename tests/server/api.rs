@@ -174,20 +174,20 @@ async fn whole_path(app: TestApp) {
         .post(
             &format!("/api/v1/sessions/{session_id}/end"),
             Some(&officer),
-            &json!({"outcome": "reply", "note": "已当面答复，释法明理。"}),
+            &json!({"outcome": "explained_law", "note": "已当面答复，释法明理。"}),
         )
         .await;
     assert_eq!(res.status(), 200);
     let ended: Value = res.json().await.unwrap();
     assert_eq!(
         (ended["status"].as_str(), ended["outcome"].as_str()),
-        (Some("ended"), Some("reply"))
+        (Some("ended"), Some("explained_law"))
     );
     assert_eq!(
         next_of(&mut petitioner_ws, "ended").await["outcome"],
-        "reply"
+        "explained_law"
     );
-    assert_eq!(next_of(&mut officer_ws, "ended").await["outcome"], "reply");
+    assert_eq!(next_of(&mut officer_ws, "ended").await["outcome"], "explained_law");
     let again = app
         .post(
             &format!("/api/v1/sessions/{session_id}/end"),
@@ -236,7 +236,7 @@ async fn whole_path(app: TestApp) {
         "{kinds:?}"
     );
     let ended_event = events.iter().find(|e| e["kind"] == "ended").unwrap();
-    assert_eq!(ended_event["data"]["outcome"], "reply");
+    assert_eq!(ended_event["data"]["outcome"], "explained_law");
     // Every change of status is on the timeline, with who caused it.
     let changes: Vec<(String, String, String)> = events
         .iter()
@@ -370,7 +370,7 @@ async fn scope_and_roles(app: TestApp) {
         .post(
             &format!("/api/v1/sessions/{sid}/end"),
             Some(&high_officer),
-            &json!({"outcome": "reply"}),
+            &json!({"outcome": "explained_law"}),
         )
         .await;
     assert_error(res, 403, "forbidden").await;
@@ -381,7 +381,7 @@ async fn scope_and_roles(app: TestApp) {
         .post(
             &format!("/api/v1/sessions/{sid}/end"),
             Some(&s.coordinator_token),
-            &json!({"outcome": "reply"}),
+            &json!({"outcome": "explained_law"}),
         )
         .await;
     assert_error(res, 403, "forbidden").await;
@@ -855,7 +855,7 @@ async fn a_token_is_refreshed_and_an_early_end_frees_the_room() {
         .post(
             &format!("/api/v1/sessions/{}/end", s.session_id),
             Some(token),
-            &json!({"outcome": "stop_notice"}),
+            &json!({"outcome": "withdrawn"}),
         )
         .await;
     assert_error(res, 409, "session_not_held").await;
@@ -871,7 +871,7 @@ async fn a_token_is_refreshed_and_an_early_end_frees_the_room() {
         .post(
             &format!("/api/v1/sessions/{}/end", s.session_id),
             Some(token),
-            &json!({"outcome": "stop_notice"}),
+            &json!({"outcome": "withdrawn"}),
         )
         .await;
     assert_eq!(res.status(), 200);
@@ -888,7 +888,7 @@ async fn a_token_is_refreshed_and_an_early_end_frees_the_room() {
         .iter()
         .find(|e| e["session_id"] == s.session_id)
         .unwrap();
-    assert_eq!(entry["outcome"], "stop_notice");
+    assert_eq!(entry["outcome"], "withdrawn");
     let time = |v: &Value| {
         v.as_str()
             .unwrap()

@@ -110,7 +110,7 @@ async fn audit_trail(app: TestApp) {
         .post(
             &format!("/api/v1/sessions/{}/end", s.session_id),
             Some(&s.officer_token),
-            &json!({"outcome": "reply"}),
+            &json!({"outcome": "explained_law"}),
         )
         .await;
     assert_eq!(res.status(), 200);

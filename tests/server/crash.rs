@@ -835,7 +835,7 @@ async fn ender(ctx: Arc<Ctx>, open: Arc<Mutex<Option<Open>>>, next_slot: Arc<Ato
             continue;
         }
         let outcome =
-            ["reply", "assign", "transfer", "supervise"][usize::try_from(session).unwrap() % 4];
+            ["explained_law", "assign", "withdrawn", "supervise"][usize::try_from(session).unwrap() % 4];
         let mut tries = 0;
         loop {
             tries += 1;

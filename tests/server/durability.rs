@@ -389,11 +389,11 @@ async fn redis_stopped_and_started_under_live_sessions() {
         .post(
             &format!("/api/v1/sessions/{s2}/end"),
             Some(&officer),
-            &json!({"outcome": "reply", "note": "Redis 不在时结案"}),
+            &json!({"outcome": "explained_law", "note": "Redis 不在时结案"}),
         )
         .await;
     w.check("end", res, 200).await;
-    assert_eq!(next_of(&mut host2, "ended").await["outcome"], "reply");
+    assert_eq!(next_of(&mut host2, "ended").await["outcome"], "explained_law");
     let away = down.elapsed();
 
     redis.restart();
@@ -431,7 +431,7 @@ async fn redis_stopped_and_started_under_live_sessions() {
     );
     // No record lost: every note, transcript, chat and outcome, read back from both instances.
     for app in [&a, &b] {
-        for (session, outcome) in [(s1.session_id, "assign"), (s2, "reply")] {
+        for (session, outcome) in [(s1.session_id, "assign"), (s2, "explained_law")] {
             let t = app
                 .get_ok(&format!("/api/v1/sessions/{session}"), &officer)
                 .await;

@@ -93,7 +93,7 @@ async fn admitted_and_gone_is_not_a_reception(app: TestApp) {
         app.post(
             &format!("/api/v1/sessions/{sid}/end"),
             Some(&s.officer_token),
-            &json!({"outcome": "reply", "note": "已答复"}),
+            &json!({"outcome": "explained_law", "note": "已答复"}),
         )
         .await
     };

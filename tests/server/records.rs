@@ -196,7 +196,7 @@ async fn fixture(app: &TestApp) -> Fixture {
     let c = book(app, "xihu.coord", "intermediate", 1, 1).await;
 
     go_live(&store, a).await;
-    end(&store, "spc.officer", a, "reply").await;
+    end(&store, "spc.officer", a, "explained_law").await;
     store.rate(a, Satisfaction::Satisfied).await.unwrap();
 
     go_live(&store, b).await;
@@ -210,7 +210,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         .add_event(b, "resumed", "petitioner", &json!({}), transition)
         .await
         .unwrap();
-    end(&store, "zj.officer", b, "transfer").await;
+    end(&store, "zj.officer", b, "withdrawn").await;
     store.rate(b, Satisfaction::Dissatisfied).await.unwrap();
 
     store
@@ -463,7 +463,7 @@ async fn log_filters(app: TestApp) {
     assert_eq!(b["host_court"]["id"], f.courts.zj);
     assert_eq!(b["host_court"]["level"], "high");
     assert_eq!(b["local_court"]["id"], f.courts.shangcheng);
-    assert_eq!(b["outcome"], "transfer");
+    assert_eq!(b["outcome"], "withdrawn");
     assert_eq!(b["satisfaction"], "dissatisfied");
     assert!(b["interrupted_seconds"].as_i64().unwrap() >= 1);
     assert!(b["duration_seconds"].as_i64().unwrap() >= 1);

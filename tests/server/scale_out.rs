@@ -64,11 +64,11 @@ async fn a_session_spans_two_instances() {
         .post(
             &format!("/api/v1/sessions/{}/end", s.session_id),
             Some(&s.officer_token),
-            &json!({"outcome": "reply"}),
+            &json!({"outcome": "explained_law"}),
         )
         .await;
     assert_eq!(res.status(), 200);
-    assert_eq!(next_of(&mut petitioner, "ended").await["outcome"], "reply");
+    assert_eq!(next_of(&mut petitioner, "ended").await["outcome"], "explained_law");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -293,7 +293,7 @@ async fn an_outcome_needs_a_session_that_happened_and_a_sane_follow_up() {
         }
     };
     assert_error(
-        end(json!({"outcome": "reply"})).await,
+        end(json!({"outcome": "explained_law"})).await,
         409,
         "session_not_held",
     )
@@ -302,7 +302,7 @@ async fn an_outcome_needs_a_session_that_happened_and_a_sane_follow_up() {
     next_json(&mut host).await;
     // Staff waiting alone is no reception either: the petitioner must have been let in.
     assert_error(
-        end(json!({"outcome": "reply"})).await,
+        end(json!({"outcome": "explained_law"})).await,
         409,
         "session_not_held",
     )
@@ -312,7 +312,7 @@ async fn an_outcome_needs_a_session_that_happened_and_a_sane_follow_up() {
     common::admit_petitioner(&mut host, &mut petitioner).await;
     // Let in, but nobody has been seen or heard yet: no reception to record.
     assert_error(
-        end(json!({"outcome": "reply"})).await,
+        end(json!({"outcome": "explained_law"})).await,
         409,
         "reception_not_held",
     )
@@ -326,24 +326,24 @@ async fn an_outcome_needs_a_session_that_happened_and_a_sane_follow_up() {
     )
     .await;
     assert_error(
-        end(json!({"outcome": "reply", "follow_up_deadline": "2001-01-01"})).await,
+        end(json!({"outcome": "explained_law", "follow_up_deadline": "2001-01-01"})).await,
         422,
         "invalid_input",
     )
     .await;
     assert_error(
-        end(json!({"outcome": "reply", "follow_up_deadline": "next week"})).await,
+        end(json!({"outcome": "explained_law", "follow_up_deadline": "next week"})).await,
         422,
         "invalid_input",
     )
     .await;
     assert_error(
-        end(json!({"outcome": "reply", "follow_up_person": "长".repeat(65)})).await,
+        end(json!({"outcome": "explained_law", "follow_up_person": "长".repeat(65)})).await,
         422,
         "invalid_input",
     )
     .await;
-    assert_eq!(end(json!({"outcome": "reply"})).await.status(), 200);
+    assert_eq!(end(json!({"outcome": "explained_law"})).await.status(), 200);
 }
 
 #[tokio::test]
@@ -435,7 +435,7 @@ async fn a_petitioner_who_never_came_is_a_no_show() {
         .post(
             &format!("/api/v1/sessions/{}/end", s.session_id),
             Some(&s.officer_token),
-            &json!({"outcome": "reply"}),
+            &json!({"outcome": "explained_law"}),
         )
         .await;
     assert_error(res, 409, "session_not_held").await;
@@ -461,7 +461,7 @@ async fn a_petitioner_who_never_came_is_a_no_show() {
         .post(
             &format!("/api/v1/sessions/{}/end", s.session_id),
             Some(&s.officer_token),
-            &json!({"outcome": "reply"}),
+            &json!({"outcome": "explained_law"}),
         )
         .await;
     assert_eq!(res.status(), 200);

@@ -10,7 +10,7 @@ import { mountRemoteVideos, mountChat, mountMediaToggle, mountWaitingRoom } from
 import { mountOfficerSchedule } from './schedule-officer.js';
 import { mountNotifications } from './notifications.js';
 
-export const OUTCOMES = ['reply', 'assign', 'transfer', 'supervise', 'review_filed', 'stop_notice', 'reschedule'];
+export const OUTCOMES = ['explained_law', 'into_procedure', 'review_filed', 'not_within_scope', 'no_longer_accepted', 'concluded', 'judicial_aid', 'assign', 'supervise', 'reception_stopped', 'withdrawn'];
 // The transcript is saved this long after typing stops (and at once with the save button or
 // Ctrl+S). A test may change it with `window.COURTLINK_AUTOSAVE_MS`.
 const AUTOSAVE_MS = 3000;

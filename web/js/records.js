@@ -8,7 +8,7 @@ import { renderTimeline } from './sessions.js';
 import { barChart, groupedBars } from './charts.js';
 
 const STATUSES = ['scheduled', 'waiting', 'live', 'interrupted', 'ended', 'no_show', 'cancelled'];
-const OUTCOMES = ['reply', 'assign', 'transfer', 'supervise', 'review_filed', 'stop_notice', 'reschedule'];
+const OUTCOMES = ['explained_law', 'into_procedure', 'review_filed', 'not_within_scope', 'no_longer_accepted', 'concluded', 'judicial_aid', 'assign', 'supervise', 'reception_stopped', 'withdrawn'];
 const RATES = [
   ['first_visit_resolution', 'records.rate.first_visit_resolution'],
   ['satisfaction', 'records.rate.satisfaction'],

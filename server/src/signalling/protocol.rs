@@ -473,7 +473,7 @@ mod tests {
                 text: "t",
                 at: Utc::now(),
             },
-            ServerMessage::Ended { outcome: "reply" },
+            ServerMessage::Ended { outcome: "explained_law" },
             ServerMessage::Reconnect {},
             ServerMessage::Error {
                 code: "c",

@@ -734,8 +734,12 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "INSERT INTO ledger_entries (case_id, at, channel, counted_as, session_id, note, connected_minutes) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                // A reception the court arranged: court-initiated (never a repeat petition),
+                // received by the host court, carrying the session's outcome.
+                "INSERT INTO ledger_entries (case_id, at, channel, counted_as, session_id, note, connected_minutes, \
+                 court_initiated, receiving_organ, receiving_court_id, outcome, received_by, recorded_by, recorded_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, TRUE, 'court', \
+                 (SELECT host_court_id FROM bookings WHERE id = $8), $9, $10, $11, $2)",
             )
             .bind(end.case_id)
             .bind(at)
@@ -744,6 +748,10 @@ impl Store {
             .bind(end.session_id)
             .bind(end.ledger_note)
             .bind(end.connected_seconds / 60)
+            .bind(end.booking_id)
+            .bind(end.outcome.as_str())
+            .bind(end.actor_name)
+            .bind(end.actor)
             .execute(&mut *tx)
             .await?;
             sqlx::query(
@@ -1206,8 +1214,9 @@ impl Store {
         channel: Channel,
         note: &str,
     ) -> Result<i64, StoreError> {
-        let sql = "INSERT INTO ledger_entries (case_id, at, channel, counted_as, note) \
-                   VALUES ($1, $2, $3, $4, $5) RETURNING id";
+        // Seeds and tests: a contact received by the case's own court.
+        let sql = "INSERT INTO ledger_entries (case_id, at, channel, counted_as, note, receiving_court_id, recorded_at) \
+                   VALUES ($1, $2, $3, $4, $5, (SELECT court_id FROM cases WHERE id = $1), $2) RETURNING id";
         let (id,): (i64,) = on_pool!(self, |p| sqlx::query_as(sql)
             .bind(case_id)
             .bind(at)
