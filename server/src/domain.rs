@@ -257,6 +257,54 @@ impl fmt::Debug for JoinCode {
     }
 }
 
+/// A resident identity number (居民身份证号码, GB 11643): 17 digits, a check digit (0-9 or X,
+/// ISO 7064 MOD 11-2), with a real date of birth in digits 7 to 14. Never printed: `Debug`
+/// shows the mask only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdNumber(String);
+
+impl IdNumber {
+    pub fn parse(input: &str) -> Result<IdNumber, String> {
+        const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+        const CHECK: &[u8; 11] = b"10X98765432";
+        let text = input.trim().to_ascii_uppercase();
+        let bytes = text.as_bytes();
+        if bytes.len() != 18
+            || !bytes[..17].iter().all(u8::is_ascii_digit)
+            || !(bytes[17].is_ascii_digit() || bytes[17] == b'X')
+        {
+            return Err("an identity number is 17 digits and a check digit (0-9 or X)".into());
+        }
+        let sum: u32 = bytes[..17]
+            .iter()
+            .zip(WEIGHTS)
+            .map(|(b, w)| u32::from(b - b'0') * w)
+            .sum();
+        if CHECK[(sum % 11) as usize] != bytes[17] {
+            return Err("the identity number's check digit does not match".into());
+        }
+        if chrono::NaiveDate::parse_from_str(&text[6..14], "%Y%m%d").is_err() {
+            return Err("the identity number's date of birth is not a date".into());
+        }
+        Ok(IdNumber(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for IdNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdNumber({})", mask_id_number(&self.0))
+    }
+}
+
+/// 集体访: five or more petitioners on one matter. The one place the flag is derived.
+pub fn is_collective(petitioner_count: i32) -> bool {
+    petitioner_count >= 5
+}
+
 /// Masks a phone number for output: `138****1234` (first three, last four).
 pub fn mask_phone(phone: &str) -> String {
     mask_id_number(phone)
@@ -317,6 +365,20 @@ mod tests {
         }
         assert!("bribe".parse::<Outcome>().is_err());
         assert!("stop_notice".parse::<Outcome>().is_err());
+    }
+
+    #[test]
+    fn identity_numbers_are_checked() {
+        // GB 11643's own example.
+        assert!(IdNumber::parse("11010519491231002X").is_ok());
+        assert!(IdNumber::parse("11010519491231002x").is_ok());
+        assert!(IdNumber::parse("110105194912310021").is_err());
+        assert!(IdNumber::parse("11010519491331002X").is_err());
+        assert!(IdNumber::parse("1101051949123100").is_err());
+        assert!(IdNumber::parse("１１０１０５１９４９１２３１００２Ｘ").is_err());
+        let n = IdNumber::parse("11010519491231002X").unwrap();
+        assert_eq!(format!("{n:?}"), "IdNumber(110***********002X)");
+        assert!(is_collective(5) && !is_collective(4));
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod crash;
 mod durability;
 mod fuzz_regressions;
 mod joins;
+mod ledger;
 mod lifecycle;
 mod log_scan;
 mod notifications;

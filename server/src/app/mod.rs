@@ -4,4 +4,5 @@
 
 pub mod booking;
 pub mod clock;
+pub mod ledger;
 pub mod session;

@@ -25,6 +25,7 @@ use crate::auth::Staff;
 use crate::config::Settings;
 use crate::domain::{Channel, CourtLevel, Outcome, SessionStatus};
 use crate::error::ApiError;
+use crate::app::ledger;
 use crate::store::{EndSession, EventRow, SessionRow, Store};
 
 /// The participant id of the petitioner on every timeline.
@@ -325,6 +326,9 @@ pub async fn end(
         .filter(|p| !p.is_empty())
         .map(|p| crate::auth::name_input("follow_up_person", p, 64))
         .transpose()?;
+    // 诉访分离: only an outcome that fits the case's class (422 `outcome_not_for_class`).
+    let case = store.case(session.case_id).await?;
+    ledger::check_outcome(command.outcome, ledger::class_of(&case)?)?;
     let events = store.events(session.id).await?;
     let held = reception(&events, Window::of(session, settings), Utc::now());
     // The ledger counts an ended session as a petition handled locally: a session where staff

@@ -1,8 +1,13 @@
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::views::{CaseDetail, CaseView, LedgerEntryView, RoomView};
+use super::views::{CaseDetail, CaseView, ClassChangeView, CourtRef, LedgerEntryView, RoomView};
+use crate::app::ledger;
 use crate::auth::Staff;
-use crate::domain::Role;
+use crate::domain::{CaseClass, Channel, Outcome, ReceivingOrgan, Role};
+use crate::store::CaseRow;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -48,7 +53,8 @@ pub async fn list_cases(
     Ok(HttpResponse::Ok().json(cases))
 }
 
-/// One case of the coordinator's court, with its ledger (台账).
+/// One case with its ledger (台账), corrections beside what they correct, and its class changes:
+/// for its own court and every court above it.
 #[utoipa::path(
     get,
     path = "/api/v1/cases/{id}",
@@ -68,19 +74,303 @@ pub async fn get_case(
     staff: Staff,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    staff.require(&[Role::Coordinator])?;
-    let case = own_case(&state, &staff, *id).await?;
-    let ledger = state
-        .store
-        .ledger(case.id)
-        .await?
-        .into_iter()
-        .map(LedgerEntryView::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(CaseDetail {
+    let (case, ledger, changes) = ledger::case_file(&state.store, &staff, *id).await?;
+    Ok(HttpResponse::Ok().json(detail(case, ledger, changes)?))
+}
+
+fn detail(
+    case: CaseRow,
+    ledger: Vec<crate::store::LedgerRow>,
+    changes: Vec<crate::store::ledger::ClassChangeRow>,
+) -> Result<CaseDetail, ApiError> {
+    Ok(CaseDetail {
         case: case.into(),
-        ledger,
-    }))
+        ledger: ledger
+            .into_iter()
+            .map(LedgerEntryView::try_from)
+            .collect::<Result<Vec<_>, _>>()?,
+        class_changes: changes
+            .into_iter()
+            .map(ClassChangeView::try_from)
+            .collect::<Result<Vec<_>, _>>()?,
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenCaseRequest {
+    /// The court's own number for the case, 1 to 64 characters, unique in the court.
+    pub case_number: String,
+    /// 1 to 64 characters.
+    pub petitioner_name: String,
+    /// 18 characters with a valid check digit. Sealed at rest; never in a URL or a log line.
+    pub petitioner_id_number: String,
+    /// 1 to 10000 (default 1); five or more make the case collective (集体访).
+    pub petitioner_count: Option<i32>,
+    /// Required for five or more petitioners.
+    pub representative: Option<String>,
+    /// 原审案号: required for a litigation matter; also used to find the same matter again.
+    pub original_case_number: Option<String>,
+    /// 原审法院.
+    pub original_court: Option<String>,
+    /// 案件类型 of the original lawsuit (e.g. 民事, 执行).
+    pub original_case_kind: Option<String>,
+    /// The matter in the petitioner's words, 1 to 4000 characters.
+    pub matter: String,
+    /// The summary, 1 to 200 characters.
+    pub subject: String,
+    /// How it came in: local_visit, letter, phone or online.
+    pub channel: Channel,
+    pub case_class: CaseClass,
+    /// When it came in (default now; not in the future).
+    pub received_at: Option<DateTime<Utc>>,
+    /// Open it even though a case with the same petitioner or original case exists.
+    #[serde(default)]
+    pub confirm_new: bool,
+}
+
+/// An existing case that may be the same matter (never with the identity number).
+#[derive(Serialize, ToSchema)]
+pub struct CaseMatchView {
+    pub id: i64,
+    pub case_number: String,
+    pub court: CourtRef,
+    pub status: String,
+    pub case_class: CaseClass,
+    /// `petitioner` (same identity number) or `original_case` (same 原审案号).
+    pub matched_on: String,
+}
+
+/// 409 `possible_duplicate`: the matches, for the coordinator to decide.
+#[derive(Serialize, ToSchema)]
+pub struct PossibleDuplicate {
+    /// `possible_duplicate`.
+    pub code: &'static str,
+    pub message: String,
+    pub matches: Vec<CaseMatchView>,
+}
+
+/// Opens a case at the coordinator's court (立案/登记), with the contact that brought it in. A
+/// case with the same petitioner or the same original case number is offered first (409
+/// `possible_duplicate`); send `confirm_new: true` to open it anyway.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases",
+    request_body = OpenCaseRequest,
+    responses(
+        (status = 201, body = CaseDetail),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, description = "possible_duplicate (with the matches) or case_number_taken", body = PossibleDuplicate),
+        (status = 422, description = "invalid_input, invalid_name, invalid_id_number", body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "cases"
+)]
+#[post("/cases")]
+pub async fn open_case(
+    state: web::Data<AppState>,
+    staff: Staff,
+    body: web::Json<OpenCaseRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let opened = ledger::open_case(
+        &state.store,
+        &staff,
+        ledger::OpenCaseCommand {
+            case_number: &b.case_number,
+            petitioner_name: &b.petitioner_name,
+            petitioner_id_number: &b.petitioner_id_number,
+            petitioner_count: b.petitioner_count,
+            representative: b.representative.as_deref(),
+            original_case_number: b.original_case_number.as_deref(),
+            original_court: b.original_court.as_deref(),
+            original_case_kind: b.original_case_kind.as_deref(),
+            matter: &b.matter,
+            subject: &b.subject,
+            channel: b.channel,
+            case_class: b.case_class,
+            received_at: b.received_at,
+            confirm_new: b.confirm_new,
+        },
+    )
+    .await?;
+    match opened {
+        ledger::Opened::Created(id) => {
+            let (case, entries, changes) = ledger::case_file(&state.store, &staff, id).await?;
+            Ok(HttpResponse::Created()
+                .insert_header(("Location", format!("/api/v1/cases/{id}")))
+                .json(detail(case, entries, changes)?))
+        }
+        ledger::Opened::PossibleDuplicates(rows) => {
+            let matches = rows
+                .into_iter()
+                .map(|m| {
+                    Ok(CaseMatchView {
+                        id: m.id,
+                        case_number: m.case_number,
+                        court: CourtRef {
+                            id: m.court_id,
+                            name: m.court_name,
+                        },
+                        status: m.status,
+                        case_class: m
+                            .case_class
+                            .parse()
+                            .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?,
+                        matched_on: m.matched_on,
+                    })
+                })
+                .collect::<Result<Vec<_>, ApiError>>()?;
+            Ok(HttpResponse::Conflict().json(PossibleDuplicate {
+                code: "possible_duplicate",
+                message: format!(
+                    "{} existing case(s) may be the same matter: open one of them, or send \
+                     confirm_new to open a new case",
+                    matches.len()
+                ),
+                matches,
+            }))
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactRequest {
+    /// local_visit, letter, phone, online, to_province or to_beijing (video receptions are
+    /// written by the session that held them).
+    pub channel: Channel,
+    /// When it happened (default now; not in the future).
+    pub at: Option<DateTime<Utc>>,
+    /// Who received it (default: the caller), 1 to 64 characters.
+    pub received_by: Option<String>,
+    /// Default `court`.
+    pub receiving_organ: Option<ReceivingOrgan>,
+    /// For `court`: the case's court (the default for local channels) or a court above it;
+    /// required for to_province / to_beijing received by a court. Absent for the organs.
+    pub receiving_court_id: Option<i64>,
+    /// What happened, 1 to 2000 characters.
+    pub summary: String,
+    /// Must fit the case's class (GET /cases/{id}/outcomes).
+    pub outcome: Option<Outcome>,
+    /// A contact the court made or arranged itself, e.g. its own follow-up call (default false).
+    #[serde(default)]
+    pub court_initiated: bool,
+    /// The id of an entry of this case that this one corrects; the original stays.
+    pub corrects: Option<i64>,
+    /// Why: required with `corrects`, 1 to 500 characters.
+    pub reason: Option<String>,
+}
+
+/// Logs a contact on a case of the coordinator's court (有访必录), or a correction of one.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{id}/contacts",
+    params(("id" = i64, Path, description = "case id")),
+    request_body = ContactRequest,
+    responses(
+        (status = 201, body = CaseDetail),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "invalid_input, invalid_name, video_by_session_only, outcome_not_for_class, receiving_court_invalid, correction_target_invalid", body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "cases"
+)]
+#[post("/cases/{id}/contacts")]
+pub async fn log_contact(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+    body: web::Json<ContactRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    ledger::log_contact(
+        &state.store,
+        &staff,
+        *id,
+        ledger::ContactCommand {
+            channel: b.channel,
+            at: b.at,
+            received_by: b.received_by.as_deref(),
+            receiving_organ: b.receiving_organ,
+            receiving_court_id: b.receiving_court_id,
+            summary: &b.summary,
+            outcome: b.outcome,
+            court_initiated: b.court_initiated,
+            corrects: b.corrects,
+            reason: b.reason.as_deref(),
+        },
+    )
+    .await?;
+    let (case, entries, changes) = ledger::case_file(&state.store, &staff, *id).await?;
+    Ok(HttpResponse::Created().json(detail(case, entries, changes)?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClassRequest {
+    pub case_class: CaseClass,
+    /// Why (required), 1 to 500 characters.
+    pub reason: String,
+}
+
+/// Changes a case's class (诉访分离: 涉诉 / 信访), with a reason; audited and on its timeline.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{id}/class",
+    params(("id" = i64, Path, description = "case id")),
+    request_body = ClassRequest,
+    responses(
+        (status = 200, body = CaseDetail),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "class_unchanged", body = ErrorBody),
+        (status = 422, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "cases"
+)]
+#[post("/cases/{id}/class")]
+pub async fn change_class(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+    body: web::Json<ClassRequest>,
+) -> Result<HttpResponse, ApiError> {
+    ledger::change_class(&state.store, &staff, *id, body.case_class, &body.reason).await?;
+    let (case, entries, changes) = ledger::case_file(&state.store, &staff, *id).await?;
+    Ok(HttpResponse::Ok().json(detail(case, entries, changes)?))
+}
+
+/// The outcomes that fit the case's class, in order: what the UI offers.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{id}/outcomes",
+    params(("id" = i64, Path, description = "case id")),
+    responses(
+        (status = 200, body = [Outcome]),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "cases"
+)]
+#[get("/cases/{id}/outcomes")]
+pub async fn outcomes(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let case = ledger::readable_case(&state.store, &staff, *id).await?;
+    Ok(HttpResponse::Ok().json(ledger::outcomes_for(&case)?))
 }
 
 /// The video rooms of the coordinator's court.

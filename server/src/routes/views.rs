@@ -64,6 +64,25 @@ pub struct CaseView {
     pub extension_reason: Option<String>,
     /// Statutory clocks (信访工作条例), in calendar days.
     pub clocks: Clocks,
+    /// 诉访分离: litigation (涉诉) or petition (信访).
+    pub case_class: crate::domain::CaseClass,
+    /// How many petitioners share the matter.
+    pub petitioner_count: i32,
+    /// 集体访, derived: five or more petitioners.
+    pub collective: bool,
+    /// For a collective matter: its representative.
+    pub representative: Option<String>,
+    /// The underlying lawsuit: 原审案号, 原审法院, 案件类型.
+    pub original_case_number: Option<String>,
+    pub original_court: Option<String>,
+    pub original_case_kind: Option<String>,
+    /// The matter in the petitioner's words (`subject` is the summary).
+    pub matter: String,
+    /// The channel the case came in by; absent for cases from before the ledger kept it.
+    pub intake_channel: Option<crate::domain::Channel>,
+    /// `user-<id>` who opened it, and when; absent for cases from before the ledger kept it.
+    pub opened_by: Option<String>,
+    pub opened_at: Option<DateTime<Utc>>,
 }
 
 /// What is due when (信访工作条例, calendar days): deciding on acceptance within 15 days of
@@ -176,6 +195,21 @@ impl From<CaseRow> for CaseView {
             accepted_on: c.accepted_on,
             extension_days: c.extension_days,
             extension_reason: c.extension_reason,
+            // A value outside the closed set cannot be stored (CHECK); petition is the default.
+            case_class: c
+                .case_class
+                .parse()
+                .unwrap_or(crate::domain::CaseClass::Petition),
+            petitioner_count: c.petitioner_count,
+            collective: c.collective,
+            representative: c.representative,
+            original_case_number: c.original_case_number,
+            original_court: c.original_court,
+            original_case_kind: c.original_case_kind,
+            matter: c.matter,
+            intake_channel: c.intake_channel.as_deref().and_then(|ch| ch.parse().ok()),
+            opened_by: c.opened_by,
+            opened_at: c.opened_at,
         }
     }
 }
@@ -187,10 +221,37 @@ pub struct LedgerEntryView {
     pub channel: crate::domain::Channel,
     pub counted_as: crate::domain::CountedAs,
     pub session_id: Option<i64>,
+    /// The summary of the contact.
     pub note: String,
-    /// For a video reception: the session's outcome and the officer's note.
+    /// The contact's outcome; for a video reception, the session's.
     pub outcome: Option<crate::domain::Outcome>,
+    /// For a video reception: the officer's note.
     pub outcome_note: Option<String>,
+    /// Who received it (a name or an office).
+    pub received_by: Option<String>,
+    /// The body that received it: a court (`receiving_court`) or a petition organ above.
+    pub receiving_organ: crate::domain::ReceivingOrgan,
+    pub receiving_court: Option<CourtRef>,
+    /// A contact the court made or arranged itself (its video receptions, its follow-up
+    /// calls): never a repeat petition.
+    pub court_initiated: bool,
+    /// For a video reception: the minutes both sides were connected.
+    pub connected_minutes: Option<i64>,
+    /// This entry corrects entry `corrects`, for `correction_reason`.
+    pub corrects: Option<i64>,
+    pub correction_reason: Option<String>,
+    /// A later entry corrects this one: shown, but superseded.
+    pub corrected_by: Option<i64>,
+    /// `user-<id>` who recorded it, and when (absent on entries from before the ledger kept it).
+    pub recorded_by: Option<String>,
+    pub recorded_at: Option<DateTime<Utc>>,
+}
+
+/// A court named in a view.
+#[derive(Serialize, ToSchema)]
+pub struct CourtRef {
+    pub id: i64,
+    pub name: String,
 }
 
 impl TryFrom<LedgerRow> for LedgerEntryView {
@@ -205,6 +266,43 @@ impl TryFrom<LedgerRow> for LedgerEntryView {
             note: l.note,
             outcome: l.outcome.as_deref().map(parse).transpose()?,
             outcome_note: l.outcome_note,
+            received_by: l.received_by,
+            receiving_organ: parse(&l.receiving_organ)?,
+            receiving_court: l.receiving_court_id.map(|id| CourtRef {
+                id,
+                name: l.receiving_court_name.unwrap_or_default(),
+            }),
+            court_initiated: l.court_initiated,
+            connected_minutes: l.connected_minutes,
+            corrects: l.corrects_id,
+            correction_reason: l.correction_reason,
+            corrected_by: l.corrected_by,
+            recorded_by: l.recorded_by,
+            recorded_at: l.recorded_at,
+        })
+    }
+}
+
+/// A change of a case's class, on its timeline.
+#[derive(Serialize, ToSchema)]
+pub struct ClassChangeView {
+    pub at: DateTime<Utc>,
+    /// `user-<id>`.
+    pub by: String,
+    pub from: crate::domain::CaseClass,
+    pub to: crate::domain::CaseClass,
+    pub reason: String,
+}
+
+impl TryFrom<crate::store::ledger::ClassChangeRow> for ClassChangeView {
+    type Error = ApiError;
+    fn try_from(c: crate::store::ledger::ClassChangeRow) -> Result<Self, ApiError> {
+        Ok(ClassChangeView {
+            at: c.at,
+            by: c.actor,
+            from: parse(&c.from)?,
+            to: parse(&c.to)?,
+            reason: c.reason,
         })
     }
 }
@@ -213,7 +311,10 @@ impl TryFrom<LedgerRow> for LedgerEntryView {
 pub struct CaseDetail {
     #[serde(flatten)]
     pub case: CaseView,
+    /// Every contact, oldest first; corrections beside what they correct.
     pub ledger: Vec<LedgerEntryView>,
+    /// Changes of class (诉访分离), oldest first.
+    pub class_changes: Vec<ClassChangeView>,
 }
 
 #[derive(Serialize, ToSchema)]

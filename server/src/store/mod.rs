@@ -117,6 +117,7 @@ pub mod admin;
 pub mod applications;
 pub mod booking;
 pub mod connectivity;
+pub mod ledger;
 pub mod records;
 pub mod schedule;
 mod time;
@@ -398,7 +399,9 @@ impl Store {
         let sql = "SELECT id, court_id, case_number, petitioner_name, petitioner_id_number, subject, \
                    status, tier, lead, deadline, escalation_risk, petitioner_phone, measures, goal, received_on, \
                    accepted_on, extension_days, extension_reason, answered_on, review_requested_on, \
-                   review_decided_on, rereview_requested_on, category FROM cases WHERE court_id = $1 \
+                   review_decided_on, rereview_requested_on, category, case_class, petitioner_count, collective, \
+                   representative, original_case_number, original_court, original_case_kind, matter, \
+                   intake_channel, opened_by, opened_at FROM cases WHERE court_id = $1 \
                    ORDER BY escalation_risk DESC, id";
         let rows: Vec<CaseRow> = on_pool!(self, |p| sqlx::query_as(sql)
             .bind(court_id)
@@ -411,7 +414,9 @@ impl Store {
         let sql = "SELECT id, court_id, case_number, petitioner_name, petitioner_id_number, subject, \
                    status, tier, lead, deadline, escalation_risk, petitioner_phone, measures, goal, received_on, \
                    accepted_on, extension_days, extension_reason, answered_on, review_requested_on, \
-                   review_decided_on, rereview_requested_on, category FROM cases WHERE id = $1";
+                   review_decided_on, rereview_requested_on, category, case_class, petitioner_count, collective, \
+                   representative, original_case_number, original_court, original_case_kind, matter, \
+                   intake_channel, opened_by, opened_at FROM cases WHERE id = $1";
         opened(on_pool!(self, |p| sqlx::query_as(sql)
             .bind(id)
             .fetch_one(p)
@@ -458,7 +463,13 @@ impl Store {
 
     pub async fn ledger(&self, case_id: i64) -> Result<Vec<LedgerRow>, StoreError> {
         let sql = "SELECT l.id, l.case_id, l.at, l.channel, l.counted_as, l.session_id, l.note, \
-                   s.outcome, s.outcome_note FROM ledger_entries l LEFT JOIN sessions s ON s.id = l.session_id \
+                   COALESCE(l.outcome, s.outcome) AS outcome, s.outcome_note, l.received_by, \
+                   l.receiving_court_id, rc.name AS receiving_court_name, l.receiving_organ, \
+                   l.court_initiated, l.corrects_id, l.correction_reason, \
+                   (SELECT MIN(k.id) FROM ledger_entries k WHERE k.corrects_id = l.id) AS corrected_by, \
+                   l.recorded_by, l.recorded_at, l.connected_minutes \
+                   FROM ledger_entries l LEFT JOIN sessions s ON s.id = l.session_id \
+                   LEFT JOIN courts rc ON rc.id = l.receiving_court_id \
                    WHERE l.case_id = $1 ORDER BY l.at, l.id";
         Ok(on_pool!(self, |p| sqlx::query_as(sql)
             .bind(case_id)

@@ -59,6 +59,19 @@ pub struct CaseRow {
     pub rereview_requested_on: Option<String>,
     /// criminal, civil, administrative, enforcement, compensation or other.
     pub category: String,
+    /// litigation (涉诉) or petition (信访).
+    pub case_class: String,
+    pub petitioner_count: i32,
+    /// Derived: five or more petitioners (集体访).
+    pub collective: bool,
+    pub representative: Option<String>,
+    pub original_case_number: Option<String>,
+    pub original_court: Option<String>,
+    pub original_case_kind: Option<String>,
+    pub matter: String,
+    pub intake_channel: Option<String>,
+    pub opened_by: Option<String>,
+    pub opened_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -70,9 +83,22 @@ pub struct LedgerRow {
     pub counted_as: String,
     pub session_id: Option<i64>,
     pub note: String,
-    /// The outcome of the session behind a video reception.
+    /// The contact's outcome (for a video reception, the session's).
     pub outcome: Option<String>,
+    /// For a video reception: the officer's note.
     pub outcome_note: Option<String>,
+    pub received_by: Option<String>,
+    pub receiving_court_id: Option<i64>,
+    pub receiving_court_name: Option<String>,
+    pub receiving_organ: String,
+    pub court_initiated: bool,
+    pub corrects_id: Option<i64>,
+    pub correction_reason: Option<String>,
+    /// The id of a later entry that corrects this one, if any.
+    pub corrected_by: Option<i64>,
+    pub recorded_by: Option<String>,
+    pub recorded_at: Option<DateTime<Utc>>,
+    pub connected_minutes: Option<i64>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

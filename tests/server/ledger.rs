@@ -1,0 +1,620 @@
+//! The petition ledger (issue 16), on SQLite and PostgreSQL: opening a case (every field checked,
+//! the same matter offered before a new case is opened), logging contacts and corrections (the
+//! original stays, both shown), the class of a case (诉访分离) and the outcomes that fit it,
+//! append-only entries enforced by the database itself, and scope (the case's court and the
+//! courts above read; a sibling court does not; only the case's own court writes).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly by panicking"
+)]
+
+use crate::common;
+
+use common::{TestApp, assert_error};
+use courtlink::store::Store;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+/// A valid identity number (GB 11643 check digit) for a made-up person `n`.
+fn id_number(n: u32) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let body = format!("33010619900101{:03}", n % 1000);
+    let sum: u32 = body
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{body}{check}")
+}
+
+fn new_case(number: &str, id: &str) -> Value {
+    json!({
+        "case_number": number,
+        "petitioner_name": "张三",
+        "petitioner_id_number": id,
+        "matter": "我的工资被拖欠两年，判决后一直没有执行。",
+        "subject": "拖欠工资执行难",
+        "channel": "letter",
+        "case_class": "petition",
+    })
+}
+
+async fn cases_count(app: &TestApp, token: &str) -> usize {
+    app.get_ok("/api/v1/cases", token)
+        .await
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+async fn open(app: &TestApp, token: &str, body: &Value) -> Value {
+    let res = app.post("/api/v1/cases", Some(token), body).await;
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    assert_eq!(status, 201, "{text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn contact(app: &TestApp, token: &str, case: i64, body: &Value) -> reqwest::Response {
+    app.post(&format!("/api/v1/cases/{case}/contacts"), Some(token), body)
+        .await
+}
+
+/// Runs raw SQL on the test's database; the error text if the database refused it.
+async fn raw(app: &TestApp, sql: &str) -> Result<(), String> {
+    let store = Store::connect(app.settings.database.url.expose_secret(), 1)
+        .await
+        .unwrap();
+    let out = match &store {
+        Store::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        Store::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+    };
+    store.close().await;
+    out.map_err(|e| e.to_string())
+}
+
+async fn opening_offers_the_same_matter(app: TestApp) {
+    let coord = app.login("xihu.coord").await;
+    let other = app.login("shangcheng.coord").await;
+    let id = id_number(1);
+    let before = cases_count(&app, &coord).await;
+    let first = open(&app, &coord, &new_case("（2026）浙0106信1号", &id)).await;
+    assert_eq!(first["case_class"], "petition");
+    assert_eq!(first["petitioner_count"], 1);
+    assert_eq!(first["collective"], false);
+    assert_eq!(first["intake_channel"], "letter");
+    assert!(first["opened_by"].as_str().unwrap().starts_with("user-"));
+    // The contact that brought it in is on the ledger (有访必录).
+    let ledger = first["ledger"].as_array().unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0]["channel"], "letter");
+    assert_eq!(ledger[0]["court_initiated"], false);
+    assert_eq!(ledger[0]["receiving_organ"], "court");
+    assert_eq!(cases_count(&app, &coord).await, before + 1);
+
+    // The same petitioner again, at a sibling court: offered, nothing written, no number shown.
+    let res = app
+        .post(
+            "/api/v1/cases",
+            Some(&other),
+            &new_case("（2026）浙0102信7号", &id.to_lowercase()),
+        )
+        .await;
+    let body = assert_error(res, 409, "possible_duplicate").await;
+    let matches = body["matches"].as_array().unwrap();
+    assert_eq!(matches.len(), 1, "{body}");
+    assert_eq!(matches[0]["id"], first["id"]);
+    assert_eq!(matches[0]["matched_on"], "petitioner");
+    assert_eq!(matches[0]["case_number"], "（2026）浙0106信1号");
+    assert!(!body.to_string().contains(&id), "{body}");
+    assert!(!body.to_string().contains(&id[10..]), "{body}");
+    let sibling_before = cases_count(&app, &other).await;
+    // Confirmed as new: opened.
+    let mut again = new_case("（2026）浙0102信7号", &id);
+    again["confirm_new"] = json!(true);
+    open(&app, &other, &again).await;
+    assert_eq!(cases_count(&app, &other).await, sibling_before + 1);
+
+    // The same original case number, another petitioner: offered too.
+    let mut lit = new_case("（2026）浙0106信2号", &id_number(2));
+    lit["case_class"] = json!("litigation");
+    lit["original_case_number"] = json!("（2024）浙0106民初123号");
+    lit["original_court"] = json!("杭州市西湖区人民法院");
+    lit["original_case_kind"] = json!("民事");
+    let created = open(&app, &coord, &lit).await;
+    assert_eq!(created["original_case_number"], "（2024）浙0106民初123号");
+    let mut same_original = new_case("（2026）浙0106信3号", &id_number(3));
+    same_original["original_case_number"] = json!("（2024）浙0106民初123号");
+    let body = assert_error(
+        app.post("/api/v1/cases", Some(&coord), &same_original).await,
+        409,
+        "possible_duplicate",
+    )
+    .await;
+    assert_eq!(body["matches"][0]["matched_on"], "original_case");
+    assert_eq!(body["matches"][0]["id"], created["id"]);
+
+    // A taken case number.
+    let mut taken = new_case("（2026）浙0106信1号", &id_number(4));
+    taken["confirm_new"] = json!(true);
+    assert_error(
+        app.post("/api/v1/cases", Some(&coord), &taken).await,
+        409,
+        "case_number_taken",
+    )
+    .await;
+}
+on_both_backends!(opening, opening_offers_the_same_matter);
+
+async fn bad_input_changes_nothing(app: TestApp) {
+    let coord = app.login("xihu.coord").await;
+    let before = cases_count(&app, &coord).await;
+    let good = new_case("（2026）浙0106信9号", &id_number(9));
+    let with = |k: &str, v: Value| {
+        let mut b = good.clone();
+        b[k] = v;
+        b
+    };
+    let bad_check = {
+        let mut n = id_number(9);
+        let last = if n.ends_with('1') { "2" } else { "1" };
+        n.replace_range(17.., last);
+        n
+    };
+    for (body, status, code) in [
+        (
+            with("petitioner_id_number", json!(bad_check)),
+            422,
+            "invalid_id_number",
+        ),
+        (
+            with("petitioner_id_number", json!("3301061990")),
+            422,
+            "invalid_id_number",
+        ),
+        (
+            with("petitioner_name", json!("张\u{200B}三")),
+            422,
+            "invalid_name",
+        ),
+        (with("petitioner_name", json!("  ")), 422, "invalid_input"),
+        (with("matter", json!("")), 422, "invalid_input"),
+        (with("subject", json!("长".repeat(201))), 422, "invalid_input"),
+        (with("case_number", json!("")), 422, "invalid_input"),
+        (with("petitioner_count", json!(0)), 422, "invalid_input"),
+        // Five or more petitioners need a representative.
+        (with("petitioner_count", json!(6)), 422, "invalid_input"),
+        // A litigation matter needs its original case.
+        (with("case_class", json!("litigation")), 422, "invalid_input"),
+        (with("case_class", json!("lawsuit")), 422, "invalid_input"),
+        // A case comes in at the local court; video receptions are written by sessions.
+        (with("channel", json!("video_spc")), 422, "invalid_input"),
+        (with("channel", json!("to_beijing")), 422, "invalid_input"),
+        (
+            with("received_at", json!("2999-01-01T00:00:00Z")),
+            422,
+            "invalid_input",
+        ),
+    ] {
+        let res = app.post("/api/v1/cases", Some(&coord), &body).await;
+        let text = assert_error(res, status, code).await.to_string();
+        assert!(!text.contains(&id_number(9)[6..]), "{text}");
+    }
+    // The collective flag is derived, never set by the client.
+    let res = app
+        .post(
+            "/api/v1/cases",
+            Some(&coord),
+            &with("collective", json!(true)),
+        )
+        .await;
+    assert!(res.status() == 400 || res.status() == 422, "{res:?}");
+    assert_eq!(cases_count(&app, &coord).await, before);
+
+    // Six petitioners with a representative: collective, derived.
+    let mut group = with("petitioner_count", json!(6));
+    group["representative"] = json!("李四");
+    let created = open(&app, &coord, &group).await;
+    assert_eq!(created["collective"], true);
+    assert_eq!(created["representative"], "李四");
+
+    // Only coordinators open cases.
+    let officer = app.login("hz.officer").await;
+    assert_error(
+        app.post(
+            "/api/v1/cases",
+            Some(&officer),
+            &with("case_number", json!("X")),
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+}
+on_both_backends!(bad_input, bad_input_changes_nothing);
+
+async fn contacts_and_corrections(app: TestApp) {
+    let coord = app.login("xihu.coord").await;
+    let case = open(
+        &app,
+        &coord,
+        &new_case("（2026）浙0106信20号", &id_number(20)),
+    )
+    .await;
+    let case_id = case["id"].as_i64().unwrap();
+    let ledger_len = |v: &Value| v["ledger"].as_array().unwrap().len();
+
+    // A visit, then a phone call the court made itself.
+    let res = contact(
+        &app,
+        &coord,
+        case_id,
+        &json!({"channel": "local_visit", "summary": "来访，询问执行进度", "received_by": "王法官",
+                "outcome": "explained_law"}),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let after: Value = res.json().await.unwrap();
+    assert_eq!(ledger_len(&after), 2);
+    let visit = &after["ledger"][1];
+    assert_eq!(visit["received_by"], "王法官");
+    assert_eq!(visit["outcome"], "explained_law");
+    assert_eq!(visit["receiving_court"]["id"].as_i64().is_some(), true);
+    let visit_id = visit["id"].as_i64().unwrap();
+    let res = contact(
+        &app,
+        &coord,
+        case_id,
+        &json!({"channel": "phone", "summary": "回访", "court_initiated": true}),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let after: Value = res.json().await.unwrap();
+    assert_eq!(after["ledger"][2]["court_initiated"], true);
+    assert_eq!(after["ledger"][2]["channel"], "phone");
+
+    // Reported from above: 进京访 received by the central petition organ.
+    let res = contact(
+        &app,
+        &coord,
+        case_id,
+        &json!({"channel": "to_beijing", "summary": "国家信访局通报", "receiving_organ": "central_organ"}),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let after: Value = res.json().await.unwrap();
+    let beijing = &after["ledger"][3];
+    assert_eq!(beijing["counted_as"], "beijing");
+    assert_eq!(beijing["receiving_organ"], "central_organ");
+    assert!(beijing["receiving_court"].is_null());
+
+    // A correction: the original stays, both are shown, the original is marked.
+    let res = contact(
+        &app,
+        &coord,
+        case_id,
+        &json!({"channel": "local_visit", "summary": "来访，询问执行进度并要求面见院长",
+                "corrects": visit_id, "reason": "漏记了诉求"}),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let after: Value = res.json().await.unwrap();
+    assert_eq!(ledger_len(&after), 5);
+    let entries = after["ledger"].as_array().unwrap();
+    let original = entries.iter().find(|e| e["id"] == visit_id).unwrap();
+    let correction = entries.iter().find(|e| e["corrects"] == visit_id).unwrap();
+    assert_eq!(original["note"], "来访，询问执行进度");
+    assert_eq!(original["corrected_by"], correction["id"]);
+    assert_eq!(correction["correction_reason"], "漏记了诉求");
+    assert!(
+        correction["recorded_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("user-")
+    );
+
+    // Refusals, each with its code, and nothing written.
+    let other = open(
+        &app,
+        &coord,
+        &new_case("（2026）浙0106信21号", &id_number(21)),
+    )
+    .await;
+    let foreign_entry = other["ledger"][0]["id"].as_i64().unwrap();
+    for (body, status, code) in [
+        (
+            json!({"channel": "video_spc", "summary": "视频"}),
+            422,
+            "video_by_session_only",
+        ),
+        (
+            json!({"channel": "letter", "summary": "x", "corrects": visit_id}),
+            422,
+            "invalid_input",
+        ),
+        (
+            json!({"channel": "letter", "summary": "x", "reason": "无"}),
+            422,
+            "invalid_input",
+        ),
+        (
+            json!({"channel": "letter", "summary": "x", "corrects": foreign_entry, "reason": "错"}),
+            422,
+            "correction_target_invalid",
+        ),
+        (
+            json!({"channel": "letter", "summary": "x", "outcome": "into_procedure"}),
+            422,
+            "outcome_not_for_class",
+        ),
+        (
+            json!({"channel": "letter", "summary": "x", "outcome": "stop_notice"}),
+            422,
+            "invalid_input",
+        ),
+        (
+            json!({"channel": "to_province", "summary": "x"}),
+            422,
+            "invalid_input",
+        ),
+        (
+            json!({"channel": "letter", "summary": "x", "receiving_organ": "provincial_organ"}),
+            422,
+            "receiving_court_invalid",
+        ),
+        (
+            json!({"channel": "letter", "summary": "x", "receiving_court_id": 999_999}),
+            422,
+            "receiving_court_invalid",
+        ),
+        (json!({"channel": "letter", "summary": ""}), 422, "invalid_input"),
+        (
+            json!({"channel": "letter", "summary": "x", "received_by": "\u{202E}x"}),
+            422,
+            "invalid_name",
+        ),
+    ] {
+        assert_error(contact(&app, &coord, case_id, &body).await, status, code).await;
+    }
+    let now = app
+        .get_ok(&format!("/api/v1/cases/{case_id}"), &coord)
+        .await;
+    assert_eq!(ledger_len(&now), 5);
+}
+on_both_backends!(contacts, contacts_and_corrections);
+
+async fn class_and_outcomes(app: TestApp) {
+    let coord = app.login("xihu.coord").await;
+    let case = open(
+        &app,
+        &coord,
+        &new_case("（2026）浙0106信30号", &id_number(30)),
+    )
+    .await;
+    let id = case["id"].as_i64().unwrap();
+    let offered = app
+        .get_ok(&format!("/api/v1/cases/{id}/outcomes"), &coord)
+        .await;
+    let offered: Vec<&str> = offered
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap())
+        .collect();
+    assert!(offered.contains(&"not_within_scope"));
+    assert!(offered.contains(&"withdrawn"));
+    assert!(!offered.contains(&"into_procedure"));
+    assert!(!offered.contains(&"review_filed"));
+
+    let path = format!("/api/v1/cases/{id}/class");
+    assert_error(
+        app.post(&path, Some(&coord), &json!({"case_class": "litigation", "reason": " "}))
+            .await,
+        422,
+        "invalid_input",
+    )
+    .await;
+    assert_error(
+        app.post(&path, Some(&coord), &json!({"case_class": "petition", "reason": "核对"}))
+            .await,
+        409,
+        "class_unchanged",
+    )
+    .await;
+    let res = app
+        .post(
+            &path,
+            Some(&coord),
+            &json!({"case_class": "litigation", "reason": "诉求是对生效判决不服，应导入再审程序"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let changed: Value = res.json().await.unwrap();
+    assert_eq!(changed["case_class"], "litigation");
+    let changes = changed["class_changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0]["from"], "petition");
+    assert_eq!(changes[0]["to"], "litigation");
+    assert_eq!(changes[0]["reason"], "诉求是对生效判决不服，应导入再审程序");
+
+    let offered = app
+        .get_ok(&format!("/api/v1/cases/{id}/outcomes"), &coord)
+        .await;
+    assert!(offered.as_array().unwrap().contains(&json!("into_procedure")));
+    assert!(!offered.as_array().unwrap().contains(&json!("not_within_scope")));
+    let res = contact(
+        &app,
+        &coord,
+        id,
+        &json!({"channel": "local_visit", "summary": "告知申请再审", "outcome": "into_procedure"}),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+
+    // The change is in the audit chain.
+    let audit = app.login("admin").await;
+    let res = app.get("/api/v1/admin/audit?limit=50", Some(&audit)).await;
+    if res.status() == 200 {
+        let text = res.text().await.unwrap();
+        assert!(text.contains("case.class_changed"), "{text}");
+    }
+}
+on_both_backends!(class, class_and_outcomes);
+
+async fn scope_of_a_case(app: TestApp) {
+    let coord = app.login("xihu.coord").await;
+    let case = open(
+        &app,
+        &coord,
+        &new_case("（2026）浙0106信40号", &id_number(40)),
+    )
+    .await;
+    let id = case["id"].as_i64().unwrap();
+    let path = format!("/api/v1/cases/{id}");
+    // The courts above read it.
+    for user in ["hz.officer", "zj.supervisor", "spc.supervisor"] {
+        let token = app.login(user).await;
+        let read = app.get_ok(&path, &token).await;
+        assert_eq!(read["id"], id, "{user}");
+        assert_eq!(read["ledger"].as_array().unwrap().len(), 1, "{user}");
+        app.get_ok(&format!("{path}/outcomes"), &token).await;
+    }
+    // A sibling court does not.
+    let sibling = app.login("shangcheng.coord").await;
+    assert_error(app.get(&path, Some(&sibling)).await, 403, "forbidden").await;
+    assert_error(
+        contact(&app, &sibling, id, &json!({"channel": "letter", "summary": "x"})).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    // A court above reads but does not write.
+    for user in ["hz.officer", "zj.supervisor"] {
+        let token = app.login(user).await;
+        assert_error(
+            contact(&app, &token, id, &json!({"channel": "letter", "summary": "x"})).await,
+            403,
+            "forbidden",
+        )
+        .await;
+        assert_error(
+            app.post(
+                &format!("{path}/class"),
+                Some(&token),
+                &json!({"case_class": "litigation", "reason": "r"}),
+            )
+            .await,
+            403,
+            "forbidden",
+        )
+        .await;
+    }
+    assert_error(app.get("/api/v1/cases/999999", Some(&coord)).await, 404, "not_found").await;
+    let read = app.get_ok(&path, &coord).await;
+    assert_eq!(read["ledger"].as_array().unwrap().len(), 1);
+    common::assert_documented(
+        &app,
+        &[
+            ("/api/v1/cases", "post"),
+            ("/api/v1/cases/{id}/contacts", "post"),
+            ("/api/v1/cases/{id}/class", "post"),
+            ("/api/v1/cases/{id}/outcomes", "get"),
+        ],
+    )
+    .await;
+}
+on_both_backends!(scope, scope_of_a_case);
+
+async fn entries_are_append_only_in_the_database(app: TestApp) {
+    let coord = app.login("xihu.coord").await;
+    let case = open(
+        &app,
+        &coord,
+        &new_case("（2026）浙0106信50号", &id_number(50)),
+    )
+    .await;
+    let entry = case["ledger"][0]["id"].as_i64().unwrap();
+    for sql in [
+        format!("UPDATE ledger_entries SET note = '改过' WHERE id = {entry}"),
+        format!("UPDATE ledger_entries SET outcome = 'withdrawn' WHERE id = {entry}"),
+        format!("UPDATE ledger_entries SET court_initiated = TRUE WHERE id = {entry}"),
+        format!("DELETE FROM ledger_entries WHERE id = {entry}"),
+    ] {
+        let err = raw(&app, &sql).await.expect_err(&sql);
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    // The derived placement may still be written (the triggers that fill it do so).
+    raw(
+        &app,
+        &format!("UPDATE ledger_entries SET first_contact = first_contact WHERE id = {entry}"),
+    )
+    .await
+    .unwrap();
+    // A correction must carry its reason; a session's entry is the court's own.
+    let err = raw(
+        &app,
+        &format!(
+            "INSERT INTO ledger_entries (case_id, at, channel, counted_as, note, corrects_id) \
+             SELECT case_id, at, channel, counted_as, 'x', id FROM ledger_entries WHERE id = {entry}"
+        ),
+    )
+    .await
+    .expect_err("a correction without a reason");
+    assert!(err.to_lowercase().contains("check"), "{err}");
+    let read = app
+        .get_ok(&format!("/api/v1/cases/{}", case["id"]), &coord)
+        .await;
+    assert_eq!(read["ledger"][0]["note"], case["ledger"][0]["note"]);
+}
+on_both_backends!(append_only, entries_are_append_only_in_the_database);
+
+/// A session's end takes the new outcomes, refuses one that does not fit the case's class, and
+/// its ledger entry carries the outcome, the host court and the court-initiated flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_writes_its_outcome_on_the_ledger() {
+    let app = TestApp::spawn().await;
+    let s = app.book_demo_session().await;
+    let officer = s.officer_token.clone();
+    let end = |outcome: &'static str| {
+        let app = &app;
+        let officer = officer.clone();
+        async move {
+            app.post(
+                &format!("/api/v1/sessions/{}/end", s.session_id),
+                Some(&officer),
+                &json!({"outcome": outcome}),
+            )
+            .await
+        }
+    };
+    // The demo cases are petition matters: 立案复查 does not fit.
+    assert_error(end("review_filed").await, 422, "outcome_not_for_class").await;
+    assert_error(end("stop_notice").await, 422, "invalid_input").await;
+    let (mut host, mut petitioner) =
+        common::live_call(&app, s.session_id, &officer, &s.petitioner_token).await;
+    common::media_flows(&app, s.session_id, &officer, &mut host, &mut petitioner).await;
+    let res = end("withdrawn").await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let detail = app
+        .get_ok(
+            &format!("/api/v1/cases/{}", s.case_id),
+            &s.coordinator_token,
+        )
+        .await;
+    let entry = detail["ledger"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["session_id"] == s.session_id)
+        .unwrap()
+        .clone();
+    assert_eq!(entry["outcome"], "withdrawn");
+    assert_eq!(entry["court_initiated"], true);
+    assert_eq!(entry["receiving_organ"], "court");
+    assert_eq!(entry["receiving_court"]["name"], "最高人民法院");
+    assert!(entry["recorded_at"].is_string());
+}
