@@ -408,8 +408,8 @@ async fn log_filters(app: TestApp) {
         set(&[f.a, f.b, f.c])
     );
     assert_eq!(seen("status=cancelled".into()).await, set(&[]));
-    assert_eq!(seen("outcome=reply".into()).await, set(&[f.a]));
-    assert_eq!(seen("outcome=transfer,assign".into()).await, set(&[f.b]));
+    assert_eq!(seen("outcome=explained_law".into()).await, set(&[f.a]));
+    assert_eq!(seen("outcome=withdrawn,assign".into()).await, set(&[f.b]));
     assert_eq!(
         seen(format!("host_court={}", f.courts.spc)).await,
         set(&[f.a])
