@@ -1018,12 +1018,15 @@ fn id_kinds(path: &str, name: &str) -> Vec<&'static str> {
             "slot_id" | "proposed_slot_id" => vec!["slot_id", "slots"],
             "local_room_id" => vec!["local_room_id", "local-rooms"],
             "host_room_id" => vec!["host_room_id"],
-            "court_id" | "joint_court_id" | "host_court_id" | "parent_id" => {
+            "court_id" | "joint_court_id" | "host_court_id" | "parent_id"
+            | "receiving_court_id" => {
                 vec!["courts", "court_id", "host_court_id"]
             }
             "application_id" => vec!["applications", "application_id"],
             "room_id" => vec!["local_room_id", "host_room_id", "room_id"],
             "override_id" => vec!["override_id"],
+            // A contact's correction names a ledger entry (POST /cases/{id}/contacts).
+            "corrects" => vec!["ledger"],
             _ => vec![],
         };
     }
@@ -1191,6 +1194,21 @@ async fn drive(app: TestApp) {
             if res.status() == 200 {
                 let v = res.json().await.unwrap_or(Value::Null);
                 collect_ids(&v, "", kind, &mut pools);
+            }
+        }
+    }
+    // Ledger entries, for corrections: those of the demo case, as its coordinator reads them.
+    let res = app
+        .get(
+            &format!("/api/v1/cases/{}", demo.case_id),
+            Some(&tokens.coordinator),
+        )
+        .await;
+    if res.status() == 200 {
+        let v: Value = res.json().await.unwrap_or(Value::Null);
+        for e in v["ledger"].as_array().into_iter().flatten() {
+            if let Some(id) = e["id"].as_i64() {
+                pools.entry("ledger".into()).or_default().insert(id);
             }
         }
     }
