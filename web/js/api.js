@@ -48,7 +48,7 @@ export const joinSession = {
 };
 
 export class ApiError extends Error {
-  constructor({ status, code, serverMessage, rule, retryAfter }) {
+  constructor({ status, code, serverMessage, rule, retryAfter, body }) {
     super(`${status} ${code}${serverMessage ? `: ${serverMessage}` : ''}`);
     this.name = 'ApiError';
     this.status = status;
@@ -58,6 +58,8 @@ export class ApiError extends Error {
     this.rule = typeof rule === 'string' ? rule : '';
     // Seconds to wait before trying again (429 `Retry-After`), 0 when not said.
     this.retryAfter = Number(retryAfter) > 0 ? Math.ceil(Number(retryAfter)) : 0;
+    // The whole error body, for answers that carry more (409 possible_duplicate: its matches).
+    this.body = body && typeof body === 'object' ? body : null;
   }
 }
 
@@ -102,7 +104,7 @@ export async function apiWithEtag(path, { method = 'GET', body, token, headers: 
     const code = data && typeof data.code === 'string' ? data.code : `http_${response.status}`;
     const serverMessage = data && typeof data.message === 'string' ? data.message : '';
     throw new ApiError({
-      status: response.status, code, serverMessage, rule: data?.rule, retryAfter: response.headers.get('Retry-After'),
+      status: response.status, code, serverMessage, rule: data?.rule, retryAfter: response.headers.get('Retry-After'), body: data,
     });
   }
   return { body: data, etag: response.headers.get('ETag') };

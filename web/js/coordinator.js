@@ -6,6 +6,7 @@ import { renderSessionList } from './sessions.js';
 import { createGlance } from './glance.js';
 import { mountCoordinatorSchedule } from './schedule-coord.js';
 import { mountNotifications } from './notifications.js';
+import { openCaseForm, contactForm, classForm } from './ledger-coord.js';
 
 const auth = requireStaff(['coordinator']);
 if (auth) main(auth);
@@ -27,6 +28,12 @@ function main({ user }) {
     sessions: [],
     booking: null,
     extension: { open: false, days: '', reason: '' },
+    // The ledger's forms (js/ledger-coord.js): opening a case, a contact or correction, the class.
+    opening: false,
+    contact: null,
+    classing: false,
+    outcomes: [],
+    courtsAbove: [],
   };
 
   const pageError = $('#page-error');
@@ -52,6 +59,42 @@ function main({ user }) {
   });
 
   // ---- cases ----
+  // ---- opening a case (立案/登记) ----
+  const newCaseBox = $('#new-case');
+  $('#new-case-open').addEventListener('click', () => {
+    state.opening = true;
+    renderNewCase();
+  });
+  function renderNewCase() {
+    $('#new-case-open').hidden = state.opening;
+    if (!state.opening) {
+      newCaseBox.replaceChildren();
+      return;
+    }
+    const close = () => {
+      state.opening = false;
+      renderNewCase();
+      $('#new-case-open').focus();
+    };
+    newCaseBox.replaceChildren(openCaseForm({
+      user,
+      isOwnCase: (id) => state.cases.some((c) => c.id === id),
+      onOpened: async (detail) => {
+        state.opening = false;
+        renderNewCase();
+        await loadCases();
+        await pickCase(detail.id);
+        document.querySelector(`.case-item[data-case-id="${detail.id}"]`)?.focus();
+      },
+      onPick: (id) => {
+        close();
+        pickCase(id);
+        document.querySelector(`.case-item[data-case-id="${id}"]`)?.focus();
+      },
+      onCancel: close,
+    }));
+  }
+
   async function loadCases() {
     try {
       state.cases = await api('/cases');
@@ -93,7 +136,12 @@ function main({ user }) {
   async function pickCase(id) {
     // The list is drawn afresh: keep the keyboard's place on the case just chosen.
     const hadFocus = document.activeElement?.classList.contains('case-item');
-    if (state.caseId !== id) state.extension = { open: false, days: '', reason: '' };
+    if (state.caseId !== id) {
+      state.extension = { open: false, days: '', reason: '' };
+      state.contact = null;
+      state.classing = false;
+      state.outcomes = [];
+    }
     state.caseId = id;
     state.caseDetail = state.cases.find((c) => c.id === id) || null;
     schedule.setCase(id);
@@ -102,8 +150,15 @@ function main({ user }) {
     renderCase();
     renderBookCase();
     try {
-      state.caseDetail = await api(`/cases/${encodeURIComponent(id)}`);
-      if (state.caseId === id) renderCase();
+      const [detail, outcomes] = await Promise.all([
+        api(`/cases/${encodeURIComponent(id)}`),
+        api(`/cases/${encodeURIComponent(id)}/outcomes`),
+      ]);
+      state.caseDetail = detail;
+      if (state.caseId === id) {
+        state.outcomes = outcomes;
+        renderCase();
+      }
     } catch (err) {
       fail(pageError, err);
     }
@@ -145,6 +200,7 @@ function main({ user }) {
         row('case.status', tEnum('case.status', c.status)),
         row('case.tier', tEnum('case.tier', c.tier)),
         row('case.risk', risk)),
+      ledgerFacts(c),
       h('h3', { class: 'facts-heading' }, t('case.fourHeading')),
       h('dl', { class: 'facts', 'data-testid': 'case-four' },
         row('case.lead', c.lead),
@@ -162,21 +218,125 @@ function main({ user }) {
       box.replaceChildren(h('p', { class: 'empty' }, t('coord.ledger.none')));
       return;
     }
-    const entries = [...ledger].sort((a, b) => String(b.at).localeCompare(String(a.at)));
+    const entries = [...ledger].sort((a, b) => String(b.at).localeCompare(String(a.at)) || (b.id - a.id));
     box.replaceChildren(h('table', { class: 'ledger', 'data-testid': 'ledger-table' },
       h('thead', {}, h('tr', {},
         h('th', { scope: 'col' }, t('ledger.at')),
         h('th', { scope: 'col' }, t('ledger.channel')),
         h('th', { scope: 'col' }, t('ledger.countedAs')),
-        h('th', { scope: 'col' }, t('ledger.note')))),
+        h('th', { scope: 'col' }, t('ledger.receivedBy')),
+        h('th', { scope: 'col' }, t('ledger.note')),
+        h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, t('ledger.actions'))))),
       h('tbody', {}, entries.map((e) => h('tr', {
-        'data-testid': 'ledger-entry', 'data-channel': e.channel, 'data-counted-as': e.counted_as,
+        'data-testid': 'ledger-entry', 'data-entry-id': e.id, 'data-channel': e.channel, 'data-counted-as': e.counted_as,
         'data-session-id': e.session_id ?? '', 'data-outcome': e.outcome || null,
+        class: e.corrected_by ? 'corrected' : null,
       },
       h('td', {}, formatDateTime(e.at)),
-      h('td', {}, tEnum('ledger.channel', e.channel)),
+      h('td', {}, tEnum('ledger.channel', e.channel),
+        e.court_initiated ? h('span', { class: 'badge' }, t('ledger.courtInitiated')) : null),
       h('td', {}, h('span', { class: `badge counted-${e.counted_as}` }, tEnum('ledger.counted', e.counted_as))),
-      h('td', {}, ledgerNote(e)))))));
+      h('td', {}, receiver(e)),
+      h('td', {}, ledgerNote(e), corrections(e)),
+      h('td', {}, correctable(e)
+        ? h('button', {
+          type: 'button', class: 'secondary small', 'data-testid': 'ledger-correct',
+          onclick: () => {
+            state.contact = { correcting: e };
+            renderCase();
+          },
+        }, t('ledger.correct'))
+        : null))))),
+    contactBlock(c));
+  }
+
+  // ---- the ledger's own facts and forms (js/ledger-coord.js) ----
+  function ledgerFacts(c) {
+    const row = (key, value, props = {}) => [h('dt', {}, t(key)), h('dd', props, value === '' || value == null ? '—' : value)];
+    const original = [c.original_case_number, c.original_court, c.original_case_kind].filter(Boolean).join(' · ');
+    const count = c.collective
+      ? t('ledger.collective', { count: c.petitioner_count, representative: c.representative || '' })
+      : String(c.petitioner_count ?? 1);
+    const classButton = h('button', {
+      type: 'button', class: 'secondary small', 'data-testid': 'class-open',
+      onclick: () => {
+        state.classing = true;
+        renderCase();
+      },
+    }, t('ledger.class.open'));
+    return [
+      h('h3', { class: 'facts-heading' }, t('ledger.factsHeading')),
+      h('dl', { class: 'facts', 'data-testid': 'case-ledger-facts' },
+        [h('dt', {}, t('ledger.class')), h('dd', { 'data-testid': 'case-class', 'data-class': c.case_class },
+          tEnum('case.class', c.case_class), ' ', state.classing ? null : classButton)],
+        row('ledger.petitioners', count),
+        row('ledger.original', original),
+        row('ledger.intake', c.intake_channel ? tEnum('ledger.channel', c.intake_channel) : ''),
+        row('ledger.matter', c.matter)),
+      state.classing ? classForm(c, {
+        user,
+        onChanged: (detail) => {
+          state.classing = false;
+          state.caseDetail = detail;
+          pickCase(c.id);
+          $('[data-testid=class-open]')?.focus();
+        },
+        onCancel: () => {
+          state.classing = false;
+          renderCase();
+          $('[data-testid=class-open]')?.focus();
+        },
+      }) : null,
+      (c.class_changes || []).length
+        ? h('ul', { class: 'hint', 'data-testid': 'class-changes' }, c.class_changes.map((x) => h('li', {},
+          t('ledger.class.changed', { at: formatDateTime(x.at), from: tEnum('case.class', x.from), to: tEnum('case.class', x.to), reason: x.reason }))))
+        : null,
+    ];
+  }
+
+  const correctable = (e) => !e.session_id && !e.channel.startsWith('video_');
+
+  function receiver(e) {
+    const body = e.receiving_organ && e.receiving_organ !== 'court'
+      ? tEnum('ledger.organ', e.receiving_organ)
+      : (e.receiving_court?.name || '');
+    return [e.received_by || '', e.received_by && body ? ' · ' : '', body];
+  }
+
+  function corrections(e) {
+    return [
+      e.corrects ? h('p', { class: 'hint', 'data-testid': 'ledger-correction' }, t('ledger.corrects', { reason: e.correction_reason || '' })) : null,
+      e.corrected_by ? h('p', { class: 'hint', 'data-testid': 'ledger-corrected' }, t('ledger.correctedBy')) : null,
+    ];
+  }
+
+  function contactBlock(c) {
+    if (!state.contact) {
+      return h('button', {
+        type: 'button', class: 'secondary', 'data-testid': 'contact-open',
+        onclick: () => {
+          state.contact = { correcting: null };
+          renderCase();
+        },
+      }, t('ledger.contact.open'));
+    }
+    return contactForm(c, {
+      user,
+      outcomes: state.outcomes,
+      courtsAbove: state.courtsAbove,
+      correcting: state.contact.correcting,
+      onLogged: (detail) => {
+        state.contact = null;
+        state.caseDetail = detail;
+        renderCase();
+        $('[data-testid=contact-open]')?.focus();
+      },
+      onCancel: () => {
+        state.contact = null;
+        renderCase();
+        $('[data-testid=contact-open]')?.focus();
+      },
+    });
   }
 
   // ---- the statutory clocks (信访工作条例) and the one extension ----
@@ -342,7 +502,7 @@ function main({ user }) {
     if (!e.outcome) return e.note || '';
     return [
       h('strong', { class: 'ledger-outcome', 'data-testid': 'ledger-outcome' }, tEnum('outcome', e.outcome)),
-      e.outcome_note ? ` — ${e.outcome_note}` : '',
+      e.session_id ? (e.outcome_note ? ` — ${e.outcome_note}` : '') : ` — ${e.note || ''}`,
     ];
   }
 
@@ -364,6 +524,9 @@ function main({ user }) {
     try {
       state.slots = await api('/slots');
       if (!state.slots.some((s) => s.id === state.slotId)) state.slotId = null;
+      // The courts above with reception rooms: the ones a 到省访 / 进京访 may have gone to.
+      const above = new Map(state.slots.filter((s) => s.court).map((s) => [s.court.id, s.court]));
+      state.courtsAbove = [...above.values()];
       renderSlots();
     } catch (err) {
       fail(pageError, err);
