@@ -228,6 +228,20 @@ async fn admin() {
     run_script("admin.mjs", Some(&app), Duration::from_secs(120)).await;
 }
 
+/// The ledger on the coordinator's page: a case opened (a bad identity number explained, the
+/// same petitioner offered, then confirmed as new), a letter and a visit logged (the outcome
+/// confirmed before it is saved), a correction kept beside the original, the class changed with
+/// a reason; labelled controls, the keyboard, English.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger() {
+    if !tools_present("ledger", true) {
+        return;
+    }
+    let _one = ONE_BROWSER.lock().await;
+    let app = TestApp::spawn().await;
+    run_script("ledger.mjs", Some(&app), Duration::from_secs(120)).await;
+}
+
 /// Records and statistics (charts, export, the log and a timeline) over generated history, and
 /// the coordinator's day at a glance.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

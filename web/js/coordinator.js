@@ -200,7 +200,7 @@ function main({ user }) {
         row('case.status', tEnum('case.status', c.status)),
         row('case.tier', tEnum('case.tier', c.tier)),
         row('case.risk', risk)),
-      ledgerFacts(c),
+      h('div', { class: 'ledger-facts' }, ledgerFacts(c)),
       h('h3', { class: 'facts-heading' }, t('case.fourHeading')),
       h('dl', { class: 'facts', 'data-testid': 'case-four' },
         row('case.lead', c.lead),
@@ -224,9 +224,7 @@ function main({ user }) {
         h('th', { scope: 'col' }, t('ledger.at')),
         h('th', { scope: 'col' }, t('ledger.channel')),
         h('th', { scope: 'col' }, t('ledger.countedAs')),
-        h('th', { scope: 'col' }, t('ledger.receivedBy')),
-        h('th', { scope: 'col' }, t('ledger.note')),
-        h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, t('ledger.actions'))))),
+        h('th', { scope: 'col' }, t('ledger.note')))),
       h('tbody', {}, entries.map((e) => h('tr', {
         'data-testid': 'ledger-entry', 'data-entry-id': e.id, 'data-channel': e.channel, 'data-counted-as': e.counted_as,
         'data-session-id': e.session_id ?? '', 'data-outcome': e.outcome || null,
@@ -236,9 +234,7 @@ function main({ user }) {
       h('td', {}, tEnum('ledger.channel', e.channel),
         e.court_initiated ? h('span', { class: 'badge' }, t('ledger.courtInitiated')) : null),
       h('td', {}, h('span', { class: `badge counted-${e.counted_as}` }, tEnum('ledger.counted', e.counted_as))),
-      h('td', {}, receiver(e)),
-      h('td', {}, ledgerNote(e), corrections(e)),
-      h('td', {}, correctable(e)
+      h('td', {}, ledgerNote(e), receiver(e), corrections(e), correctable(e)
         ? h('button', {
           type: 'button', class: 'secondary small', 'data-testid': 'ledger-correct',
           onclick: () => {
@@ -300,7 +296,8 @@ function main({ user }) {
     const body = e.receiving_organ && e.receiving_organ !== 'court'
       ? tEnum('ledger.organ', e.receiving_organ)
       : (e.receiving_court?.name || '');
-    return [e.received_by || '', e.received_by && body ? ' · ' : '', body];
+    const who = [e.received_by, body].filter(Boolean).join(' · ');
+    return who ? h('p', { class: 'hint', 'data-testid': 'ledger-receiver' }, t('ledger.receivedByLine', { who })) : null;
   }
 
   function corrections(e) {

@@ -174,7 +174,7 @@ export function contactForm(c, { user, outcomes, courtsAbove, correcting, onLogg
   const fromAbove = () => channel.value === 'to_province' || channel.value === 'to_beijing';
   function sync() {
     organField.hidden = !fromAbove();
-    courtField.hidden = organ.value !== 'court';
+    courtField.hidden = !fromAbove() || organ.value !== 'court';
     if (!fromAbove()) organ.value = 'court';
     confirming = false;
     confirmBox.hidden = true;
