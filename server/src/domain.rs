@@ -110,7 +110,11 @@ impl Outcome {
 
     /// The outcomes offered for a case of `class`, in the order of `ALL`.
     pub fn for_class(class: CaseClass) -> Vec<Outcome> {
-        Outcome::ALL.iter().copied().filter(|o| o.fits(class)).collect()
+        Outcome::ALL
+            .iter()
+            .copied()
+            .filter(|o| o.fits(class))
+            .collect()
     }
 }
 

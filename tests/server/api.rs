@@ -187,7 +187,10 @@ async fn whole_path(app: TestApp) {
         next_of(&mut petitioner_ws, "ended").await["outcome"],
         "explained_law"
     );
-    assert_eq!(next_of(&mut officer_ws, "ended").await["outcome"], "explained_law");
+    assert_eq!(
+        next_of(&mut officer_ws, "ended").await["outcome"],
+        "explained_law"
+    );
     let again = app
         .post(
             &format!("/api/v1/sessions/{session_id}/end"),

@@ -834,8 +834,8 @@ async fn ender(ctx: Arc<Ctx>, open: Arc<Mutex<Option<Open>>>, next_slot: Arc<Ato
         {
             continue;
         }
-        let outcome =
-            ["explained_law", "assign", "withdrawn", "supervise"][usize::try_from(session).unwrap() % 4];
+        let outcome = ["explained_law", "assign", "withdrawn", "supervise"]
+            [usize::try_from(session).unwrap() % 4];
         let mut tries = 0;
         loop {
             tries += 1;

@@ -393,7 +393,10 @@ async fn redis_stopped_and_started_under_live_sessions() {
         )
         .await;
     w.check("end", res, 200).await;
-    assert_eq!(next_of(&mut host2, "ended").await["outcome"], "explained_law");
+    assert_eq!(
+        next_of(&mut host2, "ended").await["outcome"],
+        "explained_law"
+    );
     let away = down.elapsed();
 
     redis.restart();

@@ -129,7 +129,8 @@ async fn opening_offers_the_same_matter(app: TestApp) {
     let mut same_original = new_case("（2026）浙0106信3号", &id_number(3));
     same_original["original_case_number"] = json!("（2024）浙0106民初123号");
     let body = assert_error(
-        app.post("/api/v1/cases", Some(&coord), &same_original).await,
+        app.post("/api/v1/cases", Some(&coord), &same_original)
+            .await,
         409,
         "possible_duplicate",
     )
@@ -182,13 +183,21 @@ async fn bad_input_changes_nothing(app: TestApp) {
         ),
         (with("petitioner_name", json!("  ")), 422, "invalid_input"),
         (with("matter", json!("")), 422, "invalid_input"),
-        (with("subject", json!("长".repeat(201))), 422, "invalid_input"),
+        (
+            with("subject", json!("长".repeat(201))),
+            422,
+            "invalid_input",
+        ),
         (with("case_number", json!("")), 422, "invalid_input"),
         (with("petitioner_count", json!(0)), 422, "invalid_input"),
         // Five or more petitioners need a representative.
         (with("petitioner_count", json!(6)), 422, "invalid_input"),
         // A litigation matter needs its original case.
-        (with("case_class", json!("litigation")), 422, "invalid_input"),
+        (
+            with("case_class", json!("litigation")),
+            422,
+            "invalid_input",
+        ),
         (with("case_class", json!("lawsuit")), 422, "invalid_input"),
         // A case comes in at the local court; video receptions are written by sessions.
         (with("channel", json!("video_spc")), 422, "invalid_input"),
@@ -263,7 +272,7 @@ async fn contacts_and_corrections(app: TestApp) {
     let visit = &after["ledger"][1];
     assert_eq!(visit["received_by"], "王法官");
     assert_eq!(visit["outcome"], "explained_law");
-    assert_eq!(visit["receiving_court"]["id"].as_i64().is_some(), true);
+    assert!(visit["receiving_court"]["id"].as_i64().is_some());
     let visit_id = visit["id"].as_i64().unwrap();
     let res = contact(
         &app,
@@ -371,7 +380,11 @@ async fn contacts_and_corrections(app: TestApp) {
             422,
             "receiving_court_invalid",
         ),
-        (json!({"channel": "letter", "summary": ""}), 422, "invalid_input"),
+        (
+            json!({"channel": "letter", "summary": ""}),
+            422,
+            "invalid_input",
+        ),
         (
             json!({"channel": "letter", "summary": "x", "received_by": "\u{202E}x"}),
             422,
@@ -412,15 +425,23 @@ async fn class_and_outcomes(app: TestApp) {
 
     let path = format!("/api/v1/cases/{id}/class");
     assert_error(
-        app.post(&path, Some(&coord), &json!({"case_class": "litigation", "reason": " "}))
-            .await,
+        app.post(
+            &path,
+            Some(&coord),
+            &json!({"case_class": "litigation", "reason": " "}),
+        )
+        .await,
         422,
         "invalid_input",
     )
     .await;
     assert_error(
-        app.post(&path, Some(&coord), &json!({"case_class": "petition", "reason": "核对"}))
-            .await,
+        app.post(
+            &path,
+            Some(&coord),
+            &json!({"case_class": "petition", "reason": "核对"}),
+        )
+        .await,
         409,
         "class_unchanged",
     )
@@ -444,8 +465,18 @@ async fn class_and_outcomes(app: TestApp) {
     let offered = app
         .get_ok(&format!("/api/v1/cases/{id}/outcomes"), &coord)
         .await;
-    assert!(offered.as_array().unwrap().contains(&json!("into_procedure")));
-    assert!(!offered.as_array().unwrap().contains(&json!("not_within_scope")));
+    assert!(
+        offered
+            .as_array()
+            .unwrap()
+            .contains(&json!("into_procedure"))
+    );
+    assert!(
+        !offered
+            .as_array()
+            .unwrap()
+            .contains(&json!("not_within_scope"))
+    );
     let res = contact(
         &app,
         &coord,
@@ -487,7 +518,13 @@ async fn scope_of_a_case(app: TestApp) {
     let sibling = app.login("shangcheng.coord").await;
     assert_error(app.get(&path, Some(&sibling)).await, 403, "forbidden").await;
     assert_error(
-        contact(&app, &sibling, id, &json!({"channel": "letter", "summary": "x"})).await,
+        contact(
+            &app,
+            &sibling,
+            id,
+            &json!({"channel": "letter", "summary": "x"}),
+        )
+        .await,
         403,
         "forbidden",
     )
@@ -496,7 +533,13 @@ async fn scope_of_a_case(app: TestApp) {
     for user in ["hz.officer", "zj.supervisor"] {
         let token = app.login(user).await;
         assert_error(
-            contact(&app, &token, id, &json!({"channel": "letter", "summary": "x"})).await,
+            contact(
+                &app,
+                &token,
+                id,
+                &json!({"channel": "letter", "summary": "x"}),
+            )
+            .await,
             403,
             "forbidden",
         )
@@ -513,7 +556,12 @@ async fn scope_of_a_case(app: TestApp) {
         )
         .await;
     }
-    assert_error(app.get("/api/v1/cases/999999", Some(&coord)).await, 404, "not_found").await;
+    assert_error(
+        app.get("/api/v1/cases/999999", Some(&coord)).await,
+        404,
+        "not_found",
+    )
+    .await;
     let read = app.get_ok(&path, &coord).await;
     assert_eq!(read["ledger"].as_array().unwrap().len(), 1);
     common::assert_documented(

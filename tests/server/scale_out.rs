@@ -68,7 +68,10 @@ async fn a_session_spans_two_instances() {
         )
         .await;
     assert_eq!(res.status(), 200);
-    assert_eq!(next_of(&mut petitioner, "ended").await["outcome"], "explained_law");
+    assert_eq!(
+        next_of(&mut petitioner, "ended").await["outcome"],
+        "explained_law"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -101,7 +101,9 @@ fn past_instant(field: &str, at: Option<DateTime<Utc>>) -> Result<DateTime<Utc>,
     let now = Utc::now();
     let at = at.unwrap_or(now);
     if at > now + Duration::minutes(5) {
-        return Err(ApiError::invalid(format!("{field}: must not be in the future")));
+        return Err(ApiError::invalid(format!(
+            "{field}: must not be in the future"
+        )));
     }
     if at.year() < 2000 {
         return Err(ApiError::invalid(format!("{field}: must be after 2000")));
@@ -257,8 +259,7 @@ pub async fn log_contact(
     if cmd.channel.is_video() {
         return Err(ApiError::Unprocessable {
             code: "video_by_session_only",
-            message: "a video reception is written by the session that held it, not by hand"
-                .into(),
+            message: "a video reception is written by the session that held it, not by hand".into(),
         });
     }
     let at = past_instant("at", cmd.at)?;

@@ -21,11 +21,11 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::Value;
 
 use crate::app::clock;
+use crate::app::ledger;
 use crate::auth::Staff;
 use crate::config::Settings;
 use crate::domain::{Channel, CourtLevel, Outcome, SessionStatus};
 use crate::error::ApiError;
-use crate::app::ledger;
 use crate::store::{EndSession, EventRow, SessionRow, Store};
 
 /// The participant id of the petitioner on every timeline.

@@ -7,9 +7,9 @@ use super::views::{CaseDetail, CaseView, ClassChangeView, CourtRef, LedgerEntryV
 use crate::app::ledger;
 use crate::auth::Staff;
 use crate::domain::{CaseClass, Channel, Outcome, ReceivingOrgan, Role};
-use crate::store::CaseRow;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
+use crate::store::CaseRow;
 use crate::store::StoreError;
 
 /// A case of the caller's own court: 404 if there is none, 403 if it is another court's.

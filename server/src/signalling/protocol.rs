@@ -473,7 +473,9 @@ mod tests {
                 text: "t",
                 at: Utc::now(),
             },
-            ServerMessage::Ended { outcome: "explained_law" },
+            ServerMessage::Ended {
+                outcome: "explained_law",
+            },
             ServerMessage::Reconnect {},
             ServerMessage::Error {
                 code: "c",
