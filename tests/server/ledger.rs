@@ -642,6 +642,8 @@ async fn a_session_writes_its_outcome_on_the_ledger() {
     // The demo cases are petition matters: 立案复查 does not fit.
     assert_error(end("review_filed").await, 422, "outcome_not_for_class").await;
     assert_error(end("stop_notice").await, 422, "invalid_input").await;
+    // 接访中止 needs its reason.
+    assert_error(end("reception_stopped").await, 422, "invalid_input").await;
     let (mut host, mut petitioner) =
         common::live_call(&app, s.session_id, &officer, &s.petitioner_token).await;
     common::media_flows(&app, s.session_id, &officer, &mut host, &mut petitioner).await;

@@ -106,7 +106,7 @@ async fn only_the_sessions_participants_get_in() {
         .post(
             &format!("/api/v1/sessions/{sid}/end"),
             Some(&s.officer_token),
-            &json!({"outcome": "reception_stopped"}),
+            &json!({"outcome": "reception_stopped", "note": "信访人情绪激动，另行安排"}),
         )
         .await;
     assert_eq!(res.status(), 200);

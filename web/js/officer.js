@@ -35,6 +35,8 @@ function main({ user, token }) {
     role: null, // ours in the call: host, co_host, observer
     notes: [], // this session's notes (events)
     leaveAnyway: false,
+    // The outcomes that fit the case's class (GET /cases/{id}/outcomes); all until known.
+    outcomes: OUTCOMES,
   };
   // The transcript being written: the text last saved (trimmed, as the server keeps it), the
   // save in flight, and what the status line says.
@@ -122,8 +124,23 @@ function main({ user, token }) {
     const value = select.value;
     select.replaceChildren(
       h('option', { value: '' }, t('officer.end.choose')),
-      ...OUTCOMES.map((o) => h('option', { value: o }, tEnum('outcome', o))));
-    select.value = value;
+      ...state.outcomes.map((o) => h('option', { value: o }, tEnum('outcome', o))));
+    select.value = state.outcomes.includes(value) ? value : '';
+  }
+
+  // Only the outcomes that fit the case's class are offered (诉访分离; docs/outcomes.md).
+  async function loadOutcomes(session) {
+    state.outcomes = OUTCOMES;
+    if (!session.case_id) return;
+    try {
+      const fit = await api(`/cases/${encodeURIComponent(session.case_id)}/outcomes`);
+      if (state.current?.id === session.id && Array.isArray(fit) && fit.length) {
+        state.outcomes = fit;
+        renderOutcomes();
+      }
+    } catch {
+      // The server refuses an outcome that does not fit (422 outcome_not_for_class) anyway.
+    }
   }
 
   function renderCallHeading() {
@@ -336,6 +353,7 @@ function main({ user, token }) {
     $('#note-input').value = '';
     renderOutcomes();
     $('#outcome-select').value = '';
+    if (!observe) loadOutcomes(session);
     show('call');
     renderCallHeading();
 

@@ -310,6 +310,12 @@ pub async fn end(
     if note.chars().count() > 2000 {
         return Err(ApiError::invalid("note: at most 2000 characters"));
     }
+    // 接访中止 is recorded with its reason.
+    if command.outcome == Outcome::ReceptionStopped && note.is_empty() {
+        return Err(ApiError::invalid(
+            "note: say why the reception was stopped (reception_stopped)",
+        ));
+    }
     if let Some(d) = command.follow_up_deadline {
         let day = NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .map_err(|_| ApiError::invalid("follow_up_deadline must be YYYY-MM-DD"))?;
