@@ -235,7 +235,7 @@ await run('main path', async () => {
     ['joined', 'admitted', 'chat', 'note', 'ended'].every((k) => kinds.includes(k)), kinds);
   const admitted = await text(officer, '[data-testid=timeline] li[data-kind=admitted]');
   check('the admission is told in words', admitted.includes('请入') && admitted.includes('最高法 周法官') && !/user-\d/.test(admitted), admitted);
-  check('the timeline\'s outcome is 答复', (await text(officer, '[data-testid=timeline-outcome]')) === '答复');
+  check('the timeline\'s outcome is 释法明理', (await text(officer, '[data-testid=timeline-outcome]')) === '释法明理');
   check('the end is signed with the officer\'s name',
     (await text(officer, '[data-testid=timeline] li[data-kind=ended] .timeline-actor')) === '最高法 周法官',
     await text(officer, '[data-testid=timeline] li[data-kind=ended]'));
@@ -265,7 +265,7 @@ await run('main path', async () => {
   // ---- the petitioner reads the transcript, signs it and rates the reception ----
   await pet.waitForSelector('[data-testid=ended-screen]:not([hidden])');
   check('the petitioner sees the end and its outcome', (await text(pet, '#ended-heading')) === '接访已结束'
-    && (await text(pet, '#ended-outcome')) === '处理结果：答复', await text(pet, '#step-ended'));
+    && (await text(pet, '#ended-outcome')) === '处理结果：释法明理', await text(pet, '#step-ended'));
   check('the petitioner\'s camera is off', await pet.evaluate(() => !document.querySelector('#local-video').srcObject
     || document.querySelector('#local-video').srcObject.getTracks().every((tr) => tr.readyState === 'ended')));
   await pet.waitForSelector('[data-testid=transcript-text]:not([hidden])');
