@@ -147,6 +147,8 @@ pub struct PossibleDuplicate {
     /// `possible_duplicate`.
     pub code: &'static str,
     pub message: String,
+    /// The matches (only with `possible_duplicate`; `case_number_taken` has none).
+    #[schema(required = false)]
     pub matches: Vec<CaseMatchView>,
 }
 
