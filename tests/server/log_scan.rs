@@ -1,6 +1,7 @@
 //! No identity number, phone number, password, token or join code in any log line: the real
 //! binary, logging everything at `debug` (request lines included), is taken through every path
-//! that handles them — login (also a failed one), unmasked identity reads, booking (the join code
+//! that handles them — login (also a failed one), unmasked identity reads, opening a case,
+//! booking (the join code
 //! is in the answer), joining by code (also with a wrong code), the signalling upgrade with the
 //! token in its subprotocol, an ICS feed with a token in its URL, logout — and everything it
 //! printed is searched for them.
@@ -32,6 +33,10 @@ const SECRETS: &[&str] = &[
     "13700007777",
     "13655556666",
     "18800009999",
+    // Identity numbers given when opening a case (tests/server/ledger.rs), one with a wrong
+    // check digit.
+    "11010519491231002X",
+    "110105194912310021",
     // A password that was tried (the demo password itself is printed on purpose at start-up).
     "wrong-password-1",
 ];
@@ -144,6 +149,20 @@ async fn no_secret_reaches_a_log_line() {
         opened += 1;
     }
     assert!(opened >= 3);
+
+    // Opening a case: refused for a wrong check digit, opened, then offered as the same matter.
+    let case = |id: &str| {
+        json!({"case_number": "（2026）浙0106信900号", "petitioner_name": "测试", "petitioner_id_number": id,
+               "matter": "m", "subject": "s", "channel": "letter", "case_class": "petition"})
+    };
+    for (id, status) in [
+        ("110105194912310021", 422),
+        ("11010519491231002X", 201),
+        ("11010519491231002x", 409),
+    ] {
+        let res = post("/cases", Some(&coordinator), case(id)).await.unwrap();
+        assert_eq!(res.status(), status, "{id}");
+    }
 
     // A booking: its answer carries the join code.
     let slots: Value = http
