@@ -680,3 +680,154 @@ async fn a_session_writes_its_outcome_on_the_ledger() {
     assert_eq!(entry["receiving_court"]["name"], "最高人民法院");
     assert!(entry["recorded_at"].is_string());
 }
+
+/// Rows written before migration 0016: a collective case, a letter, a video reception ended with
+/// the old `reply`, another with `stop_notice`, and a 到省访.
+const BEFORE_0016: &str = "\
+INSERT INTO courts (id, name, level, parent_id) VALUES (1, 'S', 'supreme', NULL), (2, 'H', 'high', 1), \
+    (3, 'M', 'intermediate', 2), (4, 'B', 'basic', 3);
+INSERT INTO users (id, court_id, username, display_name, role, password_hash) VALUES (1, 4, 'c', 'c', 'coordinator', 'x');
+INSERT INTO host_rooms (id, court_id, name) VALUES (1, 1, 'R');
+INSERT INTO local_rooms (id, court_id, name) VALUES (1, 4, 'L');
+INSERT INTO cases (id, court_id, case_number, petitioner_name, petitioner_id_number, subject, status, tier, \
+    created_at, collective) VALUES (1, 4, 'N1', 'p', 'i', '拖欠工资', 'handling', 1, '2026-01-01T00:00:00Z', TRUE);
+INSERT INTO slots (id, host_room_id, starts_at, ends_at) VALUES \
+    (1, 1, '2026-01-02T01:00:00Z', '2026-01-02T01:30:00Z'), (2, 1, '2026-01-03T01:00:00Z', '2026-01-03T01:30:00Z');
+INSERT INTO bookings (id, slot_id, case_id, local_room_id, starts_at, ends_at, status, created_by, created_at) VALUES \
+    (1, 1, 1, 1, '2026-01-02T01:00:00Z', '2026-01-02T01:30:00Z', 'completed', 1, '2026-01-01T00:00:00Z'), \
+    (2, 2, 1, 1, '2026-01-03T01:00:00Z', '2026-01-03T01:30:00Z', 'completed', 1, '2026-01-01T00:00:00Z');
+INSERT INTO sessions (id, booking_id, status, join_code_hash, outcome) VALUES \
+    (1, 1, 'ended', 'h1', 'reply'), (2, 2, 'ended', 'h2', 'stop_notice');
+INSERT INTO ledger_entries (id, case_id, at, channel, counted_as, session_id, note) VALUES \
+    (1, 1, '2026-01-01T00:00:00Z', 'letter', 'local', NULL, 'l'), \
+    (2, 1, '2026-01-02T01:30:00Z', 'video_spc', 'local', 1, 'v'), \
+    (3, 1, '2026-01-03T01:30:00Z', 'video_spc', 'local', 2, 'v'), \
+    (4, 1, '2026-01-04T00:00:00Z', 'to_province', 'province', NULL, 'p');";
+
+type EntryFacts = (i64, bool, Option<i64>, Option<String>);
+
+/// Migrates a database to 0015, writes the rows above, then runs 0016: the old outcome values are
+/// mapped, existing entries get their receiving court and court-initiated flag, the collective
+/// case its petitioner count, and the entries are append-only from then on.
+async fn migrating_existing_rows(sqlite: bool) {
+    let pg = if sqlite {
+        None
+    } else {
+        match common::ScratchPg::create().await {
+            Some(pg) => Some(pg),
+            None => return,
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let backend = if sqlite { "sqlite" } else { "postgres" };
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let dir_path = dir.path().join("migrations");
+    std::fs::create_dir(&dir_path).unwrap();
+    // The migrations up to `upto` (by file name), as a directory of their own.
+    let copy_to = |upto: &str| {
+        for f in std::fs::read_dir(&source).unwrap() {
+            let f = f.unwrap();
+            let name = f.file_name().into_string().unwrap();
+            if name.as_str() <= upto {
+                std::fs::copy(f.path(), dir_path.join(&name)).unwrap();
+            }
+        }
+    };
+    let url = match &pg {
+        Some(pg) => pg.url.clone(),
+        None => format!("sqlite://{}/m.db?mode=rwc", dir.path().display()),
+    };
+    macro_rules! check {
+        ($pool:expr) => {{
+            let pool = $pool;
+            copy_to("0015_zzz");
+            sqlx::migrate::Migrator::new(dir_path.clone())
+                .await
+                .unwrap()
+                .run(&pool)
+                .await
+                .unwrap();
+            sqlx::raw_sql(BEFORE_0016).execute(&pool).await.unwrap();
+            copy_to("0016_zzz");
+            sqlx::migrate::Migrator::new(dir_path.clone())
+                .await
+                .unwrap()
+                .run(&pool)
+                .await
+                .unwrap();
+            let outcomes: Vec<(i64, String)> =
+                sqlx::query_as("SELECT id, outcome FROM sessions ORDER BY id")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            assert_eq!(
+                outcomes,
+                vec![(1, "explained_law".into()), (2, "withdrawn".into())]
+            );
+            let entries: Vec<EntryFacts> = sqlx::query_as(
+                "SELECT id, court_initiated, receiving_court_id, outcome FROM ledger_entries ORDER BY id",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            assert_eq!(
+                entries,
+                vec![
+                    (1, false, Some(4), None),
+                    (2, true, Some(1), Some("explained_law".into())),
+                    (3, true, Some(1), Some("withdrawn".into())),
+                    (4, false, Some(2), None),
+                ]
+            );
+            let case: (i32, bool, String, Option<String>, String) = sqlx::query_as(
+                "SELECT petitioner_count, collective, matter, intake_channel, case_class FROM cases WHERE id = 1",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            assert_eq!(
+                case,
+                (5, true, "拖欠工资".into(), Some("letter".into()), "petition".into())
+            );
+            let err = sqlx::query("UPDATE ledger_entries SET note = 'x' WHERE id = 1")
+                .execute(&pool)
+                .await
+                .expect_err("append-only after the migration");
+            assert!(err.to_string().contains("append-only"), "{err}");
+            // The placement trigger still fills a new entry's courts.
+            sqlx::query(
+                "INSERT INTO ledger_entries (id, case_id, at, channel, counted_as, note) \
+                 VALUES (5, 1, '2026-01-05T00:00:00Z', 'phone', 'local', 'n')",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+            let (court, province): (Option<i64>, Option<i64>) = sqlx::query_as(
+                "SELECT court_id, province_court_id FROM ledger_entries WHERE id = 5",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            assert_eq!((court, province), (Some(4), Some(2)));
+            pool.close().await;
+        }};
+    }
+    if sqlite {
+        check!(sqlx::SqlitePool::connect(&url).await.unwrap());
+    } else {
+        check!(sqlx::PgPool::connect(&url).await.unwrap());
+    }
+    drop(pg);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_0016_on_sqlite() {
+    migrating_existing_rows(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_0016_on_postgres() {
+    migrating_existing_rows(false).await;
+}
