@@ -469,6 +469,11 @@ export default {
   'outcome.supervise': 'Supervised (督办)',
   'outcome.reception_stopped': 'Reception stopped (接访中止)',
   'outcome.withdrawn': 'Petitioner withdrew (息诉罢访)',
+  // Words of session timelines written before migration 0016 (docs/outcomes.md); not offered.
+  'outcome.reply': 'Reply (old term)',
+  'outcome.transfer': 'Transfer (old term)',
+  'outcome.stop_notice': 'Notice to stop petitioning (old term; now: petitioner withdrew)',
+  'outcome.reschedule': 'Book another time (old term)',
   'event.kind.joined': 'Joined',
   'event.kind.left': 'Left',
   'event.kind.chat': 'Chat',

@@ -469,6 +469,11 @@ export default {
   'outcome.supervise': '督办',
   'outcome.reception_stopped': '接访中止',
   'outcome.withdrawn': '息诉罢访',
+  // Words of session timelines written before migration 0016 (docs/outcomes.md); not offered.
+  'outcome.reply': '答复（旧称）',
+  'outcome.transfer': '转办（旧称）',
+  'outcome.stop_notice': '息诉罢访告知（旧称，现为息诉罢访）',
+  'outcome.reschedule': '另行预约（旧称）',
   'event.kind.joined': '进入',
   'event.kind.left': '离开',
   'event.kind.chat': '文字',
