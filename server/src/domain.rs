@@ -161,6 +161,13 @@ string_enum!(
 );
 
 string_enum!(
+    /// How the petitioner's identity was confirmed in a session (身份核验): by the local court's
+    /// staff in the video room (`in_room`), or by the host court's officer seeing the identity
+    /// card on camera, for a petitioner who joined from their own device (`on_camera`).
+    IdentityCheck { InRoom => "in_room", OnCamera => "on_camera" }
+);
+
+string_enum!(
     BookingStatus { Booked => "booked", Cancelled => "cancelled", Completed => "completed" }
 );
 

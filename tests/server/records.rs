@@ -196,6 +196,16 @@ async fn fixture(app: &TestApp) -> Fixture {
     let c = book(app, "xihu.coord", "intermediate", 1, 1).await;
 
     go_live(&store, a).await;
+    // The SPC's officer saw A's petitioner's identity card on camera; nobody confirmed B's.
+    let spc_officer = app.login("spc.officer").await;
+    let res = app
+        .post(
+            &format!("/api/v1/sessions/{a}/identity"),
+            Some(&spc_officer),
+            &json!({"how": "on_camera"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
     end(&store, "spc.officer", a, "explained_law").await;
     store.rate(a, Satisfaction::Satisfied).await.unwrap();
 
@@ -656,51 +666,237 @@ fn period() -> String {
     )
 }
 
-/// Two new cases of 上城 with contacts today: X, a first visit that stayed the only one; Y, a
-/// collective case with a letter and then a trip to Beijing.
-async fn first_visits(app: &TestApp, shangcheng: i64) {
-    let store = store_of(app).await;
-    let case = |number: &'static str| NewCase {
-        court_id: shangcheng,
-        case_number: number,
-        petitioner_name: "测试",
-        petitioner_id_number: "330102199001011234",
-        subject: "测试",
-        status: "handling",
-        tier: 3,
-        lead: None,
-        deadline: None,
-        escalation_risk: false,
-        petitioner_phone: "13800000000",
-        measures: None,
-        goal: None,
-        received_on: None,
-        accepted_on: None,
-    };
-    let x = store
-        .insert_case(&case("(2026)浙0102信访101号"))
-        .await
-        .unwrap();
-    let y = store
-        .insert_case(&case("(2026)浙0102信访102号"))
-        .await
-        .unwrap();
-    let now = courtlink::store::now();
-    store
-        .insert_ledger_entry(x, now, Channel::LocalVisit, "来访")
-        .await
-        .unwrap();
-    store
-        .insert_ledger_entry(y, now, Channel::Letter, "来信")
-        .await
-        .unwrap();
-    store
-        .insert_ledger_entry(y, now + Duration::seconds(1), Channel::ToBeijing, "进京")
+/// A case of `court` for the worked example, of `class`, with `petitioners`.
+async fn example_case(
+    store: &Store,
+    court: i64,
+    number: &str,
+    class: &str,
+    petitioners: i64,
+) -> i64 {
+    let id = store
+        .insert_case(&NewCase {
+            court_id: court,
+            case_number: number,
+            petitioner_name: "测试",
+            petitioner_id_number: "330102199001011234",
+            subject: "测试",
+            status: "handling",
+            tier: 3,
+            lead: None,
+            deadline: None,
+            escalation_risk: false,
+            petitioner_phone: "13800000000",
+            measures: None,
+            goal: None,
+            received_on: None,
+            accepted_on: None,
+        })
         .await
         .unwrap();
     exec(
+        store,
+        &format!(
+            "UPDATE cases SET case_class = '{class}', petitioner_count = {petitioners}, \
+             collective = {} WHERE id = {id}",
+            if petitioners >= 5 { "TRUE" } else { "FALSE" }
+        ),
+    )
+    .await;
+    id
+}
+
+/// One contact of the worked example, as `docs/statistics.md` lists it.
+struct Contact<'a> {
+    case: i64,
+    at: &'a str,
+    channel: Channel,
+    /// The receiving court, or None with an organ.
+    court: Option<i64>,
+    organ: &'a str,
+    by_court: bool,
+    outcome: Option<&'a str>,
+    corrects: Option<i64>,
+}
+
+async fn contact(store: &Store, c: Contact<'_>) -> i64 {
+    let at: DateTime<Utc> = c.at.parse().unwrap();
+    let sql = "INSERT INTO ledger_entries (case_id, at, channel, counted_as, note, receiving_court_id, \
+               receiving_organ, court_initiated, outcome, corrects_id, correction_reason, recorded_at) \
+               VALUES ($1, $2, $3, $4, '例', $5, $6, $7, $8, $9, $10, $2) RETURNING id";
+    let reason = c.corrects.map(|_| "接待机关登记有误");
+    let (id,): (i64,) = match store {
+        Store::Sqlite(p) => sqlx::query_as(sql)
+            .bind(c.case)
+            .bind(at)
+            .bind(c.channel.as_str())
+            .bind(c.channel.counted_as().as_str())
+            .bind(c.court)
+            .bind(c.organ)
+            .bind(c.by_court)
+            .bind(c.outcome)
+            .bind(c.corrects)
+            .bind(reason)
+            .fetch_one(p)
+            .await
+            .unwrap(),
+        Store::Postgres(p) => sqlx::query_as(sql)
+            .bind(c.case)
+            .bind(at)
+            .bind(c.channel.as_str())
+            .bind(c.channel.counted_as().as_str())
+            .bind(c.court)
+            .bind(c.organ)
+            .bind(c.by_court)
+            .bind(c.outcome)
+            .bind(c.corrects)
+            .bind(reason)
+            .fetch_one(p)
+            .await
+            .unwrap(),
+    };
+    id
+}
+
+/// The hand-worked ledger of `docs/statistics.md` (## A hand-worked example), in 2026-03-02 ..
+/// 2026-03-06 (e6 in January).
+async fn worked_example(app: &TestApp, f: &Fixture) {
+    let store = store_of(app).await;
+    let (sc, hz, zj) = (f.courts.shangcheng, f.courts.hz, f.courts.zj);
+    let p1 = example_case(&store, sc, "(2026)浙0102信访201号", "petition", 1).await;
+    let p2 = example_case(&store, sc, "(2026)浙0102信访202号", "petition", 6).await;
+    let l1 = example_case(&store, sc, "(2026)浙0102信访203号", "litigation", 1).await;
+    let l2 = example_case(&store, sc, "(2026)浙0102信访204号", "litigation", 1).await;
+    let p3 = example_case(&store, sc, "(2026)浙0102信访205号", "petition", 1).await;
+    let m1 = example_case(&store, hz, "(2026)浙01信访206号", "petition", 1).await;
+    let c = |case, at, channel, court, by_court, outcome| Contact {
+        case,
+        at,
+        channel,
+        court,
+        organ: "court",
+        by_court,
+        outcome,
+        corrects: None,
+    };
+    for e in [
+        c(
+            p1,
+            "2026-03-02T02:00:00Z",
+            Channel::Letter,
+            Some(sc),
+            false,
+            None,
+        ), // e1
+        c(
+            p1,
+            "2026-03-03T02:00:00Z",
+            Channel::LocalVisit,
+            Some(sc),
+            false,
+            Some("explained_law"),
+        ), // e2
+        c(
+            p1,
+            "2026-03-04T02:00:00Z",
+            Channel::Phone,
+            Some(sc),
+            false,
+            None,
+        ), // e3
+        c(
+            p2,
+            "2026-03-02T03:00:00Z",
+            Channel::LocalVisit,
+            Some(sc),
+            false,
+            Some("explained_law"),
+        ), // e4
+        c(
+            p2,
+            "2026-03-05T03:00:00Z",
+            Channel::Phone,
+            Some(sc),
+            true,
+            None,
+        ), // e5
+        c(
+            l1,
+            "2026-01-15T03:00:00Z",
+            Channel::Letter,
+            Some(sc),
+            false,
+            Some("into_procedure"),
+        ), // e6
+        c(
+            l1,
+            "2026-03-03T04:00:00Z",
+            Channel::ToProvince,
+            Some(zj),
+            false,
+            None,
+        ), // e7
+        c(
+            l2,
+            "2026-03-04T05:00:00Z",
+            Channel::Online,
+            Some(sc),
+            false,
+            Some("concluded"),
+        ), // e9
+        c(
+            m1,
+            "2026-03-05T06:00:00Z",
+            Channel::ToProvince,
+            Some(zj),
+            false,
+            None,
+        ), // e11
+    ] {
+        contact(&store, e).await;
+    }
+    // e8, received (so the entry says) by 浙江高院, and e8′ correcting it: it was 杭州中院.
+    let e8 = contact(
         &store,
-        &format!("UPDATE cases SET collective = TRUE WHERE id = {y}"),
+        c(
+            l1,
+            "2026-03-04T04:00:00Z",
+            Channel::LocalVisit,
+            Some(zj),
+            false,
+            None,
+        ),
+    )
+    .await;
+    contact(
+        &store,
+        Contact {
+            corrects: Some(e8),
+            ..c(
+                l1,
+                "2026-03-04T04:00:00Z",
+                Channel::LocalVisit,
+                Some(hz),
+                false,
+                None,
+            )
+        },
+    )
+    .await;
+    // e10, in Beijing at the central petition organ.
+    contact(
+        &store,
+        Contact {
+            organ: "central_organ",
+            ..c(
+                p3,
+                "2026-03-05T02:00:00Z",
+                Channel::ToBeijing,
+                None,
+                false,
+                None,
+            )
+        },
     )
     .await;
     store.close().await;
@@ -717,44 +913,132 @@ fn figures(v: &Value) -> BTreeMap<String, Value> {
 
 async fn statistics_by_definition(app: TestApp) {
     let f = fixture(&app).await;
-    first_visits(&app, f.courts.shangcheng).await;
+    worked_example(&app, &f).await;
+
+    // The ledger, worked through by hand in docs/statistics.md, as 杭州中院 reads it.
+    let hz = app.login("hz.officer").await;
+    let stats = app
+        .get_ok(
+            "/api/v1/records/statistics?from=2026-03-02&to=2026-03-06",
+            &hz,
+        )
+        .await;
+    assert_eq!(stats["court"]["id"], f.courts.hz);
+    assert!(
+        stats["computed_at"]
+            .as_str()
+            .unwrap()
+            .parse::<DateTime<Utc>>()
+            .is_ok()
+    );
+    let t = &stats["totals"];
+    let expect = [
+        ("contacts", 10),
+        ("petitions", 9),
+        ("cases", 6),
+        ("first_visits", 5),
+        ("first_visits_closed", 2),
+        ("repeat_petitions", 3),
+        ("skip_level_petitions", 2),
+        ("collective_petitions", 1),
+        ("to_province", 2),
+        ("to_beijing", 1),
+        ("video_spc", 0),
+        ("booked", 0),
+    ];
+    for (k, v) in expect {
+        assert_eq!(t[k], v, "{k} in {t}");
+    }
+    let rates = &t["rates"];
+    assert_eq!(rates["first_visit_closure"], 0.4);
+    assert_eq!(rates["repeat"], 0.3333);
+    assert_eq!(rates["skip_level"], 0.2222);
+    assert_eq!(rates["collective"], 0.1111);
+    assert_eq!(rates["reception_quality"], Value::Null);
+    let class = |c: &str, k: &str| t["by_class"][c][k].as_i64().unwrap();
+    for (k, litigation, petition) in [
+        ("contacts", 3, 7),
+        ("petitions", 3, 6),
+        ("repeat_petitions", 2, 1),
+        ("skip_level_petitions", 1, 1),
+        ("collective_petitions", 0, 1),
+        ("first_visits", 1, 4),
+        ("first_visits_closed", 1, 1),
+    ] {
+        assert_eq!(class("litigation", k), litigation, "涉诉 {k}");
+        assert_eq!(class("petition", k), petition, "信访 {k}");
+    }
+    // Rows: 杭州中院's own (M1), then 西湖 (nothing) and 上城 (the rest).
+    let rows = stats["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows[0]["part"], "own");
+    assert_eq!(rows[0]["contacts"], 1);
+    assert_eq!(rows[0]["skip_level_petitions"], 0);
+    assert_eq!(rows[0]["to_province"], 1);
+    let sc = rows
+        .iter()
+        .find(|r| r["court"]["id"] == f.courts.shangcheng)
+        .unwrap();
+    assert_eq!(sc["part"], "below");
+    assert_eq!(sc["contacts"], 9);
+    assert_eq!(sc["skip_level_petitions"], 2);
+
+    // Sessions today (the fixture), with satisfaction counted for the court that received.
+    // A lasted 10 minutes and B 25, on the record: 17.5 on average.
+    let store = store_of(&app).await;
+    for (session, minutes) in [(f.a, 10), (f.b, 25)] {
+        let start = Utc::now() - Duration::hours(1);
+        let end = start + Duration::minutes(minutes);
+        let sql = "UPDATE sessions SET started_at = $2, ended_at = $3 WHERE id = $1";
+        match &store {
+            Store::Sqlite(p) => sqlx::query(sql)
+                .bind(session)
+                .bind(start)
+                .bind(end)
+                .execute(p)
+                .await
+                .map(|_| ()),
+            Store::Postgres(p) => sqlx::query(sql)
+                .bind(session)
+                .bind(start)
+                .bind(end)
+                .execute(p)
+                .await
+                .map(|_| ()),
+        }
+        .unwrap();
+    }
+    store.close().await;
+    let period = period();
     let zj = app.login("zj.supervisor").await;
     let stats = app
-        .get_ok(&format!("/api/v1/records/statistics?{}", period()), &zj)
+        .get_ok(&format!("/api/v1/records/statistics?{period}"), &zj)
         .await;
-    assert_eq!(stats["court"]["id"], f.courts.zj);
     assert_eq!(stats["from"], today().format("%Y-%m-%d").to_string());
     let t = &stats["totals"];
     let expect = [
         ("booked", 3),
         ("cancelled", 0),
         ("held", 2),
+        ("held_unconfirmed", 1),
         ("no_show", 1),
         ("interrupted", 1),
         ("hosted", 2),
-        ("kept_from_beijing", 1),
-        ("kept_from_province", 1),
-        ("to_beijing", 1),
-        ("to_province", 0),
-        ("contacts", 5),
-        ("cases", 4),
-        ("first_visits", 2),
-        ("first_visits_resolved", 1),
-        ("repeat_contacts", 3),
-        ("skip_level_contacts", 1),
-        ("collective_contacts", 2),
-        ("rated", 2),
-        ("satisfied", 1),
+        ("video_spc", 1),
+        ("video_high", 1),
+        // The two held sessions wrote one contact each: the court's own, never petitions.
+        ("contacts", 2),
+        ("petitions", 0),
+        ("repeat_petitions", 0),
+        ("rated", 1),
+        ("satisfied", 0),
     ];
     for (k, v) in expect {
         assert_eq!(t[k], v, "{k} in {t}");
     }
-    assert_eq!(t["rates"]["first_visit_resolution"], 0.5);
-    assert_eq!(t["rates"]["repeat"], 0.6);
-    assert_eq!(t["rates"]["skip_level"], 0.2);
-    assert_eq!(t["rates"]["collective"], 0.4);
-    assert_eq!(t["rates"]["satisfaction"], 0.5);
-    assert!(t["average_duration_minutes"].as_f64().unwrap() >= 0.0);
+    assert_eq!(t["rates"]["satisfaction"], 0.0);
+    assert_eq!(t["rates"]["repeat"], Value::Null);
+    assert_eq!(t["average_duration_minutes"], 17.5);
 
     // Rows: 浙江高院's own (it hosted B), then 杭州中院 with everything below it.
     let rows = stats["rows"].as_array().unwrap();
@@ -762,54 +1046,59 @@ async fn statistics_by_definition(app: TestApp) {
     assert_eq!(rows[0]["court"]["id"], f.courts.zj);
     assert_eq!(rows[0]["part"], "own");
     assert_eq!(rows[0]["hosted"], 1);
+    assert_eq!(rows[0]["rated"], 1);
     assert_eq!(rows[0]["booked"], 0);
     assert_eq!(rows[1]["court"]["id"], f.courts.hz);
     assert_eq!(rows[1]["part"], "below");
     assert_eq!(rows[1]["booked"], 3);
     assert_eq!(rows[1]["hosted"], 1);
+    assert_eq!(rows[1]["rated"], 0);
 
-    // The SPC: its own row hosted A; 浙江 as one branch with the same totals as above.
+    // The SPC: its own row hosted A and has A's rating; 浙江's row, B's.
     let spc = app.login("spc.supervisor").await;
     let country = app
-        .get_ok(&format!("/api/v1/records/statistics?{}", period()), &spc)
+        .get_ok(&format!("/api/v1/records/statistics?{period}"), &spc)
         .await;
     let rows = country["rows"].as_array().unwrap();
     assert_eq!(rows[0]["court"]["id"], f.courts.spc);
     assert_eq!(rows[0]["hosted"], 1);
+    assert_eq!(rows[0]["rates"]["satisfaction"], 1.0);
     let zj_row = rows
         .iter()
         .find(|r| r["court"]["id"] == f.courts.zj)
         .unwrap();
-    // In the country's view 浙江's branch has 浙江's own totals (it hosted B and C).
-    assert_eq!(figures(zj_row), figures(t));
+    assert_eq!(zj_row["rates"]["satisfaction"], 0.0);
+    // 浙江's branch in the country's view: everything 浙江's own report has but what the SPC
+    // hosted for 浙江's courts (A), which the SPC's own row counts.
+    assert_eq!(zj_row["booked"], t["booked"]);
+    assert_eq!(zj_row["contacts"], t["contacts"]);
     assert_eq!(country["totals"]["hosted"], 3);
     assert_eq!(country["totals"]["booked"], 3);
+    assert_eq!(country["totals"]["rated"], 2);
 
     // The same for 浙江 asked by the SPC with `court`.
     let same = app
         .get_ok(
-            &format!(
-                "/api/v1/records/statistics?court={}&{}",
-                f.courts.zj,
-                period()
-            ),
+            &format!("/api/v1/records/statistics?court={}&{period}", f.courts.zj),
             &spc,
         )
         .await;
     assert_eq!(same["totals"], stats["totals"]);
 
-    // A coordinator reads its own court's figures only.
+    // A coordinator reads its own court's figures only; it received nobody, so no satisfaction.
     let xihu = app.login("xihu.coord").await;
     let own = app
-        .get_ok(&format!("/api/v1/records/statistics?{}", period()), &xihu)
+        .get_ok(&format!("/api/v1/records/statistics?{period}"), &xihu)
         .await;
     assert_eq!(own["rows"].as_array().unwrap().len(), 1);
     assert_eq!(own["totals"]["booked"], 2);
     assert_eq!(own["totals"]["held"], 1);
+    assert_eq!(own["totals"]["held_unconfirmed"], 0);
     assert_eq!(own["totals"]["no_show"], 1);
     assert_eq!(own["totals"]["hosted"], 0);
     assert_eq!(own["totals"]["contacts"], 1);
-    assert_eq!(own["totals"]["rates"]["satisfaction"], 1.0);
+    assert_eq!(own["totals"]["rated"], 0);
+    assert_eq!(own["totals"]["rates"]["satisfaction"], Value::Null);
 
     // A period with nothing in it: zeros and no rates.
     let empty = app
@@ -866,17 +1155,62 @@ async fn statistics_exports_and_bad_input(app: TestApp) {
     let csv = res.text().await.unwrap();
     let csv = csv.strip_prefix('\u{feff}').expect("a byte-order mark");
     let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
-    assert_eq!(lines.len(), 1 + 2 + 1, "header, two rows, total: {csv}");
+    // zh-CN by default: each court (浙江高院's own, 杭州中院) and the total on three lines:
+    // all cases, 涉诉, 信访.
+    assert_eq!(
+        lines.len(),
+        1 + 3 * 3,
+        "header, two rows and the total, by class: {csv}"
+    );
+    let header: Vec<&str> = lines[0].split(',').collect();
+    assert_eq!(header[0], "法院编号");
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let total: Vec<&str> = lines[7].split(',').collect();
+    assert_eq!(total[col("范围")], "合计");
+    assert_eq!(total[col("案件类别")], "全部");
+    assert_eq!(total[col("法院")], "浙江省高级人民法院");
+    assert_eq!(total[col("级别")], "高级人民法院");
+    assert_eq!(total[col("预约场次")], "3");
+    assert_eq!(
+        total[col("已接谈")],
+        json_stats["totals"]["held"].to_string()
+    );
+    assert_eq!(total[col("满意率")], "0.0000");
+    let own: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(own[col("范围")], "本院");
+    let below: Vec<&str> = lines[4].split(',').collect();
+    assert_eq!(below[col("法院")], "杭州市中级人民法院");
+    assert_eq!(below[col("范围")], "下辖各院");
+    assert_eq!(lines[5].split(',').nth(col("案件类别")), Some("涉诉"));
+    assert_eq!(lines[6].split(',').nth(col("案件类别")), Some("信访"));
+    // The demo's cases are 信访 cases: the 涉诉 line of the total is all zeros.
+    let litigation: Vec<&str> = lines[8].split(',').collect();
+    assert_eq!(litigation[col("预约场次")], "0");
+    let petition: Vec<&str> = lines[9].split(',').collect();
+    assert_eq!(petition[col("预约场次")], "3");
+
+    // English on request.
+    let res = app
+        .get(
+            &format!("/api/v1/records/statistics?format=csv&lang=en&{}", period()),
+            Some(&zj),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let csv = res.text().await.unwrap();
+    let lines: Vec<&str> = csv
+        .trim_start_matches('\u{feff}')
+        .trim_end()
+        .split("\r\n")
+        .collect();
     let header: Vec<&str> = lines[0].split(',').collect();
     assert_eq!(header[0], "court_id");
-    let total: Vec<&str> = lines[3].split(',').collect();
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let total: Vec<&str> = lines[7].split(',').collect();
     assert_eq!(total[col("part")], "total");
-    assert_eq!(total[col("court_name")], "浙江省高级人民法院");
-    assert_eq!(total[col("booked")], "3");
-    assert_eq!(total[col("held")], json_stats["totals"]["held"].to_string());
-    assert_eq!(total[col("satisfaction_rate")], "0.5000");
-    assert_eq!(lines[2].split(',').nth(1), Some("杭州市中级人民法院"));
+    assert_eq!(total[col("class")], "all");
+    assert_eq!(total[col("court_level")], "high");
+    assert_eq!(total[col("satisfaction_rate")], "0.0000");
 
     let res = app
         .get(
@@ -911,6 +1245,9 @@ async fn statistics_exports_and_bad_input(app: TestApp) {
         "court=999999",
         "court=",
         "month=2026-01",
+        "lang=fr",
+        "lang=",
+        "format=csv&lang=EN",
     ] {
         let res = app
             .get(&format!("/api/v1/records/statistics?{query}"), Some(&zj))
@@ -956,6 +1293,93 @@ async fn statistics_exports_and_bad_input(app: TestApp) {
     .await;
 }
 on_both_backends!(exports, statistics_exports_and_bad_input);
+
+// --- who was really there -----------------------------------------------------------------------
+
+/// The petitioner's identity is confirmed once, by the local court's staff in the room or the
+/// host officer on camera, and by nobody else; bad input and the wrong moment are refused.
+async fn identity_confirmed_once_by_who_was_there(app: TestApp) {
+    let store = store_of(&app).await;
+    let s = book(&app, "xihu.coord", "intermediate", 0, 0).await;
+    let coord = app.login("xihu.coord").await;
+    let hz = app.login("hz.officer").await;
+    let zj = app.login("zj.officer").await;
+    let path = format!("/api/v1/sessions/{s}/identity");
+    let confirm = |how: &str| json!({ "how": how });
+
+    assert_error(
+        app.post(&path, Some(&coord), &confirm("in_room")).await,
+        409,
+        "session_not_started",
+    )
+    .await;
+    for body in [
+        json!({"how": "by_phone"}),
+        json!({}),
+        json!({"how": 1}),
+        json!({"how": "in_room", "by": "someone"}),
+    ] {
+        assert_error(
+            app.post(&path, Some(&coord), &body).await,
+            422,
+            "invalid_input",
+        )
+        .await;
+    }
+    go_live(&store, s).await;
+    assert_error(
+        app.post(&path, None, &confirm("on_camera")).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
+    // A coordinator is not the host; the host is not in the room; 浙江高院 hosts nothing here.
+    for (token, how) in [(&coord, "on_camera"), (&hz, "in_room"), (&zj, "on_camera")] {
+        assert_error(
+            app.post(&path, Some(token), &confirm(how)).await,
+            403,
+            "forbidden",
+        )
+        .await;
+    }
+    let res = app.post(&path, Some(&coord), &confirm("in_room")).await;
+    assert_eq!(res.status(), 201);
+    let event: Value = res.json().await.unwrap();
+    assert_eq!(event["kind"], "identity_confirmed");
+    assert_eq!(event["data"]["how"], "in_room");
+    // The first confirmation stands.
+    assert_error(
+        app.post(&path, Some(&hz), &confirm("on_camera")).await,
+        409,
+        "identity_already_confirmed",
+    )
+    .await;
+    let confirmed = int(
+        &store,
+        &format!(
+            "SELECT COUNT(*) FROM session_events WHERE session_id = {s} AND kind = 'identity_confirmed'"
+        ),
+    )
+    .await;
+    assert_eq!(confirmed, 1);
+    let how = int(
+        &store,
+        &format!(
+            "SELECT COUNT(*) FROM sessions WHERE id = {s} AND identity_confirmed_how = 'in_room'"
+        ),
+    )
+    .await;
+    assert_eq!(how, 1);
+    end(&store, "hz.officer", s, "explained_law").await;
+    assert_error(
+        app.post(&path, Some(&coord), &confirm("in_room")).await,
+        409,
+        "session_ended",
+    )
+    .await;
+    store.close().await;
+}
+on_both_backends!(identity, identity_confirmed_once_by_who_was_there);
 
 // --- generated data -----------------------------------------------------------------------------
 

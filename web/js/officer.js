@@ -315,16 +315,50 @@ function main({ user, token }) {
       showError($('#transcript-error'), text.reason, 'transcript');
     }
     if (detail.status === 'fulfilled') {
-      state.notes = (detail.value?.events || []).filter((ev) => ev.kind === 'note');
+      const events = detail.value?.events || [];
+      state.notes = events.filter((ev) => ev.kind === 'note');
       renderNotes();
+      renderIdentity(events.find((ev) => ev.kind === 'identity_confirmed') || null);
     }
   }
+
+  // Who confirmed the petitioner's identity (身份核验): the local court's staff in the room, or
+  // this officer seeing the identity card on camera. The first confirmation stands.
+  function renderIdentity(event) {
+    const confirmed = Boolean(event);
+    $('#identity-state').textContent = confirmed
+      ? t('officer.identity.done', { name: event.data?.name || '', how: t(`officer.identity.how.${event.data?.how}`) })
+      : t('officer.identity.none');
+    $('#identity-confirm').hidden = confirmed;
+  }
+
+  $('#identity-confirm').addEventListener('click', async () => {
+    const box = $('#identity-error');
+    clearError(box);
+    const session = state.current;
+    if (!session) return;
+    const button = $('#identity-confirm');
+    button.disabled = true;
+    try {
+      const event = await withReauth(user, () => api(`/sessions/${encodeURIComponent(session.id)}/identity`, {
+        method: 'POST', body: { how: 'on_camera' },
+      }));
+      if (state.current !== session) return;
+      renderIdentity(event);
+      announce(t('officer.identity.saved'));
+    } catch (err) {
+      fail(box, err, 'identity');
+    } finally {
+      button.disabled = false;
+    }
+  });
 
   function showRecordPanels(role) {
     // Officers of the host court, and of a joint reception's second court, write the record.
     const writes = canHost && (role === 'host' || role === 'co_host' || role === null);
     $('#transcript-panel').hidden = !writes;
     $('#notes-panel').hidden = !writes;
+    $('#identity-panel').hidden = !writes;
   }
 
   async function joinSession(session, { observe = false } = {}) {

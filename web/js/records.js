@@ -10,7 +10,7 @@ import { barChart, groupedBars } from './charts.js';
 const STATUSES = ['scheduled', 'waiting', 'live', 'interrupted', 'ended', 'no_show', 'cancelled'];
 const OUTCOMES = ['explained_law', 'into_procedure', 'review_filed', 'not_within_scope', 'no_longer_accepted', 'concluded', 'judicial_aid', 'assign', 'supervise', 'reception_stopped', 'withdrawn'];
 const RATES = [
-  ['first_visit_resolution', 'records.rate.first_visit_resolution'],
+  ['first_visit_closure', 'records.rate.first_visit_closure'],
   ['satisfaction', 'records.rate.satisfaction'],
   ['repeat', 'records.rate.repeat'],
   ['skip_level', 'records.rate.skip_level'],
@@ -19,16 +19,18 @@ const RATES = [
 const FIGURES = [
   ['booked', 'records.fig.booked'],
   ['held', 'records.fig.held'],
+  ['held_unconfirmed', 'records.fig.held_unconfirmed'],
   ['no_show', 'records.fig.no_show'],
   ['cancelled', 'records.fig.cancelled'],
   ['interrupted', 'records.fig.interrupted'],
   ['hosted', 'records.fig.hosted'],
   ['average_duration_minutes', 'records.fig.average_duration_minutes'],
-  ['kept_from_beijing', 'records.fig.kept_from_beijing'],
-  ['kept_from_province', 'records.fig.kept_from_province'],
+  ['video_spc', 'records.fig.video_spc'],
+  ['video_high', 'records.fig.video_high'],
   ['to_beijing', 'records.fig.to_beijing'],
   ['to_province', 'records.fig.to_province'],
   ['contacts', 'records.fig.contacts'],
+  ['petitions', 'records.fig.petitions'],
   ['rated', 'records.fig.rated'],
   ['satisfied', 'records.fig.satisfied'],
 ];
@@ -128,9 +130,16 @@ function main({ user }) {
     }
   }
 
+  // All cases, or one class (涉诉 / 信访): the same figures, from `by_class`.
+  function ofClass(figures) {
+    const cls = $('#stats-class').value;
+    return cls === 'all' ? figures : { ...figures.by_class[cls], court: figures.court, part: figures.part };
+  }
+
   function renderStats() {
-    const s = state.stats;
-    if (!s) return;
+    const raw = state.stats;
+    if (!raw) return;
+    const s = { ...raw, totals: ofClass(raw.totals), rows: raw.rows.map(ofClass) };
     const totals = s.totals;
     const period = t('records.period', { court: s.court.name, from: s.from, to: s.to });
     const rateChart = barChart({
@@ -168,7 +177,7 @@ function main({ user }) {
     $('#stats-body').replaceChildren(
       h('p', { class: 'lead', 'data-testid': 'stats-period' }, period),
       h('dl', { class: 'facts key-figures', 'data-testid': 'key-figures' },
-        ['booked', 'held', 'no_show', 'kept_from_beijing', 'kept_from_province'].flatMap((k) => [
+        ['booked', 'held', 'no_show', 'video_spc', 'video_high'].flatMap((k) => [
           h('dt', {}, t(`records.fig.${k}`)), h('dd', { 'data-figure': k }, String(totals[k]))])),
       h('figure', { class: 'chart-figure' }, rateChart, h('figcaption', {}, t('records.chart.rates'), ' — ', t('records.chart.ratesNote'))),
       s.rows.length
@@ -176,6 +185,8 @@ function main({ user }) {
         : null,
       table);
   }
+
+  $('#stats-class').addEventListener('change', () => renderStats());
 
   $('#stats-form').addEventListener('submit', (e) => {
     e.preventDefault();

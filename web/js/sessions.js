@@ -90,6 +90,8 @@ function eventText(event, who) {
       return tEnum('transcript.decision', data.decision);
     case 'rated':
       return tEnum('satisfaction', data.satisfaction);
+    case 'identity_confirmed':
+      return t(`officer.identity.how.${data.how}`);
     case 'correction':
       return t('timeline.correctionOf', { id: data.corrects, text: data.text || '' });
     case 'ended': {

@@ -4,5 +4,7 @@
 
 pub mod booking;
 pub mod clock;
+pub mod identity;
 pub mod ledger;
 pub mod session;
+pub mod statistics;

@@ -18,6 +18,7 @@ pub mod rooms;
 pub mod schedule;
 pub mod sessions;
 pub mod signal;
+pub mod statistics;
 pub mod transcript;
 pub mod views;
 
@@ -79,7 +80,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(transcript::rate)
                 .service(transcript::add_note)
                 .service(transcript::add_correction)
+                .service(transcript::confirm_identity)
                 .configure(records::configure)
+                .service(statistics::statistics)
                 .configure(connectivity::configure)
                 .configure(notifications::configure)
                 .configure(ics::configure)

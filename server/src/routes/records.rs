@@ -4,7 +4,6 @@
 //! court below it (which includes every session their court hosted, see `store::records`); the
 //! SPC's read everything; coordinators read their own court's. Administrators read none.
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -21,12 +20,10 @@ use crate::auth::Staff;
 use crate::domain::{Outcome, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::store::records::{LogFilter, Reach, RecordRow, StatsRow, Under};
+use crate::store::records::{LogFilter, Reach, RecordRow, Under};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(list_records)
-        .service(get_record)
-        .service(statistics);
+    cfg.service(list_records).service(get_record);
 }
 
 /// Rows per log page unless `limit` says otherwise, and the most a page may have.
@@ -48,7 +45,7 @@ pub const STATUSES: &[&str] = &[
 
 // --- who reads what ----------------------------------------------------------------------------
 
-async fn reach_of(state: &AppState, staff: &Staff) -> Result<Reach, ApiError> {
+pub(super) async fn reach_of(state: &AppState, staff: &Staff) -> Result<Reach, ApiError> {
     match staff.role {
         Role::Admin => Err(ApiError::Forbidden(
             "administrators do not read session records",
@@ -73,7 +70,11 @@ async fn reach_of(state: &AppState, staff: &Staff) -> Result<Reach, ApiError> {
 
 /// Checks that `court` exists (422) and lies within the reader's reach (403); returns the
 /// sessions under it that the reader may read.
-async fn check_court(state: &AppState, reach: &Reach, court: i64) -> Result<Under, ApiError> {
+pub(super) async fn check_court(
+    state: &AppState,
+    reach: &Reach,
+    court: i64,
+) -> Result<Under, ApiError> {
     let Some(row) = state.store.find_court(court).await? else {
         return Err(ApiError::invalid(format!("court: no court has id {court}")));
     };
@@ -121,7 +122,7 @@ async fn may_read(state: &AppState, reach: &Reach, r: &RecordRow) -> Result<bool
 
 // --- dates -------------------------------------------------------------------------------------
 
-fn parse_day(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
+pub(super) fn parse_day(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
         .filter(|d| (2000..=2999).contains(&d.year()))
@@ -142,7 +143,10 @@ fn day_start(day: NaiveDate) -> Result<DateTime<Utc>, ApiError> {
 }
 
 /// `from` and `to` (both inclusive days in Asia/Shanghai) as `[start, end)` in UTC.
-fn period(from: NaiveDate, to: NaiveDate) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+pub(super) fn period(
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
     if to < from {
         return Err(ApiError::invalid("to: must not be before from"));
     }
@@ -549,453 +553,4 @@ pub async fn get_record(
         record: record.try_into()?,
         events,
     }))
-}
-
-// --- statistics --------------------------------------------------------------------------------
-
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct StatsQuery {
-    /// The court to report on (within your scope); your own court by default.
-    pub court: Option<i64>,
-    /// First day, `YYYY-MM-DD` in Asia/Shanghai; the first of this month by default.
-    pub from: Option<String>,
-    /// Last day, inclusive; the last of `from`'s month by default. At most 366 days in all.
-    pub to: Option<String>,
-    /// `json` (default), `csv` or `xlsx`.
-    pub format: Option<String>,
-}
-
-/// The figures of one court, or one branch of the hierarchy, over the period. Definitions are in
-/// `docs/statistics.md`.
-#[derive(Serialize, ToSchema, Debug, Clone, PartialEq)]
-pub struct Figures {
-    /// Sessions booked by the branch's local courts (not cancelled), by scheduled start.
-    pub booked: i64,
-    pub cancelled: i64,
-    /// Booked sessions that took place (ended).
-    pub held: i64,
-    pub no_show: i64,
-    /// Booked sessions whose call was interrupted at least once.
-    pub interrupted: i64,
-    /// Sessions (not cancelled) hosted by the branch's courts.
-    pub hosted: i64,
-    /// Mean length of the held sessions, start to end.
-    pub average_duration_minutes: Option<f64>,
-    /// Video receptions with the SPC on the branch's cases: petitions to Beijing (进京访) avoided.
-    pub kept_from_beijing: i64,
-    /// Video receptions with a high court: petitions to the province (到省访) avoided.
-    pub kept_from_province: i64,
-    /// Contacts recorded as petitions in person in Beijing / at the province.
-    pub to_beijing: i64,
-    pub to_province: i64,
-    /// Ledger entries (every letter, visit and reception) on the branch's cases.
-    pub contacts: i64,
-    /// Cases with at least one contact.
-    pub cases: i64,
-    /// Cases whose first contact ever fell in the period (初信初访).
-    pub first_visits: i64,
-    /// Of those, cases with no further contact before the period ended.
-    pub first_visits_resolved: i64,
-    /// Contacts on a case that had been in contact before.
-    pub repeat_contacts: i64,
-    /// Contacts in person at the province or in Beijing (越级访).
-    pub skip_level_contacts: i64,
-    /// Contacts on cases flagged collective (集体访).
-    pub collective_contacts: i64,
-    /// Held sessions the petitioner rated, and those rated satisfied or basically satisfied.
-    pub rated: i64,
-    pub satisfied: i64,
-    pub rates: Rates,
-}
-
-/// 三高三低: each a fraction from 0 to 1 (four decimals), or null when nothing was counted.
-#[derive(Serialize, ToSchema, Debug, Clone, PartialEq)]
-pub struct Rates {
-    /// first_visits_resolved / first_visits (初信初访化解率).
-    pub first_visit_resolution: Option<f64>,
-    /// repeat_contacts / contacts (重复访率).
-    pub repeat: Option<f64>,
-    /// skip_level_contacts / contacts (越级访率).
-    pub skip_level: Option<f64>,
-    /// collective_contacts / contacts (集体访率).
-    pub collective: Option<f64>,
-    /// satisfied / rated (满意率).
-    pub satisfaction: Option<f64>,
-}
-
-fn rate(n: i64, d: i64) -> Option<f64> {
-    (d > 0).then(|| ((n as f64 / d as f64) * 10_000.0).round() / 10_000.0)
-}
-
-impl From<&StatsRow> for Figures {
-    fn from(s: &StatsRow) -> Figures {
-        let repeat_contacts = s.contacts - s.first_visits;
-        Figures {
-            booked: s.booked,
-            cancelled: s.cancelled,
-            held: s.held,
-            no_show: s.no_show,
-            interrupted: s.interrupted,
-            hosted: s.hosted,
-            average_duration_minutes: (s.timed > 0)
-                .then(|| (s.duration_seconds / s.timed as f64 / 60.0 * 10.0).round() / 10.0),
-            kept_from_beijing: s.video_spc,
-            kept_from_province: s.video_high,
-            to_beijing: s.to_beijing,
-            to_province: s.to_province,
-            contacts: s.contacts,
-            cases: s.cases,
-            first_visits: s.first_visits,
-            first_visits_resolved: s.first_visits_resolved,
-            repeat_contacts,
-            skip_level_contacts: s.skip_level,
-            collective_contacts: s.collective,
-            rated: s.rated,
-            satisfied: s.satisfied,
-            rates: Rates {
-                first_visit_resolution: rate(s.first_visits_resolved, s.first_visits),
-                repeat: rate(repeat_contacts, s.contacts),
-                skip_level: rate(s.skip_level, s.contacts),
-                collective: rate(s.collective, s.contacts),
-                satisfaction: rate(s.satisfied, s.rated),
-            },
-        }
-    }
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct StatsLine {
-    pub court: CourtView,
-    /// `own`: the court's own sessions and cases; `below`: a court directly below it, with
-    /// everything below that court.
-    pub part: String,
-    #[serde(flatten)]
-    pub figures: Figures,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Statistics {
-    pub court: CourtView,
-    /// First and last day (inclusive) in Asia/Shanghai.
-    pub from: NaiveDate,
-    pub to: NaiveDate,
-    /// The court's whole scope: the sum of `rows`.
-    pub totals: Figures,
-    pub rows: Vec<StatsLine>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Json,
-    Csv,
-    Xlsx,
-}
-
-/// Statistics of a court over a period, as JSON, CSV or XLSX.
-#[utoipa::path(
-    get,
-    path = "/api/v1/records/statistics",
-    params(StatsQuery),
-    responses(
-        (status = 200, body = Statistics, description = "JSON; `text/csv` or an XLSX workbook with `format`"),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
-        (status = 422, body = ErrorBody)
-    ),
-    security(("bearer" = [])),
-    tag = "records"
-)]
-#[get("/records/statistics")]
-#[tracing::instrument(skip_all, fields(user = staff.user_id))]
-pub async fn statistics(
-    state: web::Data<AppState>,
-    staff: Staff,
-    query: web::Query<StatsQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let reach = reach_of(&state, &staff).await?;
-    let format = match query.format.as_deref() {
-        None | Some("json") => Format::Json,
-        Some("csv") => Format::Csv,
-        Some("xlsx") => Format::Xlsx,
-        Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "format: '{other}' is not one of json, csv, xlsx"
-            )));
-        }
-    };
-    let court_id = query.court.unwrap_or(staff.court_id);
-    let under = check_court(&state, &reach, court_id).await?;
-    let today = Utc::now().with_timezone(&clock::beijing()).date_naive();
-    let from = match &query.from {
-        Some(t) => parse_day("from", t)?,
-        None => today.with_day(1).unwrap_or(today),
-    };
-    let to = match &query.to {
-        Some(t) => parse_day("to", t)?,
-        None => last_of_month(from),
-    };
-    let (start, end) = period(from, to)?;
-    if (to - from).num_days() + 1 > MAX_PERIOD_DAYS {
-        return Err(ApiError::invalid(format!(
-            "to: a period is at most {MAX_PERIOD_DAYS} days"
-        )));
-    }
-    let rows = state.store.statistics(court_id, under, start, end).await?;
-    let court = state.store.court(court_id).await?;
-    let mut total = StatsRow::default();
-    let mut lines = Vec::with_capacity(rows.len());
-    for r in &rows {
-        total.add(r);
-        lines.push(StatsLine {
-            court: CourtView::new(r.court_id, &r.court_name, &r.court_level)?,
-            part: if r.court_id == court_id {
-                "own"
-            } else {
-                "below"
-            }
-            .to_owned(),
-            figures: Figures::from(r),
-        });
-    }
-    let stats = Statistics {
-        court: CourtView::new(court.id, &court.name, &court.level)?,
-        from,
-        to,
-        totals: Figures::from(&total),
-        rows: lines,
-    };
-    let filename = format!("courtlink-statistics-{court_id}-{from}-{to}");
-    match format {
-        Format::Json => Ok(HttpResponse::Ok().json(stats)),
-        Format::Csv => Ok(HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}.csv\""),
-            ))
-            .body(to_csv(&stats))),
-        Format::Xlsx => Ok(HttpResponse::Ok()
-            .insert_header((
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            ))
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}.xlsx\""),
-            ))
-            .body(to_xlsx(&stats)?)),
-    }
-}
-
-fn last_of_month(day: NaiveDate) -> NaiveDate {
-    let (y, m) = if day.month() == 12 {
-        (day.year() + 1, 1)
-    } else {
-        (day.year(), day.month() + 1)
-    };
-    NaiveDate::from_ymd_opt(y, m, 1)
-        .and_then(|d| d.pred_opt())
-        .unwrap_or(day)
-}
-
-// --- exports -----------------------------------------------------------------------------------
-
-/// A cell of an export row.
-enum Cell {
-    Text(String),
-    Int(i64),
-    /// A number with one decimal (minutes).
-    Minutes(Option<f64>),
-    /// A fraction shown as a percentage in XLSX, with four decimals in CSV.
-    Rate(Option<f64>),
-}
-
-/// The export columns: (CSV key, XLSX heading).
-const COLUMNS: &[(&str, &str)] = &[
-    ("court_id", "法院编号"),
-    ("court_name", "法院"),
-    ("court_level", "级别"),
-    ("part", "范围"),
-    ("booked", "预约场次"),
-    ("cancelled", "取消"),
-    ("held", "已接谈"),
-    ("no_show", "未到场"),
-    ("interrupted", "中断"),
-    ("hosted", "主持接访"),
-    ("average_duration_minutes", "平均时长(分钟)"),
-    ("kept_from_beijing", "视频接访替代进京访"),
-    ("kept_from_province", "视频接访替代到省访"),
-    ("to_beijing", "进京访"),
-    ("to_province", "到省访"),
-    ("contacts", "登记信访总数"),
-    ("cases", "案件数"),
-    ("first_visits", "初信初访"),
-    ("first_visits_resolved", "初信初访化解"),
-    ("repeat_contacts", "重复访"),
-    ("skip_level_contacts", "越级访"),
-    ("collective_contacts", "集体访"),
-    ("rated", "已评价"),
-    ("satisfied", "满意及基本满意"),
-    ("first_visit_resolution_rate", "初信初访化解率"),
-    ("repeat_rate", "重复访率"),
-    ("skip_level_rate", "越级访率"),
-    ("collective_rate", "集体访率"),
-    ("satisfaction_rate", "满意率"),
-];
-
-fn cells(court: &CourtView, part: &str, f: &Figures) -> Vec<Cell> {
-    vec![
-        Cell::Int(court.id),
-        Cell::Text(court.name.clone()),
-        Cell::Text(court.level.as_str().to_owned()),
-        Cell::Text(part.to_owned()),
-        Cell::Int(f.booked),
-        Cell::Int(f.cancelled),
-        Cell::Int(f.held),
-        Cell::Int(f.no_show),
-        Cell::Int(f.interrupted),
-        Cell::Int(f.hosted),
-        Cell::Minutes(f.average_duration_minutes),
-        Cell::Int(f.kept_from_beijing),
-        Cell::Int(f.kept_from_province),
-        Cell::Int(f.to_beijing),
-        Cell::Int(f.to_province),
-        Cell::Int(f.contacts),
-        Cell::Int(f.cases),
-        Cell::Int(f.first_visits),
-        Cell::Int(f.first_visits_resolved),
-        Cell::Int(f.repeat_contacts),
-        Cell::Int(f.skip_level_contacts),
-        Cell::Int(f.collective_contacts),
-        Cell::Int(f.rated),
-        Cell::Int(f.satisfied),
-        Cell::Rate(f.rates.first_visit_resolution),
-        Cell::Rate(f.rates.repeat),
-        Cell::Rate(f.rates.skip_level),
-        Cell::Rate(f.rates.collective),
-        Cell::Rate(f.rates.satisfaction),
-    ]
-}
-
-/// Every line of an export: the rows, then the total.
-fn export_lines(s: &Statistics) -> Vec<Vec<Cell>> {
-    let mut lines: Vec<Vec<Cell>> = s
-        .rows
-        .iter()
-        .map(|l| cells(&l.court, &l.part, &l.figures))
-        .collect();
-    lines.push(cells(&s.court, "total", &s.totals));
-    lines
-}
-
-/// RFC 4180 CSV with a UTF-8 byte-order mark (so spreadsheet programs read the Chinese names).
-/// Text that a spreadsheet would take for a formula is prefixed with a quote.
-fn to_csv(s: &Statistics) -> String {
-    let mut out = String::from("\u{feff}");
-    let header: Vec<&str> = COLUMNS.iter().map(|(k, _)| *k).collect();
-    out.push_str(&header.join(","));
-    out.push_str("\r\n");
-    for line in export_lines(s) {
-        let fields: Vec<String> = line
-            .iter()
-            .map(|c| match c {
-                Cell::Text(t) => csv_text(t),
-                Cell::Int(n) => n.to_string(),
-                Cell::Minutes(m) => m.map(|m| format!("{m:.1}")).unwrap_or_default(),
-                Cell::Rate(r) => r.map(|r| format!("{r:.4}")).unwrap_or_default(),
-            })
-            .collect();
-        out.push_str(&fields.join(","));
-        out.push_str("\r\n");
-    }
-    out
-}
-
-fn csv_text(t: &str) -> String {
-    let t = if t.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{t}")
-    } else {
-        t.to_owned()
-    };
-    if t.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", t.replace('"', "\"\""))
-    } else {
-        t
-    }
-}
-
-fn to_xlsx(s: &Statistics) -> Result<Vec<u8>, ApiError> {
-    use rust_xlsxwriter::{Format as XFormat, Workbook};
-    let fail = |e: rust_xlsxwriter::XlsxError| ApiError::Internal(anyhow::anyhow!("xlsx: {e}"));
-    let mut book = Workbook::new();
-    let sheet = book.add_worksheet();
-    sheet.set_name("统计").map_err(fail)?;
-    let bold = XFormat::new().set_bold();
-    let percent = XFormat::new().set_num_format("0.00%");
-    let minutes = XFormat::new().set_num_format("0.0");
-    sheet
-        .write_string_with_format(
-            0,
-            0,
-            format!("{} 远程视频接访统计 {} 至 {}", s.court.name, s.from, s.to),
-            &bold,
-        )
-        .map_err(fail)?;
-    for (col, (_, heading)) in COLUMNS.iter().enumerate() {
-        let col = col as u16;
-        sheet
-            .write_string_with_format(1, col, *heading, &bold)
-            .map_err(fail)?;
-        sheet
-            .set_column_width(col, if col == 1 { 30 } else { 12 })
-            .map_err(fail)?;
-    }
-    for (i, line) in export_lines(s).into_iter().enumerate() {
-        let row = i as u32 + 2;
-        for (col, cell) in line.into_iter().enumerate() {
-            let col = col as u16;
-            match cell {
-                Cell::Text(t) => sheet.write_string(row, col, t).map(|_| ()),
-                Cell::Int(n) => sheet.write_number(row, col, n as f64).map(|_| ()),
-                Cell::Minutes(Some(m)) => sheet
-                    .write_number_with_format(row, col, m, &minutes)
-                    .map(|_| ()),
-                Cell::Rate(Some(r)) => sheet
-                    .write_number_with_format(row, col, r, &percent)
-                    .map(|_| ()),
-                Cell::Minutes(None) | Cell::Rate(None) => Ok(()),
-            }
-            .map_err(fail)?;
-        }
-    }
-    book.save_to_buffer().map_err(fail)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_quotes_and_defuses_formulas() {
-        assert_eq!(csv_text("西湖法院"), "西湖法院");
-        assert_eq!(csv_text("a,b"), "\"a,b\"");
-        assert_eq!(csv_text("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_text("=1+1"), "'=1+1");
-    }
-
-    #[test]
-    fn months_end_where_they_should() {
-        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
-        assert_eq!(last_of_month(d(2026, 2, 10)), d(2026, 2, 28));
-        assert_eq!(last_of_month(d(2028, 2, 1)), d(2028, 2, 29));
-        assert_eq!(last_of_month(d(2026, 12, 5)), d(2026, 12, 31));
-    }
-
-    #[test]
-    fn rates_round_and_refuse_empty_denominators() {
-        assert_eq!(rate(1, 3), Some(0.3333));
-        assert_eq!(rate(0, 0), None);
-    }
 }

@@ -8,9 +8,10 @@ use utoipa::ToSchema;
 
 use super::sessions::{load_session, may_see};
 use super::views::{EventView, TranscriptView};
+use crate::app::identity;
 use crate::app::session::{self, transition};
 use crate::auth::{Caller, Petitioner, Staff};
-use crate::domain::{Role, Satisfaction, TranscriptDecision};
+use crate::domain::{IdentityCheck, Role, Satisfaction, TranscriptDecision};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::{SessionRow, StoreError};
@@ -242,6 +243,44 @@ pub async fn add_note(
             transition,
         )
         .await?;
+    Ok(HttpResponse::Created().json(EventView::from(event)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityRequest {
+    /// `in_room`: the local court's staff saw the identity card in the video room;
+    /// `on_camera`: the host court's officer saw it on camera.
+    pub how: IdentityCheck,
+}
+
+/// Records who confirmed the petitioner's identity, and how (身份核验), once per session. A held
+/// session without it is shown as unconfirmed and counted apart in the statistics.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/identity",
+    params(("id" = i64, Path, description = "session id")),
+    request_body = IdentityRequest,
+    responses(
+        (status = 201, body = EventView),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "identity_already_confirmed; session_ended; session_not_started", body = ErrorBody),
+        (status = 422, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "sessions"
+)]
+#[post("/sessions/{id}/identity")]
+pub async fn confirm_identity(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+    body: web::Json<IdentityRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let session = load_session(&state, *id).await?;
+    let event = identity::confirm(&state.store, &staff, &session, body.how).await?;
     Ok(HttpResponse::Created().json(EventView::from(event)))
 }
 

@@ -117,6 +117,7 @@ pub mod admin;
 pub mod applications;
 pub mod booking;
 pub mod connectivity;
+pub mod identity;
 pub mod ledger;
 pub mod records;
 pub mod schedule;

@@ -88,16 +88,6 @@ impl Under {
             Under::City(_) | Under::Court(_) => format!("{table}.{local}"),
         }
     }
-
-    /// Bookings in scope hosted by a court strictly below the scope's court.
-    fn hosted_below(self, root: &str) -> String {
-        match self {
-            Under::All => format!("b.host_court_id <> {root}"),
-            Under::Province(_) => "b.host_court_id = b.city_court_id".to_owned(),
-            // Basic courts host nothing.
-            Under::City(_) | Under::Court(_) => "1 = 0".to_owned(),
-        }
-    }
 }
 
 /// The filters of a session log page, parsed and checked by the caller.
@@ -147,30 +137,35 @@ pub struct RecordRow {
     pub follow_up_deadline: Option<String>,
 }
 
-/// The figures of one court (or one branch of the hierarchy) over a period.
-#[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
-pub struct StatsRow {
-    pub court_id: i64,
-    pub court_name: String,
-    pub court_level: String,
+/// The counted facts of one court (or one branch of the hierarchy) over a period, for the cases
+/// of one class. What each counts is defined in `docs/statistics.md`; the rates are made from
+/// them in `app::statistics`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counts {
     /// Sessions booked (booking not cancelled) by local courts of the branch.
     pub booked: i64,
     pub cancelled: i64,
     pub held: i64,
+    /// Held sessions in which nobody confirmed the petitioner's identity.
+    pub held_unconfirmed: i64,
     pub no_show: i64,
     pub interrupted: i64,
     /// Held sessions with both a start and an end, and their summed length in seconds.
     pub timed: i64,
     pub duration_seconds: f64,
+    /// Sessions (booking not cancelled) hosted by courts of the branch, and the ratings of the
+    /// held ones among them: satisfaction is the receiving (host) court's.
+    pub hosted: i64,
     pub rated: i64,
     pub satisfied: i64,
-    /// Sessions (booking not cancelled) hosted by courts of the branch.
-    pub hosted: i64,
     /// Ledger entries (contacts) in the period on cases of the branch, and what they were.
     pub contacts: i64,
+    /// Contacts the petitioner made (not arranged or made by the court).
+    pub petitions: i64,
     pub cases: i64,
     pub first_visits: i64,
-    pub first_visits_resolved: i64,
+    pub first_visits_closed: i64,
+    pub repeat: i64,
     pub skip_level: i64,
     pub collective: i64,
     pub video_spc: i64,
@@ -179,23 +174,26 @@ pub struct StatsRow {
     pub to_province: i64,
 }
 
-impl StatsRow {
-    /// Adds another row's figures to this one (for totals).
-    pub fn add(&mut self, o: &StatsRow) {
+impl Counts {
+    /// Adds another's figures to these (for totals and for both classes together).
+    pub fn add(&mut self, o: &Counts) {
         self.booked += o.booked;
         self.cancelled += o.cancelled;
         self.held += o.held;
+        self.held_unconfirmed += o.held_unconfirmed;
         self.no_show += o.no_show;
         self.interrupted += o.interrupted;
         self.timed += o.timed;
         self.duration_seconds += o.duration_seconds;
+        self.hosted += o.hosted;
         self.rated += o.rated;
         self.satisfied += o.satisfied;
-        self.hosted += o.hosted;
         self.contacts += o.contacts;
+        self.petitions += o.petitions;
         self.cases += o.cases;
         self.first_visits += o.first_visits;
-        self.first_visits_resolved += o.first_visits_resolved;
+        self.first_visits_closed += o.first_visits_closed;
+        self.repeat += o.repeat;
         self.skip_level += o.skip_level;
         self.collective += o.collective;
         self.video_spc += o.video_spc;
@@ -203,6 +201,110 @@ impl StatsRow {
         self.to_beijing += o.to_beijing;
         self.to_province += o.to_province;
     }
+}
+
+/// The figures of one court of a report (the court itself, or one court directly below it with
+/// everything below that one), by the class of the cases (涉诉 `litigation`, 信访 `petition`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatsRow {
+    pub court_id: i64,
+    pub court_name: String,
+    pub court_level: String,
+    pub litigation: Counts,
+    pub petition: Counts,
+}
+
+impl StatsRow {
+    /// Both classes together.
+    pub fn all(&self) -> Counts {
+        let mut c = self.litigation.clone();
+        c.add(&self.petition);
+        c
+    }
+
+    fn class_mut(&mut self, class: &str) -> &mut Counts {
+        if class == "litigation" {
+            &mut self.litigation
+        } else {
+            &mut self.petition
+        }
+    }
+}
+
+/// Sessions by the branch of the court that booked them.
+#[derive(sqlx::FromRow)]
+struct BookedTally {
+    branch: i64,
+    class: String,
+    booked: i64,
+    cancelled: i64,
+    held: i64,
+    held_unconfirmed: i64,
+    no_show: i64,
+    interrupted: i64,
+    timed: i64,
+    duration_seconds: f64,
+}
+
+/// Sessions by the branch of the court that hosted them.
+#[derive(sqlx::FromRow)]
+struct HostedTally {
+    branch: i64,
+    class: String,
+    hosted: i64,
+    rated: i64,
+    satisfied: i64,
+}
+
+/// Contacts by the branch of the court that keeps the case.
+#[derive(sqlx::FromRow)]
+struct ContactTally {
+    branch: i64,
+    class: String,
+    contacts: i64,
+    petitions: i64,
+    cases: i64,
+    repeat: i64,
+    skip_level: i64,
+    collective: i64,
+    video_spc: i64,
+    video_high: i64,
+    to_beijing: i64,
+    to_province: i64,
+}
+
+/// Cases first received in the period, by the branch of the court that keeps them.
+#[derive(sqlx::FromRow)]
+struct FirstTally {
+    branch: i64,
+    class: String,
+    first_visits: i64,
+    first_visits_closed: i64,
+}
+
+/// The outcomes that answer a matter (`docs/statistics.md`): after one of them, the petitioner
+/// coming again is a repeat petition, and a first visit with one (and no repeat since) is closed.
+pub const ANSWERS: &[&str] = &[
+    "explained_law",
+    "into_procedure",
+    "review_filed",
+    "not_within_scope",
+    "no_longer_accepted",
+    "concluded",
+    "withdrawn",
+];
+
+/// A court's level as a number: 越级 is two or more steps up.
+const LEVEL: &str = "CASE {c}.level WHEN 'basic' THEN 0 WHEN 'intermediate' THEN 1 \
+                     WHEN 'high' THEN 2 WHEN 'supreme' THEN 3 END";
+
+fn level_of(court: &str) -> String {
+    LEVEL.replace("{c}", court)
+}
+
+/// The entry `{t}` has not been replaced by a correction.
+fn standing(t: &str) -> String {
+    format!("NOT EXISTS (SELECT 1 FROM ledger_entries x_{t} WHERE x_{t}.corrects_id = {t}.id)")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,29 +385,6 @@ const RECORD_SELECT: &str = "SELECT se.id, b.id AS booking_id, se.status, b.stat
     JOIN slots sl ON sl.id = b.slot_id JOIN host_rooms hr ON hr.id = sl.host_room_id \
     JOIN courts hc ON hc.id = hr.court_id JOIN local_rooms lr ON lr.id = b.local_room_id \
     JOIN courts lc ON lc.id = lr.court_id JOIN cases ca ON ca.id = b.case_id";
-
-/// The counted columns of a statistics row and the part of the query that computes each.
-const COUNTS: &[(&str, &str)] = &[
-    ("s", "booked"),
-    ("s", "cancelled"),
-    ("s", "held"),
-    ("s", "no_show"),
-    ("s", "interrupted"),
-    ("s", "timed"),
-    ("s", "rated"),
-    ("s", "satisfied"),
-    ("h", "hosted"),
-    ("g", "contacts"),
-    ("g", "cases"),
-    ("g", "first_visits"),
-    ("g", "first_visits_resolved"),
-    ("g", "skip_level"),
-    ("g", "collective"),
-    ("g", "video_spc"),
-    ("g", "video_high"),
-    ("g", "to_beijing"),
-    ("g", "to_province"),
-];
 
 impl Store {
     pub(crate) fn dialect(&self) -> Dialect {
@@ -445,8 +524,9 @@ impl Store {
 
     /// The figures of `court` over `[from, to)` for the sessions and contacts `under` it: one
     /// row for the court's own (its own bookings and cases, and what it hosted) and one for each
-    /// court directly below it with everything below that one. Rows come in court id order, the
-    /// court itself first.
+    /// court directly below it with everything below that one, each split by the class of the
+    /// cases. Rows come in court id order, the court itself first. Definitions:
+    /// `docs/statistics.md`.
     pub async fn statistics(
         &self,
         court: i64,
@@ -454,92 +534,292 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<StatsRow>, StoreError> {
+        let courts_sql = if matches!(under, Under::Court(_)) {
+            "SELECT id, name, level, parent_id FROM courts WHERE id = $1 ORDER BY id"
+        } else {
+            "SELECT id, name, level, parent_id FROM courts WHERE id = $1 OR parent_id = $1 ORDER BY id"
+        };
+        let courts: Vec<CourtRow> = on_pool!(self, |p| sqlx::query_as(courts_sql)
+            .bind(court)
+            .fetch_all(p)
+            .await)?;
+        let mut rows: Vec<StatsRow> = Vec::with_capacity(courts.len());
+        // The court itself first, then the courts below it in id order.
+        for c in courts
+            .iter()
+            .filter(|c| c.id == court)
+            .chain(courts.iter().filter(|c| c.id != court))
+        {
+            rows.push(StatsRow {
+                court_id: c.id,
+                court_name: c.name.clone(),
+                court_level: c.level.clone(),
+                litigation: Counts::default(),
+                petition: Counts::default(),
+            });
+        }
+        let mut tallies: Vec<(i64, String, Counts)> = Vec::new();
+        for t in self
+            .fetch_sql::<BookedTally>(&self.booked_sql(court, under, from, to))
+            .await?
+        {
+            tallies.push((
+                t.branch,
+                t.class,
+                Counts {
+                    booked: t.booked,
+                    cancelled: t.cancelled,
+                    held: t.held,
+                    held_unconfirmed: t.held_unconfirmed,
+                    no_show: t.no_show,
+                    interrupted: t.interrupted,
+                    timed: t.timed,
+                    duration_seconds: t.duration_seconds,
+                    ..Counts::default()
+                },
+            ));
+        }
+        for t in self
+            .fetch_sql::<HostedTally>(&hosted_sql(court, under, from, to))
+            .await?
+        {
+            tallies.push((
+                t.branch,
+                t.class,
+                Counts {
+                    hosted: t.hosted,
+                    rated: t.rated,
+                    satisfied: t.satisfied,
+                    ..Counts::default()
+                },
+            ));
+        }
+        for t in self
+            .fetch_sql::<ContactTally>(&contacts_sql(under, from, to))
+            .await?
+        {
+            tallies.push((
+                t.branch,
+                t.class,
+                Counts {
+                    contacts: t.contacts,
+                    petitions: t.petitions,
+                    cases: t.cases,
+                    repeat: t.repeat,
+                    skip_level: t.skip_level,
+                    collective: t.collective,
+                    video_spc: t.video_spc,
+                    video_high: t.video_high,
+                    to_beijing: t.to_beijing,
+                    to_province: t.to_province,
+                    ..Counts::default()
+                },
+            ));
+        }
+        for t in self
+            .fetch_sql::<FirstTally>(&firsts_sql(under, from, to))
+            .await?
+        {
+            tallies.push((
+                t.branch,
+                t.class,
+                Counts {
+                    first_visits: t.first_visits,
+                    first_visits_closed: t.first_visits_closed,
+                    ..Counts::default()
+                },
+            ));
+        }
+        for (branch, class, counts) in tallies {
+            let i = match rows.iter().position(|r| r.court_id == branch) {
+                Some(i) => i,
+                None => {
+                    // A branch that is not a child of the court (a court whose places on past
+                    // rows were not refilled after a move): shown on a row of its own.
+                    let Some(c) = self.find_court(branch).await? else {
+                        continue;
+                    };
+                    rows.push(StatsRow {
+                        court_id: c.id,
+                        court_name: c.name,
+                        court_level: c.level,
+                        litigation: Counts::default(),
+                        petition: Counts::default(),
+                    });
+                    rows.len() - 1
+                }
+            };
+            rows[i].class_mut(&class).add(&counts);
+        }
+        Ok(rows)
+    }
+
+    fn booked_sql(&self, court: i64, under: Under, from: DateTime<Utc>, to: DateTime<Utc>) -> Sql {
         let mut sql = Sql::default();
-        let root = sql.arg(Arg::Int(court));
-        let from = sql.arg(Arg::Time(from));
-        let to = sql.arg(Arg::Time(to));
+        let scope = scope_of(&mut sql, under, "b");
+        let _ = court;
+        let (from, to) = (sql.arg(Arg::Time(from)), sql.arg(Arg::Time(to)));
         let duration = match self.dialect() {
             Dialect::Postgres => {
                 "CAST(EXTRACT(EPOCH FROM (se.ended_at - se.started_at)) AS DOUBLE PRECISION)"
             }
             Dialect::Sqlite => "((julianday(se.ended_at) - julianday(se.started_at)) * 86400.0)",
         };
-        let b_scope = under
-            .condition(&mut sql, "b")
-            .map(|c| format!("{c} AND "))
-            .unwrap_or_default();
-        let l_scope = under
-            .condition(&mut sql, "l")
-            .map(|c| format!("{c} AND "))
-            .unwrap_or_default();
-        let b_branch = under.branch("b");
-        let l_branch = under.branch("l");
-        let hosted_below = under.hosted_below(&root);
-        // Counts are cast to BIGINT: PostgreSQL sums integers into NUMERIC.
-        let counts = COUNTS
-            .iter()
-            .map(|(t, c)| format!("CAST(COALESCE({t}.{c}, 0) AS BIGINT) AS {c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let branch = under.branch("b");
         let live = "b.status <> 'cancelled'";
         let held = "b.status <> 'cancelled' AND se.status = 'ended'";
         let timed = "se.started_at IS NOT NULL AND se.ended_at IS NOT NULL";
+        // Counts are cast to BIGINT: PostgreSQL sums integers into NUMERIC.
         sql.text = format!(
-            "WITH s AS ( \
-               SELECT {b_branch} AS branch, \
-                 SUM(CASE WHEN {live} THEN 1 ELSE 0 END) AS booked, \
-                 SUM(CASE WHEN b.status = 'cancelled' THEN 1 ELSE 0 END) AS cancelled, \
-                 SUM(CASE WHEN {held} THEN 1 ELSE 0 END) AS held, \
-                 SUM(CASE WHEN {live} AND se.status = 'no_show' THEN 1 ELSE 0 END) AS no_show, \
-                 SUM(CASE WHEN {live} AND (se.status = 'interrupted' OR se.interrupted_seconds > 0) \
-                     THEN 1 ELSE 0 END) AS interrupted, \
-                 SUM(CASE WHEN {held} AND {timed} THEN 1 ELSE 0 END) AS timed, \
-                 SUM(CASE WHEN {held} AND {timed} THEN {duration} ELSE 0.0 END) AS duration_seconds, \
-                 SUM(CASE WHEN {held} AND se.satisfaction IS NOT NULL THEN 1 ELSE 0 END) AS rated, \
-                 SUM(CASE WHEN {held} AND se.satisfaction IN ('satisfied', 'basically_satisfied') \
-                     THEN 1 ELSE 0 END) AS satisfied, \
-                 SUM(CASE WHEN {live} AND b.host_court_id = {root} THEN 1 ELSE 0 END) AS hosted_own, \
-                 SUM(CASE WHEN {live} AND {hosted_below} THEN 1 ELSE 0 END) AS hosted \
-               FROM bookings b JOIN sessions se ON se.booking_id = b.id \
-               WHERE {b_scope}b.starts_at >= {from} AND b.starts_at < {to} GROUP BY {b_branch}), \
-             e AS ( \
-               SELECT {l_branch} AS branch, l.case_id AS case_id, COUNT(*) AS n, \
-                 SUM(CASE WHEN l.first_contact THEN 1 ELSE 0 END) AS firsts, \
-                 MAX(CASE WHEN l.case_id IN (SELECT id FROM cases WHERE collective) THEN 1 ELSE 0 END) \
-                   AS collective, \
-                 SUM(CASE WHEN l.counted_as <> 'local' THEN 1 ELSE 0 END) AS skip_level, \
-                 SUM(CASE WHEN l.channel = 'video_spc' THEN 1 ELSE 0 END) AS video_spc, \
-                 SUM(CASE WHEN l.channel = 'video_high' THEN 1 ELSE 0 END) AS video_high, \
-                 SUM(CASE WHEN l.channel = 'to_beijing' THEN 1 ELSE 0 END) AS to_beijing, \
-                 SUM(CASE WHEN l.channel = 'to_province' THEN 1 ELSE 0 END) AS to_province \
-               FROM ledger_entries l \
-               WHERE {l_scope}l.at >= {from} AND l.at < {to} GROUP BY {l_branch}, l.case_id), \
-             g AS ( \
-               SELECT branch, SUM(n) AS contacts, COUNT(*) AS cases, SUM(firsts) AS first_visits, \
-                 SUM(CASE WHEN firsts = 1 AND n = 1 THEN 1 ELSE 0 END) AS first_visits_resolved, \
-                 SUM(skip_level) AS skip_level, \
-                 SUM(CASE WHEN collective = 1 THEN n ELSE 0 END) AS collective, \
-                 SUM(video_spc) AS video_spc, SUM(video_high) AS video_high, \
-                 SUM(to_beijing) AS to_beijing, SUM(to_province) AS to_province \
-               FROM e GROUP BY branch), \
-             h AS ( \
-               SELECT s.branch AS branch, s.hosted + CASE WHEN s.branch = {root} \
-                 THEN (SELECT COALESCE(SUM(hosted_own), 0) FROM s) ELSE 0 END AS hosted FROM s \
-               UNION ALL \
-               SELECT {root}, (SELECT COALESCE(SUM(hosted_own), 0) FROM s) \
-               WHERE NOT EXISTS (SELECT 1 FROM s WHERE branch = {root})) \
-             SELECT c.id AS court_id, c.name AS court_name, c.level AS court_level, {counts}, \
-               CAST(COALESCE(s.duration_seconds, 0.0) AS DOUBLE PRECISION) AS duration_seconds \
-             FROM courts c \
-             LEFT JOIN s ON s.branch = c.id LEFT JOIN h ON h.branch = c.id LEFT JOIN g ON g.branch = c.id \
-             WHERE c.id = {root} {children} OR c.id IN (SELECT branch FROM s) OR c.id IN (SELECT branch FROM g) \
-             ORDER BY CASE WHEN c.id = {root} THEN 0 ELSE 1 END, c.id",
-            children = if matches!(under, Under::Court(_)) {
-                ""
-            } else {
-                "OR c.parent_id = $1"
-            },
+            "SELECT {branch} AS branch, ca.case_class AS class, \
+               CAST(SUM(CASE WHEN {live} THEN 1 ELSE 0 END) AS BIGINT) AS booked, \
+               CAST(SUM(CASE WHEN b.status = 'cancelled' THEN 1 ELSE 0 END) AS BIGINT) AS cancelled, \
+               CAST(SUM(CASE WHEN {held} THEN 1 ELSE 0 END) AS BIGINT) AS held, \
+               CAST(SUM(CASE WHEN {held} AND se.identity_confirmed_how IS NULL THEN 1 ELSE 0 END) \
+                 AS BIGINT) AS held_unconfirmed, \
+               CAST(SUM(CASE WHEN {live} AND se.status = 'no_show' THEN 1 ELSE 0 END) AS BIGINT) AS no_show, \
+               CAST(SUM(CASE WHEN {live} AND (se.status = 'interrupted' OR se.interrupted_seconds > 0) \
+                 THEN 1 ELSE 0 END) AS BIGINT) AS interrupted, \
+               CAST(SUM(CASE WHEN {held} AND {timed} THEN 1 ELSE 0 END) AS BIGINT) AS timed, \
+               CAST(COALESCE(SUM(CASE WHEN {held} AND {timed} THEN {duration} ELSE 0.0 END), 0.0) \
+                 AS DOUBLE PRECISION) AS duration_seconds \
+             FROM bookings b JOIN sessions se ON se.booking_id = b.id JOIN cases ca ON ca.id = b.case_id \
+             WHERE {scope}b.starts_at >= {from} AND b.starts_at < {to} GROUP BY 1, 2"
         );
-        self.fetch_sql(&sql).await
+        sql
     }
+}
+
+/// The scope's condition on `table` followed by `AND`, or nothing for the whole country.
+fn scope_of(sql: &mut Sql, under: Under, table: &str) -> String {
+    under
+        .condition(sql, table)
+        .map(|c| format!("{c} AND "))
+        .unwrap_or_default()
+}
+
+/// Sessions by the branch of their host court: the court's own when it hosted, else the court
+/// directly below it that did (or lies above the one that did). A host court is above the court
+/// that booked, so every session hosted inside the scope was booked inside it.
+fn hosted_sql(court: i64, under: Under, from: DateTime<Utc>, to: DateTime<Utc>) -> Sql {
+    let mut sql = Sql::default();
+    let scope = scope_of(&mut sql, under, "b");
+    let root = sql.arg(Arg::Int(court));
+    let (from, to) = (sql.arg(Arg::Time(from)), sql.arg(Arg::Time(to)));
+    let below = match under {
+        Under::All => Some("b.province_court_id"),
+        Under::Province(_) => Some("b.city_court_id"),
+        // Basic courts host nothing.
+        Under::City(_) | Under::Court(_) => None,
+    };
+    let (branch, hosted_here) = match (under, below) {
+        // Every court hosts inside the country; one below the SPC is in some province.
+        (Under::All, Some(column)) => (
+            format!("CASE WHEN b.host_court_id = {root} THEN {root} ELSE {column} END"),
+            "1 = 1".to_owned(),
+        ),
+        // Inside a province only the high court and the intermediate courts host.
+        (_, Some(column)) => (
+            format!("CASE WHEN b.host_court_id = {root} THEN {root} ELSE {column} END"),
+            format!("(b.host_court_id = {root} OR b.host_court_id = {column})"),
+        ),
+        (_, None) => (root.clone(), format!("b.host_court_id = {root}")),
+    };
+    let held = "se.status = 'ended'";
+    sql.text = format!(
+        "SELECT {branch} AS branch, ca.case_class AS class, \
+           CAST(COUNT(*) AS BIGINT) AS hosted, \
+           CAST(SUM(CASE WHEN {held} AND se.satisfaction IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS rated, \
+           CAST(SUM(CASE WHEN {held} AND se.satisfaction IN ('satisfied', 'basically_satisfied') \
+             THEN 1 ELSE 0 END) AS BIGINT) AS satisfied \
+         FROM bookings b JOIN sessions se ON se.booking_id = b.id JOIN cases ca ON ca.id = b.case_id \
+         WHERE {scope}b.status <> 'cancelled' AND {hosted_here} \
+           AND b.starts_at >= {from} AND b.starts_at < {to} GROUP BY 1, 2"
+    );
+    sql
+}
+
+/// `a.outcome` answers the matter.
+fn answers(sql: &mut Sql, column: &str) -> String {
+    let values: Vec<String> = ANSWERS.iter().map(|a| (*a).to_owned()).collect();
+    sql.in_texts(column, &values)
+}
+
+/// Contacts in the period, by the branch of the court that keeps the case.
+fn contacts_sql(under: Under, from: DateTime<Utc>, to: DateTime<Utc>) -> Sql {
+    let mut sql = Sql::default();
+    let scope = scope_of(&mut sql, under, "l");
+    let (from, to) = (sql.arg(Arg::Time(from)), sql.arg(Arg::Time(to)));
+    let answered = answers(&mut sql, "a.outcome");
+    let branch = under.branch("l");
+    let petition = "NOT l.court_initiated";
+    let received = format!(
+        "CASE WHEN l.receiving_organ = 'central_organ' THEN 3 \
+              WHEN l.receiving_organ = 'provincial_organ' THEN 2 \
+              WHEN rc.id IS NOT NULL THEN {} ELSE {} END",
+        level_of("rc"),
+        level_of("cc")
+    );
+    let count = |cond: &str| format!("CAST(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS BIGINT)");
+    sql.text = format!(
+        "SELECT {branch} AS branch, ca.case_class AS class, \
+           CAST(COUNT(*) AS BIGINT) AS contacts, \
+           {petitions} AS petitions, \
+           CAST(COUNT(DISTINCT l.case_id) AS BIGINT) AS cases, \
+           {repeat} AS repeat, \
+           {skip} AS skip_level, \
+           {collective} AS collective, \
+           {video_spc} AS video_spc, {video_high} AS video_high, \
+           {to_beijing} AS to_beijing, {to_province} AS to_province \
+         FROM ledger_entries l JOIN cases ca ON ca.id = l.case_id JOIN courts cc ON cc.id = ca.court_id \
+           LEFT JOIN courts rc ON rc.id = l.receiving_court_id \
+         WHERE {scope}l.at >= {from} AND l.at < {to} AND {standing_l} GROUP BY 1, 2",
+        petitions = count(petition),
+        repeat = count(&format!(
+            "{petition} AND EXISTS (SELECT 1 FROM ledger_entries a WHERE a.case_id = l.case_id \
+             AND a.at < l.at AND {answered} AND {})",
+            standing("a")
+        )),
+        skip = count(&format!(
+            "{petition} AND ({received}) - ({}) >= 2",
+            level_of("cc")
+        )),
+        collective = count(&format!("{petition} AND ca.collective")),
+        video_spc = count("l.channel = 'video_spc'"),
+        video_high = count("l.channel = 'video_high'"),
+        to_beijing = count("l.channel = 'to_beijing'"),
+        to_province = count("l.channel = 'to_province'"),
+        standing_l = standing("l"),
+    );
+    sql
+}
+
+/// Cases whose first contact ever falls in the period, and which of them are closed now: they
+/// have an answer, and the petitioner has not come again since the first answer.
+fn firsts_sql(under: Under, from: DateTime<Utc>, to: DateTime<Utc>) -> Sql {
+    let mut sql = Sql::default();
+    let scope = scope_of(&mut sql, under, "l");
+    let (from, to) = (sql.arg(Arg::Time(from)), sql.arg(Arg::Time(to)));
+    let answered = answers(&mut sql, "a.outcome");
+    let branch = under.branch("l");
+    sql.text = format!(
+        "SELECT f.branch AS branch, f.class AS class, CAST(COUNT(*) AS BIGINT) AS first_visits, \
+           CAST(SUM(CASE WHEN f.answered IS NOT NULL AND NOT EXISTS ( \
+               SELECT 1 FROM ledger_entries p WHERE p.case_id = f.case_id AND NOT p.court_initiated \
+               AND p.at > f.answered AND {standing_p}) THEN 1 ELSE 0 END) AS BIGINT) AS first_visits_closed \
+         FROM ( \
+           SELECT {branch} AS branch, ca.case_class AS class, l.case_id AS case_id, \
+             (SELECT MIN(a.at) FROM ledger_entries a WHERE a.case_id = l.case_id AND {answered} \
+              AND {standing_a}) AS answered \
+           FROM ledger_entries l JOIN cases ca ON ca.id = l.case_id \
+           WHERE {scope}l.at >= {from} AND l.at < {to} AND {standing_l} \
+             AND NOT EXISTS (SELECT 1 FROM ledger_entries o WHERE o.case_id = l.case_id \
+               AND (o.at < l.at OR (o.at = l.at AND o.id < l.id)) AND {standing_o}) \
+         ) f GROUP BY f.branch, f.class",
+        standing_p = standing("p"),
+        standing_a = standing("a"),
+        standing_l = standing("l"),
+        standing_o = standing("o"),
+    );
+    sql
 }
