@@ -3,5 +3,7 @@
 //! queries.
 
 pub mod booking;
+pub mod calendar;
 pub mod clock;
+pub mod clocks;
 pub mod session;
