@@ -167,14 +167,14 @@ pub fn period_end(calendar: &Calendar, start: NaiveDate, length: i64, unit: Unit
                 if look(day) {
                     break;
                 }
-                day = day + Duration::days(1);
+                day += Duration::days(1);
             }
         }
         Unit::WorkingDays => {
             let mut left = length;
             let mut guard = 0;
             while left > 0 && guard < length * 4 + 60 {
-                day = day + Duration::days(1);
+                day += Duration::days(1);
                 guard += 1;
                 if look(day) {
                     left -= 1;

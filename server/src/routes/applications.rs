@@ -59,7 +59,13 @@ pub fn check_text(field: &str, text: &str, max: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub fn check_preferred(preferred: &[TimeRange], at: DateTime<Utc>) -> Result<(), ApiError> {
+/// [`check_preferred_at`] on the system clock (the fuzz target's entry).
+pub fn check_preferred(preferred: &[TimeRange]) -> Result<(), ApiError> {
+    check_preferred_at(preferred, crate::app::clock::Clock::system().now())
+}
+
+/// The preferred ranges, checked as of `at` (the application's clock).
+pub fn check_preferred_at(preferred: &[TimeRange], at: DateTime<Utc>) -> Result<(), ApiError> {
     if preferred.is_empty() || preferred.len() > 10 {
         return Err(ApiError::invalid("give 1 to 10 preferred time ranges"));
     }
@@ -135,7 +141,7 @@ pub async fn create_application(
     preconditions::once(&state, &req, staff.user_id, &body, |_key| async {
         check_text("reason", &body.reason, 2000)?;
         check_text("facts.note", &format!("{}.", body.facts.note), 2000)?;
-        check_preferred(&body.preferred, state.clock.now())?;
+        check_preferred_at(&body.preferred, state.clock.now())?;
         let local = booking::local_side(
             &state,
             staff.court_id,
@@ -506,7 +512,7 @@ pub async fn answer_application(
             preferred,
         } => {
             check_text("reason", &reason, 2000)?;
-            check_preferred(&preferred, state.clock.now())?;
+            check_preferred_at(&preferred, state.clock.now())?;
             store
                 .decide_application(
                     a.id,

@@ -172,7 +172,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             let entry = audit::AuditEntry::new(
-                &format!("user-{user_id}"),
+                format!("user-{user_id}"),
                 "case.extension_requested",
                 format!("case:{case_id}"),
                 serde_json::json!({"extension": id, "days": days, "reason": reason}),
@@ -219,7 +219,7 @@ impl Store {
                 .await?;
             }
             let entry = audit::AuditEntry::new(
-                &format!("user-{user_id}"),
+                format!("user-{user_id}"),
                 if approve {
                     "case.extension_approved"
                 } else {
