@@ -293,10 +293,10 @@ async fn scheduling() {
         return;
     }
     let _one = ONE_BROWSER.lock().await;
-    // On a fixed clock (docs/clocks.md): Monday 16 November 2026, 09:00 in Beijing, so that next
+    // On a fixed clock (docs/clocks.md): Monday 16 November 2026, 14:00 in Beijing, so that next
     // week's Thursday and Friday are working days of a loaded year whatever today is. The pages
     // get the same instant (COURTLINK_NOW).
-    const NOW: &str = "2026-11-16T01:00:00Z";
+    const NOW: &str = "2026-11-16T06:00:00Z";
     let app = TestApp::spawn_on_date(common::Backend::Sqlite, NOW.parse().expect("an instant"))
         .await
         .expect("SQLite is always there");

@@ -284,7 +284,7 @@ run('scheduling', async () => {
   // ---- 5. the officer's calendar shows the booking ----
   await officer.click('[data-testid=room-this]');
   const weekOf = (iso) => mondayOf(shanghaiDay(Date.parse(iso)));
-  if (weekOf(other.starts_at) > mondayOf(shanghaiDay())) await officer.click('[data-testid=room-next]');
+  if (weekOf(other.starts_at) > mondayOf(shanghaiDay(now()))) await officer.click('[data-testid=room-next]');
   const bookedSlot = `[data-testid=room-slot][data-booking-id="${bookingId}"]`;
   await officer.waitForSelector(bookedSlot);
   check('the room calendar shows the booking with its case number',
@@ -344,6 +344,9 @@ run('scheduling', async () => {
     await coord.selectOption('[data-testid=sched-room]', first);
   }
   await coord.selectOption('[data-testid=sched-court]', String(zj.id));
+  // The week is drawn again for 浙江高院: wait until no slot of the SPC is left on it.
+  await coord.waitForFunction((name) => [...document.querySelectorAll('[data-testid=cal-slot]')]
+    .every((b) => (b.getAttribute('aria-label') || '').startsWith(name)), zj.name);
   const later = (min) => coord.evaluate((m) => [...document.querySelectorAll('[data-testid=cal-slot]')]
     .filter((b) => Date.parse(b.dataset.startsAt) > Date.now() + m * 60e3).map((b) => b.dataset.slotId), min);
   await coord.waitForSelector('[data-testid=cal-slot], [data-testid=week-empty]');
@@ -368,7 +371,12 @@ run('scheduling', async () => {
   await coord.waitForSelector(`${directRow}[data-status=booked]`);
   await coord.click(`${directRow} [data-testid=booking-reschedule]`);
   await coord.waitForSelector('[data-testid=resched-banner]');
-  await coord.click(`[data-testid=cal-slot][data-slot-id="${then}"]`);
+  // The slot is held first (the form is drawn again when the hold answers); then the reason.
+  await Promise.all([
+    coord.waitForResponse((r) => r.url().endsWith('/api/v1/holds') && r.request().method() === 'POST'),
+    coord.click(`[data-testid=cal-slot][data-slot-id="${then}"]`),
+  ]);
+  await coord.waitForSelector('[data-testid=resched-reason]');
   await coord.fill('[data-testid=resched-reason]', '信访人另有安排，改期');
   const [resched] = await Promise.all([
     coord.waitForResponse((r) => r.url().endsWith(`/bookings/${directBody.id}/reschedule`)),
