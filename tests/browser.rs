@@ -307,8 +307,20 @@ async fn scheduling() {
         return;
     }
     let _one = ONE_BROWSER.lock().await;
-    let app = TestApp::spawn().await;
-    run_script("scheduling.mjs", Some(&app), Duration::from_secs(120)).await;
+    // On a fixed clock (docs/clocks.md): Monday 16 November 2026, 14:00 in Beijing, so that next
+    // week's Thursday and Friday are working days of a loaded year whatever today is. The pages
+    // get the same instant (COURTLINK_NOW).
+    const NOW: &str = "2026-11-16T06:00:00Z";
+    let app = TestApp::spawn_on_date(common::Backend::Sqlite, NOW.parse().expect("an instant"))
+        .await
+        .expect("SQLite is always there");
+    run_script_with(
+        "scheduling.mjs",
+        Some(&app),
+        Duration::from_secs(120),
+        &[("COURTLINK_NOW", NOW)],
+    )
+    .await;
 }
 
 /// A call that only a TURN relay can carry (both pages relay-only), through a real coturn over

@@ -29,17 +29,22 @@ pub const LOGINS: &[(&str, &str)] = &[
 
 /// Seeds the demo once (when there are no courts yet) and tops up the slots every time.
 pub async fn seed(store: &Store, password: &str) -> anyhow::Result<()> {
+    seed_at(store, password, now()).await
+}
+
+/// [`seed`] as of `at` (the application's clock).
+pub async fn seed_at(store: &Store, password: &str, at: DateTime<Utc>) -> anyhow::Result<()> {
     if store.count_courts().await? == 0 {
-        seed_once(store, password).await?;
+        seed_once(store, password, at).await?;
         tracing::info!("demo data seeded");
     }
-    demo_scheduling(store).await?;
-    let added = top_up_slots(store, now()).await?;
+    demo_scheduling(store, at).await?;
+    let added = top_up_slots(store, at).await?;
     tracing::info!(added, "demo slots topped up");
     Ok(())
 }
 
-async fn seed_once(store: &Store, password: &str) -> anyhow::Result<()> {
+async fn seed_once(store: &Store, password: &str, at: DateTime<Utc>) -> anyhow::Result<()> {
     let spc = store.insert_court("最高人民法院", "supreme", None).await?;
     let high = store
         .insert_court("浙江省高级人民法院", "high", Some(spc))
@@ -152,7 +157,7 @@ async fn seed_once(store: &Store, password: &str) -> anyhow::Result<()> {
             false,
         ),
     ];
-    let today = now();
+    let today = at;
     let day = |offset: i64| {
         (today + Duration::days(offset))
             .format("%Y-%m-%d")
@@ -205,6 +210,21 @@ async fn seed_once(store: &Store, password: &str) -> anyhow::Result<()> {
                 "来院接待",
             )
             .await?;
+        if matches!(i, 0 | 1 | 3) {
+            // These were answered and reviewed (复查) by the high court: the records that make a
+            // case eligible for an SPC reception (docs/clocks.md). 西湖's third case and 上城's
+            // second are still in handling, with no review.
+            use crate::store::clocks::CaseEvent;
+            for (event, offset, by) in [
+                (CaseEvent::Answered, -30, None),
+                (CaseEvent::ReviewRequested, -25, None),
+                (CaseEvent::ReviewDecided, -10, Some(high)),
+            ] {
+                store
+                    .record_case_event(case_id, event, &day(offset), by, "demo")
+                    .await?;
+            }
+        }
         if risk {
             store
                 .insert_ledger_entry(
@@ -222,7 +242,7 @@ async fn seed_once(store: &Store, password: &str) -> anyhow::Result<()> {
 /// The demo's host courts take bookings at once, at any notice, so that the demo (and the
 /// tests built on it) can book a slot that starts now; and the SPC's 第三接谈室 runs on a real
 /// weekly template: mornings and afternoons on working days, criminal cases on Tuesdays.
-async fn demo_scheduling(store: &Store) -> anyhow::Result<()> {
+async fn demo_scheduling(store: &Store, at: DateTime<Utc>) -> anyhow::Result<()> {
     use crate::schedule::{Category, TemplateDay, Window};
     use crate::store::schedule::HostSettings;
     for court in store.host_court_ids().await? {
@@ -259,7 +279,7 @@ async fn demo_scheduling(store: &Store) -> anyhow::Result<()> {
                 windows: vec![window("09:00", "12:00"), window("14:00", "17:30")],
             })
             .collect();
-        store.put_template(room, &days, 0, "demo", now()).await?;
+        store.put_template(room, &days, 0, "demo", at).await?;
     }
     Ok(())
 }

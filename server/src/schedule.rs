@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::app::clock;
@@ -256,38 +256,7 @@ pub enum Override {
     Open(ParsedWindow, Option<Category>),
 }
 
-/// One day of the national calendar that differs from Monday–Friday.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CalendarDay {
-    Holiday,
-    /// A worked weekend day (调休), following the timetable of this weekday.
-    Workday {
-        follows: u32,
-    },
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Calendar {
-    pub days: HashMap<NaiveDate, CalendarDay>,
-}
-
-impl Calendar {
-    /// The weekday whose template applies on `day`, or `None` when nobody works that day.
-    pub fn timetable(&self, day: NaiveDate) -> Option<u32> {
-        match self.days.get(&day) {
-            Some(CalendarDay::Holiday) => None,
-            Some(CalendarDay::Workday { follows }) => Some(*follows),
-            None => match day.weekday() {
-                Weekday::Sat | Weekday::Sun => None,
-                other => Some(other.number_from_monday()),
-            },
-        }
-    }
-
-    pub fn is_working_day(&self, day: NaiveDate) -> bool {
-        self.timetable(day).is_some()
-    }
-}
+pub use crate::app::clock::{Calendar, CalendarDay};
 
 /// A slot that the inputs yield.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -13,6 +13,7 @@ use actix_web::{App, HttpServer, web};
 use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
 
+use crate::app::clock::Clock;
 use crate::auth::{Tokens, Verifier};
 use crate::config::Settings;
 use crate::error::{json_error_handler, path_error_handler, query_error_handler};
@@ -80,6 +81,13 @@ impl Application {
     /// Connects to the store, migrates it, seeds demo data when the settings ask for it, and
     /// binds the listener (port 0 picks a free port).
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Self::build_with_clock(settings, Clock::system()).await
+    }
+
+    /// [`Application::build`] on a given clock: tests start one at a fixed instant
+    /// (`Clock::starting_at`). The served binary always builds on the system clock.
+    #[doc(hidden)]
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Application> {
         crate::crypto::install(settings.privacy.data_key.expose_secret().as_bytes())?;
         let store = Store::connect(
             settings.database.url.expose_secret(),
@@ -88,12 +96,20 @@ impl Application {
         .await?;
         store.migrate().await?;
         if settings.demo.seed {
-            demo::seed(&store, &settings.demo.password).await?;
+            demo::seed_at(&store, &settings.demo.password, clock.now()).await?;
         }
-        Self::build_with_store(settings, store).await
+        Self::build_on(settings, store, clock).await
     }
 
     pub async fn build_with_store(settings: Settings, store: Store) -> anyhow::Result<Application> {
+        Self::build_on(settings, store, Clock::system()).await
+    }
+
+    async fn build_on(
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+    ) -> anyhow::Result<Application> {
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .map_err(|e| {
                 anyhow::anyhow!(
@@ -126,7 +142,12 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot reach Redis at redis.url: {e}"))?;
         spawn_records_sweeper(&tasks, store.clone(), settings.records.clone());
         crate::notify::spawn(&tasks, store.clone(), settings.notifications.clone());
-        spawn_schedule_keeper(&tasks, store.clone(), settings.scheduling.idempotency_hours);
+        spawn_schedule_keeper(
+            &tasks,
+            store.clone(),
+            settings.scheduling.idempotency_hours,
+            clock,
+        );
         let holds = match settings.redis.url.as_str() {
             "" => crate::holds::Holds::local(),
             url => crate::holds::Holds::redis(url, &settings.redis.key_prefix)
@@ -158,6 +179,7 @@ impl Application {
             token_versions,
             guards,
             tasks,
+            clock,
         });
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
@@ -283,9 +305,9 @@ async fn records_sweeper(
 
 /// Keeps published availability reaching the horizon as days pass (at start-up, then hourly),
 /// forgets idempotency keys older than their lifetime, and seals older cases (the sealing pass).
-fn spawn_schedule_keeper(tasks: &Tasks, store: Store, idempotency_hours: i64) {
+fn spawn_schedule_keeper(tasks: &Tasks, store: Store, idempotency_hours: i64, clock: Clock) {
     tasks.spawn_loop("schedule keeper", move |stop| {
-        schedule_keeper(stop, store.clone(), idempotency_hours)
+        schedule_keeper(stop, store.clone(), idempotency_hours, clock)
     });
 }
 
@@ -293,10 +315,14 @@ async fn schedule_keeper(
     mut stop: crate::tasks::Stop,
     store: Store,
     idempotency_hours: i64,
+    clock: Clock,
 ) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    let mut warned = None;
     while stop.tick(&mut tick).await {
-        let now = crate::store::now();
+        let now = clock.now();
+        // The admin is told, in the log too (once a day), when a year's calendar is missing.
+        warned = crate::app::calendar::warn_in_log(&store, clock.today(), warned).await;
         if let Err(e) = store.publish_all(now).await {
             tracing::warn!(error = %e, "publishing availability failed; retried within the hour");
         }

@@ -26,4 +26,6 @@ pub struct AppState {
     pub guards: crate::auth::Guards,
     /// The supervised background loops; stopped last on shutdown (`tasks.rs`).
     pub tasks: crate::tasks::Tasks,
+    /// "Now", for every rule that reads the date (`app/clock.rs`).
+    pub clock: crate::app::clock::Clock,
 }

@@ -11,7 +11,7 @@
 // the handling period once.
 import { createHash } from 'node:crypto';
 import {
-  BASE, run, newPage, check, shot, text, login, expectVideo, usableNow, admitPetitioner, shanghaiDay, apiCall,
+  BASE, run, newPage, check, shot, text, login, expectVideo, usableNow, admitPetitioner, shanghaiDay, apiCall, apiLogin,
   QUICK_QUALITY,
 } from './lib.mjs';
 
@@ -358,8 +358,9 @@ await run('main path', async () => {
   check('四包四定: lead, deadline, measures and goal', ['包案领导', '化解时限', '化解措施', '化解目标'].every((w) => four.includes(w))
     && !four.includes('—'), four);
   const clocks = await text(coord, '[data-testid=case-clocks]');
-  check('the statutory clocks: acceptance, handling and the next one due, not overdue',
-    ['受理告知期限', '办理期限', '下一个期限', '还剩'].every((w) => clocks.includes(w))
+  // The demo's first case is answered and its review decided: the court owes nothing now.
+  check('the statutory clocks: acceptance and handling shown; answered, so nothing due; not overdue',
+    ['受理告知期限', '办理期限', '下一个期限'].every((w) => clocks.includes(w)) && !clocks.includes('还剩')
     && (await coord.getAttribute('[data-testid=case-clocks]', 'data-overdue')) === 'false', clocks);
 
   // ---- the ID number: a warning, then an audited read, gone when the dialog closes ----
@@ -379,21 +380,36 @@ await run('main path', async () => {
   await coord.waitForSelector('[data-testid=identity-dialog]', { state: 'detached' });
   check('closed: the number is no longer on the page', !(await coord.content()).includes(idNumber));
 
-  // ---- the extension: at most 30 days, once ----
+  // ---- the extension: at most 30 days, once, applied only when a person in charge approves ----
+  // (The first case is answered; 西湖's third case is still in handling.)
+  const handling = coord.locator('[data-testid=case-item]').nth(2);
+  const handlingId = await handling.getAttribute('data-case-id');
+  await handling.click();
+  await coord.waitForSelector('[data-testid=extension-open]');
   const before = await text(coord, '[data-testid=case-handling-due]');
+  check('a case in handling: the handling period runs, with days left',
+    (await text(coord, '[data-testid=case-clocks]')).includes('还剩'), await text(coord, '[data-testid=case-clocks]'));
   await coord.click('[data-testid=extension-open]');
   await coord.fill('[data-testid=extension-days]', '45');
   await coord.fill('[data-testid=extension-reason]', '涉及多个部门，需协调处理。');
   await coord.click('[data-testid=extension-submit]');
   check('more than 30 days is caught on the page', /1到30/.test(await text(coord, '[data-testid=extension-error]')));
   await coord.fill('[data-testid=extension-days]', '15');
-  const [extended] = await Promise.all([
-    coord.waitForResponse((r) => r.url().endsWith(`/cases/${caseId}/extension`)),
+  const [asked] = await Promise.all([
+    coord.waitForResponse((r) => r.url().endsWith(`/cases/${handlingId}/extension`)),
     coord.click('[data-testid=extension-submit]'),
   ]);
-  check('POST /extension answers 200 with 15 days', extended.status() === 200 && (await extended.json()).extension_days === 15);
+  const request = await asked.json();
+  check('POST /extension answers 202: 15 days asked for, pending', asked.status() === 202 && request.days === 15 && request.status === 'pending', JSON.stringify(request));
+  await coord.waitForSelector('[data-testid=case-extension-pending]');
+  check('a request alone moves nothing', (await text(coord, '[data-testid=case-handling-due]')) === before);
+  const head = await apiLogin('zj.supervisor');
+  const approval = await apiCall('POST', `/extensions/${request.id}/decision`, { token: head, body: { approve: true, note: '同意延期' } });
+  check('the person in charge approves', approval.status === 200 && approval.data.status === 'approved', JSON.stringify(approval));
+  await coord.reload();
+  await coord.click(`[data-testid=case-item][data-case-id="${handlingId}"]`);
   await coord.waitForSelector('[data-testid=case-extension]');
-  check('the handling period moved by 15 days; no second extension is offered',
+  check('approved: the handling period moved; no second extension is offered',
     (await text(coord, '[data-testid=case-handling-due]')) !== before && (await text(coord, '[data-testid=case-extension]')).includes('15')
     && (await coord.$$('[data-testid=extension-open]')).length === 0, await text(coord, '[data-testid=case-clocks]'));
   await shot(coord, '21-coordinator-case-clocks-zh');

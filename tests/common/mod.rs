@@ -125,6 +125,28 @@ impl TestApp {
         backend: Backend,
         tweak: impl FnOnce(&mut Settings),
     ) -> Option<TestApp> {
+        Self::spawn_on_clock(backend, tweak, courtlink::app::clock::Clock::system()).await
+    }
+
+    /// The application on a clock that reads `at` when it starts (docs/clocks.md): for tests
+    /// whose answer depends on the date (holidays, horizons, overdue clocks).
+    pub async fn spawn_on_date(
+        backend: Backend,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Option<TestApp> {
+        Self::spawn_on_clock(
+            backend,
+            |_| {},
+            courtlink::app::clock::Clock::starting_at(at),
+        )
+        .await
+    }
+
+    async fn spawn_on_clock(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Settings),
+        clock: courtlink::app::clock::Clock,
+    ) -> Option<TestApp> {
         let dir = tempfile::tempdir().expect("temp dir");
         let (url, pg_database) = match backend {
             Backend::Sqlite => (
@@ -138,7 +160,7 @@ impl TestApp {
         };
         let mut settings = test_settings(url);
         tweak(&mut settings);
-        let app = Application::build(settings.clone())
+        let app = Application::build_with_clock(settings.clone(), clock)
             .await
             .expect("application builds");
         let port = app.port();

@@ -12,6 +12,7 @@ mod admin;
 mod api;
 mod architecture;
 mod audit;
+mod clocks;
 mod connectivity;
 mod contention;
 mod crash;

@@ -754,6 +754,36 @@ async fn two_instances_deliver_each_event_once(app: TestApp) {
     assert_eq!(res.status(), 201);
     let mut ids = vec![];
     // Three bookings, one per 西湖 case (a case holds one live booking with one host court).
+    // The SPC receives a case the high court has reviewed: the demo's third case has that on
+    // record first (docs/clocks.md).
+    let coordinator = app.login("xihu.coord").await;
+    let third = app.get_ok("/api/v1/cases", &coordinator).await[2]["id"].clone();
+    let high = app
+        .get_ok("/api/v1/admin/courts", &admin)
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["level"] == "high")
+        .unwrap()["id"]
+        .clone();
+    let today = (Utc::now() + chrono::Duration::hours(8))
+        .format("%Y-%m-%d")
+        .to_string();
+    for (event, by) in [
+        ("answered", Value::Null),
+        ("review_requested", Value::Null),
+        ("review_decided", high),
+    ] {
+        let res = app
+            .post(
+                &format!("/api/v1/cases/{third}/clock-events"),
+                Some(&coordinator),
+                &json!({"event": event, "on": today, "decided_by_court_id": by}),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "{event}");
+    }
     for n in 0..3 {
         let via = if n % 2 == 0 { &app } else { &peer };
         ids.push(book_future_nth(via, n).await.booking_id);

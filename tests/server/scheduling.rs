@@ -434,6 +434,14 @@ impl Db {
         .expect("count outbox")
     }
 
+    async fn exec(&mut self, sql: &str, bind: i64) {
+        match self {
+            Db::Sqlite(c) => sqlx::query(sql).bind(bind).execute(c).await.map(|_| ()),
+            Db::Postgres(c) => sqlx::query(sql).bind(bind).execute(c).await.map(|_| ()),
+        }
+        .expect("execute");
+    }
+
     async fn insert_slot(&mut self, room: i64, starts: DateTime<Utc>, ends: DateTime<Utc>) -> i64 {
         let sql =
             "INSERT INTO slots (host_room_id, starts_at, ends_at) VALUES ($1, $2, $3) RETURNING id";
@@ -914,24 +922,75 @@ async fn a_bad_calendar_is_refused_and_only_the_top_courts_admin_keeps_it(app: T
         }
     };
     let year = 2031;
-    for body in [
-        json!([{"day": "2031-05-10", "kind": "workday", "name": "调休"}]),
-        json!([{"day": "2031-05-10", "kind": "workday", "name": "调休", "follows_weekday": 6}]),
-        json!([{"day": "2031-05-10", "kind": "workday", "name": "调休", "follows_weekday": 0}]),
-        json!([{"day": "2031-05-01", "kind": "holiday", "name": "劳动节", "follows_weekday": 1}]),
-        json!([{"day": "2031-05-01", "kind": "vacation", "name": "劳动节"}]),
-        json!([{"day": "2032-05-01", "kind": "holiday", "name": "劳动节"}]),
-        json!([{"day": "2031-13-01", "kind": "holiday", "name": "劳动节"}]),
-        json!([{"day": "2031-5-1", "kind": "holiday", "name": "劳动节"}]),
-        json!([{"day": "2031-05-01", "kind": "holiday", "name": " "}]),
-        json!([{"day": "2031-05-01", "kind": "holiday", "name": "劳动节"}, {"day": "2031-05-01", "kind": "holiday", "name": "劳动节"}]),
+    for (body, row, code) in [
+        (
+            json!([{"day": "2031-05-10", "kind": "workday", "name": "调休"}]),
+            1,
+            "calendar_bad_follows",
+        ),
+        (
+            json!([{"day": "2031-05-10", "kind": "workday", "name": "调休", "follows_weekday": 6}]),
+            1,
+            "calendar_bad_follows",
+        ),
+        (
+            json!([{"day": "2031-05-10", "kind": "workday", "name": "调休", "follows_weekday": 0}]),
+            1,
+            "calendar_bad_follows",
+        ),
+        (
+            json!([{"day": "2031-05-01", "kind": "holiday", "name": "劳动节", "follows_weekday": 1}]),
+            1,
+            "calendar_bad_follows",
+        ),
+        (
+            json!([{"day": "2031-05-01", "kind": "vacation", "name": "劳动节"}]),
+            1,
+            "calendar_bad_kind",
+        ),
+        (
+            json!([{"day": "2032-05-01", "kind": "holiday", "name": "劳动节"}]),
+            1,
+            "calendar_wrong_year",
+        ),
+        (
+            json!([{"day": "2031-13-01", "kind": "holiday", "name": "劳动节"}]),
+            1,
+            "calendar_bad_day",
+        ),
+        (
+            json!([{"day": "2031-5-1", "kind": "holiday", "name": "劳动节"}]),
+            1,
+            "calendar_bad_day",
+        ),
+        (
+            json!([{"day": "2031-05-01", "kind": "holiday", "name": " "}]),
+            1,
+            "calendar_unnamed",
+        ),
+        (
+            json!([{"day": "2031-05-01", "kind": "holiday", "name": "劳动节"}, {"day": "2031-05-01", "kind": "holiday", "name": "劳动节"}]),
+            2,
+            "calendar_duplicate_day",
+        ),
+        // A make-up working day is a Saturday or Sunday (7 May 2031 is a Wednesday).
+        (
+            json!([{"day": "2031-05-01", "kind": "holiday", "name": "劳动节"}, {"day": "2031-05-07", "kind": "workday", "name": "调休", "follows_weekday": 1}]),
+            2,
+            "calendar_makeup_not_weekend",
+        ),
     ] {
-        assert_error(
+        let refused = assert_error(
             put(year, body.clone(), admin.clone()).await,
             422,
-            "invalid_input",
+            "calendar_invalid",
         )
         .await;
+        assert_eq!(
+            (&refused["errors"][0]["row"], &refused["errors"][0]["code"]),
+            (&json!(row), &json!(code)),
+            "{body}: {refused}"
+        );
     }
     assert_error(
         put(1999, json!([]), admin.clone()).await,
@@ -2198,7 +2257,9 @@ async fn an_idempotency_key_replays_the_first_answer(app: TestApp) {
     expect(without_key, 201, "no key").await;
 
     // A refused request leaves nothing behind: its retry runs again (and is refused again).
-    let taken = json!({"slot_id": slots[0]["id"], "case_id": xihu_cases[2], "local_room_id": d.xihu_rooms[1]});
+    // (西湖's third case has no high court review on record: it comes jointly with the high court.)
+    let taken = json!({"slot_id": slots[0]["id"], "case_id": xihu_cases[2], "local_room_id": d.xihu_rooms[1],
+                       "joint_court_id": d.high});
     assert_error(post(taken.clone(), "key-2".into()).await, 409, "slot_taken").await;
     let retry = post(taken.clone(), "key-2".into()).await;
     assert!(retry.headers().get("Idempotent-Replayed").is_none());
@@ -2673,9 +2734,20 @@ async fn eligibility_refusals_name_the_rule(app: TestApp) {
         "host_not_above",
     )
     .await;
-    // The SPC after the high court's review, or jointly with it.
+    // The SPC after the high court's review, or jointly with it: 西湖's third case has no
+    // review in its records, and saying so in `facts` does not change that.
     assert_ineligible(
-        apply(&app, &coord, ask(c[0], d.spc, json!({}))).await,
+        apply(&app, &coord, ask(c[2], d.spc, json!({}))).await,
+        "spc_needs_high_court_review",
+    )
+    .await;
+    assert_ineligible(
+        apply(
+            &app,
+            &coord,
+            ask(c[2], d.spc, json!({"facts": {"high_court_reviewed": true}})),
+        )
+        .await,
         "spc_needs_high_court_review",
     )
     .await;
@@ -2684,7 +2756,7 @@ async fn eligibility_refusals_name_the_rule(app: TestApp) {
             &app,
             &coord,
             ask(
-                c[0],
+                c[2],
                 d.spc,
                 json!({"facts": {"joint_with_high_court": true}}),
             ),
@@ -3284,7 +3356,7 @@ async fn auto_approval_books_the_chosen_slot_at_once(app: TestApp) {
         apply(
             &app,
             &coord,
-            json!({"case_id": c[2], "host_court_id": d.spc, "local_room_id": d.xihu_rooms[0],
+            json!({"case_id": c[2], "host_court_id": d.spc, "local_room_id": d.xihu_rooms[0], "joint_court_id": d.high,
                    "preferred": preferred(), "reason": "申请视频接访", "slot_id": slot_id,
                    "facts": {"high_court_reviewed": true}}),
         )
@@ -3548,3 +3620,182 @@ async fn holds_are_capped_in_redis() {
     };
     holds_are_capped(app).await;
 }
+
+// --- The SPC's rule reads the records, on every path (issue 17) --------------------------------
+
+/// What a case that a booking was made for under the old checkbox looks like: the high court's
+/// review is taken out of its records (the database only; the API never removes a review).
+async fn forget_review(app: &TestApp, case: i64) {
+    db(app)
+        .await
+        .exec(
+            "UPDATE cases SET review_decided_by_court_id = NULL WHERE id = $1",
+            case,
+        )
+        .await;
+}
+
+/// Direct bookings: refused without a high court's review in the records (an intermediate
+/// court's review is not one), booked with it or jointly with the high court.
+async fn the_spc_rule_holds_for_direct_bookings(app: TestApp) {
+    let d = demo(&app).await;
+    let coord = app.login("xihu.coord").await;
+    let c = cases(&app, &coord).await;
+    let slots = future_slots(&app, &coord, d.spc, d.spc_room1, Duration::hours(1), 3).await;
+    assert_ineligible(
+        book(&app, &coord, id(&slots[0]["id"]), c[2], d.xihu_rooms[0]).await,
+        "spc_needs_high_court_review",
+    )
+    .await;
+    let admin = app.login("admin").await;
+    let courts = app.get_ok("/api/v1/admin/courts", &admin).await;
+    let mid = id(&courts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["level"] == "intermediate")
+        .unwrap()["id"]);
+    let on = today().to_string();
+    for (event, by) in [
+        ("answered", None),
+        ("review_requested", None),
+        ("review_decided", Some(mid)),
+    ] {
+        expect(
+            app.post(
+                &format!("/api/v1/cases/{}/clock-events", c[2]),
+                Some(&coord),
+                &json!({"event": event, "on": on, "decided_by_court_id": by}),
+            )
+            .await,
+            200,
+            event,
+        )
+        .await;
+    }
+    assert_ineligible(
+        book(&app, &coord, id(&slots[0]["id"]), c[2], d.xihu_rooms[0]).await,
+        "spc_needs_high_court_review",
+    )
+    .await;
+    // Jointly with the high court, the SPC receives it.
+    expect(
+        app.post(
+            "/api/v1/bookings",
+            Some(&coord),
+            &json!({"slot_id": slots[0]["id"], "case_id": c[2], "local_room_id": d.xihu_rooms[0],
+                    "joint_court_id": d.high}),
+        )
+        .await,
+        201,
+        "joint booking",
+    )
+    .await;
+    // A case with the high court's review on record is booked as it is.
+    booked(&app, &coord, id(&slots[1]["id"]), c[0], d.xihu_rooms[1]).await;
+}
+on_both_backends!(spc_rule_direct, the_spc_rule_holds_for_direct_bookings);
+
+/// A reschedule checks the rule again: a booking whose case has no review on record (made when a
+/// checkbox was believed) is not moved, and stays where it was.
+async fn the_spc_rule_holds_for_reschedules(app: TestApp) {
+    let d = demo(&app).await;
+    let coord = app.login("xihu.coord").await;
+    let case = cases(&app, &coord).await[0];
+    let slots = future_slots(&app, &coord, d.spc, d.spc_room1, Duration::hours(1), 2).await;
+    let b = booked(&app, &coord, id(&slots[0]["id"]), case, d.xihu_rooms[0]).await;
+    forget_review(&app, case).await;
+    let (etag, _) = get_booking(&app, &coord, id(&b["id"])).await;
+    assert_ineligible(
+        send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/bookings/{}/reschedule", id(&b["id"])),
+            Some(&coord),
+            Some(&json!({"slot_id": slots[1]["id"], "reason": "改期"})),
+            &[("If-Match", &etag)],
+        )
+        .await,
+        "spc_needs_high_court_review",
+    )
+    .await;
+    let (_, now) = get_booking(&app, &coord, id(&b["id"])).await;
+    assert_eq!(
+        (&now["status"], &now["slot_id"]),
+        (&json!("booked"), &slots[0]["id"]),
+        "{now}"
+    );
+}
+on_both_backends!(spc_rule_reschedule, the_spc_rule_holds_for_reschedules);
+
+/// An application that was eligible when made is checked again when the SPC approves it into a
+/// slot and when the coordinator accepts the SPC's counter-proposal.
+async fn the_spc_rule_holds_for_approvals_and_counter_proposals(app: TestApp) {
+    let d = demo(&app).await;
+    let coord = app.login("xihu.coord").await;
+    let spc = app.login("spc.officer").await;
+    set_rules(&app, &spc, d.spc, json!({"auto_approve": false})).await;
+    let c = cases(&app, &coord).await;
+    let mut pending = Vec::new();
+    for case in [c[0], c[1]] {
+        let created = expect(
+            apply(
+                &app,
+                &coord,
+                json!({"case_id": case, "host_court_id": d.spc, "local_room_id": d.xihu_rooms[0],
+                       "preferred": preferred(), "reason": "申请视频接访",
+                       "facts": {"high_court_reviewed": true}}),
+            )
+            .await,
+            201,
+            "application",
+        )
+        .await;
+        assert_eq!(created["application"]["status"], "pending");
+        pending.push(id(&created["application"]["id"]));
+        forget_review(&app, case).await;
+    }
+    let slots = future_slots(&app, &coord, d.spc, d.spc_room1, Duration::hours(2), 2).await;
+    // The SPC approves the first into a slot: refused, nothing booked.
+    let (etag, _) = get_application(&app, &spc, pending[0]).await;
+    assert_ineligible(
+        review(
+            &app,
+            &spc,
+            pending[0],
+            &etag,
+            json!({"action": "approve", "slot_id": slots[0]["id"]}),
+        )
+        .await,
+        "spc_needs_high_court_review",
+    )
+    .await;
+    // The SPC proposes a slot for the second; the coordinator's acceptance is refused.
+    let (etag, _) = get_application(&app, &spc, pending[1]).await;
+    let (etag, _) = expect_tagged(
+        review(
+            &app,
+            &spc,
+            pending[1],
+            &etag,
+            json!({"action": "propose", "slot_id": slots[1]["id"], "note": "建议此时段"}),
+        )
+        .await,
+        200,
+        "propose",
+    )
+    .await;
+    assert_ineligible(
+        answer(&app, &coord, pending[1], &etag, json!({"action": "accept"})).await,
+        "spc_needs_high_court_review",
+    )
+    .await;
+    for a in &pending {
+        let (_, now) = get_application(&app, &coord, *a).await;
+        assert_eq!(now["booking_id"], Value::Null, "{now}");
+    }
+}
+on_both_backends!(
+    spc_rule_approval_and_counter_proposal,
+    the_spc_rule_holds_for_approvals_and_counter_proposals
+);

@@ -481,7 +481,8 @@ async fn cases_carry_masked_contacts_clocks_and_one_extension() {
     let app = TestApp::spawn().await;
     let coord = app.login("xihu.coord").await;
     let cases = app.get_ok("/api/v1/cases", &coord).await;
-    let case = &cases[0];
+    // 西湖's third case is still in handling (the first two are answered and reviewed).
+    let case = &cases[2];
     let phone = case["petitioner_phone_masked"].as_str().unwrap();
     assert!(phone.contains("****") && phone.len() == 11, "{phone}");
     assert!(case["measures"].is_string() && case["goal"].is_string());
@@ -505,6 +506,18 @@ async fn cases_carry_masked_contacts_clocks_and_one_extension() {
         "invalid_input",
     )
     .await;
+    // An answered case has no handling period left to extend.
+    assert_error(
+        app.post(
+            &format!("/api/v1/cases/{}/extension", cases[0]["id"]),
+            Some(&coord),
+            &json!({"days": 10, "reason": "复杂"}),
+        )
+        .await,
+        409,
+        "extension_not_applicable",
+    )
+    .await;
     let res = app
         .post(
             &path,
@@ -512,14 +525,35 @@ async fn cases_carry_masked_contacts_clocks_and_one_extension() {
             &json!({"days": 30, "reason": "涉及多方，需协调"}),
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let extended: Value = res.json().await.unwrap();
+    assert_eq!(res.status(), 202);
+    let asked: Value = res.json().await.unwrap();
     let due =
         |v: &Value| chrono::NaiveDate::parse_from_str(v.as_str().unwrap(), "%Y-%m-%d").unwrap();
+    let case_path = format!("/api/v1/cases/{}", case["id"]);
+    let case_now = || {
+        let (app, coord, path) = (&app, &coord, &case_path);
+        async move { app.get_ok(path, coord).await }
+    };
     assert_eq!(
-        (due(&extended["clocks"]["handling_due"]) - due(&clocks["handling_due"])).num_days(),
-        30
+        case_now().await["clocks"]["handling_due"],
+        clocks["handling_due"],
+        "a request alone extends nothing"
     );
+    let head = app.login("zj.supervisor").await;
+    let res = app
+        .post(
+            &format!("/api/v1/extensions/{}/decision", asked["id"]),
+            Some(&head),
+            &json!({"approve": true, "note": "同意"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let extended = case_now().await;
+    // 30 more days; the holiday rule may move the new last day on by a day or two.
+    let moved =
+        (due(&extended["clocks"]["handling_due"]) - due(&clocks["handling_due"])).num_days();
+    assert!((28..=34).contains(&moved), "{moved}");
+    assert_eq!(extended["extension_days"], 30);
     assert_error(
         app.post(&path, Some(&coord), &json!({"days": 5, "reason": "再延"}))
             .await,
@@ -543,7 +577,7 @@ async fn cases_carry_masked_contacts_clocks_and_one_extension() {
         .await
         .unwrap();
     assert!(
-        !body.contains("13800001234") && !body.contains("33010619650101123X"),
+        !body.contains("13700007777") && !body.contains("330106198811207654"),
         "{body}"
     );
 }

@@ -38,9 +38,21 @@ function main({ user }) {
       state.courts = courts;
       state.users = users;
       render();
+      renderCalendarWarnings(await call('/calendar').catch(() => ({ warnings: [] })));
     } catch (err) {
       fail(pageError, err);
     }
+  }
+
+  // A year whose holidays are not loaded (from 60 days before it starts): docs/clocks.md.
+  function renderCalendarWarnings(status) {
+    const box = $('#calendar-warnings');
+    if (!box) return;
+    const warnings = status?.warnings || [];
+    box.replaceChildren(...warnings.map((w) => h('p', { 'data-testid': 'calendar-warning', 'data-year': String(w.year) },
+      t('calendar.warning.calendar_year_missing', { year: w.year, days: Math.max(0, w.starts_in_days) }),
+      w.allow_unloaded ? [' ', t('calendar.warning.allowed', { year: w.year })] : null)));
+    box.hidden = warnings.length === 0;
   }
 
   function courtName(id) {

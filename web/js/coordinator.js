@@ -34,6 +34,8 @@ function main({ user }) {
     classing: false,
     outcomes: [],
     courtsAbove: [],
+    // Extension requests sent from this page, by case id: pending until a person in charge decides.
+    pendingExtension: {},
   };
 
   const pageError = $('#page-error');
@@ -360,11 +362,17 @@ function main({ user }) {
         h('dt', {}, t('case.clocks.handlingDue')), h('dd', { 'data-testid': 'case-handling-due' },
           day(k.handling_due) || '—',
           extended ? h('span', { class: 'hint' }, ` ${t('case.clocks.withExtension', { days: c.extension_days })}`) : null),
-        h('dt', {}, t('case.clocks.next')), h('dd', { 'data-testid': 'case-next-due', class: k.overdue ? 'overdue-text' : null }, nextWords),
+        h('dt', {}, t('case.clocks.next')), h('dd', { 'data-testid': 'case-next-due', class: k.overdue ? 'overdue-text' : null }, nextWords,
+          k.provisional ? h('span', { class: 'hint', 'data-testid': 'case-provisional' }, ` ${t('clock.provisional')}`) : null),
         extended ? [h('dt', {}, t('case.extension.reasonShown')), h('dd', { 'data-testid': 'case-extension' },
           t('case.extension.done', { days: c.extension_days, reason: c.extension_reason || '' }))] : null),
     ];
-    if (c.accepted_on && !extended) parts.push(extensionForm(c));
+    const answered = (k.all || []).some((x) => x.name === 'handling' && x.stopped);
+    const pending = state.pendingExtension[c.id];
+    if (pending) {
+      parts.push(h('p', { class: 'notice', 'data-testid': 'case-extension-pending' },
+        t('case.extension.pending', { days: pending.days, reason: pending.reason })));
+    } else if (c.accepted_on && !extended && !answered) parts.push(extensionForm(c));
     else if (!c.accepted_on) parts.push(h('p', { class: 'hint' }, t('case.extension.notAccepted')));
     return h('div', { class: 'clocks-block' }, parts);
   }
@@ -426,16 +434,16 @@ function main({ user }) {
       submit.disabled = true;
       submit.textContent = t('case.extension.working');
       try {
-        const updated = await withReauth(user, () => api(`/cases/${encodeURIComponent(c.id)}/extension`, {
+        // A request: nothing moves until a person in charge approves it (docs/clocks.md).
+        const asked = await withReauth(user, () => api(`/cases/${encodeURIComponent(c.id)}/extension`, {
           method: 'POST', body: { days: n, reason: why },
         }));
         state.extension = { open: false, days: '', reason: '' };
-        if (state.caseDetail?.id === c.id) state.caseDetail = { ...state.caseDetail, ...updated };
-        state.cases = state.cases.map((x) => (x.id === c.id ? { ...x, ...updated } : x));
+        state.pendingExtension[c.id] = asked;
         renderCase();
-        announce(t('case.extension.done', { days: updated.extension_days, reason: updated.extension_reason || '' }));
-        $('[data-testid=case-extension]')?.setAttribute('tabindex', '-1');
-        $('[data-testid=case-extension]')?.focus();
+        announce(t('case.extension.pending', { days: asked.days, reason: asked.reason }));
+        $('[data-testid=case-extension-pending]')?.setAttribute('tabindex', '-1');
+        $('[data-testid=case-extension-pending]')?.focus();
       } catch (err) {
         if (!handleAuthError(err)) showError(error, err, 'extension');
         submit.disabled = false;

@@ -6,7 +6,8 @@
 //! 1. the local side: the case, the video room and the accompanying officer belong to the local
 //!    court, and the case is not closed ([`local_side`]);
 //! 2. eligibility ([`check_eligibility`]): the host court is above the local court, the SPC
-//!    receives after the high court's review or jointly with it, the joint court is another
+//!    receives after the high court's review (read from the records, never from the request)
+//!    or jointly with it, the joint court is another
 //!    court above, and **a case holds at most one live booking with one host court**;
 //! 3. holds: a slot someone else holds is refused;
 //! 4. the store's write transaction (`BEGIN IMMEDIATE` on SQLite, an advisory lock per host
@@ -27,7 +28,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::applications::{ApplicationRow, EligibilityFacts};
 use crate::store::booking::{Answered, Book, BookingDetail, Replaced};
-use crate::store::{BookingRow, CaseRow, SlotRow, StoreError, now};
+use crate::store::{BookingRow, CaseRow, SlotRow, StoreError};
 
 /// A booking's answer: the 201 body of every path that books, and what an idempotent retry
 /// gets back.
@@ -165,8 +166,9 @@ pub async fn slot_above(
 pub struct Eligibility<'a> {
     pub host_court_id: i64,
     pub joint_court_id: Option<i64>,
-    /// The facts a coordinator states in an application; the paths that carry none skip the
-    /// rules that read them.
+    /// The facts a coordinator states in an application. Only their consistency is checked
+    /// (`joint_with_high_court` needs a `joint_court_id`); `high_court_reviewed` is ignored:
+    /// the high court's review is read from the records.
     pub facts: Option<&'a EligibilityFacts>,
     /// A reschedule: the live booking that this one replaces does not count against the case.
     pub replaces: Option<i64>,
@@ -186,18 +188,22 @@ pub async fn check_eligibility(
             "a session may be asked only of a court above yours",
         ));
     };
-    if let Some(facts) = e.facts {
-        if host.level == "supreme" && !facts.high_court_reviewed {
-            let high = above.iter().find(|c| c.level == "high").map(|c| c.id);
-            let joint_with_high = facts.joint_with_high_court && e.joint_court_id == high;
-            if !joint_with_high {
-                return Err(ineligible(
-                    "spc_needs_high_court_review",
-                    "the Supreme People's Court receives a case after the high court has reviewed it, \
-                     or jointly with the high court (name it as joint_court_id)",
-                ));
-            }
+    // The SPC receives a case the high court has reviewed, or jointly with that high court.
+    // Derived from the records on every path; the coordinator's `facts` are not believed.
+    if host.level == "supreme" {
+        let high = above.iter().find(|c| c.level == "high").map(|c| c.id);
+        let joint_with_high = high.is_some() && e.joint_court_id == high;
+        if !joint_with_high && store.high_court_review(local.case.id).await?.is_none() {
+            return Err(ineligible(
+                "spc_needs_high_court_review",
+                "the Supreme People's Court receives a case after the high court has reviewed it \
+                 (立案复查 recorded by a high court session on the case, or the case's review \
+                 decision recorded as the high court's), or jointly with the high court (name it \
+                 as joint_court_id)",
+            ));
         }
+    }
+    if let Some(facts) = e.facts {
         if facts.joint_with_high_court && e.joint_court_id.is_none() {
             return Err(ineligible(
                 "joint_court_missing",
@@ -226,7 +232,7 @@ async fn check_one_live_booking(
 ) -> Result<(), ApiError> {
     if state
         .store
-        .case_has_live_booking_with(case_id, host_court_id, now(), replaces)
+        .case_has_live_booking_with(case_id, host_court_id, state.clock.now(), replaces)
         .await?
     {
         return Err(ineligible(
@@ -333,7 +339,7 @@ pub async fn book(
             join_code_hash: &code.hash(),
             application,
             replaces,
-            at: now(),
+            at: state.clock.now(),
             idempotency: req.idempotency_key.map(|key| Answered {
                 user_id: staff.user_id,
                 key,
@@ -404,7 +410,13 @@ pub async fn auto_book(
             for range in &preferred {
                 for slot in state
                     .store
-                    .next_free_slots(a.host_court_id, &local.case.category, range.from, 20)
+                    .next_free_slots(
+                        a.host_court_id,
+                        &local.case.category,
+                        range.from,
+                        state.clock.now(),
+                        20,
+                    )
                     .await?
                 {
                     if slot.ends_at <= range.to {

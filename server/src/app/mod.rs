@@ -3,7 +3,9 @@
 //! queries.
 
 pub mod booking;
+pub mod calendar;
 pub mod clock;
+pub mod clocks;
 pub mod identity;
 pub mod ledger;
 pub mod session;

@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -12,10 +12,10 @@ use crate::auth::Staff;
 use crate::domain::Role;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
+use crate::store::StoreError;
 use crate::store::applications::{
     ApplicationRow, Decision, EligibilityFacts, NewApplication, TimeRange,
 };
-use crate::store::{StoreError, now};
 
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -59,8 +59,13 @@ pub fn check_text(field: &str, text: &str, max: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// [`check_preferred_at`] on the system clock (the fuzz target's entry).
 pub fn check_preferred(preferred: &[TimeRange]) -> Result<(), ApiError> {
-    let at = now();
+    check_preferred_at(preferred, crate::app::clock::Clock::system().now())
+}
+
+/// The preferred ranges, checked as of `at` (the application's clock).
+pub fn check_preferred_at(preferred: &[TimeRange], at: DateTime<Utc>) -> Result<(), ApiError> {
     if preferred.is_empty() || preferred.len() > 10 {
         return Err(ApiError::invalid("give 1 to 10 preferred time ranges"));
     }
@@ -136,7 +141,7 @@ pub async fn create_application(
     preconditions::once(&state, &req, staff.user_id, &body, |_key| async {
         check_text("reason", &body.reason, 2000)?;
         check_text("facts.note", &format!("{}.", body.facts.note), 2000)?;
-        check_preferred(&body.preferred)?;
+        check_preferred_at(&body.preferred, state.clock.now())?;
         let local = booking::local_side(
             &state,
             staff.court_id,
@@ -166,7 +171,7 @@ pub async fn create_application(
                 reason: body.reason.trim(),
                 facts: &body.facts,
                 created_by: staff.user_id,
-                at: now(),
+                at: state.clock.now(),
             })
             .await
         {
@@ -369,7 +374,7 @@ pub async fn review_application(
     }
     let version = if_match(&req)?;
     let store = &state.store;
-    let at = now();
+    let at = state.clock.now();
     let own_slot = |slot_id: i64| async move {
         let slot = store.slot(slot_id).await.map_err(not_found("slot_id"))?;
         if slot.court_id != a.host_court_id {
@@ -488,7 +493,7 @@ pub async fn answer_application(
     }
     let version = if_match(&req)?;
     let store = &state.store;
-    let at = now();
+    let at = state.clock.now();
     let mut booking = None;
     match body.into_inner() {
         Answer::Accept => {
@@ -507,7 +512,7 @@ pub async fn answer_application(
             preferred,
         } => {
             check_text("reason", &reason, 2000)?;
-            check_preferred(&preferred)?;
+            check_preferred_at(&preferred, state.clock.now())?;
             store
                 .decide_application(
                     a.id,

@@ -16,8 +16,8 @@ use crate::domain::{JoinCode, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::holds::{Caps, Placed};
 use crate::state::AppState;
+use crate::store::StoreError;
 use crate::store::booking::BookingDetail;
-use crate::store::{StoreError, now};
 
 /// How far ahead the slot list reaches when the caller does not say.
 const DEFAULT_SLOT_DAYS: i64 = 14;
@@ -53,7 +53,7 @@ pub async fn open_slots(
     query: web::Query<SlotQuery>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Coordinator])?;
-    let at = now();
+    let at = state.clock.now();
     let from = query.from.unwrap_or(at).max(at);
     let to = query.to.unwrap_or(from + Duration::days(DEFAULT_SLOT_DAYS));
     if to <= from || to - from > Duration::days(180) {
@@ -155,7 +155,8 @@ pub async fn place_hold(
         )),
         Placed::Held | Placed::Unavailable => Ok(HttpResponse::Created().json(HoldView {
             slot_id: slot.id,
-            expires_at: now() + Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(300)),
+            expires_at: state.clock.now()
+                + Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(300)),
         })),
     }
 }
@@ -331,13 +332,26 @@ pub async fn cancel_booking(
     let reason = require_reason(&body.reason)?;
     state
         .store
-        .cancel_booking(b.id, version, reason, staff.user_id, by_host, now())
+        .cancel_booking(
+            b.id,
+            version,
+            reason,
+            staff.user_id,
+            by_host,
+            state.clock.now(),
+        )
         .await?;
     let booking = load_booking(&state, b.id).await?;
     let case = state.store.case(b.case_id).await?;
     let alternatives = state
         .store
-        .next_free_slots(b.host_court_id, &case.category, now(), ALTERNATIVES)
+        .next_free_slots(
+            b.host_court_id,
+            &case.category,
+            state.clock.now(),
+            state.clock.now(),
+            ALTERNATIVES,
+        )
         .await?
         .into_iter()
         .map(SlotView::try_from)

@@ -43,12 +43,14 @@ pub async fn list_cases(
     staff: Staff,
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Coordinator])?;
+    let calendar = crate::app::clocks::calendar(&state).await?;
+    let today = state.clock.today();
     let cases: Vec<CaseView> = state
         .store
         .cases_of_court(staff.court_id)
         .await?
         .into_iter()
-        .map(CaseView::from)
+        .map(|c| CaseView::new(c, &calendar, today))
         .collect();
     Ok(HttpResponse::Ok().json(cases))
 }
@@ -75,16 +77,18 @@ pub async fn get_case(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let (case, ledger, changes) = ledger::case_file(&state.store, &staff, *id).await?;
-    Ok(HttpResponse::Ok().json(detail(case, ledger, changes)?))
+    Ok(HttpResponse::Ok().json(detail(&state, case, ledger, changes).await?))
 }
 
-fn detail(
+async fn detail(
+    state: &AppState,
     case: CaseRow,
     ledger: Vec<crate::store::LedgerRow>,
     changes: Vec<crate::store::ledger::ClassChangeRow>,
 ) -> Result<CaseDetail, ApiError> {
+    let calendar = crate::app::clocks::calendar(state).await?;
     Ok(CaseDetail {
-        case: case.into(),
+        case: CaseView::new(case, &calendar, state.clock.today()),
         ledger: ledger
             .into_iter()
             .map(LedgerEntryView::try_from)
@@ -203,7 +207,7 @@ pub async fn open_case(
             let (case, entries, changes) = ledger::case_file(&state.store, &staff, id).await?;
             Ok(HttpResponse::Created()
                 .insert_header(("Location", format!("/api/v1/cases/{id}")))
-                .json(detail(case, entries, changes)?))
+                .json(detail(&state, case, entries, changes).await?))
         }
         ledger::Opened::PossibleDuplicates(rows) => {
             let matches = rows
@@ -310,7 +314,7 @@ pub async fn log_contact(
     )
     .await?;
     let (case, entries, changes) = ledger::case_file(&state.store, &staff, *id).await?;
-    Ok(HttpResponse::Created().json(detail(case, entries, changes)?))
+    Ok(HttpResponse::Created().json(detail(&state, case, entries, changes).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -348,7 +352,7 @@ pub async fn change_class(
 ) -> Result<HttpResponse, ApiError> {
     ledger::change_class(&state.store, &staff, *id, body.case_class, &body.reason).await?;
     let (case, entries, changes) = ledger::case_file(&state.store, &staff, *id).await?;
-    Ok(HttpResponse::Ok().json(detail(case, entries, changes)?))
+    Ok(HttpResponse::Ok().json(detail(&state, case, entries, changes).await?))
 }
 
 /// The outcomes that fit the case's class, in order: what the UI offers.
@@ -451,18 +455,20 @@ pub struct ExtensionRequest {
     pub reason: String,
 }
 
-/// Extends the handling period of an accepted case, once, by up to 30 days, with a reason.
+/// Asks to extend the handling period of an accepted case that is not yet answered: once, by
+/// up to 30 days, with a reason. The request changes no clock: it applies when a person in
+/// charge approves it (`POST /api/v1/extensions/{id}/decision`, docs/clocks.md).
 #[utoipa::path(
     post,
     path = "/api/v1/cases/{id}/extension",
     params(("id" = i64, Path, description = "case id")),
     request_body = ExtensionRequest,
     responses(
-        (status = 200, body = CaseView),
+        (status = 202, description = "asked for; pending approval", body = crate::store::clocks::ExtensionRow),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 409, description = "already_done: extended before, or not yet accepted", body = ErrorBody),
+        (status = 409, description = "already_done: asked for or approved before; extension_not_applicable: not accepted, or already answered", body = ErrorBody),
         (status = 422, body = ErrorBody)
     ),
     security(("bearer" = [])),
@@ -476,22 +482,9 @@ pub async fn extend(
     body: web::Json<ExtensionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Coordinator])?;
-    if !(1..=30).contains(&body.days) {
-        return Err(ApiError::invalid("days: 1 to 30"));
-    }
-    let reason = body.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(ApiError::invalid("reason: 1 to 500 characters"));
-    }
     let case = own_case(&state, &staff, *id).await?;
-    state
-        .store
-        .extend_case(
-            case.id,
-            body.days,
-            reason,
-            &format!("user-{}", staff.user_id),
-        )
-        .await?;
-    Ok(HttpResponse::Ok().json(CaseView::from(state.store.case(case.id).await?)))
+    let asked =
+        crate::app::clocks::request_extension(&state, &staff, &case, body.days, &body.reason)
+            .await?;
+    Ok(HttpResponse::Accepted().json(asked))
 }

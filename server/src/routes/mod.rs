@@ -5,6 +5,7 @@ pub mod applications;
 pub mod auth;
 pub mod bookings;
 pub mod cases;
+pub mod clocks;
 pub mod connectivity;
 pub mod health;
 pub mod ics;
@@ -45,6 +46,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(cases::local_rooms)
                 .service(cases::read_identity)
                 .service(cases::extend)
+                .service(clocks::record_clock_event)
+                .service(clocks::overdue_clocks)
+                .service(clocks::pending_extensions)
+                .service(clocks::decide_extension)
+                .service(clocks::calendar_status)
+                .service(clocks::put_calendar_file)
+                .service(clocks::allow_unloaded)
                 .service(bookings::open_slots)
                 .service(bookings::create_booking)
                 .service(bookings::reissue_join_code)

@@ -13,8 +13,8 @@ use crate::domain::Role;
 use crate::error::{ApiError, ErrorBody};
 use crate::schedule::{Category, Template, TemplateDay, Window};
 use crate::state::AppState;
+use crate::store::StoreError;
 use crate::store::schedule::{CalendarEntry, HostSettings, OverrideRow, PublishReport};
-use crate::store::{StoreError, now};
 
 fn refused(e: crate::schedule::ScheduleError) -> ApiError {
     ApiError::Unprocessable {
@@ -107,7 +107,10 @@ pub async fn put_settings(
         .put_host_settings(&s, version, &format!("user-{}", staff.user_id))
         .await?;
     // The horizon may have grown or shrunk: this court's rooms, not every court's.
-    state.store.publish_rooms(Some(*id), now()).await?;
+    state
+        .store
+        .publish_rooms(Some(*id), state.clock.now())
+        .await?;
     Ok(with_etag(StatusCode::OK, saved.version, &saved))
 }
 
@@ -181,7 +184,7 @@ pub async fn put_template(
             &body.days,
             version,
             &format!("user-{}", staff.user_id),
-            now(),
+            state.clock.now(),
         )
         .await?;
     let (days, version) = state.store.template(*id).await?;
@@ -250,7 +253,7 @@ pub async fn add_override(
 ) -> Result<HttpResponse, ApiError> {
     own_room(&state, &staff, *id, true).await?;
     let day = parse_day(&body.day)?;
-    if day < crate::schedule::local_day(now()) {
+    if day < crate::schedule::local_day(state.clock.now()) {
         return Err(ApiError::Unprocessable {
             code: "day_past",
             message: "that day is over".into(),
@@ -273,7 +276,7 @@ pub async fn add_override(
             body.theme,
             &body.note,
             staff.user_id,
-            now(),
+            state.clock.now(),
         )
         .await?;
     Ok(HttpResponse::Created().json(OverrideSaved { id: oid, published }))
@@ -298,7 +301,7 @@ pub async fn delete_override(
     own_room(&state, &staff, room, true).await?;
     match state
         .store
-        .delete_override(room, oid, staff.user_id, now())
+        .delete_override(room, oid, staff.user_id, state.clock.now())
         .await
     {
         Ok(r) => Ok(HttpResponse::Ok().json(r)),
@@ -342,7 +345,7 @@ pub async fn room_calendar(
     query: web::Query<RangeQuery>,
 ) -> Result<HttpResponse, ApiError> {
     own_room(&state, &staff, *id, false).await?;
-    let from = query.from.unwrap_or_else(now);
+    let from = query.from.unwrap_or_else(|| state.clock.now());
     let to = query.to.unwrap_or(from + Duration::days(14));
     if to <= from || to - from > Duration::days(62) {
         return Err(ApiError::invalid(
@@ -378,14 +381,17 @@ fn check_year(year: i32) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Replaces one year's calendar (the State Council's notice, 国务院办公厅部分节假日安排). Only an
-/// admin of the top court: the calendar is national. Every templated room is republished.
+/// Replaces one year's calendar (the State Council's notice, 国务院办公厅部分节假日安排) and marks
+/// the year loaded. Only an admin of the top court: the calendar is national. Checked as a
+/// whole (each day once, make-up days on weekends, holidays named); a bad one changes nothing
+/// and is refused 422 `calendar_invalid` with every bad row (`row` = array element from 1).
+/// Every templated room is republished.
 #[utoipa::path(
     put,
     path = "/api/v1/calendar/{year}",
     params(("year" = i32, Path, description = "year")),
     request_body = [CalendarEntry],
-    responses((status = 200, body = PublishReport), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = PublishReport), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, description = "invalid_input (year), calendar_invalid (rows)", body = super::clocks::CalendarRefusal)),
     security(("bearer" = [])),
     tag = "schedule"
 )]
@@ -404,49 +410,13 @@ pub async fn put_calendar(
     }
     let year = *year;
     check_year(year)?;
-    let mut seen = std::collections::HashSet::new();
-    for e in body.iter() {
-        let day = parse_day(&e.day)?;
-        if day.format("%Y").to_string() != format!("{year:04}") {
-            return Err(ApiError::invalid(format!("{} is not in {year}", e.day)));
-        }
-        if !seen.insert(day) {
-            return Err(ApiError::invalid(format!("{} is given twice", e.day)));
-        }
-        match (e.kind.as_str(), e.follows_weekday) {
-            ("holiday", None) => {}
-            ("workday", Some(1..=5)) => {}
-            ("workday", _) => {
-                return Err(ApiError::invalid(format!(
-                    "{}: a make-up workday names the weekday (1–5) whose timetable it follows",
-                    e.day
-                )));
-            }
-            ("holiday", Some(_)) => {
-                return Err(ApiError::invalid(format!(
-                    "{}: a holiday follows no timetable",
-                    e.day
-                )));
-            }
-            (other, _) => {
-                return Err(ApiError::invalid(format!(
-                    "{}: kind is holiday or workday, not {other:?}",
-                    e.day
-                )));
-            }
-        }
-        if e.name.trim().is_empty() || e.name.chars().count() > 50 {
-            return Err(ApiError::invalid(format!(
-                "{}: name must be 1 to 50 characters",
-                e.day
-            )));
-        }
-    }
-    let report = state
-        .store
-        .put_calendar_year(year, &body, &format!("user-{}", staff.user_id), now())
-        .await?;
-    Ok(HttpResponse::Ok().json(report))
+    let rows = body
+        .into_inner()
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| (i + 1, e))
+        .collect();
+    super::clocks::load_year(&state, &staff, year, rows).await
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -59,10 +59,12 @@ pub struct CaseView {
     /// `YYYY-MM-DD` the petition was received and accepted.
     pub received_on: Option<String>,
     pub accepted_on: Option<String>,
-    /// Days the handling period was extended (at most 30, once), and why.
+    /// Days the handling period was extended with a person in charge's approval (at most 30,
+    /// once), and why; 0 until an extension is approved.
     pub extension_days: i32,
     pub extension_reason: Option<String>,
-    /// Statutory clocks (信访工作条例), in calendar days.
+    /// Statutory clocks (信访工作条例), in calendar days, a last day off moved to the next
+    /// working day (docs/clocks.md).
     pub clocks: Clocks,
     /// 诉访分离: litigation (涉诉) or petition (信访).
     pub case_class: crate::domain::CaseClass,
@@ -85,84 +87,12 @@ pub struct CaseView {
     pub opened_at: Option<DateTime<Utc>>,
 }
 
-/// What is due when (信访工作条例, calendar days): deciding on acceptance within 15 days of
-/// receipt; handling within 60 days of acceptance, extendable once by up to 30 days; after the
-/// written answer the petitioner may ask for a review (复查) within 30 days, decided within 30
-/// days, and then for a re-review (复核) on the same terms.
-#[derive(Serialize, ToSchema)]
-pub struct Clocks {
-    pub acceptance_due: Option<String>,
-    pub handling_due: Option<String>,
-    /// The petitioner's windows to ask, and the court's deadlines to decide.
-    pub review_request_until: Option<String>,
-    pub review_due: Option<String>,
-    pub rereview_request_until: Option<String>,
-    pub rereview_due: Option<String>,
-    /// The court's next open obligation, and whether it has passed.
-    pub next_due: Option<String>,
-    pub overdue: bool,
-}
+pub use crate::app::clock::Clocks;
 
-/// The dates a case's clocks run from (`YYYY-MM-DD`).
-#[derive(Default)]
-pub struct CaseDates<'a> {
-    pub received: Option<&'a str>,
-    pub accepted: Option<&'a str>,
-    pub extension_days: i32,
-    pub answered: Option<&'a str>,
-    pub review_requested: Option<&'a str>,
-    pub review_decided: Option<&'a str>,
-    pub rereview_requested: Option<&'a str>,
-}
-
-pub const ACCEPTANCE_DAYS: i64 = 15;
-pub const HANDLING_DAYS: i64 = 60;
-pub const REVIEW_DAYS: i64 = 30;
-
-impl Clocks {
-    pub fn of(d: &CaseDates<'_>, today: chrono::NaiveDate) -> Clocks {
-        let date =
-            |s: Option<&str>| s.and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-        let plus =
-            |d: Option<chrono::NaiveDate>, days: i64| d.map(|d| d + chrono::Duration::days(days));
-        let received = date(d.received);
-        let accepted = date(d.accepted);
-        let answered = date(d.answered);
-        let review_requested = date(d.review_requested);
-        let review_decided = date(d.review_decided);
-        let rereview_requested = date(d.rereview_requested);
-        let acceptance_due = plus(received, ACCEPTANCE_DAYS);
-        let handling_due = plus(accepted, HANDLING_DAYS + i64::from(d.extension_days));
-        let review_due = plus(review_requested, REVIEW_DAYS);
-        let rereview_due = plus(rereview_requested, REVIEW_DAYS);
-        // The court's obligation at the stage the case has reached.
-        let next = if rereview_requested.is_some() {
-            rereview_due
-        } else if review_requested.is_some() && review_decided.is_none() {
-            review_due
-        } else if accepted.is_some() && answered.is_none() {
-            handling_due
-        } else if received.is_some() && accepted.is_none() {
-            acceptance_due
-        } else {
-            None
-        };
-        let text = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string());
-        Clocks {
-            acceptance_due: text(acceptance_due),
-            handling_due: text(handling_due),
-            review_request_until: text(plus(answered, REVIEW_DAYS)),
-            review_due: text(review_due),
-            rereview_request_until: text(plus(review_decided, REVIEW_DAYS)),
-            rereview_due: text(rereview_due),
-            next_due: text(next),
-            overdue: next.is_some_and(|d| d < today),
-        }
-    }
-}
-
-impl From<CaseRow> for CaseView {
-    fn from(c: CaseRow) -> Self {
+impl CaseView {
+    /// The case with its clocks on the national calendar, as of `today` (`app/clocks.rs`).
+    pub fn new(c: CaseRow, calendar: &crate::schedule::Calendar, today: chrono::NaiveDate) -> Self {
+        let clocks = crate::app::clocks::of_case(&c, calendar, today);
         CaseView {
             id: c.id,
             case_number: c.case_number,
@@ -175,20 +105,7 @@ impl From<CaseRow> for CaseView {
             deadline: c.deadline,
             escalation_risk: c.escalation_risk,
             petitioner_phone_masked: mask_phone(&c.petitioner_phone),
-            clocks: Clocks::of(
-                &CaseDates {
-                    received: c.received_on.as_deref(),
-                    accepted: c.accepted_on.as_deref(),
-                    extension_days: c.extension_days,
-                    answered: c.answered_on.as_deref(),
-                    review_requested: c.review_requested_on.as_deref(),
-                    review_decided: c.review_decided_on.as_deref(),
-                    rereview_requested: c.rereview_requested_on.as_deref(),
-                },
-                chrono::Utc::now()
-                    .with_timezone(&crate::app::clock::beijing())
-                    .date_naive(),
-            ),
+            clocks,
             measures: c.measures,
             goal: c.goal,
             received_on: c.received_on,
@@ -454,76 +371,4 @@ pub struct SessionDetail {
     pub session: SessionView,
     pub transcript: TranscriptView,
     pub events: Vec<EventView>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statutory_clocks() {
-        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
-        let d = |received, accepted, extension_days| CaseDates {
-            received,
-            accepted,
-            extension_days,
-            ..CaseDates::default()
-        };
-        let c = Clocks::of(&d(Some("2026-11-01"), None, 0), today);
-        assert_eq!(
-            (
-                c.acceptance_due.as_deref(),
-                c.next_due.as_deref(),
-                c.overdue
-            ),
-            (Some("2026-11-16"), Some("2026-11-16"), true)
-        );
-        let c = Clocks::of(&d(Some("2026-11-01"), Some("2026-11-10"), 0), today);
-        assert_eq!(
-            (c.handling_due.as_deref(), c.next_due.as_deref(), c.overdue),
-            (Some("2027-01-09"), Some("2027-01-09"), false)
-        );
-        let c = Clocks::of(&d(Some("2026-11-01"), Some("2026-11-10"), 30), today);
-        assert_eq!(c.handling_due.as_deref(), Some("2027-02-08"));
-        assert_eq!(Clocks::of(&CaseDates::default(), today).next_due, None);
-        // Answered: the petitioner has 30 days to ask for a review; nothing is due from the court.
-        let answered = CaseDates {
-            answered: Some("2026-11-20"),
-            ..d(Some("2026-10-01"), Some("2026-10-05"), 0)
-        };
-        let c = Clocks::of(&answered, today);
-        assert_eq!(
-            (c.review_request_until.as_deref(), c.next_due.as_deref()),
-            (Some("2026-12-20"), None)
-        );
-        // A review asked for is due 30 days later; after it, a re-review on the same terms.
-        let review = CaseDates {
-            review_requested: Some("2026-10-20"),
-            ..answered
-        };
-        assert_eq!(
-            (
-                Clocks::of(&review, today).next_due.as_deref(),
-                Clocks::of(&review, today).overdue
-            ),
-            (Some("2026-11-19"), true)
-        );
-        let decided = CaseDates {
-            review_decided: Some("2026-11-15"),
-            ..review
-        };
-        let c = Clocks::of(&decided, today);
-        assert_eq!(
-            (c.rereview_request_until.as_deref(), c.next_due.as_deref()),
-            (Some("2026-12-15"), None)
-        );
-        let rereview = CaseDates {
-            rereview_requested: Some("2026-11-25"),
-            ..decided
-        };
-        assert_eq!(
-            Clocks::of(&rereview, today).next_due.as_deref(),
-            Some("2026-12-25")
-        );
-    }
 }

@@ -458,6 +458,7 @@ mod tests {
             metrics,
             login_attempts: Default::default(),
             tasks,
+            clock: crate::app::clock::Clock::system(),
         });
         let req = actix_web::test::TestRequest::default()
             .insert_header(("upgrade", "websocket"))

@@ -471,18 +471,19 @@ impl Store {
         Ok(())
     }
 
-    /// Free slots of a host court from `from` on, matching `theme` where the slot has one,
+    /// Free slots of a host court from `from` on (`at` is now), matching `theme` where the slot has one,
     /// bookable under the court's notice and horizon: what a cancelled booking is offered.
     pub async fn next_free_slots(
         &self,
         host_court_id: i64,
         category: &str,
         from: DateTime<Utc>,
+        at: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<super::SlotRow>, StoreError> {
         let settings = self.host_settings(host_court_id).await?;
-        let earliest = from.max(Utc::now() + Duration::hours(i64::from(settings.min_notice_hours)));
-        let latest = Utc::now() + Duration::days(i64::from(settings.horizon_days));
+        let earliest = from.max(at + Duration::hours(i64::from(settings.min_notice_hours)));
+        let latest = at + Duration::days(i64::from(settings.horizon_days));
         let sql = "SELECT s.id, s.host_room_id, hr.name AS host_room_name, c.id AS court_id, \
                    c.name AS court_name, c.level AS court_level, s.starts_at, s.ends_at, s.theme \
                    FROM slots s JOIN host_rooms hr ON hr.id = s.host_room_id JOIN courts c ON c.id = hr.court_id \

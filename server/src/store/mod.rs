@@ -116,6 +116,7 @@ macro_rules! enqueue {
 pub mod admin;
 pub mod applications;
 pub mod booking;
+pub mod clocks;
 pub mod connectivity;
 pub mod identity;
 pub mod ledger;
@@ -400,7 +401,7 @@ impl Store {
         let sql = "SELECT id, court_id, case_number, petitioner_name, petitioner_id_number, subject, \
                    status, tier, lead, deadline, escalation_risk, petitioner_phone, measures, goal, received_on, \
                    accepted_on, extension_days, extension_reason, answered_on, review_requested_on, \
-                   review_decided_on, rereview_requested_on, category, case_class, petitioner_count, collective, \
+                   review_decided_on, rereview_requested_on, rereview_decided_on, category, case_class, petitioner_count, collective, \
                    representative, original_case_number, original_court, original_case_kind, matter, \
                    intake_channel, opened_by, opened_at FROM cases WHERE court_id = $1 \
                    ORDER BY escalation_risk DESC, id";
@@ -415,7 +416,7 @@ impl Store {
         let sql = "SELECT id, court_id, case_number, petitioner_name, petitioner_id_number, subject, \
                    status, tier, lead, deadline, escalation_risk, petitioner_phone, measures, goal, received_on, \
                    accepted_on, extension_days, extension_reason, answered_on, review_requested_on, \
-                   review_decided_on, rereview_requested_on, category, case_class, petitioner_count, collective, \
+                   review_decided_on, rereview_requested_on, rereview_decided_on, category, case_class, petitioner_count, collective, \
                    representative, original_case_number, original_court, original_case_kind, matter, \
                    intake_channel, opened_by, opened_at FROM cases WHERE id = $1";
         opened(on_pool!(self, |p| sqlx::query_as(sql)

@@ -57,6 +57,7 @@ pub struct CaseRow {
     pub review_requested_on: Option<String>,
     pub review_decided_on: Option<String>,
     pub rereview_requested_on: Option<String>,
+    pub rereview_decided_on: Option<String>,
     /// criminal, civil, administrative, enforcement, compensation or other.
     pub category: String,
     /// litigation (涉诉) or petition (信访).

@@ -94,6 +94,17 @@ pub struct CalendarEntry {
     pub follows_weekday: Option<i32>,
 }
 
+/// A year of the national calendar: loaded (its holidays are known), or allowed by an admin to
+/// take slots on the Monday–Friday pattern while not loaded.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct CalendarYear {
+    pub year: i32,
+    pub loaded: bool,
+    pub loaded_by: Option<String>,
+    pub allow_unloaded: bool,
+    pub allowed_by: Option<String>,
+}
+
 /// What publishing a room's availability changed.
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
 pub struct PublishReport {
@@ -519,6 +530,15 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
+            sqlx::query(
+                "INSERT INTO calendar_years (year, loaded, loaded_by, loaded_at) VALUES ($1, TRUE, $2, $3) \
+                 ON CONFLICT (year) DO UPDATE SET loaded = TRUE, loaded_by = $2, loaded_at = $3",
+            )
+            .bind(year)
+            .bind(actor)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
             let entry = audit::AuditEntry::new(
                 actor,
                 "schedule.calendar",
@@ -544,7 +564,75 @@ impl Store {
         .fetch_all(p)
         .await
         })?;
-        Ok(calendar_from(&rows))
+        let mut calendar = calendar_from(&rows);
+        self.add_years(&mut calendar).await?;
+        Ok(calendar)
+    }
+
+    /// The whole national calendar (a few dozen days a year), with the years it knows.
+    pub async fn calendar(&self) -> Result<Calendar, StoreError> {
+        let rows: Vec<CalendarEntry> = on_pool!(self, |p| sqlx::query_as(
+            "SELECT day, kind, name, follows_weekday FROM calendar_days"
+        )
+        .fetch_all(p)
+        .await)?;
+        let mut calendar = calendar_from(&rows);
+        self.add_years(&mut calendar).await?;
+        Ok(calendar)
+    }
+
+    async fn add_years(&self, calendar: &mut Calendar) -> Result<(), StoreError> {
+        for y in self.calendar_years().await? {
+            if y.loaded {
+                calendar.loaded_years.insert(y.year);
+            } else if y.allow_unloaded {
+                calendar.allowed_years.insert(y.year);
+            }
+        }
+        Ok(())
+    }
+
+    /// The years the calendar has a row for: loaded, or allowed while not loaded.
+    pub async fn calendar_years(&self) -> Result<Vec<CalendarYear>, StoreError> {
+        Ok(on_pool!(self, |p| {
+            sqlx::query_as(
+            "SELECT year, loaded, loaded_by, allow_unloaded, allowed_by FROM calendar_years ORDER BY year"
+        )
+        .fetch_all(p)
+        .await
+        })?)
+    }
+
+    /// An admin allows (or stops allowing) slots on a year whose calendar is not loaded;
+    /// audited, then every templated room is republished.
+    pub async fn allow_unloaded_year(
+        &self,
+        year: i32,
+        allow: bool,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<PublishReport, StoreError> {
+        in_write_tx!(self, |tx, lock| {
+            sqlx::query(
+                "INSERT INTO calendar_years (year, loaded, allow_unloaded, allowed_by, allowed_at) \
+                 VALUES ($1, FALSE, $2, $3, $4) ON CONFLICT (year) DO UPDATE SET \
+                 allow_unloaded = $2, allowed_by = $3, allowed_at = $4",
+            )
+            .bind(year)
+            .bind(allow)
+            .bind(actor)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            let entry = audit::AuditEntry::new(
+                actor,
+                "schedule.calendar_allow_unloaded",
+                format!("calendar:{year}"),
+                serde_json::json!({ "allow": allow }),
+            );
+            append_audit!(tx, lock, &entry);
+        });
+        self.publish_all(at).await
     }
 
     /// Republishes every room that has a template (at start-up and daily, so that the horizon
@@ -627,6 +715,9 @@ impl Store {
             schedule::compute(&template, &overrides, &calendar, from, to)
                 .into_iter()
                 .filter(|s| s.starts_at > at)
+                // A day of a year whose calendar is not loaded might be a holiday: nothing is
+                // offered on it unless an admin allowed that year (docs/clocks.md).
+                .filter(|s| calendar.publishable(schedule::local_day(s.starts_at)))
                 .collect();
 
         let mut report = PublishReport::default();

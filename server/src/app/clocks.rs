@@ -1,0 +1,259 @@
+//! A case's clocks as use cases: reading them on the calendar, recording the events that start
+//! and stop them, asking for an extension and approving it (负责人批准), and the list of
+//! overdue clocks. The rule for counting a period is `app/clock.rs`; docs/clocks.md says what
+//! each clock is.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::clock::{CaseDates, Clocks};
+use crate::auth::Staff;
+use crate::domain::Role;
+use crate::error::ApiError;
+use crate::schedule::Calendar;
+use crate::state::AppState;
+use crate::store::clocks::{CaseEvent, ExtensionRow};
+use crate::store::{CaseRow, StoreError};
+
+/// The national calendar, for computing clocks.
+pub async fn calendar(state: &AppState) -> Result<Calendar, ApiError> {
+    Ok(state.store.calendar().await?)
+}
+
+/// A case's clocks on the calendar, as of `today`.
+pub fn of_case(c: &CaseRow, calendar: &Calendar, today: NaiveDate) -> Clocks {
+    Clocks::of(
+        &CaseDates {
+            received: c.received_on.as_deref(),
+            accepted: c.accepted_on.as_deref(),
+            extension_days: c.extension_days,
+            answered: c.answered_on.as_deref(),
+            review_requested: c.review_requested_on.as_deref(),
+            review_decided: c.review_decided_on.as_deref(),
+            rereview_requested: c.rereview_requested_on.as_deref(),
+            rereview_decided: c.rereview_decided_on.as_deref(),
+        },
+        calendar,
+        today,
+    )
+}
+
+fn refuse(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::Unprocessable {
+        code,
+        message: message.into(),
+    }
+}
+
+fn text_of(field: &str, text: &str) -> Result<String, ApiError> {
+    let t = text.trim();
+    if t.is_empty() || t.chars().count() > 500 {
+        return Err(ApiError::invalid(format!("{field}: 1 to 500 characters")));
+    }
+    Ok(t.to_owned())
+}
+
+/// A coordinator of the case's court asks to extend its handling period. Nothing changes until
+/// a person in charge approves.
+pub async fn request_extension(
+    state: &AppState,
+    staff: &Staff,
+    case: &CaseRow,
+    days: i32,
+    reason: &str,
+) -> Result<ExtensionRow, ApiError> {
+    staff.require(&[Role::Coordinator])?;
+    if !(1..=30).contains(&days) {
+        return Err(ApiError::invalid("days: 1 to 30"));
+    }
+    let reason = text_of("reason", reason)?;
+    if case.accepted_on.is_none() || case.answered_on.is_some() {
+        return Err(ApiError::conflict(
+            "extension_not_applicable",
+            "only the handling period of an accepted case that is not yet answered is extended",
+        ));
+    }
+    let id = match state
+        .store
+        .request_extension(case.id, days, &reason, staff.user_id, state.clock.now())
+        .await
+    {
+        Ok(id) => id,
+        Err(StoreError::AlreadyDone) => {
+            return Err(ApiError::conflict(
+                "already_done",
+                "the handling period is extended once: this case already has an extension asked for or approved",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(state.store.extension(id).await?)
+}
+
+/// A person in charge decides on an extension: a supervisor of the case's court or of a court
+/// above it, never the one who asked. The note (审批意见) is required either way.
+pub async fn decide_extension(
+    state: &AppState,
+    staff: &Staff,
+    extension_id: i64,
+    approve: bool,
+    note: &str,
+) -> Result<ExtensionRow, ApiError> {
+    staff.require(&[Role::Supervisor])?;
+    let note = text_of("note", note)?;
+    let ext = match state.store.extension(extension_id).await {
+        Ok(e) => e,
+        Err(StoreError::NotFound) => return Err(ApiError::NotFound("extension")),
+        Err(e) => return Err(e.into()),
+    };
+    let case = state.store.case(ext.case_id).await?;
+    let in_charge = case.court_id == staff.court_id
+        || state
+            .store
+            .court_ancestors(case.court_id)
+            .await?
+            .iter()
+            .any(|c| c.id == staff.court_id);
+    if !in_charge {
+        return Err(ApiError::Denied {
+            code: "not_in_charge",
+            message: "an extension is approved by the leadership of the case's court or of a court above it".into(),
+        });
+    }
+    if ext.requested_by == Some(staff.user_id) {
+        return Err(ApiError::Denied {
+            code: "extension_self_approval",
+            message: "whoever asked for an extension may not approve it".into(),
+        });
+    }
+    match state
+        .store
+        .decide_extension(ext.id, approve, &note, staff.user_id, state.clock.now())
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Stale) => {
+            return Err(ApiError::conflict(
+                "extension_decided",
+                "this extension has already been decided",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(state.store.extension(ext.id).await?)
+}
+
+/// Records an event that starts or stops a clock, on the day it happened: never in the future,
+/// never before the event it follows, and once.
+pub async fn record_event(
+    state: &AppState,
+    case: &CaseRow,
+    event: CaseEvent,
+    on: &str,
+    decided_by_court_id: Option<i64>,
+    actor: &str,
+) -> Result<(), ApiError> {
+    let day = NaiveDate::parse_from_str(on, "%Y-%m-%d")
+        .ok()
+        .filter(|d| d.format("%Y-%m-%d").to_string() == on)
+        .ok_or_else(|| ApiError::invalid("on: a day written YYYY-MM-DD"))?;
+    if day > state.clock.today() {
+        return Err(refuse(
+            "clock_event_in_future",
+            "an event is recorded on the day it happened, not ahead of it",
+        ));
+    }
+    let day_of = |e: CaseEvent| match e {
+        CaseEvent::Answered => case.answered_on.as_deref(),
+        CaseEvent::ReviewRequested => case.review_requested_on.as_deref(),
+        CaseEvent::ReviewDecided => case.review_decided_on.as_deref(),
+        CaseEvent::RereviewRequested => case.rereview_requested_on.as_deref(),
+        CaseEvent::RereviewDecided => case.rereview_decided_on.as_deref(),
+    };
+    let before = match event.after() {
+        Some(prior) => match day_of(prior) {
+            Some(d) => Some(d),
+            None => {
+                return Err(refuse(
+                    "clock_event_out_of_order",
+                    format!("{} comes after {}", event.as_str(), prior.as_str()),
+                ));
+            }
+        },
+        None => case.accepted_on.as_deref(),
+    };
+    if before.is_some_and(|b| on < b) {
+        return Err(refuse(
+            "clock_event_out_of_order",
+            format!(
+                "{} cannot be earlier than the event it follows",
+                event.as_str()
+            ),
+        ));
+    }
+    if decided_by_court_id.is_some() && event != CaseEvent::ReviewDecided {
+        return Err(ApiError::invalid(
+            "decided_by_court_id belongs to review_decided only",
+        ));
+    }
+    if let Some(court) = decided_by_court_id {
+        let above = state.store.court_ancestors(case.court_id).await?;
+        if !above.iter().any(|c| c.id == court) {
+            return Err(ApiError::invalid(
+                "decided_by_court_id must be a court above the case's court",
+            ));
+        }
+    }
+    match state
+        .store
+        .record_case_event(case.id, event, on, decided_by_court_id, actor)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(StoreError::AlreadyDone) => Err(ApiError::conflict(
+            "already_done",
+            "this event is already recorded on the case",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// An open clock of the court's whose due day has passed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OverdueClock {
+    pub case_id: i64,
+    pub case_number: String,
+    /// `acceptance`, `handling`, `review` or `rereview`.
+    pub clock: &'static str,
+    /// `YYYY-MM-DD`.
+    pub due: String,
+    pub days_overdue: i64,
+    /// The due day rests on a year whose calendar is not loaded.
+    pub provisional: bool,
+}
+
+/// The overdue clocks of a court's cases: open clocks only, a stopped clock never is.
+pub async fn overdue(state: &AppState, court_id: i64) -> Result<Vec<OverdueClock>, ApiError> {
+    let calendar = calendar(state).await?;
+    let today = state.clock.today();
+    let mut out = Vec::new();
+    for case in state.store.cases_of_court(court_id).await? {
+        for c in of_case(&case, &calendar, today).all {
+            if !c.overdue {
+                continue;
+            }
+            let due = NaiveDate::parse_from_str(&c.due, "%Y-%m-%d").unwrap_or(today);
+            out.push(OverdueClock {
+                case_id: case.id,
+                case_number: case.case_number.clone(),
+                clock: c.name,
+                due: c.due,
+                days_overdue: (today - due).num_days(),
+                provisional: c.provisional,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.due.cmp(&b.due).then(a.case_id.cmp(&b.case_id)));
+    Ok(out)
+}

@@ -1,0 +1,276 @@
+//! The events that start and stop a case's clocks, extensions and their approval, and the
+//! records that show a high court reviewed a case. Queries only: the rules are in
+//! `app/clocks.rs`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{Store, StoreError, audit};
+
+/// An event on a case that starts or stops a clock (docs/clocks.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseEvent {
+    Answered,
+    ReviewRequested,
+    ReviewDecided,
+    RereviewRequested,
+    RereviewDecided,
+}
+
+impl CaseEvent {
+    pub fn parse(s: &str) -> Option<CaseEvent> {
+        Some(match s {
+            "answered" => CaseEvent::Answered,
+            "review_requested" => CaseEvent::ReviewRequested,
+            "review_decided" => CaseEvent::ReviewDecided,
+            "rereview_requested" => CaseEvent::RereviewRequested,
+            "rereview_decided" => CaseEvent::RereviewDecided,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseEvent::Answered => "answered",
+            CaseEvent::ReviewRequested => "review_requested",
+            CaseEvent::ReviewDecided => "review_decided",
+            CaseEvent::RereviewRequested => "rereview_requested",
+            CaseEvent::RereviewDecided => "rereview_decided",
+        }
+    }
+
+    /// The column that holds the event's day; a fixed set, never text from a request.
+    fn column(self) -> &'static str {
+        match self {
+            CaseEvent::Answered => "answered_on",
+            CaseEvent::ReviewRequested => "review_requested_on",
+            CaseEvent::ReviewDecided => "review_decided_on",
+            CaseEvent::RereviewRequested => "rereview_requested_on",
+            CaseEvent::RereviewDecided => "rereview_decided_on",
+        }
+    }
+
+    /// The event that must have happened before this one.
+    pub fn after(self) -> Option<CaseEvent> {
+        match self {
+            CaseEvent::Answered => None,
+            CaseEvent::ReviewRequested => Some(CaseEvent::Answered),
+            CaseEvent::ReviewDecided => Some(CaseEvent::ReviewRequested),
+            CaseEvent::RereviewRequested => Some(CaseEvent::ReviewDecided),
+            CaseEvent::RereviewDecided => Some(CaseEvent::RereviewRequested),
+        }
+    }
+}
+
+/// A request to extend a case's handling period, and its decision.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct ExtensionRow {
+    pub id: i64,
+    pub case_id: i64,
+    pub days: i32,
+    pub reason: String,
+    /// Null for an extension recorded before approvals existed (migration 0017).
+    pub requested_by: Option<i64>,
+    pub requested_at: DateTime<Utc>,
+    /// `pending`, `approved` or `refused`.
+    pub status: String,
+    pub decided_by: Option<i64>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decision_note: Option<String>,
+}
+
+const EXTENSION_COLUMNS: &str = "id, case_id, days, reason, requested_by, requested_at, status, \
+                                 decided_by, decided_at, decision_note";
+
+impl Store {
+    /// Records the day of a clock event on a case (first time only), audited.
+    pub async fn record_case_event(
+        &self,
+        case_id: i64,
+        event: CaseEvent,
+        day: &str,
+        decided_by_court: Option<i64>,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let column = event.column();
+        let sql = format!(
+            "UPDATE cases SET {column} = $2, \
+             review_decided_by_court_id = CASE WHEN $3 THEN $4 ELSE review_decided_by_court_id END \
+             WHERE id = $1 AND {column} IS NULL"
+        );
+        in_write_tx!(self, |tx, lock| {
+            let done = sqlx::query(&sql)
+                .bind(case_id)
+                .bind(day)
+                .bind(event == CaseEvent::ReviewDecided)
+                .bind(decided_by_court)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::AlreadyDone);
+            }
+            let entry = audit::AuditEntry::new(
+                actor,
+                "case.clock_event",
+                format!("case:{case_id}"),
+                serde_json::json!({"event": event.as_str(), "on": day, "decided_by_court": decided_by_court}),
+            );
+            append_audit!(tx, lock, &entry);
+        });
+        Ok(())
+    }
+
+    /// The extension requests of a case, newest first.
+    pub async fn extensions(&self, case_id: i64) -> Result<Vec<ExtensionRow>, StoreError> {
+        let sql = format!(
+            "SELECT {EXTENSION_COLUMNS} FROM case_extensions WHERE case_id = $1 ORDER BY id DESC"
+        );
+        Ok(on_pool!(self, |p| sqlx::query_as(&sql)
+            .bind(case_id)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    pub async fn extension(&self, id: i64) -> Result<ExtensionRow, StoreError> {
+        let sql = format!("SELECT {EXTENSION_COLUMNS} FROM case_extensions WHERE id = $1");
+        Ok(on_pool!(self, |p| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_one(p)
+            .await)?)
+    }
+
+    /// Asks for an extension; it applies only once approved. `AlreadyDone` when the case
+    /// already has a pending or approved one.
+    pub async fn request_extension(
+        &self,
+        case_id: i64,
+        days: i32,
+        reason: &str,
+        user_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let id = in_write_tx!(self, |tx, lock| {
+            let open: Option<(i64,)> = sqlx::query_as(
+                "SELECT id FROM case_extensions WHERE case_id = $1 AND status IN ('pending', 'approved')",
+            )
+            .bind(case_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if open.is_some() {
+                return Err(StoreError::AlreadyDone);
+            }
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO case_extensions (case_id, days, reason, requested_by, requested_at, status) \
+                 VALUES ($1, $2, $3, $4, $5, 'pending') RETURNING id",
+            )
+            .bind(case_id)
+            .bind(days)
+            .bind(reason)
+            .bind(user_id)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?;
+            let entry = audit::AuditEntry::new(
+                format!("user-{user_id}"),
+                "case.extension_requested",
+                format!("case:{case_id}"),
+                serde_json::json!({"extension": id, "days": days, "reason": reason}),
+            );
+            append_audit!(tx, lock, &entry);
+            id
+        });
+        Ok(id)
+    }
+
+    /// Approves or refuses a pending extension; an approval sets the case's extension in the
+    /// same transaction. `Stale` when it is no longer pending.
+    pub async fn decide_extension(
+        &self,
+        id: i64,
+        approve: bool,
+        note: &str,
+        user_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        in_write_tx!(self, |tx, lock| {
+            let row: Option<(i64, i32, String)> = sqlx::query_as(
+                "UPDATE case_extensions SET status = $2, decided_by = $3, decided_at = $4, decision_note = $5 \
+                 WHERE id = $1 AND status = 'pending' RETURNING case_id, days, reason",
+            )
+            .bind(id)
+            .bind(if approve { "approved" } else { "refused" })
+            .bind(user_id)
+            .bind(at)
+            .bind(note)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((case_id, days, reason)) = row else {
+                return Err(StoreError::Stale);
+            };
+            if approve {
+                sqlx::query(
+                    "UPDATE cases SET extension_days = $2, extension_reason = $3 WHERE id = $1",
+                )
+                .bind(case_id)
+                .bind(days)
+                .bind(&reason)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let entry = audit::AuditEntry::new(
+                format!("user-{user_id}"),
+                if approve {
+                    "case.extension_approved"
+                } else {
+                    "case.extension_refused"
+                },
+                format!("case:{case_id}"),
+                serde_json::json!({"extension": id, "days": days, "note": note}),
+            );
+            append_audit!(tx, lock, &entry);
+        });
+        Ok(())
+    }
+
+    /// Pending extension requests of the cases of a court and every court below it.
+    pub async fn pending_extensions_under(
+        &self,
+        court_id: i64,
+    ) -> Result<Vec<ExtensionRow>, StoreError> {
+        let cols = EXTENSION_COLUMNS
+            .split(", ")
+            .map(|c| format!("e.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "WITH RECURSIVE down(id, depth) AS ( \
+               SELECT CAST($1 AS BIGINT), 0 \
+               UNION ALL SELECT c.id, down.depth + 1 FROM courts c JOIN down ON c.parent_id = down.id \
+               WHERE down.depth < 16) \
+             SELECT {cols} FROM case_extensions e JOIN cases k ON k.id = e.case_id \
+             WHERE e.status = 'pending' AND k.court_id IN (SELECT id FROM down) ORDER BY e.id"
+        );
+        Ok(on_pool!(self, |p| sqlx::query_as(&sql)
+            .bind(court_id)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// What the records show of a high court's review of a case: a session hosted by a high
+    /// court on the case whose outcome is 立案复查 (`review_filed`), or the case's review (复查)
+    /// decision recorded as a high court's. `None` when neither is there.
+    pub async fn high_court_review(&self, case_id: i64) -> Result<Option<String>, StoreError> {
+        let sql = "SELECT 'session' FROM sessions s JOIN bookings b ON b.id = s.booking_id \
+                   JOIN courts c ON c.id = b.host_court_id \
+                   WHERE b.case_id = $1 AND s.outcome = 'review_filed' AND c.level = 'high' \
+                   UNION ALL \
+                   SELECT 'review_decision' FROM cases k JOIN courts c ON c.id = k.review_decided_by_court_id \
+                   WHERE k.id = $1 AND k.review_decided_on IS NOT NULL AND c.level = 'high'";
+        let found: Option<(String,)> = on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(case_id)
+            .fetch_optional(p)
+            .await)?;
+        Ok(found.map(|(how,)| how))
+    }
+}

@@ -1,0 +1,670 @@
+//! A case's clocks on the national calendar (docs/clocks.md), black-box over HTTP on SQLite and
+//! PostgreSQL, each on a fixed clock: the holiday rule, clocks that stop at their event, the
+//! overdue list, extensions approved by a person in charge, and the calendar's years (warnings,
+//! no slots on an unloaded year, uploads with row-numbered codes).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly by panicking"
+)]
+
+use crate::common;
+
+use chrono::{DateTime, Utc};
+use common::{Backend, TestApp, assert_error};
+use serde_json::{Value, json};
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+/// Runs `$body(app)` on SQLite and PostgreSQL, each application on a clock starting at `$at`.
+macro_rules! on_both_backends_at {
+    ($name:ident, $body:path, $at:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $body(
+                    TestApp::spawn_on_date(Backend::Sqlite, at($at))
+                        .await
+                        .expect("sqlite"),
+                )
+                .await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = TestApp::spawn_on_date(Backend::Postgres, at($at)).await {
+                    $body(app).await;
+                }
+            }
+        }
+    };
+}
+
+async fn cases(app: &TestApp, coord: &str) -> Vec<Value> {
+    app.get_ok("/api/v1/cases", coord)
+        .await
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn case(app: &TestApp, coord: &str, id: i64) -> Value {
+    app.get_ok(&format!("/api/v1/cases/{id}"), coord).await
+}
+
+async fn event(app: &TestApp, coord: &str, case: i64, body: Value) -> reqwest::Response {
+    app.post(
+        &format!("/api/v1/cases/{case}/clock-events"),
+        Some(coord),
+        &body,
+    )
+    .await
+}
+
+async fn recorded(app: &TestApp, coord: &str, case: i64, name: &str, on: &str) -> Value {
+    let res = event(app, coord, case, json!({"event": name, "on": on})).await;
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, 200, "{name} on {on}: {body}");
+    body
+}
+
+async fn court_id(app: &TestApp, name: &str) -> i64 {
+    let admin = app.login("admin").await;
+    app.get_ok("/api/v1/admin/courts", &admin)
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
+// --- the holiday rule ----------------------------------------------------------------------------
+
+/// docs/clocks.md's worked example: an answer recorded on 1 September 2026 gives the petitioner
+/// until 1 October to ask for a review; that is National Day, and the holiday runs to 7 October,
+/// so the window ends on Thursday 8 October.
+async fn the_holiday_rule_moves_a_deadline_past_national_day(app: TestApp) {
+    let coord = app.login("xihu.coord").await;
+    let c = cases(&app, &coord).await;
+    let id = c[2]["id"].as_i64().unwrap();
+    // Accepted 33 days before the clock's today (2 September): 31 July, due 60 days later on
+    // Tuesday 29 September, a working day.
+    assert_eq!(c[2]["accepted_on"], "2026-07-31");
+    assert_eq!(c[2]["clocks"]["handling_due"], "2026-09-29");
+    let answered = recorded(&app, &coord, id, "answered", "2026-09-01").await;
+    let clocks = &answered["clocks"];
+    assert_eq!(clocks["review_request_until"], "2026-10-08", "{clocks}");
+    // The answer stopped the handling clock: nothing is due from the court.
+    assert_eq!(clocks["next_due"], Value::Null, "{clocks}");
+    let handling = clocks["all"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "handling")
+        .unwrap();
+    assert_eq!(
+        (&handling["stopped"], &handling["overdue"]),
+        (&json!(true), &json!(false))
+    );
+}
+on_both_backends_at!(
+    holiday_rule,
+    the_holiday_rule_moves_a_deadline_past_national_day,
+    "2026-09-02T02:00:00Z"
+);
+
+// --- clocks stop at their event ------------------------------------------------------------------
+
+/// A re-review asked for on 20 October is due on 19 November; on the 20th it is overdue and on
+/// the overdue list. Once decided it is neither, although its day has passed.
+async fn a_decided_rereview_is_no_longer_overdue(app: TestApp) {
+    let coord = app.login("xihu.coord").await;
+    let c = cases(&app, &coord).await;
+    let id = c[2]["id"].as_i64().unwrap();
+    assert_eq!(c[2]["accepted_on"], "2026-10-18");
+    assert_eq!(
+        app.get_ok("/api/v1/clocks/overdue", &coord).await,
+        json!([]),
+        "nothing is overdue in the demo"
+    );
+    for (name, on) in [
+        ("answered", "2026-10-18"),
+        ("review_requested", "2026-10-19"),
+        ("review_decided", "2026-10-19"),
+        ("rereview_requested", "2026-10-20"),
+    ] {
+        recorded(&app, &coord, id, name, on).await;
+    }
+    let open = case(&app, &coord, id).await;
+    assert_eq!(open["clocks"]["next_due"], "2026-11-19");
+    assert_eq!(open["clocks"]["overdue"], true);
+    let overdue = app.get_ok("/api/v1/clocks/overdue", &coord).await;
+    assert_eq!(
+        overdue,
+        json!([{"case_id": id, "case_number": c[2]["case_number"], "clock": "rereview",
+                "due": "2026-11-19", "days_overdue": 1, "provisional": false}])
+    );
+
+    recorded(&app, &coord, id, "rereview_decided", "2026-11-19").await;
+    let closed = case(&app, &coord, id).await;
+    let clocks = &closed["clocks"];
+    assert_eq!(
+        (&clocks["next_due"], &clocks["overdue"]),
+        (&Value::Null, &json!(false)),
+        "{clocks}"
+    );
+    assert_eq!(clocks["rereview_due"], "2026-11-19");
+    assert!(
+        clocks["all"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["overdue"] == false),
+        "{clocks}"
+    );
+    assert_eq!(
+        app.get_ok("/api/v1/clocks/overdue", &coord).await,
+        json!([])
+    );
+}
+on_both_backends_at!(
+    rereview_closes,
+    a_decided_rereview_is_no_longer_overdue,
+    "2026-11-20T02:00:00Z"
+);
+
+/// Every bad clock event is refused with its code, and none changes the case.
+async fn bad_clock_events_are_refused(app: TestApp) {
+    let coord = app.login("xihu.coord").await;
+    let c = cases(&app, &coord).await;
+    let id = c[2]["id"].as_i64().unwrap();
+    let shangcheng = court_id(&app, "杭州市上城区人民法院").await;
+    let high = court_id(&app, "浙江省高级人民法院").await;
+    for (body, status, code) in [
+        (
+            json!({"event": "closed", "on": "2026-11-01"}),
+            422,
+            "invalid_input",
+        ),
+        (
+            json!({"event": "answered", "on": "2026-11-31"}),
+            422,
+            "invalid_input",
+        ),
+        (
+            json!({"event": "answered", "on": "2026-11-1"}),
+            422,
+            "invalid_input",
+        ),
+        (
+            json!({"event": "answered", "on": "2026-11-21"}),
+            422,
+            "clock_event_in_future",
+        ),
+        (
+            json!({"event": "answered", "on": "2026-10-17"}),
+            422,
+            "clock_event_out_of_order",
+        ),
+        (
+            json!({"event": "review_decided", "on": "2026-11-01"}),
+            422,
+            "clock_event_out_of_order",
+        ),
+        (
+            json!({"event": "answered", "on": "2026-11-01", "decided_by_court_id": high}),
+            422,
+            "invalid_input",
+        ),
+    ] {
+        assert_error(event(&app, &coord, id, body.clone()).await, status, code).await;
+    }
+    recorded(&app, &coord, id, "answered", "2026-11-01").await;
+    recorded(&app, &coord, id, "review_requested", "2026-11-02").await;
+    for (body, status, code) in [
+        (
+            json!({"event": "answered", "on": "2026-11-03"}),
+            409,
+            "already_done",
+        ),
+        (
+            json!({"event": "review_decided", "on": "2026-11-01"}),
+            422,
+            "clock_event_out_of_order",
+        ),
+        (
+            json!({"event": "review_decided", "on": "2026-11-05", "decided_by_court_id": shangcheng}),
+            422,
+            "invalid_input",
+        ),
+    ] {
+        assert_error(event(&app, &coord, id, body.clone()).await, status, code).await;
+    }
+    let other = app.login("shangcheng.coord").await;
+    assert_error(
+        event(
+            &app,
+            &other,
+            id,
+            json!({"event": "review_decided", "on": "2026-11-05"}),
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let now = case(&app, &coord, id).await;
+    assert_eq!(now["clocks"]["review_due"], "2026-12-02");
+    assert_eq!(now["clocks"]["next_due"], "2026-12-02");
+}
+on_both_backends_at!(
+    clock_event_bad_input,
+    bad_clock_events_are_refused,
+    "2026-11-20T02:00:00Z"
+);
+
+// --- extensions ----------------------------------------------------------------------------------
+
+/// A coordinator's request moves nothing; a supervisor above approves with a note, and only
+/// then the handling clock moves. Everyone else is refused, each with a code.
+async fn an_extension_applies_only_once_approved(app: TestApp) {
+    let coord = app.login("xihu.coord").await;
+    let c = cases(&app, &coord).await;
+    let id = c[2]["id"].as_i64().unwrap();
+    assert_eq!(c[2]["clocks"]["handling_due"], "2026-09-29");
+    let path = format!("/api/v1/cases/{id}/extension");
+    for body in [
+        json!({"days": 31, "reason": "复杂"}),
+        json!({"days": 0, "reason": "复杂"}),
+        json!({"days": 10, "reason": " "}),
+    ] {
+        assert_error(
+            app.post(&path, Some(&coord), &body).await,
+            422,
+            "invalid_input",
+        )
+        .await;
+    }
+    let other = app.login("shangcheng.coord").await;
+    assert_error(
+        app.post(&path, Some(&other), &json!({"days": 5, "reason": "x"}))
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let res = app
+        .post(
+            &path,
+            Some(&coord),
+            &json!({"days": 30, "reason": "涉及多方，需协调"}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let asked: Value = res.json().await.unwrap();
+    assert_eq!(
+        (&asked["status"], &asked["days"], &asked["reason"]),
+        (&json!("pending"), &json!(30), &json!("涉及多方，需协调"))
+    );
+    let ext = asked["id"].as_i64().unwrap();
+    // Asked for, not approved: the clock has not moved.
+    assert_eq!(
+        case(&app, &coord, id).await["clocks"]["handling_due"],
+        "2026-09-29"
+    );
+    assert_error(
+        app.post(&path, Some(&coord), &json!({"days": 5, "reason": "再延"}))
+            .await,
+        409,
+        "already_done",
+    )
+    .await;
+
+    let decision = format!("/api/v1/extensions/{ext}/decision");
+    let approve = json!({"approve": true, "note": "同意延期30日"});
+    // Not a person in charge: the coordinator, an officer, a supervisor of an unrelated court.
+    assert_error(
+        app.post(&decision, Some(&coord), &approve).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let officer = app.login("zj.officer").await;
+    assert_error(
+        app.post(&decision, Some(&officer), &approve).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let admin = app.login("admin").await;
+    let shangcheng = court_id(&app, "杭州市上城区人民法院").await;
+    let res = app
+        .post(
+            "/api/v1/admin/users",
+            Some(&admin),
+            &json!({"court_id": shangcheng, "username": "shangcheng.head", "display_name": "上城法院 院长",
+                    "role": "supervisor", "password": "a-long-password-1"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let res = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            &json!({"username": "shangcheng.head", "password": "a-long-password-1"}),
+        )
+        .await;
+    let unrelated = res.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_error(
+        app.post(&decision, Some(&unrelated), &approve).await,
+        403,
+        "not_in_charge",
+    )
+    .await;
+
+    let head = app.login("zj.supervisor").await;
+    assert_eq!(
+        app.get_ok("/api/v1/extensions", &head).await[0]["id"],
+        json!(ext)
+    );
+    assert_error(
+        app.post(
+            &decision,
+            Some(&head),
+            &json!({"approve": true, "note": " "}),
+        )
+        .await,
+        422,
+        "invalid_input",
+    )
+    .await;
+    assert_error(
+        app.post("/api/v1/extensions/999999/decision", Some(&head), &approve)
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    let res = app.post(&decision, Some(&head), &approve).await;
+    assert_eq!(res.status(), 200);
+    let decided: Value = res.json().await.unwrap();
+    assert_eq!(
+        (&decided["status"], &decided["decision_note"]),
+        (&json!("approved"), &json!("同意延期30日"))
+    );
+    assert!(decided["decided_by"].is_i64() && decided["decided_at"].is_string());
+    // 31 July + 90 days = 29 October, a Thursday.
+    let now = case(&app, &coord, id).await;
+    assert_eq!(now["clocks"]["handling_due"], "2026-10-29");
+    assert_eq!(now["extension_days"], 30);
+    assert_error(
+        app.post(&decision, Some(&head), &approve).await,
+        409,
+        "extension_decided",
+    )
+    .await;
+    assert_eq!(app.get_ok("/api/v1/extensions", &head).await, json!([]));
+}
+on_both_backends_at!(
+    extension_approval,
+    an_extension_applies_only_once_approved,
+    "2026-09-02T02:00:00Z"
+);
+
+/// A refused extension leaves the clock where it was, and the case may ask again.
+async fn a_refused_extension_moves_nothing(app: TestApp) {
+    let coord = app.login("xihu.coord").await;
+    let id = cases(&app, &coord).await[2]["id"].as_i64().unwrap();
+    let path = format!("/api/v1/cases/{id}/extension");
+    let asked: Value = app
+        .post(
+            &path,
+            Some(&coord),
+            &json!({"days": 10, "reason": "需要补充调查"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let head = app.login("spc.supervisor").await;
+    let res = app
+        .post(
+            &format!("/api/v1/extensions/{}/decision", asked["id"]),
+            Some(&head),
+            &json!({"approve": false, "note": "理由不足"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let now = case(&app, &coord, id).await;
+    assert_eq!(now["clocks"]["handling_due"], "2026-09-29");
+    assert_eq!(now["extension_days"], 0);
+    let again = app
+        .post(
+            &path,
+            Some(&coord),
+            &json!({"days": 10, "reason": "补充了材料"}),
+        )
+        .await;
+    assert_eq!(again.status(), 202);
+}
+on_both_backends_at!(
+    extension_refusal,
+    a_refused_extension_moves_nothing,
+    "2026-09-02T02:00:00Z"
+);
+
+// --- the calendar's years ------------------------------------------------------------------------
+
+/// On 5 December 2026, 2027 starts in 27 days and is not loaded: the admin is warned, the demo's
+/// templated room offers nothing on 2027's days, and a clock ending in 2027 is provisional.
+/// Loading the year from the CSV file clears all three.
+async fn an_unloaded_year_is_warned_about_and_takes_no_slots(app: TestApp) {
+    let admin = app.login("admin").await;
+    let status = app.get_ok("/api/v1/calendar", &admin).await;
+    assert_eq!(
+        status["warnings"],
+        json!([{"code": "calendar_year_missing", "year": 2027, "starts_in_days": 27,
+                "allow_unloaded": false, "message": status["warnings"][0]["message"]}]),
+        "{status}"
+    );
+    let officer = app.login("spc.officer").await;
+    let rooms = app.get_ok("/api/v1/host-rooms", &officer).await;
+    let room = rooms
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "第三接谈室")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let days_of = |slots: &Value| -> Vec<String> {
+        slots
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["starts_at"].as_str().unwrap()[..10].to_owned())
+            .collect()
+    };
+    let calendar = |from: &str, to: &str| {
+        let (app, officer) = (&app, &officer);
+        let path = format!("/api/v1/host-rooms/{room}/calendar?from={from}&to={to}");
+        async move { app.get_ok(&path, officer).await }
+    };
+    // Friday 1 January 2027, inside the 28-day horizon, would be a plain Friday: nothing is
+    // offered on it. Thursday 31 December 2026 is known and offered.
+    assert_eq!(
+        days_of(&calendar("2026-12-31T16:00:00Z", "2027-01-01T16:00:00Z").await),
+        Vec::<String>::new()
+    );
+    assert!(!days_of(&calendar("2026-12-30T16:00:00Z", "2026-12-31T16:00:00Z").await).is_empty());
+    // 西湖's third case was accepted 33 days ago, on 2 November: 60 days end on Friday
+    // 1 January 2027, a working day as far as anyone knows, so provisional.
+    let coord = app.login("xihu.coord").await;
+    let c = cases(&app, &coord).await;
+    assert_eq!(
+        c[2]["clocks"]["handling_due"], "2027-01-01",
+        "{}",
+        c[2]["clocks"]
+    );
+    assert_eq!(c[2]["clocks"]["provisional"], true);
+
+    // A bad file changes nothing and names its rows.
+    let put_file = |year: i32, text: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            app.client
+                .put(app.url(&format!("/api/v1/calendar/{year}/file")))
+                .bearer_auth(admin)
+                .header("Content-Type", "text/csv")
+                .body(text)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = put_file(
+        2027,
+        "day,kind,name,follows_weekday\n2027-01-01,holiday,元旦,\n2027-01-01,holiday,元旦,\n2027-01-06,workday,调休,3\n",
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "calendar_invalid");
+    assert_eq!(
+        body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (
+                e["row"].as_u64().unwrap(),
+                e["code"].as_str().unwrap().to_owned()
+            ))
+            .collect::<Vec<_>>(),
+        [
+            (3, "calendar_duplicate_day".to_owned()),
+            (4, "calendar_makeup_not_weekend".to_owned())
+        ]
+    );
+    assert_eq!(app.get_ok("/api/v1/calendar/2027", &admin).await, json!([]));
+    assert_eq!(
+        app.get_ok("/api/v1/calendar", &admin).await["warnings"][0]["year"],
+        2027
+    );
+    // Not the top court's admin, and not as CSV.
+    let res = app
+        .client
+        .put(app.url("/api/v1/calendar/2027/file"))
+        .bearer_auth(&admin)
+        .header("Content-Type", "application/json")
+        .body("[]")
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 422, "invalid_input").await;
+
+    // The example file loads (a test of the format; it is not 2027's real schedule).
+    let res = put_file(2027, include_str!("../../config/calendar/2027.example.csv")).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert_eq!(
+        app.get_ok("/api/v1/calendar", &admin).await["warnings"],
+        json!([])
+    );
+    // The example makes 1–3 January holidays: the due day moves to Monday 4 January, now known.
+    let c = cases(&app, &coord).await;
+    assert_eq!(c[2]["clocks"]["handling_due"], "2027-01-04");
+    assert_eq!(c[2]["clocks"]["provisional"], false);
+}
+on_both_backends_at!(
+    unloaded_year,
+    an_unloaded_year_is_warned_about_and_takes_no_slots,
+    "2026-12-05T02:00:00Z"
+);
+
+/// An admin may allow slots on an unloaded year, explicitly; the warning stays.
+async fn an_admin_may_allow_an_unloaded_year(app: TestApp) {
+    let admin = app.login("admin").await;
+    let path = "/api/v1/calendar/2027/allow-unloaded";
+    let officer = app.login("spc.officer").await;
+    assert_error(
+        app.client
+            .put(app.url(path))
+            .bearer_auth(&officer)
+            .json(&json!({"allow": true}))
+            .send()
+            .await
+            .unwrap(),
+        403,
+        "forbidden",
+    )
+    .await;
+    let res = app
+        .client
+        .put(app.url(path))
+        .bearer_auth(&admin)
+        .json(&json!({"allow": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let report: Value = res.json().await.unwrap();
+    assert!(report["added"].as_u64().unwrap() > 0, "{report}");
+    // Friday 1 January 2027 now takes slots on the Monday–Friday pattern.
+    let rooms = app.get_ok("/api/v1/host-rooms", &officer).await;
+    let room = rooms
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "第三接谈室")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let day = app
+        .get_ok(
+            &format!("/api/v1/host-rooms/{room}/calendar?from=2026-12-31T16:00:00Z&to=2027-01-01T16:00:00Z"),
+            &officer,
+        )
+        .await;
+    assert!(!day.as_array().unwrap().is_empty(), "{day}");
+    let status = app.get_ok("/api/v1/calendar", &admin).await;
+    assert_eq!(status["warnings"][0]["allow_unloaded"], true, "{status}");
+    assert_error(
+        app.client
+            .put(app.url("/api/v1/calendar/2026/allow-unloaded"))
+            .bearer_auth(&admin)
+            .json(&json!({"allow": true}))
+            .send()
+            .await
+            .unwrap(),
+        409,
+        "calendar_loaded",
+    )
+    .await;
+}
+on_both_backends_at!(
+    allow_unloaded_year,
+    an_admin_may_allow_an_unloaded_year,
+    "2026-12-05T02:00:00Z"
+);
+
+/// The fixed clock is for tests: the served binary builds on the system clock, and no setting
+/// names it.
+#[test]
+fn only_tests_start_the_application_on_a_fixed_clock() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let main = std::fs::read_to_string(root.join("server/src/main.rs")).unwrap();
+    for name in ["starting_at", "build_with_clock"] {
+        assert!(!main.contains(name), "server/src/main.rs uses {name}");
+    }
+    let config = std::fs::read_to_string(root.join("server/src/config.rs")).unwrap();
+    assert!(!config.contains("app::clock"), "no setting builds a clock");
+}
