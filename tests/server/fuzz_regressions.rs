@@ -66,5 +66,5 @@ async fn a_calendar_day_not_written_yyyy_mm_dd_is_refused() {
         .send()
         .await
         .unwrap();
-    assert_error(res, 422, "invalid_input").await;
+    assert_error(res, 422, "calendar_invalid").await;
 }
