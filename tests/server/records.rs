@@ -1233,6 +1233,38 @@ async fn statistics_exports_and_bad_input(app: TestApp) {
     assert!(bytes.starts_with(b"PK\x03\x04"), "a ZIP container");
     assert!(bytes.len() > 2000);
 
+    // The monthly report: the figures, and the overdue clocks on a second sheet.
+    let month = today().format("%Y-%m").to_string();
+    let first = today().with_day(1).unwrap();
+    let last = (first + Duration::days(32))
+        .with_day(1)
+        .unwrap()
+        .pred_opt()
+        .unwrap();
+    let res = app
+        .get(
+            &format!(
+                "/api/v1/records/statistics?format=xlsx&report=monthly&from={first}&to={last}"
+            ),
+            Some(&zj),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["content-disposition"].to_str().unwrap(),
+        format!(
+            "attachment; filename=\"courtlink-monthly-{}-{month}.xlsx\"",
+            f.courts.zj
+        )
+    );
+    let monthly = res.bytes().await.unwrap();
+    let has = |bytes: &[u8], name: &[u8]| bytes.windows(name.len()).any(|w| w == name);
+    assert!(has(&monthly, b"xl/worksheets/sheet2.xml"), "a second sheet");
+    assert!(
+        !has(&bytes, b"xl/worksheets/sheet2.xml"),
+        "the plain export has one"
+    );
+
     for query in [
         "format=pdf",
         "format=",
@@ -1246,6 +1278,11 @@ async fn statistics_exports_and_bad_input(app: TestApp) {
         "court=",
         "month=2026-01",
         "lang=fr",
+        "report=weekly",
+        "report=monthly",
+        "report=monthly&format=csv",
+        "report=monthly&format=xlsx&from=2026-03-02&to=2026-03-31",
+        "report=monthly&format=xlsx&from=2026-03-01&to=2026-04-30",
         "lang=",
         "format=csv&lang=EN",
     ] {

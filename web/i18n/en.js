@@ -141,6 +141,7 @@ export default {
   'records.fig.satisfied': 'Satisfied or mostly',
   'records.export.csv': 'Export CSV',
   'records.export.xlsx': 'Export Excel (XLSX)',
+  'records.export.monthly': 'Monthly report (with overdue clocks)',
   'records.export.working': 'Exporting…',
   'records.export.done': 'Downloaded: {name}',
   'records.log.heading': 'Session log',

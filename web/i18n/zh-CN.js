@@ -141,6 +141,7 @@ export default {
   'records.fig.satisfied': '满意和基本满意',
   'records.export.csv': '导出 CSV',
   'records.export.xlsx': '导出 Excel（XLSX）',
+  'records.export.monthly': '导出月报（含超期期限）',
   'records.export.working': '正在导出……',
   'records.export.done': '已下载：{name}',
   'records.log.heading': '接访记录',

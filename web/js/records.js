@@ -194,13 +194,22 @@ function main({ user }) {
   });
 
   /** Export through fetch with the bearer token (a plain link would carry no token), then save the Blob. */
-  async function exportAs(format) {
+  async function exportAs(format, { monthly = false } = {}) {
     const box = $('#stats-error');
     const stateLine = $('#export-state');
     clearError(box);
     stateLine.textContent = t('records.export.working');
     const params = statsParams();
     params.set('format', format);
+    if (monthly) {
+      // The month of the chosen first day (this month by default), whole.
+      const day = params.get('from') || shanghaiDay(new Date());
+      const [y, m] = day.split('-').map(Number);
+      const last = new Date(Date.UTC(y, m, 0)).getUTCDate();
+      params.set('from', `${y}-${String(m).padStart(2, '0')}-01`);
+      params.set('to', `${y}-${String(m).padStart(2, '0')}-${String(last).padStart(2, '0')}`);
+      params.set('report', 'monthly');
+    }
     const fetchOnce = async () => {
       let response;
       try {
@@ -243,6 +252,7 @@ function main({ user }) {
   }
   $('#export-csv').addEventListener('click', () => exportAs('csv'));
   $('#export-xlsx').addEventListener('click', () => exportAs('xlsx'));
+  $('#export-monthly').addEventListener('click', () => exportAs('xlsx', { monthly: true }));
 
   // ---- session log ----
   function logParams() {

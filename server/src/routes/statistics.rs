@@ -10,6 +10,7 @@ use utoipa::IntoParams;
 
 use super::records::{MAX_PERIOD_DAYS, check_court, parse_day, period, reach_of};
 use crate::app::clock;
+use crate::app::clocks::{OverdueClock, overdue};
 use crate::app::statistics::{Figures, Part, ReportCourt, Statistics, report};
 use crate::auth::Staff;
 use crate::domain::CourtLevel;
@@ -30,6 +31,9 @@ pub struct StatsQuery {
     pub format: Option<String>,
     /// The language of a CSV or XLSX file: `zh-CN` (default) or `en`.
     pub lang: Option<String>,
+    /// `monthly`: the report a court files upward (月报), an XLSX workbook of one whole month
+    /// with the figures and the overdue clocks of the court and the courts below it.
+    pub report: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -87,6 +91,20 @@ pub async fn statistics(
             )));
         }
     };
+    let monthly = match query.report.as_deref() {
+        None => false,
+        Some("monthly") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "report: '{other}' is not monthly"
+            )));
+        }
+    };
+    if monthly && format != Format::Xlsx {
+        return Err(ApiError::invalid(
+            "report: the monthly report is an XLSX file: format=xlsx",
+        ));
+    }
     let court_id = query.court.unwrap_or(staff.court_id);
     let under = check_court(&state, &reach, court_id).await?;
     let today = Utc::now().with_timezone(&clock::beijing()).date_naive();
@@ -98,6 +116,11 @@ pub async fn statistics(
         Some(t) => parse_day("to", t)?,
         None => last_of_month(from),
     };
+    if monthly && (from.day() != 1 || to != last_of_month(from)) {
+        return Err(ApiError::invalid(
+            "from, to: the monthly report covers one whole month, from its first day to its last",
+        ));
+    }
     let instants = period(from, to)?;
     if (to - from).num_days() + 1 > MAX_PERIOD_DAYS {
         return Err(ApiError::invalid(format!(
@@ -105,6 +128,20 @@ pub async fn statistics(
         )));
     }
     let stats = report(&state.store, court_id, under, (from, to), instants).await?;
+    if monthly {
+        let overdue = overdue_below(&state, court_id, &reach).await?;
+        let name = format!("courtlink-monthly-{court_id}-{}", from.format("%Y-%m"));
+        return Ok(HttpResponse::Ok()
+            .insert_header((
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ))
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.xlsx\""),
+            ))
+            .body(monthly_xlsx(&stats, &overdue, lang)?));
+    }
     let filename = format!("courtlink-statistics-{court_id}-{from}-{to}");
     match format {
         Format::Json => Ok(HttpResponse::Ok().json(stats)),
@@ -316,10 +353,138 @@ fn csv_text(t: &str) -> String {
     }
 }
 
+fn fail(e: rust_xlsxwriter::XlsxError) -> ApiError {
+    ApiError::Internal(anyhow::anyhow!("xlsx: {e}"))
+}
+
 fn to_xlsx(s: &Statistics, lang: Lang) -> Result<Vec<u8>, ApiError> {
-    use rust_xlsxwriter::{Format as XFormat, Workbook};
-    let fail = |e: rust_xlsxwriter::XlsxError| ApiError::Internal(anyhow::anyhow!("xlsx: {e}"));
-    let mut book = Workbook::new();
+    let mut book = rust_xlsxwriter::Workbook::new();
+    stats_sheet(&mut book, s, lang)?;
+    book.save_to_buffer().map_err(fail)
+}
+
+/// The overdue clocks of the court and of every court below it that the reader may read.
+async fn overdue_below(
+    state: &AppState,
+    court_id: i64,
+    reach: &crate::store::records::Reach,
+) -> Result<Vec<(String, OverdueClock)>, ApiError> {
+    let courts = match reach {
+        crate::store::records::Reach::Court { subtree: false, .. } => {
+            vec![state.store.court(court_id).await?]
+        }
+        _ => state.store.courts_under(court_id).await?,
+    };
+    let mut out = Vec::new();
+    for c in courts {
+        for clock in overdue(state, c.id).await? {
+            out.push((c.name.clone(), clock));
+        }
+    }
+    Ok(out)
+}
+
+/// The monthly report a court files upward (月报): the statistics sheet, then the overdue
+/// clocks of the court and the courts below it.
+fn monthly_xlsx(
+    s: &Statistics,
+    overdue: &[(String, OverdueClock)],
+    lang: Lang,
+) -> Result<Vec<u8>, ApiError> {
+    use rust_xlsxwriter::Format as XFormat;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    stats_sheet(&mut book, s, lang)?;
+    let zh = lang == Lang::Zh;
+    let sheet = book.add_worksheet();
+    sheet
+        .set_name(if zh { "超期期限" } else { "Overdue clocks" })
+        .map_err(fail)?;
+    let bold = XFormat::new().set_bold();
+    let title = if zh {
+        format!(
+            "{} 超期未办的法定期限（截至 {}）",
+            s.court.name,
+            clock::local(s.computed_at).format("%Y-%m-%d")
+        )
+    } else {
+        format!(
+            "{}: overdue clocks (as of {})",
+            s.court.name,
+            clock::local(s.computed_at).format("%Y-%m-%d")
+        )
+    };
+    sheet
+        .write_string_with_format(0, 0, title, &bold)
+        .map_err(fail)?;
+    let headings: [&str; 6] = if zh {
+        ["法院", "案号", "期限", "应办结日", "超期天数", "暂定"]
+    } else {
+        [
+            "court",
+            "case_number",
+            "clock",
+            "due",
+            "days_overdue",
+            "provisional",
+        ]
+    };
+    for (col, h) in headings.iter().enumerate() {
+        sheet
+            .write_string_with_format(1, col as u16, *h, &bold)
+            .map_err(fail)?;
+        sheet
+            .set_column_width(col as u16, if col < 2 { 30 } else { 12 })
+            .map_err(fail)?;
+    }
+    if overdue.is_empty() {
+        sheet
+            .write_string(2, 0, if zh { "无超期期限" } else { "none" })
+            .map_err(fail)?;
+    }
+    for (i, (court, c)) in overdue.iter().enumerate() {
+        let row = i as u32 + 2;
+        sheet.write_string(row, 0, court).map_err(fail)?;
+        sheet.write_string(row, 1, &c.case_number).map_err(fail)?;
+        sheet
+            .write_string(row, 2, clock_name(c.clock, lang))
+            .map_err(fail)?;
+        sheet.write_string(row, 3, &c.due).map_err(fail)?;
+        sheet
+            .write_number(row, 4, c.days_overdue as f64)
+            .map_err(fail)?;
+        let provisional = match (zh, c.provisional) {
+            (true, true) => "是",
+            (true, false) => "否",
+            (false, p) => {
+                if p {
+                    "yes"
+                } else {
+                    "no"
+                }
+            }
+        };
+        sheet.write_string(row, 5, provisional).map_err(fail)?;
+    }
+    book.save_to_buffer().map_err(fail)
+}
+
+fn clock_name(clock: &str, lang: Lang) -> &str {
+    match (lang, clock) {
+        (Lang::Zh, "acceptance") => "受理告知",
+        (Lang::Zh, "handling") => "办理",
+        (Lang::Zh, "review") => "复查",
+        (Lang::Zh, "rereview") => "复核",
+        (_, other) => other,
+    }
+}
+
+/// The figures on a sheet of their own, as the statistics page shows them.
+fn stats_sheet(
+    book: &mut rust_xlsxwriter::Workbook,
+    s: &Statistics,
+    lang: Lang,
+) -> Result<(), ApiError> {
+    use rust_xlsxwriter::Format as XFormat;
     let sheet = book.add_worksheet();
     sheet
         .set_name(if lang == Lang::Zh {
@@ -378,7 +543,7 @@ fn to_xlsx(s: &Statistics, lang: Lang) -> Result<Vec<u8>, ApiError> {
             .map_err(fail)?;
         }
     }
-    book.save_to_buffer().map_err(fail)
+    Ok(())
 }
 
 #[cfg(test)]
