@@ -3696,6 +3696,63 @@ async fn the_spc_rule_holds_for_direct_bookings(app: TestApp) {
 }
 on_both_backends!(spc_rule_direct, the_spc_rule_holds_for_direct_bookings);
 
+/// The high court's 立案复查 logged on the case's ledger (the petitioner's matter taken up by
+/// the high court) counts as its review: the SPC then receives the case.
+async fn the_spc_rule_reads_the_ledger(app: TestApp) {
+    let d = demo(&app).await;
+    let coord = app.login("xihu.coord").await;
+    let c = cases(&app, &coord).await;
+    let slots = future_slots(&app, &coord, d.spc, d.spc_room1, Duration::hours(1), 1).await;
+    assert_ineligible(
+        book(&app, &coord, id(&slots[0]["id"]), c[2], d.xihu_rooms[0]).await,
+        "spc_needs_high_court_review",
+    )
+    .await;
+    expect(
+        app.post(
+            &format!("/api/v1/cases/{}/class", c[2]),
+            Some(&coord),
+            &json!({"case_class": "litigation", "reason": "申诉，属涉诉信访"}),
+        )
+        .await,
+        200,
+        "class",
+    )
+    .await;
+    // Received by the intermediate court, it is not the high court's review.
+    let admin = app.login("admin").await;
+    let courts = app.get_ok("/api/v1/admin/courts", &admin).await;
+    let mid = id(&courts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["level"] == "intermediate")
+        .unwrap()["id"]);
+    for (court, status) in [(mid, "refused"), (d.high, "booked")] {
+        expect(
+            app.post(
+                &format!("/api/v1/cases/{}/contacts", c[2]),
+                Some(&coord),
+                &json!({"channel": "letter", "receiving_court_id": court,
+                        "summary": "上级法院立案复查", "outcome": "review_filed"}),
+            )
+            .await,
+            201,
+            "contact",
+        )
+        .await;
+        if status == "refused" {
+            assert_ineligible(
+                book(&app, &coord, id(&slots[0]["id"]), c[2], d.xihu_rooms[0]).await,
+                "spc_needs_high_court_review",
+            )
+            .await;
+        }
+    }
+    booked(&app, &coord, id(&slots[0]["id"]), c[2], d.xihu_rooms[0]).await;
+}
+on_both_backends!(spc_rule_ledger, the_spc_rule_reads_the_ledger);
+
 /// A reschedule checks the rule again: a booking whose case has no review on record (made when a
 /// checkbox was believed) is not moved, and stays where it was.
 async fn the_spc_rule_holds_for_reschedules(app: TestApp) {

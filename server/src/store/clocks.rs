@@ -258,12 +258,17 @@ impl Store {
     }
 
     /// What the records show of a high court's review of a case: a session hosted by a high
-    /// court on the case whose outcome is 立案复查 (`review_filed`), or the case's review (复查)
-    /// decision recorded as a high court's. `None` when neither is there.
+    /// court on the case whose outcome is 立案复查 (`review_filed`); a contact on the case's
+    /// ledger received by a high court with that outcome (not replaced by a correction); or the
+    /// case's review (复查) decision recorded as a high court's. `None` when none is there.
     pub async fn high_court_review(&self, case_id: i64) -> Result<Option<String>, StoreError> {
         let sql = "SELECT 'session' FROM sessions s JOIN bookings b ON b.id = s.booking_id \
                    JOIN courts c ON c.id = b.host_court_id \
                    WHERE b.case_id = $1 AND s.outcome = 'review_filed' AND c.level = 'high' \
+                   UNION ALL \
+                   SELECT 'ledger' FROM ledger_entries l JOIN courts c ON c.id = l.receiving_court_id \
+                   WHERE l.case_id = $1 AND l.outcome = 'review_filed' AND c.level = 'high' \
+                   AND NOT EXISTS (SELECT 1 FROM ledger_entries x WHERE x.corrects_id = l.id) \
                    UNION ALL \
                    SELECT 'review_decision' FROM cases k JOIN courts c ON c.id = k.review_decided_by_court_id \
                    WHERE k.id = $1 AND k.review_decided_on IS NOT NULL AND c.level = 'high'";
