@@ -6,6 +6,7 @@
 #   FUZZ_SECONDS    seconds per target (default 30)
 #   FUZZ_SANITIZER  none (default) or address
 #   FUZZ_TARGETS    space-separated targets to run (default: all)
+#   FUZZ_BUILD_ONLY 1: build, then stop (.ci/run builds early, in the background, and runs later)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -23,6 +24,9 @@ targets=${FUZZ_TARGETS:-$(cargo fuzz list)}
 started=$(date +%s)
 cargo fuzz build --sanitizer "$sanitizer"
 echo "built the fuzz targets in $(($(date +%s) - started)) s"
+if [[ ${FUZZ_BUILD_ONLY:-} == 1 ]]; then
+  exit 0
+fi
 bin="target/$(rustc -vV | sed -n 's/^host: //p')/release"
 
 failed=()

@@ -28,9 +28,29 @@ use common::{Backend, DEMO_PASSWORD, REQUIRE_SERVICES, TestApp};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// One browser at a time: a call means two video encoders and two decoders, and this kind of
-/// machine has two cores.
-static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// Browsers at a time. A call means two video encoders and two decoders, and this kind of machine
+/// has two cores: a test with a call (or one that times the line) takes both places and runs
+/// alone. Run two at a time, calls missed their deadlines on a loaded machine (a relay over TCP
+/// not connected within 30 s, a connectivity report with no frame decoded yet), so they do not.
+/// Tests of pages without media (`admin`, `records`, `scheduling`, `device_check`) mostly wait
+/// for pages and the server and take one place: two of them share the machine.
+static BROWSERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// A place for one script of pages without media (see `BROWSERS`).
+async fn browser_place() -> tokio::sync::SemaphorePermit<'static> {
+    BROWSERS
+        .acquire()
+        .await
+        .expect("the semaphore is never closed")
+}
+
+/// Both places, for a script with a call: no other browser runs meanwhile.
+async fn browser_alone() -> tokio::sync::SemaphorePermit<'static> {
+    BROWSERS
+        .acquire_many(2)
+        .await
+        .expect("the semaphore is never closed")
+}
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -172,7 +192,7 @@ async fn main_path() {
     if !tools_present("main_path", true) {
         return;
     }
-    let _one = ONE_BROWSER.lock().await;
+    let _alone = browser_alone().await;
     let app = TestApp::spawn().await;
     run_script("main_path.mjs", Some(&app), Duration::from_secs(180)).await;
 }
@@ -184,7 +204,7 @@ async fn petitioner_languages() {
     if !tools_present("petitioner_languages", true) {
         return;
     }
-    let _one = ONE_BROWSER.lock().await;
+    let _alone = browser_alone().await;
     let app = TestApp::spawn().await;
     run_script(
         "petitioner_languages.mjs",
@@ -201,7 +221,7 @@ async fn call_recovery() {
     if !tools_present("call_recovery", true) {
         return;
     }
-    let _one = ONE_BROWSER.lock().await;
+    let _alone = browser_alone().await;
     let app = TestApp::spawn().await;
     run_script("call_recovery.mjs", Some(&app), Duration::from_secs(180)).await;
 }
@@ -223,7 +243,7 @@ async fn admin() {
     if !tools_present("admin", true) {
         return;
     }
-    let _one = ONE_BROWSER.lock().await;
+    let _place = browser_place().await;
     let app = TestApp::spawn().await;
     run_script("admin.mjs", Some(&app), Duration::from_secs(120)).await;
 }
@@ -237,7 +257,7 @@ async fn ledger() {
     if !tools_present("ledger", true) {
         return;
     }
-    let _one = ONE_BROWSER.lock().await;
+    let _place = browser_place().await;
     let app = TestApp::spawn().await;
     run_script("ledger.mjs", Some(&app), Duration::from_secs(120)).await;
 }
@@ -249,7 +269,7 @@ async fn records() {
     if !tools_present("records", true) {
         return;
     }
-    let _one = ONE_BROWSER.lock().await;
+    let _place = browser_place().await;
     let app = TestApp::spawn().await;
     let store = courtlink::store::Store::connect(
         secrecy::ExposeSecret::expose_secret(&app.settings.database.url),
@@ -280,7 +300,7 @@ async fn device_check() {
     if !tools_present("device_check", true) {
         return;
     }
-    let _one = ONE_BROWSER.lock().await;
+    let _place = browser_place().await;
     let app = TestApp::spawn().await;
     run_script("device_check.mjs", Some(&app), Duration::from_secs(90)).await;
 }
@@ -292,7 +312,7 @@ async fn connectivity() {
     if !tools_present("connectivity", true) {
         return;
     }
-    let _one = ONE_BROWSER.lock().await;
+    let _alone = browser_alone().await;
     let app = TestApp::spawn().await;
     run_script("connectivity.mjs", Some(&app), Duration::from_secs(150)).await;
 }
@@ -306,7 +326,7 @@ async fn scheduling() {
     if !tools_present("scheduling", true) {
         return;
     }
-    let _one = ONE_BROWSER.lock().await;
+    let _place = browser_place().await;
     // On a fixed clock (docs/clocks.md): Monday 16 November 2026, 14:00 in Beijing, so that next
     // week's Thursday and Friday are working days of a loaded year whatever today is. The pages
     // get the same instant (COURTLINK_NOW).
@@ -334,7 +354,7 @@ async fn relay_only_call(transport: &str) {
     let Some(relay) = Coturn::start(CoturnOptions::default()) else {
         return;
     };
-    let _one = ONE_BROWSER.lock().await;
+    let _alone = browser_alone().await;
     let url = relay.url(transport);
     let app = TestApp::spawn_with(Backend::Sqlite, move |s| {
         s.ice.turn_urls = vec![url];
@@ -393,7 +413,7 @@ async fn bad_line() {
     }) else {
         return;
     };
-    let _one = ONE_BROWSER.lock().await;
+    let _alone = browser_alone().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let mut child = net
         .command(&net.hub, env!("CARGO_BIN_EXE_courtlink"))
@@ -484,7 +504,7 @@ async fn connectivity_relay() {
     let Some(relay) = Coturn::start(CoturnOptions::default()) else {
         return;
     };
-    let _one = ONE_BROWSER.lock().await;
+    let _alone = browser_alone().await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
     let closed_port = closed.local_addr().expect("address").port();
     drop(closed);
@@ -523,7 +543,7 @@ async fn first_frame() {
     if !tools_present("first_frame", true) {
         return;
     }
-    let _one = ONE_BROWSER.lock().await;
+    let _alone = browser_alone().await;
     // With the waiting room on, only the first join of a seat waits today (a rejoining seat is
     // admitted again at once until the hub asks the host again, issue 15 item 5): run it with
     // COURTLINK_JOINS=1 per session, or after that lands.
