@@ -368,6 +368,11 @@ async fn build_world(
             let staff = add_user(court, format!("load.lr{id}.staff"), Role::Coordinator).await?;
             rooms.push(LocalRoom { id, staff });
         }
+        // The SPC receives a case once its high court has reviewed it, and the rule reads the
+        // records: every load case carries the high court's review decision.
+        let high = ancestors(court)
+            .into_iter()
+            .find(|a| courts.iter().any(|(id, l, _)| id == a && l == "high"));
         let mut cases = Vec::new();
         for j in 0..held_per_court[ci] + 2 {
             cases.push(
@@ -391,6 +396,17 @@ async fn build_world(
                     })
                     .await?,
             );
+            if let (Some(high), Some(&case)) = (high, cases.last()) {
+                store
+                    .record_case_event(
+                        case,
+                        crate::store::clocks::CaseEvent::ReviewDecided,
+                        "2026-01-05",
+                        Some(high),
+                        "load",
+                    )
+                    .await?;
+            }
         }
         // Later in the week, with the parent court: the j-th of its children takes its j-th
         // (room, hour), so that no two plans meet.
