@@ -269,7 +269,7 @@ impl Store {
                 .context("database.url is not a valid PostgreSQL URL")?;
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
-                .acquire_timeout(Duration::from_secs(15))
+                .acquire_timeout(Duration::from_secs(5))
                 .connect_with(options)
                 .await
                 .context("cannot connect to PostgreSQL")?;
