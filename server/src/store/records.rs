@@ -231,10 +231,12 @@ impl StatsRow {
     }
 }
 
-/// Sessions by the branch of the court that booked them.
+/// Sessions by the branch of the court that booked them and the branch of the court that
+/// hosted them (None when the host is outside the scope): one scan serves both.
 #[derive(sqlx::FromRow)]
-struct BookedTally {
+struct SessionTally {
     branch: i64,
+    host_branch: Option<i64>,
     class: String,
     booked: i64,
     cancelled: i64,
@@ -244,13 +246,6 @@ struct BookedTally {
     interrupted: i64,
     timed: i64,
     duration_seconds: f64,
-}
-
-/// Sessions by the branch of the court that hosted them.
-#[derive(sqlx::FromRow)]
-struct HostedTally {
-    branch: i64,
-    class: String,
     hosted: i64,
     rated: i64,
     satisfied: i64,
@@ -560,12 +555,12 @@ impl Store {
         }
         let mut tallies: Vec<(i64, String, Counts)> = Vec::new();
         for t in self
-            .fetch_sql::<BookedTally>(&self.booked_sql(court, under, from, to))
+            .fetch_sql::<SessionTally>(&self.sessions_sql(court, under, from, to))
             .await?
         {
             tallies.push((
                 t.branch,
-                t.class,
+                t.class.clone(),
                 Counts {
                     booked: t.booked,
                     cancelled: t.cancelled,
@@ -578,21 +573,18 @@ impl Store {
                     ..Counts::default()
                 },
             ));
-        }
-        for t in self
-            .fetch_sql::<HostedTally>(&hosted_sql(court, under, from, to))
-            .await?
-        {
-            tallies.push((
-                t.branch,
-                t.class,
-                Counts {
-                    hosted: t.hosted,
-                    rated: t.rated,
-                    satisfied: t.satisfied,
-                    ..Counts::default()
-                },
-            ));
+            if let Some(host_branch) = t.host_branch {
+                tallies.push((
+                    host_branch,
+                    t.class,
+                    Counts {
+                        hosted: t.hosted,
+                        rated: t.rated,
+                        satisfied: t.satisfied,
+                        ..Counts::default()
+                    },
+                ));
+            }
         }
         for t in self
             .fetch_sql::<ContactTally>(&contacts_sql(under, from, to))
@@ -654,10 +646,20 @@ impl Store {
         Ok(rows)
     }
 
-    fn booked_sql(&self, court: i64, under: Under, from: DateTime<Utc>, to: DateTime<Utc>) -> Sql {
+    /// Sessions in the period, grouped by the branch that booked them, the branch that hosted
+    /// them and the class of their case. The host is above the court that booked, so every
+    /// session hosted inside the scope was booked inside it: the host's branch is the court's own
+    /// when it hosted, else the court directly below it that did or lies above the one that did.
+    fn sessions_sql(
+        &self,
+        court: i64,
+        under: Under,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Sql {
         let mut sql = Sql::default();
         let scope = scope_of(&mut sql, under, "b");
-        let _ = court;
+        let root = sql.arg(Arg::Int(court));
         let (from, to) = (sql.arg(Arg::Time(from)), sql.arg(Arg::Time(to)));
         let duration = match self.dialect() {
             Dialect::Postgres => {
@@ -666,12 +668,29 @@ impl Store {
             Dialect::Sqlite => "((julianday(se.ended_at) - julianday(se.started_at)) * 86400.0)",
         };
         let branch = under.branch("b");
+        let host_branch = match under {
+            // Every court hosts inside the country; one below the SPC is in some province.
+            Under::All => {
+                format!(
+                    "CASE WHEN b.host_court_id = {root} THEN {root} ELSE b.province_court_id END"
+                )
+            }
+            // Inside a province only the high court and the intermediate courts host.
+            Under::Province(_) => format!(
+                "CASE WHEN b.host_court_id = {root} THEN {root} \
+                 WHEN b.host_court_id = b.city_court_id THEN b.city_court_id END"
+            ),
+            // Basic courts host nothing.
+            Under::City(_) | Under::Court(_) => {
+                format!("CASE WHEN b.host_court_id = {root} THEN {root} END")
+            }
+        };
         let live = "b.status <> 'cancelled'";
         let held = "b.status <> 'cancelled' AND se.status = 'ended'";
         let timed = "se.started_at IS NOT NULL AND se.ended_at IS NOT NULL";
         // Counts are cast to BIGINT: PostgreSQL sums integers into NUMERIC.
         sql.text = format!(
-            "SELECT {branch} AS branch, ca.case_class AS class, \
+            "SELECT {branch} AS branch, {host_branch} AS host_branch, ca.case_class AS class, \
                CAST(SUM(CASE WHEN {live} THEN 1 ELSE 0 END) AS BIGINT) AS booked, \
                CAST(SUM(CASE WHEN b.status = 'cancelled' THEN 1 ELSE 0 END) AS BIGINT) AS cancelled, \
                CAST(SUM(CASE WHEN {held} THEN 1 ELSE 0 END) AS BIGINT) AS held, \
@@ -682,9 +701,13 @@ impl Store {
                  THEN 1 ELSE 0 END) AS BIGINT) AS interrupted, \
                CAST(SUM(CASE WHEN {held} AND {timed} THEN 1 ELSE 0 END) AS BIGINT) AS timed, \
                CAST(COALESCE(SUM(CASE WHEN {held} AND {timed} THEN {duration} ELSE 0.0 END), 0.0) \
-                 AS DOUBLE PRECISION) AS duration_seconds \
+                 AS DOUBLE PRECISION) AS duration_seconds, \
+               CAST(SUM(CASE WHEN {live} THEN 1 ELSE 0 END) AS BIGINT) AS hosted, \
+               CAST(SUM(CASE WHEN {held} AND se.satisfaction IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS rated, \
+               CAST(SUM(CASE WHEN {held} AND se.satisfaction IN ('satisfied', 'basically_satisfied') \
+                 THEN 1 ELSE 0 END) AS BIGINT) AS satisfied \
              FROM bookings b JOIN sessions se ON se.booking_id = b.id JOIN cases ca ON ca.id = b.case_id \
-             WHERE {scope}b.starts_at >= {from} AND b.starts_at < {to} GROUP BY 1, 2"
+             WHERE {scope}b.starts_at >= {from} AND b.starts_at < {to} GROUP BY 1, 2, 3"
         );
         sql
     }
@@ -696,47 +719,6 @@ fn scope_of(sql: &mut Sql, under: Under, table: &str) -> String {
         .condition(sql, table)
         .map(|c| format!("{c} AND "))
         .unwrap_or_default()
-}
-
-/// Sessions by the branch of their host court: the court's own when it hosted, else the court
-/// directly below it that did (or lies above the one that did). A host court is above the court
-/// that booked, so every session hosted inside the scope was booked inside it.
-fn hosted_sql(court: i64, under: Under, from: DateTime<Utc>, to: DateTime<Utc>) -> Sql {
-    let mut sql = Sql::default();
-    let scope = scope_of(&mut sql, under, "b");
-    let root = sql.arg(Arg::Int(court));
-    let (from, to) = (sql.arg(Arg::Time(from)), sql.arg(Arg::Time(to)));
-    let below = match under {
-        Under::All => Some("b.province_court_id"),
-        Under::Province(_) => Some("b.city_court_id"),
-        // Basic courts host nothing.
-        Under::City(_) | Under::Court(_) => None,
-    };
-    let (branch, hosted_here) = match (under, below) {
-        // Every court hosts inside the country; one below the SPC is in some province.
-        (Under::All, Some(column)) => (
-            format!("CASE WHEN b.host_court_id = {root} THEN {root} ELSE {column} END"),
-            "1 = 1".to_owned(),
-        ),
-        // Inside a province only the high court and the intermediate courts host.
-        (_, Some(column)) => (
-            format!("CASE WHEN b.host_court_id = {root} THEN {root} ELSE {column} END"),
-            format!("(b.host_court_id = {root} OR b.host_court_id = {column})"),
-        ),
-        (_, None) => (root.clone(), format!("b.host_court_id = {root}")),
-    };
-    let held = "se.status = 'ended'";
-    sql.text = format!(
-        "SELECT {branch} AS branch, ca.case_class AS class, \
-           CAST(COUNT(*) AS BIGINT) AS hosted, \
-           CAST(SUM(CASE WHEN {held} AND se.satisfaction IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS rated, \
-           CAST(SUM(CASE WHEN {held} AND se.satisfaction IN ('satisfied', 'basically_satisfied') \
-             THEN 1 ELSE 0 END) AS BIGINT) AS satisfied \
-         FROM bookings b JOIN sessions se ON se.booking_id = b.id JOIN cases ca ON ca.id = b.case_id \
-         WHERE {scope}b.status <> 'cancelled' AND {hosted_here} \
-           AND b.starts_at >= {from} AND b.starts_at < {to} GROUP BY 1, 2"
-    );
-    sql
 }
 
 /// `a.outcome` answers the matter.
