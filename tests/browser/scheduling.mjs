@@ -410,7 +410,13 @@ run('scheduling', async () => {
   await coord.selectOption('[data-testid=sched-court]', String(spc.id));
   await coord.click('[data-testid=sched-next]');
   await coord.waitForSelector(`[data-testid=cal-slot][data-room="${ROOM}"][data-theme=""]`);
-  await coord.click(`[data-testid=cal-slot][data-room="${ROOM}"][data-theme=""] >> nth=0`);
+  // The slot is held first (the form is drawn again when the hold answers, which emptied a
+  // reason typed before it: CI, 2026-12-05); then the reason.
+  await Promise.all([
+    coord.waitForResponse((r) => r.url().endsWith('/api/v1/holds') && r.request().method() === 'POST'),
+    coord.click(`[data-testid=cal-slot][data-room="${ROOM}"][data-theme=""] >> nth=0`),
+  ]);
+  await coord.waitForSelector('[data-testid=hold-notice]');
   await coord.waitForSelector('[data-testid=apply-form]');
   await coord.fill('[data-testid=apply-reason]', '申请与浙江高院联合接访');
   await coord.check('[data-testid=fact-joint]');

@@ -145,6 +145,12 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
       api(`/holds/${encodeURIComponent(state.hold.slot_id)}`, { method: 'DELETE' }).catch(() => {});
       state.hold = null;
     }
+    // The form of the slot chosen before goes at once: typed into while the new hold is on its
+    // way, it would be drawn again empty when the hold answers.
+    if (state.chosen && state.chosen.id !== slot.id && !state.result) {
+      state.chosen = null;
+      renderAction();
+    }
     try {
       state.hold = await withReauth(user, () => api('/holds', { method: 'POST', body: { slot_id: slot.id } }));
       watchHold(state.hold);
