@@ -33,7 +33,7 @@ pub async fn writable_case(store: &Store, staff: &Staff, id: i64) -> Result<Case
     let case = case(store, id).await?;
     if case.court_id != staff.court_id {
         return Err(ApiError::Forbidden(
-            "only the case's own court writes its ledger",
+            "this case belongs to another court: only its own court changes it",
         ));
     }
     Ok(case)

@@ -10,24 +10,6 @@ use crate::domain::{CaseClass, Channel, Outcome, ReceivingOrgan, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::CaseRow;
-use crate::store::StoreError;
-
-/// A case of the caller's own court: 404 if there is none, 403 if it is another court's.
-async fn own_case(
-    state: &AppState,
-    staff: &Staff,
-    id: i64,
-) -> Result<crate::store::CaseRow, ApiError> {
-    let case = match state.store.case(id).await {
-        Ok(c) => c,
-        Err(StoreError::NotFound) => return Err(ApiError::NotFound("case")),
-        Err(e) => return Err(e.into()),
-    };
-    if case.court_id != staff.court_id {
-        return Err(ApiError::Forbidden("this case belongs to another court"));
-    }
-    Ok(case)
-}
 
 /// The cases of the coordinator's own court.
 #[utoipa::path(
@@ -434,8 +416,7 @@ pub async fn read_identity(
     staff: Staff,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    staff.require(&[Role::Coordinator])?;
-    let case = own_case(&state, &staff, *id).await?;
+    let case = crate::app::ledger::writable_case(&state.store, &staff, *id).await?;
     let number = state
         .store
         .read_identity_audited(case.id, &format!("user-{}", staff.user_id))
@@ -481,8 +462,7 @@ pub async fn extend(
     id: web::Path<i64>,
     body: web::Json<ExtensionRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    staff.require(&[Role::Coordinator])?;
-    let case = own_case(&state, &staff, *id).await?;
+    let case = crate::app::ledger::writable_case(&state.store, &staff, *id).await?;
     let asked =
         crate::app::clocks::request_extension(&state, &staff, &case, body.days, &body.reason)
             .await?;

@@ -12,25 +12,8 @@ use crate::auth::Staff;
 use crate::domain::Role;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::store::StoreError;
 use crate::store::clocks::{CaseEvent, ExtensionRow};
 use crate::store::schedule::{CalendarEntry, CalendarYear, PublishReport};
-
-async fn own_case(
-    state: &AppState,
-    staff: &Staff,
-    id: i64,
-) -> Result<crate::store::CaseRow, ApiError> {
-    let case = match state.store.case(id).await {
-        Ok(c) => c,
-        Err(StoreError::NotFound) => return Err(ApiError::NotFound("case")),
-        Err(e) => return Err(e.into()),
-    };
-    if case.court_id != staff.court_id {
-        return Err(ApiError::Forbidden("this case belongs to another court"));
-    }
-    Ok(case)
-}
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -71,8 +54,7 @@ pub async fn record_clock_event(
     id: web::Path<i64>,
     body: web::Json<ClockEventRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    staff.require(&[Role::Coordinator])?;
-    let case = own_case(&state, &staff, *id).await?;
+    let case = crate::app::ledger::writable_case(&state.store, &staff, *id).await?;
     let event = CaseEvent::parse(&body.event).ok_or_else(|| {
         ApiError::invalid(
             "event: answered, review_requested, review_decided, rereview_requested or rereview_decided",
