@@ -378,6 +378,13 @@ run('scheduling', async () => {
   ]);
   await coord.waitForSelector('[data-testid=resched-reason]');
   await coord.fill('[data-testid=resched-reason]', '信访人另有安排，改期');
+  // The page draws its panels again when the week is loaded (a notification, the language):
+  // what was typed for the held slot stays.
+  await coord.click('[data-testid=lang-switch]');
+  await coord.waitForFunction((h) => document.querySelector('#sched-heading')?.textContent === h, en['sched.heading']);
+  await coord.click('[data-testid=lang-switch]');
+  await coord.waitForFunction((h) => document.querySelector('#sched-heading')?.textContent === h, zh['sched.heading']);
+  check('the reason typed stays when the panel is drawn again', (await coord.inputValue('[data-testid=resched-reason]')) === '信访人另有安排，改期');
   const [resched] = await Promise.all([
     coord.waitForResponse((r) => r.url().endsWith(`/bookings/${directBody.id}/reschedule`)),
     coord.click('[data-testid=resched-submit]'),

@@ -180,7 +180,29 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
     }, Math.max(0, Date.parse(hold.expires_at) - Date.now()));
   }
 
+  // The action panel is drawn again whenever the week is loaded (a notification, the booking
+  // just made, the reschedule button): what the coordinator has typed for the same held slot
+  // stays, or a reason typed a moment ago is silently lost (CI, 2026-12-05).
+  let drawnFor = null;
   function renderAction() {
+    const slot = state.chosen;
+    const key = slot && state.hold && !state.result
+      ? `${slot.id}|${state.hold.expires_at}|${state.rescheduling?.id ?? ''}|${Boolean(state.settings?.auto_approve)}` : null;
+    const typed = key && key === drawnFor
+      ? [...action.querySelectorAll('input[id], textarea[id]')].map((el) => [el.id, el.type === 'checkbox' ? el.checked : el.value])
+      : [];
+    const focused = action.contains(document.activeElement) ? document.activeElement.id : null;
+    drawAction();
+    drawnFor = key;
+    for (const [id, value] of typed) {
+      const el = action.querySelector(`#${CSS.escape(id)}`);
+      if (!el) continue;
+      if (el.type === 'checkbox') el.checked = value; else el.value = value;
+    }
+    if (focused) action.querySelector(`#${CSS.escape(focused)}`)?.focus();
+  }
+
+  function drawAction() {
     const slot = state.chosen;
     if (state.result) {
       renderResult();
