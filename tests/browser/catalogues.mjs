@@ -72,6 +72,15 @@ for (const k of used) {
   if (!(k in zh) && !Object.keys(zh).some((z) => z.startsWith(`${k}.`))) problems.push(`used but missing: ${k}`);
 }
 
+// One name for the code on the notice, on every page and message (issue 18 item 2): 接访码 in
+// Chinese, "join code" in English; 入场码 and 参加码 were the other two names it had.
+for (const [k, v] of Object.entries(zh)) {
+  for (const other of ['入场码', '参加码', '入场二维码']) if (String(v).includes(other)) problems.push(`the join code is called ${other} in zh-CN ${k}; it is 接访码`);
+}
+for (const [k, v] of Object.entries(en)) {
+  for (const other of [/entry code/i, /participation code/i, /access code/i]) if (other.test(String(v))) problems.push(`the join code is called ${other.source} in en ${k}; it is "join code"`);
+}
+
 for (const p of problems) console.log(`FAIL ${p}`);
 console.log(`${problems.length ? 'FAILED' : 'passed'}: catalogues — ${Object.keys(zh).length} keys, ${used.size} named by the app, ${problems.length} problems`);
 process.exit(problems.length ? 1 : 0);
