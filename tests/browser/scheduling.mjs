@@ -244,6 +244,9 @@ run('scheduling', async () => {
   await coord.waitForSelector(`${app}[data-status=proposed]`);
   check('the application shows the proposal and the officer’s note',
     (await text(coord, `${app} [data-testid=app-note]`)).includes('建议改为此时段'));
+  const proposal = await text(coord, `${app} [data-testid=app-proposal]`);
+  check('the proposal is said in words: the court, the room, the day and the time, not an id',
+    proposal.includes(spc.name) && proposal.includes(ROOM) && /\d{1,2}:\d{2}/.test(proposal) && !proposal.includes('#'), proposal);
   const [accepted] = await Promise.all([
     coord.waitForResponse((r) => r.url().endsWith(`/applications/${application.id}/answer`)),
     coord.click(`${app} [data-testid=app-accept]`),

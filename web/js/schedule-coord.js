@@ -397,9 +397,9 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
     }
   }
 
-  function slotWords(id) {
-    const s = state.slots.find((x) => x.id === id);
-    return s ? `${s.host_room.name} ${formatDay(s.starts_at)} ${formatTimeRange(s.starts_at, s.ends_at)}` : `#${id}`;
+  // The proposal in words: the court, the room, the day and the time (never an id).
+  function proposalWords(a) {
+    return `${a.host_court_name} ${a.proposed_room_name} ${formatDay(a.proposed_starts_at)} ${formatTimeRange(a.proposed_starts_at, a.proposed_ends_at)}`;
   }
 
   function renderLists() {
@@ -409,7 +409,7 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
     h('p', {}, h('strong', {}, a.case_number), ' → ', a.host_court_name, ' ',
       h('span', { class: 'badge', 'data-testid': 'app-status' }, tEnum('app.status', a.status))),
     a.decision_note ? h('p', { 'data-testid': 'app-note' }, t('sched.apps.note', { note: a.decision_note })) : null,
-    a.status === 'proposed' && a.proposed_slot_id ? h('p', {}, t('sched.apps.proposed', { slot: slotWords(a.proposed_slot_id) })) : null,
+    a.status === 'proposed' && a.proposed_starts_at ? h('p', { 'data-testid': 'app-proposal' }, t('sched.apps.proposed', { slot: proposalWords(a) })) : null,
     appActions(a))) : [h('li', { class: 'empty' }, t('sched.apps.none'))]));
     const since = Date.now() - 86400000;
     const live = [...state.bookings.values()].filter((b) => b.status && Date.parse(b.ends_at) > since).sort((a, b) => String(a.starts_at).localeCompare(String(b.starts_at)));

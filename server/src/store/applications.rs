@@ -54,6 +54,11 @@ pub struct ApplicationRow {
     /// pending, proposed, more_info, approved, rejected, withdrawn.
     pub status: String,
     pub proposed_slot_id: Option<i64>,
+    /// The proposed slot in words a coordinator reads (the room of the host court, the time),
+    /// so that the proposal shows more than an id wherever the slot's week is not on screen.
+    pub proposed_starts_at: Option<DateTime<Utc>>,
+    pub proposed_ends_at: Option<DateTime<Utc>>,
+    pub proposed_room_name: Option<String>,
     pub decision_note: Option<String>,
     pub booking_id: Option<i64>,
     pub created_at: DateTime<Utc>,
@@ -103,10 +108,12 @@ pub enum Decision<'a> {
 
 const SELECT: &str = "SELECT a.id, a.case_id, c.case_number, a.local_court_id, lc.name AS local_court_name, \
     a.host_court_id, hc.name AS host_court_name, a.local_room_id, a.local_officer_id, a.joint_court_id, \
-    a.preferred, a.reason, a.facts, a.status, a.proposed_slot_id, a.decision_note, a.booking_id, \
-    a.created_at, a.updated_at, a.version \
+    a.preferred, a.reason, a.facts, a.status, a.proposed_slot_id, \
+    ps.starts_at AS proposed_starts_at, ps.ends_at AS proposed_ends_at, pr.name AS proposed_room_name, \
+    a.decision_note, a.booking_id, a.created_at, a.updated_at, a.version \
     FROM applications a JOIN cases c ON c.id = a.case_id JOIN courts lc ON lc.id = a.local_court_id \
-    JOIN courts hc ON hc.id = a.host_court_id";
+    JOIN courts hc ON hc.id = a.host_court_id \
+    LEFT JOIN slots ps ON ps.id = a.proposed_slot_id LEFT JOIN host_rooms pr ON pr.id = ps.host_room_id";
 
 impl Store {
     pub async fn insert_application(&self, new: &NewApplication<'_>) -> Result<i64, StoreError> {
