@@ -172,13 +172,14 @@ run('scheduling', async () => {
     await text(coord, '[data-testid=sched-error]'));
   check('the refused request carried an Idempotency-Key', Boolean(refused.request().headers()['idempotency-key']));
   await shot(coord, '03-coordinator-refused-rule-zh');
-  // Ticking “reviewed” changes nothing: the rule reads the records.
-  if (await coord.$('[data-testid=fact-reviewed]')) await coord.check('[data-testid=fact-reviewed]');
+  // No box claims the review (the rule reads the records), and the form says where it is read.
+  check('no box claims the high court’s review; the form says the records decide',
+    !(await coord.$('[data-testid=fact-reviewed]')) && (await text(coord, '[data-testid=facts-from-records]')) === zh['sched.facts.fromRecords']);
   const [again] = await Promise.all([
     coord.waitForResponse((r) => r.url().endsWith('/api/v1/applications') && r.request().method() === 'POST'),
     coord.click('[data-testid=apply-submit]'),
   ]);
-  check('a ticked box is not a review: still refused', again.status() === 422, again.status());
+  check('sent again without a review on record: still refused', again.status() === 422, again.status());
   // The high court's review decision is recorded on the case (the answer, the request, the
   // decision by 浙江高院), and the application goes through.
   const zjCourtId = (await apiCall('GET', '/me', { token: await apiLogin('zj.officer') })).data.court.id;

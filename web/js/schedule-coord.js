@@ -242,7 +242,10 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
       notice, h('p', { class: 'hint' }, t('sched.review')),
       field('apply-reason', 'sched.reason', reason),
       h('fieldset', {}, h('legend', {}, t('sched.facts')),
-        check('fact-reviewed', 'sched.facts.reviewed'), check('fact-joint', 'sched.facts.joint'),
+        // No box claims the high court's review: the rule reads it from the case's records
+        // (docs/scheduling.md), so a tick would change nothing and mislead.
+        h('p', { class: 'hint', 'data-testid': 'facts-from-records' }, t('sched.facts.fromRecords')),
+        check('fact-joint', 'sched.facts.joint'),
         field('apply-note', 'sched.facts.note', note)),
       h('div', { class: 'button-row' },
         h('button', { type: 'submit', class: 'primary', 'data-testid': 'apply-submit' }, t('sched.apply')), cancelButton()));
@@ -250,7 +253,7 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
       e.preventDefault();
       apply({
         reason: reason.value.trim(),
-        facts: { high_court_reviewed: $('#fact-reviewed', form).checked, joint_with_high_court: $('#fact-joint', form).checked, note: note.value.trim() },
+        facts: { joint_with_high_court: $('#fact-joint', form).checked, note: note.value.trim() },
       });
     });
     action.replaceChildren(form);
@@ -451,14 +454,12 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
       buttons.push(act('app-amend', 'sched.apps.amend', () => {
         const reason = h('textarea', { id: `amend-${a.id}`, rows: '3', 'data-testid': 'amend-reason' });
         reason.value = a.reason || '';
-        const reviewed = h('input', { type: 'checkbox', id: `amend-rev-${a.id}`, 'data-testid': 'amend-reviewed', checked: Boolean(a.facts?.high_court_reviewed) });
         const form = h('form', { class: 'stack', novalidate: true },
           h('div', { class: 'field' }, h('label', { for: `amend-${a.id}` }, t('sched.reason')), reason),
-          h('div', { class: 'check' }, reviewed, h('label', { for: `amend-rev-${a.id}` }, t('sched.facts.reviewed'))),
           h('button', { type: 'submit', class: 'primary', 'data-testid': 'amend-submit' }, t('sched.apps.amendSend')));
         form.addEventListener('submit', (e) => {
           e.preventDefault();
-          answer({ action: 'amend', reason: reason.value.trim(), facts: { ...(a.facts || {}), high_court_reviewed: reviewed.checked }, preferred: a.preferred || [] });
+          answer({ action: 'amend', reason: reason.value.trim(), facts: a.facts || {}, preferred: a.preferred || [] });
         });
         box.before(form);
         reason.focus();

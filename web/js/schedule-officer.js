@@ -98,7 +98,6 @@ export function mountOfficerSchedule(root, { user, canEdit }) {
         h('dt', {}, t('review.reason')), h('dd', {}, a.reason || '—'),
         h('dt', {}, t('review.preferred')), h('dd', {}, preferred || '—'),
         h('dt', {}, t('sched.facts')), h('dd', { 'data-testid': 'review-facts' }, [
-          facts.high_court_reviewed ? t('sched.facts.reviewed') : null,
           facts.joint_with_high_court ? t('sched.facts.joint') : null,
           facts.note || null].filter(Boolean).join('；') || t('review.noFacts'))),
       canEdit ? [

@@ -20,7 +20,8 @@ pub struct TimeRange {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EligibilityFacts {
-    /// The provincial high court has already reviewed the case (needed before the SPC receives).
+    /// Accepted from older clients and ignored: whether the high court reviewed the case is
+    /// read from the case's records (app/booking.rs), never taken from the applicant's word.
     #[serde(default)]
     pub high_court_reviewed: bool,
     /// A joint reception with the high court is requested (联合接访).
