@@ -35,8 +35,8 @@ for (const f of files) {
 // Keys built at run time from closed sets of values.
 const sets = {
   'media.': ['denied', 'notfound', 'busy', 'insecure', 'unknown', 'novideo', 'noaudio'],
-  'call.socket.': ['connecting', 'open', 'reconnecting', 'closed', 'failed', 'replaced', 'removed', 'full'],
-  'join.left.': ['left', 'failed', 'replaced', 'removed', 'full'],
+  'call.socket.': ['connecting', 'open', 'reconnecting', 'closed', 'failed', 'replaced', 'removed', 'full', 'revoked'],
+  'join.left.': ['left', 'failed', 'replaced', 'removed', 'full', 'revoked'],
   'outcome.': ['explained_law', 'into_procedure', 'review_filed', 'not_within_scope', 'no_longer_accepted', 'concluded', 'judicial_aid', 'assign', 'supervise', 'reception_stopped', 'withdrawn'],
   'ledger.channel.': ['local_visit', 'letter', 'phone', 'online', 'video_spc', 'video_high', 'video_intermediate', 'to_province', 'to_beijing'],
   'ledger.counted.': ['local', 'province', 'beijing'],

@@ -20,7 +20,7 @@
 //   removed      {by}                   a host sent us out
 //   ended        {outcome}
 //   servererror  {code, message}
-//   socket       {state: 'connecting'|'open'|'reconnecting'|'closed'|'failed'|'replaced'|'removed'|'full'}
+//   socket       {state: 'connecting'|'open'|'reconnecting'|'closed'|'failed'|'replaced'|'removed'|'full'|'revoked'}
 //   quality      {rtt_ms, packet_loss, bitrate_kbps}   a connection-quality report just sent
 //
 // Every QUALITY_EVERY_MS (10 s) while at least one peer connection is `connected`, the call
@@ -34,6 +34,7 @@ const MAX_RECONNECTS = 8;
 // Close codes (server/src/signalling/protocol.rs).
 const CLOSE_REPLACED = 4000;
 const CLOSE_REMOVED = 4001;
+const CLOSE_REVOKED = 4003; // the token no longer holds: a new join code, a logout, a disabled account
 const CLOSE_REFUSED = 4009; // e.g. the session is full
 const CLOSE_RESTARTING = 1012;
 const QUALITY_EVERY_MS = 10000;
@@ -127,6 +128,10 @@ export class Call extends EventTarget {
           return;
         case CLOSE_REMOVED:
           this.stop('removed');
+          return;
+        case CLOSE_REVOKED:
+          // Reconnecting with the same token would only be refused again.
+          this.stop('revoked');
           return;
         case CLOSE_REFUSED:
           this.stop(/full/.test(event.reason) ? 'full' : 'failed');

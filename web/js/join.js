@@ -348,6 +348,10 @@ function startCall() {
       leave('removed');
     } else if (e.detail.state === 'full') {
       leave('full');
+    } else if (e.detail.state === 'revoked') {
+      // The code was replaced: only the code on the newest notice lets the petitioner in.
+      joinSession.clear();
+      leave('revoked');
     }
   });
   call.addEventListener('ended', (e) => {

@@ -447,6 +447,8 @@ function main({ user, token }) {
         showMessage($('#call-error'), 'call.removedStaff', 'call.failed.next');
       } else if (e.detail.state === 'full') {
         showMessage($('#call-error'), 'call.full', 'call.failed.next');
+      } else if (e.detail.state === 'revoked') {
+        showMessage($('#call-error'), 'call.revoked', 'call.revoked.next');
       }
     });
     call.addEventListener('ended', () => {
