@@ -209,7 +209,8 @@ impl Channel {
 }
 
 /// A petitioner's join code: 12 digits, shown as `1234-5678-9012`. Typed by people, so spaces and
-/// dashes are ignored on input. Only its SHA-256 is stored.
+/// dashes are ignored on input. The store keeps its keyed hash, to find it, and the code sealed,
+/// to print the notice again.
 #[derive(Clone, PartialEq, Eq)]
 pub struct JoinCode(String);
 
@@ -252,6 +253,18 @@ impl JoinCode {
             Ok(sealer) => sealer.lookup(&format!("join-code:{}", self.0)),
             Err(_) => self.legacy_hash(),
         }
+    }
+
+    /// The code sealed for the notice (reprinted without a new code); `None` in a process
+    /// without a data key, which then keeps the hash only.
+    pub fn sealed(&self) -> Option<String> {
+        crate::crypto::sealer().ok().map(|s| s.seal(&self.0))
+    }
+
+    /// A sealed code opened again; `None` if it does not open or is not a code.
+    pub fn unseal(stored: &str) -> Option<JoinCode> {
+        let plain = crate::crypto::sealer().ok()?.open(stored).ok()?;
+        JoinCode::parse(&plain).ok()
     }
 
     /// The unkeyed SHA-256 that codes issued before migration 0014 are stored as; still

@@ -54,6 +54,7 @@ struct Booked {
     starts_at: DateTime<Utc>,
     coordinator: String,
     coordinator_id: i64,
+    join_code: String,
 }
 
 /// 西湖's coordinator books the first SPC slot that starts in the future, accompanying it.
@@ -105,6 +106,7 @@ async fn book_future_nth(app: &TestApp, n: usize) -> Booked {
         starts_at: slot["starts_at"].as_str().unwrap().parse().unwrap(),
         coordinator,
         coordinator_id: me["id"].as_i64().unwrap(),
+        join_code: body["join_code"].as_str().unwrap().to_owned(),
     }
 }
 
@@ -631,6 +633,68 @@ async fn notice_shows_names_and_local_time(app: TestApp) {
     assert_error(res, 404, "not_found").await;
 }
 on_both!(notice_t, notice_shows_names_and_local_time);
+
+/// Printing the notice again never changes the code the petitioner holds (issue 18 item 1): the
+/// booking court's coordinator gets the current code with the notice, opened from its sealed
+/// copy, each read audited; nobody else gets it; a new code is a separate step and the notice
+/// then carries the new one; a cancelled booking's notice carries none.
+async fn notice_carries_the_code_already_given(app: TestApp) {
+    let b = book_future(&app).await;
+    let path = format!("/api/v1/bookings/{}/notice", b.booking_id);
+    let first = app.get_ok(&path, &b.coordinator).await;
+    assert_eq!(first["join_code"], b.join_code.as_str(), "{first}");
+    assert_eq!(
+        first["join_path"],
+        format!("/join.html#code={}", b.join_code).as_str()
+    );
+    let again = app.get_ok(&path, &b.coordinator).await;
+    assert_eq!(
+        again["join_code"],
+        b.join_code.as_str(),
+        "printed twice, one code"
+    );
+
+    let store = courtlink::store::Store::connect(
+        secrecy::ExposeSecret::expose_secret(&app.settings.database.url),
+        2,
+    )
+    .await
+    .unwrap();
+    let reads = store
+        .audit_rows()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| {
+            r.action == "session.join_code_read" && r.subject == format!("session:{}", b.session_id)
+        })
+        .count();
+    assert_eq!(reads, 2, "each read of the code is audited");
+
+    let officer = app.login("spc.officer").await;
+    let seen = app.get_ok(&path, &officer).await;
+    assert!(
+        seen.get("join_code").is_none(),
+        "the host court's officer prints no code: {seen}"
+    );
+
+    let res = app
+        .post(
+            &format!("/api/v1/bookings/{}/join-code", b.booking_id),
+            Some(&b.coordinator),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let fresh: Value = res.json().await.unwrap();
+    assert_ne!(fresh["join_code"], b.join_code.as_str());
+    let now = app.get_ok(&path, &b.coordinator).await;
+    assert_eq!(
+        now["join_code"], fresh["join_code"],
+        "the notice carries the new code"
+    );
+}
+on_both!(notice_code_t, notice_carries_the_code_already_given);
 
 #[tokio::test]
 async fn every_notification_path_is_documented() {

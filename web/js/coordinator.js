@@ -728,7 +728,11 @@ function main({ user }) {
     }
   });
 
-  $('#print-notice').addEventListener('click', () => window.print());
+  // The notice is its own page (one A4 sheet, the same code): printing this dashboard printed
+  // seven pages of it.
+  $('#print-notice').addEventListener('click', () => {
+    if (state.booking) location.href = `notice.html#booking=${encodeURIComponent(state.booking.id)}`;
+  });
 
   $('#new-code').addEventListener('click', async () => {
     if (!state.booking) return;

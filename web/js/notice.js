@@ -1,7 +1,9 @@
 // notice.html#booking=<id>: the appointment notice (预约通知书) a coordinator prints for the
 // petitioner: time and place, the host court, what to bring, the join code and its QR code.
-// Issuing the code is a deliberate step (the previous code stops working); the code stays in
-// this page's memory only and is drawn here (js/qr.js), never sent anywhere in a URL.
+// The code the petitioner already holds comes with the notice (the server keeps it sealed), so
+// printing again never changes it. A new code is a deliberate, confirmed step (the previous code
+// stops working at once). The code stays in this page's memory only and is drawn here
+// (js/qr.js), never sent anywhere in a URL.
 import { t, getLang, onLangChange } from './i18n.js';
 import { api } from './api.js';
 import { $, startPage, requireStaff, showError, showMessage, clearError, handleAuthError, announce } from './ui.js';
@@ -67,6 +69,7 @@ async function load(id) {
     ]);
     state.notice = notice;
     state.booking = booking;
+    state.code = notice.join_code ? { join_code: notice.join_code, join_path: notice.join_path } : null;
     if (booking.status === 'cancelled') {
       showMessage(errorBox, 'notice.cancelled', 'notice.cancelled.next');
       $('#notice-controls').hidden = true;
@@ -74,19 +77,39 @@ async function load(id) {
       $('#notice-controls').hidden = false;
     }
     render();
+    renderControls();
   } catch (err) {
     if (!handleAuthError(err)) showError(errorBox, err);
   }
 }
 
+// With a code: print is the one main action; a new code is for a lost or leaked one, and asks
+// first. Without one (issued before codes were kept): issue it, then print.
+function renderControls(confirming = false) {
+  const has = Boolean(state.code);
+  $('#print-notice').disabled = !has;
+  $('#print-notice').className = has ? 'primary' : 'secondary';
+  const issueButton = $('#issue-code');
+  issueButton.className = has ? 'secondary' : 'primary';
+  issueButton.dataset.i18n = has ? 'notice.reissue' : 'notice.issue';
+  issueButton.textContent = t(issueButton.dataset.i18n);
+  issueButton.hidden = confirming;
+  const hint = $('#notice-hint');
+  hint.dataset.i18n = has ? 'notice.print.hint' : 'notice.issue.hint';
+  hint.textContent = t(hint.dataset.i18n);
+  $('#reissue-confirm').hidden = !confirming;
+  if (confirming) $('#reissue-yes').focus();
+}
+
 async function issue(id) {
-  const button = $('#issue-code');
+  const button = $('#reissue-yes');
   button.disabled = true;
   clearError(errorBox);
   try {
     state.code = await api(`/bookings/${id}/join-code`, { method: 'POST', body: {} });
     render();
-    $('#print-notice').disabled = false;
+    renderControls();
+    $('#print-notice').focus();
     announce(t('notice.issued.status'));
   } catch (err) {
     if (!handleAuthError(err)) showError(errorBox, err);
@@ -100,9 +123,11 @@ if (session) {
   if (id === null) {
     showMessage(errorBox, 'notice.missing', 'notice.missing.next');
   } else {
-    $('#issue-code').addEventListener('click', () => issue(id));
+    $('#issue-code').addEventListener('click', () => (state.code ? renderControls(true) : issue(id)));
+    $('#reissue-yes').addEventListener('click', () => issue(id));
+    $('#reissue-no').addEventListener('click', () => { renderControls(); $('#issue-code').focus(); });
     $('#print-notice').addEventListener('click', () => window.print());
-    onLangChange(render);
+    onLangChange(() => { render(); renderControls(!$('#reissue-confirm').hidden); });
     load(id);
   }
 }

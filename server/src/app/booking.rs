@@ -337,6 +337,7 @@ pub async fn book(
             joint_court_id: req.joint_court_id,
             created_by: staff.user_id,
             join_code_hash: &code.hash(),
+            join_code_sealed: code.sealed(),
             application,
             replaces,
             at: state.clock.now(),

@@ -468,9 +468,9 @@ pub async fn reissue_join_code(
     let code = JoinCode::generate();
     state
         .store
-        .set_join_code_hash(
+        .set_join_code(
             booking.session_id,
-            &code.hash(),
+            &code,
             &format!("user-{}", staff.user_id),
         )
         .await?;

@@ -1,5 +1,7 @@
-//! What the appointment notice (预约通知书) prints besides the join code: names, the time in
-//! Asia/Shanghai, the place. The join code itself comes from `POST /bookings/{id}/join-code`.
+//! What the appointment notice (预约通知书) prints: names, the time in Asia/Shanghai, the place,
+//! and for the booking court's coordinator the join code the petitioner already holds, opened
+//! from its sealed copy (each read audited), so that printing again never changes it. A new code
+//! is a separate, deliberate step: `POST /bookings/{id}/join-code`.
 
 use actix_web::{HttpResponse, get, web};
 use chrono::Datelike;
@@ -39,6 +41,14 @@ pub struct NoticeView {
     /// Where the petitioner goes: the local court and its video room.
     pub local_court_name: String,
     pub local_room_name: String,
+    /// The current join code, `1234-5678-9012`: only for the coordinator of the booking's local
+    /// court, only while the booking is live, and only if the code was kept sealed (codes
+    /// issued before that was done have to be issued again to be printed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub join_code: Option<String>,
+    /// `/join.html#code=…`, for the QR code; with `join_code`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub join_path: Option<String>,
 }
 
 /// The names and Asia/Shanghai times the appointment notice prints: for the local court's
@@ -70,6 +80,14 @@ pub async fn booking_notice(
     if !allowed {
         return Err(ApiError::Forbidden("this booking is not your court's"));
     }
+    let code = if staff.role == Role::Coordinator && b.status == "booked" {
+        state
+            .store
+            .read_join_code_audited(b.id, &format!("user-{}", staff.user_id))
+            .await?
+    } else {
+        None
+    };
     let local = crate::app::clock::local;
     let (start, end) = (local(b.starts_at), local(b.ends_at));
     Ok(HttpResponse::Ok()
@@ -89,5 +107,9 @@ pub async fn booking_notice(
             host_room_name: b.host_room_name,
             local_court_name: b.local_court_name,
             local_room_name: b.local_room_name,
+            join_path: code
+                .as_ref()
+                .map(|c| format!("/join.html#code={}", c.display())),
+            join_code: code.map(|c| c.display()),
         }))
 }

@@ -20,6 +20,7 @@ pub struct Book<'a> {
     pub joint_court_id: Option<i64>,
     pub created_by: i64,
     pub join_code_hash: &'a str,
+    pub join_code_sealed: Option<String>,
     /// Approving an application: its id and the version the caller saw; it becomes `approved`
     /// in the same transaction.
     pub application: Option<(i64, i32)>,
@@ -304,10 +305,12 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             let (session_id,): (i64,) = sqlx::query_as(
-                "INSERT INTO sessions (booking_id, status, join_code_hash) VALUES ($1, 'scheduled', $2) RETURNING id",
+                "INSERT INTO sessions (booking_id, status, join_code_hash, join_code_sealed) \
+                 VALUES ($1, 'scheduled', $2, $3) RETURNING id",
             )
             .bind(booking_id)
             .bind(req.join_code_hash)
+            .bind(req.join_code_sealed.as_deref())
             .fetch_one(&mut *tx)
             .await?;
             let detail = serde_json::json!({

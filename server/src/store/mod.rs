@@ -530,17 +530,19 @@ impl Store {
             .await)?)
     }
 
-    pub async fn set_join_code_hash(
+    pub async fn set_join_code(
         &self,
         session_id: i64,
-        hash: &str,
+        code: &crate::domain::JoinCode,
         actor: &str,
     ) -> Result<(), StoreError> {
-        let sql = "UPDATE sessions SET join_code_hash = $2 WHERE id = $1 AND status <> 'ended'";
+        let sql = "UPDATE sessions SET join_code_hash = $2, join_code_sealed = $3 WHERE id = $1 AND status <> 'ended'";
+        let (hash, sealed) = (code.hash(), code.sealed());
         in_write_tx!(self, |tx, lock| {
             let done = sqlx::query(sql)
                 .bind(session_id)
-                .bind(hash)
+                .bind(&hash)
+                .bind(sealed.as_deref())
                 .execute(&mut *tx)
                 .await?;
             if done.rows_affected() == 0 {
@@ -1089,6 +1091,36 @@ impl Store {
             );
             append_audit!(tx, lock, &entry);
             Ok(number)
+        })
+    }
+
+    /// The booking's join code opened for its notice, if it was kept sealed and its session has
+    /// not ended; each such read is written to the audit log, as an identity number's is.
+    pub async fn read_join_code_audited(
+        &self,
+        booking_id: i64,
+        actor: &str,
+    ) -> Result<Option<crate::domain::JoinCode>, StoreError> {
+        in_write_tx!(self, |tx, lock| {
+            let row: Option<(i64, Option<String>)> = sqlx::query_as(
+                "SELECT id, join_code_sealed FROM sessions WHERE booking_id = $1 AND status <> 'ended'",
+            )
+            .bind(booking_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((session_id, Some(sealed))) = row else {
+                return Ok(None);
+            };
+            let code = crate::domain::JoinCode::unseal(&sealed)
+                .ok_or_else(|| StoreError::Corrupt("a sealed join code does not open".into()))?;
+            let entry = audit::AuditEntry::new(
+                actor,
+                "session.join_code_read",
+                format!("session:{session_id}"),
+                serde_json::json!({}),
+            );
+            append_audit!(tx, lock, &entry);
+            Ok(Some(code))
         })
     }
 
