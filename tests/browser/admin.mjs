@@ -1,6 +1,8 @@
 // The administrator's page: sign in and land on it; create an account (a short password and a
 // taken user name caught first, in words); disable it (it can no longer sign in) and enable it;
-// change its role; reset its password in a dialog (the new one works at once); add a room and a
+// the first sign-in sets the owner's own password (a guessable one refused); change its role;
+// reset its password in a dialog (a guessable one refused; the owner sets their own at the next
+// sign-in); add a room and a
 // court below; the administrator's own row cannot be disabled; every control labelled; English;
 // other roles are sent away; an administrator of a high court sees nothing of the SPC.
 import {
@@ -8,6 +10,17 @@ import {
 } from './lib.mjs';
 
 const NEW_PASSWORD = 'a-long-new-secret';
+// The owner's own password, set at the first login (an administrator's is only a way to set it).
+const OWN_PASSWORD = 'lake cup train september';
+
+/** The login page with an administrator's password: one screen to set one's own, then in. */
+async function firstLogin(page, username, given) {
+  await login(page, username, given);
+  await page.waitForSelector('[data-testid=change-form]:not([hidden])');
+  await page.fill('[data-testid=change-new]', OWN_PASSWORD);
+  await page.fill('[data-testid=change-again]', OWN_PASSWORD);
+  await page.click('[data-testid=change-submit]');
+}
 
 async function signIn(username, password) {
   return apiCall('POST', '/auth/login', { body: { username, password } });
@@ -42,7 +55,36 @@ await run('admin', async () => {
   await page.waitForSelector(row);
   check('the account is created and listed', (await text(page, `${row} [data-testid=user-state]`)) === zh['admin.users.active']);
   check('the page says so', (await text(page, '#notice')).includes('xihu.coord2'));
-  check('the new account signs in', (await signIn('xihu.coord2', NEW_PASSWORD)).status === 200);
+  check('the page says the owner sets their own password at the first sign-in', (await text(page, '#notice')) === zh['admin.done.userCreated'].replace('{name}', '西湖法院 新专干').replace('{username}', 'xihu.coord2'), await text(page, '#notice'));
+  check('the administrator’s password alone does not let the account in',
+    (await signIn('xihu.coord2', NEW_PASSWORD)).data?.code === 'password_change_required');
+
+  // ---- the first sign-in: the owner sets their own password on one screen ----
+  const newcomer = await newPage('newcomer');
+  await login(newcomer, 'xihu.coord2', NEW_PASSWORD);
+  await newcomer.waitForSelector('[data-testid=change-form]:not([hidden])');
+  check('first sign-in: asked for an own password, and told why', (await text(newcomer, '#change-heading')) === zh['login.change.heading']
+    && !(await newcomer.isVisible('#login-form')));
+  check('first sign-in: every control labelled', (await unlabelledControls(newcomer)).length === 0, await unlabelledControls(newcomer));
+  await newcomer.fill('[data-testid=change-new]', OWN_PASSWORD);
+  await newcomer.fill('[data-testid=change-again]', 'lake cup train october');
+  await newcomer.press('[data-testid=change-again]', 'Enter');
+  await newcomer.waitForSelector('#login-error:not([hidden])');
+  check('two different new passwords are caught on the page', (await text(newcomer, '#login-error .alert-message')) === zh['login.change.mismatch']);
+  await newcomer.fill('[data-testid=change-new]', 'password123456');
+  await newcomer.fill('[data-testid=change-again]', 'password123456');
+  await newcomer.click('[data-testid=change-submit]');
+  await newcomer.waitForSelector('#login-error[data-code="weak_password"]');
+  check('a guessable password is refused, in words', (await text(newcomer, '#login-error .alert-message')) === zh['error.weak_password']);
+  await shot(newcomer, '02a-first-sign-in-weak-password');
+  await newcomer.fill('[data-testid=change-new]', OWN_PASSWORD);
+  await newcomer.fill('[data-testid=change-again]', OWN_PASSWORD);
+  await newcomer.click('[data-testid=change-submit]');
+  await newcomer.waitForURL(/coordinator\.html/);
+  check('the own password set, the owner is in', true);
+  check('the own password now signs in, the administrator’s no longer',
+    (await signIn('xihu.coord2', OWN_PASSWORD)).status === 200 && (await signIn('xihu.coord2', NEW_PASSWORD)).status === 401);
+  await newcomer.context().close();
 
   await page.fill('#new-user-username', 'xihu.coord');
   await page.fill('#new-user-name', '重复');
@@ -58,14 +100,14 @@ await run('admin', async () => {
   await page.click(`${row} [data-testid=user-toggle]`);
   await page.waitForFunction((sel) => document.querySelector(sel)?.textContent.trim() === '已停用', `${row} [data-testid=user-state]`);
   check('disabled: the account is shown disabled', true);
-  check('disabled: it can no longer sign in', (await signIn('xihu.coord2', NEW_PASSWORD)).status === 401);
+  check('disabled: it can no longer sign in', (await signIn('xihu.coord2', OWN_PASSWORD)).status === 401);
   check('the toggle keeps the keyboard focus', await page.evaluate((sel) => document.activeElement === document.querySelector(sel), `${row} [data-testid=user-toggle]`));
   await page.keyboard.press('Enter');
   await page.waitForFunction((sel) => document.querySelector(sel)?.textContent.trim() === '正常', `${row} [data-testid=user-state]`);
-  check('enabled again with the keyboard: it signs in', (await signIn('xihu.coord2', NEW_PASSWORD)).status === 200);
+  check('enabled again with the keyboard: it signs in', (await signIn('xihu.coord2', OWN_PASSWORD)).status === 200);
   await page.selectOption(`${row} [data-testid=user-role]`, 'officer');
   await page.waitForFunction(() => document.querySelector('#notice')?.dataset.key === 'admin.done.role');
-  const relogin = await signIn('xihu.coord2', NEW_PASSWORD);
+  const relogin = await signIn('xihu.coord2', OWN_PASSWORD);
   check('the role is changed', relogin.data.user.role === 'officer', relogin.data.user);
 
   // ---- reset the password in a dialog ----
@@ -77,11 +119,15 @@ await run('admin', async () => {
   await page.waitForSelector('[data-testid=dialog-error]:not([hidden])');
   check('a short new password is caught in the dialog', (await text(page, '[data-testid=dialog-error] .alert-message')) === zh['admin.password.short']);
   await shot(page, '03-admin-reset-dialog');
+  await page.fill('[data-testid=dialog-input]', '1234567890ab');
+  await page.click('[data-testid=dialog-submit]');
+  await page.waitForSelector('[data-testid=dialog-error][data-code="weak_password"]');
+  check('a guessable new password is refused in the dialog, in words', (await text(page, '[data-testid=dialog-error] .alert-message')) === zh['error.weak_password']);
   await page.fill('[data-testid=dialog-input]', 'another-new-secret');
   await page.click('[data-testid=dialog-submit]');
   await page.waitForSelector('[data-testid=admin-dialog]', { state: 'detached' });
-  check('the new password works at once, the old one no longer',
-    (await signIn('xihu.coord2', 'another-new-secret')).status === 200 && (await signIn('xihu.coord2', NEW_PASSWORD)).status === 401);
+  check('the reset password lets the owner set their own at once; the old one no longer works',
+    (await signIn('xihu.coord2', 'another-new-secret')).data?.code === 'password_change_required' && (await signIn('xihu.coord2', OWN_PASSWORD)).status === 401);
 
   // ---- rooms and courts ----
   const shangcheng = '[data-testid=court-item][data-court-name="杭州市上城区人民法院"]';
@@ -133,7 +179,7 @@ await run('admin', async () => {
   });
   check('(set-up) an administrator for the high court', made.status === 201, made);
   const lower = await newPage('zj-admin');
-  await login(lower, 'zj.admin', NEW_PASSWORD);
+  await firstLogin(lower, 'zj.admin', NEW_PASSWORD);
   await lower.waitForURL(/admin\.html/);
   await lower.waitForSelector('[data-testid=court-item]');
   const names = await lower.$$eval('[data-testid=court-item]', (els) => els.map((e) => e.dataset.courtName));

@@ -18,6 +18,8 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 const NEW_PASSWORD: &str = "a-long-new-secret";
+/// What the owner of an account changes an administrator's password to at the first login.
+const OWN_PASSWORD: &str = "lake cup train september";
 
 async fn store_of(app: &TestApp) -> Store {
     Store::connect(app.settings.database.url.expose_secret(), 2)
@@ -47,6 +49,27 @@ async fn login_as(app: &TestApp, username: &str, password: &str) -> reqwest::Res
 async fn token_of(app: &TestApp, username: &str, password: &str) -> String {
     let res = login_as(app, username, password).await;
     assert_eq!(res.status(), 200, "login of {username}");
+    let v: Value = res.json().await.unwrap();
+    v["token"].as_str().unwrap().to_owned()
+}
+
+/// The first login of an account an administrator set the password of: refused until the owner
+/// sets their own (`OWN_PASSWORD`), which logs them in.
+async fn first_login(app: &TestApp, username: &str, given: &str) -> String {
+    assert_error(
+        login_as(app, username, given).await,
+        403,
+        "password_change_required",
+    )
+    .await;
+    let res = app
+        .post(
+            "/api/v1/auth/password",
+            None,
+            &json!({"username": username, "password": given, "new_password": OWN_PASSWORD}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "own password of {username}");
     let v: Value = res.json().await.unwrap();
     v["token"].as_str().unwrap().to_owned()
 }
@@ -181,7 +204,7 @@ async fn lower_admin_manages_only_below(app: TestApp) {
                "role": "admin", "password": NEW_PASSWORD}),
     )
     .await;
-    let zj_admin = token_of(&app, "zj.admin", NEW_PASSWORD).await;
+    let zj_admin = first_login(&app, "zj.admin", NEW_PASSWORD).await;
 
     // It sees its court and the two levels below, and no user of the SPC.
     let seen = app.get_ok("/api/v1/admin/courts", &zj_admin).await;
@@ -296,7 +319,7 @@ async fn lower_admin_manages_only_below(app: TestApp) {
                "role": "coordinator", "password": NEW_PASSWORD}),
     )
     .await;
-    let coord = token_of(&app, "gongshu.coord", NEW_PASSWORD).await;
+    let coord = first_login(&app, "gongshu.coord", NEW_PASSWORD).await;
     let rooms = app.get_ok("/api/v1/local-rooms", &coord).await;
     assert!(rooms.to_string().contains("视频接访室"), "{rooms}");
     let courts = app.get_ok("/api/v1/admin/courts", &spc_admin).await;
@@ -347,7 +370,7 @@ async fn accounts_take_effect(app: TestApp) {
     assert_eq!(created["court"]["id"], xihu);
     assert_eq!(created["disabled"], false);
     let id = created["id"].as_i64().unwrap();
-    let token = token_of(&app, "xihu.coord2", NEW_PASSWORD).await;
+    let token = first_login(&app, "xihu.coord2", NEW_PASSWORD).await;
 
     // Disabled: no login, no refresh.
     let res = patch(
@@ -361,7 +384,7 @@ async fn accounts_take_effect(app: TestApp) {
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["disabled"], true);
     assert_error(
-        login_as(&app, "xihu.coord2", NEW_PASSWORD).await,
+        login_as(&app, "xihu.coord2", OWN_PASSWORD).await,
         401,
         "bad_credentials",
     )
@@ -383,7 +406,7 @@ async fn accounts_take_effect(app: TestApp) {
     )
     .await;
     assert_eq!(res.status(), 200);
-    let login: Value = login_as(&app, "xihu.coord2", NEW_PASSWORD)
+    let login: Value = login_as(&app, "xihu.coord2", OWN_PASSWORD)
         .await
         .json()
         .await
@@ -419,12 +442,13 @@ async fn accounts_take_effect(app: TestApp) {
         .await;
     assert_eq!(res.status(), 204);
     assert_error(
-        login_as(&app, "xihu.coord2", NEW_PASSWORD).await,
+        login_as(&app, "xihu.coord2", OWN_PASSWORD).await,
         401,
         "bad_credentials",
     )
     .await;
-    token_of(&app, "xihu.coord2", "another-new-secret").await;
+    // The administrator knows the reset password: it lets its owner set their own, nothing more.
+    first_login(&app, "xihu.coord2", "another-new-secret").await;
 
     // An administrator cannot lock itself out.
     let me = user_id(&app, &admin, "admin").await;
@@ -500,6 +524,76 @@ async fn accounts_take_effect(app: TestApp) {
 
 on_both_backends!(effects, accounts_take_effect);
 
+/// The owner's own password (issue 18 item 14): set with the current one, as strong as an
+/// administrator's must be, different from the old; older tokens stop working; audited; a wrong
+/// current password is a failed login like any other.
+async fn own_password(app: TestApp) {
+    let old = app.login("xihu.coord").await;
+    let change = |current: &str, new: &str| json!({"username": "xihu.coord", "password": current, "new_password": new});
+    for (body, status, code) in [
+        (
+            change("wrong-password", OWN_PASSWORD),
+            401,
+            "bad_credentials",
+        ),
+        (
+            change(DEMO_PASSWORD, "password123456"),
+            422,
+            "weak_password",
+        ),
+        (change(DEMO_PASSWORD, "short"), 422, "invalid_input"),
+        (
+            change(DEMO_PASSWORD, DEMO_PASSWORD),
+            422,
+            "password_unchanged",
+        ),
+        (
+            json!({"username": "xihu.coord", "password": DEMO_PASSWORD}),
+            422,
+            "invalid_input",
+        ),
+    ] {
+        let res = app.post("/api/v1/auth/password", None, &body).await;
+        assert_error(res, status, code).await;
+    }
+    let res = app
+        .post(
+            "/api/v1/auth/password",
+            None,
+            &change(DEMO_PASSWORD, OWN_PASSWORD),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["user"]["username"], "xihu.coord");
+    let fresh = v["token"].as_str().unwrap().to_owned();
+    app.get_ok("/api/v1/me", &fresh).await;
+    assert_error(
+        app.get("/api/v1/me", Some(&old)).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
+    assert_error(
+        login_as(&app, "xihu.coord", DEMO_PASSWORD).await,
+        401,
+        "bad_credentials",
+    )
+    .await;
+    token_of(&app, "xihu.coord", OWN_PASSWORD).await;
+    let rows = store_of(&app).await.audit_rows().await.unwrap();
+    assert!(
+        rows.iter().any(|r| r.action == "auth.password_changed"),
+        "the change is audited"
+    );
+    assert!(
+        rows.iter().all(|r| !r.detail.contains(OWN_PASSWORD)),
+        "never the password itself"
+    );
+}
+
+on_both_backends!(own_password_t, own_password);
+
 // --- bad input -------------------------------------------------------------------------------------
 
 async fn bad_input(app: TestApp) {
@@ -512,6 +606,9 @@ async fn bad_input(app: TestApp) {
     };
     for (body, code) in [
         (user("short.pw", "123456789"), "invalid_input"),
+        (user("weak.pw", "password123456"), "weak_password"),
+        (user("keyboard.pw", "qwertyuiop12"), "weak_password"),
+        (user("xihu.coord9", "xihu.coord9-2026"), "weak_password"),
         (user("x", NEW_PASSWORD), "invalid_input"),
         (user("has space", NEW_PASSWORD), "invalid_input"),
         (user("中文名", NEW_PASSWORD), "invalid_input"),
@@ -635,6 +732,17 @@ async fn bad_input(app: TestApp) {
         .await,
         422,
         "invalid_input",
+    )
+    .await;
+    assert_error(
+        app.post(
+            &format!("/api/v1/admin/users/{coord}/password"),
+            Some(&admin),
+            &json!({"password": "1234567890ab"}),
+        )
+        .await,
+        422,
+        "weak_password",
     )
     .await;
     assert_error(

@@ -21,6 +21,55 @@ const errorBox = $('#login-error');
 const username = $('#login-username');
 const password = $('#login-password');
 const submit = $('#login-submit');
+const changeForm = $('#change-form');
+const fresh = $('#change-new');
+const again = $('#change-again');
+
+function enter(answer) {
+  if (!PAGES[answer.user.role]) {
+    showMessage(errorBox, 'login.noPage', 'login.noPage.next');
+    return;
+  }
+  staffSession.save(answer);
+  go(answer.user);
+}
+
+// The password was right, but an administrator set it: one screen to set one's own, then in.
+function askForOwnPassword() {
+  form.hidden = true;
+  changeForm.hidden = false;
+  fresh.focus();
+}
+
+changeForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  clearError(errorBox);
+  if (!fresh.value) {
+    showMessage(errorBox, 'login.change.missing', 'login.change.rule');
+    fresh.focus();
+    return;
+  }
+  if (fresh.value !== again.value) {
+    showMessage(errorBox, 'login.change.mismatch', 'login.change.mismatch.next');
+    again.select();
+    again.focus();
+    return;
+  }
+  const button = $('#change-submit');
+  button.disabled = true;
+  try {
+    enter(await api('/auth/password', {
+      method: 'POST', token: null,
+      body: { username: username.value.trim(), password: password.value, new_password: fresh.value },
+    }));
+  } catch (err) {
+    showError(errorBox, err, 'login');
+    fresh.select();
+    fresh.focus();
+  } finally {
+    button.disabled = false;
+  }
+});
 
 const existing = staffSession.get();
 if (existing?.user && PAGES[existing.user.role]) {
@@ -40,16 +89,14 @@ form.addEventListener('submit', async (event) => {
   submit.disabled = true;
   submit.textContent = t('login.working');
   try {
-    const answer = await api('/auth/login', {
+    enter(await api('/auth/login', {
       method: 'POST', token: null, body: { username: username.value.trim(), password: password.value },
-    });
-    if (!PAGES[answer.user.role]) {
-      showMessage(errorBox, 'login.noPage', 'login.noPage.next');
+    }));
+  } catch (err) {
+    if (err?.code === 'password_change_required') {
+      askForOwnPassword();
       return;
     }
-    staffSession.save(answer);
-    go(answer.user);
-  } catch (err) {
     // Slowed down after wrong passwords: say what happened, when to try again and whom to call.
     if (['login_slowed', 'too_many_attempts'].includes(err?.code) && err.retryAfter > 0) {
       showMessage(errorBox, `error.login.${err.code}.wait`, 'error.login.slowed.next', { seconds: err.retryAfter });

@@ -20,11 +20,6 @@ use crate::state::AppState;
 use crate::store::admin::{NewAccount, RoomType, Saved, UserChange, locked_now};
 use crate::store::{CourtRow, StoreError, UserRow};
 
-/// The shortest password an administrator may set, in characters.
-pub const MIN_PASSWORD_CHARS: usize = 10;
-/// The longest, in bytes (login refuses longer ones).
-pub const MAX_PASSWORD_BYTES: usize = 256;
-
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list_courts)
         .service(create_court)
@@ -116,15 +111,6 @@ pub fn username_field(text: &str) -> Result<String, ApiError> {
             "username: 3 to 64 letters, digits, '.', '_' or '-'",
         ))
     }
-}
-
-pub fn password_field(text: &str) -> Result<(), ApiError> {
-    if text.chars().count() < MIN_PASSWORD_CHARS || text.len() > MAX_PASSWORD_BYTES {
-        return Err(ApiError::invalid(format!(
-            "password: at least {MIN_PASSWORD_CHARS} characters (and at most {MAX_PASSWORD_BYTES} bytes)"
-        )));
-    }
-    Ok(())
 }
 
 async fn hash(password: String) -> Result<String, ApiError> {
@@ -543,7 +529,7 @@ pub async fn create_user(
     let body = body.into_inner();
     let username = username_field(&body.username)?;
     let display_name = display_name_field(&body.display_name)?;
-    password_field(&body.password)?;
+    crate::auth::new_password(&body.password, &[&username, &display_name])?;
     let court = within_scope(
         &state,
         &staff,
@@ -681,7 +667,7 @@ pub async fn reset_password(
     admin_only(&staff)?;
     let user = managed_user(&state, &staff, *id).await?;
     let PasswordReset { password } = body.into_inner();
-    password_field(&password)?;
+    crate::auth::new_password(&password, &[&user.username, &user.display_name])?;
     let password_hash = hash(password).await?;
     state
         .store

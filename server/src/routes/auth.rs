@@ -40,60 +40,61 @@ pub struct LoginResponse {
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password("no user has this password").unwrap_or_default());
 
-/// Staff login. Guessing is slowed, never locked out: an address that keeps failing waits
-/// longer and longer between attempts (`login_slowed`), and so does an account, except from an
-/// address it has logged in from before, where the right password always works.
-#[utoipa::path(
-    post,
-    path = "/api/v1/auth/login",
-    request_body = LoginRequest,
-    responses(
-        (status = 200, body = LoginResponse),
-        (status = 400, description = "malformed_json or bad_request", body = ErrorBody),
-        (status = 401, description = "bad_credentials", body = ErrorBody),
-        (status = 422, description = "invalid_input", body = ErrorBody),
-        (status = 429, description = "too_many_attempts from this address, or login_slowed (this address or this account must wait; see Retry-After)", body = ErrorBody)
-    ),
-    tag = "auth"
-)]
-#[post("/auth/login")]
-pub async fn login(
-    req: actix_web::HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Json<LoginRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let LoginRequest { username, password } = body.into_inner();
+/// Why a password check did not let someone in.
+enum Refused {
+    /// Slowed down: a 429 with `Retry-After`, answered as it is.
+    Slow(HttpResponse),
+    Error(ApiError),
+}
+
+impl From<ApiError> for Refused {
+    fn from(e: ApiError) -> Refused {
+        Refused::Error(e)
+    }
+}
+
+/// Checks a username and password: the one place that does, for the login and for a password
+/// change (which must not become a second, unthrottled way to guess). Slows guessing per address
+/// and per account, counts failures and audits them. On success the user, not yet logged in.
+async fn authenticate(
+    req: &actix_web::HttpRequest,
+    state: &AppState,
+    username: &str,
+    password: String,
+) -> Result<(crate::store::UserRow, Option<std::net::IpAddr>), Refused> {
     let auth = &state.settings.auth;
-    let address = client_address(&req, &auth.trusted_proxies);
+    let address = client_address(req, &auth.trusted_proxies);
     if let Some(address) = address {
         if let Err(wait) = state
             .login_attempts
             .allow(address, auth.login_attempts_per_minute)
         {
-            return Ok(slow_down(
+            return Err(Refused::Slow(slow_down(
                 "too_many_attempts",
                 "too many login attempts from this address; wait a minute".into(),
                 wait,
-            ));
+            )));
         }
         if let Err(wait) = state.guards.login_by_address.check(&address) {
-            return Ok(slow_down(
+            return Err(Refused::Slow(slow_down(
                 "login_slowed",
                 format!(
                     "too many wrong passwords from this address; try again in {} s",
                     wait.as_secs().max(1)
                 ),
                 wait,
-            ));
+            )));
         }
     }
     if password.is_empty() || password.len() > 256 {
-        return Err(ApiError::invalid(
-            "username (1–64) and password (1–256) are required",
-        ));
+        return Err(ApiError::invalid("username (1–64) and password (1–256) are required").into());
     }
-    let username = crate::auth::normalize_username(&username).map_err(ApiError::invalid)?;
-    let user = state.store.user_by_login_name(&username).await?;
+    let username = crate::auth::normalize_username(username).map_err(ApiError::invalid)?;
+    let user = state
+        .store
+        .user_by_login_name(&username)
+        .await
+        .map_err(ApiError::from)?;
     let address_text = address.map(|a| a.to_string()).unwrap_or_default();
     if let Some((user_id, until)) = user.as_ref().and_then(|u| {
         u.locked_until
@@ -103,7 +104,8 @@ pub async fn login(
         if !state
             .store
             .login_address_known(user_id, &address_text)
-            .await?
+            .await
+            .map_err(ApiError::from)?
         {
             let entry = AuditEntry::new(
                 "anonymous",
@@ -111,16 +113,16 @@ pub async fn login(
                 format!("username:{username}"),
                 serde_json::json!({}),
             );
-            state.store.audit(&entry).await?;
+            state.store.audit(&entry).await.map_err(ApiError::from)?;
             let wait = (until - chrono::Utc::now()).to_std().unwrap_or_default();
-            return Ok(slow_down(
+            return Err(Refused::Slow(slow_down(
                 "login_slowed",
                 format!(
                     "too many wrong passwords for this account; try again in {} s",
                     wait.as_secs().max(1)
                 ),
                 wait,
-            ));
+            )));
         }
     }
     let hash = user
@@ -128,8 +130,13 @@ pub async fn login(
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.clone());
     let ok = password_work(move || verify_password(&password, &hash)).await?;
-    let user = match user {
-        Some(u) if ok && !u.disabled => u,
+    match user {
+        Some(u) if ok && !u.disabled => {
+            if let Some(address) = address {
+                state.guards.login_by_address.succeeded(&address);
+            }
+            Ok((u, address))
+        }
         _ => {
             tracing::info!("login refused");
             let entry = AuditEntry::new(
@@ -138,7 +145,7 @@ pub async fn login(
                 format!("username:{username}"),
                 serde_json::json!({}),
             );
-            state.store.audit(&entry).await?;
+            state.store.audit(&entry).await.map_err(ApiError::from)?;
             if let Some(address) = address {
                 state.guards.login_by_address.failed(&address);
             }
@@ -155,14 +162,21 @@ pub async fn login(
                         ))
                         .unwrap_or_else(|_| Duration::minutes(1))
                     })
-                    .await?;
+                    .await
+                    .map_err(ApiError::from)?;
             }
-            return Err(ApiError::BadCredentials);
+            Err(ApiError::BadCredentials.into())
         }
-    };
-    if let Some(address) = address {
-        state.guards.login_by_address.succeeded(&address);
     }
+}
+
+/// The user is in: the address remembered, the login audited, a token issued.
+async fn logged_in(
+    state: &AppState,
+    user: crate::store::UserRow,
+    address: Option<std::net::IpAddr>,
+) -> Result<HttpResponse, ApiError> {
+    let address_text = address.map(|a| a.to_string()).unwrap_or_default();
     state.store.login_succeeded(user.id, &address_text).await?;
     let entry = AuditEntry::new(
         format!("user-{}", user.id),
@@ -196,6 +210,113 @@ pub async fn login(
             court: CourtView::new(user.court_id, &user.court_name, &user.court_level)?,
         },
     }))
+}
+
+/// Staff login. Guessing is slowed, never locked out: an address that keeps failing waits
+/// longer and longer between attempts (`login_slowed`), and so does an account, except from an
+/// address it has logged in from before, where the right password always works. A password an
+/// administrator set is not enough to get in: 403 `password_change_required`, and the owner
+/// sets their own with `POST /auth/password`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = LoginResponse),
+        (status = 400, description = "malformed_json or bad_request", body = ErrorBody),
+        (status = 401, description = "bad_credentials", body = ErrorBody),
+        (status = 403, description = "password_change_required: the password is right, but an administrator set it; set your own with POST /auth/password", body = ErrorBody),
+        (status = 422, description = "invalid_input", body = ErrorBody),
+        (status = 429, description = "too_many_attempts from this address, or login_slowed (this address or this account must wait; see Retry-After)", body = ErrorBody)
+    ),
+    tag = "auth"
+)]
+#[post("/auth/login")]
+pub async fn login(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let LoginRequest { username, password } = body.into_inner();
+    let (user, address) = match authenticate(&req, &state, &username, password).await {
+        Ok(found) => found,
+        Err(Refused::Slow(answer)) => return Ok(answer),
+        Err(Refused::Error(e)) => return Err(e),
+    };
+    if user.must_change_password {
+        return Err(ApiError::Denied {
+            code: "password_change_required",
+            message: "an administrator set this password: set your own first (POST /auth/password)"
+                .into(),
+        });
+    }
+    logged_in(&state, user, address).await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub username: String,
+    /// The password now (the one an administrator gave, or the owner's own).
+    pub password: String,
+    pub new_password: String,
+}
+
+/// The owner sets their own password, proving the current one: the way in after an
+/// administrator created the account or reset its password, and a change at any time. Checked
+/// and slowed exactly as a login is; the new password must pass the strength rule and differ
+/// from the old. Answers as a login does: the user is logged in with the new password, and
+/// every older token stops working.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/password",
+    request_body = PasswordChange,
+    responses(
+        (status = 200, body = LoginResponse),
+        (status = 400, description = "malformed_json or bad_request", body = ErrorBody),
+        (status = 401, description = "bad_credentials", body = ErrorBody),
+        (status = 422, description = "invalid_input (too short or too long), weak_password, or password_unchanged", body = ErrorBody),
+        (status = 429, description = "too_many_attempts or login_slowed, as for a login", body = ErrorBody)
+    ),
+    tag = "auth"
+)]
+#[post("/auth/password")]
+pub async fn change_password(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<PasswordChange>,
+) -> Result<HttpResponse, ApiError> {
+    let PasswordChange {
+        username,
+        password,
+        new_password,
+    } = body.into_inner();
+    let unchanged = password == new_password;
+    let (user, address) = match authenticate(&req, &state, &username, password).await {
+        Ok(found) => found,
+        Err(Refused::Slow(answer)) => return Ok(answer),
+        Err(Refused::Error(e)) => return Err(e),
+    };
+    if unchanged {
+        return Err(ApiError::Unprocessable {
+            code: "password_unchanged",
+            message: "the new password is the same as the old one".into(),
+        });
+    }
+    crate::auth::new_password(&new_password, &[&user.username, &user.display_name])?;
+    let password_hash = password_work(move || hash_password(&new_password))
+        .await?
+        .map_err(ApiError::Internal)?;
+    state
+        .store
+        .change_own_password(user.id, &password_hash)
+        .await?;
+    tracing::info!(user_id = user.id, "password changed by its owner");
+    let user = crate::store::UserRow {
+        must_change_password: false,
+        ..user
+    };
+    logged_in(&state, user, address).await
 }
 
 #[derive(Deserialize, ToSchema)]

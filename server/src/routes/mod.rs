@@ -32,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .service(auth::login)
+                .service(auth::change_password)
                 .service(auth::join)
                 .service(auth::refresh)
                 .service(auth::logout)

@@ -15,6 +15,7 @@ use crate::error::ErrorBody;
     paths(
         health::healthz,
         auth::login,
+        auth::change_password,
         auth::join,
         auth::refresh,
         auth::logout,

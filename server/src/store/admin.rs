@@ -128,7 +128,7 @@ impl Store {
     pub async fn users_under(&self, court_id: i64) -> Result<Vec<UserRow>, StoreError> {
         let sql = format!(
             "{SUBTREE}SELECT u.id, u.court_id, u.username, u.display_name, u.role, u.password_hash, \
-             u.disabled, c.name AS court_name, c.level AS court_level, u.failed_logins, u.locked_until \
+             u.disabled, c.name AS court_name, c.level AS court_level, u.failed_logins, u.locked_until, u.must_change_password \
              FROM users u JOIN courts c ON c.id = u.court_id JOIN down ON down.id = u.court_id \
              ORDER BY down.depth, u.court_id, u.username"
         );
@@ -292,8 +292,8 @@ impl Store {
     ) -> Result<Saved<i64>, StoreError> {
         in_write_tx!(self, |tx, lock| {
             let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
-                "INSERT INTO users (court_id, username, display_name, role, password_hash) \
-                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                "INSERT INTO users (court_id, username, display_name, role, password_hash, must_change_password) \
+                 VALUES ($1, $2, $3, $4, $5, TRUE) RETURNING id",
             )
             .bind(user.court_id)
             .bind(user.username)
@@ -365,7 +365,8 @@ impl Store {
         Ok(())
     }
 
-    /// Sets a new password and lifts any lockout (audited; the hash is not in the entry).
+    /// Sets a new password and lifts any lockout (audited; the hash is not in the entry). The
+    /// administrator knows it, so its owner must replace it at the next login.
     pub async fn admin_reset_password(
         &self,
         id: i64,
@@ -374,8 +375,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         in_write_tx!(self, |tx, lock| {
             let done = sqlx::query(
-                "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL \
-                 WHERE id = $1",
+                "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL, \
+                 must_change_password = TRUE WHERE id = $1",
             )
             .bind(id)
             .bind(password_hash)
@@ -389,6 +390,38 @@ impl Store {
                 "admin.password_reset",
                 format!("user:{id}"),
                 serde_json::json!({"lockout_cleared": true}),
+            );
+            append_audit!(tx, lock, &entry);
+        });
+        Ok(())
+    }
+}
+
+impl Store {
+    /// The owner sets their own password (the one an administrator gave them, or any): no
+    /// longer one to replace. Older tokens stop working (the `users_revoke_tokens` trigger).
+    pub async fn change_own_password(
+        &self,
+        id: i64,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        in_write_tx!(self, |tx, lock| {
+            let done = sqlx::query(
+                "UPDATE users SET password_hash = $2, must_change_password = FALSE, \
+                 failed_logins = 0, locked_until = NULL WHERE id = $1",
+            )
+            .bind(id)
+            .bind(password_hash)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            let entry = audit::AuditEntry::new(
+                format!("user-{id}"),
+                "auth.password_changed",
+                format!("user:{id}"),
+                serde_json::json!({}),
             );
             append_audit!(tx, lock, &entry);
         });

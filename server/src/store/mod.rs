@@ -332,7 +332,7 @@ impl Store {
 
     pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
         let sql = "SELECT u.id, u.court_id, u.username, u.display_name, u.role, u.password_hash, \
-                   u.disabled, c.name AS court_name, c.level AS court_level, u.failed_logins, u.locked_until \
+                   u.disabled, c.name AS court_name, c.level AS court_level, u.failed_logins, u.locked_until, u.must_change_password \
                    FROM users u JOIN courts c ON c.id = u.court_id WHERE u.username = $1";
         Ok(on_pool!(self, |p| sqlx::query_as(sql)
             .bind(username)
@@ -371,7 +371,7 @@ impl Store {
 
     pub async fn user_by_id(&self, id: i64) -> Result<UserRow, StoreError> {
         let sql = "SELECT u.id, u.court_id, u.username, u.display_name, u.role, u.password_hash, \
-                   u.disabled, c.name AS court_name, c.level AS court_level, u.failed_logins, u.locked_until \
+                   u.disabled, c.name AS court_name, c.level AS court_level, u.failed_logins, u.locked_until, u.must_change_password \
                    FROM users u JOIN courts c ON c.id = u.court_id WHERE u.id = $1";
         Ok(on_pool!(self, |p| sqlx::query_as(sql)
             .bind(id)

@@ -24,6 +24,8 @@ pub struct UserRow {
     pub court_level: String,
     pub failed_logins: i32,
     pub locked_until: Option<DateTime<Utc>>,
+    /// An administrator set the password: its owner replaces it before anything else.
+    pub must_change_password: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

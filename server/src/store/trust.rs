@@ -26,7 +26,7 @@ impl Store {
         username: &str,
     ) -> Result<Option<super::UserRow>, StoreError> {
         let sql = "SELECT u.id, u.court_id, u.username, u.display_name, u.role, u.password_hash, \
-                   u.disabled, c.name AS court_name, c.level AS court_level, u.failed_logins, u.locked_until \
+                   u.disabled, c.name AS court_name, c.level AS court_level, u.failed_logins, u.locked_until, u.must_change_password \
                    FROM users u JOIN courts c ON c.id = u.court_id WHERE lower(u.username) = $1 LIMIT 2";
         let rows: Vec<super::UserRow> = on_pool!(self, |p| sqlx::query_as(sql)
             .bind(username)
