@@ -37,6 +37,9 @@ pub struct Settings {
     /// documented in `server/src/notify/mod.rs`.
     pub notifications: crate::notify::NotifySettings,
     pub privacy: PrivacySettings,
+    /// Follow-up tasks (交办 → 办结报告): deadlines and reminders; the keys are documented in
+    /// `server/src/app/assignments.rs`.
+    pub follow_ups: crate::app::assignments::FollowUpSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -638,6 +641,7 @@ impl Settings {
             return invalid("demo.password", "must be at least 8 characters");
         }
         self.connectivity.validate()?;
+        self.follow_ups.validate()?;
         self.notifications.validate()?;
         Ok(())
     }

@@ -294,6 +294,7 @@ pub async fn end(
     staff: &Staff,
     session: &SessionRow,
     command: EndCommand<'_>,
+    clock: clock::Clock,
 ) -> Result<Reception, ApiError> {
     if session.host_court_id != staff.court_id {
         return Err(ApiError::Forbidden(
@@ -383,6 +384,24 @@ pub async fn end(
             connected_seconds: held.connected_seconds(),
         })
         .await?;
+    // 交办 from the reception: the host court hands the case down to the case's court
+    // (docs/follow-ups.md). The session's entry is on record whatever happens here.
+    if command.outcome == Outcome::Assign {
+        let follow_ups = crate::app::assignments::FollowUps {
+            settings: &settings.follow_ups,
+            clock,
+        };
+        crate::app::assignments::from_session_end(
+            store,
+            follow_ups,
+            &case,
+            session.id,
+            session.host_court_id,
+            note,
+            &actor,
+        )
+        .await?;
+    }
     Ok(held)
 }
 
