@@ -21,59 +21,11 @@ use utoipa::ToSchema;
 use crate::app::clock::{Calendar, Clock, Unit, period_end};
 use crate::app::ledger;
 use crate::auth::Staff;
-use crate::config_error::ConfigError;
+use crate::config::FollowUpSettings;
 use crate::domain::{Channel, Outcome, ReceivingOrgan, Role};
 use crate::error::ApiError;
 use crate::store::assignments::{AssignmentRow, Filter, NewAssignment, Reminder, StepRow};
 use crate::store::{CaseRow, Store, StoreError};
-
-/// The `[follow_ups]` settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FollowUpSettings {
-    /// The deadline of a 交办 when the assigning court names none, in working days.
-    pub default_working_days: i64,
-    /// The shortest and the longest deadline a court may set, in working days (1–250).
-    pub min_working_days: i64,
-    pub max_working_days: i64,
-    /// The due-soon reminder goes out when the due day is this many working days away or
-    /// fewer (0: on the due day itself).
-    pub remind_working_days: i64,
-    /// How often each instance looks for tasks to remind, in seconds.
-    pub sweep_seconds: u64,
-}
-
-impl FollowUpSettings {
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key, message: &str| {
-            Err(ConfigError::Invalid {
-                key,
-                message: message.to_owned(),
-            })
-        };
-        if !(1..=250).contains(&self.min_working_days)
-            || !(self.min_working_days..=250).contains(&self.max_working_days)
-        {
-            return invalid(
-                "follow_ups.max_working_days",
-                "need 1 <= min_working_days <= max_working_days <= 250",
-            );
-        }
-        if !(self.min_working_days..=self.max_working_days).contains(&self.default_working_days) {
-            return invalid(
-                "follow_ups.default_working_days",
-                "must lie between min_working_days and max_working_days",
-            );
-        }
-        if !(0..=30).contains(&self.remind_working_days) {
-            return invalid("follow_ups.remind_working_days", "must be between 0 and 30");
-        }
-        if !(1..=3600).contains(&self.sweep_seconds) {
-            return invalid("follow_ups.sweep_seconds", "must be between 1 and 3600");
-        }
-        Ok(())
-    }
-}
 
 /// What the rules of a follow-up read besides the store: its settings and today.
 #[derive(Clone, Copy)]
@@ -323,6 +275,43 @@ pub async fn plan(
         assigned_on: today,
         due_on: due.day,
     })
+}
+
+/// Logs a contact on a case of the caller's court (`app::ledger::log_contact`); with outcome
+/// `assign` handed down by its receiving court above, and not a correction, the contact hands
+/// the task down as well. The terms are checked before anything is written; `terms` without
+/// that outcome is refused (422 `invalid_input`).
+pub async fn log_contact(
+    store: &Store,
+    ctx: FollowUps<'_>,
+    staff: &Staff,
+    case_id: i64,
+    cmd: ledger::ContactCommand<'_>,
+    terms: Option<Terms<'_>>,
+) -> Result<i64, ApiError> {
+    let case = ledger::writable_case(store, staff, case_id).await?;
+    let plan = match (cmd.outcome, cmd.corrects) {
+        (Some(Outcome::Assign), None) => {
+            let assigning = match cmd.receiving_organ.unwrap_or(ReceivingOrgan::Court) {
+                ReceivingOrgan::Court => cmd.receiving_court_id,
+                _ => None,
+            };
+            let terms = terms.unwrap_or_default();
+            Some(plan(store, ctx, &case, assigning, terms, cmd.summary).await?)
+        }
+        _ if terms.is_some() => {
+            return Err(ApiError::invalid(
+                "assignment: only with the outcome assign (交办), and not on a correction",
+            ));
+        }
+        _ => None,
+    };
+    let id = ledger::record_contact(store, staff, &case, cmd).await?;
+    if let Some(plan) = plan {
+        let actor = format!("user-{}", staff.user_id);
+        create(store, ctx, &plan, Source::Contact(id), &actor).await?;
+    }
+    Ok(id)
 }
 
 /// What handed a task down.
@@ -620,7 +609,6 @@ pub async fn supervise(
     let summary = format!("督办（{}，{} 到期）：{note}", a.court_name, a.due_on);
     let entry = ledger::record_contact(
         store,
-        ctx,
         staff,
         &case,
         ledger::ContactCommand {
@@ -634,7 +622,6 @@ pub async fn supervise(
             court_initiated: true,
             corrects: None,
             reason: None,
-            assignment: None,
         },
     )
     .await?;

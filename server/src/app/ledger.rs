@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 
-use crate::app::assignments;
 use crate::auth::{Staff, name_input};
 use crate::domain::{CaseClass, Channel, IdNumber, Outcome, ReceivingOrgan, Role, is_collective};
 use crate::error::ApiError;
@@ -246,31 +245,25 @@ pub struct ContactCommand<'a> {
     pub court_initiated: bool,
     pub corrects: Option<i64>,
     pub reason: Option<&'a str>,
-    /// With outcome `assign` (交办): the task's court, deadline and instruction, each with a
-    /// default (`app::assignments::Terms`).
-    pub assignment: Option<assignments::Terms<'a>>,
 }
 
 /// Logs a contact on a case of the caller's court, or a correction of one: the original stays
-/// and both are shown. Video receptions are written only by a held session. A contact with
-/// outcome `assign` that a court above handed down (its receiving court) creates the follow-up
-/// task (docs/follow-ups.md).
+/// and both are shown. Video receptions are written only by a held session. (A contact with
+/// outcome `assign` comes through `app::assignments::log_contact`, which hands the task down.)
 pub async fn log_contact(
     store: &Store,
-    follow_ups: assignments::FollowUps<'_>,
     staff: &Staff,
     case_id: i64,
     cmd: ContactCommand<'_>,
 ) -> Result<i64, ApiError> {
     let case = writable_case(store, staff, case_id).await?;
-    record_contact(store, follow_ups, staff, &case, cmd).await
+    record_contact(store, staff, &case, cmd).await
 }
 
 /// The body of [`log_contact`], for a case whose writer has been checked: the case's own
 /// coordinator there, a court pressing a court below (督办) in `app::assignments::supervise`.
 pub(crate) async fn record_contact(
     store: &Store,
-    follow_ups: assignments::FollowUps<'_>,
     staff: &Staff,
     case: &CaseRow,
     cmd: ContactCommand<'_>,
@@ -350,26 +343,6 @@ pub(crate) async fn record_contact(
             });
         }
     }
-    // 交办: checked before anything is written; a correction hands nothing down again.
-    let plan = match (cmd.outcome, cmd.corrects) {
-        (Some(Outcome::Assign), None) => Some(
-            assignments::plan(
-                store,
-                follow_ups,
-                case,
-                receiving_court_id,
-                cmd.assignment.unwrap_or_default(),
-                &summary,
-            )
-            .await?,
-        ),
-        _ if cmd.assignment.is_some() => {
-            return Err(ApiError::invalid(
-                "assignment: only with the outcome assign (交办), and not on a correction",
-            ));
-        }
-        _ => None,
-    };
     let actor = format!("user-{}", staff.user_id);
     let id = store
         .log_contact(&NewContact {
@@ -387,16 +360,6 @@ pub(crate) async fn record_contact(
             actor: &actor,
         })
         .await?;
-    if let Some(plan) = plan {
-        assignments::create(
-            store,
-            follow_ups,
-            &plan,
-            assignments::Source::Contact(id),
-            &actor,
-        )
-        .await?;
-    }
     Ok(id)
 }
 

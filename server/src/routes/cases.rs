@@ -303,7 +303,7 @@ pub async fn log_contact(
     body: web::Json<ContactRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    ledger::log_contact(
+    crate::app::assignments::log_contact(
         &state.store,
         follow_ups(&state),
         &staff,
@@ -319,15 +319,14 @@ pub async fn log_contact(
             court_initiated: b.court_initiated,
             corrects: b.corrects,
             reason: b.reason.as_deref(),
-            assignment: b
-                .assignment
-                .as_ref()
-                .map(|a| crate::app::assignments::Terms {
-                    court_id: a.court_id,
-                    working_days: a.working_days,
-                    instruction: a.instruction.as_deref(),
-                }),
         },
+        b.assignment
+            .as_ref()
+            .map(|a| crate::app::assignments::Terms {
+                court_id: a.court_id,
+                working_days: a.working_days,
+                instruction: a.instruction.as_deref(),
+            }),
     )
     .await?;
     let (case, entries, changes) = ledger::case_file(&state.store, &staff, *id).await?;
