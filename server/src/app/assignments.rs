@@ -357,19 +357,18 @@ pub async fn create(
     Ok(id)
 }
 
-/// The 交办 of a session's end: the host court hands the case down to the case's court, with
-/// the default deadline and the officer's note as the instruction. Written after the session's
-/// own entry; a task is never written twice for one session.
-pub async fn from_session_end(
+/// The 交办 of a session's end, checked before the end is written: the host court hands the
+/// case down to the case's court, with the default deadline and the officer's note as the
+/// instruction. Written by [`create`] with [`Source::Session`] once the session has ended; a
+/// session hands down one task at most (a unique column).
+pub async fn for_session_end(
     store: &Store,
     ctx: FollowUps<'_>,
     case: &CaseRow,
-    session_id: i64,
     host_court_id: i64,
     note: &str,
-    actor: &str,
-) -> Result<i64, ApiError> {
-    let plan = plan(
+) -> Result<Plan, ApiError> {
+    plan(
         store,
         ctx,
         case,
@@ -377,8 +376,7 @@ pub async fn from_session_end(
         Terms::default(),
         note,
     )
-    .await?;
-    create(store, ctx, &plan, Source::Session(session_id), actor).await
+    .await
 }
 
 // --- reading -------------------------------------------------------------------------------------
@@ -438,9 +436,20 @@ pub async fn of_case(
     ctx: FollowUps<'_>,
     case_id: i64,
 ) -> Result<Vec<AssignmentDetail>, ApiError> {
-    let mut out = Vec::new();
-    for row in store.assignments_of_case(case_id).await? {
-        out.push(detail(store, ctx, row).await?);
+    let rows = store.assignments_of_case(case_id).await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let calendar = store.calendar().await?;
+    let today = ctx.clock.today();
+    let soon = window(&calendar, ctx.settings, today);
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let steps = store.assignment_steps(row.id).await?;
+        out.push(AssignmentDetail {
+            assignment: view(row, today, soon),
+            steps: steps.into_iter().map(step).collect(),
+        });
     }
     Ok(out)
 }

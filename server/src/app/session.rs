@@ -20,6 +20,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::Value;
 
+use crate::app::assignments::{self, Source};
 use crate::app::clock;
 use crate::app::ledger;
 use crate::auth::Staff;
@@ -363,6 +364,19 @@ pub async fn end(
         .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?;
     let channel = Channel::video_with(level)
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a basic court hosted a session")))?;
+    // 交办 from the reception: the host court hands the case down to the case's court
+    // (docs/follow-ups.md), checked before the session's end is written.
+    let follow_ups = assignments::FollowUps {
+        settings: &settings.follow_ups,
+        clock,
+    };
+    let hand_down = match command.outcome {
+        Outcome::Assign => Some(
+            assignments::for_session_end(store, follow_ups, &case, session.host_court_id, note)
+                .await?,
+        ),
+        _ => None,
+    };
     let ledger_note = format!(
         "{} {} — {}",
         session.host_court_name, session.host_room_name, command.outcome
@@ -384,20 +398,12 @@ pub async fn end(
             connected_seconds: held.connected_seconds(),
         })
         .await?;
-    // 交办 from the reception: the host court hands the case down to the case's court
-    // (docs/follow-ups.md). The session's entry is on record whatever happens here.
-    if command.outcome == Outcome::Assign {
-        let follow_ups = crate::app::assignments::FollowUps {
-            settings: &settings.follow_ups,
-            clock,
-        };
-        crate::app::assignments::from_session_end(
+    if let Some(plan) = hand_down {
+        assignments::create(
             store,
             follow_ups,
-            &case,
-            session.id,
-            session.host_court_id,
-            note,
+            &plan,
+            Source::Session(session.id),
             &actor,
         )
         .await?;
