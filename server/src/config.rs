@@ -37,6 +37,8 @@ pub struct Settings {
     /// documented in `server/src/notify/mod.rs`.
     pub notifications: crate::notify::NotifySettings,
     pub privacy: PrivacySettings,
+    /// Follow-up tasks (交办 → 办结报告, docs/follow-ups.md): deadlines and reminders.
+    pub follow_ups: FollowUpSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -62,6 +64,54 @@ pub struct RecordsSettings {
     /// held reception (接访成立) and take an outcome (0–1800; 0 asks only for some such time,
     /// which is for tests). `docs/lifecycle.md` says why the default is 60.
     pub min_reception_seconds: i64,
+}
+
+/// The `[follow_ups]` settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpSettings {
+    /// The deadline of a 交办 when the assigning court names none, in working days.
+    pub default_working_days: i64,
+    /// The shortest and the longest deadline a court may set, in working days (1–250).
+    pub min_working_days: i64,
+    pub max_working_days: i64,
+    /// The due-soon reminder goes out when the due day is this many working days away or
+    /// fewer (0: on the due day itself).
+    pub remind_working_days: i64,
+    /// How often each instance looks for tasks to remind, in seconds.
+    pub sweep_seconds: u64,
+}
+
+impl FollowUpSettings {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_owned(),
+            })
+        };
+        if !(1..=250).contains(&self.min_working_days)
+            || !(self.min_working_days..=250).contains(&self.max_working_days)
+        {
+            return invalid(
+                "follow_ups.max_working_days",
+                "need 1 <= min_working_days <= max_working_days <= 250",
+            );
+        }
+        if !(self.min_working_days..=self.max_working_days).contains(&self.default_working_days) {
+            return invalid(
+                "follow_ups.default_working_days",
+                "must lie between min_working_days and max_working_days",
+            );
+        }
+        if !(0..=30).contains(&self.remind_working_days) {
+            return invalid("follow_ups.remind_working_days", "must be between 0 and 30");
+        }
+        if !(1..=3600).contains(&self.sweep_seconds) {
+            return invalid("follow_ups.sweep_seconds", "must be between 1 and 3600");
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -638,6 +688,7 @@ impl Settings {
             return invalid("demo.password", "must be at least 8 characters");
         }
         self.connectivity.validate()?;
+        self.follow_ups.validate()?;
         self.notifications.validate()?;
         Ok(())
     }

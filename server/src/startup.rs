@@ -142,6 +142,12 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot reach Redis at redis.url: {e}"))?;
         spawn_records_sweeper(&tasks, store.clone(), settings.records.clone());
         crate::notify::spawn(&tasks, store.clone(), settings.notifications.clone());
+        crate::app::assignments::spawn_reminders(
+            &tasks,
+            store.clone(),
+            settings.follow_ups.clone(),
+            clock,
+        );
         spawn_schedule_keeper(
             &tasks,
             store.clone(),

@@ -11,6 +11,7 @@ mod abuse;
 mod admin;
 mod api;
 mod architecture;
+mod assignments;
 mod audit;
 mod clocks;
 mod connectivity;

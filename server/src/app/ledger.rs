@@ -248,7 +248,8 @@ pub struct ContactCommand<'a> {
 }
 
 /// Logs a contact on a case of the caller's court, or a correction of one: the original stays
-/// and both are shown. Video receptions are written only by a held session.
+/// and both are shown. Video receptions are written only by a held session. (A contact with
+/// outcome `assign` comes through `app::assignments::log_contact`, which hands the task down.)
 pub async fn log_contact(
     store: &Store,
     staff: &Staff,
@@ -256,6 +257,17 @@ pub async fn log_contact(
     cmd: ContactCommand<'_>,
 ) -> Result<i64, ApiError> {
     let case = writable_case(store, staff, case_id).await?;
+    record_contact(store, staff, &case, cmd).await
+}
+
+/// The body of [`log_contact`], for a case whose writer has been checked: the case's own
+/// coordinator there, a court pressing a court below (督办) in `app::assignments::supervise`.
+pub(crate) async fn record_contact(
+    store: &Store,
+    staff: &Staff,
+    case: &CaseRow,
+    cmd: ContactCommand<'_>,
+) -> Result<i64, ApiError> {
     if cmd.channel.is_video() {
         return Err(ApiError::Unprocessable {
             code: "video_by_session_only",
@@ -283,7 +295,7 @@ pub async fn log_contact(
         _ => {}
     }
     if let Some(outcome) = cmd.outcome {
-        check_outcome(outcome, class_of(&case)?)?;
+        check_outcome(outcome, class_of(case)?)?;
     }
     let organ = cmd.receiving_organ.unwrap_or(ReceivingOrgan::Court);
     let receiving_court_id = match organ {

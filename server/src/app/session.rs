@@ -20,6 +20,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::Value;
 
+use crate::app::assignments::{self, Source};
 use crate::app::clock;
 use crate::app::ledger;
 use crate::auth::Staff;
@@ -294,6 +295,7 @@ pub async fn end(
     staff: &Staff,
     session: &SessionRow,
     command: EndCommand<'_>,
+    clock: clock::Clock,
 ) -> Result<Reception, ApiError> {
     if session.host_court_id != staff.court_id {
         return Err(ApiError::Forbidden(
@@ -362,6 +364,19 @@ pub async fn end(
         .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?;
     let channel = Channel::video_with(level)
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a basic court hosted a session")))?;
+    // 交办 from the reception: the host court hands the case down to the case's court
+    // (docs/follow-ups.md), checked before the session's end is written.
+    let follow_ups = assignments::FollowUps {
+        settings: &settings.follow_ups,
+        clock,
+    };
+    let hand_down = match command.outcome {
+        Outcome::Assign => Some(
+            assignments::for_session_end(store, follow_ups, &case, session.host_court_id, note)
+                .await?,
+        ),
+        _ => None,
+    };
     let ledger_note = format!(
         "{} {} — {}",
         session.host_court_name, session.host_room_name, command.outcome
@@ -383,6 +398,16 @@ pub async fn end(
             connected_seconds: held.connected_seconds(),
         })
         .await?;
+    if let Some(plan) = hand_down {
+        assignments::create(
+            store,
+            follow_ups,
+            &plan,
+            Source::Session(session.id),
+            &actor,
+        )
+        .await?;
+    }
     Ok(held)
 }
 

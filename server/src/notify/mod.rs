@@ -43,6 +43,11 @@ pub const EVENTS: &[&str] = &[
     "application.rejected",
     "application.withdrawn",
     "application.amended",
+    "assignment.created",
+    "assignment.due_soon",
+    "assignment.overdue",
+    "assignment.supervised",
+    "assignment.reported",
 ];
 
 #[cfg(test)]

@@ -62,6 +62,13 @@ pub async fn get_case(
     Ok(HttpResponse::Ok().json(detail(&state, case, ledger, changes).await?))
 }
 
+fn follow_ups(state: &AppState) -> crate::app::assignments::FollowUps<'_> {
+    crate::app::assignments::FollowUps {
+        settings: &state.settings.follow_ups,
+        clock: state.clock,
+    }
+}
+
 async fn detail(
     state: &AppState,
     case: CaseRow,
@@ -69,7 +76,10 @@ async fn detail(
     changes: Vec<crate::store::ledger::ClassChangeRow>,
 ) -> Result<CaseDetail, ApiError> {
     let calendar = crate::app::clocks::calendar(state).await?;
+    let follow_ups =
+        crate::app::assignments::of_case(&state.store, follow_ups(state), case.id).await?;
     Ok(CaseDetail {
+        follow_ups,
         case: CaseView::new(case, &calendar, state.clock.today()),
         ledger: ledger
             .into_iter()
@@ -250,6 +260,22 @@ pub struct ContactRequest {
     pub corrects: Option<i64>,
     /// Why: required with `corrects`, 1 to 500 characters.
     pub reason: Option<String>,
+    /// With outcome `assign` (交办) handed down by the receiving court above: the follow-up
+    /// task's terms, each with a default (docs/follow-ups.md).
+    pub assignment: Option<AssignTermsRequest>,
+}
+
+/// The terms of a 交办 (docs/follow-ups.md).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignTermsRequest {
+    /// The court it goes to: the case's court by default; the assigning court or one below it.
+    pub court_id: Option<i64>,
+    /// The deadline in working days (default `follow_ups.default_working_days`, 15), within
+    /// `follow_ups.min_working_days`..=`max_working_days` (1 to 60).
+    pub working_days: Option<i64>,
+    /// What the court below is to do, 1 to 2000 characters (default: the summary).
+    pub instruction: Option<String>,
 }
 
 /// Logs a contact on a case of the coordinator's court (有访必录), or a correction of one.
@@ -264,7 +290,7 @@ pub struct ContactRequest {
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 422, description = "invalid_input, invalid_name, video_by_session_only, outcome_not_for_class, receiving_court_invalid, correction_target_invalid", body = ErrorBody)
+        (status = 422, description = "invalid_input, invalid_name, video_by_session_only, outcome_not_for_class, receiving_court_invalid, correction_target_invalid; for 交办: assign_needs_higher_court, assignment_court_invalid, deadline_out_of_bounds", body = ErrorBody)
     ),
     security(("bearer" = [])),
     tag = "cases"
@@ -277,8 +303,9 @@ pub async fn log_contact(
     body: web::Json<ContactRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    ledger::log_contact(
+    crate::app::assignments::log_contact(
         &state.store,
+        follow_ups(&state),
         &staff,
         *id,
         ledger::ContactCommand {
@@ -293,6 +320,13 @@ pub async fn log_contact(
             corrects: b.corrects,
             reason: b.reason.as_deref(),
         },
+        b.assignment
+            .as_ref()
+            .map(|a| crate::app::assignments::Terms {
+                court_id: a.court_id,
+                working_days: a.working_days,
+                instruction: a.instruction.as_deref(),
+            }),
     )
     .await?;
     let (case, entries, changes) = ledger::case_file(&state.store, &staff, *id).await?;

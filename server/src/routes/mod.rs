@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod applications;
+pub mod assignments;
 pub mod auth;
 pub mod bookings;
 pub mod cases;
@@ -94,6 +95,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(statistics::statistics)
                 .configure(connectivity::configure)
                 .configure(notifications::configure)
+                .configure(assignments::configure)
                 .configure(ics::configure)
                 .configure(notice::configure)
                 .configure(admin::configure)

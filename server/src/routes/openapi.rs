@@ -104,6 +104,10 @@ use crate::error::ErrorBody;
         super::ics::officer_feed,
         super::notice::booking_notice,
         super::rooms::host_rooms,
+        super::assignments::list_assignments,
+        super::assignments::get_assignment,
+        super::assignments::report_assignment,
+        super::assignments::supervise_assignment,
     ),
     components(schemas(ErrorBody, views::CourtView, views::RoomView, views::CaseView, views::CaseDetail,
         views::LedgerEntryView, views::CourtRef, views::ClassChangeView, cases::OpenCaseRequest,
@@ -114,7 +118,12 @@ use crate::error::ErrorBody;
         crate::app::statistics::ReportCourt,
         super::notifications::NotificationView, super::notifications::NotificationList,
         super::notifications::NewWebhook, super::notifications::WebhookView,
-        crate::notify::queries::DeliveryView, super::notice::NoticeView)),
+        crate::notify::queries::DeliveryView, super::notice::NoticeView,
+        crate::app::assignments::Assignment, crate::app::assignments::AssignmentDetail,
+        crate::app::assignments::AssignmentPage, crate::app::assignments::AssignmentStep,
+        crate::app::assignments::AssignmentState, crate::app::assignments::CourtName,
+        cases::AssignTermsRequest, super::assignments::ReportRequest,
+        super::assignments::SuperviseRequest)),
     modifiers(&Bearer, &GenericAnswers)
 )]
 pub struct ApiDoc;

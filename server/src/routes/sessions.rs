@@ -183,7 +183,15 @@ pub async fn end_session(
         follow_up_deadline: body.follow_up_deadline.as_deref(),
         follow_up_person: body.follow_up_person.as_deref(),
     };
-    session::end(&state.store, &state.settings, &staff, &session, command).await?;
+    session::end(
+        &state.store,
+        &state.settings,
+        &staff,
+        &session,
+        command,
+        state.clock,
+    )
+    .await?;
     state.hub.end(session.id, body.outcome.as_str()).await;
     tracing::info!(session = session.id, outcome = %body.outcome, "session ended");
     let ended = load_session(&state, session.id).await?;

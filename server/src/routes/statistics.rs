@@ -9,6 +9,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::records::{MAX_PERIOD_DAYS, check_court, parse_day, period, reach_of};
+use crate::app::assignments::MonthTask;
 use crate::app::clock;
 use crate::app::clocks::{OverdueClock, overdue};
 use crate::app::statistics::{Figures, Part, ReportCourt, Statistics, report};
@@ -130,6 +131,19 @@ pub async fn statistics(
     let stats = report(&state.store, court_id, under, (from, to), instants).await?;
     if monthly {
         let overdue = overdue_below(&state, court_id, &reach).await?;
+        let subtree = !matches!(
+            reach,
+            crate::store::records::Reach::Court { subtree: false, .. }
+        );
+        let tasks = crate::app::assignments::of_month(
+            &state.store,
+            &state.settings.follow_ups,
+            state.clock,
+            court_id,
+            subtree,
+            (from, to),
+        )
+        .await?;
         let name = format!("courtlink-monthly-{court_id}-{}", from.format("%Y-%m"));
         return Ok(HttpResponse::Ok()
             .insert_header((
@@ -140,7 +154,7 @@ pub async fn statistics(
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{name}.xlsx\""),
             ))
-            .body(monthly_xlsx(&stats, &overdue, lang)?));
+            .body(monthly_xlsx(&stats, &overdue, &tasks, lang)?));
     }
     let filename = format!("courtlink-statistics-{court_id}-{from}-{to}");
     match format {
@@ -385,10 +399,11 @@ async fn overdue_below(
 }
 
 /// The monthly report a court files upward (月报): the statistics sheet, then the overdue
-/// clocks of the court and the courts below it.
+/// clocks of the court and the courts below it, then the month's follow-up tasks (交办).
 fn monthly_xlsx(
     s: &Statistics,
     overdue: &[(String, OverdueClock)],
+    tasks: &[MonthTask],
     lang: Lang,
 ) -> Result<Vec<u8>, ApiError> {
     use rust_xlsxwriter::Format as XFormat;
@@ -465,7 +480,97 @@ fn monthly_xlsx(
         };
         sheet.write_string(row, 5, provisional).map_err(fail)?;
     }
+    tasks_sheet(&mut book, s, tasks, lang)?;
     book.save_to_buffer().map_err(fail)
+}
+
+/// The follow-up tasks (交办) the month saw, each as open, overdue, closed on time or closed
+/// late (as of the report's day).
+fn tasks_sheet(
+    book: &mut rust_xlsxwriter::Workbook,
+    s: &Statistics,
+    tasks: &[MonthTask],
+    lang: Lang,
+) -> Result<(), ApiError> {
+    use crate::app::assignments::AssignmentState as S;
+    let zh = lang == Lang::Zh;
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    let sheet = book.add_worksheet();
+    sheet
+        .set_name(if zh { "交办事项" } else { "Follow-ups" })
+        .map_err(fail)?;
+    let as_of = clock::local(s.computed_at).format("%Y-%m-%d");
+    let title = if zh {
+        format!("{} 本期交办事项（截至 {as_of}）", s.court.name)
+    } else {
+        format!(
+            "{}: follow-up tasks of the period (as of {as_of})",
+            s.court.name
+        )
+    };
+    sheet
+        .write_string_with_format(0, 0, title, &bold)
+        .map_err(fail)?;
+    let headings: [&str; 7] = if zh {
+        [
+            "承办法院",
+            "案号",
+            "交办法院",
+            "交办日",
+            "应办结日",
+            "办结日",
+            "状态",
+        ]
+    } else {
+        [
+            "court",
+            "case_number",
+            "assigned_by",
+            "assigned_on",
+            "due_on",
+            "reported_on",
+            "state",
+        ]
+    };
+    for (col, h) in headings.iter().enumerate() {
+        sheet
+            .write_string_with_format(1, col as u16, *h, &bold)
+            .map_err(fail)?;
+        sheet
+            .set_column_width(col as u16, if col < 3 { 30 } else { 12 })
+            .map_err(fail)?;
+    }
+    if tasks.is_empty() {
+        sheet
+            .write_string(2, 0, if zh { "本期无交办事项" } else { "none" })
+            .map_err(fail)?;
+    }
+    for (i, t) in tasks.iter().enumerate() {
+        let row = i as u32 + 2;
+        let state = match (t.state, t.closed_late, zh) {
+            (S::Closed, Some(true), true) => "逾期办结",
+            (S::Closed, _, true) => "按期办结",
+            (S::Overdue, _, true) => "超期未办结",
+            (_, _, true) => "办理中",
+            (S::Closed, Some(true), false) => "closed late",
+            (S::Closed, _, false) => "closed on time",
+            (S::Overdue, _, false) => "overdue",
+            (_, _, false) => "open",
+        };
+        let cells = [
+            t.court_name.as_str(),
+            &t.case_number,
+            &t.assigning_court_name,
+            &t.assigned_on,
+            &t.due_on,
+            t.reported_on.as_deref().unwrap_or(""),
+            state,
+        ];
+        for (col, text) in cells.iter().enumerate() {
+            sheet.write_string(row, col as u16, *text).map_err(fail)?;
+        }
+    }
+    Ok(())
 }
 
 fn clock_name(clock: &str, lang: Lang) -> &str {

@@ -232,6 +232,9 @@ pub struct CaseDetail {
     pub ledger: Vec<LedgerEntryView>,
     /// Changes of class (诉访分离), oldest first.
     pub class_changes: Vec<ClassChangeView>,
+    /// Follow-up tasks handed down on the case (交办), each with its steps: assigned, reminded,
+    /// overdue, supervised (督办), reported (办结报告). docs/follow-ups.md.
+    pub follow_ups: Vec<crate::app::assignments::AssignmentDetail>,
 }
 
 #[derive(Serialize, ToSchema)]

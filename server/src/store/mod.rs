@@ -115,6 +115,7 @@ macro_rules! enqueue {
 // Submodules that add queries to `Store` come after the macros they use.
 pub mod admin;
 pub mod applications;
+pub mod assignments;
 pub mod booking;
 pub mod clocks;
 pub mod connectivity;
