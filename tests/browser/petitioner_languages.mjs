@@ -5,8 +5,8 @@
 // The officer arrives after the petitioner is already waiting (the server tells a late host who
 // waits) and lets them in from the waiting room.
 import {
-  BASE, run, newPage, check, shot, text, expectVideo, admitPetitioner, officerJoins, apiBookNow, QUICK_QUALITY, mediaReported, apiBookLater, catalogues,
-  apiCall,
+  BASE, run, newPage, check, shot, text, expectVideo, admitPetitioner, apiBookNow, QUICK_QUALITY, mediaReported, apiBookLater, catalogues,
+  apiCall, login,
 } from './lib.mjs';
 
 const { zh, en } = await catalogues();
@@ -78,6 +78,14 @@ await run('petitioner in English and Chinese', async () => {
   await pet.waitForSelector('#step-code:not([hidden])');
   check('step 2 in English, code from the link', (await text(pet, '#join-button')) === en['join.step2.submit']
     && (await pet.inputValue('#join-code-input')).replace(/-/g, '') === booking.join_code.replace(/-/g, ''));
+  // The officer is on today's list (the page open, nothing pressed) when the petitioner joins.
+  const officer = await newPage('officer', 'desk', { init: () => { window.COURTLINK_QUALITY_MS = 2000; window.COURTLINK_WAIT_POLL_MS = 1000; } });
+  await login(officer, 'zj.officer');
+  await officer.waitForURL(/officer\.html/);
+  await officer.waitForSelector(`[data-testid=session-item][data-session-id="${booking.session_id}"]`);
+  const titleBefore = await officer.title();
+  const caseNumber = await text(officer, `[data-testid=session-item][data-session-id="${booking.session_id}"] strong`);
+  check('nobody waiting: no alert, the plain title', !(await officer.isVisible('[data-testid=waiting-alerts]')));
   await pet.click('#join-button');
   await pet.waitForSelector('#call-state[data-state="waitingRoom"]');
   check('the waiting room in English', (await text(pet, '#call-state')) === en['join.call.waitingRoom'], await text(pet, '#call-state'));
@@ -86,9 +94,18 @@ await run('petitioner in English and Chinese', async () => {
   check('the call information in English', (await text(pet, '#call-info')).includes('浙江省高级人民法院 · case '), await text(pet, '#call-info'));
   await shot(pet, '05-petitioner-waiting-room-en');
 
-  // ---- the officer comes after the petitioner and sees them waiting ----
-  const officer = await newPage('officer', 'desk', { init: QUICK_QUALITY });
-  await officerJoins(officer, 'zj.officer', booking.session_id);
+  // ---- the officer is told without a refresh, comes after the petitioner and sees them waiting ----
+  const alert = `[data-testid=waiting-alert][data-session-id="${booking.session_id}"]`;
+  await officer.waitForSelector(alert, { timeout: 10000 });
+  check('the officer is told someone waits, without pressing anything: the alert names the case and the room',
+    caseNumber.length > 3 && (await text(officer, alert)).includes(caseNumber) && (await text(officer, alert)).includes('等候'), await text(officer, alert));
+  check('the tab title says so too (for an officer on another tab)', (await officer.title()) === `${fill(zh['officer.waiting.title'], { count: 1 })}${titleBefore}`, await officer.title());
+  check('the list shows the session waiting, without a refresh',
+    (await officer.getAttribute(`[data-testid=session-item][data-session-id="${booking.session_id}"] [data-testid=session-status]`, 'class')).includes('status-waiting'));
+  await shot(officer, '05a-officer-told-someone-waits-zh');
+  await officer.click(`[data-testid=waiting-join][data-session-id="${booking.session_id}"]`);
+  await officer.waitForSelector('#call-view:not([hidden])');
+  await officer.waitForFunction(() => window.courtlinkCall && window.courtlinkCall.you);
   const officerToken = await officer.evaluate(() => JSON.parse(sessionStorage.getItem('courtlink.staff')).token);
   await officer.waitForSelector('#waiting-room:not([hidden]) [data-testid=admit-button][data-participant-id="petitioner"]');
   check('a host who arrives later sees who waits', true);

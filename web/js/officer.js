@@ -9,6 +9,7 @@ import { Call, openLocalMedia, stopStream } from './call.js';
 import { mountRemoteVideos, mountChat, mountMediaToggle, mountWaitingRoom } from './callview.js';
 import { mountOfficerSchedule } from './schedule-officer.js';
 import { mountNotifications } from './notifications.js';
+import { mountWaitingAlert } from './waitalert.js';
 
 export const OUTCOMES = ['explained_law', 'into_procedure', 'review_filed', 'not_within_scope', 'no_longer_accepted', 'concluded', 'judicial_aid', 'assign', 'supervise', 'reception_stopped', 'withdrawn'];
 // The transcript is saved this long after typing stops (and at once with the save button or
@@ -628,4 +629,19 @@ function main({ user, token }) {
   renderOutcomes();
   show('list');
   loadSessions();
+  // Someone waiting is told at once, on this tab and (if allowed) on the desktop; today's list
+  // follows without a refresh (unless the officer is using it).
+  mountWaitingAlert($('#waiting-alerts'), {
+    load: () => api(`/sessions?day=${encodeURIComponent(shanghaiDay())}`),
+    canJoin: canHost,
+    onJoin: (s) => joinSession(s),
+    busyWith: () => (state.call ? state.current?.id : null),
+    onSessions: (sessions) => {
+      const list = $('#session-list');
+      if (state.day !== shanghaiDay() || list.contains(document.activeElement)) return;
+      if (JSON.stringify(sessions) === JSON.stringify(state.sessions)) return;
+      state.sessions = sessions;
+      renderSessions();
+    },
+  });
 }
