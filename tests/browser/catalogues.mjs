@@ -43,6 +43,9 @@ const sets = {
   'ledger.organ.': ['court', 'provincial_organ', 'central_organ'],
   'ledger.match.on.': ['petitioner', 'original_case'],
   'case.class.': ['litigation', 'petition'],
+  // Every status a booking has (server/src/domain.rs): `completed` had no words and showed in English.
+  'booking.status.': ['booked', 'cancelled', 'completed'],
+  'app.status.': ['pending', 'proposed', 'more_info', 'approved', 'rejected', 'withdrawn'],
   'session.status.': ['scheduled', 'waiting', 'live', 'interrupted', 'ended', 'no_show'],
   'event.kind.': ['joined', 'admitted', 'resumed', 'chat', 'quality', 'note', 'mute_requested', 'removed', 'left',
     'interrupted', 'no_show', 'ended', 'transcript_decided', 'rated', 'correction', 'status_changed'],

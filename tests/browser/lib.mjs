@@ -121,6 +121,13 @@ export function check(name, ok, detail = '') {
 
 export async function shot(page, name) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  // Every screen a test photographs shows words, never a catalogue key (issue 18 item 11).
+  const { zh } = await catalogues();
+  const keys = await page.evaluate((all) => {
+    const shown = document.body.innerText;
+    return all.filter((k) => k.includes('.') && shown.includes(k));
+  }, Object.keys(zh));
+  check(`${name}: no catalogue key on the screen`, keys.length === 0, keys);
 }
 
 export const text = async (page, selector) => ((await page.textContent(selector)) || '').trim();

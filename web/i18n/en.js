@@ -1064,6 +1064,7 @@ export default {
   'app.status.withdrawn': 'Withdrawn',
   'booking.status.booked': 'Booked',
   'booking.status.cancelled': 'Cancelled',
+  'booking.status.completed': 'Completed',
   'review.heading': 'Applications to review',
   'review.none': 'No applications waiting for review.',
   'review.reason': 'Reason',

@@ -1064,6 +1064,7 @@ export default {
   'app.status.withdrawn': '已撤回',
   'booking.status.booked': '已预约',
   'booking.status.cancelled': '已取消',
+  'booking.status.completed': '已完成',
   'review.heading': '待审核的申请',
   'review.none': '没有待审核的申请。',
   'review.reason': '申请理由',
