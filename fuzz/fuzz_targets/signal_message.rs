@@ -13,7 +13,9 @@
 
 use std::collections::BTreeMap;
 
-use courtlink::signalling::protocol::{ClientMessage, MediaKind, ParseError, numbered, seq_of};
+use courtlink::signalling::protocol::{
+    ClientMessage, MAX_OUTAGE_SECONDS, MediaChange, MediaKind, ParseError, numbered, seq_of,
+};
 use libfuzzer_sys::fuzz_target;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
@@ -53,6 +55,8 @@ fn fields(ty: &str) -> Option<&'static [&'static str]> {
         "mute" => &["participant", "kind"],
         "leave" => &[],
         "quality" => &["rtt_ms", "packet_loss", "bitrate_kbps"],
+        // `seconds` comes with `restored` only: checked on the parsed message below.
+        "media" => &["peer", "media", "seconds"],
         _ => return None,
     })
 }
@@ -74,8 +78,16 @@ fn accepted(text: &str, message: &ClientMessage<'_>) {
             assert!(allowed.contains(&key.as_str()), "{ty} accepted field {key}");
         }
     }
-    // Every field a type takes is required (a `null` is no value).
-    for key in allowed {
+    // Every field a type takes is required (a `null` is no value), but a `media` lost has no
+    // `seconds`.
+    let lost = matches!(
+        message,
+        ClientMessage::Media {
+            change: MediaChange::Lost,
+            ..
+        }
+    );
+    for key in allowed.iter().filter(|k| !(lost && **k == "seconds")) {
         assert!(
             object.get(*key).is_some_and(|v| !null(v)),
             "{ty} accepted without {key}"
@@ -104,6 +116,15 @@ fn accepted(text: &str, message: &ClientMessage<'_>) {
             assert!(packet_loss.is_finite() && (0.0..=1.0).contains(packet_loss));
             assert!(bitrate_kbps.is_finite() && (0.0..=1_000_000.0).contains(bitrate_kbps));
         }
+        ClientMessage::Media { peer, change } => {
+            assert!(!peer.is_empty() && peer.len() <= 64);
+            match change {
+                MediaChange::Lost => assert!(object.get("seconds").is_none_or(|v| null(v))),
+                MediaChange::Restored { seconds } => {
+                    assert!(seconds.is_finite() && (0.0..=MAX_OUTAGE_SECONDS).contains(seconds));
+                }
+            }
+        }
         _ => {}
     }
 
@@ -123,6 +144,7 @@ fn type_of(m: &ClientMessage<'_>) -> &'static str {
         ClientMessage::Mute { .. } => "mute",
         ClientMessage::Leave => "leave",
         ClientMessage::Quality { .. } => "quality",
+        ClientMessage::Media { .. } => "media",
     }
 }
 
@@ -159,6 +181,18 @@ fn write(m: &ClientMessage<'_>) -> String {
             o.insert("rtt_ms".into(), (*rtt_ms).into());
             o.insert("packet_loss".into(), (*packet_loss).into());
             o.insert("bitrate_kbps".into(), (*bitrate_kbps).into());
+        }
+        ClientMessage::Media { peer, change } => {
+            o.insert("peer".into(), peer.as_str().into());
+            match change {
+                MediaChange::Lost => {
+                    o.insert("media".into(), "lost".into());
+                }
+                MediaChange::Restored { seconds } => {
+                    o.insert("media".into(), "restored".into());
+                    o.insert("seconds".into(), (*seconds).into());
+                }
+            }
         }
     }
     Value::Object(o).to_string()
@@ -200,6 +234,17 @@ fn assert_same(a: &ClientMessage<'_>, b: &ClientMessage<'_>) {
                 bitrate_kbps: k,
             },
         ) => close(*rtt_ms, *r) && close(*packet_loss, *l) && close(*bitrate_kbps, *k),
+        (ClientMessage::Media { peer, change }, ClientMessage::Media { peer: p, change: c }) => {
+            peer == p
+                && match (change, c) {
+                    (MediaChange::Lost, MediaChange::Lost) => true,
+                    (
+                        MediaChange::Restored { seconds: s },
+                        MediaChange::Restored { seconds: t },
+                    ) => close(*s, *t),
+                    _ => false,
+                }
+        }
         _ => false,
     };
     assert!(same, "{a:?} came back as {b:?}");

@@ -9,7 +9,7 @@
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import {
-  BASE, PASSWORD, run, newPage, check, shot, expectVideo, admitPetitioner, officerJoins, callStats,
+  BASE, PASSWORD, run, newPage, check, shot, text, expectVideo, admitPetitioner, officerJoins, callStats,
   CHROMIUM_ARGS, contextOptions,
 } from './lib.mjs';
 
@@ -159,6 +159,12 @@ await run('a call over a bad line, through the relay, that comes back by itself'
     const frozenFrom = (await rtpFigures(officer)).framesDecoded;
     await officer.waitForTimeout(Math.max(0, 5000 - (Date.now() - downAt)));
     const frozenTo = (await rtpFigures(officer)).framesDecoded;
+    // The picture would freeze under "connected": the tile says what is true, and counts.
+    const lostTile = '.tile[data-media="lost"] [data-testid=tile-media-lost]';
+    await officer.waitForSelector(`${lostTile}:not([hidden])`, { timeout: 2000 });
+    check('while the line is down the officer sees it said on the tile, not a frozen picture',
+      /\d+/.test(await text(officer, lostTile)) && (await text(officer, lostTile)).includes('线路中断'), await text(officer, lostTile));
+    await shot(officer, '00-officer-line-dropped');
     ip('-n', NS_A, 'link', 'set', LINK_A, 'up');
     ip('-n', NS_A, 'route', 'replace', 'default', 'via', GATEWAY_A);
     const upAt = Date.now();
@@ -185,7 +191,21 @@ await run('a call over a bad line, through the relay, that comes back by itself'
     check('the call came back by itself within 10 s of the path returning', back !== null, last);
     await expectVideo(officer, 'officer after the recovery');
     await expectVideo(pet, 'petitioner after the recovery');
+    await officer.waitForSelector('.tile[data-media="flowing"]', { timeout: 5000 });
+    check('after the recovery the tile no longer says the line is down', !(await officer.isVisible('[data-testid=tile-media-lost]')));
     await shot(officer, '01-officer-after-recovery');
+    // The drop and the recovery are on the session's timeline, with the outage's length.
+    const staffToken = await officer.evaluate(() => JSON.parse(sessionStorage.getItem('courtlink.staff')).token);
+    let events = [];
+    for (let i = 0; i < 20; i += 1) {
+      events = ((await apiInPage(officer, 'GET', `/sessions/${booking.session_id}`, { token: staffToken })).data?.events || [])
+        .filter((e) => e.kind === 'media_lost' || e.kind === 'media_restored');
+      if (events.some((e) => e.kind === 'media_restored')) break;
+      await officer.waitForTimeout(500);
+    }
+    const restored = events.find((e) => e.kind === 'media_restored');
+    check('the timeline records the drop and the recovery, with how long it lasted',
+      events.some((e) => e.kind === 'media_lost') && restored && Number(restored.data?.seconds) >= 3, events);
     console.log(`FIGURES ${JSON.stringify({ good_petitioner: good, good_officer: goodOfficer, bad_officer: bad, outage_ms: upAt - downAt, recovered_after_ms: back })}`);
   } finally {
     await browserB.close().catch(() => {});

@@ -48,7 +48,7 @@ const sets = {
   'app.status.': ['pending', 'proposed', 'more_info', 'approved', 'rejected', 'withdrawn'],
   'session.status.': ['scheduled', 'waiting', 'live', 'interrupted', 'ended', 'no_show'],
   'event.kind.': ['joined', 'admitted', 'resumed', 'chat', 'quality', 'note', 'mute_requested', 'removed', 'left',
-    'interrupted', 'no_show', 'ended', 'transcript_decided', 'rated', 'correction', 'status_changed'],
+    'interrupted', 'no_show', 'ended', 'transcript_decided', 'rated', 'correction', 'status_changed', 'media_lost', 'media_restored'],
   'satisfaction.': ['satisfied', 'basically_satisfied', 'dissatisfied'],
   'transcript.decision.': ['confirmed', 'refused'],
   'transcript.staff.': ['confirmed', 'refused'],

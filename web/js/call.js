@@ -38,6 +38,11 @@ const CLOSE_REVOKED = 4003; // the token no longer holds: a new join code, a log
 const CLOSE_REFUSED = 4009; // e.g. the session is full
 const CLOSE_RESTARTING = 1012;
 const QUALITY_EVERY_MS = 10000;
+// A peer's media is watched every second; none for 3 s (or its connection down) is a dropped
+// line: shown on its tile and reported (`media`, kept on the timeline), and so is its return.
+const MEDIA_CHECK_MS = 1000;
+const MEDIA_LOST_AFTER_MS = 3000;
+const MAX_OUTAGE_SECONDS = 86400;
 // The bounds the server accepts (docs/signalling.md).
 const MAX_RTT_MS = 60000;
 const MAX_BITRATE_KBPS = 1000000;
@@ -149,6 +154,7 @@ export class Call extends EventTarget {
 
   stop(state) {
     this.stopQualityReports();
+    this.stopMediaWatch();
     this.closePeers();
     this.closed = true;
     this.emit('socket', { state });
@@ -171,6 +177,18 @@ export class Call extends EventTarget {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
     this.ws.send(JSON.stringify(message));
     return true;
+  }
+
+  /** Sent now, or when the socket is back (a dropped line often takes the socket too). */
+  sendSoon(message) {
+    if (this.send(message)) return;
+    this.unsent = [...(this.unsent || []), message].slice(-20);
+  }
+
+  flushUnsent() {
+    const queued = this.unsent || [];
+    this.unsent = [];
+    for (const message of queued) this.sendSoon(message);
   }
 
   sendChat(text) {
@@ -228,6 +246,8 @@ export class Call extends EventTarget {
         this.emit('welcome', { you: msg.you, participants: msg.participants || [], state: this.state });
         this.emitWaiting();
         this.startQualityReports();
+        this.startMediaWatch();
+        this.flushUnsent();
         break;
       }
       case 'resumed': {
@@ -241,6 +261,7 @@ export class Call extends EventTarget {
           for (const p of listed.values()) if (!this.peers.has(p.id)) this.addPeer(p, Boolean(p.polite));
         }
         this.emit('socket', { state: 'open' });
+        this.flushUnsent();
         break;
       }
       case 'admitted':
@@ -437,6 +458,7 @@ export class Call extends EventTarget {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     this.stopQualityReports();
+    this.stopMediaWatch();
     this.closePeers();
     if (this.ws) {
       const ws = this.ws;
@@ -463,6 +485,56 @@ export class Call extends EventTarget {
   stopQualityReports() {
     clearInterval(this.qualityTimer);
     this.qualityTimer = null;
+  }
+
+  startMediaWatch() {
+    if (this.mediaTimer || this.closed) return;
+    this.mediaTimer = setInterval(() => {
+      this.checkMedia().catch((err) => console.warn('courtlink: media check failed', err));
+    }, MEDIA_CHECK_MS);
+  }
+
+  stopMediaWatch() {
+    clearInterval(this.mediaTimer);
+    this.mediaTimer = null;
+  }
+
+  /**
+   * A peer whose media stopped arriving (no inbound bytes for MEDIA_LOST_AFTER_MS, or its
+   * connection disconnected or failed) is lost since its last byte: `peer.mediaLostAt`, a
+   * `media` event for the tile, and a `media` message for the timeline. When bytes flow again
+   * it is restored, with the outage's length. A peer that never sent media has nothing to lose.
+   */
+  async checkMedia() {
+    const now = Date.now();
+    for (const peer of [...this.peers.values()]) {
+      if (peer.participant.role === 'observer') continue; // an observer sends nothing
+      let bytes = 0;
+      try {
+        (await peer.pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp') bytes += s.bytesReceived || 0; });
+      } catch {
+        continue; // closed meanwhile
+      }
+      if (bytes > 0 && bytes !== peer.mediaBytes) {
+        const lostAt = peer.mediaLostAt;
+        peer.mediaBytes = bytes;
+        peer.mediaAt = now;
+        peer.mediaLostAt = null;
+        if (lostAt) {
+          const seconds = Math.min(MAX_OUTAGE_SECONDS, Math.round((now - lostAt) / 100) / 10);
+          this.sendSoon({ type: 'media', peer: peer.id, media: 'restored', seconds });
+          this.emit('media', { peer });
+        }
+        continue;
+      }
+      if (!peer.mediaAt || peer.mediaLostAt) continue;
+      const state = peer.pc.connectionState;
+      if (now - peer.mediaAt >= MEDIA_LOST_AFTER_MS || state === 'disconnected' || state === 'failed') {
+        peer.mediaLostAt = peer.mediaAt;
+        this.sendSoon({ type: 'media', peer: peer.id, media: 'lost' });
+        this.emit('media', { peer });
+      }
+    }
   }
 
   /**

@@ -55,6 +55,13 @@ export function mountRemoteVideos(container, call, { onChange } = {}) {
     const observer = peer.participant.role === 'observer';
     tile.waiting.textContent = t(observer ? 'call.observerTile' : 'call.connecting');
     tile.waiting.hidden = !observer && peer.stream.getVideoTracks().length > 0 && state === 'connected';
+    // A dropped line: the picture would freeze under "connected"; say what is true instead.
+    const lost = Boolean(peer.mediaLostAt);
+    tile.root.dataset.media = lost ? 'lost' : 'flowing';
+    tile.lost.hidden = !lost;
+    if (lost) {
+      tile.lost.textContent = t('call.mediaLost', { seconds: Math.max(0, Math.round((Date.now() - peer.mediaLostAt) / 1000)) });
+    }
     tile.root.classList.toggle('observer', observer);
     if (tile.buttons.childElementCount === 0) tile.buttons.replaceChildren(...hostButtons(peer));
   }
@@ -73,12 +80,13 @@ export function mountRemoteVideos(container, call, { onChange } = {}) {
         }).catch(() => {});
       });
       const waiting = h('p', { class: 'tile-waiting' }, t('call.connecting'));
+      const lost = h('p', { class: 'tile-lost', 'data-testid': 'tile-media-lost', role: 'status', hidden: true });
       const buttons = h('span', { class: 'tile-buttons' });
       const name = h('span', { class: 'tile-name' });
       const state = h('span', { class: 'tile-state', 'data-testid': 'peer-state' });
       const root = h('figure', { class: 'tile', 'data-participant-id': peer.id, 'data-role': peer.participant.role },
-        video, waiting, play, h('figcaption', {}, name, state, buttons));
-      tile = { root, video, play, waiting, name, state, buttons, stream: null };
+        video, waiting, lost, play, h('figcaption', {}, name, state, buttons));
+      tile = { root, video, play, waiting, lost, name, state, buttons, stream: null };
       tiles.set(peer.id, tile);
     }
     if (tile.stream !== peer.stream) {
@@ -105,6 +113,18 @@ export function mountRemoteVideos(container, call, { onChange } = {}) {
   }
 
   call.addEventListener('peer', (e) => update(e.detail.peer));
+  call.addEventListener('media', (e) => update(e.detail.peer));
+  // The outage's seconds count up on the tile.
+  const ticker = setInterval(() => {
+    if (call.closed) {
+      clearInterval(ticker);
+      return;
+    }
+    for (const peer of call.peers.values()) {
+      const tile = tiles.get(peer.id);
+      if (tile && peer.mediaLostAt) label(tile, peer);
+    }
+  }, 1000);
   call.addEventListener('peerleft', (e) => {
     const tile = tiles.get(e.detail.id);
     if (tile) {

@@ -80,6 +80,10 @@ function eventText(event, who) {
       return t('timeline.noShow');
     case 'quality':
       return qualityText(data);
+    case 'media_lost':
+      return t('timeline.mediaLost', { name: who(data.peer) });
+    case 'media_restored':
+      return t('timeline.mediaRestored', { name: who(data.peer), seconds: Math.round(Number(data.seconds) || 0) });
     case 'status_changed': {
       const words = t('timeline.statusChanged', {
         from: tEnum('session.status', data.from), to: tEnum('session.status', data.to),

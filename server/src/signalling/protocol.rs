@@ -88,7 +88,23 @@ pub enum ClientMessage<'a> {
         packet_loss: f64,
         bitrate_kbps: f64,
     },
+    /// Media from participant `peer` stopped reaching this client (a dropped line: no packets
+    /// for a few seconds, or the connection disconnected), or came back after `seconds`. Kept on
+    /// the timeline (`media_lost`, `media_restored`), so that a drop leaves a trace.
+    Media {
+        peer: String,
+        change: MediaChange,
+    },
 }
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MediaChange {
+    Lost,
+    Restored { seconds: f64 },
+}
+
+/// The longest outage a `media` message may report: a day.
+pub const MAX_OUTAGE_SECONDS: f64 = 86_400.0;
 
 /// The wire form before it is checked against the message's type. serde cannot put a borrowed
 /// `RawValue` inside an internally tagged enum, so the tag is read here and each type's fields
@@ -105,6 +121,9 @@ struct Envelope<'a> {
     rtt_ms: Option<f64>,
     packet_loss: Option<f64>,
     bitrate_kbps: Option<f64>,
+    peer: Option<String>,
+    media: Option<String>,
+    seconds: Option<f64>,
     #[serde(borrow)]
     data: Option<&'a RawValue>,
 }
@@ -126,6 +145,9 @@ impl<'a> ClientMessage<'a> {
                 ("rtt_ms", env.rtt_ms.is_some()),
                 ("packet_loss", env.packet_loss.is_some()),
                 ("bitrate_kbps", env.bitrate_kbps.is_some()),
+                ("peer", env.peer.is_some()),
+                ("media", env.media.is_some()),
+                ("seconds", env.seconds.is_some()),
             ];
             match present
                 .iter()
@@ -198,6 +220,31 @@ impl<'a> ClientMessage<'a> {
                     packet_loss: field(env.packet_loss, "packet_loss", 1.0)?,
                     bitrate_kbps: field(env.bitrate_kbps, "bitrate_kbps", 1_000_000.0)?,
                 })
+            }
+            "media" => {
+                only(&["peer", "media", "seconds"])?;
+                let peer = need(env.peer.clone(), "peer")?;
+                if peer.is_empty() || peer.len() > 64 {
+                    return Err(ParseError("`media.peer` must be a participant id".into()));
+                }
+                let change = match (env.media.as_deref(), env.seconds) {
+                    (Some("lost"), None) => MediaChange::Lost,
+                    (Some("lost"), Some(_)) => {
+                        return Err(ParseError("`media` lost has no `seconds`".into()));
+                    }
+                    (Some("restored"), Some(s))
+                        if s.is_finite() && (0.0..=MAX_OUTAGE_SECONDS).contains(&s) =>
+                    {
+                        MediaChange::Restored { seconds: s }
+                    }
+                    (Some("restored"), _) => {
+                        return Err(ParseError(format!(
+                            "`media` restored needs `seconds` between 0 and {MAX_OUTAGE_SECONDS}"
+                        )));
+                    }
+                    _ => return Err(ParseError("`media.media` is lost or restored".into())),
+                };
+                Ok(ClientMessage::Media { peer, change })
             }
             other => Err(ParseError(format!("unknown message type '{other}'"))),
         }
@@ -360,6 +407,28 @@ mod tests {
     }
 
     #[test]
+    fn parses_media_drops() {
+        assert!(matches!(
+            ClientMessage::parse(r#"{"type":"media","peer":"petitioner","media":"lost"}"#).unwrap(),
+            ClientMessage::Media {
+                change: MediaChange::Lost,
+                ..
+            }
+        ));
+        match ClientMessage::parse(
+            r#"{"type":"media","peer":"user-3","media":"restored","seconds":7.25}"#,
+        )
+        .unwrap()
+        {
+            ClientMessage::Media { peer, change } => {
+                assert_eq!(peer, "user-3");
+                assert_eq!(change, MediaChange::Restored { seconds: 7.25 });
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn parses_host_actions() {
         assert!(matches!(
             ClientMessage::parse(r#"{"type":"mute","participant":"petitioner","kind":"audio"}"#)
@@ -398,6 +467,14 @@ mod tests {
             r#"{"type":"quality","rtt_ms":-1,"packet_loss":0,"bitrate_kbps":1}"#,
             r#"{"type":"quality","rtt_ms":1,"packet_loss":2,"bitrate_kbps":1}"#,
             r#"{"type":"quality","rtt_ms":1,"packet_loss":0}"#,
+            r#"{"type":"media","peer":"petitioner"}"#,
+            r#"{"type":"media","peer":"","media":"lost"}"#,
+            r#"{"type":"media","peer":"petitioner","media":"gone"}"#,
+            r#"{"type":"media","peer":"petitioner","media":"lost","seconds":3}"#,
+            r#"{"type":"media","peer":"petitioner","media":"restored"}"#,
+            r#"{"type":"media","peer":"petitioner","media":"restored","seconds":-1}"#,
+            r#"{"type":"media","peer":"petitioner","media":"restored","seconds":1e9}"#,
+            r#"{"type":"media","peer":"petitioner","media":"lost","text":"x"}"#,
         ] {
             assert!(ClientMessage::parse(bad).is_err(), "{bad}");
         }

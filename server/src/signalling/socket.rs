@@ -9,7 +9,7 @@ use super::hub::{Departure, HubError};
 use super::outbox;
 use super::protocol::{
     CLOSE_RATE_LIMITED, CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, CLOSE_REVOKED,
-    ClientMessage, IceServer, MAX_CHAT_CHARS, Participant,
+    ClientMessage, IceServer, MAX_CHAT_CHARS, MediaChange, Participant,
 };
 use super::room::Outbound;
 use super::wire::{self, CloseCode, Inbound, ProtocolError};
@@ -375,6 +375,24 @@ async fn handle_text(state: &AppState, conn: &Connection, text: &str) -> Option<
                 .map_err(|e| {
                     tracing::error!(error = %e, "cannot record a quality report");
                     ("store_unavailable", "the report was not saved".to_owned())
+                })
+        }
+        ClientMessage::Media { peer, change } => {
+            let (kind, data) = match change {
+                MediaChange::Lost => ("media_lost", serde_json::json!({"peer": peer})),
+                MediaChange::Restored { seconds } => (
+                    "media_restored",
+                    serde_json::json!({"peer": peer, "seconds": (seconds * 10.0).round() / 10.0}),
+                ),
+            };
+            state
+                .store
+                .add_event(sid, kind, &me.id, &data, transition)
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    tracing::error!(error = %e, "cannot record a media drop");
+                    ("store_unavailable", "the drop was not saved".to_owned())
                 })
         }
     };
