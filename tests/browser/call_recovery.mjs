@@ -85,6 +85,9 @@ await run('call recovery', async () => {
   await officer.fill('#end-note', '交由原审法院办理。');
   await officer.focus('#end-button');
   await officer.keyboard.press('Enter');
+  // Confirmed with the keyboard too: the focus is on the confirmation.
+  await officer.waitForSelector('[data-testid=end-confirm]:not([hidden])');
+  await officer.keyboard.press('Enter');
   await officer.waitForSelector('[data-testid=reauth-dialog]');
   check('a dialog asks for the password; the form is kept',
     (await officer.inputValue('#end-note')) === '交由原审法院办理。' && (await officer.inputValue('#outcome-select')) === 'assign');

@@ -12,8 +12,10 @@
 import { createHash } from 'node:crypto';
 import {
   BASE, run, newPage, check, shot, text, login, expectVideo, usableNow, admitPetitioner, shanghaiDay, apiCall, apiLogin,
-  QUICK_QUALITY,
+  QUICK_QUALITY, catalogues,
 } from './lib.mjs';
+
+const { zh } = await catalogues();
 
 const OUTCOME_NOTE = '已当面答复，释法明理。';
 const TRANSCRIPT_1 = '接访法官：请讲一下您反映的问题。\n上访人：执行款一直没有到位。';
@@ -220,9 +222,27 @@ await run('main path', async () => {
   await officer.fill('#follow-up-deadline', followUp);
   await officer.fill('#follow-up-person', FOLLOW_UP_PERSON);
   await shot(officer, '12-officer-end-form-zh');
+  // What will be recorded is shown first, and nothing is sent until it is confirmed.
+  let sentEarly = false;
+  const watchEarly = (r) => { if (r.url().endsWith(`/sessions/${booking.session_id}/end`)) sentEarly = true; };
+  officer.on('request', watchEarly);
+  await officer.click('#end-button');
+  await officer.waitForSelector('[data-testid=end-confirm]:not([hidden])');
+  const confirmText = await text(officer, '#end-confirm-text');
+  check('the outcome and the note are shown to confirm before the end is sent',
+    confirmText.includes(zh['outcome.explained_law']) && confirmText.includes(OUTCOME_NOTE)
+    && await officer.evaluate(() => document.activeElement?.id === 'end-confirm-yes'), confirmText);
+  await shot(officer, '12a-officer-end-confirm-zh');
+  await officer.click('#end-confirm-no');
+  check('going back changes nothing: the form is there, nothing was sent',
+    !sentEarly && !(await officer.isVisible('[data-testid=end-confirm]')) && await officer.isVisible('#end-button')
+    && (await officer.inputValue('#outcome-select')) === 'explained_law');
+  officer.off('request', watchEarly);
+  await officer.click('#end-button');
+  await officer.waitForSelector('[data-testid=end-confirm]:not([hidden])');
   const [ending] = await Promise.all([
     officer.waitForResponse((r) => r.url().endsWith(`/sessions/${booking.session_id}/end`)),
-    officer.click('#end-button'),
+    officer.click('#end-confirm-yes'),
   ]);
   check('the end was sent with a refreshed token and accepted', ending.status() === 200
     && ending.request().headers().authorization !== `Bearer ${firstToken.token}`, ending.status());

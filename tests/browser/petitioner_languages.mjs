@@ -152,6 +152,7 @@ await run('petitioner in English and Chinese', async () => {
   await officer.selectOption('#outcome-select', 'assign');
   await officer.fill('#end-note', '交由原审法院办理。');
   await officer.click('#end-button');
+  await officer.click('[data-testid=end-confirm-yes]');
   await officer.waitForSelector('#timeline-view:not([hidden]) [data-testid=timeline]');
   await pet.waitForSelector('[data-testid=ended-screen]:not([hidden])');
   check('the end in Chinese', (await text(pet, '#ended-heading')) === zh['join.ended.heading']

@@ -501,10 +501,32 @@ function main({ user, token }) {
     loadSessions();
   });
 
+  // The outcome goes on the record for good (a later correction keeps it beside the new one):
+  // what will be recorded is shown, and confirmed, before it is sent.
+  let endConfirmed = false;
+  function hideEndConfirm() {
+    endConfirmed = false;
+    $('#end-confirm').hidden = true;
+    $('#end-button').hidden = false;
+  }
+  for (const id of ['#outcome-select', '#end-note', '#follow-up-deadline', '#follow-up-person']) {
+    $(id).addEventListener('input', hideEndConfirm);
+  }
+  $('#end-confirm-no').addEventListener('click', () => {
+    hideEndConfirm();
+    $('#outcome-select').focus();
+  });
+  $('#end-confirm-yes').addEventListener('click', () => {
+    endConfirmed = true;
+    $('#end-form').requestSubmit();
+  });
+
   $('#end-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const box = $('#end-error');
     clearError(box);
+    const confirmed = endConfirmed;
+    endConfirmed = false;
     const outcome = $('#outcome-select').value;
     if (!outcome) {
       showMessage(box, 'officer.end.needOutcome');
@@ -523,6 +545,15 @@ function main({ user, token }) {
       return;
     }
     const person = $('#follow-up-person').value.trim();
+    if (!confirmed) {
+      const note = $('#end-note').value.trim();
+      $('#end-confirm-text').textContent = t('officer.end.confirm', { outcome: tEnum('outcome', outcome), note: note || t('officer.end.noNote') });
+      $('#end-button').hidden = true;
+      $('#end-confirm').hidden = false;
+      $('#end-confirm-yes').focus();
+      return;
+    }
+    hideEndConfirm();
     const session = state.current;
     const button = $('#end-button');
     button.disabled = true;
