@@ -135,8 +135,8 @@ async fn preview(app: &TestApp, token: &str, bytes: &[u8]) -> Value {
 
 async fn commit(app: &TestApp, token: &str, bytes: &[u8], plan: Option<&str>) -> Value {
     let path = match plan {
-        Some(p) => format!("/api/v1/cases/import?plan={p}"),
-        None => "/api/v1/cases/import".into(),
+        Some(p) => format!("/api/v1/cases/import/commit?plan={p}"),
+        None => "/api/v1/cases/import/commit".into(),
     };
     ok(upload(app, &path, Some(token), bytes).await).await
 }
@@ -267,7 +267,7 @@ async fn csv_preview_commit_and_again(app: TestApp) {
     assert_error(
         upload(
             &app,
-            &format!("/api/v1/cases/import?plan={}", p["plan"].as_str().unwrap()),
+            &format!("/api/v1/cases/import/commit?plan={}", p["plan"].as_str().unwrap()),
             Some(&coord),
             &file,
         )
@@ -295,7 +295,7 @@ async fn csv_preview_commit_and_again(app: TestApp) {
         &[
             ("/api/v1/cases/import/template", "get"),
             ("/api/v1/cases/import/preview", "post"),
-            ("/api/v1/cases/import", "post"),
+            ("/api/v1/cases/import/commit", "post"),
         ],
     )
     .await;
@@ -468,7 +468,7 @@ async fn bad_files_change_nothing() {
         ),
     ];
     for (file, status, code) in &cases {
-        for path in ["/api/v1/cases/import/preview", "/api/v1/cases/import"] {
+        for path in ["/api/v1/cases/import/preview", "/api/v1/cases/import/commit"] {
             let res = upload(&app, path, Some(&coord), file).await;
             assert_error(res, *status, code).await;
         }
@@ -488,7 +488,7 @@ async fn bad_files_change_nothing() {
 async fn only_a_coordinator_imports_into_their_own_court() {
     let app = TestApp::spawn().await;
     let file = csv_of(&(1..=2).map(row).collect::<Vec<_>>());
-    for path in ["/api/v1/cases/import/preview", "/api/v1/cases/import"] {
+    for path in ["/api/v1/cases/import/preview", "/api/v1/cases/import/commit"] {
         assert_error(
             upload(&app, path, None, &file).await,
             401,

@@ -479,6 +479,7 @@ pub enum TemplateFormat {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateQuery {
     /// `csv` (UTF-8 with BOM; the default) or `xlsx`.
@@ -493,7 +494,7 @@ pub struct TemplateQuery {
     path = "/api/v1/cases/import/template",
     params(TemplateQuery),
     responses(
-        (status = 200, description = "text/csv (UTF-8 with BOM) or an XLSX workbook", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "CSV (UTF-8 with BOM) or an XLSX workbook", content((String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody)
@@ -612,6 +613,7 @@ pub async fn import_preview(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CommitQuery {
     /// The `plan` of the preview: if the import would now do anything else, nothing is written
@@ -619,14 +621,15 @@ pub struct CommitQuery {
     pub plan: Option<String>,
 }
 
-/// Imports a ledger file into the caller's court: the same file again after its preview (not a
+/// Imports a ledger file into the caller's court (at `/import/commit`: `/cases/import` alone
+/// would be read as `GET /cases/{id}`): the same file again after its preview (not a
 /// token: nothing is kept between the two, so any instance can take the commit, and the file
 /// is checked afresh against the ledger as it is now). Every new case is written in one
 /// transaction with its intake contact and audit entry; matched and refused rows are reported
 /// and not written. A file that cannot be read changes nothing.
 #[utoipa::path(
     post,
-    path = "/api/v1/cases/import",
+    path = "/api/v1/cases/import/commit",
     params(CommitQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the ledger file: CSV (UTF-8 or GB18030) or XLSX"),
     responses(
@@ -642,7 +645,7 @@ pub struct CommitQuery {
     security(("bearer" = [])),
     tag = "cases"
 )]
-#[post("/cases/import")]
+#[post("/cases/import/commit")]
 pub async fn import_commit(
     state: web::Data<AppState>,
     staff: Staff,
