@@ -267,7 +267,10 @@ async fn csv_preview_commit_and_again(app: TestApp) {
     assert_error(
         upload(
             &app,
-            &format!("/api/v1/cases/import/commit?plan={}", p["plan"].as_str().unwrap()),
+            &format!(
+                "/api/v1/cases/import/commit?plan={}",
+                p["plan"].as_str().unwrap()
+            ),
             Some(&coord),
             &file,
         )
@@ -468,11 +471,31 @@ async fn bad_files_change_nothing() {
         ),
     ];
     for (file, status, code) in &cases {
-        for path in ["/api/v1/cases/import/preview", "/api/v1/cases/import/commit"] {
+        for path in [
+            "/api/v1/cases/import/preview",
+            "/api/v1/cases/import/commit",
+        ] {
             let res = upload(&app, path, Some(&coord), file).await;
             assert_error(res, *status, code).await;
         }
     }
+    // A file without its header row: refused, and the refusal does not repeat the number it
+    // found where a header should be.
+    let headerless = String::from_utf8(good.clone()).unwrap();
+    let headerless = headerless.split_once('\n').unwrap().1;
+    let body = assert_error(
+        upload(
+            &app,
+            "/api/v1/cases/import/preview",
+            Some(&coord),
+            headerless.as_bytes(),
+        )
+        .await,
+        422,
+        "import_unknown_columns",
+    )
+    .await;
+    assert!(!body.to_string().contains(&id_number(1)[3..14]), "{body}");
     assert_eq!(all_cases(&app).await, before);
     assert_eq!(
         scalar(&app, "SELECT COUNT(*) FROM audit_entries").await,
@@ -488,7 +511,10 @@ async fn bad_files_change_nothing() {
 async fn only_a_coordinator_imports_into_their_own_court() {
     let app = TestApp::spawn().await;
     let file = csv_of(&(1..=2).map(row).collect::<Vec<_>>());
-    for path in ["/api/v1/cases/import/preview", "/api/v1/cases/import/commit"] {
+    for path in [
+        "/api/v1/cases/import/preview",
+        "/api/v1/cases/import/commit",
+    ] {
         assert_error(
             upload(&app, path, None, &file).await,
             401,

@@ -408,7 +408,7 @@ pub async fn same_matter(
                     .to_owned(),
                 });
             }
-            found.sort_by(|a, b| b.id.cmp(&a.id));
+            found.sort_by_key(|m| std::cmp::Reverse(m.id));
             found.truncate(20);
             found
         })

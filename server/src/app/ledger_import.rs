@@ -368,6 +368,15 @@ fn excel_date_text(serial: f64) -> String {
     }
 }
 
+/// A header cell as an error message repeats it: at most 32 characters, and masked if it could
+/// be an identity number (a file without its header row has data in row 1).
+fn shown(raw: &str) -> String {
+    if raw.chars().filter(char::is_ascii_digit).count() >= 6 {
+        return mask_id_number(raw);
+    }
+    raw.chars().take(32).collect()
+}
+
 /// Which file column holds which field. 422 for a header that is missing a required column,
 /// names a column twice, or names one this import does not know.
 fn columns_of(header: &RawRow) -> Result<HashMap<&'static str, usize>, ApiError> {
@@ -392,7 +401,7 @@ fn columns_of(header: &RawRow) -> Result<HashMap<&'static str, usize>, ApiError>
                 || c.key.replace('_', " ") == name
                 || c.aliases.contains(&name.as_str())
         }) else {
-            unknown.push(raw.trim().to_owned());
+            unknown.push(shown(raw.trim()));
             continue;
         };
         if map.insert(col.key, i).is_some() {
@@ -1010,5 +1019,11 @@ mod tests {
         assert!(parse_received("2026年3月15日").is_some());
         assert!(parse_received("2026-03-15 09:30").is_some());
         assert!(parse_received("15/03/2026").is_none());
+    }
+
+    #[test]
+    fn a_header_never_repeats_an_identity_number() {
+        assert_eq!(shown("11010519491231002X"), "110***********002X");
+        assert_eq!(shown("备注"), "备注");
     }
 }
