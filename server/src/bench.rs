@@ -10,6 +10,8 @@
 //! - `records`: session-log pages and monthly statistics on a database filled by
 //!   `courtlink generate` (no servers: the store's queries, timed one by one).
 //! - `province`: a province's day on PostgreSQL and Redis, compressed (`crate::loadtest`).
+//! - `import`: a ledger of `--count` rows imported (CSV, XLSX: preview and commit) beside the same
+//!   cases opened one by one through `app::ledger::open_case`, on fresh SQLite files.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -34,6 +36,9 @@ pub enum Scenario {
     Records,
     /// A province's day of bookings, sessions and record reads, compressed (`crate::loadtest`).
     Province,
+    /// Importing a ledger of `--count` rows (CSV and XLSX, preview and commit), beside the same
+    /// cases opened one at a time as POST /cases opens them; on fresh SQLite files.
+    Import,
 }
 
 #[derive(Debug, clap::Args)]
@@ -315,6 +320,7 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Province => {
             crate::loadtest::run(&settings, &args.province, &args.redis_url).await
         }
+        Scenario::Import => import(&args).await,
     }
 }
 
@@ -783,4 +789,217 @@ impl Timings {
             self.rows as f64 / self.ms.len() as f64
         );
     }
+}
+
+/// A made-up valid identity number (GB 11643 check digit) for person `n`.
+fn bench_id_number(n: u32) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let born = chrono::NaiveDate::from_ymd_opt(1950, 1, 1).unwrap_or_default()
+        + chrono::Duration::days(i64::from(n / 1000));
+    let body = format!("110105{}{:03}", born.format("%Y%m%d"), n % 1000);
+    let sum: u32 = body
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    let check = char::from(b"10X98765432"[(sum % 11) as usize]);
+    format!("{body}{check}")
+}
+
+/// The cells of ledger row `n` (every eighth a litigation matter, every twentieth collective).
+fn bench_row(n: u32) -> Vec<String> {
+    let litigation = n % 8 == 0;
+    let collective = n % 20 == 0;
+    vec![
+        format!("（2025）基准{n}号"),
+        if litigation { "涉诉" } else { "信访" }.into(),
+        format!("测试{n}"),
+        bench_id_number(n),
+        if collective { "6" } else { "1" }.into(),
+        if collective {
+            "李代表".into()
+        } else {
+            String::new()
+        },
+        if litigation {
+            format!("（2023）浙0106民初{n}号")
+        } else {
+            String::new()
+        },
+        if litigation {
+            "西湖区人民法院"
+        } else {
+            ""
+        }
+        .into(),
+        if litigation { "民事" } else { "" }.into(),
+        "判决生效后一直没有执行，申请执行也没有结果，工资被拖欠两年，家里生活困难。".into(),
+        "拖欠工资执行难".into(),
+        ["来访", "来信", "电话", "网上信访"][(n % 4) as usize].into(),
+        format!("2025-{:02}-{:02}", n % 12 + 1, n % 28 + 1),
+    ]
+}
+
+fn bench_csv(rows: &[Vec<String>]) -> anyhow::Result<Vec<u8>> {
+    use crate::app::ledger_import::COLUMNS;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(COLUMNS.iter().map(|c| c.zh))?;
+    for r in rows {
+        w.write_record(r)?;
+    }
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn bench_xlsx(rows: &[Vec<String>]) -> anyhow::Result<Vec<u8>> {
+    use crate::app::ledger_import::COLUMNS;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, col) in COLUMNS.iter().enumerate() {
+        sheet.write_string(0, u16::try_from(c)?, col.zh)?;
+    }
+    for (r, cells) in rows.iter().enumerate() {
+        for (c, v) in cells.iter().enumerate() {
+            if !v.is_empty() {
+                sheet.write_string(u32::try_from(r + 1)?, u16::try_from(c)?, v)?;
+            }
+        }
+    }
+    Ok(book.save_to_buffer()?)
+}
+
+/// A fresh SQLite ledger with the demo courts, and 西湖's coordinator as the importing user.
+async fn import_fixture(
+    dir: &std::path::Path,
+    name: &str,
+) -> anyhow::Result<(Store, crate::auth::Staff)> {
+    let store = Store::connect(&format!("sqlite://{}/{name}.db", dir.display()), 4).await?;
+    store.migrate().await?;
+    crate::demo::seed(&store, "bench-password-0000").await?;
+    let Store::Sqlite(pool) = &store else {
+        bail!("the import bench runs on SQLite");
+    };
+    let (user_id, court_id): (i64, i64) =
+        sqlx::query_as("SELECT id, court_id FROM users WHERE username = 'xihu.coord'")
+            .fetch_one(pool)
+            .await?;
+    let staff = crate::auth::Staff {
+        user_id,
+        role: Role::Coordinator,
+        court_id,
+        name: "bench coordinator".into(),
+        token_version: 0,
+    };
+    Ok((store, staff))
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// `courtlink bench import --count 10000`: a ledger of `count` rows imported into a fresh
+/// SQLite ledger, as CSV and as XLSX (preview, commit, and the same file again, all matched),
+/// timed through `app::ledger_import` exactly as the handlers call it (no HTTP). Baseline from
+/// the same run: the same rows opened one at a time through `app::ledger::open_case`, as
+/// `count` POST /cases would, on another fresh file.
+async fn import(args: &BenchArgs) -> anyhow::Result<()> {
+    use crate::app::ledger_import::{self, Limits};
+
+    let count = u32::try_from(args.count)?;
+    let limits = Limits {
+        max_bytes: 64 << 20,
+        max_rows: 100_000,
+    };
+    let rows: Vec<Vec<String>> = (1..=count).map(bench_row).collect();
+    let csv = bench_csv(&rows)?;
+    let xlsx = bench_xlsx(&rows)?;
+    println!(
+        "import: {count} rows (CSV {} KiB, XLSX {} KiB), SQLite, {} cores, load average before: {}",
+        csv.len() / 1024,
+        xlsx.len() / 1024,
+        num_cpus(),
+        loadavg()
+    );
+    let dir = tempfile::tempdir()?;
+    let seconds = |t: Instant| t.elapsed().as_secs_f64();
+    println!("\n| step | seconds | rows/s | created | matched | refused |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    let line = |step: &str, s: f64, r: &ledger_import::ImportReport| {
+        println!(
+            "| {step} | {s:.2} | {:.0} | {} | {} | {} |",
+            f64::from(count) / s,
+            r.created.len(),
+            r.matched.len(),
+            r.refused.len()
+        );
+    };
+    for (format, file) in [("CSV", &csv), ("XLSX", &xlsx)] {
+        let (store, staff) = import_fixture(dir.path(), format).await?;
+        let t = Instant::now();
+        let p = ledger_import::preview(&store, &staff, file, limits).await?;
+        line(&format!("{format} preview (empty ledger)"), seconds(t), &p);
+        let t = Instant::now();
+        let c = ledger_import::commit(&store, &staff, file, limits, Some(&p.plan)).await?;
+        line(&format!("{format} commit"), seconds(t), &c);
+        let t = Instant::now();
+        let again = ledger_import::preview(&store, &staff, file, limits).await?;
+        line(
+            &format!("{format} preview again (all matched)"),
+            seconds(t),
+            &again,
+        );
+        store.close().await;
+    }
+    // Baseline: the same cases, one POST /cases at a time (without HTTP).
+    let (store, staff) = import_fixture(dir.path(), "baseline").await?;
+    let t = Instant::now();
+    for r in &rows {
+        let count: Option<i32> = r[4].parse().ok();
+        let opt = |i: usize| Some(r[i].as_str()).filter(|v| !v.is_empty());
+        let received = chrono::NaiveDate::parse_from_str(&r[12], "%Y-%m-%d")?
+            .and_hms_opt(0, 0, 0)
+            .context("midnight")?
+            .and_utc();
+        crate::app::ledger::open_case(
+            &store,
+            &staff,
+            crate::app::ledger::OpenCaseCommand {
+                fields: crate::app::ledger::CaseFields {
+                    case_number: &r[0],
+                    petitioner_name: &r[2],
+                    petitioner_id_number: &r[3],
+                    petitioner_count: count,
+                    representative: opt(5),
+                    original_case_number: opt(6),
+                    original_court: opt(7),
+                    original_case_kind: opt(8),
+                    matter: &r[9],
+                    subject: &r[10],
+                    channel: match r[11].as_str() {
+                        "来访" => crate::domain::Channel::LocalVisit,
+                        "来信" => crate::domain::Channel::Letter,
+                        "电话" => crate::domain::Channel::Phone,
+                        _ => crate::domain::Channel::Online,
+                    },
+                    case_class: if r[1] == "涉诉" {
+                        crate::domain::CaseClass::Litigation
+                    } else {
+                        crate::domain::CaseClass::Petition
+                    },
+                    received_at: Some(received),
+                },
+                confirm_new: false,
+            },
+        )
+        .await?;
+    }
+    let s = seconds(t);
+    println!(
+        "| baseline: {count} × open_case (POST /cases without HTTP) | {s:.2} | {:.0} | {count} | 0 | 0 |",
+        f64::from(count) / s
+    );
+    store.close().await;
+    println!("\nload average after: {}", loadavg());
+    Ok(())
 }

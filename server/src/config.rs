@@ -39,6 +39,18 @@ pub struct Settings {
     pub privacy: PrivacySettings,
     /// Follow-up tasks (交办 → 办结报告, docs/follow-ups.md): deadlines and reminders.
     pub follow_ups: FollowUpSettings,
+    pub ledger: LedgerSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerSettings {
+    /// The largest ledger file (CSV or XLSX) an import reads, in bytes (1 KiB to 64 MiB); a
+    /// larger one is refused 413 `import_too_large` before it is parsed. An XLSX may unpack to
+    /// at most 16 times this. docs/ledger.md.
+    pub import_max_bytes: usize,
+    /// The most data rows one import takes (1 to 100000); more: 413 `import_too_many_rows`.
+    pub import_max_rows: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -505,6 +517,12 @@ impl Settings {
                 "privacy.data_key",
                 "the demo data key is refused in production; set COURTLINK__PRIVACY__DATA_KEY",
             );
+        }
+        if !(1024..=64 << 20).contains(&self.ledger.import_max_bytes) {
+            return invalid("ledger.import_max_bytes", "must be 1024 to 67108864");
+        }
+        if !(1..=100_000).contains(&self.ledger.import_max_rows) {
+            return invalid("ledger.import_max_rows", "must be 1 to 100000");
         }
         if self.profile == "production" && self.demo.seed {
             return invalid("demo.seed", "demo data is refused in production");

@@ -54,6 +54,12 @@ pub enum ApiError {
     StoreUnavailable(#[source] anyhow::Error),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+    /// An upload over a size or row limit (413), e.g. `import_too_large`.
+    #[error("{message}")]
+    TooLarge { code: &'static str, message: String },
+    /// An upload of a kind the endpoint does not read (415), e.g. `import_unsupported_type`.
+    #[error("{message}")]
+    UnsupportedType { code: &'static str, message: String },
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -87,6 +93,7 @@ impl ApiError {
             ApiError::PreconditionRequired => "precondition_required",
             ApiError::StoreUnavailable(_) => "store_unavailable",
             ApiError::Internal(_) => "internal",
+            ApiError::TooLarge { code, .. } | ApiError::UnsupportedType { code, .. } => code,
         }
     }
 
@@ -120,6 +127,8 @@ impl ResponseError for ApiError {
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
 

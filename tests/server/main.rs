@@ -21,6 +21,7 @@ mod durability;
 mod fuzz_regressions;
 mod joins;
 mod ledger;
+mod ledger_import;
 mod lifecycle;
 mod log_scan;
 mod notifications;

@@ -76,7 +76,9 @@ export async function api(path, options = {}) {
 export async function apiWithEtag(path, { method = 'GET', body, token, headers: extra } = {}) {
   const bearer = token === undefined ? staffSession.get()?.token : token;
   const headers = { ...(extra || {}), Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  // A file (a ledger to import) goes as it is; anything else as JSON.
+  const raw = typeof Blob !== 'undefined' && body instanceof Blob;
+  if (body !== undefined) headers['Content-Type'] = raw ? 'application/octet-stream' : 'application/json';
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
 
   let response;
@@ -84,7 +86,7 @@ export async function apiWithEtag(path, { method = 'GET', body, token, headers: 
     response = await fetch(API_BASE + path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || raw ? body : JSON.stringify(body),
       cache: 'no-store',
     });
   } catch {

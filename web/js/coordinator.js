@@ -6,7 +6,7 @@ import { renderSessionList } from './sessions.js';
 import { createGlance } from './glance.js';
 import { mountCoordinatorSchedule } from './schedule-coord.js';
 import { mountNotifications } from './notifications.js';
-import { openCaseForm, contactForm, classForm } from './ledger-coord.js';
+import { openCaseForm, contactForm, classForm, importForm } from './ledger-coord.js';
 
 const auth = requireStaff(['coordinator']);
 if (auth) main(auth);
@@ -96,6 +96,25 @@ function main({ user }) {
       onCancel: close,
     }));
   }
+
+  // ---- importing a ledger (导入台账, js/ledger-coord.js) ----
+  const importBox = $('#import-box');
+  $('#import-open').addEventListener('click', () => {
+    $('#import-open').hidden = true;
+    const close = () => {
+      importBox.replaceChildren();
+      $('#import-open').hidden = false;
+      $('#import-open').focus();
+    };
+    importBox.replaceChildren(importForm({
+      user,
+      onImported: async () => {
+        close();
+        await loadCases();
+      },
+      onCancel: close,
+    }));
+  });
 
   async function loadCases() {
     try {

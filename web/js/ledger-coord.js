@@ -2,8 +2,8 @@
 // same matter; log a contact or a correction, with a confirm step before an outcome is saved;
 // change a case's class with a reason. Forms are plain <form>s: every control has a label, Tab
 // moves through them, Enter submits, Escape (Cancel) closes.
-import { t, tEnum, formatDateTime } from './i18n.js';
-import { api } from './api.js';
+import { t, tEnum, formatDateTime, getLang } from './i18n.js';
+import { api, staffSession } from './api.js';
 import { h, showError, showMessage, clearError, handleAuthError, announce, withReauth } from './ui.js';
 
 /** How a case comes in at the local court. */
@@ -298,5 +298,120 @@ export function classForm(c, { user, onChanged, onCancel }) {
     }
   });
   setTimeout(() => reason.focus(), 0);
+  return form;
+}
+
+/** Downloads an answer of the API (with the staff token) as a file. */
+async function download(path, filename) {
+  const token = staffSession.get()?.token;
+  const response = await fetch(`/api/v1${path}`, { headers: token ? { Authorization: `Bearer ${token}` } : {}, cache: 'no-store' });
+  if (!response.ok) throw new Error(`${response.status}`);
+  const url = URL.createObjectURL(await response.blob());
+  const a = h('a', { href: url, download: filename });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/**
+ * 导入台账: choose a CSV or XLSX file → preview (every row: created, matched with an existing
+ * case, or refused, with its row number and reason) → 确认导入 (the same file again, with the
+ * preview's plan: nothing is written if the ledger changed in between). docs/ledger.md.
+ */
+export function importForm({ user, onImported, onCancel }) {
+  const file = h('input', { type: 'file', accept: '.csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'data-testid': 'import-file' });
+  const error = h('div', { class: 'alert', role: 'alert', 'data-testid': 'import-error', hidden: true });
+  const result = h('div', { class: 'stack', 'data-testid': 'import-preview', tabindex: '-1', hidden: true });
+  const previewButton = h('button', { type: 'submit', class: 'primary', 'data-testid': 'import-preview-submit' }, t('import.preview'));
+  const cancel = h('button', { type: 'button', class: 'secondary', onclick: () => onCancel() }, t('import.cancel'));
+  const templateButton = (format) => h('button', {
+    type: 'button',
+    class: 'secondary small',
+    'data-testid': `import-template-${format}`,
+    onclick: () => download(`/cases/import/template?format=${format}`, `台账导入模板.${format}`).catch((err) => showError(error, err)),
+  }, t(`import.template.${format}`));
+
+  const form = h('form', { class: 'card stack ledger-form', 'data-testid': 'import-form', novalidate: true },
+    h('h3', {}, t('import.heading')),
+    h('p', { class: 'hint' }, t('import.hint')),
+    h('div', { class: 'button-row' }, templateButton('csv'), templateButton('xlsx')),
+    field(t('import.file'), file),
+    error, result,
+    h('div', { class: 'button-row' }, previewButton, cancel));
+  form.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      onCancel();
+    }
+  });
+
+  function reasonOf(r) {
+    return getLang() === 'en' ? (r.message_en || r.message) : r.message;
+  }
+
+  function render(report, chosen) {
+    const lines = [
+      ...report.created.map((r) => ({ row: r.row, fate: 'created', reason: `${r.case_number} · ${r.petitioner_name} · ${r.petitioner_id_number}` })),
+      ...report.matched.map((r) => ({
+        row: r.row,
+        fate: 'matched',
+        reason: r.matches.map((m) => t('import.matchedWith', { number: m.case_number, court: m.court_name })).join('；'),
+      })),
+      ...report.refused.map((r) => ({ row: r.row, fate: 'refused', reason: reasonOf(r) })),
+    ].sort((a, b) => a.row - b.row);
+    const confirm = h('button', {
+      type: 'button',
+      class: 'primary',
+      'data-testid': 'import-confirm',
+      disabled: report.created.length === 0,
+      onclick: () => commit(chosen, report.plan, confirm),
+    }, t('import.confirm'));
+    result.hidden = false;
+    result.replaceChildren(
+      h('p', { 'data-testid': 'import-summary' }, t('import.summary', {
+        rows: report.rows, created: report.created.length, matched: report.matched.length, refused: report.refused.length,
+      })),
+      h('table', { class: 'import-table' },
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('import.row')), h('th', { scope: 'col' }, t('import.fate')), h('th', { scope: 'col' }, t('import.reason')))),
+        h('tbody', {}, lines.map((l) => h('tr', { 'data-testid': `import-row-${l.fate}`, 'data-row': String(l.row) },
+          h('td', {}, String(l.row)), h('td', {}, t(`import.fate.${l.fate}`)), h('td', {}, l.reason))))),
+      confirm);
+    result.focus();
+  }
+
+  async function commit(chosen, plan, button) {
+    clearError(error);
+    button.disabled = true;
+    try {
+      const report = await withReauth(user, () => api(`/cases/import/commit?plan=${encodeURIComponent(plan)}`, { method: 'POST', body: chosen }));
+      announce(t('import.done', { created: report.created.length }));
+      onImported(report);
+    } catch (err) {
+      button.disabled = false;
+      if (handleAuthError(err)) return;
+      showError(error, err);
+    }
+  }
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearError(error);
+    const chosen = file.files?.[0];
+    if (!chosen) {
+      showMessage(error, 'ledger.required', null, { field: t('import.file') });
+      file.focus();
+      return;
+    }
+    previewButton.disabled = true;
+    try {
+      render(await withReauth(user, () => api('/cases/import/preview', { method: 'POST', body: chosen })), chosen);
+    } catch (err) {
+      if (!handleAuthError(err)) showError(error, err);
+    } finally {
+      previewButton.disabled = false;
+    }
+  });
+  setTimeout(() => file.focus(), 0);
   return form;
 }

@@ -4,10 +4,10 @@
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 
-use crate::auth::{Staff, name_input};
+use crate::auth::{NameError, Staff, name_input, normalize_name};
 use crate::domain::{CaseClass, Channel, IdNumber, Outcome, ReceivingOrgan, Role, is_collective};
 use crate::error::ApiError;
-use crate::store::ledger::{CaseMatchRow, ClassChangeRow, NewContact, OpenCase};
+use crate::store::ledger::{CaseMatchRow, ClassChangeRow, MatchCandidate, NewContact, OpenCase};
 use crate::store::{CaseRow, LedgerRow, Store, StoreError};
 
 /// Who may read a case: the staff of its own court and of every court above it.
@@ -71,48 +71,139 @@ pub fn check_outcome(outcome: Outcome, class: CaseClass) -> Result<(), ApiError>
     })
 }
 
-/// Free text from a request: trimmed, 1 to `max` characters, no control characters other than
-/// line breaks and tabs. 422 `invalid_input` naming the field.
-fn text(field: &str, raw: &str, max: usize) -> Result<String, ApiError> {
+/// A field that breaks a rule of the ledger: the field, the stable code, and the rule in English
+/// (the API's message) and in zh-CN (a ledger import's preview, which court staff read beside
+/// their Excel file). Built only by the checks below, so each rule is written once.
+#[derive(Debug, Clone)]
+pub struct FieldError {
+    pub field: &'static str,
+    /// `invalid_input`, `invalid_name` or `invalid_id_number`.
+    pub code: &'static str,
+    /// The API's message, naming the field: `matter: 1 to 4000 characters`.
+    pub message: String,
+    /// The same rule in zh-CN, without the field's name (the import names its column).
+    pub message_zh: String,
+}
+
+impl FieldError {
+    fn invalid(field: &'static str, rule: impl std::fmt::Display, zh: impl Into<String>) -> Self {
+        FieldError {
+            field,
+            code: "invalid_input",
+            message: format!("{field}: {rule}"),
+            message_zh: zh.into(),
+        }
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        match e.code {
+            "invalid_input" => ApiError::Invalid(e.message),
+            code => ApiError::Unprocessable {
+                code,
+                message: e.message,
+            },
+        }
+    }
+}
+
+/// The rule for free text: trimmed, 1 to `max` characters, no control characters other than
+/// line breaks and tabs.
+fn text_rule(field: &'static str, raw: &str, max: usize) -> Result<String, FieldError> {
     let t = raw.trim();
     if t.is_empty() || t.chars().count() > max {
-        return Err(ApiError::invalid(format!("{field}: 1 to {max} characters")));
+        return Err(FieldError::invalid(
+            field,
+            format!("1 to {max} characters"),
+            format!("须填写，1至{max}个字"),
+        ));
     }
     if t.chars()
         .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
     {
-        return Err(ApiError::invalid(format!(
-            "{field}: control characters are not allowed"
-        )));
+        return Err(FieldError::invalid(
+            field,
+            "control characters are not allowed",
+            "含有不可见的控制字符",
+        ));
     }
     Ok(t.to_owned())
 }
 
-fn optional_text(field: &str, raw: Option<&str>, max: usize) -> Result<Option<String>, ApiError> {
+fn optional_text_rule(
+    field: &'static str,
+    raw: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, FieldError> {
     raw.map(str::trim)
         .filter(|t| !t.is_empty())
-        .map(|t| text(field, t, max))
+        .map(|t| text_rule(field, t, max))
         .transpose()
 }
 
-/// An instant a person gives for something that happened: not in the future (a few minutes of
-/// clock skew allowed), and not before 2000.
-fn past_instant(field: &str, at: Option<DateTime<Utc>>) -> Result<DateTime<Utc>, ApiError> {
+/// A person's name: the rule is `auth::normalize_name`; 422 `invalid_name` for hidden characters.
+fn name_rule(field: &'static str, raw: &str, max: usize) -> Result<String, FieldError> {
+    normalize_name(raw, max).map_err(|e| match e {
+        NameError::Length(max) => FieldError::invalid(
+            field,
+            format!("1 to {max} characters"),
+            format!("须填写，1至{max}个字"),
+        ),
+        NameError::Hidden => FieldError {
+            field,
+            code: "invalid_name",
+            message: format!("{field}: {e}"),
+            message_zh: "含有控制字符或不可见的格式字符".into(),
+        },
+    })
+}
+
+/// Free text from a request: 422 `invalid_input` naming the field (the rule is `text_rule`).
+fn text(field: &'static str, raw: &str, max: usize) -> Result<String, ApiError> {
+    Ok(text_rule(field, raw, max)?)
+}
+
+fn optional_text(
+    field: &'static str,
+    raw: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
+    Ok(optional_text_rule(field, raw, max)?)
+}
+
+/// The rule for an instant a person gives for something that happened: not in the future (a
+/// few minutes of clock skew allowed), and not before 2000.
+fn past_instant_rule(
+    field: &'static str,
+    at: Option<DateTime<Utc>>,
+) -> Result<DateTime<Utc>, FieldError> {
     let now = Utc::now();
     let at = at.unwrap_or(now);
     if at > now + Duration::minutes(5) {
-        return Err(ApiError::invalid(format!(
-            "{field}: must not be in the future"
-        )));
+        return Err(FieldError::invalid(
+            field,
+            "must not be in the future",
+            "不能晚于今天",
+        ));
     }
     if at.year() < 2000 {
-        return Err(ApiError::invalid(format!("{field}: must be after 2000")));
+        return Err(FieldError::invalid(
+            field,
+            "must be after 2000",
+            "须在2000年以后",
+        ));
     }
     Ok(at)
 }
 
-/// What a coordinator asks to open, as read from the request.
-pub struct OpenCaseCommand<'a> {
+fn past_instant(field: &'static str, at: Option<DateTime<Utc>>) -> Result<DateTime<Utc>, ApiError> {
+    Ok(past_instant_rule(field, at)?)
+}
+
+/// The fields of a case to open, as read from a request (POST /cases) or from a row of an
+/// imported ledger (`app::ledger_import`).
+pub struct CaseFields<'a> {
     pub case_number: &'a str,
     pub petitioner_name: &'a str,
     pub petitioner_id_number: &'a str,
@@ -126,6 +217,30 @@ pub struct OpenCaseCommand<'a> {
     pub channel: Channel,
     pub case_class: CaseClass,
     pub received_at: Option<DateTime<Utc>>,
+}
+
+/// A case whose every field keeps the rules: what `check_case` gives.
+#[derive(Debug)]
+pub struct CheckedCase {
+    pub case_number: String,
+    pub petitioner_name: String,
+    pub id_number: IdNumber,
+    pub petitioner_count: i32,
+    pub collective: bool,
+    pub representative: Option<String>,
+    pub original_case_number: Option<String>,
+    pub original_court: Option<String>,
+    pub original_case_kind: Option<String>,
+    pub matter: String,
+    pub subject: String,
+    pub channel: Channel,
+    pub case_class: CaseClass,
+    pub received_at: DateTime<Utc>,
+}
+
+/// What a coordinator asks to open, as read from the request.
+pub struct OpenCaseCommand<'a> {
+    pub fields: CaseFields<'a>,
     pub confirm_new: bool,
 }
 
@@ -138,97 +253,213 @@ pub enum Opened {
 
 /// The channels a case can come in by at the local court. Video receptions are written by a
 /// session, and 到省访 / 进京访 are contacts reported on a case that exists.
-const INTAKE: &[Channel] = &[
+pub const INTAKE: &[Channel] = &[
     Channel::LocalVisit,
     Channel::Letter,
     Channel::Phone,
     Channel::Online,
 ];
 
+/// Who may open a case (POST /cases, and each row of an imported ledger): a coordinator, at
+/// their own court.
+pub fn may_open_cases(staff: &Staff) -> Result<(), ApiError> {
+    staff.require(&[Role::Coordinator])
+}
+
+/// Every rule a new case's fields keep, in one place: POST /cases and each row of an imported
+/// ledger call this, and nothing else checks them.
+pub fn check_case(f: &CaseFields<'_>) -> Result<CheckedCase, FieldError> {
+    let case_number = text_rule("case_number", f.case_number, 64)?;
+    let petitioner_name = name_rule("petitioner_name", f.petitioner_name, 64)?;
+    // The message never repeats the number.
+    let id_number = IdNumber::parse(f.petitioner_id_number).map_err(|why| FieldError {
+        field: "petitioner_id_number",
+        code: "invalid_id_number",
+        message: format!("petitioner_id_number: {why}"),
+        message_zh: "身份证号码不正确（18位，最后一位校验码可为X，出生日期须有效）".into(),
+    })?;
+    let petitioner_count = f.petitioner_count.unwrap_or(1);
+    if !(1..=10_000).contains(&petitioner_count) {
+        return Err(FieldError::invalid(
+            "petitioner_count",
+            "1 to 10000",
+            "须为1至10000的整数",
+        ));
+    }
+    let collective = is_collective(petitioner_count);
+    let representative = f
+        .representative
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|r| name_rule("representative", r, 64))
+        .transpose()?;
+    if collective && representative.is_none() {
+        return Err(FieldError::invalid(
+            "representative",
+            "required for five or more petitioners (集体访)",
+            "5人以上（集体访）须填写代表人",
+        ));
+    }
+    let original_case_number =
+        optional_text_rule("original_case_number", f.original_case_number, 64)?;
+    let original_court = optional_text_rule("original_court", f.original_court, 64)?;
+    let original_case_kind = optional_text_rule("original_case_kind", f.original_case_kind, 32)?;
+    if f.case_class == CaseClass::Litigation && original_case_number.is_none() {
+        return Err(FieldError::invalid(
+            "original_case_number",
+            "required for a litigation matter (涉诉)",
+            "涉诉案件须填写原审案号",
+        ));
+    }
+    let matter = text_rule("matter", f.matter, 4000)?;
+    let subject = text_rule("subject", f.subject, 200)?;
+    if !INTAKE.contains(&f.channel) {
+        return Err(FieldError::invalid(
+            "channel",
+            "a case comes in by local_visit, letter, phone or online",
+            "须为来访、来信、电话或网上信访",
+        ));
+    }
+    let received_at = past_instant_rule("received_at", f.received_at)?;
+    Ok(CheckedCase {
+        case_number,
+        petitioner_name,
+        id_number,
+        petitioner_count,
+        collective,
+        representative,
+        original_case_number,
+        original_court,
+        original_case_kind,
+        matter,
+        subject,
+        channel: f.channel,
+        case_class: f.case_class,
+        received_at,
+    })
+}
+
+/// What finds the same matter again: the keyed hash of the petitioner's identity number, and
+/// the original case number (原审案号) when there is one.
+pub struct MatchKey {
+    pub id_hash: String,
+    pub original_case_number: Option<String>,
+}
+
+impl MatchKey {
+    pub fn of(case: &CheckedCase) -> Result<MatchKey, ApiError> {
+        let sealer = crate::crypto::sealer().map_err(|e| ApiError::Internal(e.into()))?;
+        Ok(MatchKey {
+            id_hash: sealer.lookup(case.id_number.as_str()),
+            original_case_number: case.original_case_number.clone(),
+        })
+    }
+}
+
+/// The existing cases that may be the same matter as each key, most recent first, at most 20
+/// each: any case, at any court, with the same petitioner (keyed hash) or the same original
+/// case number. The one place this rule is decided; the store only finds the candidates.
+pub async fn same_matter(
+    store: &Store,
+    keys: &[MatchKey],
+) -> Result<Vec<Vec<CaseMatchRow>>, ApiError> {
+    let pairs: Vec<(&str, Option<&str>)> = keys
+        .iter()
+        .map(|k| (k.id_hash.as_str(), k.original_case_number.as_deref()))
+        .collect();
+    let candidates = store.match_candidates(&pairs).await?;
+    let mut by_hash: std::collections::HashMap<&str, Vec<&MatchCandidate>> = Default::default();
+    let mut by_original: std::collections::HashMap<&str, Vec<&MatchCandidate>> = Default::default();
+    for c in &candidates {
+        if let Some(h) = c.petitioner_id_hash.as_deref() {
+            by_hash.entry(h).or_default().push(c);
+        }
+        if let Some(o) = c.original_case_number.as_deref() {
+            by_original.entry(o).or_default().push(c);
+        }
+    }
+    Ok(keys
+        .iter()
+        .map(|k| {
+            let mut found: Vec<CaseMatchRow> = Vec::new();
+            let same_person = by_hash.get(k.id_hash.as_str()).into_iter().flatten();
+            let same_original = k
+                .original_case_number
+                .as_deref()
+                .and_then(|o| by_original.get(o))
+                .into_iter()
+                .flatten();
+            for c in same_person.chain(same_original) {
+                if found.iter().any(|f| f.id == c.id) {
+                    continue;
+                }
+                found.push(CaseMatchRow {
+                    id: c.id,
+                    case_number: c.case_number.clone(),
+                    court_id: c.court_id,
+                    court_name: c.court_name.clone(),
+                    status: c.status.clone(),
+                    case_class: c.case_class.clone(),
+                    matched_on: if c.petitioner_id_hash.as_deref() == Some(k.id_hash.as_str()) {
+                        "petitioner"
+                    } else {
+                        "original_case"
+                    }
+                    .to_owned(),
+                });
+            }
+            found.sort_by_key(|m| std::cmp::Reverse(m.id));
+            found.truncate(20);
+            found
+        })
+        .collect())
+}
+
+/// What the store writes for a checked case, opened by `staff`.
+pub fn to_open<'a>(case: &'a CheckedCase, staff: &'a Staff, actor: &'a str) -> OpenCase<'a> {
+    OpenCase {
+        court_id: staff.court_id,
+        case_number: &case.case_number,
+        petitioner_name: &case.petitioner_name,
+        petitioner_id_number: case.id_number.as_str(),
+        petitioner_count: case.petitioner_count,
+        collective: case.collective,
+        representative: case.representative.as_deref(),
+        original_case_number: case.original_case_number.as_deref(),
+        original_court: case.original_court.as_deref(),
+        original_case_kind: case.original_case_kind.as_deref(),
+        matter: &case.matter,
+        subject: &case.subject,
+        intake_channel: case.channel,
+        case_class: case.case_class,
+        received_at: case.received_at,
+        actor,
+        actor_name: &staff.name,
+    }
+}
+
 /// Opens a case at the coordinator's court, with the contact that brought it in (有访必录).
-/// Every field is checked first; then an existing case with the same petitioner (keyed hash of
-/// the identity number) or the same original case number is offered, unless `confirm_new`.
+/// Every field is checked first (`check_case`); then an existing case with the same petitioner
+/// or the same original case number is offered (`same_matter`), unless `confirm_new`.
 pub async fn open_case(
     store: &Store,
     staff: &Staff,
     cmd: OpenCaseCommand<'_>,
 ) -> Result<Opened, ApiError> {
-    staff.require(&[Role::Coordinator])?;
-    let case_number = text("case_number", cmd.case_number, 64)?;
-    let petitioner_name = name_input("petitioner_name", cmd.petitioner_name, 64)?;
-    // The message never repeats the number.
-    let id_number =
-        IdNumber::parse(cmd.petitioner_id_number).map_err(|why| ApiError::Unprocessable {
-            code: "invalid_id_number",
-            message: format!("petitioner_id_number: {why}"),
-        })?;
-    let count = cmd.petitioner_count.unwrap_or(1);
-    if !(1..=10_000).contains(&count) {
-        return Err(ApiError::invalid("petitioner_count: 1 to 10000"));
-    }
-    let collective = is_collective(count);
-    let representative = cmd
-        .representative
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .map(|r| name_input("representative", r, 64))
-        .transpose()?;
-    if collective && representative.is_none() {
-        return Err(ApiError::invalid(
-            "representative: required for five or more petitioners (集体访)",
-        ));
-    }
-    let original_case_number = optional_text("original_case_number", cmd.original_case_number, 64)?;
-    let original_court = optional_text("original_court", cmd.original_court, 64)?;
-    let original_case_kind = optional_text("original_case_kind", cmd.original_case_kind, 32)?;
-    if cmd.case_class == CaseClass::Litigation && original_case_number.is_none() {
-        return Err(ApiError::invalid(
-            "original_case_number: required for a litigation matter (涉诉)",
-        ));
-    }
-    let matter = text("matter", cmd.matter, 4000)?;
-    let subject = text("subject", cmd.subject, 200)?;
-    if !INTAKE.contains(&cmd.channel) {
-        return Err(ApiError::invalid(
-            "channel: a case comes in by local_visit, letter, phone or online",
-        ));
-    }
-    let received_at = past_instant("received_at", cmd.received_at)?;
-
+    may_open_cases(staff)?;
+    let case = check_case(&cmd.fields)?;
     if !cmd.confirm_new {
-        let sealer = crate::crypto::sealer().map_err(|e| ApiError::Internal(e.into()))?;
-        let matches = store
-            .matching_cases(
-                &sealer.lookup(id_number.as_str()),
-                original_case_number.as_deref(),
-            )
-            .await?;
+        let matches = same_matter(store, &[MatchKey::of(&case)?])
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
         if !matches.is_empty() {
             return Ok(Opened::PossibleDuplicates(matches));
         }
     }
     let actor = format!("user-{}", staff.user_id);
-    let id = store
-        .open_case(&OpenCase {
-            court_id: staff.court_id,
-            case_number: &case_number,
-            petitioner_name: &petitioner_name,
-            petitioner_id_number: id_number.as_str(),
-            petitioner_count: count,
-            collective,
-            representative: representative.as_deref(),
-            original_case_number: original_case_number.as_deref(),
-            original_court: original_court.as_deref(),
-            original_case_kind: original_case_kind.as_deref(),
-            matter: &matter,
-            subject: &subject,
-            intake_channel: cmd.channel,
-            case_class: cmd.case_class,
-            received_at,
-            actor: &actor,
-            actor_name: &staff.name,
-        })
-        .await?;
+    let id = store.open_case(&to_open(&case, staff, &actor)).await?;
     tracing::info!(case_id = id, court_id = staff.court_id, "case opened");
     Ok(Opened::Created(id))
 }

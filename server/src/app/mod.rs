@@ -9,5 +9,6 @@ pub mod clock;
 pub mod clocks;
 pub mod identity;
 pub mod ledger;
+pub mod ledger_import;
 pub mod session;
 pub mod statistics;

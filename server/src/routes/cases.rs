@@ -177,19 +177,21 @@ pub async fn open_case(
         &state.store,
         &staff,
         ledger::OpenCaseCommand {
-            case_number: &b.case_number,
-            petitioner_name: &b.petitioner_name,
-            petitioner_id_number: &b.petitioner_id_number,
-            petitioner_count: b.petitioner_count,
-            representative: b.representative.as_deref(),
-            original_case_number: b.original_case_number.as_deref(),
-            original_court: b.original_court.as_deref(),
-            original_case_kind: b.original_case_kind.as_deref(),
-            matter: &b.matter,
-            subject: &b.subject,
-            channel: b.channel,
-            case_class: b.case_class,
-            received_at: b.received_at,
+            fields: ledger::CaseFields {
+                case_number: &b.case_number,
+                petitioner_name: &b.petitioner_name,
+                petitioner_id_number: &b.petitioner_id_number,
+                petitioner_count: b.petitioner_count,
+                representative: b.representative.as_deref(),
+                original_case_number: b.original_case_number.as_deref(),
+                original_court: b.original_court.as_deref(),
+                original_case_kind: b.original_case_kind.as_deref(),
+                matter: &b.matter,
+                subject: &b.subject,
+                channel: b.channel,
+                case_class: b.case_class,
+                received_at: b.received_at,
+            },
             confirm_new: b.confirm_new,
         },
     )
@@ -501,4 +503,200 @@ pub async fn extend(
         crate::app::clocks::request_extension(&state, &staff, &case, body.days, &body.reason)
             .await?;
     Ok(HttpResponse::Accepted().json(asked))
+}
+
+#[derive(Deserialize, utoipa::ToSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum TemplateFormat {
+    Csv,
+    Xlsx,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateQuery {
+    /// `csv` (UTF-8 with BOM; the default) or `xlsx`.
+    pub format: Option<TemplateFormat>,
+}
+
+/// The ledger template (台账导入模板): the header row of an import, in zh-CN (the English
+/// column names are accepted too). The XLSX has every column formatted as text and a second
+/// sheet, 填写说明, that says what goes in each column (docs/ledger.md).
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/import/template",
+    params(TemplateQuery),
+    responses(
+        (status = 200, description = "CSV (UTF-8 with BOM) or an XLSX workbook", content((String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "cases"
+)]
+#[get("/cases/import/template")]
+pub async fn import_template(
+    staff: Staff,
+    query: web::Query<TemplateQuery>,
+) -> Result<HttpResponse, ApiError> {
+    use crate::app::ledger_import as import;
+    ledger::may_open_cases(&staff)?;
+    let (bytes, content_type, name) = match query.format.unwrap_or(TemplateFormat::Csv) {
+        TemplateFormat::Csv => (
+            import::template_csv(),
+            "text/csv; charset=utf-8",
+            "ledger-template.csv",
+        ),
+        TemplateFormat::Xlsx => (
+            import::template_xlsx()?,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "ledger-template.xlsx",
+        ),
+    };
+    // 台账导入模板, percent-encoded for `filename*`.
+    let zh = "%E5%8F%B0%E8%B4%A6%E5%AF%BC%E5%85%A5%E6%A8%A1%E6%9D%BF";
+    let ext = name.rsplit('.').next().unwrap_or("csv");
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CONTENT_TYPE, content_type))
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\"; filename*=UTF-8''{zh}.{ext}"),
+        ))
+        .body(bytes))
+}
+
+/// The file of an import, read up to the limit: 413 `import_too_large` past it, by the declared
+/// length before anything is read, or as soon as the bytes run over.
+async fn read_upload(
+    req: &actix_web::HttpRequest,
+    mut body: web::Payload,
+    max: usize,
+) -> Result<Vec<u8>, ApiError> {
+    use futures_util::StreamExt;
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(crate::app::ledger_import::too_large(max));
+    }
+    let mut bytes = Vec::with_capacity(declared.map_or(64 * 1024, |n| n as usize));
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| match e {
+            actix_web::error::PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+                ApiError::BadRequest {
+                    code: "body_too_slow",
+                    message: io.to_string(),
+                }
+            }
+            other => ApiError::BadRequest {
+                code: "bad_request",
+                message: format!("the file could not be read: {other}"),
+            },
+        })?;
+        if bytes.len() + chunk.len() > max {
+            return Err(crate::app::ledger_import::too_large(max));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+fn import_limits(state: &AppState) -> crate::app::ledger_import::Limits {
+    crate::app::ledger_import::Limits {
+        max_bytes: state.settings.ledger.import_max_bytes,
+        max_rows: state.settings.ledger.import_max_rows,
+    }
+}
+
+/// Previews the import of a ledger file (CSV or XLSX, sent as the body; its type is read from
+/// its content): the rows that would be created, the rows that are the same matter as a case on
+/// record (matched: not created), and the rows refused, each with its row number (the header is
+/// row 1), a stable code and the reason in zh-CN. Changes nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/import/preview",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the ledger file: CSV (UTF-8 or GB18030) or XLSX"),
+    responses(
+        (status = 200, body = crate::app::ledger_import::ImportReport),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 413, description = "import_too_large, import_too_many_rows", body = ErrorBody),
+        (status = 415, description = "import_unsupported_type: neither CSV nor XLSX", body = ErrorBody),
+        (status = 422, description = "import_unreadable, import_missing_columns, import_unknown_columns, import_duplicate_columns", body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "cases"
+)]
+#[post("/cases/import/preview")]
+pub async fn import_preview(
+    state: web::Data<AppState>,
+    staff: Staff,
+    req: actix_web::HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    ledger::may_open_cases(&staff)?;
+    let limits = import_limits(&state);
+    let bytes = read_upload(&req, body, limits.max_bytes).await?;
+    let report = crate::app::ledger_import::preview(&state.store, &staff, &bytes, limits).await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CommitQuery {
+    /// The `plan` of the preview: if the import would now do anything else, nothing is written
+    /// (409 `import_changed`).
+    pub plan: Option<String>,
+}
+
+/// Imports a ledger file into the caller's court (at `/import/commit`: `/cases/import` alone
+/// would be read as `GET /cases/{id}`): the same file again after its preview (not a
+/// token: nothing is kept between the two, so any instance can take the commit, and the file
+/// is checked afresh against the ledger as it is now). Every new case is written in one
+/// transaction with its intake contact and audit entry; matched and refused rows are reported
+/// and not written. A file that cannot be read changes nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/import/commit",
+    params(CommitQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the ledger file: CSV (UTF-8 or GB18030) or XLSX"),
+    responses(
+        (status = 200, description = "committed: the new cases' ids on their rows", body = crate::app::ledger_import::ImportReport),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, description = "import_changed: the plan differs from the preview's, or the ledger changed while writing; nothing written", body = ErrorBody),
+        (status = 413, description = "import_too_large, import_too_many_rows", body = ErrorBody),
+        (status = 415, description = "import_unsupported_type: neither CSV nor XLSX", body = ErrorBody),
+        (status = 422, description = "import_unreadable, import_missing_columns, import_unknown_columns, import_duplicate_columns", body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "cases"
+)]
+#[post("/cases/import/commit")]
+pub async fn import_commit(
+    state: web::Data<AppState>,
+    staff: Staff,
+    req: actix_web::HttpRequest,
+    query: web::Query<CommitQuery>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    ledger::may_open_cases(&staff)?;
+    let limits = import_limits(&state);
+    let bytes = read_upload(&req, body, limits.max_bytes).await?;
+    let report = crate::app::ledger_import::commit(
+        &state.store,
+        &staff,
+        &bytes,
+        limits,
+        query.plan.as_deref(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(report))
 }

@@ -85,101 +85,262 @@ fn number_taken(e: sqlx::Error) -> StoreError {
     e.into()
 }
 
+/// Keys or numbers per query when many are asked at once (SQLite binds at most 32,766
+/// parameters, PostgreSQL 65,535).
+const CHUNK: usize = 500;
+
+/// `$from, $from+1, …` for `n` parameters.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The candidates for `hashes` keyed hashes (bound first) and `originals` original case
+/// numbers (bound after them).
+fn candidates_sql(hashes: usize, originals: usize) -> String {
+    let mut sql = format!(
+        "SELECT k.id, k.case_number, k.court_id, c.name AS court_name, k.status, k.case_class, \
+         k.petitioner_id_hash, k.original_case_number \
+         FROM cases k JOIN courts c ON c.id = k.court_id \
+         WHERE k.petitioner_id_hash IN ({})",
+        placeholders(1, hashes)
+    );
+    if originals > 0 {
+        sql.push_str(&format!(
+            " OR k.original_case_number IN ({})",
+            placeholders(hashes + 1, originals)
+        ));
+    }
+    sql
+}
+
+/// Inserts a case (`OpenCase`), its intake contact and its `case.opened` audit entry inside the
+/// current write transaction; `$extra` (JSON, or null) is merged into the audit detail.
+/// Evaluates to the case's id. One copy for `open_case` and `import_cases`.
+macro_rules! insert_case {
+    ($tx:ident, $lock:ident, $sealer:expr, $at:expr, $c:expr, $extra:expr) => {{
+        let c: &OpenCase<'_> = $c;
+        let id_sealed = $sealer.seal(c.petitioner_id_number);
+        let id_hash = $sealer.lookup(c.petitioner_id_number);
+        let received_on = c
+            .received_at
+            .with_timezone(&crate::app::clock::beijing())
+            .date_naive()
+            .to_string();
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO cases (court_id, case_number, petitioner_name, petitioner_id_number, \
+             petitioner_id_hash, subject, status, tier, escalation_risk, created_at, petitioner_phone, \
+             received_on, case_class, petitioner_count, collective, representative, \
+             original_case_number, original_court, original_case_kind, matter, intake_channel, \
+             opened_by, opened_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'registered', 1, FALSE, $7, '', $8, $9, $10, $11, $12, \
+             $13, $14, $15, $16, $17, $18, $7) RETURNING id",
+        )
+        .bind(c.court_id)
+        .bind(c.case_number)
+        .bind(c.petitioner_name)
+        .bind(&id_sealed)
+        .bind(&id_hash)
+        .bind(c.subject)
+        .bind($at)
+        .bind(&received_on)
+        .bind(c.case_class.as_str())
+        .bind(c.petitioner_count)
+        .bind(c.collective)
+        .bind(c.representative)
+        .bind(c.original_case_number)
+        .bind(c.original_court)
+        .bind(c.original_case_kind)
+        .bind(c.matter)
+        .bind(c.intake_channel.as_str())
+        .bind(c.actor)
+        .fetch_one(&mut *$tx)
+        .await
+        .map_err(number_taken)?;
+        sqlx::query(
+            "INSERT INTO ledger_entries (case_id, at, channel, counted_as, note, received_by, \
+             receiving_court_id, receiving_organ, court_initiated, recorded_by, recorded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'court', FALSE, $8, $9)",
+        )
+        .bind(id)
+        .bind(c.received_at)
+        .bind(c.intake_channel.as_str())
+        .bind(c.intake_channel.counted_as().as_str())
+        .bind(c.subject)
+        .bind(c.actor_name)
+        .bind(c.court_id)
+        .bind(c.actor)
+        .bind($at)
+        .execute(&mut *$tx)
+        .await?;
+        let mut detail = serde_json::json!({
+            "court_id": c.court_id,
+            "case_number": c.case_number,
+            "class": c.case_class.as_str(),
+            "petitioner_count": c.petitioner_count,
+            "channel": c.intake_channel.as_str(),
+        });
+        if let (Some(d), serde_json::Value::Object(extra)) = (detail.as_object_mut(), $extra) {
+            d.extend(extra);
+        }
+        let entry = audit::AuditEntry::new(c.actor, "case.opened", format!("case:{id}"), detail);
+        append_audit!($tx, $lock, &entry);
+        id
+    }};
+}
+
+/// A case that may be the same matter as one asked about: never with the identity number
+/// (only its keyed hash, to tell which key it matched).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MatchCandidate {
+    pub id: i64,
+    pub case_number: String,
+    pub court_id: i64,
+    pub court_name: String,
+    pub status: String,
+    pub case_class: String,
+    /// None for a row written before sealing, until the background pass seals it.
+    pub petitioner_id_hash: Option<String>,
+    pub original_case_number: Option<String>,
+}
+
 impl Store {
-    /// Cases anywhere with the same petitioner (keyed hash of the identity number) or the same
-    /// original case number, most recent first.
-    pub async fn matching_cases(
+    /// The cases anywhere whose petitioner's keyed hash or original case number is one of
+    /// `keys`' (`app::ledger::same_matter` decides which of them match which key). Asked in
+    /// chunks, so that an imported ledger of thousands of rows stays under the backends' limits
+    /// on bound parameters.
+    pub async fn match_candidates(
         &self,
-        id_hash: &str,
-        original_case_number: Option<&str>,
-    ) -> Result<Vec<CaseMatchRow>, StoreError> {
-        let sql = "SELECT k.id, k.case_number, k.court_id, c.name AS court_name, k.status, k.case_class, \
-                   CASE WHEN k.petitioner_id_hash = $1 THEN 'petitioner' ELSE 'original_case' END AS matched_on \
-                   FROM cases k JOIN courts c ON c.id = k.court_id \
-                   WHERE k.petitioner_id_hash = $1 OR ($2 IS NOT NULL AND k.original_case_number = $2) \
-                   ORDER BY k.id DESC LIMIT 20";
-        Ok(on_pool!(self, |p| sqlx::query_as(sql)
-            .bind(id_hash)
-            .bind(original_case_number)
-            .fetch_all(p)
-            .await)?)
+        keys: &[(&str, Option<&str>)],
+    ) -> Result<Vec<MatchCandidate>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in keys.chunks(CHUNK) {
+            let hashes: Vec<&str> = chunk.iter().map(|(h, _)| *h).collect();
+            let originals: Vec<&str> = chunk.iter().filter_map(|(_, o)| *o).collect();
+            let sql = candidates_sql(hashes.len(), originals.len());
+            let rows: Vec<MatchCandidate> = on_pool!(self, |p| {
+                let mut q = sqlx::query_as(&sql);
+                for v in hashes.iter().chain(originals.iter()) {
+                    q = q.bind(*v);
+                }
+                q.fetch_all(p).await
+            })?;
+            out.extend(rows);
+        }
+        out.sort_by_key(|c| std::cmp::Reverse(c.id));
+        out.dedup_by_key(|c| c.id);
+        Ok(out)
+    }
+
+    /// Which of `numbers` the court's cases already carry (case numbers are unique in a court).
+    pub async fn taken_case_numbers(
+        &self,
+        court_id: i64,
+        numbers: &[&str],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in numbers.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT case_number FROM cases WHERE court_id = $1 AND case_number IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let rows: Vec<(String,)> = on_pool!(self, |p| {
+                let mut q = sqlx::query_as(&sql).bind(court_id);
+                for n in chunk {
+                    q = q.bind(*n);
+                }
+                q.fetch_all(p).await
+            })?;
+            out.extend(rows.into_iter().map(|(n,)| n));
+        }
+        Ok(out)
     }
 
     /// Opens a case and logs the contact that brought it in, with the audit entry, in one
     /// transaction. Returns the case id.
     pub async fn open_case(&self, c: &OpenCase<'_>) -> Result<i64, StoreError> {
         let sealer = crate::crypto::sealer().map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let id_sealed = sealer.seal(c.petitioner_id_number);
-        let id_hash = sealer.lookup(c.petitioner_id_number);
         let at = now();
-        let received_on = c
-            .received_at
-            .with_timezone(&crate::app::clock::beijing())
-            .date_naive()
-            .to_string();
         let id = in_write_tx!(self, |tx, lock| {
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO cases (court_id, case_number, petitioner_name, petitioner_id_number, \
-                 petitioner_id_hash, subject, status, tier, escalation_risk, created_at, petitioner_phone, \
-                 received_on, case_class, petitioner_count, collective, representative, \
-                 original_case_number, original_court, original_case_kind, matter, intake_channel, \
-                 opened_by, opened_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'registered', 1, FALSE, $7, '', $8, $9, $10, $11, $12, \
-                 $13, $14, $15, $16, $17, $18, $7) RETURNING id",
-            )
-            .bind(c.court_id)
-            .bind(c.case_number)
-            .bind(c.petitioner_name)
-            .bind(&id_sealed)
-            .bind(&id_hash)
-            .bind(c.subject)
-            .bind(at)
-            .bind(&received_on)
-            .bind(c.case_class.as_str())
-            .bind(c.petitioner_count)
-            .bind(c.collective)
-            .bind(c.representative)
-            .bind(c.original_case_number)
-            .bind(c.original_court)
-            .bind(c.original_case_kind)
-            .bind(c.matter)
-            .bind(c.intake_channel.as_str())
-            .bind(c.actor)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(number_taken)?;
-            sqlx::query(
-                "INSERT INTO ledger_entries (case_id, at, channel, counted_as, note, received_by, \
-                 receiving_court_id, receiving_organ, court_initiated, recorded_by, recorded_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'court', FALSE, $8, $9)",
-            )
-            .bind(id)
-            .bind(c.received_at)
-            .bind(c.intake_channel.as_str())
-            .bind(c.intake_channel.counted_as().as_str())
-            .bind(c.subject)
-            .bind(c.actor_name)
-            .bind(c.court_id)
-            .bind(c.actor)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-            let entry = audit::AuditEntry::new(
-                c.actor,
-                "case.opened",
-                format!("case:{id}"),
-                serde_json::json!({
-                    "court_id": c.court_id,
-                    "case_number": c.case_number,
-                    "class": c.case_class.as_str(),
-                    "petitioner_count": c.petitioner_count,
-                    "channel": c.intake_channel.as_str(),
-                }),
-            );
-            append_audit!(tx, lock, &entry);
-            id
+            insert_case!(tx, lock, sealer, at, c, serde_json::Value::Null)
         });
         Ok(id)
+    }
+
+    /// Opens every case of an imported ledger in one transaction: all of them or none. Each
+    /// case is written and audited as `open_case` writes it (its intake contact, `case.opened`
+    /// naming the import), and the import itself is audited once (`ledger.imported`, with
+    /// `summary`). Before writing, it looks again, inside the transaction, for cases that the
+    /// new ones would now match (`keys`, as `match_candidates` takes them) or whose numbers
+    /// are now taken: if the ledger changed since the import was planned, nothing is written
+    /// and the answer is `Conflict { code: "import_changed" }`. Returns the new ids in order.
+    pub async fn import_cases(
+        &self,
+        court_id: i64,
+        cases: &[OpenCase<'_>],
+        keys: &[(&str, Option<&str>)],
+        actor: &str,
+        summary: serde_json::Value,
+    ) -> Result<Vec<i64>, StoreError> {
+        let sealer = crate::crypto::sealer().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let at = now();
+        let changed = || StoreError::Conflict {
+            code: "import_changed",
+            message: "the ledger changed since this import was planned: preview it again".into(),
+        };
+        let import = serde_json::json!({"import": true});
+        let ids = in_write_tx!(self, |tx, lock| {
+            for chunk in keys.chunks(CHUNK) {
+                let hashes: Vec<&str> = chunk.iter().map(|(h, _)| *h).collect();
+                let originals: Vec<&str> = chunk.iter().filter_map(|(_, o)| *o).collect();
+                let sql = format!(
+                    "SELECT COUNT(*) FROM ({}) m",
+                    candidates_sql(hashes.len(), originals.len())
+                );
+                let mut q = sqlx::query_as::<_, (i64,)>(&sql);
+                for v in hashes.iter().chain(originals.iter()) {
+                    q = q.bind(*v);
+                }
+                if q.fetch_one(&mut *tx).await?.0 > 0 {
+                    return Err(changed());
+                }
+            }
+            let numbers: Vec<&str> = cases.iter().map(|c| c.case_number).collect();
+            for chunk in numbers.chunks(CHUNK) {
+                let sql = format!(
+                    "SELECT COUNT(*) FROM cases WHERE court_id = $1 AND case_number IN ({})",
+                    placeholders(2, chunk.len())
+                );
+                let mut q = sqlx::query_as::<_, (i64,)>(&sql).bind(court_id);
+                for n in chunk {
+                    q = q.bind(*n);
+                }
+                if q.fetch_one(&mut *tx).await?.0 > 0 {
+                    return Err(changed());
+                }
+            }
+            let mut ids = Vec::with_capacity(cases.len());
+            for c in cases {
+                if c.court_id != court_id {
+                    return Err(StoreError::Corrupt(
+                        "an import writes into one court".into(),
+                    ));
+                }
+                let id = insert_case!(tx, lock, sealer, at, c, import.clone());
+                ids.push(id);
+            }
+            let entry = audit::AuditEntry::new(
+                actor,
+                "ledger.imported",
+                format!("court:{court_id}"),
+                summary,
+            );
+            append_audit!(tx, lock, &entry);
+            ids
+        });
+        Ok(ids)
     }
 
     /// The case an entry belongs to, if there is such an entry.
