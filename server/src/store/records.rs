@@ -704,7 +704,10 @@ fn scope_of(sql: &mut Sql, under: Under, table: &str) -> String {
 /// received in the period (their first standing contact is in it) and which of them are closed
 /// now. What depends on the rest of a case's ledger (standing, repeat, first visit, closed) and
 /// the case's class are kept on each entry by the triggers of migration 0021, so this reads the
-/// scope's index range and nothing else (two small joins to `courts` for the levels).
+/// scope's index range and nothing else (two small joins to `courts` for the levels). The case's
+/// court always exists: its join is LEFT only so that SQLite reads the entries first, from the
+/// covering index of the scope, instead of probing each court's range (0.4 s against 0.25 s for
+/// the country's month).
 fn contacts_sql(under: Under, from: DateTime<Utc>, to: DateTime<Utc>) -> Sql {
     let mut sql = Sql::default();
     let scope = scope_of(&mut sql, under, "l");
@@ -730,7 +733,7 @@ fn contacts_sql(under: Under, from: DateTime<Utc>, to: DateTime<Utc>) -> Sql {
            {video_spc} AS video_spc, {video_high} AS video_high, \
            {to_beijing} AS to_beijing, {to_province} AS to_province, \
            {first_visits} AS first_visits, {first_visits_closed} AS first_visits_closed \
-         FROM ledger_entries l JOIN courts cc ON cc.id = l.court_id \
+         FROM ledger_entries l LEFT JOIN courts cc ON cc.id = l.court_id \
            LEFT JOIN courts rc ON rc.id = l.receiving_court_id \
          WHERE {scope}l.at >= {from} AND l.at < {to} AND NOT l.replaced GROUP BY 1, 2",
         petitions = count(petition),
