@@ -1120,6 +1120,107 @@ async fn statistics_by_definition(app: TestApp) {
 }
 on_both_backends!(statistics, statistics_by_definition);
 
+/// The class of a case is kept on its bookings and ledger entries (migration 0021): a class
+/// change must move the case's sessions and contacts to the other class in the report, at once,
+/// and changing it back must give the first report again.
+async fn class_change_moves_the_figures(app: TestApp) {
+    let f = fixture(&app).await;
+    let store = store_of(&app).await;
+    // B: 上城's case, held with 浙江高院 (its end wrote the court's own contact), rated; and a
+    // letter from the petitioner today.
+    let case = store.session(f.b).await.unwrap().case_id;
+    let at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    contact(
+        &store,
+        Contact {
+            case,
+            at: &at,
+            channel: Channel::Letter,
+            court: Some(f.courts.shangcheng),
+            organ: "court",
+            by_court: false,
+            outcome: None,
+            corrects: None,
+        },
+    )
+    .await;
+    let from = store.case(case).await.unwrap().case_class;
+    store.close().await;
+    let to = if from == "petition" {
+        "litigation"
+    } else {
+        "petition"
+    };
+    let zj = app.login("zj.supervisor").await;
+    let path = format!("/api/v1/records/statistics?{}", period());
+    let before = app.get_ok(&path, &zj).await;
+
+    let coord = app.login("shangcheng.coord").await;
+    let change = |class: &'static str| {
+        let app = &app;
+        let coord = &coord;
+        async move {
+            let res = app
+                .post(
+                    &format!("/api/v1/cases/{case}/class"),
+                    Some(coord),
+                    &json!({"case_class": class, "reason": "核对诉访类别"}),
+                )
+                .await;
+            assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+        }
+    };
+    change(to).await;
+    let after = app.get_ok(&path, &zj).await;
+
+    // What the case had, as the first report counts it: one session booked and held (hosted
+    // and rated by 浙江高院), its own contact and the letter, one of them a petition.
+    let moved = [
+        ("booked", 1),
+        ("held", 1),
+        ("hosted", 1),
+        ("rated", 1),
+        ("video_high", 1),
+        ("contacts", 2),
+        ("petitions", 1),
+    ];
+    let class = |v: &Value, c: &str, k: &str| v["totals"]["by_class"][c][k].as_i64().unwrap();
+    for (k, n) in moved {
+        assert_eq!(
+            class(&after, to, k),
+            class(&before, to, k) + n,
+            "{k} of the {to} class after the change"
+        );
+        assert_eq!(
+            class(&after, &from, k),
+            class(&before, &from, k) - n,
+            "{k} of the {from} class after the change"
+        );
+        assert_eq!(after["totals"][k], before["totals"][k], "{k} of all cases");
+    }
+    // Every other figure of either class moves by as much as the other gains.
+    for (k, v) in after["totals"]["by_class"][to].as_object().unwrap() {
+        let Some(n) = v.as_i64() else { continue };
+        assert_eq!(
+            n - class(&before, to, k),
+            class(&before, &from, k) - class(&after, &from, k),
+            "{k}"
+        );
+    }
+
+    // And back: the first report again, figure for figure.
+    change(if to == "petition" {
+        "litigation"
+    } else {
+        "petition"
+    })
+    .await;
+    let again = app.get_ok(&path, &zj).await;
+    assert_eq!(again["totals"], before["totals"]);
+    assert_eq!(again["rows"], before["rows"]);
+}
+on_both_backends!(statistics_class_change, class_change_moves_the_figures);
+
 async fn statistics_exports_and_bad_input(app: TestApp) {
     let f = fixture(&app).await;
     let zj = app.login("zj.supervisor").await;

@@ -251,7 +251,8 @@ struct SessionTally {
     satisfied: i64,
 }
 
-/// Contacts by the branch of the court that keeps the case.
+/// Contacts by the branch of the court that keeps the case, and the cases first received among
+/// them.
 #[derive(sqlx::FromRow)]
 struct ContactTally {
     branch: i64,
@@ -266,19 +267,14 @@ struct ContactTally {
     video_high: i64,
     to_beijing: i64,
     to_province: i64,
-}
-
-/// Cases first received in the period, by the branch of the court that keeps them.
-#[derive(sqlx::FromRow)]
-struct FirstTally {
-    branch: i64,
-    class: String,
     first_visits: i64,
     first_visits_closed: i64,
 }
 
 /// The outcomes that answer a matter (`docs/statistics.md`): after one of them, the petitioner
 /// coming again is a repeat petition, and a first visit with one (and no repeat since) is closed.
+/// The triggers of migration 0021 apply it (as each entry's `repeat_petition` and `case_closed`);
+/// a test below checks that their copies of the list are this one.
 pub const ANSWERS: &[&str] = &[
     "explained_law",
     "into_procedure",
@@ -295,11 +291,6 @@ const LEVEL: &str = "CASE {c}.level WHEN 'basic' THEN 0 WHEN 'intermediate' THEN
 
 fn level_of(court: &str) -> String {
     LEVEL.replace("{c}", court)
-}
-
-/// The entry `{t}` has not been replaced by a correction.
-fn standing(t: &str) -> String {
-    format!("NOT EXISTS (SELECT 1 FROM ledger_entries x_{t} WHERE x_{t}.corrects_id = {t}.id)")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -604,18 +595,6 @@ impl Store {
                     video_high: t.video_high,
                     to_beijing: t.to_beijing,
                     to_province: t.to_province,
-                    ..Counts::default()
-                },
-            ));
-        }
-        for t in self
-            .fetch_sql::<FirstTally>(&firsts_sql(under, from, to))
-            .await?
-        {
-            tallies.push((
-                t.branch,
-                t.class,
-                Counts {
                     first_visits: t.first_visits,
                     first_visits_closed: t.first_visits_closed,
                     ..Counts::default()
@@ -690,7 +669,7 @@ impl Store {
         let timed = "se.started_at IS NOT NULL AND se.ended_at IS NOT NULL";
         // Counts are cast to BIGINT: PostgreSQL sums integers into NUMERIC.
         sql.text = format!(
-            "SELECT {branch} AS branch, {host_branch} AS host_branch, ca.case_class AS class, \
+            "SELECT {branch} AS branch, {host_branch} AS host_branch, b.case_class AS class, \
                CAST(SUM(CASE WHEN {live} THEN 1 ELSE 0 END) AS BIGINT) AS booked, \
                CAST(SUM(CASE WHEN b.status = 'cancelled' THEN 1 ELSE 0 END) AS BIGINT) AS cancelled, \
                CAST(SUM(CASE WHEN {held} THEN 1 ELSE 0 END) AS BIGINT) AS held, \
@@ -706,7 +685,7 @@ impl Store {
                CAST(SUM(CASE WHEN {held} AND se.satisfaction IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS rated, \
                CAST(SUM(CASE WHEN {held} AND se.satisfaction IN ('satisfied', 'basically_satisfied') \
                  THEN 1 ELSE 0 END) AS BIGINT) AS satisfied \
-             FROM bookings b JOIN sessions se ON se.booking_id = b.id JOIN cases ca ON ca.id = b.case_id \
+             FROM bookings b JOIN sessions se ON se.booking_id = b.id \
              WHERE {scope}b.starts_at >= {from} AND b.starts_at < {to} GROUP BY 1, 2, 3"
         );
         sql
@@ -721,18 +700,18 @@ fn scope_of(sql: &mut Sql, under: Under, table: &str) -> String {
         .unwrap_or_default()
 }
 
-/// `a.outcome` answers the matter.
-fn answers(sql: &mut Sql, column: &str) -> String {
-    let values: Vec<String> = ANSWERS.iter().map(|a| (*a).to_owned()).collect();
-    sql.in_texts(column, &values)
-}
-
-/// Contacts in the period, by the branch of the court that keeps the case.
+/// Contacts in the period, by the branch of the court that keeps the case, with the cases first
+/// received in the period (their first standing contact is in it) and which of them are closed
+/// now. What depends on the rest of a case's ledger (standing, repeat, first visit, closed) and
+/// the case's class are kept on each entry by the triggers of migration 0021, so this reads the
+/// scope's index range and nothing else (two small joins to `courts` for the levels). The case's
+/// court always exists: its join is LEFT only so that SQLite reads the entries first, from the
+/// covering index of the scope, instead of probing each court's range (0.4 s against 0.25 s for
+/// the country's month).
 fn contacts_sql(under: Under, from: DateTime<Utc>, to: DateTime<Utc>) -> Sql {
     let mut sql = Sql::default();
     let scope = scope_of(&mut sql, under, "l");
     let (from, to) = (sql.arg(Arg::Time(from)), sql.arg(Arg::Time(to)));
-    let answered = answers(&mut sql, "a.outcome");
     let branch = under.branch("l");
     let petition = "NOT l.court_initiated";
     let received = format!(
@@ -744,7 +723,7 @@ fn contacts_sql(under: Under, from: DateTime<Utc>, to: DateTime<Utc>) -> Sql {
     );
     let count = |cond: &str| format!("CAST(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS BIGINT)");
     sql.text = format!(
-        "SELECT {branch} AS branch, ca.case_class AS class, \
+        "SELECT {branch} AS branch, l.case_class AS class, \
            CAST(COUNT(*) AS BIGINT) AS contacts, \
            {petitions} AS petitions, \
            CAST(COUNT(DISTINCT l.case_id) AS BIGINT) AS cases, \
@@ -752,56 +731,67 @@ fn contacts_sql(under: Under, from: DateTime<Utc>, to: DateTime<Utc>) -> Sql {
            {skip} AS skip_level, \
            {collective} AS collective, \
            {video_spc} AS video_spc, {video_high} AS video_high, \
-           {to_beijing} AS to_beijing, {to_province} AS to_province \
-         FROM ledger_entries l JOIN cases ca ON ca.id = l.case_id JOIN courts cc ON cc.id = ca.court_id \
+           {to_beijing} AS to_beijing, {to_province} AS to_province, \
+           {first_visits} AS first_visits, {first_visits_closed} AS first_visits_closed \
+         FROM ledger_entries l LEFT JOIN courts cc ON cc.id = l.court_id \
            LEFT JOIN courts rc ON rc.id = l.receiving_court_id \
-         WHERE {scope}l.at >= {from} AND l.at < {to} AND {standing_l} GROUP BY 1, 2",
+         WHERE {scope}l.at >= {from} AND l.at < {to} AND NOT l.replaced GROUP BY 1, 2",
         petitions = count(petition),
-        repeat = count(&format!(
-            "{petition} AND EXISTS (SELECT 1 FROM ledger_entries a WHERE a.case_id = l.case_id \
-             AND a.at < l.at AND {answered} AND {})",
-            standing("a")
-        )),
+        // A petition after the case's first standing answer (the flag is false on the court's own).
+        repeat = count("l.repeat_petition"),
         skip = count(&format!(
             "{petition} AND ({received}) - ({}) >= 2",
             level_of("cc")
         )),
-        collective = count(&format!("{petition} AND ca.collective")),
+        collective = count(&format!("{petition} AND l.case_collective")),
         video_spc = count("l.channel = 'video_spc'"),
         video_high = count("l.channel = 'video_high'"),
         to_beijing = count("l.channel = 'to_beijing'"),
         to_province = count("l.channel = 'to_province'"),
-        standing_l = standing("l"),
+        first_visits = count("l.first_visit"),
+        first_visits_closed = count("l.first_visit AND l.case_closed"),
     );
     sql
 }
 
-/// Cases whose first contact ever falls in the period, and which of them are closed now: they
-/// have an answer, and the petitioner has not come again since the first answer.
-fn firsts_sql(under: Under, from: DateTime<Utc>, to: DateTime<Utc>) -> Sql {
-    let mut sql = Sql::default();
-    let scope = scope_of(&mut sql, under, "l");
-    let (from, to) = (sql.arg(Arg::Time(from)), sql.arg(Arg::Time(to)));
-    let answered = answers(&mut sql, "a.outcome");
-    let branch = under.branch("l");
-    sql.text = format!(
-        "SELECT f.branch AS branch, f.class AS class, CAST(COUNT(*) AS BIGINT) AS first_visits, \
-           CAST(SUM(CASE WHEN f.answered IS NOT NULL AND NOT EXISTS ( \
-               SELECT 1 FROM ledger_entries p WHERE p.case_id = f.case_id AND NOT p.court_initiated \
-               AND p.at > f.answered AND {standing_p}) THEN 1 ELSE 0 END) AS BIGINT) AS first_visits_closed \
-         FROM ( \
-           SELECT {branch} AS branch, ca.case_class AS class, l.case_id AS case_id, \
-             (SELECT MIN(a.at) FROM ledger_entries a WHERE a.case_id = l.case_id AND {answered} \
-              AND {standing_a}) AS answered \
-           FROM ledger_entries l JOIN cases ca ON ca.id = l.case_id \
-           WHERE {scope}l.at >= {from} AND l.at < {to} AND {standing_l} \
-             AND NOT EXISTS (SELECT 1 FROM ledger_entries o WHERE o.case_id = l.case_id \
-               AND (o.at < l.at OR (o.at = l.at AND o.id < l.id)) AND {standing_o}) \
-         ) f GROUP BY f.branch, f.class",
-        standing_p = standing("p"),
-        standing_a = standing("a"),
-        standing_l = standing("l"),
-        standing_o = standing("o"),
-    );
-    sql
+#[cfg(test)]
+mod tests {
+    use super::ANSWERS;
+
+    /// The triggers of migration 0021 keep each ledger entry's repeat and closure facts with
+    /// their own copy of the answering outcomes: every copy must be [`ANSWERS`].
+    #[test]
+    fn migrations_answer_with_the_same_outcomes() {
+        let list = ANSWERS
+            .iter()
+            .map(|a| format!("'{a}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        for (backend, text, copies) in [
+            (
+                "sqlite",
+                include_str!("../../../migrations/sqlite/0021_statistics_facts.sql"),
+                2,
+            ),
+            (
+                "postgres",
+                include_str!("../../../migrations/postgres/0021_statistics_facts.sql"),
+                1,
+            ),
+        ] {
+            // The lists, with the SQL's line breaks and indentation taken out.
+            let found: Vec<String> = text
+                .split("e.outcome IN (")
+                .skip(1)
+                .map(|rest| {
+                    let inner = rest.split(')').next().unwrap_or_default();
+                    inner.split_whitespace().collect::<Vec<_>>().join(" ")
+                })
+                .collect();
+            assert_eq!(found.len(), copies, "{backend}: lists of answers");
+            for f in found {
+                assert_eq!(f, list, "{backend}");
+            }
+        }
+    }
 }
