@@ -238,15 +238,33 @@ impl TestApp {
     }
 
     pub async fn login(&self, username: &str) -> String {
-        let res = self
-            .post(
-                "/api/v1/auth/login",
-                None,
-                &json!({"username": username, "password": DEMO_PASSWORD}),
-            )
-            .await;
-        assert_eq!(res.status(), 200, "login of {username}");
+        self.login_with(username, DEMO_PASSWORD).await
+    }
+
+    /// Logs in with `password`. An account an administrator made (or reset) must set its own
+    /// password first (403 `password_change_required`): the owner does, through
+    /// `POST /auth/password`, and then sets `password` back the same way, so that a test can
+    /// keep logging in with the password it gave.
+    pub async fn login_with(&self, username: &str, password: &str) -> String {
+        let login = json!({"username": username, "password": password});
+        let res = self.post("/api/v1/auth/login", None, &login).await;
+        let status = res.status();
         let body: Value = res.json().await.expect("login JSON");
+        if status == 403 && body["code"] == "password_change_required" {
+            let interim = "owner interim passphrase 7";
+            for (from, to) in [(password, interim), (interim, password)] {
+                let res = self
+                    .post(
+                        "/api/v1/auth/password",
+                        None,
+                        &json!({"username": username, "password": from, "new_password": to}),
+                    )
+                    .await;
+                assert_eq!(res.status(), 200, "own password of {username}");
+            }
+            return Box::pin(self.login_with(username, password)).await;
+        }
+        assert_eq!(status, 200, "login of {username}: {body}");
         body["token"].as_str().expect("token").to_owned()
     }
 

@@ -354,17 +354,7 @@ async fn an_extension_applies_only_once_approved(app: TestApp) {
         )
         .await;
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    let res = app
-        .post(
-            "/api/v1/auth/login",
-            None,
-            &json!({"username": "shangcheng.head", "password": "a-long-password-1"}),
-        )
-        .await;
-    let unrelated = res.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let unrelated = app.login_with("shangcheng.head", "a-long-password-1").await;
     assert_error(
         app.post(&decision, Some(&unrelated), &approve).await,
         403,
