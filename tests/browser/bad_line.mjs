@@ -9,7 +9,7 @@
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import {
-  BASE, PASSWORD, run, newPage, check, shot, text, expectVideo, admitPetitioner, officerJoins, callStats,
+  BASE, PASSWORD, QUICK_QUALITY, run, newPage, check, shot, text, expectVideo, admitPetitioner, officerJoins, callStats,
   CHROMIUM_ARGS, contextOptions,
 } from './lib.mjs';
 
@@ -106,6 +106,16 @@ async function apiInPage(page, method, path, { token, body } = {}) {
   }, { method, path, token, body });
 }
 
+/** The officer's line badge after the next quality report (every 2 s here). */
+async function lineGrade(page) {
+  const reports = await page.evaluate(() => window.courtlinkCall.qualityReports);
+  await page.waitForFunction((n) => window.courtlinkCall.qualityReports > n, reports, { timeout: 10000 });
+  return page.evaluate(() => {
+    const badge = document.querySelector('[data-testid=call-quality]');
+    return { grade: badge.dataset.grade, text: badge.textContent, hidden: badge.hidden, last: window.courtlinkCall.lastQuality };
+  });
+}
+
 await run('a call over a bad line, through the relay, that comes back by itself', async () => {
   // ---- book a reception that can be joined now (from room a) ----
   const setup = await newPage('setup');
@@ -124,6 +134,7 @@ await run('a call over a bad line, through the relay, that comes back by itself'
 
   // ---- officer in room a, petitioner in room b, both relay-only ----
   const officer = await newPage('officer', 'desk', { init: relayOnly });
+  await officer.addInitScript(QUICK_QUALITY);
   await officerJoins(officer, 'spc.officer', booking.session_id);
   const browserB = await chromium.launch({ executablePath: CHROMIUM_B, args: CHROMIUM_ARGS, timeout: 30000 });
   try {
@@ -144,11 +155,20 @@ await run('a call over a bad line, through the relay, that comes back by itself'
     check('good line: the petitioner sends video', good.sender_kbps > 50, good);
     // The officer sends into the congested link (room a's uplink).
     const goodOfficer = await measure(officer, 8);
+    const capped = await officer.evaluate(() => [...window.courtlinkCall.peers.values()][0].pc.getSenders()
+      .filter((s) => s.track?.kind === 'video').map((s) => s.getParameters().encodings.map((e) => e.maxBitrate)));
+    check('the camera is capped at 1.5 Mbit/s per peer', JSON.stringify(capped) === '[[1500000]]', capped);
+    const gradeGood = await lineGrade(officer);
+    check('good line: the officer sees the line graded good', gradeGood.grade === 'good', gradeGood);
+    await shot(officer, '00-officer-line-good');
     badLine(250, 200);
     await pet.waitForTimeout(15000); // let the senders adapt
     const bad = await measure(officer, 8);
     check('bad line: the officer\'s sender adapted below the link\'s 250 kbit/s',
       bad.sender_kbps < 250 && bad.sender_kbps < goodOfficer.sender_kbps, { goodOfficer, bad });
+    const gradeBad = await lineGrade(officer);
+    check('bad line: the officer sees the line graded fair or poor, in words',
+      ['fair', 'poor'].includes(gradeBad.grade) && /线路：(一般|较差)/.test(gradeBad.text), gradeBad);
     await expectVideo(officer, 'officer on the bad line');
 
     // ---- the path goes away for 5 s, and comes back ----

@@ -21,7 +21,7 @@
 //   ended        {outcome}
 //   servererror  {code, message}
 //   socket       {state: 'connecting'|'open'|'reconnecting'|'closed'|'failed'|'replaced'|'removed'|'full'|'revoked'}
-//   quality      {rtt_ms, packet_loss, bitrate_kbps}   a connection-quality report just sent
+//   quality      {rtt_ms, packet_loss, bitrate_kbps, video, grade}   a quality report just sent
 //
 // Every QUALITY_EVERY_MS (10 s) while at least one peer connection is `connected`, the call
 // reports its connection quality to the server (`quality`, kept on the session's timeline):
@@ -46,6 +46,39 @@ const MAX_OUTAGE_SECONDS = 86400;
 // The bounds the server accepts (docs/signalling.md).
 const MAX_RTT_MS = 60000;
 const MAX_BITRATE_KBPS = 1000000;
+// What one camera may send to one peer. 720p at 1.5 Mbit/s is a clear face; more buys little and
+// a court's relay carries every relayed call twice (docs/deploy.md sizes it from this figure).
+export const VIDEO_SEND_MAX_KBPS = 1500;
+
+/**
+ * The line's grade from a quality report (docs/connectivity.md, "The line during a call"):
+ * 'poor' with a round trip of 600 ms or more, 8 % of packets lost or more, or under 100 kbit/s
+ * of picture; 'fair' from 300 ms, 2 %, or under 250 kbit/s of picture; 'good' otherwise. The
+ * bitrate counts only while a picture is expected (`video`): a peer with its camera off sends
+ * little, and that is not a bad line.
+ */
+export function qualityGrade({ rtt_ms: rtt, packet_loss: loss, bitrate_kbps: kbps, video }) {
+  if (rtt >= 600 || loss >= 0.08 || (video && kbps < 100)) return 'poor';
+  if (rtt >= 300 || loss >= 0.02 || (video && kbps < 250)) return 'fair';
+  return 'good';
+}
+
+/** Cap what each camera sends (VIDEO_SEND_MAX_KBPS), once the sender has its encodings. */
+async function capVideoSenders(pc) {
+  for (const sender of pc.getSenders()) {
+    if (sender.track?.kind !== 'video') continue;
+    const params = sender.getParameters();
+    if (!params.encodings || !params.encodings.length) continue;
+    const cap = VIDEO_SEND_MAX_KBPS * 1000;
+    if (params.encodings.every((e) => e.maxBitrate === cap)) continue;
+    for (const e of params.encodings) e.maxBitrate = cap;
+    try {
+      await sender.setParameters(params);
+    } catch (err) {
+      console.warn('courtlink: could not cap the video bitrate', err);
+    }
+  }
+}
 
 export function signalUrl(sessionId) {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -369,6 +402,10 @@ export class Call extends EventTarget {
         peer.makingOffer = false;
       }
     });
+    // The encodings exist once an offer/answer exchange is done: cap the camera then.
+    pc.addEventListener('signalingstatechange', () => {
+      if (pc.signalingState === 'stable') capVideoSenders(pc);
+    });
     pc.addEventListener('connectionstatechange', () => {
       if (pc.connectionState === 'failed' && !peer.polite) pc.restartIce();
       // The first quality report counts from here (its bitrate needs a starting point).
@@ -552,6 +589,7 @@ export class Call extends EventTarget {
     let received = 0;
     let kbps = 0;
     let measured = 0;
+    const video = connected.some((p) => p.stream.getVideoTracks().some((tr) => tr.readyState === 'live'));
     for (const peer of connected) {
       const sample = await sampleQuality(peer.pc);
       if (!sample) continue;
@@ -574,7 +612,9 @@ export class Call extends EventTarget {
     };
     if (!this.send(report)) return null;
     this.qualityReports += 1;
-    const { type, ...values } = report;
+    const { type, ...measuredValues } = report;
+    const values = { ...measuredValues, video };
+    values.grade = qualityGrade(values);
     this.lastQuality = values;
     this.emit('quality', values);
     return values;

@@ -239,3 +239,28 @@ export function mountMediaToggle(button, stream, kind, call) {
   onLangChange(render);
   return render;
 }
+
+/**
+ * The line's quality for the officer: the grade of the last quality report (call.js
+ * `qualityGrade`), with its figures on the badge's title. Hidden until the first report.
+ */
+export function mountQuality(badge, call) {
+  badge.hidden = true;
+  let last = null;
+  const render = () => {
+    if (!last) return;
+    badge.hidden = false;
+    badge.dataset.grade = last.grade;
+    badge.textContent = t('call.quality', { grade: tEnum('call.quality.grade', last.grade) });
+    badge.title = t('call.quality.figures', {
+      rtt: Math.round(last.rtt_ms),
+      loss: (last.packet_loss * 100).toFixed(1),
+      kbps: Math.round(last.bitrate_kbps),
+    });
+  };
+  call.addEventListener('quality', (e) => {
+    last = e.detail;
+    render();
+  });
+  onLangChange(render);
+}
