@@ -40,19 +40,30 @@ await run('call recovery', async () => {
     (await officer.$$eval('#remote-videos figure.tile[data-participant-id="petitioner"]', (els) => els.length)) === 1);
   await expectVideo(pet, 'petitioner after the resume');
 
-  // ---- the petitioner reloads: a new connection replaces the old one ----
+  // ---- the petitioner reloads: straight back into the call, on the same seat (issue 18 item 8) ----
   await pet.reload();
-  await pet.click('#device-next:not([disabled])');
   check('the code is still in the address after a reload',
-    (await pet.inputValue('#join-code-input')).replace(/-/g, '') === booking.join_code.replace(/-/g, ''));
-  await pet.click('#join-button');
+    new URL(pet.url()).hash.replace(/-/g, '') === `#code=${booking.join_code.replace(/-/g, '')}`, pet.url());
   await pet.waitForFunction(() => window.courtlinkCall && window.courtlinkCall.state);
-  if ((await pet.evaluate(() => window.courtlinkCall.state)) === 'waiting') await admitPetitioner(officer, pet);
+  check('after a reload the petitioner is back in the call without pressing anything',
+    await pet.isVisible('#step-call') && !(await pet.isVisible('#step-device')) && !(await pet.isVisible('#step-code')));
+  check('the same seat: let in at once, not put back in the waiting room',
+    (await pet.evaluate(() => window.courtlinkCall.state)) === 'admitted', await pet.evaluate(() => window.courtlinkCall.state));
   await officer.waitForFunction(() => window.courtlinkCall.peers.get('petitioner')?.pc !== window.testPc);
   check('the officer dropped the old peer connection for a new one', true);
   await expectVideo(pet, 'petitioner after reloading');
   await expectVideo(officer, 'officer after the petitioner reloaded');
   await shot(pet, '01-petitioner-after-reload-zh');
+
+  // ---- Back in the call asks first; staying keeps the call ----
+  await pet.goBack();
+  await pet.waitForSelector('#leave-confirm:not([hidden])');
+  check('Back asks before leaving, and the call is still on',
+    await pet.isVisible('#step-call') && (await pet.evaluate(() => window.courtlinkCall.state)) === 'admitted');
+  await shot(pet, '01b-petitioner-back-asks-zh');
+  await pet.click('#leave-no');
+  check('staying keeps the call', await pet.isVisible('#step-call') && !(await pet.isVisible('#leave-confirm')));
+  await expectVideo(pet, 'petitioner after answering Back with stay');
 
   // ---- the officer steps out right after typing: the transcript is saved first ----
   await officer.fill('#note-input', '上访人重新进入。');

@@ -97,8 +97,13 @@ export class Call extends EventTarget {
    * @param {string|function(): string} options.token  staff or join token (or a getter)
    * @param {MediaStream|null} options.localStream
    */
-  constructor({ sessionId, token, localStream = null, iceServers = [] }) {
+  /**
+   * `resumeFrom`: the last seq a page saw before it was reloaded in the call. The first
+   * connection then resumes (the same seat keeps its place) instead of joining afresh.
+   */
+  constructor({ sessionId, token, localStream = null, iceServers = [], resumeFrom = 0 }) {
     super();
+    this.resumeFrom = Number.isInteger(resumeFrom) && resumeFrom > 0 ? resumeFrom : 0;
     this.sessionId = sessionId;
     this.token = token;
     this.localStream = localStream;
@@ -139,6 +144,7 @@ export class Call extends EventTarget {
     const protocols = [PROTOCOL, `auth.${token}`];
     // After a dropped line, ask for what we missed instead of a fresh welcome.
     if (resume && this.welcomed && this.lastSeq > 0) protocols.push(`resume.${this.lastSeq}`);
+    else if (!this.welcomed && this.resumeFrom > 0) protocols.push(`resume.${this.resumeFrom}`);
     const ws = new WebSocket(signalUrl(this.sessionId), protocols);
     this.ws = ws;
     this.socketWelcomed = false;
@@ -253,12 +259,38 @@ export class Call extends EventTarget {
     this.emit('state', { state });
   }
 
+  /**
+   * `resumed` on a page reloaded in the call: it says what a welcome says. Our place is kept; we
+   * have no peer connections, so we are the newcomer towards everyone and offer to each.
+   */
+  onResumedAfterReload(msg) {
+    this.welcomed = true;
+    this.reconnects = 0;
+    this.you = msg.you;
+    if (Array.isArray(msg.ice_servers)) this.iceServers = msg.ice_servers;
+    this.closePeers();
+    this.socketWelcomed = true;
+    this.setState(msg.state === 'waiting' ? 'waiting' : 'admitted');
+    if (this.state === 'admitted') {
+      for (const p of msg.participants || []) this.addPeer(p, false);
+    }
+    this.emit('socket', { state: 'open' });
+    this.emit('welcome', { you: msg.you, participants: msg.participants || [], state: this.state });
+    this.emitWaiting();
+    this.startQualityReports();
+    this.startMediaWatch();
+    this.flushUnsent();
+  }
+
   emitWaiting() {
     this.emit('waitingroom', { waiting: [...this.waiting.values()] });
   }
 
   onMessage(msg) {
     if (typeof msg.seq === 'number') this.lastSeq = msg.seq;
+    // A reloaded page resuming: the replayed signals were for the peer connections of the page
+    // that is gone; `resumed` lists everyone, and this page offers afresh.
+    if (!this.welcomed && this.resumeFrom > 0 && msg.type === 'signal') return;
     switch (msg.type) {
       case 'welcome': {
         this.welcomed = true;
@@ -284,6 +316,10 @@ export class Call extends EventTarget {
         break;
       }
       case 'resumed': {
+        if (!this.welcomed) {
+          this.onResumedAfterReload(msg);
+          break;
+        }
         // Back after a dropped line; what we missed came first. Keep the peer connections that
         // still stand, drop those whose participant is gone, offer to newcomers.
         this.reconnects = 0;

@@ -154,8 +154,8 @@ $('#code-form').addEventListener('submit', async (event) => {
   try {
     const answer = await api('/auth/join', { method: 'POST', token: null, body: { code } });
     // The code is kept beside the join (this tab only), so that a reload can tell it is the same.
-    joinSession.save({ ...answer, code });
-    state.join = answer;
+    state.join = { ...answer, code };
+    joinSession.save(state.join);
     // Keep the code in the address so that a reload finds it again.
     history.replaceState(null, '', `#code=${formatCode(code)}`);
     startCall();
@@ -286,7 +286,14 @@ async function runLineTest() {
 
 let toggles = [];
 function startCall() {
-  const call = new Call({ sessionId: state.join.session_id, token: state.join.token, localStream: state.stream });
+  // In the call: a reload of this tab comes straight back to it, on the same seat (the saved join
+  // token), and Back asks before leaving (issue 18 item 8; see the end of this file).
+  joinSession.save({ ...state.join, inCall: true });
+  if (!history.state?.inCall) history.pushState({ inCall: true }, '', location.href);
+  const call = new Call({
+    sessionId: state.join.session_id, token: state.join.token, localStream: state.stream, resumeFrom: state.resumeFrom,
+  });
+  state.resumeFrom = 0;
   state.call = call;
   // Connect first, so that the WebSocket handshake runs while the call screen is laid out below
   // (tens of milliseconds of the time to the first picture). No message can arrive before this
@@ -358,6 +365,7 @@ function startCall() {
     if (state.call !== call) return;
     state.outcome = e.detail.outcome || null;
     state.call = null;
+    outOfCall();
     stopStream(state.stream);
     state.stream = null;
     // The join token is kept until the transcript and rating are done (a reload comes back here).
@@ -529,8 +537,15 @@ for (const button of document.querySelectorAll('[data-testid=rating-button]')) {
   });
 }
 
+/** No longer in the call: a reload goes the ordinary way again (the code, then the record). */
+function outOfCall() {
+  const saved = joinSession.get();
+  if (saved?.inCall) joinSession.save({ ...saved, inCall: false });
+}
+
 function leave(reason) {
   state.leftReason = reason;
+  outOfCall();
   if (state.call) {
     const call = state.call;
     state.call = null;
@@ -587,5 +602,44 @@ onLangChange(() => {
 // as a dropped line, and the server keeps the petitioner's place — admitted, not back in the
 // waiting room. The 离开 button does send `leave`.
 
-show('device');
-checkDevices();
+// Leaving the page in the call (a reload, most likely): keep the last seq seen, so that the
+// page coming back resumes on the same seat instead of joining afresh.
+window.addEventListener('pagehide', () => {
+  const saved = joinSession.get();
+  if (state.call && saved?.inCall) joinSession.save({ ...saved, lastSeq: state.call.lastSeq });
+});
+
+// Back during the call asks first, with the same question as the 离开 button: the call keeps its
+// own history entry (pushed by startCall), so Back only comes here, and the entry is put back.
+window.addEventListener('popstate', () => {
+  if (state.step !== 'call' || !state.call) return;
+  history.pushState({ inCall: true }, '', location.href);
+  $('#leave-confirm').hidden = false;
+  $('#leave-no').focus();
+});
+
+/**
+ * A reload in the call (what people try first when something looks wrong) goes straight back in:
+ * the same code in the address, this tab's join from before still marked as in the call. The
+ * saved token is the same seat, so the server lets the petitioner back in without the waiting
+ * room. If the token no longer holds, the socket says so and the page shows why (`leave`).
+ */
+function resumeAfterReload() {
+  const saved = joinSession.get();
+  if (!saved?.inCall || !initialCode || saved.code !== initialCode) return false;
+  state.join = saved;
+  state.resumeFrom = saved.lastSeq || 0;
+  show('call');
+  renderCallInfo();
+  openLocalMedia().then(({ stream, problem }) => {
+    state.stream = stream;
+    state.problem = problem;
+    startCall();
+  });
+  return true;
+}
+
+if (!resumeAfterReload()) {
+  show('device');
+  checkDevices();
+}

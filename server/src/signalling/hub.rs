@@ -363,7 +363,10 @@ impl Hub {
                 )
                 .await;
             let resumed = ServerMessage::Resumed {
+                you: &participant,
+                state,
                 participants: peers_of(&member, &others),
+                ice_servers,
             }
             .body();
             inner.open(session, &pid, conn, missed, &resumed);

@@ -288,9 +288,14 @@ pub enum ServerMessage<'a> {
         participants: Vec<PeerInfo<'a>>,
         ice_servers: &'a [IceServer],
     },
-    /// After a resume: the missed messages came first; this closes the replay.
+    /// After a resume: the missed messages came first; this closes the replay. It says again who
+    /// the participant is, its place and the ICE servers, as the welcome did: a page reloaded in
+    /// the call resumes with the seq it kept, and has nothing else of its earlier life.
     Resumed {
+        you: &'a Participant,
+        state: MemberState,
         participants: Vec<PeerInfo<'a>>,
+        ice_servers: &'a [IceServer],
     },
     /// To hosts: someone is in the waiting room.
     Waiting {
@@ -349,7 +354,7 @@ impl ServerMessage<'_> {
             "welcome",
             &["session_id", "you", "state", "participants", "ice_servers"],
         ),
-        ("resumed", &["participants"]),
+        ("resumed", &["you", "state", "participants", "ice_servers"]),
         ("waiting", &["participant"]),
         ("admitted", &["participants"]),
         ("joined", &["participant", "polite"]),
@@ -522,7 +527,10 @@ mod tests {
                 ice_servers: &[],
             },
             ServerMessage::Resumed {
+                you: &p,
+                state: MemberState::Admitted,
                 participants: vec![],
+                ice_servers: &[],
             },
             ServerMessage::Waiting { participant: &p },
             ServerMessage::Admitted {
