@@ -545,9 +545,8 @@ async fn first_frame() {
         return;
     }
     let _alone = browser_alone().await;
-    // With the waiting room on, only the first join of a seat waits today (a rejoining seat is
-    // admitted again at once until the hub asks the host again, issue 15 item 5): run it with
-    // COURTLINK_JOINS=1 per session, or after that lands.
+    // With the waiting room on, every join waits for the host's 请其进入: each join is a new
+    // browser context, so a new join token and a new seat (issue 15 item 5).
     let variants: &[&str] = match std::env::var("COURTLINK_WAITING_ROOM").as_deref() {
         Ok("on") => &["on"],
         Ok("off") => &["off"],
