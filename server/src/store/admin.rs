@@ -70,11 +70,7 @@ pub struct NewAccount<'a> {
 }
 
 /// The courts at and below `$1`, with their depth below it (0 for the court itself).
-const SUBTREE: &str = "WITH RECURSIVE down(id, depth) AS ( \
-                         SELECT id, 0 FROM courts WHERE id = $1 \
-                         UNION ALL \
-                         SELECT c.id, down.depth + 1 FROM courts c JOIN down ON c.parent_id = down.id \
-                         WHERE down.depth < 16) ";
+use super::tree::BRANCH as SUBTREE;
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error()

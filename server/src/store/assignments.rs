@@ -103,17 +103,12 @@ const SELECT: &str = "SELECT a.id, a.case_id, k.case_number, a.assigning_court_i
      FROM assignments a JOIN cases k ON k.id = a.case_id \
      JOIN courts ac ON ac.id = a.assigning_court_id JOIN courts tc ON tc.id = a.court_id";
 
-/// The court `$1` and every court below it, as `branch(id)`: the same hierarchy walk as
-/// `Store::court_within`, downwards.
-const BRANCH: &str = "WITH RECURSIVE branch(id, depth) AS ( \
-     SELECT id, 0 FROM courts WHERE id = $1 \
-     UNION ALL \
-     SELECT c.id, branch.depth + 1 FROM courts c JOIN branch ON c.parent_id = branch.id \
-     WHERE branch.depth < 16) ";
+/// The court `$1` and every court below it, as `down(id, depth)`.
+use super::tree::BRANCH;
 
 /// The list's conditions: `$1` the branch's court, `$2` one court (or NULL), `$3` today, `$4`
 /// the last day that counts as due soon, `$5` the filter.
-const LIST_WHERE: &str = "WHERE a.court_id IN (SELECT id FROM branch) \
+const LIST_WHERE: &str = "WHERE a.court_id IN (SELECT id FROM down) \
      AND ($2 IS NULL OR a.court_id = $2) \
      AND CASE $5 \
        WHEN 'open' THEN a.report IS NULL \
@@ -430,7 +425,7 @@ impl Store {
         to: &str,
     ) -> Result<Vec<AssignmentRow>, StoreError> {
         let sql = format!(
-            "{BRANCH}{SELECT} WHERE a.court_id IN (SELECT id FROM branch WHERE $4 OR depth = 0) \
+            "{BRANCH}{SELECT} WHERE a.court_id IN (SELECT id FROM down WHERE $4 OR depth = 0) \
              AND a.assigned_on <= $3 AND (a.report IS NULL OR a.reported_on >= $2) \
              ORDER BY tc.name, a.due_on, a.id"
         );

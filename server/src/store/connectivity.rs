@@ -8,12 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::{CourtRow, Store, StoreError};
 
-/// The courts strictly below `$1` (recursive; the hierarchy is a tree of at most 16 levels).
-const BELOW: &str = "WITH RECURSIVE down(id, depth) AS ( \
-       SELECT id, 1 FROM courts WHERE parent_id = $1 \
-       UNION ALL \
-       SELECT c.id, down.depth + 1 FROM courts c JOIN down ON c.parent_id = down.id \
-       WHERE down.depth < 16) ";
+/// `down(id, depth)`: the court `$1` (depth 0) and the courts below it.
+use super::tree::BRANCH;
 
 #[derive(Debug, Clone)]
 pub struct NewTest<'a> {
@@ -311,21 +307,14 @@ impl Store {
     /// Campaigns opened by `court_id`, by a court above it (it is in their scope) or by a
     /// court below it (it oversees them); newest deadline first.
     pub async fn campaigns_for(&self, court_id: i64) -> Result<Vec<CampaignRow>, StoreError> {
-        let sql = "WITH RECURSIVE up(id, depth) AS ( \
-                     SELECT id, 0 FROM courts WHERE id = $1 \
-                     UNION ALL \
-                     SELECT c.parent_id, up.depth + 1 FROM courts c JOIN up ON c.id = up.id \
-                     WHERE c.parent_id IS NOT NULL AND up.depth < 16), \
-                   down(id, depth) AS ( \
-                     SELECT id, 0 FROM courts WHERE id = $1 \
-                     UNION ALL \
-                     SELECT c.id, down.depth + 1 FROM courts c JOIN down ON c.parent_id = down.id \
-                     WHERE down.depth < 16) \
-                   SELECT k.id, k.court_id, c.name AS court_name, k.title, k.deadline, k.created_at \
-                   FROM connectivity_campaigns k JOIN courts c ON c.id = k.court_id \
-                   WHERE k.court_id IN (SELECT id FROM up) OR k.court_id IN (SELECT id FROM down) \
-                   ORDER BY k.deadline DESC, k.id DESC";
-        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+        let sql = format!(
+            "{}SELECT k.id, k.court_id, c.name AS court_name, k.title, k.deadline, k.created_at \
+             FROM connectivity_campaigns k JOIN courts c ON c.id = k.court_id \
+             WHERE k.court_id IN (SELECT id FROM up) OR k.court_id IN (SELECT id FROM down) \
+             ORDER BY k.deadline DESC, k.id DESC",
+            super::tree::LINE_AND_BRANCH
+        );
+        Ok(on_pool!(self, |p| sqlx::query_as(&sql)
             .bind(court_id)
             .fetch_all(p)
             .await)?)
@@ -334,8 +323,8 @@ impl Store {
     /// Every court strictly below `court_id`, by level then name.
     pub async fn courts_below(&self, court_id: i64) -> Result<Vec<CourtRow>, StoreError> {
         let sql = format!(
-            "{BELOW}SELECT c.id, c.name, c.level, c.parent_id FROM courts c \
-             JOIN down ON down.id = c.id ORDER BY down.depth, c.id"
+            "{BRANCH}SELECT c.id, c.name, c.level, c.parent_id FROM courts c \
+             JOIN down ON down.id = c.id WHERE down.depth > 0 ORDER BY down.depth, c.id"
         );
         Ok(on_pool!(self, |p| sqlx::query_as(&sql)
             .bind(court_id)
@@ -351,7 +340,7 @@ impl Store {
         since: DateTime<Utc>,
     ) -> Result<Vec<RoomStanding>, StoreError> {
         let sql = format!(
-            "{BELOW}SELECT r.id AS room_id, r.name AS room_name, r.court_id, t.id AS test_id, \
+            "{BRANCH}SELECT r.id AS room_id, r.name AS room_name, r.court_id, t.id AS test_id, \
              t.status, t.reason_code, t.reason, t.finished_at, t.rtt_ms, t.loss_percent, \
              t.jitter_ms, t.bitrate_kbps \
              FROM local_rooms r \
@@ -359,7 +348,7 @@ impl Store {
                SELECT t2.id FROM connectivity_tests t2 WHERE t2.local_room_id = r.id \
                AND t2.status <> 'running' AND t2.started_at >= $2 \
                ORDER BY t2.started_at DESC, t2.id DESC LIMIT 1) \
-             WHERE r.court_id IN (SELECT id FROM down) ORDER BY r.court_id, r.id"
+             WHERE r.court_id IN (SELECT id FROM down WHERE depth > 0) ORDER BY r.court_id, r.id"
         );
         Ok(on_pool!(self, |p| sqlx::query_as(&sql)
             .bind(court_id)

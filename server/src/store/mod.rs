@@ -124,6 +124,7 @@ pub mod ledger;
 pub mod records;
 pub mod schedule;
 mod time;
+mod tree;
 pub mod trust;
 
 #[derive(Debug, thiserror::Error)]
@@ -318,14 +319,12 @@ impl Store {
 
     /// The courts above `court_id`, nearest first.
     pub async fn court_ancestors(&self, court_id: i64) -> Result<Vec<CourtRow>, StoreError> {
-        let sql = "WITH RECURSIVE up(id, depth) AS ( \
-                     SELECT parent_id, 1 FROM courts WHERE id = $1 AND parent_id IS NOT NULL \
-                     UNION ALL \
-                     SELECT c.parent_id, up.depth + 1 FROM courts c JOIN up ON c.id = up.id \
-                     WHERE c.parent_id IS NOT NULL AND up.depth < 16) \
-                   SELECT c.id, c.name, c.level, c.parent_id FROM courts c JOIN up ON c.id = up.id \
-                   ORDER BY up.depth";
-        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+        let sql = format!(
+            "{}SELECT c.id, c.name, c.level, c.parent_id FROM courts c JOIN up ON c.id = up.id \
+             WHERE up.depth > 0 ORDER BY up.depth",
+            tree::LINE
+        );
+        Ok(on_pool!(self, |p| sqlx::query_as(&sql)
             .bind(court_id)
             .fetch_all(p)
             .await)?)
@@ -489,20 +488,18 @@ impl Store {
         now: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<SlotRow>, StoreError> {
-        let sql = "WITH RECURSIVE up(id, depth) AS ( \
-                     SELECT parent_id, 1 FROM courts WHERE id = $1 AND parent_id IS NOT NULL \
-                     UNION ALL \
-                     SELECT c.parent_id, up.depth + 1 FROM courts c JOIN up ON c.id = up.id \
-                     WHERE c.parent_id IS NOT NULL AND up.depth < 16) \
-                   SELECT s.id, s.host_room_id, hr.name AS host_room_name, c.id AS court_id, \
-                   c.name AS court_name, c.level AS court_level, s.starts_at, s.ends_at, s.theme \
-                   FROM slots s JOIN host_rooms hr ON hr.id = s.host_room_id \
-                   JOIN courts c ON c.id = hr.court_id \
-                   WHERE hr.court_id IN (SELECT id FROM up) AND s.ends_at > $2 AND s.starts_at < $3 \
-                   AND NOT s.withdrawn \
-                   AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.slot_id = s.id AND b.status <> 'cancelled') \
-                   ORDER BY s.starts_at, c.id, hr.id";
-        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+        let sql = format!(
+            "{}SELECT s.id, s.host_room_id, hr.name AS host_room_name, c.id AS court_id, \
+             c.name AS court_name, c.level AS court_level, s.starts_at, s.ends_at, s.theme \
+             FROM slots s JOIN host_rooms hr ON hr.id = s.host_room_id \
+             JOIN courts c ON c.id = hr.court_id \
+             WHERE hr.court_id IN (SELECT id FROM up WHERE depth > 0) \
+             AND s.ends_at > $2 AND s.starts_at < $3 AND NOT s.withdrawn \
+             AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.slot_id = s.id AND b.status <> 'cancelled') \
+             ORDER BY s.starts_at, c.id, hr.id",
+            tree::LINE
+        );
+        Ok(on_pool!(self, |p| sqlx::query_as(&sql)
             .bind(court_id)
             .bind(now)
             .bind(to)

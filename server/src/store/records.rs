@@ -421,13 +421,8 @@ impl Store {
         if court_id == ancestor {
             return Ok(true);
         }
-        let sql = "WITH RECURSIVE up(id, depth) AS ( \
-                     SELECT parent_id, 1 FROM courts WHERE id = $1 AND parent_id IS NOT NULL \
-                     UNION ALL \
-                     SELECT c.parent_id, up.depth + 1 FROM courts c JOIN up ON c.id = up.id \
-                     WHERE c.parent_id IS NOT NULL AND up.depth < 16) \
-                   SELECT COUNT(*) FROM up WHERE id = $2";
-        let (n,): (i64,) = on_pool!(self, |p| sqlx::query_as(sql)
+        let sql = format!("{}SELECT COUNT(*) FROM up WHERE id = $2", super::tree::LINE);
+        let (n,): (i64,) = on_pool!(self, |p| sqlx::query_as(&sql)
             .bind(court_id)
             .bind(ancestor)
             .fetch_one(p)
