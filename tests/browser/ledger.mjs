@@ -45,6 +45,8 @@ await run('ledger', async () => {
   await page.waitForSelector(item);
   await page.waitForSelector('[data-testid=case-class][data-class="petition"]');
   check('the case is opened, listed and shown', (await text(page, '[data-testid=case-class]')).startsWith(zh['case.class.petition']));
+  // The case's file (and its ledger) is drawn after the case itself: wait for it, then count.
+  await page.waitForSelector('[data-testid=ledger-entry][data-channel="letter"]');
   check('the contact that brought it in is on the ledger',
     (await page.$$('[data-testid=ledger-entry][data-channel="letter"]')).length === 1);
   check('the identity number is not on the page', !(await page.content()).includes(idNumber(101)));

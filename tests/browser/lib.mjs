@@ -10,7 +10,8 @@
 // A script prints one line per check (`ok   …`), stops at the first failure (`FAIL …`, plus a
 // screenshot of every open page as FAILED-*.png) and exits non-zero.
 import { chromium } from 'playwright-core';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -121,6 +122,7 @@ export function check(name, ok, detail = '') {
 
 export async function shot(page, name) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  await accessibility(page, name);
   // Every screen a test photographs shows words, never a catalogue key (issue 18 item 11).
   const { zh } = await catalogues();
   const keys = await page.evaluate((all) => {
@@ -128,6 +130,31 @@ export async function shot(page, name) {
     return all.filter((k) => k.includes('.') && shown.includes(k));
   }, Object.keys(zh));
   check(`${name}: no catalogue key on the screen`, keys.length === 0, keys);
+}
+
+// axe-core (docs/accessibility.md): every screen a test photographs is checked as it stands.
+// Evaluated through the DevTools protocol, which the pages' Content-Security-Policy (scripts
+// from CourtLink's own origin only) does not govern.
+let axeSource = null;
+const A11Y_GATE = new Set(['critical', 'serious']);
+
+/**
+ * Run axe-core on the page; every violation goes to a11y.jsonl in the artifacts, and a serious
+ * or critical one fails the test (issue 18: 0 serious or critical).
+ */
+export async function accessibility(page, name) {
+  axeSource ??= readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({
+      id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
+    }));
+  });
+  for (const v of violations) appendFileSync(join(ARTIFACTS, 'a11y.jsonl'), `${JSON.stringify({ screen: name, ...v })}\n`);
+  const gated = violations.filter((v) => A11Y_GATE.has(v.impact));
+  if (process.env.A11Y_REPORT_ONLY) return;
+  check(`${name}: no serious or critical accessibility violation (axe-core)`, gated.length === 0, gated);
 }
 
 export const text = async (page, selector) => ((await page.textContent(selector)) || '').trim();

@@ -350,7 +350,7 @@ run('scheduling', async () => {
   await coord.selectOption('[data-testid=sched-court]', String(zj.id));
   // The week is drawn again for 浙江高院: wait until no slot of the SPC is left on it.
   await coord.waitForFunction((name) => [...document.querySelectorAll('[data-testid=cal-slot]')]
-    .every((b) => (b.getAttribute('aria-label') || '').startsWith(name)), zj.name);
+    .every((b) => b.dataset.court === name && (b.getAttribute('aria-label') || '').includes(name)), zj.name);
   const later = (min) => coord.evaluate((m) => [...document.querySelectorAll('[data-testid=cal-slot]')]
     .filter((b) => Date.parse(b.dataset.startsAt) > Date.now() + m * 60e3).map((b) => b.dataset.slotId), min);
   await coord.waitForSelector('[data-testid=cal-slot], [data-testid=week-empty]');

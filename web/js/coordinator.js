@@ -625,7 +625,8 @@ function main({ user }) {
         'data-starts-at': slot.starts_at,
         'data-ends-at': slot.ends_at,
         'aria-pressed': String(slot.id === state.slotId),
-        'aria-label': `${group.court?.name || ''} ${formatDay(slot.starts_at)} ${formatTimeRange(slot.starts_at, slot.ends_at)} ${slot.host_room?.name || ''}`,
+        // Begins with what the button shows (WCAG 2.5.3), then the court and the day.
+        'aria-label': `${formatTimeRange(slot.starts_at, slot.ends_at)} ${slot.host_room?.name || ''}，${group.court?.name || ''} ${formatDay(slot.starts_at)}`,
         onclick: () => {
           state.slotId = slot.id;
           renderSlots();
@@ -634,6 +635,7 @@ function main({ user }) {
         },
       },
       h('span', { class: 'slot-time' }, formatTimeRange(slot.starts_at, slot.ends_at)),
+      ' ',
       h('span', { class: 'slot-room' }, slot.host_room?.name || '')))))));
     const chosen = state.slots.find((slot) => slot.id === state.slotId);
     $('#slot-chosen').textContent = chosen

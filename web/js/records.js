@@ -163,7 +163,9 @@ function main({ user }) {
       groups: s.rows.map((r) => ({ label: r.court.name, values: r })),
       testid: 'chart-courts',
     });
-    const table = h('div', { class: 'table-wrap' }, h('table', { class: 'grid', 'data-testid': 'stats-table' },
+    // Wider than a narrow screen: it scrolls, so it takes the focus to scroll by keyboard.
+    const table = h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': t('records.stats.table') },
+      h('table', { class: 'grid', 'data-testid': 'stats-table' },
       h('caption', {}, t('records.stats.table')),
       h('thead', {}, h('tr', {},
         h('th', { scope: 'col' }, t('records.court')),

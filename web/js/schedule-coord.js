@@ -127,7 +127,10 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
         sub: [s.host_room.name, s.theme ? tEnum('case.category', s.theme) : ''].filter(Boolean).join(' · '),
         cls: `${s.theme ? 'themed' : ''} ${state.chosen?.id === s.id ? 'chosen' : ''}`,
         pressed: state.chosen?.id === s.id,
-        attrs: { 'data-testid': 'cal-slot', 'data-slot-id': s.id, 'data-room': s.host_room.name, 'data-theme': s.theme || '' },
+        attrs: {
+          'data-testid': 'cal-slot', 'data-slot-id': s.id, 'data-room': s.host_room.name, 'data-theme': s.theme || '',
+          'data-court': s.court.name,
+        },
         label: `${s.court.name} ${s.host_room.name} ${formatDay(s.starts_at)} ${formatTimeRange(s.starts_at, s.ends_at)}${s.theme ? ` ${t('sched.theme', { theme: tEnum('case.category', s.theme) })}` : ''}`,
         slot: s,
       }));

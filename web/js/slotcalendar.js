@@ -62,12 +62,15 @@ export function renderWeek(container, { monday, items, onChoose, focusId = null,
     h('tbody', {}, rows.map((row, r) => h('tr', {},
       h('th', { scope: 'row' }, row),
       days.map((d, c) => h('td', {}, (cell.get(`${r}|${c}`) || []).map((it, i) => {
+        // The name a screen reader gives begins with what the button shows (WCAG 2.5.3, so that
+        // "click 10:30" works by voice), then says the rest: the court, the day.
+        const shown = [it.text || formatTimeRange(it.starts_at, it.ends_at), it.sub].filter(Boolean).join(' ');
         const b = h('button', {
           type: 'button',
           class: `cal-slot ${it.cls || ''}`,
           tabindex: '-1',
           'aria-pressed': it.pressed === undefined ? null : String(Boolean(it.pressed)),
-          'aria-label': it.label || `${formatDay(it.starts_at)} ${formatTimeRange(it.starts_at, it.ends_at)} ${it.text || ''} ${it.sub || ''}`,
+          'aria-label': `${shown}，${it.label || formatDay(it.starts_at)}`,
           'data-id': it.id,
           'data-row': r,
           'data-col': c,
@@ -76,7 +79,7 @@ export function renderWeek(container, { monday, items, onChoose, focusId = null,
           ...(it.attrs || {}),
           onclick: () => onChoose(it),
         }, h('span', { class: 'cal-slot-text' }, it.text || formatTimeRange(it.starts_at, it.ends_at)),
-        it.sub ? h('span', { class: 'cal-slot-sub' }, it.sub) : null);
+        it.sub ? [' ', h('span', { class: 'cal-slot-sub' }, it.sub)] : null);
         buttons.push(b);
         return b;
       })))))));
