@@ -3,7 +3,24 @@
 // answers), and a refused microphone and camera is explained in words — in Chinese and English.
 import { BASE, run, newPage, check, shot, text, catalogues, unlabelledControls } from './lib.mjs';
 
-await run('device_check', async () => {
+/**
+ * The petitioner's page as laid out now: whether it scrolls sideways, and where `selector` sits
+ * (its box, and the font size of its text).
+ */
+async function layout(page, selector) {
+  return page.evaluate((sel) => {
+    const el = document.querySelector(sel);
+    const box = el.getBoundingClientRect();
+    return {
+      sideways: document.documentElement.scrollWidth > document.documentElement.clientWidth,
+      width: document.documentElement.clientWidth,
+      left: box.left, right: box.right, height: box.height,
+      fontPx: parseFloat(getComputedStyle(el).fontSize),
+    };
+  }, selector);
+}
+
+await run('device_check', async (browser) => {
   const { zh, en } = await catalogues();
 
   const page = await newPage('petitioner', 'phone');
@@ -44,4 +61,37 @@ await run('device_check', async () => {
     (await text(refused, '[data-testid=mic-result]')) === zh['device.mic.missing']
     && (await text(refused, '#device-message .alert-message')) === zh['media.denied']);
   await shot(refused, '03-device-check-refused');
+
+  // ---- small screens (issue 18): a 360 × 640 phone, and a 1280 × 720 screen at 200 % zoom,
+  // which lays the page out at 640 × 360 CSS pixels. One decision per screen, large type, and
+  // nothing to scroll sideways for, on each step the petitioner takes before the call. ----
+  const sizes = [
+    { name: 'phone-360x640', viewport: { width: 360, height: 640 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true },
+    { name: 'zoom-200', viewport: { width: 640, height: 360 }, deviceScaleFactor: 2 },
+  ];
+  for (const size of sizes) {
+    const { name, ...options } = size;
+    const context = await browser.newContext({ ...options, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+    const small = await context.newPage();
+    small.setDefaultTimeout(15000);
+    await small.goto(`${BASE}/join.html`);
+    await small.waitForSelector('#device-next:not([disabled])');
+    const next = await layout(small, '#device-next');
+    check(`${name}: the device step fits the width, its button whole and large`,
+      !next.sideways && next.left >= 0 && next.right <= next.width && next.height >= 44 && next.fontPx >= 18, next);
+    await shot(small, `04-device-${name}`);
+    await small.click('#device-next');
+    await small.fill('#join-code-input', '1234');
+    await small.click('#join-button');
+    await small.waitForSelector('#join-error:not([hidden])');
+    const join = await layout(small, '#join-button');
+    const error = await layout(small, '#join-error');
+    check(`${name}: the code step and its error fit the width, the button whole and large`,
+      !join.sideways && join.right <= join.width && join.height >= 44 && join.fontPx >= 18
+      && error.left >= 0 && error.right <= error.width && error.fontPx >= 16, { join, error });
+    check(`${name}: the code step says what is wrong in words`, (await text(small, '#join-error .alert-message'))
+      === zh['join.code.length'].replace('{count}', '12').replace('{typed}', '4'));
+    await shot(small, `05-code-error-${name}`);
+    await context.close();
+  }
 });
