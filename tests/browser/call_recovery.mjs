@@ -65,6 +65,32 @@ await run('call recovery', async () => {
   check('staying keeps the call', await pet.isVisible('#step-call') && !(await pet.isVisible('#leave-confirm')));
   await expectVideo(pet, 'petitioner after answering Back with stay');
 
+  // ---- 离开: the camera and microphone go off; 重新进入 turns them on and waits to be let in ----
+  const liveTracks = (page) => page.evaluate(() => window.courtlinkLocalTracks());
+  await pet.evaluate(() => {
+    // Every track the page ever opened, to see whether any is still live after leaving.
+    const opened = [];
+    const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    window.courtlinkLocalTracks = () => opened.filter((t) => t.readyState === 'live').length;
+    navigator.mediaDevices.getUserMedia = async (c) => {
+      const s = await original(c);
+      opened.push(...s.getTracks());
+      return s;
+    };
+    const video = document.querySelector('#local-video');
+    if (video.srcObject) opened.push(...video.srcObject.getTracks());
+  });
+  check('in the call the camera and microphone are on', (await liveTracks(pet)) > 0);
+  await pet.click('#leave-button');
+  await pet.click('#leave-yes');
+  await pet.waitForSelector('#step-left:not([hidden])');
+  check('after 离开 no camera or microphone track is live', (await liveTracks(pet)) === 0, await liveTracks(pet));
+  await pet.click('#rejoin');
+  await pet.waitForSelector('#call-state[data-state="waitingRoom"]');
+  await admitPetitioner(officer, pet);
+  await expectVideo(pet, 'petitioner back after 离开 and 重新进入');
+  check('back in, the camera and microphone are on again', (await liveTracks(pet)) > 0);
+
   // ---- the officer steps out right after typing: the transcript is saved first ----
   await officer.fill('#note-input', '上访人重新进入。');
   await officer.press('#note-input', 'Enter');

@@ -551,6 +551,10 @@ function leave(reason) {
     state.call = null;
     call.hangup();
   }
+  // Out of the call, the camera and microphone go off (issue 18 item 7); 重新进入 opens them again.
+  stopStream(state.stream);
+  state.stream = null;
+  $('#local-video').srcObject = null;
   $('#remote-videos').replaceChildren();
   renderLeft();
   show('left');
