@@ -7,6 +7,7 @@ import { createGlance } from './glance.js';
 import { mountCoordinatorSchedule } from './schedule-coord.js';
 import { mountNotifications } from './notifications.js';
 import { openCaseForm, contactForm, classForm, importForm } from './ledger-coord.js';
+import { attachmentsBlock } from './casefile.js';
 
 const auth = requireStaff(['coordinator']);
 if (auth) main(auth);
@@ -228,7 +229,8 @@ function main({ user }) {
         row('case.deadline', c.deadline ? formatDate(c.deadline) : ''),
         row('case.measures', c.measures),
         row('case.goal', c.goal)),
-      clocksBlock(c));
+      clocksBlock(c),
+      attachmentsBlock(c, { user, canUpload: true, onAdded: () => pickCase(c.id) }));
     const ledger = c.ledger;
     const box = $('#ledger');
     if (!Array.isArray(ledger)) {
