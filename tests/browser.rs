@@ -285,7 +285,7 @@ async fn fresh_install() {
         &[
             ("COURTLINK_FRESH_PASSWORD", password),
             ("COURTLINK_FRESH_COORD", "ceshi.coord"),
-            ("COURTLINK_FRESH_OFFICER", "spc.judge"),
+            ("COURTLINK_FRESH_OFFICER", "high.judge"),
         ],
         "fresh_install",
     )
@@ -325,18 +325,28 @@ async fn set_up_a_fresh_install(app: &TestApp, password: &str) {
         assert_eq!(status, 201, "{body}");
         body["id"].as_i64().expect("id")
     };
+    // The host is a high court: the SPC receives a case only after a high court has reviewed it.
+    let high = created(
+        app.post(
+            "/api/v1/admin/courts",
+            Some(&admin),
+            &json!({"name": "测试省高级人民法院", "level": "high", "parent_id": spc}),
+        )
+        .await,
+    )
+    .await;
     let local = created(
         app.post(
             "/api/v1/admin/courts",
             Some(&admin),
-            &json!({"name": "测试市测试区人民法院", "level": "basic", "parent_id": spc}),
+            &json!({"name": "测试市测试区人民法院", "level": "basic", "parent_id": high}),
         )
         .await,
     )
     .await;
     let host_room = created(
         app.post(
-            &format!("/api/v1/admin/courts/{spc}/rooms"),
+            &format!("/api/v1/admin/courts/{high}/rooms"),
             Some(&admin),
             &json!({"kind": "host", "name": "第一接谈室"}),
         )
@@ -353,7 +363,7 @@ async fn set_up_a_fresh_install(app: &TestApp, password: &str) {
     )
     .await;
     for (court, username, name, role) in [
-        (spc, "spc.judge", "最高法 测试法官", "officer"),
+        (high, "high.judge", "测试高院 测试法官", "officer"),
         (local, "ceshi.coord", "测试区法院 孙专干", "coordinator"),
     ] {
         created(
@@ -369,9 +379,9 @@ async fn set_up_a_fresh_install(app: &TestApp, password: &str) {
         // Each owner sets their own password once (then the test's again).
         app.login_with(username, password).await;
     }
-    // The SPC books at once and at any notice; one slot that is open now.
-    let officer = app.login_with("spc.judge", password).await;
-    let path = format!("/api/v1/host-courts/{spc}/settings");
+    // The high court books at once and at any notice; one slot that is open now.
+    let officer = app.login_with("high.judge", password).await;
+    let path = format!("/api/v1/host-courts/{high}/settings");
     let res = app.get(&path, Some(&officer)).await;
     let etag = res.headers()["etag"].to_str().expect("etag").to_owned();
     let mut settings: Value = res.json().await.expect("settings");

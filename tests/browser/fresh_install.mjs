@@ -72,7 +72,7 @@ await run('fresh install', async () => {
 
   // ---- the coordinator books the one slot ----
   await coord.click(item);
-  const slotButton = '[data-testid=slot-button][data-court-level="supreme"]';
+  const slotButton = '[data-testid=slot-button][data-court-level="high"]';
   await coord.waitForSelector(slotButton);
   const endsAt = await coord.getAttribute(slotButton, 'data-ends-at');
   check('the slot the administrator published is offered, open now', usableNow(endsAt), endsAt);
@@ -133,8 +133,8 @@ await run('fresh install', async () => {
   await coord.click(item);
   const video = `[data-testid=ledger-entry][data-session-id="${booking.session_id}"]`;
   await coord.waitForSelector(video);
-  check('the held session lands on the case: a video reception with the SPC, counted as local',
-    (await coord.getAttribute(video, 'data-channel')) === 'video_spc'
+  check('the held session lands on the case: a video reception with the high court, counted as local',
+    (await coord.getAttribute(video, 'data-channel')) === 'video_high'
     && (await coord.getAttribute(video, 'data-counted-as')) === 'local'
     && (await coord.getAttribute(video, 'data-outcome')) === 'explained_law');
   await shot(coord, '03-ledger-with-the-session');
