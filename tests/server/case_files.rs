@@ -493,3 +493,44 @@ fn new_codes_have_words_in_both_catalogues() {
         }
     }
 }
+
+/// The attachment settings are checked at start-up, each failure naming its key; a type the
+/// server cannot recognise by content is not accepted as a setting at all.
+#[test]
+fn bad_attachment_settings_are_named() {
+    for max in [0, 1023, (64 << 20) + 1] {
+        let mut s = common::test_settings("sqlite://unused.db".into());
+        s.attachments.max_bytes = max;
+        let err = s.validate().expect_err("a bad size").to_string();
+        assert!(err.contains("attachments.max_bytes"), "{max}: {err}");
+    }
+    let mut s = common::test_settings("sqlite://unused.db".into());
+    s.attachments.allowed_types.clear();
+    let err = s.validate().expect_err("no type").to_string();
+    assert!(err.contains("attachments.allowed_types"), "{err}");
+    for bad in ["text/html", "application/x-msdownload", "pdf", "image/*"] {
+        assert!(
+            serde_json::from_value::<courtlink::domain::MediaType>(json!(bad)).is_err(),
+            "{bad}"
+        );
+    }
+    let s = common::test_settings("sqlite://unused.db".into());
+    assert!(s.validate().is_ok());
+    assert_eq!(s.attachments.max_bytes, 10 << 20, "10 MiB by default");
+    let defaults: Vec<&str> = s
+        .attachments
+        .allowed_types
+        .iter()
+        .map(|m| m.as_str())
+        .collect();
+    assert_eq!(
+        defaults,
+        [
+            "application/pdf",
+            "image/jpeg",
+            "image/png",
+            "image/gif",
+            "image/webp"
+        ]
+    );
+}
