@@ -7,6 +7,7 @@
 // handled locally.
 import {
   BASE, run, newPage, check, shot, text, login, expectVideo, admitPetitioner, QUICK_QUALITY, usableNow,
+  unlabelledControls,
 } from './lib.mjs';
 
 const PASSWORD = process.env.COURTLINK_FRESH_PASSWORD;
@@ -68,6 +69,8 @@ await run('fresh install', async () => {
     coord.click('[data-testid=directory-save]'),
   ]);
   check('the directory is saved', saved.status() === 200, saved.status());
+  check('every control on the page is labelled, the new forms too', (await unlabelledControls(coord)).length === 0,
+    await unlabelledControls(coord));
   await shot(coord, '01-case-ledger-attachment-directory');
 
   // ---- the coordinator books the one slot ----
@@ -138,5 +141,11 @@ await run('fresh install', async () => {
     && (await coord.getAttribute(video, 'data-counted-as')) === 'local'
     && (await coord.getAttribute(video, 'data-outcome')) === 'explained_law');
   await shot(coord, '03-ledger-with-the-session');
-  void BASE;
+
+  // ---- the appointment notice prints whom to call ----
+  await coord.goto(`${BASE}/notice.html#booking=${booking.id}`);
+  await coord.waitForSelector('#notice:not([hidden])');
+  check('the notice names the court\'s contact and technical-support persons',
+    /孙专干/.test(await text(coord, '#notice-contacts')) && /0571-8600 2222/.test(await text(coord, '#notice-contacts')),
+    await text(coord, '#notice-contacts'));
 }, { limitSeconds: 150 });
