@@ -534,3 +534,21 @@ fn bad_attachment_settings_are_named() {
         ]
     );
 }
+
+/// The description lists every type a download can be sent as (the openapi property test checks
+/// a 2xx body's media type against it, but reaches no attachment with the demo data).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_are_described_with_every_type() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app
+        .get("/api/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let content = &doc["paths"]["/api/v1/cases/{id}/attachments/{attachment_id}"]["get"]["responses"]
+        ["200"]["content"];
+    for m in courtlink::domain::MediaType::ALL {
+        assert!(content.get(m.as_str()).is_some(), "{m}: {content}");
+    }
+}

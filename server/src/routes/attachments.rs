@@ -121,7 +121,7 @@ pub async fn list_attachments(
         ("attachment_id" = i64, Path, description = "attachment id")
     ),
     responses(
-        (status = 200, description = "the file, with the type read from its content", content((Vec<u8> = "application/octet-stream"))),
+        (status = 200, description = "the file, with the type read from its content", content((Vec<u8> = "application/pdf"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"), (Vec<u8> = "image/tiff"))),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)
