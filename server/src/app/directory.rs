@@ -136,11 +136,11 @@ pub async fn of_court(
 /// read it whole; the courts above it read it with phones masked; anyone else is refused.
 pub async fn read(store: &Store, staff: &Staff, court_id: i64) -> Result<CourtDirectory, ApiError> {
     // 404 before 403: a court that does not exist is not "outside your branch".
-    let _ = match store.court(court_id).await {
-        Ok(c) => c,
+    match store.court(court_id).await {
+        Ok(_) => {}
         Err(StoreError::NotFound) => return Err(ApiError::NotFound("court")),
         Err(e) => return Err(e.into()),
-    };
+    }
     let own = staff.court_id == court_id;
     let live = !own && store.live_booking_between(staff.court_id, court_id).await?;
     if !own && !live && !store.court_within(court_id, staff.court_id).await? {
