@@ -90,6 +90,9 @@ await run('fresh install', async () => {
   check('for the case just opened', String(booking.case_id) === caseId, booking);
   await coord.waitForSelector('#booking-result:not([hidden])');
   const link = await coord.getAttribute('#join-link', 'href');
+  await coord.waitForSelector('[data-testid=result-contacts] [data-testid=booking-contact]');
+  check('the booking result names the host court\'s persons (none recorded yet)',
+    /测试省高级人民法院/.test(await text(coord, '[data-testid=result-contacts]')), await text(coord, '[data-testid=result-contacts]'));
   await coord.waitForSelector(`[data-testid=session-item][data-session-id="${booking.session_id}"] [data-testid=booking-contact]`);
   check('the booking shows the courts\' contact persons',
     (await text(coord, `[data-testid=session-item][data-session-id="${booking.session_id}"] [data-testid=booking-contacts]`)).includes('孙专干 0571-8600 1111'));

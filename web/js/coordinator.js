@@ -8,6 +8,7 @@ import { mountCoordinatorSchedule } from './schedule-coord.js';
 import { mountNotifications } from './notifications.js';
 import { openCaseForm, contactForm, classForm, importForm } from './ledger-coord.js';
 import { attachmentsBlock } from './casefile.js';
+import { contactsLines } from './directory.js';
 
 const auth = requireStaff(['coordinator']);
 if (auth) main(auth);
@@ -730,6 +731,15 @@ function main({ user }) {
       where,
     });
     $('#copy-status').textContent = '';
+    // Whom to call at the host court (its directory; whole while the booking is live).
+    const contacts = $('#result-contacts');
+    contacts.replaceChildren();
+    const hostCourt = b.slot?.court?.id;
+    if (hostCourt) {
+      api(`/courts/${encodeURIComponent(hostCourt)}/directory`)
+        .then((d) => { if (state.booking === b) contacts.replaceChildren(contactsLines([d]) || ''); })
+        .catch(() => {});
+    }
   }
 
   $('#copy-link').addEventListener('click', async () => {
