@@ -476,16 +476,20 @@ on_both_backends!(
     a_campaign_record_stands_in_for_a_directory
 );
 
-/// Each new error code has its words in zh-CN and in English (what the pages show).
+/// Each code an upload can be refused with has its words in zh-CN and in English (what the pages
+/// show).
 #[test]
 fn new_codes_have_words_in_both_catalogues() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     for lang in ["zh-CN", "en"] {
         let text = std::fs::read_to_string(root.join(format!("web/i18n/{lang}.js"))).unwrap();
+        // `forbidden` is the answer to the wrong scope, as everywhere in the API.
         for code in [
             "attachment_too_large",
             "attachment_type_not_allowed",
             "attachment_empty",
+            "forbidden",
+            "invalid_name",
         ] {
             for key in [format!("'error.{code}':"), format!("'error.{code}.next':")] {
                 assert!(text.contains(&key), "{lang} lacks {key}");
