@@ -262,6 +262,154 @@ async fn ledger() {
     run_script("ledger.mjs", Some(&app), Duration::from_secs(120)).await;
 }
 
+/// A fresh install with `demo.seed` off (issue 16): an administrator sets up two courts, a room
+/// each, an officer and a coordinator, the host court's booking rules and one slot; then,
+/// through the pages, the coordinator opens a case, logs a letter and a visit, attaches a paper,
+/// fills in the court's directory and books; the officer reads the case file and holds the
+/// session; the held session lands on that case's ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_install() {
+    if !tools_present("fresh_install", true) {
+        return;
+    }
+    let _alone = browser_alone().await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.demo.seed = false)
+        .await
+        .expect("SQLite is always there");
+    let password = "Fresh install passphrase 2026";
+    set_up_a_fresh_install(&app, password).await;
+    run_node(
+        "fresh_install.mjs",
+        Some(&app.address),
+        Duration::from_secs(180),
+        &[
+            ("COURTLINK_FRESH_PASSWORD", password),
+            ("COURTLINK_FRESH_COORD", "ceshi.coord"),
+            ("COURTLINK_FRESH_OFFICER", "high.judge"),
+        ],
+        "fresh_install",
+    )
+    .await;
+}
+
+/// What an installer does before anyone can work: the first administrator goes into the
+/// database (no command of the binary makes one yet), and everything else through the
+/// administration and scheduling API, as on a real install.
+async fn set_up_a_fresh_install(app: &TestApp, password: &str) {
+    use serde_json::{Value, json};
+    let store = courtlink::store::Store::connect(
+        secrecy::ExposeSecret::expose_secret(&app.settings.database.url),
+        1,
+    )
+    .await
+    .expect("store");
+    let spc = store
+        .insert_court("最高人民法院", "supreme", None)
+        .await
+        .expect("the first court");
+    let hash = courtlink::auth::hash_password(password).expect("hash");
+    store
+        .insert_user(&courtlink::store::NewUser {
+            court_id: spc,
+            username: "root",
+            display_name: "系统管理员",
+            role: courtlink::domain::Role::Admin,
+            password_hash: &hash,
+        })
+        .await
+        .expect("the first administrator");
+    let admin = app.login_with("root", password).await;
+    let created = |res: reqwest::Response| async move {
+        let status = res.status();
+        let body: Value = res.json().await.expect("JSON");
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_i64().expect("id")
+    };
+    // The host is a high court: the SPC receives a case only after a high court has reviewed it.
+    let high = created(
+        app.post(
+            "/api/v1/admin/courts",
+            Some(&admin),
+            &json!({"name": "测试省高级人民法院", "level": "high", "parent_id": spc}),
+        )
+        .await,
+    )
+    .await;
+    let local = created(
+        app.post(
+            "/api/v1/admin/courts",
+            Some(&admin),
+            &json!({"name": "测试市测试区人民法院", "level": "basic", "parent_id": high}),
+        )
+        .await,
+    )
+    .await;
+    let host_room = created(
+        app.post(
+            &format!("/api/v1/admin/courts/{high}/rooms"),
+            Some(&admin),
+            &json!({"kind": "host", "name": "第一接谈室"}),
+        )
+        .await,
+    )
+    .await;
+    created(
+        app.post(
+            &format!("/api/v1/admin/courts/{local}/rooms"),
+            Some(&admin),
+            &json!({"kind": "local", "name": "视频接访室"}),
+        )
+        .await,
+    )
+    .await;
+    for (court, username, name, role) in [
+        (high, "high.judge", "测试高院 测试法官", "officer"),
+        (local, "ceshi.coord", "测试区法院 孙专干", "coordinator"),
+    ] {
+        created(
+            app.post(
+                "/api/v1/admin/users",
+                Some(&admin),
+                &json!({"court_id": court, "username": username, "display_name": name,
+                        "role": role, "password": password}),
+            )
+            .await,
+        )
+        .await;
+        // Each owner sets their own password once (then the test's again).
+        app.login_with(username, password).await;
+    }
+    // The high court books at once and at any notice; one slot that is open now.
+    let officer = app.login_with("high.judge", password).await;
+    let path = format!("/api/v1/host-courts/{high}/settings");
+    let res = app.get(&path, Some(&officer)).await;
+    let etag = res.headers()["etag"].to_str().expect("etag").to_owned();
+    let mut settings: Value = res.json().await.expect("settings");
+    settings["auto_approve"] = json!(true);
+    settings["min_notice_hours"] = json!(0);
+    let res = app
+        .client
+        .put(app.url(&path))
+        .bearer_auth(&officer)
+        .header("if-match", etag)
+        .json(&settings)
+        .send()
+        .await
+        .expect("PUT settings");
+    assert_eq!(
+        res.status(),
+        200,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let start = chrono::Utc::now() + chrono::Duration::minutes(2);
+    store
+        .ensure_slot(host_room, start, start + chrono::Duration::minutes(60))
+        .await
+        .expect("a slot");
+    store.close().await;
+}
+
 /// Records and statistics (charts, export, the log and a timeline) over generated history, and
 /// the coordinator's day at a glance.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

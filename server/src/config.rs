@@ -40,6 +40,20 @@ pub struct Settings {
     /// Follow-up tasks (交办 → 办结报告, docs/follow-ups.md): deadlines and reminders.
     pub follow_ups: FollowUpSettings,
     pub ledger: LedgerSettings,
+    /// Attachments to a case (the case file, docs/ledger.md).
+    pub attachments: AttachmentSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentSettings {
+    /// The largest attachment, in bytes (1 KiB to 64 MiB); a larger one is refused 413
+    /// `attachment_too_large`, by its declared length before anything is read.
+    pub max_bytes: usize,
+    /// The kinds of file accepted, as read from the content (magic bytes), never from the name:
+    /// any of application/pdf, image/jpeg, image/png, image/gif, image/webp, image/tiff; at
+    /// least one. Anything else: 415 `attachment_type_not_allowed`.
+    pub allowed_types: Vec<crate::domain::MediaType>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -523,6 +537,15 @@ impl Settings {
         }
         if !(1..=100_000).contains(&self.ledger.import_max_rows) {
             return invalid("ledger.import_max_rows", "must be 1 to 100000");
+        }
+        if !(1024..=64 << 20).contains(&self.attachments.max_bytes) {
+            return invalid("attachments.max_bytes", "must be 1024 to 67108864");
+        }
+        if self.attachments.allowed_types.is_empty() {
+            return invalid(
+                "attachments.allowed_types",
+                "name at least one type (application/pdf, image/jpeg, image/png, …)",
+            );
         }
         if self.profile == "production" && self.demo.seed {
             return invalid("demo.seed", "demo data is refused in production");

@@ -345,6 +345,108 @@ pub fn mask_id_number(id: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
 }
 
+/// The kinds of file a case attachment may be, each recognised by its content (magic bytes),
+/// never by its name (docs/ledger.md, "Attachments"). Which of them a court accepts is the
+/// setting `attachments.allowed_types`. Written here rather than with a sniffing crate: six
+/// signatures, where a crate would recognise a hundred kinds that must never be accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
+pub enum MediaType {
+    Pdf,
+    Jpeg,
+    Png,
+    Gif,
+    Webp,
+    Tiff,
+}
+
+impl MediaType {
+    pub const ALL: &'static [MediaType] = &[
+        MediaType::Pdf,
+        MediaType::Jpeg,
+        MediaType::Png,
+        MediaType::Gif,
+        MediaType::Webp,
+        MediaType::Tiff,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaType::Pdf => "application/pdf",
+            MediaType::Jpeg => "image/jpeg",
+            MediaType::Png => "image/png",
+            MediaType::Gif => "image/gif",
+            MediaType::Webp => "image/webp",
+            MediaType::Tiff => "image/tiff",
+        }
+    }
+
+    /// The file name extension a download is given (the stored name may say otherwise).
+    pub fn extension(self) -> &'static str {
+        match self {
+            MediaType::Pdf => "pdf",
+            MediaType::Jpeg => "jpg",
+            MediaType::Png => "png",
+            MediaType::Gif => "gif",
+            MediaType::Webp => "webp",
+            MediaType::Tiff => "tif",
+        }
+    }
+
+    /// The type the bytes are, read from their first bytes; `None` for anything else.
+    pub fn sniff(bytes: &[u8]) -> Option<MediaType> {
+        let starts = |magic: &[u8]| bytes.starts_with(magic);
+        if starts(b"%PDF-") {
+            Some(MediaType::Pdf)
+        } else if starts(&[0xFF, 0xD8, 0xFF]) {
+            Some(MediaType::Jpeg)
+        } else if starts(b"\x89PNG\r\n\x1a\n") {
+            Some(MediaType::Png)
+        } else if starts(b"GIF87a") || starts(b"GIF89a") {
+            Some(MediaType::Gif)
+        } else if bytes.len() >= 12 && starts(b"RIFF") && &bytes[8..12] == b"WEBP" {
+            Some(MediaType::Webp)
+        } else if starts(b"II*\0") || starts(b"MM\0*") {
+            Some(MediaType::Tiff)
+        } else {
+            None
+        }
+    }
+}
+
+impl std::str::FromStr for MediaType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        MediaType::ALL
+            .iter()
+            .copied()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| {
+                let known: Vec<&str> = MediaType::ALL.iter().map(|m| m.as_str()).collect();
+                format!("'{s}' is not one of {}", known.join(", "))
+            })
+    }
+}
+
+impl TryFrom<String> for MediaType {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<MediaType> for &'static str {
+    fn from(m: MediaType) -> &'static str {
+        m.as_str()
+    }
+}
+
+impl fmt::Display for MediaType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,6 +482,30 @@ mod tests {
         assert_eq!(mask_id_number("11010519491231002X"), "110***********002X");
         assert_eq!(mask_id_number("123"), "***");
         assert_eq!(mask_phone("13812341234"), "138****1234");
+    }
+
+    #[test]
+    fn media_types_are_read_from_the_content() {
+        assert_eq!(MediaType::sniff(b"%PDF-1.7\n"), Some(MediaType::Pdf));
+        assert_eq!(
+            MediaType::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]),
+            Some(MediaType::Jpeg)
+        );
+        assert_eq!(
+            MediaType::sniff(b"\x89PNG\r\n\x1a\n...."),
+            Some(MediaType::Png)
+        );
+        assert_eq!(
+            MediaType::sniff(b"RIFF\0\0\0\0WEBPVP8 "),
+            Some(MediaType::Webp)
+        );
+        assert_eq!(MediaType::sniff(b"RIFF\0\0\0\0WAVE"), None);
+        assert_eq!(MediaType::sniff(b"MZ\x90\0"), None);
+        assert_eq!(MediaType::sniff(b"<html>%PDF-"), None);
+        assert_eq!(MediaType::sniff(b""), None);
+        for m in MediaType::ALL {
+            assert_eq!(m.as_str().parse::<MediaType>().unwrap(), *m);
+        }
     }
 
     #[test]

@@ -556,6 +556,17 @@ async fn campaign_view_matches_what_was_run(app: TestApp) {
             .status(),
         204
     );
+    // The failed test names the court's technical-support person to call (issue 16: from the
+    // court's directory, or, as here, what it recorded for a campaign): whole for 西湖 itself,
+    // masked for the court above; a passed test names nobody.
+    let failed = format!("/api/v1/connectivity/tests/{}", fail.test_id);
+    let own = app.get_ok(&failed, &xihu).await;
+    assert_eq!(own["support"]["name"], "技术科 李工", "{own}");
+    assert_eq!(own["support"]["phone"], "0571-87001234");
+    let seen_above = app.get_ok(&failed, &hz).await;
+    assert_eq!(seen_above["support"]["phone"], "057******1234");
+    let passed = format!("/api/v1/connectivity/tests/{}", pass.test_id);
+    assert!(app.get_ok(&passed, &xihu).await["support"].is_null());
     let bad =
         json!({"contact_name": "", "contact_phone": "x", "tech_name": "a", "tech_phone": "1"});
     assert_error(

@@ -13,6 +13,7 @@ mod api;
 mod architecture;
 mod assignments;
 mod audit;
+mod case_files;
 mod clocks;
 mod connectivity;
 mod contention;

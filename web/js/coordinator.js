@@ -7,6 +7,8 @@ import { createGlance } from './glance.js';
 import { mountCoordinatorSchedule } from './schedule-coord.js';
 import { mountNotifications } from './notifications.js';
 import { openCaseForm, contactForm, classForm, importForm } from './ledger-coord.js';
+import { attachmentsBlock } from './casefile.js';
+import { contactsLines } from './directory.js';
 
 const auth = requireStaff(['coordinator']);
 if (auth) main(auth);
@@ -228,7 +230,8 @@ function main({ user }) {
         row('case.deadline', c.deadline ? formatDate(c.deadline) : ''),
         row('case.measures', c.measures),
         row('case.goal', c.goal)),
-      clocksBlock(c));
+      clocksBlock(c),
+      attachmentsBlock(c, { user, canUpload: true, onAdded: () => pickCase(c.id) }));
     const ledger = c.ledger;
     const box = $('#ledger');
     if (!Array.isArray(ledger)) {
@@ -730,6 +733,15 @@ function main({ user }) {
       where,
     });
     $('#copy-status').textContent = '';
+    // Whom to call at the host court (its directory; whole while the booking is live).
+    const contacts = $('#result-contacts');
+    contacts.replaceChildren();
+    const hostCourt = b.slot?.court?.id;
+    if (hostCourt) {
+      api(`/courts/${encodeURIComponent(hostCourt)}/directory`)
+        .then((d) => { if (state.booking === b) contacts.replaceChildren(contactsLines([d]) || ''); })
+        .catch(() => {});
+    }
   }
 
   $('#copy-link').addEventListener('click', async () => {

@@ -43,6 +43,12 @@ function render() {
   });
   $('#notice-place').textContent = t('notice.place.value', { court: n.local_court_name, room: n.local_room_name });
   $('#notice-host').textContent = t('notice.host.value', { court: n.host_court_name, room: n.host_room_name });
+  // Whom the petitioner calls: the local court's contact and technical-support persons.
+  const people = [
+    n.local_contacts?.contact ? t('notice.contacts.contact', n.local_contacts.contact) : null,
+    n.local_contacts?.tech_support ? t('notice.contacts.tech', n.local_contacts.tech_support) : null,
+  ].filter(Boolean);
+  $('#notice-contacts').textContent = people.length ? people.join('；') : t('notice.contacts.none');
   const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date());
   const [year, month, day] = today.split('-').map(Number);
   $('#notice-issued').textContent = t('notice.issued', { court: n.local_court_name, year, month, day });

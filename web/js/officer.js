@@ -10,6 +10,7 @@ import { mountRemoteVideos, mountChat, mountMediaToggle, mountWaitingRoom, mount
 import { mountOfficerSchedule } from './schedule-officer.js';
 import { mountNotifications } from './notifications.js';
 import { mountWaitingAlert } from './waitalert.js';
+import { showCaseFile } from './casefile.js';
 
 export const OUTCOMES = ['explained_law', 'into_procedure', 'review_filed', 'not_within_scope', 'no_longer_accepted', 'concluded', 'judicial_aid', 'assign', 'supervise', 'reception_stopped', 'withdrawn'];
 // The transcript is saved this long after typing stops (and at once with the save button or
@@ -63,7 +64,19 @@ function main({ user, token }) {
     $('#list-view').hidden = view !== 'list';
     $('#call-view').hidden = view !== 'call';
     $('#timeline-view').hidden = view !== 'timeline';
+    $('#casefile-view').hidden = view !== 'casefile';
   }
+
+  // ---- the case file (案卷), before and during the session ----
+  async function showCaseFileView(s) {
+    show('casefile');
+    $('#casefile-view').focus();
+    await showCaseFile($('#casefile-box'), s.case_id);
+  }
+  $('#casefile-back').addEventListener('click', () => {
+    show('list');
+    loadSessions();
+  });
 
   function renderRole() {
     $('#role-label').textContent = tEnum('role.staff', user.role);
@@ -95,6 +108,10 @@ function main({ user, token }) {
           onclick: () => joinSession(s, { observe: true }),
         }, t('officer.list.observe'))
         : null,
+      h('button', {
+        type: 'button', class: 'secondary', 'data-testid': 'session-casefile', 'data-session-id': s.id,
+        onclick: () => showCaseFileView(s),
+      }, t('casefile.open')),
       h('button', {
         type: 'button', class: 'secondary', 'data-testid': 'session-view', 'data-session-id': s.id,
         onclick: () => showTimeline(s.id),
@@ -389,6 +406,7 @@ function main({ user, token }) {
     renderOutcomes();
     $('#outcome-select').value = '';
     if (!observe) loadOutcomes(session);
+    showCaseFile($('#call-casefile-box'), session.case_id);
     show('call');
     renderCallHeading();
 

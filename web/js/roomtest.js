@@ -131,16 +131,23 @@ function main({ user }) {
     box.dataset.status = x.status;
     box.classList.toggle('result-failed', !passed);
     $('#result-heading').textContent = t(passed ? 'roomtest.result.passed' : 'roomtest.result.failed');
-    $('#result-reason').textContent = passed ? '' : reasonText(x);
-    $('#result-reason').hidden = passed;
     $('#result-figures').textContent = figuresText(x);
     const relayLine = $('#result-relay');
     relayLine.hidden = !(x.relay && x.relay.length);
+    let relayNamesSupport = false;
     if (!relayLine.hidden) {
       const { state: relayState, text } = relayText(x);
       relayLine.dataset.state = relayState;
       relayLine.textContent = text;
+      relayNamesSupport = relayState !== 'ok';
     }
+    // A failed test names the court's technical-support person to call (its directory; issue
+    // 16), unless the relay line already does.
+    const support = x.support
+      ? t('roomtest.relay.support', { name: x.support.name, phone: x.support.phone })
+      : t('roomtest.relay.support.none');
+    $('#result-reason').textContent = passed ? '' : [reasonText(x), relayNamesSupport ? '' : support].filter(Boolean).join(' ');
+    $('#result-reason').hidden = passed;
     box.hidden = false;
     box.focus();
     announce($('#result-heading').textContent);

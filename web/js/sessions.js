@@ -1,6 +1,7 @@
 // Rendering of session summaries and timelines, shared by the staff pages.
 import { t, tEnum, formatDay, formatTimeRange, formatDateTime, formatTime, formatDate } from './i18n.js';
 import { h } from './ui.js';
+import { contactsLines } from './directory.js';
 
 /** The session statuses (docs/api.md); `cancelled` is a booking's, shown in logs. */
 export const SESSION_STATUSES = ['scheduled', 'waiting', 'live', 'interrupted', 'ended', 'no_show'];
@@ -32,6 +33,9 @@ export function sessionItem(session, actions) {
     lines.push(h('p', {}, h('span', { class: 'label' }, t('session.outcome')), ' ',
       tEnum('outcome', session.outcome), session.outcome_note ? ` — ${session.outcome_note}` : ''));
   }
+  // The courts' contact and technical-support persons (docs/ledger.md, "Directories").
+  const contacts = contactsLines(session.contacts);
+  if (contacts) lines.push(contacts);
   const buttons = actions ? actions(session).filter(Boolean) : [];
   return h('li', { class: 'session-item card', 'data-testid': 'session-item', 'data-session-id': session.id },
     h('div', { class: 'session-body' }, lines),

@@ -3,10 +3,12 @@
 //! queries.
 
 pub mod assignments;
+pub mod attachments;
 pub mod booking;
 pub mod calendar;
 pub mod clock;
 pub mod clocks;
+pub mod directory;
 pub mod identity;
 pub mod ledger;
 pub mod ledger_import;

@@ -78,7 +78,10 @@ async fn detail(
     let calendar = crate::app::clocks::calendar(state).await?;
     let follow_ups =
         crate::app::assignments::of_case(&state.store, follow_ups(state), case.id).await?;
+    // The caller is a reader of the case (`ledger::case_file` checked it).
+    let attachments = state.store.attachments(case.id).await?;
     Ok(CaseDetail {
+        attachments,
         follow_ups,
         case: CaseView::new(case, &calendar, state.clock.today()),
         ledger: ledger
@@ -571,8 +574,19 @@ pub async fn import_template(
 /// length before anything is read, or as soon as the bytes run over.
 async fn read_upload(
     req: &actix_web::HttpRequest,
+    body: web::Payload,
+    max: usize,
+) -> Result<Vec<u8>, ApiError> {
+    read_body(req, body, max, crate::app::ledger_import::too_large).await
+}
+
+/// An uploaded file, read up to `max` bytes: `too_large(max)` past it, by the declared length
+/// before anything is read, or as soon as the bytes run over. (Imports and attachments.)
+pub(super) async fn read_body(
+    req: &actix_web::HttpRequest,
     mut body: web::Payload,
     max: usize,
+    too_large: fn(usize) -> ApiError,
 ) -> Result<Vec<u8>, ApiError> {
     use futures_util::StreamExt;
     let declared = req
@@ -581,7 +595,7 @@ async fn read_upload(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
-        return Err(crate::app::ledger_import::too_large(max));
+        return Err(too_large(max));
     }
     let mut bytes = Vec::with_capacity(declared.map_or(64 * 1024, |n| n as usize));
     while let Some(chunk) = body.next().await {
@@ -598,7 +612,7 @@ async fn read_upload(
             },
         })?;
         if bytes.len() + chunk.len() > max {
-            return Err(crate::app::ledger_import::too_large(max));
+            return Err(too_large(max));
         }
         bytes.extend_from_slice(&chunk);
     }

@@ -78,9 +78,10 @@ pub struct TestStarted {
     /// The court's TURN relays, one per URL, with credentials for this test only (10 minutes):
     /// the page checks that it can reach each (docs/connectivity.md, "The relay").
     pub relay: Vec<RelayServer>,
-    /// The technical-support person a staff member's court last recorded, to name when the
-    /// room reaches no relay (none for a petitioner's device check).
-    pub support: Option<SupportPerson>,
+    /// The technical-support person (技术保障人员) of the room's court, from its directory (or,
+    /// for a court without one, what it last recorded for a campaign), to name when the room
+    /// reaches no relay (none for a petitioner's device check).
+    pub support: Option<Person>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -89,12 +90,6 @@ pub struct RelayServer {
     pub url: String,
     pub username: String,
     pub credential: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SupportPerson {
-    pub name: String,
-    pub phone: String,
 }
 
 /// How long the relay credentials handed out with a connectivity test last.
@@ -143,6 +138,10 @@ pub struct TestView {
     #[schema(value_type = Option<Object>)]
     pub client_report: Option<serde_json::Value>,
     pub thresholds: Thresholds,
+    /// For a failed test of a room: its court's technical-support person (技术保障人员) from the
+    /// court's directory, to call; the phone whole for the room's own court, masked for the
+    /// courts above (docs/ledger.md, "Directories"). Null otherwise.
+    pub support: Option<Person>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -188,6 +187,7 @@ fn test_view(state: &AppState, t: TestRow) -> TestView {
             .as_deref()
             .and_then(|r| serde_json::from_str(r).ok()),
         thresholds: thresholds(state),
+        support: None,
     }
 }
 
@@ -262,11 +262,9 @@ pub async fn start_test(
         })
         .await?;
     let support = match &caller {
-        Caller::Staff(staff) => state
-            .store
-            .latest_tech_support(staff.court_id)
-            .await?
-            .map(|(name, phone)| SupportPerson { name, phone }),
+        Caller::Staff(staff) => {
+            crate::app::directory::support_for(&state.store, staff.court_id, staff.court_id).await?
+        }
         Caller::Petitioner(_) => None,
     };
     let relay = relay_servers(&state, &run_by_label(&caller));
@@ -348,7 +346,16 @@ pub async fn get_test(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let test = readable_test(&state, &caller, id.into_inner(), false).await?;
-    Ok(HttpResponse::Ok().json(test_view(&state, test)))
+    let support = match (&caller, test.status.as_str(), test.local_room_id) {
+        (Caller::Staff(staff), "failed", Some(room_id)) => {
+            let room = state.store.local_room(room_id).await?;
+            crate::app::directory::support_for(&state.store, staff.court_id, room.court_id).await?
+        }
+        _ => None,
+    };
+    let mut view = test_view(&state, test);
+    view.support = support;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// The client's own figures (e.g. from `getStats()`), kept beside the server's as extra
@@ -467,12 +474,9 @@ impl From<CampaignRow> for CampaignSummary {
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct Person {
-    pub name: String,
-    /// Masked (`138****1234`) except for the person's own court.
-    pub phone: String,
-}
+/// A campaign's contact and technical-support persons have the directory's shape; the phone is
+/// masked (`138****1234`) except for the person's own court.
+pub use crate::app::directory::Person;
 
 #[derive(Serialize, ToSchema, Default, Debug, PartialEq, Eq)]
 pub struct Counts {
@@ -882,12 +886,7 @@ pub async fn set_contacts(
             "only a court the campaign covers records its contacts",
         ));
     }
-    let phone_ok = |p: &str| {
-        let digits = p.chars().filter(char::is_ascii_digit).count();
-        (7..=20).contains(&digits)
-            && p.chars()
-                .all(|c| c.is_ascii_digit() || c == '-' || c == ' ')
-    };
+    let phone_ok = crate::app::directory::phone_ok;
     let contact_name = crate::auth::name_input("contact_name", &body.contact_name, 50)?;
     let tech_name = crate::auth::name_input("tech_name", &body.tech_name, 50)?;
     if !phone_ok(&body.contact_phone) || !phone_ok(&body.tech_phone) {

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod applications;
 pub mod assignments;
+pub mod attachments;
 pub mod auth;
 pub mod bookings;
 pub mod cases;
@@ -102,6 +103,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(ics::configure)
                 .configure(notice::configure)
                 .configure(admin::configure)
+                // Issue 16: case attachments and court directories.
+                .configure(attachments::configure)
                 .default_service(web::to(api_not_found)),
         );
 }

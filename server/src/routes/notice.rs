@@ -49,6 +49,10 @@ pub struct NoticeView {
     /// `/join.html#code=…`, for the QR code; with `join_code`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub join_path: Option<String>,
+    /// The local court's directory (联系人, 技术保障人员), printed on the notice so that the
+    /// petitioner knows whom to call (docs/ledger.md, "Directories"): phones whole while the
+    /// booking is live, masked for the host court once it is not.
+    pub local_contacts: crate::app::directory::CourtDirectory,
 }
 
 /// The names and Asia/Shanghai times the appointment notice prints: for the local court's
@@ -88,6 +92,16 @@ pub async fn booking_notice(
     } else {
         None
     };
+    let local_contacts = crate::app::directory::of_booking(
+        &state.store,
+        staff.court_id,
+        &[b.local_court_id],
+        b.status == "booked",
+    )
+    .await?
+    .into_iter()
+    .next()
+    .ok_or(ApiError::NotFound("court"))?;
     let local = crate::app::clock::local;
     let (start, end) = (local(b.starts_at), local(b.ends_at));
     Ok(HttpResponse::Ok()
@@ -111,5 +125,6 @@ pub async fn booking_notice(
                 .as_ref()
                 .map(|c| format!("/join.html#code={}", c.display())),
             join_code: code.map(|c| c.display()),
+            local_contacts,
         }))
 }

@@ -111,6 +111,12 @@ use crate::error::ErrorBody;
         super::assignments::get_assignment,
         super::assignments::report_assignment,
         super::assignments::supervise_assignment,
+        // Issue 16: case attachments and court directories.
+        super::attachments::upload_attachment,
+        super::attachments::list_attachments,
+        super::attachments::download_attachment,
+        super::attachments::get_directory,
+        super::attachments::put_directory,
     ),
     components(schemas(ErrorBody, views::CourtView, views::RoomView, views::CaseView, views::CaseDetail,
         views::LedgerEntryView, views::CourtRef, views::ClassChangeView, cases::OpenCaseRequest,
@@ -126,7 +132,10 @@ use crate::error::ErrorBody;
         crate::app::assignments::AssignmentPage, crate::app::assignments::AssignmentStep,
         crate::app::assignments::AssignmentState, crate::app::assignments::CourtName,
         cases::AssignTermsRequest, super::assignments::ReportRequest,
-        super::assignments::SuperviseRequest)),
+        super::assignments::SuperviseRequest,
+        // Issue 16: case attachments and court directories.
+        crate::store::attachments::AttachmentRow, crate::app::directory::CourtDirectory,
+        crate::app::directory::Person, super::attachments::DirectoryRequest)),
     modifiers(&Bearer, &GenericAnswers)
 )]
 pub struct ApiDoc;

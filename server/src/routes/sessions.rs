@@ -83,13 +83,18 @@ pub async fn list_sessions(
         .single()
         .ok_or_else(|| ApiError::invalid("day is out of range"))?
         .with_timezone(&Utc);
-    let sessions = state
+    let rows = state
         .store
         .sessions_in(scope, start, start + Duration::days(1))
-        .await?
-        .into_iter()
-        .map(SessionView::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
+        .await?;
+    let mut sessions = Vec::with_capacity(rows.len());
+    for row in rows {
+        let contacts =
+            crate::app::directory::of_session(&state.store, staff.court_id, &row).await?;
+        let mut view = SessionView::try_from(row)?;
+        view.contacts = contacts;
+        sessions.push(view);
+    }
     Ok(HttpResponse::Ok().json(sessions))
 }
 
@@ -127,8 +132,12 @@ pub async fn get_session(
         .map(EventView::from)
         .collect();
     let transcript = super::views::TranscriptView::of(&session)?;
+    let contacts =
+        crate::app::directory::of_session(&state.store, staff.court_id, &session).await?;
+    let mut view = SessionView::try_from(session)?;
+    view.contacts = contacts;
     Ok(HttpResponse::Ok().json(SessionDetail {
-        session: session.try_into()?,
+        session: view,
         transcript,
         events,
     }))

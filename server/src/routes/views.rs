@@ -235,6 +235,9 @@ pub struct CaseDetail {
     /// Follow-up tasks handed down on the case (交办), each with its steps: assigned, reminded,
     /// overdue, supervised (督办), reported (办结报告). docs/follow-ups.md.
     pub follow_ups: Vec<crate::app::assignments::AssignmentDetail>,
+    /// The files the case's court attached, oldest first, without their bytes (download each
+    /// with `GET /cases/{id}/attachments/{attachment_id}`, audited). docs/ledger.md.
+    pub attachments: Vec<crate::store::attachments::AttachmentRow>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -293,12 +296,19 @@ pub struct SessionView {
     /// The petitioner had been let in and has left (信访人已离开): the session is `waiting`
     /// again, or `interrupted` once everyone has gone.
     pub petitioner_left: bool,
+    /// The directories (联系人, 技术保障人员) of the booking's courts — local court, host court,
+    /// and a joint reception's second court — in the day's list and in one session's detail
+    /// (empty in the answer to ending a session). Phones whole while the session is still to be
+    /// held (the other side needs to dial them), afterwards only the reader's own court's
+    /// (docs/ledger.md, "Directories").
+    pub contacts: Vec<crate::app::directory::CourtDirectory>,
 }
 
 impl TryFrom<SessionRow> for SessionView {
     type Error = ApiError;
     fn try_from(s: SessionRow) -> Result<Self, ApiError> {
         Ok(SessionView {
+            contacts: Vec::new(),
             id: s.id,
             status: parse(&s.status)?,
             case_id: s.case_id,

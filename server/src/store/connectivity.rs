@@ -357,26 +357,22 @@ impl Store {
             .await)?)
     }
 
-    /// The technical-support person `court_id` recorded most recently, on any campaign.
-    pub async fn latest_tech_support(
-        &self,
-        court_id: i64,
-    ) -> Result<Option<(String, String)>, StoreError> {
-        let sql = "SELECT tech_name, tech_phone FROM connectivity_contacts WHERE court_id = $1 \
-                   ORDER BY updated_at DESC LIMIT 1";
-        Ok(on_pool!(self, |p| sqlx::query_as(sql)
-            .bind(court_id)
-            .fetch_optional(p)
-            .await)?)
-    }
-
+    /// The persons each court recorded for a campaign, phones opened (sealed since issue 16;
+    /// older rows hold them plain, and read as they are).
     pub async fn campaign_contacts(&self, campaign_id: i64) -> Result<Vec<ContactRow>, StoreError> {
         let sql = "SELECT court_id, contact_name, contact_phone, tech_name, tech_phone, updated_at \
                    FROM connectivity_contacts WHERE campaign_id = $1 ORDER BY court_id";
-        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+        let rows: Vec<ContactRow> = on_pool!(self, |p| sqlx::query_as(sql)
             .bind(campaign_id)
             .fetch_all(p)
-            .await)?)
+            .await)?;
+        rows.into_iter()
+            .map(|mut r| {
+                r.contact_phone = super::directory::open_phone(&r.contact_phone)?;
+                r.tech_phone = super::directory::open_phone(&r.tech_phone)?;
+                Ok(r)
+            })
+            .collect()
     }
 
     pub async fn set_campaign_contacts(
@@ -394,13 +390,16 @@ impl Store {
                    contact_name = excluded.contact_name, contact_phone = excluded.contact_phone, \
                    tech_name = excluded.tech_name, tech_phone = excluded.tech_phone, \
                    updated_by = excluded.updated_by, updated_at = excluded.updated_at";
+        // Phones are sealed at rest, as a court's directory keeps them.
+        let contact_phone = super::directory::seal_phone(contact.1)?;
+        let tech_phone = super::directory::seal_phone(tech.1)?;
         on_pool!(self, |p| sqlx::query(sql)
             .bind(campaign_id)
             .bind(court_id)
             .bind(contact.0)
-            .bind(contact.1)
+            .bind(&contact_phone)
             .bind(tech.0)
-            .bind(tech.1)
+            .bind(&tech_phone)
             .bind(updated_by)
             .bind(super::time::now())
             .execute(p)

@@ -116,9 +116,11 @@ macro_rules! enqueue {
 pub mod admin;
 pub mod applications;
 pub mod assignments;
+pub mod attachments;
 pub mod booking;
 pub mod clocks;
 pub mod connectivity;
+pub mod directory;
 pub mod identity;
 pub mod ledger;
 pub mod records;
