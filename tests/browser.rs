@@ -292,32 +292,46 @@ async fn fresh_install() {
     .await;
 }
 
-/// What an installer does before anyone can work: the first administrator goes into the
-/// database (no command of the binary makes one yet), and everything else through the
-/// administration and scheduling API, as on a real install.
+/// What an installer does before anyone can work: the first court and administrator with
+/// `courtlink create-first-admin` (the password on standard input), and everything else through
+/// the administration and scheduling API, as on a real install.
 async fn set_up_a_fresh_install(app: &TestApp, password: &str) {
     use serde_json::{Value, json};
-    let store = courtlink::store::Store::connect(
-        secrecy::ExposeSecret::expose_secret(&app.settings.database.url),
-        1,
-    )
-    .await
-    .expect("store");
+    use std::io::Write;
+    let url = secrecy::ExposeSecret::expose_secret(&app.settings.database.url).to_owned();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_courtlink"))
+        .args([
+            "create-first-admin",
+            "--court-name",
+            "最高人民法院",
+            "--court-level",
+            "supreme",
+        ])
+        .args(["--username", "root"])
+        .current_dir(repo())
+        .env("COURTLINK__DATABASE__URL", &url)
+        .env("COURTLINK__LOG__FILTER", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("courtlink create-first-admin");
+    writeln!(child.stdin.take().expect("stdin"), "{password}").expect("the password");
+    let out = child.wait_with_output().expect("create-first-admin ran");
+    assert!(
+        out.status.success(),
+        "the first administrator: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = courtlink::store::Store::connect(&url, 1)
+        .await
+        .expect("store");
     let spc = store
-        .insert_court("最高人民法院", "supreme", None)
+        .court_by_name("最高人民法院")
         .await
+        .expect("courts")
         .expect("the first court");
-    let hash = courtlink::auth::hash_password(password).expect("hash");
-    store
-        .insert_user(&courtlink::store::NewUser {
-            court_id: spc,
-            username: "root",
-            display_name: "系统管理员",
-            role: courtlink::domain::Role::Admin,
-            password_hash: &hash,
-        })
-        .await
-        .expect("the first administrator");
     let admin = app.login_with("root", password).await;
     let created = |res: reqwest::Response| async move {
         let status = res.status();

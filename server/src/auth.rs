@@ -355,6 +355,23 @@ pub fn normalize_name(raw: &str, max_chars: usize) -> Result<String, NameError> 
 
 /// A name from a request body's `field`, normalized: 422 `invalid_input` for its length, 422
 /// `invalid_name` for a control or invisible character.
+/// A new account's username: 3 to 64 of ASCII letters, digits, `.`, `_` and `-`, stored
+/// lower-case (login lower-cases what it is given: `normalize_username`), so that `Xihu.Coord`
+/// is refused as taken when `xihu.coord` exists rather than created as a second user.
+pub fn username_input(text: &str) -> Result<String, ApiError> {
+    let ok = (3..=64).contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err(ApiError::invalid(
+            "username: 3 to 64 letters, digits, '.', '_' or '-'",
+        ))
+    }
+}
+
 pub fn name_input(field: &str, raw: &str, max_chars: usize) -> Result<String, ApiError> {
     normalize_name(raw, max_chars).map_err(|e| match e {
         NameError::Length(max) => ApiError::invalid(format!("{field}: 1 to {max} characters")),

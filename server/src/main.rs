@@ -40,6 +40,24 @@ enum Command {
     Migrate,
     /// Seed the demo courts, users and cases (once), and top up the demo slots.
     SeedDemo,
+    /// A new install's first court and administrator, before anyone can sign in; refused once
+    /// the install has any account. The password is read from standard input (one line), never
+    /// from the command line, where other users of the machine could read it. The administrator
+    /// chooses a password of their own at the first sign-in.
+    CreateFirstAdmin {
+        /// The top court of this install, e.g. 最高人民法院 or 浙江省高级人民法院.
+        #[arg(long)]
+        court_name: String,
+        /// supreme, high, intermediate or basic.
+        #[arg(long)]
+        court_level: String,
+        /// 3 to 64 letters, digits, '.', '_' or '-'.
+        #[arg(long)]
+        username: String,
+        /// The name shown for the account, e.g. 系统管理员.
+        #[arg(long, default_value = "系统管理员")]
+        display_name: String,
+    },
     /// Load and check the settings, print where they point, and exit.
     CheckConfig {
         /// Also reach out: make a TURN allocation and permission on every `ice.turn_urls`
@@ -179,6 +197,31 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let store = Store::connect(&url, 1).await?;
             store.migrate().await?;
             println!("migrations applied ({})", store.backend());
+            Ok(())
+        }
+        Command::CreateFirstAdmin {
+            court_name,
+            court_level,
+            username,
+            display_name,
+        } => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let store = Store::connect(&url, 1).await?;
+            store.migrate().await?;
+            let first = courtlink::app::install::FirstAdmin {
+                court_name: &court_name,
+                court_level: &court_level,
+                username: &username,
+                display_name: &display_name,
+                password,
+            };
+            let (court, user) = courtlink::app::install::first_admin(&store, &first).await?;
+            println!(
+                "court {court} and administrator {username} (user {user}) created; \
+                 sign in at the login page and choose a new password"
+            );
             Ok(())
         }
         Command::SeedDemo => {

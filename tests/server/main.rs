@@ -20,6 +20,7 @@ mod contention;
 mod crash;
 mod durability;
 mod fuzz_regressions;
+mod install;
 mod joins;
 mod ledger;
 mod ledger_import;

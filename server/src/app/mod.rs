@@ -10,6 +10,7 @@ pub mod clock;
 pub mod clocks;
 pub mod directory;
 pub mod identity;
+pub mod install;
 pub mod ledger;
 pub mod ledger_import;
 pub mod session;

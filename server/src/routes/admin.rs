@@ -96,21 +96,9 @@ pub fn display_name_field(text: &str) -> Result<String, ApiError> {
     crate::auth::name_input("display_name", text, 64)
 }
 
-/// A username: 3 to 64 of ASCII letters, digits, `.`, `_` and `-`, stored lower-case (login
-/// lower-cases what it is given: `auth::normalize_username`), so that `Xihu.Coord` is refused
-/// as taken when `xihu.coord` exists rather than created as a second user.
+/// A username (the rule is `auth::username_input`).
 pub fn username_field(text: &str) -> Result<String, ApiError> {
-    let ok = (3..=64).contains(&text.len())
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if ok {
-        Ok(text.to_ascii_lowercase())
-    } else {
-        Err(ApiError::invalid(
-            "username: 3 to 64 letters, digits, '.', '_' or '-'",
-        ))
-    }
+    crate::auth::username_input(text)
 }
 
 async fn hash(password: String) -> Result<String, ApiError> {

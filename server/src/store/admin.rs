@@ -281,6 +281,14 @@ impl Store {
     }
 
     /// A new staff account (audited; the password hash is never in the audit entry).
+    /// How many accounts the install has (`app::install`: the first administrator only on none).
+    pub async fn user_count(&self) -> Result<i64, StoreError> {
+        let (n,): (i64,) = on_pool!(self, |p| sqlx::query_as("SELECT COUNT(*) FROM users")
+            .fetch_one(p)
+            .await)?;
+        Ok(n)
+    }
+
     pub async fn admin_create_user(
         &self,
         user: &NewAccount<'_>,
