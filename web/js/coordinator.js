@@ -7,6 +7,7 @@ import { createGlance } from './glance.js';
 import { mountCoordinatorSchedule } from './schedule-coord.js';
 import { mountNotifications } from './notifications.js';
 import { openCaseForm, contactForm, classForm, importForm } from './ledger-coord.js';
+import { mountOverdue, clockEventBlock } from './clocks-ui.js';
 
 const auth = requireStaff(['coordinator']);
 if (auth) main(auth);
@@ -36,9 +37,20 @@ function main({ user }) {
     courtsAbove: [],
     // Extension requests sent from this page, by case id: pending until a person in charge decides.
     pendingExtension: {},
+    // The form that records a clock's event on the case (js/clocks-ui.js).
+    clockEvent: { open: false },
   };
 
   const pageError = $('#page-error');
+  // The court's overdue clocks (js/clocks-ui.js): a case on it opens with the keyboard.
+  const overdue = mountOverdue($('#overdue-panel'), {
+    call: (path, options) => withReauth(user, () => api(path, options)),
+    onPickCase: (id) => {
+      pickCase(id);
+      $('#case-panel').scrollIntoView({ block: 'start' });
+      document.querySelector(`.case-item[data-case-id="${id}"]`)?.focus();
+    },
+  });
   // The calendar booking and applications (js/schedule-coord.js) and the in-app notifications.
   const schedule = mountCoordinatorSchedule($('#schedule-panel'), { user, onBooked: () => loadSessions() });
   mountNotifications($('#notif-host'), { onChange: () => schedule.reload() });
@@ -159,6 +171,7 @@ function main({ user }) {
     const hadFocus = document.activeElement?.classList.contains('case-item');
     if (state.caseId !== id) {
       state.extension = { open: false, days: '', reason: '' };
+      state.clockEvent = { open: false };
       state.contact = null;
       state.classing = false;
       state.outcomes = [];
@@ -393,6 +406,21 @@ function main({ user }) {
         t('case.extension.pending', { days: pending.days, reason: pending.reason })));
     } else if (c.accepted_on && !extended && !answered) parts.push(extensionForm(c));
     else if (!c.accepted_on) parts.push(h('p', { class: 'hint' }, t('case.extension.notAccepted')));
+    parts.push(clockEventBlock(c, {
+      call: (path, options) => withReauth(user, () => api(path, options)),
+      form: state.clockEvent,
+      courtsAbove: state.courtsAbove,
+      rerender: renderCase,
+      onRecorded: async (recorded, said) => {
+        // The answer is the case with its clocks; the ledger and the list come afresh.
+        await Promise.all([loadCases(), overdue.reload()]);
+        await pickCase(recorded.id);
+        const open = $('[data-testid=clock-event-open]') || $('[data-testid=case-clocks]');
+        if (open && open.tagName !== 'BUTTON') open.setAttribute('tabindex', '-1');
+        open?.focus();
+        announce(said);
+      },
+    }));
     return h('div', { class: 'clocks-block' }, parts);
   }
 
@@ -798,11 +826,13 @@ function main({ user }) {
     renderResult();
     renderSessions();
     glance.render();
+    overdue.render();
   });
 
   renderCase();
   renderBookCase();
   loadCases();
+  overdue.reload();
   loadSlots();
   loadRooms();
   loadSessions();
