@@ -78,6 +78,7 @@ pub async fn record_clock_event(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OverdueQuery {
     /// The court whose clocks are listed (default the caller's): a coordinator's own court; a
