@@ -201,7 +201,7 @@ run('clocks', async () => {
   await head.waitForSelector('[data-testid=ext-panel-error][data-code="extension_decided"]');
   await head.waitForSelector(other, { state: 'detached' });
   check('a request decided meanwhile is refused in words, and leaves the list',
-    (await text(head, '[data-testid=ext-panel-error] .alert-message')) === zh['error.extension_decided']
+    (await text(head, '[data-testid=ext-panel-error] .alert-message')) === zh['error.decide.extension_decided']
     && (await head.$('[data-testid=ext-none]')) !== null);
   await shot(head, '08-decided-meanwhile');
 

@@ -1380,6 +1380,8 @@ export default {
   'clocks.ext.refused': 'Refused: the extension of case {case} ({days} days).',
   'error.decide.forbidden': 'Only a person in charge (a supervisor account) decides on extensions.',
   'error.decide.forbidden.next': 'Ask the leadership of the case\'s court or a court above it.',
+  'error.decide.extension_decided': 'Another person in charge has already decided this extension.',
+  'error.decide.extension_decided.next': 'It has left the list of requests to decide; the decision is in the audit log.',
   'error.clockEvent.already_done': 'This step is already recorded.',
   'error.clockEvent.already_done.next': 'Reload the page to see the case\'s periods.',
   'calendar.admin.heading': 'National holiday schedule',

@@ -1380,6 +1380,8 @@ export default {
   'clocks.ext.refused': '已不批准：案件 {case} 的延期申请（{days} 天）。',
   'error.decide.forbidden': '只有法院负责人（领导账号）可以审批延期。',
   'error.decide.forbidden.next': '请交由本院或上级法院的负责人审批。',
+  'error.decide.extension_decided': '这项延期申请已由其他负责人审批过了。',
+  'error.decide.extension_decided.next': '它已从待审批列表中移除；审批结果记入了审计日志。',
   'error.clockEvent.already_done': '这个事项已经登记过了。',
   'error.clockEvent.already_done.next': '请刷新页面查看案件的期限。',
   'calendar.admin.heading': '法定节假日安排',

@@ -22,6 +22,7 @@ function main({ user }) {
 
   const call = (path, options) => withReauth(user, () => api(path, options));
   let calendar = null;
+  let calendarStatus = null;
 
   function fail(box, err, context = 'admin') {
     if (handleAuthError(err)) return;
@@ -43,7 +44,14 @@ function main({ user }) {
       // The national calendar's years (js/clocks-ui.js): loaded by the top court's admin only.
       if (!calendar) {
         const top = state.courts.find((c) => c.id === user.court?.id)?.parent_id == null;
-        calendar = mountCalendarAdmin($('#calendar-panel'), { call, canLoad: top, onChanged: renderCalendarWarnings });
+        calendar = mountCalendarAdmin($('#calendar-panel'), {
+          call,
+          canLoad: top,
+          onChanged: (status) => {
+            calendarStatus = status;
+            renderCalendarWarnings(status);
+          },
+        });
       }
       await calendar.reload();
     } catch (err) {
@@ -416,6 +424,7 @@ function main({ user }) {
     rerenderHeader();
     render();
     calendar?.render();
+    if (calendarStatus) renderCalendarWarnings(calendarStatus);
   });
   load();
 }
