@@ -209,6 +209,12 @@ run('clocks', async () => {
   await coord.click('[data-testid=overdue-refresh]');
   await coord.waitForSelector(row('handling'), { state: 'detached' });
   check('the coordinator\'s overdue list no longer has the case', true);
+  await coord.click(`[data-testid=case-item][data-case-number="${CASE}"]`);
+  await coord.waitForSelector('[data-testid=case-extension-decision][data-status="approved"]');
+  const decision = await text(coord, '[data-testid=case-extension-decision]');
+  check('the case shows who approved the extension and why, and no longer a pending request',
+    decision.includes('浙江高院 王院长') && decision.includes('同意延长30日，抓紧协调')
+    && (await coord.$('[data-testid=case-extension-pending]')) === null, decision);
 
   // English.
   await head.click('[data-testid=lang-switch]');

@@ -407,6 +407,31 @@ async fn an_extension_applies_only_once_approved(app: TestApp) {
     let now = case(&app, &coord, id).await;
     assert_eq!(now["clocks"]["handling_due"], "2026-10-29");
     assert_eq!(now["extension_days"], 30);
+    // The case keeps the request and its decision: who asked, who approved, when and why.
+    let history = app
+        .get_ok(&format!("/api/v1/cases/{id}/extensions"), &coord)
+        .await;
+    assert_eq!(
+        history,
+        json!([{"id": ext, "case_id": id, "days": 30, "reason": "涉及多方，需协调",
+                "requested_by": asked["requested_by"], "requested_by_name": "西湖法院 陈专干",
+                "requested_at": asked["requested_at"], "status": "approved",
+                "decided_by": decided["decided_by"], "decided_by_name": "浙江高院 王院长",
+                "decided_at": decided["decided_at"], "decision_note": "同意延期30日"}])
+    );
+    assert_eq!(
+        app.get_ok(&format!("/api/v1/cases/{id}/extensions"), &head)
+            .await,
+        history,
+        "the courts above read it too"
+    );
+    assert_error(
+        app.get(&format!("/api/v1/cases/{id}/extensions"), Some(&other))
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
     assert_error(
         app.post(&decision, Some(&head), &approve).await,
         409,

@@ -1378,6 +1378,8 @@ export default {
   'clocks.ext.refuseYes': 'Refuse',
   'clocks.ext.approved': 'Approved: the handling period of case {case} is extended by {days} days.',
   'clocks.ext.refused': 'Refused: the extension of case {case} ({days} days).',
+  'clocks.ext.decidedApproved': '{days} more days approved ({who}, {when}): {note}',
+  'clocks.ext.decidedRefused': '{days} more days refused ({who}, {when}): {note}. You may ask again.',
   'error.decide.forbidden': 'Only a person in charge (a supervisor account) decides on extensions.',
   'error.decide.forbidden.next': 'Ask the leadership of the case\'s court or a court above it.',
   'error.decide.extension_decided': 'Another person in charge has already decided this extension.',

@@ -1378,6 +1378,8 @@ export default {
   'clocks.ext.refuseYes': '确认不批准',
   'clocks.ext.approved': '已批准：案件 {case} 的办理期限延长 {days} 天。',
   'clocks.ext.refused': '已不批准：案件 {case} 的延期申请（{days} 天）。',
+  'clocks.ext.decidedApproved': '延长 {days} 天已获批准（{who}，{when}）：{note}',
+  'clocks.ext.decidedRefused': '延长 {days} 天的申请未获批准（{who}，{when}）：{note}。可以重新申请。',
   'error.decide.forbidden': '只有法院负责人（领导账号）可以审批延期。',
   'error.decide.forbidden.next': '请交由本院或上级法院的负责人审批。',
   'error.decide.extension_decided': '这项延期申请已由其他负责人审批过了。',

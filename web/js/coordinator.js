@@ -39,6 +39,8 @@ function main({ user }) {
     pendingExtension: {},
     // The form that records a clock's event on the case (js/clocks-ui.js).
     clockEvent: { open: false },
+    // Each case's extension requests and their decisions (GET /cases/{id}/extensions), by case id.
+    extensions: {},
   };
 
   const pageError = $('#page-error');
@@ -184,11 +186,15 @@ function main({ user }) {
     renderCase();
     renderBookCase();
     try {
-      const [detail, outcomes] = await Promise.all([
+      const [detail, outcomes, extensions] = await Promise.all([
         api(`/cases/${encodeURIComponent(id)}`),
         api(`/cases/${encodeURIComponent(id)}/outcomes`),
+        api(`/cases/${encodeURIComponent(id)}/extensions`),
       ]);
       state.caseDetail = detail;
+      // The server's record replaces what this page remembered asking for.
+      state.extensions[id] = extensions;
+      delete state.pendingExtension[id];
       if (state.caseId === id) {
         state.outcomes = outcomes;
         renderCase();
@@ -400,7 +406,15 @@ function main({ user }) {
           t('case.extension.done', { days: c.extension_days, reason: c.extension_reason || '' }))] : null),
     ];
     const answered = (k.all || []).some((x) => x.name === 'handling' && x.stopped);
-    const pending = state.pendingExtension[c.id];
+    // The latest request and its decision: who approved or refused it, when and why.
+    const latest = (state.extensions[c.id] || [])[0];
+    const pending = state.pendingExtension[c.id] || (latest?.status === 'pending' ? latest : null);
+    if (latest && latest.status !== 'pending') {
+      parts.push(h('p', { class: 'hint', 'data-testid': 'case-extension-decision', 'data-status': latest.status },
+        t(latest.status === 'approved' ? 'clocks.ext.decidedApproved' : 'clocks.ext.decidedRefused', {
+          days: latest.days, who: latest.decided_by_name || '—', when: formatDateTime(latest.decided_at), note: latest.decision_note || '',
+        })));
+    }
     if (pending) {
       parts.push(h('p', { class: 'notice', 'data-testid': 'case-extension-pending' },
         t('case.extension.pending', { days: pending.days, reason: pending.reason })));

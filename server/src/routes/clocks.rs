@@ -12,7 +12,7 @@ use crate::auth::Staff;
 use crate::domain::Role;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::store::clocks::{CaseEvent, ExtensionRow};
+use crate::store::clocks::{CaseEvent, ExtensionRecord, ExtensionRow};
 use crate::store::schedule::{CalendarEntry, CalendarYear, PublishReport};
 
 #[derive(Deserialize, ToSchema)]
@@ -104,6 +104,26 @@ pub async fn overdue_clocks(
     q: web::Query<OverdueQuery>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(clocks::overdue_for(&state, &staff, q.court_id).await?))
+}
+
+/// A case's extension requests and their decisions, newest first: who asked, who decided, when
+/// and why (审批意见). For whoever may read the case.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{id}/extensions",
+    params(("id" = i64, Path, description = "case id")),
+    responses((status = 200, body = [ExtensionRecord]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])),
+    tag = "cases"
+)]
+#[get("/cases/{id}/extensions")]
+pub async fn case_extensions(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let case = crate::app::ledger::readable_case(&state.store, &staff, *id).await?;
+    Ok(HttpResponse::Ok().json(state.store.extensions(case.id).await?))
 }
 
 /// Extension requests waiting for the caller's decision: those of its court's cases and of the

@@ -86,6 +86,26 @@ pub struct ExtensionRow {
     pub decision_note: Option<String>,
 }
 
+/// An extension request of a case, its decision, and the names of who asked and who decided.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct ExtensionRecord {
+    pub id: i64,
+    pub case_id: i64,
+    pub days: i32,
+    pub reason: String,
+    /// Null for an extension recorded before approvals existed (migration 0017).
+    pub requested_by: Option<i64>,
+    pub requested_by_name: Option<String>,
+    pub requested_at: DateTime<Utc>,
+    /// `pending`, `approved` or `refused`.
+    pub status: String,
+    pub decided_by: Option<i64>,
+    pub decided_by_name: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// The person in charge's note (审批意见).
+    pub decision_note: Option<String>,
+}
+
 /// A pending extension request with its case, court and requester (a person in charge's list).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PendingExtensionRow {
@@ -175,12 +195,13 @@ impl Store {
         Ok(())
     }
 
-    /// The extension requests of a case, newest first.
-    pub async fn extensions(&self, case_id: i64) -> Result<Vec<ExtensionRow>, StoreError> {
-        let sql = format!(
-            "SELECT {EXTENSION_COLUMNS} FROM case_extensions WHERE case_id = $1 ORDER BY id DESC"
-        );
-        Ok(on_pool!(self, |p| sqlx::query_as(&sql)
+    /// The extension requests of a case with who asked and who decided, newest first.
+    pub async fn extensions(&self, case_id: i64) -> Result<Vec<ExtensionRecord>, StoreError> {
+        let sql = "SELECT e.id, e.case_id, e.days, e.reason, e.requested_by, r.display_name AS requested_by_name, \
+                   e.requested_at, e.status, e.decided_by, d.display_name AS decided_by_name, e.decided_at, \
+                   e.decision_note FROM case_extensions e LEFT JOIN users r ON r.id = e.requested_by \
+                   LEFT JOIN users d ON d.id = e.decided_by WHERE e.case_id = $1 ORDER BY e.id DESC";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
             .bind(case_id)
             .fetch_all(p)
             .await)?)
