@@ -184,6 +184,30 @@ async fn run_node(
     }
 }
 
+/// Clocks, the calendar and extensions on the pages (docs/clocks.md): a bad calendar file named
+/// by its lines, an unloaded year allowed after a confirmation, the example file loaded; a clock
+/// event recorded from the case; an extension asked for by the coordinator and approved by the
+/// supervisor above; the overdue lists change. On a fixed clock: Tuesday 1 December 2026, 10:00
+/// in Beijing, a month before the unloaded 2027 (the pages get the same instant).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clocks() {
+    if !tools_present("clocks", true) {
+        return;
+    }
+    let _place = browser_place().await;
+    const NOW: &str = "2026-12-01T02:00:00Z";
+    let app = TestApp::spawn_on_date(common::Backend::Sqlite, NOW.parse().expect("an instant"))
+        .await
+        .expect("SQLite is always there");
+    run_script_with(
+        "clocks.mjs",
+        Some(&app),
+        Duration::from_secs(120),
+        &[("COURTLINK_NOW", NOW)],
+    )
+    .await;
+}
+
 /// Coordinator books with the keyboard; officer and petitioner join; the officer admits the
 /// petitioner; video decoded both ways; chat both ways; the officer's token is refreshed; the
 /// end with an outcome reaches the petitioner; the ledger counts the reception as local.

@@ -146,9 +146,11 @@ async fn a_decided_rereview_is_no_longer_overdue(app: TestApp) {
     assert_eq!(open["clocks"]["next_due"], "2026-11-19");
     assert_eq!(open["clocks"]["overdue"], true);
     let overdue = app.get_ok("/api/v1/clocks/overdue", &coord).await;
+    let xihu = court_id(&app, "杭州市西湖区人民法院").await;
     assert_eq!(
         overdue,
-        json!([{"case_id": id, "case_number": c[2]["case_number"], "clock": "rereview",
+        json!([{"case_id": id, "case_number": c[2]["case_number"], "court_id": xihu,
+                "court_name": "杭州市西湖区人民法院", "clock": "rereview",
                 "due": "2026-11-19", "days_overdue": 1, "provisional": false}])
     );
 
@@ -363,9 +365,17 @@ async fn an_extension_applies_only_once_approved(app: TestApp) {
     .await;
 
     let head = app.login("zj.supervisor").await;
+    // What the person in charge decides on: the case, its court, who asked, and where the
+    // handling clock stands now and would stand approved.
+    let pending = app.get_ok("/api/v1/extensions", &head).await;
     assert_eq!(
-        app.get_ok("/api/v1/extensions", &head).await[0]["id"],
-        json!(ext)
+        pending,
+        json!([{"id": ext, "case_id": id, "case_number": c[2]["case_number"],
+                "court_id": court_id(&app, "杭州市西湖区人民法院").await,
+                "court_name": "杭州市西湖区人民法院", "days": 30, "reason": "涉及多方，需协调",
+                "requested_by": asked["requested_by"], "requested_by_name": "西湖法院 陈专干",
+                "requested_at": pending[0]["requested_at"], "handling_due": "2026-09-29",
+                "due_if_approved": "2026-10-29", "provisional": false}])
     );
     assert_error(
         app.post(
@@ -397,6 +407,31 @@ async fn an_extension_applies_only_once_approved(app: TestApp) {
     let now = case(&app, &coord, id).await;
     assert_eq!(now["clocks"]["handling_due"], "2026-10-29");
     assert_eq!(now["extension_days"], 30);
+    // The case keeps the request and its decision: who asked, who approved, when and why.
+    let history = app
+        .get_ok(&format!("/api/v1/cases/{id}/extensions"), &coord)
+        .await;
+    assert_eq!(
+        history,
+        json!([{"id": ext, "case_id": id, "days": 30, "reason": "涉及多方，需协调",
+                "requested_by": asked["requested_by"], "requested_by_name": "西湖法院 陈专干",
+                "requested_at": asked["requested_at"], "status": "approved",
+                "decided_by": decided["decided_by"], "decided_by_name": "浙江高院 王院长",
+                "decided_at": decided["decided_at"], "decision_note": "同意延期30日"}])
+    );
+    assert_eq!(
+        app.get_ok(&format!("/api/v1/cases/{id}/extensions"), &head)
+            .await,
+        history,
+        "the courts above read it too"
+    );
+    assert_error(
+        app.get(&format!("/api/v1/cases/{id}/extensions"), Some(&other))
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
     assert_error(
         app.post(&decision, Some(&head), &approve).await,
         409,
@@ -451,6 +486,200 @@ on_both_backends_at!(
     extension_refusal,
     a_refused_extension_moves_nothing,
     "2026-09-02T02:00:00Z"
+);
+
+// --- acceptance, and the overdue list of a court and its branch ---------------------------------
+
+/// A valid identity number (GB 11643 check digit) for a made-up person `n`.
+fn id_number(n: u32) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let body = format!("33010619790707{:03}", n % 1000);
+    let sum: u32 = body
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char)
+}
+
+/// Opens case number `n` at the coordinator's court, received on `received` (an instant): its id.
+async fn opened(app: &TestApp, coord: &str, n: u32, received: &str) -> i64 {
+    let number = format!("（2026）浙0106信{n}号");
+    let res = app
+        .post(
+            "/api/v1/cases",
+            Some(coord),
+            &json!({"case_number": number, "petitioner_name": "周七", "petitioner_id_number": id_number(n),
+                    "matter": "要求支付拖欠的工程款。", "subject": "工程款执行", "channel": "letter",
+                    "case_class": "petition", "received_at": received}),
+        )
+        .await;
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_i64().unwrap()
+}
+
+/// A case opened through the API has no acceptance until one is recorded: `accepted` is a
+/// clock event like the others. It stops the acceptance clock (which leaves the overdue list)
+/// and starts the handling clock, which is what an extension extends.
+async fn acceptance_is_recorded_on_the_case(app: TestApp) {
+    let coord = app.login("xihu.coord").await;
+    // Received on 12 September 2026: acceptance due 15 days later, 27 September (中秋节, a
+    // holiday, so the 28th), long past on 1 December.
+    let id = opened(&app, &coord, 301, "2026-09-12T02:00:00Z").await;
+    let overdue = app.get_ok("/api/v1/clocks/overdue", &coord).await;
+    assert_eq!(
+        overdue
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["case_id"] == id)
+            .map(|o| o["clock"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["acceptance"],
+        "{overdue}"
+    );
+    for (body, status, code) in [
+        (
+            json!({"event": "accepted", "on": "2026-09-11"}),
+            422,
+            "clock_event_out_of_order",
+        ),
+        (
+            json!({"event": "accepted", "on": "2026-12-02"}),
+            422,
+            "clock_event_in_future",
+        ),
+    ] {
+        assert_error(event(&app, &coord, id, body).await, status, code).await;
+    }
+    let accepted = recorded(&app, &coord, id, "accepted", "2026-09-20").await;
+    assert_eq!(
+        (&accepted["accepted_on"], &accepted["status"]),
+        (&json!("2026-09-20"), &json!("accepted"))
+    );
+    // 20 September + 60 days = Thursday 19 November: overdue by 12 days.
+    assert_eq!(accepted["clocks"]["handling_due"], "2026-11-19");
+    assert_eq!(accepted["clocks"]["overdue"], true);
+    let overdue = app.get_ok("/api/v1/clocks/overdue", &coord).await;
+    let mine: Vec<&Value> = overdue
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["case_id"] == id)
+        .collect();
+    assert_eq!(mine.len(), 1, "{overdue}");
+    assert_eq!(
+        (&mine[0]["clock"], &mine[0]["days_overdue"]),
+        (&json!("handling"), &json!(12))
+    );
+    assert_error(
+        event(
+            &app,
+            &coord,
+            id,
+            json!({"event": "accepted", "on": "2026-09-21"}),
+        )
+        .await,
+        409,
+        "already_done",
+    )
+    .await;
+    // Now the handling period can be extended: the request is accepted for approval.
+    let res = app
+        .post(
+            &format!("/api/v1/cases/{id}/extension"),
+            Some(&coord),
+            &json!({"days": 30, "reason": "需协调"}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+
+    // An answered case is past acceptance: recording it then is out of order.
+    let other = opened(&app, &coord, 302, "2026-11-02T02:00:00Z").await;
+    recorded(&app, &coord, other, "answered", "2026-11-10").await;
+    assert_error(
+        event(
+            &app,
+            &coord,
+            other,
+            json!({"event": "accepted", "on": "2026-11-05"}),
+        )
+        .await,
+        422,
+        "clock_event_out_of_order",
+    )
+    .await;
+}
+on_both_backends_at!(
+    acceptance_event,
+    acceptance_is_recorded_on_the_case,
+    "2026-12-01T02:00:00Z"
+);
+
+/// A supervisor reads the overdue clocks of its court and its branch (each row naming its
+/// court), or of one court below with that court's branch; a coordinator only its own court's;
+/// nobody a court outside their reach.
+async fn a_supervisor_reads_the_overdue_clocks_of_its_branch(app: TestApp) {
+    let coord = app.login("xihu.coord").await;
+    let id = opened(&app, &coord, 303, "2026-09-12T02:00:00Z").await;
+    let xihu = court_id(&app, "杭州市西湖区人民法院").await;
+    let shangcheng = court_id(&app, "杭州市上城区人民法院").await;
+    let mid = court_id(&app, "杭州市中级人民法院").await;
+    let spc = court_id(&app, "最高人民法院").await;
+    let head = app.login("zj.supervisor").await;
+    let of = |token: &str, q: &str| {
+        let (app, token) = (&app, token.to_owned());
+        let path = format!("/api/v1/clocks/overdue{q}");
+        async move { app.get(&path, Some(&token)).await }
+    };
+    let ids = |v: &Value| -> Vec<(i64, String)> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                (
+                    o["case_id"].as_i64().unwrap(),
+                    o["court_name"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let expected = vec![(id, "杭州市西湖区人民法院".to_owned())];
+    for q in [
+        String::new(),
+        format!("?court_id={mid}"),
+        format!("?court_id={xihu}"),
+    ] {
+        let res = of(&head, &q).await;
+        assert_eq!(res.status(), 200, "{q}");
+        assert_eq!(ids(&res.json().await.unwrap()), expected, "{q}");
+    }
+    let res = of(&head, &format!("?court_id={shangcheng}")).await;
+    assert_eq!(ids(&res.json().await.unwrap()), vec![]);
+    assert_error(
+        of(&head, &format!("?court_id={spc}")).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_error(of(&head, "?court_id=999999").await, 422, "invalid_input").await;
+    assert_error(
+        of(&coord, &format!("?court_id={shangcheng}")).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let res = of(&coord, &format!("?court_id={xihu}")).await;
+    assert_eq!(ids(&res.json().await.unwrap()), expected);
+    let officer = app.login("zj.officer").await;
+    assert_error(of(&officer, "").await, 403, "forbidden").await;
+}
+on_both_backends_at!(
+    overdue_branch,
+    a_supervisor_reads_the_overdue_clocks_of_its_branch,
+    "2026-12-01T02:00:00Z"
 );
 
 // --- the calendar's years ------------------------------------------------------------------------
@@ -562,8 +791,17 @@ async fn an_unloaded_year_is_warned_about_and_takes_no_slots(app: TestApp) {
         .unwrap();
     assert_error(res, 422, "invalid_input").await;
 
-    // The example file loads (a test of the format; it is not 2027's real schedule).
-    let res = put_file(2027, include_str!("../../config/calendar/2027.example.csv")).await;
+    // The example file loads (a test of the format; it is not 2027's real schedule), sent as a
+    // browser sends a file it does not type (the admin page's upload).
+    let res = app
+        .client
+        .put(app.url("/api/v1/calendar/2027/file"))
+        .bearer_auth(&admin)
+        .header("Content-Type", "application/octet-stream")
+        .body(include_str!("../../config/calendar/2027.example.csv"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     assert_eq!(
         app.get_ok("/api/v1/calendar", &admin).await["warnings"],

@@ -3,6 +3,7 @@
 import { t, tEnum, onLangChange, formatDateTime } from './i18n.js';
 import { api, ApiError } from './api.js';
 import { $, h, startPage, requireStaff, staffHeader, showError, showMessage, clearError, handleAuthError, announce, withReauth } from './ui.js';
+import { mountCalendarAdmin } from './clocks-ui.js';
 
 /** The shortest password the server accepts (routes/admin.rs MIN_PASSWORD_CHARS). */
 export const MIN_PASSWORD_CHARS = 10;
@@ -20,6 +21,8 @@ function main({ user }) {
   const notice = $('#notice');
 
   const call = (path, options) => withReauth(user, () => api(path, options));
+  let calendar = null;
+  let calendarStatus = null;
 
   function fail(box, err, context = 'admin') {
     if (handleAuthError(err)) return;
@@ -38,7 +41,19 @@ function main({ user }) {
       state.courts = courts;
       state.users = users;
       render();
-      renderCalendarWarnings(await call('/calendar').catch(() => ({ warnings: [] })));
+      // The national calendar's years (js/clocks-ui.js): loaded by the top court's admin only.
+      if (!calendar) {
+        const top = state.courts.find((c) => c.id === user.court?.id)?.parent_id == null;
+        calendar = mountCalendarAdmin($('#calendar-panel'), {
+          call,
+          canLoad: top,
+          onChanged: (status) => {
+            calendarStatus = status;
+            renderCalendarWarnings(status);
+          },
+        });
+      }
+      await calendar.reload();
     } catch (err) {
       fail(pageError, err);
     }
@@ -408,6 +423,8 @@ function main({ user }) {
   onLangChange(() => {
     rerenderHeader();
     render();
+    calendar?.render();
+    if (calendarStatus) renderCalendarWarnings(calendarStatus);
   });
   load();
 }

@@ -9,6 +9,7 @@ import { mountNotifications } from './notifications.js';
 import { openCaseForm, contactForm, classForm, importForm } from './ledger-coord.js';
 import { attachmentsBlock } from './casefile.js';
 import { contactsLines } from './directory.js';
+import { mountOverdue, clockEventBlock } from './clocks-ui.js';
 
 const auth = requireStaff(['coordinator']);
 if (auth) main(auth);
@@ -38,9 +39,22 @@ function main({ user }) {
     courtsAbove: [],
     // Extension requests sent from this page, by case id: pending until a person in charge decides.
     pendingExtension: {},
+    // The form that records a clock's event on the case (js/clocks-ui.js).
+    clockEvent: { open: false },
+    // Each case's extension requests and their decisions (GET /cases/{id}/extensions), by case id.
+    extensions: {},
   };
 
   const pageError = $('#page-error');
+  // The court's overdue clocks (js/clocks-ui.js): a case on it opens with the keyboard.
+  const overdue = mountOverdue($('#overdue-panel'), {
+    call: (path, options) => withReauth(user, () => api(path, options)),
+    onPickCase: (id) => {
+      pickCase(id);
+      $('#case-panel').scrollIntoView({ block: 'start' });
+      document.querySelector(`.case-item[data-case-id="${id}"]`)?.focus();
+    },
+  });
   // The calendar booking and applications (js/schedule-coord.js) and the in-app notifications.
   const schedule = mountCoordinatorSchedule($('#schedule-panel'), { user, onBooked: () => loadSessions() });
   mountNotifications($('#notif-host'), { onChange: () => schedule.reload() });
@@ -161,6 +175,7 @@ function main({ user }) {
     const hadFocus = document.activeElement?.classList.contains('case-item');
     if (state.caseId !== id) {
       state.extension = { open: false, days: '', reason: '' };
+      state.clockEvent = { open: false };
       state.contact = null;
       state.classing = false;
       state.outcomes = [];
@@ -173,11 +188,15 @@ function main({ user }) {
     renderCase();
     renderBookCase();
     try {
-      const [detail, outcomes] = await Promise.all([
+      const [detail, outcomes, extensions] = await Promise.all([
         api(`/cases/${encodeURIComponent(id)}`),
         api(`/cases/${encodeURIComponent(id)}/outcomes`),
+        api(`/cases/${encodeURIComponent(id)}/extensions`),
       ]);
       state.caseDetail = detail;
+      // The server's record replaces what this page remembered asking for.
+      state.extensions[id] = extensions;
+      delete state.pendingExtension[id];
       if (state.caseId === id) {
         state.outcomes = outcomes;
         renderCase();
@@ -390,12 +409,35 @@ function main({ user }) {
           t('case.extension.done', { days: c.extension_days, reason: c.extension_reason || '' }))] : null),
     ];
     const answered = (k.all || []).some((x) => x.name === 'handling' && x.stopped);
-    const pending = state.pendingExtension[c.id];
+    // The latest request and its decision: who approved or refused it, when and why.
+    const latest = (state.extensions[c.id] || [])[0];
+    const pending = state.pendingExtension[c.id] || (latest?.status === 'pending' ? latest : null);
+    if (latest && latest.status !== 'pending') {
+      parts.push(h('p', { class: 'hint', 'data-testid': 'case-extension-decision', 'data-status': latest.status },
+        t(latest.status === 'approved' ? 'clocks.ext.decidedApproved' : 'clocks.ext.decidedRefused', {
+          days: latest.days, who: latest.decided_by_name || '—', when: formatDateTime(latest.decided_at), note: latest.decision_note || '',
+        })));
+    }
     if (pending) {
       parts.push(h('p', { class: 'notice', 'data-testid': 'case-extension-pending' },
         t('case.extension.pending', { days: pending.days, reason: pending.reason })));
     } else if (c.accepted_on && !extended && !answered) parts.push(extensionForm(c));
     else if (!c.accepted_on) parts.push(h('p', { class: 'hint' }, t('case.extension.notAccepted')));
+    parts.push(clockEventBlock(c, {
+      call: (path, options) => withReauth(user, () => api(path, options)),
+      form: state.clockEvent,
+      courtsAbove: state.courtsAbove,
+      rerender: renderCase,
+      onRecorded: async (recorded, said) => {
+        // The answer is the case with its clocks; the ledger and the list come afresh.
+        await Promise.all([loadCases(), overdue.reload()]);
+        await pickCase(recorded.id);
+        const open = $('[data-testid=clock-event-open]') || $('[data-testid=case-clocks]');
+        if (open && open.tagName !== 'BUTTON') open.setAttribute('tabindex', '-1');
+        open?.focus();
+        announce(said);
+      },
+    }));
     return h('div', { class: 'clocks-block' }, parts);
   }
 
@@ -812,11 +854,13 @@ function main({ user }) {
     renderResult();
     renderSessions();
     glance.render();
+    overdue.render();
   });
 
   renderCase();
   renderBookCase();
   loadCases();
+  overdue.reload();
   loadSlots();
   loadRooms();
   loadSessions();

@@ -6,6 +6,7 @@ import { api, ApiError, staffSession } from './api.js';
 import { $, h, startPage, requireStaff, staffHeader, showError, clearError, handleAuthError, announce, withReauth } from './ui.js';
 import { renderTimeline } from './sessions.js';
 import { barChart, groupedBars } from './charts.js';
+import { mountOverdue, mountExtensionApprovals } from './clocks-ui.js';
 
 const STATUSES = ['scheduled', 'waiting', 'live', 'interrupted', 'ended', 'no_show', 'cancelled'];
 const OUTCOMES = ['explained_law', 'into_procedure', 'review_filed', 'not_within_scope', 'no_longer_accepted', 'concluded', 'judicial_aid', 'assign', 'supervise', 'reception_stopped', 'withdrawn'];
@@ -78,6 +79,16 @@ function main({ user }) {
     showError(box, err, 'records');
   }
 
+  // ---- a supervisor's clocks: extensions to approve (负责人批准) and the overdue list of its
+  // court and branch (js/clocks-ui.js); an officer has neither.
+  let overdue = null;
+  let approvals = null;
+  if (user.role === 'supervisor') {
+    for (const id of ['#extensions-panel', '#clocks-panel', '#extensions-link', '#clocks-link']) $(id).hidden = false;
+    overdue = mountOverdue($('#clocks-panel'), { call, branch: true, courts: () => state.courts });
+    approvals = mountExtensionApprovals($('#extensions-panel'), { call, onDecided: () => overdue.reload() });
+  }
+
   // ---- filters ----
   function fillCourts() {
     for (const select of [$('#stats-court'), $('#log-court')]) {
@@ -85,6 +96,7 @@ function main({ user }) {
       select.replaceChildren(...state.courts.map((c) => h('option', { value: c.id }, c.name)));
       if (state.courts.some((c) => String(c.id) === before)) select.value = before;
     }
+    overdue?.render();
   }
 
   function fillChoices() {
@@ -364,9 +376,13 @@ function main({ user }) {
     renderStats();
     renderLog();
     renderTimelinePanel();
+    overdue?.render();
+    approvals?.render();
   });
 
   fillCourts();
   fillChoices();
   loadStats().then(() => loadLog());
+  approvals?.reload();
+  overdue?.reload();
 }

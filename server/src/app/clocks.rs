@@ -3,7 +3,7 @@
 //! overdue clocks. The rule for counting a period is `app/clock.rs`; docs/clocks.md says what
 //! each clock is.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -165,6 +165,7 @@ pub async fn record_event(
         ));
     }
     let day_of = |e: CaseEvent| match e {
+        CaseEvent::Accepted => case.accepted_on.as_deref(),
         CaseEvent::Answered => case.answered_on.as_deref(),
         CaseEvent::ReviewRequested => case.review_requested_on.as_deref(),
         CaseEvent::ReviewDecided => case.review_decided_on.as_deref(),
@@ -181,6 +182,17 @@ pub async fn record_event(
                 ));
             }
         },
+        // Acceptance follows the petition's receipt and comes before the written answer (an
+        // answer recorded without it has already stopped the acceptance clock).
+        None if event == CaseEvent::Accepted => {
+            if case.answered_on.is_some() {
+                return Err(refuse(
+                    "clock_event_out_of_order",
+                    "accepted comes before answered: this case is already answered",
+                ));
+            }
+            case.received_on.as_deref()
+        }
         None => case.accepted_on.as_deref(),
     };
     if before.is_some_and(|b| on < b) {
@@ -219,11 +231,14 @@ pub async fn record_event(
     }
 }
 
-/// An open clock of the court's whose due day has passed.
+/// An open clock of a court's whose due day has passed.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OverdueClock {
     pub case_id: i64,
     pub case_number: String,
+    /// The case's court (the one that owes the clock).
+    pub court_id: i64,
+    pub court_name: String,
     /// `acceptance`, `handling`, `review` or `rereview`.
     pub clock: &'static str,
     /// `YYYY-MM-DD`.
@@ -233,13 +248,75 @@ pub struct OverdueClock {
     pub provisional: bool,
 }
 
-/// The overdue clocks of a court's cases: open clocks only, a stopped clock never is.
+/// Which courts' clocks `staff` reads for `court` (default its own): a coordinator its own
+/// court's; a supervisor the court it names, its own or one below, and every court below that.
+/// Returns the court and whether its branch is included.
+async fn overdue_scope(
+    state: &AppState,
+    staff: &Staff,
+    court: Option<i64>,
+) -> Result<(i64, bool), ApiError> {
+    staff.require(&[Role::Coordinator, Role::Supervisor])?;
+    let court = court.unwrap_or(staff.court_id);
+    let branch = staff.role == Role::Supervisor;
+    if court == staff.court_id {
+        return Ok((court, branch));
+    }
+    if state.store.find_court(court).await?.is_none() {
+        return Err(ApiError::invalid(format!(
+            "court_id: no court has id {court}"
+        )));
+    }
+    if !branch || !state.store.court_within(court, staff.court_id).await? {
+        return Err(ApiError::Forbidden(
+            "that court is outside your court's scope",
+        ));
+    }
+    Ok((court, true))
+}
+
+/// The overdue clocks that `staff` asks for (GET /clocks/overdue): those of a court's cases, and
+/// of its branch for a supervisor (see `overdue_scope`).
+pub async fn overdue_for(
+    state: &AppState,
+    staff: &Staff,
+    court: Option<i64>,
+) -> Result<Vec<OverdueClock>, ApiError> {
+    let (court, branch) = overdue_scope(state, staff, court).await?;
+    overdue_under(state, court, branch).await
+}
+
+/// The overdue clocks of one court's own cases (the monthly report lists them court by court).
 pub async fn overdue(state: &AppState, court_id: i64) -> Result<Vec<OverdueClock>, ApiError> {
+    overdue_under(state, court_id, false).await
+}
+
+/// The overdue clocks of a court's cases, and of its branch with `branch`: open clocks only, a
+/// stopped clock never is. Oldest due day first.
+async fn overdue_under(
+    state: &AppState,
+    court: i64,
+    branch: bool,
+) -> Result<Vec<OverdueClock>, ApiError> {
     let calendar = calendar(state).await?;
     let today = state.clock.today();
     let mut out = Vec::new();
-    for case in state.store.cases_of_court(court_id).await? {
-        for c in of_case(&case, &calendar, today).all {
+    for case in state.store.case_clocks_under(court, branch).await? {
+        let clocks = Clocks::of(
+            &CaseDates {
+                received: case.received_on.as_deref(),
+                accepted: case.accepted_on.as_deref(),
+                extension_days: case.extension_days,
+                answered: case.answered_on.as_deref(),
+                review_requested: case.review_requested_on.as_deref(),
+                review_decided: case.review_decided_on.as_deref(),
+                rereview_requested: case.rereview_requested_on.as_deref(),
+                rereview_decided: case.rereview_decided_on.as_deref(),
+            },
+            &calendar,
+            today,
+        );
+        for c in clocks.all {
             if !c.overdue {
                 continue;
             }
@@ -247,6 +324,8 @@ pub async fn overdue(state: &AppState, court_id: i64) -> Result<Vec<OverdueClock
             out.push(OverdueClock {
                 case_id: case.id,
                 case_number: case.case_number.clone(),
+                court_id: case.court_id,
+                court_name: case.court_name.clone(),
                 clock: c.name,
                 due: c.due,
                 days_overdue: (today - due).num_days(),
@@ -256,4 +335,80 @@ pub async fn overdue(state: &AppState, court_id: i64) -> Result<Vec<OverdueClock
     }
     out.sort_by(|a, b| a.due.cmp(&b.due).then(a.case_id.cmp(&b.case_id)));
     Ok(out)
+}
+
+/// A pending extension request as a person in charge decides it: the case, its court, who
+/// asked, and the handling clock's day now and if approved.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PendingExtension {
+    pub id: i64,
+    pub case_id: i64,
+    pub case_number: String,
+    pub court_id: i64,
+    pub court_name: String,
+    pub days: i32,
+    pub reason: String,
+    /// Null for an extension recorded before approvals existed (migration 0017).
+    pub requested_by: Option<i64>,
+    pub requested_by_name: Option<String>,
+    pub requested_at: DateTime<Utc>,
+    /// The handling clock's last day now (`YYYY-MM-DD`), and with the extension approved.
+    pub handling_due: Option<String>,
+    pub due_if_approved: Option<String>,
+    /// Either day rests on a year whose calendar is not loaded.
+    pub provisional: bool,
+}
+
+/// The extension requests waiting for a supervisor: those of its court's cases and of the
+/// courts below it.
+pub async fn pending_extensions(
+    state: &AppState,
+    staff: &Staff,
+) -> Result<Vec<PendingExtension>, ApiError> {
+    staff.require(&[Role::Supervisor])?;
+    let calendar = calendar(state).await?;
+    let today = state.clock.today();
+    let handling = |accepted: Option<&str>, extension_days: i32| {
+        let clocks = Clocks::of(
+            &CaseDates {
+                received: None,
+                accepted,
+                extension_days,
+                answered: None,
+                review_requested: None,
+                review_decided: None,
+                rereview_requested: None,
+                rereview_decided: None,
+            },
+            &calendar,
+            today,
+        );
+        let provisional = clocks.provisional;
+        (clocks.handling_due, provisional)
+    };
+    Ok(state
+        .store
+        .pending_extensions_under(staff.court_id)
+        .await?
+        .into_iter()
+        .map(|e| {
+            let (now, p1) = handling(e.accepted_on.as_deref(), 0);
+            let (then, p2) = handling(e.accepted_on.as_deref(), e.days);
+            PendingExtension {
+                id: e.id,
+                case_id: e.case_id,
+                case_number: e.case_number,
+                court_id: e.court_id,
+                court_name: e.court_name,
+                days: e.days,
+                reason: e.reason,
+                requested_by: e.requested_by,
+                requested_by_name: e.requested_by_name,
+                requested_at: e.requested_at,
+                handling_due: now,
+                due_if_approved: then,
+                provisional: p1 || p2,
+            }
+        })
+        .collect())
 }

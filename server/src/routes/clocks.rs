@@ -4,21 +4,21 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::calendar::{self, CalendarWarning, RowError};
-use crate::app::clocks::{self, OverdueClock};
+use crate::app::clocks::{self, OverdueClock, PendingExtension};
 use crate::auth::Staff;
 use crate::domain::Role;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::store::clocks::{CaseEvent, ExtensionRow};
+use crate::store::clocks::{CaseEvent, ExtensionRecord, ExtensionRow};
 use crate::store::schedule::{CalendarEntry, CalendarYear, PublishReport};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClockEventRequest {
-    /// `answered` (the written answer, 书面答复), `review_requested`, `review_decided`,
+    /// `accepted` (受理), `answered` (the written answer, 书面答复), `review_requested`, `review_decided`,
     /// `rereview_requested` or `rereview_decided`.
     pub event: String,
     /// `YYYY-MM-DD` (Beijing), the day it happened: not in the future, not before the event it
@@ -57,7 +57,7 @@ pub async fn record_clock_event(
     let case = crate::app::ledger::writable_case(&state.store, &staff, *id).await?;
     let event = CaseEvent::parse(&body.event).ok_or_else(|| {
         ApiError::invalid(
-            "event: answered, review_requested, review_decided, rereview_requested or rereview_decided",
+            "event: accepted, answered, review_requested, review_decided, rereview_requested or rereview_decided",
         )
     })?;
     clocks::record_event(
@@ -77,12 +77,23 @@ pub async fn record_clock_event(
     )))
 }
 
-/// The open clocks of the coordinator's court whose due day has passed; a stopped clock (a
-/// decided review, an answered case) is never listed.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct OverdueQuery {
+    /// The court whose clocks are listed (default the caller's): a coordinator's own court; a
+    /// supervisor's court or one below it, always with the courts below it.
+    pub court_id: Option<i64>,
+}
+
+/// The open clocks whose due day has passed: a coordinator's court's, or a supervisor's court
+/// and its branch (the courts below). A stopped clock (a decided review, an answered case) is
+/// never listed.
 #[utoipa::path(
     get,
     path = "/api/v1/clocks/overdue",
-    responses((status = 200, body = [OverdueClock]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    params(OverdueQuery),
+    responses((status = 200, body = [OverdueClock]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])),
     tag = "cases"
 )]
@@ -90,9 +101,29 @@ pub async fn record_clock_event(
 pub async fn overdue_clocks(
     state: web::Data<AppState>,
     staff: Staff,
+    q: web::Query<OverdueQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    staff.require(&[Role::Coordinator, Role::Supervisor])?;
-    Ok(HttpResponse::Ok().json(clocks::overdue(&state, staff.court_id).await?))
+    Ok(HttpResponse::Ok().json(clocks::overdue_for(&state, &staff, q.court_id).await?))
+}
+
+/// A case's extension requests and their decisions, newest first: who asked, who decided, when
+/// and why (审批意见). For whoever may read the case.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{id}/extensions",
+    params(("id" = i64, Path, description = "case id")),
+    responses((status = 200, body = [ExtensionRecord]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])),
+    tag = "cases"
+)]
+#[get("/cases/{id}/extensions")]
+pub async fn case_extensions(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let case = crate::app::ledger::readable_case(&state.store, &staff, *id).await?;
+    Ok(HttpResponse::Ok().json(state.store.extensions(case.id).await?))
 }
 
 /// Extension requests waiting for the caller's decision: those of its court's cases and of the
@@ -100,7 +131,7 @@ pub async fn overdue_clocks(
 #[utoipa::path(
     get,
     path = "/api/v1/extensions",
-    responses((status = 200, body = [ExtensionRow]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 200, body = [PendingExtension]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])),
     tag = "cases"
 )]
@@ -109,8 +140,7 @@ pub async fn pending_extensions(
     state: web::Data<AppState>,
     staff: Staff,
 ) -> Result<HttpResponse, ApiError> {
-    staff.require(&[Role::Supervisor])?;
-    Ok(HttpResponse::Ok().json(state.store.pending_extensions_under(staff.court_id).await?))
+    Ok(HttpResponse::Ok().json(clocks::pending_extensions(&state, &staff).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -250,7 +280,7 @@ pub async fn load_year(
     put,
     path = "/api/v1/calendar/{year}/file",
     params(("year" = i32, Path, description = "year")),
-    request_body(content = String, content_type = "text/csv"),
+    request_body(content = String, content_type = "text/csv", description = "the file; `application/octet-stream` is read the same way"),
     responses(
         (status = 200, body = PublishReport),
         (status = 401, body = ErrorBody),
@@ -274,9 +304,11 @@ pub async fn put_calendar_file(
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/csv"));
+        .is_some_and(|v| v.starts_with("text/csv") || v.starts_with("application/octet-stream"));
     if !is_csv {
-        return Err(ApiError::invalid("send the file as text/csv"));
+        return Err(ApiError::invalid(
+            "send the file as text/csv (or application/octet-stream, as a browser sends a file)",
+        ));
     }
     let Ok(text) = std::str::from_utf8(&body) else {
         return Ok(refusal(vec![RowError {

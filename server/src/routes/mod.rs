@@ -59,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(clocks::calendar_status)
                 .service(clocks::put_calendar_file)
                 .service(clocks::allow_unloaded)
+                .service(clocks::case_extensions)
                 .service(bookings::open_slots)
                 .service(bookings::create_booking)
                 .service(bookings::reissue_join_code)

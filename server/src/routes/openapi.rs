@@ -40,6 +40,7 @@ use crate::error::ErrorBody;
         super::clocks::calendar_status,
         super::clocks::put_calendar_file,
         super::clocks::allow_unloaded,
+        super::clocks::case_extensions,
         bookings::open_slots,
         bookings::create_booking,
         bookings::reissue_join_code,

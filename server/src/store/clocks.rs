@@ -11,6 +11,8 @@ use super::{Store, StoreError, audit};
 /// An event on a case that starts or stops a clock (docs/clocks.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CaseEvent {
+    /// The petition accepted (受理): stops the acceptance clock, starts the handling clock.
+    Accepted,
     Answered,
     ReviewRequested,
     ReviewDecided,
@@ -21,6 +23,7 @@ pub enum CaseEvent {
 impl CaseEvent {
     pub fn parse(s: &str) -> Option<CaseEvent> {
         Some(match s {
+            "accepted" => CaseEvent::Accepted,
             "answered" => CaseEvent::Answered,
             "review_requested" => CaseEvent::ReviewRequested,
             "review_decided" => CaseEvent::ReviewDecided,
@@ -32,6 +35,7 @@ impl CaseEvent {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            CaseEvent::Accepted => "accepted",
             CaseEvent::Answered => "answered",
             CaseEvent::ReviewRequested => "review_requested",
             CaseEvent::ReviewDecided => "review_decided",
@@ -43,6 +47,7 @@ impl CaseEvent {
     /// The column that holds the event's day; a fixed set, never text from a request.
     fn column(self) -> &'static str {
         match self {
+            CaseEvent::Accepted => "accepted_on",
             CaseEvent::Answered => "answered_on",
             CaseEvent::ReviewRequested => "review_requested_on",
             CaseEvent::ReviewDecided => "review_decided_on",
@@ -54,6 +59,7 @@ impl CaseEvent {
     /// The event that must have happened before this one.
     pub fn after(self) -> Option<CaseEvent> {
         match self {
+            CaseEvent::Accepted => None,
             CaseEvent::Answered => None,
             CaseEvent::ReviewRequested => Some(CaseEvent::Answered),
             CaseEvent::ReviewDecided => Some(CaseEvent::ReviewRequested),
@@ -80,6 +86,67 @@ pub struct ExtensionRow {
     pub decision_note: Option<String>,
 }
 
+/// An extension request of a case, its decision, and the names of who asked and who decided.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct ExtensionRecord {
+    pub id: i64,
+    pub case_id: i64,
+    pub days: i32,
+    pub reason: String,
+    /// Null for an extension recorded before approvals existed (migration 0017).
+    pub requested_by: Option<i64>,
+    pub requested_by_name: Option<String>,
+    pub requested_at: DateTime<Utc>,
+    /// `pending`, `approved` or `refused`.
+    pub status: String,
+    pub decided_by: Option<i64>,
+    pub decided_by_name: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// The person in charge's note (审批意见).
+    pub decision_note: Option<String>,
+}
+
+/// A pending extension request with its case, court and requester (a person in charge's list).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PendingExtensionRow {
+    pub id: i64,
+    pub case_id: i64,
+    pub days: i32,
+    pub reason: String,
+    pub requested_by: Option<i64>,
+    pub requested_by_name: Option<String>,
+    pub requested_at: DateTime<Utc>,
+    pub case_number: String,
+    pub court_id: i64,
+    pub court_name: String,
+    pub accepted_on: Option<String>,
+    pub answered_on: Option<String>,
+}
+
+/// The days that start and stop a case's clocks, with its court: all the overdue list reads
+/// (no petitioner's data, nothing sealed).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CaseClockRow {
+    pub id: i64,
+    pub court_id: i64,
+    pub court_name: String,
+    pub case_number: String,
+    pub received_on: Option<String>,
+    pub accepted_on: Option<String>,
+    pub extension_days: i32,
+    pub answered_on: Option<String>,
+    pub review_requested_on: Option<String>,
+    pub review_decided_on: Option<String>,
+    pub rereview_requested_on: Option<String>,
+    pub rereview_decided_on: Option<String>,
+}
+
+/// The courts `down` of `$1`: the court and every court below it.
+const DOWN: &str = "WITH RECURSIVE down(id, depth) AS ( \
+                    SELECT CAST($1 AS BIGINT), 0 \
+                    UNION ALL SELECT c.id, down.depth + 1 FROM courts c JOIN down ON c.parent_id = down.id \
+                    WHERE down.depth < 16) ";
+
 const EXTENSION_COLUMNS: &str = "id, case_id, days, reason, requested_by, requested_at, status, \
                                  decided_by, decided_at, decision_note";
 
@@ -94,9 +161,16 @@ impl Store {
         actor: &str,
     ) -> Result<(), StoreError> {
         let column = event.column();
+        // A case opened as registered (已登记) is accepted (已受理) once its acceptance is recorded;
+        // any other status is the ledger's and stays.
+        let status = if event == CaseEvent::Accepted {
+            ", status = CASE WHEN status = 'registered' THEN 'accepted' ELSE status END"
+        } else {
+            ""
+        };
         let sql = format!(
             "UPDATE cases SET {column} = $2, \
-             review_decided_by_court_id = CASE WHEN $3 THEN $4 ELSE review_decided_by_court_id END \
+             review_decided_by_court_id = CASE WHEN $3 THEN $4 ELSE review_decided_by_court_id END{status} \
              WHERE id = $1 AND {column} IS NULL"
         );
         in_write_tx!(self, |tx, lock| {
@@ -121,12 +195,13 @@ impl Store {
         Ok(())
     }
 
-    /// The extension requests of a case, newest first.
-    pub async fn extensions(&self, case_id: i64) -> Result<Vec<ExtensionRow>, StoreError> {
-        let sql = format!(
-            "SELECT {EXTENSION_COLUMNS} FROM case_extensions WHERE case_id = $1 ORDER BY id DESC"
-        );
-        Ok(on_pool!(self, |p| sqlx::query_as(&sql)
+    /// The extension requests of a case with who asked and who decided, newest first.
+    pub async fn extensions(&self, case_id: i64) -> Result<Vec<ExtensionRecord>, StoreError> {
+        let sql = "SELECT e.id, e.case_id, e.days, e.reason, e.requested_by, r.display_name AS requested_by_name, \
+                   e.requested_at, e.status, e.decided_by, d.display_name AS decided_by_name, e.decided_at, \
+                   e.decision_note FROM case_extensions e LEFT JOIN users r ON r.id = e.requested_by \
+                   LEFT JOIN users d ON d.id = e.decided_by WHERE e.case_id = $1 ORDER BY e.id DESC";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
             .bind(case_id)
             .fetch_all(p)
             .await)?)
@@ -233,23 +308,44 @@ impl Store {
         Ok(())
     }
 
-    /// Pending extension requests of the cases of a court and every court below it.
+    /// Pending extension requests of the cases of a court and every court below it, with what
+    /// the person in charge needs to decide: the case, its court, who asked, and the days that
+    /// start its handling clock.
     pub async fn pending_extensions_under(
         &self,
         court_id: i64,
-    ) -> Result<Vec<ExtensionRow>, StoreError> {
-        let cols = EXTENSION_COLUMNS
-            .split(", ")
-            .map(|c| format!("e.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
+    ) -> Result<Vec<PendingExtensionRow>, StoreError> {
         let sql = format!(
-            "WITH RECURSIVE down(id, depth) AS ( \
-               SELECT CAST($1 AS BIGINT), 0 \
-               UNION ALL SELECT c.id, down.depth + 1 FROM courts c JOIN down ON c.parent_id = down.id \
-               WHERE down.depth < 16) \
-             SELECT {cols} FROM case_extensions e JOIN cases k ON k.id = e.case_id \
+            "{DOWN}SELECT e.id, e.case_id, e.days, e.reason, e.requested_by, \
+             u.display_name AS requested_by_name, e.requested_at, k.case_number, k.court_id, \
+             c.name AS court_name, k.accepted_on, k.answered_on \
+             FROM case_extensions e JOIN cases k ON k.id = e.case_id \
+             JOIN courts c ON c.id = k.court_id LEFT JOIN users u ON u.id = e.requested_by \
              WHERE e.status = 'pending' AND k.court_id IN (SELECT id FROM down) ORDER BY e.id"
+        );
+        Ok(on_pool!(self, |p| sqlx::query_as(&sql)
+            .bind(court_id)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// The clock days of the cases of a court, and of every court below it with `subtree`.
+    pub async fn case_clocks_under(
+        &self,
+        court_id: i64,
+        subtree: bool,
+    ) -> Result<Vec<CaseClockRow>, StoreError> {
+        let courts = if subtree {
+            "k.court_id IN (SELECT id FROM down)"
+        } else {
+            "k.court_id = $1"
+        };
+        let sql = format!(
+            "{} SELECT k.id, k.court_id, c.name AS court_name, k.case_number, k.received_on, \
+             k.accepted_on, k.extension_days, k.answered_on, k.review_requested_on, \
+             k.review_decided_on, k.rereview_requested_on, k.rereview_decided_on \
+             FROM cases k JOIN courts c ON c.id = k.court_id WHERE {courts} ORDER BY k.id",
+            if subtree { DOWN } else { "" }
         );
         Ok(on_pool!(self, |p| sqlx::query_as(&sql)
             .bind(court_id)
