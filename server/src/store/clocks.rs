@@ -142,10 +142,7 @@ pub struct CaseClockRow {
 }
 
 /// The courts `down` of `$1`: the court and every court below it.
-const DOWN: &str = "WITH RECURSIVE down(id, depth) AS ( \
-                    SELECT CAST($1 AS BIGINT), 0 \
-                    UNION ALL SELECT c.id, down.depth + 1 FROM courts c JOIN down ON c.parent_id = down.id \
-                    WHERE down.depth < 16) ";
+use super::tree::BRANCH as DOWN;
 
 const EXTENSION_COLUMNS: &str = "id, case_id, days, reason, requested_by, requested_at, status, \
                                  decided_by, decided_at, decision_note";
