@@ -1439,7 +1439,7 @@ export default {
   'calendar.admin.allowed': 'Not loaded; slots allowed on Monday to Friday (holidays may be booked)',
   'calendar.admin.missing': 'Not loaded: no slots on its days; periods counted on Monday to Friday for now',
   'calendar.admin.loadYear': 'Load this year',
-  'calendar.admin.loadYearLabel': 'Load the holiday schedule of {year}',
+  'calendar.admin.loadYearLabel': 'Load this year: the holiday schedule of {year}',
   'calendar.admin.allow': 'Allow slots Monday to Friday',
   'calendar.admin.withdraw': 'Withdraw the leave',
   'calendar.admin.upload': 'Upload a year\'s holiday schedule',

@@ -1439,7 +1439,7 @@ export default {
   'calendar.admin.allowed': '未导入；已允许按周一至周五排期（节假日可能被误排）',
   'calendar.admin.missing': '未导入：该年各日不发布号源，期限暂按周一至周五计算',
   'calendar.admin.loadYear': '导入此年',
-  'calendar.admin.loadYearLabel': '导入{year}年的节假日安排',
+  'calendar.admin.loadYearLabel': '导入此年：{year}年的节假日安排',
   'calendar.admin.allow': '允许按周一至周五排期',
   'calendar.admin.withdraw': '收回允许',
   'calendar.admin.upload': '上传一年的节假日安排',
