@@ -13,6 +13,7 @@ mod api;
 mod architecture;
 mod assignments;
 mod audit;
+mod bookings_list;
 mod case_files;
 mod clocks;
 mod connectivity;

@@ -384,18 +384,12 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
   // ---- the court's applications and bookings ----
   async function loadLists() {
     try {
-      // There is no list of bookings in the API: the court's bookings are found through its
-      // applications and its notifications (booking.created and the rest name the booking).
-      const [applications, notes] = await Promise.all([api('/applications'), api('/notifications?limit=200').catch(() => ({ items: [] }))]);
+      // The court's bookings from yesterday on, in the order they take place (GET /bookings),
+      // and its applications.
+      const since = shanghaiDay(new Date(Date.now() - 86400000));
+      const [applications, page] = await Promise.all([api('/applications'), api(`/bookings?from=${since}&limit=200`)]);
       state.apps = applications;
-      const ids = [...state.apps.map((a) => a.booking_id), ...(notes.items || []).map((n) => n.data?.booking_id)];
-      for (const id of ids) if (id && !state.bookings.has(id)) state.bookings.set(id, { id });
-      // A cancelled booking does not change again: read only the others.
-      await Promise.all([...state.bookings.keys()].filter((id) => state.bookings.get(id).status !== 'cancelled').map(async (id) => {
-        try {
-          state.bookings.set(id, { ...state.bookings.get(id), ...(await api(`/bookings/${encodeURIComponent(id)}`)) });
-        } catch { /* shown as unknown below */ }
-      }));
+      state.bookings = new Map(page.items.map((b) => [b.id, b]));
       clearError(listErr);
       renderLists();
     } catch (e) {

@@ -17,7 +17,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::holds::{Caps, Placed};
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::store::booking::BookingDetail;
+use crate::store::booking::{BookingDetail, BookingFilter, BookingSide};
 
 /// How far ahead the slot list reaches when the caller does not say.
 const DEFAULT_SLOT_DAYS: i64 = 14;
@@ -238,14 +238,118 @@ pub async fn create_booking(
     .await
 }
 
-/// Whether the caller may see and change a booking: its local court's coordinator, or the host
-/// court's officer or admin. Returns whether the caller is on the host side.
-fn booking_side(staff: &Staff, b: &BookingDetail) -> Result<bool, ApiError> {
+/// Whose bookings the caller works with: a coordinator its local court's, an officer or admin
+/// its host court's. Nobody else sees bookings (a supervisor reads the records instead).
+fn side_of(staff: &Staff) -> Result<BookingSide, ApiError> {
     match staff.role {
-        Role::Coordinator if staff.court_id == b.local_court_id => Ok(false),
-        Role::Officer | Role::Admin if staff.court_id == b.host_court_id => Ok(true),
+        Role::Coordinator => Ok(BookingSide::Local(staff.court_id)),
+        Role::Officer | Role::Admin => Ok(BookingSide::Host(staff.court_id)),
         _ => Err(ApiError::Forbidden("this booking is not your court's")),
     }
+}
+
+/// Whether the caller may see and change a booking: it is on the caller's side (`side_of`).
+/// Returns whether the caller is on the host side.
+fn booking_side(staff: &Staff, b: &BookingDetail) -> Result<bool, ApiError> {
+    match side_of(staff)? {
+        BookingSide::Local(c) if c == b.local_court_id => Ok(false),
+        BookingSide::Host(c) if c == b.host_court_id => Ok(true),
+        _ => Err(ApiError::Forbidden("this booking is not your court's")),
+    }
+}
+
+/// Rows per page of `GET /bookings` unless `limit` says otherwise, and the most a page may have.
+const DEFAULT_BOOKINGS: i64 = 50;
+const MAX_BOOKINGS: i64 = 200;
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BookingListQuery {
+    /// `booked`, `cancelled` or `completed`.
+    pub status: Option<String>,
+    /// First day, `YYYY-MM-DD` in Asia/Shanghai (by scheduled start).
+    pub from: Option<String>,
+    /// Last day, inclusive, `YYYY-MM-DD` in Asia/Shanghai.
+    pub to: Option<String>,
+    /// One case's bookings.
+    pub case_id: Option<i64>,
+    /// Rows per page: 1 to 200, 50 by default.
+    pub limit: Option<i64>,
+    /// Rows to skip: `next_offset` of the previous page.
+    pub offset: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BookingPage {
+    pub items: Vec<BookingDetail>,
+    /// The `offset` of the next page, or null on the last one.
+    pub next_offset: Option<i64>,
+}
+
+/// A court's bookings in the order they take place: a coordinator's local court's, an officer's
+/// or admin's host court's, by the same rule as one booking (`GET /bookings/{id}`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/bookings",
+    params(BookingListQuery),
+    responses(
+        (status = 200, body = BookingPage),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "forbidden: not a coordinator, officer or admin", body = ErrorBody),
+        (status = 422, description = "invalid_input: the filter named", body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "bookings"
+)]
+#[get("/bookings")]
+pub async fn list_bookings(
+    state: web::Data<AppState>,
+    staff: Staff,
+    q: web::Query<BookingListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let side = side_of(&staff)?;
+    let limit = q.limit.unwrap_or(DEFAULT_BOOKINGS);
+    if !(1..=MAX_BOOKINGS).contains(&limit) {
+        return Err(ApiError::invalid(format!(
+            "limit: between 1 and {MAX_BOOKINGS}"
+        )));
+    }
+    let offset = q.offset.unwrap_or(0);
+    if !(0..=1_000_000).contains(&offset) {
+        return Err(ApiError::invalid("offset: between 0 and 1000000"));
+    }
+    let day = |field: &str, text: &str| {
+        crate::routes::schedule::parse_day(text)
+            .map_err(|_| ApiError::invalid(format!("{field}: a day as YYYY-MM-DD")))
+    };
+    let from = q.from.as_deref().map(|t| day("from", t)).transpose()?;
+    let to = q.to.as_deref().map(|t| day("to", t)).transpose()?;
+    if let (Some(f), Some(t)) = (from, to) {
+        if t < f {
+            return Err(ApiError::invalid("to: must not be before from"));
+        }
+    }
+    if let Some(s) = q.status.as_deref() {
+        if !["booked", "cancelled", "completed"].contains(&s) {
+            return Err(ApiError::invalid(
+                "status: one of booked, cancelled, completed",
+            ));
+        }
+    }
+    let filter = BookingFilter {
+        side,
+        from: from.map(crate::app::clock::day_start),
+        to: to.map(|d| crate::app::clock::day_start(d) + Duration::days(1)),
+        case_id: q.case_id,
+        status: q.status.clone(),
+        limit: limit + 1,
+        offset,
+    };
+    let mut items = state.store.bookings_page(&filter).await?;
+    let next_offset = (items.len() as i64 > limit).then_some(offset + limit);
+    items.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(HttpResponse::Ok().json(BookingPage { items, next_offset }))
 }
 
 async fn load_booking(state: &AppState, id: i64) -> Result<BookingDetail, ApiError> {

@@ -63,6 +63,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(bookings::open_slots)
                 .service(bookings::create_booking)
                 .service(bookings::reissue_join_code)
+                .service(bookings::list_bookings)
                 .service(bookings::get_booking)
                 .service(bookings::cancel_booking)
                 .service(bookings::reschedule_booking)

@@ -44,6 +44,7 @@ use crate::error::ErrorBody;
         bookings::open_slots,
         bookings::create_booking,
         bookings::reissue_join_code,
+        bookings::list_bookings,
         bookings::get_booking,
         bookings::cancel_booking,
         bookings::reschedule_booking,

@@ -80,6 +80,35 @@ pub struct BookingDetail {
     pub version: i32,
 }
 
+/// A booking as `GET /bookings/{id}` and the list show it; a query goes on with its `WHERE`.
+const BOOKING_DETAIL: &str = "SELECT b.id, s.id AS session_id, b.slot_id, b.case_id, c.case_number, \
+     b.local_room_id, lr.court_id AS local_court_id, b.host_room_id, hr.court_id AS host_court_id, \
+     b.local_officer_id, b.status, b.starts_at, b.ends_at, b.needs_move, b.cancel_reason, \
+     b.rescheduled_from, b.application_id, b.version \
+     FROM bookings b JOIN sessions s ON s.booking_id = b.id JOIN cases c ON c.id = b.case_id \
+     JOIN local_rooms lr ON lr.id = b.local_room_id JOIN host_rooms hr ON hr.id = b.host_room_id";
+
+/// Whose bookings: a local court's (the ones it made) or a host court's (the ones it receives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BookingSide {
+    Local(i64),
+    Host(i64),
+}
+
+/// The filters of a list of bookings, checked by the caller.
+#[derive(Debug, Clone)]
+pub struct BookingFilter {
+    pub side: BookingSide,
+    /// Scheduled start in `[from, to)`.
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub case_id: Option<i64>,
+    /// `booked`, `cancelled` or `completed`.
+    pub status: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
 /// Monday 00:00 Asia/Shanghai of the week holding `at`, as UTC.
 pub fn week_start(at: DateTime<Utc>) -> DateTime<Utc> {
     let day = schedule::local_day(at);
@@ -394,16 +423,34 @@ impl Store {
     }
 
     pub async fn booking_detail(&self, id: i64) -> Result<BookingDetail, StoreError> {
-        let sql = "SELECT b.id, s.id AS session_id, b.slot_id, b.case_id, c.case_number, b.local_room_id, \
-                   lr.court_id AS local_court_id, b.host_room_id, hr.court_id AS host_court_id, \
-                   b.local_officer_id, b.status, b.starts_at, b.ends_at, b.needs_move, b.cancel_reason, \
-                   b.rescheduled_from, b.application_id, b.version \
-                   FROM bookings b JOIN sessions s ON s.booking_id = b.id JOIN cases c ON c.id = b.case_id \
-                   JOIN local_rooms lr ON lr.id = b.local_room_id JOIN host_rooms hr ON hr.id = b.host_room_id \
-                   WHERE b.id = $1";
-        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+        let sql = format!("{BOOKING_DETAIL} WHERE b.id = $1");
+        Ok(on_pool!(self, |p| sqlx::query_as(&sql)
             .bind(id)
             .fetch_one(p)
+            .await)?)
+    }
+
+    /// One page of a court's bookings, in the order they take place (`GET /bookings`).
+    pub async fn bookings_page(&self, f: &BookingFilter) -> Result<Vec<BookingDetail>, StoreError> {
+        let (column, court) = match f.side {
+            BookingSide::Local(c) => ("b.local_court_id", c),
+            BookingSide::Host(c) => ("b.host_court_id", c),
+        };
+        let sql = format!(
+            "{BOOKING_DETAIL} WHERE {column} = $1 \
+             AND ($2 IS NULL OR b.starts_at >= $2) AND ($3 IS NULL OR b.starts_at < $3) \
+             AND ($4 IS NULL OR b.case_id = $4) AND ($5 IS NULL OR b.status = $5) \
+             ORDER BY b.starts_at, b.id LIMIT $6 OFFSET $7"
+        );
+        Ok(on_pool!(self, |p| sqlx::query_as(&sql)
+            .bind(court)
+            .bind(f.from)
+            .bind(f.to)
+            .bind(f.case_id)
+            .bind(f.status.as_deref())
+            .bind(f.limit)
+            .bind(f.offset)
+            .fetch_all(p)
             .await)?)
     }
 
