@@ -260,19 +260,24 @@ export class Call extends EventTarget {
   }
 
   /**
-   * `resumed` on a page reloaded in the call: it says what a welcome says. Our place is kept; we
-   * have no peer connections, so we are the newcomer towards everyone and offer to each.
+   * A start from nothing: a `welcome`, or a `resumed` on a page reloaded in the call (it says
+   * what a welcome says, and our place is kept). We have no peer connections, so we are the
+   * newcomer towards everyone listed; after a welcome the server's `polite` flags say who offers,
+   * after a reload we offer to each (the others still hold a connection to the page that is gone,
+   * and replace it on our offer).
    */
-  onResumedAfterReload(msg) {
+  startAfresh(msg, { reloaded }) {
     this.welcomed = true;
     this.reconnects = 0;
     this.you = msg.you;
     if (Array.isArray(msg.ice_servers)) this.iceServers = msg.ice_servers;
     this.closePeers();
+    this.waiting = new Map(this.waitingBeforeWelcome);
     this.socketWelcomed = true;
     this.setState(msg.state === 'waiting' ? 'waiting' : 'admitted');
+    // In the waiting room we may not signal: peers come with `admitted`.
     if (this.state === 'admitted') {
-      for (const p of msg.participants || []) this.addPeer(p, false);
+      for (const p of msg.participants || []) this.addPeer(p, reloaded ? false : Boolean(p.polite));
     }
     this.emit('socket', { state: 'open' });
     this.emit('welcome', { you: msg.you, participants: msg.participants || [], state: this.state });
@@ -292,32 +297,12 @@ export class Call extends EventTarget {
     // that is gone; `resumed` lists everyone, and this page offers afresh.
     if (!this.welcomed && this.resumeFrom > 0 && msg.type === 'signal') return;
     switch (msg.type) {
-      case 'welcome': {
-        this.welcomed = true;
-        this.reconnects = 0;
-        this.you = msg.you;
-        if (Array.isArray(msg.ice_servers)) this.iceServers = msg.ice_servers;
-        // A fresh welcome: we are the newcomer towards everyone listed.
-        this.closePeers();
-        this.waiting = new Map(this.waitingBeforeWelcome);
-        this.socketWelcomed = true;
-        const admitted = msg.state !== 'waiting';
-        this.setState(admitted ? 'admitted' : 'waiting');
-        // In the waiting room we may not signal: peers come with `admitted`.
-        if (admitted) {
-          for (const p of msg.participants || []) this.addPeer(p, Boolean(p.polite));
-        }
-        this.emit('socket', { state: 'open' });
-        this.emit('welcome', { you: msg.you, participants: msg.participants || [], state: this.state });
-        this.emitWaiting();
-        this.startQualityReports();
-        this.startMediaWatch();
-        this.flushUnsent();
+      case 'welcome':
+        this.startAfresh(msg, { reloaded: false });
         break;
-      }
       case 'resumed': {
         if (!this.welcomed) {
-          this.onResumedAfterReload(msg);
+          this.startAfresh(msg, { reloaded: true });
           break;
         }
         // Back after a dropped line; what we missed came first. Keep the peer connections that
