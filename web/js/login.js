@@ -98,8 +98,10 @@ form.addEventListener('submit', async (event) => {
       return;
     }
     // Slowed down after wrong passwords: say what happened, when to try again and whom to call.
-    if (['login_slowed', 'too_many_attempts'].includes(err?.code) && err.retryAfter > 0) {
-      showMessage(errorBox, `error.login.${err.code}.wait`, 'error.login.slowed.next', { seconds: err.retryAfter });
+    // 503 busy: too many passwords being checked at once on the server; not a wrong password.
+    if (['login_slowed', 'too_many_attempts', 'busy'].includes(err?.code) && err.retryAfter > 0) {
+      const next = err.code === 'busy' ? 'error.busy.next' : 'error.login.slowed.next';
+      showMessage(errorBox, `error.login.${err.code}.wait`, next, { seconds: err.retryAfter });
       errorBox.dataset.code = err.code;
     } else {
       showError(errorBox, err, 'login');

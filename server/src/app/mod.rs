@@ -11,4 +11,5 @@ pub mod identity;
 pub mod ledger;
 pub mod ledger_import;
 pub mod session;
+pub mod signin;
 pub mod statistics;

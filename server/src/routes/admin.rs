@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::views::{CourtView, RoomView};
-use crate::auth::{Staff, hash_password, password_work};
+use crate::auth::{Staff, hash_password};
 use crate::domain::{CourtLevel, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -113,8 +113,11 @@ pub fn username_field(text: &str) -> Result<String, ApiError> {
     }
 }
 
-async fn hash(password: String) -> Result<String, ApiError> {
-    password_work(move || hash_password(&password))
+async fn hash(state: &AppState, password: String) -> Result<String, ApiError> {
+    state
+        .guards
+        .passwords
+        .run(move || hash_password(&password))
         .await?
         .map_err(ApiError::Internal)
 }
@@ -537,7 +540,7 @@ pub async fn create_user(
         ApiError::invalid(format!("court_id: no court has id {}", body.court_id)),
     )
     .await?;
-    let password_hash = hash(body.password).await?;
+    let password_hash = hash(&state, body.password).await?;
     let account = NewAccount {
         court_id: court.id,
         username: &username,
@@ -668,7 +671,7 @@ pub async fn reset_password(
     let user = managed_user(&state, &staff, *id).await?;
     let PasswordReset { password } = body.into_inner();
     crate::auth::new_password(&password, &[&user.username, &user.display_name])?;
-    let password_hash = hash(password).await?;
+    let password_hash = hash(&state, password).await?;
     state
         .store
         .admin_reset_password(user.id, &password_hash, &actor(&staff))

@@ -122,6 +122,7 @@ pub mod connectivity;
 pub mod identity;
 pub mod ledger;
 pub mod records;
+pub mod refresh;
 pub mod schedule;
 mod time;
 pub mod trust;
