@@ -516,7 +516,8 @@ pub struct NewUserRequest {
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 409, description = "username_taken", body = ErrorBody),
-        (status = 422, description = "invalid_name: a control, bidi-override or zero-width character in a name; invalid_input: bad username, name or court, or a password too short", body = ErrorBody)
+        (status = 422, description = "invalid_name: a control, bidi-override or zero-width character in a name; invalid_input: bad username, name or court, or a password too short", body = ErrorBody),
+        (status = 503, description = "busy: this instance's password work is at its bound; try again after Retry-After seconds", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
     ),
     security(("bearer" = [])),
     tag = "admin"
@@ -654,7 +655,8 @@ pub struct PasswordReset {
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 422, description = "invalid_input: password too short or too long", body = ErrorBody)
+        (status = 422, description = "invalid_input: password too short or too long", body = ErrorBody),
+        (status = 503, description = "busy: this instance's password work is at its bound; try again after Retry-After seconds", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
     ),
     security(("bearer" = [])),
     tag = "admin"
