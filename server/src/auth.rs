@@ -545,6 +545,9 @@ mod tests {
             join_max_delay_seconds: 300,
             join_failures_per_minute: 120,
             trusted_proxies: vec![],
+            password_workers: 1,
+            password_queue: 4,
+            refresh_token_hours: 12,
             signing_kid: "k2".into(),
             previous_keys: vec![crate::config::PreviousKey {
                 kid: "k1".into(),

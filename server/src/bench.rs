@@ -1114,39 +1114,39 @@ async fn contest_world(
     let sealer = crate::crypto::sealer()?;
     // Per host court: (court, its slots, its local courts).
     type Host = (i64, Vec<i64>, Vec<i64>);
-    let (hosts, users, plain_rooms): (Vec<Host>, Vec<(i64, i64, i64, i64)>, Vec<i64>) = bench_tx!(
-        store,
-        |tx| {
-            let (high,): (i64,) = sqlx::query_as(
-                "INSERT INTO courts (name, level) VALUES ('基准高级人民法院', 'high') RETURNING id",
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            let mut out = Vec::new();
-            for h in 0..hosts {
-                let (court,): (i64,) = sqlx::query_as(
+    // Host courts; (user, court, case, video room) per client; the baseline's reception rooms.
+    type Seeded = (Vec<Host>, Vec<(i64, i64, i64, i64)>, Vec<i64>);
+    let (hosts, users, plain_rooms): Seeded = bench_tx!(store, |tx| {
+        let (high,): (i64,) = sqlx::query_as(
+            "INSERT INTO courts (name, level) VALUES ('基准高级人民法院', 'high') RETURNING id",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut out = Vec::new();
+        for h in 0..hosts {
+            let (court,): (i64,) = sqlx::query_as(
                     "INSERT INTO courts (name, level, parent_id) VALUES ($1, 'intermediate', $2) RETURNING id",
                 )
                 .bind(format!("基准第{h}中级人民法院"))
                 .bind(high)
                 .fetch_one(&mut *tx)
                 .await?;
-                let here = SLOTS_PER_HOST.min(slots - h * SLOTS_PER_HOST);
-                // Five slots of an hour a day per reception room.
-                let mut ids = Vec::new();
-                let mut room: i64 = 0;
-                for k in 0..here {
-                    if k % 5 == 0 {
-                        (room,) = sqlx::query_as(
-                            "INSERT INTO host_rooms (court_id, name) VALUES ($1, $2) RETURNING id",
-                        )
-                        .bind(court)
-                        .bind(format!("接谈室{}", k / 5 + 1))
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    }
-                    let starts = day + chrono::Duration::hours((k % 5) as i64);
-                    let (slot,): (i64,) = sqlx::query_as(
+            let here = SLOTS_PER_HOST.min(slots - h * SLOTS_PER_HOST);
+            // Five slots of an hour a day per reception room.
+            let mut ids = Vec::new();
+            let mut room: i64 = 0;
+            for k in 0..here {
+                if k % 5 == 0 {
+                    (room,) = sqlx::query_as(
+                        "INSERT INTO host_rooms (court_id, name) VALUES ($1, $2) RETURNING id",
+                    )
+                    .bind(court)
+                    .bind(format!("接谈室{}", k / 5 + 1))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                }
+                let starts = day + chrono::Duration::hours((k % 5) as i64);
+                let (slot,): (i64,) = sqlx::query_as(
                         "INSERT INTO slots (host_room_id, starts_at, ends_at) VALUES ($1, $2, $3) RETURNING id",
                     )
                     .bind(room)
@@ -1154,74 +1154,73 @@ async fn contest_world(
                     .bind(starts + chrono::Duration::hours(1))
                     .fetch_one(&mut *tx)
                     .await?;
-                    ids.push(slot);
-                }
-                let mut locals = Vec::new();
-                for l in 0..LOCALS_PER_HOST {
-                    let (local,): (i64,) = sqlx::query_as(
+                ids.push(slot);
+            }
+            let mut locals = Vec::new();
+            for l in 0..LOCALS_PER_HOST {
+                let (local,): (i64,) = sqlx::query_as(
                         "INSERT INTO courts (name, level, parent_id) VALUES ($1, 'basic', $2) RETURNING id",
                     )
                     .bind(format!("基准第{h}中院辖{l}基层人民法院"))
                     .bind(court)
                     .fetch_one(&mut *tx)
                     .await?;
-                    locals.push(local);
-                }
-                out.push((court, ids, locals));
+                locals.push(local);
             }
-            let now = chrono::Utc::now();
-            let mut users = Vec::new();
-            for i in 0..clients {
-                let slot = i % slots;
-                let locals = &out[slot / SLOTS_PER_HOST].2;
-                let court = locals[(i / slots) % locals.len()];
-                let (user,): (i64,) = sqlx::query_as(
-                    "INSERT INTO users (court_id, username, display_name, role, password_hash) \
+            out.push((court, ids, locals));
+        }
+        let now = chrono::Utc::now();
+        let mut users = Vec::new();
+        for i in 0..clients {
+            let slot = i % slots;
+            let locals = &out[slot / SLOTS_PER_HOST].2;
+            let court = locals[(i / slots) % locals.len()];
+            let (user,): (i64,) = sqlx::query_as(
+                "INSERT INTO users (court_id, username, display_name, role, password_hash) \
                      VALUES ($1, $2, $3, 'coordinator', '!') RETURNING id",
-                )
-                .bind(court)
-                .bind(format!("bench.booking.{i}"))
-                .bind(format!("基准专干{i}"))
-                .fetch_one(&mut *tx)
-                .await?;
-                let (room,): (i64,) = sqlx::query_as(
-                    "INSERT INTO local_rooms (court_id, name) VALUES ($1, $2) RETURNING id",
-                )
-                .bind(court)
-                .bind(format!("视频接访室{i}"))
-                .fetch_one(&mut *tx)
-                .await?;
-                let number = bench_id_number(u32::try_from(i)?);
-                let (case,): (i64,) = sqlx::query_as(
-                    "INSERT INTO cases (court_id, case_number, petitioner_name, petitioner_id_number, \
+            )
+            .bind(court)
+            .bind(format!("bench.booking.{i}"))
+            .bind(format!("基准专干{i}"))
+            .fetch_one(&mut *tx)
+            .await?;
+            let (room,): (i64,) = sqlx::query_as(
+                "INSERT INTO local_rooms (court_id, name) VALUES ($1, $2) RETURNING id",
+            )
+            .bind(court)
+            .bind(format!("视频接访室{i}"))
+            .fetch_one(&mut *tx)
+            .await?;
+            let number = bench_id_number(u32::try_from(i)?);
+            let (case,): (i64,) = sqlx::query_as(
+                "INSERT INTO cases (court_id, case_number, petitioner_name, petitioner_id_number, \
                      subject, status, tier, created_at, petitioner_id_hash) \
                      VALUES ($1, $2, $3, $4, '基准', 'handling', 1, $5, $6) RETURNING id",
-                )
-                .bind(court)
-                .bind(format!("（2026）基准{i}号"))
-                .bind(format!("基准{i}"))
-                .bind(sealer.seal(&number))
-                .bind(now)
-                .bind(sealer.lookup(&number))
-                .fetch_one(&mut *tx)
-                .await?;
-                users.push((user, court, case, room));
-            }
-            // The baseline's reception rooms, in the first host court.
-            let mut plain_rooms = Vec::new();
-            for k in 0..slots.div_ceil(5) {
-                let (room,): (i64,) = sqlx::query_as(
-                    "INSERT INTO host_rooms (court_id, name) VALUES ($1, $2) RETURNING id",
-                )
-                .bind(out[0].0)
-                .bind(format!("基线接谈室{k}"))
-                .fetch_one(&mut *tx)
-                .await?;
-                plain_rooms.push(room);
-            }
-            (out, users, plain_rooms)
+            )
+            .bind(court)
+            .bind(format!("（2026）基准{i}号"))
+            .bind(format!("基准{i}"))
+            .bind(sealer.seal(&number))
+            .bind(now)
+            .bind(sealer.lookup(&number))
+            .fetch_one(&mut *tx)
+            .await?;
+            users.push((user, court, case, room));
         }
-    );
+        // The baseline's reception rooms, in the first host court.
+        let mut plain_rooms = Vec::new();
+        for k in 0..slots.div_ceil(5) {
+            let (room,): (i64,) = sqlx::query_as(
+                "INSERT INTO host_rooms (court_id, name) VALUES ($1, $2) RETURNING id",
+            )
+            .bind(out[0].0)
+            .bind(format!("基线接谈室{k}"))
+            .fetch_one(&mut *tx)
+            .await?;
+            plain_rooms.push(room);
+        }
+        (out, users, plain_rooms)
+    });
     for (court, _, _) in &hosts {
         let current = store.host_settings(*court).await?;
         let open = crate::store::schedule::HostSettings {
@@ -1435,7 +1434,7 @@ struct ThreadSamples {
 impl ThreadSamples {
     fn table(&self, backend: &str) -> String {
         let mut rows: Vec<_> = self.counts.iter().collect();
-        rows.sort_by(|a, b| b.1.cmp(a.1));
+        rows.sort_by_key(|r| std::cmp::Reverse(*r.1));
         let mut out = format!(
             "{backend}: what the server's threads were doing during the contest ({} samples of \
              /proc/<pid>/task/*/syscall every 10 ms; threads idle in epoll or futex not shown)\n\n\
@@ -1839,7 +1838,7 @@ async fn booking(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
         if let Some(w) = waits {
             let total: u64 = w.counts.values().sum();
             let mut rows: Vec<_> = w.counts.into_iter().collect();
-            rows.sort_by(|a, b| b.1.cmp(&a.1));
+            rows.sort_by_key(|r| std::cmp::Reverse(r.1));
             let mut note = format!(
                 "{backend}: what PostgreSQL's backends of the bench database were doing during \
                  the contest ({} samples of pg_stat_activity and pg_locks every 10 ms; mean \
