@@ -2,6 +2,12 @@
 //! a storm of logins is answered 200 for the few that fit and 503 `busy` with `Retry-After`
 //! for the rest (at once, not after a wait), and other requests are served meanwhile.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly by panicking"
+)]
+
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};

@@ -3,6 +3,12 @@
 //! presented again is refused and ends the sign-in (reuse detection); a logout (or any
 //! revocation of the user's tokens) and the sign-in's end refuse it too. Both backends.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly by panicking"
+)]
+
 use serde_json::{Value, json};
 
 use crate::common::{self, TestApp, assert_error};
