@@ -65,6 +65,9 @@ static TOKENS: LazyLock<Tokens> = LazyLock::new(|| {
         join_failures_per_minute: 120,
         trusted_proxies: vec![],
         join_late_minutes: 90,
+        password_workers: 1,
+        password_queue: 64,
+        refresh_token_hours: 12,
     })
 });
 

@@ -269,27 +269,75 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("cannot hash a password: {e}"))
 }
 
-/// How many password hashes are made or checked at once, process-wide: one per core. Each
-/// argon2 run fills 19 MiB and keeps a core busy, so more at once only wait for the CPU while
-/// their memory adds up: a storm of 500 logins at once peaked at 2.0 GiB (docs/benchmarks.md,
-/// "Province day"; what stayed held afterwards is `main`'s fixed mmap threshold's business).
-static PASSWORD_WORK: std::sync::LazyLock<tokio::sync::Semaphore> =
-    std::sync::LazyLock::new(|| {
-        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
-    });
+/// Password work (`hash_password`, `verify_password`): argon2id fills 19 MiB and keeps a core
+/// busy for each run. It runs on a fixed pool of `auth.password_workers` places, fewer than the
+/// cores (half of them, at least one, by default), so that a storm of logins never takes every
+/// core from bookings and signalling: in the province day, 528 logins in the first minute took
+/// both cores and `POST /bookings` waited ~1 s at p95 (issue 21). At most `auth.password_queue`
+/// more requests wait for a place; past that a request is refused at once with 503 `busy` and a
+/// `Retry-After` (the time the queue takes to drain), instead of queueing without bound while
+/// its memory and its client's patience run out. One pool per instance, built at start-up.
+pub struct PasswordPool {
+    /// One permit per place that runs password work.
+    running: tokio::sync::Semaphore,
+    /// One permit per place that runs or waits: `workers + queue`.
+    admitted: tokio::sync::Semaphore,
+    workers: u64,
+    places: u64,
+    /// A moving average of one piece of work, in microseconds (for `Retry-After`).
+    mean_micros: std::sync::atomic::AtomicU64,
+}
 
-/// Runs password work (`hash_password`, `verify_password`) on a blocking thread, a few at a
-/// time (see `PASSWORD_WORK`).
-pub async fn password_work<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    let _permit = PASSWORD_WORK
-        .acquire()
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    web::block(work)
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))
+impl PasswordPool {
+    pub fn new(workers: usize, queue: usize) -> PasswordPool {
+        let workers = workers.max(1);
+        PasswordPool {
+            running: tokio::sync::Semaphore::new(workers),
+            admitted: tokio::sync::Semaphore::new(workers + queue),
+            workers: workers as u64,
+            places: (workers + queue) as u64,
+            // Until measured: argon2id with the default parameters takes ~50 ms on a core.
+            mean_micros: std::sync::atomic::AtomicU64::new(50_000),
+        }
+    }
+
+    pub fn from_settings(settings: &AuthSettings) -> PasswordPool {
+        PasswordPool::new(settings.password_workers(), settings.password_queue)
+    }
+
+    /// Runs `work` on a blocking thread once a place is free; 503 `busy` at once if the queue
+    /// is full.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let Ok(_admitted) = self.admitted.try_acquire() else {
+            return Err(ApiError::Busy { wait: self.drain() });
+        };
+        let _place = self
+            .running
+            .acquire()
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        let began = Instant::now();
+        let out = web::block(work)
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        let took = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let mean = self.mean_micros.load(std::sync::atomic::Ordering::Relaxed);
+        self.mean_micros.store(
+            mean - mean / 8 + took / 8,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        Ok(out)
+    }
+
+    /// How long a full queue takes to drain: every place's work, shared by the workers.
+    fn drain(&self) -> Duration {
+        let mean = self.mean_micros.load(std::sync::atomic::Ordering::Relaxed);
+        Duration::from_micros(mean.saturating_mul(self.places) / self.workers)
+            .max(Duration::from_secs(1))
+    }
 }
 
 /// Checks a password against a stored hash. CPU-heavy: call it through `password_work`.
@@ -514,6 +562,9 @@ mod tests {
             join_max_delay_seconds: 300,
             join_failures_per_minute: 120,
             trusted_proxies: vec![],
+            password_workers: 1,
+            password_queue: 4,
+            refresh_token_hours: 12,
             signing_kid: "k2".into(),
             previous_keys: vec![crate::config::PreviousKey {
                 kid: "k1".into(),
@@ -826,6 +877,9 @@ pub struct Guards {
     pub join_by_address: Backoff<IpAddr>,
     /// Wrong join codes on this instance in total.
     pub join_total: FailureBudget,
+    /// The bounded pool that password work runs on (a storm of logins must not starve the
+    /// rest of the server).
+    pub passwords: PasswordPool,
 }
 
 impl Guards {
@@ -840,6 +894,7 @@ impl Guards {
                 Duration::from_secs(settings.join_max_delay_seconds),
             ),
             join_total: FailureBudget::new(settings.join_failures_per_minute),
+            passwords: PasswordPool::from_settings(settings),
         }
     }
 }

@@ -12,6 +12,11 @@
 //! - `province`: a province's day on PostgreSQL and Redis, compressed (`crate::loadtest`).
 //! - `import`: a ledger of `--count` rows imported (CSV, XLSX: preview and commit) beside the same
 //!   cases opened one by one through `app::ledger::open_case`, on fresh SQLite files.
+//! - `booking`: `--count` coordinators book `--slots` slots all at once through the HTTP API
+//!   (hold, then `POST /bookings` with an `Idempotency-Key`, as web/js/schedule-coord.js does),
+//!   on SQLite and on PostgreSQL, beside plain `INSERT`s of booking rows on the same database.
+//!
+//! Issue 21 asks for these in a tools crate of their own; until that crate exists they stay here.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -39,6 +44,9 @@ pub enum Scenario {
     /// Importing a ledger of `--count` rows (CSV and XLSX, preview and commit), beside the same
     /// cases opened one at a time as POST /cases opens them; on fresh SQLite files.
     Import,
+    /// `--count` clients booking `--slots` slots at once through the HTTP API, on SQLite and on
+    /// PostgreSQL, beside as many plain INSERTs of booking rows as bookings were made.
+    Booking,
 }
 
 #[derive(Debug, clap::Args)]
@@ -63,8 +71,24 @@ pub struct BenchArgs {
     /// Queries per measurement in the `records` scenario (statistics of the country: a fifth).
     #[arg(long, default_value_t = 200)]
     pub queries: usize,
+    /// `booking`: the slots the clients contend for.
+    #[arg(long, default_value_t = 100)]
+    pub slots: usize,
+    /// `booking`: which databases to run on.
+    #[arg(long, value_enum, default_value_t = Backends::Both)]
+    pub backend: Backends,
+    /// `booking`: the PostgreSQL database the run drops and creates (on `--pg-url`'s server).
+    #[arg(long, default_value = "courtlink_bench_booking")]
+    pub booking_database: String,
     #[command(flatten)]
     pub province: crate::loadtest::ProvinceArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backends {
+    Sqlite,
+    Postgres,
+    Both,
 }
 
 /// Sessions in a fresh SQLite file, and tokens for both parties of each.
@@ -321,6 +345,7 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
             crate::loadtest::run(&settings, &args.province, &args.redis_url).await
         }
         Scenario::Import => import(&args).await,
+        Scenario::Booking => booking(&settings, &args).await,
     }
 }
 
@@ -1002,4 +1027,935 @@ async fn import(args: &BenchArgs) -> anyhow::Result<()> {
     store.close().await;
     println!("\nload average after: {}", loadavg());
     Ok(())
+}
+
+// --- bookings under contention --------------------------------------------------------------
+
+/// Slots per host court in the `booking` scenario: fewer than `scheduling.hold_cap_per_court`
+/// (40 by default), so that every slot of a host court can be held at once, as in a province
+/// where several host courts open their week together.
+const SLOTS_PER_HOST: usize = 25;
+/// Local courts below each host court, sharing its clients.
+const LOCALS_PER_HOST: usize = 5;
+
+/// One coordinator at a browser: its token, the slot it goes for, its case and video room.
+struct Contestant {
+    token: String,
+    slot: i64,
+    case_id: i64,
+    local_room_id: i64,
+}
+
+/// A booking row for the baseline's plain INSERT.
+struct PlainRow {
+    slot_id: i64,
+    case_id: i64,
+    local_room_id: i64,
+    host_room_id: i64,
+    created_by: i64,
+    starts_at: chrono::DateTime<chrono::Utc>,
+    ends_at: chrono::DateTime<chrono::Utc>,
+}
+
+struct Contest {
+    clients: Vec<Contestant>,
+    /// 09:00 in Beijing three days on: every contested slot starts that day.
+    day: chrono::DateTime<chrono::Utc>,
+    /// Rows for two rounds of the baseline, on the two days after `day`.
+    plain: [Vec<PlainRow>; 2],
+}
+
+/// Runs `$body` in a transaction on whichever pool the store holds (a tool's own SQL: the
+/// store's macros are private to it).
+macro_rules! bench_tx {
+    ($store:expr, |$tx:ident| $body:block) => {
+        match $store {
+            Store::Sqlite(pool) => {
+                let mut $tx = pool.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            Store::Postgres(pool) => {
+                let mut $tx = pool.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
+/// Courts, rooms, slots, coordinators and their cases for `clients` contending for `slots`:
+/// one high court over `slots / 25` intermediate host courts (taking bookings at once, at any
+/// notice), each with five basic courts below it; every client is a coordinator of its own with
+/// a case of its own (another petitioner each) and a video room of its own; client `i` goes for
+/// slot `i % slots`, so that every slot has the same number of contenders.
+async fn contest_world(
+    store: &Store,
+    settings: &Settings,
+    clients: usize,
+    slots: usize,
+) -> anyhow::Result<Contest> {
+    use chrono::TimeZone;
+    let tz = crate::app::clock::beijing();
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    let nine = |days: u64| -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+        let d = today + chrono::Days::new(days);
+        Ok(tz
+            .from_local_datetime(&d.and_hms_opt(9, 0, 0).context("09:00")?)
+            .single()
+            .context("09:00 in Beijing")?
+            .with_timezone(&chrono::Utc))
+    };
+    let day = nine(3)?;
+    let plain_days = [nine(4)?, nine(5)?];
+    let hosts = slots.div_ceil(SLOTS_PER_HOST);
+    let sealer = crate::crypto::sealer()?;
+    // Per host court: (court, its slots, its local courts).
+    type Host = (i64, Vec<i64>, Vec<i64>);
+    // Host courts; (user, court, case, video room) per client; the baseline's reception rooms.
+    type Seeded = (Vec<Host>, Vec<(i64, i64, i64, i64)>, Vec<i64>);
+    let (hosts, users, plain_rooms): Seeded = bench_tx!(store, |tx| {
+        let (high,): (i64,) = sqlx::query_as(
+            "INSERT INTO courts (name, level) VALUES ('基准高级人民法院', 'high') RETURNING id",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut out = Vec::new();
+        for h in 0..hosts {
+            let (court,): (i64,) = sqlx::query_as(
+                    "INSERT INTO courts (name, level, parent_id) VALUES ($1, 'intermediate', $2) RETURNING id",
+                )
+                .bind(format!("基准第{h}中级人民法院"))
+                .bind(high)
+                .fetch_one(&mut *tx)
+                .await?;
+            let here = SLOTS_PER_HOST.min(slots - h * SLOTS_PER_HOST);
+            // Five slots of an hour a day per reception room.
+            let mut ids = Vec::new();
+            let mut room: i64 = 0;
+            for k in 0..here {
+                if k % 5 == 0 {
+                    (room,) = sqlx::query_as(
+                        "INSERT INTO host_rooms (court_id, name) VALUES ($1, $2) RETURNING id",
+                    )
+                    .bind(court)
+                    .bind(format!("接谈室{}", k / 5 + 1))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                }
+                let starts = day + chrono::Duration::hours((k % 5) as i64);
+                let (slot,): (i64,) = sqlx::query_as(
+                        "INSERT INTO slots (host_room_id, starts_at, ends_at) VALUES ($1, $2, $3) RETURNING id",
+                    )
+                    .bind(room)
+                    .bind(starts)
+                    .bind(starts + chrono::Duration::hours(1))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                ids.push(slot);
+            }
+            let mut locals = Vec::new();
+            for l in 0..LOCALS_PER_HOST {
+                let (local,): (i64,) = sqlx::query_as(
+                        "INSERT INTO courts (name, level, parent_id) VALUES ($1, 'basic', $2) RETURNING id",
+                    )
+                    .bind(format!("基准第{h}中院辖{l}基层人民法院"))
+                    .bind(court)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                locals.push(local);
+            }
+            out.push((court, ids, locals));
+        }
+        let now = chrono::Utc::now();
+        let mut users = Vec::new();
+        for i in 0..clients {
+            let slot = i % slots;
+            let locals = &out[slot / SLOTS_PER_HOST].2;
+            let court = locals[(i / slots) % locals.len()];
+            let (user,): (i64,) = sqlx::query_as(
+                "INSERT INTO users (court_id, username, display_name, role, password_hash) \
+                     VALUES ($1, $2, $3, 'coordinator', '!') RETURNING id",
+            )
+            .bind(court)
+            .bind(format!("bench.booking.{i}"))
+            .bind(format!("基准专干{i}"))
+            .fetch_one(&mut *tx)
+            .await?;
+            let (room,): (i64,) = sqlx::query_as(
+                "INSERT INTO local_rooms (court_id, name) VALUES ($1, $2) RETURNING id",
+            )
+            .bind(court)
+            .bind(format!("视频接访室{i}"))
+            .fetch_one(&mut *tx)
+            .await?;
+            let number = bench_id_number(u32::try_from(i)?);
+            let (case,): (i64,) = sqlx::query_as(
+                "INSERT INTO cases (court_id, case_number, petitioner_name, petitioner_id_number, \
+                     subject, status, tier, created_at, petitioner_id_hash) \
+                     VALUES ($1, $2, $3, $4, '基准', 'handling', 1, $5, $6) RETURNING id",
+            )
+            .bind(court)
+            .bind(format!("（2026）基准{i}号"))
+            .bind(format!("基准{i}"))
+            .bind(sealer.seal(&number))
+            .bind(now)
+            .bind(sealer.lookup(&number))
+            .fetch_one(&mut *tx)
+            .await?;
+            users.push((user, court, case, room));
+        }
+        // The baseline's reception rooms, in the first host court.
+        let mut plain_rooms = Vec::new();
+        for k in 0..slots.div_ceil(5) {
+            let (room,): (i64,) = sqlx::query_as(
+                "INSERT INTO host_rooms (court_id, name) VALUES ($1, $2) RETURNING id",
+            )
+            .bind(out[0].0)
+            .bind(format!("基线接谈室{k}"))
+            .fetch_one(&mut *tx)
+            .await?;
+            plain_rooms.push(room);
+        }
+        (out, users, plain_rooms)
+    });
+    for (court, _, _) in &hosts {
+        let current = store.host_settings(*court).await?;
+        let open = crate::store::schedule::HostSettings {
+            auto_approve: true,
+            min_notice_hours: 0,
+            ..crate::store::schedule::HostSettings::defaults(*court)
+        };
+        store
+            .put_host_settings(&open, current.version, "bench")
+            .await?;
+    }
+    // The baseline's slots: one per booking the contest makes, per round.
+    let mut plain: [Vec<PlainRow>; 2] = [Vec::new(), Vec::new()];
+    for (round, at) in plain_days.iter().enumerate() {
+        let rows = bench_tx!(store, |tx| {
+            let mut rows = Vec::new();
+            for k in 0..slots {
+                let room = plain_rooms[k / 5];
+                let starts = *at + chrono::Duration::hours((k % 5) as i64);
+                let ends = starts + chrono::Duration::hours(1);
+                let (slot,): (i64,) = sqlx::query_as(
+                    "INSERT INTO slots (host_room_id, starts_at, ends_at) VALUES ($1, $2, $3) RETURNING id",
+                )
+                .bind(room)
+                .bind(starts)
+                .bind(ends)
+                .fetch_one(&mut *tx)
+                .await?;
+                let (user, _, case, local_room) = users[k];
+                rows.push(PlainRow {
+                    slot_id: slot,
+                    case_id: case,
+                    local_room_id: local_room,
+                    host_room_id: room,
+                    created_by: user,
+                    starts_at: starts,
+                    ends_at: ends,
+                });
+            }
+            rows
+        });
+        plain[round] = rows;
+    }
+    let tokens = Tokens::new(&settings.auth);
+    let mut out = Vec::with_capacity(clients);
+    for (i, (user, court, case_id, local_room_id)) in users.into_iter().enumerate() {
+        let slot = hosts[(i % slots) / SLOTS_PER_HOST].1[(i % slots) % SLOTS_PER_HOST];
+        let (token, _) = tokens.issue_staff(user, Role::Coordinator, court, "基准专干")?;
+        out.push(Contestant {
+            token,
+            slot,
+            case_id,
+            local_room_id,
+        });
+    }
+    Ok(Contest {
+        clients: out,
+        day,
+        plain,
+    })
+}
+
+/// What one client's attempt came to.
+enum Attempt {
+    /// Held, then booked: the booking's id, the Idempotency-Key and body sent, and timings.
+    Booked {
+        id: i64,
+        key: String,
+        body: serde_json::Value,
+        token: String,
+        hold_ms: f64,
+        book_ms: f64,
+        /// Since the start of the contest.
+        done_s: f64,
+    },
+    /// Refused as the web app expects when someone else was quicker (`slot_held`,
+    /// `slot_taken`).
+    Refused { code: String, hold_ms: f64 },
+    /// Anything else: the run fails.
+    Failed(String),
+}
+
+async fn attempt(http: &reqwest::Client, base: &str, c: &Contestant, epoch: Instant) -> Attempt {
+    let failed = |what: &str, e: &dyn std::fmt::Display| Attempt::Failed(format!("{what}: {e}"));
+    let began = Instant::now();
+    let hold = match http
+        .post(format!("{base}/api/v1/holds"))
+        .bearer_auth(&c.token)
+        .json(&serde_json::json!({ "slot_id": c.slot }))
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return failed("POST /holds", &e),
+    };
+    let status = hold.status().as_u16();
+    let text = hold.text().await.unwrap_or_default();
+    let hold_ms = began.elapsed().as_secs_f64() * 1000.0;
+    if status == 409 {
+        let code = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["code"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        if code == "slot_held" || code == "slot_taken" {
+            return Attempt::Refused { code, hold_ms };
+        }
+    }
+    if status != 201 {
+        return Attempt::Failed(format!("POST /holds answered {status}: {text}"));
+    }
+    // One key per attempt, as the web app makes when the hold is granted.
+    let key = format!("{:032x}", rand::random::<u128>());
+    let body = serde_json::json!({
+        "slot_id": c.slot, "case_id": c.case_id, "local_room_id": c.local_room_id,
+    });
+    let booking_began = Instant::now();
+    let answer = match http
+        .post(format!("{base}/api/v1/bookings"))
+        .bearer_auth(&c.token)
+        .header("Idempotency-Key", &key)
+        .json(&body)
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return failed("POST /bookings", &e),
+    };
+    let status = answer.status().as_u16();
+    let text = answer.text().await.unwrap_or_default();
+    let book_ms = booking_began.elapsed().as_secs_f64() * 1000.0;
+    let id = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v["id"].as_i64());
+    match (status, id) {
+        (201, Some(id)) => Attempt::Booked {
+            id,
+            key,
+            body,
+            token: c.token.clone(),
+            hold_ms,
+            book_ms,
+            done_s: epoch.elapsed().as_secs_f64(),
+        },
+        _ => Attempt::Failed(format!("POST /bookings answered {status}: {text}")),
+    }
+}
+
+/// Milliseconds at the `p` quantile (nearest rank) of an unsorted sample.
+fn quantile(sample: &mut [f64], p: f64) -> f64 {
+    if sample.is_empty() {
+        return f64::NAN;
+    }
+    sample.sort_by(f64::total_cmp);
+    sample[((sample.len() - 1) as f64 * p).round() as usize]
+}
+
+/// What PostgreSQL's backends of the bench database were doing, sampled every 10 ms.
+#[derive(Default)]
+struct WaitSamples {
+    /// (state, wait) → backend-samples.
+    counts: std::collections::BTreeMap<String, u64>,
+    ticks: u64,
+}
+
+async fn sample_waits(
+    pool: sqlx::PgPool,
+    database: String,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> WaitSamples {
+    let mut out = WaitSamples::default();
+    // The per-host-court lock is taken with two int4 keys (objsubid 2), the audit chain's with
+    // one bigint key (objsubid 1).
+    let sql = "SELECT a.state, COALESCE(a.wait_event_type, ''), COALESCE(a.wait_event, ''), \
+               (SELECT CASE WHEN l.objsubid = 2 THEN 'host court lock' ELSE 'audit chain lock' END \
+                FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted AND l.locktype = 'advisory' LIMIT 1) \
+               FROM pg_stat_activity a WHERE a.datname = $1 AND a.pid <> pg_backend_pid() \
+               AND a.backend_type = 'client backend' AND a.state <> 'idle'";
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    while !*stop.borrow() {
+        tick.tick().await;
+        let rows: Vec<(Option<String>, String, String, Option<String>)> =
+            match sqlx::query_as(sql).bind(&database).fetch_all(&pool).await {
+                Ok(rows) => rows,
+                Err(_) => continue,
+            };
+        out.ticks += 1;
+        for (state, kind, event, lock) in rows {
+            let state = state.unwrap_or_default();
+            let what = match (state.as_str(), kind.as_str(), lock) {
+                ("idle in transaction", _, _) => {
+                    "in a transaction, waiting for the server's next statement".to_owned()
+                }
+                (_, "Lock", Some(lock)) => format!("waiting for the {lock}"),
+                (_, "", _) => "running (CPU)".to_owned(),
+                (_, kind, _) => format!("waiting: {kind}/{event}"),
+            };
+            *out.counts.entry(what).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// What the server process's threads were doing, sampled every 10 ms from
+/// `/proc/<pid>/task/*/syscall` (the system call each thread is blocked in, or `running`).
+#[derive(Default)]
+struct ThreadSamples {
+    counts: std::collections::BTreeMap<&'static str, u64>,
+    ticks: u64,
+}
+
+impl ThreadSamples {
+    fn table(&self, backend: &str) -> String {
+        let mut rows: Vec<_> = self.counts.iter().collect();
+        rows.sort_by_key(|r| std::cmp::Reverse(*r.1));
+        let mut out = format!(
+            "{backend}: what the server's threads were doing during the contest ({} samples of \
+             /proc/<pid>/task/*/syscall every 10 ms; threads idle in epoll or futex not shown)\n\n\
+             | threads were | mean threads |\n| --- | --- |\n",
+            self.ticks
+        );
+        for (what, n) in rows {
+            out.push_str(&format!(
+                "| {what} | {:.2} |\n",
+                *n as f64 / self.ticks.max(1) as f64
+            ));
+        }
+        out
+    }
+}
+
+async fn sample_threads(pid: u32, stop: tokio::sync::watch::Receiver<bool>) -> ThreadSamples {
+    let mut out = ThreadSamples::default();
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    while !*stop.borrow() {
+        tick.tick().await;
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            break;
+        };
+        out.ticks += 1;
+        for task in tasks.flatten() {
+            let call = std::fs::read_to_string(task.path().join("syscall")).unwrap_or_default();
+            // x86_64 system call numbers.
+            let what = match call.split_whitespace().next().unwrap_or("") {
+                "running" => "running (CPU)",
+                "74" | "75" => "in fsync / fdatasync",
+                "35" | "230" => {
+                    "sleeping in nanosleep (SQLite's busy handler waiting for the write lock)"
+                }
+                "0" | "1" | "17" | "18" | "19" | "20" | "295" | "296" => {
+                    "in read / write (file or socket)"
+                }
+                "202" | "232" | "281" | "7" | "271" | "" => continue,
+                _ => "in another system call",
+            };
+            *out.counts.entry(what).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// The baseline: `rows.len()` plain INSERTs of booking rows, no checks and no transaction of
+/// their own beyond the statement, all at once over a pool as large as the server's. Returns
+/// (seconds, per-insert milliseconds).
+async fn plain_inserts(
+    url: &str,
+    connections: u32,
+    rows: &[PlainRow],
+) -> anyhow::Result<(f64, Vec<f64>)> {
+    let store = Store::connect(url, connections).await?;
+    // Every connection opened before the clock starts.
+    let mut warm = Vec::new();
+    for _ in 0..connections {
+        warm.push(async {
+            match &store {
+                Store::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
+                Store::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
+            }
+        });
+    }
+    for r in futures_util::future::join_all(warm).await {
+        r?;
+    }
+    let sql = "INSERT INTO bookings (slot_id, case_id, local_room_id, starts_at, ends_at, status, \
+               created_by, created_at, host_room_id) \
+               VALUES ($1, $2, $3, $4, $5, 'booked', $6, $7, $8) RETURNING id";
+    let began = Instant::now();
+    let inserts = rows.iter().map(|r| {
+        let store = &store;
+        async move {
+            let t = Instant::now();
+            let at = chrono::Utc::now();
+            let done: Result<(i64,), sqlx::Error> = match store {
+                Store::Sqlite(p) => {
+                    sqlx::query_as(sql)
+                        .bind(r.slot_id)
+                        .bind(r.case_id)
+                        .bind(r.local_room_id)
+                        .bind(r.starts_at)
+                        .bind(r.ends_at)
+                        .bind(r.created_by)
+                        .bind(at)
+                        .bind(r.host_room_id)
+                        .fetch_one(p)
+                        .await
+                }
+                Store::Postgres(p) => {
+                    sqlx::query_as(sql)
+                        .bind(r.slot_id)
+                        .bind(r.case_id)
+                        .bind(r.local_room_id)
+                        .bind(r.starts_at)
+                        .bind(r.ends_at)
+                        .bind(r.created_by)
+                        .bind(at)
+                        .bind(r.host_room_id)
+                        .fetch_one(p)
+                        .await
+                }
+            };
+            done.map(|_| t.elapsed().as_secs_f64() * 1000.0)
+        }
+    });
+    let latencies = futures_util::future::join_all(inserts)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<f64>, _>>()?;
+    let seconds = began.elapsed().as_secs_f64();
+    store.close().await;
+    Ok((seconds, latencies))
+}
+
+async fn fresh_pg_database(admin: &str, name: &str) -> anyhow::Result<String> {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        bail!("--booking-database must be lower-case letters, digits and _");
+    }
+    let pool = sqlx::PgPool::connect(admin).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&pool)
+        .await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await?;
+    pool.close().await;
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .context("--pg-url names no database")?;
+    Ok(format!("{base}/{name}"))
+}
+
+async fn drop_pg_database(admin: &str, name: &str) -> anyhow::Result<()> {
+    let pool = sqlx::PgPool::connect(admin).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&pool)
+        .await?;
+    pool.close().await;
+    Ok(())
+}
+
+/// `courtlink bench booking --count 1000 --slots 100`: see docs/benchmarks.md ("Bookings under
+/// contention"). Fails (non-zero exit) unless every slot was booked exactly once, with no
+/// overlap, every refusal was one the web app expects, and every retry with the same key got
+/// the same booking back.
+async fn booking(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
+    let clients = args.count;
+    let slots = args.slots;
+    if slots == 0 || clients < slots {
+        bail!("--count (clients) must be at least --slots, and --slots at least 1");
+    }
+    let loads = loadavg();
+    let up = std::fs::read_to_string("/proc/uptime").unwrap_or_default();
+    println!(
+        "booking: {clients} clients over {slots} slots ({} host courts), {} cores, load average before: {loads} (uptime {} s)",
+        slots.div_ceil(SLOTS_PER_HOST),
+        num_cpus(),
+        up.split_whitespace().next().unwrap_or("?"),
+    );
+    let backends: &[&str] = match args.backend {
+        Backends::Sqlite => &["sqlite"],
+        Backends::Postgres => &["postgres"],
+        Backends::Both => &["sqlite", "postgres"],
+    };
+    let mut lines = Vec::new();
+    let mut notes = Vec::new();
+    for &backend in backends {
+        let dir = tempfile::tempdir()?;
+        let (url, redis) = if backend == "sqlite" {
+            (
+                format!("sqlite://{}/booking.db", dir.path().display()),
+                None,
+            )
+        } else {
+            (
+                fresh_pg_database(&args.province.pg_url, &args.booking_database).await?,
+                Some(args.redis_url.as_str()),
+            )
+        };
+        let store = Store::connect(&url, 4).await?;
+        store.migrate().await?;
+        let world = contest_world(&store, settings, clients, slots).await?;
+        let server = start_courtlink(settings, &url, redis)?;
+        let base = format!("http://127.0.0.1:{}", server.port);
+        let http = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(usize::MAX)
+            .timeout(Duration::from_secs(300))
+            .build()?;
+        // Every client's connection open before the start, as browsers that loaded the page.
+        let warm = (0..clients).map(|_| http.get(format!("{base}/healthz")).send());
+        for r in futures_util::future::join_all(warm).await {
+            r?.error_for_status()?;
+        }
+
+        let admin = match &store {
+            Store::Postgres(_) => Some(sqlx::PgPool::connect(&args.province.pg_url).await?),
+            Store::Sqlite(_) => None,
+        };
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let sampler = admin.clone().map(|pool| {
+            tokio::spawn(sample_waits(
+                pool,
+                args.booking_database.clone(),
+                stop_rx.clone(),
+            ))
+        });
+        // All at once: every client waits at the barrier, then the gate opens.
+        let clients_arc: Arc<Vec<Contestant>> = Arc::new(world.clients);
+        let ready = Arc::new(tokio::sync::Barrier::new(clients + 1));
+        let (go_tx, go_rx) = tokio::sync::watch::channel(None::<Instant>);
+        let mut tasks = Vec::with_capacity(clients);
+        for i in 0..clients {
+            let (http, base, all, ready, mut go) = (
+                http.clone(),
+                base.clone(),
+                clients_arc.clone(),
+                ready.clone(),
+                go_rx.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                ready.wait().await;
+                let epoch = loop {
+                    if let Some(at) = *go.borrow_and_update() {
+                        break at;
+                    }
+                    if go.changed().await.is_err() {
+                        return Attempt::Failed("the start never came".into());
+                    }
+                };
+                attempt(&http, &base, &all[i], epoch).await
+            }));
+        }
+        let threads = tokio::spawn(sample_threads(server.pid(), stop_rx.clone()));
+        ready.wait().await;
+        let cpu0 = server.cpu_seconds();
+        let epoch = Instant::now();
+        let _ = go_tx.send(Some(epoch));
+        let mut outcomes = Vec::with_capacity(clients);
+        for t in tasks {
+            outcomes.push(t.await.unwrap_or_else(|e| Attempt::Failed(e.to_string())));
+        }
+        let wall = epoch.elapsed().as_secs_f64();
+        let cpu = server.cpu_seconds() - cpu0;
+        let _ = stop_tx.send(true);
+        let threads = threads.await?;
+        let waits = match sampler {
+            Some(s) => Some(s.await?),
+            None => None,
+        };
+
+        // What the clients saw.
+        let mut failures = Vec::new();
+        let (mut hold_ms, mut book_ms, mut whole_ms, mut refused_ms) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut refusals: std::collections::BTreeMap<String, usize> = Default::default();
+        let mut booked = Vec::new();
+        let mut last_booked = 0f64;
+        for o in outcomes {
+            match o {
+                Attempt::Booked {
+                    id,
+                    key,
+                    body,
+                    token,
+                    hold_ms: h,
+                    book_ms: b,
+                    done_s,
+                } => {
+                    hold_ms.push(h);
+                    book_ms.push(b);
+                    whole_ms.push(h + b);
+                    last_booked = last_booked.max(done_s);
+                    booked.push((id, key, body, token));
+                }
+                Attempt::Refused { code, hold_ms: h } => {
+                    refused_ms.push(h);
+                    *refusals.entry(code).or_default() += 1;
+                }
+                Attempt::Failed(why) => failures.push(why),
+            }
+        }
+
+        // What the database holds.
+        let mut problems = Vec::new();
+        if let Some(first) = failures.first() {
+            problems.push(format!(
+                "{} attempts failed unexpectedly, e.g. {first}",
+                failures.len()
+            ));
+        }
+        if booked.len() != slots {
+            problems.push(format!(
+                "{} bookings answered 201, expected exactly {slots}",
+                booked.len()
+            ));
+        }
+        let checks = Checks::read(&store, world.day).await?;
+        if checks.live != i64::try_from(slots)? {
+            problems.push(format!(
+                "{} live bookings in the database, expected exactly {slots}",
+                checks.live
+            ));
+        }
+        if checks.overlaps != 0 || checks.doubled_slots != 0 {
+            problems.push(format!(
+                "{} overlapping pairs of live bookings, {} slots booked twice",
+                checks.overlaps, checks.doubled_slots
+            ));
+        }
+        if checks.sessions != checks.live {
+            problems.push(format!(
+                "{} sessions for {} bookings",
+                checks.sessions, checks.live
+            ));
+        }
+        let mut answered: Vec<i64> = booked.iter().map(|b| b.0).collect();
+        answered.sort_unstable();
+        if answered != checks.ids {
+            problems.push("the bookings answered 201 are not those in the database".into());
+        }
+        // A retry of each booking with its key (a browser whose answer was lost) gets the same
+        // booking back and books nothing more.
+        let replays = booked.iter().map(|(id, key, body, token)| {
+            let http = http.clone();
+            let base = base.clone();
+            async move {
+                let r = http
+                    .post(format!("{base}/api/v1/bookings"))
+                    .bearer_auth(token)
+                    .header("Idempotency-Key", key)
+                    .json(body)
+                    .send()
+                    .await
+                    .ok()?;
+                let status = r.status().as_u16();
+                let v: serde_json::Value = r.json().await.ok()?;
+                (status == 201 && v["id"].as_i64() == Some(*id)).then_some(())
+            }
+        });
+        let replayed = futures_util::future::join_all(replays)
+            .await
+            .into_iter()
+            .filter(Option::is_some)
+            .count();
+        if replayed != booked.len() {
+            problems.push(format!(
+                "{} of {} retries with the same Idempotency-Key got their booking back",
+                replayed,
+                booked.len()
+            ));
+        }
+        if Checks::read(&store, world.day).await?.live != checks.live {
+            problems.push("a retry with the same Idempotency-Key booked again".into());
+        }
+
+        // The baseline, on the same database with the server idle: two rounds, the faster
+        // counts (the stricter ratio).
+        let connections = settings.database.max_connections;
+        let mut rounds = Vec::new();
+        for rows in &world.plain {
+            let rows = &rows[..booked.len().min(rows.len())];
+            rounds.push(plain_inserts(&url, connections, rows).await?);
+        }
+        drop(server);
+        store.close().await;
+
+        let n = booked.len() as f64;
+        let rate = n / last_booked.max(1e-9);
+        let (plain_s, mut plain_ms) = rounds
+            .into_iter()
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .context("a baseline round")?;
+        let plain_rate = plain_ms.len() as f64 / plain_s;
+        lines.push(format!(
+            "| {backend} | {clients} / {slots} | {} | {} | {last_booked:.2} | {wall:.2} | {rate:.0} | {:.0} / {:.0} | {:.0} / {:.0} | {:.0} / {:.0} | {plain_rate:.0} | {:.1} / {:.1} | **{:.2}×** | {cpu:.2} |",
+            booked.len(),
+            refusals
+                .iter()
+                .map(|(c, n)| format!("{n} {c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            quantile(&mut book_ms, 0.5),
+            quantile(&mut book_ms, 0.99),
+            quantile(&mut whole_ms, 0.5),
+            quantile(&mut whole_ms, 0.99),
+            quantile(&mut refused_ms, 0.5),
+            quantile(&mut refused_ms, 0.99),
+            quantile(&mut plain_ms, 0.5),
+            quantile(&mut plain_ms, 0.99),
+            rate / plain_rate,
+        ));
+        if let Some(w) = waits {
+            let total: u64 = w.counts.values().sum();
+            let mut rows: Vec<_> = w.counts.into_iter().collect();
+            rows.sort_by_key(|r| std::cmp::Reverse(r.1));
+            let mut note = format!(
+                "{backend}: what PostgreSQL's backends of the bench database were doing during \
+                 the contest ({} samples of pg_stat_activity and pg_locks every 10 ms; mean \
+                 backends not idle {:.2})\n",
+                w.ticks,
+                total as f64 / w.ticks.max(1) as f64,
+            );
+            note.push_str("\n| backends were | share of backend-samples | mean backends |\n| --- | --- | --- |\n");
+            for (what, count) in rows {
+                note.push_str(&format!(
+                    "| {what} | {:.0} % | {:.2} |\n",
+                    100.0 * count as f64 / total.max(1) as f64,
+                    count as f64 / w.ticks.max(1) as f64
+                ));
+            }
+            notes.push(note);
+        }
+        notes.push(threads.table(backend));
+        notes.push(format!(
+            "{backend}: hold (POST /holds) of the winners p50 / p99 {:.0} / {:.0} ms; server CPU {cpu:.2} s over {wall:.2} s of contest ({:.0} % of one core)",
+            quantile(&mut hold_ms, 0.5),
+            quantile(&mut hold_ms, 0.99),
+            100.0 * cpu / wall
+        ));
+        println!(
+            "{backend}: {} booked, {} refused as expected, {} failed; live {}, overlaps {}, slots booked twice {}, retries replayed {replayed}/{}",
+            booked.len(),
+            refusals.values().sum::<usize>(),
+            failures.len(),
+            checks.live,
+            checks.overlaps,
+            checks.doubled_slots,
+            booked.len()
+        );
+        if !problems.is_empty() {
+            for p in &problems {
+                println!("[FAIL] {p}");
+            }
+            bail!(
+                "booking on {backend}: {} checks failed (the database is kept)",
+                problems.len()
+            );
+        }
+        if backend == "postgres" {
+            drop_pg_database(&args.province.pg_url, &args.booking_database).await?;
+        }
+    }
+    println!(
+        "\n| backend | clients / slots | booked | refused at the hold | last booking (s) | all answered (s) | bookings/s | POST /bookings p50 / p99 ms | hold + book p50 / p99 ms | refused hold p50 / p99 ms | plain INSERTs/s | INSERT p50 / p99 ms | ratio | server CPU s |"
+    );
+    println!(
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    );
+    for l in &lines {
+        println!("{l}");
+    }
+    for n in &notes {
+        println!("\n{n}");
+    }
+    println!("\nload average after: {}", loadavg());
+    println!("booking: passed (every slot booked exactly once, no overlap, every retry replayed)");
+    Ok(())
+}
+
+/// The contest's bookings as the database holds them.
+struct Checks {
+    live: i64,
+    sessions: i64,
+    overlaps: i64,
+    doubled_slots: i64,
+    ids: Vec<i64>,
+}
+
+impl Checks {
+    async fn read(store: &Store, day: chrono::DateTime<chrono::Utc>) -> anyhow::Result<Checks> {
+        let until = day + chrono::Duration::days(1);
+        let one = |sql: &'static str| async move {
+            let (n,): (i64,) = match store {
+                Store::Sqlite(p) => sqlx::query_as(sql).bind(until).fetch_one(p).await?,
+                Store::Postgres(p) => sqlx::query_as(sql).bind(until).fetch_one(p).await?,
+            };
+            anyhow::Ok(n)
+        };
+        let live =
+            one("SELECT COUNT(*) FROM bookings WHERE status <> 'cancelled' AND starts_at < $1")
+                .await?;
+        let sessions = one(
+            "SELECT COUNT(*) FROM sessions s JOIN bookings b ON b.id = s.booking_id \
+             WHERE b.status <> 'cancelled' AND b.starts_at < $1",
+        )
+        .await?;
+        let overlaps = one(
+            "SELECT COUNT(*) FROM bookings a JOIN bookings b ON a.id < b.id \
+             AND a.status <> 'cancelled' AND b.status <> 'cancelled' \
+             AND a.starts_at < b.ends_at AND b.starts_at < a.ends_at \
+             AND (a.host_room_id = b.host_room_id OR a.local_room_id = b.local_room_id \
+                  OR a.slot_id = b.slot_id) \
+             WHERE a.starts_at < $1",
+        )
+        .await?;
+        let doubled_slots = one(
+            "SELECT COUNT(*) FROM (SELECT slot_id FROM bookings WHERE status <> 'cancelled' \
+             AND starts_at < $1 GROUP BY slot_id HAVING COUNT(*) > 1) x",
+        )
+        .await?;
+        let sql =
+            "SELECT id FROM bookings WHERE status <> 'cancelled' AND starts_at < $1 ORDER BY id";
+        let ids: Vec<(i64,)> = match store {
+            Store::Sqlite(p) => sqlx::query_as(sql).bind(until).fetch_all(p).await?,
+            Store::Postgres(p) => sqlx::query_as(sql).bind(until).fetch_all(p).await?,
+        };
+        Ok(Checks {
+            live,
+            sessions,
+            overlaps,
+            doubled_slots,
+            ids: ids.into_iter().map(|r| r.0).collect(),
+        })
+    }
 }

@@ -264,6 +264,39 @@ pub struct AuthSettings {
     /// ...and until this many minutes after the slot's end (a reception may run over), unless
     /// the session has ended.
     pub join_late_minutes: i64,
+    // --- issue 21: password work ---
+    /// Places that hash or check passwords (argon2id) at once on this instance; 0: half the
+    /// cores, at least one. Keep it below the core count, so that a storm of logins cannot take
+    /// every core from bookings and signalling (`auth::PasswordPool`).
+    #[serde(default)]
+    pub password_workers: usize,
+    /// Password checks that may wait for a place (0–10000); past them a login, a password
+    /// change or an administrator's password reset is refused at once with 503 `busy` and
+    /// `Retry-After`.
+    #[serde(default = "default_password_queue")]
+    pub password_queue: usize,
+    /// How long a sign-in lasts, in hours (1–168): its refresh token renews the short staff
+    /// token (`staff_token_minutes`) until then, rotating at each use (`app::signin`).
+    #[serde(default = "default_refresh_token_hours")]
+    pub refresh_token_hours: i64,
+}
+
+fn default_refresh_token_hours() -> i64 {
+    12
+}
+
+fn default_password_queue() -> usize {
+    64
+}
+
+impl AuthSettings {
+    /// `password_workers`, with 0 read as half the cores (at least one).
+    pub fn password_workers(&self) -> usize {
+        match self.password_workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+            n => n,
+        }
+    }
 }
 
 fn default_header_read_seconds() -> u64 {
@@ -610,6 +643,18 @@ impl Settings {
                 "auth.login_attempts_per_minute",
                 "must be between 1 and 1000",
             );
+        }
+        if self.auth.password_workers > 256 {
+            return invalid(
+                "auth.password_workers",
+                "must be between 0 (half the cores) and 256",
+            );
+        }
+        if self.auth.password_queue > 10_000 {
+            return invalid("auth.password_queue", "must be between 0 and 10000");
+        }
+        if !(1..=168).contains(&self.auth.refresh_token_hours) {
+            return invalid("auth.refresh_token_hours", "must be between 1 and 168");
         }
         if !(0..=240).contains(&self.auth.join_late_minutes) {
             return invalid("auth.join_late_minutes", "must be between 0 and 240");

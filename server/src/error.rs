@@ -60,6 +60,12 @@ pub enum ApiError {
     /// An upload of a kind the endpoint does not read (415), e.g. `import_unsupported_type`.
     #[error("{message}")]
     UnsupportedType { code: &'static str, message: String },
+    /// A 401 with a code of its own: `signed_out`, `refresh_reused` (refresh tokens).
+    #[error("{message}")]
+    SignedOut { code: &'static str, message: String },
+    /// The instance's password work is at its bound (503 `busy`, with `Retry-After`).
+    #[error("the server is busy checking other passwords; try again in a few seconds")]
+    Busy { wait: std::time::Duration },
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -94,6 +100,8 @@ impl ApiError {
             ApiError::StoreUnavailable(_) => "store_unavailable",
             ApiError::Internal(_) => "internal",
             ApiError::TooLarge { code, .. } | ApiError::UnsupportedType { code, .. } => code,
+            ApiError::Busy { .. } => "busy",
+            ApiError::SignedOut { code, .. } => code,
         }
     }
 
@@ -129,6 +137,8 @@ impl ResponseError for ApiError {
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::SignedOut { .. } => StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -144,7 +154,7 @@ impl ResponseError for ApiError {
             _ => tracing::debug!(code = self.code(), "request refused"),
         }
         let mut res = HttpResponse::build(self.status_code());
-        if let ApiError::RetryAfter { wait, .. } = self {
+        if let ApiError::RetryAfter { wait, .. } | ApiError::Busy { wait } = self {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             res.insert_header((actix_web::http::header::RETRY_AFTER, secs.max(1)));
         }

@@ -46,6 +46,10 @@ impl Server {
         Ok(Server { child, port })
     }
 
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// User + system CPU seconds so far.
     pub(crate) fn cpu_seconds(&self) -> f64 {
         let stat =

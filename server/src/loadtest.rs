@@ -533,6 +533,10 @@ struct RouteStats {
 #[derive(Default)]
 struct Stats {
     routes: Mutex<BTreeMap<&'static str, RouteStats>>,
+    /// Per minute of the day (since the first answer) and route: the times taken, so that the
+    /// morning peak shows rather than being averaged away.
+    minutes: Mutex<BTreeMap<(u64, &'static str), Vec<u32>>>,
+    first: OnceLock<Instant>,
     /// The first unexpected answers and events, in words.
     problems: Mutex<Vec<String>>,
     problem_count: AtomicU64,
@@ -547,11 +551,16 @@ enum Outcome {
 
 impl Stats {
     fn record(&self, route: &'static str, took: Duration, outcome: Outcome) {
+        let micros = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
+        let minute = self.first.get_or_init(Instant::now).elapsed().as_secs() / 60;
+        lock(&self.minutes)
+            .entry((minute, route))
+            .or_default()
+            .push(micros);
         let mut routes = lock(&self.routes);
         let r = routes.entry(route).or_default();
         r.count += 1;
-        r.micros
-            .push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
+        r.micros.push(micros);
         match outcome {
             Outcome::Ok => {}
             Outcome::Expected => r.expected += 1,
@@ -581,6 +590,8 @@ struct Answer {
     status: u16,
     body: Value,
     replayed: bool,
+    /// `Retry-After`, in seconds.
+    retry_after: Option<u64>,
 }
 
 impl Answer {
@@ -595,6 +606,7 @@ struct Who {
     addr: String,
 }
 
+#[derive(Clone)]
 struct Req {
     route: &'static str,
     method: Method,
@@ -675,6 +687,11 @@ impl Http {
             .headers()
             .get("Idempotent-Replayed")
             .is_some_and(|v| v == "true");
+        let retry_after = res
+            .headers()
+            .get("Retry-After")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
         let text = res.text().await.unwrap_or_default();
         let took = began.elapsed();
         let success = (200..300).contains(&status);
@@ -696,6 +713,7 @@ impl Http {
             status,
             body: serde_json::from_str(&text).unwrap_or(Value::Null),
             replayed,
+            retry_after,
         })
     }
 }
@@ -741,6 +759,8 @@ struct Run {
     live: AtomicUsize,
     peak_live: AtomicUsize,
     stop: AtomicBool,
+    /// Logins answered 503 `busy` (and tried again after `Retry-After`).
+    busy_logins: AtomicU64,
 }
 
 impl Run {
@@ -761,7 +781,23 @@ impl Run {
         )
         .body(json!({"username": p.username, "password": self.world.password}));
         req.token = None;
-        let a = self.http.send(req, Expect::Success).await?;
+        // 503 `busy` (the instance's password work is at its bound) is the one documented
+        // refusal of a right password: wait as told, as the login page does, and try again.
+        let a = loop {
+            let a = self.http.send(req.clone(), Expect::Either(&[503])).await?;
+            if a.status == 503 && a.body["code"] == "busy" {
+                self.busy_logins.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_secs(a.retry_after.unwrap_or(1).max(1))).await;
+                continue;
+            }
+            if !a.ok() {
+                self.http
+                    .stats
+                    .problem(format!("login answered {}: {}", a.status, a.body));
+                return None;
+            }
+            break a;
+        };
         Some(Who {
             token: a.body["token"].as_str()?.to_owned(),
             addr: p.addr.clone(),
@@ -1775,6 +1811,7 @@ pub async fn run(settings: &Settings, a: &ProvinceArgs, redis_url: &str) -> anyh
         live: AtomicUsize::new(0),
         peak_live: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
+        busy_logins: AtomicU64::new(0),
     });
     let day_started = Instant::now();
     let sampling = Arc::new(AtomicBool::new(true));
@@ -1957,6 +1994,47 @@ fn report(
         percentile(&chat, 0.99),
         run.quality_sent.load(Ordering::Relaxed)
     );
+    // Latency per minute of the day, so that the morning peak (the logins) shows.
+    const LOGIN: &str = "POST /api/v1/auth/login";
+    const BOOK: &str = "POST /api/v1/bookings";
+    let minutes = lock(&run.http.stats.minutes);
+    let last = minutes.keys().map(|k| k.0).max().unwrap_or(0);
+    println!(
+        "\nper minute ({} logins answered 503 busy and tried again after Retry-After):",
+        run.busy_logins.load(Ordering::Relaxed)
+    );
+    println!(
+        "\n| minute | logins | login p50 / p99 ms | `POST /bookings` | bookings p50 / p95 / p99 ms | all requests | all p95 ms |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    for m in 0..=last {
+        let of = |route: &str| {
+            let mut v = minutes.get(&(m, route)).cloned().unwrap_or_default();
+            v.sort_unstable();
+            v
+        };
+        let (login, book) = (of(LOGIN), of(BOOK));
+        let mut all: Vec<u32> = minutes
+            .range((m, "")..)
+            .take_while(|(k, _)| k.0 == m)
+            .flat_map(|(_, v)| v.iter().copied())
+            .collect();
+        all.sort_unstable();
+        println!(
+            "| {} | {} | {:.1} / {:.1} | {} | {:.1} / {:.1} / {:.1} | {} | {:.1} |",
+            m + 1,
+            login.len(),
+            percentile(&login, 0.5),
+            percentile(&login, 0.99),
+            book.len(),
+            percentile(&book, 0.5),
+            percentile(&book, 0.95),
+            percentile(&book, 0.99),
+            all.len(),
+            percentile(&all, 0.95)
+        );
+    }
+    drop(minutes);
     println!(
         "\n| server RSS at start (MiB) | peak (MiB) | end (MiB) | server CPU (s) | mean cores busy |"
     );

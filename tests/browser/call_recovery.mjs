@@ -112,7 +112,20 @@ await run('call recovery', async () => {
   // Media flows between the two again, as the pages' own reports show: the end may record it.
   await mediaReported(officer, pet);
 
-  // ---- the officer's login ran out: the end asks for the password, then goes through ----
+  // ---- the officer's staff token ran out: renewed silently with the sign-in's refresh cookie ----
+  const renewed = await officer.evaluate(async () => {
+    const entry = JSON.parse(sessionStorage.getItem('courtlink.staff'));
+    entry.token = 'expired.token.value';
+    sessionStorage.setItem('courtlink.staff', JSON.stringify(entry));
+    const { api } = await import('/js/api.js');
+    const me = await api('/me');
+    const now = JSON.parse(sessionStorage.getItem('courtlink.staff'));
+    return me.username === 'spc.officer' && now.token !== 'expired.token.value';
+  });
+  check('an expired staff token is renewed silently (POST /auth/refresh with the cookie), no password asked', renewed);
+
+  // ---- the officer's sign-in ran out too: the end asks for the password, then goes through ----
+  await officer.context().clearCookies();
   await officer.evaluate(() => {
     const entry = JSON.parse(sessionStorage.getItem('courtlink.staff'));
     entry.token = 'expired.token.value';

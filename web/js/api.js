@@ -73,7 +73,21 @@ export async function api(path, options = {}) {
 }
 
 /** As api(), resolving to `{body, etag}`: the answer's ETag (null when none) for a later If-Match. */
-export async function apiWithEtag(path, { method = 'GET', body, token, headers: extra } = {}) {
+export async function apiWithEtag(path, options = {}) {
+  try {
+    return await request(path, options);
+  } catch (err) {
+    // A staff call refused for its token (expired, or none kept in this tab): renew it with the
+    // sign-in's refresh cookie, silently, and try once more.
+    if (options.token === undefined && err instanceof ApiError && err.status === 401
+        && err.code === 'unauthenticated' && !path.startsWith('/auth/') && await refreshStaffToken()) {
+      return request(path, options);
+    }
+    throw err;
+  }
+}
+
+async function request(path, { method = 'GET', body, token, headers: extra } = {}) {
   const bearer = token === undefined ? staffSession.get()?.token : token;
   const headers = { ...(extra || {}), Accept: 'application/json' };
   // A file (a ledger to import) goes as it is; anything else as JSON.
@@ -119,36 +133,47 @@ export function newIdempotencyKey() {
   return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-// Staff tokens last `auth.staff_token_minutes` (60 in the default profile); a reception can last
-// longer. While a staff page is open its token is exchanged for a fresh one every 20 minutes
-// (POST /auth/refresh), and at once when the page comes back to the foreground with less than
-// 40 minutes left (timers of hidden pages are throttled). A test may shorten the period by
-// setting `window.COURTLINK_TOKEN_REFRESH_MS` before the page's scripts run.
-const REFRESH_EVERY_MS = 20 * 60 * 1000;
-const REFRESH_WHEN_LEFT_MS = 40 * 60 * 1000;
+// Staff tokens are short (`auth.staff_token_minutes`); a login also starts a sign-in that lasts
+// `auth.refresh_token_hours` (12), whose refresh token the server keeps in an HttpOnly cookie that
+// no script can read (docs/security.md). The staff token is renewed with it (POST /auth/refresh,
+// no bearer token: the cookie rotates at each use): every 10 minutes while a staff page is open,
+// at once when the page comes back to the foreground with less than 5 minutes left (timers of
+// hidden pages are throttled), when an API call is refused for its token, and when a new tab
+// opens without a token of its own, so that a coordinator signs in once a day. A test may shorten
+// the period by setting `window.COURTLINK_TOKEN_REFRESH_MS` before the page's scripts run.
+const REFRESH_EVERY_MS = 10 * 60 * 1000;
+const REFRESH_WHEN_LEFT_MS = 5 * 60 * 1000;
 let refreshing = null;
 
+async function renewWithCookie() {
+  const before = staffSession.get();
+  try {
+    const answer = await request('/auth/refresh', { method: 'POST', token: null });
+    if (!answer.body?.token) return false;
+    // Logged in again meanwhile, as someone else: keep what is there.
+    const now = staffSession.get();
+    if (now && before && now.token !== before.token && now.user?.id !== answer.body.user?.id) return false;
+    staffSession.save({
+      token: answer.body.token, expires_at: answer.body.expires_at, user: answer.body.user || before?.user,
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Exchange the stored staff token for a fresh one. Resolves true when a fresh token is stored.
- * A refused token is left alone: the next API call finds out and asks for the password.
+ * Renew the staff token with the sign-in's refresh cookie. Resolves true when a fresh token is
+ * stored. Tabs take turns (Web Locks): each use rotates the cookie, and a tab that sent the one
+ * another tab had just used would end the sign-in for both (reuse detection).
  */
 export function refreshStaffToken() {
   if (refreshing) return refreshing;
-  refreshing = (async () => {
-    const entry = staffSession.get();
-    if (!entry) return false;
-    try {
-      const answer = await api('/auth/refresh', { method: 'POST', token: entry.token });
-      // Logged out, or logged in again, meanwhile: keep what is there.
-      if (staffSession.get()?.token !== entry.token || !answer?.token) return false;
-      staffSession.save({ ...entry, token: answer.token, expires_at: answer.expires_at });
-      return true;
-    } catch {
-      return false;
-    }
-  })().finally(() => {
-    refreshing = null;
-  });
+  const run = () => renewWithCookie();
+  refreshing = (globalThis.navigator?.locks ? navigator.locks.request('courtlink.refresh', run) : run())
+    .finally(() => {
+      refreshing = null;
+    });
   return refreshing;
 }
 

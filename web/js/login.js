@@ -1,6 +1,6 @@
 // index.html: staff login, then to the page for the role.
 import { t } from './i18n.js';
-import { api, staffSession } from './api.js';
+import { api, staffSession, refreshStaffToken } from './api.js';
 import { $, startPage, showError, showMessage, clearError } from './ui.js';
 
 const PAGES = { coordinator: 'coordinator.html', officer: 'officer.html', supervisor: 'officer.html', admin: 'admin.html' };
@@ -71,11 +71,20 @@ changeForm.addEventListener('submit', async (event) => {
   }
 });
 
+// Signed in today already (another tab, or before the browser was closed): the sign-in's refresh
+// cookie gives this tab a token of its own, without the password.
 const existing = staffSession.get();
 if (existing?.user && PAGES[existing.user.role]) {
   go(existing.user);
-} else if (location.hash === '#expired') {
-  showMessage(errorBox, 'login.expired', 'login.expired.next');
+} else {
+  refreshStaffToken().then((renewed) => {
+    const session = renewed ? staffSession.get() : null;
+    if (session?.user && PAGES[session.user.role]) {
+      go(session.user);
+    } else if (location.hash === '#expired') {
+      showMessage(errorBox, 'login.expired', 'login.expired.next');
+    }
+  });
 }
 
 form.addEventListener('submit', async (event) => {
@@ -98,8 +107,10 @@ form.addEventListener('submit', async (event) => {
       return;
     }
     // Slowed down after wrong passwords: say what happened, when to try again and whom to call.
-    if (['login_slowed', 'too_many_attempts'].includes(err?.code) && err.retryAfter > 0) {
-      showMessage(errorBox, `error.login.${err.code}.wait`, 'error.login.slowed.next', { seconds: err.retryAfter });
+    // 503 busy: too many passwords being checked at once on the server; not a wrong password.
+    if (['login_slowed', 'too_many_attempts', 'busy'].includes(err?.code) && err.retryAfter > 0) {
+      const next = err.code === 'busy' ? 'error.busy.next' : 'error.login.slowed.next';
+      showMessage(errorBox, `error.login.${err.code}.wait`, next, { seconds: err.retryAfter });
       errorBox.dataset.code = err.code;
     } else {
       showError(errorBox, err, 'login');

@@ -14,4 +14,5 @@ pub mod install;
 pub mod ledger;
 pub mod ledger_import;
 pub mod session;
+pub mod signin;
 pub mod statistics;

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::views::{CourtView, RoomView};
-use crate::auth::{Staff, hash_password, password_work};
+use crate::auth::{Staff, hash_password};
 use crate::domain::{CourtLevel, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -101,8 +101,11 @@ pub fn username_field(text: &str) -> Result<String, ApiError> {
     crate::auth::username_input(text)
 }
 
-async fn hash(password: String) -> Result<String, ApiError> {
-    password_work(move || hash_password(&password))
+async fn hash(state: &AppState, password: String) -> Result<String, ApiError> {
+    state
+        .guards
+        .passwords
+        .run(move || hash_password(&password))
         .await?
         .map_err(ApiError::Internal)
 }
@@ -501,7 +504,8 @@ pub struct NewUserRequest {
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 409, description = "username_taken", body = ErrorBody),
-        (status = 422, description = "invalid_name: a control, bidi-override or zero-width character in a name; invalid_input: bad username, name or court, or a password too short", body = ErrorBody)
+        (status = 422, description = "invalid_name: a control, bidi-override or zero-width character in a name; invalid_input: bad username, name or court, or a password too short", body = ErrorBody),
+        (status = 503, description = "busy: this instance's password work is at its bound; try again after Retry-After seconds", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
     ),
     security(("bearer" = [])),
     tag = "admin"
@@ -525,7 +529,7 @@ pub async fn create_user(
         ApiError::invalid(format!("court_id: no court has id {}", body.court_id)),
     )
     .await?;
-    let password_hash = hash(body.password).await?;
+    let password_hash = hash(&state, body.password).await?;
     let account = NewAccount {
         court_id: court.id,
         username: &username,
@@ -639,7 +643,8 @@ pub struct PasswordReset {
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 422, description = "invalid_input: password too short or too long", body = ErrorBody)
+        (status = 422, description = "invalid_input: password too short or too long", body = ErrorBody),
+        (status = 503, description = "busy: this instance's password work is at its bound; try again after Retry-After seconds", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
     ),
     security(("bearer" = [])),
     tag = "admin"
@@ -656,7 +661,7 @@ pub async fn reset_password(
     let user = managed_user(&state, &staff, *id).await?;
     let PasswordReset { password } = body.into_inner();
     crate::auth::new_password(&password, &[&user.username, &user.display_name])?;
-    let password_hash = hash(password).await?;
+    let password_hash = hash(&state, password).await?;
     state
         .store
         .admin_reset_password(user.id, &password_hash, &actor(&staff))

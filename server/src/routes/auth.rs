@@ -1,12 +1,11 @@
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::views::CourtView;
-use crate::auth::{
-    Staff, client_address, hash_password, password_work, slow_down, verify_password,
-};
+use crate::auth::{Staff, client_address, hash_password, slow_down, verify_password};
 use crate::domain::{JoinCode, Role, SessionStatus};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -39,6 +38,46 @@ pub struct LoginResponse {
 /// username costs as much time as a wrong password.
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password("no user has this password").unwrap_or_default());
+
+/// The refresh token's cookie (docs/security.md): HttpOnly (no script, and so no injected
+/// script, reads it), SameSite=Strict (no other site's page sends it), sent only to the
+/// authentication endpoints, and Secure when the request came over HTTPS.
+const REFRESH_COOKIE: &str = "courtlink_refresh";
+const REFRESH_PATH: &str = "/api/v1/auth";
+
+fn refresh_cookie(req: &HttpRequest, value: &str, max_age_seconds: i64) -> String {
+    let secure = if req.connection_info().scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{REFRESH_COOKIE}={value}; Path={REFRESH_PATH}; Max-Age={}; HttpOnly; SameSite=Strict{secure}",
+        max_age_seconds.max(0)
+    )
+}
+
+/// The refresh token the request carries in its cookie, if any.
+fn presented_refresh(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == REFRESH_COOKIE && !value.is_empty()).then(|| value.to_owned())
+        })
+}
+
+fn user_view(user: &crate::store::UserRow, role: Role) -> Result<UserView, ApiError> {
+    Ok(UserView {
+        id: user.id,
+        username: user.username.clone(),
+        display_name: user.display_name.clone(),
+        role,
+        court: CourtView::new(user.court_id, &user.court_name, &user.court_level)?,
+    })
+}
 
 /// Why a password check did not let someone in.
 enum Refused {
@@ -129,7 +168,11 @@ async fn authenticate(
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.clone());
-    let ok = password_work(move || verify_password(&password, &hash)).await?;
+    let ok = state
+        .guards
+        .passwords
+        .run(move || verify_password(&password, &hash))
+        .await?;
     match user {
         Some(u) if ok && !u.disabled => {
             if let Some(address) = address {
@@ -170,8 +213,10 @@ async fn authenticate(
     }
 }
 
-/// The user is in: the address remembered, the login audited, a token issued.
+/// The user is in: the address remembered, the login audited, a token issued, and a sign-in
+/// started whose refresh token rides in a cookie.
 async fn logged_in(
+    req: &HttpRequest,
     state: &AppState,
     user: crate::store::UserRow,
     address: Option<std::net::IpAddr>,
@@ -198,18 +243,30 @@ async fn logged_in(
         state
             .tokens
             .issue_staff_at(user.id, role, user.court_id, &user.display_name, ver)?;
+    let now = state.clock.now();
+    let sign_in = crate::app::signin::start(
+        &state.store,
+        user.id,
+        ver,
+        state.settings.auth.refresh_token_hours,
+        now,
+    )
+    .await?;
     tracing::info!(user_id = user.id, "logged in");
-    Ok(HttpResponse::Ok().json(LoginResponse {
-        token,
-        expires_at,
-        user: UserView {
-            id: user.id,
-            username: user.username,
-            display_name: user.display_name,
-            role,
-            court: CourtView::new(user.court_id, &user.court_name, &user.court_level)?,
-        },
-    }))
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::SET_COOKIE,
+            refresh_cookie(
+                req,
+                &sign_in.token,
+                (sign_in.expires_at - now).num_seconds(),
+            ),
+        ))
+        .json(LoginResponse {
+            token,
+            expires_at,
+            user: user_view(&user, role)?,
+        }))
 }
 
 /// Staff login. Guessing is slowed, never locked out: an address that keeps failing waits
@@ -227,7 +284,8 @@ async fn logged_in(
         (status = 401, description = "bad_credentials", body = ErrorBody),
         (status = 403, description = "password_change_required: the password is right, but an administrator set it; set your own with POST /auth/password", body = ErrorBody),
         (status = 422, description = "invalid_input", body = ErrorBody),
-        (status = 429, description = "too_many_attempts from this address, or login_slowed (this address or this account must wait; see Retry-After)", body = ErrorBody)
+        (status = 429, description = "too_many_attempts from this address, or login_slowed (this address or this account must wait; see Retry-After)", body = ErrorBody),
+        (status = 503, description = "busy: this instance's password work is at its bound (`auth.password_workers` running, `auth.password_queue` waiting); not a wrong password; try again after Retry-After seconds", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
     ),
     tag = "auth"
 )]
@@ -250,7 +308,7 @@ pub async fn login(
                 .into(),
         });
     }
-    logged_in(&state, user, address).await
+    logged_in(&req, &state, user, address).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -276,7 +334,8 @@ pub struct PasswordChange {
         (status = 400, description = "malformed_json or bad_request", body = ErrorBody),
         (status = 401, description = "bad_credentials", body = ErrorBody),
         (status = 422, description = "invalid_input (too short or too long), weak_password, or password_unchanged", body = ErrorBody),
-        (status = 429, description = "too_many_attempts or login_slowed, as for a login", body = ErrorBody)
+        (status = 429, description = "too_many_attempts or login_slowed, as for a login", body = ErrorBody),
+        (status = 503, description = "busy: as for a login (the current password is checked and the new one hashed on the bounded pool); try again after Retry-After seconds", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
     ),
     tag = "auth"
 )]
@@ -304,7 +363,10 @@ pub async fn change_password(
         });
     }
     crate::auth::new_password(&new_password, &[&user.username, &user.display_name])?;
-    let password_hash = password_work(move || hash_password(&new_password))
+    let password_hash = state
+        .guards
+        .passwords
+        .run(move || hash_password(&new_password))
         .await?
         .map_err(ApiError::Internal)?;
     state
@@ -316,7 +378,7 @@ pub async fn change_password(
         must_change_password: false,
         ..user
     };
-    logged_in(&state, user, address).await
+    logged_in(&req, &state, user, address).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -438,19 +500,76 @@ pub async fn join(
 pub struct RefreshResponse {
     pub token: String,
     pub expires_at: DateTime<Utc>,
+    /// Who the token is for: given when it was renewed with the refresh cookie (a new tab of
+    /// the web app learns who is signed in from it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserView>,
 }
 
-/// A fresh staff token for a still-valid one, so that a long session's page need not log in again.
-/// The account is read again: a disabled user gets no new token.
+/// A fresh staff token. With the refresh cookie that a login set (`courtlink_refresh`, HttpOnly,
+/// sent only to `/api/v1/auth`): no bearer token needed, the cookie is rotated (a new one in
+/// `Set-Cookie`; the one presented is used up), and the answer names the user; 401
+/// `signed_out` when the sign-in is unknown, over (`auth.refresh_token_hours` after the
+/// login) or revoked (a logout, a disabled account, a new password, role or court), 401
+/// `refresh_reused` when the cookie presented was used before (the sign-in is ended; someone
+/// else has a copy); either clears the cookie. Without the cookie: a fresh token for a still
+/// valid bearer token, the account read again (a disabled user gets none).
 #[utoipa::path(
     post,
     path = "/api/v1/auth/refresh",
-    responses((status = 200, body = RefreshResponse), (status = 401, body = ErrorBody)),
-    security(("bearer" = [])),
+    responses(
+        (status = 200, body = RefreshResponse, headers(("Set-Cookie" = String, description = "the next refresh token, when one was presented"))),
+        (status = 401, description = "unauthenticated (no cookie and no valid bearer token), signed_out, refresh_reused", body = ErrorBody)
+    ),
+    security((), ("bearer" = [])),
     tag = "auth"
 )]
 #[post("/auth/refresh")]
-pub async fn refresh(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
+pub async fn refresh(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    staff: Option<Staff>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(presented) = presented_refresh(&req) {
+        let now = state.clock.now();
+        let renewed = match crate::app::signin::renew(&state.store, &presented, now).await {
+            Ok(r) => r,
+            Err(e) => {
+                let mut answer = e.error_response();
+                if let Ok(v) = header::HeaderValue::from_str(&refresh_cookie(&req, "", 0)) {
+                    answer.headers_mut().insert(header::SET_COOKIE, v);
+                }
+                return Ok(answer);
+            }
+        };
+        let user = renewed.user;
+        let role: Role = user
+            .role
+            .parse()
+            .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?;
+        let (token, expires_at) = state.tokens.issue_staff_at(
+            user.id,
+            role,
+            user.court_id,
+            &user.display_name,
+            renewed.ver,
+        )?;
+        return Ok(HttpResponse::Ok()
+            .insert_header((
+                header::SET_COOKIE,
+                refresh_cookie(
+                    &req,
+                    &renewed.refresh.token,
+                    (renewed.refresh.expires_at - now).num_seconds(),
+                ),
+            ))
+            .json(RefreshResponse {
+                token,
+                expires_at,
+                user: Some(user_view(&user, role)?),
+            }));
+    }
+    let staff = staff.ok_or(ApiError::Unauthenticated("log in first"))?;
     let user = match state.store.user_by_id(staff.user_id).await {
         Ok(u) if !u.disabled => u,
         Ok(_) | Err(crate::store::StoreError::NotFound) => {
@@ -471,11 +590,16 @@ pub async fn refresh(state: web::Data<AppState>, staff: Staff) -> Result<HttpRes
         state
             .tokens
             .issue_staff_at(user.id, role, user.court_id, &user.display_name, ver)?;
-    Ok(HttpResponse::Ok().json(RefreshResponse { token, expires_at }))
+    Ok(HttpResponse::Ok().json(RefreshResponse {
+        token,
+        expires_at,
+        user: None,
+    }))
 }
 
-/// Logs out: every token of the caller stops working at once, on every instance; open
-/// signalling sockets are closed by the hub's revocation sweep.
+/// Logs out: every token of the caller stops working at once, on every instance, and with them
+/// every sign-in's refresh token (the refresh cookie is cleared); open signalling sockets are
+/// closed by the hub's revocation sweep.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/logout",
@@ -484,13 +608,22 @@ pub async fn refresh(state: web::Data<AppState>, staff: Staff) -> Result<HttpRes
     tag = "auth"
 )]
 #[post("/auth/logout")]
-pub async fn logout(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    staff: Staff,
+) -> Result<HttpResponse, ApiError> {
     state
         .store
         .revoke_tokens(staff.user_id, &format!("user-{}", staff.user_id))
         .await?;
+    if let Some(presented) = presented_refresh(&req) {
+        crate::app::signin::end(&state.store, &presented).await?;
+    }
     tracing::info!(user_id = staff.user_id, "logged out");
-    Ok(HttpResponse::NoContent().finish())
+    Ok(HttpResponse::NoContent()
+        .insert_header((header::SET_COOKIE, refresh_cookie(&req, "", 0)))
+        .finish())
 }
 
 /// The logged-in staff member.

@@ -124,6 +124,7 @@ pub mod directory;
 pub mod identity;
 pub mod ledger;
 pub mod records;
+pub mod refresh;
 pub mod schedule;
 mod time;
 mod tree;

@@ -1,0 +1,103 @@
+//! Password work runs on a bounded pool (issue 21, item 2): with one place and a queue of one,
+//! a storm of logins is answered 200 for the few that fit and 503 `busy` with `Retry-After`
+//! for the rest (at once, not after a wait), and other requests are served meanwhile.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly by panicking"
+)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::{self, Backend, TestApp};
+
+async fn a_login_storm_past_the_queue_is_busy_and_the_rest_is_served(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |s| {
+        s.auth.password_workers = 1;
+        s.auth.password_queue = 1;
+        s.auth.login_attempts_per_minute = 1000;
+    })
+    .await
+    else {
+        return;
+    };
+    let coordinator = app.login("xihu.coord").await;
+    let started = Instant::now();
+    let storm = (0..24).map(|_| {
+        let app = &app;
+        async move {
+            let res = app
+                .post(
+                    "/api/v1/auth/login",
+                    None,
+                    &json!({"username": "xihu.coord", "password": common::DEMO_PASSWORD}),
+                )
+                .await;
+            let status = res.status().as_u16();
+            let retry_after = res
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let body: Value = res.json().await.unwrap_or(Value::Null);
+            (status, retry_after, body, started.elapsed())
+        }
+    });
+    let others = async {
+        // While the storm's admitted logins are hashing: the health check and an
+        // authenticated read (its token version is read from the database).
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let health = app.get("/healthz", None).await.status().as_u16();
+        let me = app
+            .get("/api/v1/me", Some(&coordinator))
+            .await
+            .status()
+            .as_u16();
+        (health, me, started.elapsed())
+    };
+    let (answers, (health, me, others_done)) =
+        tokio::join!(futures_util::future::join_all(storm), others);
+    assert_eq!((health, me), (200, 200), "served during the storm");
+    let ok = answers.iter().filter(|a| a.0 == 200).count();
+    let busy: Vec<_> = answers.iter().filter(|a| a.0 == 503).collect();
+    assert!(ok >= 1, "at least the first login gets in: {answers:?}");
+    assert!(
+        busy.len() >= 20,
+        "one place and a queue of one: most of 24 at once are busy ({} were)",
+        busy.len()
+    );
+    assert_eq!(
+        ok + busy.len(),
+        answers.len(),
+        "200 or 503 only: {answers:?}"
+    );
+    for (_, retry_after, body, _) in &busy {
+        assert_eq!(body["code"], "busy", "{body}");
+        assert!(
+            retry_after.is_some_and(|s| s >= 1),
+            "503 busy says when to come back: {retry_after:?}"
+        );
+    }
+    let last_login = answers.iter().map(|a| a.3).max().unwrap_or_default();
+    assert!(
+        others_done < last_login,
+        "the health check and /me were answered ({others_done:?}) before the last admitted \
+         login ({last_login:?})"
+    );
+    // The storm over, a login gets in again.
+    let again = app.login("xihu.coord").await;
+    assert!(!again.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_sqlite() {
+    a_login_storm_past_the_queue_is_busy_and_the_rest_is_served(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_postgres() {
+    a_login_storm_past_the_queue_is_busy_and_the_rest_is_served(Backend::Postgres).await;
+}
