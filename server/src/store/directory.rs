@@ -58,6 +58,18 @@ pub struct SetDirectory<'a> {
     pub actor: &'a str,
 }
 
+impl Raw {
+    /// The row with its phones opened.
+    fn open(self) -> Result<DirectoryRow, StoreError> {
+        Ok(DirectoryRow {
+            court_id: self.court_id,
+            contact: person(self.contact_name, self.contact_phone_sealed)?,
+            tech: person(self.tech_name, self.tech_phone_sealed)?,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
 impl Store {
     /// The directory a court keeps, if it has written one.
     pub async fn directory(&self, court_id: i64) -> Result<Option<DirectoryRow>, StoreError> {
@@ -67,15 +79,7 @@ impl Store {
             .bind(court_id)
             .fetch_optional(p)
             .await)?;
-        raw.map(|r| {
-            Ok(DirectoryRow {
-                court_id: r.court_id,
-                contact: person(r.contact_name, r.contact_phone_sealed)?,
-                tech: person(r.tech_name, r.tech_phone_sealed)?,
-                updated_at: r.updated_at,
-            })
-        })
-        .transpose()
+        raw.map(Raw::open).transpose()
     }
 
     /// The persons a court recorded most recently on a connectivity campaign (where they were
@@ -92,15 +96,7 @@ impl Store {
             .bind(court_id)
             .fetch_optional(p)
             .await)?;
-        raw.map(|r| {
-            Ok(DirectoryRow {
-                court_id: r.court_id,
-                contact: person(r.contact_name, r.contact_phone_sealed)?,
-                tech: person(r.tech_name, r.tech_phone_sealed)?,
-                updated_at: r.updated_at,
-            })
-        })
-        .transpose()
+        raw.map(Raw::open).transpose()
     }
 
     /// Writes a court's directory (replacing what it held) with its audit entry, in one
