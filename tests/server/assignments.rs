@@ -396,6 +396,112 @@ async fn the_assigned_court_reports_and_closes(app: TestApp) {
 }
 on_both_backends_at!(reporting, the_assigned_court_reports_and_closes, MONDAY);
 
+/// A completion report names its papers: attachments already in the case's file (uploaded there,
+/// checked by content), each once, at most 20; an attachment of another case is refused with
+/// `attachment_not_on_case` and nothing is reported. The task's detail and the case's file list
+/// them.
+async fn a_report_names_its_papers(app: TestApp) {
+    let c = courts(&app).await;
+    let coord = app.login("xihu.coord").await;
+    let case = xihu_case(&app, &coord).await;
+    let cases = app.get_ok("/api/v1/cases", &coord).await;
+    let other_case = cases
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .find(|&id| id != case)
+        .expect("the demo court has a second case");
+    let file = handed_down(&app, &coord, case, c.high, json!(null)).await;
+    let id = file["follow_ups"][0]["id"].as_i64().unwrap();
+    let report = format!("/api/v1/assignments/{id}/report");
+    let upload = |case: i64, text: &'static str| {
+        let app = &app;
+        let coord = coord.clone();
+        async move {
+            let res = app
+                .client
+                .post(app.url(&format!("/api/v1/cases/{case}/attachments")))
+                .bearer_auth(&coord)
+                .header("content-type", "application/octet-stream")
+                .body(format!("%PDF-1.4\n% {text}\n%%EOF\n").into_bytes())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 201);
+            res.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+        }
+    };
+    let answer = upload(case, "答复意见书").await;
+    let record = upload(case, "谈话笔录").await;
+    let elsewhere = upload(other_case, "另案材料").await;
+
+    for (bad, code) in [
+        (
+            json!({"report": "ok", "attachments": [elsewhere]}),
+            "attachment_not_on_case",
+        ),
+        (
+            json!({"report": "ok", "attachments": [999_999]}),
+            "attachment_not_on_case",
+        ),
+        (
+            json!({"report": "ok", "attachments": [answer, answer]}),
+            "invalid_input",
+        ),
+        (
+            json!({"report": "ok", "attachments": (0..21).collect::<Vec<i64>>()}),
+            "invalid_input",
+        ),
+        (
+            json!({"report": "ok", "attachments": "all"}),
+            "invalid_input",
+        ),
+    ] {
+        assert_error(app.post(&report, Some(&coord), &bad).await, 422, code).await;
+    }
+    let open = app
+        .get_ok(&format!("/api/v1/assignments/{id}"), &coord)
+        .await;
+    assert_eq!(open["state"], "open", "a refused report closes nothing");
+    assert_eq!(open["report_attachments"], json!([]));
+
+    let body = json!({"report": "已书面答复信访人，附答复意见书和谈话笔录。", "attachments": [record, answer]});
+    let res = app.post(&report, Some(&coord), &body).await;
+    let status = res.status();
+    let closed: Value = res.json().await.unwrap();
+    assert_eq!(status, 200, "{closed}");
+    let named: Vec<i64> = closed["report_attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(named, [answer, record]);
+    assert_eq!(
+        closed["report_attachments"][0]["media_type"],
+        "application/pdf"
+    );
+    assert_eq!(
+        closed["report_attachments"][0]["sha256"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+    // The higher court reads the same papers on the case's file.
+    let high = app.login("zj.supervisor").await;
+    let file = app.get_ok(&format!("/api/v1/cases/{case}"), &high).await;
+    assert_eq!(
+        file["follow_ups"][0]["report_attachments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+on_both_backends_at!(report_papers, a_report_names_its_papers, MONDAY);
+
 // --- overdue, 督办, reminders, the timeline -----------------------------------------------------------
 
 /// A task due on Thursday 8 October: due soon on the holiday of 6 October (one reminder),

@@ -51,17 +51,39 @@ function mount(panel) {
     const day = h('input', { type: 'date', id: `${id}-day`, value: shanghaiDay(), min: task.assigned_on, max: shanghaiDay() });
     const box = h('div', { class: 'alert', role: 'alert', hidden: true });
     const submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'report-submit' }, t('assign.report.submit'));
+    // The report's papers go into the case's file first (checked by content there, with their
+    // SHA-256); the report then names them. Only a coordinator of the case's court adds to a
+    // case's file, so only coordinators are offered the field.
+    const papers = user.role === 'coordinator'
+      ? h('input', {
+        type: 'file', id: `${id}-papers`, multiple: true, 'data-testid': 'report-papers',
+        accept: 'application/pdf,image/jpeg,image/png,image/gif,image/webp,.pdf,.jpg,.jpeg,.png,.gif,.webp',
+        'aria-describedby': `${id}-papers-hint`,
+      })
+      : null;
     const form = h('form', { class: 'stack', novalidate: true },
       h('div', { class: 'field' }, h('label', { for: text.id }, t('assign.report.text')), text),
       h('div', { class: 'field' }, h('label', { for: day.id }, t('assign.report.day')), day),
+      papers ? h('div', { class: 'field' },
+        h('label', { for: papers.id }, t('assign.report.papers')), papers,
+        h('p', { class: 'hint', id: `${id}-papers-hint` }, t('assign.report.papersHint'))) : null,
       box, submit);
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       clearError(box);
       submit.disabled = true;
       try {
+        const attachments = [];
+        for (const file of papers?.files || []) {
+          const added = await api(`/cases/${encodeURIComponent(task.case_id)}/attachments`, {
+            method: 'POST',
+            body: file,
+            headers: { 'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(file.name || '')}` },
+          });
+          attachments.push(added.id);
+        }
         await api(`/assignments/${encodeURIComponent(task.id)}/report`, {
-          method: 'POST', body: { report: text.value, reported_on: day.value || undefined },
+          method: 'POST', body: { report: text.value, reported_on: day.value || undefined, attachments },
         });
         announce(t('assign.report.done'));
         await load();

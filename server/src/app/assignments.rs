@@ -25,6 +25,7 @@ use crate::config::FollowUpSettings;
 use crate::domain::{Channel, Outcome, ReceivingOrgan, Role};
 use crate::error::ApiError;
 use crate::store::assignments::{AssignmentRow, Filter, NewAssignment, Reminder, StepRow};
+use crate::store::attachments::AttachmentRow;
 use crate::store::{CaseRow, Store, StoreError};
 
 /// What the rules of a follow-up read besides the store: its settings and today.
@@ -105,6 +106,9 @@ pub struct AssignmentDetail {
     pub assignment: Assignment,
     /// Every step, oldest first.
     pub steps: Vec<AssignmentStep>,
+    /// The papers the completion report names: attachments of the task's case (download them
+    /// from the case's file, `GET /cases/{id}/attachments/{attachment}`).
+    pub report_attachments: Vec<AttachmentRow>,
 }
 
 /// One page of a list.
@@ -412,9 +416,11 @@ async fn detail(
     let today = ctx.clock.today();
     let soon = window(&calendar, ctx.settings, today);
     let steps = store.assignment_steps(row.id).await?;
+    let report_attachments = store.report_attachments(row.id).await?;
     Ok(AssignmentDetail {
         assignment: view(row, today, soon),
         steps: steps.into_iter().map(step).collect(),
+        report_attachments,
     })
 }
 
@@ -446,9 +452,11 @@ pub async fn of_case(
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let steps = store.assignment_steps(row.id).await?;
+        let report_attachments = store.report_attachments(row.id).await?;
         out.push(AssignmentDetail {
             assignment: view(row, today, soon),
             steps: steps.into_iter().map(step).collect(),
+            report_attachments,
         });
     }
     Ok(out)
@@ -523,10 +531,14 @@ pub async fn list(
 
 // --- closing and pressing ------------------------------------------------------------------------
 
+/// Most papers one completion report names.
+pub const MAX_REPORT_ATTACHMENTS: usize = 20;
+
 /// The assigned court's coordinator or officer closes the task with its completion report
-/// (办结报告): the text (1 to 4000 characters) and the day (default today; not in the future,
-/// not before the task was handed down). 403 for another court, 409 `assignment_closed` once
-/// it is closed.
+/// (办结报告): the text (1 to 4000 characters), the day (default today; not in the future,
+/// not before the task was handed down) and the papers it names (0 to 20 attachments of the
+/// task's case, each once). 403 for another court, 409 `assignment_closed` once it is closed,
+/// 422 `attachment_not_on_case` for an attachment of another case or none.
 pub async fn report(
     store: &Store,
     ctx: FollowUps<'_>,
@@ -534,6 +546,7 @@ pub async fn report(
     id: i64,
     report: &str,
     reported_on: Option<&str>,
+    attachments: &[i64],
 ) -> Result<AssignmentDetail, ApiError> {
     let a = readable(store, staff, id).await?;
     staff.require(&[Role::Coordinator, Role::Officer])?;
@@ -563,11 +576,13 @@ pub async fn report(
             "reported_on: not before the day the task was handed down",
         ));
     }
+    let attachments = report_papers(store, a.case_id, attachments).await?;
     match store
         .report_assignment(
             a.id,
             &report,
             &day.format("%Y-%m-%d").to_string(),
+            &attachments,
             &format!("user-{}", staff.user_id),
             ctx.clock.now(),
         )
@@ -578,6 +593,33 @@ pub async fn report(
         Err(e) => return Err(e.into()),
     }
     detail(store, ctx, load(store, id).await?).await
+}
+
+/// The papers a report names: at most [`MAX_REPORT_ATTACHMENTS`], each once, each an attachment
+/// of the task's case (uploaded to its file first: checked by content, with its SHA-256).
+async fn report_papers(store: &Store, case_id: i64, ids: &[i64]) -> Result<Vec<i64>, ApiError> {
+    if ids.len() > MAX_REPORT_ATTACHMENTS {
+        return Err(ApiError::invalid(format!(
+            "attachments: at most {MAX_REPORT_ATTACHMENTS}"
+        )));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for &id in ids {
+        if !seen.insert(id) {
+            return Err(ApiError::invalid("attachments: each attachment once"));
+        }
+        match store.attachment(case_id, id).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound) => {
+                return Err(ApiError::Unprocessable {
+                    code: "attachment_not_on_case",
+                    message: format!("attachment {id} is not in this task's case file"),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(ids.to_vec())
 }
 
 fn closed() -> ApiError {

@@ -113,6 +113,10 @@ pub struct ReportRequest {
     /// The day of the report, `YYYY-MM-DD` (default today; not in the future, not before the
     /// task was handed down).
     pub reported_on: Option<String>,
+    /// The papers the report names (0 to 20): ids of attachments already in the case's file
+    /// (`POST /cases/{id}/attachments`), each once.
+    #[serde(default)]
+    pub attachments: Vec<i64>,
 }
 
 /// The court the task went to closes it with its completion report (办结报告): a coordinator
@@ -129,7 +133,7 @@ pub struct ReportRequest {
         (status = 403, description = "forbidden (role or branch), assignment_other_court", body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "assignment_closed: the report is on record already", body = ErrorBody),
-        (status = 422, description = "invalid_input: an empty report, a bad day", body = ErrorBody)
+        (status = 422, description = "invalid_input: an empty report, a bad day, over 20 attachments or one twice; attachment_not_on_case", body = ErrorBody)
     ),
     security(("bearer" = [])),
     tag = "follow-ups"
@@ -149,6 +153,7 @@ pub async fn report_assignment(
         *id,
         &b.report,
         b.reported_on.as_deref(),
+        &b.attachments,
     )
     .await?;
     Ok(HttpResponse::Ok().json(detail))

@@ -252,14 +252,15 @@ impl Store {
         Ok((rows, total))
     }
 
-    /// Closes a task with its completion report (办结报告): the report, the `reported` step, the
-    /// audit entry and the `assignment.reported` notification. `AlreadyDone` when it was
-    /// closed already.
+    /// Closes a task with its completion report (办结报告): the report, the attachments it names
+    /// (already checked to be its case's), the `reported` step, the audit entry and the
+    /// `assignment.reported` notification. `AlreadyDone` when it was closed already.
     pub async fn report_assignment(
         &self,
         id: i64,
         report: &str,
         reported_on: &str,
+        attachments: &[i64],
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -277,6 +278,16 @@ impl Store {
             .await?;
             if done.rows_affected() != 1 {
                 return Err(StoreError::AlreadyDone);
+            }
+            for attachment in attachments {
+                sqlx::query(
+                    "INSERT INTO assignment_report_attachments (assignment_id, attachment_id) \
+                     VALUES ($1, $2)",
+                )
+                .bind(id)
+                .bind(attachment)
+                .execute(&mut *tx)
+                .await?;
             }
             sqlx::query(
                 "INSERT INTO assignment_steps (assignment_id, at, kind, actor, note) \
@@ -297,7 +308,7 @@ impl Store {
                 actor,
                 "assignment.reported",
                 format!("case:{}", row.case_id),
-                json!({"assignment": id, "reported_on": reported_on}),
+                json!({"assignment": id, "reported_on": reported_on, "attachments": attachments}),
             );
             append_audit!(tx, lock, &entry);
         });

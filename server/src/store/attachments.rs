@@ -92,6 +92,27 @@ impl Store {
             .await)?)
     }
 
+    /// The attachments a completion report (办结报告) names, without their bytes, oldest first.
+    pub async fn report_attachments(
+        &self,
+        assignment_id: i64,
+    ) -> Result<Vec<AttachmentRow>, StoreError> {
+        let columns = COLUMNS
+            .split(", ")
+            .map(|c| format!("c.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {columns} FROM assignment_report_attachments r \
+             JOIN case_attachments c ON c.id = r.attachment_id \
+             WHERE r.assignment_id = $1 ORDER BY c.id"
+        );
+        Ok(on_pool!(self, |p| sqlx::query_as(&sql)
+            .bind(assignment_id)
+            .fetch_all(p)
+            .await)?)
+    }
+
     /// One attachment of a case, without its bytes; `NotFound` if the case has no such one.
     pub async fn attachment(&self, case_id: i64, id: i64) -> Result<AttachmentRow, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM case_attachments WHERE case_id = $1 AND id = $2");

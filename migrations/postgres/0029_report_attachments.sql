@@ -1,0 +1,20 @@
+-- Issue 16, "follow-ups": a completion report (办结报告) may carry papers. They are attachments of
+-- the task's case (case_attachments: checked by content, stored with their SHA-256, every
+-- download audited); the report names them. Written with the report, in its transaction, and
+-- never changed afterwards, like the report itself.
+CREATE TABLE assignment_report_attachments (
+    assignment_id BIGINT NOT NULL REFERENCES assignments (id),
+    attachment_id BIGINT NOT NULL REFERENCES case_attachments (id),
+    PRIMARY KEY (assignment_id, attachment_id)
+);
+CREATE FUNCTION courtlink_report_attachments_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'a report''s attachments are append-only';
+END;
+$$;
+CREATE TRIGGER assignment_report_attachments_append_only BEFORE UPDATE OR DELETE
+    ON assignment_report_attachments
+    FOR EACH ROW EXECUTE FUNCTION courtlink_report_attachments_append_only();
+CREATE TRIGGER assignment_report_attachments_no_truncate BEFORE TRUNCATE
+    ON assignment_report_attachments
+    FOR EACH STATEMENT EXECUTE FUNCTION courtlink_report_attachments_append_only();
