@@ -387,6 +387,17 @@ async fn directories_are_sealed_and_shown_to_whom_they_serve(app: TestApp) {
         .await;
     assert_eq!(notice["local_contacts"]["contact"]["name"], "陈专干");
     assert_eq!(notice["local_contacts"]["contact"]["phone"], "13800001234");
+    // Both sides' view of the booking names the same people.
+    for token in [&coord, &spc] {
+        let booking = app
+            .get_ok(&format!("/api/v1/bookings/{}", demo.booking_id), token)
+            .await;
+        assert_eq!(booking["id"], demo.booking_id);
+        let contacts = booking["contacts"].as_array().unwrap();
+        let local = contacts.iter().find(|d| d["court_id"] == xihu).unwrap();
+        assert_eq!(local["contact"]["phone"], "13800001234", "{booking}");
+        assert_eq!(local["tech_support"]["name"], "技术科 李工");
+    }
 
     // Clearing a person.
     let res = put(

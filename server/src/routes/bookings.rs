@@ -360,12 +360,23 @@ async fn load_booking(state: &AppState, id: i64) -> Result<BookingDetail, ApiErr
     }
 }
 
-/// A booking, with its ETag for updates.
+/// A booking as its two sides read it: with the directories of the courts in it.
+#[derive(Serialize, ToSchema)]
+pub struct BookingView {
+    #[serde(flatten)]
+    pub booking: BookingDetail,
+    /// The contact person and the technical-support person (联系人, 技术保障人员) of the local
+    /// court, the host court and any joint court: phones whole while the booking is live,
+    /// masked afterwards (docs/ledger.md, "Directories").
+    pub contacts: Vec<crate::app::directory::CourtDirectory>,
+}
+
+/// A booking, with its ETag for updates, and whom to call about it.
 #[utoipa::path(
     get,
     path = "/api/v1/bookings/{id}",
     params(("id" = i64, Path, description = "booking id")),
-    responses((status = 200, body = BookingDetail, headers(("ETag" = String))), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = BookingView, headers(("ETag" = String))), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])),
     tag = "bookings"
 )]
@@ -377,7 +388,14 @@ pub async fn get_booking(
 ) -> Result<HttpResponse, ApiError> {
     let b = load_booking(&state, *id).await?;
     booking_side(&staff, &b)?;
-    Ok(with_etag(StatusCode::OK, b.version, &b))
+    let session = state.store.session(b.session_id).await?;
+    let contacts =
+        crate::app::directory::of_session(&state.store, staff.court_id, &session).await?;
+    let view = BookingView {
+        booking: b,
+        contacts,
+    };
+    Ok(with_etag(StatusCode::OK, view.booking.version, &view))
 }
 
 #[derive(Deserialize, ToSchema)]
