@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 
 use crate::auth::hash_password;
 use crate::domain::{Channel, Role};
+use crate::store::directory::SetDirectory;
 use crate::store::{NewCase, NewUser, RoomKind, Store, now};
 
 pub const SLOT_MINUTES: i64 = 30;
@@ -78,6 +79,7 @@ async fn seed_once(store: &Store, password: &str, at: DateTime<Utc>) -> anyhow::
 
     // One argon2 hash for every demo user: they share the printed demo password.
     let hash = hash_password(password)?;
+    let mut admin = 0;
     for (court, username, display_name, role) in [
         (spc, "admin", "系统管理员", Role::Admin),
         (spc, "spc.officer", "最高法 周法官", Role::Officer),
@@ -93,13 +95,48 @@ async fn seed_once(store: &Store, password: &str, at: DateTime<Utc>) -> anyhow::
             Role::Coordinator,
         ),
     ] {
-        store
+        let id = store
             .insert_user(&NewUser {
                 court_id: court,
                 username,
                 display_name,
                 role,
                 password_hash: &hash,
+            })
+            .await?;
+        if username == "admin" {
+            admin = id;
+        }
+    }
+
+    // The receiving courts' directories (联系人, 技术保障人员), so that a booking, the notice and
+    // a failed connectivity test show whom to call. The two basic courts keep none: their
+    // coordinators set their own (`PUT /courts/{id}/directory`), as a new court would. The
+    // numbers are made up.
+    for (court, contact, tech) in [
+        (
+            spc,
+            ("立案庭 接访室", "010-6755 0001"),
+            ("信息中心 值班", "010-6755 0002"),
+        ),
+        (
+            high,
+            ("立案庭 信访窗口", "0571-8700 0101"),
+            ("技术处 值班", "0571-8700 0102"),
+        ),
+        (
+            mid,
+            ("立案庭 信访窗口", "0571-8800 0201"),
+            ("技术科 值班", "0571-8800 0202"),
+        ),
+    ] {
+        store
+            .set_directory(&SetDirectory {
+                court_id: court,
+                contact: Some(contact),
+                tech: Some(tech),
+                updated_by: admin,
+                actor: &format!("user-{admin}"),
             })
             .await?;
     }
