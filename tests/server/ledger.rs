@@ -141,6 +141,17 @@ async fn opening_offers_the_same_matter(app: TestApp) {
     assert_eq!(matches[0]["case_number"], "（2026）浙0106信1号");
     assert!(!body.to_string().contains(&id), "{body}");
     assert!(!body.to_string().contains(&id[10..]), "{body}");
+    // Named, but its file stays closed to the other court (docs/ledger.md, "A match at another
+    // court"): no petitioner's name or summary in the offer, 403 on the case.
+    let name = first["petitioners"][0]["name"].as_str().unwrap_or("王某某");
+    assert!(!body.to_string().contains(name), "{body}");
+    assert_error(
+        app.get(&format!("/api/v1/cases/{}", first["id"]), Some(&other))
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
     let sibling_before = cases_count(&app, &other).await;
     // Confirmed as new: opened.
     let mut again = new_case("（2026）浙0102信7号", &id);
