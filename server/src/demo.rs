@@ -25,6 +25,10 @@ pub const LOGINS: &[(&str, &str)] = &[
     ("hz.officer", "杭州市中级人民法院 接访法官 (officer)"),
     ("spc.supervisor", "最高人民法院 领导 (supervisor)"),
     ("zj.supervisor", "浙江省高级人民法院 领导 (supervisor)"),
+    (
+        "xihu.leader",
+        "杭州市西湖区人民法院 院领导，可被指派包案 (supervisor)",
+    ),
     ("admin", "系统管理员 (admin)"),
 ];
 
@@ -88,6 +92,8 @@ async fn seed_once(store: &Store, password: &str, at: DateTime<Utc>) -> anyhow::
         (high, "zj.supervisor", "浙江高院 王院长", Role::Supervisor),
         (mid, "hz.officer", "杭州中院 冯法官", Role::Officer),
         (xihu, "xihu.coord", "西湖法院 陈专干", Role::Coordinator),
+        // A leader of the local court, to be named on a session (领导包案).
+        (xihu, "xihu.leader", "西湖法院 李副院长", Role::Supervisor),
         (
             shangcheng,
             "shangcheng.coord",

@@ -23,6 +23,7 @@ mod durability;
 mod fuzz_regressions;
 mod install;
 mod joins;
+mod leaders;
 mod ledger;
 mod ledger_import;
 mod lifecycle;

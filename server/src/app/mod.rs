@@ -11,6 +11,7 @@ pub mod clocks;
 pub mod directory;
 pub mod identity;
 pub mod install;
+pub mod leaders;
 pub mod ledger;
 pub mod ledger_import;
 pub mod session;

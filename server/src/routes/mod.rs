@@ -97,6 +97,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(transcript::add_note)
                 .service(transcript::add_correction)
                 .service(transcript::confirm_identity)
+                .service(sessions::list_leaders)
+                .service(sessions::add_leader)
                 .configure(records::configure)
                 .service(statistics::statistics)
                 .configure(connectivity::configure)

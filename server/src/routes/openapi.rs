@@ -77,6 +77,8 @@ use crate::error::ErrorBody;
         transcript::add_note,
         transcript::add_correction,
         transcript::confirm_identity,
+        sessions::list_leaders,
+        sessions::add_leader,
         records::list_records,
         records::get_record,
         super::statistics::statistics,

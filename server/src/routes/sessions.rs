@@ -2,7 +2,7 @@ use crate::app::clock;
 use crate::app::session::{self, EndCommand};
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::views::{EventView, SessionDetail, SessionView};
@@ -83,16 +83,29 @@ pub async fn list_sessions(
         .single()
         .ok_or_else(|| ApiError::invalid("day is out of range"))?
         .with_timezone(&Utc);
-    let rows = state
-        .store
-        .sessions_in(scope, start, start + Duration::days(1))
-        .await?;
+    let end = start + Duration::days(1);
+    let mut rows = state.store.sessions_in(scope, start, end).await?;
+    // A supervisor named as a leader on another court's session (领导包案) takes part in it too.
+    if staff.role == Role::Supervisor {
+        for id in state.store.sessions_led_by(staff.user_id).await? {
+            if rows.iter().any(|r| r.id == id) {
+                continue;
+            }
+            let row = state.store.session(id).await?;
+            if row.starts_at >= start && row.starts_at < end && row.booking_status != "cancelled" {
+                rows.push(row);
+            }
+        }
+        rows.sort_by_key(|r| (r.starts_at, r.id));
+    }
     let mut sessions = Vec::with_capacity(rows.len());
     for row in rows {
         let contacts =
             crate::app::directory::of_session(&state.store, staff.court_id, &row).await?;
+        let leaders = crate::app::leaders::of_session(&state.store, row.id).await?;
         let mut view = SessionView::try_from(row)?;
         view.contacts = contacts;
+        view.leaders = leaders;
         sessions.push(view);
     }
     Ok(HttpResponse::Ok().json(sessions))
@@ -134,8 +147,10 @@ pub async fn get_session(
     let transcript = super::views::TranscriptView::of(&session)?;
     let contacts =
         crate::app::directory::of_session(&state.store, staff.court_id, &session).await?;
+    let leaders = crate::app::leaders::of_session(&state.store, session.id).await?;
     let mut view = SessionView::try_from(session)?;
     view.contacts = contacts;
+    view.leaders = leaders;
     Ok(HttpResponse::Ok().json(SessionDetail {
         session: view,
         transcript,
@@ -205,4 +220,79 @@ pub async fn end_session(
     tracing::info!(session = session.id, outcome = %body.outcome, "session ended");
     let ended = load_session(&state, session.id).await?;
     Ok(HttpResponse::Ok().json(SessionView::try_from(ended)?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeaderRequest {
+    /// The user to name: an active supervisor (院领导) of the booking court.
+    pub user_id: i64,
+}
+
+/// The booking court's leaders on a session (领导包案), and whom its coordinator may still name.
+#[derive(Serialize, ToSchema)]
+pub struct LeadersView {
+    pub leaders: Vec<crate::store::leaders::LeaderRow>,
+    /// The booking court's active supervisors.
+    pub candidates: Vec<crate::store::leaders::CandidateRow>,
+}
+
+/// The session's leaders and the candidates, for the booking court's coordinator.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{id}/leaders",
+    params(("id" = i64, Path, description = "session id")),
+    responses(
+        (status = 200, body = LeadersView),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "sessions"
+)]
+#[get("/sessions/{id}/leaders")]
+pub async fn list_leaders(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let session = load_session(&state, *id).await?;
+    let candidates = crate::app::leaders::candidates(&state.store, &staff, &session).await?;
+    let leaders = crate::app::leaders::of_session(&state.store, session.id).await?;
+    Ok(HttpResponse::Ok().json(LeadersView {
+        leaders,
+        candidates,
+    }))
+}
+
+/// Names a leader of the booking court on the session (领导包案): they join from officer.html,
+/// wait to be admitted like the petitioner, and are on the timeline (`leader_added`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/leaders",
+    params(("id" = i64, Path, description = "session id")),
+    request_body = LeaderRequest,
+    responses(
+        (status = 201, body = EventView),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "session_ended; leader_already_added", body = ErrorBody),
+        (status = 422, description = "leader_not_eligible; too_many_leaders", body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "sessions"
+)]
+#[post("/sessions/{id}/leaders")]
+pub async fn add_leader(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+    body: web::Json<LeaderRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let session = load_session(&state, *id).await?;
+    let event = crate::app::leaders::add(&state.store, &staff, &session, body.user_id).await?;
+    Ok(HttpResponse::Created().json(super::views::EventView::from(event)))
 }

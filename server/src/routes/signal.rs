@@ -205,6 +205,9 @@ async fn admit(
         Role::Officer if session.host_court_id == staff.court_id => ParticipantRole::Host,
         Role::Officer if session.joint_court_id == Some(staff.court_id) => ParticipantRole::CoHost,
         Role::Coordinator if may_see(&staff, session) => ParticipantRole::LocalStaff,
+        Role::Supervisor if crate::app::leaders::leads(&state.store, &staff, session).await? => {
+            ParticipantRole::Leader
+        }
         Role::Supervisor => {
             let above_host = state.store.court_ancestors(session.host_court_id).await?;
             if staff.court_id == session.host_court_id

@@ -302,6 +302,9 @@ pub struct SessionView {
     /// held (the other side needs to dial them), afterwards only the reader's own court's
     /// (docs/ledger.md, "Directories").
     pub contacts: Vec<crate::app::directory::CourtDirectory>,
+    /// The booking court's leaders named on the session (领导包案), in the day's list and in one
+    /// session's detail (empty in the answer to ending a session).
+    pub leaders: Vec<crate::store::leaders::LeaderRow>,
 }
 
 impl TryFrom<SessionRow> for SessionView {
@@ -309,6 +312,7 @@ impl TryFrom<SessionRow> for SessionView {
     fn try_from(s: SessionRow) -> Result<Self, ApiError> {
         Ok(SessionView {
             contacts: Vec::new(),
+            leaders: Vec::new(),
             id: s.id,
             status: parse(&s.status)?,
             case_id: s.case_id,

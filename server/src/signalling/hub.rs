@@ -20,7 +20,7 @@ use serde_json::value::RawValue;
 use super::outbox::{self, TrySendError};
 use super::protocol::{
     CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, IceServer, MediaKind, MemberState,
-    Participant, ParticipantRole, PeerInfo, ServerMessage, numbered, seq_of,
+    Participant, PeerInfo, ServerMessage, numbered, seq_of,
 };
 use super::redis_bus::{RedisBus, Wire};
 use super::room::{Member, Outbound};
@@ -259,7 +259,7 @@ impl Hub {
         }
         let same_seat = existing.as_ref().is_some_and(|e| e.seat == seat);
         let resuming = resume.is_some() && same_seat;
-        let gated = inner.config.waiting_room && participant.role == ParticipantRole::Petitioner;
+        let gated = inner.config.waiting_room && participant.role.waits();
         let state = match &existing {
             Some(e) if resuming || !gated => e.state,
             _ if gated => MemberState::Waiting,

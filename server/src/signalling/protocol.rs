@@ -33,12 +33,21 @@ pub enum ParticipantRole {
     Petitioner,
     /// Listen-only: a supervisor of the host court or a court above it.
     Observer,
+    /// A leader of the booking court named on the session (领导包案): camera and microphone,
+    /// admitted by the host like the petitioner.
+    Leader,
 }
 
 impl ParticipantRole {
     /// Hosts and co-hosts run the waiting room.
     pub fn moderates(self) -> bool {
         matches!(self, ParticipantRole::Host | ParticipantRole::CoHost)
+    }
+
+    /// Who waits in the waiting room until a host admits them (when the room is on): the
+    /// petitioner, and a leader of the booking court, who comes from outside the host's court.
+    pub fn waits(self) -> bool {
+        matches!(self, ParticipantRole::Petitioner | ParticipantRole::Leader)
     }
 }
 

@@ -122,6 +122,7 @@ pub mod clocks;
 pub mod connectivity;
 pub mod directory;
 pub mod identity;
+pub mod leaders;
 pub mod ledger;
 pub mod records;
 pub mod refresh;
