@@ -803,7 +803,7 @@ export default {
   'error.attachment_not_on_case': 'That attachment is not in this case’s file.',
   'error.attachment_not_on_case.next': 'Choose attachments of this case’s file again.',
   'error.leader_not_eligible': 'A session’s leader is an active supervisor (leadership) account of your court.',
-  'error.leader_not_eligible.next': 'Choose one of your court's leaders from the list.',
+  'error.leader_not_eligible.next': 'Choose one of your court’s leaders from the list.',
   'error.too_many_leaders': 'A session takes at most 3 leaders.',
   'error.too_many_leaders.next': 'The leaders already named can take part.',
   'error.leader_already_added': 'This leader is named on the session already.',
