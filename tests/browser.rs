@@ -221,6 +221,19 @@ async fn main_path() {
     run_script("main_path.mjs", Some(&app), Duration::from_secs(180)).await;
 }
 
+/// 领导包案: the coordinator names the court's leader on today's session with the keyboard; the
+/// leader finds it in their day, joins with camera and waits; the host admits them; the timeline
+/// names them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaders() {
+    if !tools_present("leaders", true) {
+        return;
+    }
+    let _alone = browser_alone().await;
+    let app = TestApp::spawn().await;
+    run_script("leaders.mjs", Some(&app), Duration::from_secs(120)).await;
+}
+
 /// The petitioner's pages in English and Chinese, switched back and forth, errors included; a
 /// host who arrives after the petitioner sees them in the waiting room.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@ import { t, tEnum, onLangChange, formatDay, formatTimeRange, formatDate, formatD
 import { api } from './api.js';
 import { $, h, startPage, requireStaff, staffHeader, showError, showMessage, clearError, handleAuthError, announce, withReauth } from './ui.js';
 import { renderSessionList } from './sessions.js';
+import { leaderControl } from './leaders.js';
 import { createGlance } from './glance.js';
 import { mountCoordinatorSchedule } from './schedule-coord.js';
 import { mountNotifications } from './notifications.js';
@@ -835,7 +836,7 @@ function main({ user }) {
   }
 
   function renderSessions() {
-    renderSessionList($('#session-list'), state.sessions, null, 'coord.sessions.none');
+    renderSessionList($('#session-list'), state.sessions, (s) => [leaderControl(s, { onAdded: loadSessions })], 'coord.sessions.none');
   }
 
   $('#sessions-refresh').addEventListener('click', () => {

@@ -93,6 +93,8 @@ function main({ user, token }) {
     }
   }
 
+  const leads = (s) => (s.leaders || []).some((l) => l.user_id === user.id);
+
   function renderSessions() {
     renderSessionList($('#session-list'), state.sessions, (s) => [
       canHost && s.status !== 'ended'
@@ -101,8 +103,16 @@ function main({ user, token }) {
           onclick: () => joinSession(s),
         }, t('officer.list.join'))
         : null,
+      // A leader of the booking court named on the session (领导包案) takes part with camera and
+      // microphone, and waits to be admitted like the petitioner.
+      !canHost && s.status !== 'ended' && leads(s)
+        ? h('button', {
+          type: 'button', class: 'primary', 'data-testid': 'session-lead', 'data-session-id': s.id,
+          onclick: () => joinSession(s, { lead: true }),
+        }, t('officer.list.lead'))
+        : null,
       // Supervisors listen in (observer: no camera, no microphone).
-      !canHost && s.status !== 'ended'
+      !canHost && s.status !== 'ended' && !leads(s)
         ? h('button', {
           type: 'button', class: 'primary', 'data-testid': 'session-observe', 'data-session-id': s.id,
           onclick: () => joinSession(s, { observe: true }),
@@ -379,14 +389,14 @@ function main({ user, token }) {
     $('#identity-panel').hidden = !writes;
   }
 
-  async function joinSession(session, { observe = false } = {}) {
+  async function joinSession(session, { observe = false, lead = false } = {}) {
     clearError(pageError);
     clearError($('#call-error'));
     clearError($('#call-notice'));
     clearError($('#end-error'));
     clearError($('#note-error'));
     // Until the server says who we are, only an officer (not an observer) sees the end form.
-    $('#end-form').hidden = observe;
+    $('#end-form').hidden = observe || lead;
     $('#local-video').closest('figure').hidden = observe;
     state.current = session;
     state.callStatus = 'connecting';
@@ -396,7 +406,7 @@ function main({ user, token }) {
     renderNotes();
     showRecordPanels(state.role);
     resetTranscript(session.id);
-    if (!observe) loadRecord(session);
+    if (!observe && !lead) loadRecord(session);
     $('#chat-log').replaceChildren();
     $('#end-note').value = '';
     $('#follow-up-deadline').value = '';
@@ -405,7 +415,7 @@ function main({ user, token }) {
     $('#note-input').value = '';
     renderOutcomes();
     $('#outcome-select').value = '';
-    if (!observe) loadOutcomes(session);
+    if (!observe && !lead) loadOutcomes(session);
     showCaseFile($('#call-casefile-box'), session.case_id);
     show('call');
     renderCallHeading();
@@ -430,6 +440,12 @@ function main({ user, token }) {
       $('#end-form').hidden = e.detail.you.role !== 'host';
       state.role = e.detail.you.role;
       showRecordPanels(state.role);
+    });
+    // A leader waits to be let in, as the petitioner does: say so until the host admits them.
+    call.addEventListener('state', (e) => {
+      if (!lead || state.call !== call) return;
+      if (e.detail.state === 'waiting') showMessage($('#call-notice'), 'leader.waiting');
+      else clearError($('#call-notice'));
     });
     call.addEventListener('waitingroom', (e) => {
       if (state.call === call && e.detail.waiting.length) announce(t('call.someoneWaiting'));

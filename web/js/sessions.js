@@ -33,6 +33,10 @@ export function sessionItem(session, actions) {
     lines.push(h('p', {}, h('span', { class: 'label' }, t('session.outcome')), ' ',
       tEnum('outcome', session.outcome), session.outcome_note ? ` — ${session.outcome_note}` : ''));
   }
+  if (session.leaders?.length) {
+    lines.push(h('p', { 'data-testid': 'session-leaders' }, h('span', { class: 'label' }, t('session.leaders')), ' ',
+      session.leaders.map((l) => l.name).join('、')));
+  }
   // The courts' contact and technical-support persons (docs/ledger.md, "Directories").
   const contacts = contactsLines(session.contacts);
   if (contacts) lines.push(contacts);
@@ -98,6 +102,8 @@ function eventText(event, who) {
       return tEnum('transcript.decision', data.decision);
     case 'rated':
       return tEnum('satisfaction', data.satisfaction);
+    case 'leader_added':
+      return data.name || '';
     case 'identity_confirmed':
       return t(`officer.identity.how.${data.how}`);
     case 'correction':
