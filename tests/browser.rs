@@ -234,6 +234,18 @@ async fn leaders() {
     run_script("leaders.mjs", Some(&app), Duration::from_secs(120)).await;
 }
 
+/// Importing an Excel ledger on the coordinator's page: the template, a preview with each row's
+/// fate and reason, the commit, and the same file again creating nothing. By keyboard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_import() {
+    if !tools_present("ledger_import", true) {
+        return;
+    }
+    let _place = browser_place().await;
+    let app = TestApp::spawn().await;
+    run_script("ledger_import.mjs", Some(&app), Duration::from_secs(120)).await;
+}
+
 /// The petitioner's pages in English and Chinese, switched back and forth, errors included; a
 /// host who arrives after the petitioner sees them in the waiting room.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
