@@ -912,3 +912,35 @@ fn retention_under_six_months_is_refused() {
     s.recording.retention_days = 183;
     s.validate().unwrap();
 }
+
+/// A server that shuts down mid-session closes its parts cleanly: each file finalized, sealed
+/// and hashed, and it opens whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_every_open_file() {
+    let (app, dirs) = spawn(Backend::Sqlite).await.unwrap();
+    let (s, _host, _pet) = live(&app).await;
+    let mut sender = Sender::connect(&app, s.session_id, &s.petitioner_token).await;
+    sender.send_for(2.0).await;
+    app.shutdown.drain().await;
+    sender.close().await;
+    let store = courtlink::store::Store::connect(app.settings.database.url.expose_secret(), 2)
+        .await
+        .unwrap();
+    let row = store.recording(sender.recording_id).await.unwrap();
+    assert!(
+        row.state == "stored" || row.state == "closed",
+        "closed at shutdown, not {}",
+        row.state
+    );
+    assert!(row.duration_ms.unwrap() >= 1000, "{row:?}");
+    let file = if row.state == "stored" {
+        dirs.store.join(&row.object_key)
+    } else {
+        dirs.store.with_file_name("spool").join(&row.object_key)
+    };
+    let sealed = std::fs::read(file).unwrap();
+    let key = app.settings.privacy.data_key.expose_secret().as_bytes().to_vec();
+    let plain = courtlink::recording::sealed::open_all(&key, &sealed[..]).unwrap();
+    let (segment, cluster, _, duration) = webm_facts(&plain);
+    assert!(segment && cluster && duration.is_some());
+}
