@@ -54,6 +54,10 @@ impl Shutdown {
     pub async fn drain(&self) {
         tracing::info!("draining: asking every socket to reconnect elsewhere");
         self.state.hub.drain();
+        // The recorder closes its parts now, while the sockets go: each file is finalized and
+        // sealed, and the browsers record their next part on the instance they move to.
+        let recorder = self.state.recorder.clone();
+        let closing = tokio::spawn(async move { recorder.close_all().await });
         // Let the socket tasks record their departure while the runtime still runs: stopping
         // the server drops them, and a task dropped mid-write would lose its `left`.
         let deadline =
@@ -62,6 +66,12 @@ impl Shutdown {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.server.stop(true).await;
+        let wait = Duration::from_secs(self.state.settings.server.drain_seconds);
+        if tokio::time::timeout(wait, closing).await.is_err() {
+            tracing::warn!(
+                "recordings still closing after the drain; the recording keeper goes on"
+            );
+        }
         self.state.stop_background().await;
     }
 }
@@ -130,6 +140,7 @@ impl Application {
             resume_grace: Duration::from_secs(signalling.resume_grace_seconds),
             waiting_room: signalling.waiting_room,
             log_cap: 256,
+            recording: settings.recording.enabled,
         };
         let redis = (!settings.redis.url.is_empty()).then_some((
             settings.redis.url.as_str(),
@@ -173,7 +184,16 @@ impl Application {
             token_versions: token_versions.clone(),
             store: store.clone(),
         });
+        let recorder = crate::recording::Recorder::new(
+            settings.recording.clone(),
+            settings.connectivity.clone(),
+            settings.privacy.data_key.clone(),
+            store.clone(),
+            hub.clone(),
+            &tasks,
+        );
         let state = web::Data::new(AppState {
+            recorder,
             tokens,
             hub,
             store,

@@ -14,6 +14,7 @@ pub mod install;
 pub mod leaders;
 pub mod ledger;
 pub mod ledger_import;
+pub mod recording;
 pub mod session;
 pub mod signin;
 pub mod statistics;

@@ -99,7 +99,11 @@ pub(super) async fn check_court(
     }
 }
 
-async fn may_read(state: &AppState, reach: &Reach, r: &RecordRow) -> Result<bool, ApiError> {
+pub(super) async fn may_read(
+    state: &AppState,
+    reach: &Reach,
+    r: &RecordRow,
+) -> Result<bool, ApiError> {
     Ok(match reach {
         Reach::All => true,
         Reach::Court {
@@ -301,6 +305,9 @@ pub struct RecordView {
     /// `satisfied`, `basically_satisfied` or `dissatisfied`, when the petitioner rated it.
     pub satisfaction: Option<String>,
     pub follow_up_deadline: Option<String>,
+    /// The recording has a gap: the recorder lost someone's stream while the session ran (the
+    /// gaps are on the timeline and in `GET /sessions/{id}/recordings`).
+    pub recording_gap: bool,
 }
 
 impl TryFrom<RecordRow> for RecordView {
@@ -343,6 +350,7 @@ impl TryFrom<RecordRow> for RecordView {
             outcome_note: r.outcome_note,
             satisfaction: r.satisfaction,
             follow_up_deadline: r.follow_up_deadline,
+            recording_gap: r.recording_gap,
         })
     }
 }

@@ -124,6 +124,7 @@ pub mod directory;
 pub mod identity;
 pub mod leaders;
 pub mod ledger;
+pub mod recording;
 pub mod records;
 pub mod refresh;
 pub mod schedule;
