@@ -221,6 +221,21 @@ async fn main_path() {
     run_script("main_path.mjs", Some(&app), Duration::from_secs(180)).await;
 }
 
+/// Every reception on record (issue 20): the petitioner told before joining; a 20-second call in
+/// which both pages show 录音录像中 and send their own camera and microphone to the server's
+/// recorder; after the end, the records page plays each participant's file in sync, each with a
+/// duration within 1 s of its connection to the recorder, frames and audio decoded; the recorder
+/// connection's extra upstream printed per page (docs/recording.md, "Cost").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording() {
+    if !tools_present("recording", true) {
+        return;
+    }
+    let _alone = browser_alone().await;
+    let app = TestApp::spawn().await;
+    run_script("recording.mjs", Some(&app), Duration::from_secs(180)).await;
+}
+
 /// The petitioner's pages in English and Chinese, switched back and forth, errors included; a
 /// host who arrives after the petitioner sees them in the waiting room.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -59,7 +59,9 @@ export class RecorderLink extends EventTarget {
     this.failures = 0;
     this.retryTimer = null;
     this.graceTimer = null;
-    this.parts = 0; // connections that reached `connected`, for tests
+    // Each connection that reached `connected`: {connectedAt, closedAt} (ms since the epoch), for
+    // tests and diagnostics (a recorded part should last about as long as its connection).
+    this.history = [];
     this.onPageHide = () => this.stop();
     window.addEventListener('pagehide', this.onPageHide);
   }
@@ -103,6 +105,8 @@ export class RecorderLink extends EventTarget {
     const pc = this.pc;
     this.pc = null;
     this.recordingId = null;
+    const open = this.history[this.history.length - 1];
+    if (pc && open && open.pc === pc && !open.closedAt) open.closedAt = Date.now();
     if (pc) {
       // close() ends the transceivers, not the tracks: the call keeps sending them.
       try {
@@ -175,7 +179,8 @@ export class RecorderLink extends EventTarget {
       clearTimeout(this.graceTimer);
       this.graceTimer = null;
       this.failures = 0;
-      this.parts += 1;
+      const last = this.history[this.history.length - 1];
+      if (!last || last.pc !== pc) this.history.push({ pc, connectedAt: Date.now(), closedAt: null });
       this.setStatus('connected');
     } else if (state === 'failed' || state === 'closed') {
       clearTimeout(this.graceTimer);
@@ -193,8 +198,8 @@ export class RecorderLink extends EventTarget {
 
   /** For tests and the bandwidth figure: the recorder connection's outbound RTP, summed. */
   async stats() {
-    const out = { status: this.status, connectionState: this.pc?.connectionState || 'none', parts: this.parts,
-      recordingId: this.recordingId, bytesSent: 0, packetsSent: 0, framesEncoded: 0, at: performance.now() };
+    const out = { status: this.status, connectionState: this.pc?.connectionState || 'none',
+      parts: this.history.map(({ connectedAt, closedAt }) => ({ connectedAt, closedAt })), recordingId: this.recordingId, bytesSent: 0, packetsSent: 0, framesEncoded: 0, at: performance.now() };
     if (!this.pc) return out;
     try {
       (await this.pc.getStats()).forEach((s) => {

@@ -1,0 +1,245 @@
+// Recording of each reception (issue 20): the petitioner is told before joining that the
+// reception is recorded; the officer and the petitioner (Chromium's fake camera and microphone)
+// hold a 20-second call after admission, and both pages show 录音录像中 while each sends its own
+// camera and microphone to CourtLink's recorder over a second peer connection; the officer alone
+// sees 录像中断 when the server says the recording is interrupted. After the end the records page
+// lists each participant's recording, plays them side by side from one control, and each file
+// plays back in Chromium with a duration within 1 s of the time its connection to the recorder
+// was up, with video frames and audio decoded; a file downloads with its size. The extra upstream
+// bandwidth of the recorder connection (outbound RTP bytes over the 20 s) is printed per page.
+import {
+  BASE, run, newPage, check, shot, text, expectVideo, admitPetitioner, officerJoins, apiBookNow, QUICK_QUALITY,
+  mediaReported, catalogues,
+} from './lib.mjs';
+
+const { zh } = await catalogues();
+const CALL_SECONDS = 20;
+const BADGE = '#recording-badge:not([hidden])';
+
+/** The page's recorder connection as js/recorder.js reports it. */
+const recorderStats = (page) => page.evaluate(() => window.courtlinkCall.recorder.stats());
+
+/** The call's own upstream (outbound RTP over every peer connection of the call), summed. */
+const callSent = (page) => page.evaluate(async () => {
+  let bytes = 0;
+  for (const peer of window.courtlinkCall.peers.values()) {
+    (await peer.pc.getStats()).forEach((s) => { if (s.type === 'outbound-rtp') bytes += s.bytesSent || 0; });
+  }
+  return bytes;
+});
+
+await run('recording', async () => {
+  const booking = await apiBookNow('xihu.coord', 'supreme');
+
+  // ---- the petitioner is told before joining ----
+  const pet = await newPage('petitioner', 'phone', { init: QUICK_QUALITY });
+  await pet.goto(new URL(booking.join_path, BASE).href);
+  await pet.click('#device-next:not([disabled])');
+  await pet.waitForSelector('#step-code:not([hidden])');
+  const told = await text(pet, '#recorded-notice');
+  check('before 进入接访 the petitioner reads that the reception is recorded in sound and picture',
+    told === zh['join.recorded'] && await pet.isVisible('#recorded-notice') && await pet.isVisible('#join-button'), told);
+  await shot(pet, '01-petitioner-told-recorded-zh');
+
+  const officer = await newPage('officer', 'desk', { init: QUICK_QUALITY });
+  await officerJoins(officer, 'spc.officer', booking.session_id);
+  check('no recording badge before the petitioner is admitted', await officer.isHidden('#recording-badge'));
+  await pet.click('#join-button');
+  await pet.waitForSelector('#call-state[data-state="waitingRoom"]');
+  check('a petitioner in the waiting room sends nothing to the recorder',
+    (await recorderStats(pet)).connectionState === 'none', await recorderStats(pet));
+  await admitPetitioner(officer, pet);
+  await expectVideo(officer, 'officer');
+  await expectVideo(pet, 'petitioner');
+
+  // ---- recording: announced on both pages, each page connected to the recorder ----
+  for (const [label, page] of [['officer', officer], ['petitioner', pet]]) {
+    await page.waitForSelector(`${BADGE}[data-state="on"]`, { timeout: 20000 });
+    check(`${label}: 录音录像中 is shown, with a red dot`, (await text(page, '#recording-badge')) === '录音录像中'
+      && await page.isVisible('#recording-badge .rec-dot'), await text(page, '#recording-badge'));
+    await page.waitForFunction(() => window.courtlinkCall.recorder.status === 'connected', null, { timeout: 20000 })
+      .catch(() => {});
+    const s = await recorderStats(page);
+    check(`${label}: its own camera and microphone go to the recorder (a second peer connection, connected)`,
+      s.connectionState === 'connected' && s.parts.length === 1, s);
+  }
+  check('the call is untouched: still one peer connection each way',
+    (await officer.evaluate(() => window.courtlinkCall.peers.size)) === 1 && (await pet.evaluate(() => window.courtlinkCall.peers.size)) === 1);
+
+  // ---- 20 seconds of call; the recorder connection's upstream measured over them ----
+  const before = { officer: await recorderStats(officer), petitioner: await recorderStats(pet) };
+  const callBefore = { officer: await callSent(officer), petitioner: await callSent(pet) };
+  const began = Date.now();
+  await officer.waitForTimeout(8000);
+  await shot(officer, '02-officer-call-recording-zh');
+  await shot(pet, '03-petitioner-call-recording-zh');
+  await officer.waitForTimeout(Math.max(0, CALL_SECONDS * 1000 - (Date.now() - began)));
+  const after = { officer: await recorderStats(officer), petitioner: await recorderStats(pet) };
+  const callAfter = { officer: await callSent(officer), petitioner: await callSent(pet) };
+  const figures = {};
+  for (const who of ['officer', 'petitioner']) {
+    const seconds = (after[who].at - before[who].at) / 1000;
+    figures[who] = {
+      recorderKbps: Math.round(((after[who].bytesSent - before[who].bytesSent) * 8) / seconds / 1000),
+      callKbps: Math.round(((callAfter[who] - callBefore[who]) * 8) / seconds / 1000),
+      seconds: Math.round(seconds * 10) / 10,
+    };
+    console.log(`  figure: ${who}: recorder upstream ${figures[who].recorderKbps} kbit/s `
+      + `(the call's own upstream to one peer: ${figures[who].callKbps} kbit/s) over ${figures[who].seconds} s`);
+    check(`${who}: media flowed to the recorder throughout (frames encoded, bytes sent)`,
+      after[who].bytesSent > before[who].bytesSent && after[who].framesEncoded > before[who].framesEncoded
+      && after[who].parts.length === 1, { before: before[who], after: after[who] });
+  }
+
+  // ---- the host alone is told when the recording is interrupted (the server's word) ----
+  // The message the server sends when the recorder loses a stream, given to both pages here: the
+  // recorder's own failure and the gap it leaves are the server's test (tests/server).
+  const at = new Date().toISOString();
+  for (const page of [officer, pet]) await page.evaluate((when) => window.courtlinkCall.onMessage({ type: 'recording', state: 'interrupted', at: when }), at);
+  await officer.waitForSelector(`${BADGE}[data-state="interrupted"]`);
+  check('the officer sees 录像中断', (await text(officer, '#recording-badge')) === '录像中断', await text(officer, '#recording-badge'));
+  check('the petitioner still sees 录音录像中 (the reception is on record)',
+    (await text(pet, '#recording-badge')) === '录音录像中', await text(pet, '#recording-badge'));
+  await shot(officer, '04-officer-recording-interrupted-zh');
+  for (const page of [officer, pet]) await page.evaluate((when) => window.courtlinkCall.onMessage({ type: 'recording', state: 'on', at: when }), at);
+  await officer.waitForSelector(`${BADGE}[data-state="on"]`);
+  check('the recorder connections were not disturbed by the message',
+    (await recorderStats(officer)).parts.length === 1 && (await recorderStats(pet)).parts.length === 1);
+
+  // ---- the end ----
+  await mediaReported(officer, pet);
+  await officer.selectOption('#outcome-select', 'explained_law');
+  await officer.click('#end-button');
+  await officer.waitForSelector('[data-testid=end-confirm]:not([hidden])');
+  await Promise.all([
+    officer.waitForResponse((r) => r.url().endsWith(`/sessions/${booking.session_id}/end`)),
+    officer.click('#end-confirm-yes'),
+  ]);
+  await officer.waitForSelector('#timeline-view:not([hidden]) [data-testid=timeline]');
+  await pet.waitForSelector('[data-testid=ended-screen]:not([hidden])');
+  const connected = {};
+  for (const [who, page] of [['officer', officer], ['petitioner', pet]]) {
+    const s = await recorderStats(page);
+    const part = s.parts[0];
+    check(`${who}: the recorder connection is closed at the end`, s.connectionState === 'none' && part && part.closedAt > part.connectedAt, s);
+    connected[who] = (part.closedAt - part.connectedAt) / 1000;
+  }
+
+  // ---- the records page: each participant's recording, played side by side ----
+  const officerId = await officer.evaluate(() => window.courtlinkCall.you.id);
+  await officer.goto(`${BASE}/records.html`);
+  const open = `[data-testid=log-timeline][data-session-id="${booking.session_id}"]`;
+  await officer.waitForSelector(open);
+  await officer.focus(open);
+  await officer.keyboard.press('Enter');
+  await officer.waitForSelector('#timeline-panel:not([hidden]) [data-testid=rec-video]', { timeout: 20000 });
+  // The files are closed (and their figures final) a moment after the end.
+  let tiles = [];
+  for (let i = 0; i < 20; i += 1) {
+    tiles = await officer.$$eval('.rec-tile', (els) => els.map((el) => ({ id: el.dataset.recordingId, who: el.dataset.participantId })));
+    if (tiles.length >= 2) break;
+    await officer.waitForTimeout(500);
+  }
+  check('the records page lists one recording for each participant',
+    tiles.length === 2 && tiles.some((x) => x.who === officerId) && tiles.some((x) => x.who === 'petitioner'), tiles);
+  const items = await officer.evaluate(async (id) => {
+    const { api } = await import('/js/api.js');
+    return (await api(`/sessions/${id}/recordings`)).items;
+  }, booking.session_id);
+  check('each recording is closed, with its size, hash and no gap',
+    items.length === 2 && items.every((r) => r.ended_at && r.bytes > 0 && /^[0-9a-f]{64}$/.test(r.sha256 || '')
+      && (r.gaps || []).length === 0 && ['closed', 'stored'].includes(r.state)), items);
+  check('the timeline and its chat are beside the player',
+    await officer.isVisible('#timeline-body [data-testid=timeline]') && await officer.isVisible('#recordings [data-testid=rec-play]'));
+  await officer.click('[data-testid=rec-play]');
+  await officer.waitForFunction(() => window.courtlinkPlayer?.state.loaded && window.courtlinkPlayer.state.playing, null, { timeout: 30000 });
+  // Count the frames each <video> presents while the player plays.
+  await officer.evaluate(() => {
+    window.testFrames = {};
+    for (const video of document.querySelectorAll('[data-testid=rec-video]')) {
+      const id = video.dataset.recordingId;
+      window.testFrames[id] = 0;
+      const count = () => { window.testFrames[id] += 1; video.requestVideoFrameCallback(count); };
+      video.requestVideoFrameCallback(count);
+    }
+  });
+  await officer.waitForTimeout(4000);
+  const played = await officer.evaluate(() => [...document.querySelectorAll('[data-testid=rec-video]')].map((v) => ({
+    id: v.dataset.recordingId, duration: v.duration, currentTime: v.currentTime, paused: v.paused,
+    frames: window.testFrames[v.dataset.recordingId], quality: v.getVideoPlaybackQuality().totalVideoFrames,
+    audioBytes: v.webkitAudioDecodedByteCount, videoBytes: v.webkitVideoDecodedByteCount,
+    offset: window.courtlinkPlayer.tiles.find((t) => String(t.f.id) === v.dataset.recordingId).offset,
+  })));
+  const pos = await officer.evaluate(() => window.courtlinkPlayer.state.pos);
+  await shot(officer, '05-records-player-zh');
+  for (const v of played) {
+    const item = items.find((r) => String(r.id) === v.id);
+    const who = item.participant_id === 'petitioner' ? 'petitioner' : 'officer';
+    console.log(`  figure: ${who}'s file: duration ${v.duration.toFixed(2)} s, connected ${connected[who].toFixed(2)} s, `
+      + `duration_ms ${item.duration_ms}, ${item.bytes} bytes; ${v.frames} frames presented in 4 s`);
+    check(`${who}'s recording plays in Chromium with a duration within 1 s of its connected time`,
+      Number.isFinite(v.duration) && Math.abs(v.duration - connected[who]) <= 1, { duration: v.duration, connected: connected[who] });
+    check(`${who}'s recording: video frames decoded and presented`, v.frames > 20 && v.quality > 20 && v.videoBytes > 0, v);
+    check(`${who}'s recording: audio decoded`, v.audioBytes > 0, v);
+  }
+  // Side by side and in sync: each video's time plus its offset is the same moment.
+  const moments = played.map((v) => v.currentTime + v.offset / 1000);
+  check('the two files play in sync (within 0.5 s of each other on the one clock)',
+    Math.max(...moments) - Math.min(...moments) < 0.5 && played.every((v) => !v.paused), { moments, pos });
+
+  // The audio itself: decoded with WebAudio from the file, and not silence (the fake microphone beeps).
+  const audio = await officer.evaluate(async () => {
+    const out = [];
+    for (const tile of window.courtlinkPlayer.tiles) {
+      const buffer = await (await fetch(tile.url)).arrayBuffer();
+      const ctx = new OfflineAudioContext(1, 48000, 48000);
+      const decoded = await ctx.decodeAudioData(buffer);
+      const data = decoded.getChannelData(0);
+      let peak = 0;
+      for (let i = 0; i < data.length; i += 16) peak = Math.max(peak, Math.abs(data[i]));
+      out.push({ id: tile.f.id, seconds: decoded.duration, peak });
+    }
+    return out;
+  });
+  for (const a of audio) {
+    const v = played.find((p) => p.id === String(a.id));
+    check(`recording ${a.id}: WebAudio decodes its Opus track, as long as the file, not silent`,
+      Math.abs(a.seconds - v.duration) <= 1 && a.peak > 0.01, { audio: a, video: v.duration });
+  }
+
+  // ---- the one control, by keyboard ----
+  await officer.focus('[data-testid=rec-seek]');
+  await officer.keyboard.press('k');
+  await officer.waitForFunction(() => !window.courtlinkPlayer.state.playing);
+  check('K on the position bar pauses every video',
+    await officer.$$eval('[data-testid=rec-video]', (vs) => vs.every((v) => v.paused)));
+  await officer.keyboard.press('Home');
+  await officer.waitForFunction(() => window.courtlinkPlayer.state.pos === 0);
+  for (let i = 0; i < 5; i += 1) await officer.keyboard.press('ArrowRight');
+  await officer.waitForFunction(() => window.courtlinkPlayer.state.pos === 5000);
+  const seeked = await officer.evaluate(() => window.courtlinkPlayer.tiles.map((t) => ({ offset: t.offset, time: t.video.currentTime })));
+  check('the arrow keys move every video to the same moment', seeked.every((s) => s.offset > 5000
+    || Math.abs(s.time - (5 - s.offset / 1000)) < 0.3), seeked);
+  check('the position is told in words to assistive technology',
+    /0:05 \/ 0:\d\d, 北京时间 \d\d:\d\d:\d\d/.test(await officer.getAttribute('[data-testid=rec-seek]', 'aria-valuetext')),
+    await officer.getAttribute('[data-testid=rec-seek]', 'aria-valuetext'));
+
+  // ---- download: the file as a file, through the token (no token in any URL) ----
+  const first = items[0];
+  const [download] = await Promise.all([
+    officer.waitForEvent('download'),
+    officer.click(`[data-testid=rec-download][data-recording-id="${first.id}"]`),
+  ]);
+  const path = await download.path();
+  const { statSync } = await import('node:fs');
+  check('download saves the WebM file whole', download.suggestedFilename().endsWith('.webm') && statSync(path).size === first.bytes,
+    { name: download.suggestedFilename(), size: statSync(path).size, bytes: first.bytes });
+  await shot(officer, '06-records-player-paused-zh');
+
+  // ---- English ----
+  await officer.click('[data-testid=lang-switch]');
+  await officer.waitForSelector('[data-testid=rec-play]:has-text("Play")');
+  check('the player speaks English too', (await text(officer, '#recordings h3')) === 'Recordings');
+  await officer.click('[data-testid=lang-switch]');
+  console.log(`  figures: ${JSON.stringify(figures)}`);
+}, { limitSeconds: 170 });
