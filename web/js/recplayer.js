@@ -14,7 +14,7 @@
 // way and saves the Blob. A whole file is held in memory: fine for a reception (1.5 Mbit/s for
 // two hours is about 1.3 GB at worst; a typical half hour is 300 MB), and the simplest thing that
 // needs no token in a URL.
-import { t, tEnum, formatTime, formatDateTime } from './i18n.js';
+import { t, tEnum, getLang, formatDate, TIME_ZONE } from './i18n.js';
 import { ApiError, staffSession } from './api.js';
 import { h, showError, clearError, announce } from './ui.js';
 
@@ -34,6 +34,15 @@ export function clock(totalMs) {
   const mm = Math.floor((s % 3600) / 60);
   const ss = String(s % 60).padStart(2, '0');
   return hh ? `${hh}:${String(mm).padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
+}
+
+/** "10:02:13" in Beijing: a gap of a few seconds needs the seconds. */
+function timeOf(value) {
+  const d = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(d.getTime())) return '—';
+  return new Intl.DateTimeFormat(getLang() === 'en' ? 'en-GB' : 'zh-CN', {
+    timeZone: TIME_ZONE, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+  }).format(d);
 }
 
 function sizeText(bytes) {
@@ -111,7 +120,7 @@ export function mountRecordings(section, items, { run = (fn) => fn(), onError } 
     download.addEventListener('click', () => save(f, download));
     const gaps = Array.isArray(f.gaps) ? f.gaps : [];
     const facts = [
-      `${formatDateTime(f.started_at)}–${f.ended_at ? formatTime(f.ended_at) : t('recordings.open')}`,
+      `${formatDate(f.started_at)} ${timeOf(f.started_at)}–${f.ended_at ? timeOf(f.ended_at) : t('recordings.open')}`,
       t('recordings.length', { time: clock(Number(f.duration_ms) || f.length) }),
       f.bytes ? sizeText(f.bytes) : null,
     ].filter(Boolean).join(' · ');
@@ -125,7 +134,7 @@ export function mountRecordings(section, items, { run = (fn) => fn(), onError } 
         h('span', { class: 'rec-facts hint' }, facts),
         gaps.length ? h('ul', { class: 'rec-gaps', 'data-testid': 'rec-gaps' }, gaps.map((g) => h('li', {},
           t('recordings.gap', {
-            from: formatTime(g.start), to: g.end ? formatTime(g.end) : t('recordings.open'),
+            from: timeOf(g.start), to: g.end ? timeOf(g.end) : t('recordings.open'),
             seconds: g.end ? Math.max(0, Math.round((ms(g.end) - ms(g.start)) / 1000)) : '—',
           })))) : null,
         f.sha256 ? h('span', { class: 'rec-sha hint' }, 'SHA-256 ', h('code', { class: 'sha256' }, f.sha256)) : null,
@@ -179,7 +188,7 @@ export function mountRecordings(section, items, { run = (fn) => fn(), onError } 
   function renderWhere() {
     const pos = now();
     const text = `${clock(pos)} / ${clock(state.total)}`;
-    const wall = t('recordings.wall', { time: new Date(t0 + pos).toLocaleTimeString('zh-CN', { timeZone: 'Asia/Shanghai', hourCycle: 'h23' }) });
+    const wall = t('recordings.wall', { time: timeOf(new Date(t0 + pos)) });
     where.textContent = `${text} · ${wall}`;
     seek.value = String(Math.floor(pos / 1000));
     for (const head of bar.querySelectorAll('.rec-head')) head.style.left = pct(pos);
