@@ -376,7 +376,20 @@ function main({ user }) {
     if (!state.recordings) return;
     // A language switch draws the tiles again; what was playing stops where it was.
     player?.destroy();
-    window.courtlinkPlayer = player = mountRecordings($('#recordings'), state.recordings, { run: (fn) => withReauth(user, fn), onError: fail });
+    window.courtlinkPlayer = player = mountRecordings($('#recordings'), state.recordings, {
+      run: (fn) => withReauth(user, fn), onError: fail, onTime: markTimeline,
+    });
+  }
+
+  // The timeline follows the player: the last event at or before the moment shown is marked.
+  function markTimeline(moment) {
+    let last = null;
+    for (const item of document.querySelectorAll('#timeline-body .timeline-item')) {
+      const at = Date.parse(item.querySelector('time')?.getAttribute('datetime') || '');
+      item.classList.remove('at-moment');
+      if (Number.isFinite(at) && at <= moment) last = item;
+    }
+    last?.classList.add('at-moment');
   }
 
   $('#timeline-close').addEventListener('click', () => {

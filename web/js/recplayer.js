@@ -76,9 +76,10 @@ async function fetchMedia(id, { download = false } = {}) {
 /**
  * Fill `section` with the recordings of a session. `items` as GET /sessions/{id}/recordings
  * gives them; `run(fn)` runs an API call with re-authentication (records.js `withReauth`);
- * `onError(box, err)` shows a refusal. Returns {destroy(), state, tiles}.
+ * `onError(box, err)` shows a refusal; `onTime(ms)` hears the moment shown (ms since the epoch)
+ * as it moves. Returns {destroy(), state, tiles}.
  */
-export function mountRecordings(section, items, { run = (fn) => fn(), onError } = {}) {
+export function mountRecordings(section, items, { run = (fn) => fn(), onError, onTime } = {}) {
   const files = [...items]
     .map((r) => {
       const start = ms(r.started_at);
@@ -194,6 +195,7 @@ export function mountRecordings(section, items, { run = (fn) => fn(), onError } 
     for (const head of bar.querySelectorAll('.rec-head')) head.style.left = pct(pos);
     seek.setAttribute('aria-valuetext', `${text}, ${wall}`);
     play.textContent = t(state.playing ? 'recordings.pause' : 'recordings.play');
+    if (onTime) onTime(t0 + pos);
     play.setAttribute('aria-pressed', String(state.playing));
   }
 
