@@ -911,6 +911,8 @@ export default {
   'error.refresh_reused.next': 'Log in again; if it was not you, change your password and call your court’s administrator.',
   'error.store_unavailable': 'The server cannot read or save data right now.',
   'error.store_unavailable.next': 'Wait a minute or two and try again; if it lasts, call technical support.',
+  'error.recorder_unavailable': 'The recordings cannot be reached right now.',
+  'error.recorder_unavailable.next': 'Wait a minute or two and try again; if it lasts, call technical support.',
   'error.outside_join_window': 'This reception cannot be joined now: it is too early, or its time is over.',
   'error.outside_join_window.next': 'The join code works from 30 minutes before the booked time until 90 minutes after its end. Please come back at the time on the appointment notice, or ask the staff with you.',
   'error.internal': 'The server ran into an internal error.',

@@ -911,6 +911,8 @@ export default {
   'error.refresh_reused.next': '请重新登录；如果不是您本人在别处使用，请修改密码并联系本院系统管理员。',
   'error.store_unavailable': '服务器暂时无法保存或读取数据。',
   'error.store_unavailable.next': '请稍等一两分钟再试；如果持续出现，请联系技术保障人员。',
+  'error.recorder_unavailable': '录像存储暂时不可用。',
+  'error.recorder_unavailable.next': '请稍等一两分钟再试；如果持续出现，请联系技术保障人员。',
   'error.outside_join_window': '现在还不能进入这场接访，或者接访时间已经过了。',
   'error.outside_join_window.next': '接访码从预约时间前30分钟起可以使用，到预约结束后90分钟为止。请按预约通知上的时间再来；有疑问请问陪同您的工作人员。',
   'error.internal': '服务器出现了内部错误。',
