@@ -159,6 +159,7 @@ export default {
   'records.timeline.openLabel': 'Timeline: {case} ({when})',
   'records.timeline.heading': 'What happened: {case}',
   'records.timeline.close': 'Close',
+  'records.recordingGap': 'recording has gaps',
   'recordings.heading': 'Recordings',
   'recordings.hint': 'Every participant\'s recording side by side, in sync: one play button and one position bar drive them all; "Beijing time" is the moment on screen, to follow with the timeline and chat beside it.',
   'recordings.none': 'This reception has no recording.',

@@ -159,6 +159,7 @@ export default {
   'records.timeline.openLabel': '查看经过：{case}（{when}）',
   'records.timeline.heading': '接访经过：{case}',
   'records.timeline.close': '关闭',
+  'records.recordingGap': '录像有中断',
   'recordings.heading': '录音录像',
   'recordings.hint': '各方的录像并排同步播放：一个播放键、一个进度条控制全部；“北京时间”是画面所对应的时刻，可与右侧的接访经过和聊天对照。',
   'recordings.none': '这次接访没有录音录像。',

@@ -311,7 +311,9 @@ function main({ user }) {
       h('th', { scope: 'row' }, r.case_number),
       h('td', {}, `${r.local_court.name} · ${r.local_room}`),
       h('td', {}, `${r.host_court.name} · ${r.host_room}`),
-      h('td', {}, h('span', { class: `badge status-${r.status}` }, tEnum('session.status', r.status)), ' ', duration(r)),
+      h('td', {}, h('span', { class: `badge status-${r.status}` }, tEnum('session.status', r.status)), ' ', duration(r),
+        // A session whose recording has a gap says so (issue 20), when the server tells.
+        r.recording_gap ? [' ', h('span', { class: 'badge rec-gap-badge', 'data-testid': 'log-recording-gap' }, t('records.recordingGap'))] : null),
       h('td', {}, r.outcome ? tEnum('outcome', r.outcome) : '—'),
       h('td', {}, r.satisfaction ? tEnum('satisfaction', r.satisfaction) : '—'),
       h('td', {}, h('button', {
