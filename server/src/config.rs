@@ -42,6 +42,9 @@ pub struct Settings {
     pub ledger: LedgerSettings,
     /// Attachments to a case (the case file, docs/ledger.md).
     pub attachments: AttachmentSettings,
+    /// Recording of each reception (docs/recording.md); the keys are documented in
+    /// `server/src/recording/settings.rs`.
+    pub recording: crate::recording::settings::RecordingSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -776,6 +779,7 @@ impl Settings {
         self.connectivity.validate()?;
         self.follow_ups.validate()?;
         self.notifications.validate()?;
+        self.recording.validate()?;
         Ok(())
     }
 }

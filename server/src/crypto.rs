@@ -26,7 +26,8 @@ pub struct Sealer {
     lookup_key: [u8; 32],
 }
 
-fn derive(master: &[u8], purpose: &str) -> [u8; 32] {
+/// One independent key per use of the master key (also the recordings' file keys).
+pub fn derive(master: &[u8], purpose: &str) -> [u8; 32] {
     // An HMAC keyed with the master key, over the purpose: one independent key per use.
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master)
         .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()));

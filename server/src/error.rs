@@ -63,6 +63,10 @@ pub enum ApiError {
     /// A 401 with a code of its own: `signed_out`, `refresh_reused` (refresh tokens).
     #[error("{message}")]
     SignedOut { code: &'static str, message: String },
+    /// A part of the server that is down or full while the rest works (503), e.g.
+    /// `recorder_unavailable`: the client tries again later.
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
     /// The instance's password work is at its bound (503 `busy`, with `Retry-After`).
     #[error("the server is busy checking other passwords; try again in a few seconds")]
     Busy { wait: std::time::Duration },
@@ -102,6 +106,7 @@ impl ApiError {
             ApiError::TooLarge { code, .. } | ApiError::UnsupportedType { code, .. } => code,
             ApiError::Busy { .. } => "busy",
             ApiError::SignedOut { code, .. } => code,
+            ApiError::Unavailable { code, .. } => code,
         }
     }
 
@@ -133,7 +138,9 @@ impl ResponseError for ApiError {
             }
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
-            ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StoreUnavailable(_) | ApiError::Unavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -17,6 +17,7 @@ pub mod loadkit;
 pub mod loadtest;
 pub mod metrics;
 pub mod notify;
+pub mod recording;
 pub mod routes;
 pub mod schedule;
 pub mod signalling;

@@ -143,11 +143,18 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             match courtlink::store::audit::verify(&store.audit_rows().await?) {
                 courtlink::store::audit::AuditVerdict::Intact { entries, last_hash } => {
                     println!("audit chain intact: {entries} entries, last hash {last_hash}");
-                    Ok(())
                 }
                 courtlink::store::audit::AuditVerdict::Broken { id, reason } => {
                     anyhow::bail!("audit chain broken at entry {id}: {reason}")
                 }
+            }
+            // Each recording's sealed file against the hash recorded when it was closed.
+            match courtlink::recording::verify_files(&store, &settings.recording).await? {
+                Ok(files) => {
+                    println!("recordings intact: {files} files match their recorded SHA-256");
+                    Ok(())
+                }
+                Err(why) => anyhow::bail!("recording files do not match: {why}"),
             }
         }
         Command::Bench(args) => courtlink::bench::run(settings, args).await,

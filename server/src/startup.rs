@@ -130,6 +130,7 @@ impl Application {
             resume_grace: Duration::from_secs(signalling.resume_grace_seconds),
             waiting_room: signalling.waiting_room,
             log_cap: 256,
+            recording: settings.recording.enabled,
         };
         let redis = (!settings.redis.url.is_empty()).then_some((
             settings.redis.url.as_str(),
@@ -173,7 +174,16 @@ impl Application {
             token_versions: token_versions.clone(),
             store: store.clone(),
         });
+        let recorder = crate::recording::Recorder::new(
+            settings.recording.clone(),
+            settings.connectivity.clone(),
+            settings.privacy.data_key.clone(),
+            store.clone(),
+            hub.clone(),
+            &tasks,
+        );
         let state = web::Data::new(AppState {
+            recorder,
             tokens,
             hub,
             store,

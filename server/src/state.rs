@@ -26,6 +26,8 @@ pub struct AppState {
     pub guards: crate::auth::Guards,
     /// The supervised background loops; stopped last on shutdown (`tasks.rs`).
     pub tasks: crate::tasks::Tasks,
+    /// The recorder of each reception (`recording/`).
+    pub recorder: crate::recording::Recorder,
     /// "Now", for every rule that reads the date (`app/clock.rs`).
     pub clock: crate::app::clock::Clock,
 }

@@ -31,6 +31,7 @@ mod notifications;
 mod openapi_props;
 mod passwords;
 mod privacy;
+mod recording;
 mod records;
 mod refresh;
 mod relay;

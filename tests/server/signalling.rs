@@ -179,7 +179,8 @@ async fn bad_messages_get_errors_and_the_socket_keeps_serving() {
         &json!({"type": "signal", "to": "petitioner", "data": data}),
     )
     .await;
-    let got = next_json(&mut petitioner).await;
+    // (`recording` `on`, sent at the admission, comes in between: docs/recording.md.)
+    let got = next_of(&mut petitioner, "signal").await;
     assert_eq!(
         (got["type"].as_str(), &got["data"]),
         (Some("signal"), &data)
@@ -209,6 +210,8 @@ async fn a_second_connection_of_the_same_identity_replaces_the_first() {
     let s = app.book_demo_session().await;
     let (mut host, mut first) =
         common::live_call(&app, s.session_id, &s.officer_token, &s.petitioner_token).await;
+    // The admission started the recording (docs/recording.md).
+    assert_eq!(next_of(&mut host, "recording").await["state"], "on");
 
     // A fresh connection (no resume) replaces the first; the host drops its old peer
     // connection (`left`). The petitioner's new socket does not keep the admission: it waits
@@ -335,7 +338,13 @@ async fn a_dropped_participant_resumes_with_what_it_missed_unseen() {
         (next["type"].as_str(), next["text"].as_str()),
         (Some("chat"), Some("第三句"))
     );
-    assert_eq!(next_of(&mut back, "chat").await["seq"], last_seq + 4);
+    // After `resumed`, the recording's state (on since the admission), then the chat.
+    let told = next_json(&mut back).await;
+    assert_eq!(
+        (told["type"].as_str(), told["state"].as_str(), told["seq"].as_u64()),
+        (Some("recording"), Some("on"), Some(last_seq + 4))
+    );
+    assert_eq!(next_of(&mut back, "chat").await["seq"], last_seq + 5);
     let metrics = app.get("/metrics", None).await.text().await.unwrap();
     assert!(metrics.contains("courtlink_resumes_total 1"), "{metrics}");
 }
@@ -350,6 +359,7 @@ async fn after_the_grace_period_the_others_are_told_and_a_resume_starts_over() {
     let s = app.book_demo_session().await;
     let (mut host, petitioner) =
         common::live_call(&app, s.session_id, &s.officer_token, &s.petitioner_token).await;
+    assert_eq!(next_of(&mut host, "recording").await["state"], "on");
     drop_line(petitioner).await;
     let left = next_json(&mut host).await;
     assert_eq!(

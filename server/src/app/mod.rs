@@ -13,6 +13,7 @@ pub mod identity;
 pub mod install;
 pub mod ledger;
 pub mod ledger_import;
+pub mod recording;
 pub mod session;
 pub mod signin;
 pub mod statistics;

@@ -25,8 +25,9 @@ use crate::app::clock;
 use crate::app::ledger;
 use crate::auth::Staff;
 use crate::config::Settings;
-use crate::domain::{Channel, CourtLevel, Outcome, SessionStatus};
+use crate::domain::{Channel, CourtLevel, Outcome, Role, SessionStatus};
 use crate::error::ApiError;
+use crate::signalling::protocol::{Participant, ParticipantRole};
 use crate::store::{EndSession, EventRow, SessionRow, Store};
 
 /// The participant id of the petitioner on every timeline.
@@ -72,6 +73,66 @@ pub fn transition(kind: &str, actor: &str, data: &Value, current: &str) -> Optio
         ("no_show", "scheduled" | "waiting") => Some("no_show"),
         _ => None,
     }
+}
+
+/// Whose sessions a staff member sees as theirs: officers and supervisors those their court
+/// hosts or co-hosts, coordinators those their court booked.
+pub fn may_see(staff: &Staff, session: &SessionRow) -> bool {
+    match staff.role {
+        Role::Officer | Role::Supervisor => {
+            session.host_court_id == staff.court_id
+                || session.joint_court_id == Some(staff.court_id)
+        }
+        Role::Coordinator => session.local_court_id == staff.court_id,
+        Role::Admin => false,
+    }
+}
+
+/// The petitioner, as every participant sees them.
+pub fn petitioner() -> Participant {
+    Participant {
+        id: PETITIONER.into(),
+        role: ParticipantRole::Petitioner,
+        name: "上访人".into(),
+    }
+}
+
+/// Who a member of staff takes part in `session` as, if at all (403 otherwise): the host
+/// court's officer hosts, the joint court's co-hosts, the booking court's coordinator sits beside
+/// the petitioner, a supervisor of the host court or a court above it observes. The signalling
+/// upgrade and the recorder both ask this.
+pub async fn staff_participant(
+    store: &Store,
+    staff: Staff,
+    session: &SessionRow,
+) -> Result<Participant, ApiError> {
+    let role = match staff.role {
+        Role::Officer if session.host_court_id == staff.court_id => ParticipantRole::Host,
+        Role::Officer if session.joint_court_id == Some(staff.court_id) => ParticipantRole::CoHost,
+        Role::Coordinator if may_see(&staff, session) => ParticipantRole::LocalStaff,
+        Role::Supervisor => {
+            let above_host = store.court_ancestors(session.host_court_id).await?;
+            if staff.court_id == session.host_court_id
+                || above_host.iter().any(|c| c.id == staff.court_id)
+            {
+                ParticipantRole::Observer
+            } else {
+                return Err(ApiError::Forbidden(
+                    "you are not a participant of this session",
+                ));
+            }
+        }
+        _ => {
+            return Err(ApiError::Forbidden(
+                "you are not a participant of this session",
+            ));
+        }
+    };
+    Ok(Participant {
+        id: format!("user-{}", staff.user_id),
+        role,
+        name: staff.name,
+    })
 }
 
 /// When a session may be joined and when its reception counts: from `auth.join_early_minutes`

@@ -16,6 +16,7 @@ pub mod notice;
 pub mod notifications;
 pub mod openapi;
 pub mod preconditions;
+pub mod recording;
 pub mod records;
 pub mod rooms;
 pub mod schedule;
@@ -107,6 +108,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(admin::configure)
                 // Issue 16: case attachments and court directories.
                 .configure(attachments::configure)
+                // Issue 20: recordings.
+                .configure(recording::configure)
                 .default_service(web::to(api_not_found)),
         );
 }

@@ -119,6 +119,10 @@ use crate::error::ErrorBody;
         super::attachments::download_attachment,
         super::attachments::get_directory,
         super::attachments::put_directory,
+        // Issue 20: recordings.
+        super::recording::start_recording,
+        super::recording::list_recordings,
+        super::recording::recording_media,
     ),
     components(schemas(ErrorBody, views::CourtView, views::RoomView, views::CaseView, views::CaseDetail,
         views::LedgerEntryView, views::CourtRef, views::ClassChangeView, cases::OpenCaseRequest,
@@ -137,7 +141,10 @@ use crate::error::ErrorBody;
         super::assignments::SuperviseRequest,
         // Issue 16: case attachments and court directories.
         crate::store::attachments::AttachmentRow, crate::app::directory::CourtDirectory,
-        crate::app::directory::Person, super::attachments::DirectoryRequest)),
+        crate::app::directory::Person, super::attachments::DirectoryRequest,
+        super::recording::StartRecording, super::recording::RecordingStarted,
+        super::recording::RecordingList, super::recording::RecordingView,
+        super::recording::GapView)),
     modifiers(&Bearer, &GenericAnswers)
 )]
 pub struct ApiDoc;

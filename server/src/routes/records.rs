@@ -99,7 +99,11 @@ pub(super) async fn check_court(
     }
 }
 
-async fn may_read(state: &AppState, reach: &Reach, r: &RecordRow) -> Result<bool, ApiError> {
+pub(super) async fn may_read(
+    state: &AppState,
+    reach: &Reach,
+    r: &RecordRow,
+) -> Result<bool, ApiError> {
     Ok(match reach {
         Reach::All => true,
         Reach::Court {

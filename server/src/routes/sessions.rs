@@ -32,16 +32,8 @@ fn scope_of(staff: &Staff) -> Result<SessionScope, ApiError> {
     }
 }
 
-pub fn may_see(staff: &Staff, session: &SessionRow) -> bool {
-    match staff.role {
-        Role::Officer | Role::Supervisor => {
-            session.host_court_id == staff.court_id
-                || session.joint_court_id == Some(staff.court_id)
-        }
-        Role::Coordinator => session.local_court_id == staff.court_id,
-        Role::Admin => false,
-    }
-}
+/// Moved to `app::session` with the rest of who takes part in a session.
+pub use crate::app::session::may_see;
 
 pub async fn load_session(state: &AppState, id: i64) -> Result<SessionRow, ApiError> {
     match state.store.session(id).await {

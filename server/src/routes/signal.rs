@@ -1,14 +1,11 @@
 use actix_web::{HttpRequest, HttpResponse, get, web};
 
-use super::sessions::may_see;
 use crate::app::session::Window;
 use crate::auth::Staff;
-use crate::domain::{Role, SessionStatus};
+use crate::domain::SessionStatus;
 use crate::error::ApiError;
 use crate::signalling::ice;
-use crate::signalling::protocol::{
-    AUTH_PREFIX, Participant, ParticipantRole, RESUME_PREFIX, SUBPROTOCOL,
-};
+use crate::signalling::protocol::{AUTH_PREFIX, Participant, RESUME_PREFIX, SUBPROTOCOL};
 use crate::signalling::socket::{self, Connection, Introduction, Revocable};
 use crate::signalling::wire;
 use crate::state::AppState;
@@ -169,11 +166,7 @@ async fn admit(
         if claims.session_id != session.id {
             return Err(ApiError::Forbidden("this join code is for another session"));
         }
-        let petitioner = Participant {
-            id: "petitioner".into(),
-            role: ParticipantRole::Petitioner,
-            name: "上访人".into(),
-        };
+        let petitioner = crate::app::session::petitioner();
         let revocable = Revocable::JoinCode {
             session_id: session.id,
             join_version: claims.join_version,
@@ -201,33 +194,7 @@ async fn admit(
         name: claims.name,
         token_version: claims.ver,
     };
-    let role = match staff.role {
-        Role::Officer if session.host_court_id == staff.court_id => ParticipantRole::Host,
-        Role::Officer if session.joint_court_id == Some(staff.court_id) => ParticipantRole::CoHost,
-        Role::Coordinator if may_see(&staff, session) => ParticipantRole::LocalStaff,
-        Role::Supervisor => {
-            let above_host = state.store.court_ancestors(session.host_court_id).await?;
-            if staff.court_id == session.host_court_id
-                || above_host.iter().any(|c| c.id == staff.court_id)
-            {
-                ParticipantRole::Observer
-            } else {
-                return Err(ApiError::Forbidden(
-                    "you are not a participant of this session",
-                ));
-            }
-        }
-        _ => {
-            return Err(ApiError::Forbidden(
-                "you are not a participant of this session",
-            ));
-        }
-    };
-    let participant = Participant {
-        id: format!("user-{user_id}"),
-        role,
-        name: staff.name,
-    };
+    let participant = crate::app::session::staff_participant(&state.store, staff, session).await?;
     Ok((
         participant,
         None,

@@ -24,7 +24,8 @@ use super::protocol::{
 };
 use super::redis_bus::{RedisBus, Wire};
 use super::room::{Member, Outbound};
-use crate::app::session::transition;
+use crate::app::recording::{self as recording_rules, RecordingState};
+use crate::app::session::{PETITIONER, transition};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -72,6 +73,8 @@ pub struct HubConfig {
     /// Messages kept per participant for a resume on this instance (also capped at
     /// `LOG_CAP_BYTES`, so that a long, busy session does not grow without bound).
     pub log_cap: usize,
+    /// Sessions are recorded (`recording.enabled`): participants are told the recording's state.
+    pub recording: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -107,6 +110,8 @@ pub enum Departure {
     Silent,
 }
 
+/// A cheap clone of an `Arc`: the recorder tells the session's participants through it too.
+#[derive(Clone)]
 pub struct Hub {
     inner: Arc<Inner>,
 }
@@ -371,6 +376,7 @@ impl Hub {
             .body();
             inner.open(session, &pid, conn, missed, &resumed);
             inner.metrics.resumes.inc();
+            inner.tell_recording(session, &pid).await;
             return Ok(());
         }
         if replaced {
@@ -394,6 +400,7 @@ impl Hub {
             ice_servers,
         };
         inner.open(session, &pid, conn, Vec::new(), &welcome.body());
+        inner.tell_recording(session, &pid).await;
         if participant.role.moderates() {
             // A host who arrives after the petitioner (or comes back) must see who is waiting.
             for m in others.iter().filter(|m| m.state == MemberState::Waiting) {
@@ -586,7 +593,30 @@ impl Hub {
                 (m.state == MemberState::Admitted).then(|| joined.clone())
             })
             .await;
+        if pid == PETITIONER {
+            // Recording starts when the host admits the petitioner.
+            inner.announce_recording(session).await;
+        }
         Ok(())
+    }
+
+    /// Tells everyone in the session the recording's state (the recorder, on a gap or a resume).
+    pub async fn recording(
+        &self,
+        session: i64,
+        state: RecordingState,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
+        let inner = &self.inner;
+        let members = inner.members(session).await;
+        let body = ServerMessage::Recording {
+            state: state.as_str(),
+            at,
+        }
+        .body();
+        inner
+            .broadcast(session, &members, |_| Some(body.clone()))
+            .await;
     }
 
     /// A host sends a participant out: it is told, its socket closed with 4001, the others told it left.
@@ -662,6 +692,21 @@ impl Hub {
     pub async fn end(&self, session: i64, outcome: &str) {
         let inner = &self.inner;
         let members = inner.members(session).await;
+        if inner.config.recording {
+            // The recording ends with the session: a gap still open ends here too.
+            let now = chrono::Utc::now();
+            if let Err(e) = inner.store.close_gaps(session, None, now).await {
+                tracing::warn!(session, error = %e, "cannot close the recording's gaps");
+            }
+            let off = ServerMessage::Recording {
+                state: RecordingState::Off.as_str(),
+                at: now,
+            }
+            .body();
+            inner
+                .broadcast(session, &members, |_| Some(off.clone()))
+                .await;
+        }
         let ended = ServerMessage::Ended { outcome }.body();
         inner
             .broadcast(session, &members, |_| Some(ended.clone()))
@@ -761,6 +806,49 @@ impl Inner {
                 h.member.joined_ms = t;
             }
         }
+    }
+
+    /// The recording's state now, from SQL (every instance reads the same); `Off` when
+    /// recording is disabled or the session cannot be read.
+    async fn recording_state(&self, session: i64) -> RecordingState {
+        if !self.config.recording {
+            return RecordingState::Off;
+        }
+        match self.store.session(session).await {
+            Ok(row) => recording_rules::state_of(&self.store, true, &row)
+                .await
+                .unwrap_or(RecordingState::Off),
+            Err(_) => RecordingState::Off,
+        }
+    }
+
+    /// Tells one participant (who just joined or resumed) the recording's state, unless off.
+    async fn tell_recording(&self, session: i64, pid: &str) {
+        let state = self.recording_state(session).await;
+        if state != RecordingState::Off {
+            let body = ServerMessage::Recording {
+                state: state.as_str(),
+                at: chrono::Utc::now(),
+            }
+            .body();
+            self.send(session, pid, &body).await;
+        }
+    }
+
+    /// Tells everyone the recording's state now.
+    async fn announce_recording(&self, session: i64) {
+        if !self.config.recording {
+            return;
+        }
+        let state = self.recording_state(session).await;
+        let members = self.members(session).await;
+        let body = ServerMessage::Recording {
+            state: state.as_str(),
+            at: chrono::Utc::now(),
+        }
+        .body();
+        self.broadcast(session, &members, |_| Some(body.clone()))
+            .await;
     }
 
     /// Records an event; a failure is logged (the socket's own path already refused on a store
@@ -979,6 +1067,17 @@ impl Inner {
     async fn announce_left(&self, session: i64, pid: &str) {
         self.record(session, "left", pid, serde_json::json!({}))
             .await;
+        // Someone who left the call is not a stream the recorder lost.
+        if self.config.recording
+            && self
+                .store
+                .close_gaps(session, Some(pid), chrono::Utc::now())
+                .await
+                .unwrap_or(0)
+                > 0
+        {
+            self.announce_recording(session).await;
+        }
         let members = self.members(session).await;
         let left = ServerMessage::Left {
             participant_id: pid,

@@ -332,6 +332,13 @@ pub enum ServerMessage<'a> {
     Ended {
         outcome: &'a str,
     },
+    /// The recording of the session (docs/recording.md): `on` from the petitioner's admission,
+    /// `interrupted` while the recorder has lost someone's stream, `off` at the end. Sent to
+    /// everyone when it changes, and to whoever joins or resumes while it is not `off`.
+    Recording {
+        state: &'a str,
+        at: DateTime<Utc>,
+    },
     /// The instance is draining: reconnect with `resume.<last seq>`.
     Reconnect {},
     Error {
@@ -364,6 +371,7 @@ impl ServerMessage<'_> {
         ("signal", &["from", "data"]),
         ("chat", &["from", "name", "text", "at"]),
         ("ended", &["outcome"]),
+        ("recording", &["state", "at"]),
         ("reconnect", &[]),
         ("error", &["code", "message"]),
     ];
@@ -560,6 +568,10 @@ mod tests {
             },
             ServerMessage::Ended {
                 outcome: "explained_law",
+            },
+            ServerMessage::Recording {
+                state: "on",
+                at: Utc::now(),
             },
             ServerMessage::Reconnect {},
             ServerMessage::Error {

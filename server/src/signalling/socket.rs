@@ -455,12 +455,24 @@ mod tests {
             resume_grace: Duration::from_secs(60),
             waiting_room: true,
             log_cap: 256,
+            recording: false,
         };
         let tasks = crate::tasks::Tasks::new();
         let hub = super::super::hub::Hub::new(store.clone(), config, metrics.clone(), None, &tasks)
             .await
             .unwrap();
+        let mut off = settings.recording.clone();
+        off.enabled = false;
+        let recorder = crate::recording::Recorder::new(
+            off,
+            settings.connectivity.clone(),
+            settings.privacy.data_key.clone(),
+            store.clone(),
+            hub.clone(),
+            &tasks,
+        );
         let state = actix_web::web::Data::new(AppState {
+            recorder,
             tokens: std::sync::Arc::new(crate::auth::Tokens::new(&settings.auth)),
             echo: crate::connectivity::Echo::new(
                 settings.connectivity.clone(),

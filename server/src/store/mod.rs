@@ -123,6 +123,7 @@ pub mod connectivity;
 pub mod directory;
 pub mod identity;
 pub mod ledger;
+pub mod recording;
 pub mod records;
 pub mod refresh;
 pub mod schedule;
