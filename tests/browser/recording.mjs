@@ -127,6 +127,21 @@ await run('recording', async () => {
 
   // ---- the records page: each participant's recording, played side by side ----
   const officerId = await officer.evaluate(() => window.courtlinkCall.you.id);
+  // Each file is finalised, sealed and hashed a moment after the end (docs/recording.md).
+  const listed = async () => officer.evaluate(async (id) => {
+    const { api } = await import('/js/api.js');
+    return (await api(`/sessions/${id}/recordings`)).items;
+  }, booking.session_id);
+  let items = await listed();
+  const endedAt = Date.now();
+  while (!(items.length >= 2 && items.every((r) => ['closed', 'stored'].includes(r.state))) && Date.now() - endedAt < 30000) {
+    await officer.waitForTimeout(500);
+    items = await listed();
+  }
+  console.log(`  figure: the files were closed ${((Date.now() - endedAt) / 1000).toFixed(1)} s after the page saw the end (or sooner)`);
+  check('each recording is closed, with its size, hash and no gap',
+    items.length === 2 && items.every((r) => r.ended_at && r.bytes > 0 && /^[0-9a-f]{64}$/.test(r.sha256 || '')
+      && (r.gaps || []).length === 0 && ['closed', 'stored'].includes(r.state)), items);
   await officer.goto(`${BASE}/records.html`);
   const open = `[data-testid=log-timeline][data-session-id="${booking.session_id}"]`;
   await officer.waitForSelector(open);
@@ -142,13 +157,6 @@ await run('recording', async () => {
   }
   check('the records page lists one recording for each participant',
     tiles.length === 2 && tiles.some((x) => x.who === officerId) && tiles.some((x) => x.who === 'petitioner'), tiles);
-  const items = await officer.evaluate(async (id) => {
-    const { api } = await import('/js/api.js');
-    return (await api(`/sessions/${id}/recordings`)).items;
-  }, booking.session_id);
-  check('each recording is closed, with its size, hash and no gap',
-    items.length === 2 && items.every((r) => r.ended_at && r.bytes > 0 && /^[0-9a-f]{64}$/.test(r.sha256 || '')
-      && (r.gaps || []).length === 0 && ['closed', 'stored'].includes(r.state)), items);
   check('the timeline and its chat are beside the player',
     await officer.isVisible('#timeline-body [data-testid=timeline]') && await officer.isVisible('#recordings [data-testid=rec-play]'));
   await officer.click('[data-testid=rec-play]');
@@ -191,7 +199,7 @@ await run('recording', async () => {
   const audio = await officer.evaluate(async () => {
     const out = [];
     for (const tile of window.courtlinkPlayer.tiles) {
-      const buffer = await (await fetch(tile.url)).arrayBuffer();
+      const buffer = await tile.blob.arrayBuffer();
       const ctx = new OfflineAudioContext(1, 48000, 48000);
       const decoded = await ctx.decodeAudioData(buffer);
       const data = decoded.getChannelData(0);
@@ -230,10 +238,15 @@ await run('recording', async () => {
     officer.waitForEvent('download'),
     officer.click(`[data-testid=rec-download][data-recording-id="${first.id}"]`),
   ]);
-  const path = await download.path();
-  const { statSync } = await import('node:fs');
-  check('download saves the WebM file whole', download.suggestedFilename().endsWith('.webm') && statSync(path).size === first.bytes,
-    { name: download.suggestedFilename(), size: statSync(path).size, bytes: first.bytes });
+  const { readFileSync } = await import('node:fs');
+  const saved = readFileSync(await download.path());
+  const playedSize = await officer.evaluate((id) => window.courtlinkPlayer.tiles.find((t) => t.f.id === id).blob.size, first.id);
+  // `bytes` is the sealed file's size (docs/recording.md): a 32-byte header and 20 bytes a 64 KiB chunk more.
+  const sealedSize = saved.length + 32 + 20 * Math.ceil(saved.length / 65536);
+  check('download saves the WebM file whole: the file that played, the sealed size less the seal',
+    download.suggestedFilename().endsWith('.webm') && saved.subarray(0, 4).toString('hex') === '1a45dfa3'
+    && saved.length === playedSize && sealedSize === first.bytes,
+    { name: download.suggestedFilename(), size: saved.length, playedSize, sealedSize, bytes: first.bytes });
   await shot(officer, '06-records-player-paused-zh');
 
   // ---- English ----

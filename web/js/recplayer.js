@@ -256,6 +256,7 @@ export function mountRecordings(section, items, { run = (fn) => fn(), onError, o
           await Promise.all(tiles.map(async (tile) => {
             const response = await run(() => fetchMedia(tile.f.id));
             const blob = await response.blob();
+            tile.blob = blob; // for tests: the page's CSP (connect-src 'self') refuses fetching blob: URLs
             tile.url = URL.createObjectURL(blob);
             tile.video.src = tile.url;
             await new Promise((resolve) => {
