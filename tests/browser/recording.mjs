@@ -7,8 +7,9 @@
 // plays back in Chromium with a duration within 1 s of the time its connection to the recorder
 // was up, with video frames and audio decoded; a file downloads with its size. The extra upstream
 // bandwidth of the recorder connection (outbound RTP bytes over the 20 s) is printed per page.
+import { join } from 'node:path';
 import {
-  BASE, run, newPage, check, shot, text, expectVideo, admitPetitioner, officerJoins, apiBookNow, QUICK_QUALITY,
+  ARTIFACTS, BASE, run, newPage, check, shot, text, expectVideo, admitPetitioner, officerJoins, apiBookNow, QUICK_QUALITY,
   mediaReported, catalogues,
 } from './lib.mjs';
 
@@ -70,8 +71,12 @@ await run('recording', async () => {
   const before = { officer: await recorderStats(officer), petitioner: await recorderStats(pet) };
   const callBefore = { officer: await callSent(officer), petitioner: await callSent(pet) };
   const began = Date.now();
-  await officer.waitForTimeout(8000);
+  await officer.fill('#chat-input', '您好，本次接访全程录音录像。');
+  await officer.press('#chat-input', 'Enter');
+  await pet.waitForSelector('#chat-log li:has-text("本次接访全程录音录像")');
+  await officer.waitForTimeout(Math.max(0, 8000 - (Date.now() - began)));
   await shot(officer, '02-officer-call-recording-zh');
+  await officer.locator('#call-view > .panel-head').screenshot({ path: join(ARTIFACTS, 'officer-recording-badge.png') });
   await shot(pet, '03-petitioner-call-recording-zh');
   await officer.waitForTimeout(Math.max(0, CALL_SECONDS * 1000 - (Date.now() - began)));
   const after = { officer: await recorderStats(officer), petitioner: await recorderStats(pet) };
@@ -158,7 +163,8 @@ await run('recording', async () => {
   check('the records page lists one recording for each participant',
     tiles.length === 2 && tiles.some((x) => x.who === officerId) && tiles.some((x) => x.who === 'petitioner'), tiles);
   check('the timeline and its chat are beside the player',
-    await officer.isVisible('#timeline-body [data-testid=timeline]') && await officer.isVisible('#recordings [data-testid=rec-play]'));
+    await officer.isVisible('#timeline-body [data-testid=timeline] li[data-kind=chat]:has-text("本次接访全程录音录像")')
+    && await officer.isVisible('#recordings [data-testid=rec-play]'));
   await officer.click('[data-testid=rec-play]');
   await officer.waitForFunction(() => window.courtlinkPlayer?.state.loaded && window.courtlinkPlayer.state.playing, null, { timeout: 30000 });
   // Count the frames each <video> presents while the player plays.
@@ -180,6 +186,7 @@ await run('recording', async () => {
   })));
   const pos = await officer.evaluate(() => window.courtlinkPlayer.state.pos);
   await shot(officer, '05-records-player-zh');
+  await officer.locator('#timeline-panel').screenshot({ path: join(ARTIFACTS, 'records-recordings-player.png') });
   for (const v of played) {
     const item = items.find((r) => String(r.id) === v.id);
     const who = item.participant_id === 'petitioner' ? 'petitioner' : 'officer';

@@ -83,7 +83,9 @@ export function mountRecordings(section, items, { run = (fn) => fn(), onError, o
   const files = [...items]
     .map((r) => {
       const start = ms(r.started_at);
-      const end = ms(r.ended_at) ?? (start !== null && Number(r.duration_ms) > 0 ? start + Number(r.duration_ms) : null);
+      // The media's own length places the file; `ended_at` is when the server closed it, which
+      // can be some seconds after its last frame.
+      const end = start !== null && Number(r.duration_ms) > 0 ? start + Number(r.duration_ms) : ms(r.ended_at);
       return { ...r, start, end, length: start !== null && end !== null ? Math.max(0, end - start) : 0 };
     })
     .filter((r) => r.start !== null)
@@ -121,7 +123,7 @@ export function mountRecordings(section, items, { run = (fn) => fn(), onError, o
     download.addEventListener('click', () => save(f, download));
     const gaps = Array.isArray(f.gaps) ? f.gaps : [];
     const facts = [
-      `${formatDate(f.started_at)} ${timeOf(f.started_at)}–${f.ended_at ? timeOf(f.ended_at) : t('recordings.open')}`,
+      `${formatDate(f.started_at)} ${timeOf(f.started_at)}–${f.ended_at && f.end !== null ? timeOf(new Date(f.end)) : t('recordings.open')}`,
       t('recordings.length', { time: clock(Number(f.duration_ms) || f.length) }),
       f.bytes ? sizeText(f.bytes) : null,
     ].filter(Boolean).join(' · ');
