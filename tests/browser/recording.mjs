@@ -9,7 +9,7 @@
 // bandwidth of the recorder connection (outbound RTP bytes over the 20 s) is printed per page.
 import { join } from 'node:path';
 import {
-  ARTIFACTS, BASE, run, newPage, check, shot, text, expectVideo, admitPetitioner, officerJoins, apiBookNow, QUICK_QUALITY,
+  ARTIFACTS, BASE, run, newPage, check, shot, text, login, expectVideo, admitPetitioner, officerJoins, apiBookNow, QUICK_QUALITY,
   mediaReported, catalogues,
 } from './lib.mjs';
 
@@ -31,6 +31,16 @@ const callSent = (page) => page.evaluate(async () => {
 
 await run('recording', async () => {
   const booking = await apiBookNow('xihu.coord', 'supreme');
+
+  // ---- the printed notice says so ----
+  const coord = await newPage('coordinator');
+  await login(coord, 'xihu.coord');
+  await coord.waitForURL(/coordinator\.html/);
+  await coord.goto(`${BASE}/notice.html#booking=${booking.id}`);
+  await coord.waitForSelector('[data-testid=notice]:not([hidden])');
+  check('the appointment notice says the reception is recorded in sound and picture',
+    (await text(coord, '[data-testid=notice-recorded]')) === zh['notice.rules.recorded'], await text(coord, '[data-testid=notice-recorded]'));
+  await coord.context().close();
 
   // ---- the petitioner is told before joining ----
   const pet = await newPage('petitioner', 'phone', { init: QUICK_QUALITY });
