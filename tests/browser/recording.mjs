@@ -1,15 +1,17 @@
-// Recording of each reception (issue 20): the petitioner is told before joining that the
-// reception is recorded; the officer and the petitioner (Chromium's fake camera and microphone)
-// hold a 20-second call after admission, and both pages show 录音录像中 while each sends its own
-// camera and microphone to CourtLink's recorder over a second peer connection; the officer alone
-// sees 录像中断 when the server says the recording is interrupted. After the end the records page
-// lists each participant's recording, plays them side by side from one control, and each file
-// plays back in Chromium with a duration within 1 s of the time its connection to the recorder
-// was up, with video frames and audio decoded; a file downloads with its size. The extra upstream
-// bandwidth of the recorder connection (outbound RTP bytes over the 20 s) is printed per page.
+// Recording of each reception (issue 20): the notice and the join page tell the petitioner that
+// the reception is recorded; the officer and the petitioner (Chromium's fake camera and
+// microphone) hold a 20-second call after admission, and both pages show 录音录像中 while each
+// sends its own camera and microphone to CourtLink's recorder over a second peer connection. Then
+// the petitioner's recorder connection fails (js/recorder.js's own failure path): the call goes
+// on, the officer alone sees 录像中断, the page connects again, and the gap is on the timeline
+// with its start and end. After the end the records page lists each part, plays them side by
+// side from one control, and each file plays back in Chromium with a duration within 1 s of the
+// time its connection to the recorder was up, with video frames and audio decoded; a file
+// downloads whole. The extra upstream of the recorder connection (outbound RTP bytes over the
+// 20 s) is printed per page. tests/browser.rs then runs `courtlink audit verify`.
 import { join } from 'node:path';
 import {
-  ARTIFACTS, BASE, run, newPage, check, shot, text, login, expectVideo, admitPetitioner, officerJoins, apiBookNow, QUICK_QUALITY,
+  ARTIFACTS, BASE, run, newPage, check, shot, text, login, callStats, expectVideo, admitPetitioner, officerJoins, apiBookNow, QUICK_QUALITY,
   mediaReported, catalogues,
 } from './lib.mjs';
 
@@ -106,20 +108,35 @@ await run('recording', async () => {
       && after[who].parts.length === 1, { before: before[who], after: after[who] });
   }
 
-  // ---- the host alone is told when the recording is interrupted (the server's word) ----
-  // The message the server sends when the recorder loses a stream, given to both pages here: the
-  // recorder's own failure and the gap it leaves are the server's test (tests/server).
-  const at = new Date().toISOString();
-  for (const page of [officer, pet]) await page.evaluate((when) => window.courtlinkCall.onMessage({ type: 'recording', state: 'interrupted', at: when }), at);
-  await officer.waitForSelector(`${BADGE}[data-state="interrupted"]`);
-  check('the officer sees 录像中断', (await text(officer, '#recording-badge')) === '录像中断', await text(officer, '#recording-badge'));
+  // ---- the petitioner's recorder connection fails: the call goes on, the officer alone is told
+  // 录像中断 (by the server, which saw its stream go), and the page connects again: a new part ----
+  await officer.evaluate(() => {
+    window.testRecordingStates = [];
+    window.courtlinkCall.addEventListener('recording', (e) => window.testRecordingStates.push(e.detail.state));
+  });
+  // What js/recorder.js does when its connection fails, with a longer backoff (4 s) than the
+  // first one (1 s), so that the gap can be seen: close it, and offer anew after the backoff.
+  await pet.evaluate(() => {
+    const link = window.courtlinkCall.recorder;
+    link.failures = 2;
+    link.retry();
+  });
+  await officer.waitForSelector(`${BADGE}[data-state="interrupted"]`, { timeout: 10000 });
+  check('the officer sees 录像中断, from the server', (await text(officer, '#recording-badge')) === '录像中断', await text(officer, '#recording-badge'));
   check('the petitioner still sees 录音录像中 (the reception is on record)',
     (await text(pet, '#recording-badge')) === '录音录像中', await text(pet, '#recording-badge'));
+  // The badge first: the gap lasts a few seconds, and the full check below takes some of them.
+  await officer.locator('#call-view > .panel-head').screenshot({ path: join(ARTIFACTS, 'officer-recording-interrupted.png') });
   await shot(officer, '04-officer-recording-interrupted-zh');
-  for (const page of [officer, pet]) await page.evaluate((when) => window.courtlinkCall.onMessage({ type: 'recording', state: 'on', at: when }), at);
-  await officer.waitForSelector(`${BADGE}[data-state="on"]`);
-  check('the recorder connections were not disturbed by the message',
-    (await recorderStats(officer)).parts.length === 1 && (await recorderStats(pet)).parts.length === 1);
+  check('the call goes on meanwhile', (await callStats(officer)).every((p) => p.connectionState === 'connected'));
+  await pet.waitForFunction(() => window.courtlinkCall.recorder.status === 'connected', null, { timeout: 20000 });
+  await officer.waitForSelector(`${BADGE}[data-state="on"]`, { timeout: 10000 });
+  check('the petitioner\'s page connected to the recorder again (a second part), and the officer sees 录音录像中 again',
+    (await recorderStats(pet)).parts.length === 2 && (await recorderStats(officer)).parts.length === 1
+    && (await officer.evaluate(() => window.testRecordingStates.join(','))) === 'interrupted,on',
+    { pet: await recorderStats(pet), states: await officer.evaluate(() => window.testRecordingStates) });
+  await expectVideo(officer, 'officer after the recorder gap');
+  await pet.waitForTimeout(3000);
 
   // ---- the end ----
   await mediaReported(officer, pet);
@@ -132,12 +149,13 @@ await run('recording', async () => {
   ]);
   await officer.waitForSelector('#timeline-view:not([hidden]) [data-testid=timeline]');
   await pet.waitForSelector('[data-testid=ended-screen]:not([hidden])');
+  // How long each of the page's recorder connections (each a part) was up, in seconds.
   const connected = {};
   for (const [who, page] of [['officer', officer], ['petitioner', pet]]) {
     const s = await recorderStats(page);
-    const part = s.parts[0];
-    check(`${who}: the recorder connection is closed at the end`, s.connectionState === 'none' && part && part.closedAt > part.connectedAt, s);
-    connected[who] = (part.closedAt - part.connectedAt) / 1000;
+    check(`${who}: the recorder connection is closed at the end`,
+      s.connectionState === 'none' && s.parts.length && s.parts.every((p) => p.closedAt > p.connectedAt), s);
+    connected[who] = s.parts.map((p) => (p.closedAt - p.connectedAt) / 1000);
   }
 
   // ---- the records page: each participant's recording, played side by side ----
@@ -149,14 +167,20 @@ await run('recording', async () => {
   }, booking.session_id);
   let items = await listed();
   const endedAt = Date.now();
-  while (!(items.length >= 2 && items.every((r) => ['closed', 'stored'].includes(r.state))) && Date.now() - endedAt < 30000) {
+  while (!(items.length >= 3 && items.every((r) => ['closed', 'stored'].includes(r.state))) && Date.now() - endedAt < 30000) {
     await officer.waitForTimeout(500);
     items = await listed();
   }
   console.log(`  figure: the files were closed ${((Date.now() - endedAt) / 1000).toFixed(1)} s after the page saw the end (or sooner)`);
-  check('each recording is closed, with its size, hash and no gap',
-    items.length === 2 && items.every((r) => r.ended_at && r.bytes > 0 && /^[0-9a-f]{64}$/.test(r.sha256 || '')
-      && (r.gaps || []).length === 0 && ['closed', 'stored'].includes(r.state)), items);
+  const partsOf = (who) => items.filter((r) => (who === 'petitioner') === (r.participant_id === 'petitioner')).sort((a, b) => a.part - b.part);
+  check('three parts: the officer\'s, and the petitioner\'s before and after the gap; each closed, with its size and hash',
+    items.length === 3 && partsOf('officer').length === 1 && partsOf('petitioner').map((r) => r.part).join() === '1,2'
+    && items.every((r) => r.ended_at && r.bytes > 0 && /^[0-9a-f]{64}$/.test(r.sha256 || '') && ['closed', 'stored'].includes(r.state)), items);
+  const gaps = items.flatMap((r) => (r.gaps || []).map((g) => ({ ...g, part: r.part, who: r.participant_id })));
+  const gapSeconds = gaps.length === 1 && gaps[0].end ? (Date.parse(gaps[0].end) - Date.parse(gaps[0].start)) / 1000 : null;
+  console.log(`  figure: the recorder gap lasted ${gapSeconds} s (the page waited 4 s before offering again)`);
+  check('one gap, on the petitioner\'s first part, with its start and end (a few seconds)',
+    gaps.length === 1 && gaps[0].who === 'petitioner' && gaps[0].part === 1 && gapSeconds > 1 && gapSeconds < 15, gaps);
   await officer.goto(`${BASE}/records.html`);
   const open = `[data-testid=log-timeline][data-session-id="${booking.session_id}"]`;
   await officer.waitForSelector(open);
@@ -167,11 +191,16 @@ await run('recording', async () => {
   let tiles = [];
   for (let i = 0; i < 20; i += 1) {
     tiles = await officer.$$eval('.rec-tile', (els) => els.map((el) => ({ id: el.dataset.recordingId, who: el.dataset.participantId })));
-    if (tiles.length >= 2) break;
+    if (tiles.length >= 3) break;
     await officer.waitForTimeout(500);
   }
-  check('the records page lists one recording for each participant',
-    tiles.length === 2 && tiles.some((x) => x.who === officerId) && tiles.some((x) => x.who === 'petitioner'), tiles);
+  check('the records page lists each participant\'s recordings, the petitioner\'s in two parts',
+    tiles.length === 3 && tiles.filter((x) => x.who === officerId).length === 1 && tiles.filter((x) => x.who === 'petitioner').length === 2, tiles);
+  check('the gap is shown in words beside the petitioner\'s first part, and on the timeline',
+    /录像中断：\d\d:\d\d:\d\d–\d\d:\d\d:\d\d（\d+ 秒）/.test(await text(officer, '[data-testid=rec-gaps]'))
+    && /录像连接断开|没有收到/.test(await text(officer, '#timeline-body li[data-kind=recording_gap_started]'))
+    && /录像已恢复/.test(await text(officer, '#timeline-body li[data-kind=recording_gap_ended]')),
+    [await text(officer, '[data-testid=rec-gaps]'), await text(officer, '#timeline-body [data-testid=timeline]')]);
   check('the timeline and its chat are beside the player',
     await officer.isVisible('#timeline-body [data-testid=timeline] li[data-kind=chat]:has-text("本次接访全程录音录像")')
     && await officer.isVisible('#recordings [data-testid=rec-play]'));
@@ -193,6 +222,7 @@ await run('recording', async () => {
     frames: window.testFrames[v.dataset.recordingId], quality: v.getVideoPlaybackQuality().totalVideoFrames,
     audioBytes: v.webkitAudioDecodedByteCount, videoBytes: v.webkitVideoDecodedByteCount,
     offset: window.courtlinkPlayer.tiles.find((t) => String(t.f.id) === v.dataset.recordingId).offset,
+    inside: v.closest('.rec-tile').dataset.inside === 'true',
   })));
   const pos = await officer.evaluate(() => window.courtlinkPlayer.state.pos);
   await shot(officer, '05-records-player-zh');
@@ -200,17 +230,40 @@ await run('recording', async () => {
   for (const v of played) {
     const item = items.find((r) => String(r.id) === v.id);
     const who = item.participant_id === 'petitioner' ? 'petitioner' : 'officer';
-    console.log(`  figure: ${who}'s file: duration ${v.duration.toFixed(2)} s, connected ${connected[who].toFixed(2)} s, `
+    const up = connected[who][item.part - 1];
+    const label = `${who}'s part ${item.part}`;
+    console.log(`  figure: ${label}: duration ${v.duration.toFixed(2)} s, connected ${up.toFixed(2)} s, `
       + `duration_ms ${item.duration_ms}, ${item.bytes} bytes; ${v.frames} frames presented in 4 s`);
-    check(`${who}'s recording plays in Chromium with a duration within 1 s of its connected time`,
-      Number.isFinite(v.duration) && Math.abs(v.duration - connected[who]) <= 1, { duration: v.duration, connected: connected[who] });
-    check(`${who}'s recording: video frames decoded and presented`, v.frames > 20 && v.quality > 20 && v.videoBytes > 0, v);
-    check(`${who}'s recording: audio decoded`, v.audioBytes > 0, v);
+    check(`${label} plays in Chromium with a duration within 1 s of the time its connection was up`,
+      Number.isFinite(v.duration) && Math.abs(v.duration - up) <= 1, { duration: v.duration, connected: up });
+    // A part that starts later is shown as 此时段无录像 at the start; it is played below.
+    if (!v.inside) continue;
+    check(`${label}: video frames decoded and presented`, v.frames > 20 && v.quality > 20 && v.videoBytes > 0, v);
+    check(`${label}: audio decoded`, v.audioBytes > 0, v);
   }
-  // Side by side and in sync: each video's time plus its offset is the same moment.
-  const moments = played.map((v) => v.currentTime + v.offset / 1000);
-  check('the two files play in sync (within 0.5 s of each other on the one clock)',
-    Math.max(...moments) - Math.min(...moments) < 0.5 && played.every((v) => !v.paused), { moments, pos });
+  // Side by side and in sync: each playing video's time plus its offset is the same moment.
+  const inside = played.filter((v) => v.inside);
+  const moments = inside.map((v) => v.currentTime + v.offset / 1000);
+  check('the files of that moment play in sync (within 0.5 s of each other on the one clock); the later part waits',
+    inside.length === 2 && Math.max(...moments) - Math.min(...moments) < 0.5 && inside.every((v) => !v.paused)
+    && played.filter((v) => !v.inside).every((v) => v.paused), { played, pos });
+  // The later part plays too, when the one control reaches it.
+  const later = played.find((v) => !v.inside);
+  await officer.evaluate((offset) => {
+    const seek = document.querySelector('[data-testid=rec-seek]');
+    seek.value = String(Math.ceil(offset / 1000) + 1);
+    seek.dispatchEvent(new Event('input'));
+  }, later.offset);
+  await officer.evaluate((id) => {
+    window.testFrames[id] = 0;
+  }, later.id);
+  await officer.waitForTimeout(3000);
+  const then = await officer.evaluate((id) => {
+    const v = document.querySelector(`[data-testid=rec-video][data-recording-id="${id}"]`);
+    return { frames: window.testFrames[id], paused: v.paused, audioBytes: v.webkitAudioDecodedByteCount, inside: v.closest('.rec-tile').dataset.inside };
+  }, later.id);
+  check('the petitioner\'s second part plays once the control reaches it: frames and audio decoded',
+    then.inside === 'true' && !then.paused && then.frames > 20 && then.audioBytes > 0, then);
 
   // The audio itself: decoded with WebAudio from the file, and not silence (the fake microphone beeps).
   const audio = await officer.evaluate(async () => {
