@@ -244,7 +244,7 @@ async fn recording() {
     })
     .await
     .expect("SQLite is always there");
-    run_script("recording.mjs", Some(&app), Duration::from_secs(180)).await;
+    run_script("recording.mjs", Some(&app), Duration::from_secs(250)).await;
 
     // The files the browsers sent are in the audit chain: verify passes, then fails after one
     // byte of one file is changed. Closed files move from the spool to the store within seconds.

@@ -133,7 +133,7 @@ await run('recording', async () => {
   await officer.waitForSelector(`${BADGE}[data-state="on"]`, { timeout: 10000 });
   check('the petitioner\'s page connected to the recorder again (a second part), and the officer sees 录音录像中 again',
     (await recorderStats(pet)).parts.length === 2 && (await recorderStats(officer)).parts.length === 1
-    && (await officer.evaluate(() => window.testRecordingStates.join(','))) === 'interrupted,on',
+    && /^interrupted(,interrupted)*(,on)+$/.test(await officer.evaluate(() => window.testRecordingStates.join(','))),
     { pet: await recorderStats(pet), states: await officer.evaluate(() => window.testRecordingStates) });
   await expectVideo(officer, 'officer after the recorder gap');
   await pet.waitForTimeout(3000);
@@ -167,7 +167,7 @@ await run('recording', async () => {
   }, booking.session_id);
   let items = await listed();
   const endedAt = Date.now();
-  while (!(items.length >= 3 && items.every((r) => ['closed', 'stored'].includes(r.state))) && Date.now() - endedAt < 30000) {
+  while (!(items.length >= 3 && items.every((r) => ['closed', 'stored'].includes(r.state))) && Date.now() - endedAt < 60000) {
     await officer.waitForTimeout(500);
     items = await listed();
   }
@@ -325,4 +325,4 @@ await run('recording', async () => {
   check('the player speaks English too', (await text(officer, '#recordings h3')) === 'Recordings');
   await officer.click('[data-testid=lang-switch]');
   console.log(`  figures: ${JSON.stringify(figures)}`);
-}, { limitSeconds: 170 });
+}, { limitSeconds: 230 });
