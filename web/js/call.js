@@ -407,6 +407,7 @@ export class Call extends EventTarget {
         this.recording = { state: msg.state, at: msg.at || null };
         this.emit('recording', { ...this.recording });
         this.syncRecorder();
+        this.recorder.nudge();
         break;
       case 'error':
         console.warn('courtlink: server error', msg.code, msg.message);

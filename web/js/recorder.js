@@ -83,6 +83,14 @@ export class RecorderLink extends EventTarget {
     }
   }
 
+  /**
+   * The server spoke again about the recording (a `recording` message while it is on or
+   * interrupted): a page that was refused asks once more, since what refused it may have changed.
+   */
+  nudge() {
+    if (this.wanted && this.status === 'refused' && !this.pc && !this.retryTimer) this.open();
+  }
+
   /** Close the connection and stop retrying; the tracks stay with the call. */
   stop() {
     this.wanted = false;
