@@ -54,6 +54,10 @@ impl Shutdown {
     pub async fn drain(&self) {
         tracing::info!("draining: asking every socket to reconnect elsewhere");
         self.state.hub.drain();
+        // The recorder closes its parts now, while the sockets go: each file is finalized and
+        // sealed, and the browsers record their next part on the instance they move to.
+        let recorder = self.state.recorder.clone();
+        let closing = tokio::spawn(async move { recorder.close_all().await });
         // Let the socket tasks record their departure while the runtime still runs: stopping
         // the server drops them, and a task dropped mid-write would lose its `left`.
         let deadline =
@@ -62,6 +66,12 @@ impl Shutdown {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.server.stop(true).await;
+        let wait = Duration::from_secs(self.state.settings.server.drain_seconds);
+        if tokio::time::timeout(wait, closing).await.is_err() {
+            tracing::warn!(
+                "recordings still closing after the drain; the recording keeper goes on"
+            );
+        }
         self.state.stop_background().await;
     }
 }

@@ -120,10 +120,20 @@ async fn a_dropped_participant_resumes_on_the_other_instance() {
         (Some("chat"), Some("三")),
         "no leave or join in between"
     );
+    // The other instance tells the resumed socket the recording's state (read from SQL).
+    let told = next_json(&mut back).await;
+    assert_eq!(
+        (
+            told["type"].as_str(),
+            told["state"].as_str(),
+            told["seq"].as_u64()
+        ),
+        (Some("recording"), Some("on"), Some(last + 3))
+    );
     assert_eq!(
         next_of(&mut back, "chat").await["seq"],
-        last + 3,
-        "after the replay and `resumed`"
+        last + 4,
+        "after the replay, `resumed` and `recording`"
     );
 }
 

@@ -341,7 +341,11 @@ async fn a_dropped_participant_resumes_with_what_it_missed_unseen() {
     // After `resumed`, the recording's state (on since the admission), then the chat.
     let told = next_json(&mut back).await;
     assert_eq!(
-        (told["type"].as_str(), told["state"].as_str(), told["seq"].as_u64()),
+        (
+            told["type"].as_str(),
+            told["state"].as_str(),
+            told["seq"].as_u64()
+        ),
         (Some("recording"), Some("on"), Some(last_seq + 4))
     );
     assert_eq!(next_of(&mut back, "chat").await["seq"], last_seq + 5);

@@ -13,6 +13,7 @@
 //! The call never depends on the recorder: it is a second connection, and everything here fails
 //! on its own (a gap on the timeline, `interrupted` in the signalling).
 
+pub mod bench;
 pub mod muxer;
 pub mod peer;
 pub mod sealed;
@@ -64,6 +65,10 @@ struct Inner {
     hub: Hub,
     storage: Option<Storage>,
     parts: Mutex<HashMap<i64, Live>>,
+    /// The application's own runtime. An HTTP worker's runtime stops with the HTTP server,
+    /// before the background loops: a part's peer and its watch must outlive it, so that a
+    /// shutdown closes the files cleanly.
+    runtime: tokio::runtime::Handle,
 }
 
 /// The recorder of this instance. A cheap clone of an `Arc`.
@@ -172,6 +177,7 @@ impl Recorder {
                 hub,
                 storage,
                 parts: Mutex::new(HashMap::new()),
+                runtime: tokio::runtime::Handle::current(),
             }),
         };
         if recorder.inner.storage.is_some() {
@@ -200,6 +206,20 @@ impl Recorder {
     /// A new part for `caller` in session `session_id`: checks who and when (`app::recording`),
     /// answers the offer and starts recording what comes.
     pub async fn start(
+        &self,
+        caller: Caller,
+        session_id: i64,
+        offer_sdp: String,
+    ) -> Result<Started, ApiError> {
+        let this = self.clone();
+        self.inner
+            .runtime
+            .spawn(async move { this.start_here(caller, session_id, offer_sdp).await })
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("the recorder's start failed: {e}")))?
+    }
+
+    async fn start_here(
         &self,
         caller: Caller,
         session_id: i64,
@@ -633,7 +653,13 @@ impl Part {
                 }
             }
         };
-        let _ = self.peer.pc.close().await;
+        // The file first: closing a peer connection can take seconds on a loaded machine, and
+        // at a shutdown the file must be sealed within the drain. Frames still arriving are
+        // dropped once the muxer has been told to end.
+        let pc = self.peer.pc.clone();
+        let closing_peer = tokio::spawn(async move {
+            let _ = pc.close().await;
+        });
         // The muxer finishes what it holds, then finalizes and seals. Its queue drains fast;
         // a full queue only means a moment's wait.
         let mut end_sent = false;
@@ -659,6 +685,7 @@ impl Part {
             Err(e) => Err(anyhow::anyhow!("the muxer stopped: {e}")),
         };
         self.finish(closed).await;
+        let _ = closing_peer.await;
         if end == End::Lost {
             let still = store
                 .session(session_id)

@@ -305,6 +305,9 @@ pub struct RecordView {
     /// `satisfied`, `basically_satisfied` or `dissatisfied`, when the petitioner rated it.
     pub satisfaction: Option<String>,
     pub follow_up_deadline: Option<String>,
+    /// The recording has a gap: the recorder lost someone's stream while the session ran (the
+    /// gaps are on the timeline and in `GET /sessions/{id}/recordings`).
+    pub recording_gap: bool,
 }
 
 impl TryFrom<RecordRow> for RecordView {
@@ -347,6 +350,7 @@ impl TryFrom<RecordRow> for RecordView {
             outcome_note: r.outcome_note,
             satisfaction: r.satisfaction,
             follow_up_deadline: r.follow_up_deadline,
+            recording_gap: r.recording_gap,
         })
     }
 }

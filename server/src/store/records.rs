@@ -135,6 +135,8 @@ pub struct RecordRow {
     pub satisfaction: Option<String>,
     pub interrupted_seconds: i32,
     pub follow_up_deadline: Option<String>,
+    /// The recorder lost someone's stream at some time (docs/recording.md).
+    pub recording_gap: bool,
 }
 
 /// The counted facts of one court (or one branch of the hierarchy) over a period, for the cases
@@ -366,7 +368,7 @@ const RECORD_SELECT: &str = "SELECT se.id, b.id AS booking_id, se.status, b.stat
     hc.level AS host_court_level, hr.name AS host_room_name, lc.id AS local_court_id, \
     lc.name AS local_court_name, lc.level AS local_court_level, lr.name AS local_room_name, \
     b.joint_court_id, b.starts_at, b.ends_at, se.started_at, se.ended_at, se.outcome, \
-    se.outcome_note, se.satisfaction, se.interrupted_seconds, se.follow_up_deadline \
+    se.outcome_note, se.satisfaction, se.interrupted_seconds, se.follow_up_deadline, se.recording_gap \
     FROM bookings b JOIN sessions se ON se.booking_id = b.id \
     JOIN slots sl ON sl.id = b.slot_id JOIN host_rooms hr ON hr.id = sl.host_room_id \
     JOIN courts hc ON hc.id = hr.court_id JOIN local_rooms lr ON lr.id = b.local_room_id \
