@@ -184,6 +184,8 @@ await run('recording', async () => {
   await officer.goto(`${BASE}/records.html`);
   const open = `[data-testid=log-timeline][data-session-id="${booking.session_id}"]`;
   await officer.waitForSelector(open);
+  check('the session log marks the session whose recording has a gap (录像有中断)',
+    (await text(officer, `[data-testid=log-row][data-session-id="${booking.session_id}"] [data-testid=log-recording-gap]`)) === '录像有中断');
   await officer.focus(open);
   await officer.keyboard.press('Enter');
   await officer.waitForSelector('#timeline-panel:not([hidden]) [data-testid=rec-video]', { timeout: 20000 });
