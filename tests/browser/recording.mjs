@@ -128,7 +128,9 @@ await run('recording', async () => {
   // The badge first: the gap lasts a few seconds, and the full check below takes some of them.
   await officer.locator('#call-view > .panel-head').screenshot({ path: join(ARTIFACTS, 'officer-recording-interrupted.png') });
   await shot(officer, '04-officer-recording-interrupted-zh');
-  check('the call goes on meanwhile', (await callStats(officer)).every((p) => p.connectionState === 'connected'));
+  check('the call goes on meanwhile, and the closed recorder connection released none of the call\'s tracks',
+    (await callStats(officer)).every((p) => p.connectionState === 'connected')
+    && await pet.evaluate(() => window.courtlinkCall.localStream.getTracks().every((tr) => tr.readyState === 'live' && tr.enabled)));
   await pet.waitForFunction(() => window.courtlinkCall.recorder.status === 'connected', null, { timeout: 20000 });
   await officer.waitForSelector(`${BADGE}[data-state="on"]`, { timeout: 10000 });
   check('the petitioner\'s page connected to the recorder again (a second part), and the officer sees 录音录像中 again',
