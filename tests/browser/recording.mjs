@@ -326,7 +326,10 @@ await run('recording', async () => {
   // ---- English ----
   await officer.click('[data-testid=lang-switch]');
   await officer.waitForSelector('[data-testid=rec-play]:has-text("Play")');
-  check('the player speaks English too', (await text(officer, '#recordings h3')) === 'Recordings');
+  check('the player speaks English too', (await text(officer, '#recordings h3')) === 'Recordings'
+    && /Recording interrupted: \d\d:\d\d:\d\d–\d\d:\d\d:\d\d \(\d+ s\)/.test(await text(officer, '[data-testid=rec-gaps]')),
+  await text(officer, '#recordings'));
+  await shot(officer, '07-records-player-en');
   await officer.click('[data-testid=lang-switch]');
   console.log(`  figures: ${JSON.stringify(figures)}`);
 }, { limitSeconds: 230 });
