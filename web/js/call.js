@@ -22,12 +22,21 @@
 //   servererror  {code, message}
 //   socket       {state: 'connecting'|'open'|'reconnecting'|'closed'|'failed'|'replaced'|'removed'|'full'|'revoked'}
 //   quality      {rtt_ms, packet_loss, bitrate_kbps, video, grade}   a quality report just sent
+//   recording    {state: 'on'|'interrupted'|'off', at}   the server's word on the session's recording
+//   recorder     {status: 'idle'|'connecting'|'connected'|'retrying'|'refused'}   our own connection to it
+//
+// The session is recorded (issue 20, docs/recording.md): while the server says `on` or
+// `interrupted` and we are in the call, a second peer connection (js/recorder.js) sends our own
+// camera and microphone tracks to CourtLink's recorder. It never touches the call's peer
+// connections, and closes on `off`, on leaving, at the end and when the page goes away.
 //
 // Every QUALITY_EVERY_MS (10 s) while at least one peer connection is `connected`, the call
 // reports its connection quality to the server (`quality`, kept on the session's timeline):
 // the selected ICE candidate pair's round-trip time, the share of inbound RTP packets lost and
 // the inbound bitrate, both over the last period. A test may shorten the period by setting
 // `window.COURTLINK_QUALITY_MS` before the page's scripts run.
+
+import { RecorderLink } from './recorder.js';
 
 const PROTOCOL = 'courtlink.v1';
 const MAX_RECONNECTS = 8;
@@ -126,6 +135,23 @@ export class Call extends EventTarget {
     this.qualityTimer = null;
     this.lastQuality = null; // the last report sent (for displays and tests)
     this.qualityReports = 0;
+    this.recording = null; // {state, at}: the server's last `recording` message
+    // A token getter is a staff page, whose token api.js sends (and renews) by itself; a string is
+    // the petitioner's join token.
+    this.recorder = new RecorderLink({
+      sessionId,
+      token: typeof token === 'function' ? undefined : token,
+      stream: () => this.localStream,
+      iceServers: () => this.iceServers,
+      maxVideoKbps: VIDEO_SEND_MAX_KBPS,
+    });
+    this.recorder.addEventListener('status', (e) => this.emit('recorder', e.detail));
+  }
+
+  /** Keep the recorder connection up while the session is recorded and we are in the call. */
+  syncRecorder() {
+    const on = Boolean(this.recording && this.recording.state !== 'off');
+    this.recorder.want(on && this.state === 'admitted' && !this.closed && !this.ended);
   }
 
   /** Hosts and co-hosts run the waiting room. */
@@ -192,6 +218,7 @@ export class Call extends EventTarget {
   }
 
   stop(state) {
+    this.recorder.dispose();
     this.stopQualityReports();
     this.stopMediaWatch();
     this.closePeers();
@@ -257,6 +284,7 @@ export class Call extends EventTarget {
     if (this.state === state) return;
     this.state = state;
     this.emit('state', { state });
+    this.syncRecorder();
   }
 
   /**
@@ -373,6 +401,13 @@ export class Call extends EventTarget {
         this.ended = true;
         this.emit('ended', { outcome: msg.outcome });
         this.hangup();
+        break;
+      case 'recording':
+        if (!['on', 'interrupted', 'off'].includes(msg.state)) break;
+        this.recording = { state: msg.state, at: msg.at || null };
+        this.emit('recording', { ...this.recording });
+        this.syncRecorder();
+        this.recorder.nudge();
         break;
       case 'error':
         console.warn('courtlink: server error', msg.code, msg.message);
@@ -514,6 +549,7 @@ export class Call extends EventTarget {
   /** Leave the call: tell the others at once, close every peer connection and the socket. */
   hangup() {
     this.closed = true;
+    this.recorder.dispose();
     clearTimeout(this.reconnectTimer);
     this.stopQualityReports();
     this.stopMediaWatch();

@@ -264,3 +264,33 @@ export function mountQuality(badge, call) {
   });
   onLangChange(render);
 }
+
+/**
+ * 录音录像中 on every page of the call: a red dot with words, shown while the server says the
+ * session is recorded. A host or co-host (who can do something about it) sees 录像中断 while the
+ * recorder misses part of the call; the others keep seeing that the reception is on record,
+ * which it still is. Hidden before the first `recording` message and after `off`.
+ */
+export function mountRecordingBadge(badge, call) {
+  const text = badge.querySelector('.rec-text') || badge;
+  // The page mounts the same badge again for its next call: only the newest call draws on it.
+  badge.courtlinkCall = call;
+  const render = () => {
+    if (badge.courtlinkCall !== call) return;
+    const r = call.recording;
+    if (!r || r.state === 'off') {
+      badge.hidden = true;
+      badge.dataset.state = r ? r.state : '';
+      return;
+    }
+    const interrupted = r.state === 'interrupted' && call.moderates;
+    badge.hidden = false;
+    badge.dataset.state = interrupted ? 'interrupted' : 'on';
+    text.textContent = t(interrupted ? 'call.recording.interrupted' : 'call.recording.on');
+    badge.title = r.at ? t(interrupted ? 'call.recording.interruptedSince' : 'call.recording.since', { time: formatTime(r.at) }) : '';
+  };
+  call.addEventListener('recording', render);
+  call.addEventListener('welcome', render);
+  onLangChange(render);
+  render();
+}

@@ -4,7 +4,7 @@ import { t, tEnum, has, onLangChange, formatDay, formatTime, formatTimeRange, fo
 import { api, ApiError, joinSession } from './api.js';
 import { $, h, startPage, showError, showMessage, clearError, announce } from './ui.js';
 import { Call, openLocalMedia, stopStream } from './call.js';
-import { mountRemoteVideos, mountChat, mountMediaToggle } from './callview.js';
+import { mountRemoteVideos, mountChat, mountMediaToggle, mountRecordingBadge } from './callview.js';
 import { createDeviceCheck } from './devicecheck.js';
 import { runEchoTest } from './echotest.js';
 
@@ -324,6 +324,7 @@ function startCall() {
     showMessage($('#call-notice'), e.detail.kind === 'video' ? 'join.mutedVideo' : 'join.mutedAudio', 'join.muted.next');
   });
   window.courtlinkCall = call; // for status checks and browser tests
+  mountRecordingBadge($('#recording-badge'), call);
   state.socket = 'connecting';
   state.hostPresent = false;
   const remote = $('#remote-videos');

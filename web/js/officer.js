@@ -6,7 +6,7 @@ import { api, staffSession } from './api.js';
 import { $, h, startPage, requireStaff, staffHeader, showError, showMessage, clearError, handleAuthError, announce, withReauth } from './ui.js';
 import { renderSessionList, renderTimeline } from './sessions.js';
 import { Call, openLocalMedia, stopStream } from './call.js';
-import { mountRemoteVideos, mountChat, mountMediaToggle, mountWaitingRoom, mountQuality } from './callview.js';
+import { mountRemoteVideos, mountChat, mountMediaToggle, mountWaitingRoom, mountQuality, mountRecordingBadge } from './callview.js';
 import { mountOfficerSchedule } from './schedule-officer.js';
 import { mountNotifications } from './notifications.js';
 import { mountWaitingAlert } from './waitalert.js';
@@ -435,6 +435,7 @@ function main({ user, token }) {
     $('#cam-toggle').hidden = observe;
     mountWaitingRoom($('#waiting-room'), $('#waiting-list'), call);
     mountQuality($('#call-quality'), call);
+    mountRecordingBadge($('#recording-badge'), call);
     call.addEventListener('welcome', (e) => {
       // Only the host court's officer ends the session (a co-host or observer does not).
       $('#end-form').hidden = e.detail.you.role !== 'host';

@@ -7,6 +7,7 @@ import { $, h, startPage, requireStaff, staffHeader, showError, clearError, hand
 import { renderTimeline } from './sessions.js';
 import { barChart, groupedBars } from './charts.js';
 import { mountOverdue, mountExtensionApprovals } from './clocks-ui.js';
+import { mountRecordings } from './recplayer.js';
 
 const STATUSES = ['scheduled', 'waiting', 'live', 'interrupted', 'ended', 'no_show', 'cancelled'];
 const OUTCOMES = ['explained_law', 'into_procedure', 'review_filed', 'not_within_scope', 'no_longer_accepted', 'concluded', 'judicial_aid', 'assign', 'supervise', 'reception_stopped', 'withdrawn'];
@@ -310,7 +311,9 @@ function main({ user }) {
       h('th', { scope: 'row' }, r.case_number),
       h('td', {}, `${r.local_court.name} · ${r.local_room}`),
       h('td', {}, `${r.host_court.name} · ${r.host_room}`),
-      h('td', {}, h('span', { class: `badge status-${r.status}` }, tEnum('session.status', r.status)), ' ', duration(r)),
+      h('td', {}, h('span', { class: `badge status-${r.status}` }, tEnum('session.status', r.status)), ' ', duration(r),
+        // A session whose recording has a gap says so (issue 20), when the server tells.
+        r.recording_gap ? [' ', h('span', { class: 'badge rec-gap-badge', 'data-testid': 'log-recording-gap' }, t('records.recordingGap'))] : null),
       h('td', {}, r.outcome ? tEnum('outcome', r.outcome) : '—'),
       h('td', {}, r.satisfaction ? tEnum('satisfaction', r.satisfaction) : '—'),
       h('td', {}, h('button', {
@@ -330,7 +333,9 @@ function main({ user }) {
     try {
       const detail = await call(`/records/sessions/${id}`);
       state.timeline = detail;
+      state.recordings = null;
       renderTimelinePanel();
+      loadRecordings(id);
       const panel = $('#timeline-panel');
       panel.hidden = false;
       panel.focus();
@@ -346,11 +351,55 @@ function main({ user }) {
     // The answer is the log's row with its events alongside.
     $('#timeline-heading').textContent = t('records.timeline.heading', { case: d.case_number });
     renderTimeline($('#timeline-body'), d);
+    renderRecordings();
+  }
+
+  // ---- the session's recordings (js/recplayer.js), beside the timeline and its chat ----
+  let player = null;
+  async function loadRecordings(id) {
+    const section = $('#recordings');
+    player?.destroy();
+    player = null;
+    section.replaceChildren(h('h3', {}, t('recordings.heading')), h('p', { class: 'empty' }, t('common.loading')));
+    try {
+      const answer = await call(`/sessions/${encodeURIComponent(id)}/recordings`);
+      if (state.timeline?.id !== id) return;
+      state.recordings = Array.isArray(answer?.items) ? answer.items : [];
+      renderRecordings();
+    } catch (err) {
+      if (state.timeline?.id !== id) return;
+      const box = h('div', { class: 'alert', role: 'alert', 'data-testid': 'recordings-error' });
+      section.replaceChildren(h('h3', {}, t('recordings.heading')), box);
+      fail(box, err);
+    }
+  }
+
+  function renderRecordings() {
+    if (!state.recordings) return;
+    // A language switch draws the tiles again; what was playing stops where it was.
+    player?.destroy();
+    window.courtlinkPlayer = player = mountRecordings($('#recordings'), state.recordings, {
+      run: (fn) => withReauth(user, fn), onError: fail, onTime: markTimeline,
+    });
+  }
+
+  // The timeline follows the player: the last event at or before the moment shown is marked.
+  function markTimeline(moment) {
+    let last = null;
+    for (const item of document.querySelectorAll('#timeline-body .timeline-item')) {
+      const at = Date.parse(item.querySelector('time')?.getAttribute('datetime') || '');
+      item.classList.remove('at-moment');
+      if (Number.isFinite(at) && at <= moment) last = item;
+    }
+    last?.classList.add('at-moment');
   }
 
   $('#timeline-close').addEventListener('click', () => {
     const id = state.timeline?.id;
     state.timeline = null;
+    state.recordings = null;
+    player?.destroy();
+    player = null;
     $('#timeline-panel').hidden = true;
     document.querySelector(`[data-testid=log-timeline][data-session-id="${id}"]`)?.focus();
   });

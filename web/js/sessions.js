@@ -92,6 +92,11 @@ function eventText(event, who) {
       return t('timeline.mediaLost', { name: who(data.peer) });
     case 'media_restored':
       return t('timeline.mediaRestored', { name: who(data.peer), seconds: Math.round(Number(data.seconds) || 0) });
+    // The recorder lost a participant's stream, and got it back (issue 20, docs/recording.md).
+    case 'recording_gap_started':
+      return t(data.why === 'no_media' ? 'timeline.recordingGap.noMedia' : 'timeline.recordingGap.lost', { name: who(data.participant) });
+    case 'recording_gap_ended':
+      return t('timeline.recordingGap.ended', { name: who(data.participant), seconds: Math.round(Number(data.seconds) || 0) });
     case 'status_changed': {
       const words = t('timeline.statusChanged', {
         from: tEnum('session.status', data.from), to: tEnum('session.status', data.to),
@@ -135,6 +140,7 @@ function actorNames(events) {
     const id = typeof actor === 'string' ? actor : actor?.id;
     if (id === 'petitioner') return tEnum('role.participant', 'petitioner');
     if (id === 'system') return t('timeline.system');
+    if (id === 'recorder') return t('timeline.recorder');
     return names.get(id) || nameOf(actor);
   };
 }
