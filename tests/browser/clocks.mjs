@@ -43,6 +43,11 @@ run('clocks', async () => {
   check('every control of the calendar panel is labelled', (await unlabelledControls(admin)).length === 0, await unlabelledControls(admin));
   check('the year to load is the one missing', (await admin.inputValue('[data-testid=cal-year]')) === '2027');
 
+  const [example] = await Promise.all([admin.waitForEvent('download'), admin.click('[data-testid=cal-example]')]);
+  const exampleText = readFileSync(await example.path(), 'utf8');
+  check('the example file downloads beside the form, marked as an example',
+    exampleText.startsWith('# EXAMPLE ONLY') && exampleText.includes('day,kind,name,follows_weekday'), exampleText.slice(0, 60));
+
   const bad = 'day,kind,name,follows_weekday\n2027-01-01,holiday,元旦,\n2027-01-01,holiday,元旦,\n2027-01-06,workday,调休,3\n';
   await admin.setInputFiles('[data-testid=cal-file]', { name: '2027.csv', mimeType: 'text/csv', buffer: Buffer.from(bad) });
   await admin.focus('[data-testid=cal-upload]');

@@ -791,6 +791,20 @@ async fn an_unloaded_year_is_warned_about_and_takes_no_slots(app: TestApp) {
         .unwrap();
     assert_error(res, 422, "invalid_input").await;
 
+    // The example file, as the admin page downloads it: the shipped file, as CSV; not for a
+    // coordinator (nothing of the calendar is theirs to load).
+    let res = app.get("/api/v1/calendar/example", Some(&admin)).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let example = res.text().await.unwrap();
+    assert_eq!(example, include_str!("../../config/calendar/2027.example.csv"));
+    assert_error(
+        app.get("/api/v1/calendar/example", Some(&coord)).await,
+        403,
+        "forbidden",
+    )
+    .await;
+
     // The example file loads (a test of the format; it is not 2027's real schedule), sent as a
     // browser sends a file it does not type (the admin page's upload).
     let res = app

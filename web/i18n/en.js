@@ -1512,6 +1512,7 @@ export default {
   'calendar.admin.upload': 'Upload a year\'s holiday schedule',
   'calendar.admin.file': 'Schedule file (CSV, UTF-8)',
   'calendar.admin.format': 'First line day,kind,name,follows_weekday; then one day a line: the day (YYYY-MM-DD), the kind (holiday, or workday for a make-up working day), its name (e.g. 国庆节), and for a workday the weekday (1–5) whose timetable it keeps. Lines starting with # are skipped. Example: config/calendar/2027.example.csv.',
+  'calendar.admin.example': 'Download the example file',
   'calendar.admin.submit': 'Upload and load',
   'calendar.admin.readOnly': 'The holiday schedule is loaded by the Supreme People\'s Court\'s administrator; you can only read it here.',
   'calendar.admin.badYear': 'The year is a whole number from 2000 to 2100.',

@@ -1512,6 +1512,7 @@ export default {
   'calendar.admin.upload': '上传一年的节假日安排',
   'calendar.admin.file': '安排文件（CSV，UTF-8）',
   'calendar.admin.format': '第一行为 day,kind,name,follows_weekday；以后每行一天：日期（YYYY-MM-DD）、类型（holiday 放假 或 workday 调休上班）、名称（如 国庆节）、调休上班日按星期几（1–5）上班。以 # 开头的行不读。示例：config/calendar/2027.example.csv。',
+  'calendar.admin.example': '下载示例文件',
   'calendar.admin.submit': '上传并导入',
   'calendar.admin.readOnly': '节假日安排由最高人民法院的管理员导入；这里只能查看。',
   'calendar.admin.badYear': '年份应为 2000 到 2100 之间的整数。',

@@ -3,7 +3,7 @@
 // the overdue list and the clock events of a case on coordinator.html, the overdue list of a
 // court and its branch and the extension approvals on records.html.
 import { t, formatDate, formatDateTime, shanghaiDay } from './i18n.js';
-import { ApiError } from './api.js';
+import { ApiError, staffSession } from './api.js';
 import { h, showError, showMessage, clearError, handleAuthError, announce } from './ui.js';
 
 /** The court's clocks, by the name the server gives them. */
@@ -416,11 +416,32 @@ export function mountCalendarAdmin(host, { call, canLoad, onChanged = () => {} }
   const labels = { year: h('label', { for: 'cal-year' }), file: h('label', { for: 'cal-file' }) };
   const format = h('p', { class: 'hint', id: 'cal-format' });
   const formHeading = h('h3', { id: 'cal-form-heading' });
+  // The shipped example (config/calendar/2027.example.csv), to copy the State Council's days into.
+  const example = h('button', {
+    type: 'button', class: 'secondary small', 'data-testid': 'cal-example',
+    onclick: async () => {
+      clearError(error);
+      try {
+        const token = staffSession.get()?.token;
+        const response = await fetch('/api/v1/calendar/example', { headers: token ? { Authorization: `Bearer ${token}` } : {}, cache: 'no-store' });
+        if (!response.ok) throw new ApiError({ status: response.status, code: `http_${response.status}` });
+        const url = URL.createObjectURL(await response.blob());
+        const a = h('a', { href: url, download: '节假日日历示例.csv' });
+        document.body.append(a);
+        a.click();
+        a.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 1000);
+      } catch (err) {
+        showError(error, err);
+      }
+    },
+  });
   const readOnly = h('p', { class: 'hint', 'data-testid': 'cal-read-only' });
   const form = h('form', { class: 'card stack', novalidate: true, 'data-testid': 'cal-form', 'aria-labelledby': 'cal-form-heading' },
     formHeading,
     h('div', { class: 'field' }, labels.year, yearInput),
     h('div', { class: 'field' }, labels.file, file, format),
+    example,
     submit);
   host.setAttribute('aria-labelledby', 'cal-heading');
   host.replaceChildren(h('div', { class: 'panel-head' }, heading), hint, notice, years, canLoad ? form : readOnly, error, rowList);
@@ -436,6 +457,7 @@ export function mountCalendarAdmin(host, { call, canLoad, onChanged = () => {} }
     labels.file.textContent = t('calendar.admin.file');
     format.textContent = t('calendar.admin.format');
     submit.textContent = t('calendar.admin.submit');
+    example.textContent = t('calendar.admin.example');
     readOnly.textContent = t('calendar.admin.readOnly');
     rowList.replaceChildren(...state.rowErrors.map((e) => h('li', { 'data-testid': 'cal-row-error', 'data-row': e.row, 'data-code': e.code },
       t(`calendar.row.${e.code}`, { row: e.row }))));

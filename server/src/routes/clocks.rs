@@ -211,6 +211,35 @@ pub async fn calendar_status(
     }))
 }
 
+/// The example calendar file shipped with CourtLink (`config/calendar/2027.example.csv`): the
+/// format to copy the State Council's days into. An example, not a year's real calendar: its
+/// header comment says so, and loading it as it is would publish made-up holidays.
+const CALENDAR_EXAMPLE: &str = include_str!("../../../config/calendar/2027.example.csv");
+
+/// The example calendar file, to download beside the upload form (docs/clocks.md).
+#[utoipa::path(
+    get,
+    path = "/api/v1/calendar/example",
+    responses(
+        (status = 200, description = "the example CSV (UTF-8)", content_type = "text/csv", body = String),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "schedule"
+)]
+#[get("/calendar/example")]
+pub async fn calendar_example(staff: Staff) -> Result<HttpResponse, ApiError> {
+    staff.require(&[Role::Admin, Role::Officer, Role::Supervisor])?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"calendar.example.csv\"",
+        ))
+        .body(CALENDAR_EXAMPLE))
+}
+
 /// A refused calendar: every bad row, with its number and a stable code.
 #[derive(Serialize, ToSchema)]
 pub struct CalendarRefusal {

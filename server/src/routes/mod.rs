@@ -58,6 +58,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(clocks::pending_extensions)
                 .service(clocks::decide_extension)
                 .service(clocks::calendar_status)
+                .service(clocks::calendar_example)
                 .service(clocks::put_calendar_file)
                 .service(clocks::allow_unloaded)
                 .service(clocks::case_extensions)

@@ -38,6 +38,7 @@ use crate::error::ErrorBody;
         super::clocks::pending_extensions,
         super::clocks::decide_extension,
         super::clocks::calendar_status,
+        super::clocks::calendar_example,
         super::clocks::put_calendar_file,
         super::clocks::allow_unloaded,
         super::clocks::case_extensions,
