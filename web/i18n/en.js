@@ -275,6 +275,7 @@ export default {
   'court.level.basic': 'Basic court',
 
   // ---- coordinator ----
+  'coord.heading': 'Petition office desk',
   'coord.title': 'Coordinator — CourtLink remote video reception',
   'coord.role': 'Petition coordinator',
   'coord.cases.heading': 'Petition cases of this court',

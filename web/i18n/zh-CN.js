@@ -275,6 +275,7 @@ export default {
   'court.level.basic': '基层法院',
 
   // ---- 信访专干页面 ----
+  'coord.heading': '信访专干工作台',
   'coord.title': '信访专干 — CourtLink 远程视频接访',
   'coord.role': '信访专干',
   'coord.cases.heading': '本院信访案件',

@@ -644,7 +644,7 @@ function main({ user, token }) {
     const session = state.timeline;
     if (!session) return;
     const corrects = canHost && session.status === 'ended';
-    renderTimeline($('#timeline'), session, { onCorrect: corrects ? (eventId, text, box) => addCorrection(session.id, eventId, text, box) : null });
+    renderTimeline($('#timeline'), session, { level: 2, onCorrect: corrects ? (eventId, text, box) => addCorrection(session.id, eventId, text, box) : null });
   }
 
   async function addCorrection(sessionId, eventId, text, box) {

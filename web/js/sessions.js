@@ -146,7 +146,7 @@ function actorNames(events) {
 }
 
 /** The transcript (笔录) of a session and what the petitioner did with it. */
-function transcriptBlock(transcript) {
+function transcriptBlock(transcript, level = 3) {
   const tr = transcript || {};
   const text = typeof tr.text === 'string' ? tr.text : '';
   let decision;
@@ -157,7 +157,7 @@ function transcriptBlock(transcript) {
     decision = h('p', { class: 'transcript-decision', 'data-testid': 'transcript-decision' }, t('transcript.staff.undecided'));
   }
   return h('section', { class: 'transcript-record', 'aria-labelledby': 'transcript-record-heading' },
-    h('h3', { id: 'transcript-record-heading' }, t('transcript.heading')),
+    h(`h${level}`, { id: 'transcript-record-heading' }, t('transcript.heading')),
     text
       ? h('div', { class: 'transcript-text', 'data-testid': 'transcript-record', tabindex: '0' }, text)
       : h('p', { class: 'empty', 'data-testid': 'transcript-record' }, t('transcript.none')),
@@ -167,7 +167,7 @@ function transcriptBlock(transcript) {
 }
 
 /** Per participant: how many quality reports, the mean round-trip time, the worst loss, the mean bitrate. */
-function qualityBlock(events, who) {
+function qualityBlock(events, who, level = 3) {
   const by = new Map();
   for (const event of events) {
     if (event.kind !== 'quality') continue;
@@ -182,7 +182,7 @@ function qualityBlock(events, who) {
   }
   if (!by.size) return null;
   return h('section', { class: 'quality-record', 'aria-labelledby': 'quality-heading' },
-    h('h3', { id: 'quality-heading' }, t('quality.heading')),
+    h(`h${level}`, { id: 'quality-heading' }, t('quality.heading')),
     h('table', { class: 'ledger quality-table', 'data-testid': 'quality-summary' },
       h('thead', {}, h('tr', {},
         h('th', { scope: 'col' }, t('quality.who')),
@@ -202,8 +202,9 @@ function qualityBlock(events, who) {
  * The timeline (events) of a session, with its summary on top, its transcript and connection
  * quality. Corrections are shown under the event they correct. With `onCorrect(eventId, text)`
  * (a promise; the host officer after the end) each event has a button to add a correction.
+ * `level`: its headings' level, one below the heading it sits under (3 by default).
  */
-export function renderTimeline(container, session, { onCorrect } = {}) {
+export function renderTimeline(container, session, { onCorrect, level = 3 } = {}) {
   const all = [...(session.events || [])].sort((a, b) => String(a.at).localeCompare(String(b.at)) || (a.id - b.id));
   const who = actorNames(all);
   const byId = new Map(all.map((e) => [e.id, e]));
@@ -314,9 +315,9 @@ export function renderTimeline(container, session, { onCorrect } = {}) {
     }))
     : h('p', { class: 'empty', 'data-testid': 'timeline' }, t('timeline.none'));
   container.replaceChildren(...[summary,
-    session.transcript ? transcriptBlock(session.transcript) : null,
-    qualityBlock(all, who),
-    h('h3', {}, t('timeline.heading')),
+    session.transcript ? transcriptBlock(session.transcript, level) : null,
+    qualityBlock(all, who, level),
+    h(`h${level}`, {}, t('timeline.heading')),
     onCorrect ? h('p', { class: 'hint' }, t('correction.hint')) : null,
     list].filter(Boolean));
 }
