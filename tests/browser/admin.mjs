@@ -188,4 +188,31 @@ await run('admin', async () => {
   const usernames = await lower.$$eval('[data-testid=user-row]', (els) => els.map((e) => e.dataset.username));
   check('nor any account of the SPC', !usernames.includes('admin') && !usernames.includes('spc.officer'), usernames);
   await shot(lower, '06-admin-high-court');
+
+  // ---- the court's own reception rules and directory (issue 18 item 12) ----
+  await lower.waitForFunction(() => document.querySelector('[data-testid=hs-horizon_days]')?.value !== '');
+  const zjToken = await apiLogin('zj.officer');
+  const before = (await apiCall('GET', `/host-courts/${zj.id}/settings`, { token: zjToken })).data;
+  check('the rules on record are shown (the demo approves at once)',
+    before.auto_approve === true && await lower.isChecked('[data-testid=hs-auto]')
+    && (await lower.inputValue('[data-testid=hs-horizon_days]')) === String(before.horizon_days), before);
+  await lower.fill('[data-testid=hs-horizon_days]', '999');
+  await lower.focus('[data-testid=hs-save]');
+  await lower.keyboard.press('Enter');
+  await lower.waitForSelector('[data-testid=host-settings-error]:not([hidden])');
+  check('a horizon out of range is explained in words, and the field takes the focus',
+    (await text(lower, '[data-testid=host-settings-error]')).includes('1 到 180')
+    && await lower.evaluate(() => document.activeElement?.dataset.testid === 'hs-horizon_days'));
+  await lower.fill('[data-testid=hs-horizon_days]', '21');
+  await lower.fill('[data-testid=hs-weekly_limit_per_local_court]', '3');
+  await lower.check('[data-testid=hs-review]');
+  await lower.click('[data-testid=hs-save]');
+  await lower.waitForFunction((words) => document.querySelector('[data-testid=host-settings-state]')?.textContent === words, zh['hostSettings.saved']);
+  const rules = (await apiCall('GET', `/host-courts/${zj.id}/settings`, { token: zjToken })).data;
+  check('saved: reviewed, 21 days ahead, three a week per court below',
+    rules.auto_approve === false && rules.horizon_days === 21 && rules.weekly_limit_per_local_court === 3, rules);
+  check('the court\'s directory is kept on the same page', (await lower.$('[data-testid=directory-panel] form')) !== null);
+  check('every control of the rules is labelled', (await unlabelledControls(lower)).length === 0, await unlabelledControls(lower));
+  await lower.locator('[data-testid=host-settings-panel]').scrollIntoViewIfNeeded();
+  await shot(lower, '07-admin-host-settings');
 });
