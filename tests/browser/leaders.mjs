@@ -3,7 +3,7 @@
 // joins with camera and microphone and is told to wait; the SPC's officer admits them from the
 // waiting room, and the timeline says who was named.
 import {
-  run, newPage, check, shot, text, login, apiBookNow, apiCall, apiLogin, catalogues,
+  run, newPage, check, shot, text, login, apiBookNow, apiCall, apiLogin, catalogues, BASE,
 } from './lib.mjs';
 
 run('leaders', async () => {
@@ -71,4 +71,16 @@ run('leaders', async () => {
   const kinds = data.events.map((e) => e.kind);
   check('the timeline names the leader and their admission',
     kinds[0] === 'leader_added' && data.events[0].data.name === '西湖法院 李副院长' && kinds.includes('admitted'), kinds);
+
+  // ---- the officer's 联通测试 page (issue 18 item 5): the rooms that will call the SPC ----
+  await officer.click('[data-testid=roomtest-link]').catch(async () => officer.goto(`${BASE}/roomtest.html`));
+  await officer.waitForURL(/roomtest\.html/);
+  await officer.waitForSelector('[data-testid=incoming-room]');
+  check('an officer is not offered an empty, disabled test', await officer.isVisible('[data-testid=no-rooms]')
+    && await officer.isHidden('[data-testid=start-test]'));
+  const incoming = await officer.$$eval('[data-testid=incoming-room]', (els) => els.map((e) => ({ state: e.dataset.state, text: e.textContent })));
+  check('the room that will call is listed, never tested, with whom to call',
+    incoming.length === 1 && incoming[0].state === 'untested' && incoming[0].text.includes('杭州市西湖区人民法院')
+    && incoming[0].text.includes(zh['roomtest.incoming.noSupport']), incoming);
+  await shot(officer, '03-officer-connectivity');
 });

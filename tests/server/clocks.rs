@@ -795,9 +795,17 @@ async fn an_unloaded_year_is_warned_about_and_takes_no_slots(app: TestApp) {
     // coordinator (nothing of the calendar is theirs to load).
     let res = app.get("/api/v1/calendar/example", Some(&admin)).await;
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
     let example = res.text().await.unwrap();
-    assert_eq!(example, include_str!("../../config/calendar/2027.example.csv"));
+    assert_eq!(
+        example,
+        include_str!("../../config/calendar/2027.example.csv")
+    );
     assert_error(
         app.get("/api/v1/calendar/example", Some(&coord)).await,
         403,

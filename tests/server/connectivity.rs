@@ -733,3 +733,46 @@ mod campaign_view {
         }
     }
 }
+
+/// The officer's 联通测试 page: the local rooms that will call the host court this week, each
+/// with its latest tests and its court's technical-support person (whole: a booking is live);
+/// only the host court's officers and supervisors read it, and only for their own court.
+async fn officers_see_the_rooms_that_will_call(app: TestApp) {
+    let s = app.book_demo_session().await;
+    let path = "/api/v1/connectivity/incoming";
+    let rooms = app.get_ok(path, &s.officer_token).await;
+    let rooms = rooms.as_array().unwrap();
+    assert_eq!(rooms.len(), 1, "{rooms:?}");
+    assert_eq!(rooms[0]["court_name"], "杭州市西湖区人民法院");
+    assert_eq!(rooms[0]["tests"], json!([]), "never tested");
+    assert_eq!(
+        rooms[0]["tech_support"],
+        Value::Null,
+        "西湖 keeps no directory yet"
+    );
+
+    let xihu = rooms[0]["court_id"].as_i64().unwrap();
+    let res = app
+        .client
+        .put(app.url(&format!("/api/v1/courts/{xihu}/directory")))
+        .bearer_auth(&s.coordinator_token)
+        .json(&json!({"tech_support": {"name": "技术科 李工", "phone": "0571-8700 1234"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let rooms = app.get_ok(path, &s.officer_token).await;
+    assert_eq!(rooms[0]["tech_support"]["phone"], "0571-8700 1234");
+
+    // Another host court has no booking from it; the booking court's coordinator reads nothing.
+    let zj = app.login("zj.officer").await;
+    assert_eq!(app.get_ok(path, &zj).await, json!([]));
+    assert_error(
+        app.get(path, Some(&s.coordinator_token)).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_error(app.get(path, None).await, 401, "unauthenticated").await;
+}
+on_both_backends!(incoming, officers_see_the_rooms_that_will_call);

@@ -29,7 +29,7 @@ const STATUS = { running: 'roomtest.status.running', passed: 'roomtest.status.pa
 function main({ user }) {
   startPage();
   staffHeader(user);
-  const state = { rooms: [], roomId: '', running: false, last: null };
+  const state = { rooms: [], roomId: '', running: false, last: null, incoming: null };
   const pageError = $('#page-error');
   const testError = $('#test-error');
   const progress = $('#progress');
@@ -51,7 +51,49 @@ function main({ user }) {
     }
   }
 
+  // A host court's officers and supervisors: the local rooms that will call this court this week,
+  // the failed and untested first, with whom to call (GET /connectivity/incoming).
+  const hosts = user.role === 'officer' || user.role === 'supervisor';
+  async function loadIncoming() {
+    if (!hosts) return;
+    try {
+      state.incoming = await api('/connectivity/incoming');
+      renderIncoming();
+    } catch (err) {
+      fail(pageError, err);
+    }
+  }
+
+  function renderIncoming() {
+    if (!state.incoming) return;
+    $('#incoming-panel').hidden = false;
+    $('#incoming').replaceChildren(...(state.incoming.length
+      ? state.incoming.map((r) => {
+        const last = r.tests[0];
+        const status = last ? t(STATUS[last.status] || 'roomtest.status.running') : t('roomtest.incoming.untested');
+        return h('li', {
+          class: `session-item card${last?.status === 'failed' || !last ? ' needs-move' : ''}`,
+          'data-testid': 'incoming-room', 'data-room-id': r.id, 'data-state': last ? last.status : 'untested',
+        },
+        h('p', {}, h('strong', {}, `${r.court_name} · ${r.name}`), ' ', h('span', { class: 'badge' }, status)),
+        h('p', { class: 'hint' }, t('roomtest.incoming.first', { at: formatDateTime(r.first_session_at) })),
+        last ? h('p', {}, formatDateTime(last.started_at), ' ', last.status === 'failed' ? reasonText(last) : figuresText(last)) : null,
+        (last?.status === 'failed' || !last)
+          ? h('p', { 'data-testid': 'incoming-support' }, r.tech_support
+            ? t('roomtest.incoming.call', { name: r.tech_support.name, phone: r.tech_support.phone })
+            : t('roomtest.incoming.noSupport'))
+          : null);
+      })
+      : [h('li', { class: 'empty' }, t('roomtest.incoming.none'))]));
+  }
+
   function renderRooms() {
+    const none = !state.rooms.length;
+    $('#no-rooms').hidden = !none;
+    $('#room-field').hidden = none;
+    startButton.hidden = none;
+    document.querySelector('.roomtest-videos').hidden = none;
+    $('#history-panel').hidden = none;
     select.replaceChildren(...state.rooms.map((r) => h('option', { value: r.id, selected: String(r.id) === state.roomId }, r.name)));
     startButton.disabled = state.running || !state.rooms.length;
     const room = state.rooms.find((r) => String(r.id) === state.roomId);
@@ -155,6 +197,7 @@ function main({ user }) {
 
   onLangChange(() => {
     renderRooms();
+    renderIncoming();
     if (state.last) showResult(state.last);
   });
 
@@ -199,4 +242,5 @@ function main({ user }) {
 
   startButton.addEventListener('click', runTest);
   loadRooms();
+  loadIncoming();
 }

@@ -31,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(get_test)
         .service(report_test)
         .service(my_rooms)
+        .service(incoming_rooms)
         .service(open_campaign)
         .service(list_campaigns)
         .service(get_campaign)
@@ -432,6 +433,82 @@ pub async fn my_rooms(state: web::Data<AppState>, staff: Staff) -> Result<HttpRe
             tests,
         });
     }
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// A local room that will call the reader's court soon, with its latest tests and whom to call
+/// about it.
+#[derive(Serialize, ToSchema)]
+pub struct IncomingRoomView {
+    pub id: i64,
+    pub name: String,
+    pub court_id: i64,
+    pub court_name: String,
+    /// The first of its bookings with the reader's court in the coming week.
+    pub first_session_at: chrono::DateTime<chrono::Utc>,
+    /// Its latest tests, newest first (at most 3); none: never tested.
+    pub tests: Vec<TestView>,
+    /// Its court's technical-support person (技术保障人员), whole: a booking between the two
+    /// courts is live.
+    pub tech_support: Option<crate::app::directory::Person>,
+}
+
+/// For the host court's officers and supervisors (the officer's 联通测试 page): the local rooms
+/// that will call this court in the next 7 days, each with its latest tests and its court's
+/// technical-support person, the failed and untested first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/connectivity/incoming",
+    responses(
+        (status = 200, body = [IncomingRoomView]),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "connectivity"
+)]
+#[get("/connectivity/incoming")]
+pub async fn incoming_rooms(
+    state: web::Data<AppState>,
+    staff: Staff,
+) -> Result<HttpResponse, ApiError> {
+    staff.require(&[Role::Officer, Role::Supervisor])?;
+    let now = state.clock.now();
+    let rooms = state
+        .store
+        .incoming_rooms(staff.court_id, now, now + chrono::Duration::days(7))
+        .await?;
+    let mut out = Vec::with_capacity(rooms.len());
+    for r in rooms {
+        let tests: Vec<TestView> = state
+            .store
+            .connectivity_tests_of_room(r.room_id, 3)
+            .await?
+            .into_iter()
+            .map(|t| test_view(&state, t))
+            .collect();
+        let tech_support =
+            crate::app::directory::of_booking(&state.store, staff.court_id, &[r.court_id], true)
+                .await?
+                .into_iter()
+                .next()
+                .and_then(|d| d.tech_support);
+        out.push(IncomingRoomView {
+            id: r.room_id,
+            name: r.room_name,
+            court_id: r.court_id,
+            court_name: r.court_name,
+            first_session_at: r.first_start,
+            tests,
+            tech_support,
+        });
+    }
+    // What needs a call first: the rooms whose latest test failed, then those never tested.
+    out.sort_by_key(|r| match r.tests.first().map(|t| t.status.as_str()) {
+        Some("failed") => 0,
+        None => 1,
+        _ => 2,
+    });
     Ok(HttpResponse::Ok().json(out))
 }
 

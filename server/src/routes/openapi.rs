@@ -87,6 +87,7 @@ use crate::error::ErrorBody;
         super::connectivity::get_test,
         super::connectivity::report_test,
         super::connectivity::my_rooms,
+        super::connectivity::incoming_rooms,
         super::connectivity::open_campaign,
         super::connectivity::list_campaigns,
         super::connectivity::get_campaign,

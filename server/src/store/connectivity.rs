@@ -239,6 +239,31 @@ impl Store {
             .await)?)
     }
 
+    /// The local rooms that will call `host_court` (as host or joint court) between `from` and
+    /// `to`, each once, by their first booking: (room id, room name, court id, court name, the
+    /// first booking's start).
+    pub async fn incoming_rooms(
+        &self,
+        host_court: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<IncomingRoom>, StoreError> {
+        let sql = "SELECT lr.id AS room_id, lr.name AS room_name, lc.id AS court_id, \
+                   lc.name AS court_name, MIN(b.starts_at) AS first_start \
+                   FROM bookings b JOIN host_rooms hr ON hr.id = b.host_room_id \
+                   JOIN local_rooms lr ON lr.id = b.local_room_id \
+                   JOIN courts lc ON lc.id = lr.court_id \
+                   WHERE (hr.court_id = $1 OR b.joint_court_id = $1) AND b.status = 'booked' \
+                   AND b.starts_at >= $2 AND b.starts_at < $3 \
+                   GROUP BY lr.id, lr.name, lc.id, lc.name ORDER BY first_start, lr.id";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(host_court)
+            .bind(from)
+            .bind(to)
+            .fetch_all(p)
+            .await)?)
+    }
+
     /// The latest tests of a room, newest first.
     pub async fn connectivity_tests_of_room(
         &self,
@@ -407,4 +432,14 @@ impl Store {
             .map(|_| ()))?;
         Ok(())
     }
+}
+
+/// A local room that will call a host court soon (`Store::incoming_rooms`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct IncomingRoom {
+    pub room_id: i64,
+    pub room_name: String,
+    pub court_id: i64,
+    pub court_name: String,
+    pub first_start: DateTime<Utc>,
 }
