@@ -2,7 +2,6 @@
 
 pub mod app;
 pub mod auth;
-pub mod bench;
 pub mod config;
 pub mod config_error;
 pub mod connectivity;
@@ -11,12 +10,10 @@ pub mod demo;
 pub mod domain;
 pub mod edge;
 pub mod error;
-pub mod generate;
 pub mod holds;
-pub mod loadkit;
-pub mod loadtest;
 pub mod metrics;
 pub mod notify;
+pub mod process;
 pub mod routes;
 pub mod schedule;
 pub mod signalling;
