@@ -574,9 +574,9 @@ async fn records() {
     )
     .await
     .unwrap();
-    courtlink::generate::run(
+    courtlink_tools::generate::run(
         &store,
-        &courtlink::generate::GenerateArgs {
+        &courtlink_tools::generate::GenerateArgs {
             sessions: 400,
             events: 1600,
             courts: 12,

@@ -14,7 +14,7 @@
 
 #![no_main]
 
-use courtlink::domain::JoinCode;
+use courtlink_parsers::domain::JoinCode;
 use libfuzzer_sys::fuzz_target;
 use sha2::{Digest, Sha256};
 

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use courtlink::signalling::protocol::{
+use courtlink_parsers::protocol::{
     ClientMessage, MAX_OUTAGE_SECONDS, MediaChange, MediaKind, ParseError, numbered, seq_of,
 };
 use libfuzzer_sys::fuzz_target;

@@ -25,10 +25,9 @@ use base64::alphabet::URL_SAFE;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use chrono::Utc;
-use courtlink::auth::{JOIN_AUDIENCE, STAFF_AUDIENCE, Tokens};
-use courtlink::config::{AuthSettings, PreviousKey};
-use courtlink::domain::Role;
-use courtlink::error::ApiError;
+use courtlink_parsers::domain::Role;
+use courtlink_parsers::error::ApiError;
+use courtlink_parsers::tokens::{JOIN_AUDIENCE, STAFF_AUDIENCE, TokenKeys, Tokens};
 use hmac::{Hmac, Mac};
 use libfuzzer_sys::fuzz_target;
 use secrecy::SecretString;
@@ -44,30 +43,19 @@ const LEEWAY: i64 = 30;
 /// The clock moves while a run checks a token: allow it a few seconds.
 const SLACK: i64 = 5;
 
+static CURRENT_KEY: LazyLock<SecretString> =
+    LazyLock::new(|| SecretString::from(String::from_utf8_lossy(CURRENT).into_owned()));
+static PREVIOUS_KEY: LazyLock<SecretString> =
+    LazyLock::new(|| SecretString::from(String::from_utf8_lossy(PREVIOUS).into_owned()));
+
 static TOKENS: LazyLock<Tokens> = LazyLock::new(|| {
-    Tokens::new(&AuthSettings {
-        issuer: ISSUER.into(),
-        signing_key: SecretString::from(String::from_utf8_lossy(CURRENT).into_owned()),
-        signing_kid: "k2".into(),
-        previous_keys: vec![PreviousKey {
-            kid: "k1".into(),
-            key: SecretString::from(String::from_utf8_lossy(PREVIOUS).into_owned()),
-        }],
+    Tokens::new(TokenKeys {
+        issuer: ISSUER,
+        signing_key: &CURRENT_KEY,
+        signing_kid: "k2",
+        previous_keys: vec![("k1", &PREVIOUS_KEY)],
         staff_token_minutes: 60,
         leeway_seconds: LEEWAY as u64,
-        join_early_minutes: 30,
-        max_failed_logins: 5,
-        lockout_minutes: 15,
-        login_attempts_per_minute: 30,
-        login_free_failures_per_address: 10,
-        join_free_failures_per_address: 5,
-        join_max_delay_seconds: 300,
-        join_failures_per_minute: 120,
-        trusted_proxies: vec![],
-        join_late_minutes: 90,
-        password_workers: 1,
-        password_queue: 64,
-        refresh_token_hours: 12,
     })
 });
 

@@ -1,17 +1,9 @@
 //! Tokens and passwords.
 //!
-//! Tokens are JWTs pinned to HS256 with `exp`, `nbf`, `iat`, `aud`, `iss` and `sub` required.
-//! Staff tokens (audience `courtlink-staff`) carry the user's role and court; join tokens
-//! (audience `courtlink-join`) admit a petitioner to one session and nothing else. Neither
-//! audience is accepted where the other is expected.
-//!
-//! Keys rotate by `kid`: tokens are signed with the current key and carry its id; the keys
-//! listed in `auth.previous_keys` still verify the tokens they signed until those expire, so a
-//! rotation logs nobody out early. Staff tokens carry their user's `ver` (token version): a
-//! logout, a disabled account, a new password or a new role bumps it (a database trigger), and
-//! every request reads the current version, so older tokens stop working at once on every
-//! instance (open sockets are closed by the hub's revocation sweep). Join tokens carry their
-//! session's `jv` (join version), which moves on when the join code is replaced, and a `seat`.
+//! Tokens are signed and checked by `Tokens`, defined in the parsers crate
+//! (parsers/src/tokens.rs, which says how) so that the fuzz targets build it without the server;
+//! here, the request extractors that check them on every request, against the current token and
+//! join versions in the store.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -21,211 +13,30 @@ use std::time::{Duration, Instant};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use secrecy::ExposeSecret;
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::config::AuthSettings;
 use crate::domain::Role;
 use crate::error::ApiError;
 
-pub const STAFF_AUDIENCE: &str = "courtlink-staff";
-pub const JOIN_AUDIENCE: &str = "courtlink-join";
-const ALGORITHM: Algorithm = Algorithm::HS256;
+pub use courtlink_parsers::tokens::{
+    JOIN_AUDIENCE, JoinClaims, STAFF_AUDIENCE, StaffClaims, TokenKeys, Tokens,
+};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StaffClaims {
-    pub iss: String,
-    pub aud: String,
-    /// The user's id.
-    pub sub: String,
-    pub exp: i64,
-    pub nbf: i64,
-    pub iat: i64,
-    pub role: Role,
-    pub court: i64,
-    pub name: String,
-    /// The user's token version when this token was issued.
-    pub ver: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct JoinClaims {
-    pub iss: String,
-    pub aud: String,
-    /// `petitioner:<session id>`.
-    pub sub: String,
-    pub exp: i64,
-    pub nbf: i64,
-    pub iat: i64,
-    /// The one session this token admits to.
-    pub sid: i64,
-    /// The session's join version when the token was minted: replacing the join code moves it
-    /// on, and every older token stops. (Absent in tokens minted before it existed: 0.)
-    #[serde(default)]
-    pub jv: i64,
-    /// A random id of this token: the seat it holds in the session.
-    #[serde(default)]
-    pub seat: String,
-}
-
-/// Signs and checks tokens. Built once at start-up.
-pub struct Tokens {
-    encoding: EncodingKey,
-    kid: String,
-    /// Every key that verifies, by `kid`: the current one and the previous ones.
-    decoding: HashMap<String, DecodingKey>,
-    issuer: String,
-    leeway: u64,
-    staff_minutes: i64,
-}
-
-impl Tokens {
-    pub fn new(settings: &AuthSettings) -> Tokens {
-        let key = settings.signing_key.expose_secret().as_bytes();
-        let mut decoding: HashMap<String, DecodingKey> = settings
-            .previous_keys
-            .iter()
-            .map(|k| {
-                (
-                    k.kid.clone(),
-                    DecodingKey::from_secret(k.key.expose_secret().as_bytes()),
-                )
-            })
-            .collect();
-        decoding.insert(settings.signing_kid.clone(), DecodingKey::from_secret(key));
-        Tokens {
-            encoding: EncodingKey::from_secret(key),
-            kid: settings.signing_kid.clone(),
-            decoding,
-            issuer: settings.issuer.clone(),
-            leeway: settings.leeway_seconds,
-            staff_minutes: settings.staff_token_minutes,
+/// The server builds `Tokens` from its `auth` settings.
+impl<'a> From<&'a AuthSettings> for TokenKeys<'a> {
+    fn from(settings: &'a AuthSettings) -> TokenKeys<'a> {
+        TokenKeys {
+            issuer: &settings.issuer,
+            signing_key: &settings.signing_key,
+            signing_kid: &settings.signing_kid,
+            previous_keys: settings
+                .previous_keys
+                .iter()
+                .map(|k| (k.kid.as_str(), &k.key))
+                .collect(),
+            staff_token_minutes: settings.staff_token_minutes,
+            leeway_seconds: settings.leeway_seconds,
         }
-    }
-
-    /// A token for a user at token version 0 (benchmarks and generated users).
-    pub fn issue_staff(
-        &self,
-        user_id: i64,
-        role: Role,
-        court: i64,
-        name: &str,
-    ) -> Result<(String, DateTime<Utc>), ApiError> {
-        self.issue_staff_at(user_id, role, court, name, 0)
-    }
-
-    pub fn issue_staff_at(
-        &self,
-        user_id: i64,
-        role: Role,
-        court: i64,
-        name: &str,
-        ver: i64,
-    ) -> Result<(String, DateTime<Utc>), ApiError> {
-        let now = Utc::now();
-        let exp = now + chrono::Duration::minutes(self.staff_minutes);
-        let claims = StaffClaims {
-            iss: self.issuer.clone(),
-            aud: STAFF_AUDIENCE.into(),
-            sub: user_id.to_string(),
-            exp: exp.timestamp(),
-            nbf: now.timestamp(),
-            iat: now.timestamp(),
-            role,
-            court,
-            name: name.to_owned(),
-            ver,
-        };
-        Ok((self.sign(&claims)?, exp))
-    }
-
-    /// A join token at join version 0 (benchmarks and generated sessions).
-    pub fn issue_join(&self, session_id: i64, until: DateTime<Utc>) -> Result<String, ApiError> {
-        self.issue_join_at(session_id, until, 0)
-    }
-
-    pub fn issue_join_at(
-        &self,
-        session_id: i64,
-        until: DateTime<Utc>,
-        join_version: i64,
-    ) -> Result<String, ApiError> {
-        use rand::Rng;
-        let now = Utc::now();
-        let seat: [u8; 12] = rand::rngs::OsRng.r#gen();
-        let claims = JoinClaims {
-            iss: self.issuer.clone(),
-            aud: JOIN_AUDIENCE.into(),
-            sub: format!("petitioner:{session_id}"),
-            exp: until.timestamp(),
-            nbf: now.timestamp(),
-            iat: now.timestamp(),
-            sid: session_id,
-            jv: join_version,
-            seat: hex::encode(seat),
-        };
-        self.sign(&claims)
-    }
-
-    fn sign<C: Serialize>(&self, claims: &C) -> Result<String, ApiError> {
-        let mut header = Header::new(ALGORITHM);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("cannot sign a token: {e}")))
-    }
-
-    pub fn verify_staff(&self, token: &str) -> Result<StaffClaims, ApiError> {
-        let claims: StaffClaims = self.verify(token, STAFF_AUDIENCE)?;
-        Ok(claims)
-    }
-
-    pub fn verify_join(&self, token: &str) -> Result<JoinClaims, ApiError> {
-        self.verify(token, JOIN_AUDIENCE)
-    }
-
-    fn verify<C: DeserializeOwned + IssuedAt>(
-        &self,
-        token: &str,
-        audience: &str,
-    ) -> Result<C, ApiError> {
-        let mut validation = Validation::new(ALGORITHM);
-        validation.set_required_spec_claims(&["exp", "nbf", "iat", "aud", "iss", "sub"]);
-        validation.set_audience(&[audience]);
-        validation.set_issuer(&[&self.issuer]);
-        validation.validate_nbf = true;
-        validation.leeway = self.leeway;
-        let refused =
-            || ApiError::Unauthenticated("the token is missing, invalid or expired; log in again");
-        // The header is read only to pick the key; `decode` checks the algorithm again.
-        let kid = jsonwebtoken::decode_header(token)
-            .map_err(|_| refused())?
-            .kid
-            .ok_or_else(refused)?;
-        let key = self.decoding.get(&kid).ok_or_else(refused)?;
-        let data = jsonwebtoken::decode::<C>(token, key, &validation).map_err(|_| refused())?;
-        // jsonwebtoken never checks `iat`: a token issued in the future is forged or from a bad clock.
-        if data.claims.iat() > Utc::now().timestamp() + self.leeway as i64 {
-            return Err(ApiError::Unauthenticated(
-                "the token was issued in the future",
-            ));
-        }
-        Ok(data.claims)
-    }
-}
-
-trait IssuedAt {
-    fn iat(&self) -> i64;
-}
-impl IssuedAt for StaffClaims {
-    fn iat(&self) -> i64 {
-        self.iat
-    }
-}
-impl IssuedAt for JoinClaims {
-    fn iat(&self) -> i64 {
-        self.iat
     }
 }
 
@@ -540,97 +351,6 @@ impl FromRequest for Staff {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use secrecy::SecretString;
-
-    fn tokens() -> Tokens {
-        Tokens::new(&tokens_settings())
-    }
-
-    fn tokens_settings() -> AuthSettings {
-        AuthSettings {
-            issuer: "courtlink".into(),
-            signing_key: SecretString::from("k".repeat(40)),
-            staff_token_minutes: 60,
-            leeway_seconds: 30,
-            join_early_minutes: 30,
-            join_late_minutes: 90,
-            max_failed_logins: 5,
-            lockout_minutes: 15,
-            login_attempts_per_minute: 30,
-            login_free_failures_per_address: 10,
-            join_free_failures_per_address: 5,
-            join_max_delay_seconds: 300,
-            join_failures_per_minute: 120,
-            trusted_proxies: vec![],
-            password_workers: 1,
-            password_queue: 4,
-            refresh_token_hours: 12,
-            signing_kid: "k2".into(),
-            previous_keys: vec![crate::config::PreviousKey {
-                kid: "k1".into(),
-                key: SecretString::from("o".repeat(40)),
-            }],
-        }
-    }
-
-    #[test]
-    fn keys_rotate_by_kid_without_logging_anyone_out() {
-        let settings_k1 = AuthSettings {
-            signing_kid: "k1".into(),
-            signing_key: SecretString::from("o".repeat(40)),
-            previous_keys: vec![],
-            ..tokens_settings()
-        };
-        let old = Tokens::new(&settings_k1);
-        let (token, _) = old.issue_staff(7, Role::Officer, 1, "x").unwrap();
-        // After the rotation k1 only verifies; its tokens still work until they expire.
-        let new = tokens();
-        assert_eq!(new.verify_staff(&token).unwrap().sub, "7");
-        let (fresh, _) = new.issue_staff(8, Role::Officer, 1, "y").unwrap();
-        assert_eq!(
-            jsonwebtoken::decode_header(&fresh).unwrap().kid.as_deref(),
-            Some("k2")
-        );
-        // Once k1 is dropped from previous_keys, its tokens stop.
-        let dropped = Tokens::new(&AuthSettings {
-            previous_keys: vec![],
-            ..tokens_settings()
-        });
-        assert!(dropped.verify_staff(&token).is_err());
-        assert!(dropped.verify_staff(&fresh).is_ok());
-        // A token without a kid, or with an unknown one, is refused.
-        let mut header = Header::new(ALGORITHM);
-        header.kid = Some("k9".into());
-        let claims = new.verify_staff(&fresh).unwrap();
-        let forged = jsonwebtoken::encode(
-            &header,
-            &claims,
-            &EncodingKey::from_secret("k".repeat(40).as_bytes()),
-        )
-        .unwrap();
-        assert!(new.verify_staff(&forged).is_err());
-        let no_kid = jsonwebtoken::encode(
-            &Header::new(ALGORITHM),
-            &claims,
-            &EncodingKey::from_secret("k".repeat(40).as_bytes()),
-        )
-        .unwrap();
-        assert!(new.verify_staff(&no_kid).is_err());
-    }
-
-    #[test]
-    fn staff_token_round_trips_and_is_not_a_join_token() {
-        let t = tokens();
-        let (token, _) = t.issue_staff(7, Role::Officer, 1, "x").unwrap();
-        let c = t.verify_staff(&token).unwrap();
-        assert_eq!((c.sub.as_str(), c.role, c.court), ("7", Role::Officer, 1));
-        assert!(t.verify_join(&token).is_err());
-        let join = t
-            .issue_join(3, Utc::now() + chrono::Duration::minutes(5))
-            .unwrap();
-        assert_eq!(t.verify_join(&join).unwrap().sid, 3);
-        assert!(t.verify_staff(&join).is_err());
-    }
 
     #[test]
     fn passwords_hash_and_verify() {

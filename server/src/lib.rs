@@ -2,21 +2,18 @@
 
 pub mod app;
 pub mod auth;
-pub mod bench;
 pub mod config;
 pub mod config_error;
 pub mod connectivity;
-pub mod crypto;
+pub use courtlink_parsers::crypto;
 pub mod demo;
-pub mod domain;
+pub use courtlink_parsers::domain;
 pub mod edge;
 pub mod error;
-pub mod generate;
 pub mod holds;
-pub mod loadkit;
-pub mod loadtest;
 pub mod metrics;
 pub mod notify;
+pub mod process;
 pub mod recording;
 pub mod routes;
 pub mod schedule;

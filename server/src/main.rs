@@ -3,7 +3,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use courtlink::config::Settings;
-use courtlink::startup::Application;
 use courtlink::store::Store;
 use courtlink::{demo, telemetry};
 use secrecy::ExposeSecret;
@@ -68,13 +67,6 @@ enum Command {
     /// Work with the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Run a benchmark scenario and print its figures (see docs/benchmarks.md).
-    Bench(courtlink::bench::BenchArgs),
-    /// Fill the configured database with generated courts, cases, sessions and events.
-    Generate(courtlink::generate::GenerateArgs),
-    /// The benchmarks' baseline: a bare WebSocket relay with no auth and no bookkeeping.
-    #[command(hide = true)]
-    BenchBaselineServer,
 }
 
 /// `check-config --probe`: one line per TURN URL, and an error when any of them does not relay.
@@ -104,7 +96,7 @@ enum AuditCommand {
 }
 
 fn main() -> ExitCode {
-    return_large_blocks_to_the_system();
+    courtlink::process::return_large_blocks_to_the_system();
     let cli = Cli::parse();
     let settings = match Settings::load(&cli.config_dir, &cli.profile) {
         Ok(s) => s,
@@ -157,31 +149,6 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 Err(why) => anyhow::bail!("recording files do not match: {why}"),
             }
         }
-        Command::Bench(args) => courtlink::bench::run(settings, args).await,
-        Command::Generate(args) => {
-            if settings.profile == "production" {
-                anyhow::bail!("generated data has no place in the production profile");
-            }
-            let store = Store::connect(&url, 2).await?;
-            store.migrate().await?;
-            let s = courtlink::generate::run(&store, &args, &settings.demo.password).await?;
-            println!(
-                "generated {} ({}): {} courts, {} local rooms, {} cases, {} sessions, {} events, \
-                 {} ledger entries in {:.1} s; logins like {} (password: demo.password)",
-                s.tag,
-                store.backend(),
-                s.courts,
-                s.local_rooms,
-                s.cases,
-                s.sessions,
-                s.events,
-                s.ledger_entries,
-                s.seconds,
-                s.high_supervisor(1)
-            );
-            Ok(())
-        }
-        Command::BenchBaselineServer => courtlink::bench::baseline_server().await,
         Command::CheckConfig { probe } => {
             let backend = if url.starts_with("sqlite:") {
                 "SQLite"
@@ -238,34 +205,6 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("demo data in place ({})", store.backend());
             Ok(())
         }
-        Command::Serve => {
-            let demo_password = settings.demo.seed.then(|| settings.demo.password.clone());
-            let host = settings.server.host.clone();
-            let app = Application::build(settings).await?;
-            println!("CourtLink is serving on http://{host}:{}/", app.port());
-            if let Some(password) = demo_password {
-                println!("Demo logins (password for all: {password}):");
-                for (user, who) in demo::LOGINS {
-                    println!("  {user:<18} {who}");
-                }
-            }
-            app.run_until_stopped().await?;
-            Ok(())
-        }
+        Command::Serve => courtlink::process::serve(settings).await,
     }
 }
-
-/// glibc serves a block of 128 KiB or more with its own mapping, returned when freed, but raises
-/// that threshold to the size of each such block freed; a password check's 19 MiB argon2 buffer
-/// then comes from the heap arenas, and each arena keeps it. The province-day load test found a
-/// login rush leaving 0.6 GiB held this way. A fixed threshold keeps large blocks as mappings.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn return_large_blocks_to_the_system() {
-    // SAFETY: mallopt only sets an allocator parameter; it runs before any other thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn return_large_blocks_to_the_system() {}

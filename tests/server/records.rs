@@ -24,8 +24,8 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 use common::{TestApp, assert_error};
 use courtlink::app::session::transition;
 use courtlink::domain::{Channel, CourtLevel, Outcome, Satisfaction};
-use courtlink::generate::{GenerateArgs, Summary};
 use courtlink::store::{EndSession, NewCase, Store};
+use courtlink_tools::generate::{GenerateArgs, Summary};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
@@ -233,7 +233,7 @@ async fn fixture(app: &TestApp) -> Fixture {
 
 async fn generate(app: &TestApp, sessions: i64, courts: i64) -> Summary {
     let store = store_of(app).await;
-    let summary = courtlink::generate::run(
+    let summary = courtlink_tools::generate::run(
         &store,
         &GenerateArgs {
             sessions,

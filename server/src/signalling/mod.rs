@@ -6,7 +6,8 @@ pub mod hub;
 pub mod ice;
 pub mod keys;
 pub mod outbox;
-pub mod protocol;
+/// In the parsers crate (parsers/), which the fuzz targets build without the server.
+pub use courtlink_parsers::protocol;
 pub mod redis_bus;
 pub mod room;
 pub mod socket;

@@ -1,5 +1,7 @@
 //! What the load tools (`bench`, `loadtest`) share: CourtLink servers started as child processes
-//! of the running binary, their settings, and WebSocket clients.
+//! of the running binary (`courtlink-bench serve`, which is `courtlink serve`'s own
+//! `courtlink::process::serve`, or the hidden baseline relay), their settings, and WebSocket
+//! clients.
 
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
@@ -7,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use anyhow::{Context, bail};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::config::Settings;
+use courtlink::config::Settings;
 
 pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;

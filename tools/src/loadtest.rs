@@ -1,8 +1,8 @@
-//! `courtlink bench province`: a province's day of traffic, compressed into a few minutes,
+//! `courtlink-bench bench province`: a province's day of traffic, compressed into a few minutes,
 //! against one `courtlink serve` instance on PostgreSQL and Redis. The figures of the runs are in
 //! docs/benchmarks.md ("Province day").
 //!
-//! The province is what `courtlink generate --courts 113` makes: the SPC, a high court, 13
+//! The province is what `courtlink-bench generate --courts 113` makes: the SPC, a high court, 13
 //! intermediate and 98 basic courts (one province's share of the country's 3,500), with
 //! `--history` past sessions for the logs and the statistics. On top of it the harness gives
 //! every host court the reception rooms, and every local court the video rooms, that `--sessions`
@@ -49,12 +49,12 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::config::Settings;
-use crate::domain::Role;
 use crate::generate::GenerateArgs;
 use crate::loadkit::{Server, Ws, connect, courtlink_env};
-use crate::store::schedule::HostSettings;
-use crate::store::{NewCase, NewUser, RoomKind, Store};
+use courtlink::config::Settings;
+use courtlink::domain::Role;
+use courtlink::store::schedule::HostSettings;
+use courtlink::store::{NewCase, NewUser, RoomKind, Store};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProvinceArgs {
@@ -64,7 +64,7 @@ pub struct ProvinceArgs {
     /// `province`: sessions held with signalling, all at once in the middle of the day.
     #[arg(long, default_value_t = 200)]
     pub sessions: usize,
-    /// `province`: courts to generate (`courtlink generate --courts`); 113 is one province.
+    /// `province`: courts to generate (`courtlink-bench generate --courts`); 113 is one province.
     #[arg(long, default_value_t = 113)]
     pub courts: i64,
     /// `province`: past sessions to generate first (a province's year is about 32,000).
@@ -289,7 +289,7 @@ async fn build_world(
         host_rooms.insert(court, rooms);
     }
     let rooms_of = |court: i64| host_rooms.get(&court).cloned().unwrap_or_default();
-    let hash = crate::auth::hash_password(password)?;
+    let hash = courtlink::auth::hash_password(password)?;
     let add_user = |court: i64, username: String, role: Role| {
         let hash = hash.clone();
         async move {
@@ -318,7 +318,7 @@ async fn build_world(
     let minutes = i64::try_from(args.minutes.ceil() as u64).unwrap_or(30);
     let slot_from = (Utc::now() + chrono::Duration::minutes(5 + minutes / 2))
         .duration_trunc(chrono::Duration::minutes(1))?;
-    let tz = crate::app::clock::beijing();
+    let tz = courtlink::app::clock::beijing();
     let day = Utc::now().with_timezone(&tz).date_naive() + chrono::Days::new(2);
     let later_day = tz
         .from_local_datetime(&day.and_hms_opt(9, 0, 0).context("09:00")?)
@@ -400,7 +400,7 @@ async fn build_world(
                 store
                     .record_case_event(
                         case,
-                        crate::store::clocks::CaseEvent::ReviewDecided,
+                        courtlink::store::clocks::CaseEvent::ReviewDecided,
                         "2026-01-05",
                         Some(high),
                         "load",

@@ -1,4 +1,4 @@
-//! The province load test (`courtlink bench province`, server/src/loadtest.rs) at a tiny scale, so
+//! The province load test (`courtlink-bench bench province`, tools/src/loadtest.rs) at a tiny scale, so
 //! that the harness cannot rot: a few courts, ten sessions with signalling, a day of 20 seconds,
 //! on PostgreSQL and Redis. The harness exits non-zero when an answer was unexpected or a check on
 //! the database failed (a slot booked twice, an overlap, an acknowledged write missing, a signal
@@ -10,50 +10,62 @@
     reason = "tests fail loudly by panicking"
 )]
 
-#[path = "common/mod.rs"]
-mod common;
-
 use std::io::Read;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn postgres_answers(admin: &str) -> bool {
-    let address = admin
-        .split('@')
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or("127.0.0.1:5432");
+/// Set (as CI does) to make tests that need PostgreSQL or Redis fail instead of skip; the same
+/// variable as the server's tests (tests/common/mod.rs).
+const REQUIRE_SERVICES: &str = "COURTLINK_REQUIRE_SERVICES";
+
+/// Whether `what` answers at `address`; when it does not, fails if services are required and
+/// otherwise says loudly that the test is skipped.
+fn answers(what: &str, address: &str) -> bool {
     match std::net::TcpStream::connect(address) {
         Ok(_) => true,
         Err(e) => {
-            if std::env::var(common::REQUIRE_SERVICES).is_ok() {
+            if std::env::var(REQUIRE_SERVICES).is_ok() {
                 panic!(
-                    "PostgreSQL is required ({} is set) but {address} does not answer: {e}",
-                    common::REQUIRE_SERVICES
+                    "{what} is required ({REQUIRE_SERVICES} is set) but {address} does not answer: {e}"
                 );
             }
             eprintln!(
-                "\n*** SKIPPED: PostgreSQL at {address} does not answer ({e}); set {}=1 to fail instead ***\n",
-                common::REQUIRE_SERVICES
+                "\n*** SKIPPED: {what} at {address} does not answer ({e}); set {REQUIRE_SERVICES}=1 to fail instead ***\n"
             );
             false
         }
     }
 }
 
+/// PostgreSQL (the admin URL's server) and Redis, or None when either is absent and not required.
+fn services(admin: &str) -> Option<&'static str> {
+    let postgres = admin
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("127.0.0.1:5432");
+    (answers("PostgreSQL", postgres) && answers("Redis", "127.0.0.1:6379"))
+        .then_some("redis://127.0.0.1:6379/")
+}
+
+/// The repository's root: the tools read config/ from where they are run, as the docs run them.
+fn repository() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tools/ is in the repository")
+}
+
 #[test]
 fn a_tiny_province_day_passes_its_checks() {
     let admin = std::env::var("COURTLINK_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let Some(redis) = common::shared_redis() else {
+    let Some(redis) = services(&admin) else {
         return;
     };
-    if !postgres_answers(&admin) {
-        return;
-    }
     let database = format!("courtlink_load_test_{}", std::process::id());
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_courtlink"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_courtlink-bench"))
         .args([
             "bench",
             "province",
@@ -70,13 +82,13 @@ fn a_tiny_province_day_passes_its_checks() {
             "--database",
             &database,
             "--redis-url",
-            &redis,
+            redis,
         ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(repository())
         .env("COURTLINK__LOG__FILTER", "error")
         .stdout(Stdio::piped())
         .spawn()
-        .expect("courtlink bench starts");
+        .expect("courtlink-bench starts");
     let mut stdout = child.stdout.take().unwrap();
     let reading = std::thread::spawn(move || {
         let mut out = String::new();
@@ -116,7 +128,7 @@ fn a_tiny_province_day_passes_its_checks() {
     );
 }
 
-/// `courtlink bench booking` (server/src/bench.rs) at a tiny scale, so that it cannot rot: 20
+/// `courtlink-bench bench booking` (tools/src/bench.rs) at a tiny scale, so that it cannot rot: 20
 /// clients over 5 slots, through the HTTP API of a server it starts, on SQLite and on
 /// PostgreSQL (with Redis). The harness fails unless exactly 5 bookings were made with no
 /// overlap, every other client was refused as the web app expects, and every retry with the
@@ -125,15 +137,12 @@ fn a_tiny_province_day_passes_its_checks() {
 fn a_tiny_booking_contest_passes_its_checks() {
     let admin = std::env::var("COURTLINK_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let Some(redis) = common::shared_redis() else {
+    let Some(redis) = services(&admin) else {
         return;
     };
-    if !postgres_answers(&admin) {
-        return;
-    }
     let database = format!("courtlink_bench_booking_test_{}", std::process::id());
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_courtlink"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_courtlink-bench"))
         .args([
             "bench",
             "booking",
@@ -146,13 +155,13 @@ fn a_tiny_booking_contest_passes_its_checks() {
             "--booking-database",
             &database,
             "--redis-url",
-            &redis,
+            redis,
         ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(repository())
         .env("COURTLINK__LOG__FILTER", "error")
         .stdout(Stdio::piped())
         .spawn()
-        .expect("courtlink bench starts");
+        .expect("courtlink-bench starts");
     let mut stdout = child.stdout.take().unwrap();
     let reading = std::thread::spawn(move || {
         let mut out = String::new();

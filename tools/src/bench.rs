@@ -1,4 +1,4 @@
-//! `courtlink bench`: load generators and benchmarks that print figures. Each scenario starts the
+//! `courtlink-bench bench`: load generators and benchmarks that print figures. Each scenario starts the
 //! servers it measures as child processes (so that their CPU time and memory can be read from
 //! /proc) and drives them with WebSocket clients from this process.
 //!
@@ -8,7 +8,7 @@
 //! - `idle`: N authenticated idle sockets on one instance: memory per connection.
 //! - `hop`: the latency added when the two parties sit on two instances sharing Redis.
 //! - `records`: session-log pages and monthly statistics on a database filled by
-//!   `courtlink generate` (no servers: the store's queries, timed one by one).
+//!   `courtlink-bench generate` (no servers: the store's queries, timed one by one).
 //! - `province`: a province's day on PostgreSQL and Redis, compressed (`crate::loadtest`).
 //! - `import`: a ledger of `--count` rows imported (CSV, XLSX: preview and commit) beside the same
 //!   cases opened one by one through `app::ledger::open_case`, on fresh SQLite files.
@@ -16,7 +16,7 @@
 //!   (hold, then `POST /bookings` with an `Idempotency-Key`, as web/js/schedule-coord.js does),
 //!   on SQLite and on PostgreSQL, beside plain `INSERT`s of booking rows on the same database.
 //!
-//! Issue 21 asks for these in a tools crate of their own; until that crate exists they stay here.
+//! They live in the tools crate (issue 14), not in the `courtlink` binary that courts install.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,11 +26,11 @@ use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::auth::Tokens;
-use crate::config::Settings;
-use crate::domain::Role;
 use crate::loadkit::{Server, Ws, connect, courtlink_env};
-use crate::store::Store;
+use courtlink::auth::Tokens;
+use courtlink::config::Settings;
+use courtlink::domain::Role;
+use courtlink::store::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
@@ -111,7 +111,7 @@ async fn fixture(settings: &Settings, count: usize) -> anyhow::Result<Fixture> {
     let pairs = sessions
         .into_iter()
         .map(|s| Ok((s, host_token.clone(), tokens.issue_join(s, until)?)))
-        .collect::<Result<Vec<_>, crate::error::ApiError>>()?;
+        .collect::<Result<Vec<_>, courtlink::error::ApiError>>()?;
     Ok(Fixture {
         _dir: dir,
         database_url,
@@ -608,13 +608,13 @@ pub async fn baseline_server() -> anyhow::Result<()> {
 // --- records ------------------------------------------------------------------------------------
 
 /// `records`: the time of a session-log page and of a month's statistics, on the configured
-/// database as `courtlink generate` left it. Each query is made through the store exactly as the
+/// database as `courtlink-bench generate` left it. Each query is made through the store exactly as the
 /// handler makes it (the page, or the statistics), one at a time, on a warm pool. Courts and months are drawn at random (fixed seed) for every query.
 async fn records(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
     use rand::seq::SliceRandom;
     use rand::{Rng, SeedableRng};
 
-    use crate::store::records::{LogFilter, Under};
+    use courtlink::store::records::{LogFilter, Under};
 
     let url = secrecy::ExposeSecret::expose_secret(&settings.database.url);
     let store = Store::connect(url, 4).await?;
@@ -634,17 +634,17 @@ async fn records(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
             .await?
             .first()
             .copied()
-            .context("no SPC: run `courtlink generate` first")?;
+            .context("no SPC: run `courtlink-bench generate` first")?;
     let provinces = ids("SELECT id FROM courts WHERE level = 'high' ORDER BY id").await?;
     let basics = ids("SELECT c.id FROM courts c WHERE c.level = 'basic' \
          AND EXISTS (SELECT 1 FROM local_rooms lr WHERE lr.court_id = c.id) ORDER BY c.id")
     .await?;
     let sessions = ids("SELECT COUNT(*) FROM sessions").await?;
     if provinces.is_empty() || basics.is_empty() {
-        bail!("no generated courts: run `courtlink generate` first");
+        bail!("no generated courts: run `courtlink-bench generate` first");
     }
     // The last twelve whole months in Beijing time.
-    let tz = crate::app::clock::beijing();
+    let tz = courtlink::app::clock::beijing();
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let month_start = |back: u32| -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
         use chrono::{Datelike, TimeZone};
@@ -866,7 +866,7 @@ fn bench_row(n: u32) -> Vec<String> {
 }
 
 fn bench_csv(rows: &[Vec<String>]) -> anyhow::Result<Vec<u8>> {
-    use crate::app::ledger_import::COLUMNS;
+    use courtlink::app::ledger_import::COLUMNS;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(COLUMNS.iter().map(|c| c.zh))?;
     for r in rows {
@@ -876,7 +876,7 @@ fn bench_csv(rows: &[Vec<String>]) -> anyhow::Result<Vec<u8>> {
 }
 
 fn bench_xlsx(rows: &[Vec<String>]) -> anyhow::Result<Vec<u8>> {
-    use crate::app::ledger_import::COLUMNS;
+    use courtlink::app::ledger_import::COLUMNS;
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
     for (c, col) in COLUMNS.iter().enumerate() {
@@ -896,10 +896,10 @@ fn bench_xlsx(rows: &[Vec<String>]) -> anyhow::Result<Vec<u8>> {
 async fn import_fixture(
     dir: &std::path::Path,
     name: &str,
-) -> anyhow::Result<(Store, crate::auth::Staff)> {
+) -> anyhow::Result<(Store, courtlink::auth::Staff)> {
     let store = Store::connect(&format!("sqlite://{}/{name}.db", dir.display()), 4).await?;
     store.migrate().await?;
-    crate::demo::seed(&store, "bench-password-0000").await?;
+    courtlink::demo::seed(&store, "bench-password-0000").await?;
     let Store::Sqlite(pool) = &store else {
         bail!("the import bench runs on SQLite");
     };
@@ -907,7 +907,7 @@ async fn import_fixture(
         sqlx::query_as("SELECT id, court_id FROM users WHERE username = 'xihu.coord'")
             .fetch_one(pool)
             .await?;
-    let staff = crate::auth::Staff {
+    let staff = courtlink::auth::Staff {
         user_id,
         role: Role::Coordinator,
         court_id,
@@ -923,13 +923,13 @@ fn loadavg() -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-/// `courtlink bench import --count 10000`: a ledger of `count` rows imported into a fresh
+/// `courtlink-bench bench import --count 10000`: a ledger of `count` rows imported into a fresh
 /// SQLite ledger, as CSV and as XLSX (preview, commit, and the same file again, all matched),
 /// timed through `app::ledger_import` exactly as the handlers call it (no HTTP). Baseline from
 /// the same run: the same rows opened one at a time through `app::ledger::open_case`, as
 /// `count` POST /cases would, on another fresh file.
 async fn import(args: &BenchArgs) -> anyhow::Result<()> {
-    use crate::app::ledger_import::{self, Limits};
+    use courtlink::app::ledger_import::{self, Limits};
 
     let count = u32::try_from(args.count)?;
     let limits = Limits {
@@ -986,11 +986,11 @@ async fn import(args: &BenchArgs) -> anyhow::Result<()> {
             .and_hms_opt(0, 0, 0)
             .context("midnight")?
             .and_utc();
-        crate::app::ledger::open_case(
+        courtlink::app::ledger::open_case(
             &store,
             &staff,
-            crate::app::ledger::OpenCaseCommand {
-                fields: crate::app::ledger::CaseFields {
+            courtlink::app::ledger::OpenCaseCommand {
+                fields: courtlink::app::ledger::CaseFields {
                     case_number: &r[0],
                     petitioner_name: &r[2],
                     petitioner_id_number: &r[3],
@@ -1002,15 +1002,15 @@ async fn import(args: &BenchArgs) -> anyhow::Result<()> {
                     matter: &r[9],
                     subject: &r[10],
                     channel: match r[11].as_str() {
-                        "来访" => crate::domain::Channel::LocalVisit,
-                        "来信" => crate::domain::Channel::Letter,
-                        "电话" => crate::domain::Channel::Phone,
-                        _ => crate::domain::Channel::Online,
+                        "来访" => courtlink::domain::Channel::LocalVisit,
+                        "来信" => courtlink::domain::Channel::Letter,
+                        "电话" => courtlink::domain::Channel::Phone,
+                        _ => courtlink::domain::Channel::Online,
                     },
                     case_class: if r[1] == "涉诉" {
-                        crate::domain::CaseClass::Litigation
+                        courtlink::domain::CaseClass::Litigation
                     } else {
-                        crate::domain::CaseClass::Petition
+                        courtlink::domain::CaseClass::Petition
                     },
                     received_at: Some(received),
                 },
@@ -1098,7 +1098,7 @@ async fn contest_world(
     slots: usize,
 ) -> anyhow::Result<Contest> {
     use chrono::TimeZone;
-    let tz = crate::app::clock::beijing();
+    let tz = courtlink::app::clock::beijing();
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let nine = |days: u64| -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
         let d = today + chrono::Days::new(days);
@@ -1111,7 +1111,7 @@ async fn contest_world(
     let day = nine(3)?;
     let plain_days = [nine(4)?, nine(5)?];
     let hosts = slots.div_ceil(SLOTS_PER_HOST);
-    let sealer = crate::crypto::sealer()?;
+    let sealer = courtlink::crypto::sealer()?;
     // Per host court: (court, its slots, its local courts).
     type Host = (i64, Vec<i64>, Vec<i64>);
     // Host courts; (user, court, case, video room) per client; the baseline's reception rooms.
@@ -1223,10 +1223,10 @@ async fn contest_world(
     });
     for (court, _, _) in &hosts {
         let current = store.host_settings(*court).await?;
-        let open = crate::store::schedule::HostSettings {
+        let open = courtlink::store::schedule::HostSettings {
             auto_approve: true,
             min_notice_hours: 0,
-            ..crate::store::schedule::HostSettings::defaults(*court)
+            ..courtlink::store::schedule::HostSettings::defaults(*court)
         };
         store
             .put_host_settings(&open, current.version, "bench")
@@ -1584,7 +1584,7 @@ async fn drop_pg_database(admin: &str, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `courtlink bench booking --count 1000 --slots 100`: see docs/benchmarks.md ("Bookings under
+/// `courtlink-bench bench booking --count 1000 --slots 100`: see docs/benchmarks.md ("Bookings under
 /// contention"). Fails (non-zero exit) unless every slot was booked exactly once, with no
 /// overlap, every refusal was one the web app expects, and every retry with the same key got
 /// the same booking back.

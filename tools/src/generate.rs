@@ -1,4 +1,4 @@
-//! `courtlink generate`: fills the configured database with a synthetic court hierarchy, cases,
+//! `courtlink-bench generate`: fills the configured database with a synthetic court hierarchy, cases,
 //! sessions, their timelines and ledger entries, for benchmarks and tests.
 //!
 //! Everything is generated inside the database, by `INSERT … SELECT` over a number series
@@ -26,7 +26,7 @@ use chrono::{Duration, NaiveTime, Utc};
 use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, Sqlite};
 
-use crate::store::Store;
+use courtlink::store::Store;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct GenerateArgs {
@@ -194,7 +194,7 @@ pub async fn run(store: &Store, args: &GenerateArgs, password: &str) -> anyhow::
         conn.exec("PRAGMA temp_store = MEMORY").await?;
         conn.exec("PRAGMA cache_size = -1000000").await?;
     }
-    let hash_pw = crate::auth::hash_password(password)?;
+    let hash_pw = courtlink::auth::hash_password(password)?;
     let result = fill(&mut conn, args, &hash_pw, started).await;
     // Temporary tables die with the connection; drop them so a pooled connection is clean.
     for t in ["gen_plan", "gen_sched", "gen_final"] {
