@@ -130,7 +130,12 @@ fn free_bytes(dir: &std::path::Path) -> Option<u64> {
     // SAFETY: statvfs writes into the struct we own, from a NUL-terminated path.
     let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::statvfs(path.as_ptr(), &mut s) };
-    (rc == 0).then(|| u64::from(s.f_bavail) * u64::from(s.f_frsize))
+    #[allow(
+        clippy::useless_conversion,
+        reason = "fsblkcnt_t and c_ulong are u64 on 64-bit targets only"
+    )]
+    let free = u64::from(s.f_bavail).saturating_mul(u64::from(s.f_frsize));
+    (rc == 0).then_some(free)
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
