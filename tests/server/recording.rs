@@ -50,6 +50,9 @@ fn recording_dirs() -> (Dirs, impl FnOnce(&mut Settings)) {
     };
     let tweak = move |s: &mut Settings| {
         s.connectivity.bind_addresses = vec!["127.0.0.1".into()];
+        // The recorder's peers take their ports from the range the firewall would open.
+        s.connectivity.port_min = 47_000;
+        s.connectivity.port_max = 47_499;
         s.recording.enabled = true;
         s.recording.spool_dir = spool;
         s.recording.store_dir = store;
@@ -246,6 +249,17 @@ impl Sender {
         assert_eq!(body["answer"]["type"], "answer");
         let answer: RTCSessionDescription = serde_json::from_value(body["answer"].clone()).unwrap();
         assert!(answer.sdp.contains("a=candidate:"), "non-trickle answer");
+        let port: u16 = answer
+            .sdp
+            .lines()
+            .find(|l| l.starts_with("a=candidate:"))
+            .and_then(|l| l.split_whitespace().nth(5))
+            .and_then(|p| p.parse().ok())
+            .unwrap();
+        assert!(
+            (47_000..=47_499).contains(&port),
+            "port {port} of the range"
+        );
         sender.pc.set_remote_description(answer).await.unwrap();
         sender.recording_id = body["recording_id"].as_i64().unwrap();
         tokio::time::timeout(Duration::from_secs(10), async {
