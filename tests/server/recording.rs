@@ -1024,3 +1024,44 @@ async fn shutdown_closes_every_open_file() {
     let (segment, cluster, _, duration) = webm_facts(&plain);
     assert!(segment && cluster && duration.is_some());
 }
+
+/// Two instances on one PostgreSQL and Redis: the host's socket on A, the petitioner's on B, the
+/// recorder on B. The admission on A says `on` to both; the recorder on B losing the stream says
+/// `interrupted` to the host on A (through Redis), and `on` again when a new part connects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_state_crosses_instances() {
+    let Some(redis) = common::shared_redis() else {
+        return;
+    };
+    let (dirs, tweak) = recording_dirs();
+    let Some(a) = TestApp::spawn_with(Backend::Postgres, |s| {
+        tweak(s);
+        common::with_redis(redis)(s);
+    })
+    .await
+    else {
+        return;
+    };
+    let b = a.spawn_peer().await;
+    let s = a.book_demo_session().await;
+    let mut host = common::ws_join(&a, s.session_id, &s.officer_token).await;
+    common::next_json(&mut host).await;
+    let mut pet = common::ws_join(&b, s.session_id, &s.petitioner_token).await;
+    common::next_json(&mut pet).await;
+    common::admit_petitioner(&mut host, &mut pet).await;
+    assert_eq!(next_of(&mut host, "recording").await["state"], "on");
+    assert_eq!(next_of(&mut pet, "recording").await["state"], "on");
+    let first = Sender::connect(&b, s.session_id, &s.petitioner_token).await;
+    let mut first = first;
+    first.send_for(1.0).await;
+    first.close().await;
+    assert_eq!(
+        next_of(&mut host, "recording").await["state"],
+        "interrupted"
+    );
+    let second = Sender::connect(&b, s.session_id, &s.petitioner_token).await;
+    assert_eq!(next_of(&mut host, "recording").await["state"], "on");
+    second.close().await;
+    b.shutdown.drain().await;
+    drop(dirs);
+}
