@@ -1051,8 +1051,7 @@ async fn the_state_crosses_instances() {
     common::admit_petitioner(&mut host, &mut pet).await;
     assert_eq!(next_of(&mut host, "recording").await["state"], "on");
     assert_eq!(next_of(&mut pet, "recording").await["state"], "on");
-    let first = Sender::connect(&b, s.session_id, &s.petitioner_token).await;
-    let mut first = first;
+    let mut first = Sender::connect(&b, s.session_id, &s.petitioner_token).await;
     first.send_for(1.0).await;
     first.close().await;
     assert_eq!(
