@@ -607,6 +607,53 @@ async fn records_seals_and_plays(app: TestApp, dirs: Dirs) {
     .await;
     let (code, _) = verify_cli(&app, &dirs);
     assert_ne!(code, 0);
+
+    // Past its retention, the purge deletes the file, marks the row and audits the deletion
+    // (an instance's keeper purges as it starts: a second instance on the same store here).
+    let store = courtlink::store::Store::connect(app.settings.database.url.expose_secret(), 2)
+        .await
+        .unwrap();
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(200);
+    let sql = "UPDATE recordings SET ended_at = $1 WHERE id = $2";
+    match &store {
+        courtlink::store::Store::Sqlite(p) => sqlx::query(sql)
+            .bind(long_ago)
+            .bind(sender.recording_id)
+            .execute(p)
+            .await
+            .map(|_| ()),
+        courtlink::store::Store::Postgres(p) => sqlx::query(sql)
+            .bind(long_ago)
+            .bind(sender.recording_id)
+            .execute(p)
+            .await
+            .map(|_| ()),
+    }
+    .unwrap();
+    let second = app.spawn_peer().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while store.recording(sender.recording_id).await.unwrap().state != "purged" {
+        assert!(Instant::now() < deadline, "purged within 20 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(!path.exists(), "the file is gone");
+    let audit = audit_actions(&app).await;
+    assert!(
+        audit
+            .iter()
+            .any(|(who, a, subject, _)| a == "recording.purge"
+                && who == "system"
+                && subject == &format!("recording:{}", sender.recording_id))
+    );
+    assert_error(
+        app.get(&media, Some(&s.officer_token)).await,
+        409,
+        "recording_purged",
+    )
+    .await;
+    let (code, text) = verify_cli(&app, &dirs);
+    assert_eq!(code, 0, "a purged recording is not checked: {text}");
+    second.shutdown.drain().await;
     drop(dirs);
 }
 
@@ -704,8 +751,8 @@ async fn bad_offers_and_callers_are_refused() {
     // answer before it has read the body and close the connection under the client's feet;
     // either way nothing is recorded (checked below).
     let huge = offer(&format!("v=0\r\n{}", "a".repeat(1024 * 1024)));
-    let sent = app
-        .client
+    // A client of its own: a connection closed mid-body must not be reused for the next test.
+    let sent = reqwest::Client::new()
         .post(app.url(&path))
         .bearer_auth(&s.petitioner_token)
         .json(&huge)

@@ -130,7 +130,12 @@ fn free_bytes(dir: &std::path::Path) -> Option<u64> {
     // SAFETY: statvfs writes into the struct we own, from a NUL-terminated path.
     let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::statvfs(path.as_ptr(), &mut s) };
-    (rc == 0).then(|| u64::from(s.f_bavail) * u64::from(s.f_frsize))
+    #[allow(
+        clippy::useless_conversion,
+        reason = "fsblkcnt_t and c_ulong are u64 on 64-bit targets only"
+    )]
+    let free = u64::from(s.f_bavail).saturating_mul(u64::from(s.f_frsize));
+    (rc == 0).then_some(free)
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
@@ -374,11 +379,36 @@ impl Recorder {
             self.retry_uploads().await;
             if round % 120 == 0 {
                 self.purge().await;
+                self.fail_abandoned().await;
             }
             round += 1;
         }
         self.close_all().await;
         Ok(())
+    }
+
+    /// Parts still `recording` a day after they started were left by an instance that died
+    /// (no session lasts that long): marked `failed`, so that the list says what was kept.
+    /// Their spool file, if any, stays for an operator (it is sealed; it lacks its last chunk).
+    async fn fail_abandoned(&self) {
+        let before = Utc::now() - chrono::Duration::hours(24);
+        let rows = match self.inner.store.abandoned_parts(before).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list abandoned recordings");
+                return;
+            }
+        };
+        for row in rows {
+            if lock(&self.inner.parts).contains_key(&row.id) {
+                continue;
+            }
+            tracing::warn!(
+                recording = row.id,
+                "a part left recording by a stopped instance is marked failed"
+            );
+            let _ = self.inner.store.fail_part(row.id, Utc::now()).await;
+        }
     }
 
     /// Closes every part of this instance and waits for their files to be sealed.
