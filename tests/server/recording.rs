@@ -50,6 +50,9 @@ fn recording_dirs() -> (Dirs, impl FnOnce(&mut Settings)) {
     };
     let tweak = move |s: &mut Settings| {
         s.connectivity.bind_addresses = vec!["127.0.0.1".into()];
+        // The recorder's peers take their ports from the range the firewall would open.
+        s.connectivity.port_min = 47_000;
+        s.connectivity.port_max = 47_499;
         s.recording.enabled = true;
         s.recording.spool_dir = spool;
         s.recording.store_dir = store;
@@ -246,6 +249,17 @@ impl Sender {
         assert_eq!(body["answer"]["type"], "answer");
         let answer: RTCSessionDescription = serde_json::from_value(body["answer"].clone()).unwrap();
         assert!(answer.sdp.contains("a=candidate:"), "non-trickle answer");
+        let port: u16 = answer
+            .sdp
+            .lines()
+            .find(|l| l.starts_with("a=candidate:"))
+            .and_then(|l| l.split_whitespace().nth(5))
+            .and_then(|p| p.parse().ok())
+            .unwrap();
+        assert!(
+            (47_000..=47_499).contains(&port),
+            "port {port} of the range"
+        );
         sender.pc.set_remote_description(answer).await.unwrap();
         sender.recording_id = body["recording_id"].as_i64().unwrap();
         tokio::time::timeout(Duration::from_secs(10), async {
@@ -1009,4 +1023,45 @@ async fn shutdown_closes_every_open_file() {
     let plain = courtlink::recording::sealed::open_all(&key, &sealed[..]).unwrap();
     let (segment, cluster, _, duration) = webm_facts(&plain);
     assert!(segment && cluster && duration.is_some());
+}
+
+/// Two instances on one PostgreSQL and Redis: the host's socket on A, the petitioner's on B, the
+/// recorder on B. The admission on A says `on` to both; the recorder on B losing the stream says
+/// `interrupted` to the host on A (through Redis), and `on` again when a new part connects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_state_crosses_instances() {
+    let Some(redis) = common::shared_redis() else {
+        return;
+    };
+    let (dirs, tweak) = recording_dirs();
+    let Some(a) = TestApp::spawn_with(Backend::Postgres, |s| {
+        tweak(s);
+        common::with_redis(redis)(s);
+    })
+    .await
+    else {
+        return;
+    };
+    let b = a.spawn_peer().await;
+    let s = a.book_demo_session().await;
+    let mut host = common::ws_join(&a, s.session_id, &s.officer_token).await;
+    common::next_json(&mut host).await;
+    let mut pet = common::ws_join(&b, s.session_id, &s.petitioner_token).await;
+    common::next_json(&mut pet).await;
+    common::admit_petitioner(&mut host, &mut pet).await;
+    assert_eq!(next_of(&mut host, "recording").await["state"], "on");
+    assert_eq!(next_of(&mut pet, "recording").await["state"], "on");
+    let first = Sender::connect(&b, s.session_id, &s.petitioner_token).await;
+    let mut first = first;
+    first.send_for(1.0).await;
+    first.close().await;
+    assert_eq!(
+        next_of(&mut host, "recording").await["state"],
+        "interrupted"
+    );
+    let second = Sender::connect(&b, s.session_id, &s.petitioner_token).await;
+    assert_eq!(next_of(&mut host, "recording").await["state"], "on");
+    second.close().await;
+    b.shutdown.drain().await;
+    drop(dirs);
 }

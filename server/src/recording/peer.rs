@@ -265,6 +265,26 @@ fn codec(mime: &str, rate: u32, channels: u16, fmtp: &str, pt: u8) -> RTCRtpCode
     }
 }
 
+/// A UDP port for the peer: 0 (any) without a configured range, else a port of
+/// `connectivity.port_min..=port_max` free on every bind address now — the range the firewall
+/// opens for the server's peers (the connectivity test's take theirs from it too; a port taken
+/// between this probe and the peer's bind fails the answer with 503, and the browser retries).
+fn free_port(network: &ConnectivitySettings) -> Option<u16> {
+    if network.port_min == 0 && network.port_max == 0 {
+        return Some(0);
+    }
+    let span = u32::from(network.port_max.saturating_sub(network.port_min)) + 1;
+    let offset = rand::random::<u32>() % span;
+    (0..span)
+        .filter_map(|i| u16::try_from(u32::from(network.port_min) + (offset + i) % span).ok())
+        .find(|port| {
+            network
+                .bind_addresses
+                .iter()
+                .all(|a| std::net::UdpSocket::bind((a.as_str(), *port)).is_ok())
+        })
+}
+
 /// A receive-only peer, answered and with its tracks flowing to `frames`.
 pub struct RecorderPeer {
     pub pc: Arc<dyn PeerConnection>,
@@ -320,13 +340,18 @@ impl RecorderPeer {
             started,
             meter: meter.clone(),
         };
+        let port = free_port(network).ok_or_else(|| {
+            AnswerError::Server(anyhow!(
+                "no UDP port of connectivity.port_min..=port_max is free"
+            ))
+        })?;
         let addrs: Vec<String> = network
             .bind_addresses
             .iter()
             .map(|a| {
                 let ip: std::net::IpAddr =
                     a.parse().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
-                std::net::SocketAddr::new(ip, 0).to_string()
+                std::net::SocketAddr::new(ip, port).to_string()
             })
             .collect();
         let pc = PeerConnectionBuilder::new()
