@@ -60,6 +60,13 @@ pub fn test_settings(database_url: String) -> Settings {
     // Any time with media on both sides makes a reception held (the product's minimum is 60 s);
     // tests/server/lifecycle.rs sets its own minimum to test the rule.
     s.records.min_reception_seconds = 0;
+    // Each app records into folders of its own under the system's temporary directory, never into
+    // the repository's data/, where apps running side by side would write the same file names.
+    static APPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = APPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("courtlink-test-{}-{n}", std::process::id()));
+    s.recording.spool_dir = dir.join("spool");
+    s.recording.store_dir = dir.join("store");
     s
 }
 
