@@ -28,9 +28,32 @@ function idNumber(n) {
 const fill = (template, params) => template.replace(/\{(\w+)\}/g, (_, k) => String(params[k]));
 const CASE = '（2026）浙0106信301号';
 const SECOND = '（2026）浙0106信302号';
+const THIRD = '（2026）浙0106信303号';
 
 run('clocks', async () => {
   const { zh, en } = await catalogues();
+
+  // ---- before 2027's calendar is loaded: a clock that ends in 2027 is provisional ----
+  const early = await apiLogin('xihu.coord');
+  const today = new Date(now()).toISOString().slice(0, 10);
+  const third = await apiCall('POST', '/cases', {
+    token: early,
+    body: {
+      case_number: THIRD, petitioner_name: '郑九', petitioner_id_number: idNumber(303), matter: '要求解除查封。',
+      subject: '查封异议', channel: 'letter', case_class: 'petition', received_at: new Date(now()).toISOString(),
+    },
+  });
+  const thirdAccepted = await apiCall('POST', `/cases/${third.data?.id}/clock-events`, { token: early, body: { event: 'accepted', on: today } });
+  check('set-up: a case accepted today, its handling clock ending in 2027', third.status === 201 && thirdAccepted.status === 200,
+    [third.status, thirdAccepted.status]);
+  const early_page = await onClock(await newPage('coordinator-early'));
+  await login(early_page, 'xihu.coord');
+  await early_page.waitForURL(/coordinator\.html/);
+  await early_page.click(`[data-testid=case-item][data-case-number="${THIRD}"]`);
+  await early_page.waitForSelector('[data-testid=case-clocks]');
+  check('the clock that ends in an unloaded year is marked provisional, in words',
+    (await text(early_page, '[data-testid=case-provisional]')) === zh['clock.provisional']);
+  await early_page.close();
 
   // ---- the admin: the calendar of 2027 ----
   const admin = await onClock(await newPage('admin'));
@@ -98,6 +121,8 @@ run('clocks', async () => {
     && await admin.isHidden('[data-testid=calendar-warnings]')
     && (await text(admin, '[data-testid=cal-notice]')).startsWith(fill(zh['calendar.admin.loadedDone'], { year: 2027 })));
   await shot(admin, '03-calendar-loaded');
+  const thirdNow = await apiCall('GET', `/cases/${third.data?.id}`, { token: early });
+  check('once 2027 is loaded, that clock is provisional no more', thirdNow.data?.clocks?.provisional === false, thirdNow.data?.clocks);
 
   // ---- the coordinator: a case whose acceptance is overdue ----
   const coordToken = await apiLogin('xihu.coord');

@@ -793,7 +793,9 @@ async fn an_unloaded_year_is_warned_about_and_takes_no_slots(app: TestApp) {
 
     // The example file, as the admin page downloads it: the shipped file, as CSV; not for a
     // coordinator (nothing of the calendar is theirs to load).
-    let res = app.get("/api/v1/calendar/example", Some(&admin)).await;
+    let res = app
+        .get("/api/v1/calendar/files/example", Some(&admin))
+        .await;
     assert_eq!(res.status(), 200);
     assert!(
         res.headers()["content-type"]
@@ -807,7 +809,8 @@ async fn an_unloaded_year_is_warned_about_and_takes_no_slots(app: TestApp) {
         include_str!("../../config/calendar/2027.example.csv")
     );
     assert_error(
-        app.get("/api/v1/calendar/example", Some(&coord)).await,
+        app.get("/api/v1/calendar/files/example", Some(&coord))
+            .await,
         403,
         "forbidden",
     )

@@ -47,6 +47,10 @@ pub enum Scenario {
     /// `--count` clients booking `--slots` slots at once through the HTTP API, on SQLite and on
     /// PostgreSQL, beside as many plain INSERTs of booking rows as bookings were made.
     Booking,
+    /// `--count` recorded sessions at once for `--seconds`: each a sender of 720p-sized VP8 at
+    /// about 1.5 Mbit/s and Opus into the server's recorder (muxed to WebM, sealed), beside one
+    /// session alone in the same run; CPU, memory and RTP packets lost at the recorder.
+    Recording,
 }
 
 #[derive(Debug, clap::Args)]
@@ -346,7 +350,47 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         }
         Scenario::Import => import(&args).await,
         Scenario::Booking => booking(&settings, &args).await,
+        Scenario::Recording => recording(&args).await,
     }
+}
+
+/// Recorded sessions (`courtlink::recording::bench`): one alone first (the baseline), then
+/// `--count` at once, each for `--seconds`.
+async fn recording(args: &BenchArgs) -> anyhow::Result<()> {
+    use courtlink::recording::bench::{Report, run};
+    fn line(label: &str, r: &Report) {
+        let sent: u64 = r.per_session.iter().map(|p| p.rtp_sent).sum();
+        let lost: u64 = r
+            .per_session
+            .iter()
+            .map(|p| p.rtp_sent.saturating_sub(p.rtp_received))
+            .sum();
+        let dropped: u64 = r.per_session.iter().map(|p| p.frames_dropped).sum();
+        let short = r
+            .per_session
+            .iter()
+            .filter(|p| p.duration_ms < (r.seconds as i64 * 1000) * 9 / 10)
+            .count();
+        println!(
+            "{label:>22}: {:>4} sessions x {} s | CPU {:>6.1} % of one core ({:.1} % per session) | RSS {:>6.0} MB ({:.1} MB per session) | RTP sent {sent}, lost at the recorder {lost} ({:.2} %) | frames dropped {dropped} | files under 90 % of the time {short}",
+            r.sessions,
+            r.seconds,
+            r.cpu_percent_of_one_core,
+            r.cpu_percent_of_one_core / r.sessions.max(1) as f64,
+            r.rss_megabytes,
+            r.rss_megabytes / r.sessions.max(1) as f64,
+            if sent > 0 {
+                lost as f64 * 100.0 / sent as f64
+            } else {
+                0.0
+            },
+        );
+    }
+    let base = run(1, args.seconds).await?;
+    line("baseline, one session", &base);
+    let many = run(args.count, args.seconds).await?;
+    line("at once", &many);
+    Ok(())
 }
 
 async fn relay(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {

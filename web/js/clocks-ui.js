@@ -423,7 +423,7 @@ export function mountCalendarAdmin(host, { call, canLoad, onChanged = () => {} }
       clearError(error);
       try {
         const token = staffSession.get()?.token;
-        const response = await fetch('/api/v1/calendar/example', { headers: token ? { Authorization: `Bearer ${token}` } : {}, cache: 'no-store' });
+        const response = await fetch('/api/v1/calendar/files/example', { headers: token ? { Authorization: `Bearer ${token}` } : {}, cache: 'no-store' });
         if (!response.ok) throw new ApiError({ status: response.status, code: `http_${response.status}` });
         const url = URL.createObjectURL(await response.blob());
         const a = h('a', { href: url, download: '节假日日历示例.csv' });

@@ -386,7 +386,7 @@ mod tests {
         eprintln!("{}", serde_json::to_string(&r).unwrap());
     }
 
-    /// A bigger run by hand until the tools crate wires `run` to a command:
+    /// A bigger run by hand (the benchmark proper is `courtlink-bench bench recording`):
     /// `RECORDING_BENCH=sessions,seconds cargo test --release --lib recording::bench -- --ignored --nocapture`.
     #[tokio::test(flavor = "multi_thread")]
     #[ignore = "a benchmark, run by hand"]

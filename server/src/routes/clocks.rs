@@ -219,7 +219,7 @@ const CALENDAR_EXAMPLE: &str = include_str!("../../../config/calendar/2027.examp
 /// The example calendar file, to download beside the upload form (docs/clocks.md).
 #[utoipa::path(
     get,
-    path = "/api/v1/calendar/example",
+    path = "/api/v1/calendar/files/example",
     responses(
         (status = 200, description = "the example CSV (UTF-8)", content_type = "text/csv", body = String),
         (status = 401, body = ErrorBody),
@@ -228,7 +228,7 @@ const CALENDAR_EXAMPLE: &str = include_str!("../../../config/calendar/2027.examp
     security(("bearer" = [])),
     tag = "schedule"
 )]
-#[get("/calendar/example")]
+#[get("/calendar/files/example")]
 pub async fn calendar_example(staff: Staff) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Admin, Role::Officer, Role::Supervisor])?;
     Ok(HttpResponse::Ok()
