@@ -3,8 +3,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use courtlink::config::Settings;
+use courtlink::demo;
 use courtlink::store::Store;
-use courtlink::{demo, telemetry};
 use secrecy::ExposeSecret;
 
 /// CourtLink: remote video reception (远程视频接访) between courts.
@@ -96,38 +96,15 @@ enum AuditCommand {
 }
 
 fn main() -> ExitCode {
-    courtlink::process::return_large_blocks_to_the_system();
     let cli = Cli::parse();
-    let settings = match Settings::load(&cli.config_dir, &cli.profile) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    telemetry::init(&settings.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), settings)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    let command = cli.command.unwrap_or(Command::Serve);
+    courtlink::process::main(&cli.config_dir, &cli.profile, |settings| {
+        run(command, settings)
+    })
 }
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     let url = settings.database.url.expose_secret().to_owned();
-    courtlink::crypto::install(settings.privacy.data_key.expose_secret().as_bytes())?;
     match command {
         Command::Audit(AuditCommand::Verify) => {
             let store = Store::connect(&url, 1).await?;

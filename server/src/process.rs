@@ -7,6 +7,49 @@ use crate::config::Settings;
 use crate::demo;
 use crate::startup::Application;
 
+/// The body of a CourtLink binary's `main` (the shipped `courtlink` and the load tools'
+/// `courtlink-bench`): the allocator setting, the settings from `config_dir`/`profile` (exit 2
+/// when they do not load), the log, a runtime, then `run` with the data key installed. Its error
+/// is printed whole and exits 1.
+pub fn main<F, Fut>(config_dir: &std::path::Path, profile: &str, run: F) -> std::process::ExitCode
+where
+    F: FnOnce(Settings) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    use secrecy::ExposeSecret as _;
+    use std::process::ExitCode;
+    return_large_blocks_to_the_system();
+    let settings = match Settings::load(config_dir, profile) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(&settings.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        crate::crypto::install(settings.privacy.data_key.expose_secret().as_bytes())?;
+        run(settings).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Serves until stopped. The line `CourtLink is serving on http://HOST:PORT/` is what the load
 /// tools wait for (and read the port from) when they start a server.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -4,7 +4,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use courtlink::config::Settings;
 use courtlink::store::Store;
-use courtlink::telemetry;
 use courtlink_tools::{bench, generate};
 use secrecy::ExposeSecret;
 
@@ -49,38 +48,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // As `courtlink` does: the servers this binary starts must be the server a court runs.
-    courtlink::process::return_large_blocks_to_the_system();
+    // The same start as `courtlink`'s: the servers this binary starts are the server a court runs.
     let cli = Cli::parse();
-    let settings = match Settings::load(&cli.config_dir, &cli.profile) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    telemetry::init(&settings.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(cli.command, settings)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    let command = cli.command;
+    courtlink::process::main(&cli.config_dir, &cli.profile, |settings| {
+        run(command, settings)
+    })
 }
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
-    courtlink::crypto::install(settings.privacy.data_key.expose_secret().as_bytes())?;
     match command {
         Command::Bench(args) => bench::run(settings, args).await,
         Command::Generate(args) => {

@@ -385,30 +385,4 @@ mod tests {
         assert!(s.duration_ms > 1500, "{r:?}");
         eprintln!("{}", serde_json::to_string(&r).unwrap());
     }
-
-    /// A bigger run by hand (the benchmark proper is `courtlink-bench bench recording`):
-    /// `RECORDING_BENCH=sessions,seconds cargo test --release --lib recording::bench -- --ignored --nocapture`.
-    #[tokio::test(flavor = "multi_thread")]
-    #[ignore = "a benchmark, run by hand"]
-    async fn by_hand() {
-        let spec = std::env::var("RECORDING_BENCH").unwrap_or_else(|_| "10,10".into());
-        let (n, s) = spec.split_once(',').unwrap();
-        let r = super::run(n.parse().unwrap(), s.parse().unwrap())
-            .await
-            .unwrap();
-        let lost: u64 = r
-            .per_session
-            .iter()
-            .map(|p| p.rtp_sent.saturating_sub(p.rtp_received))
-            .sum();
-        eprintln!(
-            "{} sessions x {} s: CPU {:.2} s ({:.0}% of one core), RSS {:.0} MB, RTP lost at the recorder {lost}, frames dropped {}",
-            r.sessions,
-            r.seconds,
-            r.cpu_seconds,
-            r.cpu_percent_of_one_core,
-            r.rss_megabytes,
-            r.per_session.iter().map(|p| p.frames_dropped).sum::<u64>()
-        );
-    }
 }
