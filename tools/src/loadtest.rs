@@ -1302,7 +1302,9 @@ async fn peer(
                                 report.chats.push(text);
                             }
                         }
-                        "ended" => {}
+                        // The recorder's state (docs/recording.md): these clients send no media,
+                        // so they open no recorder connection and have nothing to do with it.
+                        "ended" | "recording" => {}
                         other => report.problems.push(format!("{kind:?} got {other}: {v}")),
                     }
                 }
