@@ -53,7 +53,9 @@ function main({ user }) {
           },
         });
       }
-      await calendar.reload();
+      // Not awaited: what called load() says what it did as soon as the lists are drawn, not
+      // after the calendar's own round trip.
+      calendar.reload().catch((err) => fail(pageError, err));
     } catch (err) {
       fail(pageError, err);
     }
