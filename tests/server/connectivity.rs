@@ -764,6 +764,56 @@ async fn officers_see_the_rooms_that_will_call(app: TestApp) {
     let rooms = app.get_ok(path, &s.officer_token).await;
     assert_eq!(rooms[0]["tech_support"]["phone"], "0571-8700 1234");
 
+    // A session in progress still calls the court (an officer opens the page during it, and the
+    // demo's slot open now is one); one that is over no longer does.
+    let store = store_of(&app).await;
+    let now = chrono::Utc::now();
+    let move_booking = |starts: chrono::DateTime<chrono::Utc>,
+                        ends: chrono::DateTime<chrono::Utc>| {
+        let store = store.clone();
+        let id = s.booking_id;
+        async move {
+            let sql = "UPDATE bookings SET starts_at = $1, ends_at = $2 WHERE id = $3";
+            match &store {
+                Store::Sqlite(p) => {
+                    sqlx::query(sql)
+                        .bind(starts)
+                        .bind(ends)
+                        .bind(id)
+                        .execute(p)
+                        .await
+                        .unwrap();
+                }
+                Store::Postgres(p) => {
+                    sqlx::query(sql)
+                        .bind(starts)
+                        .bind(ends)
+                        .bind(id)
+                        .execute(p)
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+    };
+    move_booking(
+        now - chrono::Duration::minutes(20),
+        now + chrono::Duration::minutes(40),
+    )
+    .await;
+    let rooms = app.get_ok(path, &s.officer_token).await;
+    assert_eq!(
+        rooms.as_array().map(Vec::len),
+        Some(1),
+        "in progress: {rooms}"
+    );
+    move_booking(
+        now - chrono::Duration::minutes(80),
+        now - chrono::Duration::minutes(20),
+    )
+    .await;
+    assert_eq!(app.get_ok(path, &s.officer_token).await, json!([]), "over");
+
     // Another host court has no booking from it; the booking court's coordinator reads nothing.
     let zj = app.login("zj.officer").await;
     assert_eq!(app.get_ok(path, &zj).await, json!([]));

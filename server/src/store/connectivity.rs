@@ -240,8 +240,9 @@ impl Store {
     }
 
     /// The local rooms that will call `host_court` (as host or joint court) between `from` and
-    /// `to`, each once, by their first booking: (room id, room name, court id, court name, the
-    /// first booking's start).
+    /// `to`, or are calling it now (a booking not over at `from` counts: an officer opens the page
+    /// during a session too), each once, by their first booking: (room id, room name, court id,
+    /// court name, the first booking's start).
     pub async fn incoming_rooms(
         &self,
         host_court: i64,
@@ -254,7 +255,7 @@ impl Store {
                    JOIN local_rooms lr ON lr.id = b.local_room_id \
                    JOIN courts lc ON lc.id = lr.court_id \
                    WHERE (hr.court_id = $1 OR b.joint_court_id = $1) AND b.status = 'booked' \
-                   AND b.starts_at >= $2 AND b.starts_at < $3 \
+                   AND b.ends_at > $2 AND b.starts_at < $3 \
                    GROUP BY lr.id, lr.name, lc.id, lc.name ORDER BY first_start, lr.id";
         Ok(on_pool!(self, |p| sqlx::query_as(sql)
             .bind(host_court)
