@@ -194,8 +194,8 @@ run('clocks', async () => {
   // ---- the supervisor above approves ----
   const head = await onClock(await newPage('supervisor'));
   await login(head, 'zj.supervisor');
-  await head.waitForURL(/officer\.html/);
-  await head.goto(`${BASE}/records.html`);
+  // The supervisor's sign-in lands on the records page, where approvals wait.
+  await head.waitForURL(/records\.html/);
   const item = `[data-testid=ext-item][data-case-number="${CASE}"]`;
   await head.waitForSelector(item);
   await head.waitForSelector(row('handling'));

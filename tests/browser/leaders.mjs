@@ -35,6 +35,12 @@ run('leaders', async () => {
   // ---- the leader's day ----
   const leader = await newPage('leader');
   await login(leader, 'xihu.leader');
+  // A supervisor lands on the records (their figures and approvals); the day's sessions, the one
+  // they lead among them, are the first link there.
+  await leader.waitForURL(/records\.html/);
+  check('the leader, a supervisor, lands on the records with a link to the day\'s sessions',
+    (await text(leader, '#back-link')) === zh['records.today']);
+  await leader.click('#back-link');
   await leader.waitForURL(/officer\.html/);
   const lead = `[data-testid=session-lead][data-session-id="${sid}"]`;
   await leader.waitForSelector(lead);

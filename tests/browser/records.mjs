@@ -19,11 +19,12 @@ await run('records', async () => {
   // ---- the supervisor's statistics ----
   const page = await newPage('supervisor');
   await login(page, 'spc.supervisor');
-  await page.waitForURL(/officer\.html/);
-  await page.click('[data-testid=records-link]');
   await page.waitForURL(/records\.html/);
   await page.waitForSelector('[data-testid=chart-rates]');
-  check('from the session list to the records page', (await text(page, '#stats-heading')) === zh['records.stats.heading']);
+  check('a supervisor signs in to the records page, with the day\'s sessions one link away',
+    (await text(page, '#stats-heading')) === zh['records.stats.heading']
+    && (await text(page, '#back-link')) === zh['records.today']
+    && (await page.getAttribute('#back-link', 'href')) === 'officer.html');
   check('every filter is labelled', (await unlabelledControls(page)).length === 0, await unlabelledControls(page));
 
   const rates = await page.$eval('[data-testid=chart-rates]', (svg) => ({

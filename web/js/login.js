@@ -3,7 +3,10 @@ import { t } from './i18n.js';
 import { api, staffSession, refreshStaffToken } from './api.js';
 import { $, startPage, showError, showMessage, clearError } from './ui.js';
 
-const PAGES = { coordinator: 'coordinator.html', officer: 'officer.html', supervisor: 'officer.html', admin: 'admin.html' };
+// A supervisor (负责人) lands on the records: the branch's figures, the extensions waiting for their
+// approval and the overdue clocks are their day's work. Sessions they lead (领导包案) are one link
+// away, on the officer's page.
+const PAGES = { coordinator: 'coordinator.html', officer: 'officer.html', supervisor: 'records.html', admin: 'admin.html' };
 
 function go(user) {
   const page = PAGES[user.role];

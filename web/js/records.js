@@ -59,6 +59,8 @@ function percent(rate) {
 }
 
 function main({ user }) {
+  // The supervisor starts here (login.js), so the link is not "back" but to the day's sessions.
+  if (user.role === 'supervisor') $('#back-link').dataset.i18n = 'records.today';
   startPage();
   const rerenderHeader = staffHeader(user);
   const roleLabel = () => { $('#role-label').textContent = tEnum('role.staff', user.role); };
