@@ -627,4 +627,55 @@ mod tests {
         }
         assert_eq!(decode("Q nonsense"), None);
     }
+
+    /// The Redis at 127.0.0.1:6379, as the integration tests find it: absent, the test is
+    /// skipped loudly, or fails when `COURTLINK_REQUIRE_SERVICES` is set.
+    fn local_redis() -> Option<String> {
+        match std::net::TcpStream::connect("127.0.0.1:6379") {
+            Ok(_) => Some("redis://127.0.0.1:6379/".into()),
+            Err(e) => {
+                assert!(
+                    std::env::var("COURTLINK_REQUIRE_SERVICES").is_err(),
+                    "Redis is required but 127.0.0.1:6379 does not answer: {e}"
+                );
+                eprintln!("\n*** SKIPPED: Redis at 127.0.0.1:6379 does not answer ({e}) ***\n");
+                None
+            }
+        }
+    }
+
+    /// The bus's loops run under the supervisor by name, and a shutdown ends them in time; the
+    /// log writer writes what was queued before it returns (a drained socket resumes from it).
+    #[tokio::test]
+    async fn its_loops_are_named_and_end_at_shutdown_after_writing_the_log() {
+        let Some(url) = local_redis() else { return };
+        let tasks = Tasks::new();
+        let metrics = Arc::new(Metrics::default());
+        let prefix = format!("courtlink-lib-test-{}:", instance_id());
+        let bus = RedisBus::connect(&url, &prefix, metrics.clone(), &tasks)
+            .await
+            .unwrap();
+        let mut running = tasks.running();
+        running.sort_unstable();
+        assert_eq!(
+            running,
+            ["redis log writer", "redis pinger", "redis subscriber"]
+        );
+        assert_eq!(metrics.redis_up.get(), 1);
+        for seq in 1..=3 {
+            bus.append_log(
+                7,
+                "petitioner",
+                &format!("{{\"seq\":{seq},\"type\":\"x\"}}"),
+            );
+        }
+        let late = tasks.shutdown(Duration::from_secs(5)).await;
+        assert!(late.is_empty(), "{late:?}");
+        assert!(tasks.running().is_empty());
+        assert_eq!(bus.last_seq(7, "petitioner").await, 3);
+        assert_eq!(
+            bus.replay(7, "petitioner", 1).await.map(|m| m.len()),
+            Some(2)
+        );
+    }
 }
