@@ -18,7 +18,9 @@ use crate::auth::{Tokens, Verifier};
 use crate::config::Settings;
 use crate::error::{json_error_handler, path_error_handler, query_error_handler};
 use crate::metrics::Metrics;
+use crate::signalling::bus::{Bus, LocalBus};
 use crate::signalling::hub::{Hub, HubConfig};
+use crate::signalling::redis_bus::RedisBus;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::tasks::Tasks;
@@ -142,15 +144,18 @@ impl Application {
             log_cap: 256,
             recording: settings.recording.enabled,
         };
-        let redis = (!settings.redis.url.is_empty()).then_some((
-            settings.redis.url.as_str(),
-            settings.redis.key_prefix.as_str(),
-        ));
         // Background loops run under this supervisor; shutdown stops them (see `Shutdown`).
         let tasks = Tasks::new();
-        let hub = Hub::new(store.clone(), hub_config, metrics.clone(), redis, &tasks)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot reach Redis at redis.url: {e}"))?;
+        // The one place that chooses the signalling bus; the hub never asks which it has.
+        let bus: Arc<dyn Bus> = match settings.redis.url.as_str() {
+            "" => Arc::new(LocalBus::new(&metrics)),
+            url => Arc::new(
+                RedisBus::connect(url, &settings.redis.key_prefix, metrics.clone(), &tasks)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot reach Redis at redis.url: {e}"))?,
+            ),
+        };
+        let hub = Hub::new(store.clone(), hub_config, metrics.clone(), bus, &tasks);
         spawn_records_sweeper(&tasks, store.clone(), settings.records.clone());
         crate::notify::spawn(&tasks, store.clone(), settings.notifications.clone());
         crate::app::assignments::spawn_reminders(

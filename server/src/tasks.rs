@@ -2,15 +2,17 @@
 //!
 //! Every long-lived loop the server runs beside its requests (the notification worker, the
 //! records sweeper, the schedule keeper with its sealing pass, the connectivity sweep, the hub's
-//! sweeper) is started through [`Tasks::spawn_loop`] under a name. The loop runs inside a span
+//! sweeper, the Redis bus's subscriber, log writer and pinger) is started through
+//! [`Tasks::spawn_loop`] under a name. The loop runs inside a span
 //! carrying that name, so whatever it logs says which loop it was; if it returns an error or
 //! panics, the supervisor logs that with the name and starts it again after a pause that grows
 //! with consecutive failures. Each loop is handed a [`Stop`] and selects on it between rounds;
 //! [`Tasks::shutdown`] raises it and waits, up to a deadline, for every loop to finish its round
 //! and return, naming those that did not.
 //!
-//! Per-connection work (a WebSocket's task, a connectivity test's peer) is not supervised here:
-//! it ends with its connection, and the drain in `startup.rs` waits for sockets on its own.
+//! Per-connection work (a WebSocket's task, which is also the one consumer of its outbox, and a
+//! connectivity test's peer) is not supervised here: it ends with its connection, a restart
+//! would have no socket to serve, and the drain in `startup.rs` waits for sockets on its own.
 
 use std::collections::BTreeMap;
 use std::future::Future;

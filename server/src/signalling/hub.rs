@@ -1,28 +1,31 @@
 //! The signalling hub: who is in which session, numbering and delivery of messages, the
-//! waiting room, resumes, and — when Redis is configured — sessions spread over instances.
+//! waiting room, resumes, and sessions spread over instances through the bus.
 //!
 //! Each instance keeps the participants whose sockets it holds (and, for a grace period, those
 //! whose sockets dropped) in `Local`, behind one std `Mutex` that is held only to look up,
 //! number and `try_send` — never across an `.await`. A message is numbered by the instance that
 //! holds its recipient, with that participant's own counter, so `seq` rises by one per message a
-//! participant receives and a gap always means loss. With Redis, membership lives in Redis as
-//! well, messages for participants held elsewhere go over the session's channel, and each
-//! participant's recent messages are logged there so that another instance can resume them.
-//! Records are written to SQL before anyone is told (`Store::add_event`).
+//! participant receives and a gap always means loss. What this instance does not hold is the
+//! bus's (`bus.rs`): the membership of every instance, messages for participants held
+//! elsewhere, each participant's recent messages for a resume on another instance. The hub
+//! does not know which bus it has (one instance alone, or Redis); where the bus has no view
+//! (alone, or Redis down) the hub answers from what it holds. Records are written to SQL before
+//! anyone is told (`Store::add_event`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use futures_util::future::{BoxFuture, FutureExt};
 use serde_json::value::RawValue;
 
+use super::bus::{Bus, Inbound, Wire, contiguous_after};
 use super::outbox::{self, TrySendError};
 use super::protocol::{
     CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, IceServer, MediaKind, MemberState,
     Participant, PeerInfo, ServerMessage, numbered, seq_of,
 };
-use super::redis_bus::{RedisBus, Wire};
 use super::room::{Member, Outbound};
 use crate::app::recording::{self as recording_rules, RecordingState};
 use crate::app::session::{PETITIONER, transition};
@@ -119,7 +122,7 @@ pub struct Hub {
 struct Inner {
     instance: String,
     local: Mutex<Local>,
-    redis: Option<RedisBus>,
+    bus: Arc<dyn Bus>,
     store: Store,
     config: HubConfig,
     metrics: Arc<Metrics>,
@@ -140,57 +143,26 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Hub {
-    /// A hub on this instance only, or over Redis when `redis_url` is given.
-    pub async fn new(
+    /// A hub over `bus`, which start-up chose (`bus.rs`); it starts the hub's sweeper.
+    pub fn new(
         store: Store,
         config: HubConfig,
         metrics: Arc<Metrics>,
-        redis: Option<(&str, &str)>,
+        bus: Arc<dyn Bus>,
         tasks: &crate::tasks::Tasks,
-    ) -> anyhow::Result<Hub> {
-        let instance = format!("{:016x}", rand::random::<u64>());
-        // The bus calls back into the hub through a weak reference, set once the hub exists,
-        // so that dropping the hub stops delivery.
-        let slot: Arc<Mutex<std::sync::Weak<Inner>>> = Arc::new(Mutex::new(std::sync::Weak::new()));
-        let redis = match redis {
-            None => {
-                metrics.redis_up.set(-1);
-                None
-            }
-            Some((url, prefix)) => {
-                let wire_slot = slot.clone();
-                let recover_slot = slot.clone();
-                let health_metrics = metrics.clone();
-                let on_wire: super::redis_bus::OnWire = Arc::new(move |session, wire| {
-                    if let Some(inner) = lock(&wire_slot).upgrade() {
-                        inner.on_wire(session, wire);
-                    }
-                });
-                let on_recover: super::redis_bus::OnRecover = Arc::new(move || {
-                    if let Some(inner) = lock(&recover_slot).upgrade() {
-                        tokio::spawn(async move { inner.reregister().await });
-                    }
-                });
-                let on_health = Arc::new(move |up: bool| {
-                    health_metrics.redis_up.set(i64::from(up));
-                });
-                Some(
-                    RedisBus::connect(url, prefix, &instance, on_wire, on_recover, on_health)
-                        .await?,
-                )
-            }
-        };
+    ) -> Hub {
         let inner = Arc::new(Inner {
-            instance,
+            instance: bus.instance().to_owned(),
             local: Mutex::new(Local::default()),
-            redis,
+            bus,
             store,
             config,
             metrics,
             next_conn: AtomicU64::new(1),
             dead_since: Mutex::new(HashMap::new()),
         });
-        *lock(&slot) = Arc::downgrade(&inner);
+        let inbound: std::sync::Weak<Inner> = Arc::downgrade(&inner);
+        inner.bus.serve(inbound);
         let sweeper = Arc::downgrade(&inner);
         tasks.spawn_loop("hub sweeper", move |mut stop| {
             let sweeper = sweeper.clone();
@@ -207,7 +179,7 @@ impl Hub {
                 Ok(())
             }
         });
-        Ok(Hub { inner })
+        Hub { inner }
     }
 
     pub fn connection_id(&self) -> u64 {
@@ -231,7 +203,7 @@ impl Hub {
     /// and rejoin; otherwise it is welcomed afresh.
     ///
     /// Joining is one step with seeing who is there: the newcomer is put in the room and the
-    /// room read under one lock here, and in one Redis transaction across instances, so of two
+    /// room read under one lock here, and in one step on the bus across instances, so of two
     /// participants joining at once the second always sees the first and announces itself to
     /// it; nobody is stranded unseen (issue 15 item 1). The newcomer's first message is its
     /// `welcome` (or `resumed`): what others send it meanwhile waits behind it (item 2).
@@ -254,9 +226,7 @@ impl Hub {
         let inner = &self.inner;
         let pid = participant.id.clone();
         // Listen on the session's channel before anyone can see us in the room.
-        if let Some(bus) = inner.redis.as_ref().filter(|b| b.is_healthy()) {
-            bus.subscribed(session).await;
-        }
+        inner.bus.listen(session).await;
         let members = inner.members(session).await;
         let existing = members.iter().find(|m| m.participant.id == pid).cloned();
         if existing.is_none() && members.len() >= inner.config.max_participants {
@@ -275,7 +245,7 @@ impl Hub {
         if let Some(h) = lock(&inner.local).held(session, &pid) {
             h.pending.get_or_insert_with(Vec::new);
         }
-        // A resume needs every message since the client's last seq, here or in Redis.
+        // A resume needs every message since the client's last seq, here or on the bus.
         let missed = match (resume, resuming) {
             (Some(after), true) => inner.missed(session, &pid, after).await,
             _ => None,
@@ -295,19 +265,17 @@ impl Hub {
         };
         // Taking over from another instance: continue that participant's numbering.
         let mut floor = resume.unwrap_or(0);
-        if let (Some(e), Some(bus)) = (&existing, &inner.redis) {
-            if e.instance != inner.instance {
-                floor = floor.max(bus.last_seq(session, &pid).await.unwrap_or(0));
-                // Connected or in its grace period, the old instance must let go of it, or
-                // it would go on taking in messages meant for the participant.
-                let close = Wire::Close {
-                    pid: pid.clone(),
-                    instance: e.instance.clone(),
-                    conn: e.conn,
-                    code: CLOSE_REPLACED,
-                };
-                let _ = bus.publish(session, &close).await;
-            }
+        if let Some(e) = existing.as_ref().filter(|e| e.instance != inner.instance) {
+            floor = floor.max(inner.bus.last_seq(session, &pid).await);
+            // Connected or in its grace period, the old instance must let go of it, or it would
+            // go on taking in messages meant for the participant.
+            let close = Wire::Close {
+                pid: pid.clone(),
+                instance: e.instance.clone(),
+                conn: e.conn,
+                code: CLOSE_REPLACED,
+            };
+            inner.bus.publish(session, close).await;
         }
         let (first_here, local_others) = {
             let mut local = lock(&inner.local);
@@ -346,16 +314,14 @@ impl Hub {
             (first, others)
         };
         let mut others = local_others;
-        if let Some(bus) = &inner.redis {
-            if first_here {
-                bus.subscribe(session);
-            }
-            if let Ok(all) = bus.join(session, &member).await {
-                others = all
-                    .into_iter()
-                    .filter(|m| m.participant.id != pid)
-                    .collect();
-            }
+        if first_here {
+            inner.bus.subscribe(session);
+        }
+        if let Some(all) = inner.bus.join(session, &member).await {
+            others = all
+                .into_iter()
+                .filter(|m| m.participant.id != pid)
+                .collect();
         }
 
         if let Some(missed) = missed {
@@ -436,16 +402,7 @@ impl Hub {
                     .await;
             }
             MemberState::Admitted => {
-                let joined = ServerMessage::Joined {
-                    participant: &participant,
-                    polite: true,
-                }
-                .body();
-                inner
-                    .broadcast(session, &others, |m| {
-                        (m.state == MemberState::Admitted).then(|| joined.clone())
-                    })
-                    .await;
+                inner.announce_joined(session, &others, &participant).await;
             }
         }
         Ok(())
@@ -470,8 +427,8 @@ impl Hub {
                         _ => None,
                     }
                 };
-                if let (Some(member), Some(bus)) = (member, &inner.redis) {
-                    let _ = bus.put_member(session, &member).await;
+                if let Some(member) = member {
+                    inner.bus.put_member(session, &member).await;
                 }
             }
         }
@@ -562,18 +519,12 @@ impl Hub {
             )
             .await;
         inner.set_state(session, pid, true, Some(target.joined_ms));
-        if let Some(bus) = &inner.redis {
-            let _ = bus.put_member(session, &target).await;
-            let _ = bus
-                .publish(
-                    session,
-                    &Wire::State {
-                        pid: pid.to_owned(),
-                        admitted: true,
-                    },
-                )
-                .await;
-        }
+        inner.bus.put_member(session, &target).await;
+        let state = Wire::State {
+            pid: pid.to_owned(),
+            admitted: true,
+        };
+        inner.bus.publish(session, state).await;
         let others: Vec<Member> = members
             .into_iter()
             .filter(|m| m.participant.id != pid)
@@ -583,15 +534,8 @@ impl Hub {
         }
         .body();
         inner.send(session, pid, &admitted).await;
-        let joined = ServerMessage::Joined {
-            participant: &target.participant,
-            polite: true,
-        }
-        .body();
         inner
-            .broadcast(session, &others, |m| {
-                (m.state == MemberState::Admitted).then(|| joined.clone())
-            })
+            .announce_joined(session, &others, &target.participant)
             .await;
         if pid == PETITIONER {
             // Recording starts when the host admits the petitioner.
@@ -635,15 +579,13 @@ impl Hub {
             .send(session, pid, &ServerMessage::Removed { by: &by.id }.body())
             .await;
         if !inner.close_local(session, pid, CLOSE_REMOVED) {
-            if let Some(bus) = &inner.redis {
-                let close = Wire::Close {
-                    pid: pid.to_owned(),
-                    instance: String::new(),
-                    conn: 0,
-                    code: CLOSE_REMOVED,
-                };
-                let _ = bus.publish(session, &close).await;
-            }
+            let close = Wire::Close {
+                pid: pid.to_owned(),
+                instance: String::new(),
+                conn: 0,
+                code: CLOSE_REMOVED,
+            };
+            inner.bus.publish(session, close).await;
         }
         Ok(())
     }
@@ -712,10 +654,8 @@ impl Hub {
             .broadcast(session, &members, |_| Some(ended.clone()))
             .await;
         inner.end_local(session, 1000);
-        if let Some(bus) = &inner.redis {
-            let _ = bus.publish(session, &Wire::End { code: 1000 }).await;
-            let _ = bus.delete_session(session).await;
-        }
+        inner.bus.publish(session, Wire::End { code: 1000 }).await;
+        inner.bus.delete_session(session).await;
     }
 
     /// For a graceful shutdown: tell every socket held here to reconnect elsewhere (with
@@ -762,14 +702,12 @@ fn peers_of<'a>(me: &Member, others: &'a [Member]) -> Vec<PeerInfo<'a>> {
 }
 
 impl Inner {
-    /// The session's members: from Redis when it answers, else those held here.
+    /// The session's members: from the bus when it has a view, else those held here.
     async fn members(&self, session: i64) -> Vec<Member> {
-        if let Some(bus) = self.redis.as_ref().filter(|b| b.is_healthy()) {
-            if let Ok(members) = bus.members(session).await {
-                return members;
-            }
+        match self.bus.members(session).await {
+            Some(members) => members,
+            None => self.local_members(session),
         }
-        self.local_members(session)
     }
 
     fn local_members(&self, session: i64) -> Vec<Member> {
@@ -784,15 +722,7 @@ impl Inner {
         if let Some(h) = lock(&self.local).held(session, pid) {
             return Some(h.member.state);
         }
-        match self.redis.as_ref().filter(|b| b.is_healthy()) {
-            Some(bus) => bus
-                .member(session, pid)
-                .await
-                .ok()
-                .flatten()
-                .map(|m| m.state),
-            None => None,
-        }
+        self.bus.member(session, pid).await.map(|m| m.state)
     }
 
     fn set_state(&self, session: i64, pid: &str, admitted: bool, joined_ms: Option<i64>) {
@@ -878,9 +808,8 @@ impl Inner {
                 None => break,
             }
         }
-        if let Some(bus) = &self.redis {
-            bus.append_log(session, &h.member.participant.id, &text);
-        }
+        self.bus
+            .append_log(session, &h.member.participant.id, &text);
         text
     }
 
@@ -921,24 +850,13 @@ impl Inner {
         true
     }
 
-    /// Sends `body` to `pid`: directly when held here, over Redis otherwise.
+    /// Sends `body` to `pid`: directly when held here, over the bus otherwise.
     async fn send(&self, session: i64, pid: &str, body: &str) {
         if self.deliver_local(session, pid, body) {
             return;
         }
-        match self.redis.as_ref().filter(|b| b.is_healthy()) {
-            Some(bus) => {
-                let wire = Wire::Deliver {
-                    pid: pid.to_owned(),
-                    body: body.to_owned(),
-                };
-                if bus.publish(session, &wire).await.is_err() {
-                    self.metrics.messages_dropped.inc();
-                }
-            }
-            None => {
-                self.metrics.messages_dropped.inc();
-            }
+        if !self.bus.deliver(session, pid, body).await {
+            self.metrics.messages_dropped.inc();
         }
     }
 
@@ -959,22 +877,17 @@ impl Inner {
         .await;
     }
 
-    /// The messages after `after` for a resume: from this instance's log, else from Redis.
+    /// The messages after `after` for a resume: from this instance's log, else from the bus's.
     async fn missed(&self, session: i64, pid: &str, after: u64) -> Option<Vec<String>> {
         let local: Option<Vec<String>> = lock(&self.local).held(session, pid).and_then(|h| {
             let all: Vec<String> = h.log.iter().map(|m| m.to_string()).collect();
             let covers = h.last_seq == after || all.iter().any(|m| seq_of(m) == Some(after + 1));
-            covers
-                .then(|| super::redis_bus::contiguous_after(all, after))
-                .flatten()
+            covers.then(|| contiguous_after(all, after)).flatten()
         });
         if local.is_some() {
             return local;
         }
-        match &self.redis {
-            Some(bus) => bus.replay(session, pid, after).await.ok().flatten(),
-            None => None,
-        }
+        self.bus.replay(session, pid, after).await
     }
 
     /// Gives connection `conn` of `pid` its first messages: `missed` (already numbered, for a
@@ -1026,9 +939,7 @@ impl Inner {
                 let _ = tx.try_send(Outbound::Close(code, "session ended"));
             }
         }
-        if let Some(bus) = &self.redis {
-            bus.unsubscribe(session);
-        }
+        self.bus.unsubscribe(session);
     }
 
     /// Someone leaves: forget them, record it, tell the others.
@@ -1044,24 +955,30 @@ impl Inner {
                 }
                 if held.is_empty() {
                     local.sessions.remove(&session);
-                    if let Some(bus) = &self.redis {
-                        bus.unsubscribe(session);
-                    }
+                    self.bus.unsubscribe(session);
                 }
             }
             removed
         };
         let Some(member) = removed else { return };
-        if let Some(bus) = &self.redis {
-            // Another instance may have taken this participant over meanwhile: then it stays.
-            if let Ok(false) = bus
-                .remove_member(session, pid, &member.instance, member.conn)
-                .await
-            {
-                return;
-            }
+        // Another instance may have taken this participant over meanwhile: then it stays.
+        if let Some(false) = self.bus.remove_member(session, &member).await {
+            return;
         }
         self.announce_left(session, pid).await;
+    }
+
+    /// Tells the admitted among `others` that `who` entered the call (and offers to them).
+    async fn announce_joined(&self, session: i64, others: &[Member], who: &Participant) {
+        let joined = ServerMessage::Joined {
+            participant: who,
+            polite: true,
+        }
+        .body();
+        self.broadcast(session, others, |m| {
+            (m.state == MemberState::Admitted).then(|| joined.clone())
+        })
+        .await;
     }
 
     async fn announce_left(&self, session: i64, pid: &str) {
@@ -1088,9 +1005,11 @@ impl Inner {
         })
         .await;
     }
+}
 
-    /// A message from another instance on a session's channel.
-    fn on_wire(self: &Arc<Inner>, session: i64, wire: Wire) {
+/// What the bus brings from other instances.
+impl Inbound for Inner {
+    fn on_wire(&self, session: i64, wire: Wire) {
         match wire {
             Wire::Deliver { pid, body } => {
                 self.deliver_local(session, &pid, &body);
@@ -1124,24 +1043,27 @@ impl Inner {
         }
     }
 
-    /// After a Redis outage (or restart, which forgets everything): register again every
-    /// participant held here.
-    async fn reregister(&self) {
-        let held: Vec<(i64, Member)> = lock(&self.local)
-            .sessions
-            .iter()
-            .flat_map(|(s, held)| held.iter().map(|h| (*s, h.member.clone())))
-            .collect();
-        if let Some(bus) = &self.redis {
+    /// After an outage of the bus (or a restart of Redis, which forgets everything): register
+    /// again every participant held here.
+    fn recovered(self: Arc<Self>) -> BoxFuture<'static, ()> {
+        async move {
+            let held: Vec<(i64, Member)> = lock(&self.local)
+                .sessions
+                .iter()
+                .flat_map(|(s, held)| held.iter().map(|h| (*s, h.member.clone())))
+                .collect();
             for (session, member) in held {
-                bus.subscribe(session);
-                let _ = bus.put_member(session, &member).await;
+                self.bus.subscribe(session);
+                self.bus.put_member(session, &member).await;
             }
         }
+        .boxed()
     }
+}
 
-    /// Ends the grace of dropped participants held here; every few rounds, with Redis, also of
-    /// participants held by instances that died.
+impl Inner {
+    /// Ends the grace of dropped participants held here; every few rounds also of participants
+    /// held by instances that died (when the bus knows of other instances).
     async fn sweep(&self, check_dead_instances: bool) {
         let grace = self.config.resume_grace;
         let expired: Vec<(i64, String, u64)> = lock(&self.local)
@@ -1157,20 +1079,17 @@ impl Inner {
         for (session, pid, conn) in expired {
             self.leave(session, &pid, Some(conn)).await;
         }
-        let Some(bus) = self
-            .redis
-            .as_ref()
-            .filter(|b| b.is_healthy() && check_dead_instances)
-        else {
+        if !check_dead_instances {
             return;
-        };
+        }
         let sessions: Vec<i64> = lock(&self.local).sessions.keys().copied().collect();
         for session in sessions {
-            let Ok(members) = bus.members(session).await else {
+            // No view (alone, or the bus is down): nobody else to sweep.
+            let Some(members) = self.bus.members(session).await else {
                 return;
             };
             for m in members.into_iter().filter(|m| m.instance != self.instance) {
-                if bus.instance_alive(&m.instance).await.unwrap_or(true) {
+                if self.bus.instance_alive(&m.instance).await {
                     lock(&self.dead_since).remove(&m.instance);
                     continue;
                 }
@@ -1178,10 +1097,7 @@ impl Inner {
                     .entry(m.instance.clone())
                     .or_insert_with(Instant::now);
                 if since.elapsed() >= grace
-                    && bus
-                        .remove_member(session, &m.participant.id, &m.instance, m.conn)
-                        .await
-                        .unwrap_or(false)
+                    && self.bus.remove_member(session, &m).await == Some(true)
                 {
                     self.announce_left(session, &m.participant.id).await;
                 }

@@ -1,81 +1,72 @@
-//! The Redis side of the hub: membership and presence as keys, per-participant message logs for
-//! resumes on another instance, and one pub/sub channel per session between instances.
+//! The Redis bus (`bus.rs` says what a bus is): membership and presence as keys, per-participant
+//! message logs for resumes on another instance, and one pub/sub channel per session between
+//! instances.
 //!
 //! Commands go through a `ConnectionManager`, which reconnects by itself. The subscription is a
-//! dedicated connection whose stream simply ends when Redis goes away, so a task of our own
+//! dedicated connection whose stream simply ends when Redis goes away, so a loop of our own
 //! reconnects it and subscribes again to every session this instance still holds. Any failed
-//! command marks Redis down; the hub then serves its own sockets alone, and a pinger marks it up
-//! again (and re-registers this instance's members) within a second of Redis answering.
+//! command marks Redis down; the bus then answers as the local one does (no view, nothing
+//! delivered) and the hub serves its own sockets alone, until a pinger marks it up again (and has
+//! the hub re-register this instance's members) within a second of Redis answering.
+//!
+//! Its three loops (subscriber, log writer, pinger) run under the supervisor (`tasks.rs`), each
+//! by name, and end at shutdown; the log writer first writes what is queued.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use futures_util::future::{BoxFuture, FutureExt};
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
 
+use super::bus::{Bus, Inbound, Wire, contiguous_after, instance_id};
 use super::keys;
 use super::protocol::seq_of;
+use super::room::Member;
+use crate::metrics::Metrics;
+use crate::tasks::{Stop, Tasks};
 
-/// What instances say to each other on a session's channel (one line of header, then a body).
-#[derive(Debug, PartialEq, Eq)]
-pub enum Wire {
-    /// Deliver `body` (an unnumbered message) to participant `pid`, wherever it is held.
-    Deliver { pid: String, body: String },
-    /// Close connection `conn` of `pid` on `instance` with `code` (0 for conn means any).
-    Close {
-        pid: String,
-        instance: String,
-        conn: u64,
-        code: u16,
-    },
-    /// A participant's waiting-room state changed.
-    State { pid: String, admitted: bool },
-    /// The session ended: close every socket of it with `code`.
-    End { code: u16 },
+/// A `Wire` on a session's channel: one line of header, then a body.
+fn encode(wire: &Wire) -> String {
+    match wire {
+        Wire::Deliver { pid, body } => format!("D {pid}\n{body}"),
+        Wire::Close {
+            pid,
+            instance,
+            conn,
+            code,
+        } => format!("C {pid} {instance} {conn} {code}"),
+        Wire::State { pid, admitted } => format!("S {pid} {}", u8::from(*admitted)),
+        Wire::End { code } => format!("X {code}"),
+    }
 }
 
-impl Wire {
-    pub fn encode(&self) -> String {
-        match self {
-            Wire::Deliver { pid, body } => format!("D {pid}\n{body}"),
-            Wire::Close {
-                pid,
-                instance,
-                conn,
-                code,
-            } => format!("C {pid} {instance} {conn} {code}"),
-            Wire::State { pid, admitted } => format!("S {pid} {}", u8::from(*admitted)),
-            Wire::End { code } => format!("X {code}"),
-        }
-    }
-
-    pub fn decode(text: &str) -> Option<Wire> {
-        let (head, body) = text.split_once('\n').unwrap_or((text, ""));
-        let mut words = head.split(' ');
-        match words.next()? {
-            "D" => Some(Wire::Deliver {
-                pid: words.next()?.to_owned(),
-                body: body.to_owned(),
-            }),
-            "C" => Some(Wire::Close {
-                pid: words.next()?.to_owned(),
-                instance: words.next()?.to_owned(),
-                conn: words.next()?.parse().ok()?,
-                code: words.next()?.parse().ok()?,
-            }),
-            "S" => Some(Wire::State {
-                pid: words.next()?.to_owned(),
-                admitted: words.next()? == "1",
-            }),
-            "X" => Some(Wire::End {
-                code: words.next()?.parse().ok()?,
-            }),
-            _ => None,
-        }
+fn decode(text: &str) -> Option<Wire> {
+    let (head, body) = text.split_once('\n').unwrap_or((text, ""));
+    let mut words = head.split(' ');
+    match words.next()? {
+        "D" => Some(Wire::Deliver {
+            pid: words.next()?.to_owned(),
+            body: body.to_owned(),
+        }),
+        "C" => Some(Wire::Close {
+            pid: words.next()?.to_owned(),
+            instance: words.next()?.to_owned(),
+            conn: words.next()?.parse().ok()?,
+            code: words.next()?.parse().ok()?,
+        }),
+        "S" => Some(Wire::State {
+            pid: words.next()?.to_owned(),
+            admitted: words.next()? == "1",
+        }),
+        "X" => Some(Wire::End {
+            code: words.next()?.parse().ok()?,
+        }),
+        _ => None,
     }
 }
 
@@ -92,17 +83,21 @@ end
 return 0
 "#;
 
-/// Called for every message on a subscribed channel: (session id, decoded wire message).
-pub type OnWire = Arc<dyn Fn(i64, Wire) + Send + Sync>;
-/// Called when Redis answers again after an outage.
-pub type OnRecover = Arc<dyn Fn() + Send + Sync>;
+/// The hub, once `serve` has been called.
+type HubSlot = Arc<OnceLock<Weak<dyn Inbound>>>;
+
+fn hub_of(slot: &HubSlot) -> Option<Arc<dyn Inbound>> {
+    slot.get().and_then(Weak::upgrade)
+}
 
 pub struct RedisBus {
+    instance: String,
     conn: ConnectionManager,
     prefix: String,
     healthy: Arc<AtomicBool>,
+    hub: HubSlot,
     sub_tx: mpsc::UnboundedSender<SubCommand>,
-    log_tx: mpsc::Sender<(i64, String, String)>,
+    log_tx: mpsc::Sender<LogEntry>,
     cas_delete: redis::Script,
 }
 
@@ -112,16 +107,20 @@ enum SubCommand {
     Unsubscribe(i64),
 }
 
+/// A numbered message for a participant's log: (session, participant, message).
+type LogEntry = (i64, String, String);
+
+/// A loop's receiving end, taken again by the loop the supervisor restarts after a panic.
+type Shared<T> = Arc<tokio::sync::Mutex<T>>;
+
 impl RedisBus {
     /// Connects (failing if Redis does not answer at start) and starts the subscriber, the log
-    /// writer, the pinger and the instance heartbeat.
+    /// writer and the pinger (which keeps this instance's liveness key) under `tasks`.
     pub async fn connect(
         url: &str,
         prefix: &str,
-        instance: &str,
-        on_wire: OnWire,
-        on_recover: OnRecover,
-        on_health: Arc<dyn Fn(bool) + Send + Sync>,
+        metrics: Arc<Metrics>,
+        tasks: &Tasks,
     ) -> anyhow::Result<RedisBus> {
         let client = redis::Client::open(url)?;
         let config = redis::aio::ConnectionManagerConfig::new()
@@ -130,40 +129,56 @@ impl RedisBus {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let conn = client.get_connection_manager_with_config(config).await?;
+        let instance = instance_id();
         let healthy = Arc::new(AtomicBool::new(true));
-        on_health(true);
+        metrics.redis_up.set(1);
+        let hub: HubSlot = Arc::new(OnceLock::new());
         let subscribed = Arc::new(Mutex::new(HashSet::new()));
         let (sub_tx, sub_rx) = mpsc::unbounded_channel();
         let (log_tx, log_rx) = mpsc::channel(4096);
         let bus = RedisBus {
+            instance: instance.clone(),
             conn: conn.clone(),
             prefix: prefix.to_owned(),
             healthy: healthy.clone(),
+            hub: hub.clone(),
             sub_tx,
             log_tx,
             cas_delete: redis::Script::new(CAS_DELETE),
         };
-        tokio::spawn(subscriber(
-            client,
-            prefix.to_owned(),
-            subscribed,
-            sub_rx,
-            on_wire,
-            healthy.clone(),
-        ));
-        tokio::spawn(log_writer(conn.clone(), prefix.to_owned(), log_rx));
-        tokio::spawn(pinger(
-            conn,
-            prefix.to_owned(),
-            instance.to_owned(),
-            healthy,
-            on_recover,
-            on_health,
-        ));
+        let sub_rx: Shared<_> = Arc::new(tokio::sync::Mutex::new(sub_rx));
+        let (sub_prefix, sub_hub, sub_healthy) = (prefix.to_owned(), hub.clone(), healthy.clone());
+        tasks.spawn_loop("redis subscriber", move |stop| {
+            subscriber(
+                stop,
+                client.clone(),
+                sub_prefix.clone(),
+                subscribed.clone(),
+                sub_rx.clone(),
+                sub_hub.clone(),
+                sub_healthy.clone(),
+            )
+        });
+        let log_rx: Shared<_> = Arc::new(tokio::sync::Mutex::new(log_rx));
+        let (log_conn, log_prefix) = (conn.clone(), prefix.to_owned());
+        tasks.spawn_loop("redis log writer", move |stop| {
+            log_writer(stop, log_conn.clone(), log_prefix.clone(), log_rx.clone())
+        });
+        let key = keys::instance(prefix, &instance);
+        tasks.spawn_loop("redis pinger", move |stop| {
+            pinger(
+                stop,
+                conn.clone(),
+                key.clone(),
+                healthy.clone(),
+                hub.clone(),
+                metrics.clone(),
+            )
+        });
         Ok(bus)
     }
 
-    pub fn is_healthy(&self) -> bool {
+    fn is_healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
     }
 
@@ -176,192 +191,261 @@ impl RedisBus {
         result
     }
 
-    pub async fn members(&self, session: i64) -> redis::RedisResult<Vec<super::room::Member>> {
+    async fn read_members(&self, session: i64) -> redis::RedisResult<Vec<Member>> {
         let mut c = self.conn.clone();
         let raw: Vec<(String, String)> =
             self.note(c.hgetall(keys::members(&self.prefix, session)).await)?;
-        Ok(raw
-            .into_iter()
-            .filter_map(|(_, v)| serde_json::from_str(&v).ok())
-            .collect())
+        Ok(parse_members(raw))
     }
 
-    pub async fn member(
-        &self,
-        session: i64,
-        pid: &str,
-    ) -> redis::RedisResult<Option<super::room::Member>> {
-        let mut c = self.conn.clone();
-        let raw: Option<String> =
-            self.note(c.hget(keys::members(&self.prefix, session), pid).await)?;
-        Ok(raw.and_then(|v| serde_json::from_str(&v).ok()))
-    }
-
-    pub async fn put_member(
-        &self,
-        session: i64,
-        member: &super::room::Member,
-    ) -> redis::RedisResult<()> {
-        let key = keys::members(&self.prefix, session);
-        let value = serde_json::to_string(member).unwrap_or_default();
+    async fn publish_wire(&self, session: i64, wire: &Wire) -> redis::RedisResult<()> {
         let mut c = self.conn.clone();
         self.note(
-            redis::pipe()
-                .hset(&key, &member.participant.id, value)
-                .ignore()
-                .expire(&key, keys::MEMBERS_TTL_SECONDS)
-                .ignore()
-                .query_async::<()>(&mut c)
+            c.publish(keys::channel(&self.prefix, session), encode(wire))
                 .await,
         )
-    }
-
-    /// Removes `pid` if it is still connection `conn` of `instance`. Returns whether it did.
-    pub async fn remove_member(
-        &self,
-        session: i64,
-        pid: &str,
-        instance: &str,
-        conn: u64,
-    ) -> redis::RedisResult<bool> {
-        let mut c = self.conn.clone();
-        let removed: i64 = self.note(
-            self.cas_delete
-                .key(keys::members(&self.prefix, session))
-                .arg(pid)
-                .arg(instance)
-                .arg(conn.to_string())
-                .invoke_async(&mut c)
-                .await,
-        )?;
-        Ok(removed == 1)
-    }
-
-    pub async fn delete_session(&self, session: i64) -> redis::RedisResult<()> {
-        let mut c = self.conn.clone();
-        self.note(c.del(keys::members(&self.prefix, session)).await)
-    }
-
-    pub async fn publish(&self, session: i64, wire: &Wire) -> redis::RedisResult<()> {
-        let mut c = self.conn.clone();
-        self.note(
-            c.publish(keys::channel(&self.prefix, session), wire.encode())
-                .await,
-        )
-    }
-
-    /// Queues a numbered message for the participant's log; never waits (a full queue drops it,
-    /// which at worst turns a resume elsewhere into a fresh join).
-    pub fn append_log(&self, session: i64, pid: &str, numbered: &str) {
-        let _ = self
-            .log_tx
-            .try_send((session, pid.to_owned(), numbered.to_owned()));
-    }
-
-    /// The logged messages numbered after `after`, if the log still holds every one of them.
-    pub async fn replay(
-        &self,
-        session: i64,
-        pid: &str,
-        after: u64,
-    ) -> redis::RedisResult<Option<Vec<String>>> {
-        let mut c = self.conn.clone();
-        let all: Vec<String> =
-            self.note(c.lrange(keys::log(&self.prefix, session, pid), 0, -1).await)?;
-        Ok(contiguous_after(all, after))
-    }
-
-    pub async fn last_seq(&self, session: i64, pid: &str) -> redis::RedisResult<u64> {
-        let mut c = self.conn.clone();
-        let last: Option<String> =
-            self.note(c.lindex(keys::log(&self.prefix, session, pid), -1).await)?;
-        Ok(last.as_deref().and_then(seq_of).unwrap_or(0))
-    }
-
-    pub async fn instance_alive(&self, instance: &str) -> redis::RedisResult<bool> {
-        let mut c = self.conn.clone();
-        self.note(c.exists(keys::instance(&self.prefix, instance)).await)
-    }
-
-    pub fn subscribe(&self, session: i64) {
-        let _ = self.sub_tx.send(SubCommand::Subscribe(session, None));
     }
 
     /// Subscribes to a session's channel and returns once Redis has confirmed it (or after a
     /// second): a member announced by another instance right after this one joins must not be
-    /// published before this instance listens. Returns whether it was confirmed.
-    pub async fn subscribed(&self, session: i64) -> bool {
+    /// published before this instance listens.
+    async fn subscribed(&self, session: i64) {
         let (tx, rx) = tokio::sync::oneshot::channel();
         if self
             .sub_tx
             .send(SubCommand::Subscribe(session, Some(tx)))
             .is_err()
         {
-            return false;
+            return;
         }
-        matches!(
-            tokio::time::timeout(Duration::from_secs(1), rx).await,
-            Ok(Ok(()))
-        )
-    }
-
-    /// Puts `member` in its session and reads every member, in one transaction: of two members
-    /// joining at once, on any instances, the second always sees the first (issue 15 item 1).
-    pub async fn join(
-        &self,
-        session: i64,
-        member: &super::room::Member,
-    ) -> redis::RedisResult<Vec<super::room::Member>> {
-        let key = keys::members(&self.prefix, session);
-        let value = serde_json::to_string(member).unwrap_or_default();
-        let mut c = self.conn.clone();
-        let (raw,): (Vec<(String, String)>,) = self.note(
-            redis::pipe()
-                .atomic()
-                .hset(&key, &member.participant.id, value)
-                .ignore()
-                .expire(&key, keys::MEMBERS_TTL_SECONDS)
-                .ignore()
-                .hgetall(&key)
-                .query_async(&mut c)
-                .await,
-        )?;
-        Ok(raw
-            .into_iter()
-            .filter_map(|(_, v)| serde_json::from_str(&v).ok())
-            .collect())
-    }
-
-    pub fn unsubscribe(&self, session: i64) {
-        let _ = self.sub_tx.send(SubCommand::Unsubscribe(session));
+        let _ = tokio::time::timeout(Duration::from_secs(1), rx).await;
     }
 }
 
-/// The messages after `after`, if they run on from it without a gap.
-pub fn contiguous_after(all: Vec<String>, after: u64) -> Option<Vec<String>> {
-    let newer: Vec<String> = all
-        .into_iter()
-        .filter(|m| seq_of(m).is_some_and(|s| s > after))
-        .collect();
-    let gapless = (after + 1..)
-        .zip(newer.iter())
-        .all(|(expected, m)| seq_of(m) == Some(expected));
-    gapless.then_some(newer)
+fn parse_members(raw: Vec<(String, String)>) -> Vec<Member> {
+    raw.into_iter()
+        .filter_map(|(_, v)| serde_json::from_str(&v).ok())
+        .collect()
+}
+
+impl Bus for RedisBus {
+    fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    fn serve(&self, hub: Weak<dyn Inbound>) {
+        let _ = self.hub.set(hub);
+    }
+
+    fn listen(&self, session: i64) -> BoxFuture<'_, ()> {
+        async move {
+            if self.is_healthy() {
+                self.subscribed(session).await;
+            }
+        }
+        .boxed()
+    }
+
+    fn subscribe(&self, session: i64) {
+        let _ = self.sub_tx.send(SubCommand::Subscribe(session, None));
+    }
+
+    fn unsubscribe(&self, session: i64) {
+        let _ = self.sub_tx.send(SubCommand::Unsubscribe(session));
+    }
+
+    fn members(&self, session: i64) -> BoxFuture<'_, Option<Vec<Member>>> {
+        async move {
+            if !self.is_healthy() {
+                return None;
+            }
+            self.read_members(session).await.ok()
+        }
+        .boxed()
+    }
+
+    fn member<'a>(&'a self, session: i64, pid: &'a str) -> BoxFuture<'a, Option<Member>> {
+        async move {
+            if !self.is_healthy() {
+                return None;
+            }
+            let mut c = self.conn.clone();
+            let raw: redis::RedisResult<Option<String>> =
+                self.note(c.hget(keys::members(&self.prefix, session), pid).await);
+            raw.ok()
+                .flatten()
+                .and_then(|v| serde_json::from_str(&v).ok())
+        }
+        .boxed()
+    }
+
+    fn join<'a>(&'a self, session: i64, member: &'a Member) -> BoxFuture<'a, Option<Vec<Member>>> {
+        async move {
+            let key = keys::members(&self.prefix, session);
+            let value = serde_json::to_string(member).unwrap_or_default();
+            let mut c = self.conn.clone();
+            let (raw,): (Vec<(String, String)>,) = self
+                .note(
+                    redis::pipe()
+                        .atomic()
+                        .hset(&key, &member.participant.id, value)
+                        .ignore()
+                        .expire(&key, keys::MEMBERS_TTL_SECONDS)
+                        .ignore()
+                        .hgetall(&key)
+                        .query_async(&mut c)
+                        .await,
+                )
+                .ok()?;
+            Some(parse_members(raw))
+        }
+        .boxed()
+    }
+
+    fn put_member<'a>(&'a self, session: i64, member: &'a Member) -> BoxFuture<'a, ()> {
+        async move {
+            let key = keys::members(&self.prefix, session);
+            let value = serde_json::to_string(member).unwrap_or_default();
+            let mut c = self.conn.clone();
+            let _ = self.note(
+                redis::pipe()
+                    .hset(&key, &member.participant.id, value)
+                    .ignore()
+                    .expire(&key, keys::MEMBERS_TTL_SECONDS)
+                    .ignore()
+                    .query_async::<()>(&mut c)
+                    .await,
+            );
+        }
+        .boxed()
+    }
+
+    fn remove_member<'a>(
+        &'a self,
+        session: i64,
+        member: &'a Member,
+    ) -> BoxFuture<'a, Option<bool>> {
+        async move {
+            let mut c = self.conn.clone();
+            let removed: i64 = self
+                .note(
+                    self.cas_delete
+                        .key(keys::members(&self.prefix, session))
+                        .arg(&member.participant.id)
+                        .arg(&member.instance)
+                        .arg(member.conn.to_string())
+                        .invoke_async(&mut c)
+                        .await,
+                )
+                .ok()?;
+            Some(removed == 1)
+        }
+        .boxed()
+    }
+
+    fn delete_session(&self, session: i64) -> BoxFuture<'_, ()> {
+        async move {
+            let mut c = self.conn.clone();
+            let _: redis::RedisResult<()> =
+                self.note(c.del(keys::members(&self.prefix, session)).await);
+        }
+        .boxed()
+    }
+
+    fn instance_alive<'a>(&'a self, instance: &'a str) -> BoxFuture<'a, bool> {
+        async move {
+            let mut c = self.conn.clone();
+            self.note(c.exists(keys::instance(&self.prefix, instance)).await)
+                .unwrap_or(true)
+        }
+        .boxed()
+    }
+
+    fn deliver<'a>(&'a self, session: i64, pid: &'a str, body: &'a str) -> BoxFuture<'a, bool> {
+        async move {
+            if !self.is_healthy() {
+                return false;
+            }
+            let wire = Wire::Deliver {
+                pid: pid.to_owned(),
+                body: body.to_owned(),
+            };
+            self.publish_wire(session, &wire).await.is_ok()
+        }
+        .boxed()
+    }
+
+    fn publish(&self, session: i64, wire: Wire) -> BoxFuture<'_, ()> {
+        async move {
+            let _ = self.publish_wire(session, &wire).await;
+        }
+        .boxed()
+    }
+
+    /// Queues the message for the log writer; a full queue drops it, which at worst turns a
+    /// resume elsewhere into a fresh join.
+    fn append_log(&self, session: i64, pid: &str, numbered: &str) {
+        let _ = self
+            .log_tx
+            .try_send((session, pid.to_owned(), numbered.to_owned()));
+    }
+
+    fn last_seq<'a>(&'a self, session: i64, pid: &'a str) -> BoxFuture<'a, u64> {
+        async move {
+            let mut c = self.conn.clone();
+            let last: redis::RedisResult<Option<String>> =
+                self.note(c.lindex(keys::log(&self.prefix, session, pid), -1).await);
+            last.ok().flatten().as_deref().and_then(seq_of).unwrap_or(0)
+        }
+        .boxed()
+    }
+
+    fn replay<'a>(
+        &'a self,
+        session: i64,
+        pid: &'a str,
+        after: u64,
+    ) -> BoxFuture<'a, Option<Vec<String>>> {
+        async move {
+            let mut c = self.conn.clone();
+            let all: Vec<String> = self
+                .note(c.lrange(keys::log(&self.prefix, session, pid), 0, -1).await)
+                .ok()?;
+            contiguous_after(all, after)
+        }
+        .boxed()
+    }
+}
+
+/// Waits `pause`; `false` when shutdown began instead.
+async fn pause(stop: &mut Stop, pause: Duration) -> bool {
+    tokio::select! {
+        _ = stop.stopped() => false,
+        _ = tokio::time::sleep(pause) => true,
+    }
 }
 
 async fn subscriber(
+    mut stop: Stop,
     client: redis::Client,
     prefix: String,
     subscribed: Arc<Mutex<HashSet<i64>>>,
-    mut commands: mpsc::UnboundedReceiver<SubCommand>,
-    on_wire: OnWire,
+    commands: Shared<mpsc::UnboundedReceiver<SubCommand>>,
+    hub: HubSlot,
     healthy: Arc<AtomicBool>,
-) {
+) -> anyhow::Result<()> {
+    let mut commands = commands.lock().await;
     loop {
-        let pubsub = match client.get_async_pubsub().await {
+        let pubsub = tokio::select! {
+            _ = stop.stopped() => return Ok(()),
+            pubsub = client.get_async_pubsub() => pubsub,
+        };
+        let pubsub = match pubsub {
             Ok(p) => p,
             Err(_) => {
-                tokio::time::sleep(Duration::from_millis(250)).await;
+                if !pause(&mut stop, Duration::from_millis(250)).await {
+                    return Ok(());
+                }
                 continue;
             }
         };
@@ -384,17 +468,19 @@ async fn subscriber(
         }
         loop {
             tokio::select! {
+                _ = stop.stopped() => return Ok(()),
                 message = stream.next() => {
                     let Some(message) = message else { break };
                     let channel = message.get_channel_name().to_owned();
                     let Some(session) = keys::session_of_channel(&prefix, &channel) else { continue };
                     let payload: String = match message.get_payload() { Ok(p) => p, Err(_) => continue };
-                    if let Some(wire) = Wire::decode(&payload) {
-                        on_wire(session, wire);
+                    if let (Some(wire), Some(hub)) = (decode(&payload), hub_of(&hub)) {
+                        hub.on_wire(session, wire);
                     }
                 }
                 command = commands.recv() => {
-                    let Some(command) = command else { return };
+                    // The bus is gone: nobody will ask for anything again.
+                    let Some(command) = command else { return Ok(()) };
                     let result = match command {
                         SubCommand::Subscribe(s, confirm) => {
                             let fresh = subscribed.lock().unwrap_or_else(|p| p.into_inner()).insert(s);
@@ -421,45 +507,70 @@ async fn subscriber(
         }
         healthy.store(false, Ordering::Relaxed);
         tracing::warn!("Redis subscription lost; reconnecting");
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        if !pause(&mut stop, Duration::from_millis(250)).await {
+            return Ok(());
+        }
     }
+}
+
+async fn write_log(
+    conn: &mut ConnectionManager,
+    prefix: &str,
+    (session, pid, message): LogEntry,
+) -> redis::RedisResult<()> {
+    let key = keys::log(prefix, session, &pid);
+    redis::pipe()
+        .rpush(&key, message)
+        .ignore()
+        .ltrim(&key, -keys::LOG_CAP, -1)
+        .ignore()
+        .expire(&key, keys::LOG_TTL_SECONDS)
+        .ignore()
+        .query_async::<()>(conn)
+        .await
 }
 
 async fn log_writer(
+    mut stop: Stop,
     mut conn: ConnectionManager,
     prefix: String,
-    mut rx: mpsc::Receiver<(i64, String, String)>,
-) {
-    while let Some((session, pid, message)) = rx.recv().await {
-        let key = keys::log(&prefix, session, &pid);
-        let _ = redis::pipe()
-            .rpush(&key, message)
-            .ignore()
-            .ltrim(&key, -keys::LOG_CAP, -1)
-            .ignore()
-            .expire(&key, keys::LOG_TTL_SECONDS)
-            .ignore()
-            .query_async::<()>(&mut conn)
-            .await;
+    rx: Shared<mpsc::Receiver<LogEntry>>,
+) -> anyhow::Result<()> {
+    let mut rx = rx.lock().await;
+    loop {
+        let next = tokio::select! {
+            _ = stop.stopped() => break,
+            next = rx.recv() => next,
+        };
+        // None: the bus is gone, and with it whatever could be queued.
+        let Some(entry) = next else { return Ok(()) };
+        let _ = write_log(&mut conn, &prefix, entry).await;
     }
+    // Stopping: the drain has just logged each socket's `reconnect`, and the instance its
+    // participants move to resumes them from this log, so write what is queued, unless Redis
+    // has stopped answering.
+    while let Ok(entry) = rx.try_recv() {
+        if write_log(&mut conn, &prefix, entry).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Pings every half second: marks Redis up or down, keeps this instance's liveness key, and on
-/// recovery asks the hub to register its members again (a restarted Redis has forgotten them).
+/// recovery has the hub register its members again (a restarted Redis has forgotten them).
 async fn pinger(
+    mut stop: Stop,
     mut conn: ConnectionManager,
-    prefix: String,
-    instance: String,
+    key: String,
     healthy: Arc<AtomicBool>,
-    on_recover: OnRecover,
-    on_health: Arc<dyn Fn(bool) + Send + Sync>,
-) {
-    let key = keys::instance(&prefix, &instance);
+    hub: HubSlot,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut beats = 0u32;
     let mut was_up = true;
-    loop {
-        tick.tick().await;
+    while stop.tick(&mut tick).await {
         let alive: redis::RedisResult<()> = if beats % 6 == 0 || !was_up {
             conn.set_ex(&key, "1", keys::INSTANCE_TTL_SECONDS).await
         } else {
@@ -467,18 +578,26 @@ async fn pinger(
         };
         beats = beats.wrapping_add(1);
         let up = alive.is_ok();
-        if up && (!was_up || !healthy.load(Ordering::Relaxed)) {
+        let recovered = up && (!was_up || !healthy.load(Ordering::Relaxed));
+        if recovered {
             healthy.store(true, Ordering::Relaxed);
             tracing::info!("Redis answers again");
-            on_recover();
         } else if !up {
             healthy.store(false, Ordering::Relaxed);
         }
         if up != was_up {
-            on_health(up);
+            metrics.redis_up.set(i64::from(up));
         }
         was_up = up;
+        if recovered {
+            // Within this round, so that the re-registration is supervised with the pinger and
+            // shutdown waits for it; the next ping waits for it too.
+            if let Some(hub) = hub_of(&hub) {
+                hub.recovered().await;
+            }
+        }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -504,22 +623,59 @@ mod tests {
             },
             Wire::End { code: 1000 },
         ] {
-            assert_eq!(Wire::decode(&w.encode()), Some(w));
+            assert_eq!(decode(&encode(&w)), Some(w));
         }
-        assert_eq!(Wire::decode("Q nonsense"), None);
+        assert_eq!(decode("Q nonsense"), None);
     }
 
-    #[test]
-    fn replay_needs_every_message() {
-        let log: Vec<String> = (1..=5)
-            .map(|s| format!("{{\"seq\":{s},\"type\":\"x\"}}"))
-            .collect();
-        assert_eq!(contiguous_after(log.clone(), 3).unwrap().len(), 2);
-        assert_eq!(contiguous_after(log.clone(), 5).unwrap().len(), 0);
+    /// The Redis at 127.0.0.1:6379, as the integration tests find it: absent, the test is
+    /// skipped loudly, or fails when `COURTLINK_REQUIRE_SERVICES` is set.
+    fn local_redis() -> Option<String> {
+        match std::net::TcpStream::connect("127.0.0.1:6379") {
+            Ok(_) => Some("redis://127.0.0.1:6379/".into()),
+            Err(e) => {
+                assert!(
+                    std::env::var("COURTLINK_REQUIRE_SERVICES").is_err(),
+                    "Redis is required but 127.0.0.1:6379 does not answer: {e}"
+                );
+                eprintln!("\n*** SKIPPED: Redis at 127.0.0.1:6379 does not answer ({e}) ***\n");
+                None
+            }
+        }
+    }
+
+    /// The bus's loops run under the supervisor by name, and a shutdown ends them in time; the
+    /// log writer writes what was queued before it returns (a drained socket resumes from it).
+    #[tokio::test]
+    async fn its_loops_are_named_and_end_at_shutdown_after_writing_the_log() {
+        let Some(url) = local_redis() else { return };
+        let tasks = Tasks::new();
+        let metrics = Arc::new(Metrics::default());
+        let prefix = format!("courtlink-lib-test-{}:", instance_id());
+        let bus = RedisBus::connect(&url, &prefix, metrics.clone(), &tasks)
+            .await
+            .unwrap();
+        let mut running = tasks.running();
+        running.sort_unstable();
         assert_eq!(
-            contiguous_after(log[2..].to_vec(), 0),
-            None,
-            "1 and 2 are gone"
+            running,
+            ["redis log writer", "redis pinger", "redis subscriber"]
+        );
+        assert_eq!(metrics.redis_up.get(), 1);
+        for seq in 1..=3 {
+            bus.append_log(
+                7,
+                "petitioner",
+                &format!("{{\"seq\":{seq},\"type\":\"x\"}}"),
+            );
+        }
+        let late = tasks.shutdown(Duration::from_secs(5)).await;
+        assert!(late.is_empty(), "{late:?}");
+        assert!(tasks.running().is_empty());
+        assert_eq!(bus.last_seq(7, "petitioner").await, 3);
+        assert_eq!(
+            bus.replay(7, "petitioner", 1).await.map(|m| m.len()),
+            Some(2)
         );
     }
 }

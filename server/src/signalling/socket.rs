@@ -458,9 +458,8 @@ mod tests {
             recording: false,
         };
         let tasks = crate::tasks::Tasks::new();
-        let hub = super::super::hub::Hub::new(store.clone(), config, metrics.clone(), None, &tasks)
-            .await
-            .unwrap();
+        let bus = std::sync::Arc::new(super::super::bus::LocalBus::new(&metrics));
+        let hub = super::super::hub::Hub::new(store.clone(), config, metrics.clone(), bus, &tasks);
         let mut off = settings.recording.clone();
         off.enabled = false;
         let recorder = crate::recording::Recorder::new(
