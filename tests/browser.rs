@@ -397,6 +397,52 @@ async fn ledger() {
     run_script("ledger.mjs", Some(&app), Duration::from_secs(120)).await;
 }
 
+/// Correcting a session's outcome on the officer's page (issue 18, item 3): the session is held
+/// (the test's own signalling clients report media both ways) and ended with 释法明理 here; in
+/// the browser the officer who recorded it corrects it, through a confirmation that says what
+/// will be recorded, and the record shows the correction with the original struck through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcome_correction() {
+    if !tools_present("outcome_correction", true) {
+        return;
+    }
+    let _place = browser_place().await;
+    let app = TestApp::spawn().await;
+    let s = app.book_demo_session().await;
+    let (mut host, mut petitioner) =
+        common::live_call(&app, s.session_id, &s.officer_token, &s.petitioner_token).await;
+    common::media_flows(
+        &app,
+        s.session_id,
+        &s.officer_token,
+        &mut host,
+        &mut petitioner,
+    )
+    .await;
+    let res = app
+        .post(
+            &format!("/api/v1/sessions/{}/end", s.session_id),
+            Some(&s.officer_token),
+            &serde_json::json!({"outcome": "explained_law", "note": "当面释法"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    drop((host, petitioner));
+    let session = s.session_id.to_string();
+    let case = s.case_id.to_string();
+    run_node(
+        "outcome_correction.mjs",
+        Some(&app.address),
+        Duration::from_secs(120),
+        &[
+            ("COURTLINK_SESSION_ID", &session),
+            ("COURTLINK_CASE_ID", &case),
+        ],
+        "outcome_correction",
+    )
+    .await;
+}
+
 /// A fresh install with `demo.seed` off (issue 16): an administrator sets up two courts, a room
 /// each, an officer and a coordinator, the host court's booking rules and one slot; then,
 /// through the pages, the coordinator opens a case, logs a letter and a visit, attaches a paper,
