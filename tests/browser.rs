@@ -443,6 +443,44 @@ async fn outcome_correction() {
     .await;
 }
 
+/// An application with three preferred slots (issue 18, item 13): the intermediate court is set
+/// to review applications here; in the browser the coordinator holds one slot, adds two more by
+/// keyboard and reorders them; the request, the court's applications and the host officer's
+/// review queue carry the three in that order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preferred_slots() {
+    use serde_json::{Value, json};
+    if !tools_present("preferred_slots", true) {
+        return;
+    }
+    let _place = browser_place().await;
+    let app = TestApp::spawn().await;
+    let officer = app.login("hz.officer").await;
+    let me = app.get_ok("/api/v1/me", &officer).await;
+    let court = me["court"]["id"].as_i64().expect("the officer's court");
+    let path = format!("/api/v1/host-courts/{court}/settings");
+    let res = app.get(&path, Some(&officer)).await;
+    let etag = res.headers()["etag"].to_str().expect("etag").to_owned();
+    let mut settings: Value = res.json().await.expect("settings");
+    settings["auto_approve"] = json!(false);
+    let res = app
+        .client
+        .put(app.url(&path))
+        .bearer_auth(&officer)
+        .header("if-match", etag)
+        .json(&settings)
+        .send()
+        .await
+        .expect("PUT settings");
+    assert_eq!(
+        res.status(),
+        200,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    run_script("preferred_slots.mjs", Some(&app), Duration::from_secs(120)).await;
+}
+
 /// A fresh install with `demo.seed` off (issue 16): an administrator sets up two courts, a room
 /// each, an officer and a coordinator, the host court's booking rules and one slot; then,
 /// through the pages, the coordinator opens a case, logs a letter and a visit, attaches a paper,
