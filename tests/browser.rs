@@ -481,6 +481,18 @@ async fn preferred_slots() {
     run_script("preferred_slots.mjs", Some(&app), Duration::from_secs(120)).await;
 }
 
+/// The host court's own room test (issue 18, item 5): the SPC's officer runs the echo test from
+/// the court's reception room on roomtest.html and sees the pass and the room's latest result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_room_test() {
+    if !tools_present("host_room_test", true) {
+        return;
+    }
+    let _alone = browser_alone().await;
+    let app = TestApp::spawn().await;
+    run_script("host_room_test.mjs", Some(&app), Duration::from_secs(120)).await;
+}
+
 /// A fresh install with `demo.seed` off (issue 16): an administrator sets up two courts, a room
 /// each, an officer and a coordinator, the host court's booking rules and one slot; then,
 /// through the pages, the coordinator opens a case, logs a letter and a visit, attaches a paper,

@@ -292,7 +292,7 @@ export default {
   'hostSettings.save': 'Save the rules',
   'hostSettings.saved': 'The rules are saved and the slots published under them.',
   'hostSettings.range': '“{field}” must be a whole number from {min} to {max}.',
-  'roomtest.noRooms': 'Your court has no video room where petitioners sit, so there is nothing to test here. Below are the rooms that will call your court this week, with their test results.',
+  'roomtest.noRooms': 'Your court has no video room or reception room to test. Below are the rooms that will call your court this week, with their results.',
   'roomtest.incoming.heading': 'Rooms that will call your court',
   'roomtest.incoming.hint': 'The rooms of courts below with a video reception booked with your court this week; those that failed or were never tested come first, with their technical support’s phone.',
   'roomtest.incoming.untested': 'Never tested',
@@ -1034,7 +1034,7 @@ export default {
   'roomtest.role': 'Video room terminal',
   'roomtest.heading': 'Video room connectivity test',
   'roomtest.intro': 'The test sends this terminal\'s camera and microphone to the CourtLink server, which sends them straight back. It takes about 15 seconds; keep this page open.',
-  'roomtest.room': 'Video room under test',
+  'roomtest.room': 'Room to test',
   'roomtest.start': 'Start connectivity test',
   'roomtest.local': 'This terminal',
   'roomtest.echo': 'Echoed by the server',
@@ -1599,4 +1599,5 @@ export default {
   'sched.prefs.downLabel': 'Move down: {slot}',
   'sched.prefs.removeLabel': 'Remove: {slot}',
   'sched.apps.preferred': 'Preferred times (in order):',
+  'roomtest.hostRoom': '{name} (your court’s reception room)',
 };

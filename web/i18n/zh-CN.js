@@ -292,7 +292,7 @@ export default {
   'hostSettings.save': '保存设置',
   'hostSettings.saved': '接访设置已保存，时段已按新规则发布。',
   'hostSettings.range': '“{field}”须为 {min} 到 {max} 之间的整数。',
-  'roomtest.noRooms': '本院没有信访人所在的视频接访室，无需在此测试。下方列出本周将与本院视频接访的各接访室及其测试结果。',
+  'roomtest.noRooms': '本院没有可测试的接访室或接谈室。下方列出本周将与本院视频接访的各接访室及其测试结果。',
   'roomtest.incoming.heading': '将与本院视频接访的接访室',
   'roomtest.incoming.hint': '本周内预约了本院视频接访的下级法院接访室，测试未通过或从未测试的排在最前，并附对方技术保障人员的电话。',
   'roomtest.incoming.untested': '从未测试',
@@ -1034,7 +1034,7 @@ export default {
   'roomtest.role': '视频接访室终端',
   'roomtest.heading': '视频接访室联通测试',
   'roomtest.intro': '测试时本机摄像头和麦克风的画面、声音会发送到 CourtLink 服务器，再原样传回。约需15秒，期间请不要关闭本页面。',
-  'roomtest.room': '测试的视频接访室',
+  'roomtest.room': '测试的房间',
   'roomtest.start': '开始联通测试',
   'roomtest.local': '本机画面',
   'roomtest.echo': '服务器传回的画面',
@@ -1599,4 +1599,5 @@ export default {
   'sched.prefs.downLabel': '下移：{slot}',
   'sched.prefs.removeLabel': '移除：{slot}',
   'sched.apps.preferred': '意向时间（按优先顺序）：',
+  'roomtest.hostRoom': '{name}（本院接谈室）',
 };
