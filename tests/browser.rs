@@ -481,6 +481,30 @@ async fn preferred_slots() {
     run_script("preferred_slots.mjs", Some(&app), Duration::from_secs(120)).await;
 }
 
+/// Five wrong passwords on the login page (issue 18, item 10): the page says in Chinese what
+/// happened, when to try again and whom to call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lockout() {
+    if !tools_present("lockout", true) {
+        return;
+    }
+    let _place = browser_place().await;
+    let app = TestApp::spawn().await;
+    run_script("lockout.mjs", Some(&app), Duration::from_secs(90)).await;
+}
+
+/// The petitioner's call screen and end screen on a 360 × 640 phone and at 200 % zoom: nothing
+/// to scroll sideways for, buttons whole and at least 44 px high, type of at least 18 px.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_call() {
+    if !tools_present("small_call", true) {
+        return;
+    }
+    let _alone = browser_alone().await;
+    let app = TestApp::spawn().await;
+    run_script("small_call.mjs", Some(&app), Duration::from_secs(150)).await;
+}
+
 /// The host court's own room test (issue 18, item 5): the SPC's officer runs the echo test from
 /// the court's reception room on roomtest.html and sees the pass and the room's latest result.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
