@@ -397,6 +397,126 @@ async fn ledger() {
     run_script("ledger.mjs", Some(&app), Duration::from_secs(120)).await;
 }
 
+/// Correcting a session's outcome on the officer's page (issue 18, item 3): the session is held
+/// (the test's own signalling clients report media both ways) and ended with 释法明理 here; in
+/// the browser the officer who recorded it corrects it, through a confirmation that says what
+/// will be recorded, and the record shows the correction with the original struck through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcome_correction() {
+    if !tools_present("outcome_correction", true) {
+        return;
+    }
+    let _place = browser_place().await;
+    let app = TestApp::spawn().await;
+    let s = app.book_demo_session().await;
+    let (mut host, mut petitioner) =
+        common::live_call(&app, s.session_id, &s.officer_token, &s.petitioner_token).await;
+    common::media_flows(
+        &app,
+        s.session_id,
+        &s.officer_token,
+        &mut host,
+        &mut petitioner,
+    )
+    .await;
+    let res = app
+        .post(
+            &format!("/api/v1/sessions/{}/end", s.session_id),
+            Some(&s.officer_token),
+            &serde_json::json!({"outcome": "explained_law", "note": "当面释法"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    drop((host, petitioner));
+    let session = s.session_id.to_string();
+    let case = s.case_id.to_string();
+    run_node(
+        "outcome_correction.mjs",
+        Some(&app.address),
+        Duration::from_secs(120),
+        &[
+            ("COURTLINK_SESSION_ID", &session),
+            ("COURTLINK_CASE_ID", &case),
+        ],
+        "outcome_correction",
+    )
+    .await;
+}
+
+/// An application with three preferred slots (issue 18, item 13): the intermediate court is set
+/// to review applications here; in the browser the coordinator holds one slot, adds two more by
+/// keyboard and reorders them; the request, the court's applications and the host officer's
+/// review queue carry the three in that order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preferred_slots() {
+    use serde_json::{Value, json};
+    if !tools_present("preferred_slots", true) {
+        return;
+    }
+    let _place = browser_place().await;
+    let app = TestApp::spawn().await;
+    let officer = app.login("hz.officer").await;
+    let me = app.get_ok("/api/v1/me", &officer).await;
+    let court = me["court"]["id"].as_i64().expect("the officer's court");
+    let path = format!("/api/v1/host-courts/{court}/settings");
+    let res = app.get(&path, Some(&officer)).await;
+    let etag = res.headers()["etag"].to_str().expect("etag").to_owned();
+    let mut settings: Value = res.json().await.expect("settings");
+    settings["auto_approve"] = json!(false);
+    let res = app
+        .client
+        .put(app.url(&path))
+        .bearer_auth(&officer)
+        .header("if-match", etag)
+        .json(&settings)
+        .send()
+        .await
+        .expect("PUT settings");
+    assert_eq!(
+        res.status(),
+        200,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    run_script("preferred_slots.mjs", Some(&app), Duration::from_secs(120)).await;
+}
+
+/// Five wrong passwords on the login page (issue 18, item 10): the page says in Chinese what
+/// happened, when to try again and whom to call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lockout() {
+    if !tools_present("lockout", true) {
+        return;
+    }
+    let _place = browser_place().await;
+    let app = TestApp::spawn().await;
+    run_script("lockout.mjs", Some(&app), Duration::from_secs(90)).await;
+}
+
+/// The petitioner's call screen and end screen on a 360 × 640 phone and at 200 % zoom: nothing
+/// to scroll sideways for, buttons whole and at least 44 px high, type of at least 18 px.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_call() {
+    if !tools_present("small_call", true) {
+        return;
+    }
+    let _alone = browser_alone().await;
+    let app = TestApp::spawn().await;
+    run_script("small_call.mjs", Some(&app), Duration::from_secs(150)).await;
+}
+
+/// The host court's own room test (issue 18, item 5): the SPC's officer runs the echo test from
+/// the court's reception room on roomtest.html and sees the pass and the room's latest result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_room_test() {
+    if !tools_present("host_room_test", true) {
+        return;
+    }
+    let _alone = browser_alone().await;
+    let app = TestApp::spawn().await;
+    run_script("host_room_test.mjs", Some(&app), Duration::from_secs(120)).await;
+}
+
 /// A fresh install with `demo.seed` off (issue 16): an administrator sets up two courts, a room
 /// each, an officer and a coordinator, the host court's booking rules and one slot; then,
 /// through the pages, the coordinator opens a case, logs a letter and a visit, attaches a paper,

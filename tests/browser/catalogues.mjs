@@ -48,7 +48,7 @@ const sets = {
   'app.status.': ['pending', 'proposed', 'more_info', 'approved', 'rejected', 'withdrawn'],
   'session.status.': ['scheduled', 'waiting', 'live', 'interrupted', 'ended', 'no_show'],
   'event.kind.': ['joined', 'admitted', 'resumed', 'chat', 'quality', 'note', 'mute_requested', 'removed', 'left',
-    'interrupted', 'no_show', 'ended', 'transcript_decided', 'rated', 'correction', 'status_changed', 'media_lost', 'media_restored'],
+    'interrupted', 'no_show', 'ended', 'transcript_decided', 'rated', 'correction', 'status_changed', 'media_lost', 'media_restored', 'outcome_corrected'],
   'satisfaction.': ['satisfied', 'basically_satisfied', 'dissatisfied'],
   'transcript.decision.': ['confirmed', 'refused'],
   'transcript.staff.': ['confirmed', 'refused'],
@@ -58,6 +58,7 @@ const sets = {
   'error.note.': ['session_ended'],
   'error.end.': ['session_ended'],
   'error.correction.': ['session_not_ended'],
+  'error.outcomeFix.': ['forbidden'],
   'error.extension.': ['already_done'],
   'error.record.': ['unauthenticated'],
   'error.decision.': ['unauthenticated', 'session_not_ended'],
@@ -68,7 +69,8 @@ const sets = {
   'peer.state.': ['new', 'connecting', 'connected', 'disconnected', 'failed', 'closed'],
   'error.': ['malformed_json', 'bad_request', 'unauthenticated', 'bad_credentials', 'bad_join_code', 'forbidden',
     'outside_join_window', 'not_found', 'slot_taken', 'local_room_busy', 'session_ended', 'slot_past', 'session_full',
-    'invalid_input', 'invalid_name', 'store_unavailable', 'network', 'session_not_held', 'already_done', 'session_not_ended'],
+    'invalid_input', 'invalid_name', 'store_unavailable', 'network', 'session_not_held', 'already_done', 'session_not_ended',
+    'correction_reason_required', 'outcome_unchanged', 'outcome_correction_assign', 'outcome_changed'],
 };
 for (const [prefix, values] of Object.entries(sets)) for (const v of values) used.add(`${prefix}${v}`);
 for (const k of used) {

@@ -73,26 +73,31 @@ await run('fresh install', async () => {
     await unlabelledControls(coord));
   await shot(coord, '01-case-ledger-attachment-directory');
 
-  // ---- the coordinator books the one slot ----
+  // ---- the coordinator books the one slot, on the calendar (the one booking panel) ----
   await coord.click(item);
-  const slotButton = '[data-testid=slot-button][data-court-level="high"]';
+  await coord.waitForFunction((id) => document.querySelector('[data-testid=sched-case]')?.value === id, caseId);
+  if (!(await coord.inputValue('[data-testid=sched-room]'))) {
+    const first = await coord.$eval('[data-testid=sched-room] option:nth-child(2)', (o) => o.value);
+    await coord.selectOption('[data-testid=sched-room]', first);
+  }
+  const slotButton = '[data-testid=cal-slot][data-court-level="high"]';
   await coord.waitForSelector(slotButton);
   const endsAt = await coord.getAttribute(slotButton, 'data-ends-at');
   check('the slot the administrator published is offered, open now', usableNow(endsAt), endsAt);
   await coord.click(slotButton);
-  await coord.selectOption('#room-select', { index: 1 });
+  await coord.waitForSelector('[data-testid=sched-book]');
   const [response] = await Promise.all([
     coord.waitForResponse((r) => r.url().endsWith('/api/v1/bookings') && r.request().method() === 'POST'),
-    coord.click('#book-button'),
+    coord.click('[data-testid=sched-book]'),
   ]);
   const booking = await response.json();
   check('booked: POST /bookings answers 201', response.status() === 201, booking);
   check('for the case just opened', String(booking.case_id) === caseId, booking);
-  await coord.waitForSelector('#booking-result:not([hidden])');
-  const link = await coord.getAttribute('#join-link', 'href');
-  await coord.waitForSelector('[data-testid=result-contacts] [data-testid=booking-contact]');
+  await coord.waitForSelector('[data-testid=sched-result]');
+  const link = await coord.getAttribute('[data-testid=sched-join-link]', 'href');
+  await coord.waitForSelector('[data-testid=sched-result-contacts] [data-testid=booking-contact]');
   check('the booking result names the host court\'s persons (none recorded yet)',
-    /测试省高级人民法院/.test(await text(coord, '[data-testid=result-contacts]')), await text(coord, '[data-testid=result-contacts]'));
+    /测试省高级人民法院/.test(await text(coord, '[data-testid=sched-result-contacts]')), await text(coord, '[data-testid=sched-result-contacts]'));
   await coord.waitForSelector(`[data-testid=session-item][data-session-id="${booking.session_id}"] [data-testid=booking-contact]`);
   check('the booking shows the courts\' contact persons',
     (await text(coord, `[data-testid=session-item][data-session-id="${booking.session_id}"] [data-testid=booking-contacts]`)).includes('孙专干 0571-8600 1111'));

@@ -82,8 +82,11 @@ run('leaders', async () => {
   await officer.click('[data-testid=roomtest-link]').catch(async () => officer.goto(`${BASE}/roomtest.html`));
   await officer.waitForURL(/roomtest\.html/);
   await officer.waitForSelector('[data-testid=incoming-room]');
-  check('an officer is not offered an empty, disabled test', await officer.isVisible('[data-testid=no-rooms]')
-    && await officer.isHidden('[data-testid=start-test]'));
+  // Not an empty, disabled test any more: the court's own reception rooms (host_room_test.mjs
+  // runs one).
+  check('an officer is offered the court\'s own reception rooms to test', await officer.isHidden('[data-testid=no-rooms]')
+    && await officer.isVisible('[data-testid=start-test]')
+    && (await officer.$$eval('#room-select option', (os) => os.every((o) => o.dataset.kind === 'host') && os.length > 0)));
   const incoming = await officer.$$eval('[data-testid=incoming-room]', (els) => els.map((e) => ({ state: e.dataset.state, text: e.textContent })));
   check('the room that will call is listed, never tested, with whom to call',
     incoming.length === 1 && incoming[0].state === 'untested' && incoming[0].text.includes('杭州市西湖区人民法院')

@@ -11,7 +11,7 @@
 // the handling period once.
 import { createHash } from 'node:crypto';
 import {
-  BASE, run, newPage, check, shot, text, login, expectVideo, usableNow, admitPetitioner, shanghaiDay, apiCall, apiLogin,
+  BASE, run, newPage, check, shot, text, login, expectVideo, admitPetitioner, shanghaiDay, apiCall, apiLogin,
   QUICK_QUALITY, catalogues,
 } from './lib.mjs';
 
@@ -48,42 +48,50 @@ await run('main path', async () => {
     return el?.dataset.caseId === id && el.getAttribute('aria-pressed') === 'true';
   }, caseId), await coord.evaluate(() => document.activeElement?.outerHTML.slice(0, 120)));
 
-  // Tab on to the first SPC slot that the join code works for now, and press Space. (Just
-  // before midnight in Beijing that slot is tomorrow's: Enter on tomorrow's day chip first.)
-  const day = shanghaiDay(Date.now() + 5 * 60e3 + 1000);
-  let slot = null;
-  for (let i = 0; i < 60 && !slot; i += 1) {
-    await coord.keyboard.press('Tab');
-    const focused = await coord.evaluate(() => {
-      const el = document.activeElement;
-      return { ...el?.dataset, pressed: el?.getAttribute('aria-pressed') };
-    });
-    if (focused.testid === 'slot-day' && focused.day === day && focused.pressed !== 'true') {
-      await coord.keyboard.press('Enter');
-    } else if (focused.testid === 'slot-button' && focused.courtLevel === 'supreme' && usableNow(focused.endsAt)) {
-      slot = { id: focused.slotId, endsAt: focused.endsAt };
-    }
+  // The one booking panel (the calendar, js/schedule-coord.js): the case just opened is the
+  // calendar's case; the SPC's week is shown first: the first SPC slot that the join code works
+  // for now is held with Enter.
+  await coord.waitForFunction((id) => document.querySelector('[data-testid=sched-case]')?.value === id, caseId);
+  check('opening the case makes it the calendar\'s case', true);
+  if (!(await coord.inputValue('[data-testid=sched-room]'))) {
+    await coord.focus('[data-testid=sched-room]');
+    await coord.keyboard.press('ArrowDown');
   }
-  check('Tab reaches an open SPC slot', Boolean(slot));
-  await coord.keyboard.press('Space');
-  check('Space chooses the slot', (await coord.getAttribute(`[data-testid=slot-button][data-slot-id="${slot.id}"]`, 'aria-pressed')) === 'true'
-    && /最高人民法院/.test(await text(coord, '#slot-chosen')), await text(coord, '#slot-chosen'));
-  await coord.focus('#room-select');
-  await coord.keyboard.press('ArrowDown');
-  check('arrow keys choose a local room', (await coord.inputValue('#room-select')) !== '');
+  check('a local room is chosen', (await coord.inputValue('[data-testid=sched-room]')) !== '');
+  await coord.waitForSelector('[data-testid=cal-slot][data-court-level=supreme]');
+  const target = await coord.evaluate(() => {
+    const usable = (el) => Date.parse(el.dataset.endsAt) > Date.now() + 5 * 60e3;
+    const el = [...document.querySelectorAll('[data-testid=cal-slot][data-court-level=supreme]')].filter(usable)
+      .sort((x, y) => x.dataset.startsAt.localeCompare(y.dataset.startsAt))[0];
+    return el ? { id: el.dataset.slotId, endsAt: el.dataset.endsAt, startsAt: el.dataset.startsAt } : null;
+  });
+  check('the calendar offers an SPC slot open now', Boolean(target));
+  // (The arrow keys' walk over the grid is scheduling.mjs's; here the slot is focused and held
+  // with Enter, and the rest of the booking is done by keyboard.)
+  await coord.focus(`[data-testid=cal-slot][data-slot-id="${target.id}"]`);
+  const slot = { id: target.id, endsAt: target.endsAt };
+  const [hold] = await Promise.all([
+    coord.waitForResponse((r) => r.url().endsWith('/api/v1/holds') && r.request().method() === 'POST'),
+    coord.keyboard.press('Enter'),
+  ]);
+  check('Enter holds the slot', hold.status() === 201, hold.status());
+  await coord.waitForSelector('[data-testid=sched-book]');
+  check('the hold says where and when', /最高人民法院/.test(await text(coord, '[data-testid=hold-notice]')), await text(coord, '[data-testid=hold-notice]'));
+  await coord.focus('[data-testid=hold-notice]');
   await coord.keyboard.press('Tab');
-  check('Tab goes on to the book button', await coord.evaluate(() => document.activeElement?.id === 'book-button'));
+  check('Tab goes on to the book button', await coord.evaluate(() => document.activeElement?.dataset?.testid === 'sched-book'));
   const [response] = await Promise.all([
     coord.waitForResponse((r) => r.url().endsWith('/api/v1/bookings') && r.request().method() === 'POST'),
     coord.keyboard.press('Enter'),
   ]);
   const booking = await response.json();
   check('Enter books: POST /bookings answers 201', response.status() === 201, `${response.status()} ${JSON.stringify(booking)}`);
-  await coord.waitForSelector('#booking-result:not([hidden])');
-  check('focus moves to the result', await coord.evaluate(() => document.activeElement?.id === 'booking-result'));
-  const code = await text(coord, '#join-code');
+  check('the slot booked is the one held', String(booking.slot_id ?? slot.id) === String(slot.id), booking);
+  await coord.waitForSelector('[data-testid=sched-result]');
+  check('focus moves to the result', await coord.evaluate(() => document.activeElement?.dataset?.testid === 'sched-result'));
+  const code = await text(coord, '[data-testid=sched-join-code]');
   check('the join code is shown', code.replace(/-/g, '') === booking.join_code.replace(/-/g, '') && /^\d{4}-\d{4}-\d{4}$/.test(code), code);
-  const link = await coord.getAttribute('#join-link', 'href');
+  const link = await coord.getAttribute('[data-testid=sched-join-link]', 'href');
   check('the join link is the origin plus join_path', link === new URL(booking.join_path, BASE).href, link);
   await coord.waitForSelector(`[data-testid=session-item][data-session-id="${booking.session_id}"]`);
   check('today\'s sessions list the booking', true);

@@ -159,6 +159,7 @@ async fn silent_client_fails_without_round_trip() {
         video: false,
         echo_probes: false,
         apply_answer: true,
+        host_room: false,
     };
     let side = run_test(
         &app.client,
@@ -826,3 +827,130 @@ async fn officers_see_the_rooms_that_will_call(app: TestApp) {
     assert_error(app.get(path, None).await, 401, "unauthenticated").await;
 }
 on_both_backends!(incoming, officers_see_the_rooms_that_will_call);
+
+/// A host court's officer tests the court's own reception room (issue 18, item 5): the room is
+/// in their list (`kind: host`), the same echo test passes from it and is recorded against it,
+/// the latest result is listed with the room, and the courts above read it. Another court's
+/// officer may not test it, a coordinator of a local court may not either, and a test names one
+/// room, not a local and a host room at once.
+async fn host_officer_tests_own_room(app: TestApp) {
+    let spc = app.login("spc.officer").await;
+    let rooms = app.get_ok("/api/v1/connectivity/rooms", &spc).await;
+    let host: Vec<&Value> = rooms
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "host")
+        .collect();
+    assert!(
+        !host.is_empty(),
+        "the SPC's reception rooms are listed: {rooms}"
+    );
+    assert!(
+        rooms
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["kind"] == "host"),
+        "the SPC has no local room: {rooms}"
+    );
+    let room = host[0]["id"].as_i64().unwrap();
+    assert_eq!(host[0]["tests"], json!([]), "never tested");
+    let host_plan = Plan {
+        video: false,
+        host_room: true,
+        ..Plan::default()
+    };
+    let side = run_test(
+        &app.client,
+        &app.address,
+        &spc,
+        Some(room),
+        host_plan,
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    let r = &side.result;
+    assert_eq!(r["status"], "passed", "{r:#}");
+    assert_eq!(r["host_room_id"], room);
+    assert!(r["room_id"].is_null());
+    // The latest result is listed with the room.
+    let rooms = app.get_ok("/api/v1/connectivity/rooms", &spc).await;
+    let listed = rooms
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == room && x["kind"] == "host")
+        .unwrap();
+    assert_eq!(listed["tests"][0]["id"], side.test_id);
+    assert_eq!(listed["tests"][0]["status"], "passed");
+    // The SPC's supervisor reads it; a court below (the high court) does not.
+    let path = format!("/api/v1/connectivity/tests/{}", side.test_id);
+    let supervisor = app.login("spc.supervisor").await;
+    assert_eq!(app.get_ok(&path, &supervisor).await["status"], "passed");
+    let zj = app.login("zj.officer").await;
+    assert_error(app.get(&path, Some(&zj)).await, 404, "not_found").await;
+
+    // Another court's officer, and a local court's coordinator, may not test the SPC's room.
+    for token in [zj.clone(), app.login("xihu.coord").await] {
+        let err = run_test(
+            &app.client,
+            &app.address,
+            &token,
+            Some(room),
+            host_plan,
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("403") && err.contains("forbidden"), "{err}");
+    }
+    // A room that does not exist; one test, one room.
+    let err = run_test(
+        &app.client,
+        &app.address,
+        &spc,
+        Some(999_999),
+        host_plan,
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("404"), "{err}");
+    let res = app
+        .post(
+            "/api/v1/connectivity/tests",
+            Some(&spc),
+            &json!({"room_id": 1, "host_room_id": room, "offer": {"type": "offer", "sdp": "v=0"}}),
+        )
+        .await;
+    assert_error(res, 422, "invalid_input").await;
+    let res = app
+        .post(
+            "/api/v1/connectivity/tests",
+            Some(&spc),
+            &json!({"offer": {"type": "offer", "sdp": "v=0"}}),
+        )
+        .await;
+    assert_error(res, 422, "invalid_input").await;
+}
+
+mod host_room {
+    use super::*;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let app = TestApp::spawn_with(common::Backend::Sqlite, on_loopback(2))
+            .await
+            .unwrap();
+        host_officer_tests_own_room(app).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        if let Some(app) = TestApp::spawn_with(common::Backend::Postgres, on_loopback(2)).await {
+            host_officer_tests_own_room(app).await;
+        }
+    }
+}

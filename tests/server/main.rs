@@ -30,6 +30,7 @@ mod lifecycle;
 mod log_scan;
 mod notifications;
 mod openapi_props;
+mod outcome_corrections;
 mod passwords;
 mod privacy;
 mod recording;

@@ -72,11 +72,12 @@ export async function checkRelays(relay = []) {
 /**
  * Runs one echo test with `stream`'s tracks and resolves to the server's result
  * (`{status, reason_code, reason, figures, thresholds, …}`).
- * `roomId`: the local room under test (staff); omit it for a petitioner, whose join `token`
+ * `roomId`: the local room under test (staff), or `hostRoomId`: the host court's own reception
+ * room (its staff); omit both for a petitioner, whose join `token`
  * ties the test to their session. `onProgress(phase, {seconds, total})` with phase
  * `offer` | `connecting` | `measuring`; `onEcho(stream)` receives the echoed media.
  */
-export async function runEchoTest({ stream, roomId, token, onProgress = () => {}, onEcho = () => {} }) {
+export async function runEchoTest({ stream, roomId, hostRoomId, token, onProgress = () => {}, onEcho = () => {} }) {
   const pc = new RTCPeerConnection({ iceServers: [] });
   let probeTimer = null;
   try {
@@ -107,6 +108,7 @@ export async function runEchoTest({ stream, roomId, token, onProgress = () => {}
     await waitForGathering(pc);
     const body = { offer: { type: 'offer', sdp: pc.localDescription.sdp } };
     if (roomId !== undefined && roomId !== null) body.room_id = Number(roomId);
+    if (hostRoomId !== undefined && hostRoomId !== null) body.host_room_id = Number(hostRoomId);
     const options = token === undefined ? {} : { token };
     const started = await api('/connectivity/tests', { method: 'POST', body, ...options });
     await pc.setRemoteDescription(started.answer);

@@ -11,6 +11,7 @@ import { mountOfficerSchedule } from './schedule-officer.js';
 import { mountNotifications } from './notifications.js';
 import { mountWaitingAlert } from './waitalert.js';
 import { showCaseFile } from './casefile.js';
+import { outcomeCorrectionControl, outcomeRecordedBy } from './outcomefix.js';
 
 export const OUTCOMES = ['explained_law', 'into_procedure', 'review_filed', 'not_within_scope', 'no_longer_accepted', 'concluded', 'judicial_aid', 'assign', 'supervise', 'reception_stopped', 'withdrawn'];
 // The transcript is saved this long after typing stops (and at once with the save button or
@@ -631,6 +632,11 @@ function main({ user, token }) {
     $('#timeline').replaceChildren(h('p', { class: 'empty' }, t('common.loading')));
     try {
       state.timeline = await api(`/sessions/${encodeURIComponent(id)}`);
+      state.timelineOutcomes = null;
+      if (state.timeline.status === 'ended' && state.timeline.case_id) {
+        // Only the outcomes that fit the case's class are offered for a correction.
+        state.timelineOutcomes = await api(`/cases/${encodeURIComponent(state.timeline.case_id)}/outcomes`).catch(() => null);
+      }
       drawTimeline();
     } catch (err) {
       $('#timeline').replaceChildren();
@@ -640,11 +646,38 @@ function main({ user, token }) {
   }
 
   // After the end the record is append-only: the host officer adds a correction to an event.
+  // The outcome is corrected, keeping the original, by the officer who recorded it or a
+  // supervisor of the host court (docs/outcomes.md; the server checks the same).
   function drawTimeline() {
     const session = state.timeline;
     if (!session) return;
     const corrects = canHost && session.status === 'ended';
-    renderTimeline($('#timeline'), session, { level: 2, onCorrect: corrects ? (eventId, text, box) => addCorrection(session.id, eventId, text, box) : null });
+    const fixesOutcome = session.status === 'ended' && session.outcome
+      && session.host_court?.id === user.court?.id
+      && (user.role === 'supervisor' || outcomeRecordedBy(session) === `user-${user.id}`);
+    const outcomeControl = fixesOutcome ? outcomeCorrectionControl(session, {
+      outcomes: state.timelineOutcomes || OUTCOMES,
+      level: 2,
+      submit: (body, box) => correctOutcome(session.id, body, box),
+    }) : null;
+    renderTimeline($('#timeline'), session, {
+      level: 2, outcomeControl, onCorrect: corrects ? (eventId, text, box) => addCorrection(session.id, eventId, text, box) : null,
+    });
+  }
+
+  async function correctOutcome(sessionId, body, box) {
+    clearError(box);
+    try {
+      await withReauth(user, () => api(`/sessions/${encodeURIComponent(sessionId)}/outcome-corrections`, { method: 'POST', body }));
+      state.timeline = await api(`/sessions/${encodeURIComponent(sessionId)}`);
+      drawTimeline();
+      $('[data-testid=timeline-outcome]')?.setAttribute('tabindex', '-1');
+      $('[data-testid=timeline-outcome]')?.focus();
+      return true;
+    } catch (err) {
+      fail(box, err, 'outcomeFix');
+      return false;
+    }
   }
 
   async function addCorrection(sessionId, eventId, text, box) {

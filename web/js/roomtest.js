@@ -41,10 +41,16 @@ function main({ user }) {
     showError(box, err);
   }
 
+  // The court's rooms (GET /connectivity/rooms): its local video rooms (`local`) and its own
+  // reception rooms (`host`, a host court's 接谈室), told apart by kind.
+  const keyOf = (r) => `${r.kind || 'local'}:${r.id}`;
+  const roomName = (r) => (r.kind === 'host' ? t('roomtest.hostRoom', { name: r.name }) : r.name);
+
   async function loadRooms() {
     try {
       state.rooms = await api('/connectivity/rooms');
-      if (!state.roomId && state.rooms.length) state.roomId = String(state.rooms[0].id);
+      // A host court's officer has no local room: the court's own reception rooms come first.
+      if (!state.rooms.some((r) => keyOf(r) === state.roomId) && state.rooms.length) state.roomId = keyOf(state.rooms[0]);
       renderRooms();
     } catch (err) {
       fail(pageError, err);
@@ -94,9 +100,11 @@ function main({ user }) {
     startButton.hidden = none;
     document.querySelector('.roomtest-videos').hidden = none;
     $('#history-panel').hidden = none;
-    select.replaceChildren(...state.rooms.map((r) => h('option', { value: r.id, selected: String(r.id) === state.roomId }, r.name)));
+    select.replaceChildren(...state.rooms.map((r) => h('option', {
+      value: keyOf(r), selected: keyOf(r) === state.roomId, 'data-kind': r.kind || 'local', 'data-room-id': r.id,
+    }, roomName(r))));
     startButton.disabled = state.running || !state.rooms.length;
-    const room = state.rooms.find((r) => String(r.id) === state.roomId);
+    const room = state.rooms.find((r) => keyOf(r) === state.roomId);
     const history = $('#history');
     const tests = room ? room.tests : [];
     history.replaceChildren(...(tests.length
@@ -217,9 +225,10 @@ function main({ user }) {
         return;
       }
       $('#local-video').srcObject = stream;
+      const room = state.rooms.find((r) => keyOf(r) === state.roomId);
       const result = await runEchoTest({
         stream,
-        roomId: state.roomId,
+        ...(room?.kind === 'host' ? { hostRoomId: room.id } : { roomId: room?.id }),
         onEcho: (echo) => { $('#echo-video').srcObject = echo; },
         onProgress: (phase, { seconds, total }) => {
           progress.textContent = phase === 'offer'

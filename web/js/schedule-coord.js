@@ -9,6 +9,7 @@ import { t, tEnum, onLangChange, formatDay, formatTimeRange, formatTime, shangha
 import { api, apiWithEtag, newIdempotencyKey } from './api.js';
 import { $, h, showError, showMessage, clearError, handleAuthError, announce, withReauth } from './ui.js';
 import { renderWeek, mondayOf, addDays, beijingMidnight } from './slotcalendar.js';
+import { contactsLines } from './directory.js';
 
 const OPEN = ['pending', 'proposed', 'more_info'];
 
@@ -17,6 +18,8 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
     cases: [], rooms: [], courts: [], courtId: '', hostRoom: '', caseId: '', roomId: '',
     monday: mondayOf(), slots: [], settings: null, chosen: null, hold: null, attemptKey: null,
     apps: [], bookings: new Map(), rescheduling: null, result: null, focusSlot: null,
+    // Further preferred slots of an application, after the held one, in order of preference.
+    alsoPreferred: [],
   };
   const err = h('div', { class: 'alert', role: 'alert', hidden: true, 'data-testid': 'sched-error' });
   const listErr = h('div', { class: 'alert', role: 'alert', hidden: true, 'data-testid': 'sched-list-error' });
@@ -129,7 +132,7 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
         pressed: state.chosen?.id === s.id,
         attrs: {
           'data-testid': 'cal-slot', 'data-slot-id': s.id, 'data-room': s.host_room.name, 'data-theme': s.theme || '',
-          'data-court': s.court.name,
+          'data-court': s.court.name, 'data-court-level': s.court.level, 'data-ends-at': s.ends_at,
         },
         label: `${s.court.name} ${s.host_room.name} ${formatDay(s.starts_at)} ${formatTimeRange(s.starts_at, s.ends_at)}${s.theme ? ` ${t('sched.theme', { theme: tEnum('case.category', s.theme) })}` : ''}`,
         slot: s,
@@ -157,6 +160,7 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
     try {
       state.hold = await withReauth(user, () => api('/holds', { method: 'POST', body: { slot_id: slot.id } }));
       watchHold(state.hold);
+      if (state.chosen?.id !== slot.id) state.alsoPreferred = state.alsoPreferred.filter((p) => p.id !== slot.id);
       state.chosen = slot;
       state.attemptKey = newIdempotencyKey();
       state.result = null;
@@ -244,6 +248,7 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
     const form = h('form', { class: 'stack', 'data-testid': 'apply-form', novalidate: true },
       notice, h('p', { class: 'hint' }, t('sched.review')),
       field('apply-reason', 'sched.reason', reason),
+      preferredFieldset(slot),
       h('fieldset', {}, h('legend', {}, t('sched.facts')),
         // No box claims the high court's review: the rule reads it from the case's records
         // (docs/scheduling.md), so a tick would change nothing and mislead.
@@ -263,6 +268,68 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
     texts();
   }
 
+  // An application names up to 10 preferred slots in order (the API's `preferred`): the held
+  // one first, then others picked from the calendar's open slots (any week), each movable up or
+  // down and removable, by keyboard as by mouse.
+  const MAX_PREFERRED = 10;
+  const slotWords = (x) => `${x.court.name} ${x.host_room.name} ${formatDay(x.starts_at)} ${formatTimeRange(x.starts_at, x.ends_at)}`;
+  function preferredFieldset(held) {
+    const box = h('fieldset', { class: 'preferred', 'data-testid': 'pref-fieldset' });
+    const draw = (focusId) => {
+      const picked = state.alsoPreferred;
+      const list = h('ol', { class: 'pref-list', 'data-testid': 'pref-list' },
+        h('li', { 'data-testid': 'pref-item', 'data-slot-id': held.id, 'data-from': held.starts_at }, slotWords(held), ' ', h('span', { class: 'badge' }, t('sched.prefs.held'))),
+        ...picked.map((p, i) => {
+          const move = (delta) => {
+            const list2 = [...picked];
+            [list2[i], list2[i + delta]] = [list2[i + delta], list2[i]];
+            state.alsoPreferred = list2;
+            draw(`pref-${delta < 0 ? 'up' : 'down'}-${p.id}`);
+          };
+          const button = (kind, key, onclick, disabled) => h('button', {
+            type: 'button', class: 'secondary small', id: `pref-${kind}-${p.id}`, 'data-testid': `pref-${kind}`, 'data-slot-id': p.id,
+            'aria-label': t(`sched.prefs.${kind}Label`, { slot: slotWords(p) }), disabled, onclick,
+          }, t(key));
+          return h('li', { 'data-testid': 'pref-item', 'data-slot-id': p.id, 'data-from': p.starts_at }, slotWords(p), ' ',
+            button('up', 'sched.prefs.up', () => move(-1), i === 0),
+            button('down', 'sched.prefs.down', () => move(1), i === picked.length - 1),
+            button('remove', 'sched.prefs.remove', () => {
+              state.alsoPreferred = picked.filter((x) => x.id !== p.id);
+              draw('pref-add');
+            }, false));
+        }));
+      const taken = new Set([held.id, ...picked.map((p) => p.id)]);
+      const free = state.slots.filter((x) => String(x.court.id) === String(held.court.id) && !taken.has(x.id)
+        && Date.parse(x.starts_at) > Date.now());
+      const full = picked.length + 1 >= MAX_PREFERRED;
+      const select = h('select', { id: 'pref-add', 'data-testid': 'pref-add', disabled: full || !free.length },
+        h('option', { value: '' }, t(free.length ? 'sched.prefs.choose' : 'sched.prefs.noneThisWeek')),
+        ...free.map((x) => h('option', { value: String(x.id) }, slotWords(x))));
+      const add = () => {
+        const slot = free.find((x) => String(x.id) === select.value);
+        if (!slot || full) return;
+        state.alsoPreferred = [...picked, slot];
+        draw('pref-add');
+        announce(t('sched.prefs.added', { slot: slotWords(slot), n: state.alsoPreferred.length + 1 }));
+      };
+      select.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter') {
+          e.preventDefault();
+          add();
+        }
+      });
+      box.replaceChildren(...[h('legend', {}, t('sched.prefs.legend')),
+        h('p', { class: 'hint' }, t('sched.prefs.hint')), list,
+        full ? h('p', { class: 'hint', 'data-testid': 'pref-full' }, t('sched.prefs.full')) : null,
+        h('div', { class: 'field' }, h('label', { for: 'pref-add' }, t('sched.prefs.addLabel')),
+          h('div', { class: 'button-row' }, select,
+            h('button', { type: 'button', class: 'secondary', id: 'pref-add-button', 'data-testid': 'pref-add-button', disabled: full || !free.length, onclick: add }, t('sched.prefs.add'))))].filter(Boolean));
+      if (focusId) (box.querySelector(`#${CSS.escape(focusId)}:not([disabled])`) || box.querySelector('#pref-add:not([disabled])') || box.querySelector('legend'))?.focus();
+    };
+    draw();
+    return box;
+  }
+
   function cancelButton() {
     return h('button', {
       type: 'button', class: 'secondary', 'data-testid': 'sched-let-go',
@@ -271,6 +338,7 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
         state.hold = null;
         state.chosen = null;
         state.rescheduling = null;
+        state.alsoPreferred = [];
         renderWeekView(true);
         renderAction();
       },
@@ -315,7 +383,8 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
     const slot = state.chosen;
     const body = {
       case_id: byId(state.cases, state.caseId), host_court_id: slot.court.id, local_room_id: byId(state.rooms, state.roomId),
-      preferred: [{ from: slot.starts_at, to: slot.ends_at }], reason, facts, slot_id: slot.id,
+      preferred: [slot, ...state.alsoPreferred].slice(0, MAX_PREFERRED).map((p) => ({ from: p.starts_at, to: p.ends_at })),
+      reason, facts, slot_id: slot.id,
     };
     // A joint reception names the high court above this court as the second court (联合接访).
     const high = state.courts.find((c) => c.level === 'high' && c.id !== slot.court.id);
@@ -352,6 +421,7 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
 
   function done({ booking, application }) {
     state.result = { booking, application, slot: state.chosen };
+    state.alsoPreferred = [];
     state.hold = null;
     state.chosen = null;
     state.rescheduling = null;
@@ -369,13 +439,45 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
     return h('a', { href: `notice.html#booking=${encodeURIComponent(bookingId)}`, class: 'button-link', 'data-testid': 'notice-link', 'data-booking-id': bookingId }, t('sched.notice'));
   }
 
+  // The booking made: the join code and the join link (to copy into a message), whom to call at
+  // the host court (its directory, whole while the booking is live), and the notice to print.
   function renderResult() {
     const { booking, application, slot } = state.result;
     const when = booking ? `${formatDay(booking.starts_at)} ${formatTimeRange(booking.starts_at, booking.ends_at)}` : '';
-    action.replaceChildren(h('section', { class: 'card result', 'data-testid': 'sched-result', tabindex: '-1', 'data-booking-id': booking?.id ?? '' },
+    const link = booking?.join_path ? new URL(booking.join_path, location.origin).href : '';
+    const joinLink = link ? h('a', { href: link, class: 'join-link', 'data-testid': 'sched-join-link', target: '_blank', rel: 'noopener' }, link) : null;
+    const copyStatus = h('p', { class: 'hint', role: 'status', 'data-testid': 'sched-copy-status' });
+    const copy = joinLink ? h('button', {
+      type: 'button', class: 'secondary', 'data-testid': 'sched-copy-link',
+      onclick: async () => {
+        try {
+          await navigator.clipboard.writeText(link);
+          copyStatus.textContent = t('coord.result.copied');
+        } catch {
+          // No clipboard access (plain http on an intranet): select the text for Ctrl+C.
+          const range = document.createRange();
+          range.selectNodeContents(joinLink);
+          const selection = getSelection();
+          selection.removeAllRanges();
+          selection.addRange(range);
+          copyStatus.textContent = t('coord.result.copyManual');
+        }
+      },
+    }, t('coord.result.copy')) : null;
+    const contacts = h('div', { 'data-testid': 'sched-result-contacts' });
+    if (booking && slot?.court?.id) {
+      api(`/courts/${encodeURIComponent(slot.court.id)}/directory`)
+        .then((d) => { if (state.result?.booking === booking) contacts.replaceChildren(contactsLines([d]) || ''); })
+        .catch(() => {});
+    }
+    // An id, so that the focus stays on it when the action panel is drawn again (renderAction).
+    action.replaceChildren(h('section', { id: 'sched-result', class: 'card result', 'data-testid': 'sched-result', tabindex: '-1', 'data-booking-id': booking?.id ?? '' },
       h('h3', {}, t(booking ? 'sched.result.booked' : 'sched.result.applied')),
       booking ? h('p', {}, t('sched.result.when', { when, where: slot ? `${slot.court.name} ${slot.host_room.name}` : '' })) : null,
+      booking ? contacts : null,
       booking?.join_code ? [h('p', { class: 'label' }, t('coord.result.code')), h('p', { class: 'join-code', 'data-testid': 'sched-join-code' }, booking.join_code)] : null,
+      joinLink ? [h('p', { class: 'label' }, t('coord.result.link')), h('div', { class: 'copy-row' }, joinLink, copy), copyStatus,
+        h('p', { class: 'hint' }, t('coord.result.once'))] : null,
       application && !booking ? h('p', {}, t('sched.result.wait', { court: application.host_court_name })) : null,
       booking ? noticeLink(booking.id) : null,
       h('button', { type: 'button', class: 'secondary', onclick: () => { state.result = null; renderAction(); } }, t('sched.result.again'))));
@@ -408,6 +510,8 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
     },
     h('p', {}, h('strong', {}, a.case_number), ' → ', a.host_court_name, ' ',
       h('span', { class: 'badge', 'data-testid': 'app-status' }, tEnum('app.status', a.status))),
+    a.preferred?.length ? h('div', { class: 'app-preferred' }, h('p', { class: 'label' }, t('sched.apps.preferred')),
+      h('ol', { 'data-testid': 'app-preferred' }, a.preferred.map((p) => h('li', { 'data-from': p.from }, `${formatDay(p.from)} ${formatTimeRange(p.from, p.to)}`)))) : null,
     a.decision_note ? h('p', { 'data-testid': 'app-note' }, t('sched.apps.note', { note: a.decision_note })) : null,
     a.status === 'proposed' && a.proposed_starts_at ? h('p', { 'data-testid': 'app-proposal' }, t('sched.apps.proposed', { slot: proposalWords(a) })) : null,
     appActions(a))) : [h('li', { class: 'empty' }, t('sched.apps.none'))]));
@@ -510,9 +614,17 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
   }
 
   /** The case chosen elsewhere on the page (the case list) becomes this panel's case. */
+  // The case chosen in the case list; one opened since the page loaded is fetched first.
   function setCase(id) {
     state.caseId = String(id);
     caseSel.value = state.caseId;
+    if (caseSel.value !== state.caseId) {
+      api('/cases').then((cases) => {
+        state.cases = cases;
+        renderSelects();
+        renderAction();
+      }).catch((e) => fail(err, e));
+    }
   }
 
   onLangChange(() => {

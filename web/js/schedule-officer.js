@@ -62,7 +62,10 @@ export function mountOfficerSchedule(root, { user, canEdit }) {
   function reviewItem(a) {
     const facts = a.facts || {};
     const box = h('div', { class: 'alert', role: 'alert', hidden: true, 'data-testid': 'review-error' });
-    const preferred = (a.preferred || []).map((p) => `${formatDay(p.from)} ${formatTimeRange(p.from, p.to)}`).join('；');
+    // In the coordinator's order of preference.
+    const preferred = (a.preferred || []).length
+      ? h('ol', { class: 'pref-list', 'data-testid': 'review-preferred' }, a.preferred.map((p) => h('li', { 'data-from': p.from }, `${formatDay(p.from)} ${formatTimeRange(p.from, p.to)}`)))
+      : null;
     const inPreferred = (s) => (a.preferred || []).some((p) => s.starts_at >= p.from && s.ends_at <= p.to);
     const slotSel = h('select', { id: `review-slot-${a.id}`, 'data-testid': 'review-slot' },
       h('option', { value: '' }, t('review.slot.choose')),

@@ -2,6 +2,7 @@
 import { t, tEnum, formatDay, formatTimeRange, formatDateTime, formatTime, formatDate } from './i18n.js';
 import { h } from './ui.js';
 import { contactsLines } from './directory.js';
+import { outcomeFacts } from './outcomefix.js';
 
 /** The session statuses (docs/api.md); `cancelled` is a booking's, shown in logs. */
 export const SESSION_STATUSES = ['scheduled', 'waiting', 'live', 'interrupted', 'ended', 'no_show'];
@@ -113,6 +114,8 @@ function eventText(event, who) {
       return t(`officer.identity.how.${data.how}`);
     case 'correction':
       return t('timeline.correctionOf', { id: data.corrects, text: data.text || '' });
+    case 'outcome_corrected':
+      return t('timeline.outcomeCorrected', { from: tEnum('outcome', data.from), to: tEnum('outcome', data.to), reason: data.reason || '' });
     case 'ended': {
       const outcome = data.outcome ? tEnum('outcome', data.outcome) : '';
       const note = data.note || data.outcome_note || '';
@@ -203,8 +206,9 @@ function qualityBlock(events, who, level = 3) {
  * quality. Corrections are shown under the event they correct. With `onCorrect(eventId, text)`
  * (a promise; the host officer after the end) each event has a button to add a correction.
  * `level`: its headings' level, one below the heading it sits under (3 by default).
+ * `outcomeControl`: an element put under the summary (the outcome's correction, js/outcomefix.js).
  */
-export function renderTimeline(container, session, { onCorrect, level = 3 } = {}) {
+export function renderTimeline(container, session, { onCorrect, level = 3, outcomeControl = null } = {}) {
   const all = [...(session.events || [])].sort((a, b) => String(a.at).localeCompare(String(b.at)) || (a.id - b.id));
   const who = actorNames(all);
   const byId = new Map(all.map((e) => [e.id, e]));
@@ -236,8 +240,7 @@ export function renderTimeline(container, session, { onCorrect, level = 3 } = {}
     Number(session.interrupted_seconds) > 0
       ? [h('dt', {}, t('session.interrupted')), h('dd', {}, t('session.seconds', { seconds: session.interrupted_seconds }))]
       : null,
-    h('dt', {}, t('session.outcome')), h('dd', { 'data-testid': 'timeline-outcome' },
-      session.outcome ? tEnum('outcome', session.outcome) : '—'),
+    h('dt', {}, t('session.outcome')), h('dd', { 'data-testid': 'timeline-outcome' }, outcomeFacts(session)),
     h('dt', {}, t('session.note')), h('dd', {}, session.outcome_note || '—'),
     h('dt', {}, t('session.followUp')), h('dd', { 'data-testid': 'timeline-follow-up' }, followUp || '—'),
     h('dt', {}, t('session.satisfaction')), h('dd', { 'data-testid': 'timeline-satisfaction' },
@@ -314,7 +317,7 @@ export function renderTimeline(container, session, { onCorrect, level = 3 } = {}
       return item;
     }))
     : h('p', { class: 'empty', 'data-testid': 'timeline' }, t('timeline.none'));
-  container.replaceChildren(...[summary,
+  container.replaceChildren(...[summary, outcomeControl,
     session.transcript ? transcriptBlock(session.transcript, level) : null,
     qualityBlock(all, who, level),
     h(`h${level}`, {}, t('timeline.heading')),

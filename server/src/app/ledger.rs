@@ -164,6 +164,18 @@ fn text(field: &'static str, raw: &str, max: usize) -> Result<String, ApiError> 
     Ok(text_rule(field, raw, max)?)
 }
 
+/// The reason for a correction (of a contact's or a session's outcome): required, 1 to 500
+/// characters; 422 `correction_reason_required` when it is missing or blank.
+pub fn correction_reason(raw: &str) -> Result<String, ApiError> {
+    if raw.trim().is_empty() {
+        return Err(ApiError::Unprocessable {
+            code: "correction_reason_required",
+            message: "reason: say why the outcome is corrected".into(),
+        });
+    }
+    text("reason", raw, 500)
+}
+
 fn optional_text(
     field: &'static str,
     raw: Option<&str>,

@@ -15,6 +15,7 @@ pub mod leaders;
 pub mod ledger;
 pub mod ledger_import;
 pub mod recording;
+pub mod room_tests;
 pub mod session;
 pub mod signin;
 pub mod statistics;

@@ -28,7 +28,8 @@ use crate::config::Settings;
 use crate::domain::{Channel, CourtLevel, Outcome, Role, SessionStatus};
 use crate::error::ApiError;
 use crate::signalling::protocol::{Participant, ParticipantRole};
-use crate::store::{EndSession, EventRow, SessionRow, Store};
+use crate::store::ledger::OutcomeCorrection;
+use crate::store::{EndSession, EventRow, SessionRow, Store, StoreError};
 
 /// The participant id of the petitioner on every timeline.
 pub const PETITIONER: &str = "petitioner";
@@ -473,6 +474,114 @@ pub async fn end(
         .await?;
     }
     Ok(held)
+}
+
+/// What is sent to correct an ended session's outcome.
+pub struct OutcomeCorrectionCommand<'a> {
+    pub outcome: Outcome,
+    pub reason: &'a str,
+}
+
+/// Corrects the outcome of an ended session, keeping the history (docs/outcomes.md,
+/// "Correcting a session's outcome"): the ledger gets a correction entry beside the one the
+/// session wrote (the original stays, shown as corrected), the session carries the corrected
+/// outcome (the statistics and the records read it), and the timeline an `outcome_corrected`
+/// event with the original, the correction and the reason.
+///
+/// Who: the officer who recorded the outcome (ended the session), or a supervisor of the host
+/// court; nobody else (403 `forbidden`). Refused: a session that has not ended (409
+/// `session_not_ended`), an empty reason (422 `correction_reason_required`; at most 500
+/// characters, `invalid_input`), the outcome it already has (422 `outcome_unchanged`), one that
+/// does not fit the case's class (422 `outcome_not_for_class`), and 交办 on either side (422
+/// `outcome_correction_assign`: a hand-down has its own task and deadline, which a correction
+/// neither makes nor unmakes). Returns the correction's ledger entry id.
+pub async fn correct_outcome(
+    store: &Store,
+    staff: &Staff,
+    session: &SessionRow,
+    command: OutcomeCorrectionCommand<'_>,
+) -> Result<i64, ApiError> {
+    if session.host_court_id != staff.court_id {
+        return Err(ApiError::Forbidden(
+            "only the host court corrects this session's outcome",
+        ));
+    }
+    let actor = format!("user-{}", staff.user_id);
+    match staff.role {
+        Role::Supervisor => {}
+        Role::Officer => {
+            let events = store.events(session.id).await?;
+            let recorded_by = events
+                .iter()
+                .rev()
+                .find(|e| e.kind == "ended")
+                .map(|e| e.actor.as_str());
+            // Before the end there is no outcome to correct: said below, as 409.
+            if recorded_by.is_some_and(|by| by != actor) {
+                return Err(ApiError::Forbidden(
+                    "only the officer who recorded the outcome, or the host court's supervisor, \
+                     corrects it",
+                ));
+            }
+        }
+        Role::Coordinator | Role::Admin => {
+            return Err(ApiError::Forbidden(
+                "only the host court's officer or supervisor corrects an outcome",
+            ));
+        }
+    }
+    let from = match (session.status.as_str(), session.outcome.as_deref()) {
+        ("ended", Some(o)) => o
+            .parse::<Outcome>()
+            .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?,
+        _ => {
+            return Err(ApiError::conflict(
+                "session_not_ended",
+                "the session has no outcome yet: end it with one",
+            ));
+        }
+    };
+    let reason = ledger::correction_reason(command.reason)?;
+    let to = command.outcome;
+    if to == from {
+        return Err(ApiError::Unprocessable {
+            code: "outcome_unchanged",
+            message: format!("the session's outcome is already {to}"),
+        });
+    }
+    let case = store.case(session.case_id).await?;
+    ledger::check_outcome(to, ledger::class_of(&case)?)?;
+    if from == Outcome::Assign || to == Outcome::Assign {
+        return Err(ApiError::Unprocessable {
+            code: "outcome_correction_assign",
+            message: "a correction neither hands a case down (交办) nor takes a hand-down back"
+                .into(),
+        });
+    }
+    let ledger_note = format!(
+        "{} {} — {}",
+        session.host_court_name, session.host_room_name, to
+    );
+    let entry = store
+        .correct_session_outcome(&OutcomeCorrection {
+            session_id: session.id,
+            from,
+            to,
+            reason: &reason,
+            ledger_note: &ledger_note,
+            actor: &actor,
+            actor_name: &staff.name,
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Stale => ApiError::conflict(
+                "outcome_changed",
+                "the outcome was corrected meanwhile: reload the session and try again",
+            ),
+            other => other.into(),
+        })?;
+    tracing::info!(session = session.id, %from, %to, "session outcome corrected");
+    Ok(entry)
 }
 
 /// The host writes (or rewrites) the transcript of a session that has started and not ended:

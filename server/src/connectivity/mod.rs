@@ -59,6 +59,8 @@ pub struct Started {
 #[derive(Debug, Clone)]
 pub struct TestRequest {
     pub local_room_id: Option<i64>,
+    /// A host court's own reception room under test (instead of a local room).
+    pub host_room_id: Option<i64>,
     /// Set for a petitioner's device check, which is capped (see `ConnectivitySettings`).
     pub session_id: Option<i64>,
     /// `user-<id>`, or `petitioner-<seat>` (the seat names the join token).
@@ -119,7 +121,7 @@ impl Echo {
 
     /// Starts a test: records it, answers the offer (after gathering the server's candidates)
     /// and leaves a task that connects, echoes, measures and records the result.
-    #[tracing::instrument(skip_all, fields(room = ?req.local_room_id, session = ?req.session_id))]
+    #[tracing::instrument(skip_all, fields(room = ?req.local_room_id, host_room = ?req.host_room_id, session = ?req.session_id))]
     pub async fn start(&self, req: TestRequest) -> Result<Started, ApiError> {
         let permit = self.inner.permits.clone().try_acquire_owned().map_err(|_| {
             ApiError::TooMany {
@@ -136,6 +138,7 @@ impl Echo {
         let test = NewTest {
             local_room_id: req.local_room_id,
             session_id: req.session_id,
+            host_room_id: req.host_room_id,
             run_by: &req.run_by,
             kind,
             started_at,

@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::app::room_tests::{self, RoomUnderTest};
 use crate::auth::{Caller, Staff};
 use crate::connectivity::TestRequest;
 use crate::connectivity::measure::Figures;
@@ -55,6 +56,9 @@ pub struct Description {
 pub struct StartTest {
     /// The local room under test (staff); absent for a petitioner's device check.
     pub room_id: Option<i64>,
+    /// Instead of `room_id`: a host court's own reception room under test (its staff).
+    #[serde(default)]
+    pub host_room_id: Option<i64>,
     /// The client's offer with every ICE candidate in it (gathering complete) and a data
     /// channel labelled `courtlink-echo`; audio and video are optional.
     pub offer: Description,
@@ -122,6 +126,8 @@ pub struct TestView {
     pub id: i64,
     pub room_id: Option<i64>,
     pub session_id: Option<i64>,
+    /// A host court's reception room under test (instead of `room_id`).
+    pub host_room_id: Option<i64>,
     /// `media` (audio and/or video plus the data channel) or `data` (the data channel only).
     pub kind: String,
     /// `running`, `passed` or `failed`.
@@ -168,6 +174,7 @@ fn test_view(state: &AppState, t: TestRow) -> TestView {
         id: t.id,
         room_id: t.local_room_id,
         session_id: t.session_id,
+        host_room_id: t.host_room_id,
         kind: t.kind,
         status: t.status,
         reason_code: t.reason_code,
@@ -227,36 +234,35 @@ pub async fn start_test(
     if body.offer.kind != "offer" {
         return Err(ApiError::invalid("offer.type: must be 'offer'"));
     }
-    let (room, session, run_by) = match &caller {
+    let (room, host_room, session, run_by) = match &caller {
         Caller::Staff(staff) => {
-            let Some(room_id) = body.room_id else {
-                return Err(ApiError::invalid("room_id: name the local room under test"));
-            };
-            let room = state
-                .store
-                .local_room(room_id)
-                .await
-                .map_err(|e| not_found(e, "local room"))?;
-            if room.court_id != staff.court_id {
-                return Err(ApiError::Forbidden(
-                    "only the room's own court tests its rooms",
-                ));
+            let run_by = format!("user-{}", staff.user_id);
+            match room_tests::room_under_test(&state.store, staff, body.room_id, body.host_room_id)
+                .await?
+            {
+                RoomUnderTest::Local(id) => (Some(id), None, None, run_by),
+                RoomUnderTest::Host(id) => (None, Some(id), None, run_by),
             }
-            (Some(room.id), None, format!("user-{}", staff.user_id))
         }
         Caller::Petitioner(p) => {
-            if body.room_id.is_some() {
+            if body.room_id.is_some() || body.host_room_id.is_some() {
                 return Err(ApiError::invalid(
                     "room_id: a device check is recorded against your session, not a room",
                 ));
             }
-            (None, Some(p.session_id), format!("petitioner-{}", p.seat))
+            (
+                None,
+                None,
+                Some(p.session_id),
+                format!("petitioner-{}", p.seat),
+            )
         }
     };
     let started = state
         .echo
         .start(TestRequest {
             local_room_id: room,
+            host_room_id: host_room,
             session_id: session,
             run_by,
             offer_sdp: body.offer.sdp,
@@ -291,6 +297,15 @@ fn run_by_label(caller: &Caller) -> String {
     }
 }
 
+/// The court of the room a test names (a local or a host room); none for a device check.
+async fn room_court(state: &AppState, test: &TestRow) -> Result<Option<i64>, ApiError> {
+    Ok(match (test.local_room_id, test.host_room_id) {
+        (Some(room), _) => Some(state.store.local_room(room).await?.court_id),
+        (None, Some(room)) => Some(state.store.host_room_court(room).await?),
+        (None, None) => None,
+    })
+}
+
 /// A test that `caller` may read (`run`: that it may report on, i.e. that it ran).
 async fn readable_test(
     state: &AppState,
@@ -305,19 +320,10 @@ async fn readable_test(
         .map_err(|e| not_found(e, "connectivity test"))?;
     let allowed = match caller {
         Caller::Petitioner(p) => test.session_id == Some(p.session_id),
-        Caller::Staff(staff) => match test.local_room_id {
+        Caller::Staff(staff) => match room_court(state, &test).await? {
             None => false,
-            Some(room_id) => {
-                let room = state.store.local_room(room_id).await?;
-                if run {
-                    room.court_id == staff.court_id
-                } else {
-                    state
-                        .store
-                        .court_within(room.court_id, staff.court_id)
-                        .await?
-                }
-            }
+            Some(court) if run => court == staff.court_id,
+            Some(court) => room_tests::may_read(&state.store, staff, court).await?,
         },
     };
     if allowed {
@@ -347,11 +353,13 @@ pub async fn get_test(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let test = readable_test(&state, &caller, id.into_inner(), false).await?;
-    let support = match (&caller, test.status.as_str(), test.local_room_id) {
-        (Caller::Staff(staff), "failed", Some(room_id)) => {
-            let room = state.store.local_room(room_id).await?;
-            crate::app::directory::support_for(&state.store, staff.court_id, room.court_id).await?
-        }
+    let support = match (&caller, test.status.as_str()) {
+        (Caller::Staff(staff), "failed") => match room_court(&state, &test).await? {
+            Some(court) => {
+                crate::app::directory::support_for(&state.store, staff.court_id, court).await?
+            }
+            None => None,
+        },
         _ => None,
     };
     let mut view = test_view(&state, test);
@@ -401,11 +409,16 @@ pub async fn report_test(
 pub struct RoomTests {
     pub id: i64,
     pub name: String,
+    /// `local` (a video room, tested with `room_id`) or `host` (the court's own reception room,
+    /// tested with `host_room_id`).
+    pub kind: &'static str,
     /// The room's latest tests, newest first (at most 5).
     pub tests: Vec<TestView>,
 }
 
-/// The caller's own court's local rooms, each with its latest tests (the room terminal's list).
+/// The caller's own court's rooms, each with its latest tests (the room terminal's list): its
+/// local video rooms, then its own reception rooms (a host court's officer tests the room they
+/// receive from).
 #[utoipa::path(
     get,
     path = "/api/v1/connectivity/rooms",
@@ -430,6 +443,22 @@ pub async fn my_rooms(state: web::Data<AppState>, staff: Staff) -> Result<HttpRe
         out.push(RoomTests {
             id: room.id,
             name: room.name,
+            kind: "local",
+            tests,
+        });
+    }
+    for room in state.store.host_rooms_of(staff.court_id).await? {
+        let tests = state
+            .store
+            .connectivity_tests_of_host_room(room.id, 5)
+            .await?
+            .into_iter()
+            .map(|t| test_view(&state, t))
+            .collect();
+        out.push(RoomTests {
+            id: room.id,
+            name: room.name,
+            kind: "host",
             tests,
         });
     }

@@ -91,6 +91,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(sessions::list_sessions)
                 .service(sessions::get_session)
                 .service(sessions::end_session)
+                .service(sessions::correct_outcome)
                 .service(signal::signal)
                 .service(transcript::put_transcript)
                 .service(transcript::get_transcript)

@@ -70,6 +70,7 @@ use crate::error::ErrorBody;
         sessions::list_sessions,
         sessions::get_session,
         sessions::end_session,
+        sessions::correct_outcome,
         signal::signal,
         transcript::put_transcript,
         transcript::get_transcript,

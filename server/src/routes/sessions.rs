@@ -216,6 +216,53 @@ pub async fn end_session(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct OutcomeCorrectionRequest {
+    /// The corrected outcome: one that fits the case's class, not 交办 (`assign`).
+    pub outcome: Outcome,
+    /// Why: required, 1 to 500 characters.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Corrects an ended session's outcome, keeping the history (docs/outcomes.md): the ledger
+/// gets a correction beside the original entry, the session carries the corrected outcome, and
+/// the timeline shows both. The officer who recorded the outcome, or a supervisor of the host
+/// court.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/outcome-corrections",
+    params(("id" = i64, Path, description = "session id")),
+    request_body = OutcomeCorrectionRequest,
+    responses(
+        (status = 201, body = SessionView),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "forbidden: not the officer who recorded the outcome nor a supervisor of the host court", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "session_not_ended: no outcome yet; outcome_changed: corrected meanwhile", body = ErrorBody),
+        (status = 422, description = "correction_reason_required, invalid_input, outcome_unchanged, outcome_not_for_class, outcome_correction_assign", body = ErrorBody)
+    ),
+    security(("bearer" = [])),
+    tag = "sessions"
+)]
+#[post("/sessions/{id}/outcome-corrections")]
+pub async fn correct_outcome(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+    body: web::Json<OutcomeCorrectionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let session = load_session(&state, *id).await?;
+    let command = session::OutcomeCorrectionCommand {
+        outcome: body.outcome,
+        reason: &body.reason,
+    };
+    session::correct_outcome(&state.store, &staff, &session, command).await?;
+    let corrected = load_session(&state, session.id).await?;
+    Ok(HttpResponse::Created().json(SessionView::try_from(corrected)?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LeaderRequest {
     /// The user to name: an active supervisor (院领导) of the booking court.
     pub user_id: i64,

@@ -15,6 +15,8 @@ use super::tree::BRANCH;
 pub struct NewTest<'a> {
     pub local_room_id: Option<i64>,
     pub session_id: Option<i64>,
+    /// A host court's own reception room (migration 0032).
+    pub host_room_id: Option<i64>,
     /// `user-<id>`, or `petitioner-<seat>` (the join token's seat, see `JoinClaims::seat`).
     pub run_by: &'a str,
     /// `media` or `data`.
@@ -59,6 +61,7 @@ pub struct TestRow {
     pub id: i64,
     pub local_room_id: Option<i64>,
     pub session_id: Option<i64>,
+    pub host_room_id: Option<i64>,
     pub run_by: String,
     pub kind: String,
     pub started_at: DateTime<Utc>,
@@ -76,7 +79,7 @@ pub struct TestRow {
     pub client_report: Option<String>,
 }
 
-const TEST_COLUMNS: &str = "id, local_room_id, session_id, run_by, kind, started_at, finished_at, \
+const TEST_COLUMNS: &str = "id, local_room_id, session_id, host_room_id, run_by, kind, started_at, finished_at, \
     status, reason_code, reason, local_candidate, remote_candidate, connect_ms, rtt_ms, \
     loss_percent, jitter_ms, bitrate_kbps, client_report";
 
@@ -119,17 +122,35 @@ pub struct RoomStanding {
 
 impl Store {
     pub async fn insert_connectivity_test(&self, t: &NewTest<'_>) -> Result<i64, StoreError> {
-        let sql = "INSERT INTO connectivity_tests (local_room_id, session_id, run_by, kind, \
-                   started_at, status) VALUES ($1, $2, $3, $4, $5, 'running') RETURNING id";
+        let sql = "INSERT INTO connectivity_tests (local_room_id, session_id, host_room_id, run_by, \
+                   kind, started_at, status) VALUES ($1, $2, $6, $3, $4, $5, 'running') RETURNING id";
         let (id,): (i64,) = on_pool!(self, |p| sqlx::query_as(sql)
             .bind(t.local_room_id)
             .bind(t.session_id)
             .bind(t.run_by)
             .bind(t.kind)
             .bind(t.started_at)
+            .bind(t.host_room_id)
             .fetch_one(p)
             .await)?;
         Ok(id)
+    }
+
+    /// The latest tests of a host court's reception room, newest first.
+    pub async fn connectivity_tests_of_host_room(
+        &self,
+        host_room_id: i64,
+        limit: i64,
+    ) -> Result<Vec<TestRow>, StoreError> {
+        let sql = format!(
+            "SELECT {TEST_COLUMNS} FROM connectivity_tests WHERE host_room_id = $1 \
+             ORDER BY started_at DESC, id DESC LIMIT $2"
+        );
+        Ok(on_pool!(self, |p| sqlx::query_as(&sql)
+            .bind(host_room_id)
+            .bind(limit)
+            .fetch_all(p)
+            .await)?)
     }
 
     /// Records a petitioner's device check of `session_id` (`t.session_id` is not read), unless

@@ -47,6 +47,20 @@ pub struct NewContact<'a> {
     pub actor: &'a str,
 }
 
+/// A correction of an ended session's outcome, checked by `app::session::correct_outcome`.
+pub struct OutcomeCorrection<'a> {
+    pub session_id: i64,
+    /// The outcome the session has now (what the check was made against).
+    pub from: Outcome,
+    pub to: Outcome,
+    pub reason: &'a str,
+    /// The correction entry's note on the ledger (the host court, the room, the outcome).
+    pub ledger_note: &'a str,
+    /// `user-<id>`.
+    pub actor: &'a str,
+    pub actor_name: &'a str,
+}
+
 /// An existing case that may be the same matter: never with the identity number.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CaseMatchRow {
@@ -393,6 +407,110 @@ impl Store {
                     "channel": c.channel.as_str(),
                     "corrects": c.corrects_id,
                     "reason": c.correction_reason,
+                }),
+            );
+            append_audit!(tx, lock, &entry);
+            id
+        });
+        Ok(id)
+    }
+
+    /// Corrects an ended session's outcome, keeping the history, in one transaction: the
+    /// session's standing ledger entry (the one it wrote, or the last correction of it) gets a
+    /// correction entry with the new outcome, the same time, channel and receiving court and the
+    /// reason (the original stays, marked replaced by the database's trigger); the session
+    /// carries the new outcome; its timeline gets an `outcome_corrected` event (from, to,
+    /// reason); the audit chain records who. `Stale` when the session's outcome is no longer
+    /// `from` (someone corrected it meanwhile); `NotYet` when it has not ended. Returns the
+    /// correction entry's id.
+    pub async fn correct_session_outcome(
+        &self,
+        c: &OutcomeCorrection<'_>,
+    ) -> Result<i64, StoreError> {
+        let at = now();
+        let id = in_write_tx!(self, |tx, lock| {
+            let changed = sqlx::query(
+                "UPDATE sessions SET outcome = $2 WHERE id = $1 AND status = 'ended' AND outcome = $3",
+            )
+            .bind(c.session_id)
+            .bind(c.to.as_str())
+            .bind(c.from.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 0 {
+                let status: Option<(String,)> =
+                    sqlx::query_as("SELECT status FROM sessions WHERE id = $1")
+                        .bind(c.session_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                return Err(match status {
+                    Some((s,)) if s == "ended" => StoreError::Stale,
+                    Some(_) => StoreError::NotYet,
+                    None => StoreError::NotFound,
+                });
+            }
+            // The standing entry: the session's own, or the last correction in its chain.
+            let (mut standing,): (i64,) =
+                sqlx::query_as("SELECT id FROM ledger_entries WHERE session_id = $1")
+                    .bind(c.session_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            loop {
+                let next: Option<(i64,)> = sqlx::query_as(
+                    "SELECT id FROM ledger_entries WHERE corrects_id = $1 ORDER BY id DESC LIMIT 1",
+                )
+                .bind(standing)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match next {
+                    Some((n,)) => standing = n,
+                    None => break,
+                }
+            }
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO ledger_entries (case_id, at, channel, counted_as, note, connected_minutes, \
+                 court_initiated, receiving_organ, receiving_court_id, outcome, received_by, corrects_id, \
+                 correction_reason, recorded_by, recorded_at) \
+                 SELECT case_id, at, channel, counted_as, $2, connected_minutes, court_initiated, \
+                 receiving_organ, receiving_court_id, $3, received_by, id, $4, $5, $6 \
+                 FROM ledger_entries WHERE id = $1 RETURNING id",
+            )
+            .bind(standing)
+            .bind(c.ledger_note)
+            .bind(c.to.as_str())
+            .bind(c.reason)
+            .bind(c.actor)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?;
+            let data = serde_json::json!({
+                "from": c.from.as_str(),
+                "to": c.to.as_str(),
+                "reason": c.reason,
+                "name": c.actor_name,
+                "entry": id,
+            });
+            sqlx::query(
+                "INSERT INTO session_events (session_id, at, kind, actor, data) \
+                 VALUES ($1, $2, 'outcome_corrected', $3, $4)",
+            )
+            .bind(c.session_id)
+            .bind(at)
+            .bind(c.actor)
+            .bind(data.to_string())
+            .execute(&mut *tx)
+            .await?;
+            let entry = audit::AuditEntry::new(
+                c.actor,
+                "session.outcome_corrected",
+                format!("session:{}", c.session_id),
+                serde_json::json!({
+                    "from": c.from.as_str(),
+                    "to": c.to.as_str(),
+                    "reason": c.reason,
+                    "entry": id,
+                    "corrects": standing,
                 }),
             );
             append_audit!(tx, lock, &entry);

@@ -212,6 +212,15 @@ impl Store {
         Ok(row.map(|(id,)| id))
     }
 
+    /// A court's own reception rooms (接谈室), in its order.
+    pub async fn host_rooms_of(&self, court_id: i64) -> Result<Vec<super::RoomRow>, StoreError> {
+        let sql = "SELECT id, court_id, name FROM host_rooms WHERE court_id = $1 ORDER BY id";
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(court_id)
+            .fetch_all(p)
+            .await)?)
+    }
+
     pub async fn host_room_court(&self, host_room_id: i64) -> Result<i64, StoreError> {
         let (court,): (i64,) = on_pool!(self, |p| sqlx::query_as(
             "SELECT court_id FROM host_rooms WHERE id = $1"

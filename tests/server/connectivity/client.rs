@@ -37,6 +37,9 @@ pub struct Plan {
     pub echo_probes: bool,
     /// Apply the server's answer (a client that does not simply goes away).
     pub apply_answer: bool,
+    /// The room named is a host court's own reception room (`host_room_id`), not a local
+    /// room (`room_id`).
+    pub host_room: bool,
 }
 
 impl Default for Plan {
@@ -45,6 +48,7 @@ impl Default for Plan {
             video: true,
             echo_probes: true,
             apply_answer: true,
+            host_room: false,
         }
     }
 }
@@ -206,7 +210,11 @@ pub async fn run_test(
         .ok_or_else(|| anyhow!("no local description"))?;
     let mut body = json!({"offer": {"type": "offer", "sdp": offer.sdp}});
     if let Some(room) = room_id {
-        body["room_id"] = json!(room);
+        body[if plan.host_room {
+            "host_room_id"
+        } else {
+            "room_id"
+        }] = json!(room);
     }
     let res = http
         .post(format!("{base}/api/v1/connectivity/tests"))
