@@ -238,7 +238,7 @@ await run('main path', async () => {
   await officer.waitForSelector('[data-testid=end-confirm]:not([hidden])');
   const confirmText = await text(officer, '#end-confirm-text');
   check('the outcome and the note are shown to confirm before the end is sent',
-    confirmText.includes(zh['outcome.explained_law']) && confirmText.includes(OUTCOME_NOTE)
+    confirmText.includes(zh['outcome.explained_law']) && confirmText.includes(OUTCOME_NOTE) && !confirmText.includes('。。')
     && await officer.evaluate(() => document.activeElement?.id === 'end-confirm-yes'), confirmText);
   await shot(officer, '12a-officer-end-confirm-zh');
   await officer.click('#end-confirm-no');

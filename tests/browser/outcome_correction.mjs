@@ -10,6 +10,8 @@ import { run, newPage, login, check, shot, text, apiLogin, apiCall } from './lib
 const SESSION = Number(process.env.COURTLINK_SESSION_ID);
 const CASE = Number(process.env.COURTLINK_CASE_ID);
 const REASON = '信访人在接谈中已表示息诉罢访，登记时误选为释法明理';
+// Typed as a full sentence, as people do: the screens that quote it must not end it twice (。。).
+const TYPED = `${REASON}。`;
 
 const focused = (page) => page.evaluate(() => document.activeElement?.dataset?.testid || document.activeElement?.id || '');
 
@@ -43,13 +45,13 @@ await run('outcome_correction', async () => {
   check('and the reason box has the focus', (await focused(officer)) === 'outcome-fix-reason', await focused(officer));
   check('the confirmation is not shown yet', await officer.locator('[data-testid=outcome-fix-confirm-step]').isHidden());
 
-  await officer.fill('[data-testid=outcome-fix-reason]', REASON);
+  await officer.fill('[data-testid=outcome-fix-reason]', TYPED);
   await officer.keyboard.press('Tab');
   await officer.click('[data-testid=outcome-fix-next]');
   await officer.waitForSelector('[data-testid=outcome-fix-confirm-step]:not([hidden])');
   const confirmText = await text(officer, '[data-testid=outcome-fix-confirm-text]');
   check('the confirmation says what will be recorded: from, to and why',
-    confirmText.includes('“释法明理”') && confirmText.includes('“息诉罢访”') && confirmText.includes(REASON) && confirmText.includes('原结果保留'),
+    confirmText.includes('“释法明理”') && confirmText.includes('“息诉罢访”') && confirmText.includes(REASON) && confirmText.includes('原结果保留') && !confirmText.includes('。。'),
     confirmText);
   check('the confirm button has the focus', (await focused(officer)) === 'outcome-fix-confirm', await focused(officer));
   check('nothing is recorded before it is confirmed', (await outcomeNow()) === 'explained_law');
@@ -60,7 +62,7 @@ await run('outcome_correction', async () => {
   check('返回修改 hides the confirmation', await officer.locator('[data-testid=outcome-fix-confirm-step]').isHidden());
   check('and keeps the choice and the reason',
     (await officer.inputValue('[data-testid=outcome-fix-select]')) === 'withdrawn'
-    && (await officer.inputValue('[data-testid=outcome-fix-reason]')) === REASON);
+    && (await officer.inputValue('[data-testid=outcome-fix-reason]')) === TYPED);
   check('and puts the focus back on the list', (await focused(officer)) === 'outcome-fix-select', await focused(officer));
   check('still nothing recorded', (await outcomeNow()) === 'explained_law');
 
@@ -90,7 +92,7 @@ await run('outcome_correction', async () => {
   const first = ledger.find((e) => e.session_id === SESSION);
   const fix = ledger.find((e) => e.corrects === first?.id);
   check('the ledger keeps the original, marked corrected', first?.outcome === 'explained_law' && first.corrected_by === fix?.id, first);
-  check('and the correction with its reason', fix?.outcome === 'withdrawn' && fix.correction_reason === REASON, fix);
+  check('and the correction with its reason', fix?.outcome === 'withdrawn' && fix.correction_reason === TYPED, fix);
 
   // In English.
   await officer.click('#lang-switch');

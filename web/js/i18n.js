@@ -43,6 +43,15 @@ export function t(key, params) {
 }
 
 /** Translate a value of a closed set (role, status, outcome …), falling back to the raw value. */
+/**
+ * A person's own sentence, ready to sit inside a catalogue sentence that ends it itself
+ * ("说明：{note}。"): its closing full stops and spaces are dropped, so the screen does not
+ * show "释法明理。。". Question and exclamation marks are kept: they carry meaning.
+ */
+export function clause(text) {
+  return String(text ?? '').trim().replace(/[。．.\s]+$/u, '');
+}
+
 export function tEnum(prefix, value) {
   if (value === null || value === undefined || value === '') return '';
   const key = `${prefix}.${value}`;

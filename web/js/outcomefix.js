@@ -2,7 +2,7 @@
 // through, labelled, with who, when and why), and the form to correct it (docs/outcomes.md,
 // "Correcting a session's outcome"): the new outcome and the reason, a confirmation that says
 // what will be recorded (确认更正 / 返回修改), then POST /sessions/{id}/outcome-corrections.
-import { t, tEnum, formatDateTime } from './i18n.js';
+import { t, tEnum, clause, formatDateTime } from './i18n.js';
 import { h, announce } from './ui.js';
 
 function dataOf(event) {
@@ -41,7 +41,7 @@ export function outcomeFacts(session) {
     h('span', { class: 'label' }, t('outcomeFix.was')), ' ',
     h('del', {}, tEnum('outcome', fix.from)), ' ',
     h('span', { class: 'hint' }, t('outcomeFix.history', {
-      to: tEnum('outcome', fix.to), name: fix.name || '', at: formatDateTime(fix.at), reason: fix.reason || '',
+      to: tEnum('outcome', fix.to), name: fix.name || '', at: formatDateTime(fix.at), reason: clause(fix.reason),
     }))))),
   ];
 }
@@ -123,7 +123,7 @@ export function outcomeCorrectionControl(session, { outcomes, submit, level = 3 
     if (!select.value) return say('outcomeFix.needOutcome', select);
     if (!reason.value.trim()) return say('outcomeFix.needReason', reason);
     confirmText.textContent = t('outcomeFix.confirm', {
-      from: tEnum('outcome', session.outcome), to: tEnum('outcome', select.value), reason: reason.value.trim(),
+      from: tEnum('outcome', session.outcome), to: tEnum('outcome', select.value), reason: clause(reason.value),
     });
     buttons.hidden = true;
     select.disabled = true;
