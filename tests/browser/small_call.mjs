@@ -1,7 +1,7 @@
 // The petitioner's call screen and end screen at small sizes (issue 18: large type, one decision
 // per screen): a 360 × 640 phone, and a 1280 × 720 screen at 200 % zoom (laid out at 640 × 360
 // CSS pixels). On each: nothing to scroll sideways for, every button whole and at least 44 px
-// high, and text of at least 18 px. (device_check.mjs does the same for the steps before.)
+// high, every hint in an empty box whole, and text of at least 18 px. (device_check.mjs does the same for the steps before.)
 import { BASE, run, newPage, check, shot, text, apiBookNow, officerJoins, admitPetitioner, QUICK_QUALITY, mediaReported } from './lib.mjs';
 
 const PHONE = { width: 360, height: 640 };
@@ -24,6 +24,15 @@ async function misfits(page, root) {
       const r = el.getBoundingClientRect();
       if (r.left < -0.5 || r.right > width + 0.5) bad.push(`${name(el)} cut: ${Math.round(r.left)}..${Math.round(r.right)} of ${width}`);
       if (r.height < 44) bad.push(`${name(el)} ${Math.round(r.height)} px high`);
+      // A hint in an empty box is read whole, or not at all: it must fit the box.
+      if (el.placeholder && !el.value) {
+        const cs = getComputedStyle(el);
+        const ctx = document.createElement('canvas').getContext('2d');
+        ctx.font = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+        const room = el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+        const need = ctx.measureText(el.placeholder).width;
+        if (need > room + 0.5) bad.push(`${name(el)} hint "${el.placeholder}" cut: ${Math.round(need)} px in ${Math.round(room)}`);
+      }
     }
     // Text that the petitioner reads: every element with words of its own.
     for (const el of document.querySelectorAll(`${sel} *`)) {

@@ -723,6 +723,7 @@ export default {
   'chat.heading': 'Text chat',
   'chat.label': 'Type a message',
   'chat.placeholder': 'Type here and press Enter to send',
+  'chat.placeholderShort': 'Type a message',
   'chat.send': 'Send',
   'chat.me': 'Me',
   'chat.notConnected': 'Not connected yet; the message was not sent. Please wait a moment and send it again.',

@@ -723,6 +723,7 @@ export default {
   'chat.heading': '文字交流',
   'chat.label': '输入文字',
   'chat.placeholder': '在这里输入文字，按回车发送',
+  'chat.placeholderShort': '在这里输入文字',
   'chat.send': '发送',
   'chat.me': '我',
   'chat.notConnected': '还没有连接上，文字没有发出。请稍等片刻再发送。',
