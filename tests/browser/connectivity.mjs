@@ -38,6 +38,8 @@ await run('connectivity', async () => {
   await shot(page, '03-result');
   check('the test passed', heading === '联通测试通过', `${heading} ${reason} ${figures}`);
   check('the figures are in words', /往返时延 \d+ 毫秒，丢包率 [\d.]+%，抖动 \d+ 毫秒，码率 \d+ kbit\/s/.test(figures), figures);
+  check('and so is how each end was reached (no raw ICE type such as host)',
+    /（服务器端 (直连|经路由器转换|经中继服务器)，本机 (直连|经路由器转换|经中继服务器)）/.test(figures) && !/host|srflx|relay/.test(figures), figures);
   await page.waitForSelector('[data-testid="history-item"]');
   check('the room\'s history lists it', /通过/.test(await text(page, '#history')), await text(page, '#history'));
 

@@ -1052,6 +1052,11 @@ export default {
   'roomtest.result.passed': 'Connectivity test passed',
   'roomtest.result.failed': 'Connectivity test failed',
   'roomtest.figures': 'Round trip {rtt} ms, packet loss {loss}%, jitter {jitter} ms, bitrate {bitrate} kbit/s; connected in {connect} s (server {local}, terminal {remote}).',
+  // How each end of a test was reached (ICE candidate types), in words.
+  'candidate.host': 'direct',
+  'candidate.srflx': 'through the router',
+  'candidate.prflx': 'through the router',
+  'candidate.relay': 'through the relay server',
   'roomtest.reason.ice_failed': 'The server could not be reached: the network is down or a firewall blocks it. Technical support should check the UDP path from this terminal to the server.',
   'roomtest.reason.connection_lost': 'The connection dropped during the test. Check the network and test again.',
   'roomtest.reason.no_echo': 'The data channel did not answer, so the round trip could not be measured. Reload the page and test again.',

@@ -1052,6 +1052,11 @@ export default {
   'roomtest.result.passed': '联通测试通过',
   'roomtest.result.failed': '联通测试未通过',
   'roomtest.figures': '往返时延 {rtt} 毫秒，丢包率 {loss}%，抖动 {jitter} 毫秒，码率 {bitrate} kbit/s；{connect} 秒建立连接（服务器端 {local}，本机 {remote}）。',
+  // How each end of a test was reached (ICE candidate types), in words.
+  'candidate.host': '直连',
+  'candidate.srflx': '经路由器转换',
+  'candidate.prflx': '经路由器转换',
+  'candidate.relay': '经中继服务器',
   'roomtest.reason.ice_failed': '无法连通服务器：网络不通或被防火墙拦截。请技术保障人员检查本室终端到服务器的 UDP 通路。',
   'roomtest.reason.connection_lost': '测试过程中连接中断，请检查网络后重新测试。',
   'roomtest.reason.no_echo': '数据通道没有回应，无法测量往返时延。请刷新页面后重新测试。',

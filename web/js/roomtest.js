@@ -2,7 +2,7 @@
 // The page sends the camera and microphone and a data channel; the server echoes both back and
 // measures the line from its side (docs/connectivity.md). The page echoes the server's probes
 // (`p:<n>`), times its own (`c:<ms>`), and reports what it saw as extra evidence.
-import { t, onLangChange, formatDateTime } from './i18n.js';
+import { t, tEnum, onLangChange, formatDateTime } from './i18n.js';
 import { api } from './api.js';
 import { runEchoTest } from './echotest.js';
 import { $, h, startPage, requireStaff, staffHeader, showError, showMessage, clearError, handleAuthError, announce } from './ui.js';
@@ -129,7 +129,7 @@ function main({ user }) {
     return t('roomtest.figures', {
       rtt: num(f.rtt_ms), loss: num(f.loss_percent, 1), jitter: num(f.jitter_ms), bitrate: num(f.bitrate_kbps),
       connect: num(f.connect_ms === null || f.connect_ms === undefined ? null : f.connect_ms / 1000, 1),
-      local: f.local_candidate || '—', remote: f.remote_candidate || '—',
+      local: tEnum('candidate', f.local_candidate) || '—', remote: tEnum('candidate', f.remote_candidate) || '—',
     });
   }
 
