@@ -96,6 +96,26 @@ await run('main path', async () => {
   await coord.waitForSelector(`[data-testid=session-item][data-session-id="${booking.session_id}"]`);
   check('today\'s sessions list the booking', true);
   await shot(coord, '02-coordinator-booked-zh');
+  // A sub-heading has air above it, or it reads as part of what came before (the walk found
+  // 台账 touching 上传附件, and 本院的预约 touching the applications).
+  const cramped = await coord.evaluate(() => ['#ledger-heading', '.schedule-panel > h3'].flatMap((sel) => {
+    const el = document.querySelector(sel);
+    if (!el || el.hidden) return [];
+    let before = el.previousElementSibling;
+    while (before && (before.hidden || before.getBoundingClientRect().height === 0)) before = before.previousElementSibling;
+    if (!before) return [];
+    const gap = el.getBoundingClientRect().top - before.getBoundingClientRect().bottom;
+    return gap < 16 ? [`${sel}: ${Math.round(gap)} px`] : [];
+  }));
+  check('the sub-headings stand apart from what is above them', cramped.length === 0, cramped);
+  const filterRow = await coord.evaluate(() => {
+    const label = document.querySelector('label[for=assignments-filter]')?.getBoundingClientRect();
+    const select = document.querySelector('#assignments-filter')?.getBoundingClientRect();
+    return label && select ? { label: [label.top, label.bottom, label.right], select: [select.top, select.bottom, select.left] } : null;
+  });
+  check('交办事项: the 状态 label sits just before its list, on the same line',
+    filterRow && filterRow.label[0] < filterRow.select[1] && filterRow.select[0] < filterRow.label[1]
+    && filterRow.select[2] - filterRow.label[2] >= 0 && filterRow.select[2] - filterRow.label[2] < 24, filterRow);
 
   // ---- the officer joins (the page refreshes its login every few seconds in this test) ----
   const officer = await newPage('officer', 'desk', {

@@ -24,7 +24,7 @@ function mount(panel) {
   const filterLabel = h('label', { for: 'assignments-filter' });
   panel.setAttribute('aria-labelledby', 'assignments-heading');
   panel.replaceChildren(
-    h('div', { class: 'panel-head' }, heading, filterLabel, filter, refresh),
+    h('div', { class: 'panel-head' }, heading, h('span', { class: 'inline-field' }, filterLabel, filter), refresh),
     error,
     list,
   );
