@@ -60,6 +60,9 @@ await run('fresh install', async () => {
   await coord.click('[data-testid=attachment-submit]');
   await coord.waitForSelector('[data-testid=attachment-item]');
   check('the attachment is on the case', (await text(coord, '[data-testid=attachment-item]')).includes('判决书.pdf'));
+  const attachmentLine = await text(coord, '[data-testid=attachment-item]');
+  check('its type and size are in words (PDF 文件, 字节), not application/pdf and B',
+    attachmentLine.includes('PDF 文件') && /\d+ 字节/.test(attachmentLine) && !attachmentLine.includes('application/'), attachmentLine);
   await coord.fill('[data-testid=directory-contact-name]', '孙专干');
   await coord.fill('[data-testid=directory-contact-phone]', '0571-8600 1111');
   await coord.fill('[data-testid=directory-tech-name]', '李工');

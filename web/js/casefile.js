@@ -12,7 +12,7 @@ function sizeText(bytes) {
   const n = Number(bytes) || 0;
   if (n >= 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(1)} MB`;
   if (n >= 1024) return `${Math.round(n / 1024)} KB`;
-  return `${n} B`;
+  return t('casefile.attachments.bytes', { n });
 }
 
 /** Downloads one attachment with the staff token (never in a URL) and saves it under its name. */
@@ -53,7 +53,7 @@ export function attachmentList(c) {
     },
     h('span', { class: 'attachment-name' }, a.file_name), ' ',
     h('span', { class: 'hint' }, t('casefile.attachments.line', {
-      type: a.media_type, size: sizeText(a.size_bytes), at: formatDateTime(a.uploaded_at), by: a.uploaded_by_name,
+      type: tEnum('mediaType', a.media_type), size: sizeText(a.size_bytes), at: formatDateTime(a.uploaded_at), by: a.uploaded_by_name,
     })), ' ',
     h('button', {
       type: 'button', class: 'secondary small', 'data-testid': 'attachment-download',
