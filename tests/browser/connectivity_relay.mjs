@@ -45,8 +45,13 @@ await run(`connectivity test with the relay ${EXPECT}`, async () => {
   if (EXPECT === 'reached') {
     check('the relay is reached over UDP and TCP', state === 'ok' && /UDP和TCP/.test(line), `${state}: ${line}`);
     check('no support call is asked for', !/技术保障人员/.test(line), line);
+    check('and the pass is a plain pass', (await text(page, '#result-heading')) === '联通测试通过', await text(page, '#result-heading'));
   } else {
     check('no relay is reached', state === 'none', `${state}: ${line}`);
+    const heading = await text(page, '#result-heading');
+    const border = await page.locator('#result').evaluate((e) => getComputedStyle(e).borderTopColor);
+    check('and the result is not an all-green pass: it warns in its heading and its colour',
+      heading === '联通测试通过，但中继线路有问题' && border === 'rgb(154, 52, 18)', `${heading} ${border}`);
     check('the page names the likely cause', /防火墙/.test(line), line);
     check('the page names the technical-support person', /陈技/.test(line) && /0571-8800 5678/.test(line), line);
   }

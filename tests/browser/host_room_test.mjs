@@ -20,6 +20,7 @@ await run('host_room_test', async () => {
   await page.waitForSelector('#incoming-panel:not([hidden])');
   check('the rooms that will call are still shown below', true);
   await shot(page, '01-host-room-before');
+  check('no empty picture boxes before the test', await page.locator('.roomtest-videos').isHidden());
   // By keyboard: the start button, Enter.
   await page.focus('#start-test');
   await page.keyboard.press('Enter');
@@ -34,6 +35,17 @@ await run('host_room_test', async () => {
   await page.waitForSelector('[data-testid="history-item"]');
   check('the room\'s latest result is listed under it', /通过/.test(await text(page, '[data-testid="history-item"]')), await text(page, '#history'));
   await shot(page, '02-host-room-passed');
+  check('after it, the pictures are put away (no black boxes left)', await page.locator('.roomtest-videos').isHidden());
+  // The pass is framed in green; the same box for a failure must not be (the suite cannot make a
+  // room fail, so the failure's class is put on the box here and taken off again).
+  const frames = await page.locator('#result').evaluate((box) => {
+    const pass = getComputedStyle(box).borderTopColor;
+    box.classList.add('result-failed');
+    const failed = getComputedStyle(box).borderTopColor;
+    box.classList.remove('result-failed');
+    return { pass, failed };
+  });
+  check('a pass is framed in green, a failure in red', frames.pass === 'rgb(0, 112, 60)' && frames.failed === 'rgb(177, 14, 30)', frames);
 
   const token = await apiLogin('spc.officer');
   const rooms = (await apiCall('GET', '/connectivity/rooms', { token })).data;

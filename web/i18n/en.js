@@ -1050,6 +1050,7 @@ export default {
   'roomtest.progress.connecting': 'Connecting to the server ({seconds} s)…',
   'roomtest.progress.measuring': 'Connected; measuring the line ({seconds}/{total} s)…',
   'roomtest.result.passed': 'Connectivity test passed',
+  'roomtest.result.passedRelay': 'Test passed, but the relay has a problem',
   'roomtest.result.failed': 'Connectivity test failed',
   'roomtest.figures': 'Round trip {rtt} ms, packet loss {loss}%, jitter {jitter} ms, bitrate {bitrate} kbit/s; connected in {connect} s (server {local}, terminal {remote}).',
   // How each end of a test was reached (ICE candidate types), in words.

@@ -1050,6 +1050,7 @@ export default {
   'roomtest.progress.connecting': '正在连接服务器（{seconds} 秒）…',
   'roomtest.progress.measuring': '已连通，正在测量线路质量（{seconds}/{total} 秒）…',
   'roomtest.result.passed': '联通测试通过',
+  'roomtest.result.passedRelay': '联通测试通过，但中继线路有问题',
   'roomtest.result.failed': '联通测试未通过',
   'roomtest.figures': '往返时延 {rtt} 毫秒，丢包率 {loss}%，抖动 {jitter} 毫秒，码率 {bitrate} kbit/s；{connect} 秒建立连接（服务器端 {local}，本机 {remote}）。',
   // How each end of a test was reached (ICE candidate types), in words.

@@ -98,7 +98,9 @@ function main({ user }) {
     $('#no-rooms').hidden = !none;
     $('#room-field').hidden = none;
     startButton.hidden = none;
-    document.querySelector('.roomtest-videos').hidden = none;
+    // The two pictures show only while a test runs: before, and once its tracks are released,
+    // they would be two black boxes that look like a broken camera.
+    document.querySelector('.roomtest-videos').hidden = none || !state.running;
     $('#history-panel').hidden = none;
     select.replaceChildren(...state.rooms.map((r) => h('option', {
       value: keyOf(r), selected: keyOf(r) === state.roomId, 'data-kind': r.kind || 'local', 'data-room-id': r.id,
@@ -180,7 +182,6 @@ function main({ user }) {
     const passed = x.status === 'passed';
     box.dataset.status = x.status;
     box.classList.toggle('result-failed', !passed);
-    $('#result-heading').textContent = t(passed ? 'roomtest.result.passed' : 'roomtest.result.failed');
     $('#result-figures').textContent = figuresText(x);
     const relayLine = $('#result-relay');
     relayLine.hidden = !(x.relay && x.relay.length);
@@ -191,6 +192,11 @@ function main({ user }) {
       relayLine.textContent = text;
       relayNamesSupport = relayState !== 'ok';
     }
+    // A pass whose relay is not reached is not all green: the echo ran without the relay, and a
+    // call that needs it will not connect.
+    const warned = passed && relayNamesSupport;
+    box.classList.toggle('result-warning', warned);
+    $('#result-heading').textContent = t(!passed ? 'roomtest.result.failed' : warned ? 'roomtest.result.passedRelay' : 'roomtest.result.passed');
     // A failed test names the court's technical-support person to call (its directory; issue
     // 16), unless the relay line already does.
     const support = x.support
@@ -225,6 +231,7 @@ function main({ user }) {
         return;
       }
       $('#local-video').srcObject = stream;
+      document.querySelector('.roomtest-videos').hidden = false;
       const room = state.rooms.find((r) => keyOf(r) === state.roomId);
       const result = await runEchoTest({
         stream,
@@ -245,6 +252,9 @@ function main({ user }) {
     } finally {
       if (stream) for (const track of stream.getTracks()) track.stop();
       state.running = false;
+      document.querySelector('.roomtest-videos').hidden = true;
+      $('#local-video').srcObject = null;
+      $('#echo-video').srcObject = null;
       startButton.disabled = !state.rooms.length;
     }
   }
