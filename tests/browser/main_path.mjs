@@ -257,8 +257,9 @@ await run('main path', async () => {
   await officer.click('#end-button');
   await officer.waitForSelector('[data-testid=end-confirm]:not([hidden])');
   const confirmText = await text(officer, '#end-confirm-text');
-  check('the outcome and the note are shown to confirm before the end is sent',
+  check('the outcome, the note and the follow-up are shown to confirm before the end is sent',
     confirmText.includes(zh['outcome.explained_law']) && confirmText.includes(OUTCOME_NOTE) && !confirmText.includes('。。')
+    && confirmText.includes(`后续办理：${followUp.replace(/-/g, '/')}前，${FOLLOW_UP_PERSON}。`)
     && await officer.evaluate(() => document.activeElement?.id === 'end-confirm-yes'), confirmText);
   await shot(officer, '12a-officer-end-confirm-zh');
   await officer.click('#end-confirm-no');

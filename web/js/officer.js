@@ -1,7 +1,7 @@
 // officer.html: the higher court's 接访法官 (and supervisors, read-only) — the day's sessions,
 // the call with its transcript (笔录) and notes, ending with an outcome and a follow-up, and the
 // timeline afterwards, where the host adds corrections.
-import { t, tEnum, clause, onLangChange, shanghaiDay, formatDay, formatTimeRange, formatTime } from './i18n.js';
+import { t, tEnum, clause, onLangChange, shanghaiDay, formatDay, formatDate, formatTimeRange, formatTime } from './i18n.js';
 import { api, staffSession } from './api.js';
 import { $, h, startPage, requireStaff, staffHeader, showError, showMessage, clearError, handleAuthError, announce, withReauth } from './ui.js';
 import { renderSessionList, renderTimeline } from './sessions.js';
@@ -584,7 +584,14 @@ function main({ user, token }) {
     const person = $('#follow-up-person').value.trim();
     if (!confirmed) {
       const note = $('#end-note').value.trim();
-      $('#end-confirm-text').textContent = t('officer.end.confirm', { outcome: tEnum('outcome', outcome), note: clause(note) || t('officer.end.noNote') });
+      // The follow-up is recorded with the outcome: it is confirmed with it.
+      const followUp = deadline || person
+        ? t('officer.end.confirmFollowUp', {
+          deadline: deadline ? formatDate(`${deadline}T00:00:00+08:00`) : t('officer.end.noNote'),
+          person: clause(person) || t('officer.end.noNote'),
+        })
+        : '';
+      $('#end-confirm-text').textContent = t('officer.end.confirm', { outcome: tEnum('outcome', outcome), note: clause(note) || t('officer.end.noNote'), followUp });
       $('#end-button').hidden = true;
       $('#end-confirm').hidden = false;
       $('#end-confirm-yes').focus();
