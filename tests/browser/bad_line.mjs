@@ -184,6 +184,10 @@ await run('a call over a bad line, through the relay, that comes back by itself'
     await officer.waitForSelector(`${lostTile}:not([hidden])`, { timeout: 2000 });
     check('while the line is down the officer sees it said on the tile, not a frozen picture',
       /\d+/.test(await text(officer, lostTile)) && (await text(officer, lostTile)).includes('线路中断'), await text(officer, lostTile));
+    check('the badge beside the heading no longer says 已连接 while no picture comes (issue 18 item 6)',
+      (await text(officer, '[data-testid=call-status]')) === '线路中断'
+      && (await officer.getAttribute('[data-testid=call-status]', 'data-state')) === 'medialost',
+      await text(officer, '[data-testid=call-status]'));
     await shot(officer, '00-officer-line-dropped');
     ip('-n', NS_A, 'link', 'set', LINK_A, 'up');
     ip('-n', NS_A, 'route', 'replace', 'default', 'via', GATEWAY_A);
@@ -213,6 +217,7 @@ await run('a call over a bad line, through the relay, that comes back by itself'
     await expectVideo(pet, 'petitioner after the recovery');
     await officer.waitForSelector('.tile[data-media="flowing"]', { timeout: 5000 });
     check('after the recovery the tile no longer says the line is down', !(await officer.isVisible('[data-testid=tile-media-lost]')));
+    await officer.waitForSelector('[data-testid=call-status][data-state="open"]', { timeout: 5000 });
     await shot(officer, '01-officer-after-recovery');
     // The drop and the recovery are on the session's timeline, with the outage's length.
     const staffToken = await officer.evaluate(() => JSON.parse(sessionStorage.getItem('courtlink.staff')).token);

@@ -679,6 +679,7 @@ export default {
   'call.noCamera': 'No camera',
   'call.socket.connecting': 'Connecting',
   'call.socket.open': 'Connected',
+  'call.socket.medialost': 'Line down',
   'call.socket.reconnecting': 'Reconnecting',
   'call.socket.closed': 'Disconnected',
   'call.socket.failed': 'Connection failed',

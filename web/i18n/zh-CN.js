@@ -679,6 +679,7 @@ export default {
   'call.noCamera': '没有摄像头',
   'call.socket.connecting': '正在连接',
   'call.socket.open': '已连接',
+  'call.socket.medialost': '线路中断',
   'call.socket.reconnecting': '正在重新连接',
   'call.socket.closed': '已断开',
   'call.socket.failed': '连接失败',

@@ -179,8 +179,14 @@ function main({ user, token }) {
       number: s.case_number || '',
       when: `${formatDay(s.starts_at)} ${formatTimeRange(s.starts_at, s.ends_at)}`,
     });
-    $('#call-status').textContent = t(`call.socket.${state.callStatus}`);
-    $('#call-status').dataset.state = state.callStatus;
+    // The badge says what the officer can rely on: the connection to the server may be open
+    // while no picture or sound arrives from someone (issue 18 item 6: a frozen picture under a
+    // green 已连接). Then it says 线路中断, as the tile does.
+    const lost = state.callStatus === 'open' && state.call
+      && [...state.call.peers.values()].some((peer) => peer.mediaLostAt);
+    const shown = lost ? 'medialost' : state.callStatus;
+    $('#call-status').textContent = t(`call.socket.${shown}`);
+    $('#call-status').dataset.state = shown;
   }
 
   // ---- the transcript (笔录): saved with PUT while the session is on ----
@@ -473,6 +479,10 @@ function main({ user, token }) {
       form: $('#chat-form'), input: $('#chat-input'), log: $('#chat-log'), call,
       onError: (key) => showMessage($('#call-error'), key),
     });
+    // A peer's picture stopping or coming back, or a peer leaving, changes what the badge says.
+    for (const kind of ['media', 'peerleft']) {
+      call.addEventListener(kind, () => { if (state.call === call) renderCallHeading(); });
+    }
     call.addEventListener('socket', (e) => {
       if (state.call !== call) return;
       state.callStatus = e.detail.state;
