@@ -57,9 +57,17 @@ await run('device_check', async (browser) => {
   });
   await refused.goto(`${BASE}/join.html`);
   await refused.waitForSelector('#device-message:not([hidden])');
-  check('refused: the microphone check says it cannot hear, and why is above',
-    (await text(refused, '[data-testid=mic-result]')) === zh['device.mic.missing']
-    && (await text(refused, '#device-message .alert-message')) === zh['media.denied']);
+  check('refused: the page says why in words',
+    (await text(refused, '#device-message .alert-message')) === zh['media.denied']);
+  // One decision (the walk, docs/walk.md): try again first, or go on without; no dead 继续下一步
+  // and no microphone check with nothing to check.
+  const buttons = await refused.$$eval('.button-column button', (els) => els
+    .filter((el) => el.offsetParent !== null)
+    .map((el) => ({ id: el.id, disabled: el.disabled, primary: el.classList.contains('primary') })));
+  check('refused: two choices, 重试 first and primary, then going on without; nothing disabled',
+    buttons.length === 2 && buttons[0].id === 'device-retry' && buttons[0].primary
+    && buttons[1].id === 'device-skip' && buttons.every((b) => !b.disabled)
+    && await refused.isHidden('[data-testid=device-check]'), buttons);
   await shot(refused, '03-device-check-refused');
 
   // ---- small screens (issue 18): a 360 × 640 phone, and a 1280 × 720 screen at 200 % zoom,

@@ -78,6 +78,8 @@ async function checkDevices() {
   const message = $('#device-message');
   clearError(message);
   $('#device-next').disabled = true;
+  $('#device-next').hidden = false;
+  $('[data-testid=device-check]').hidden = false;
   $('#device-retry').hidden = true;
   $('#device-skip').hidden = true;
   $('#preview-placeholder').hidden = false;
@@ -103,9 +105,14 @@ function renderDevice() {
   } else {
     clearError(message);
   }
-  // With at least one device the next step is open; with none, "continue without" is offered.
+  // With at least one device the next step is open. With none, one decision: try again, or go
+  // on without them; no dead 继续下一步 and no microphone check with nothing to check.
   $('#device-next').disabled = !stream;
+  $('#device-next').hidden = !stream;
+  $('[data-testid=device-check]').hidden = !stream;
   $('#device-retry').hidden = !problem;
+  $('#device-retry').classList.toggle('primary', !stream);
+  $('#device-retry').classList.toggle('secondary', Boolean(stream));
   $('#device-skip').hidden = Boolean(stream);
   $('#device-next').textContent = t(problem ? 'join.step1.nextAnyway' : 'join.step1.next');
 }
