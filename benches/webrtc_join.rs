@@ -2,7 +2,7 @@
 //!
 //! Run with `cargo bench --bench webrtc_join`. It starts the real application in this process
 //! (`Application::build`, settings from `config/default.toml`, port 0, a fresh SQLite file),
-//! creates 50 sessions as `courtlink bench` does (`Store::seed_synthetic_sessions`, tokens minted
+//! creates 50 sessions as `courtlink bench` does (`courtlink_tools::seed::synthetic_sessions`, tokens minted
 //! with `Tokens`), and for each session, one after the other, joins a real `webrtc`-crate peer
 //! as the officer and then one as the petitioner, which negotiate through the relay (perfect
 //! negotiation, trickle ICE on loopback) and open a data channel. For every pair it measures,
@@ -77,7 +77,8 @@ async fn run() -> anyhow::Result<()> {
     // officer token for all, one join token per session.
     let store = Store::connect(&database_url, 2).await?;
     store.migrate().await?;
-    let (officer_id, court, sessions) = store.seed_synthetic_sessions(PAIRS, "webrtc-join").await?;
+    let (officer_id, court, sessions) =
+        courtlink_tools::seed::synthetic_sessions(&store, PAIRS, "webrtc-join").await?;
     store.close().await;
     let tokens = Tokens::new(&settings.auth);
     let (officer_token, _) =

@@ -107,7 +107,8 @@ async fn fixture(settings: &Settings, count: usize) -> anyhow::Result<Fixture> {
     let database_url = format!("sqlite://{}/bench.db", dir.path().display());
     let store = Store::connect(&database_url, 2).await?;
     store.migrate().await?;
-    let (officer, court, sessions) = store.seed_synthetic_sessions(count, "bench").await?;
+    let (officer, court, sessions) =
+        crate::seed::synthetic_sessions(&store, count, "bench").await?;
     store.close().await;
     let tokens = Tokens::new(&settings.auth);
     let until = chrono::Utc::now() + chrono::Duration::hours(6);

@@ -7,3 +7,4 @@ pub mod bench;
 pub mod generate;
 pub mod loadkit;
 pub mod loadtest;
+pub mod seed;
