@@ -125,7 +125,11 @@ run('scheduling', async () => {
   await coord.click('[data-testid=sched-next]');
   await coord.waitForSelector(`[data-testid=cal-slot][data-room="${ROOM}"]`);
   await coord.selectOption('[data-testid=sched-hostroom]', String(room.id));
-  await coord.waitForFunction((r) => [...document.querySelectorAll('[data-testid=cal-slot]')].every((b) => b.dataset.room === r), ROOM);
+  // At least one slot, all of that room (an empty week would pass `every` vacuously).
+  await coord.waitForFunction((r) => {
+    const slots = [...document.querySelectorAll('[data-testid=cal-slot]')];
+    return slots.length > 0 && slots.every((b) => b.dataset.room === r);
+  }, ROOM);
   check('the week calendar shows only 第三接谈室 when filtered', true);
 
   // The keyboard: Tab lands on one slot; → goes to a later day, ↓ to a later time of that day.

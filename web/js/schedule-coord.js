@@ -97,7 +97,12 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
     }
   }
 
+  // Each load is numbered, and only the latest one's answer is drawn: a quick 下一周 after choosing
+  // the court sent two loads, and when the first week's answer came back last, the next week was
+  // drawn with the first week's slots, i.e. empty (browser::scheduling, under load).
+  let weekLoads = 0;
   async function loadWeek() {
+    const load = ++weekLoads;
     weekLabel.textContent = t('cal.week.label', { from: formatDay(`${state.monday}T12:00:00+08:00`), to: formatDay(`${addDays(state.monday, 6)}T12:00:00+08:00`) });
     if (!state.courtId) {
       renderSelects();
@@ -111,13 +116,14 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
         api(`/slots?host_court_id=${encodeURIComponent(state.courtId)}&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`),
         api(`/host-courts/${encodeURIComponent(state.courtId)}/settings`),
       ]);
+      if (load !== weekLoads) return;
       state.slots = slots;
       state.settings = settings;
       renderSelects();
       renderWeekView();
       renderAction();
     } catch (e) {
-      fail(err, e);
+      if (load === weekLoads) fail(err, e);
     }
   }
 
