@@ -502,6 +502,44 @@ async fn audit_actions(app: &TestApp) -> Vec<(String, String, String, String)> {
         .collect()
 }
 
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+fn data_key(app: &TestApp) -> Vec<u8> {
+    app.settings
+        .privacy
+        .data_key
+        .expose_secret()
+        .as_bytes()
+        .to_vec()
+}
+
+/// `instance` plays recording `id` as `plain`, whole and by range.
+async fn plays(instance: &TestApp, id: i64, token: &str, plain: &[u8]) {
+    let media = format!("/api/v1/recordings/{id}/media");
+    let res = instance.get(&media, Some(token)).await;
+    assert_eq!(res.status(), 200, "{}", instance.address);
+    assert_eq!(res.headers()["content-type"], "video/webm");
+    assert_eq!(res.headers()["accept-ranges"], "bytes");
+    assert_eq!(res.bytes().await.unwrap().as_ref(), plain);
+    let res = instance
+        .client
+        .get(instance.url(&media))
+        .bearer_auth(token)
+        .header("Range", "bytes=100-70099")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 206);
+    assert_eq!(
+        res.headers()["content-range"],
+        format!("bytes 100-70099/{}", plain.len()).as_str()
+    );
+    assert_eq!(res.bytes().await.unwrap().as_ref(), &plain[100..70100]);
+}
+
 async fn records_seals_and_plays(app: TestApp, dirs: Dirs) {
     let (s, mut host, mut pet) = live(&app).await;
     let mut sender = Sender::connect(&app, s.session_id, &s.petitioner_token).await;
@@ -535,16 +573,9 @@ async fn records_seals_and_plays(app: TestApp, dirs: Dirs) {
         .join(format!("session-{}/petitioner-part1.clrec", s.session_id));
     let sealed = std::fs::read(&path).unwrap();
     assert_eq!(item["bytes"].as_u64(), Some(sealed.len() as u64));
-    use sha2::Digest;
-    assert_eq!(hex::encode(sha2::Sha256::digest(&sealed)), sha);
+    assert_eq!(sha256_hex(&sealed), sha);
     assert!(!sealed.windows(4).any(|w| w == [0x1a, 0x45, 0xdf, 0xa3]));
-    let key = app
-        .settings
-        .privacy
-        .data_key
-        .expose_secret()
-        .as_bytes()
-        .to_vec();
+    let key = data_key(&app);
     let plain = courtlink::recording::sealed::open_all(&key, &sealed[..]).unwrap();
     assert_eq!(&plain[..4], &[0x1a, 0x45, 0xdf, 0xa3], "EBML magic");
     let (segment, cluster, tracks, file_duration) = webm_facts(&plain);
@@ -570,25 +601,7 @@ async fn records_seals_and_plays(app: TestApp, dirs: Dirs) {
 
     // Played by a reader of the record: whole, and by range; each from the start audited.
     let media = format!("/api/v1/recordings/{}/media", sender.recording_id);
-    let res = app.get(&media, Some(&s.officer_token)).await;
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["content-type"], "video/webm");
-    assert_eq!(res.headers()["accept-ranges"], "bytes");
-    assert_eq!(res.bytes().await.unwrap().as_ref(), &plain[..]);
-    let res = app
-        .client
-        .get(app.url(&media))
-        .bearer_auth(&s.officer_token)
-        .header("Range", "bytes=100-70099")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 206);
-    assert_eq!(
-        res.headers()["content-range"],
-        format!("bytes 100-70099/{}", plain.len()).as_str()
-    );
-    assert_eq!(res.bytes().await.unwrap().as_ref(), &plain[100..70100]);
+    plays(&app, sender.recording_id, &s.officer_token, &plain).await;
     let res = app
         .client
         .get(app.url(&format!("{media}?download=1")))
@@ -1098,13 +1111,7 @@ async fn shutdown_closes_every_open_file() {
         dirs.store.with_file_name("spool").join(&row.object_key)
     };
     let sealed = std::fs::read(file).unwrap();
-    let key = app
-        .settings
-        .privacy
-        .data_key
-        .expose_secret()
-        .as_bytes()
-        .to_vec();
+    let key = data_key(&app);
     let plain = courtlink::recording::sealed::open_all(&key, &sealed[..]).unwrap();
     let (segment, cluster, _, duration) = webm_facts(&plain);
     assert!(segment && cluster && duration.is_some());
@@ -1164,43 +1171,6 @@ fn s3_store(moto: &Moto, bucket: &str) -> (Dirs, impl FnOnce(&mut Settings)) {
         s.recording.s3 = s3;
     };
     (dirs, tweak)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
-
-fn data_key(app: &TestApp) -> Vec<u8> {
-    app.settings
-        .privacy
-        .data_key
-        .expose_secret()
-        .as_bytes()
-        .to_vec()
-}
-
-/// `instance` plays recording `id` as `plain`, whole and by range.
-async fn plays(instance: &TestApp, id: i64, token: &str, plain: &[u8]) {
-    let media = format!("/api/v1/recordings/{id}/media");
-    let res = instance.get(&media, Some(token)).await;
-    assert_eq!(res.status(), 200, "{}", instance.address);
-    assert_eq!(res.headers()["content-type"], "video/webm");
-    assert_eq!(res.bytes().await.unwrap().as_ref(), plain);
-    let res = instance
-        .client
-        .get(instance.url(&media))
-        .bearer_auth(token)
-        .header("Range", "bytes=100-70099")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 206);
-    assert_eq!(
-        res.headers()["content-range"],
-        format!("bytes 100-70099/{}", plain.len()).as_str()
-    );
-    assert_eq!(res.bytes().await.unwrap().as_ref(), &plain[100..70100]);
 }
 
 /// With `recording.store = "s3"`: a session recorded through the real recorder lands sealed in
