@@ -60,7 +60,8 @@ enum Command {
     /// Load and check the settings, print where they point, and exit.
     CheckConfig {
         /// Also reach out: make a TURN allocation and permission on every `ice.turn_urls`
-        /// entry with freshly minted credentials; exits 1 unless each one relays.
+        /// entry with freshly minted credentials, and write, read and delete a small object in
+        /// the recording store; exits 1 unless each one works.
         #[arg(long)]
         probe: bool,
     },
@@ -87,6 +88,28 @@ fn probe_relays(settings: &Settings) -> anyhow::Result<()> {
         anyhow::bail!("{failed} of {} TURN URLs do not relay", reports.len());
     }
     Ok(())
+}
+
+/// `check-config --probe`: an S3 recording store answers and takes a write, a read and a
+/// delete with these credentials. (A local folder is made and opened at start-up.)
+async fn probe_recording_store(settings: &Settings) -> anyhow::Result<()> {
+    let recording = &settings.recording;
+    if !recording.enabled || recording.store != courtlink::recording::settings::StoreKind::S3 {
+        return Ok(());
+    }
+    match courtlink::recording::storage::probe(recording).await {
+        Ok(()) => {
+            println!(
+                "recording store ({}): write, read and delete ok",
+                recording.store_description()
+            );
+            Ok(())
+        }
+        Err(e) => {
+            println!("recording store ({}): {e:#}", recording.store_description());
+            anyhow::bail!("the recording store does not work")
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -139,8 +162,16 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 settings.server.port,
                 if settings.demo.seed { "on" } else { "off" }
             );
+            let recording = &settings.recording;
+            if recording.enabled {
+                println!("recordings kept in {}", recording.store_description());
+            } else {
+                println!("recording off");
+            }
             if probe {
-                probe_relays(&settings)?;
+                let relays = probe_relays(&settings);
+                let store = probe_recording_store(&settings).await;
+                relays.and(store)?;
             }
             Ok(())
         }

@@ -4,6 +4,7 @@
 
 pub mod netns;
 pub mod peer;
+pub mod s3;
 pub mod turn;
 
 use std::path::PathBuf;
@@ -68,6 +69,35 @@ pub fn test_settings(database_url: String) -> Settings {
     s.recording.spool_dir = dir.join("spool");
     s.recording.store_dir = dir.join("store");
     s
+}
+
+/// Runs `courtlink <args>` (e.g. `check-config`) on `config/default.toml` with `overrides`
+/// layered over it as a profile of their own, and `env` set: (exit code, stdout + stderr).
+pub fn courtlink_with(overrides: &str, args: &[&str], env: &[(&str, String)]) -> (i32, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        repo_path("config/default.toml"),
+        dir.path().join("default.toml"),
+    )
+    .expect("copy default.toml");
+    std::fs::write(dir.path().join("probe.toml"), overrides).expect("write probe.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_courtlink"))
+        .arg("--config-dir")
+        .arg(dir.path())
+        .args(["--profile", "probe"])
+        .args(args)
+        .env_remove("COURTLINK_PROFILE")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("courtlink runs");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 fn pg_admin_url() -> String {
@@ -190,7 +220,15 @@ impl TestApp {
 
     /// A second instance on the same database (and Redis, if configured): another port, same data.
     pub async fn spawn_peer(&self) -> TestApp {
-        let app = Application::build(self.settings.clone())
+        self.spawn_peer_with(|_| {}).await
+    }
+
+    /// A second instance on the same database, its settings changed by `tweak` (its own
+    /// recording spool, say).
+    pub async fn spawn_peer_with(&self, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = self.settings.clone();
+        tweak(&mut settings);
+        let app = Application::build(settings.clone())
             .await
             .expect("peer builds");
         let port = app.port();
@@ -202,7 +240,7 @@ impl TestApp {
             address: format!("http://127.0.0.1:{port}"),
             client: self.client.clone(),
             backend: self.backend,
-            settings: self.settings.clone(),
+            settings,
             _dir: tempfile::tempdir().expect("temp dir"),
             pg_database: None,
         }

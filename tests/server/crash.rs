@@ -54,14 +54,19 @@ macro_rules! fetch {
     };
 }
 
-/// A `courtlink serve` child process on a free port.
-struct Server {
+/// A `courtlink serve` child process on a free port (also the recorder's crash test).
+pub(crate) struct Server {
     child: std::process::Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Server {
     fn start(database_url: &str, log: &Path) -> Server {
+        Server::start_with(database_url, log, &[])
+    }
+
+    /// With more settings in the environment (`COURTLINK__…`).
+    pub(crate) fn start_with(database_url: &str, log: &Path, env: &[(&str, String)]) -> Server {
         let stderr = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -83,6 +88,7 @@ impl Server {
             // Any time with media on both sides makes a reception held (the sockets below
             // report it); the product's minimum is 60 s.
             .env("COURTLINK__RECORDS__MIN_RECEPTION_SECONDS", "0")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(std::process::Stdio::piped())
             .stderr(stderr)
             .spawn()
@@ -120,12 +126,12 @@ impl Server {
         Server { child, port }
     }
 
-    fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// SIGKILL: no drain, no flush, no goodbye.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         self.child.kill().expect("SIGKILL");
         self.child.wait().expect("reaped");
     }

@@ -24,6 +24,7 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 use common::{TestApp, assert_error};
 use courtlink::app::session::transition;
 use courtlink::domain::{Channel, CourtLevel, Outcome, Satisfaction};
+use courtlink::store::recording::{ClosedPart, NewPart};
 use courtlink::store::{EndSession, NewCase, Store};
 use courtlink_tools::generate::{GenerateArgs, Summary};
 use secrecy::ExposeSecret;
@@ -1008,6 +1009,44 @@ async fn statistics_by_definition(app: TestApp) {
         }
         .unwrap();
     }
+    // Their recordings (docs/recording.md): A's only part kept nothing (failed), so A has no
+    // recording; B's part closed with a gap in it; C, a no-show, had a part and a gap too, and
+    // counts in neither (it was not held).
+    let part = |session| NewPart {
+        session_id: session,
+        participant_id: "petitioner",
+        role: "petitioner",
+        name: "上访人",
+        at: Utc::now(),
+    };
+    let a_part = store.start_part(&part(f.a)).await.unwrap();
+    store.fail_part(a_part.id, Utc::now()).await.unwrap();
+    for session in [f.b, f.c] {
+        let p = store.start_part(&part(session)).await.unwrap();
+        let gap_at = Utc::now() - Duration::seconds(30);
+        assert!(
+            store
+                .open_gap(session, p.id, "petitioner", gap_at, "no_media")
+                .await
+                .unwrap()
+        );
+        store
+            .close_gaps(session, None, gap_at + Duration::seconds(5))
+            .await
+            .unwrap();
+        store
+            .close_part(&ClosedPart {
+                id: p.id,
+                at: Utc::now(),
+                media_type: "video/webm",
+                duration_ms: 60_000,
+                bytes: 1_000,
+                sha256: "00",
+                salvaged: false,
+            })
+            .await
+            .unwrap();
+    }
     store.close().await;
     let period = period();
     let zj = app.login("zj.supervisor").await;
@@ -1021,6 +1060,8 @@ async fn statistics_by_definition(app: TestApp) {
         ("cancelled", 0),
         ("held", 2),
         ("held_unconfirmed", 1),
+        ("held_recording_gap", 1),
+        ("held_unrecorded", 1),
         ("no_show", 1),
         ("interrupted", 1),
         ("hosted", 2),
@@ -1053,6 +1094,32 @@ async fn statistics_by_definition(app: TestApp) {
     assert_eq!(rows[1]["booked"], 3);
     assert_eq!(rows[1]["hosted"], 1);
     assert_eq!(rows[1]["rated"], 0);
+    // The recording figures go with the court that booked, like `held`.
+    assert_eq!(rows[0]["held_recording_gap"], 0);
+    assert_eq!(rows[1]["held_recording_gap"], 1);
+    assert_eq!(rows[1]["held_unrecorded"], 1);
+    // And with the class of each session's case: B's gap, A's missing recording.
+    let store = store_of(&app).await;
+    let mut classes = Vec::new();
+    for session in [f.a, f.b] {
+        let case = store.session(session).await.unwrap().case_id;
+        classes.push(store.case(case).await.unwrap().case_class);
+    }
+    let (class_a, class_b) = (classes[0].as_str(), classes[1].as_str());
+    store.close().await;
+    for class in ["litigation", "petition"] {
+        let c = &t["by_class"][class];
+        assert_eq!(
+            c["held_recording_gap"],
+            i64::from(class == class_b),
+            "{class}: {c}"
+        );
+        assert_eq!(
+            c["held_unrecorded"],
+            i64::from(class == class_a),
+            "{class}: {c}"
+        );
+    }
 
     // The SPC: its own row hosted A and has A's rating; 浙江's row, B's.
     let spc = app.login("spc.supervisor").await;
@@ -1094,6 +1161,8 @@ async fn statistics_by_definition(app: TestApp) {
     assert_eq!(own["totals"]["booked"], 2);
     assert_eq!(own["totals"]["held"], 1);
     assert_eq!(own["totals"]["held_unconfirmed"], 0);
+    assert_eq!(own["totals"]["held_recording_gap"], 0);
+    assert_eq!(own["totals"]["held_unrecorded"], 1);
     assert_eq!(own["totals"]["no_show"], 1);
     assert_eq!(own["totals"]["hosted"], 0);
     assert_eq!(own["totals"]["contacts"], 1);

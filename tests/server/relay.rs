@@ -9,8 +9,6 @@
     reason = "tests fail loudly by panicking"
 )]
 
-use std::process::Command;
-
 use courtlink::config::{IceSettings, IceUrl, Settings, Transport};
 use courtlink::connectivity::relay::{ProbeOutcome, probe, probe_all};
 use courtlink::signalling::ice::turn_password;
@@ -199,29 +197,8 @@ fn turn_and_stun_urls_are_read_as_browsers_read_them() {
 }
 
 fn check_config_with(overrides: &str) -> (bool, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::copy(
-        repo.join("config/default.toml"),
-        dir.path().join("default.toml"),
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("probe.toml"), overrides).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_courtlink"))
-        .args(["--config-dir"])
-        .arg(dir.path())
-        .args(["--profile", "probe", "check-config"])
-        .env_remove("COURTLINK_PROFILE")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let (code, out) = common::courtlink_with(overrides, &["check-config"], &[]);
+    (code == 0, out)
 }
 
 /// A malformed TURN URL, or TURN without a secret, stops `check-config` (and so the server's
@@ -257,29 +234,10 @@ fn check_config_probe_reports_each_relay() {
             relay.url("tcp")
         )
     };
-    let dir = tempfile::tempdir().unwrap();
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::copy(
-        repo.join("config/default.toml"),
-        dir.path().join("default.toml"),
-    )
-    .unwrap();
     let run = |secret: &str| {
-        std::fs::write(dir.path().join("probe.toml"), settings(secret)).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_courtlink"))
-            .arg("--config-dir")
-            .arg(dir.path())
-            .args(["--profile", "probe", "check-config", "--probe"])
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
+        let (code, out) =
+            common::courtlink_with(&settings(secret), &["check-config", "--probe"], &[]);
+        (code == 0, out)
     };
     let (ok, out) = run(TURN_SECRET);
     assert!(ok, "{out}");

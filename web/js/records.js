@@ -22,6 +22,9 @@ const FIGURES = [
   ['booked', 'records.fig.booked'],
   ['held', 'records.fig.held'],
   ['held_unconfirmed', 'records.fig.held_unconfirmed'],
+  // The recording of held sessions (docs/recording.md): a gap in it, or none kept at all.
+  ['held_recording_gap', 'records.fig.held_recording_gap'],
+  ['held_unrecorded', 'records.fig.held_unrecorded'],
   ['no_show', 'records.fig.no_show'],
   ['cancelled', 'records.fig.cancelled'],
   ['interrupted', 'records.fig.interrupted'],

@@ -134,6 +134,8 @@ export function mountRecordings(section, items, { run = (fn) => fn(), onError, o
         h('span', { class: 'rec-part' }, partText), ' ',
         f.state ? h('span', { class: `badge rec-state state-${f.state}`, 'data-testid': 'rec-state' }, tEnum('recordings.state', f.state)) : null,
         gaps.length ? [' ', h('span', { class: 'badge rec-gap-badge', 'data-testid': 'rec-has-gaps' }, t('recordings.hasGaps', { count: gaps.length }))] : null,
+        // Closed after the recording server crashed: kept up to its last full chunk on disk.
+        f.salvaged ? [' ', h('span', { class: 'badge rec-salvaged', 'data-testid': 'rec-salvaged', title: t('recordings.salvagedHint') }, t('recordings.salvaged'))] : null,
         h('span', { class: 'rec-facts hint' }, facts),
         gaps.length ? h('ul', { class: 'rec-gaps', 'data-testid': 'rec-gaps' }, gaps.map((g) => h('li', {},
           t('recordings.gap', {

@@ -98,6 +98,11 @@ function eventText(event, who) {
       return t(data.why === 'no_media' ? 'timeline.recordingGap.noMedia' : 'timeline.recordingGap.lost', { name: who(data.participant) });
     case 'recording_gap_ended':
       return t('timeline.recordingGap.ended', { name: who(data.participant), seconds: Math.round(Number(data.seconds) || 0) });
+    // A track in a codec the recording cannot hold (H.264, G.711, …) was skipped; the rest went on.
+    case 'recording_track_skipped':
+      return t(data.kind === 'audio' ? 'timeline.recordingTrackSkipped.audio' : 'timeline.recordingTrackSkipped.video', {
+        name: who(data.participant), codecs: (Array.isArray(data.codecs) ? data.codecs : []).join('/'),
+      });
     case 'status_changed': {
       const words = t('timeline.statusChanged', {
         from: tEnum('session.status', data.from), to: tEnum('session.status', data.to),

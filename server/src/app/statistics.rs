@@ -22,6 +22,12 @@ pub struct Figures {
     pub held: i64,
     /// Held sessions in which nobody confirmed the petitioner's identity (counted apart).
     pub held_unconfirmed: i64,
+    /// Held sessions whose recording has a gap: the recorder lost some participant's stream
+    /// for a while (docs/recording.md).
+    pub held_recording_gap: i64,
+    /// Held sessions of which no recording was kept at all (recording off, or no part's file
+    /// closed).
+    pub held_unrecorded: i64,
     pub no_show: i64,
     /// Booked sessions whose call was interrupted at least once.
     pub interrupted: i64,
@@ -89,6 +95,8 @@ impl From<&Counts> for Figures {
             cancelled: s.cancelled,
             held: s.held,
             held_unconfirmed: s.held_unconfirmed,
+            held_recording_gap: s.held_recording_gap,
+            held_unrecorded: s.held_unrecorded,
             no_show: s.no_show,
             interrupted: s.interrupted,
             hosted: s.hosted,

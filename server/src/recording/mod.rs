@@ -38,7 +38,7 @@ use crate::signalling::hub::Hub;
 use crate::signalling::protocol::Participant;
 use crate::store::recording::{ClosedPart, NewPart, RecordingRow};
 use crate::store::{Store, StoreError};
-use peer::{AnswerError, PeerEvent, RecorderPeer};
+use peer::{AnswerError, PeerEvent, RecorderPeer, Track};
 use settings::RecordingSettings;
 use storage::{Place, Storage};
 
@@ -65,6 +65,9 @@ struct Inner {
     hub: Hub,
     storage: Option<Storage>,
     parts: Mutex<HashMap<i64, Live>>,
+    /// When this recorder started: a part that began before it and is still `recording` in
+    /// this spool was left by a crash (`salvage`).
+    started_at: chrono::DateTime<Utc>,
     /// The application's own runtime. An HTTP worker's runtime stops with the HTTP server,
     /// before the background loops: a part's peer and its watch must outlive it, so that a
     /// shutdown closes the files cleanly.
@@ -143,6 +146,21 @@ fn free_bytes(_dir: &std::path::Path) -> Option<u64> {
     None
 }
 
+/// Takes an exclusive advisory lock (`flock`) on a part's file, without waiting: false when
+/// another open of it holds one (a part being recorded, in this process or another). Released
+/// when every handle of this open is closed, by a crash too.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn lock_file(file: &std::fs::File) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor this File owns and keeps open for the call.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn lock_file(_file: &std::fs::File) -> bool {
+    true
+}
+
 /// What POST /sessions/{id}/recording answers.
 pub struct Started {
     pub recording_id: i64,
@@ -160,7 +178,7 @@ impl Recorder {
     ) -> Recorder {
         // A store that cannot be opened leaves the recorder unavailable (503), not the server.
         let storage = if settings.enabled {
-            match Storage::open(&settings.spool_dir, &settings.store_dir) {
+            match Storage::open(&settings) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     tracing::error!(
@@ -182,6 +200,7 @@ impl Recorder {
                 hub,
                 storage,
                 parts: Mutex::new(HashMap::new()),
+                started_at: Utc::now(),
                 runtime: tokio::runtime::Handle::current(),
             }),
         };
@@ -253,6 +272,23 @@ impl Recorder {
                 "the recorder's disk is full; the call goes on, try again later",
             ));
         }
+        // A track in a codec the muxer cannot hold is skipped, and the timeline says so; an
+        // offer with nothing the recorder can keep is refused (the browser does not retry it).
+        let tracks = peer::sent_tracks(&offer_sdp);
+        let sent = tracks.len();
+        let skipped: Vec<Track> = tracks.into_iter().filter(|t| !t.kept()).collect();
+        if !skipped.is_empty() && skipped.len() == sent {
+            self.note_skipped(session_id, None, &participant.id, &skipped)
+                .await;
+            return Err(ApiError::invalid(format!(
+                "offer: no track in a codec the recorder keeps (Opus, VP8 or VP9); offered {}",
+                skipped
+                    .iter()
+                    .map(|t| format!("{} {}", t.kind, t.codecs.join("/")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
         // The peer answers first: an offer it refuses leaves no part behind.
         let (frames_tx, frames_rx) = std::sync::mpsc::sync_channel(MUX_QUEUE);
         let started = Instant::now();
@@ -294,7 +330,20 @@ impl Recorder {
                     .open(&path)
                     .map_err(|e| unavailable(format!("the recorder cannot write: {e}")))
             });
-        let file = match file {
+        // The part holds its file locked until its row is closed: a salvage never takes it.
+        let file = file.and_then(|f| {
+            let held = f
+                .try_clone()
+                .map_err(|e| unavailable(format!("the recorder cannot write: {e}")))?;
+            if lock_file(&held) {
+                Ok((f, held))
+            } else {
+                Err(unavailable(
+                    "the recorder's file is held by another process",
+                ))
+            }
+        });
+        let (file, held) = match file {
             Ok(f) => f,
             Err(e) => {
                 let _ = peer.pc.close().await;
@@ -302,11 +351,13 @@ impl Recorder {
                 return Err(e);
             }
         };
+        self.note_skipped(session_id, Some(row.id), &participant.id, &skipped)
+            .await;
         self.run_part(
             row.clone(),
             participant,
             peer,
-            file,
+            (file, held),
             frames_tx,
             frames_rx,
             started,
@@ -327,7 +378,7 @@ impl Recorder {
         row: RecordingRow,
         participant: Participant,
         peer: RecorderPeer,
-        file: std::fs::File,
+        (file, held): (std::fs::File, std::fs::File),
         frames_tx: std::sync::mpsc::SyncSender<muxer::Input>,
         frames_rx: std::sync::mpsc::Receiver<muxer::Input>,
         started: Instant,
@@ -351,11 +402,51 @@ impl Recorder {
             peer,
             started,
             frames: frames_tx,
+            _held: held,
         };
         tokio::spawn(async move {
             part.run(stop_rx, muxing).await;
             let _ = done_tx.send(true);
         });
+    }
+
+    /// Notes on the timeline each track of `participant` that is not recorded for its codec
+    /// (`recording_track_skipped`, actor `recorder`): the record says why a file lacks it.
+    async fn note_skipped(
+        &self,
+        session_id: i64,
+        recording_id: Option<i64>,
+        participant: &str,
+        tracks: &[Track],
+    ) {
+        for track in tracks {
+            tracing::warn!(
+                session_id,
+                kind = track.kind,
+                codecs = ?track.codecs,
+                "a track in a codec the recorder cannot keep is skipped"
+            );
+            let data = serde_json::json!({
+                "participant": participant,
+                "recording_id": recording_id,
+                "kind": track.kind,
+                "codecs": track.codecs,
+            });
+            let noted = self
+                .inner
+                .store
+                .add_event(
+                    session_id,
+                    "recording_track_skipped",
+                    "recorder",
+                    &data,
+                    |_, _, _, _| None,
+                )
+                .await;
+            if let Err(e) = noted {
+                tracing::warn!(session_id, error = %e, "cannot note a skipped track");
+            }
+        }
     }
 
     /// Tells everyone in the session the recording state now.
@@ -378,6 +469,7 @@ impl Recorder {
         while stop.tick(&mut tick).await {
             self.retry_uploads().await;
             if round % 120 == 0 {
+                self.salvage().await;
                 self.purge().await;
                 self.fail_abandoned().await;
             }
@@ -388,8 +480,9 @@ impl Recorder {
     }
 
     /// Parts still `recording` a day after they started were left by an instance that died
-    /// (no session lasts that long): marked `failed`, so that the list says what was kept.
-    /// Their spool file, if any, stays for an operator (it is sealed; it lacks its last chunk).
+    /// (no session lasts that long) and that has not come back to salvage them (`salvage`):
+    /// marked `failed`, so that the list says what was kept. Their file, in that instance's
+    /// spool, stays for an operator (it is sealed; it lacks its last chunk).
     async fn fail_abandoned(&self) {
         let before = Utc::now() - chrono::Duration::hours(24);
         let rows = match self.inner.store.abandoned_parts(before).await {
@@ -424,6 +517,136 @@ impl Recorder {
             if done.wait_for(|d| *d).await.is_err() {
                 tracing::warn!(recording = id, "a part ended without saying so");
             }
+        }
+    }
+
+    /// A part's file is closed and sealed in the spool: its hash goes into the row and the
+    /// audit chain (in one transaction), then the file moves to the store.
+    async fn record_closed(
+        &self,
+        storage: &Storage,
+        row: &RecordingRow,
+        closed: &muxer::Closed,
+        at: chrono::DateTime<Utc>,
+        salvaged: bool,
+    ) {
+        let store = &self.inner.store;
+        let (sha, bytes) = match storage.sha256(Place::Spool, &row.object_key).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(
+                    recording = row.id,
+                    error = format!("{e:#}"),
+                    "cannot hash a closed part"
+                );
+                let _ = store.fail_part(row.id, at).await;
+                return;
+            }
+        };
+        let record = store
+            .close_part(&ClosedPart {
+                id: row.id,
+                at,
+                media_type: if closed.video {
+                    "video/webm"
+                } else {
+                    "audio/webm"
+                },
+                duration_ms: closed.duration_ms,
+                bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
+                sha256: &sha,
+                salvaged,
+            })
+            .await;
+        if let Err(e) = record {
+            tracing::error!(recording = row.id, error = %e, "cannot record a closed part; its file stays in the spool");
+            return;
+        }
+        self.upload(storage, row).await;
+    }
+
+    /// Parts a hard crash of this instance left `recording` in its spool: each file lacks the
+    /// chunk that was in memory, and libwebm never finished it (no duration, no cues). What its
+    /// full chunks hold is muxed again into a finished WebM (`muxer::remux`), sealed, recorded
+    /// like any closed part with `salvaged` set on its row (its duration and size say what was
+    /// kept), and uploaded. A file that keeps nothing marks its part `failed` and stays in the
+    /// spool for an operator. Runs at start-up and then hourly.
+    ///
+    /// Only a part that began before this recorder started, and whose file no process holds
+    /// (each part holds an exclusive `flock` on its file until its row is closed), is an
+    /// orphan: an instance that shares this spool by mistake is never robbed of a live part.
+    async fn salvage(&self) {
+        let Some(storage) = &self.inner.storage else {
+            return;
+        };
+        let rows = match self.inner.store.recordings_in(&["recording"]).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list recordings to salvage");
+                return;
+            }
+        };
+        for row in rows {
+            if row.started_at >= self.inner.started_at
+                || lock(&self.inner.parts).contains_key(&row.id)
+            {
+                continue;
+            }
+            let path = storage.spool_dir.join(&row.object_key);
+            let Ok(source) = std::fs::File::open(&path) else {
+                continue;
+            };
+            if !lock_file(&source) {
+                continue;
+            }
+            let ended = source
+                .metadata()
+                .and_then(|m| m.modified())
+                .map(chrono::DateTime::<Utc>::from)
+                .unwrap_or_else(|_| Utc::now());
+            let fresh = path.with_extension("salvage");
+            let _ = std::fs::remove_file(&fresh);
+            let target = std::fs::OpenOptions::new()
+                .create_new(true)
+                .read(true)
+                .write(true)
+                .open(&fresh);
+            let master = self.inner.master.expose_secret().as_bytes().to_vec();
+            let remuxed = match target {
+                Ok(target) => tokio::task::spawn_blocking(move || {
+                    let reader = sealed::Salvage::new(std::io::BufReader::new(&source), &master)?;
+                    muxer::remux(reader, target, &master)
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("the salvage stopped: {e}"))
+                .and_then(|r| r),
+                Err(e) => Err(anyhow::anyhow!("creating {}: {e}", fresh.display())),
+            };
+            let closed = match remuxed.and_then(|c| {
+                std::fs::rename(&fresh, &path)?;
+                Ok(c)
+            }) {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&fresh);
+                    tracing::error!(
+                        recording = row.id,
+                        error = format!("{e:#}"),
+                        "a part left by a crash keeps nothing; its file stays in the spool"
+                    );
+                    let _ = self.inner.store.fail_part(row.id, ended).await;
+                    continue;
+                }
+            };
+            tracing::warn!(
+                recording = row.id,
+                duration_ms = closed.duration_ms,
+                audio_frames = closed.audio_frames,
+                video_frames = closed.video_frames,
+                "a part left by a crash is salvaged up to its last full chunk"
+            );
+            self.record_closed(storage, &row, &closed, ended, true)
+                .await;
         }
     }
 
@@ -508,7 +731,15 @@ impl Recorder {
         let place = match row.state.as_str() {
             "stored" => Place::Store,
             "closed" if storage.exists(Place::Spool, &row.object_key).await => Place::Spool,
-            "closed" => Place::Store,
+            // Uploaded, and not yet marked so.
+            "closed" if storage.exists(Place::Store, &row.object_key).await => Place::Store,
+            "closed" => {
+                return Err(ApiError::conflict(
+                    "recording_not_uploaded",
+                    "this recording is still on the instance that recorded it, waiting for its \
+                     upload to the store; any instance plays it once the upload has succeeded",
+                ));
+            }
             "recording" => {
                 return Err(ApiError::conflict(
                     "recording_in_progress",
@@ -571,7 +802,7 @@ pub async fn verify_files(
     if rows.is_empty() {
         return Ok(Ok(0));
     }
-    let storage = Storage::open(&settings.spool_dir, &settings.store_dir)?;
+    let storage = Storage::open(settings)?;
     for row in &rows {
         let Some(want) = &row.sha256 else { continue };
         let place = if row.state == "closed" && storage.exists(Place::Spool, &row.object_key).await
@@ -608,6 +839,8 @@ struct Part {
     started: Instant,
     /// To tell the muxer to finish.
     frames: std::sync::mpsc::SyncSender<muxer::Input>,
+    /// The part's file, locked (`lock_file`) until the part is dropped, after its row closed.
+    _held: std::fs::File,
 }
 
 /// Why a part ended.
@@ -651,6 +884,11 @@ impl Part {
                     Some(PeerEvent::State(
                         RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed,
                     )) | None => break if connected { End::Lost } else { End::NeverUp },
+                    Some(PeerEvent::Skipped(track)) => {
+                        self.recorder
+                            .note_skipped(session_id, Some(self.row.id), &pid, &[track])
+                            .await;
+                    }
                     Some(_) => {}
                 },
                 _ = tick.tick() => {
@@ -766,49 +1004,18 @@ impl Part {
                 return;
             }
         };
-        let (sha, bytes) = match storage.sha256(Place::Spool, &self.row.object_key).await {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::error!(
-                    recording = self.row.id,
-                    error = format!("{e:#}"),
-                    "cannot hash a closed part"
-                );
-                let _ = inner.store.fail_part(self.row.id, now).await;
-                return;
-            }
-        };
-        let media_type = if closed.video {
-            "video/webm"
-        } else {
-            "audio/webm"
-        };
         let dropped = self.peer.meter.frames_dropped.load(Ordering::Relaxed);
         tracing::info!(
             recording = self.row.id,
-            bytes,
             duration_ms = closed.duration_ms,
             audio_frames = closed.audio_frames,
             video_frames = closed.video_frames,
             frames_dropped = dropped,
             "a part closed"
         );
-        let record = inner
-            .store
-            .close_part(&ClosedPart {
-                id: self.row.id,
-                at: now,
-                media_type,
-                duration_ms: closed.duration_ms,
-                bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
-                sha256: &sha,
-            })
+        self.recorder
+            .record_closed(storage, &self.row, &closed, now, false)
             .await;
-        if let Err(e) = record {
-            tracing::error!(recording = self.row.id, error = %e, "cannot record a closed part; its file stays in the spool");
-            return;
-        }
-        self.recorder.upload(storage, &self.row).await;
     }
 }
 

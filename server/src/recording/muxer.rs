@@ -233,6 +233,202 @@ pub fn run(file: File, master: &[u8], frames: Receiver<Input>) -> anyhow::Result
     })
 }
 
+/// Muxes the frames of `source`, the plaintext of a WebM this muxer wrote but never finished
+/// (a hard crash: no cues, no duration, the segment's and the last cluster's sizes unknown, the
+/// last block maybe cut short), into a new, finished and sealed file: what a salvage keeps.
+/// Frames go through [`run`] as they did when they were recorded, with the times they had.
+pub fn remux(
+    source: impl std::io::Read + Send,
+    file: File,
+    master: &[u8],
+) -> anyhow::Result<Closed> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(256);
+    std::thread::scope(|scope| {
+        let reading = scope.spawn(move || {
+            let read = webm_frames(source, &tx);
+            let _ = tx.send(Input::End);
+            read
+        });
+        // The muxer's own failure first: a reader cut off by it only says "the muxer stopped".
+        let muxed = run(file, master, rx)?;
+        match reading.join() {
+            Ok(Ok(())) => Ok(muxed),
+            Ok(Err(e)) => Err(e.context("reading the unfinished file")),
+            Err(_) => Err(anyhow::anyhow!("the salvage's reader panicked")),
+        }
+    })
+}
+
+/// EBML element ids that [`webm_frames`] looks inside of, or reads.
+mod id {
+    pub const SEGMENT: u64 = 0x1853_8067;
+    pub const INFO: u64 = 0x1549_A966;
+    pub const TIMECODE_SCALE: u64 = 0x2A_D7B1;
+    pub const TRACKS: u64 = 0x1654_AE6B;
+    pub const TRACK_ENTRY: u64 = 0xAE;
+    pub const TRACK_NUMBER: u64 = 0xD7;
+    pub const CODEC_ID: u64 = 0x86;
+    pub const CLUSTER: u64 = 0x1F43_B675;
+    pub const CLUSTER_TIMECODE: u64 = 0xE7;
+    pub const SIMPLE_BLOCK: u64 = 0xA3;
+    pub const BLOCK_GROUP: u64 = 0xA0;
+    pub const BLOCK: u64 = 0xA1;
+}
+
+/// Reads an EBML variable-length integer: (value, length). An id keeps its length marker; a
+/// size loses it, and `None` is a size of all ones ("unknown", as libwebm writes a segment or a
+/// cluster it has not closed). `Ok(None)` at the end of the input.
+fn vint(r: &mut impl std::io::Read, id: bool) -> std::io::Result<Option<(Option<u64>, usize)>> {
+    let mut first = [0u8; 1];
+    if r.read(&mut first)? == 0 {
+        return Ok(None);
+    }
+    let len = first[0].leading_zeros() as usize + 1;
+    if len > 8 {
+        return Err(std::io::Error::other("not EBML"));
+    }
+    let mut rest = [0u8; 7];
+    r.read_exact(&mut rest[..len - 1])?;
+    let mut value = if id {
+        u64::from(first[0])
+    } else {
+        u64::from(first[0]) & ((1u64 << (8 - len)) - 1)
+    };
+    for b in &rest[..len - 1] {
+        value = (value << 8) | u64::from(*b);
+    }
+    let all_ones = (1u64 << (7 * len)) - 1;
+    Ok(Some(((id || value != all_ones).then_some(value), len)))
+}
+
+fn read_payload(r: &mut impl std::io::Read, size: u64) -> std::io::Result<Vec<u8>> {
+    // Nothing this muxer writes is this large; larger is damage, not a frame.
+    if size > 64 * 1024 * 1024 {
+        return Err(std::io::Error::other("an element too large to be a frame"));
+    }
+    let mut buf = vec![0u8; size as usize];
+    r.read_exact(&mut buf)?;
+    Ok(buf)
+}
+
+fn uint(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0, |v, b| (v << 8) | u64::from(*b))
+}
+
+/// Walks a WebM as a flat sequence of elements — entering the segment, its info, tracks,
+/// clusters and block groups, reading the few elements that matter and skipping the rest —
+/// and sends its tracks and frames to the muxer in file order. Stops quietly where the input
+/// ends, even inside an element (the cut of a crash).
+fn webm_frames(
+    mut r: impl std::io::Read,
+    tx: &std::sync::mpsc::SyncSender<Input>,
+) -> anyhow::Result<()> {
+    let mut scale: u64 = 1_000_000;
+    let mut entry: (Option<u64>, Option<String>) = (None, None);
+    let mut tracks: Vec<(u64, Kind, Option<VideoCodec>)> = Vec::new();
+    let mut announced = false;
+    let mut cluster_at: i64 = 0;
+    let gone = std::cell::Cell::new(false);
+    let send = |input: Input| {
+        tx.send(input).map_err(|_| {
+            gone.set(true);
+            std::io::Error::other("the muxer stopped")
+        })
+    };
+    loop {
+        let step: std::io::Result<bool> = (|| {
+            let Some((Some(element), _)) = vint(&mut r, true)? else {
+                return Ok(false);
+            };
+            let Some((size, _)) = vint(&mut r, false)? else {
+                return Ok(false);
+            };
+            match element {
+                id::SEGMENT | id::INFO | id::TRACKS | id::CLUSTER | id::BLOCK_GROUP => {}
+                id::TRACK_ENTRY => entry = (None, None),
+                _ => {
+                    let Some(size) = size else {
+                        // libwebm leaves only the segment and a cluster open: damage.
+                        return Ok(false);
+                    };
+                    let payload = read_payload(&mut r, size)?;
+                    match element {
+                        id::TIMECODE_SCALE => scale = uint(&payload).max(1),
+                        id::TRACK_NUMBER => entry.0 = Some(uint(&payload)),
+                        id::CODEC_ID => {
+                            entry.1 = Some(
+                                String::from_utf8_lossy(&payload)
+                                    .trim_end_matches('\0')
+                                    .to_owned(),
+                            )
+                        }
+                        id::CLUSTER_TIMECODE => {
+                            cluster_at = i64::try_from(uint(&payload)).unwrap_or(i64::MAX)
+                        }
+                        id::SIMPLE_BLOCK | id::BLOCK => {
+                            let mut b = &payload[..];
+                            let Some((Some(track), n)) = vint(&mut b, false)? else {
+                                return Ok(true);
+                            };
+                            if b.len() < 3 {
+                                return Ok(true);
+                            }
+                            let relative = i64::from(i16::from_be_bytes([b[0], b[1]]));
+                            let flags = b[2];
+                            let data = &payload[n + 3..];
+                            if let Some((_, kind, _)) = tracks.iter().find(|t| t.0 == track) {
+                                let at = (cluster_at + relative).max(0) as u64;
+                                let frame = Frame {
+                                    kind: *kind,
+                                    at_ns: at.saturating_mul(scale),
+                                    key: *kind == Kind::Audio || flags & 0x80 != 0,
+                                    data: bytes::Bytes::copy_from_slice(data),
+                                };
+                                send(Input::Frame(frame))?;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            // A track entry is whole once its number and codec are read.
+            if let (Some(number), Some(codec)) = (entry.0, entry.1.as_deref()) {
+                let track = match codec {
+                    "V_VP8" => Some((Kind::Video, Some(VideoCodec::Vp8))),
+                    "V_VP9" => Some((Kind::Video, Some(VideoCodec::Vp9))),
+                    "A_OPUS" => Some((Kind::Audio, None)),
+                    _ => None,
+                };
+                if let Some((kind, codec)) = track {
+                    if !tracks.iter().any(|t| t.0 == number) {
+                        tracks.push((number, kind, codec));
+                    }
+                }
+                entry = (None, None);
+            }
+            if element == id::CLUSTER && !announced {
+                announced = true;
+                for (_, kind, codec) in &tracks {
+                    let input = match (kind, codec) {
+                        (Kind::Video, Some(c)) => Input::Video(*c),
+                        _ => Input::Audio,
+                    };
+                    send(input)?;
+                }
+            }
+            Ok(true)
+        })();
+        match step {
+            Ok(true) => {}
+            // The end of what was written (a cut inside an element is the crash's), or
+            // something that does not parse: what came before is kept either way.
+            Ok(false) => return Ok(()),
+            Err(_) if gone.get() => anyhow::bail!("the muxer stopped"),
+            Err(_) => return Ok(()),
+        }
+    }
+}
+
 fn build(
     writer: SealedWriter,
     audio: bool,
@@ -290,6 +486,92 @@ fn build(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A VP8 frame as the tests send it: a 640×480 keyframe every 30th (never decoded).
+    fn vp8(n: u64) -> bytes::Bytes {
+        let mut f = if n % 30 == 0 {
+            vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01]
+        } else {
+            vec![0x31, 0x02, 0x00]
+        };
+        f.resize(if n % 30 == 0 { 3000 } else { 900 }, (n % 251) as u8);
+        bytes::Bytes::from(f)
+    }
+
+    #[test]
+    fn a_file_cut_short_by_a_crash_is_remuxed_whole() {
+        let key = [7u8; 32];
+        let dir = tempfile::tempdir().unwrap();
+        let open = |name: &str| {
+            std::fs::OpenOptions::new()
+                .create_new(true)
+                .read(true)
+                .write(true)
+                .open(dir.path().join(name))
+                .unwrap()
+        };
+        // Ten seconds of 30 fps video and 50 fps sound, from 200 ms into the part.
+        let (tx, rx) = std::sync::mpsc::sync_channel(2000);
+        tx.send(Input::Video(VideoCodec::Vp8)).unwrap();
+        tx.send(Input::Audio).unwrap();
+        let mut frames = Vec::new();
+        for n in 0..300u64 {
+            frames.push((
+                200_000_000 + n * 33_333_333,
+                Kind::Video,
+                n % 30 == 0,
+                vp8(n),
+            ));
+        }
+        for n in 0..500u64 {
+            let data = bytes::Bytes::from(vec![0xfc; 60]);
+            frames.push((200_000_000 + n * 20_000_000, Kind::Audio, true, data));
+        }
+        frames.sort_by_key(|f| f.0);
+        for (at_ns, kind, key, data) in frames {
+            tx.send(Input::Frame(Frame {
+                kind,
+                at_ns,
+                key,
+                data,
+            }))
+            .unwrap();
+        }
+        tx.send(Input::End).unwrap();
+        let whole = run(open("whole"), &key, rx).unwrap();
+        assert!(whole.video && whole.duration_ms > 9_900, "{whole:?}");
+        let sealed = std::fs::read(dir.path().join("whole")).unwrap();
+
+        // The crash: the file ends after its third full chunk, unfinished.
+        let full = u64::from(super::super::sealed::CHUNK_BYTES) + 20;
+        let cut = (super::super::sealed::HEADER_BYTES + 3 * full) as usize;
+        assert!(cut < sealed.len());
+        let source = super::super::sealed::Salvage::new(&sealed[..cut], &key).unwrap();
+        let kept = remux(source, open("salvaged"), &key).unwrap();
+        assert!(kept.video, "{kept:?}");
+        assert!(
+            kept.video_frames > 30 && kept.video_frames < whole.video_frames,
+            "{kept:?} of {whole:?}"
+        );
+        assert!(kept.audio_frames > 50, "{kept:?}");
+        assert!(
+            (1_000..whole.duration_ms).contains(&kept.duration_ms),
+            "{kept:?} of {whole:?}"
+        );
+        // A finished, sealed WebM: it opens whole, with both tracks.
+        let salvaged = std::fs::read(dir.path().join("salvaged")).unwrap();
+        let plain = super::super::sealed::open_all(&key, &salvaged[..]).unwrap();
+        assert_eq!(&plain[..4], &[0x1a, 0x45, 0xdf, 0xa3]);
+        let has = |id: &[u8]| plain.windows(id.len()).any(|w| w == id);
+        assert!(has(b"V_VP8") && has(b"A_OPUS"));
+        // A finished file salvaged is the same frames again.
+        let source = super::super::sealed::Salvage::new(&sealed[..], &key).unwrap();
+        let again = remux(source, open("again"), &key).unwrap();
+        assert_eq!(
+            (again.video_frames, again.audio_frames, again.duration_ms),
+            (whole.video_frames, whole.audio_frames, whole.duration_ms)
+        );
+    }
 
     #[test]
     fn keyframes_are_read_from_the_frame_headers() {

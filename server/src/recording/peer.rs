@@ -42,6 +42,89 @@ const MAX_LATE: u16 = 256;
 #[derive(Debug)]
 pub enum PeerEvent {
     State(RTCPeerConnectionState),
+    /// A track arrived in a codec the muxer cannot hold: it is not recorded.
+    Skipped(Track),
+}
+
+/// Codecs the recorder keeps as they are: WebM holds Opus, VP8 and VP9.
+const KEPT: [&str; 3] = ["opus", "vp8", "vp9"];
+/// What an m-section may list beside its media codecs (retransmission, redundancy, forward
+/// error correction, comfort noise, DTMF): not a codec of the track.
+const NOT_MEDIA: [&str; 6] = [
+    "rtx",
+    "red",
+    "ulpfec",
+    "flexfec-03",
+    "cn",
+    "telephone-event",
+];
+
+/// A track a participant sends, as its offer describes it: `audio` or `video`, and the codecs
+/// offered for it (their SDP names, e.g. `H264`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Track {
+    pub kind: &'static str,
+    pub codecs: Vec<String>,
+}
+
+impl Track {
+    /// Whether the recorder keeps one of its codecs (the answer then picks it).
+    pub fn kept(&self) -> bool {
+        self.codecs
+            .iter()
+            .any(|c| KEPT.contains(&c.to_ascii_lowercase().as_str()))
+    }
+}
+
+/// The audio and video tracks an offer sends (its m-sections whose direction is `sendonly` or
+/// `sendrecv`, the default), each with the codecs offered for it. Read before the peer answers:
+/// a track none of whose codecs the recorder keeps is answered with nothing to receive, and the
+/// timeline says so (`recording_track_skipped`) instead of the file silently lacking it.
+pub fn sent_tracks(sdp: &str) -> Vec<Track> {
+    let mut tracks = Vec::new();
+    let mut current: Option<(Track, bool)> = None;
+    let mut finish = |current: Option<(Track, bool)>| {
+        if let Some((track, sends)) = current {
+            if sends {
+                tracks.push(track);
+            }
+        }
+    };
+    for line in sdp.lines() {
+        let line = line.trim_end_matches('\r');
+        if let Some(m) = line.strip_prefix("m=") {
+            finish(current.take());
+            let kind = match m.split(' ').next() {
+                Some("audio") => "audio",
+                Some("video") => "video",
+                _ => continue,
+            };
+            current = Some((
+                Track {
+                    kind,
+                    codecs: Vec::new(),
+                },
+                true,
+            ));
+        } else if let Some((track, sends)) = current.as_mut() {
+            if let Some(map) = line.strip_prefix("a=rtpmap:") {
+                let name = map
+                    .split_once(' ')
+                    .and_then(|(_, codec)| codec.split('/').next())
+                    .unwrap_or("");
+                if !name.is_empty()
+                    && !NOT_MEDIA.contains(&name.to_ascii_lowercase().as_str())
+                    && !track.codecs.iter().any(|c| c.eq_ignore_ascii_case(name))
+                {
+                    track.codecs.push(name.to_owned());
+                }
+            } else if matches!(line, "a=recvonly" | "a=inactive") {
+                *sends = false;
+            }
+        }
+    }
+    finish(current);
+    tracks
 }
 
 /// Figures one part's tracks keep, read by the part's watch and the benchmark.
@@ -97,7 +180,8 @@ impl PeerConnectionEventHandler for Handler {
         let frames = self.frames.clone();
         let started = self.started;
         let meter = self.meter.clone();
-        tokio::spawn(async move { receive(track, frames, started, meter).await });
+        let events = self.events.clone();
+        tokio::spawn(async move { receive(track, frames, started, meter, events).await });
     }
 }
 
@@ -152,6 +236,7 @@ async fn receive(
     frames: std::sync::mpsc::SyncSender<Input>,
     started: Instant,
     meter: Arc<Meter>,
+    events: mpsc::UnboundedSender<PeerEvent>,
 ) {
     let mut state: Option<(Builder, Kind, Option<VideoCodec>, u32, u32)> = None;
     let mut unwrap = Unwrap {
@@ -207,9 +292,23 @@ async fn receive(
                     ssrc,
                 ))
             } else {
-                // A codec WebM cannot hold as it is: skipped (the part's watch notes it).
+                // A codec WebM cannot hold as it is (the answer offers none, so this is a
+                // sender that ignored it): skipped, the part's watch notes it on the timeline,
+                // and the part's other track goes on.
                 meter.unsupported.store(true, Ordering::Relaxed);
                 tracing::warn!(codec = %codec.mime_type, "a track the recorder cannot keep");
+                let (kind, name) = codec
+                    .mime_type
+                    .split_once('/')
+                    .unwrap_or(("", &codec.mime_type));
+                let _ = events.send(PeerEvent::Skipped(Track {
+                    kind: if kind.eq_ignore_ascii_case("audio") {
+                        "audio"
+                    } else {
+                        "video"
+                    },
+                    codecs: vec![name.to_owned()],
+                }));
                 return;
             };
         }
@@ -410,4 +509,37 @@ pub enum AnswerError {
     Refused(anyhow::Error),
     #[error("{0:#}")]
     Server(anyhow::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sent_tracks_name_the_codecs_of_each_sending_section() {
+        let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+            m=audio 9 UDP/TLS/RTP/SAVPF 0 8 13 126\r\na=sendonly\r\na=rtpmap:0 PCMU/8000\r\n\
+            a=rtpmap:8 PCMA/8000\r\na=rtpmap:13 CN/8000\r\na=rtpmap:126 telephone-event/8000\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\n\
+            a=rtpmap:102 H264/90000\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=recvonly\r\na=rtpmap:102 H264/90000\r\n\
+            m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n";
+        let tracks = sent_tracks(sdp);
+        assert_eq!(
+            tracks,
+            vec![
+                Track {
+                    kind: "audio",
+                    codecs: vec!["PCMU".into(), "PCMA".into()]
+                },
+                Track {
+                    kind: "video",
+                    codecs: vec!["VP8".into(), "H264".into()]
+                },
+            ]
+        );
+        assert!(!tracks[0].kept());
+        assert!(tracks[1].kept());
+        assert!(sent_tracks("v=0\r\n").is_empty());
+    }
 }

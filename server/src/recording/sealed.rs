@@ -364,6 +364,109 @@ pub fn open_all(master: &[u8], mut sealed: impl Read) -> Result<Vec<u8>, SealErr
     Ok(out)
 }
 
+/// Reads what a sealed file that was never finished still holds: a hard crash leaves every
+/// full chunk on disk (the writer seals a chunk only once it is full, and writes it whole) and
+/// loses the one being filled. Yields the plaintext of each chunk in order, up to the first that
+/// is missing, cut short or does not open; a file that was finished after all reads whole. Never
+/// more than one chunk in memory.
+pub struct Salvage<R> {
+    source: R,
+    aead: ChaCha20Poly1305,
+    header: [u8; HEADER_BYTES as usize],
+    chunk: u64,
+    index: u64,
+    plain: Vec<u8>,
+    at: usize,
+    /// No chunk follows (the end of what opens, or the real last chunk).
+    ended: bool,
+    /// The file was finished: its last chunk opened as the last.
+    pub whole: bool,
+}
+
+impl<R: Read> Salvage<R> {
+    pub fn new(mut source: R, master: &[u8]) -> Result<Salvage<R>, SealError> {
+        let mut header = [0u8; HEADER_BYTES as usize];
+        source
+            .read_exact(&mut header)
+            .map_err(|_| SealError::NotSealed)?;
+        if &header[..8] != MAGIC {
+            return Err(SealError::NotSealed);
+        }
+        let chunk = u64::from(u32::from_be_bytes([
+            header[8], header[9], header[10], header[11],
+        ]));
+        if chunk == 0 || chunk > 64 * 1024 * 1024 {
+            return Err(SealError::Tampered);
+        }
+        Ok(Salvage {
+            source,
+            aead: file_key(master, &header[12..28]),
+            header,
+            chunk,
+            index: 0,
+            plain: Vec::new(),
+            at: 0,
+            ended: false,
+            whole: false,
+        })
+    }
+
+    /// The next chunk's plaintext, or false at the end of what can be kept.
+    fn next_chunk(&mut self) -> io::Result<bool> {
+        if self.ended {
+            return Ok(false);
+        }
+        let mut on_disk = vec![0u8; (self.chunk + OVERHEAD) as usize];
+        let mut got = 0;
+        while got < on_disk.len() {
+            match self.source.read(&mut on_disk[got..])? {
+                0 => break,
+                n => got += n,
+            }
+        }
+        on_disk.truncate(got);
+        let full = got as u64 == self.chunk + OVERHEAD;
+        let opened = if full {
+            open_chunk(&self.aead, &self.header, self.index, false, &on_disk).ok()
+        } else {
+            None
+        };
+        let (plain, last) = match opened {
+            Some((_, plain)) => (plain, false),
+            // A finished file ends in a chunk sealed as the last (often shorter).
+            None => match open_chunk(&self.aead, &self.header, self.index, true, &on_disk) {
+                Ok((_, plain)) => (plain, true),
+                Err(_) => {
+                    self.ended = true;
+                    return Ok(false);
+                }
+            },
+        };
+        self.index += 1;
+        self.plain = plain;
+        self.at = 0;
+        if last {
+            self.ended = true;
+            self.whole = true;
+        }
+        Ok(true)
+    }
+}
+
+impl<R: Read> Read for Salvage<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at >= self.plain.len() {
+            if !self.next_chunk()? {
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.plain.len() - self.at);
+        buf[..n].copy_from_slice(&self.plain[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -415,6 +518,39 @@ mod tests {
         assert_eq!(open_all(KEY, &sealed[..]).unwrap(), plain);
         let layout = Layout::parse(&sealed, sealed.len() as u64).unwrap();
         assert_eq!(layout.plain_len, plain.len() as u64);
+    }
+
+    #[test]
+    fn salvage_keeps_every_full_chunk_of_an_unfinished_file() {
+        let body: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+        let (sealed, plain) = write(64, &[(None, &body), (Some(70), b"patched")]);
+        let read = |bytes: &[u8]| {
+            let mut s = Salvage::new(bytes, KEY).unwrap();
+            let mut out = Vec::new();
+            s.read_to_end(&mut out).unwrap();
+            (out, s.whole)
+        };
+        // Finished: all of it.
+        assert_eq!(read(&sealed), (plain.clone(), true));
+        // A crash: the chunk being filled never reached the disk, and the last full chunk
+        // was torn by the kill; what precedes is kept, to the byte.
+        let full = (64 + OVERHEAD) as usize;
+        let cut = HEADER_BYTES as usize + 10 * full;
+        assert_eq!(read(&sealed[..cut]), (plain[..640].to_vec(), false));
+        let mut torn = sealed[..cut].to_vec();
+        torn[cut - 3] ^= 1;
+        assert_eq!(read(&torn), (plain[..576].to_vec(), false));
+        assert_eq!(read(&sealed[..cut + 30]).0, plain[..640].to_vec());
+        // Another key, or not a sealed file: nothing.
+        let mut other = Salvage::new(&sealed[..], b"another key, also 32 bytes long!").unwrap();
+        assert_eq!(other.read(&mut [0u8; 8]).unwrap(), 0);
+        assert!(
+            Salvage::new(
+                &b"\x1a\x45\xdf\xa3 plain webm, long enough for a header"[..],
+                KEY
+            )
+            .is_err()
+        );
     }
 
     #[test]

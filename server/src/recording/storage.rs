@@ -1,19 +1,27 @@
 //! Where sealed files live: the spool (this instance's disk, while a part records and until its
-//! upload succeeded) and the store (every instance's, through the `object_store` crate; the
-//! local file system is the one built in). Both are `ObjectStore`s, so that reading a file is
-//! the same wherever it is.
+//! upload succeeded) and the store (every instance's, through the `object_store` crate: a local
+//! folder, or an S3-compatible bucket). Both are `ObjectStore`s, so that reading a file is the
+//! same wherever it is.
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use anyhow::Context as _;
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use object_store::{
+    BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+    WriteMultipart,
+};
+use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
 use super::sealed::{HEADER_BYTES, Layout, Opener, SealError};
+use super::settings::{RecordingSettings, S3Settings, StoreKind};
 
 #[derive(Clone)]
 pub struct Storage {
@@ -37,12 +45,88 @@ fn local(dir: &FsPath) -> anyhow::Result<Arc<dyn ObjectStore>> {
     ))
 }
 
+/// The bucket of `[recording.s3]`. Requests are path-style (`<endpoint>/<bucket>/<key>`), which
+/// every S3-compatible service takes. A request that fails is retried by `object_store` for a
+/// few seconds only: the recorder's keeper retries a failed upload every 30 s anyway, and a part
+/// that closes while the store is down must not hold its close (or a shutdown) for minutes.
+fn s3(s: &S3Settings) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    // reqwest is built without a crypto provider of its own (no second TLS crypto stack beside
+    // the `ring` that rustls already uses here): it takes the process's default, which must be
+    // installed before the client is built, or it panics. Installed once; a later call (another
+    // store, or something else that installed ring first) is refused harmlessly.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let retry = RetryConfig {
+        backoff: BackoffConfig {
+            init_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(4),
+            base: 2.0,
+        },
+        max_retries: 3,
+        retry_timeout: Duration::from_secs(15),
+    };
+    let store = AmazonS3Builder::new()
+        .with_endpoint(&s.endpoint)
+        .with_bucket_name(&s.bucket)
+        .with_region(&s.region)
+        .with_access_key_id(&s.access_key_id)
+        .with_secret_access_key(s.secret_access_key.expose_secret())
+        .with_allow_http(s.allow_http)
+        .with_virtual_hosted_style_request(false)
+        .with_retry(retry)
+        .with_client_options(
+            ClientOptions::new()
+                .with_allow_http(s.allow_http)
+                .with_connect_timeout(Duration::from_secs(5))
+                .with_timeout(Duration::from_secs(60)),
+        )
+        .build()
+        .with_context(|| format!("opening the bucket {} at {}", s.bucket, s.endpoint))?;
+    Ok(Arc::new(store))
+}
+
+fn store(settings: &RecordingSettings) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    match settings.store {
+        StoreKind::Local => local(&settings.store_dir),
+        StoreKind::S3 => s3(&settings.s3),
+    }
+}
+
+/// Writes a small object to the store of `settings`, reads it back and deletes it
+/// (`check-config --probe`): the store answers, and these credentials may do what the recorder
+/// does.
+pub async fn probe(settings: &RecordingSettings) -> anyhow::Result<()> {
+    let store = store(settings)?;
+    let key = Path::from(format!(
+        "courtlink-probe/{}",
+        hex::encode(rand::random::<[u8; 8]>())
+    ));
+    let body = b"courtlink store probe";
+    store
+        .put(&key, PutPayload::from_static(body))
+        .await
+        .context("writing a probe object")?;
+    let read = async {
+        let got = store.get(&key).await?.bytes().await?;
+        anyhow::ensure!(got.as_ref() == body, "the probe object read back differs");
+        Ok(())
+    }
+    .await
+    .context("reading the probe object back");
+    let deleted = store
+        .delete(&key)
+        .await
+        .context("deleting the probe object");
+    read.and(deleted)
+}
+
 impl Storage {
-    pub fn open(spool_dir: &FsPath, store_dir: &FsPath) -> anyhow::Result<Storage> {
+    /// The spool and the store of `settings`. Nothing is asked of an S3 store here (a bucket
+    /// that is down at start-up only delays uploads); `check-config --probe` asks it.
+    pub fn open(settings: &RecordingSettings) -> anyhow::Result<Storage> {
         Ok(Storage {
-            spool_dir: spool_dir.to_owned(),
-            spool: local(spool_dir)?,
-            store: local(store_dir)?,
+            spool_dir: settings.spool_dir.clone(),
+            spool: local(&settings.spool_dir)?,
+            store: store(settings)?,
         })
     }
 

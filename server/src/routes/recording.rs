@@ -113,6 +113,9 @@ pub struct RecordingView {
     pub state: String,
     /// `video/webm` or `audio/webm`.
     pub media_type: String,
+    /// Closed by a salvage after the server crashed: the file ends where the last full chunk
+    /// on disk ended (under a second short of the crash); `duration_ms` is what was kept.
+    pub salvaged: bool,
     /// Where the recorder lost this participant's stream, starting in this part.
     pub gaps: Vec<GapView>,
 }
@@ -186,6 +189,7 @@ pub async fn list_recordings(
             sha256: r.sha256,
             state: r.state,
             media_type: r.media_type,
+            salvaged: r.salvaged,
         })
         .collect();
     Ok(HttpResponse::Ok().json(RecordingList { items }))

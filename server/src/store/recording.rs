@@ -22,6 +22,8 @@ pub struct RecordingRow {
     pub sha256: Option<String>,
     pub state: String,
     pub object_key: String,
+    /// Closed by a salvage after a crash: the file holds what its full chunks held.
+    pub salvaged: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -34,7 +36,7 @@ pub struct GapRow {
 }
 
 const COLUMNS: &str = "id, session_id, participant_id, role, name, part, media_type, started_at, \
-                       ended_at, duration_ms, bytes, sha256, state, object_key";
+                       ended_at, duration_ms, bytes, sha256, state, object_key, salvaged";
 
 /// A new part, as the recorder starts it.
 pub struct NewPart<'a> {
@@ -53,6 +55,8 @@ pub struct ClosedPart<'a> {
     pub duration_ms: i64,
     pub bytes: i64,
     pub sha256: &'a str,
+    /// Salvaged after a crash (`recording::Recorder::salvage`), not closed by its part.
+    pub salvaged: bool,
 }
 
 impl Store {
@@ -129,7 +133,8 @@ impl Store {
         in_write_tx!(self, |tx, lock| {
             sqlx::query(
                 "UPDATE recordings SET state = 'closed', ended_at = $2, media_type = $3, \
-                 duration_ms = $4, bytes = $5, sha256 = $6 WHERE id = $1 AND state = 'recording'",
+                 duration_ms = $4, bytes = $5, sha256 = $6, salvaged = $7 \
+                 WHERE id = $1 AND state = 'recording'",
             )
             .bind(c.id)
             .bind(c.at)
@@ -137,8 +142,14 @@ impl Store {
             .bind(c.duration_ms)
             .bind(c.bytes)
             .bind(c.sha256)
+            .bind(c.salvaged)
             .execute(&mut *tx)
             .await?;
+            // The session has a recording (the statistics count held sessions without one).
+            sqlx::query("UPDATE sessions SET recorded = TRUE WHERE id = $1")
+                .bind(row.session_id)
+                .execute(&mut *tx)
+                .await?;
             let entry = audit::AuditEntry::new(
                 "system",
                 "recording.close",
@@ -150,6 +161,7 @@ impl Store {
                     "sha256": c.sha256,
                     "bytes": c.bytes,
                     "duration_ms": c.duration_ms,
+                    "salvaged": c.salvaged,
                 }),
             );
             append_audit!(tx, lock, &entry);

@@ -150,6 +150,10 @@ pub struct Counts {
     pub held: i64,
     /// Held sessions in which nobody confirmed the petitioner's identity.
     pub held_unconfirmed: i64,
+    /// Held sessions whose recording has a gap, and held sessions of which no recording was
+    /// kept at all (docs/recording.md).
+    pub held_recording_gap: i64,
+    pub held_unrecorded: i64,
     pub no_show: i64,
     pub interrupted: i64,
     /// Held sessions with both a start and an end, and their summed length in seconds.
@@ -183,6 +187,8 @@ impl Counts {
         self.cancelled += o.cancelled;
         self.held += o.held;
         self.held_unconfirmed += o.held_unconfirmed;
+        self.held_recording_gap += o.held_recording_gap;
+        self.held_unrecorded += o.held_unrecorded;
         self.no_show += o.no_show;
         self.interrupted += o.interrupted;
         self.timed += o.timed;
@@ -244,6 +250,8 @@ struct SessionTally {
     cancelled: i64,
     held: i64,
     held_unconfirmed: i64,
+    held_recording_gap: i64,
+    held_unrecorded: i64,
     no_show: i64,
     interrupted: i64,
     timed: i64,
@@ -554,6 +562,8 @@ impl Store {
                     cancelled: t.cancelled,
                     held: t.held,
                     held_unconfirmed: t.held_unconfirmed,
+                    held_recording_gap: t.held_recording_gap,
+                    held_unrecorded: t.held_unrecorded,
                     no_show: t.no_show,
                     interrupted: t.interrupted,
                     timed: t.timed,
@@ -672,6 +682,10 @@ impl Store {
                CAST(SUM(CASE WHEN {held} THEN 1 ELSE 0 END) AS BIGINT) AS held, \
                CAST(SUM(CASE WHEN {held} AND se.identity_confirmed_how IS NULL THEN 1 ELSE 0 END) \
                  AS BIGINT) AS held_unconfirmed, \
+               CAST(SUM(CASE WHEN {held} AND se.recording_gap THEN 1 ELSE 0 END) AS BIGINT) \
+                 AS held_recording_gap, \
+               CAST(SUM(CASE WHEN {held} AND NOT se.recorded THEN 1 ELSE 0 END) AS BIGINT) \
+                 AS held_unrecorded, \
                CAST(SUM(CASE WHEN {live} AND se.status = 'no_show' THEN 1 ELSE 0 END) AS BIGINT) AS no_show, \
                CAST(SUM(CASE WHEN {live} AND (se.status = 'interrupted' OR se.interrupted_seconds > 0) \
                  THEN 1 ELSE 0 END) AS BIGINT) AS interrupted, \
