@@ -6,7 +6,8 @@
 // figures in a table; CSV and XLSX exported through fetch with the token and saved as files; the
 // session log filtered by status, paged, a bad period explained; a session's timeline; English.
 // Coordinator: today at a glance — today's sessions, cases at risk with no session booked (one
-// leaves the list once booked), deadlines coming due.
+// leaves the list once booked), deadlines coming due; then its own court's records, where a
+// session's recordings are played.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -127,4 +128,20 @@ await run('records', async () => {
   if (shanghaiDay(Date.parse(slot.starts_at)) === shanghaiDay()) {
     check('a session booked for today is counted today', Number(await text(coord, '[data-testid=glance-today-count]')) >= 1);
   }
+
+  // ---- the coordinator's own court's records, where its sessions' recordings are played ----
+  await coord.click('[data-testid=records-link]');
+  await coord.waitForURL(/records\.html/);
+  await coord.waitForSelector('[data-testid=log-row]');
+  const ownCourt = await coord.$$eval('[data-testid=log-row]', (rows) => rows.map((tr) => tr.children[2]?.textContent || ''));
+  check('a coordinator reaches the records page, back-linked to its own page, with its court\'s sessions only',
+    (await coord.getAttribute('#back-link', 'href')) === 'coordinator.html'
+    && (await text(coord, '#back-link')) === zh['records.backCoord']
+    && ownCourt.length > 0 && ownCourt.every((cell) => cell.startsWith('杭州市西湖区人民法院')), ownCourt.slice(0, 3));
+  const ownSession = await coord.$eval('[data-testid=log-row]', (tr) => tr.dataset.sessionId);
+  await coord.click(`[data-testid=log-timeline][data-session-id="${ownSession}"]`);
+  await coord.waitForSelector('#recordings [data-testid=recordings-none], #recordings [data-testid=rec-video], #recordings [data-testid=recordings-error]');
+  check('a session\'s recordings section opens for the coordinator, with no refusal',
+    !(await coord.isVisible('#recordings [data-testid=recordings-error]')));
+  await shot(coord, '05-coordinator-records');
 });

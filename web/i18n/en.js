@@ -94,6 +94,7 @@ export default {
   'records.nav': 'On this page',
   'records.link': 'Session records and statistics',
   'records.back': 'Back to the session list',
+  'records.backCoord': 'Back to cases and bookings',
   'records.today': 'Today’s sessions and cases you lead',
   'records.court': 'Court',
   'records.from': 'From',

@@ -94,6 +94,7 @@ export default {
   'records.nav': '本页导航',
   'records.link': '接访记录与统计',
   'records.back': '返回接访列表',
+  'records.backCoord': '返回案件与预约',
   'records.today': '今日接访与包案',
   'records.court': '法院',
   'records.from': '起始日期',

@@ -40,7 +40,9 @@ const FIGURES = [
   ['satisfied', 'records.fig.satisfied'],
 ];
 
-const auth = requireStaff(['officer', 'supervisor']);
+// A coordinator reads its own court's records (the server's reach: its court, no subtree),
+// which is where a session's recordings are played.
+const auth = requireStaff(['officer', 'supervisor', 'coordinator']);
 if (auth) main(auth);
 
 function addDays(day, n) {
@@ -64,6 +66,7 @@ function percent(rate) {
 function main({ user }) {
   // The supervisor starts here (login.js), so the link is not "back" but to the day's sessions.
   if (user.role === 'supervisor') $('#back-link').dataset.i18n = 'records.today';
+  if (user.role === 'coordinator') Object.assign($('#back-link'), { href: 'coordinator.html' }).dataset.i18n = 'records.backCoord';
   startPage();
   const rerenderHeader = staffHeader(user);
   const roleLabel = () => { $('#role-label').textContent = tEnum('role.staff', user.role); };
