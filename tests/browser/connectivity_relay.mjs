@@ -55,6 +55,12 @@ await run(`connectivity test with the relay ${EXPECT}`, async () => {
     check('the page names the likely cause', /防火墙/.test(line), line);
     check('the page names the technical-support person', /陈技/.test(line) && /0571-8800 5678/.test(line), line);
   }
+  // The room's history keeps the verdict: a pass with the relay blocked is not a plain 通过 there either.
+  const wantStatus = EXPECT === 'reached' ? '通过' : '通过，但中继不通';
+  await page.waitForFunction((want) => document.querySelector('[data-testid=history-item] strong')?.textContent === want, wantStatus,
+    { timeout: 10000 }).catch(() => {});
+  check('the room\'s history says the same as the result', (await text(page, '[data-testid=history-item] strong')) === wantStatus,
+    await text(page, '#history'));
   await page.click('#lang-switch');
   const english = await text(page, '#result-relay');
   check('the relay line in English too', EXPECT === 'reached'

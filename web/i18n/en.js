@@ -1054,6 +1054,7 @@ export default {
   'roomtest.history.none': 'This room has not been tested yet.',
   'roomtest.status.running': 'Running',
   'roomtest.status.passed': 'Passed',
+  'roomtest.status.passedRelay': 'Passed, but the relay was not reached',
   'roomtest.status.failed': 'Failed',
   'roomtest.progress.devices': 'Opening the camera and microphone…',
   'roomtest.progress.offer': 'Preparing the connection…',

@@ -1054,6 +1054,7 @@ export default {
   'roomtest.history.none': '本室还没有测试记录。',
   'roomtest.status.running': '测试中',
   'roomtest.status.passed': '通过',
+  'roomtest.status.passedRelay': '通过，但中继不通',
   'roomtest.status.failed': '未通过',
   'roomtest.progress.devices': '正在打开摄像头和麦克风…',
   'roomtest.progress.offer': '正在准备连接…',

@@ -76,7 +76,7 @@ function main({ user }) {
     $('#incoming').replaceChildren(...(state.incoming.length
       ? state.incoming.map((r) => {
         const last = r.tests[0];
-        const status = last ? t(STATUS[last.status] || 'roomtest.status.running') : t('roomtest.incoming.untested');
+        const status = last ? statusText(last) : t('roomtest.incoming.untested');
         return h('li', {
           class: `session-item card${last?.status === 'failed' || !last ? ' needs-move' : ''}`,
           'data-testid': 'incoming-room', 'data-room-id': r.id, 'data-state': last ? last.status : 'untested',
@@ -111,7 +111,7 @@ function main({ user }) {
     const tests = room ? room.tests : [];
     history.replaceChildren(...(tests.length
       ? tests.map((x) => h('li', { class: 'session-item', 'data-testid': 'history-item' },
-        h('strong', {}, t(STATUS[x.status] || 'roomtest.status.running')), ' ',
+        h('strong', {}, statusText(x)), ' ',
         formatDateTime(x.started_at), ' ',
         x.status === 'failed' ? reasonText(x) : figuresText(x)))
       : [h('li', { class: 'empty' }, t('roomtest.history.none'))]));
@@ -147,9 +147,21 @@ function main({ user }) {
     });
   }
 
+  /** What the client found of the court's relay: this run's, or a stored test's report. */
+  function relayOf(x) {
+    const relay = x.relay || x.client_report?.relay;
+    return Array.isArray(relay) ? relay : [];
+  }
+
+  /** A test's status in words: a pass whose relay was not reached is not a plain 通过. */
+  function statusText(x) {
+    if (x.status === 'passed' && relayOf(x).length && relayText(x).state !== 'ok') return t('roomtest.status.passedRelay');
+    return t(STATUS[x.status] || 'roomtest.status.running');
+  }
+
   /** Whether the room reached the court's relay over UDP and TCP, and what to do if not. */
   function relayText(x) {
-    const relay = x.relay || [];
+    const relay = relayOf(x);
     const reached = (transport) => relay.some((r) => r.transport === transport && r.reached);
     const tried = (transport) => relay.some((r) => r.transport === transport);
     const udp = reached('udp');
@@ -184,7 +196,7 @@ function main({ user }) {
     box.classList.toggle('result-failed', !passed);
     $('#result-figures').textContent = figuresText(x);
     const relayLine = $('#result-relay');
-    relayLine.hidden = !(x.relay && x.relay.length);
+    relayLine.hidden = !relayOf(x).length;
     let relayNamesSupport = false;
     if (!relayLine.hidden) {
       const { state: relayState, text } = relayText(x);
