@@ -580,7 +580,7 @@ export default {
   'timeline.noShow': 'the petitioner had not come by the end of the slot',
   'timeline.statusChanged': '{from} → {to}',
   'timeline.gap': ' (interrupted for {seconds} s)',
-  'timeline.correctionOf': 'correction of entry {id}: {text}',
+  'timeline.correctionOf': 'correction of an earlier entry: {text}',
   'timeline.system': 'System',
   'transcript.heading': 'Transcript (笔录)',
   'transcript.none': 'No transcript was written for this reception.',

@@ -580,7 +580,7 @@ export default {
   'timeline.noShow': '上访人在预约时间结束后仍未进入',
   'timeline.statusChanged': '{from} → {to}',
   'timeline.gap': '（中断 {seconds} 秒）',
-  'timeline.correctionOf': '更正第 {id} 条记录：{text}',
+  'timeline.correctionOf': '更正此前的一条记录：{text}',
   'timeline.system': '系统',
   'transcript.heading': '笔录',
   'transcript.none': '这场接访没有记录笔录。',

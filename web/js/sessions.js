@@ -118,7 +118,8 @@ function eventText(event, who) {
     case 'identity_confirmed':
       return t(`officer.identity.how.${data.how}`);
     case 'correction':
-      return t('timeline.correctionOf', { id: data.corrects, text: data.text || '' });
+      // Shown alone only when its entry is not on this list; the entry's number means nothing to a reader.
+      return t('timeline.correctionOf', { text: data.text || '' });
     case 'outcome_corrected':
       return t('timeline.outcomeCorrected', { from: tEnum('outcome', data.from), to: tEnum('outcome', data.to), reason: data.reason || '' });
     case 'ended': {
