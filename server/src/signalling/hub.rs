@@ -130,7 +130,15 @@ struct Inner {
     /// Instances seen dead (liveness key gone), and since when: their members are swept after
     /// the grace period.
     dead_since: Mutex<HashMap<String, Instant>>,
+    /// One participant's comings and goings on this instance, one at a time: a socket's leave
+    /// (with its bus step and its `left` on the timeline) finishes before the same participant's
+    /// next socket is let in. Without this a host who left and came straight back could be
+    /// written `joined`, then `left`, and the record said they were gone. Striped by session and
+    /// participant: two others sharing a stripe only wait for each other's few milliseconds.
+    doors: [tokio::sync::Mutex<()>; DOORS],
 }
+
+const DOORS: usize = 64;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -160,6 +168,7 @@ impl Hub {
             metrics,
             next_conn: AtomicU64::new(1),
             dead_since: Mutex::new(HashMap::new()),
+            doors: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
         });
         let inbound: std::sync::Weak<Inner> = Arc::downgrade(&inner);
         inner.bus.serve(inbound);
@@ -225,6 +234,7 @@ impl Hub {
     ) -> Result<(), HubError> {
         let inner = &self.inner;
         let pid = participant.id.clone();
+        let _door = inner.door(session, &pid).lock().await;
         // Listen on the session's channel before anyone can see us in the room.
         inner.bus.listen(session).await;
         let members = inner.members(session).await;
@@ -942,8 +952,17 @@ impl Inner {
         self.bus.unsubscribe(session);
     }
 
+    /// The lock that keeps one participant's comings and goings in order (`Inner::doors`).
+    fn door(&self, session: i64, pid: &str) -> &tokio::sync::Mutex<()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (session, pid).hash(&mut h);
+        &self.doors[(h.finish() % DOORS as u64) as usize]
+    }
+
     /// Someone leaves: forget them, record it, tell the others.
     async fn leave(&self, session: i64, pid: &str, conn: Option<u64>) {
+        let _door = self.door(session, pid).lock().await;
         let removed = {
             let mut local = lock(&self.local);
             let mut removed = None;
