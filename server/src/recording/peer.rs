@@ -454,6 +454,7 @@ impl RecorderPeer {
             })
             .collect();
         let pc = PeerConnectionBuilder::new()
+            .with_runtime(Arc::new(BufferedRuntime))
             .with_configuration(RTCConfigurationBuilder::new().build())
             .with_media_engine(media)
             .with_interceptor_registry(registry)
@@ -541,5 +542,109 @@ mod tests {
         assert!(!tracks[0].kept());
         assert!(tracks[1].kept());
         assert!(sent_tracks("v=0\r\n").is_empty());
+    }
+}
+
+/// What the recorder asks of the kernel for each of its UDP sockets' receive buffers. With the
+/// default (208 KiB, about 90 loopback datagrams of video) the kernel dropped a few hundred of
+/// 674,200 packets when 100 participants' streams were recorded at once (`bench recording
+/// --count 100`, 2026-12-06: every loss was counted in `/proc/net/snmp`'s `RcvbufErrors`): a
+/// keyframe's burst arrived while the recorder's task was busy with the others. The kernel
+/// caps the request at `net.core.rmem_max` (docs/deploy.md says to raise it).
+const RECEIVE_BUFFER_BYTES: usize = 2 << 20;
+
+/// tokio, as the `webrtc` crate runs it, with a larger receive buffer on every UDP socket the
+/// recorder's peers bind (`RECEIVE_BUFFER_BYTES`); everything else is tokio's.
+#[derive(Debug)]
+struct BufferedRuntime;
+
+impl webrtc::runtime::Runtime for BufferedRuntime {
+    fn spawn(
+        &self,
+        future: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    ) -> Box<dyn webrtc::runtime::JoinHandle> {
+        webrtc::runtime::TokioRuntime.spawn(future)
+    }
+
+    fn spawn_reactor(
+        &self,
+        reactor_pool_size: usize,
+        future: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    ) -> Box<dyn webrtc::runtime::JoinHandle> {
+        webrtc::runtime::TokioRuntime.spawn_reactor(reactor_pool_size, future)
+    }
+
+    fn wrap_udp_socket(
+        &self,
+        socket: std::net::UdpSocket,
+    ) -> std::io::Result<Arc<dyn webrtc::runtime::AsyncUdpSocket>> {
+        if let Err(e) = socket2::SockRef::from(&socket).set_recv_buffer_size(RECEIVE_BUFFER_BYTES) {
+            // The default buffer still records; it only loses more under bursts.
+            tracing::warn!(error = %e, "cannot enlarge a recorder socket's receive buffer");
+        }
+        webrtc::runtime::TokioRuntime.wrap_udp_socket(socket)
+    }
+
+    fn wrap_tcp_listener(
+        &self,
+        listener: std::net::TcpListener,
+    ) -> std::io::Result<Arc<dyn webrtc::runtime::AsyncTcpListener>> {
+        webrtc::runtime::TokioRuntime.wrap_tcp_listener(listener)
+    }
+
+    fn connect_tcp<'a>(
+        &'a self,
+        remote_addr: std::net::SocketAddr,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = std::io::Result<Arc<dyn webrtc::runtime::AsyncTcpStream>>,
+                > + Send
+                + 'a,
+        >,
+    > {
+        webrtc::runtime::TokioRuntime.connect_tcp(remote_addr)
+    }
+
+    fn resolve_host<'a>(
+        &'a self,
+        host: &'a str,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = std::io::Result<Vec<std::net::SocketAddr>>>
+                + Send
+                + 'a,
+        >,
+    > {
+        webrtc::runtime::TokioRuntime.resolve_host(host)
+    }
+
+    fn now(&self) -> Instant {
+        webrtc::runtime::TokioRuntime.now()
+    }
+
+    fn sleep(
+        &self,
+        duration: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>> {
+        webrtc::runtime::TokioRuntime.sleep(duration)
+    }
+
+    fn interval(&self, period: Duration) -> Box<dyn webrtc::runtime::AsyncInterval> {
+        webrtc::runtime::TokioRuntime.interval(period)
+    }
+
+    fn block_on(&self, future: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>) {
+        webrtc::runtime::TokioRuntime.block_on(future)
+    }
+
+    fn yield_now(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>> {
+        webrtc::runtime::TokioRuntime.yield_now()
+    }
+
+    fn name(&self) -> &'static str {
+        "tokio (recorder buffers)"
     }
 }
