@@ -106,15 +106,22 @@ function main({ user }) {
   }
 
   // ---- importing a ledger (导入台账, js/ledger-coord.js) ----
+  // In a dialog of the page's width: the preview is a table of rows, fates and reasons, which the
+  // case list's column squeezed to a character or two a line.
   const importBox = $('#import-box');
   $('#import-open').addEventListener('click', () => {
-    $('#import-open').hidden = true;
+    const dialog = h('dialog', { class: 'import-dialog', 'aria-label': t('import.button') });
     const close = () => {
-      importBox.replaceChildren();
-      $('#import-open').hidden = false;
+      if (dialog.open) dialog.close();
+      dialog.remove();
       $('#import-open').focus();
     };
-    importBox.replaceChildren(importForm({
+    // Escape closes it as 取消 does.
+    dialog.addEventListener('cancel', (e) => {
+      e.preventDefault();
+      close();
+    });
+    dialog.append(importForm({
       user,
       onImported: async () => {
         close();
@@ -122,6 +129,8 @@ function main({ user }) {
       },
       onCancel: close,
     }));
+    importBox.replaceChildren(dialog);
+    dialog.showModal();
   });
 
   async function loadCases() {
