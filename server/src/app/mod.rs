@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod ledger_import;
 pub mod recording;
 pub mod room_tests;
+pub mod scope;
 pub mod session;
 pub mod signin;
 pub mod statistics;

@@ -42,24 +42,14 @@ fn admin_only(staff: &Staff) -> Result<(), ApiError> {
     staff.require(&[Role::Admin])
 }
 
-/// Checks that `court_id` is the administrator's court or below it: 403 otherwise. A court that
-/// does not exist is `missing` (a 404 for a path, a 422 for a field of the body).
+/// Checks that `court_id` is the administrator's court or below it (`app::scope`).
 async fn within_scope(
     state: &AppState,
     staff: &Staff,
     court_id: i64,
     missing: ApiError,
 ) -> Result<CourtRow, ApiError> {
-    let Some(court) = state.store.find_court(court_id).await? else {
-        return Err(missing);
-    };
-    if state.store.court_within(court.id, staff.court_id).await? {
-        Ok(court)
-    } else {
-        Err(ApiError::Forbidden(
-            "that court is outside your court and the courts below it",
-        ))
-    }
+    crate::app::scope::managed_court(&state.store, staff, court_id, missing).await
 }
 
 /// A user the administrator may manage: 404 when there is none, 403 when outside its scope.

@@ -3,8 +3,7 @@
 //!
 //! Who may do what: sending is for the session's participants (the signalling upgrade's rule,
 //! `app::session::staff_participant`, or the petitioner's join token); listing, playing and
-//! downloading are for whoever may read the session's record (`records::reach_of` and
-//! `records::may_read`), each play and download audited.
+//! downloading are for whoever may read the session's record (`app::scope::readable_record`), each play and download audited.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -13,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::connectivity::{AnswerView, Description};
-use super::records::{may_read, reach_of};
 use crate::auth::{Caller, Staff};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -128,17 +126,7 @@ pub struct RecordingList {
 /// Checks that `staff` may read the record of `session_id` (404 when there is none, 403 when
 /// it is outside the reader's scope): the same rule as `GET /records/sessions/{id}`.
 async fn readable(state: &AppState, staff: &Staff, session_id: i64) -> Result<(), ApiError> {
-    let reach = reach_of(state, staff).await?;
-    let record = state
-        .store
-        .record(session_id)
-        .await?
-        .ok_or(ApiError::NotFound("session"))?;
-    if !may_read(state, &reach, &record).await? {
-        return Err(ApiError::Forbidden(
-            "this session is outside your court's scope",
-        ));
-    }
+    crate::app::scope::readable_record(&state.store, staff, session_id).await?;
     Ok(())
 }
 

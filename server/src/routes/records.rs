@@ -15,12 +15,12 @@ use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use super::views::{CourtView, EventView};
-use crate::app::clock;
+use crate::app::{clock, scope};
 use crate::auth::Staff;
-use crate::domain::{Outcome, Role};
+use crate::domain::Outcome;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::store::records::{LogFilter, Reach, RecordRow, Under};
+use crate::store::records::{LogFilter, RecordRow};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list_records).service(get_record);
@@ -42,87 +42,6 @@ pub const STATUSES: &[&str] = &[
     "no_show",
     "cancelled",
 ];
-
-// --- who reads what ----------------------------------------------------------------------------
-
-pub(super) async fn reach_of(state: &AppState, staff: &Staff) -> Result<Reach, ApiError> {
-    match staff.role {
-        Role::Admin => Err(ApiError::Forbidden(
-            "administrators do not read session records",
-        )),
-        Role::Coordinator => Ok(Reach::Court {
-            court_id: staff.court_id,
-            subtree: false,
-        }),
-        Role::Officer | Role::Supervisor => {
-            let court = state.store.court(staff.court_id).await?;
-            if court.parent_id.is_none() && court.level == "supreme" {
-                Ok(Reach::All)
-            } else {
-                Ok(Reach::Court {
-                    court_id: staff.court_id,
-                    subtree: true,
-                })
-            }
-        }
-    }
-}
-
-/// Checks that `court` exists (422) and lies within the reader's reach (403); returns the
-/// sessions under it that the reader may read.
-pub(super) async fn check_court(
-    state: &AppState,
-    reach: &Reach,
-    court: i64,
-) -> Result<Under, ApiError> {
-    let Some(row) = state.store.find_court(court).await? else {
-        return Err(ApiError::invalid(format!("court: no court has id {court}")));
-    };
-    let within = match reach {
-        Reach::All => true,
-        Reach::Court {
-            court_id,
-            subtree: false,
-        } => court == *court_id,
-        Reach::Court {
-            court_id,
-            subtree: true,
-        } => state.store.court_within(court, *court_id).await?,
-    };
-    let subtree = !matches!(reach, Reach::Court { subtree: false, .. });
-    if within {
-        Ok(Under::of(&row, subtree))
-    } else {
-        Err(ApiError::Forbidden(
-            "that court is outside your court's scope",
-        ))
-    }
-}
-
-pub(super) async fn may_read(
-    state: &AppState,
-    reach: &Reach,
-    r: &RecordRow,
-) -> Result<bool, ApiError> {
-    Ok(match reach {
-        Reach::All => true,
-        Reach::Court {
-            court_id,
-            subtree: false,
-        } => r.local_court_id == *court_id,
-        Reach::Court {
-            court_id,
-            subtree: true,
-        } => {
-            r.host_court_id == *court_id
-                || r.joint_court_id == Some(*court_id)
-                || state
-                    .store
-                    .court_within(r.local_court_id, *court_id)
-                    .await?
-        }
-    })
-}
 
 // --- dates -------------------------------------------------------------------------------------
 
@@ -377,7 +296,7 @@ async fn log_filter(
     staff: &Staff,
     q: &LogQuery,
 ) -> Result<(LogFilter, String), ApiError> {
-    let reach = reach_of(state, staff).await?;
+    let reach = scope::reach_of(&state.store, staff).await?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::invalid(format!(
@@ -441,7 +360,7 @@ async fn log_filter(
             )));
         }
     }
-    let under = check_court(state, &reach, q.court.unwrap_or(staff.court_id)).await?;
+    let under = scope::check_court(&state.store, &reach, q.court.unwrap_or(staff.court_id)).await?;
     // Everything that decides which rows a query returns, except the page position and size.
     let canonical = format!(
         "{}|{}|{:?}|{:?}|{:?}|{:?}|{}|{}|{:?}",
@@ -539,17 +458,7 @@ pub async fn get_record(
     staff: Staff,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let reach = reach_of(&state, &staff).await?;
-    let record = state
-        .store
-        .record(*id)
-        .await?
-        .ok_or(ApiError::NotFound("session"))?;
-    if !may_read(&state, &reach, &record).await? {
-        return Err(ApiError::Forbidden(
-            "this session is outside your court's scope",
-        ));
-    }
+    let record = scope::readable_record(&state.store, &staff, *id).await?;
     let events = state
         .store
         .events(record.id)

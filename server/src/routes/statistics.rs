@@ -8,10 +8,11 @@ use chrono::{Datelike, NaiveDate, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::records::{MAX_PERIOD_DAYS, check_court, parse_day, period, reach_of};
+use super::records::{MAX_PERIOD_DAYS, parse_day, period};
 use crate::app::assignments::MonthTask;
 use crate::app::clock;
 use crate::app::clocks::{OverdueClock, overdue};
+use crate::app::scope::{self, check_court};
 use crate::app::statistics::{Figures, Part, ReportCourt, Statistics, report};
 use crate::auth::Staff;
 use crate::domain::CourtLevel;
@@ -72,7 +73,7 @@ pub async fn statistics(
     staff: Staff,
     query: web::Query<StatsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let reach = reach_of(&state, &staff).await?;
+    let reach = scope::reach_of(&state.store, &staff).await?;
     let format = match query.format.as_deref() {
         None | Some("json") => Format::Json,
         Some("csv") => Format::Csv,
@@ -107,7 +108,7 @@ pub async fn statistics(
         ));
     }
     let court_id = query.court.unwrap_or(staff.court_id);
-    let under = check_court(&state, &reach, court_id).await?;
+    let under = check_court(&state.store, &reach, court_id).await?;
     let today = Utc::now().with_timezone(&clock::beijing()).date_naive();
     let from = match &query.from {
         Some(t) => parse_day("from", t)?,
