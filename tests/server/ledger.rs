@@ -870,3 +870,46 @@ async fn migration_0016_on_sqlite() {
 async fn migration_0016_on_postgres() {
     migrating_existing_rows(false).await;
 }
+
+/// "Not in the future" is the application's clock's (`app::clock`), not the machine's: on a clock
+/// set to 10 March 2026, a case received on 1 June 2026 and a contact of that day are refused,
+/// and a case or contact given no time takes the clock's. On the old code both read the
+/// machine's clock (December 2026 when this was written) and took June.
+#[tokio::test]
+async fn the_future_is_the_application_clocks() {
+    let Some(app) = TestApp::spawn_on_date(
+        common::Backend::Sqlite,
+        "2026-03-10T02:00:00Z".parse().unwrap(),
+    )
+    .await
+    else {
+        return;
+    };
+    let coord = app.login("xihu.coord").await;
+    let mut june = new_case("（2026）浙0106信访901号", &id_number(901));
+    june["received_at"] = json!("2026-06-01T02:00:00Z");
+    let refused = assert_error(
+        app.post("/api/v1/cases", Some(&coord), &june).await,
+        422,
+        "invalid_input",
+    )
+    .await;
+    assert!(refused.to_string().contains("received_at"), "{refused}");
+
+    let today = new_case("（2026）浙0106信访902号", &id_number(902));
+    let case = open(&app, &coord, &today).await;
+    let id = case["id"].as_i64().unwrap();
+    let detail = app.get_ok(&format!("/api/v1/cases/{id}"), &coord).await;
+    assert!(
+        detail.to_string().contains("2026-03-10"),
+        "received on the clock's day: {detail}"
+    );
+    let later = contact(
+        &app,
+        &coord,
+        id,
+        &json!({"channel": "visit", "at": "2026-06-01T02:00:00Z", "summary": "来访"}),
+    )
+    .await;
+    assert_eq!(later.status(), 422, "{}", later.text().await.unwrap());
+}

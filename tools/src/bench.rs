@@ -1028,13 +1028,22 @@ async fn import(args: &BenchArgs) -> anyhow::Result<()> {
     for (format, file) in [("CSV", &csv), ("XLSX", &xlsx)] {
         let (store, staff) = import_fixture(dir.path(), format).await?;
         let t = Instant::now();
-        let p = ledger_import::preview(&store, &staff, file, limits).await?;
+        let p = ledger_import::preview(&store, &staff, file, limits, chrono::Utc::now()).await?;
         line(&format!("{format} preview (empty ledger)"), seconds(t), &p);
         let t = Instant::now();
-        let c = ledger_import::commit(&store, &staff, file, limits, Some(&p.plan)).await?;
+        let c = ledger_import::commit(
+            &store,
+            &staff,
+            file,
+            limits,
+            Some(&p.plan),
+            chrono::Utc::now(),
+        )
+        .await?;
         line(&format!("{format} commit"), seconds(t), &c);
         let t = Instant::now();
-        let again = ledger_import::preview(&store, &staff, file, limits).await?;
+        let again =
+            ledger_import::preview(&store, &staff, file, limits, chrono::Utc::now()).await?;
         line(
             &format!("{format} preview again (all matched)"),
             seconds(t),
@@ -1081,6 +1090,7 @@ async fn import(args: &BenchArgs) -> anyhow::Result<()> {
                     received_at: Some(received),
                 },
                 confirm_new: false,
+                now: chrono::Utc::now(),
             },
         )
         .await?;

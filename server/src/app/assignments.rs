@@ -665,6 +665,7 @@ pub async fn supervise(
         ledger::ContactCommand {
             channel: channel.unwrap_or(Channel::Letter),
             at: None,
+            now: ctx.clock.now(),
             received_by: None,
             receiving_organ: Some(ReceivingOrgan::Court),
             receiving_court_id: Some(staff.court_id),

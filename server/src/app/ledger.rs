@@ -184,13 +184,14 @@ fn optional_text(
     Ok(optional_text_rule(field, raw, max)?)
 }
 
-/// The rule for an instant a person gives for something that happened: not in the future (a
-/// few minutes of clock skew allowed), and not before 2000.
+/// The rule for an instant a person gives for something that happened: not after `now` (the
+/// server's clock, `app::clock`; a few minutes of clock skew allowed), and not before 2000.
+/// None is `now`.
 fn past_instant_rule(
     field: &'static str,
     at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, FieldError> {
-    let now = Utc::now();
     let at = at.unwrap_or(now);
     if at > now + Duration::minutes(5) {
         return Err(FieldError::invalid(
@@ -209,8 +210,12 @@ fn past_instant_rule(
     Ok(at)
 }
 
-fn past_instant(field: &'static str, at: Option<DateTime<Utc>>) -> Result<DateTime<Utc>, ApiError> {
-    Ok(past_instant_rule(field, at)?)
+fn past_instant(
+    field: &'static str,
+    at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ApiError> {
+    Ok(past_instant_rule(field, at, now)?)
 }
 
 /// The fields of a case to open, as read from a request (POST /cases) or from a row of an
@@ -254,6 +259,8 @@ pub struct CheckedCase {
 pub struct OpenCaseCommand<'a> {
     pub fields: CaseFields<'a>,
     pub confirm_new: bool,
+    /// The server's now (`app::clock`): no case is received after it.
+    pub now: DateTime<Utc>,
 }
 
 pub enum Opened {
@@ -280,7 +287,7 @@ pub fn may_open_cases(staff: &Staff) -> Result<(), ApiError> {
 
 /// Every rule a new case's fields keep, in one place: POST /cases and each row of an imported
 /// ledger call this, and nothing else checks them.
-pub fn check_case(f: &CaseFields<'_>) -> Result<CheckedCase, FieldError> {
+pub fn check_case(f: &CaseFields<'_>, now: DateTime<Utc>) -> Result<CheckedCase, FieldError> {
     let case_number = text_rule("case_number", f.case_number, 64)?;
     let petitioner_name = name_rule("petitioner_name", f.petitioner_name, 64)?;
     // The message never repeats the number.
@@ -332,7 +339,7 @@ pub fn check_case(f: &CaseFields<'_>) -> Result<CheckedCase, FieldError> {
             "须为来访、来信、电话或网上信访",
         ));
     }
-    let received_at = past_instant_rule("received_at", f.received_at)?;
+    let received_at = past_instant_rule("received_at", f.received_at, now)?;
     Ok(CheckedCase {
         case_number,
         petitioner_name,
@@ -459,7 +466,7 @@ pub async fn open_case(
     cmd: OpenCaseCommand<'_>,
 ) -> Result<Opened, ApiError> {
     may_open_cases(staff)?;
-    let case = check_case(&cmd.fields)?;
+    let case = check_case(&cmd.fields, cmd.now)?;
     if !cmd.confirm_new {
         let matches = same_matter(store, &[MatchKey::of(&case)?])
             .await?
@@ -480,6 +487,8 @@ pub async fn open_case(
 pub struct ContactCommand<'a> {
     pub channel: Channel,
     pub at: Option<DateTime<Utc>>,
+    /// The server's now (`app::clock`): the contact's time when `at` is none, and its latest.
+    pub now: DateTime<Utc>,
     pub received_by: Option<&'a str>,
     pub receiving_organ: Option<ReceivingOrgan>,
     pub receiving_court_id: Option<i64>,
@@ -517,7 +526,7 @@ pub(crate) async fn record_contact(
             message: "a video reception is written by the session that held it, not by hand".into(),
         });
     }
-    let at = past_instant("at", cmd.at)?;
+    let at = past_instant("at", cmd.at, cmd.now)?;
     let summary = text("summary", cmd.summary, 2000)?;
     let received_by = match cmd.received_by.map(str::trim).filter(|r| !r.is_empty()) {
         Some(r) => name_input("received_by", r, 64)?,

@@ -608,6 +608,7 @@ fn parse_received(t: &str) -> Option<DateTime<Utc>> {
 fn check_row(
     row: &RawRow,
     columns: &HashMap<&'static str, usize>,
+    now: DateTime<Utc>,
 ) -> Result<CheckedCase, RefusedRow> {
     let n = row.row;
     for (key, &i) in columns {
@@ -657,21 +658,24 @@ fn check_row(
             )
         })?),
     };
-    check_case(&CaseFields {
-        case_number: get("case_number"),
-        petitioner_name: get("petitioner_name"),
-        petitioner_id_number: get("petitioner_id_number"),
-        petitioner_count,
-        representative: optional("representative"),
-        original_case_number: optional("original_case_number"),
-        original_court: optional("original_court"),
-        original_case_kind: optional("original_case_kind"),
-        matter: get("matter"),
-        subject: get("subject"),
-        channel,
-        case_class,
-        received_at,
-    })
+    check_case(
+        &CaseFields {
+            case_number: get("case_number"),
+            petitioner_name: get("petitioner_name"),
+            petitioner_id_number: get("petitioner_id_number"),
+            petitioner_count,
+            representative: optional("representative"),
+            original_case_number: optional("original_case_number"),
+            original_court: optional("original_court"),
+            original_case_kind: optional("original_case_kind"),
+            matter: get("matter"),
+            subject: get("subject"),
+            channel,
+            case_class,
+            received_at,
+        },
+        now,
+    )
     .map_err(|e| refuse_field(n, e))
 }
 
@@ -681,6 +685,7 @@ async fn plan(
     staff: &Staff,
     bytes: &[u8],
     limits: Limits,
+    now: DateTime<Utc>,
 ) -> Result<Plan, ApiError> {
     may_open_cases(staff)?;
     if bytes.len() > limits.max_bytes {
@@ -699,7 +704,7 @@ async fn plan(
     let mut refused: Vec<RefusedRow> = Vec::new();
     let mut good: Vec<(u32, CheckedCase, MatchKey)> = Vec::new();
     for row in data {
-        match check_row(row, &columns) {
+        match check_row(row, &columns, now) {
             Ok(case) => {
                 let key = MatchKey::of(&case)?;
                 good.push((row.row, case, key));
@@ -880,14 +885,16 @@ pub fn too_large(max_bytes: usize) -> ApiError {
     }
 }
 
-/// What importing `bytes` would do, changing nothing.
+/// What importing `bytes` would do, changing nothing. `now` is the server's (`app::clock`): no
+/// case is received after it.
 pub async fn preview(
     store: &Store,
     staff: &Staff,
     bytes: &[u8],
     limits: Limits,
+    now: DateTime<Utc>,
 ) -> Result<ImportReport, ApiError> {
-    Ok(plan(store, staff, bytes, limits).await?.report)
+    Ok(plan(store, staff, bytes, limits, now).await?.report)
 }
 
 /// Imports `bytes` into the caller's court: plans it again (so that a ledger changed since the
@@ -900,13 +907,14 @@ pub async fn commit(
     bytes: &[u8],
     limits: Limits,
     expected: Option<&str>,
+    now: DateTime<Utc>,
 ) -> Result<ImportReport, ApiError> {
     let Plan {
         mut report,
         cases,
         keys,
         file_sha256,
-    } = plan(store, staff, bytes, limits).await?;
+    } = plan(store, staff, bytes, limits, now).await?;
     if expected.is_some_and(|p| p != report.plan) {
         return Err(ApiError::conflict(
             "import_changed",

@@ -196,6 +196,7 @@ pub async fn open_case(
                 received_at: b.received_at,
             },
             confirm_new: b.confirm_new,
+            now: state.clock.now(),
         },
     )
     .await?;
@@ -316,6 +317,7 @@ pub async fn log_contact(
         ledger::ContactCommand {
             channel: b.channel,
             at: b.at,
+            now: state.clock.now(),
             received_by: b.received_by.as_deref(),
             receiving_organ: b.receiving_organ,
             receiving_court_id: b.receiving_court_id,
@@ -656,7 +658,9 @@ pub async fn import_preview(
     ledger::may_open_cases(&staff)?;
     let limits = import_limits(&state);
     let bytes = read_upload(&req, body, limits.max_bytes).await?;
-    let report = crate::app::ledger_import::preview(&state.store, &staff, &bytes, limits).await?;
+    let report =
+        crate::app::ledger_import::preview(&state.store, &staff, &bytes, limits, state.clock.now())
+            .await?;
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -710,6 +714,7 @@ pub async fn import_commit(
         &bytes,
         limits,
         query.plan.as_deref(),
+        state.clock.now(),
     )
     .await?;
     Ok(HttpResponse::Ok().json(report))
