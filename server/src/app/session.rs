@@ -174,6 +174,24 @@ impl Window {
     }
 }
 
+/// The span of a day's list of sessions (`GET /sessions?day=`): those starting on `day` in
+/// Beijing, and, on today's list, also those whose join window is open already. A session at
+/// 00:00 can be joined from 23:30 (`auth.join_early_minutes`); on the next day's list only, the
+/// officer would not see it, nor be alerted that its petitioner is waiting.
+pub fn day_list(
+    day: chrono::NaiveDate,
+    now: DateTime<Utc>,
+    join_early_minutes: i64,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let start = crate::app::clock::day_start(day);
+    let end = crate::app::clock::day_start(day.succ_opt()?);
+    if crate::app::clock::local_day(now) == day {
+        Some((start, end.max(now + Duration::minutes(join_early_minutes))))
+    } else {
+        Some((start, end))
+    }
+}
+
 /// What a timeline says about the reception.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reception {
@@ -625,6 +643,29 @@ mod tests {
     /// A 30-minute slot with the default allowances: the window is 01:30..04:00 UTC.
     fn window() -> Window {
         Window::around(t0(), t0() + Duration::minutes(30), 30, 90)
+    }
+
+    /// A day's list of sessions, worked by hand: 6 December 2026 in Beijing is 5 Dec 16:00 UTC to
+    /// 6 Dec 16:00 UTC. At 23:40 Beijing (15:40 UTC) today's list reaches on to 00:10, so a
+    /// session at 00:00, joinable since 23:30, is on it; at 22:00 it is not; another day's list
+    /// is that day only.
+    #[test]
+    fn todays_list_holds_what_can_be_joined_now() {
+        let day: chrono::NaiveDate = "2026-12-06".parse().unwrap();
+        let utc = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            day_list(day, utc("2026-12-06T15:40:00Z"), 30),
+            Some((utc("2026-12-05T16:00:00Z"), utc("2026-12-06T16:10:00Z")))
+        );
+        assert_eq!(
+            day_list(day, utc("2026-12-06T14:00:00Z"), 30),
+            Some((utc("2026-12-05T16:00:00Z"), utc("2026-12-06T16:00:00Z")))
+        );
+        assert_eq!(
+            day_list(day, utc("2026-12-05T15:40:00Z"), 30),
+            Some((utc("2026-12-05T16:00:00Z"), utc("2026-12-06T16:00:00Z"))),
+            "the 6th's list seen on the 5th is the 6th only"
+        );
     }
 
     struct Timeline(Vec<EventRow>);

@@ -1,7 +1,7 @@
 use crate::app::clock;
 use crate::app::session::{self, EndCommand};
 use actix_web::{HttpResponse, get, post, web};
-use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -43,7 +43,8 @@ pub async fn load_session(state: &AppState, id: i64) -> Result<SessionRow, ApiEr
     }
 }
 
-/// The sessions of one day that the caller may see.
+/// The sessions of one day that the caller may see; today's list also holds a session whose
+/// join window is already open (one at 00:00, from 23:30: `app::session::day_list`).
 #[utoipa::path(
     get,
     path = "/api/v1/sessions",
@@ -64,18 +65,15 @@ pub async fn list_sessions(
     query: web::Query<DayQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = scope_of(&staff)?;
-    let tz = clock::beijing();
+    let now = state.clock.now();
     let day = match &query.day {
         Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
             .map_err(|_| ApiError::invalid("day must be YYYY-MM-DD"))?,
-        None => Utc::now().with_timezone(&tz).date_naive(),
+        None => clock::local_day(now),
     };
-    let start = tz
-        .from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
-        .single()
-        .ok_or_else(|| ApiError::invalid("day is out of range"))?
-        .with_timezone(&Utc);
-    let end = start + Duration::days(1);
+    let (start, end) =
+        crate::app::session::day_list(day, now, state.settings.auth.join_early_minutes)
+            .ok_or_else(|| ApiError::invalid("day is out of range"))?;
     let mut rows = state.store.sessions_in(scope, start, end).await?;
     // A supervisor named as a leader on another court's session (领导包案) takes part in it too.
     if staff.role == Role::Supervisor {
