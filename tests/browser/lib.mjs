@@ -226,6 +226,15 @@ export function shanghaiDay(ms = Date.now()) {
     .format(new Date(ms));
 }
 
+/**
+ * True in the last half hour of a Sunday in Beijing: the slot of 23:30 has started, so the week a
+ * calendar opens on has no slot left to book; the next one is Monday 00:00, next week.
+ */
+export function lateSundayInBeijing(ms = Date.now()) {
+  const beijing = new Date(ms + 8 * 3600e3);
+  return beijing.getUTCDay() === 0 && beijing.getUTCHours() * 60 + beijing.getUTCMinutes() >= 23 * 60 + 30;
+}
+
 /** True when a slot ending at `endsAt` is still some minutes from its end (its join code works now). */
 export function usableNow(endsAt, marginMinutes = 5) {
   return Date.parse(endsAt) > Date.now() + marginMinutes * 60e3;

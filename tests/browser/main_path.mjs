@@ -11,7 +11,7 @@
 // the handling period once.
 import { createHash } from 'node:crypto';
 import {
-  BASE, run, newPage, check, shot, text, login, expectVideo, admitPetitioner, shanghaiDay, apiCall, apiLogin,
+  BASE, run, newPage, check, shot, text, login, expectVideo, admitPetitioner, shanghaiDay, apiCall, apiLogin, lateSundayInBeijing,
   QUICK_QUALITY, catalogues,
 } from './lib.mjs';
 
@@ -58,7 +58,10 @@ await run('main path', async () => {
     await coord.keyboard.press('ArrowDown');
   }
   check('a local room is chosen', (await coord.inputValue('[data-testid=sched-room]')) !== '');
-  await coord.waitForSelector('[data-testid=cal-slot][data-court-level=supreme]');
+  // In the last half hour of a Sunday (Beijing) the week shown has no slot left.
+  if (lateSundayInBeijing()) await coord.click('[data-testid=sched-next]');
+  const anySlot = '[data-testid=cal-slot][data-court-level=supreme]';
+  await coord.waitForSelector(anySlot);
   const target = await coord.evaluate(() => {
     const usable = (el) => Date.parse(el.dataset.endsAt) > Date.now() + 5 * 60e3;
     const el = [...document.querySelectorAll('[data-testid=cal-slot][data-court-level=supreme]')].filter(usable)

@@ -3,7 +3,7 @@
 // coordinator holds one slot, adds two more from the list by keyboard (up to 10, in order of
 // preference), moves one up, and applies. The request carries the three in that order; the
 // court's applications show them, and so does the host officer's review queue.
-import { run, newPage, login, check, shot, text, apiLogin, apiCall } from './lib.mjs';
+import { run, newPage, login, check, shot, text, apiLogin, apiCall, lateSundayInBeijing } from './lib.mjs';
 
 const COURT = '杭州市中级人民法院';
 const focused = (page) => page.evaluate(() => ({ testid: document.activeElement?.dataset?.testid || '', id: document.activeElement?.id || '' }));
@@ -26,6 +26,8 @@ await run('preferred_slots', async () => {
     await coord.selectOption('[data-testid=sched-room]', first);
   }
   await coord.selectOption('[data-testid=sched-court]', String(court.id));
+  // In the last half hour of a Sunday (Beijing) the week shown has no slot left.
+  if (lateSundayInBeijing()) await coord.click('[data-testid=sched-next]');
   await coord.waitForFunction(() => document.querySelectorAll('[data-testid=cal-slot][data-court-level=intermediate]').length >= 4);
   // A slot an hour or more ahead: the others stay open to pick.
   const held = await coord.evaluate(() => [...document.querySelectorAll('[data-testid=cal-slot]')]
