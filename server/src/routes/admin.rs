@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::views::{CourtView, RoomView};
+use crate::app::scope;
 use crate::auth::{Staff, hash_password};
 use crate::domain::{CourtLevel, Role};
 use crate::error::{ApiError, ErrorBody};
@@ -42,16 +43,6 @@ fn admin_only(staff: &Staff) -> Result<(), ApiError> {
     staff.require(&[Role::Admin])
 }
 
-/// Checks that `court_id` is the administrator's court or below it (`app::scope`).
-async fn within_scope(
-    state: &AppState,
-    staff: &Staff,
-    court_id: i64,
-    missing: ApiError,
-) -> Result<CourtRow, ApiError> {
-    crate::app::scope::managed_court(&state.store, staff, court_id, missing).await
-}
-
 /// A user the administrator may manage: 404 when there is none, 403 when outside its scope.
 async fn managed_user(state: &AppState, staff: &Staff, id: i64) -> Result<UserRow, ApiError> {
     let user = match state.store.user_by_id(id).await {
@@ -59,7 +50,13 @@ async fn managed_user(state: &AppState, staff: &Staff, id: i64) -> Result<UserRo
         Err(StoreError::NotFound) => return Err(ApiError::NotFound("user")),
         Err(e) => return Err(e.into()),
     };
-    within_scope(state, staff, user.court_id, ApiError::NotFound("user")).await?;
+    scope::managed_court(
+        &state.store,
+        staff,
+        user.court_id,
+        ApiError::NotFound("user"),
+    )
+    .await?;
     Ok(user)
 }
 
@@ -212,8 +209,8 @@ pub async fn create_court(
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&staff)?;
     let name = name_field("name", &body.name)?;
-    let parent = within_scope(
-        &state,
+    let parent = scope::managed_court(
+        &state.store,
         &staff,
         body.parent_id,
         ApiError::invalid(format!("parent_id: no court has id {}", body.parent_id)),
@@ -282,7 +279,8 @@ pub async fn rename_court(
     body: web::Json<Rename>,
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&staff)?;
-    let court = within_scope(&state, &staff, *id, ApiError::NotFound("court")).await?;
+    let court =
+        scope::managed_court(&state.store, &staff, *id, ApiError::NotFound("court")).await?;
     let name = name_field("name", &body.name)?;
     match state
         .store
@@ -340,7 +338,8 @@ pub async fn create_room(
     body: web::Json<NewRoom>,
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&staff)?;
-    let court = within_scope(&state, &staff, *id, ApiError::NotFound("court")).await?;
+    let court =
+        scope::managed_court(&state.store, &staff, *id, ApiError::NotFound("court")).await?;
     let name = name_field("name", &body.name)?;
     if body.kind == RoomType::Host && level_of(&court)? == CourtLevel::Basic {
         return Err(ApiError::invalid(
@@ -398,7 +397,13 @@ pub async fn rename_room(
     let Some(room) = state.store.find_room(kind, id).await? else {
         return Err(ApiError::NotFound("room"));
     };
-    within_scope(&state, &staff, room.court_id, ApiError::NotFound("room")).await?;
+    scope::managed_court(
+        &state.store,
+        &staff,
+        room.court_id,
+        ApiError::NotFound("room"),
+    )
+    .await?;
     let name = name_field("name", &body.name)?;
     match state
         .store
@@ -512,8 +517,8 @@ pub async fn create_user(
     let username = username_field(&body.username)?;
     let display_name = display_name_field(&body.display_name)?;
     crate::auth::new_password(&body.password, &[&username, &display_name])?;
-    let court = within_scope(
-        &state,
+    let court = scope::managed_court(
+        &state.store,
         &staff,
         body.court_id,
         ApiError::invalid(format!("court_id: no court has id {}", body.court_id)),

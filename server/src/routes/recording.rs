@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::connectivity::{AnswerView, Description};
+use crate::app::scope;
 use crate::auth::{Caller, Staff};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -123,13 +124,6 @@ pub struct RecordingList {
     pub items: Vec<RecordingView>,
 }
 
-/// Checks that `staff` may read the record of `session_id` (404 when there is none, 403 when
-/// it is outside the reader's scope): the same rule as `GET /records/sessions/{id}`.
-async fn readable(state: &AppState, staff: &Staff, session_id: i64) -> Result<(), ApiError> {
-    crate::app::scope::readable_record(&state.store, staff, session_id).await?;
-    Ok(())
-}
-
 /// The parts recorded in a session, with their gaps, for readers of the session's record.
 #[utoipa::path(
     get,
@@ -151,7 +145,7 @@ pub async fn list_recordings(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let session_id = id.into_inner();
-    readable(&state, &staff, session_id).await?;
+    scope::readable_record(&state.store, &staff, session_id).await?;
     let rows = state.store.recordings_of(session_id).await?;
     let gaps = state.store.gaps_of(session_id).await?;
     let items = rows
@@ -265,7 +259,7 @@ pub async fn recording_media(
         Err(crate::store::StoreError::NotFound) => return Err(ApiError::NotFound("recording")),
         Err(e) => return Err(e.into()),
     };
-    readable(&state, &staff, row.session_id).await?;
+    scope::readable_record(&state.store, &staff, row.session_id).await?;
     let reader = state.recorder.reader(&row).await?;
     let len = reader.plain_len();
     let asked = req
