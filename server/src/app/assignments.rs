@@ -293,7 +293,7 @@ pub async fn log_contact(
     cmd: ledger::ContactCommand<'_>,
     terms: Option<Terms<'_>>,
 ) -> Result<i64, ApiError> {
-    let case = ledger::writable_case(store, staff, case_id).await?;
+    let case = crate::app::scope::writable_case(store, staff, case_id).await?;
     let plan = match (cmd.outcome, cmd.corrects) {
         (Some(Outcome::Assign), None) => {
             let assigning = match cmd.receiving_organ.unwrap_or(ReceivingOrgan::Court) {

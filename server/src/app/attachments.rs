@@ -28,7 +28,7 @@ pub fn too_large(max: usize) -> ApiError {
 /// The case the caller may attach files to: only the case's own court's coordinator (as for
 /// every write to the case's ledger). Checked before the body is read.
 pub async fn writable(store: &Store, staff: &Staff, case_id: i64) -> Result<CaseRow, ApiError> {
-    crate::app::ledger::writable_case(store, staff, case_id).await
+    crate::app::scope::writable_case(store, staff, case_id).await
 }
 
 /// The rule for an attachment's bytes: not empty, not over the limit, and of a permitted type as
@@ -109,7 +109,7 @@ pub async fn list(
     staff: &Staff,
     case_id: i64,
 ) -> Result<Vec<AttachmentRow>, ApiError> {
-    let case = crate::app::ledger::readable_case(store, staff, case_id).await?;
+    let case = crate::app::scope::readable_case(store, staff, case_id).await?;
     Ok(store.attachments(case.id).await?)
 }
 
@@ -121,7 +121,7 @@ pub async fn download(
     case_id: i64,
     id: i64,
 ) -> Result<(AttachmentRow, Vec<u8>), ApiError> {
-    let case = crate::app::ledger::readable_case(store, staff, case_id).await?;
+    let case = crate::app::scope::readable_case(store, staff, case_id).await?;
     match store
         .attachment_content_audited(case.id, id, &format!("user-{}", staff.user_id))
         .await

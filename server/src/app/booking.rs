@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::app::scope;
 use crate::auth::Staff;
 use crate::domain::JoinCode;
 use crate::error::ApiError;
@@ -140,26 +141,6 @@ pub async fn local_side(
         local_room_id,
         local_officer_id,
     })
-}
-
-/// A slot of a court above the caller's.
-pub async fn slot_above(
-    state: &AppState,
-    staff: &Staff,
-    slot_id: i64,
-) -> Result<SlotRow, ApiError> {
-    let slot = state
-        .store
-        .slot(slot_id)
-        .await
-        .map_err(not_found("slot_id"))?;
-    let above = state.store.court_ancestors(staff.court_id).await?;
-    if !above.iter().any(|c| c.id == slot.court_id) {
-        return Err(ApiError::Forbidden(
-            "this slot belongs to a court that is not above yours",
-        ));
-    }
-    Ok(slot)
 }
 
 /// What the eligibility rules look at.
@@ -377,7 +358,7 @@ pub async fn direct(
         d.local_officer_id,
     )
     .await?;
-    let slot = slot_above(state, staff, d.slot_id).await?;
+    let slot = scope::slot_above(&state.store, staff, d.slot_id).await?;
     book(
         state,
         staff,

@@ -4,48 +4,12 @@
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 
+use crate::app::scope;
 use crate::auth::{NameError, Staff, name_input, normalize_name};
 use crate::domain::{CaseClass, Channel, IdNumber, Outcome, ReceivingOrgan, Role, is_collective};
 use crate::error::ApiError;
 use crate::store::ledger::{CaseMatchRow, ClassChangeRow, MatchCandidate, NewContact, OpenCase};
 use crate::store::{CaseRow, LedgerRow, Store, StoreError};
-
-/// Who may read a case: the staff of its own court and of every court above it.
-const READERS: &[Role] = &[Role::Coordinator, Role::Officer, Role::Supervisor];
-
-/// A case the caller may read: its court or a court above it. 404 if there is none, 403 if it
-/// lies outside the caller's branch (a sibling court, a court below a sibling).
-pub async fn readable_case(store: &Store, staff: &Staff, id: i64) -> Result<CaseRow, ApiError> {
-    staff.require(READERS)?;
-    let case = case(store, id).await?;
-    if !store.court_within(case.court_id, staff.court_id).await? {
-        return Err(ApiError::Forbidden(
-            "this case belongs to a court outside your branch",
-        ));
-    }
-    Ok(case)
-}
-
-/// A case the caller may write: only the case's own court, and only its coordinators. The
-/// courts above read it but do not keep its ledger.
-pub async fn writable_case(store: &Store, staff: &Staff, id: i64) -> Result<CaseRow, ApiError> {
-    staff.require(&[Role::Coordinator])?;
-    let case = case(store, id).await?;
-    if case.court_id != staff.court_id {
-        return Err(ApiError::Forbidden(
-            "this case belongs to another court: only its own court changes it",
-        ));
-    }
-    Ok(case)
-}
-
-async fn case(store: &Store, id: i64) -> Result<CaseRow, ApiError> {
-    match store.case(id).await {
-        Ok(c) => Ok(c),
-        Err(StoreError::NotFound) => Err(ApiError::NotFound("case")),
-        Err(e) => Err(e.into()),
-    }
-}
 
 /// The class a case row holds.
 pub fn class_of(case: &CaseRow) -> Result<CaseClass, ApiError> {
@@ -508,7 +472,7 @@ pub async fn log_contact(
     case_id: i64,
     cmd: ContactCommand<'_>,
 ) -> Result<i64, ApiError> {
-    let case = writable_case(store, staff, case_id).await?;
+    let case = scope::writable_case(store, staff, case_id).await?;
     record_contact(store, staff, &case, cmd).await
 }
 
@@ -624,7 +588,7 @@ pub async fn change_class(
     to: CaseClass,
     reason: &str,
 ) -> Result<CaseRow, ApiError> {
-    let case = writable_case(store, staff, case_id).await?;
+    let case = scope::writable_case(store, staff, case_id).await?;
     let reason = text("reason", reason, 500)?;
     match store
         .change_case_class(case.id, to, &reason, &format!("user-{}", staff.user_id))
@@ -649,7 +613,7 @@ pub async fn case_file(
     staff: &Staff,
     case_id: i64,
 ) -> Result<(CaseRow, Vec<LedgerRow>, Vec<ClassChangeRow>), ApiError> {
-    let case = readable_case(store, staff, case_id).await?;
+    let case = scope::readable_case(store, staff, case_id).await?;
     let ledger = store.ledger(case.id).await?;
     let changes = store.class_changes(case.id).await?;
     Ok((case, ledger, changes))

@@ -64,8 +64,3 @@ pub async fn room_under_test(
     Ok(room)
 }
 
-/// Whether `staff` may read a test of a room of `room_court`: the room's own court and the
-/// courts above it.
-pub async fn may_read(store: &Store, staff: &Staff, room_court: i64) -> Result<bool, ApiError> {
-    Ok(store.court_within(room_court, staff.court_id).await?)
-}

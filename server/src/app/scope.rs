@@ -6,8 +6,9 @@
 use crate::auth::Staff;
 use crate::domain::Role;
 use crate::error::ApiError;
+use crate::store::booking::{BookingDetail, BookingSide};
 use crate::store::records::{Reach, RecordRow, Under};
-use crate::store::{CourtRow, Store};
+use crate::store::{CaseRow, CourtRow, SessionRow, SlotRow, Store, StoreError};
 
 /// Whose session records `staff` reads: administrators none (403), coordinators their own
 /// court's, officers and supervisors their court's and every court's below it, the SPC's all.
@@ -121,4 +122,100 @@ pub async fn managed_court(
             "that court is outside your court and the courts below it",
         ))
     }
+}
+
+/// Who may read a case: the staff of its own court and of every court above it.
+const CASE_READERS: &[Role] = &[Role::Coordinator, Role::Officer, Role::Supervisor];
+
+/// A case the caller may read: its court or a court above it. 404 if there is none, 403 if it
+/// lies outside the caller's branch (a sibling court, a court below a sibling).
+pub async fn readable_case(store: &Store, staff: &Staff, id: i64) -> Result<CaseRow, ApiError> {
+    staff.require(CASE_READERS)?;
+    let case = case(store, id).await?;
+    if !store.court_within(case.court_id, staff.court_id).await? {
+        return Err(ApiError::Forbidden(
+            "this case belongs to a court outside your branch",
+        ));
+    }
+    Ok(case)
+}
+
+/// A case the caller may write: only the case's own court, and only its coordinators. The
+/// courts above read it but do not keep its ledger.
+pub async fn writable_case(store: &Store, staff: &Staff, id: i64) -> Result<CaseRow, ApiError> {
+    staff.require(&[Role::Coordinator])?;
+    let case = case(store, id).await?;
+    if case.court_id != staff.court_id {
+        return Err(ApiError::Forbidden(
+            "this case belongs to another court: only its own court changes it",
+        ));
+    }
+    Ok(case)
+}
+
+async fn case(store: &Store, id: i64) -> Result<CaseRow, ApiError> {
+    match store.case(id).await {
+        Ok(c) => Ok(c),
+        Err(StoreError::NotFound) => Err(ApiError::NotFound("case")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whose bookings the caller works with: a coordinator its local court's, an officer or admin
+/// its host court's. Nobody else sees bookings (a supervisor reads the records instead).
+pub fn booking_side_of(staff: &Staff) -> Result<BookingSide, ApiError> {
+    match staff.role {
+        Role::Coordinator => Ok(BookingSide::Local(staff.court_id)),
+        Role::Officer | Role::Admin => Ok(BookingSide::Host(staff.court_id)),
+        _ => Err(ApiError::Forbidden("this booking is not your court's")),
+    }
+}
+
+/// Whether the caller may see and change a booking: it is on the caller's side
+/// (`booking_side_of`). Returns whether the caller is on the host side.
+pub fn booking_side(staff: &Staff, b: &BookingDetail) -> Result<bool, ApiError> {
+    match booking_side_of(staff)? {
+        BookingSide::Local(c) if c == b.local_court_id => Ok(false),
+        BookingSide::Host(c) if c == b.host_court_id => Ok(true),
+        _ => Err(ApiError::Forbidden("this booking is not your court's")),
+    }
+}
+
+/// A slot of a court above the caller's: 422 if there is none, 403 if its court is not above.
+pub async fn slot_above(store: &Store, staff: &Staff, slot_id: i64) -> Result<SlotRow, ApiError> {
+    let slot = match store.slot(slot_id).await {
+        Ok(slot) => slot,
+        Err(StoreError::NotFound) => return Err(ApiError::invalid("slot_id does not exist")),
+        Err(e) => return Err(e.into()),
+    };
+    let above = store.court_ancestors(staff.court_id).await?;
+    if !above.iter().any(|c| c.id == slot.court_id) {
+        return Err(ApiError::Forbidden(
+            "this slot belongs to a court that is not above yours",
+        ));
+    }
+    Ok(slot)
+}
+
+/// Whose sessions a staff member sees as theirs: officers and supervisors those their court
+/// hosts or co-hosts, coordinators those their court booked.
+pub fn sees_session(staff: &Staff, session: &SessionRow) -> bool {
+    match staff.role {
+        Role::Officer | Role::Supervisor => {
+            session.host_court_id == staff.court_id
+                || session.joint_court_id == Some(staff.court_id)
+        }
+        Role::Coordinator => session.local_court_id == staff.court_id,
+        Role::Admin => false,
+    }
+}
+
+/// Whether `staff` may read a test of a room of `room_court`: the room's own court and the
+/// courts above it.
+pub async fn may_read_room_test(
+    store: &Store,
+    staff: &Staff,
+    room_court: i64,
+) -> Result<bool, ApiError> {
+    Ok(store.court_within(room_court, staff.court_id).await?)
 }

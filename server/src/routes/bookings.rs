@@ -9,7 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::preconditions::{self, if_match, with_etag};
 use super::views::SlotView;
-use crate::app::booking::{self, slot_above};
+use crate::app::booking;
+use crate::app::scope::{self, booking_side};
 pub use crate::app::booking::{BookingCreated, not_found};
 use crate::auth::Staff;
 use crate::domain::{JoinCode, Role};
@@ -17,7 +18,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::holds::{Caps, Placed};
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::store::booking::{BookingDetail, BookingFilter, BookingSide};
+use crate::store::booking::{BookingDetail, BookingFilter};
 
 /// How far ahead the slot list reaches when the caller does not say.
 const DEFAULT_SLOT_DAYS: i64 = 14;
@@ -122,7 +123,7 @@ pub async fn place_hold(
     body: web::Json<HoldRequest>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Coordinator])?;
-    let slot = slot_above(&state, &staff, body.slot_id).await?;
+    let slot = scope::slot_above(&state.store, &staff, body.slot_id).await?;
     if state.store.slot_is_booked(slot.id).await? {
         return Err(ApiError::from(StoreError::SlotTaken));
     }
@@ -238,26 +239,6 @@ pub async fn create_booking(
     .await
 }
 
-/// Whose bookings the caller works with: a coordinator its local court's, an officer or admin
-/// its host court's. Nobody else sees bookings (a supervisor reads the records instead).
-fn side_of(staff: &Staff) -> Result<BookingSide, ApiError> {
-    match staff.role {
-        Role::Coordinator => Ok(BookingSide::Local(staff.court_id)),
-        Role::Officer | Role::Admin => Ok(BookingSide::Host(staff.court_id)),
-        _ => Err(ApiError::Forbidden("this booking is not your court's")),
-    }
-}
-
-/// Whether the caller may see and change a booking: it is on the caller's side (`side_of`).
-/// Returns whether the caller is on the host side.
-fn booking_side(staff: &Staff, b: &BookingDetail) -> Result<bool, ApiError> {
-    match side_of(staff)? {
-        BookingSide::Local(c) if c == b.local_court_id => Ok(false),
-        BookingSide::Host(c) if c == b.host_court_id => Ok(true),
-        _ => Err(ApiError::Forbidden("this booking is not your court's")),
-    }
-}
-
 /// Rows per page of `GET /bookings` unless `limit` says otherwise, and the most a page may have.
 const DEFAULT_BOOKINGS: i64 = 50;
 const MAX_BOOKINGS: i64 = 200;
@@ -308,7 +289,7 @@ pub async fn list_bookings(
     staff: Staff,
     q: web::Query<BookingListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let side = side_of(&staff)?;
+    let side = scope::booking_side_of(&staff)?;
     let limit = q.limit.unwrap_or(DEFAULT_BOOKINGS);
     if !(1..=MAX_BOOKINGS).contains(&limit) {
         return Err(ApiError::invalid(format!(

@@ -398,7 +398,7 @@ pub async fn outcomes(
     staff: Staff,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let case = ledger::readable_case(&state.store, &staff, *id).await?;
+    let case = crate::app::scope::readable_case(&state.store, &staff, *id).await?;
     Ok(HttpResponse::Ok().json(ledger::outcomes_for(&case)?))
 }
 
@@ -457,7 +457,7 @@ pub async fn read_identity(
     staff: Staff,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let case = crate::app::ledger::writable_case(&state.store, &staff, *id).await?;
+    let case = crate::app::scope::writable_case(&state.store, &staff, *id).await?;
     let number = state
         .store
         .read_identity_audited(case.id, &format!("user-{}", staff.user_id))
@@ -503,7 +503,7 @@ pub async fn extend(
     id: web::Path<i64>,
     body: web::Json<ExtensionRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let case = crate::app::ledger::writable_case(&state.store, &staff, *id).await?;
+    let case = crate::app::scope::writable_case(&state.store, &staff, *id).await?;
     let asked =
         crate::app::clocks::request_extension(&state, &staff, &case, body.days, &body.reason)
             .await?;

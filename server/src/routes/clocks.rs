@@ -54,7 +54,7 @@ pub async fn record_clock_event(
     id: web::Path<i64>,
     body: web::Json<ClockEventRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let case = crate::app::ledger::writable_case(&state.store, &staff, *id).await?;
+    let case = crate::app::scope::writable_case(&state.store, &staff, *id).await?;
     let event = CaseEvent::parse(&body.event).ok_or_else(|| {
         ApiError::invalid(
             "event: accepted, answered, review_requested, review_decided, rereview_requested or rereview_decided",
@@ -122,7 +122,7 @@ pub async fn case_extensions(
     staff: Staff,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let case = crate::app::ledger::readable_case(&state.store, &staff, *id).await?;
+    let case = crate::app::scope::readable_case(&state.store, &staff, *id).await?;
     Ok(HttpResponse::Ok().json(state.store.extensions(case.id).await?))
 }
 

@@ -323,7 +323,7 @@ async fn readable_test(
         Caller::Staff(staff) => match room_court(state, &test).await? {
             None => false,
             Some(court) if run => court == staff.court_id,
-            Some(court) => room_tests::may_read(&state.store, staff, court).await?,
+            Some(court) => crate::app::scope::may_read_room_test(&state.store, staff, court).await?,
         },
     };
     if allowed {
