@@ -50,42 +50,33 @@ pub const REPORT_SPAN_MS: i64 = 15_000;
 /// - a waiting session that never had its petitioner goes back to scheduled once everyone has
 ///   left (`emptied`, from the sweeper): nobody joining and leaving makes it interrupted;
 /// - no_show when the petitioner never came; a late petitioner is still received.
-pub fn transition(kind: &str, actor: &str, data: &Value, current: &str) -> Option<&'static str> {
+pub fn transition(
+    kind: &str,
+    actor: &str,
+    data: &Value,
+    current: SessionStatus,
+) -> Option<SessionStatus> {
+    use SessionStatus::{Interrupted, Live, NoShow, Scheduled, Waiting};
     let petitioner = data["role"] == "petitioner";
     let petitioner_in = petitioner && data["state"] == "admitted";
     let admits_petitioner = data["participant"] == PETITIONER;
     match (kind, current) {
-        ("joined", "scheduled") if petitioner_in => Some("live"),
-        ("joined", "scheduled") => Some("waiting"),
-        ("joined", "waiting") if petitioner_in => Some("live"),
-        ("joined", "interrupted") if petitioner_in => Some("live"),
-        ("joined", "interrupted") => Some("waiting"),
-        ("resumed", "interrupted") if actor == PETITIONER => Some("live"),
-        ("resumed", "interrupted") => Some("waiting"),
-        ("admitted", "scheduled" | "waiting" | "no_show" | "interrupted") if admits_petitioner => {
-            Some("live")
-        }
+        ("joined", Scheduled) if petitioner_in => Some(Live),
+        ("joined", Scheduled) => Some(Waiting),
+        ("joined", Waiting) if petitioner_in => Some(Live),
+        ("joined", Interrupted) if petitioner_in => Some(Live),
+        ("joined", Interrupted) => Some(Waiting),
+        ("resumed", Interrupted) if actor == PETITIONER => Some(Live),
+        ("resumed", Interrupted) => Some(Waiting),
+        ("admitted", Scheduled | Waiting | NoShow | Interrupted) if admits_petitioner => Some(Live),
         // Replaced by another socket, the petitioner waits to be admitted again.
-        ("left" | "removed" | "replaced", "live") if actor == PETITIONER => Some("waiting"),
+        ("left" | "removed" | "replaced", Live) if actor == PETITIONER => Some(Waiting),
         // A petitioner who comes late, after the sweeper called it a no-show, is still received.
-        ("joined", "no_show") if petitioner => Some(if petitioner_in { "live" } else { "waiting" }),
-        ("interrupted", "live" | "waiting") => Some("interrupted"),
-        ("emptied", "waiting") => Some("scheduled"),
-        ("no_show", "scheduled" | "waiting") => Some("no_show"),
+        ("joined", NoShow) if petitioner => Some(if petitioner_in { Live } else { Waiting }),
+        ("interrupted", Live | Waiting) => Some(Interrupted),
+        ("emptied", Waiting) => Some(Scheduled),
+        ("no_show", Scheduled | Waiting) => Some(NoShow),
         _ => None,
-    }
-}
-
-/// Whose sessions a staff member sees as theirs: officers and supervisors those their court
-/// hosts or co-hosts, coordinators those their court booked.
-pub fn may_see(staff: &Staff, session: &SessionRow) -> bool {
-    match staff.role {
-        Role::Officer | Role::Supervisor => {
-            session.host_court_id == staff.court_id
-                || session.joint_court_id == Some(staff.court_id)
-        }
-        Role::Coordinator => session.local_court_id == staff.court_id,
-        Role::Admin => false,
     }
 }
 
@@ -110,7 +101,7 @@ pub async fn staff_participant(
     let role = match staff.role {
         Role::Officer if session.host_court_id == staff.court_id => ParticipantRole::Host,
         Role::Officer if session.joint_court_id == Some(staff.court_id) => ParticipantRole::CoHost,
-        Role::Coordinator if may_see(&staff, session) => ParticipantRole::LocalStaff,
+        Role::Coordinator if crate::app::scope::sees_session(&staff, session) => ParticipantRole::LocalStaff,
         Role::Supervisor if crate::app::leaders::leads(store, &staff, session).await? => {
             ParticipantRole::Leader
         }
@@ -908,61 +899,62 @@ mod tests {
 
     #[test]
     fn the_status_follows_the_petitioner() {
+        use crate::domain::SessionStatus as S;
         let host = json!({"role": "host", "state": "admitted"});
         let waiting = json!({"role": "petitioner", "state": "waiting"});
         let admit = json!({"participant": PETITIONER});
         let none = json!({});
         assert_eq!(
-            transition("joined", "user-1", &host, "scheduled"),
-            Some("waiting")
+            transition("joined", "user-1", &host, S::Scheduled),
+            Some(S::Waiting)
         );
-        assert_eq!(transition("joined", PETITIONER, &waiting, "waiting"), None);
+        assert_eq!(transition("joined", PETITIONER, &waiting, S::Waiting), None);
         assert_eq!(
-            transition("admitted", "user-1", &admit, "waiting"),
-            Some("live")
+            transition("admitted", "user-1", &admit, S::Waiting),
+            Some(S::Live)
         );
         // Admitting someone else (a coordinator kept waiting) does not start the reception.
         let other = json!({"participant": "user-7"});
-        assert_eq!(transition("admitted", "user-1", &other, "waiting"), None);
+        assert_eq!(transition("admitted", "user-1", &other, S::Waiting), None);
         // The petitioner leaves, or is sent out: no longer live.
         assert_eq!(
-            transition("left", PETITIONER, &none, "live"),
-            Some("waiting")
+            transition("left", PETITIONER, &none, S::Live),
+            Some(S::Waiting)
         );
         assert_eq!(
-            transition("removed", PETITIONER, &none, "live"),
-            Some("waiting")
+            transition("removed", PETITIONER, &none, S::Live),
+            Some(S::Waiting)
         );
         // Staff leaving and coming back alone change nothing.
-        assert_eq!(transition("left", "user-1", &none, "waiting"), None);
-        assert_eq!(transition("joined", "user-1", &host, "waiting"), None);
-        assert_eq!(transition("left", "user-1", &none, "live"), None);
+        assert_eq!(transition("left", "user-1", &none, S::Waiting), None);
+        assert_eq!(transition("joined", "user-1", &host, S::Waiting), None);
+        assert_eq!(transition("left", "user-1", &none, S::Live), None);
         // After an interruption, only the petitioner makes it live again.
         assert_eq!(
-            transition("joined", "user-1", &host, "interrupted"),
-            Some("waiting")
+            transition("joined", "user-1", &host, S::Interrupted),
+            Some(S::Waiting)
         );
         assert_eq!(
-            transition("resumed", PETITIONER, &none, "interrupted"),
-            Some("live")
+            transition("resumed", PETITIONER, &none, S::Interrupted),
+            Some(S::Live)
         );
         assert_eq!(
-            transition("admitted", "user-1", &admit, "interrupted"),
-            Some("live")
+            transition("admitted", "user-1", &admit, S::Interrupted),
+            Some(S::Live)
         );
         // A session that never had its petitioner goes back to scheduled when emptied.
         assert_eq!(
-            transition("emptied", "system", &none, "waiting"),
-            Some("scheduled")
+            transition("emptied", "system", &none, S::Waiting),
+            Some(S::Scheduled)
         );
-        assert_eq!(transition("emptied", "system", &none, "live"), None);
+        assert_eq!(transition("emptied", "system", &none, S::Live), None);
         assert_eq!(
-            transition("no_show", "system", &none, "waiting"),
-            Some("no_show")
+            transition("no_show", "system", &none, S::Waiting),
+            Some(S::NoShow)
         );
         assert_eq!(
-            transition("joined", PETITIONER, &waiting, "no_show"),
-            Some("waiting")
+            transition("joined", PETITIONER, &waiting, S::NoShow),
+            Some(S::Waiting)
         );
     }
 }

@@ -19,7 +19,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use rows::*;
 
-use crate::domain::{Channel, Outcome, Satisfaction, TranscriptDecision};
+use crate::domain::{Channel, Outcome, Satisfaction, SessionStatus, TranscriptDecision};
 use sha2::Digest;
 
 #[derive(Clone)]
@@ -645,10 +645,16 @@ impl Store {
                 .bind(session_id)
                 .fetch_one(&mut *tx)
                 .await?;
-            if let Some(next) = lifecycle(kind, actor, data, &current) {
+            // The schema's CHECK holds the status to the closed set; a status this build does
+            // not know (a newer instance's) moves nothing.
+            let next = current
+                .parse::<SessionStatus>()
+                .ok()
+                .and_then(|from| lifecycle(kind, actor, data, from));
+            if let Some(next) = next {
                 // The gap of an interruption, for the record.
                 let mut gap = 0i64;
-                if current == "interrupted" {
+                if current == SessionStatus::Interrupted.as_str() {
                     let since: Option<(DateTime<Utc>,)> = sqlx::query_as(
                         "SELECT at FROM session_events WHERE session_id = $1 AND kind = 'status_changed' \
                          AND data LIKE '%\"to\":\"interrupted\"%' ORDER BY id DESC LIMIT 1",
@@ -664,13 +670,13 @@ impl Store {
                      interrupted_seconds = interrupted_seconds + $4 WHERE id = $1 AND status = $5",
                 )
                 .bind(session_id)
-                .bind(next)
+                .bind(next.as_str())
                 .bind(at)
                 .bind(gap)
                 .bind(&current)
                 .execute(&mut *tx)
                 .await?;
-                let change = serde_json::json!({"from": current, "to": next, "because": kind, "gap_seconds": gap});
+                let change = serde_json::json!({"from": current, "to": next.as_str(), "because": kind, "gap_seconds": gap});
                 sqlx::query(
                     "INSERT INTO session_events (session_id, at, kind, actor, data) VALUES ($1, $2, 'status_changed', $3, $4)",
                 )
@@ -1309,7 +1315,7 @@ impl Store {
 /// The rule that moves a session's status when an event is recorded: given the event's kind,
 /// actor and data and the current status, the next status, if any. The application layer owns
 /// it (`app::session::transition`); the store applies it inside the event's transaction.
-pub type Lifecycle = fn(&str, &str, &serde_json::Value, &str) -> Option<&'static str>;
+pub type Lifecycle = fn(&str, &str, &serde_json::Value, SessionStatus) -> Option<SessionStatus>;
 
 pub enum SessionScope {
     HostedBy(i64),
