@@ -151,7 +151,7 @@ async fn seed_once(store: &Store, password: &str, at: DateTime<Utc>) -> anyhow::
     let cases = [
         (
             xihu,
-            "(2026)浙0106信访12号",
+            "（2026）浙0106信访12号",
             "王某某",
             "33010619650101123X",
             "劳动争议执行款长期未到位",
@@ -161,7 +161,7 @@ async fn seed_once(store: &Store, password: &str, at: DateTime<Utc>) -> anyhow::
         ),
         (
             xihu,
-            "(2026)浙0106信访15号",
+            "（2026）浙0106信访15号",
             "陈某某",
             "330106197203154321",
             "房屋征收补偿标准异议",
@@ -171,7 +171,7 @@ async fn seed_once(store: &Store, password: &str, at: DateTime<Utc>) -> anyhow::
         ),
         (
             xihu,
-            "(2026)浙0106信访21号",
+            "（2026）浙0106信访21号",
             "刘某某",
             "330106198811207654",
             "交通事故赔偿执行",
@@ -181,7 +181,7 @@ async fn seed_once(store: &Store, password: &str, at: DateTime<Utc>) -> anyhow::
         ),
         (
             shangcheng,
-            "(2026)浙0102信访8号",
+            "（2026）浙0102信访8号",
             "赵某某",
             "330102196009094567",
             "民间借贷案件执行",
@@ -191,7 +191,7 @@ async fn seed_once(store: &Store, password: &str, at: DateTime<Utc>) -> anyhow::
         ),
         (
             shangcheng,
-            "(2026)浙0102信访9号",
+            "（2026）浙0102信访9号",
             "孙某某",
             "330102197512128888",
             "离婚后财产分割",

@@ -95,6 +95,21 @@ fn text_rule(field: &'static str, raw: &str, max: usize) -> Result<String, Field
     Ok(t.to_owned())
 }
 
+/// A case number (案号) in the one form courts write it: the year in full-width brackets and no
+/// spaces, （2026）浙0106信访12号, as the SPC's rules on case numbers set out. Typed or imported
+/// with ASCII brackets, 〔〕 or spaces, it is stored in that form, so one case is never two.
+fn case_number_rule(field: &'static str, raw: &str) -> Result<String, FieldError> {
+    let t = text_rule(field, raw, 64)?;
+    Ok(t.chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| match c {
+            '(' | '〔' | '［' | '[' => '（',
+            ')' | '〕' | '］' | ']' => '）',
+            other => other,
+        })
+        .collect())
+}
+
 fn optional_text_rule(
     field: &'static str,
     raw: Option<&str>,
@@ -252,7 +267,7 @@ pub fn may_open_cases(staff: &Staff) -> Result<(), ApiError> {
 /// Every rule a new case's fields keep, in one place: POST /cases and each row of an imported
 /// ledger call this, and nothing else checks them.
 pub fn check_case(f: &CaseFields<'_>, now: DateTime<Utc>) -> Result<CheckedCase, FieldError> {
-    let case_number = text_rule("case_number", f.case_number, 64)?;
+    let case_number = case_number_rule("case_number", f.case_number)?;
     let petitioner_name = name_rule("petitioner_name", f.petitioner_name, 64)?;
     // The message never repeats the number.
     let id_number = IdNumber::parse(f.petitioner_id_number).map_err(|why| FieldError {
@@ -283,8 +298,10 @@ pub fn check_case(f: &CaseFields<'_>, now: DateTime<Utc>) -> Result<CheckedCase,
             "5人以上（集体访）须填写代表人",
         ));
     }
-    let original_case_number =
-        optional_text_rule("original_case_number", f.original_case_number, 64)?;
+    let original_case_number = match f.original_case_number.map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => Some(case_number_rule("original_case_number", raw)?),
+    };
     let original_court = optional_text_rule("original_court", f.original_court, 64)?;
     let original_case_kind = optional_text_rule("original_case_kind", f.original_case_kind, 32)?;
     if f.case_class == CaseClass::Litigation && original_case_number.is_none() {
@@ -617,4 +634,26 @@ pub async fn case_file(
     let ledger = store.ledger(case.id).await?;
     let changes = store.class_changes(case.id).await?;
     Ok((case, ledger, changes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::case_number_rule;
+
+    #[test]
+    fn a_case_number_is_stored_in_one_form() {
+        for typed in [
+            "(2026)浙0106信访12号",
+            "（2026）浙0106信访12号",
+            " ( 2026 ) 浙0106 信访12号 ",
+            "〔2026〕浙0106信访12号",
+        ] {
+            assert_eq!(
+                case_number_rule("case_number", typed).ok().as_deref(),
+                Some("（2026）浙0106信访12号"),
+                "{typed}"
+            );
+        }
+        assert!(case_number_rule("case_number", "  ").is_err());
+    }
 }
