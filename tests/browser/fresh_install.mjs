@@ -54,11 +54,20 @@ await run('fresh install', async () => {
   check('a letter and a visit are logged', (await coord.$$('[data-testid=ledger-entry]')).length === 3);
 
   // ---- a paper for the case file, and the court's directory ----
+  // The file button is the page's own, in the page's language: the test Chromium runs in English
+  // and its native control would say "Choose File / No file chosen".
+  const picker = () => coord.$eval('[data-testid=attachment-form] .file-pick', (p) => p.innerText.replace(/\s+/g, ' ').trim());
+  const pickerBefore = await picker();
+  check('the file button speaks Chinese before a file is chosen', pickerBefore === '选择文件 未选择文件', pickerBefore);
   await coord.setInputFiles('[data-testid=attachment-file]', {
     name: '判决书.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n% 判决书\n%%EOF\n'),
   });
+  const pickerChosen = await picker();
+  check('…and names the chosen file', pickerChosen === '选择文件 判决书.pdf', pickerChosen);
   await coord.click('[data-testid=attachment-submit]');
   await coord.waitForSelector('[data-testid=attachment-item]');
+  await coord.waitForFunction(() => document.querySelector('[data-testid=attachment-form] [data-testid=file-pick-name]')?.textContent === '未选择文件');
+  check('…and is empty again once the file is on the case', true);
   check('the attachment is on the case', (await text(coord, '[data-testid=attachment-item]')).includes('判决书.pdf'));
   const attachmentLine = await text(coord, '[data-testid=attachment-item]');
   check('its type and size are in words (PDF 文件, 字节), not application/pdf and B',

@@ -7,6 +7,10 @@ export default {
   'header.who': '{court} · {name}',
   'header.logout': 'Sign out',
 
+  'file.choose': 'Choose file',
+  'file.chooseMany': 'Choose files',
+  'file.none': 'No file chosen',
+  'file.several': '{count} files chosen',
   'common.refresh': 'Refresh',
   'common.loading': 'Loading…',
   'common.yes': 'Yes',
@@ -112,6 +116,7 @@ export default {
   'records.minutes': '{minutes} min',
   'records.period': '{court}, {from} to {to}',
   'records.stats.heading': 'Statistics',
+  'records.stats.wide': 'The table has {count} columns: scroll right for the rest (keyboard: select the table, then press →). The court column stays in view.',
   'records.stats.table': 'Figures by court',
   'records.stats.loaded': 'Statistics updated.',
   'records.chart.rates': 'Rates (三高三低)',

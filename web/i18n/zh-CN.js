@@ -7,6 +7,10 @@ export default {
   'header.who': '{court} · {name}',
   'header.logout': '退出登录',
 
+  'file.choose': '选择文件',
+  'file.chooseMany': '选择文件（可多选）',
+  'file.none': '未选择文件',
+  'file.several': '已选择 {count} 个文件',
   'common.refresh': '刷新',
   'common.loading': '正在加载…',
   'common.yes': '是',
@@ -112,6 +116,7 @@ export default {
   'records.minutes': '{minutes} 分钟',
   'records.period': '{court}，{from} 至 {to}',
   'records.stats.heading': '统计',
+  'records.stats.wide': '表格共 {count} 列，向右滚动可看到其余各列（键盘：先选中表格，再按 → 键）。法院名称一列始终显示。',
   'records.stats.table': '各法院数字',
   'records.stats.loaded': '统计已更新。',
   'records.chart.rates': '“三高三低”比率',

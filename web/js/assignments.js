@@ -4,7 +4,7 @@
 // Mounts itself into #assignments-panel on the pages that have one (coordinator, officer).
 import { t, tEnum, onLangChange, formatDate, shanghaiDay } from './i18n.js';
 import { api, staffSession } from './api.js';
-import { h, showError, clearError, handleAuthError, announce } from './ui.js';
+import { h, filePicker, showError, clearError, handleAuthError, announce } from './ui.js';
 
 const STATES = ['', 'open', 'due', 'overdue', 'closed'];
 
@@ -65,7 +65,7 @@ function mount(panel) {
       h('div', { class: 'field' }, h('label', { for: text.id }, t('assign.report.text')), text),
       h('div', { class: 'field' }, h('label', { for: day.id }, t('assign.report.day')), day),
       papers ? h('div', { class: 'field' },
-        h('label', { for: papers.id }, t('assign.report.papers')), papers,
+        h('label', { for: papers.id }, t('assign.report.papers')), filePicker(papers),
         h('p', { class: 'hint', id: `${id}-papers-hint` }, t('assign.report.papersHint'))) : null,
       box, submit);
     form.addEventListener('submit', async (e) => {

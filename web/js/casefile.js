@@ -4,7 +4,7 @@
 // attachments. Every download is audited by the server.
 import { t, tEnum, formatDateTime } from './i18n.js';
 import { api, staffSession } from './api.js';
-import { h, showError, showMessage, clearError, handleAuthError, announce, withReauth } from './ui.js';
+import { h, filePicker, showError, showMessage, clearError, handleAuthError, announce, withReauth } from './ui.js';
 
 let seq = 0;
 
@@ -75,7 +75,7 @@ export function attachmentUpload(c, { user, onAdded }) {
   const submit = h('button', { type: 'submit', class: 'secondary', 'data-testid': 'attachment-submit' }, t('casefile.attachments.upload'));
   const form = h('form', { class: 'stack attachment-form', 'data-testid': 'attachment-form', novalidate: true },
     h('div', { class: 'field' },
-      h('label', { for: id }, t('casefile.attachments.file')), file,
+      h('label', { for: id }, t('casefile.attachments.file')), filePicker(file),
       h('p', { class: 'hint', id: `${id}-hint` }, t('casefile.attachments.hint'))),
     error, submit);
   form.addEventListener('submit', async (e) => {
@@ -95,6 +95,7 @@ export function attachmentUpload(c, { user, onAdded }) {
         headers: { 'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(chosen.name || '')}` },
       }));
       file.value = '';
+      file.dispatchEvent(new Event('change'));
       announce(t('casefile.attachments.added', { name: added.file_name }));
       onAdded(added);
     } catch (err) {

@@ -4,7 +4,7 @@
 // court and its branch and the extension approvals on records.html.
 import { t, formatDate, formatDateTime, shanghaiDay } from './i18n.js';
 import { ApiError, staffSession } from './api.js';
-import { h, showError, showMessage, clearError, handleAuthError, announce } from './ui.js';
+import { h, filePicker, showError, showMessage, clearError, handleAuthError, announce } from './ui.js';
 
 /** The court's clocks, by the name the server gives them. */
 const CLOCK_NAMES = {
@@ -440,7 +440,7 @@ export function mountCalendarAdmin(host, { call, canLoad, onChanged = () => {} }
   const form = h('form', { class: 'card stack', novalidate: true, 'data-testid': 'cal-form', 'aria-labelledby': 'cal-form-heading' },
     formHeading,
     h('div', { class: 'field' }, labels.year, yearInput),
-    h('div', { class: 'field' }, labels.file, file, format),
+    h('div', { class: 'field' }, labels.file, filePicker(file), format),
     example,
     submit);
   host.setAttribute('aria-labelledby', 'cal-heading');
@@ -573,6 +573,7 @@ export function mountCalendarAdmin(host, { call, canLoad, onChanged = () => {} }
     try {
       const report = await call(`/calendar/${year}/file`, { method: 'PUT', body: chosen });
       file.value = '';
+      file.dispatchEvent(new Event('change'));
       await reload();
       done('calendar.admin.loadedDone', year, report);
     } catch (err) {

@@ -4,7 +4,7 @@
 // moves through them, Enter submits, Escape (Cancel) closes.
 import { t, tEnum, formatDateTime, getLang } from './i18n.js';
 import { api, staffSession } from './api.js';
-import { h, showError, showMessage, clearError, handleAuthError, announce, withReauth } from './ui.js';
+import { h, filePicker, showError, showMessage, clearError, handleAuthError, announce, withReauth } from './ui.js';
 
 /** How a case comes in at the local court. */
 export const INTAKE_CHANNELS = ['local_visit', 'letter', 'phone', 'online'];
@@ -320,7 +320,7 @@ async function download(path, filename) {
  * preview's plan: nothing is written if the ledger changed in between). docs/ledger.md.
  */
 export function importForm({ user, onImported, onCancel }) {
-  const file = h('input', { type: 'file', accept: '.csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'data-testid': 'import-file' });
+  const file = h('input', { id: uid('import-file'), type: 'file', accept: '.csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'data-testid': 'import-file' });
   const error = h('div', { class: 'alert', role: 'alert', 'data-testid': 'import-error', hidden: true });
   const result = h('div', { class: 'stack', 'data-testid': 'import-preview', tabindex: '-1', hidden: true });
   const previewButton = h('button', { type: 'submit', class: 'primary', 'data-testid': 'import-preview-submit' }, t('import.preview'));
@@ -336,7 +336,7 @@ export function importForm({ user, onImported, onCancel }) {
     h('h3', {}, t('import.heading')),
     h('p', { class: 'hint' }, t('import.hint')),
     h('div', { class: 'button-row' }, templateButton('csv'), templateButton('xlsx')),
-    field(t('import.file'), file),
+    h('div', { class: 'field' }, h('label', { for: file.id }, t('import.file')), filePicker(file)),
     error, result,
     h('div', { class: 'button-row' }, previewButton, cancel));
   form.addEventListener('keydown', (e) => {

@@ -65,6 +65,30 @@ export function showMessage(box, key, nextKey, params) {
   delete box.dataset.code;
 }
 
+/**
+ * A file input drawn by the page: a button and the chosen file's name in the page's language.
+ * The browser's own control speaks the browser's language ("Choose File / No file chosen" in an
+ * English Chromium, whatever the page says). The real input stays on top of the drawing,
+ * transparent, so a click, a drop, the keyboard, its label and `setInputFiles` all still reach it.
+ */
+export function filePicker(input) {
+  const button = h('span', { class: 'file-pick-button', 'aria-hidden': 'true' });
+  const name = h('span', { class: 'file-pick-name', 'data-testid': 'file-pick-name' });
+  const render = () => {
+    const files = [...(input.files || [])];
+    button.textContent = t(input.multiple ? 'file.chooseMany' : 'file.choose');
+    name.textContent = files.length === 0 ? t('file.none')
+      : files.length === 1 ? files[0].name
+      : t('file.several', { count: files.length });
+  };
+  input.addEventListener('change', render);
+  // A form's reset clears the input without a change event.
+  queueMicrotask(() => input.form?.addEventListener('reset', () => setTimeout(render)));
+  onLangChange(() => { if (input.isConnected) render(); });
+  render();
+  return h('span', { class: 'file-pick' }, input, button, name);
+}
+
 export function clearError(box) {
   box.hidden = true;
   box.replaceChildren();
