@@ -153,6 +153,12 @@ await run('main path', async () => {
   await pet.waitForSelector('#call-state[data-state="waitingRoom"]');
   check('the petitioner waits in the waiting room, told so', /等候/.test(await text(pet, '#call-state')), await text(pet, '#call-state'));
   check('no peer connection before admission', (await pet.evaluate(() => window.courtlinkCall.peers.size)) === 0);
+  // One decision while waiting: test the line, or leave. Mute, camera and chat come with the call.
+  const offered = () => pet.$$eval('#step-call button, #step-call input', (els) => els
+    .filter((e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden')
+    .map((e) => e.id || e.dataset.testid).sort().join(' '));
+  const waitingOffers = await offered();
+  check('the waiting room offers the line test and 离开, nothing else', waitingOffers === 'leave-button line-test-start', waitingOffers);
   await shot(pet, '06-petitioner-waiting-room-zh');
 
   // ---- the officer lets them in ----
@@ -167,6 +173,8 @@ await run('main path', async () => {
   await expectVideo(pet, 'petitioner');
   await pet.waitForSelector('#call-state[data-state="inCall"]');
   check('the petitioner is told the call is on', /已接通|可以开始/.test(await text(pet, '#call-state')), await text(pet, '#call-state'));
+  const callOffers = await offered();
+  check('in the call: microphone, camera, chat and 离开', ['mic-toggle', 'cam-toggle', 'chat-input', 'chat-send', 'leave-button'].every((id) => callOffers.split(' ').includes(id)), callOffers);
   await shot(pet, '08-petitioner-call-zh');
 
   // ---- chat both ways ----

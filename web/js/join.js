@@ -225,6 +225,10 @@ function renderCallState() {
   const waiting = key === 'join.call.waitingRoom' || key === 'join.call.waitingHost';
   if (waiting && !state.waitingSince) state.waitingSince = new Date().toISOString();
   if (!waiting && key === 'join.call.inCall') state.waitingSince = null;
+  // Waiting is one decision: test the line while you wait, or leave. Muting, the camera and the
+  // chat come with the call: nobody sees or hears the waiting room, so they would only be
+  // choices without a use (issue 18, one decision per screen).
+  $('#step-call').dataset.waiting = String(waiting);
   const waitingFor = $('#waiting-for');
   waitingFor.hidden = !(waiting && state.join);
   if (waiting && state.join) {
