@@ -409,6 +409,31 @@ await run('main path', async () => {
     && (await coord.getAttribute(row, 'data-outcome')) === 'explained_law', rowText);
   await coord.waitForSelector(`[data-testid=session-item][data-session-id="${booking.session_id}"] .status-ended`);
   check('today\'s sessions show it ended', true);
+  // At 1366 px the ledger fits its panel, and its short columns stay on one line each (they wrapped
+  // 来访（本院） a character a line when the case's column was narrow).
+  const fit = await coord.evaluate(() => {
+    const table = document.querySelector('[data-testid=ledger-table]');
+    const panel = table.closest('.panel');
+    // The most lines any one text of a cell takes (来访（本院） is one text; a badge beside it
+    // is another, and may sit on a line of its own).
+    const lines = (cell) => {
+      const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+      let most = 0;
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const range = document.createRange();
+        range.selectNodeContents(node);
+        const tops = [...range.getClientRects()].map((r) => r.top).sort((x, y) => x - y);
+        most = Math.max(most, tops.filter((top, i) => i === 0 || top - tops[i - 1] > 10).length);
+      }
+      return most;
+    };
+    const short = [...table.querySelectorAll('tbody tr')].flatMap((tr) => [...tr.children].slice(0, 3));
+    return {
+      inside: table.getBoundingClientRect().right <= panel.getBoundingClientRect().right + 0.5,
+      wrapped: short.filter((cell) => lines(cell) > (cell.cellIndex === 0 ? 2 : 1)).map((cell) => cell.innerText),
+    };
+  });
+  check('the ledger fits the case panel at 1366 px, its short columns unwrapped', fit.inside && fit.wrapped.length === 0, JSON.stringify(fit));
   await shot(coord, '19-coordinator-ledger-zh');
 
   // ---- the case: masked phone, 四包四定, the statutory clocks ----

@@ -184,6 +184,7 @@ function main({ user }) {
       groups: s.rows.map((r) => ({ label: r.court.name, values: r })),
       testid: 'chart-courts',
     });
+    const wideHint = h('p', { class: 'hint', 'data-testid': 'stats-wide-hint', hidden: true }, t('records.stats.wide', { count: 1 + FIGURES.length + RATES.length }));
     // Wider than a narrow screen: it scrolls, so it takes the focus to scroll by keyboard.
     const table = h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': t('records.stats.table') },
       h('table', { class: 'grid', 'data-testid': 'stats-table' },
@@ -206,7 +207,12 @@ function main({ user }) {
       s.rows.length
         ? h('figure', { class: 'chart-figure' }, courtChart, h('figcaption', {}, t('records.chart.courts')))
         : null,
-      table);
+      wideHint, table);
+    // The table is wider than a desktop's panel (17 columns): say so, and how to see the rest,
+    // only when it does not fit. The court's column stays in place while it scrolls (CSS).
+    const fits = () => { wideHint.hidden = table.scrollWidth <= table.clientWidth + 1; };
+    fits();
+    new ResizeObserver(fits).observe(table);
   }
 
   $('#stats-class').addEventListener('change', () => renderStats());
