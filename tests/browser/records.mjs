@@ -40,6 +40,22 @@ await run('records', async () => {
   const booked = Number(await text(page, '[data-testid=key-figures] [data-figure=booked]'));
   check('this month has booked sessions', booked > 0, booked);
   const courts = await page.$eval('[data-testid=chart-courts]', (svg) => svg.querySelectorAll('.chart-group').length);
+  // The courts chart's tallest bar reaches the top of the plot when its value is the axis's top
+  // (a month of one session each): its number must still sit below the legend.
+  const overlaps = await page.evaluate(async () => {
+    const { groupedBars } = await import('/js/charts.js');
+    const svg = groupedBars({
+      title: 't', desc: 'd', testid: 'chart-probe',
+      series: [{ key: 'a', label: '预约场次' }, { key: 'b', label: '已接谈' }, { key: 'c', label: '未到场' }],
+      groups: [{ label: '甲法院', values: { a: 1, b: 1, c: 0 } }, { label: '乙法院', values: { a: 0, b: 0, c: 0 } }],
+    });
+    document.body.append(svg);
+    const legend = Math.max(...[...svg.querySelectorAll('.chart-legend')].map((t) => t.getBoundingClientRect().bottom));
+    const over = [...svg.querySelectorAll('.chart-value')].filter((t) => t.getBoundingClientRect().top < legend).map((t) => t.textContent);
+    svg.remove();
+    return over;
+  });
+  check('no bar\'s value is drawn over the legend (the tallest bar\'s value touched it)', overlaps.length === 0, overlaps);
   const tableRows = await page.$$eval('[data-testid=stats-row]', (rows) => rows.length);
   check('one group of bars per court, and the same courts (plus the total) in the table', courts > 1 && tableRows === courts + 1,
     { courts, tableRows });

@@ -75,7 +75,8 @@ export function barChart({ title, desc, items, max = 1, testid = 'bar-chart' }) 
  */
 export function groupedBars({ title, desc, series, groups, testid = 'grouped-chart' }) {
   const plotHeight = 220;
-  const top = 40;
+  // Room above the plot for the legend (8–26) and, below it, the value over the tallest bar.
+  const top = 56;
   const left = 50;
   const bar = 34;
   const gap = 8;
