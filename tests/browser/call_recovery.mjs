@@ -92,10 +92,10 @@ await run('call recovery', async () => {
   check('back in, the camera and microphone are on again', (await liveTracks(pet)) > 0);
 
   // ---- the officer steps out right after typing: the transcript is saved first ----
-  await officer.fill('#note-input', '上访人重新进入。');
+  await officer.fill('#note-input', '信访人重新进入。');
   await officer.press('#note-input', 'Enter');
-  await officer.waitForSelector('#notes-list li:has-text("上访人重新进入。")');
-  await officer.fill('#transcript-input', '上访人：刚才网络断了。');
+  await officer.waitForSelector('#notes-list li:has-text("信访人重新进入。")');
+  await officer.fill('#transcript-input', '信访人：刚才网络断了。');
   const [saved] = await Promise.all([
     officer.waitForResponse((r) => r.url().endsWith(`/sessions/${booking.session_id}/transcript`) && r.request().method() === 'PUT'),
     officer.click('[data-testid=leave-call]'),
@@ -103,8 +103,8 @@ await run('call recovery', async () => {
   await officer.waitForSelector('#list-view:not([hidden])');
   check('stepping out saves the transcript just typed', saved.status() === 200);
   await officer.click(`[data-testid=session-join][data-session-id="${booking.session_id}"]`);
-  await officer.waitForFunction(() => document.querySelector('#transcript-input').value === '上访人：刚才网络断了。');
-  await officer.waitForSelector('#notes-list li:has-text("上访人重新进入。")');
+  await officer.waitForFunction(() => document.querySelector('#transcript-input').value === '信访人：刚才网络断了。');
+  await officer.waitForSelector('#notes-list li:has-text("信访人重新进入。")');
   check('back in the call: the transcript and the note are there, saved',
     (await officer.getAttribute('#transcript-state', 'data-state')) === 'saved', await text(officer, '#transcript-state'));
   await expectVideo(officer, 'officer back in the call');
@@ -161,6 +161,6 @@ await run('call recovery', async () => {
   await pet.click('#join-button');
   await pet.waitForSelector('[data-testid=ended-screen]:not([hidden]) [data-testid=transcript-text]:not([hidden])');
   check('after a reload (the code is answered like a wrong one) the end screen comes back with the transcript',
-    (await text(pet, '[data-testid=transcript-text]')) === '上访人：刚才网络断了。' && await pet.isVisible('#transcript-confirm'));
+    (await text(pet, '[data-testid=transcript-text]')) === '信访人：刚才网络断了。' && await pet.isVisible('#transcript-confirm'));
   await shot(pet, '03-petitioner-end-after-reload-zh');
 });

@@ -16,6 +16,13 @@ for (const k of Object.keys(zh)) {
   if (!String(zh[k]).trim() || (k in en && !String(en[k]).trim())) problems.push(`empty text: ${k}`);
 }
 
+// One word for one thing, the courts' word: the person is 信访人 (信访工作条例), never the
+// colloquial 上访人, which the pages mixed with it.
+const TERMS = [['上访人', '信访人']];
+for (const k of Object.keys(zh)) {
+  for (const [wrong, right] of TERMS) if (String(zh[k]).includes(wrong)) problems.push(`${k}: ${wrong}, where courts write ${right}`);
+}
+
 // Keys named in the pages and scripts.
 const files = [
   ...readdirSync(web).filter((f) => f.endsWith('.html')).map((f) => `${web}${f}`),

@@ -18,10 +18,10 @@ import {
 const { zh } = await catalogues();
 
 const OUTCOME_NOTE = '已当面答复，释法明理。';
-const TRANSCRIPT_1 = '接访法官：请讲一下您反映的问题。\n上访人：执行款一直没有到位。';
+const TRANSCRIPT_1 = '接访法官：请讲一下您反映的问题。\n信访人：执行款一直没有到位。';
 const TRANSCRIPT_2 = '\n接访法官：我们将督促执行法院在一个月内答复。';
-const NOTE = '上访人情绪平稳，携带材料三份。';
-const CORRECTION = '应为：上访人携带材料四份。';
+const NOTE = '信访人情绪平稳，携带材料三份。';
+const CORRECTION = '应为：信访人携带材料四份。';
 const FOLLOW_UP_PERSON = '西湖区法院 信访专干';
 
 await run('main path', async () => {
@@ -163,7 +163,7 @@ await run('main path', async () => {
 
   // ---- the officer lets them in ----
   await officer.waitForSelector('#waiting-room:not([hidden]) [data-testid=admit-button][data-participant-id="petitioner"]');
-  check('the officer sees the petitioner waiting', /上访人/.test(await text(officer, '#waiting-list')), await text(officer, '#waiting-list'));
+  check('the officer sees the petitioner waiting', /信访人/.test(await text(officer, '#waiting-list')), await text(officer, '#waiting-list'));
   await shot(officer, '07-officer-waiting-room-zh');
   await admitPetitioner(officer, pet);
   check('admitted: the waiting room empties', await officer.isHidden('#waiting-room'));
@@ -187,7 +187,7 @@ await run('main path', async () => {
   await pet.click('#chat-send');
   await officer.waitForSelector('#chat-log li:has-text("能听到，谢谢法官。")');
   check('the officer gets the petitioner\'s line, marked as the petitioner\'s',
-    (await text(officer, '#chat-log li:has-text("能听到，谢谢法官。") .chat-name')) === '上访人');
+    (await text(officer, '#chat-log li:has-text("能听到，谢谢法官。") .chat-name')) === '信访人');
   // Each side's own line comes back from the server (the echo), marked as its own.
   await pet.waitForSelector('#chat-log li.mine:has-text("能听到，谢谢法官。")');
   await officer.waitForSelector('#chat-log li.mine:has-text("您好，能听到吗？")');

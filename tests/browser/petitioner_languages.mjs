@@ -145,7 +145,7 @@ await run('petitioner in English and Chinese', async () => {
   await shot(pet, '08-petitioner-call-zh');
 
   // ---- the officer writes a line of transcript and ends; the petitioner reads it in Chinese, then in English ----
-  await officer.fill('#transcript-input', '上访人要求原审法院重新审查。');
+  await officer.fill('#transcript-input', '信访人要求原审法院重新审查。');
   await officer.click('#transcript-save');
   await officer.waitForSelector('#transcript-state[data-state="saved"]');
   await mediaReported(officer, pet);

@@ -643,7 +643,7 @@ async fn transcriber(ctx: Arc<Ctx>) {
         if not_started {
             // A transcript is written only once the petitioner has been let in (issue 15 item
             // 10): let the petitioner in on the timeline, as the hub records it, and write again.
-            let joined = json!({"role": "petitioner", "name": "上访人", "state": "admitted"});
+            let joined = json!({"role": "petitioner", "name": "信访人", "state": "admitted"});
             let _ = ctx
                 .store
                 .add_event(

@@ -339,7 +339,7 @@ async fn a_transcript_needs_a_started_session(app: TestApp) {
         app.client
             .put(app.url(&format!("/api/v1/sessions/{sid}/transcript")))
             .bearer_auth(&s.officer_token)
-            .json(&json!({"text": "上访人陈述：……"}))
+            .json(&json!({"text": "信访人陈述：……"}))
             .send()
             .await
             .unwrap()
@@ -359,7 +359,7 @@ async fn a_transcript_needs_a_started_session(app: TestApp) {
             &s.officer_token,
         )
         .await;
-    assert_eq!(transcript["text"], "上访人陈述：……", "{transcript}");
+    assert_eq!(transcript["text"], "信访人陈述：……", "{transcript}");
 }
 on_both!(
     transcript_before_start,

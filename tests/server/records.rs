@@ -142,7 +142,7 @@ async fn go_live(store: &Store, session: i64) {
             session,
             "joined",
             "petitioner",
-            &json!({"role": "petitioner", "name": "上访人", "state": "waiting"}),
+            &json!({"role": "petitioner", "name": "信访人", "state": "waiting"}),
             transition,
         )
         .await
@@ -1016,7 +1016,7 @@ async fn statistics_by_definition(app: TestApp) {
         session_id: session,
         participant_id: "petitioner",
         role: "petitioner",
-        name: "上访人",
+        name: "信访人",
         at: Utc::now(),
     };
     let a_part = store.start_part(&part(f.a)).await.unwrap();

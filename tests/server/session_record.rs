@@ -31,7 +31,7 @@ async fn transcript_rating_and_corrections(app: TestApp) {
         common::live_call(&app, sid, &s.officer_token, &s.petitioner_token).await;
 
     // The host writes the transcript during the session; others may not.
-    let text = "上访人陈述：执行款未到位。法官答复：已督促执行法院限期办理。";
+    let text = "信访人陈述：执行款未到位。法官答复：已督促执行法院限期办理。";
     let res = app
         .client
         .put(app.url(&path("/transcript")))
@@ -65,7 +65,7 @@ async fn transcript_rating_and_corrections(app: TestApp) {
         .post(
             &path("/notes"),
             Some(&s.officer_token),
-            &json!({"text": "上访人情绪平稳"}),
+            &json!({"text": "信访人情绪平稳"}),
         )
         .await;
     assert_eq!(res.status(), 201);
@@ -221,7 +221,7 @@ async fn transcript_rating_and_corrections(app: TestApp) {
         .post(
             &path("/corrections"),
             Some(&s.officer_token),
-            &json!({"corrects": note["id"], "text": "上访人情绪较激动，后平稳"}),
+            &json!({"corrects": note["id"], "text": "信访人情绪较激动，后平稳"}),
         )
         .await;
     assert_eq!(res.status(), 201);

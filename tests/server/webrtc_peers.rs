@@ -301,12 +301,12 @@ async fn officer_on_one_instance_and_petitioner_on_another_talk_through_redis() 
         &mut officer,
         &mut petitioner,
         "法官：请讲".as_bytes(),
-        "上访人：您好".as_bytes(),
+        "信访人：您好".as_bytes(),
         NEGOTIATION_TIMEOUT,
     )
     .await
     .expect("bytes both ways");
-    assert_eq!(at_officer, "上访人：您好".as_bytes());
+    assert_eq!(at_officer, "信访人：您好".as_bytes());
     assert_eq!(at_petitioner, "法官：请讲".as_bytes());
 
     assert_consecutive_seqs(&officer);
@@ -410,12 +410,12 @@ async fn a_petitioner_resuming_on_the_other_instance_keeps_its_call() {
         &mut officer,
         &mut petitioner,
         "恢复后：法官".as_bytes(),
-        "恢复后：上访人".as_bytes(),
+        "恢复后：信访人".as_bytes(),
         NEGOTIATION_TIMEOUT,
     )
     .await
     .expect("bytes both ways after the resume");
-    assert_eq!(at_officer, "恢复后：上访人".as_bytes());
+    assert_eq!(at_officer, "恢复后：信访人".as_bytes());
     assert_eq!(at_petitioner, "恢复后：法官".as_bytes());
 
     // New signalling crosses after the resume: an ICE restart offered by the petitioner, the

@@ -525,7 +525,7 @@ async fn fill(
                  CASE WHEN q.seq = 2 OR q.seq = {k} - 1 OR (q.seq > 3 AND q.seq % 2 = 1) THEN 'petitioner' \
                    ELSE 'user-' || f.officer END, \
                  CASE WHEN q.seq = 1 THEN '{{\"role\":\"officer\",\"name\":\"生成法官\",\"state\":\"joined\"}}' \
-                   WHEN q.seq = 2 THEN '{{\"role\":\"petitioner\",\"name\":\"上访人\",\"state\":\"waiting\"}}' \
+                   WHEN q.seq = 2 THEN '{{\"role\":\"petitioner\",\"name\":\"信访人\",\"state\":\"waiting\"}}' \
                    WHEN q.seq = 3 THEN '{{\"by\":\"user-' || f.officer || '\"}}' \
                    WHEN q.seq = {k} THEN '{{\"outcome\":\"' || {outcome_f} || '\",\"note\":\"生成\",\"name\":\"生成法官\"}}' \
                    WHEN q.seq = {k} - 1 THEN '{{}}' \

@@ -1508,7 +1508,7 @@ async fn held(run: &Arc<Run>, hi: usize, session: i64, code: String) -> bool {
             )
             .await;
         }
-        let text = format!("接谈记录{}：上访人陈述诉求，法官释法明理。", i + 1);
+        let text = format!("接谈记录{}：信访人陈述诉求，法官释法明理。", i + 1);
         let req = Req::new(
             "POST /api/v1/sessions/{id}/notes",
             Method::POST,
@@ -1522,7 +1522,7 @@ async fn held(run: &Arc<Run>, hi: usize, session: i64, code: String) -> bool {
         }
     }
     tokio::time::sleep_until(at(0.8)).await;
-    let transcript = format!("笔录（会话{session}）：上访人反映执行款未到位，法官答复将督促执行。");
+    let transcript = format!("笔录（会话{session}）：信访人反映执行款未到位，法官答复将督促执行。");
     let req = Req::new(
         "PUT /api/v1/sessions/{id}/transcript",
         Method::PUT,

@@ -85,7 +85,7 @@ pub fn petitioner() -> Participant {
     Participant {
         id: PETITIONER.into(),
         role: ParticipantRole::Petitioner,
-        name: "上访人".into(),
+        name: "信访人".into(),
     }
 }
 
