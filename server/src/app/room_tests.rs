@@ -63,4 +63,3 @@ pub async fn room_under_test(
     }
     Ok(room)
 }
-

@@ -101,7 +101,9 @@ pub async fn staff_participant(
     let role = match staff.role {
         Role::Officer if session.host_court_id == staff.court_id => ParticipantRole::Host,
         Role::Officer if session.joint_court_id == Some(staff.court_id) => ParticipantRole::CoHost,
-        Role::Coordinator if crate::app::scope::sees_session(&staff, session) => ParticipantRole::LocalStaff,
+        Role::Coordinator if crate::app::scope::sees_session(&staff, session) => {
+            ParticipantRole::LocalStaff
+        }
         Role::Supervisor if crate::app::leaders::leads(store, &staff, session).await? => {
             ParticipantRole::Leader
         }

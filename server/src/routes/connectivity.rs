@@ -323,7 +323,9 @@ async fn readable_test(
         Caller::Staff(staff) => match room_court(state, &test).await? {
             None => false,
             Some(court) if run => court == staff.court_id,
-            Some(court) => crate::app::scope::may_read_room_test(&state.store, staff, court).await?,
+            Some(court) => {
+                crate::app::scope::may_read_room_test(&state.store, staff, court).await?
+            }
         },
     };
     if allowed {

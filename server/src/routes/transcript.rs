@@ -7,9 +7,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::sessions::load_session;
-use crate::app::scope::sees_session;
 use super::views::{EventView, TranscriptView};
 use crate::app::identity;
+use crate::app::scope::sees_session;
 use crate::app::session::{self, transition};
 use crate::auth::{Caller, Petitioner, Staff};
 use crate::domain::{IdentityCheck, Role, Satisfaction, TranscriptDecision};
@@ -116,7 +116,8 @@ pub async fn get_transcript(
     let session = load_session(&state, *id).await?;
     match &caller {
         Caller::Petitioner(p) => require_own_session(p, session.id)?,
-        Caller::Staff(s) if sees_session(s, &session) || session.joint_court_id == Some(s.court_id) => {}
+        Caller::Staff(s)
+            if sees_session(s, &session) || session.joint_court_id == Some(s.court_id) => {}
         Caller::Staff(_) => {
             return Err(ApiError::Forbidden(
                 "this session is outside your court's scope",
