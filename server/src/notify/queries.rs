@@ -24,6 +24,7 @@ macro_rules! write_tx {
         match $store {
             Store::Sqlite(pool) => {
                 let $pg = false;
+                let _turn = $crate::store::sqlite_write_turn(pool).await?;
                 let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let out = $body;
                 $tx.commit().await?;

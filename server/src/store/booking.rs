@@ -587,17 +587,21 @@ impl Store {
         request_hash: &str,
         at: DateTime<Utc>,
     ) -> Result<Idempotency, StoreError> {
-        let inserted = on_pool!(self, |p| sqlx::query(
-            "INSERT INTO idempotency_keys (user_id, key, request_hash, state, created_at) \
-             VALUES ($1, $2, $3, 'in_flight', $4) ON CONFLICT (user_id, key) DO NOTHING"
-        )
-        .bind(user_id)
-        .bind(key)
-        .bind(request_hash)
-        .bind(at)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
+        // A write, so it takes its turn at SQLite's write lock like every other
+        // (`sqlite_write_turn`): as a bare statement it met the busy handler's sleeps.
+        let inserted = in_write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (user_id, key, request_hash, state, created_at) \
+                 VALUES ($1, $2, $3, 'in_flight', $4) ON CONFLICT (user_id, key) DO NOTHING",
+            )
+            .bind(user_id)
+            .bind(key)
+            .bind(request_hash)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        });
         if inserted == 1 {
             return Ok(Idempotency::Fresh);
         }

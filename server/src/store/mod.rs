@@ -9,7 +9,10 @@
 pub mod audit;
 mod rows;
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -51,6 +54,7 @@ macro_rules! in_write_tx {
             Store::Sqlite(pool) => {
                 // BEGIN IMMEDIATE already holds the database's one write lock.
                 let $lock = "SELECT 1";
+                let _turn = $crate::store::sqlite_write_turn(pool).await?;
                 let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let out = $body;
                 $tx.commit().await?;
@@ -65,6 +69,37 @@ macro_rules! in_write_tx {
             }
         }
     };
+}
+
+/// How long a writer waits for SQLite's write lock before the request is answered 503 `busy`.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The turn of one of this process's writers at a SQLite database's one write lock.
+///
+/// A writer that finds SQLite's lock taken sleeps in the busy handler (1, 2, 5, 10 … 100 ms) and
+/// tries again, so a lock freed just after a poll stays unused until the next one: under a
+/// burst of bookings about two of the server's threads were asleep there (docs/benchmarks.md,
+/// bookings under contention). This process's write transactions queue here instead, first come
+/// first served, each asking SQLite only once the one before it has committed, and none holds a
+/// pooled connection while it waits. Other processes (the command line) and single autocommit
+/// writes still meet the busy handler. One queue per database file.
+pub(crate) async fn sqlite_write_turn(
+    pool: &SqlitePool,
+) -> Result<tokio::sync::OwnedMutexGuard<()>, sqlx::Error> {
+    type Queues = std::sync::Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>;
+    static QUEUES: OnceLock<Queues> = OnceLock::new();
+    let file = pool.connect_options().get_filename().to_path_buf();
+    let queue = {
+        let mut queues = QUEUES
+            .get_or_init(Queues::default)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(queues.entry(file).or_default())
+    };
+    // As long as the busy handler would have waited, and then the same answer.
+    tokio::time::timeout(SQLITE_BUSY_TIMEOUT, queue.lock_owned())
+        .await
+        .map_err(|_| sqlx::Error::PoolTimedOut)
 }
 
 /// Appends an audit entry inside the current write transaction, chained to the last one.
@@ -256,7 +291,7 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(SQLITE_BUSY_TIMEOUT);
             if let Some(parent) = options.get_filename().parent() {
                 if !parent.as_os_str().is_empty() {
                     std::fs::create_dir_all(parent).with_context(|| {
