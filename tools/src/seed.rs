@@ -30,12 +30,6 @@ pub async fn synthetic_sessions(
             .bind(host)
             .fetch_one(&mut *tx)
             .await?;
-            let (room,): (i64,) = sqlx::query_as(
-                "INSERT INTO host_rooms (court_id, name) VALUES ($1, 'bench') RETURNING id",
-            )
-            .bind(host)
-            .fetch_one(&mut *tx)
-            .await?;
             let (officer,): (i64,) = sqlx::query_as(
                 "INSERT INTO users (court_id, username, display_name, role, password_hash) \
                  VALUES ($1, $2, 'bench officer', 'officer', '!') RETURNING id",
@@ -55,8 +49,19 @@ pub async fn synthetic_sessions(
             .await?;
             let mut sessions = Vec::with_capacity(count);
             for i in 0..count {
-                let starts = at + chrono::Duration::minutes(i as i64);
-                let ends = starts + chrono::Duration::minutes(30);
+                // Every session can be joined now: the server lets nobody in outside a session's
+                // window (`auth.join_early_minutes` before it starts), so they all start now, each
+                // in a host room of its own (one room's slots may not overlap). Spread a minute
+                // apart in one room, the 31st and later were refused 409 `outside_window`.
+                let starts = at;
+                let ends = starts + chrono::Duration::minutes(60);
+                let (room,): (i64,) = sqlx::query_as(
+                    "INSERT INTO host_rooms (court_id, name) VALUES ($1, $2) RETURNING id",
+                )
+                .bind(host)
+                .bind(format!("bench {i}"))
+                .fetch_one(&mut *tx)
+                .await?;
                 let (local_room,): (i64,) = sqlx::query_as(
                     "INSERT INTO local_rooms (court_id, name) VALUES ($1, $2) RETURNING id",
                 )

@@ -200,3 +200,26 @@ fn a_tiny_booking_contest_passes_its_checks() {
     }
     assert!(out.contains("booking: passed"));
 }
+
+/// The signalling benches (`relay`, `hop`, `idle`) join many sessions at once: each must be
+/// inside its join window. 40 sessions, one second: the 31st and later were refused 409 when the
+/// seed spread the sessions a minute apart.
+#[test]
+fn a_tiny_relay_bench_joins_every_session() {
+    let out = Command::new(env!("CARGO_BIN_EXE_courtlink-bench"))
+        .args(["bench", "relay", "--count", "40", "--seconds", "1"])
+        .current_dir(repository())
+        .env("COURTLINK__LOG__FILTER", "error")
+        .output()
+        .expect("courtlink-bench starts");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the relay bench failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.lines().any(|l| l.starts_with("| courtlink | ")),
+        "a row of figures for CourtLink: {stdout}"
+    );
+}
