@@ -74,6 +74,10 @@ async fn start_server() -> anyhow::Result<Server> {
         .env("COURTLINK__LOG__FILTER", "error")
         .env("COURTLINK__CONNECTIVITY__BIND_ADDRESSES", "[\"127.0.0.1\"]")
         .env("COURTLINK__CONNECTIVITY__MAX_CONCURRENT", "256")
+        // The slow side here is the bench: 128 room terminals' peers starve its own HTTP client,
+        // which then takes more than the server's 5 s to send a request's head, and the
+        // slow-client defence closes the connection (10 of 128 tests at 128, 2026-12-06).
+        .env("COURTLINK__SERVER__HEADER_READ_SECONDS", "60")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
