@@ -407,6 +407,17 @@ run('scheduling', async () => {
   await coord.click(`${newRow} [data-testid=booking-cancel]`);
   await coord.waitForSelector(`${newRow} [role=alert]:not([hidden])`);
   check('cancelling without a reason is explained first', (await text(coord, `${newRow} [role=alert]`)) === zh['sched.needReason']);
+  // The lists are drawn again whenever a notification or a load lands (CI, 2026-12-06: the
+  // message was gone before it could be read). What was typed and what was said both stay.
+  await coord.fill(`${newRow} [data-testid=cancel-reason]`, '案');
+  await coord.click('[data-testid=lang-switch]');
+  await coord.waitForFunction((h) => document.querySelector('#sched-heading')?.textContent === h, en['sched.heading']);
+  check('the cancel message follows the language when the list is drawn again', (await text(coord, `${newRow} [role=alert]`)) === en['sched.needReason']);
+  await coord.click('[data-testid=lang-switch]');
+  await coord.waitForFunction((h) => document.querySelector('#sched-heading')?.textContent === h, zh['sched.heading']);
+  check('the cancel reason typed and its message stay when the list is drawn again',
+    (await coord.inputValue(`${newRow} [data-testid=cancel-reason]`)) === '案'
+    && (await text(coord, `${newRow} [role=alert]:not([hidden])`)) === zh['sched.needReason']);
   await coord.fill(`${newRow} [data-testid=cancel-reason]`, '案件已化解，取消预约');
   const [cancelled] = await Promise.all([
     coord.waitForResponse((r) => r.url().endsWith(`/bookings/${newId}/cancel`)),

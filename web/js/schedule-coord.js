@@ -20,6 +20,9 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
     apps: [], bookings: new Map(), rescheduling: null, result: null, focusSlot: null,
     // Further preferred slots of an application, after the held one, in order of preference.
     alsoPreferred: [],
+    // What a coordinator has typed or been told in a booking's cancel form, by booking id: the
+    // lists are drawn again whenever a notification or a load lands, and must not lose it.
+    cancelDrafts: new Map(),
   };
   const err = h('div', { class: 'alert', role: 'alert', hidden: true, 'data-testid': 'sched-error' });
   const listErr = h('div', { class: 'alert', role: 'alert', hidden: true, 'data-testid': 'sched-list-error' });
@@ -511,6 +514,18 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
   }
 
   function renderLists() {
+    // The field or button that had the focus gets it back once drawn again: the same id, or the
+    // same test id in the same application or booking.
+    const had = [apps, bookings].some((part) => part.contains(document.activeElement)) ? document.activeElement : null;
+    const item = had?.closest('li[data-testid]');
+    const again = had?.id ? `#${CSS.escape(had.id)}`
+      : item && had.dataset.testid ? `li[data-testid=${item.dataset.testid}][data-${item.dataset.bookingId ? 'booking' : 'app'}-id="${item.dataset.bookingId || item.dataset.appId}"] [data-testid=${had.dataset.testid}]`
+        : null;
+    drawLists();
+    if (again) (apps.querySelector(again) || bookings.querySelector(again))?.focus();
+  }
+
+  function drawLists() {
     apps.replaceChildren(...(state.apps.length ? state.apps.map((a) => h('li', {
       class: `card app-item status-${a.status}`, 'data-testid': 'app-item', 'data-app-id': a.id, 'data-status': a.status,
     },
@@ -579,16 +594,24 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
   function bookingActions(b) {
     const box = h('div', { class: 'alert', role: 'alert', hidden: true });
     const reason = h('input', { type: 'text', id: `cancel-reason-${b.id}`, 'data-testid': 'cancel-reason', maxlength: '500' });
+    const draft = state.cancelDrafts.get(b.id) || { reason: '', say: null };
+    state.cancelDrafts.set(b.id, draft);
+    reason.value = draft.reason;
+    reason.addEventListener('input', () => { draft.reason = reason.value; });
+    if (draft.say) showMessage(box, draft.say);
     const cancel = async () => {
       clearError(box);
+      draft.say = null;
       if (reason.value.trim().length < 2) {
-        showMessage(box, 'sched.needReason');
+        draft.say = 'sched.needReason';
+        showMessage(box, draft.say);
         reason.focus();
         return;
       }
       try {
         const { etag } = await apiWithEtag(`/bookings/${encodeURIComponent(b.id)}`);
         await withReauth(user, () => api(`/bookings/${encodeURIComponent(b.id)}/cancel`, { method: 'POST', body: { reason: reason.value.trim() }, headers: { 'If-Match': etag } }));
+        state.cancelDrafts.delete(b.id);
         announce(t('sched.cancelDone'));
         // The join code shown above belonged to this booking: it no longer works.
         if (state.result?.booking?.id === b.id) {
