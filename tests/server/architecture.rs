@@ -452,3 +452,61 @@ fn the_circle_check_finds_a_circle() {
     assert!(edges.contains_key(&("c".into(), "a".into())));
     assert!(!edges.keys().any(|(_, to)| to == "c"), "{edges:?}");
 }
+
+/// The files outside `app/scope.rs` (and the store, which answers it) that walk the court tree
+/// themselves: `court_within` or `court_ancestors` called in their code.
+fn tree_walkers(src: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut found: Vec<String> = files
+        .iter()
+        .filter(|f| !f.starts_with(src.join("store")) && !f.ends_with("app/scope.rs"))
+        .filter(|f| {
+            let code = code_only(&std::fs::read_to_string(f).unwrap());
+            code.contains(".court_within(") || code.contains(".court_ancestors(")
+        })
+        .map(|f| f.strip_prefix(src).unwrap().display().to_string())
+        .collect();
+    found.sort();
+    found
+}
+
+/// "This court or one below it" is asked of `app::scope` only (issue 14). Before this test, ten
+/// files outside it (tasks, directories, clocks, the ledger, sessions, campaigns, calendars,
+/// settings, unlocking) asked the store themselves, each in its own words.
+#[test]
+fn only_scope_walks_the_court_tree() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("server/src");
+    assert_eq!(
+        tree_walkers(&src),
+        Vec::<String>::new(),
+        "these files ask the store about the court tree themselves: call app::scope instead"
+    );
+}
+
+/// The check can fail: a file that calls the store's tree walk is named, one that mentions it
+/// in a comment is not.
+#[test]
+fn the_tree_check_finds_a_walker() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path();
+    std::fs::create_dir_all(src.join("app")).unwrap();
+    std::fs::create_dir_all(src.join("store")).unwrap();
+    std::fs::write(
+        src.join("app/scope.rs"),
+        "fn f() { store.court_within(1, 2); }",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("store/mod.rs"),
+        "fn court_within() {} fn g() { self.court_ancestors(1); }",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("app/tasks.rs"),
+        "// store.court_within(a, b) is scope's\nfn f() { let up = store.court_ancestors(3); }",
+    )
+    .unwrap();
+    std::fs::write(src.join("app/quiet.rs"), "// store.court_within(a, b)\n").unwrap();
+    assert_eq!(tree_walkers(src), vec!["app/tasks.rs".to_owned()]);
+}

@@ -11,7 +11,7 @@
 //!   case's ledger, written by `app::ledger::record_contact`;
 //! - a sweep reminds each open task once when its due day is near and once when it has passed.
 //!
-//! Who may see a task is the ledger's scope rule (`Store::court_within`): the assigned court and
+//! Who may see a task is the ledger's scope rule (`app::scope::in_branch`): the assigned court and
 //! every court above it.
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::clock::{Calendar, Clock, Unit, period_end};
-use crate::app::ledger;
+use crate::app::{ledger, scope};
 use crate::auth::Staff;
 use crate::config::FollowUpSettings;
 use crate::domain::{Channel, Outcome, ReceivingOrgan, Role};
@@ -234,7 +234,7 @@ pub async fn plan(
     fallback_instruction: &str,
 ) -> Result<Plan, ApiError> {
     let assigning = match assigning_court_id {
-        Some(a) if a != case.court_id && store.court_within(case.court_id, a).await? => a,
+        Some(a) if scope::above(store, a, case.court_id).await? => a,
         _ => {
             return Err(ApiError::Unprocessable {
                 code: "assign_needs_higher_court",
@@ -245,7 +245,7 @@ pub async fn plan(
         }
     };
     let court = terms.court_id.unwrap_or(case.court_id);
-    if store.find_court(court).await?.is_none() || !store.court_within(court, assigning).await? {
+    if store.find_court(court).await?.is_none() || !scope::within(store, court, assigning).await? {
         return Err(ApiError::Unprocessable {
             code: "assignment_court_invalid",
             message: "assignment.court_id: the assigning court or a court below it".into(),
@@ -399,7 +399,7 @@ async fn load(store: &Store, id: i64) -> Result<AssignmentRow, ApiError> {
 async fn readable(store: &Store, staff: &Staff, id: i64) -> Result<AssignmentRow, ApiError> {
     staff.require(READERS)?;
     let a = load(store, id).await?;
-    if !store.court_within(a.court_id, staff.court_id).await? {
+    if !scope::in_branch(store, staff, a.court_id).await? {
         return Err(ApiError::Forbidden(
             "this task went to a court outside your branch",
         ));
@@ -494,7 +494,7 @@ pub async fn list(
         if store.find_court(c).await?.is_none() {
             return Err(ApiError::invalid("court_id: no such court"));
         }
-        if !store.court_within(c, staff.court_id).await? {
+        if !scope::in_branch(store, staff, c).await? {
             return Err(ApiError::Forbidden(
                 "that court is outside your branch: you read your court and the courts below it",
             ));
@@ -642,10 +642,7 @@ pub async fn supervise(
     channel: Option<Channel>,
 ) -> Result<AssignmentDetail, ApiError> {
     let a = readable(store, staff, id).await?;
-    if !store
-        .court_within(a.assigning_court_id, staff.court_id)
-        .await?
-    {
+    if !scope::in_branch(store, staff, a.assigning_court_id).await? {
         return Err(ApiError::Denied {
             code: "not_supervising_court",
             message: "督办 is for the court that handed the task down and the courts above it"

@@ -162,7 +162,7 @@ pub async fn check_eligibility(
     e: &Eligibility<'_>,
 ) -> Result<(), ApiError> {
     let store = &state.store;
-    let above = store.court_ancestors(local.local_court_id).await?;
+    let above = crate::app::scope::courts_above(store, local.local_court_id).await?;
     let Some(host) = above.iter().find(|c| c.id == e.host_court_id) else {
         return Err(ineligible(
             "host_not_above",

@@ -108,13 +108,7 @@ pub async fn decide_extension(
         Err(e) => return Err(e.into()),
     };
     let case = state.store.case(ext.case_id).await?;
-    let in_charge = case.court_id == staff.court_id
-        || state
-            .store
-            .court_ancestors(case.court_id)
-            .await?
-            .iter()
-            .any(|c| c.id == staff.court_id);
+    let in_charge = crate::app::scope::within(&state.store, case.court_id, staff.court_id).await?;
     if !in_charge {
         return Err(ApiError::Denied {
             code: "not_in_charge",
@@ -210,8 +204,7 @@ pub async fn record_event(
         ));
     }
     if let Some(court) = decided_by_court_id {
-        let above = state.store.court_ancestors(case.court_id).await?;
-        if !above.iter().any(|c| c.id == court) {
+        if !crate::app::scope::above(&state.store, court, case.court_id).await? {
             return Err(ApiError::invalid(
                 "decided_by_court_id must be a court above the case's court",
             ));
@@ -267,7 +260,7 @@ async fn overdue_scope(
             "court_id: no court has id {court}"
         )));
     }
-    if !branch || !state.store.court_within(court, staff.court_id).await? {
+    if !branch || !crate::app::scope::in_branch(&state.store, staff, court).await? {
         return Err(ApiError::Forbidden(
             "that court is outside your court's scope",
         ));

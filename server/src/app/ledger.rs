@@ -543,7 +543,7 @@ pub(crate) async fn record_contact(
                 (None, _) => case.court_id,
             };
             // The case's own court, or a court above it.
-            if !store.court_within(case.court_id, court).await? {
+            if !crate::app::scope::within(store, case.court_id, court).await? {
                 return Err(ApiError::Unprocessable {
                     code: "receiving_court_invalid",
                     message: "receiving_court_id: the case's court or a court above it".into(),

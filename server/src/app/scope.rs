@@ -1,7 +1,8 @@
 //! Who may read or act for which court: the court tree's rules, in one place. A court's staff
 //! read what their court and the courts below it booked (the SPC's everything, a coordinator its
 //! own court's); an administrator manages its court and the courts below it. The tree itself is
-//! one query (`Store::court_within`, over `store/tree.rs`).
+//! one query (`Store::court_within`, over `store/tree.rs`), asked only here (`within`); the
+//! architecture test keeps it so.
 
 use crate::auth::Staff;
 use crate::domain::Role;
@@ -9,6 +10,28 @@ use crate::error::ApiError;
 use crate::store::booking::{BookingDetail, BookingSide};
 use crate::store::records::{Reach, RecordRow, Under};
 use crate::store::{CaseRow, CourtRow, SessionRow, SlotRow, Store, StoreError};
+
+/// Whether `court` is `top` or lies below it: the one test of the court tree that every rule
+/// of scope asks (a branch is a court and the courts below it; a line, a court and those above).
+pub async fn within(store: &Store, court: i64, top: i64) -> Result<bool, ApiError> {
+    Ok(store.court_within(court, top).await?)
+}
+
+/// Whether `upper` lies strictly above `court`.
+pub async fn above(store: &Store, upper: i64, court: i64) -> Result<bool, ApiError> {
+    Ok(upper != court && within(store, court, upper).await?)
+}
+
+/// Whether `court` is in `staff`'s branch: their own court or one below it.
+pub async fn in_branch(store: &Store, staff: &Staff, court: i64) -> Result<bool, ApiError> {
+    within(store, court, staff.court_id).await
+}
+
+/// The courts above `court`, nearest first, with their levels (for the rules that ask which
+/// court above: eligibility asks for the high court of a line).
+pub async fn courts_above(store: &Store, court: i64) -> Result<Vec<CourtRow>, ApiError> {
+    Ok(store.court_ancestors(court).await?)
+}
 
 /// Whose session records `staff` reads: administrators none (403), coordinators their own
 /// court's, officers and supervisors their court's and every court's below it, the SPC's all.
@@ -50,7 +73,7 @@ pub async fn check_court(store: &Store, reach: &Reach, court: i64) -> Result<Und
         Reach::Court {
             court_id,
             subtree: true,
-        } => store.court_within(court, *court_id).await?,
+        } => within(store, court, *court_id).await?,
     };
     let subtree = !matches!(reach, Reach::Court { subtree: false, .. });
     if within {
@@ -78,7 +101,7 @@ pub async fn may_read(store: &Store, reach: &Reach, r: &RecordRow) -> Result<boo
         } => {
             r.host_court_id == *court_id
                 || r.joint_court_id == Some(*court_id)
-                || store.court_within(r.local_court_id, *court_id).await?
+                || within(store, r.local_court_id, *court_id).await?
         }
     })
 }
@@ -115,7 +138,7 @@ pub async fn managed_court(
     let Some(court) = store.find_court(court_id).await? else {
         return Err(missing);
     };
-    if store.court_within(court.id, staff.court_id).await? {
+    if in_branch(store, staff, court.id).await? {
         Ok(court)
     } else {
         Err(ApiError::Forbidden(
@@ -132,7 +155,7 @@ const CASE_READERS: &[Role] = &[Role::Coordinator, Role::Officer, Role::Supervis
 pub async fn readable_case(store: &Store, staff: &Staff, id: i64) -> Result<CaseRow, ApiError> {
     staff.require(CASE_READERS)?;
     let case = case(store, id).await?;
-    if !store.court_within(case.court_id, staff.court_id).await? {
+    if !in_branch(store, staff, case.court_id).await? {
         return Err(ApiError::Forbidden(
             "this case belongs to a court outside your branch",
         ));
@@ -174,10 +197,26 @@ pub fn booking_side_of(staff: &Staff) -> Result<BookingSide, ApiError> {
 /// Whether the caller may see and change a booking: it is on the caller's side
 /// (`booking_side_of`). Returns whether the caller is on the host side.
 pub fn booking_side(staff: &Staff, b: &BookingDetail) -> Result<bool, ApiError> {
+    booking_side_between(staff, b.local_court_id, b.host_court_id)
+}
+
+/// `booking_side` for a booking known by its two courts.
+pub fn booking_side_between(staff: &Staff, local: i64, host: i64) -> Result<bool, ApiError> {
     match booking_side_of(staff)? {
-        BookingSide::Local(c) if c == b.local_court_id => Ok(false),
-        BookingSide::Host(c) if c == b.host_court_id => Ok(true),
+        BookingSide::Local(c) if c == local => Ok(false),
+        BookingSide::Host(c) if c == host => Ok(true),
         _ => Err(ApiError::Forbidden("this booking is not your court's")),
+    }
+}
+
+/// Whether the caller may see an application between `local` and `host`: the local court's
+/// coordinators, and the host court's officers, supervisors (who decide under manual approval)
+/// and admins. Returns whether the caller is on the host side.
+pub fn application_side(staff: &Staff, local: i64, host: i64) -> Result<bool, ApiError> {
+    match staff.role {
+        Role::Coordinator if staff.court_id == local => Ok(false),
+        Role::Officer | Role::Supervisor | Role::Admin if staff.court_id == host => Ok(true),
+        _ => Err(ApiError::Forbidden("this application is not your court's")),
     }
 }
 
@@ -188,8 +227,7 @@ pub async fn slot_above(store: &Store, staff: &Staff, slot_id: i64) -> Result<Sl
         Err(StoreError::NotFound) => return Err(ApiError::invalid("slot_id does not exist")),
         Err(e) => return Err(e.into()),
     };
-    let above = store.court_ancestors(staff.court_id).await?;
-    if !above.iter().any(|c| c.id == slot.court_id) {
+    if !above(store, slot.court_id, staff.court_id).await? {
         return Err(ApiError::Forbidden(
             "this slot belongs to a court that is not above yours",
         ));
@@ -201,13 +239,15 @@ pub async fn slot_above(store: &Store, staff: &Staff, slot_id: i64) -> Result<Sl
 /// hosts or co-hosts, coordinators those their court booked.
 pub fn sees_session(staff: &Staff, session: &SessionRow) -> bool {
     match staff.role {
-        Role::Officer | Role::Supervisor => {
-            session.host_court_id == staff.court_id
-                || session.joint_court_id == Some(staff.court_id)
-        }
+        Role::Officer | Role::Supervisor => hosts(staff, session),
         Role::Coordinator => session.local_court_id == staff.court_id,
         Role::Admin => false,
     }
+}
+
+/// Whether the caller's court hosts `session` or co-hosts it (a joint reception).
+pub fn hosts(staff: &Staff, session: &SessionRow) -> bool {
+    session.host_court_id == staff.court_id || session.joint_court_id == Some(staff.court_id)
 }
 
 /// Whether `staff` may read a test of a room of `room_court`: the room's own court and the
@@ -217,5 +257,5 @@ pub async fn may_read_room_test(
     staff: &Staff,
     room_court: i64,
 ) -> Result<bool, ApiError> {
-    Ok(store.court_within(room_court, staff.court_id).await?)
+    in_branch(store, staff, room_court).await
 }

@@ -108,10 +108,7 @@ pub async fn staff_participant(
             ParticipantRole::Leader
         }
         Role::Supervisor => {
-            let above_host = store.court_ancestors(session.host_court_id).await?;
-            if staff.court_id == session.host_court_id
-                || above_host.iter().any(|c| c.id == staff.court_id)
-            {
+            if crate::app::scope::within(store, session.host_court_id, staff.court_id).await? {
                 ParticipantRole::Observer
             } else {
                 return Err(ApiError::Forbidden(

@@ -279,15 +279,10 @@ pub async fn list_applications(
     Ok(HttpResponse::Ok().json(rows))
 }
 
-/// Whether the caller may see the application; returns whether they are on the host side.
+/// Whether the caller may see the application (`scope::application_side`); returns whether they
+/// are on the host side.
 fn application_side(staff: &Staff, a: &ApplicationRow) -> Result<bool, ApiError> {
-    match staff.role {
-        Role::Coordinator if staff.court_id == a.local_court_id => Ok(false),
-        Role::Officer | Role::Supervisor | Role::Admin if staff.court_id == a.host_court_id => {
-            Ok(true)
-        }
-        _ => Err(ApiError::Forbidden("this application is not your court's")),
-    }
+    crate::app::scope::application_side(staff, a.local_court_id, a.host_court_id)
 }
 
 async fn load(state: &AppState, id: i64) -> Result<ApplicationRow, ApiError> {

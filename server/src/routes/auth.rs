@@ -667,8 +667,7 @@ pub async fn unlock(
         Err(crate::store::StoreError::NotFound) => return Err(ApiError::NotFound("user")),
         Err(e) => return Err(e.into()),
     };
-    let above = state.store.court_ancestors(user.court_id).await?;
-    if user.court_id != staff.court_id && !above.iter().any(|c| c.id == staff.court_id) {
+    if !crate::app::scope::in_branch(&state.store, &staff, user.court_id).await? {
         return Err(ApiError::Forbidden(
             "this user belongs to a court outside yours",
         ));

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::room_tests::{self, RoomUnderTest};
+use crate::app::scope;
 use crate::auth::{Caller, Staff};
 use crate::connectivity::TestRequest;
 use crate::connectivity::measure::Figures;
@@ -733,18 +734,10 @@ async fn campaign_for(
         .campaign(id)
         .await
         .map_err(|e| not_found(e, "campaign"))?;
-    if state
-        .store
-        .court_within(campaign.court_id, staff.court_id)
-        .await?
-    {
+    if scope::in_branch(&state.store, staff, campaign.court_id).await? {
         return Ok((campaign, Part::Whole));
     }
-    if state
-        .store
-        .court_within(staff.court_id, campaign.court_id)
-        .await?
-    {
+    if scope::within(&state.store, staff.court_id, campaign.court_id).await? {
         return Ok((campaign, Part::Branch(staff.court_id)));
     }
     Err(ApiError::NotFound("campaign"))
@@ -780,7 +773,7 @@ async fn campaign_view(state: &AppState, staff: &Staff, id: i64) -> Result<Campa
     if let Part::Branch(own) = part {
         let mut kept = Vec::new();
         for c in courts {
-            if state.store.court_within(c.id, own).await? {
+            if scope::within(&state.store, c.id, own).await? {
                 kept.push(c);
             }
         }

@@ -34,8 +34,7 @@ async fn check_scope(state: &AppState, staff: &Staff, feed: Feed) -> Result<(), 
         return Ok(());
     }
     if let Feed::LocalRoom(_) | Feed::Officer(_) = feed {
-        let above = state.store.court_ancestors(court).await?;
-        if above.iter().any(|c| c.id == staff.court_id) {
+        if crate::app::scope::in_branch(&state.store, staff, court).await? {
             return Ok(());
         }
     }

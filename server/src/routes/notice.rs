@@ -76,14 +76,7 @@ pub async fn booking_notice(
         Err(StoreError::NotFound) => return Err(ApiError::NotFound("booking")),
         Err(e) => return Err(e.into()),
     };
-    let allowed = match staff.role {
-        Role::Coordinator => staff.court_id == b.local_court_id,
-        Role::Officer | Role::Admin => staff.court_id == b.host_court_id,
-        Role::Supervisor => false,
-    };
-    if !allowed {
-        return Err(ApiError::Forbidden("this booking is not your court's"));
-    }
+    crate::app::scope::booking_side_between(&staff, b.local_court_id, b.host_court_id)?;
     let code = if staff.role == Role::Coordinator && b.status == "booked" {
         state
             .store

@@ -63,13 +63,10 @@ pub async fn get_settings(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let court = *id;
-    if court != staff.court_id {
-        let above = state.store.court_ancestors(staff.court_id).await?;
-        if !above.iter().any(|c| c.id == court) {
-            return Err(ApiError::Forbidden(
-                "this court is neither yours nor above yours",
-            ));
-        }
+    if !crate::app::scope::within(&state.store, staff.court_id, court).await? {
+        return Err(ApiError::Forbidden(
+            "this court is neither yours nor above yours",
+        ));
     }
     let s = state.store.host_settings(court).await?;
     Ok(with_etag(StatusCode::OK, s.version, &s))

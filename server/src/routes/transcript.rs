@@ -23,7 +23,7 @@ const MAX_NOTE_CHARS: usize = 2_000;
 /// Officers of the court that hosts the session (or of the joint reception's second court).
 fn require_host(staff: &Staff, session: &SessionRow) -> Result<(), ApiError> {
     staff.require(&[Role::Officer])?;
-    if session.host_court_id == staff.court_id || session.joint_court_id == Some(staff.court_id) {
+    if crate::app::scope::hosts(staff, session) {
         Ok(())
     } else {
         Err(ApiError::Forbidden(
