@@ -151,6 +151,40 @@ string_enum!(
 );
 
 string_enum!(
+    /// What a session's timeline records (`session_events.kind`): the one list of its entries'
+    /// kinds, written by the hub, the lifecycle, the record and the recorder, and read by the
+    /// lifecycle and the reception's account.
+    EventKind {
+        Joined => "joined",
+        Resumed => "resumed",
+        Replaced => "replaced",
+        Admitted => "admitted",
+        Left => "left",
+        Removed => "removed",
+        MuteRequested => "mute_requested",
+        Chat => "chat",
+        Quality => "quality",
+        MediaLost => "media_lost",
+        MediaRestored => "media_restored",
+        Interrupted => "interrupted",
+        Emptied => "emptied",
+        NoShow => "no_show",
+        StatusChanged => "status_changed",
+        Ended => "ended",
+        Note => "note",
+        Correction => "correction",
+        TranscriptDecided => "transcript_decided",
+        Rated => "rated",
+        OutcomeCorrected => "outcome_corrected",
+        IdentityConfirmed => "identity_confirmed",
+        LeaderAdded => "leader_added",
+        RecordingTrackSkipped => "recording_track_skipped",
+        RecordingGapStarted => "recording_gap_started",
+        RecordingGapEnded => "recording_gap_ended",
+    }
+);
+
+string_enum!(
     /// The petitioner's rating at the end (满意 / 基本满意 / 不满意).
     Satisfaction { Satisfied => "satisfied", BasicallySatisfied => "basically_satisfied", Dissatisfied => "dissatisfied" }
 );

@@ -16,6 +16,7 @@ use tracing_actix_web::TracingLogger;
 use crate::app::clock::Clock;
 use crate::auth::{Tokens, Verifier};
 use crate::config::Settings;
+use crate::domain::EventKind;
 use crate::error::{json_error_handler, path_error_handler, query_error_handler};
 use crate::metrics::Metrics;
 use crate::signalling::bus::{Bus, LocalBus};
@@ -309,7 +310,11 @@ async fn records_sweeper(
                 for (id, started) in ids {
                     // A session that never had its petitioner was not interrupted: it is
                     // merely empty again.
-                    let kind = if started { "interrupted" } else { "emptied" };
+                    let kind = if started {
+                        EventKind::Interrupted
+                    } else {
+                        EventKind::Emptied
+                    };
                     let _ = store
                         .add_event(id, kind, "system", &serde_json::json!({}), transition)
                         .await;
@@ -324,7 +329,13 @@ async fn records_sweeper(
             Ok(ids) => {
                 for id in ids {
                     let _ = store
-                        .add_event(id, "no_show", "system", &serde_json::json!({}), transition)
+                        .add_event(
+                            id,
+                            EventKind::NoShow,
+                            "system",
+                            &serde_json::json!({}),
+                            transition,
+                        )
                         .await;
                 }
             }

@@ -648,7 +648,7 @@ async fn transcriber(ctx: Arc<Ctx>) {
                 .store
                 .add_event(
                     session,
-                    "joined",
+                    courtlink::domain::EventKind::Joined,
                     "petitioner",
                     &joined,
                     courtlink::app::session::transition,

@@ -251,7 +251,7 @@ async fn no_show_is_announced_once(app: TestApp) {
     store
         .add_event(
             b.session_id,
-            "no_show",
+            courtlink::domain::EventKind::NoShow,
             "system",
             &json!({}),
             courtlink::app::session::transition,

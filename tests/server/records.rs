@@ -130,7 +130,7 @@ async fn go_live(store: &Store, session: i64) {
     store
         .add_event(
             session,
-            "joined",
+            courtlink::domain::EventKind::Joined,
             "user-1",
             &json!({"role": "host", "name": "officer", "state": "admitted"}),
             transition,
@@ -140,7 +140,7 @@ async fn go_live(store: &Store, session: i64) {
     store
         .add_event(
             session,
-            "joined",
+            courtlink::domain::EventKind::Joined,
             "petitioner",
             &json!({"role": "petitioner", "name": "信访人", "state": "waiting"}),
             transition,
@@ -150,7 +150,7 @@ async fn go_live(store: &Store, session: i64) {
     store
         .add_event(
             session,
-            "admitted",
+            courtlink::domain::EventKind::Admitted,
             "user-1",
             &json!({"participant": "petitioner"}),
             transition,
@@ -212,20 +212,38 @@ async fn fixture(app: &TestApp) -> Fixture {
 
     go_live(&store, b).await;
     store
-        .add_event(b, "interrupted", "system", &json!({}), transition)
+        .add_event(
+            b,
+            courtlink::domain::EventKind::Interrupted,
+            "system",
+            &json!({}),
+            transition,
+        )
         .await
         .unwrap();
     // Whole seconds are stored: let one pass so the gap is on the record.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     store
-        .add_event(b, "resumed", "petitioner", &json!({}), transition)
+        .add_event(
+            b,
+            courtlink::domain::EventKind::Resumed,
+            "petitioner",
+            &json!({}),
+            transition,
+        )
         .await
         .unwrap();
     end(&store, "zj.officer", b, "withdrawn").await;
     store.rate(b, Satisfaction::Dissatisfied).await.unwrap();
 
     store
-        .add_event(c, "no_show", "system", &json!({}), transition)
+        .add_event(
+            c,
+            courtlink::domain::EventKind::NoShow,
+            "system",
+            &json!({}),
+            transition,
+        )
         .await
         .unwrap();
     store.close().await;

@@ -410,7 +410,7 @@ async fn a_petitioner_who_never_came_is_a_no_show() {
     store
         .add_event(
             s.session_id,
-            "no_show",
+            courtlink::domain::EventKind::NoShow,
             "system",
             &json!({}),
             courtlink::app::session::transition,

@@ -25,7 +25,7 @@ use crate::app::clock;
 use crate::app::ledger;
 use crate::auth::Staff;
 use crate::config::Settings;
-use crate::domain::{Channel, CourtLevel, Outcome, Role, SessionStatus};
+use crate::domain::{Channel, CourtLevel, EventKind, Outcome, Role, SessionStatus};
 use crate::error::ApiError;
 use crate::signalling::protocol::{Participant, ParticipantRole};
 use crate::store::ledger::OutcomeCorrection;
@@ -51,31 +51,32 @@ pub const REPORT_SPAN_MS: i64 = 15_000;
 ///   left (`emptied`, from the sweeper): nobody joining and leaving makes it interrupted;
 /// - no_show when the petitioner never came; a late petitioner is still received.
 pub fn transition(
-    kind: &str,
+    kind: EventKind,
     actor: &str,
     data: &Value,
     current: SessionStatus,
 ) -> Option<SessionStatus> {
+    use EventKind::{Admitted, Emptied, Joined, Left, Removed, Replaced, Resumed};
     use SessionStatus::{Interrupted, Live, NoShow, Scheduled, Waiting};
     let petitioner = data["role"] == "petitioner";
     let petitioner_in = petitioner && data["state"] == "admitted";
     let admits_petitioner = data["participant"] == PETITIONER;
     match (kind, current) {
-        ("joined", Scheduled) if petitioner_in => Some(Live),
-        ("joined", Scheduled) => Some(Waiting),
-        ("joined", Waiting) if petitioner_in => Some(Live),
-        ("joined", Interrupted) if petitioner_in => Some(Live),
-        ("joined", Interrupted) => Some(Waiting),
-        ("resumed", Interrupted) if actor == PETITIONER => Some(Live),
-        ("resumed", Interrupted) => Some(Waiting),
-        ("admitted", Scheduled | Waiting | NoShow | Interrupted) if admits_petitioner => Some(Live),
+        (Joined, Scheduled) if petitioner_in => Some(Live),
+        (Joined, Scheduled) => Some(Waiting),
+        (Joined, Waiting) if petitioner_in => Some(Live),
+        (Joined, Interrupted) if petitioner_in => Some(Live),
+        (Joined, Interrupted) => Some(Waiting),
+        (Resumed, Interrupted) if actor == PETITIONER => Some(Live),
+        (Resumed, Interrupted) => Some(Waiting),
+        (Admitted, Scheduled | Waiting | NoShow | Interrupted) if admits_petitioner => Some(Live),
         // Replaced by another socket, the petitioner waits to be admitted again.
-        ("left" | "removed" | "replaced", Live) if actor == PETITIONER => Some(Waiting),
+        (Left | Removed | Replaced, Live) if actor == PETITIONER => Some(Waiting),
         // A petitioner who comes late, after the sweeper called it a no-show, is still received.
-        ("joined", NoShow) if petitioner => Some(if petitioner_in { Live } else { Waiting }),
-        ("interrupted", Live | Waiting) => Some(Interrupted),
-        ("emptied", Waiting) => Some(Scheduled),
-        ("no_show", Scheduled | Waiting) => Some(NoShow),
+        (Joined, NoShow) if petitioner => Some(if petitioner_in { Live } else { Waiting }),
+        (EventKind::Interrupted, Live | Waiting) => Some(Interrupted),
+        (Emptied, Waiting) => Some(Scheduled),
+        (EventKind::NoShow, Scheduled | Waiting) => Some(NoShow),
         _ => None,
     }
 }
@@ -281,8 +282,9 @@ pub fn reception(events: &[EventRow], window: Window, now: DateTime<Utc>) -> Rec
     for e in events.iter().filter(|e| e.at <= now) {
         let at = e.at.timestamp_millis();
         let data: Value = serde_json::from_str(&e.data).unwrap_or(Value::Null);
-        match e.kind.as_str() {
-            "joined" => {
+        // A kind this build does not know (a newer instance's) changes nobody's presence.
+        match e.kind.parse::<EventKind>().ok() {
+            Some(EventKind::Joined) => {
                 let p = people.entry(e.actor.clone()).or_default();
                 if let Some(role) = data["role"].as_str() {
                     p.role = role.to_owned();
@@ -292,25 +294,25 @@ pub fn reception(events: &[EventRow], window: Window, now: DateTime<Utc>) -> Rec
                 p.admitted = data["state"] == "admitted";
                 p.open(at);
             }
-            "resumed" => {
+            Some(EventKind::Resumed) => {
                 let p = people.entry(e.actor.clone()).or_default();
                 p.present = true;
                 p.open(at);
             }
-            "admitted" => {
+            Some(EventKind::Admitted) => {
                 if let Some(pid) = data["participant"].as_str() {
                     let p = people.entry(pid.to_owned()).or_default();
                     p.admitted = true;
                     p.open(at);
                 }
             }
-            "left" | "removed" => {
+            Some(EventKind::Left | EventKind::Removed) => {
                 let p = people.entry(e.actor.clone()).or_default();
                 p.close(at);
                 p.present = false;
                 p.admitted = false;
             }
-            "quality" => {
+            Some(EventKind::Quality) => {
                 let p = people.entry(e.actor.clone()).or_default();
                 let back = p
                     .last_report
@@ -522,7 +524,7 @@ pub async fn correct_outcome(
             let recorded_by = events
                 .iter()
                 .rev()
-                .find(|e| e.kind == "ended")
+                .find(|e| e.kind == EventKind::Ended.as_str())
                 .map(|e| e.actor.as_str());
             // Before the end there is no outcome to correct: said below, as 409.
             if recorded_by.is_some_and(|by| by != actor) {
@@ -904,55 +906,70 @@ mod tests {
         let admit = json!({"participant": PETITIONER});
         let none = json!({});
         assert_eq!(
-            transition("joined", "user-1", &host, S::Scheduled),
+            transition(EventKind::Joined, "user-1", &host, S::Scheduled),
             Some(S::Waiting)
         );
-        assert_eq!(transition("joined", PETITIONER, &waiting, S::Waiting), None);
         assert_eq!(
-            transition("admitted", "user-1", &admit, S::Waiting),
+            transition(EventKind::Joined, PETITIONER, &waiting, S::Waiting),
+            None
+        );
+        assert_eq!(
+            transition(EventKind::Admitted, "user-1", &admit, S::Waiting),
             Some(S::Live)
         );
         // Admitting someone else (a coordinator kept waiting) does not start the reception.
         let other = json!({"participant": "user-7"});
-        assert_eq!(transition("admitted", "user-1", &other, S::Waiting), None);
+        assert_eq!(
+            transition(EventKind::Admitted, "user-1", &other, S::Waiting),
+            None
+        );
         // The petitioner leaves, or is sent out: no longer live.
         assert_eq!(
-            transition("left", PETITIONER, &none, S::Live),
+            transition(EventKind::Left, PETITIONER, &none, S::Live),
             Some(S::Waiting)
         );
         assert_eq!(
-            transition("removed", PETITIONER, &none, S::Live),
+            transition(EventKind::Removed, PETITIONER, &none, S::Live),
             Some(S::Waiting)
         );
         // Staff leaving and coming back alone change nothing.
-        assert_eq!(transition("left", "user-1", &none, S::Waiting), None);
-        assert_eq!(transition("joined", "user-1", &host, S::Waiting), None);
-        assert_eq!(transition("left", "user-1", &none, S::Live), None);
+        assert_eq!(
+            transition(EventKind::Left, "user-1", &none, S::Waiting),
+            None
+        );
+        assert_eq!(
+            transition(EventKind::Joined, "user-1", &host, S::Waiting),
+            None
+        );
+        assert_eq!(transition(EventKind::Left, "user-1", &none, S::Live), None);
         // After an interruption, only the petitioner makes it live again.
         assert_eq!(
-            transition("joined", "user-1", &host, S::Interrupted),
+            transition(EventKind::Joined, "user-1", &host, S::Interrupted),
             Some(S::Waiting)
         );
         assert_eq!(
-            transition("resumed", PETITIONER, &none, S::Interrupted),
+            transition(EventKind::Resumed, PETITIONER, &none, S::Interrupted),
             Some(S::Live)
         );
         assert_eq!(
-            transition("admitted", "user-1", &admit, S::Interrupted),
+            transition(EventKind::Admitted, "user-1", &admit, S::Interrupted),
             Some(S::Live)
         );
         // A session that never had its petitioner goes back to scheduled when emptied.
         assert_eq!(
-            transition("emptied", "system", &none, S::Waiting),
+            transition(EventKind::Emptied, "system", &none, S::Waiting),
             Some(S::Scheduled)
         );
-        assert_eq!(transition("emptied", "system", &none, S::Live), None);
         assert_eq!(
-            transition("no_show", "system", &none, S::Waiting),
+            transition(EventKind::Emptied, "system", &none, S::Live),
+            None
+        );
+        assert_eq!(
+            transition(EventKind::NoShow, "system", &none, S::Waiting),
             Some(S::NoShow)
         );
         assert_eq!(
-            transition("joined", PETITIONER, &waiting, S::NoShow),
+            transition(EventKind::Joined, PETITIONER, &waiting, S::NoShow),
             Some(S::Waiting)
         );
     }

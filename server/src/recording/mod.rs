@@ -33,6 +33,7 @@ use webrtc::peer_connection::RTCPeerConnectionState;
 use crate::app::recording::{self as rules, RecordingState};
 use crate::auth::Caller;
 use crate::connectivity::ConnectivitySettings;
+use crate::domain::EventKind;
 use crate::error::ApiError;
 use crate::signalling::hub::Hub;
 use crate::signalling::protocol::Participant;
@@ -437,7 +438,7 @@ impl Recorder {
                 .store
                 .add_event(
                     session_id,
-                    "recording_track_skipped",
+                    EventKind::RecordingTrackSkipped,
                     "recorder",
                     &data,
                     |_, _, _, _| None,

@@ -12,7 +12,7 @@ use crate::app::identity;
 use crate::app::scope::sees_session;
 use crate::app::session::{self, transition};
 use crate::auth::{Caller, Petitioner, Staff};
-use crate::domain::{IdentityCheck, Role, Satisfaction, TranscriptDecision};
+use crate::domain::{EventKind, IdentityCheck, Role, Satisfaction, TranscriptDecision};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::{SessionRow, StoreError};
@@ -239,7 +239,7 @@ pub async fn add_note(
         .store
         .add_event(
             session.id,
-            "note",
+            EventKind::Note,
             &format!("user-{}", staff.user_id),
             &serde_json::json!({"text": text, "name": staff.name}),
             transition,
@@ -340,7 +340,7 @@ pub async fn add_correction(
         .store
         .add_event(
             session.id,
-            "correction",
+            EventKind::Correction,
             &format!("user-{}", staff.user_id),
             &data,
             transition,

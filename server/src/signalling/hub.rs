@@ -29,6 +29,7 @@ use super::protocol::{
 use super::room::{Member, Outbound};
 use crate::app::recording::{self as recording_rules, RecordingState};
 use crate::app::session::{PETITIONER, transition};
+use crate::domain::EventKind;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -338,7 +339,7 @@ impl Hub {
             inner
                 .record(
                     session,
-                    "resumed",
+                    EventKind::Resumed,
                     &pid,
                     serde_json::json!({"after": resume.unwrap_or(0)}),
                 )
@@ -359,14 +360,14 @@ impl Hub {
             inner
                 .record(
                     session,
-                    "replaced",
+                    EventKind::Replaced,
                     &pid,
                     serde_json::json!({"role": participant.role, "state": state}),
                 )
                 .await;
         }
         inner
-            .record(session, "joined", &pid, serde_json::json!({"role": participant.role, "name": participant.name, "state": state}))
+            .record(session, EventKind::Joined, &pid, serde_json::json!({"role": participant.role, "name": participant.name, "state": state}))
             .await;
         let welcome = ServerMessage::Welcome {
             session_id: session,
@@ -483,7 +484,7 @@ impl Hub {
         let data = serde_json::json!({"text": text, "name": from.name});
         let event = inner
             .store
-            .add_event(session, "chat", &from.id, &data, transition)
+            .add_event(session, EventKind::Chat, &from.id, &data, transition)
             .await?;
         let waiting = inner.state_of(session, &from.id).await == Some(MemberState::Waiting);
         let body = ServerMessage::Chat {
@@ -523,7 +524,7 @@ impl Hub {
         inner
             .record(
                 session,
-                "admitted",
+                EventKind::Admitted,
                 &by.id,
                 serde_json::json!({"participant": pid}),
             )
@@ -583,7 +584,12 @@ impl Hub {
             return Err(HubError::UnknownParticipant);
         }
         inner
-            .record(session, "removed", pid, serde_json::json!({"by": by.id}))
+            .record(
+                session,
+                EventKind::Removed,
+                pid,
+                serde_json::json!({"by": by.id}),
+            )
             .await;
         inner
             .send(session, pid, &ServerMessage::Removed { by: &by.id }.body())
@@ -618,7 +624,7 @@ impl Hub {
         inner
             .record(
                 session,
-                "mute_requested",
+                EventKind::MuteRequested,
                 pid,
                 serde_json::json!({"by": by.id, "kind": kind}),
             )
@@ -793,13 +799,13 @@ impl Inner {
 
     /// Records an event; a failure is logged (the socket's own path already refused on a store
     /// failure at join, and a lost leave must not keep a participant in the room).
-    async fn record(&self, session: i64, kind: &str, actor: &str, data: serde_json::Value) {
+    async fn record(&self, session: i64, kind: EventKind, actor: &str, data: serde_json::Value) {
         if let Err(e) = self
             .store
             .add_event(session, kind, actor, &data, transition)
             .await
         {
-            tracing::error!(session, kind, error = %e, "cannot record a session event");
+            tracing::error!(session, kind = kind.as_str(), error = %e, "cannot record a session event");
         }
     }
 
@@ -1001,7 +1007,7 @@ impl Inner {
     }
 
     async fn announce_left(&self, session: i64, pid: &str) {
-        self.record(session, "left", pid, serde_json::json!({}))
+        self.record(session, EventKind::Left, pid, serde_json::json!({}))
             .await;
         // Someone who left the call is not a stream the recorder lost.
         if self.config.recording

@@ -14,6 +14,7 @@ use super::protocol::{
 use super::room::Outbound;
 use super::wire::{self, CloseCode, Inbound, ProtocolError};
 use crate::app::session::transition;
+use crate::domain::EventKind;
 use crate::state::AppState;
 
 pub struct Connection {
@@ -369,7 +370,7 @@ async fn handle_text(state: &AppState, conn: &Connection, text: &str) -> Option<
             let data = serde_json::json!({"rtt_ms": rtt_ms, "packet_loss": packet_loss, "bitrate_kbps": bitrate_kbps});
             state
                 .store
-                .add_event(sid, "quality", &me.id, &data, transition)
+                .add_event(sid, EventKind::Quality, &me.id, &data, transition)
                 .await
                 .map(|_| ())
                 .map_err(|e| {
@@ -379,9 +380,9 @@ async fn handle_text(state: &AppState, conn: &Connection, text: &str) -> Option<
         }
         ClientMessage::Media { peer, change } => {
             let (kind, data) = match change {
-                MediaChange::Lost => ("media_lost", serde_json::json!({"peer": peer})),
+                MediaChange::Lost => (EventKind::MediaLost, serde_json::json!({"peer": peer})),
                 MediaChange::Restored { seconds } => (
-                    "media_restored",
+                    EventKind::MediaRestored,
                     serde_json::json!({"peer": peer, "seconds": (seconds * 10.0).round() / 10.0}),
                 ),
             };

@@ -2,6 +2,7 @@
 //! there"). The rules are in `app::identity`; this only writes what it decided.
 
 use super::{EventRow, Store, StoreError, audit, now};
+use crate::domain::EventKind;
 
 /// A confirmation to record.
 pub struct IdentityConfirmation<'a> {
@@ -42,12 +43,13 @@ impl Store {
             }
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO session_events (session_id, at, kind, actor, data) \
-                 VALUES ($1, $2, 'identity_confirmed', $3, $4) RETURNING id",
+                 VALUES ($1, $2, $5, $3, $4) RETURNING id",
             )
             .bind(c.session_id)
             .bind(at)
             .bind(c.actor)
             .bind(data.to_string())
+            .bind(EventKind::IdentityConfirmed.as_str())
             .fetch_one(&mut *tx)
             .await?;
             let entry = audit::AuditEntry::new(

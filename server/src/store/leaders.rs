@@ -6,6 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{EventRow, Store, StoreError, audit, now};
+use crate::domain::EventKind;
 
 /// A leader named on a session.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -59,12 +60,13 @@ impl Store {
             .await?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO session_events (session_id, at, kind, actor, data) \
-                 VALUES ($1, $2, 'leader_added', $3, $4) RETURNING id",
+                 VALUES ($1, $2, $5, $3, $4) RETURNING id",
             )
             .bind(session_id)
             .bind(at)
             .bind(actor)
             .bind(data.to_string())
+            .bind(EventKind::LeaderAdded.as_str())
             .fetch_one(&mut *tx)
             .await?;
             let entry = audit::AuditEntry::new(

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError, audit, now};
-use crate::domain::{CaseClass, Channel, Outcome, ReceivingOrgan};
+use crate::domain::{CaseClass, Channel, EventKind, Outcome, ReceivingOrgan};
 
 /// A case to open, checked by `app::ledger::open_case`.
 pub struct OpenCase<'a> {
@@ -493,12 +493,13 @@ impl Store {
             });
             sqlx::query(
                 "INSERT INTO session_events (session_id, at, kind, actor, data) \
-                 VALUES ($1, $2, 'outcome_corrected', $3, $4)",
+                 VALUES ($1, $2, $5, $3, $4)",
             )
             .bind(c.session_id)
             .bind(at)
             .bind(c.actor)
             .bind(data.to_string())
+            .bind(EventKind::OutcomeCorrected.as_str())
             .execute(&mut *tx)
             .await?;
             let entry = audit::AuditEntry::new(

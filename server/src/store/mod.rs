@@ -22,7 +22,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use rows::*;
 
-use crate::domain::{Channel, Outcome, Satisfaction, SessionStatus, TranscriptDecision};
+use crate::domain::{Channel, EventKind, Outcome, Satisfaction, SessionStatus, TranscriptDecision};
 use sha2::Digest;
 
 #[derive(Clone)]
@@ -658,7 +658,7 @@ impl Store {
     pub async fn add_event(
         &self,
         session_id: i64,
-        kind: &str,
+        kind: EventKind,
         actor: &str,
         data: &serde_json::Value,
         lifecycle: Lifecycle,
@@ -671,7 +671,7 @@ impl Store {
             let (id,): (i64,) = sqlx::query_as(insert)
                 .bind(session_id)
                 .bind(at)
-                .bind(kind)
+                .bind(kind.as_str())
                 .bind(actor)
                 .bind(&text)
                 .fetch_one(&mut *tx)
@@ -711,14 +711,15 @@ impl Store {
                 .bind(&current)
                 .execute(&mut *tx)
                 .await?;
-                let change = serde_json::json!({"from": current, "to": next.as_str(), "because": kind, "gap_seconds": gap});
+                let change = serde_json::json!({"from": current, "to": next.as_str(), "because": kind.as_str(), "gap_seconds": gap});
                 sqlx::query(
-                    "INSERT INTO session_events (session_id, at, kind, actor, data) VALUES ($1, $2, 'status_changed', $3, $4)",
+                    "INSERT INTO session_events (session_id, at, kind, actor, data) VALUES ($1, $2, $5, $3, $4)",
                 )
                 .bind(session_id)
                 .bind(at)
                 .bind(actor)
                 .bind(change.to_string())
+                .bind(EventKind::StatusChanged.as_str())
                 .execute(&mut *tx)
                 .await?;
             }
@@ -728,7 +729,7 @@ impl Store {
             id,
             session_id,
             at,
-            kind: kind.to_owned(),
+            kind: kind.as_str().to_owned(),
             actor: actor.to_owned(),
             data: text,
         })
@@ -775,12 +776,13 @@ impl Store {
             .await?;
             let change = serde_json::json!({"from": current, "to": "ended", "because": "ended"});
             sqlx::query(
-                "INSERT INTO session_events (session_id, at, kind, actor, data) VALUES ($1, $2, 'status_changed', $3, $4)",
+                "INSERT INTO session_events (session_id, at, kind, actor, data) VALUES ($1, $2, $5, $3, $4)",
             )
             .bind(end.session_id)
             .bind(at)
             .bind(end.actor)
             .bind(change.to_string())
+            .bind(EventKind::StatusChanged.as_str())
             .execute(&mut *tx)
             .await?;
             // A reception that ends early frees its local room for the rest of the window.
@@ -814,12 +816,13 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             sqlx::query(
-                "INSERT INTO session_events (session_id, at, kind, actor, data) VALUES ($1, $2, 'ended', $3, $4)",
+                "INSERT INTO session_events (session_id, at, kind, actor, data) VALUES ($1, $2, $5, $3, $4)",
             )
             .bind(end.session_id)
             .bind(at)
             .bind(end.actor)
             .bind(&data)
+            .bind(EventKind::Ended.as_str())
             .execute(&mut *tx)
             .await?;
             let entry = audit::AuditEntry::new(
@@ -937,10 +940,11 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             let data = serde_json::json!({"decision": decision.as_str(), "sha256": digest});
-            sqlx::query("INSERT INTO session_events (session_id, at, kind, actor, data) VALUES ($1, $2, 'transcript_decided', 'petitioner', $3)")
+            sqlx::query("INSERT INTO session_events (session_id, at, kind, actor, data) VALUES ($1, $2, $4, 'petitioner', $3)")
                 .bind(session_id)
                 .bind(at)
                 .bind(data.to_string())
+                .bind(EventKind::TranscriptDecided.as_str())
                 .execute(&mut *tx)
                 .await?;
             let entry = audit::AuditEntry::new(
@@ -976,10 +980,11 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             let data = serde_json::json!({"satisfaction": rating.as_str()});
-            sqlx::query("INSERT INTO session_events (session_id, at, kind, actor, data) VALUES ($1, $2, 'rated', 'petitioner', $3)")
+            sqlx::query("INSERT INTO session_events (session_id, at, kind, actor, data) VALUES ($1, $2, $4, 'petitioner', $3)")
                 .bind(session_id)
                 .bind(at)
                 .bind(data.to_string())
+                .bind(EventKind::Rated.as_str())
                 .execute(&mut *tx)
                 .await?;
             let entry = audit::AuditEntry::new(
@@ -1350,7 +1355,8 @@ impl Store {
 /// The rule that moves a session's status when an event is recorded: given the event's kind,
 /// actor and data and the current status, the next status, if any. The application layer owns
 /// it (`app::session::transition`); the store applies it inside the event's transaction.
-pub type Lifecycle = fn(&str, &str, &serde_json::Value, SessionStatus) -> Option<SessionStatus>;
+pub type Lifecycle =
+    fn(EventKind, &str, &serde_json::Value, SessionStatus) -> Option<SessionStatus>;
 
 pub enum SessionScope {
     HostedBy(i64),

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError, audit};
+use crate::domain::EventKind;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RecordingRow {
@@ -294,11 +295,12 @@ impl Store {
                 });
                 sqlx::query(
                     "INSERT INTO session_events (session_id, at, kind, actor, data) \
-                     VALUES ($1, $2, 'recording_gap_started', 'recorder', $3)",
+                     VALUES ($1, $2, $4, 'recorder', $3)",
                 )
                 .bind(session_id)
                 .bind(at)
                 .bind(data.to_string())
+                .bind(EventKind::RecordingGapStarted.as_str())
                 .execute(&mut *tx)
                 .await?;
                 true
@@ -342,11 +344,12 @@ impl Store {
                 });
                 sqlx::query(
                     "INSERT INTO session_events (session_id, at, kind, actor, data) \
-                     VALUES ($1, $2, 'recording_gap_ended', 'recorder', $3)",
+                     VALUES ($1, $2, $4, 'recorder', $3)",
                 )
                 .bind(session_id)
                 .bind(end)
                 .bind(data.to_string())
+                .bind(EventKind::RecordingGapEnded.as_str())
                 .execute(&mut *tx)
                 .await?;
                 n += 1;
