@@ -54,7 +54,7 @@ const sets = {
   'booking.status.': ['booked', 'cancelled', 'completed'],
   'app.status.': ['pending', 'proposed', 'more_info', 'approved', 'rejected', 'withdrawn'],
   'session.status.': ['scheduled', 'waiting', 'live', 'interrupted', 'ended', 'no_show'],
-  'event.kind.': ['joined', 'admitted', 'resumed', 'chat', 'quality', 'note', 'mute_requested', 'removed', 'left',
+  'event.kind.': ['joined', 'admitted', 'replaced', 'emptied', 'identity_confirmed', 'leader_added', 'resumed', 'chat', 'quality', 'note', 'mute_requested', 'removed', 'left',
     'interrupted', 'no_show', 'ended', 'transcript_decided', 'rated', 'correction', 'status_changed', 'media_lost', 'media_restored',
     'outcome_corrected', 'recording_gap_started', 'recording_gap_ended', 'recording_track_skipped'],
   'satisfaction.': ['satisfied', 'basically_satisfied', 'dissatisfied'],

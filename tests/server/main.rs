@@ -15,6 +15,7 @@ mod assignments;
 mod audit;
 mod bookings_list;
 mod case_files;
+mod catalogue_sets;
 mod clocks;
 mod connectivity;
 mod contention;
