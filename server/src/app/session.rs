@@ -108,14 +108,11 @@ pub async fn staff_participant(
         Role::Supervisor if crate::app::leaders::leads(store, &staff, session).await? => {
             ParticipantRole::Leader
         }
-        Role::Supervisor => {
-            if crate::app::scope::within(store, session.host_court_id, staff.court_id).await? {
-                ParticipantRole::Observer
-            } else {
-                return Err(ApiError::Forbidden(
-                    "you are not a participant of this session",
-                ));
-            }
+        // The host court's supervisors, and those of the courts above it, observe.
+        Role::Supervisor
+            if crate::app::scope::in_branch(store, &staff, session.host_court_id).await? =>
+        {
+            ParticipantRole::Observer
         }
         _ => {
             return Err(ApiError::Forbidden(
