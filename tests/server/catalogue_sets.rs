@@ -138,7 +138,7 @@ const NOT_SHOWN: &[(&str, &str)] = &[
 fn every_error_code_has_words_in_both_languages() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
-    walk(&root.join("server/src"), &mut files);
+    crate::architecture::rust_files(&root.join("server/src"), &mut files);
     files.push(root.join("parsers/src/error.rs"));
     let codes = error_codes(&files);
     assert!(
@@ -175,15 +175,4 @@ fn the_code_scan_reads_every_form() {
     .unwrap();
     let codes: Vec<String> = error_codes(&[f]).into_iter().collect();
     assert_eq!(codes, ["already_done", "slot_taken", "too_soon"]);
-}
-
-fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            walk(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
 }
