@@ -89,9 +89,10 @@ export function setLang(next) {
   for (const fn of listeners) fn(lang);
 }
 
-/** Call `fn(lang)` after every language switch (to re-render dynamic content). */
+/** Call `fn(lang)` after every language switch (to re-render dynamic content); returns what stops it. */
 export function onLangChange(fn) {
   listeners.add(fn);
+  return () => listeners.delete(fn);
 }
 
 /** Wire the language switch button: it names the other language, in that language. */

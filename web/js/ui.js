@@ -84,7 +84,14 @@ export function filePicker(input) {
   input.addEventListener('change', render);
   // A form's reset clears the input without a change event.
   queueMicrotask(() => input.form?.addEventListener('reset', () => setTimeout(render)));
-  onLangChange(() => { if (input.isConnected) render(); });
+  // Drawn again in each language until the page has dropped the field (it was on the page
+  // and is no longer): then it stops listening, so panels drawn again do not pile up listeners.
+  let shown = false;
+  const off = onLangChange(() => {
+    if (input.isConnected) shown = true;
+    else if (shown) return off();
+    return render();
+  });
   render();
   return h('span', { class: 'file-pick' }, input, button, name);
 }
