@@ -87,37 +87,81 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
 /// both cores and `POST /bookings` waited ~1 s at p95 (issue 21). At most `auth.password_queue`
 /// more requests wait for a place; past that a request is refused at once with 503 `busy` and a
 /// `Retry-After` (the time the queue takes to drain), instead of queueing without bound while
-/// its memory and its client's patience run out. One pool per instance, built at start-up.
+/// its memory and its client's patience run out. The pool's threads also run below the rest of
+/// the server (`auth.password_nice`), so that the core they use still answers a booking first. One
+/// pool per instance, built at start-up.
 pub struct PasswordPool {
-    /// One permit per place that runs password work.
-    running: tokio::sync::Semaphore,
+    /// Work for the pool's threads (`password-0`, …), which run below the rest of the server
+    /// (`auth.password_nice`). None if the system refused every thread: the work then runs on the
+    /// runtime's blocking threads, at the server's own priority.
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
     /// One permit per place that runs or waits: `workers + queue`.
     admitted: tokio::sync::Semaphore,
     workers: u64,
     places: u64,
     /// A moving average of one piece of work, in microseconds (for `Retry-After`).
-    mean_micros: std::sync::atomic::AtomicU64,
+    mean_micros: Arc<std::sync::atomic::AtomicU64>,
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
 impl PasswordPool {
-    pub fn new(workers: usize, queue: usize) -> PasswordPool {
+    /// `workers` threads (at least one), `queue` more waiting, the threads `nice` below the
+    /// caller (`auth.password_nice`). A fixed pool leaves the other cores free, but the one it
+    /// runs on is shared too: 10 below, the scheduler gives an argon2 run about a tenth of a
+    /// core that a booking or the signalling also wants, and the whole core when nothing else
+    /// does. Lowering a thread's own priority needs no privilege.
+    pub fn new(workers: usize, queue: usize, nice: i32) -> PasswordPool {
         let workers = workers.max(1);
+        let (jobs, queued) = std::sync::mpsc::channel::<Job>();
+        let queued = Arc::new(Mutex::new(queued));
+        let mut started = 0;
+        for i in 0..workers {
+            let queued = Arc::clone(&queued);
+            let spawned = std::thread::Builder::new()
+                .name(format!("password-{i}"))
+                .spawn(move || {
+                    if let Err(e) = lower_this_threads_priority(nice) {
+                        tracing::warn!(error = %e, "password work runs at the server's priority");
+                    }
+                    loop {
+                        // The lock is held only while waiting for the next piece of work.
+                        let next = match queued.lock() {
+                            Ok(q) => q.recv(),
+                            Err(_) => return,
+                        };
+                        // None left: the pool is gone.
+                        let Ok(job) = next else { return };
+                        // A panic in one piece of work ends that piece (its caller gets a 500),
+                        // not the thread.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                });
+            match spawned {
+                Ok(_) => started += 1,
+                Err(e) => tracing::error!(error = %e, "cannot start a password thread"),
+            }
+        }
         PasswordPool {
-            running: tokio::sync::Semaphore::new(workers),
+            jobs: (started > 0).then_some(jobs),
             admitted: tokio::sync::Semaphore::new(workers + queue),
-            workers: workers as u64,
+            workers: started.max(1) as u64,
             places: (workers + queue) as u64,
             // Until measured: argon2id with the default parameters takes ~50 ms on a core.
-            mean_micros: std::sync::atomic::AtomicU64::new(50_000),
+            mean_micros: Arc::new(std::sync::atomic::AtomicU64::new(50_000)),
         }
     }
 
     pub fn from_settings(settings: &AuthSettings) -> PasswordPool {
-        PasswordPool::new(settings.password_workers(), settings.password_queue)
+        PasswordPool::new(
+            settings.password_workers(),
+            settings.password_queue,
+            settings.password_nice,
+        )
     }
 
-    /// Runs `work` on a blocking thread once a place is free; 503 `busy` at once if the queue
-    /// is full.
+    /// Runs `work` on one of the pool's threads once one is free; 503 `busy` at once if the
+    /// queue is full.
     pub async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
@@ -125,22 +169,28 @@ impl PasswordPool {
         let Ok(_admitted) = self.admitted.try_acquire() else {
             return Err(ApiError::Busy { wait: self.drain() });
         };
-        let _place = self
-            .running
-            .acquire()
+        let mean = Arc::clone(&self.mean_micros);
+        let timed = move || {
+            let began = Instant::now();
+            let out = work();
+            let took = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let m = mean.load(std::sync::atomic::Ordering::Relaxed);
+            mean.store(m - m / 8 + took / 8, std::sync::atomic::Ordering::Relaxed);
+            out
+        };
+        let Some(jobs) = &self.jobs else {
+            return web::block(timed)
+                .await
+                .map_err(|e| ApiError::Internal(e.into()));
+        };
+        let (done, answer) = tokio::sync::oneshot::channel();
+        jobs.send(Box::new(move || {
+            let _ = done.send(timed());
+        }))
+        .map_err(|_| ApiError::Internal(anyhow::anyhow!("the password threads have stopped")))?;
+        answer
             .await
-            .map_err(|e| ApiError::Internal(e.into()))?;
-        let began = Instant::now();
-        let out = web::block(work)
-            .await
-            .map_err(|e| ApiError::Internal(e.into()))?;
-        let took = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let mean = self.mean_micros.load(std::sync::atomic::Ordering::Relaxed);
-        self.mean_micros.store(
-            mean - mean / 8 + took / 8,
-            std::sync::atomic::Ordering::Relaxed,
-        );
-        Ok(out)
+            .map_err(|_| ApiError::Internal(anyhow::anyhow!("a piece of password work failed")))
     }
 
     /// How long a full queue takes to drain: every place's work, shared by the workers.
@@ -149,6 +199,43 @@ impl PasswordPool {
         Duration::from_micros(mean.saturating_mul(self.places) / self.workers)
             .max(Duration::from_secs(1))
     }
+}
+
+/// The calling thread's nice value (Linux keeps one per thread).
+#[cfg(target_os = "linux")]
+pub fn this_threads_nice() -> std::io::Result<i32> {
+    // SAFETY: gettid reads this thread's id; errno is this thread's own, cleared first because
+    // getpriority may return -1 as a value.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        *libc::__errno_location() = 0;
+        let nice = libc::getpriority(libc::PRIO_PROCESS, tid);
+        if nice == -1 && *libc::__errno_location() != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(nice)
+    }
+}
+
+/// Adds `by` to the calling thread's nice value (at most 19).
+#[cfg(target_os = "linux")]
+fn lower_this_threads_priority(by: i32) -> std::io::Result<()> {
+    let target = (this_threads_nice()? + by).min(19);
+    // SAFETY: setpriority on this thread's own id changes only its scheduling weight.
+    let rc = unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, target)
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_this_threads_priority(_by: i32) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Checks a password against a stored hash. CPU-heavy: call it through `password_work`.
@@ -351,6 +438,30 @@ impl FromRequest for Staff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Password work runs below the rest of the server: its thread's nice value is
+    /// `nice` above the caller's (`auth.password_nice`).
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn password_work_runs_below_the_rest_of_the_server() {
+        let ours = this_threads_nice().unwrap();
+        for nice in [10, 0] {
+            let pool = PasswordPool::new(1, 4, nice);
+            let theirs = pool.run(this_threads_nice).await.unwrap().unwrap();
+            assert_eq!(theirs, (ours + nice).min(19), "nice {nice}");
+        }
+        let pool = PasswordPool::new(1, 4, 10);
+        assert_eq!(pool.run(|| 6 * 7).await.unwrap(), 42);
+    }
+
+    /// A piece of work that panics is answered 500, and the pool goes on with the next one.
+    #[tokio::test]
+    async fn a_panic_in_password_work_ends_that_work_only() {
+        let pool = PasswordPool::new(1, 4, 10);
+        let failed = pool.run(|| -> u8 { panic!("boom") }).await;
+        assert!(matches!(failed, Err(ApiError::Internal(_))));
+        assert_eq!(pool.run(|| 1).await.unwrap(), 1);
+    }
 
     #[test]
     fn passwords_hash_and_verify() {

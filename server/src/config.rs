@@ -278,6 +278,10 @@ pub struct AuthSettings {
     /// `Retry-After`.
     #[serde(default = "default_password_queue")]
     pub password_queue: usize,
+    /// How far below the rest of the server password work runs, added to its threads' nice
+    /// value (0–19; 0: the same priority). See `auth::PasswordPool`.
+    #[serde(default = "default_password_nice")]
+    pub password_nice: i32,
     /// How long a sign-in lasts, in hours (1–168): its refresh token renews the short staff
     /// token (`staff_token_minutes`) until then, rotating at each use (`app::signin`).
     #[serde(default = "default_refresh_token_hours")]
@@ -290,6 +294,10 @@ fn default_refresh_token_hours() -> i64 {
 
 fn default_password_queue() -> usize {
     64
+}
+
+fn default_password_nice() -> i32 {
+    10
 }
 
 impl AuthSettings {
@@ -655,6 +663,9 @@ impl Settings {
         }
         if self.auth.password_queue > 10_000 {
             return invalid("auth.password_queue", "must be between 0 and 10000");
+        }
+        if !(0..=19).contains(&self.auth.password_nice) {
+            return invalid("auth.password_nice", "must be between 0 and 19");
         }
         if !(1..=168).contains(&self.auth.refresh_token_hours) {
             return invalid("auth.refresh_token_hours", "must be between 1 and 168");

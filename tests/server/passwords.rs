@@ -105,3 +105,24 @@ async fn busy_sqlite() {
 async fn busy_postgres() {
     a_login_storm_past_the_queue_is_busy_and_the_rest_is_served(Backend::Postgres).await;
 }
+
+/// The password pool's settings are checked and name their key.
+#[test]
+fn bad_password_settings_are_named() {
+    type Tweak = fn(&mut courtlink::config::Settings);
+    let cases: [(&str, Tweak); 4] = [
+        ("auth.password_nice", |s| s.auth.password_nice = -1),
+        ("auth.password_nice", |s| s.auth.password_nice = 20),
+        ("auth.password_workers", |s| s.auth.password_workers = 257),
+        ("auth.password_queue", |s| s.auth.password_queue = 10_001),
+    ];
+    for (key, tweak) in cases {
+        let mut s = common::test_settings("sqlite://unused.db".into());
+        tweak(&mut s);
+        let err = s.validate().expect_err(key).to_string();
+        assert!(err.contains(key), "{err} should name {key}");
+    }
+    let mut s = common::test_settings("sqlite://unused.db".into());
+    s.auth.password_nice = 0;
+    assert!(s.validate().is_ok(), "0: the same priority as the server");
+}
