@@ -927,14 +927,31 @@ async fn book(
     key: &str,
     dice: u32,
 ) -> Option<Value> {
-    let hold = Req::new(
-        "POST /api/v1/holds",
-        Method::POST,
-        "/api/v1/holds".into(),
-        who,
-    )
-    .body(json!({"slot_id": slot}));
-    run.http.send(hold, Expect::Success).await;
+    // A host court's slots carry at most `hold_cap_per_court` holds at once (issue 15): at the
+    // morning's peak a hold can be refused 409 `hold_cap_reached`, and the page says to try
+    // again in a few minutes. A coordinator does, sooner: 2, 4, 8 and 16 s later.
+    for wait in [2, 4, 8, 16, 0] {
+        let hold = Req::new(
+            "POST /api/v1/holds",
+            Method::POST,
+            "/api/v1/holds".into(),
+            who,
+        )
+        .body(json!({"slot_id": slot}));
+        match run.http.send(hold, Expect::Either(&[409])).await {
+            Some(a) if a.status == 409 && a.body["code"] == "hold_cap_reached" && wait > 0 => {
+                tokio::time::sleep(Duration::from_secs(wait)).await;
+            }
+            Some(a) if a.status == 409 => {
+                run.http.stats.problem(format!(
+                    "POST /api/v1/holds answered 409 {}",
+                    a.body["code"]
+                ));
+                break;
+            }
+            _ => break,
+        }
+    }
     let booking = || {
         Req::new(
             "POST /api/v1/bookings",
