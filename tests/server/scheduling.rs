@@ -3856,3 +3856,58 @@ on_both_backends!(
     spc_rule_approval_and_counter_proposal,
     the_spc_rule_holds_for_approvals_and_counter_proposals
 );
+
+/// The counted limits hold when the bookings race (issue 21 item 2: on PostgreSQL they no
+/// longer queue behind one lock per host court, but behind one per local court's share and
+/// one per petitioner): a local court with a share of one, booking on several slots of the
+/// week at once, gets exactly one.
+async fn a_weekly_share_holds_when_bookings_race(app: TestApp) {
+    let d = demo(&app).await;
+    let officer = app.login("spc.officer").await;
+    let coord = app.login("xihu.coord").await;
+    let calendar = national_calendar(&app, &officer, today(), today() + Duration::days(30)).await;
+    let day = first_day(1, &calendar, |t| matches!(t, Some(1 | 3 | 4 | 5)));
+    let slots = room_day_slots(&app, &coord, d.spc, d.spc_room3, day).await;
+    set_rules(
+        &app,
+        &officer,
+        d.spc,
+        json!({"weekly_limit_per_local_court": 1}),
+    )
+    .await;
+    let xihu_cases = cases(&app, &coord).await;
+    let n = slots
+        .len()
+        .min(xihu_cases.len())
+        .min(d.xihu_rooms.len() * 2);
+    assert!(n >= 2, "{} slots, {} cases", slots.len(), xihu_cases.len());
+    let answers = futures_util::future::join_all((0..n).map(|i| {
+        let (app, coord) = (&app, &coord);
+        let room = d.xihu_rooms[i % d.xihu_rooms.len()];
+        let (slot, case) = (id(&slots[i]["id"]), xihu_cases[i]);
+        async move {
+            let res = book(app, coord, slot, case, room).await;
+            let status = res.status().as_u16();
+            let body: Value = res.json().await.unwrap_or(Value::Null);
+            (status, body["code"].as_str().unwrap_or("").to_owned())
+        }
+    }))
+    .await;
+    let made = answers.iter().filter(|(s, _)| *s == 201).count();
+    assert_eq!(made, 1, "{answers:?}");
+    // A case the SPC may not receive (its eligibility, checked before any lock) is refused 422.
+    assert!(
+        answers.iter().all(|(s, c)| *s == 201
+            || (*s == 409 && c == "weekly_limit_reached")
+            || (*s == 422 && c == "ineligible")),
+        "{answers:?}"
+    );
+    assert!(
+        answers.iter().any(|(_, c)| c == "weekly_limit_reached"),
+        "{answers:?}"
+    );
+}
+on_both_backends!(
+    rule_weekly_limit_race,
+    a_weekly_share_holds_when_bookings_race
+);

@@ -241,10 +241,23 @@ impl Store {
         let week = week_start(facts.starts_at);
         let booking = in_write_tx!(self, |tx, lock| {
             if matches!(self, Store::Postgres(_)) {
-                // One host court's bookings are decided one at a time, so that the counted
-                // limits below hold under concurrency. (SQLite's write lock already does this.)
-                sqlx::query("SELECT pg_advisory_xact_lock(7227012, $1::int)")
+                // The host court's lock, shared: bookings of the court go on side by side, and a
+                // publish of its slots (which takes it alone, `publish_room`) waits for them
+                // and they for it. Then what the counted limits below count is decided one
+                // booking at a time: the local court's share of this host court's week, and the
+                // petitioner's live bookings with it. Taken in this order by every booking, so
+                // that two never wait for each other. A collision of two keys only makes two
+                // bookings wait in turn. (SQLite's write lock already orders everything.)
+                sqlx::query("SELECT pg_advisory_xact_lock_shared(7227012, $1::int)")
                     .bind(i32::try_from(facts.host_court_id).unwrap_or(i32::MAX))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7227013))")
+                    .bind(format!("share:{}:{local_court_id}", facts.host_court_id))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7227014))")
+                    .bind(format!("petitioner:{}:{petitioner}", facts.host_court_id))
                     .execute(&mut *tx)
                     .await?;
             }

@@ -732,9 +732,9 @@ impl Store {
         let mut report = PublishReport::default();
         in_write_tx!(self, |tx| {
             if matches!(self, Store::Postgres(_)) {
-                // The host court's booking lock (see `Store::book`), taken first by both: a
-                // publish and a booking of the same court never interleave, so a publish never
-                // deletes a slot that a booking has just taken.
+                // The host court's booking lock (see `Store::book`), taken alone here and shared
+                // by bookings: a publish and a booking of the same court never interleave, so a
+                // publish never deletes a slot that a booking has just taken.
                 sqlx::query("SELECT pg_advisory_xact_lock(7227012, $1::int)")
                     .bind(i32::try_from(court_id).unwrap_or(i32::MAX))
                     .execute(&mut *tx)
