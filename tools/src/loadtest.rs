@@ -917,6 +917,37 @@ async fn court_day(run: Arc<Run>, ci: usize) -> Option<CourtDone> {
     Some(CourtDone { who, first_key })
 }
 
+/// Holds `slot` as a coordinator does. A host court's slots carry at most `hold_cap_per_court`
+/// holds at once (issue 15): at the morning's peak a hold can be refused 409
+/// `hold_cap_reached`, and the page says to try again in a few minutes. A coordinator does,
+/// sooner: 2, 4, 8 and 16 s later. Whether the slot is held.
+async fn hold(run: &Run, who: &Who, slot: i64) -> bool {
+    for wait in [2, 4, 8, 16, 0] {
+        let req = Req::new(
+            "POST /api/v1/holds",
+            Method::POST,
+            "/api/v1/holds".into(),
+            who,
+        )
+        .body(json!({"slot_id": slot}));
+        match run.http.send(req, Expect::Either(&[409])).await {
+            Some(a) if a.status == 409 && a.body["code"] == "hold_cap_reached" && wait > 0 => {
+                tokio::time::sleep(Duration::from_secs(wait)).await;
+            }
+            Some(a) if a.status == 409 => {
+                run.http.stats.problem(format!(
+                    "POST /api/v1/holds answered 409 {}",
+                    a.body["code"]
+                ));
+                return false;
+            }
+            Some(a) => return a.ok(),
+            None => return false,
+        }
+    }
+    false
+}
+
 /// Holds and books a slot with an `Idempotency-Key`: `dice` < 5 sends the booking twice at once
 /// (a double click), < 20 sends it again after its answer (a retry). Returns the booking.
 async fn book(
@@ -927,31 +958,7 @@ async fn book(
     key: &str,
     dice: u32,
 ) -> Option<Value> {
-    // A host court's slots carry at most `hold_cap_per_court` holds at once (issue 15): at the
-    // morning's peak a hold can be refused 409 `hold_cap_reached`, and the page says to try
-    // again in a few minutes. A coordinator does, sooner: 2, 4, 8 and 16 s later.
-    for wait in [2, 4, 8, 16, 0] {
-        let hold = Req::new(
-            "POST /api/v1/holds",
-            Method::POST,
-            "/api/v1/holds".into(),
-            who,
-        )
-        .body(json!({"slot_id": slot}));
-        match run.http.send(hold, Expect::Either(&[409])).await {
-            Some(a) if a.status == 409 && a.body["code"] == "hold_cap_reached" && wait > 0 => {
-                tokio::time::sleep(Duration::from_secs(wait)).await;
-            }
-            Some(a) if a.status == 409 => {
-                run.http.stats.problem(format!(
-                    "POST /api/v1/holds answered 409 {}",
-                    a.body["code"]
-                ));
-                break;
-            }
-            _ => break,
-        }
-    }
+    hold(run, who, slot).await;
     let booking = || {
         Req::new(
             "POST /api/v1/bookings",
@@ -1052,7 +1059,7 @@ async fn court_refusals(run: Arc<Run>, ci: usize, me: CourtDone, rival: Who) {
         run.http.send(req, Expect::Refused(&[422])).await;
     }
     // A slot someone else holds: slot_held. Then let it go.
-    let hold = |who: &Who| {
+    let held_by = |who: &Who| {
         Req::new(
             "POST /api/v1/holds",
             Method::POST,
@@ -1061,13 +1068,10 @@ async fn court_refusals(run: Arc<Run>, ci: usize, me: CourtDone, rival: Who) {
         )
         .body(json!({"slot_id": later.hold_slot}))
     };
-    if run
-        .http
-        .send(hold(&me.who), Expect::Success)
-        .await
-        .is_some_and(|a| a.ok())
-    {
-        run.http.send(hold(&rival), Expect::Refused(&[409])).await;
+    if hold(&run, &me.who, later.hold_slot).await {
+        run.http
+            .send(held_by(&rival), Expect::Refused(&[409]))
+            .await;
     }
     run.http
         .send(
