@@ -10,9 +10,10 @@
 //!    or jointly with it, the joint court is another
 //!    court above, and **a case holds at most one live booking with one host court**;
 //! 3. holds: a slot someone else holds is refused;
-//! 4. the store's write transaction (`BEGIN IMMEDIATE` on SQLite, an advisory lock per host
-//!    court on PostgreSQL): notice, horizon, theme, the weekly fair share, the petitioner's
-//!    limit and the database's overlap guards, with the idempotent answer stored in that same
+//! 4. the store's write transaction (`BEGIN IMMEDIATE` on SQLite; on PostgreSQL the host
+//!    court's advisory lock shared, then one lock for the local court's share and one for the
+//!    petitioner): notice, horizon, theme, the weekly fair share, the petitioner's limit and
+//!    the database's overlap guards, with the idempotent answer stored in that same
 //!    transaction.
 //!
 //! Scope checks (who may act for which court) stay those the routes used; they move to
