@@ -65,6 +65,12 @@ run('clocks', async () => {
     && (await admin.$('[data-testid=calendar-warning][data-year="2027"]')) !== null);
   check('every control of the calendar panel is labelled', (await unlabelledControls(admin)).length === 0, await unlabelledControls(admin));
   check('the year to load is the one missing', (await admin.inputValue('[data-testid=cal-year]')) === '2027');
+  // The example's button and the upload's used to touch, the second a line lower (walk, 2026-12-06).
+  const [exampleBox, uploadBox] = await Promise.all(['cal-example', 'cal-upload']
+    .map((id) => admin.locator(`[data-testid=${id}]`).boundingBox()));
+  check('the two buttons of the upload form stand apart, on one line',
+    Math.abs(exampleBox.y + exampleBox.height / 2 - (uploadBox.y + uploadBox.height / 2)) < 2
+    && uploadBox.x - (exampleBox.x + exampleBox.width) >= 8, { exampleBox, uploadBox });
 
   const [example] = await Promise.all([admin.waitForEvent('download'), admin.click('[data-testid=cal-example]')]);
   const exampleText = readFileSync(await example.path(), 'utf8');

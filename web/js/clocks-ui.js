@@ -441,8 +441,7 @@ export function mountCalendarAdmin(host, { call, canLoad, onChanged = () => {} }
     formHeading,
     h('div', { class: 'field' }, labels.year, yearInput),
     h('div', { class: 'field' }, labels.file, filePicker(file), format),
-    example,
-    submit);
+    h('div', { class: 'button-row' }, example, submit));
   host.setAttribute('aria-labelledby', 'cal-heading');
   host.replaceChildren(h('div', { class: 'panel-head' }, heading), hint, notice, years, canLoad ? form : readOnly, error, rowList);
 
