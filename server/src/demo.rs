@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use crate::auth::hash_password;
 use crate::domain::{Channel, Role};
 use crate::store::directory::SetDirectory;
-use crate::store::{NewCase, NewUser, RoomKind, Store, now};
+use crate::store::{NewCase, NewUser, RoomKind, Store};
 
 pub const SLOT_MINUTES: i64 = 30;
 pub const SLOT_HOURS_AHEAD: i64 = 48;
@@ -34,7 +34,7 @@ pub const LOGINS: &[(&str, &str)] = &[
 
 /// Seeds the demo once (when there are no courts yet) and tops up the slots every time.
 pub async fn seed(store: &Store, password: &str) -> anyhow::Result<()> {
-    seed_at(store, password, now()).await
+    seed_at(store, password, store.now()).await
 }
 
 /// [`seed`] as of `at` (the application's clock).

@@ -106,7 +106,8 @@ impl Application {
             settings.database.url.expose_secret(),
             settings.database.max_connections,
         )
-        .await?;
+        .await?
+        .with_clock(clock);
         store.migrate().await?;
         if settings.demo.seed {
             demo::seed_at(&store, &settings.demo.password, clock.now()).await?;
@@ -114,8 +115,10 @@ impl Application {
         Self::build_on(settings, store, clock).await
     }
 
+    /// On a store already connected: the application runs on the store's clock.
     pub async fn build_with_store(settings: Settings, store: Store) -> anyhow::Result<Application> {
-        Self::build_on(settings, store, Clock::system()).await
+        let clock = store.clock();
+        Self::build_on(settings, store, clock).await
     }
 
     async fn build_on(
@@ -303,7 +306,7 @@ async fn records_sweeper(
     use crate::app::session::transition;
     let mut tick = tokio::time::interval(Duration::from_secs(settings.sweep_seconds));
     while stop.tick(&mut tick).await {
-        let now = crate::store::now();
+        let now = store.now();
         let lost = now - chrono::Duration::seconds(settings.interrupt_after_seconds);
         match store.sessions_everyone_lost(lost).await {
             Ok(ids) => {

@@ -327,9 +327,9 @@ async fn webhooks_never_reach_loopback(app: TestApp) {
     let deliveries: Vec<(String, String, Option<String>)> = {
         let sql = "SELECT w.url, d.status, d.last_error FROM webhook_deliveries d \
                    JOIN webhooks w ON w.id = d.webhook_id";
-        match &store {
-            courtlink::store::Store::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await,
-            courtlink::store::Store::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await,
+        match store.pool() {
+            courtlink::store::Pool::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await,
+            courtlink::store::Pool::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await,
         }
         .unwrap()
     };

@@ -10,7 +10,7 @@
 use crate::common;
 
 use common::{TestApp, assert_error};
-use courtlink::store::Store;
+use courtlink::store::{Pool, Store};
 use courtlink::store::audit::{AuditVerdict, verify};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -22,9 +22,9 @@ async fn store_of(app: &TestApp) -> Store {
 }
 
 async fn exec(store: &Store, sql: &str) {
-    match store {
-        Store::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
-        Store::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+    match store.pool() {
+        Pool::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        Pool::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
     }
     .unwrap();
 }

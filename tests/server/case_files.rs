@@ -14,7 +14,7 @@
 use crate::common;
 
 use common::{TestApp, assert_error};
-use courtlink::store::Store;
+use courtlink::store::{Pool, Store};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -36,9 +36,9 @@ async fn query_strings(app: &TestApp, sql: &str, bind: &str) -> Vec<String> {
     let store = Store::connect(app.settings.database.url.expose_secret(), 1)
         .await
         .unwrap();
-    let rows: Vec<(String,)> = match &store {
-        Store::Sqlite(p) => sqlx::query_as(sql).bind(bind).fetch_all(p).await.unwrap(),
-        Store::Postgres(p) => sqlx::query_as(sql).bind(bind).fetch_all(p).await.unwrap(),
+    let rows: Vec<(String,)> = match store.pool() {
+        Pool::Sqlite(p) => sqlx::query_as(sql).bind(bind).fetch_all(p).await.unwrap(),
+        Pool::Postgres(p) => sqlx::query_as(sql).bind(bind).fetch_all(p).await.unwrap(),
     };
     store.close().await;
     rows.into_iter().map(|r| r.0).collect()
@@ -48,9 +48,9 @@ async fn raw(app: &TestApp, sql: &str) -> Result<(), String> {
     let store = Store::connect(app.settings.database.url.expose_secret(), 1)
         .await
         .unwrap();
-    let out = match &store {
-        Store::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
-        Store::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+    let out = match store.pool() {
+        Pool::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        Pool::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
     };
     store.close().await;
     out.map_err(|e| e.to_string())

@@ -921,3 +921,35 @@ fn only_tests_start_the_application_on_a_fixed_clock() {
     let config = std::fs::read_to_string(root.join("server/src/config.rs")).unwrap();
     assert!(!config.contains("app::clock"), "no setting builds a clock");
 }
+
+/// What the store writes of its own accord is stamped on the application's clock, not the
+/// machine's: a case opened on 15 March 2027 says it was opened, and its intake contact
+/// recorded, on that day, and so does the audit entry of the opening. (Before, the store read
+/// the system clock itself: these said the day the test ran.)
+async fn the_store_stamps_on_the_applications_clock(app: TestApp) {
+    let coord = app.login("xihu.coord").await;
+    let id = opened(&app, &coord, 302, "2027-03-14T02:00:00Z").await;
+    let file = case(&app, &coord, id).await;
+    let day = |v: &Value| v.as_str().unwrap_or_default()[..10].to_owned();
+    assert_eq!(day(&file["opened_at"]), "2027-03-15", "{file}");
+    let ledger = file["ledger"].as_array().unwrap();
+    assert!(!ledger.is_empty(), "{file}");
+    for entry in ledger {
+        assert_eq!(day(&entry["recorded_at"]), "2027-03-15", "{entry}");
+    }
+    use secrecy::ExposeSecret;
+    let store = courtlink::store::Store::connect(app.settings.database.url.expose_secret(), 1)
+        .await
+        .unwrap();
+    let audit = store.audit_rows().await.unwrap();
+    let opening = audit
+        .iter()
+        .find(|e| e.action == "case.opened" && e.subject == format!("case:{id}"))
+        .expect("the opening is audited");
+    assert_eq!(opening.at.date_naive().to_string(), "2027-03-15");
+}
+on_both_backends_at!(
+    store_stamps,
+    the_store_stamps_on_the_applications_clock,
+    "2027-03-15T02:00:00Z"
+);

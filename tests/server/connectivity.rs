@@ -20,7 +20,7 @@ use client::{Plan, run_test};
 use common::{TestApp, assert_error};
 use courtlink::config::Settings;
 use courtlink::domain::Role;
-use courtlink::store::{NewUser, Store};
+use courtlink::store::{NewUser, Pool, Store};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
@@ -705,11 +705,11 @@ async fn campaign_view_matches_what_was_run(app: TestApp) {
     let sql = format!(
         "UPDATE connectivity_campaigns SET deadline = '2020-01-01T00:00:00+00:00' WHERE id = {id}"
     );
-    match &store {
-        Store::Sqlite(p) => {
+    match store.pool() {
+        Pool::Sqlite(p) => {
             sqlx::query(&sql).execute(p).await.unwrap();
         }
-        Store::Postgres(p) => {
+        Pool::Postgres(p) => {
             sqlx::query(&sql).execute(p).await.unwrap();
         }
     }
@@ -775,8 +775,8 @@ async fn officers_see_the_rooms_that_will_call(app: TestApp) {
         let id = s.booking_id;
         async move {
             let sql = "UPDATE bookings SET starts_at = $1, ends_at = $2 WHERE id = $3";
-            match &store {
-                Store::Sqlite(p) => {
+            match store.pool() {
+                Pool::Sqlite(p) => {
                     sqlx::query(sql)
                         .bind(starts)
                         .bind(ends)
@@ -785,7 +785,7 @@ async fn officers_see_the_rooms_that_will_call(app: TestApp) {
                         .await
                         .unwrap();
                 }
-                Store::Postgres(p) => {
+                Pool::Postgres(p) => {
                     sqlx::query(sql)
                         .bind(starts)
                         .bind(ends)

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use chrono::{Duration, DurationRound, Utc};
 use common::TestApp;
 use courtlink::domain::Role;
-use courtlink::store::{NewCase, NewUser, RoomKind, Store};
+use courtlink::store::{NewCase, NewUser, RoomKind, Pool, Store};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
@@ -24,15 +24,15 @@ const SLOTS: usize = 100;
 const ATTEMPTS: usize = 1000;
 
 async fn count(store: &Store, sql: &str) -> i64 {
-    match store {
-        Store::Sqlite(p) => {
+    match store.pool() {
+        Pool::Sqlite(p) => {
             sqlx::query_as::<_, (i64,)>(sql)
                 .fetch_one(p)
                 .await
                 .unwrap()
                 .0
         }
-        Store::Postgres(p) => {
+        Pool::Postgres(p) => {
             sqlx::query_as::<_, (i64,)>(sql)
                 .fetch_one(p)
                 .await
@@ -73,12 +73,12 @@ async fn thousand_attempts_over_a_hundred_slots(app: TestApp) {
     }
     let slot_ids: Vec<i64> = {
         let sql = format!("SELECT id FROM slots WHERE host_room_id = {room} ORDER BY starts_at");
-        match &store {
-            Store::Sqlite(p) => sqlx::query_as::<_, (i64,)>(&sql)
+        match store.pool() {
+            Pool::Sqlite(p) => sqlx::query_as::<_, (i64,)>(&sql)
                 .fetch_all(p)
                 .await
                 .unwrap(),
-            Store::Postgres(p) => sqlx::query_as::<_, (i64,)>(&sql)
+            Pool::Postgres(p) => sqlx::query_as::<_, (i64,)>(&sql)
                 .fetch_all(p)
                 .await
                 .unwrap(),
@@ -272,12 +272,12 @@ async fn bookings_racing_template_changes(app: TestApp) {
         let sql = format!(
             "SELECT id FROM slots WHERE host_room_id = {room} AND NOT withdrawn ORDER BY starts_at LIMIT {RACE_SLOTS}"
         );
-        match &store {
-            Store::Sqlite(p) => sqlx::query_as::<_, (i64,)>(&sql)
+        match store.pool() {
+            Pool::Sqlite(p) => sqlx::query_as::<_, (i64,)>(&sql)
                 .fetch_all(p)
                 .await
                 .unwrap(),
-            Store::Postgres(p) => sqlx::query_as::<_, (i64,)>(&sql)
+            Pool::Postgres(p) => sqlx::query_as::<_, (i64,)>(&sql)
                 .fetch_all(p)
                 .await
                 .unwrap(),

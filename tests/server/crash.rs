@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DurationRound, Utc};
 use courtlink::domain::Role;
-use courtlink::store::{NewCase, NewUser, RoomKind, Store};
+use courtlink::store::{NewCase, NewUser, RoomKind, Pool, Store};
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
 use serde_json::{Value, json};
@@ -46,9 +46,9 @@ const KILL_AFTER_MS: std::ops::Range<u64> = 400..2200;
 /// Runs `sql` with `query_as::<_, $t>` on whichever pool the store holds.
 macro_rules! fetch {
     ($store:expr, $t:ty, $sql:expr) => {
-        match $store {
-            Store::Sqlite(p) => sqlx::query_as::<_, $t>($sql).fetch_all(p).await,
-            Store::Postgres(p) => sqlx::query_as::<_, $t>($sql).fetch_all(p).await,
+        match $store.pool() {
+            Pool::Sqlite(p) => sqlx::query_as::<_, $t>($sql).fetch_all(p).await,
+            Pool::Postgres(p) => sqlx::query_as::<_, $t>($sql).fetch_all(p).await,
         }
         .expect("query")
     };

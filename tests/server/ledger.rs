@@ -13,7 +13,7 @@
 use crate::common;
 
 use common::{TestApp, assert_error};
-use courtlink::store::Store;
+use courtlink::store::{Pool, Store};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
@@ -68,9 +68,9 @@ async fn raw(app: &TestApp, sql: &str) -> Result<(), String> {
     let store = Store::connect(app.settings.database.url.expose_secret(), 1)
         .await
         .unwrap();
-    let out = match &store {
-        Store::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
-        Store::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+    let out = match store.pool() {
+        Pool::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        Pool::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
     };
     store.close().await;
     out.map_err(|e| e.to_string())
@@ -82,14 +82,14 @@ async fn audit_detail(app: &TestApp, action: &str, subject: &str) -> String {
         .await
         .unwrap();
     let sql = "SELECT detail FROM audit_entries WHERE action = $1 AND subject = $2";
-    let rows: Vec<(String,)> = match &store {
-        Store::Sqlite(p) => sqlx::query_as(sql)
+    let rows: Vec<(String,)> = match store.pool() {
+        Pool::Sqlite(p) => sqlx::query_as(sql)
             .bind(action)
             .bind(subject)
             .fetch_all(p)
             .await
             .unwrap(),
-        Store::Postgres(p) => sqlx::query_as(sql)
+        Pool::Postgres(p) => sqlx::query_as(sql)
             .bind(action)
             .bind(subject)
             .fetch_all(p)

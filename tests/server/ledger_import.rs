@@ -14,7 +14,7 @@
 use crate::common;
 
 use common::{TestApp, assert_error};
-use courtlink::store::Store;
+use courtlink::store::{Pool, Store};
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
@@ -150,9 +150,9 @@ async fn scalar(app: &TestApp, sql: &str) -> i64 {
     let store = Store::connect(app.settings.database.url.expose_secret(), 1)
         .await
         .unwrap();
-    let (n,): (i64,) = match &store {
-        Store::Sqlite(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
-        Store::Postgres(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
+    let (n,): (i64,) = match store.pool() {
+        Pool::Sqlite(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
+        Pool::Postgres(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
     };
     store.close().await;
     n

@@ -16,7 +16,7 @@ use crate::common;
 use std::time::Duration;
 
 use common::{Backend, TestApp, assert_error, next_json, next_of, ws_connect, ws_join, ws_send};
-use courtlink::store::Store;
+use courtlink::store::{Pool, Store};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
@@ -59,15 +59,15 @@ async fn ledger_of(app: &TestApp, session: i64) -> Vec<Option<i64>> {
     let store = Store::connect(app.settings.database.url.expose_secret(), 1)
         .await
         .unwrap();
-    let rows: Vec<(Option<i64>,)> = match &store {
-        Store::Sqlite(p) => {
+    let rows: Vec<(Option<i64>,)> = match store.pool() {
+        Pool::Sqlite(p) => {
             sqlx::query_as("SELECT connected_minutes FROM ledger_entries WHERE session_id = $1")
                 .bind(session)
                 .fetch_all(p)
                 .await
                 .unwrap()
         }
-        Store::Postgres(p) => {
+        Pool::Postgres(p) => {
             sqlx::query_as("SELECT connected_minutes FROM ledger_entries WHERE session_id = $1")
                 .bind(session)
                 .fetch_all(p)

@@ -13,7 +13,7 @@
 use crate::common;
 
 use common::{TestApp, assert_error};
-use courtlink::store::Store;
+use courtlink::store::{Pool, Store};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
@@ -44,14 +44,14 @@ async fn audit_details(app: &TestApp, action: &str, subject: &str) -> Vec<String
         .await
         .unwrap();
     let sql = "SELECT detail FROM audit_entries WHERE action = $1 AND subject = $2 ORDER BY id";
-    let rows: Vec<(String,)> = match &store {
-        Store::Sqlite(p) => sqlx::query_as(sql)
+    let rows: Vec<(String,)> = match store.pool() {
+        Pool::Sqlite(p) => sqlx::query_as(sql)
             .bind(action)
             .bind(subject)
             .fetch_all(p)
             .await
             .unwrap(),
-        Store::Postgres(p) => sqlx::query_as(sql)
+        Pool::Postgres(p) => sqlx::query_as(sql)
             .bind(action)
             .bind(subject)
             .fetch_all(p)
@@ -68,13 +68,13 @@ async fn replaced_entries(app: &TestApp, case_id: i64) -> Vec<i64> {
         .await
         .unwrap();
     let sql = "SELECT id FROM ledger_entries WHERE case_id = $1 AND replaced ORDER BY id";
-    let rows: Vec<(i64,)> = match &store {
-        Store::Sqlite(p) => sqlx::query_as(sql)
+    let rows: Vec<(i64,)> = match store.pool() {
+        Pool::Sqlite(p) => sqlx::query_as(sql)
             .bind(case_id)
             .fetch_all(p)
             .await
             .unwrap(),
-        Store::Postgres(p) => sqlx::query_as(sql)
+        Pool::Postgres(p) => sqlx::query_as(sql)
             .bind(case_id)
             .fetch_all(p)
             .await

@@ -11,7 +11,7 @@
 use crate::common;
 
 use common::TestApp;
-use courtlink::store::Store;
+use courtlink::store::{Pool, Store};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
@@ -20,9 +20,9 @@ const DEMO_ID: &str = "33010619650101123X";
 const DEMO_PHONE: &str = "13800001234";
 
 async fn rows(store: &Store, sql: &str) -> Vec<(i64, String, String, Option<String>)> {
-    match store {
-        Store::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
-        Store::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+    match store.pool() {
+        Pool::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+        Pool::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
     }
 }
 
@@ -87,9 +87,9 @@ async fn sealed_at_rest(app: TestApp) {
                   SELECT court_id, 'legacy-1', '旧某', '110101195001011234', '旧案', 'handling', 3, created_at, \
                   '13911112222' FROM cases WHERE id = ";
     let sql = format!("{legacy}{id}");
-    match &store {
-        Store::Sqlite(p) => sqlx::query(&sql).execute(p).await.map(|_| ()).unwrap(),
-        Store::Postgres(p) => sqlx::query(&sql).execute(p).await.map(|_| ()).unwrap(),
+    match store.pool() {
+        Pool::Sqlite(p) => sqlx::query(&sql).execute(p).await.map(|_| ()).unwrap(),
+        Pool::Postgres(p) => sqlx::query(&sql).execute(p).await.map(|_| ()).unwrap(),
     }
     let sealed = store.seal_legacy_cases(500).await.unwrap();
     assert_eq!(sealed, 1);
@@ -109,9 +109,9 @@ async fn sealed_at_rest(app: TestApp) {
     let tamper = format!(
         "UPDATE cases SET petitioner_phone = 'v1:' || 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' WHERE id = {legacy_id}"
     );
-    match &store {
-        Store::Sqlite(p) => sqlx::query(&tamper).execute(p).await.map(|_| ()).unwrap(),
-        Store::Postgres(p) => sqlx::query(&tamper).execute(p).await.map(|_| ()).unwrap(),
+    match store.pool() {
+        Pool::Sqlite(p) => sqlx::query(&tamper).execute(p).await.map(|_| ()).unwrap(),
+        Pool::Postgres(p) => sqlx::query(&tamper).execute(p).await.map(|_| ()).unwrap(),
     }
     assert!(store.case(legacy_id).await.is_err());
     store.close().await;

@@ -727,14 +727,14 @@ async fn records_seals_and_plays(app: TestApp, dirs: Dirs) {
         .unwrap();
     let long_ago = chrono::Utc::now() - chrono::Duration::days(200);
     let sql = "UPDATE recordings SET ended_at = $1 WHERE id = $2";
-    match &store {
-        courtlink::store::Store::Sqlite(p) => sqlx::query(sql)
+    match store.pool() {
+        courtlink::store::Pool::Sqlite(p) => sqlx::query(sql)
             .bind(long_ago)
             .bind(sender.recording_id)
             .execute(p)
             .await
             .map(|_| ()),
-        courtlink::store::Store::Postgres(p) => sqlx::query(sql)
+        courtlink::store::Pool::Postgres(p) => sqlx::query(sql)
             .bind(long_ago)
             .bind(sender.recording_id)
             .execute(p)

@@ -25,7 +25,7 @@ use common::{TestApp, assert_error};
 use courtlink::app::session::transition;
 use courtlink::domain::{Channel, CourtLevel, Outcome, Satisfaction};
 use courtlink::store::recording::{ClosedPart, NewPart};
-use courtlink::store::{EndSession, NewCase, Store};
+use courtlink::store::{EndSession, NewCase, Pool, Store};
 use courtlink_tools::generate::{GenerateArgs, Summary};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -39,20 +39,20 @@ async fn store_of(app: &TestApp) -> Store {
 }
 
 async fn exec(store: &Store, sql: &str) {
-    match store {
-        Store::Sqlite(p) => {
+    match store.pool() {
+        Pool::Sqlite(p) => {
             sqlx::query(sql).execute(p).await.unwrap();
         }
-        Store::Postgres(p) => {
+        Pool::Postgres(p) => {
             sqlx::query(sql).execute(p).await.unwrap();
         }
     }
 }
 
 async fn int(store: &Store, sql: &str) -> i64 {
-    let (n,): (i64,) = match store {
-        Store::Sqlite(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
-        Store::Postgres(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
+    let (n,): (i64,) = match store.pool() {
+        Pool::Sqlite(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
+        Pool::Postgres(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
     };
     n
 }
@@ -744,8 +744,8 @@ async fn contact(store: &Store, c: Contact<'_>) -> i64 {
                receiving_organ, court_initiated, outcome, corrects_id, correction_reason, recorded_at) \
                VALUES ($1, $2, $3, $4, '例', $5, $6, $7, $8, $9, $10, $2) RETURNING id";
     let reason = c.corrects.map(|_| "接待机关登记有误");
-    let (id,): (i64,) = match store {
-        Store::Sqlite(p) => sqlx::query_as(sql)
+    let (id,): (i64,) = match store.pool() {
+        Pool::Sqlite(p) => sqlx::query_as(sql)
             .bind(c.case)
             .bind(at)
             .bind(c.channel.as_str())
@@ -759,7 +759,7 @@ async fn contact(store: &Store, c: Contact<'_>) -> i64 {
             .fetch_one(p)
             .await
             .unwrap(),
-        Store::Postgres(p) => sqlx::query_as(sql)
+        Pool::Postgres(p) => sqlx::query_as(sql)
             .bind(c.case)
             .bind(at)
             .bind(c.channel.as_str())
@@ -1009,15 +1009,15 @@ async fn statistics_by_definition(app: TestApp) {
         let start = Utc::now() - Duration::hours(1);
         let end = start + Duration::minutes(minutes);
         let sql = "UPDATE sessions SET started_at = $2, ended_at = $3 WHERE id = $1";
-        match &store {
-            Store::Sqlite(p) => sqlx::query(sql)
+        match store.pool() {
+            Pool::Sqlite(p) => sqlx::query(sql)
                 .bind(session)
                 .bind(start)
                 .bind(end)
                 .execute(p)
                 .await
                 .map(|_| ()),
-            Store::Postgres(p) => sqlx::query(sql)
+            Pool::Postgres(p) => sqlx::query(sql)
                 .bind(session)
                 .bind(start)
                 .bind(end)
@@ -1636,12 +1636,12 @@ async fn generated_data_adds_up(app: TestApp) {
         .await;
     let start = first.and_hms_opt(0, 0, 0).unwrap().and_utc() - Duration::hours(8);
     let end = last.and_hms_opt(0, 0, 0).unwrap().and_utc() + Duration::hours(16);
-    let bind = |t: DateTime<Utc>| match &store {
-        Store::Sqlite(_) => format!(
+    let bind = |t: DateTime<Utc>| match store.pool() {
+        Pool::Sqlite(_) => format!(
             "'{}'",
             t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
         ),
-        Store::Postgres(_) => format!("'{}'::timestamptz", t.to_rfc3339()),
+        Pool::Postgres(_) => format!("'{}'::timestamptz", t.to_rfc3339()),
     };
     let in_period = format!(
         "b.starts_at >= {} AND b.starts_at < {}",

@@ -68,11 +68,11 @@ async fn expire_every_sign_in(app: &TestApp) {
     let store = courtlink::store::Store::connect(&url, 1).await.unwrap();
     let past = chrono::Utc::now() - chrono::Duration::hours(1);
     let sql = "UPDATE refresh_tokens SET expires_at = $1";
-    match &store {
-        courtlink::store::Store::Sqlite(p) => {
+    match store.pool() {
+        courtlink::store::Pool::Sqlite(p) => {
             sqlx::query(sql).bind(past).execute(p).await.unwrap();
         }
-        courtlink::store::Store::Postgres(p) => {
+        courtlink::store::Pool::Postgres(p) => {
             sqlx::query(sql).bind(past).execute(p).await.unwrap();
         }
     }

@@ -12,7 +12,7 @@ use crate::common;
 use std::time::Duration;
 
 use common::{TestApp, assert_error, next_json, next_of, ws_join, ws_send};
-use courtlink::store::Store;
+use courtlink::store::{Pool, Store};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -251,23 +251,23 @@ async fn transcript_rating_and_corrections(app: TestApp) {
 
     // The database itself keeps the timeline append-only.
     let store = store_of(&app).await;
-    let refused = match &store {
-        Store::Sqlite(p) => sqlx::query("UPDATE session_events SET data = '{}'")
+    let refused = match store.pool() {
+        Pool::Sqlite(p) => sqlx::query("UPDATE session_events SET data = '{}'")
             .execute(p)
             .await
             .is_err(),
-        Store::Postgres(p) => sqlx::query("UPDATE session_events SET data = '{}'")
+        Pool::Postgres(p) => sqlx::query("UPDATE session_events SET data = '{}'")
             .execute(p)
             .await
             .is_err(),
     };
     assert!(refused, "an update of the timeline is refused");
-    let refused = match &store {
-        Store::Sqlite(p) => sqlx::query("DELETE FROM session_events")
+    let refused = match store.pool() {
+        Pool::Sqlite(p) => sqlx::query("DELETE FROM session_events")
             .execute(p)
             .await
             .is_err(),
-        Store::Postgres(p) => sqlx::query("DELETE FROM session_events")
+        Pool::Postgres(p) => sqlx::query("DELETE FROM session_events")
             .execute(p)
             .await
             .is_err(),

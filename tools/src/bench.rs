@@ -30,7 +30,7 @@ use crate::loadkit::{Server, Ws, connect, courtlink_env};
 use courtlink::auth::Tokens;
 use courtlink::config::Settings;
 use courtlink::domain::Role;
-use courtlink::store::Store;
+use courtlink::store::{Pool, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
@@ -688,9 +688,9 @@ async fn records(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
     let ids = |sql: &'static str| {
         let store = store.clone();
         async move {
-            let rows: Vec<(i64,)> = match &store {
-                Store::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await?,
-                Store::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await?,
+            let rows: Vec<(i64,)> = match store.pool() {
+                Pool::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await?,
+                Pool::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await?,
             };
             anyhow::Ok(rows.into_iter().map(|(id,)| id).collect::<Vec<i64>>())
         }
@@ -966,7 +966,7 @@ async fn import_fixture(
     let store = Store::connect(&format!("sqlite://{}/{name}.db", dir.display()), 4).await?;
     store.migrate().await?;
     courtlink::demo::seed(&store, "bench-password-0000").await?;
-    let Store::Sqlite(pool) = &store else {
+    let Pool::Sqlite(pool) = store.pool() else {
         bail!("the import bench runs on SQLite");
     };
     let (user_id, court_id): (i64, i64) =
@@ -1145,14 +1145,14 @@ struct Contest {
 /// store's macros are private to it).
 macro_rules! bench_tx {
     ($store:expr, |$tx:ident| $body:block) => {
-        match $store {
-            Store::Sqlite(pool) => {
+        match $store.pool() {
+            Pool::Sqlite(pool) => {
                 let mut $tx = pool.begin().await?;
                 let out = $body;
                 $tx.commit().await?;
                 out
             }
-            Store::Postgres(pool) => {
+            Pool::Postgres(pool) => {
                 let mut $tx = pool.begin().await?;
                 let out = $body;
                 $tx.commit().await?;
@@ -1570,9 +1570,9 @@ async fn plain_inserts(
     let mut warm = Vec::new();
     for _ in 0..connections {
         warm.push(async {
-            match &store {
-                Store::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
-                Store::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
+            match store.pool() {
+                Pool::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
+                Pool::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
             }
         });
     }
@@ -1588,8 +1588,8 @@ async fn plain_inserts(
         async move {
             let t = Instant::now();
             let at = chrono::Utc::now();
-            let done: Result<(i64,), sqlx::Error> = match store {
-                Store::Sqlite(p) => {
+            let done: Result<(i64,), sqlx::Error> = match store.pool() {
+                Pool::Sqlite(p) => {
                     sqlx::query_as(sql)
                         .bind(r.slot_id)
                         .bind(r.case_id)
@@ -1602,7 +1602,7 @@ async fn plain_inserts(
                         .fetch_one(p)
                         .await
                 }
-                Store::Postgres(p) => {
+                Pool::Postgres(p) => {
                     sqlx::query_as(sql)
                         .bind(r.slot_id)
                         .bind(r.case_id)
@@ -1714,9 +1714,9 @@ async fn booking(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
             r?.error_for_status()?;
         }
 
-        let admin = match &store {
-            Store::Postgres(_) => Some(sqlx::PgPool::connect(&args.province.pg_url).await?),
-            Store::Sqlite(_) => None,
+        let admin = match store.pool() {
+            Pool::Postgres(_) => Some(sqlx::PgPool::connect(&args.province.pg_url).await?),
+            Pool::Sqlite(_) => None,
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let sampler = admin.clone().map(|pool| {
@@ -1992,9 +1992,9 @@ impl Checks {
     async fn read(store: &Store, day: chrono::DateTime<chrono::Utc>) -> anyhow::Result<Checks> {
         let until = day + chrono::Duration::days(1);
         let one = |sql: &'static str| async move {
-            let (n,): (i64,) = match store {
-                Store::Sqlite(p) => sqlx::query_as(sql).bind(until).fetch_one(p).await?,
-                Store::Postgres(p) => sqlx::query_as(sql).bind(until).fetch_one(p).await?,
+            let (n,): (i64,) = match store.pool() {
+                Pool::Sqlite(p) => sqlx::query_as(sql).bind(until).fetch_one(p).await?,
+                Pool::Postgres(p) => sqlx::query_as(sql).bind(until).fetch_one(p).await?,
             };
             anyhow::Ok(n)
         };
@@ -2022,9 +2022,9 @@ impl Checks {
         .await?;
         let sql =
             "SELECT id FROM bookings WHERE status <> 'cancelled' AND starts_at < $1 ORDER BY id";
-        let ids: Vec<(i64,)> = match store {
-            Store::Sqlite(p) => sqlx::query_as(sql).bind(until).fetch_all(p).await?,
-            Store::Postgres(p) => sqlx::query_as(sql).bind(until).fetch_all(p).await?,
+        let ids: Vec<(i64,)> = match store.pool() {
+            Pool::Sqlite(p) => sqlx::query_as(sql).bind(until).fetch_all(p).await?,
+            Pool::Postgres(p) => sqlx::query_as(sql).bind(until).fetch_all(p).await?,
         };
         Ok(Checks {
             live,

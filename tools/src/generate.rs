@@ -26,7 +26,7 @@ use chrono::{Duration, NaiveTime, Utc};
 use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, Sqlite};
 
-use courtlink::store::Store;
+use courtlink::store::{Pool, Store};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct GenerateArgs {
@@ -183,9 +183,9 @@ pub async fn run(store: &Store, args: &GenerateArgs, password: &str) -> anyhow::
         bail!("that is more than the generator is meant for");
     }
     let started = Instant::now();
-    let mut conn = match store {
-        Store::Sqlite(p) => Conn::Sqlite(p.acquire().await?),
-        Store::Postgres(p) => Conn::Postgres(p.acquire().await?),
+    let mut conn = match store.pool() {
+        Pool::Sqlite(p) => Conn::Sqlite(p.acquire().await?),
+        Pool::Postgres(p) => Conn::Postgres(p.acquire().await?),
     };
     if conn.postgres() {
         conn.exec("SET synchronous_commit = off").await?;

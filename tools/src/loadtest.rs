@@ -54,7 +54,7 @@ use crate::loadkit::{Server, Ws, connect, courtlink_env};
 use courtlink::config::Settings;
 use courtlink::domain::Role;
 use courtlink::store::schedule::HostSettings;
-use courtlink::store::{NewCase, NewUser, RoomKind, Store};
+use courtlink::store::{NewCase, NewUser, RoomKind, Pool, Store};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProvinceArgs {
@@ -1746,7 +1746,7 @@ pub async fn run(settings: &Settings, a: &ProvinceArgs, redis_url: &str) -> anyh
         &settings.demo.password,
     )
     .await?;
-    let Store::Postgres(pool) = &store else {
+    let Pool::Postgres(pool) = store.pool() else {
         bail!("the province load test runs on PostgreSQL");
     };
     let world = build_world(&store, pool, a, &settings.demo.password).await?;

@@ -4,7 +4,7 @@
 //! transaction (seconds, not minutes), bypassing the booking rules on purpose: this is load
 //! data, and it lives here, not in the server a court installs.
 
-use courtlink::store::Store;
+use courtlink::store::{Pool, Store};
 
 /// Fills the store: returns (officer user id, host court id, session ids).
 pub async fn synthetic_sessions(
@@ -12,7 +12,7 @@ pub async fn synthetic_sessions(
     count: usize,
     tag: &str,
 ) -> anyhow::Result<(i64, i64, Vec<i64>)> {
-    let at = courtlink::store::now();
+    let at = store.now();
     macro_rules! fill {
         ($pool:expr) => {{
             let mut tx = $pool.begin().await?;
@@ -105,8 +105,8 @@ pub async fn synthetic_sessions(
             Ok(seeded)
         }};
     }
-    match store {
-        Store::Sqlite(pool) => fill!(pool),
-        Store::Postgres(pool) => fill!(pool),
+    match store.pool() {
+        Pool::Sqlite(pool) => fill!(pool),
+        Pool::Postgres(pool) => fill!(pool),
     }
 }

@@ -393,7 +393,7 @@ pub async fn end(
     if let Some(d) = command.follow_up_deadline {
         let day = NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .map_err(|_| ApiError::invalid("follow_up_deadline must be YYYY-MM-DD"))?;
-        if day < Utc::now().with_timezone(&clock::beijing()).date_naive() {
+        if day < clock.today() {
             return Err(ApiError::invalid(
                 "follow_up_deadline must not be in the past",
             ));
@@ -410,7 +410,7 @@ pub async fn end(
     let case = store.case(session.case_id).await?;
     ledger::check_outcome(command.outcome, ledger::class_of(&case)?)?;
     let events = store.events(session.id).await?;
-    let held = reception(&events, Window::of(session, settings), Utc::now());
+    let held = reception(&events, Window::of(session, settings), clock.now());
     // The ledger counts an ended session as a petition handled locally: a session where staff
     // waited alone, or where nobody was seen and heard, must not have an outcome.
     if session.started_at.is_none() || !held.petitioner_admitted {

@@ -220,7 +220,7 @@ pub async fn report(
     (from, to): (NaiveDate, NaiveDate),
     (start, end): (DateTime<Utc>, DateTime<Utc>),
 ) -> Result<Statistics, ApiError> {
-    let computed_at = crate::store::now();
+    let computed_at = store.now();
     let rows: Vec<StatsRow> = store.statistics(court, under, start, end).await?;
     let root = store.court(court).await?;
     let mut litigation = Counts::default();

@@ -97,7 +97,7 @@ impl Echo {
             match self
                 .inner
                 .store
-                .abandon_connectivity_tests(crate::store::now() - age)
+                .abandon_connectivity_tests(self.inner.store.now() - age)
                 .await
             {
                 Ok(0) => {}
@@ -134,7 +134,7 @@ impl Echo {
         })?;
         let offer = peer::Offer::parse(&req.offer_sdp)?;
         let kind = if offer.has_media() { "media" } else { "data" };
-        let started_at = crate::store::now();
+        let started_at = self.inner.store.now();
         let test = NewTest {
             local_room_id: req.local_room_id,
             session_id: req.session_id,

@@ -10,9 +10,9 @@ use crate::store::{Store, StoreError};
 /// Runs `$body` with `$pool` bound to whichever pool the store holds.
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
-        match $store {
-            Store::Sqlite($pool) => $body,
-            Store::Postgres($pool) => $body,
+        match $store.pool() {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
         }
     };
 }
@@ -21,8 +21,8 @@ macro_rules! on_pool {
 /// the body which backend it runs on. An early return (`?`) rolls back.
 macro_rules! write_tx {
     ($store:expr, |$tx:ident, $pg:ident| $body:block) => {
-        match $store {
-            Store::Sqlite(pool) => {
+        match $store.pool() {
+            $crate::store::Pool::Sqlite(pool) => {
                 let $pg = false;
                 let _turn = $crate::store::sqlite_write_turn(pool).await?;
                 let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -30,7 +30,7 @@ macro_rules! write_tx {
                 $tx.commit().await?;
                 out
             }
-            Store::Postgres(pool) => {
+            $crate::store::Pool::Postgres(pool) => {
                 let $pg = true;
                 let mut $tx = pool.begin().await?;
                 let out = $body;
@@ -47,7 +47,7 @@ const OUTBOX_LEASE_SECONDS: i64 = 60;
 /// Writes an outbox row on its own (the scheduling code writes its rows inside its own
 /// transactions instead). For tests and tools.
 pub async fn enqueue(store: &Store, topic: &str, payload: &Value) -> Result<i64, StoreError> {
-    let now = crate::store::now();
+    let now = store.now();
     let sql = "INSERT INTO outbox (topic, payload, created_at, next_attempt_at) \
                VALUES ($1, $2, $3, $3) RETURNING id";
     let (id,): (i64,) = on_pool!(store, |p| sqlx::query_as(sql)
@@ -551,7 +551,7 @@ pub async fn insert_webhook(
         .bind(secret)
         .bind(&topics)
         .bind(created_by)
-        .bind(crate::store::now())
+        .bind(store.now())
         .fetch_one(p)
         .await)?)
 }

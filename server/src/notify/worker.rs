@@ -51,7 +51,7 @@ pub async fn once(
     client: &reqwest::Client,
     allowed: &super::webhook::AllowedHosts,
 ) -> Result<(), crate::store::StoreError> {
-    let now = crate::store::now();
+    let now = store.now();
     if settings.reminder_minutes > 0 {
         queries::enqueue_reminders(
             store,
@@ -63,7 +63,7 @@ pub async fn once(
     }
     queries::enqueue_no_shows(store, now, settings.batch).await?;
     fan_out(store, settings, now).await?;
-    deliver(store, settings, client, allowed, crate::store::now()).await
+    deliver(store, settings, client, allowed, store.now()).await
 }
 
 async fn fan_out(
@@ -101,7 +101,7 @@ async fn deliver(
         (d, result)
     });
     for (d, result) in futures_util::future::join_all(sends).await {
-        let done = crate::store::now();
+        let done = store.now();
         let attempt = match &result {
             Ok(()) => Attempt::Delivered,
             Err(e) if !d.active || d.attempts >= settings.max_attempts => Attempt::Failed(e),

@@ -447,7 +447,7 @@ pub async fn join(
             .session_by_code_hash(&code.legacy_hash())
             .await?;
     }
-    let now = Utc::now();
+    let now = state.clock.now();
     let window = |s: &crate::store::SessionRow| {
         (
             s.starts_at - Duration::minutes(auth.join_early_minutes),

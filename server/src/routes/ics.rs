@@ -45,7 +45,7 @@ async fn check_scope(state: &AppState, staff: &Staff, feed: Feed) -> Result<(), 
 
 async fn feed(state: &AppState, staff: &Staff, feed: Feed) -> Result<HttpResponse, ApiError> {
     check_scope(state, staff, feed).await?;
-    let now = crate::store::now();
+    let now = state.clock.now();
     let bookings = queries::calendar(
         &state.store,
         feed,

@@ -96,7 +96,7 @@ pub async fn read_notification(
     staff: Staff,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    if queries::mark_read(&state.store, staff.user_id, *id, crate::store::now()).await? {
+    if queries::mark_read(&state.store, staff.user_id, *id, state.store.now()).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::NotFound("notification"))

@@ -87,7 +87,7 @@ where
     let hash = hex::encode(hasher.finalize());
     let store = &state.store;
     match store
-        .idempotency_begin(user_id, &key, &hash, crate::store::now())
+        .idempotency_begin(user_id, &key, &hash, state.store.now())
         .await?
     {
         Idempotency::Fresh => {}

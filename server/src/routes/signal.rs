@@ -83,7 +83,7 @@ pub async fn signal(
     }
     // Nobody joins outside the session's window, staff included: a session is a reception at
     // its time, and what happens in its room counts toward it (docs/lifecycle.md).
-    if !Window::of(&session, &state.settings).contains(chrono::Utc::now()) {
+    if !Window::of(&session, &state.settings).contains(state.clock.now()) {
         return Err(ApiError::conflict(
             "outside_window",
             format!(

@@ -4,7 +4,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -109,7 +109,7 @@ pub async fn statistics(
     }
     let court_id = query.court.unwrap_or(staff.court_id);
     let under = check_court(&state.store, &reach, court_id).await?;
-    let today = Utc::now().with_timezone(&clock::beijing()).date_naive();
+    let today = state.clock.today();
     let from = match &query.from {
         Some(t) => parse_day("from", t)?,
         None => today.with_day(1).unwrap_or(today),

@@ -179,7 +179,7 @@ impl Store {
                 format!("court:{id}"),
                 serde_json::json!({"name": name, "level": level, "parent_id": parent_id}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             Ok(Saved::Done(id))
         })
     }
@@ -209,7 +209,7 @@ impl Store {
                 format!("court:{id}"),
                 serde_json::json!({"name": name}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             Ok(Saved::Done(()))
         })
     }
@@ -243,7 +243,7 @@ impl Store {
                 format!("{}_room:{id}", room_kind_name(kind)),
                 serde_json::json!({"court_id": court_id, "name": name}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             Ok(Saved::Done(id))
         })
     }
@@ -275,7 +275,7 @@ impl Store {
                 format!("{}_room:{id}", room_kind_name(kind)),
                 serde_json::json!({"name": name}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             Ok(Saved::Done(()))
         })
     }
@@ -321,7 +321,7 @@ impl Store {
                     "role": user.role.as_str(),
                 }),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             Ok(Saved::Done(id))
         })
     }
@@ -364,7 +364,7 @@ impl Store {
                 format!("user:{id}"),
                 serde_json::Value::Object(detail),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         Ok(())
     }
@@ -395,7 +395,7 @@ impl Store {
                 format!("user:{id}"),
                 serde_json::json!({"lockout_cleared": true}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         Ok(())
     }
@@ -427,7 +427,7 @@ impl Store {
                 format!("user:{id}"),
                 serde_json::json!({}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         Ok(())
     }

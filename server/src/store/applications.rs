@@ -146,8 +146,9 @@ impl Store {
                 format!("application:{id}"),
                 serde_json::json!({ "case_id": new.case_id, "host_court_id": new.host_court_id }),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             enqueue!(
+                self,
                 tx,
                 "application.created",
                 serde_json::json!({
@@ -316,8 +317,9 @@ impl Store {
                 format!("application:{id}"),
                 serde_json::json!({ "status": status, "note": note, "slot_id": slot }),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             enqueue!(
+                self,
                 tx,
                 topic,
                 serde_json::json!({

@@ -166,7 +166,7 @@ impl Store {
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await?;
-            enqueue!(tx, "assignment.created", payload(&row));
+            enqueue!(self, tx, "assignment.created", payload(&row));
             let entry = audit::AuditEntry::new(
                 n.actor,
                 "assignment.created",
@@ -178,7 +178,7 @@ impl Store {
                     "ledger_entry": n.ledger_entry_id, "session": n.session_id,
                 }),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             id
         });
         Ok(id)
@@ -303,14 +303,14 @@ impl Store {
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await?;
-            enqueue!(tx, "assignment.reported", payload(&row));
+            enqueue!(self, tx, "assignment.reported", payload(&row));
             let entry = audit::AuditEntry::new(
                 actor,
                 "assignment.reported",
                 format!("case:{}", row.case_id),
                 json!({"assignment": id, "reported_on": reported_on, "attachments": attachments}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         Ok(())
     }
@@ -345,14 +345,14 @@ impl Store {
             .bind(ledger_entry_id)
             .execute(&mut *tx)
             .await?;
-            enqueue!(tx, "assignment.supervised", payload(&row));
+            enqueue!(self, tx, "assignment.supervised", payload(&row));
             let entry = audit::AuditEntry::new(
                 actor,
                 "assignment.supervised",
                 format!("case:{}", row.case_id),
                 json!({"assignment": id, "ledger_entry": ledger_entry_id}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         Ok(())
     }
@@ -417,7 +417,7 @@ impl Store {
                 .bind(format!("due {}", a.due_on))
                 .execute(&mut *tx)
                 .await?;
-                enqueue!(tx, topic, payload(a));
+                enqueue!(self, tx, topic, payload(a));
                 n += 1;
             }
             n

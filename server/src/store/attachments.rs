@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{Store, StoreError, audit, now};
+use super::{Store, StoreError, audit};
 
 /// An attachment as listed (without its bytes).
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -45,7 +45,7 @@ impl Store {
     /// Stores an attachment and its audit entry (`case.attachment_added`: name, type, size,
     /// SHA-256) in one transaction.
     pub async fn add_attachment(&self, a: &NewAttachment<'_>) -> Result<AttachmentRow, StoreError> {
-        let at = now();
+        let at = self.now();
         let size = i64::try_from(a.content.len())
             .map_err(|_| StoreError::Corrupt("an attachment over i64::MAX bytes".into()))?;
         let id: i64 = in_write_tx!(self, |tx, lock| {
@@ -77,7 +77,7 @@ impl Store {
                     "sha256": a.sha256,
                 }),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             id
         });
         self.attachment(a.case_id, id).await
@@ -149,7 +149,7 @@ impl Store {
                 format!("case:{case_id}"),
                 serde_json::json!({"attachment": id, "sha256": row.sha256}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             Ok((row, content))
         })
     }

@@ -9,10 +9,10 @@ use sha2::{Digest, Sha256};
 /// The `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// One auditable fact: who did what to which record, and when.
+/// One auditable fact: who did what to which record. When is the store's: it stamps the entry
+/// on its clock as it appends it (`append_audit!`).
 #[derive(Debug, Clone)]
 pub struct AuditEntry {
-    pub at: DateTime<Utc>,
     /// `user-<id>`, `petitioner:<session>`, `anonymous` or `system`.
     pub actor: String,
     /// Dotted verb, e.g. `booking.create`, `case.identity_read`, `auth.login_failed`.
@@ -31,7 +31,6 @@ impl AuditEntry {
         detail: serde_json::Value,
     ) -> AuditEntry {
         AuditEntry {
-            at: super::time::now(),
             actor: actor.into(),
             action,
             subject: subject.into(),
@@ -39,10 +38,11 @@ impl AuditEntry {
         }
     }
 
-    pub fn hash(&self, prev_hash: &str) -> String {
+    /// The chain's hash of this entry appended at `at` after `prev_hash`.
+    pub fn hash(&self, prev_hash: &str, at: &DateTime<Utc>) -> String {
         chain_hash(
             prev_hash,
-            &self.at,
+            at,
             &self.actor,
             self.action,
             &self.subject,

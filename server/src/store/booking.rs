@@ -8,7 +8,7 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{BookingRow, Store, StoreError, audit};
+use super::{BookingRow, Pool, Store, StoreError, audit};
 use crate::schedule::{self, Category};
 
 /// Everything needed to book, already checked for scope by the caller.
@@ -240,7 +240,7 @@ impl Store {
         let created_at = req.at;
         let week = week_start(facts.starts_at);
         let booking = in_write_tx!(self, |tx, lock| {
-            if matches!(self, Store::Postgres(_)) {
+            if matches!(self.pool(), Pool::Postgres(_)) {
                 // The host court's lock, shared: bookings of the court go on side by side, and a
                 // publish of its slots (which takes it alone, `publish_room`) waits for them
                 // and they for it. Then what the counted limits below count is decided one
@@ -267,7 +267,7 @@ impl Store {
             // `FOR SHARE` also keeps a publish from withdrawing or deleting it until this commits;
             // SQLite's write lock already does.
             let still_offered: Option<(bool,)> =
-                sqlx::query_as(if matches!(self, Store::Postgres(_)) {
+                sqlx::query_as(if matches!(self.pool(), Pool::Postgres(_)) {
                     "SELECT withdrawn FROM slots WHERE id = $1 FOR SHARE"
                 } else {
                     "SELECT withdrawn FROM slots WHERE id = $1"
@@ -395,8 +395,9 @@ impl Store {
                 format!("booking:{booking_id}"),
                 detail,
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             enqueue!(
+                self,
                 tx,
                 topic,
                 serde_json::json!({
@@ -528,8 +529,9 @@ impl Store {
                 format!("booking:{id}"),
                 serde_json::json!({ "reason": reason, "by_host": by_host }),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             enqueue!(
+                self,
                 tx,
                 "booking.cancelled",
                 serde_json::json!({

@@ -187,7 +187,7 @@ impl Store {
                 format!("case:{case_id}"),
                 serde_json::json!({"event": event.as_str(), "on": day, "decided_by_court": decided_by_court}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         Ok(())
     }
@@ -249,7 +249,7 @@ impl Store {
                 format!("case:{case_id}"),
                 serde_json::json!({"extension": id, "days": days, "reason": reason}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             id
         });
         Ok(id)
@@ -300,7 +300,7 @@ impl Store {
                 format!("case:{case_id}"),
                 serde_json::json!({"extension": id, "days": days, "note": note}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         Ok(())
     }

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{CourtRow, Store, StoreError};
+use super::{CourtRow, Pool, Store, StoreError};
 
 /// `down(id, depth)`: the court `$1` (depth 0) and the courts below it.
 use super::tree::BRANCH;
@@ -164,9 +164,9 @@ impl Store {
         t: &NewTest<'_>,
         cap: DeviceCheckCap,
     ) -> Result<Result<i64, Capped>, StoreError> {
-        let lock = match self {
-            Store::Postgres(_) => "SELECT id FROM sessions WHERE id = $1 FOR UPDATE",
-            Store::Sqlite(_) => "SELECT id FROM sessions WHERE id = $1",
+        let lock = match &self.pool {
+            Pool::Postgres(_) => "SELECT id FROM sessions WHERE id = $1 FOR UPDATE",
+            Pool::Sqlite(_) => "SELECT id FROM sessions WHERE id = $1",
         };
         let count = "SELECT COUNT(*), MIN(started_at) FROM connectivity_tests \
                      WHERE session_id = $1 AND started_at > $2";
@@ -219,7 +219,7 @@ impl Store {
         let status = if o.passed { "passed" } else { "failed" };
         on_pool!(self, |p| sqlx::query(sql)
             .bind(id)
-            .bind(super::time::now())
+            .bind(self.now())
             .bind(status)
             .bind(o.reason_code)
             .bind(o.reason)
@@ -314,7 +314,7 @@ impl Store {
                    WHERE status = 'running' AND started_at < $1";
         let done = on_pool!(self, |p| sqlx::query(sql)
             .bind(before)
-            .bind(super::time::now())
+            .bind(self.now())
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;
@@ -335,7 +335,7 @@ impl Store {
             .bind(title)
             .bind(deadline)
             .bind(created_by)
-            .bind(super::time::now())
+            .bind(self.now())
             .fetch_one(p)
             .await)?;
         Ok(id)
@@ -448,7 +448,7 @@ impl Store {
             .bind(tech.0)
             .bind(&tech_phone)
             .bind(updated_by)
-            .bind(super::time::now())
+            .bind(self.now())
             .execute(p)
             .await
             .map(|_| ()))?;

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Store, StoreError, audit, now};
+use super::{Store, StoreError, audit};
 
 /// A court's directory as stored, phones opened.
 #[derive(Debug, Clone)]
@@ -103,7 +103,7 @@ impl Store {
     /// transaction. The audit entry names who changed it and which persons are set, never a
     /// phone number.
     pub async fn set_directory(&self, d: &SetDirectory<'_>) -> Result<(), StoreError> {
-        let at = now();
+        let at = self.now();
         let contact_phone = d.contact.map(|(_, p)| seal_phone(p)).transpose()?;
         let tech_phone = d.tech.map(|(_, p)| seal_phone(p)).transpose()?;
         let detail = serde_json::json!({
@@ -135,7 +135,7 @@ impl Store {
                 format!("court:{}", d.court_id),
                 detail.clone(),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         Ok(())
     }

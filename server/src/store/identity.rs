@@ -1,7 +1,7 @@
 //! Who confirmed the petitioner's identity in a session, and how (issue 16, "who was really
 //! there"). The rules are in `app::identity`; this only writes what it decided.
 
-use super::{EventRow, Store, StoreError, audit, now};
+use super::{EventRow, Store, StoreError, audit};
 use crate::domain::EventKind;
 
 /// A confirmation to record.
@@ -22,7 +22,7 @@ impl Store {
         &self,
         c: &IdentityConfirmation<'_>,
     ) -> Result<EventRow, StoreError> {
-        let at = now();
+        let at = self.now();
         let data = serde_json::json!({"how": c.how, "name": c.actor_name});
         let id: i64 = in_write_tx!(self, |tx, lock| {
             let done = sqlx::query(
@@ -58,7 +58,7 @@ impl Store {
                 format!("session:{}", c.session_id),
                 data.clone(),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             id
         });
         self.event(c.session_id, id).await

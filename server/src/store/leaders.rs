@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{EventRow, Store, StoreError, audit, now};
+use super::{EventRow, Store, StoreError, audit};
 use crate::domain::EventKind;
 
 /// A leader named on a session.
@@ -35,7 +35,7 @@ impl Store {
         name: &str,
         actor: &str,
     ) -> Result<EventRow, StoreError> {
-        let at = now();
+        let at = self.now();
         let data = serde_json::json!({"participant": format!("user-{user_id}"), "name": name});
         let id: i64 = in_write_tx!(self, |tx, lock| {
             let (taken,): (i64,) = sqlx::query_as(
@@ -75,7 +75,7 @@ impl Store {
                 format!("session:{session_id}"),
                 data.clone(),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             id
         });
         self.event(session_id, id).await

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Store, StoreError, audit, now};
+use super::{Store, StoreError, audit};
 use crate::domain::{CaseClass, Channel, EventKind, Outcome, ReceivingOrgan};
 
 /// A case to open, checked by `app::ledger::open_case`.
@@ -200,7 +200,7 @@ macro_rules! insert_case {
             d.extend(extra);
         }
         let entry = audit::AuditEntry::new(c.actor, "case.opened", format!("case:{id}"), detail);
-        append_audit!($tx, $lock, &entry);
+        append_audit!($tx, $lock, $at, &entry);
         id
     }};
 }
@@ -276,7 +276,7 @@ impl Store {
     /// transaction. Returns the case id.
     pub async fn open_case(&self, c: &OpenCase<'_>) -> Result<i64, StoreError> {
         let sealer = crate::crypto::sealer().map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let at = now();
+        let at = self.now();
         let id = in_write_tx!(self, |tx, lock| {
             insert_case!(tx, lock, sealer, at, c, serde_json::Value::Null)
         });
@@ -299,7 +299,7 @@ impl Store {
         summary: serde_json::Value,
     ) -> Result<Vec<i64>, StoreError> {
         let sealer = crate::crypto::sealer().map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let at = now();
+        let at = self.now();
         let changed = || StoreError::Conflict {
             code: "import_changed",
             message: "the ledger changed since this import was planned: preview it again".into(),
@@ -351,7 +351,7 @@ impl Store {
                 format!("court:{court_id}"),
                 summary,
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             ids
         });
         Ok(ids)
@@ -370,7 +370,7 @@ impl Store {
 
     /// Appends a contact (or a correction of one) to a case's ledger, audited. Returns its id.
     pub async fn log_contact(&self, c: &NewContact<'_>) -> Result<i64, StoreError> {
-        let at = now();
+        let at = self.now();
         let id = in_write_tx!(self, |tx, lock| {
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO ledger_entries (case_id, at, channel, counted_as, note, received_by, \
@@ -409,7 +409,7 @@ impl Store {
                     "reason": c.correction_reason,
                 }),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             id
         });
         Ok(id)
@@ -427,7 +427,7 @@ impl Store {
         &self,
         c: &OutcomeCorrection<'_>,
     ) -> Result<i64, StoreError> {
-        let at = now();
+        let at = self.now();
         let id = in_write_tx!(self, |tx, lock| {
             let changed = sqlx::query(
                 "UPDATE sessions SET outcome = $2 WHERE id = $1 AND status = 'ended' AND outcome = $3",
@@ -514,7 +514,7 @@ impl Store {
                     "corrects": standing,
                 }),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             id
         });
         Ok(id)
@@ -548,7 +548,7 @@ impl Store {
                 format!("case:{case_id}"),
                 serde_json::json!({"from": from, "to": to.as_str(), "reason": reason}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         Ok(())
     }

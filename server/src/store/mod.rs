@@ -22,21 +22,58 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use rows::*;
 
+use crate::app::clock::Clock;
 use crate::domain::{Channel, EventKind, Outcome, Satisfaction, SessionStatus, TranscriptDecision};
 use sha2::Digest;
 
+/// The records, and the clock that stamps them: every instant the store writes of its own
+/// (an entry's `recorded_at`, an outbox message, an audit entry) is read from `clock`, the
+/// application's, so that a test that starts the application at a given instant gets records
+/// stamped on that same clock.
 #[derive(Clone)]
-pub enum Store {
+pub struct Store {
+    pool: Pool,
+    clock: Clock,
+}
+
+/// The database behind the store: SQLite (embedded default) or PostgreSQL (production).
+#[derive(Clone)]
+pub enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+}
+
+impl Store {
+    pub fn new(pool: Pool, clock: Clock) -> Store {
+        Store { pool, clock }
+    }
+
+    /// The same database on another clock (the application's: see `Application::build_with_clock`).
+    pub fn with_clock(self, clock: Clock) -> Store {
+        Store { clock, ..self }
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Now on the store's clock, to the whole second (stored timestamps compare as text in
+    /// SQLite).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
 }
 
 /// Runs `$body` with `$pool` bound to whichever pool the store holds.
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
-        match $store {
-            Store::Sqlite($pool) => $body,
-            Store::Postgres($pool) => $body,
+        match $store.pool() {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
         }
     };
 }
@@ -50,8 +87,8 @@ macro_rules! in_write_tx {
     };
     // `$lock` is the statement that orders audit appenders in this backend (see `append_audit!`).
     ($store:expr, |$tx:ident, $lock:ident| $body:block) => {
-        match $store {
-            Store::Sqlite(pool) => {
+        match $store.pool() {
+            $crate::store::Pool::Sqlite(pool) => {
                 // BEGIN IMMEDIATE already holds the database's one write lock.
                 let $lock = "SELECT 1";
                 let _turn = $crate::store::sqlite_write_turn(pool).await?;
@@ -60,7 +97,7 @@ macro_rules! in_write_tx {
                 $tx.commit().await?;
                 out
             }
-            Store::Postgres(pool) => {
+            $crate::store::Pool::Postgres(pool) => {
                 let $lock = "SELECT pg_advisory_xact_lock(7227011)";
                 let mut $tx = pool.begin().await?;
                 let out = $body;
@@ -105,7 +142,8 @@ pub(crate) async fn sqlite_write_turn(
 /// Appends an audit entry inside the current write transaction, chained to the last one.
 /// The lock is taken as late as possible, so appenders wait on each other only briefly.
 macro_rules! append_audit {
-    ($tx:ident, $lock:ident, $entry:expr) => {{
+    ($tx:ident, $lock:ident, $at:expr, $entry:expr) => {{
+        let at: chrono::DateTime<chrono::Utc> = $at;
         let entry: &audit::AuditEntry = $entry;
         sqlx::query($lock).execute(&mut *$tx).await?;
         let last: Option<(String,)> =
@@ -119,13 +157,13 @@ macro_rules! append_audit {
             "INSERT INTO audit_entries (at, actor, action, subject, detail, prev_hash, hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(entry.at)
+        .bind(at)
         .bind(&entry.actor)
         .bind(entry.action)
         .bind(&entry.subject)
         .bind(&entry.detail)
         .bind(&prev)
-        .bind(entry.hash(&prev))
+        .bind(entry.hash(&prev, &at))
         .execute(&mut *$tx)
         .await?;
     }};
@@ -134,8 +172,8 @@ macro_rules! append_audit {
 /// Writes a notification into the outbox inside the current write transaction, so that it is
 /// sent if and only if the change it announces commits.
 macro_rules! enqueue {
-    ($tx:ident, $topic:expr, $payload:expr) => {{
-        let at = $crate::store::now();
+    ($store:expr, $tx:ident, $topic:expr, $payload:expr) => {{
+        let at = $store.now();
         sqlx::query(
             "INSERT INTO outbox (topic, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $3)",
         )
@@ -163,7 +201,6 @@ pub mod recording;
 pub mod records;
 pub mod refresh;
 pub mod schedule;
-mod time;
 mod tree;
 pub mod trust;
 
@@ -278,7 +315,6 @@ fn opened(mut row: CaseRow) -> Result<CaseRow, StoreError> {
     Ok(row)
 }
 
-pub use time::now;
 
 impl Store {
     /// Connects and runs the embedded migrations of the backend the URL names.
@@ -305,7 +341,7 @@ impl Store {
                 .connect_with(options)
                 .await
                 .context("cannot open the SQLite database")?;
-            Store::Sqlite(pool)
+            Pool::Sqlite(pool)
         } else {
             let options = PgConnectOptions::from_str(url)
                 .context("database.url is not a valid PostgreSQL URL")?;
@@ -315,23 +351,23 @@ impl Store {
                 .connect_with(options)
                 .await
                 .context("cannot connect to PostgreSQL")?;
-            Store::Postgres(pool)
+            Pool::Postgres(pool)
         };
-        Ok(store)
+        Ok(Store::new(store, Clock::system()))
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        match self {
-            Store::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
-            Store::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        match &self.pool {
+            Pool::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Pool::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
     }
 
     pub fn backend(&self) -> &'static str {
-        match self {
-            Store::Sqlite(_) => "sqlite",
-            Store::Postgres(_) => "postgres",
+        match &self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
         }
     }
 
@@ -404,7 +440,7 @@ impl Store {
                 format!("user:{user_id}"),
                 serde_json::json!({}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         Ok(())
     }
@@ -592,7 +628,7 @@ impl Store {
                 format!("session:{session_id}"),
                 serde_json::json!({}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         Ok(())
     }
@@ -663,7 +699,7 @@ impl Store {
         data: &serde_json::Value,
         lifecycle: Lifecycle,
     ) -> Result<EventRow, StoreError> {
-        let at = now();
+        let at = self.now();
         let text = data.to_string();
         let insert = "INSERT INTO session_events (session_id, at, kind, actor, data) \
                       VALUES ($1, $2, $3, $4, $5) RETURNING id";
@@ -747,7 +783,7 @@ impl Store {
     /// Ends a session with its outcome: the session, its booking, the ledger entry and the
     /// `ended` event are written in one transaction, so the case's ledger never misses a session.
     pub async fn end_session(&self, end: &EndSession<'_>) -> Result<(), StoreError> {
-        let at = now();
+        let at = self.now();
         let counted_as = end.channel.counted_as();
         let data =
             serde_json::json!({"outcome": end.outcome.as_str(), "note": end.note}).to_string();
@@ -831,7 +867,7 @@ impl Store {
                 format!("session:{}", end.session_id),
                 serde_json::json!({"outcome": end.outcome.as_str(), "case_id": end.case_id, "channel": end.channel.as_str(), "connected_seconds": end.connected_seconds}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         Ok(())
     }
@@ -900,7 +936,7 @@ impl Store {
                 format!("session:{session_id}"),
                 serde_json::json!({"sha256": digest}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         Ok(())
     }
@@ -912,7 +948,7 @@ impl Store {
         session_id: i64,
         decision: TranscriptDecision,
     ) -> Result<String, StoreError> {
-        let at = now();
+        let at = self.now();
         in_write_tx!(self, |tx, lock| {
             let (status, text, decided): (String, String, Option<String>) = sqlx::query_as(
                 "SELECT status, transcript, transcript_decision FROM sessions WHERE id = $1",
@@ -953,14 +989,14 @@ impl Store {
                 format!("session:{session_id}"),
                 data,
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             Ok(digest)
         })
     }
 
     /// The petitioner's satisfaction with an ended session, once.
     pub async fn rate(&self, session_id: i64, rating: Satisfaction) -> Result<(), StoreError> {
-        let at = now();
+        let at = self.now();
         in_write_tx!(self, |tx, lock| {
             let (status, rated): (String, Option<String>) =
                 sqlx::query_as("SELECT status, satisfaction FROM sessions WHERE id = $1")
@@ -993,7 +1029,7 @@ impl Store {
                 format!("session:{session_id}"),
                 data,
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         Ok(())
     }
@@ -1034,7 +1070,7 @@ impl Store {
                 format!("case:{case_id}"),
                 serde_json::json!({"days": days, "reason": reason}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         Ok(())
     }
@@ -1066,7 +1102,7 @@ impl Store {
                     format!("user:{user_id}"),
                     serde_json::json!({"failed_logins": failed, "until": until}),
                 );
-                append_audit!(tx, lock, &entry);
+                append_audit!(tx, lock, self.now(), &entry);
                 Ok(Some(until))
             } else {
                 Ok(None)
@@ -1102,7 +1138,7 @@ impl Store {
                 format!("user:{user_id}"),
                 serde_json::json!({}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         Ok(())
     }
@@ -1112,7 +1148,7 @@ impl Store {
     /// Records an auditable fact on its own (a login, a refusal).
     pub async fn audit(&self, entry: &audit::AuditEntry) -> Result<(), StoreError> {
         in_write_tx!(self, |tx, lock| {
-            append_audit!(tx, lock, entry);
+            append_audit!(tx, lock, self.now(), entry);
         });
         Ok(())
     }
@@ -1138,7 +1174,7 @@ impl Store {
                 format!("case:{case_id}"),
                 serde_json::json!({}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             Ok(number)
         })
     }
@@ -1168,7 +1204,7 @@ impl Store {
                 format!("session:{session_id}"),
                 serde_json::json!({}),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             Ok(Some(code))
         })
     }
@@ -1261,7 +1297,7 @@ impl Store {
                 format!("case:{case_id}"),
                 serde_json::json!({ "category": category.as_str() }),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         Ok(())
     }
@@ -1289,7 +1325,7 @@ impl Store {
             .bind(case.lead)
             .bind(case.deadline)
             .bind(case.escalation_risk)
-            .bind(now())
+            .bind(self.now())
             .bind(&phone_sealed)
             .bind(case.measures)
             .bind(case.goal)

@@ -165,7 +165,7 @@ impl Store {
                     "salvaged": c.salvaged,
                 }),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         Ok(())
     }
@@ -245,7 +245,7 @@ impl Store {
                     "ended_at": row.ended_at,
                 }),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         Ok(())
     }

@@ -19,7 +19,7 @@ use sqlx::query::QueryAs;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Postgres, Sqlite};
 
-use super::{CourtRow, Store, StoreError};
+use super::{CourtRow, Pool, Store, StoreError};
 
 /// Whose sessions a reader sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -384,9 +384,9 @@ const RECORD_SELECT: &str = "SELECT se.id, b.id AS booking_id, se.status, b.stat
 
 impl Store {
     pub(crate) fn dialect(&self) -> Dialect {
-        match self {
-            Store::Sqlite(_) => Dialect::Sqlite,
-            Store::Postgres(_) => Dialect::Postgres,
+        match &self.pool {
+            Pool::Sqlite(_) => Dialect::Sqlite,
+            Pool::Postgres(_) => Dialect::Postgres,
         }
     }
 
@@ -400,9 +400,9 @@ impl Store {
     where
         O: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
     {
-        Ok(match self {
-            Store::Sqlite(pool) => sql.sqlite().fetch_all(pool).await?,
-            Store::Postgres(pool) => {
+        Ok(match &self.pool {
+            Pool::Sqlite(pool) => sql.sqlite().fetch_all(pool).await?,
+            Pool::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
                 sqlx::query(
                     "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), \

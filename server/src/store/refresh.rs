@@ -100,7 +100,7 @@ impl Store {
                             format!("user:{user_id}"),
                             serde_json::json!({}),
                         );
-                        append_audit!(tx, lock, &entry);
+                        append_audit!(tx, lock, self.now(), &entry);
                         Presented::Reused
                     } else if expires_at <= at {
                         Presented::Expired

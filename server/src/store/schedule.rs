@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Store, StoreError, audit};
+use super::{Pool, Store, StoreError, audit};
 use crate::schedule::{
     self, Calendar, CalendarDay, Category, Override, Template, TemplateDay, Window,
 };
@@ -302,7 +302,7 @@ impl Store {
                 format!("court:{}", s.court_id),
                 serde_json::to_value(s).unwrap_or_default(),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         self.host_settings(s.court_id).await
     }
@@ -420,7 +420,7 @@ impl Store {
                 format!("host_room:{host_room_id}"),
                 serde_json::to_value(days).unwrap_or_default(),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         self.publish_room(host_room_id, at).await
     }
@@ -469,7 +469,7 @@ impl Store {
                 format!("host_room:{host_room_id}"),
                 serde_json::json!({ "override": id, "day": day, "open": window, "note": note }),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
             id
         });
         Ok((id, self.publish_room(host_room_id, at).await?))
@@ -498,7 +498,7 @@ impl Store {
                 format!("host_room:{host_room_id}"),
                 serde_json::json!({ "override": id }),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         self.publish_room(host_room_id, at).await
     }
@@ -554,7 +554,7 @@ impl Store {
                 format!("calendar:{year}"),
                 serde_json::json!({ "days": entries.len() }),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         self.publish_all(at).await
     }
@@ -639,7 +639,7 @@ impl Store {
                 format!("calendar:{year}"),
                 serde_json::json!({ "allow": allow }),
             );
-            append_audit!(tx, lock, &entry);
+            append_audit!(tx, lock, self.now(), &entry);
         });
         self.publish_all(at).await
     }
@@ -731,7 +731,7 @@ impl Store {
 
         let mut report = PublishReport::default();
         in_write_tx!(self, |tx| {
-            if matches!(self, Store::Postgres(_)) {
+            if matches!(self.pool(), Pool::Postgres(_)) {
                 // The host court's booking lock (see `Store::book`), taken alone here and shared
                 // by bookings: a publish and a booking of the same court never interleave, so a
                 // publish never deletes a slot that a booking has just taken.
@@ -802,6 +802,7 @@ impl Store {
                             .execute(&mut *tx)
                             .await?;
                             enqueue!(
+                self,
                                 tx,
                                 "booking.needs_move",
                                 serde_json::json!({

@@ -58,7 +58,7 @@ impl Store {
     /// A login with the right password: the address becomes known to the account, and the
     /// account's failures in a row and its slow-down end.
     pub async fn login_succeeded(&self, user_id: i64, address: &str) -> Result<(), StoreError> {
-        let now = super::now();
+        let now = self.now();
         in_write_tx!(self, |tx| {
             sqlx::query(
                 "INSERT INTO login_addresses (user_id, address, last_login_at) VALUES ($1, $2, $3) \
@@ -99,7 +99,8 @@ impl Store {
             if failed < free {
                 None
             } else {
-                // Not `now()`, which drops the fraction: the first wait is one second.
+                // The machine's time, as the login checks it (`auth`), and not `self.now()`, which
+                // drops the fraction: the first wait is one second.
                 let until = Utc::now() + delay(failed - free);
                 sqlx::query("UPDATE users SET locked_until = $2 WHERE id = $1")
                     .bind(user_id)
@@ -113,7 +114,7 @@ impl Store {
                         format!("user:{user_id}"),
                         serde_json::json!({"failed_logins": failed, "until": until}),
                     );
-                    append_audit!(tx, lock, &entry);
+                    append_audit!(tx, lock, self.now(), &entry);
                 }
                 Some(until)
             }
