@@ -128,6 +128,38 @@ await run('records', async () => {
   const enTitle = await page.$eval('[data-testid=chart-rates] title', (el) => el.textContent);
   check('English: headings and the chart follow the switch',
     (await text(page, '#stats-heading')) === en['records.stats.heading'] && enTitle === en['records.chart.rates'], enTitle);
+  // The line about the file saved before the switch stayed in Chinese (walk, 2026-12-06).
+  const savedLine = await text(page, '#export-state');
+  check('English: the line about the saved file follows the switch',
+    savedLine.startsWith(en['records.export.done'].split('{name}')[0]) && savedLine.endsWith('.xlsx'), savedLine);
+  // In English the courts chart's last legend ("Did not come") ran past the chart's edge, and
+  // the rates' labels were cut to "First-visit clo…" (walk, 2026-12-06).
+  const englishCharts = await page.evaluate(() => [...document.querySelectorAll('[data-testid=chart-rates], [data-testid=chart-courts]')]
+    .map((svg) => {
+      const edge = svg.getBoundingClientRect().right;
+      return {
+        chart: svg.dataset.testid,
+        past: [...svg.querySelectorAll('.chart-legend, .chart-label')].filter((t) => t.getBoundingClientRect().right > edge + 0.5).map((t) => t.textContent),
+        cut: [...svg.querySelectorAll('.chart-legend, .chart-row .chart-label')].filter((t) => t.textContent.endsWith('…')).map((t) => t.textContent),
+      };
+    }));
+  // A court with one court below it: the narrowest courts chart, in English.
+  englishCharts.push(await page.evaluate(async (labels) => {
+    const { groupedBars } = await import('/js/charts.js');
+    const svg = groupedBars({
+      title: 't', desc: 'd', testid: 'chart-probe',
+      series: labels.map((label, i) => ({ key: `s${i}`, label })),
+      groups: [{ label: 'A court', values: { s0: 1, s1: 1, s2: 0 } }, { label: 'B court', values: { s0: 0, s1: 0, s2: 0 } }],
+    });
+    document.body.append(svg);
+    const box = svg.getBoundingClientRect();
+    // What lies beyond the viewBox is not drawn: compare with the box the SVG is drawn in.
+    const past = [...svg.querySelectorAll('.chart-legend')].filter((t) => t.getBoundingClientRect().right > box.right + 0.5).map((t) => t.textContent);
+    svg.remove();
+    return { chart: 'probe, two courts', past, cut: [] };
+  }, [en['records.fig.booked'], en['records.fig.held'], en['records.fig.no_show']]));
+  check('English: every legend and label of the charts is whole and inside its chart',
+    englishCharts.length === 3 && englishCharts.every((c) => c.past.length === 0 && c.cut.length === 0), englishCharts);
   await shot(page, '03-records-en');
   await page.click('#lang-switch');
 

@@ -61,7 +61,7 @@ export function barChart({ title, desc, items, max = 1, testid = 'bar-chart' }) 
     const w = Math.round(barWidth * fraction);
     svg.append(el('g', { class: 'chart-row', 'data-value': item.value ?? '' },
       el('text', { x: labelWidth - 10, y: y + row / 2, class: 'chart-label', 'text-anchor': 'end', 'dominant-baseline': 'middle' },
-        clip(item.label, 16)),
+        clip(item.label, 28)),
       el('rect', { x: labelWidth, y: y + 6, width: barWidth, height: row - 14, class: 'chart-track', rx: 3 }),
       w > 0 ? el('rect', { x: labelWidth, y: y + 6, width: w, height: row - 14, class: `chart-bar ${item.className || 'series-0'}`, rx: 3 }) : null,
       el('text', { x: labelWidth + barWidth + 10, y: y + row / 2, class: 'chart-value', 'dominant-baseline': 'middle' }, item.text)));
@@ -81,7 +81,10 @@ export function groupedBars({ title, desc, series, groups, testid = 'grouped-cha
   const bar = 34;
   const gap = 8;
   const groupWidth = series.length * (bar + gap) + 36;
-  const width = Math.max(520, left + groups.length * groupWidth + 20);
+  // Each legend takes `legendStep`: wide enough for the longest (English) series name, and the
+  // chart as wide as its legend even with few courts.
+  const legendStep = 170;
+  const width = Math.max(520, left + groups.length * groupWidth + 20, left + series.length * legendStep);
   const height = top + plotHeight + 40;
   const max = Math.max(1, ...groups.flatMap((g) => series.map((s) => Number(g.values[s.key]) || 0)));
   const step = niceStep(max);
@@ -90,7 +93,7 @@ export function groupedBars({ title, desc, series, groups, testid = 'grouped-cha
 
   // Legend.
   series.forEach((s, i) => {
-    const x = left + i * 170;
+    const x = left + i * legendStep;
     svg.append(el('rect', { x, y: 8, width: 18, height: 18, class: `chart-bar series-${i}`, rx: 2 }),
       el('text', { x: x + 24, y: 22, class: 'chart-legend' }, clip(s.label, 12)));
   });

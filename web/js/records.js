@@ -222,12 +222,22 @@ function main({ user }) {
     loadStats();
   });
 
+  /** The export's line in the page's language: working, the file saved, or nothing. */
+  function renderExportState() {
+    const stateLine = $('#export-state');
+    const { state, file } = stateLine.dataset;
+    if (state === 'working') stateLine.textContent = t('records.export.working');
+    else if (state === 'done') stateLine.textContent = t('records.export.done', { name: file });
+    else stateLine.textContent = '';
+  }
+
   /** Export through fetch with the bearer token (a plain link would carry no token), then save the Blob. */
   async function exportAs(format, { monthly = false } = {}) {
     const box = $('#stats-error');
     const stateLine = $('#export-state');
     clearError(box);
-    stateLine.textContent = t('records.export.working');
+    stateLine.dataset.state = 'working';
+    renderExportState();
     const params = statsParams();
     params.set('format', format);
     if (monthly) {
@@ -271,11 +281,13 @@ function main({ user }) {
       link.click();
       link.remove();
       setTimeout(() => URL.revokeObjectURL(url), 10000);
-      stateLine.textContent = t('records.export.done', { name });
       stateLine.dataset.file = name;
       stateLine.dataset.bytes = String(blob.size);
+      stateLine.dataset.state = 'done';
+      renderExportState();
     } catch (err) {
-      stateLine.textContent = '';
+      stateLine.dataset.state = '';
+      renderExportState();
       fail(box, err);
     }
   }
@@ -437,6 +449,7 @@ function main({ user }) {
     roleLabel();
     fillChoices();
     renderStats();
+    renderExportState();
     renderLog();
     renderTimelinePanel();
     overdue?.render();
