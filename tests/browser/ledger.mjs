@@ -27,6 +27,10 @@ await run('ledger', async () => {
   check('the form opens with the keyboard, on its first field',
     await page.evaluate(() => document.activeElement?.dataset.testid === 'new-case-number'));
   check('every control is labelled', (await unlabelledControls(page)).length === 0, await unlabelledControls(page));
+  // It opened in the case list's column, whose fields showed a dozen characters (walk, 2026-12-06).
+  const fieldWidth = (await page.locator('[data-testid=new-case-number]').boundingBox()).width;
+  check('the form opens in a dialog, its fields wide enough for a case number',
+    await page.evaluate(() => document.querySelector('[data-testid=new-case-dialog]')?.matches(':modal')) && fieldWidth >= 320, fieldWidth);
   await page.keyboard.type('（2026）浙0106信101号');
   await page.fill('[data-testid=new-case-name]', '赵六');
   const bad = `${idNumber(101).slice(0, 17)}${idNumber(101).endsWith('1') ? '2' : '1'}`;

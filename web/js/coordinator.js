@@ -75,9 +75,12 @@ function main({ user }) {
     state.opening = true;
     renderNewCase();
   });
+  // In a dialog of its own, as the import is: the case list's column squeezed the form's
+  // fields to a dozen characters (a case number, an identity number cut off as they were typed).
   function renderNewCase() {
-    $('#new-case-open').hidden = state.opening;
+    const shown = newCaseBox.querySelector('dialog');
     if (!state.opening) {
+      if (shown?.open) shown.close();
       newCaseBox.replaceChildren();
       return;
     }
@@ -86,7 +89,14 @@ function main({ user }) {
       renderNewCase();
       $('#new-case-open').focus();
     };
-    newCaseBox.replaceChildren(openCaseForm({
+    const dialog = h('dialog', { class: 'import-dialog case-dialog', 'data-testid': 'new-case-dialog', 'aria-label': t('ledger.open.heading') });
+    // Escape closes it as 取消 does.
+    dialog.addEventListener('cancel', (e) => {
+      e.preventDefault();
+      close();
+    });
+    newCaseBox.replaceChildren(dialog);
+    dialog.append(openCaseForm({
       user,
       isOwnCase: (id) => state.cases.some((c) => c.id === id),
       onOpened: async (detail) => {
@@ -103,6 +113,7 @@ function main({ user }) {
       },
       onCancel: close,
     }));
+    dialog.showModal();
   }
 
   // ---- importing a ledger (导入台账, js/ledger-coord.js) ----
