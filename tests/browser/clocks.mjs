@@ -7,7 +7,7 @@
 // court above sees the same clock on its overdue list, is told that a note is required, approves
 // with a note after a confirmation, and the clock leaves the list; English.
 import { readFileSync } from 'node:fs';
-import { run, newPage, check, shot, text, login, catalogues, unlabelledControls, apiCall, apiLogin, BASE, ARTIFACTS } from './lib.mjs';
+import { run, newPage, check, shot, text, login, catalogues, unlabelledControls, apiCall, apiLogin, apartOnOneLine, BASE, ARTIFACTS } from './lib.mjs';
 
 const STARTED = Date.now();
 const FIXED = process.env.COURTLINK_NOW ? Date.parse(process.env.COURTLINK_NOW) : STARTED;
@@ -66,11 +66,8 @@ run('clocks', async () => {
   check('every control of the calendar panel is labelled', (await unlabelledControls(admin)).length === 0, await unlabelledControls(admin));
   check('the year to load is the one missing', (await admin.inputValue('[data-testid=cal-year]')) === '2027');
   // The example's button and the upload's used to touch, the second a line lower (walk, 2026-12-06).
-  const [exampleBox, uploadBox] = await Promise.all(['cal-example', 'cal-upload']
-    .map((id) => admin.locator(`[data-testid=${id}]`).boundingBox()));
   check('the two buttons of the upload form stand apart, on one line',
-    Math.abs(exampleBox.y + exampleBox.height / 2 - (uploadBox.y + uploadBox.height / 2)) < 2
-    && uploadBox.x - (exampleBox.x + exampleBox.width) >= 8, { exampleBox, uploadBox });
+    ...(await apartOnOneLine(admin, '[data-testid=cal-example]', '[data-testid=cal-upload]')));
 
   const [example] = await Promise.all([admin.waitForEvent('download'), admin.click('[data-testid=cal-example]')]);
   const exampleText = readFileSync(await example.path(), 'utf8');

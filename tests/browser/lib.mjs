@@ -167,6 +167,16 @@ export async function login(page, username, password = PASSWORD) {
   await page.press('#login-password', 'Enter');
 }
 
+/**
+ * Two buttons side by side stand apart (at least 8 px) on one line (centres within 2 px): the
+ * walk found pairs that touched, the second a line lower. Returns [ok, the two boxes].
+ */
+export async function apartOnOneLine(page, first, second) {
+  const [a, b] = await Promise.all([first, second].map((sel) => page.locator(sel).boundingBox()));
+  const ok = Boolean(a && b) && Math.abs(a.y + a.height / 2 - (b.y + b.height / 2)) < 2 && b.x - (a.x + a.width) >= 8;
+  return [ok, { [first]: a, [second]: b }];
+}
+
 /** Per remote peer of the page's call: {id, connectionState, framesDecoded, …} (js/call.js). */
 export async function callStats(page) {
   return page.evaluate(async () => (window.courtlinkCall ? window.courtlinkCall.stats() : []));

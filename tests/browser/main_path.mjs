@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import {
   BASE, run, newPage, check, shot, text, login, expectVideo, admitPetitioner, shanghaiDay, apiCall, apiLogin, lateSundayInBeijing,
-  QUICK_QUALITY, catalogues,
+  QUICK_QUALITY, catalogues, apartOnOneLine,
 } from './lib.mjs';
 
 const { zh } = await catalogues();
@@ -92,6 +92,8 @@ await run('main path', async () => {
   check('the slot booked is the one held', String(booking.slot_id ?? slot.id) === String(slot.id), booking);
   await coord.waitForSelector('[data-testid=sched-result]');
   check('focus moves to the result', await coord.evaluate(() => document.activeElement?.dataset?.testid === 'sched-result'));
+  check('the buttons for the notice and for another booking stand apart, on one line (they touched)',
+    ...(await apartOnOneLine(coord, '[data-testid=sched-result] [data-testid=notice-link]', '[data-testid=sched-result-again]')));
   const code = await text(coord, '[data-testid=sched-join-code]');
   check('the join code is shown', code.replace(/-/g, '') === booking.join_code.replace(/-/g, '') && /^\d{4}-\d{4}-\d{4}$/.test(code), code);
   const link = await coord.getAttribute('[data-testid=sched-join-link]', 'href');

@@ -327,7 +327,7 @@ export default {
   'coord.result.copy': 'Copy link',
   'coord.result.copied': 'Link copied.',
   'coord.result.copyManual': 'Could not copy by itself; the link is selected — press Ctrl+C.',
-  'coord.result.once': 'The join code is shown only here. Print the appointment notice or write it down for the petitioner; the code works from 30 minutes before the time until 90 minutes after its end.',
+  'coord.result.once': 'Print the appointment notice for the petitioner, or write the join code down for them. The notice can be printed again later from "Our bookings", with the same code. The code works from 30 minutes before the time until 90 minutes after its end.',
   'coord.sessions.heading': 'This court’s video receptions today',
   'coord.sessions.none': 'No video receptions booked by this court today.',
 

@@ -327,7 +327,7 @@ export default {
   'coord.result.copy': '复制链接',
   'coord.result.copied': '链接已复制。',
   'coord.result.copyManual': '无法自动复制，链接已选中，请按 Ctrl+C 复制。',
-  'coord.result.once': '接访码只在这里显示一次。请打印预约通知或抄给信访人；接访码从预约时间前30分钟起，到预约结束后90分钟为止有效。',
+  'coord.result.once': '请打印预约通知书交给信访人，或把接访码抄给信访人。通知书以后也可以在“本院的预约”里再打印，接访码不变。接访码从预约时间前30分钟起，到预约结束后90分钟为止有效。',
   'coord.sessions.heading': '本院今日视频接访',
   'coord.sessions.none': '今天没有本院预约的视频接访。',
 

@@ -488,8 +488,9 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
       joinLink ? [h('p', { class: 'label' }, t('coord.result.link')), h('div', { class: 'copy-row' }, joinLink, copy), copyStatus,
         h('p', { class: 'hint' }, t('coord.result.once'))] : null,
       application && !booking ? h('p', {}, t('sched.result.wait', { court: application.host_court_name })) : null,
-      booking ? noticeLink(booking.id) : null,
-      h('button', { type: 'button', class: 'secondary', onclick: () => { state.result = null; renderAction(); } }, t('sched.result.again'))));
+      h('div', { class: 'button-row' },
+        booking ? noticeLink(booking.id) : null,
+        h('button', { type: 'button', class: 'secondary', 'data-testid': 'sched-result-again', onclick: () => { state.result = null; renderAction(); } }, t('sched.result.again')))));
   }
 
   // ---- the court's applications and bookings ----
