@@ -10,8 +10,8 @@
 use crate::common;
 
 use common::{TestApp, assert_error};
-use courtlink::store::{Pool, Store};
 use courtlink::store::audit::{AuditVerdict, verify};
+use courtlink::store::{Pool, Store};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 

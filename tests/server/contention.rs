@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use chrono::{Duration, DurationRound, Utc};
 use common::TestApp;
 use courtlink::domain::Role;
-use courtlink::store::{NewCase, NewUser, RoomKind, Pool, Store};
+use courtlink::store::{NewCase, NewUser, Pool, RoomKind, Store};
 use secrecy::ExposeSecret;
 use serde_json::json;
 

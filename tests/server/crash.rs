@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DurationRound, Utc};
 use courtlink::domain::Role;
-use courtlink::store::{NewCase, NewUser, RoomKind, Pool, Store};
+use courtlink::store::{NewCase, NewUser, Pool, RoomKind, Store};
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
 use serde_json::{Value, json};

@@ -54,7 +54,7 @@ use crate::loadkit::{Server, Ws, connect, courtlink_env};
 use courtlink::config::Settings;
 use courtlink::domain::Role;
 use courtlink::store::schedule::HostSettings;
-use courtlink::store::{NewCase, NewUser, RoomKind, Pool, Store};
+use courtlink::store::{NewCase, NewUser, Pool, RoomKind, Store};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProvinceArgs {

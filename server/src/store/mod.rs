@@ -315,7 +315,6 @@ fn opened(mut row: CaseRow) -> Result<CaseRow, StoreError> {
     Ok(row)
 }
 
-
 impl Store {
     /// Connects and runs the embedded migrations of the backend the URL names.
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Store> {

@@ -802,7 +802,7 @@ impl Store {
                             .execute(&mut *tx)
                             .await?;
                             enqueue!(
-                self,
+                                self,
                                 tx,
                                 "booking.needs_move",
                                 serde_json::json!({
