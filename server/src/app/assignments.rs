@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::clock::{Calendar, Clock, Unit, period_end};
+use crate::app::scope::Scope;
 use crate::app::{ledger, scope};
 use crate::auth::Staff;
 use crate::config::FollowUpSettings;
@@ -293,7 +294,7 @@ pub async fn log_contact(
     cmd: ledger::ContactCommand<'_>,
     terms: Option<Terms<'_>>,
 ) -> Result<i64, ApiError> {
-    let case = crate::app::scope::writable_case(store, staff, case_id).await?;
+    let case = Scope::of(store, staff).writable_case(case_id).await?;
     let plan = match (cmd.outcome, cmd.corrects) {
         (Some(Outcome::Assign), None) => {
             let assigning = match cmd.receiving_organ.unwrap_or(ReceivingOrgan::Court) {
@@ -399,7 +400,7 @@ async fn load(store: &Store, id: i64) -> Result<AssignmentRow, ApiError> {
 async fn readable(store: &Store, staff: &Staff, id: i64) -> Result<AssignmentRow, ApiError> {
     staff.require(READERS)?;
     let a = load(store, id).await?;
-    if !scope::in_branch(store, staff, a.court_id).await? {
+    if !Scope::of(store, staff).in_branch(a.court_id).await? {
         return Err(ApiError::Forbidden(
             "this task went to a court outside your branch",
         ));
@@ -494,7 +495,7 @@ pub async fn list(
         if store.find_court(c).await?.is_none() {
             return Err(ApiError::invalid("court_id: no such court"));
         }
-        if !scope::in_branch(store, staff, c).await? {
+        if !Scope::of(store, staff).in_branch(c).await? {
             return Err(ApiError::Forbidden(
                 "that court is outside your branch: you read your court and the courts below it",
             ));
@@ -642,7 +643,10 @@ pub async fn supervise(
     channel: Option<Channel>,
 ) -> Result<AssignmentDetail, ApiError> {
     let a = readable(store, staff, id).await?;
-    if !scope::in_branch(store, staff, a.assigning_court_id).await? {
+    if !Scope::of(store, staff)
+        .in_branch(a.assigning_court_id)
+        .await?
+    {
         return Err(ApiError::Denied {
             code: "not_supervising_court",
             message: "督办 is for the court that handed the task down and the courts above it"

@@ -6,6 +6,7 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::app::scope::Scope;
 use crate::auth::{Staff, name_input};
 use crate::config::AttachmentSettings;
 use crate::domain::MediaType;
@@ -28,7 +29,7 @@ pub fn too_large(max: usize) -> ApiError {
 /// The case the caller may attach files to: only the case's own court's coordinator (as for
 /// every write to the case's ledger). Checked before the body is read.
 pub async fn writable(store: &Store, staff: &Staff, case_id: i64) -> Result<CaseRow, ApiError> {
-    crate::app::scope::writable_case(store, staff, case_id).await
+    Scope::of(store, staff).writable_case(case_id).await
 }
 
 /// The rule for an attachment's bytes: not empty, not over the limit, and of a permitted type as
@@ -109,7 +110,7 @@ pub async fn list(
     staff: &Staff,
     case_id: i64,
 ) -> Result<Vec<AttachmentRow>, ApiError> {
-    let case = crate::app::scope::readable_case(store, staff, case_id).await?;
+    let case = Scope::of(store, staff).readable_case(case_id).await?;
     Ok(store.attachments(case.id).await?)
 }
 
@@ -121,7 +122,7 @@ pub async fn download(
     case_id: i64,
     id: i64,
 ) -> Result<(AttachmentRow, Vec<u8>), ApiError> {
-    let case = crate::app::scope::readable_case(store, staff, case_id).await?;
+    let case = Scope::of(store, staff).readable_case(case_id).await?;
     match store
         .attachment_content_audited(case.id, id, &format!("user-{}", staff.user_id))
         .await

@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::scope;
+use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::domain::JoinCode;
 use crate::error::ApiError;
@@ -359,7 +359,7 @@ pub async fn direct(
         d.local_officer_id,
     )
     .await?;
-    let slot = scope::slot_above(&state.store, staff, d.slot_id).await?;
+    let slot = Scope::of(&state.store, staff).slot_above(d.slot_id).await?;
     book(
         state,
         staff,

@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::clock::{CaseDates, Clocks};
+use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::domain::Role;
 use crate::error::ApiError;
@@ -260,7 +261,7 @@ async fn overdue_scope(
             "court_id: no court has id {court}"
         )));
     }
-    if !branch || !crate::app::scope::in_branch(&state.store, staff, court).await? {
+    if !branch || !Scope::of(&state.store, staff).in_branch(court).await? {
         return Err(ApiError::Forbidden(
             "that court is outside your court's scope",
         ));

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::app::scope::Scope;
 use crate::auth::{Staff, name_input};
 use crate::domain::{Role, mask_phone};
 use crate::error::ApiError;
@@ -143,7 +144,7 @@ pub async fn read(store: &Store, staff: &Staff, court_id: i64) -> Result<CourtDi
     }
     let own = staff.court_id == court_id;
     let live = !own && store.live_booking_between(staff.court_id, court_id).await?;
-    if !own && !live && !crate::app::scope::in_branch(store, staff, court_id).await? {
+    if !own && !live && !Scope::of(store, staff).in_branch(court_id).await? {
         return Err(ApiError::Forbidden(
             "this court's directory is read by its own court, the courts above it, and the other side of a live booking",
         ));

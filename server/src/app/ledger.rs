@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 
-use crate::app::scope;
+use crate::app::scope::Scope;
 use crate::auth::{NameError, Staff, name_input, normalize_name};
 use crate::domain::{CaseClass, Channel, IdNumber, Outcome, ReceivingOrgan, Role, is_collective};
 use crate::error::ApiError;
@@ -489,7 +489,7 @@ pub async fn log_contact(
     case_id: i64,
     cmd: ContactCommand<'_>,
 ) -> Result<i64, ApiError> {
-    let case = scope::writable_case(store, staff, case_id).await?;
+    let case = Scope::of(store, staff).writable_case(case_id).await?;
     record_contact(store, staff, &case, cmd).await
 }
 
@@ -605,7 +605,7 @@ pub async fn change_class(
     to: CaseClass,
     reason: &str,
 ) -> Result<CaseRow, ApiError> {
-    let case = scope::writable_case(store, staff, case_id).await?;
+    let case = Scope::of(store, staff).writable_case(case_id).await?;
     let reason = text("reason", reason, 500)?;
     match store
         .change_case_class(case.id, to, &reason, &format!("user-{}", staff.user_id))
@@ -630,7 +630,7 @@ pub async fn case_file(
     staff: &Staff,
     case_id: i64,
 ) -> Result<(CaseRow, Vec<LedgerRow>, Vec<ClassChangeRow>), ApiError> {
-    let case = scope::readable_case(store, staff, case_id).await?;
+    let case = Scope::of(store, staff).readable_case(case_id).await?;
     let ledger = store.ledger(case.id).await?;
     let changes = store.class_changes(case.id).await?;
     Ok((case, ledger, changes))

@@ -23,6 +23,7 @@ use serde_json::Value;
 use crate::app::assignments::{self, Source};
 use crate::app::clock;
 use crate::app::ledger;
+use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::config::Settings;
 use crate::domain::{Channel, CourtLevel, EventKind, Outcome, Role, SessionStatus};
@@ -102,7 +103,7 @@ pub async fn staff_participant(
     let role = match staff.role {
         Role::Officer if session.host_court_id == staff.court_id => ParticipantRole::Host,
         Role::Officer if session.joint_court_id == Some(staff.court_id) => ParticipantRole::CoHost,
-        Role::Coordinator if crate::app::scope::sees_session(&staff, session) => {
+        Role::Coordinator if Scope::of(store, &staff).sees_session(session) => {
             ParticipantRole::LocalStaff
         }
         Role::Supervisor if crate::app::leaders::leads(store, &staff, session).await? => {
@@ -110,7 +111,9 @@ pub async fn staff_participant(
         }
         // The host court's supervisors, and those of the courts above it, observe.
         Role::Supervisor
-            if crate::app::scope::in_branch(store, &staff, session.host_court_id).await? =>
+            if Scope::of(store, &staff)
+                .in_branch(session.host_court_id)
+                .await? =>
         {
             ParticipantRole::Observer
         }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::views::{CourtView, RoomView};
-use crate::app::scope;
+use crate::app::scope::Scope;
 use crate::auth::{Staff, hash_password};
 use crate::domain::{CourtLevel, Role};
 use crate::error::{ApiError, ErrorBody};
@@ -50,13 +50,9 @@ async fn managed_user(state: &AppState, staff: &Staff, id: i64) -> Result<UserRo
         Err(StoreError::NotFound) => return Err(ApiError::NotFound("user")),
         Err(e) => return Err(e.into()),
     };
-    scope::managed_court(
-        &state.store,
-        staff,
-        user.court_id,
-        ApiError::NotFound("user"),
-    )
-    .await?;
+    Scope::of(&state.store, staff)
+        .managed_court(user.court_id, ApiError::NotFound("user"))
+        .await?;
     Ok(user)
 }
 
@@ -209,13 +205,12 @@ pub async fn create_court(
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&staff)?;
     let name = name_field("name", &body.name)?;
-    let parent = scope::managed_court(
-        &state.store,
-        &staff,
-        body.parent_id,
-        ApiError::invalid(format!("parent_id: no court has id {}", body.parent_id)),
-    )
-    .await?;
+    let parent = Scope::of(&state.store, &staff)
+        .managed_court(
+            body.parent_id,
+            ApiError::invalid(format!("parent_id: no court has id {}", body.parent_id)),
+        )
+        .await?;
     if rank(body.level) <= rank(level_of(&parent)?) {
         return Err(ApiError::invalid(format!(
             "level: a court below a {} court must be of a lower level",
@@ -279,8 +274,9 @@ pub async fn rename_court(
     body: web::Json<Rename>,
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&staff)?;
-    let court =
-        scope::managed_court(&state.store, &staff, *id, ApiError::NotFound("court")).await?;
+    let court = Scope::of(&state.store, &staff)
+        .managed_court(*id, ApiError::NotFound("court"))
+        .await?;
     let name = name_field("name", &body.name)?;
     match state
         .store
@@ -338,8 +334,9 @@ pub async fn create_room(
     body: web::Json<NewRoom>,
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&staff)?;
-    let court =
-        scope::managed_court(&state.store, &staff, *id, ApiError::NotFound("court")).await?;
+    let court = Scope::of(&state.store, &staff)
+        .managed_court(*id, ApiError::NotFound("court"))
+        .await?;
     let name = name_field("name", &body.name)?;
     if body.kind == RoomType::Host && level_of(&court)? == CourtLevel::Basic {
         return Err(ApiError::invalid(
@@ -397,13 +394,9 @@ pub async fn rename_room(
     let Some(room) = state.store.find_room(kind, id).await? else {
         return Err(ApiError::NotFound("room"));
     };
-    scope::managed_court(
-        &state.store,
-        &staff,
-        room.court_id,
-        ApiError::NotFound("room"),
-    )
-    .await?;
+    Scope::of(&state.store, &staff)
+        .managed_court(room.court_id, ApiError::NotFound("room"))
+        .await?;
     let name = name_field("name", &body.name)?;
     match state
         .store
@@ -517,13 +510,12 @@ pub async fn create_user(
     let username = username_field(&body.username)?;
     let display_name = display_name_field(&body.display_name)?;
     crate::auth::new_password(&body.password, &[&username, &display_name])?;
-    let court = scope::managed_court(
-        &state.store,
-        &staff,
-        body.court_id,
-        ApiError::invalid(format!("court_id: no court has id {}", body.court_id)),
-    )
-    .await?;
+    let court = Scope::of(&state.store, &staff)
+        .managed_court(
+            body.court_id,
+            ApiError::invalid(format!("court_id: no court has id {}", body.court_id)),
+        )
+        .await?;
     let password_hash = hash(&state, body.password).await?;
     let account = NewAccount {
         court_id: court.id,

@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::preconditions::{self, if_match, with_etag};
 use crate::app::booking::{self, Eligibility, LocalSide, ineligible, not_found};
+use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::domain::Role;
 use crate::error::{ApiError, ErrorBody};
@@ -281,8 +282,8 @@ pub async fn list_applications(
 
 /// Whether the caller may see the application (`scope::application_side`); returns whether they
 /// are on the host side.
-fn application_side(staff: &Staff, a: &ApplicationRow) -> Result<bool, ApiError> {
-    crate::app::scope::application_side(staff, a.local_court_id, a.host_court_id)
+fn application_side(state: &AppState, staff: &Staff, a: &ApplicationRow) -> Result<bool, ApiError> {
+    Scope::of(&state.store, staff).application_side(a.local_court_id, a.host_court_id)
 }
 
 async fn load(state: &AppState, id: i64) -> Result<ApplicationRow, ApiError> {
@@ -309,7 +310,7 @@ pub async fn get_application(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let a = load(&state, *id).await?;
-    application_side(&staff, &a)?;
+    application_side(&state, &staff, &a)?;
     Ok(with_etag(StatusCode::OK, a.version, &a))
 }
 
@@ -364,7 +365,7 @@ pub async fn review_application(
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Officer, Role::Admin])?;
     let a = load(&state, *id).await?;
-    if !application_side(&staff, &a)? {
+    if !application_side(&state, &staff, &a)? {
         return Err(ApiError::Forbidden("only the host court reviews"));
     }
     let version = if_match(&req)?;
@@ -483,7 +484,7 @@ pub async fn answer_application(
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Coordinator])?;
     let a = load(&state, *id).await?;
-    if application_side(&staff, &a)? {
+    if application_side(&state, &staff, &a)? {
         return Err(ApiError::Forbidden("only the applying court answers"));
     }
     let version = if_match(&req)?;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::views::CourtView;
+use crate::app::scope::Scope;
 use crate::auth::{Staff, client_address, hash_password, slow_down, verify_password};
 use crate::domain::{JoinCode, Role, SessionStatus};
 use crate::error::{ApiError, ErrorBody};
@@ -667,7 +668,10 @@ pub async fn unlock(
         Err(crate::store::StoreError::NotFound) => return Err(ApiError::NotFound("user")),
         Err(e) => return Err(e.into()),
     };
-    if !crate::app::scope::in_branch(&state.store, &staff, user.court_id).await? {
+    if !Scope::of(&state.store, &staff)
+        .in_branch(user.court_id)
+        .await?
+    {
         return Err(ApiError::Forbidden(
             "this user belongs to a court outside yours",
         ));

@@ -11,7 +11,7 @@ use super::preconditions::{self, if_match, with_etag};
 use super::views::SlotView;
 use crate::app::booking;
 pub use crate::app::booking::{BookingCreated, not_found};
-use crate::app::scope::{self, booking_side};
+use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::domain::{JoinCode, Role};
 use crate::error::{ApiError, ErrorBody};
@@ -123,7 +123,9 @@ pub async fn place_hold(
     body: web::Json<HoldRequest>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Coordinator])?;
-    let slot = scope::slot_above(&state.store, &staff, body.slot_id).await?;
+    let slot = Scope::of(&state.store, &staff)
+        .slot_above(body.slot_id)
+        .await?;
     if state.store.slot_is_booked(slot.id).await? {
         return Err(ApiError::from(StoreError::SlotTaken));
     }
@@ -289,7 +291,7 @@ pub async fn list_bookings(
     staff: Staff,
     q: web::Query<BookingListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let side = scope::booking_side_of(&staff)?;
+    let side = Scope::of(&state.store, &staff).booking_side_of()?;
     let limit = q.limit.unwrap_or(DEFAULT_BOOKINGS);
     if !(1..=MAX_BOOKINGS).contains(&limit) {
         return Err(ApiError::invalid(format!(
@@ -368,7 +370,7 @@ pub async fn get_booking(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let b = load_booking(&state, *id).await?;
-    booking_side(&staff, &b)?;
+    Scope::of(&state.store, &staff).booking_side(&b)?;
     let session = state.store.session(b.session_id).await?;
     let contacts =
         crate::app::directory::of_session(&state.store, staff.court_id, &session).await?;
@@ -430,7 +432,7 @@ pub async fn cancel_booking(
     body: web::Json<CancelRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = load_booking(&state, *id).await?;
-    let by_host = booking_side(&staff, &b)?;
+    let by_host = Scope::of(&state.store, &staff).booking_side(&b)?;
     let version = if_match(&req)?;
     let reason = require_reason(&body.reason)?;
     state
@@ -507,7 +509,7 @@ pub async fn reschedule_booking(
     body: web::Json<RescheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = load_booking(&state, *id).await?;
-    booking_side(&staff, &b)?;
+    Scope::of(&state.store, &staff).booking_side(&b)?;
     let version = if_match(&req)?;
     let body = body.into_inner();
     let (state, staff, body, b) = (&**state, &staff, &body, &b);

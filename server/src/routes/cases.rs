@@ -5,6 +5,7 @@ use utoipa::ToSchema;
 
 use super::views::{CaseDetail, CaseView, ClassChangeView, CourtRef, LedgerEntryView, RoomView};
 use crate::app::ledger;
+use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::domain::{CaseClass, Channel, Outcome, ReceivingOrgan, Role};
 use crate::error::{ApiError, ErrorBody};
@@ -398,7 +399,7 @@ pub async fn outcomes(
     staff: Staff,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let case = crate::app::scope::readable_case(&state.store, &staff, *id).await?;
+    let case = Scope::of(&state.store, &staff).readable_case(*id).await?;
     Ok(HttpResponse::Ok().json(ledger::outcomes_for(&case)?))
 }
 
@@ -457,7 +458,7 @@ pub async fn read_identity(
     staff: Staff,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let case = crate::app::scope::writable_case(&state.store, &staff, *id).await?;
+    let case = Scope::of(&state.store, &staff).writable_case(*id).await?;
     let number = state
         .store
         .read_identity_audited(case.id, &format!("user-{}", staff.user_id))
@@ -503,7 +504,7 @@ pub async fn extend(
     id: web::Path<i64>,
     body: web::Json<ExtensionRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let case = crate::app::scope::writable_case(&state.store, &staff, *id).await?;
+    let case = Scope::of(&state.store, &staff).writable_case(*id).await?;
     let asked =
         crate::app::clocks::request_extension(&state, &staff, &case, body.days, &body.reason)
             .await?;

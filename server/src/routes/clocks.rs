@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::calendar::{self, CalendarWarning, RowError};
 use crate::app::clocks::{self, OverdueClock, PendingExtension};
+use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::domain::Role;
 use crate::error::{ApiError, ErrorBody};
@@ -54,7 +55,7 @@ pub async fn record_clock_event(
     id: web::Path<i64>,
     body: web::Json<ClockEventRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let case = crate::app::scope::writable_case(&state.store, &staff, *id).await?;
+    let case = Scope::of(&state.store, &staff).writable_case(*id).await?;
     let event = CaseEvent::parse(&body.event).ok_or_else(|| {
         ApiError::invalid(
             "event: accepted, answered, review_requested, review_decided, rereview_requested or rereview_decided",
@@ -122,7 +123,7 @@ pub async fn case_extensions(
     staff: Staff,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let case = crate::app::scope::readable_case(&state.store, &staff, *id).await?;
+    let case = Scope::of(&state.store, &staff).readable_case(*id).await?;
     Ok(HttpResponse::Ok().json(state.store.extensions(case.id).await?))
 }
 

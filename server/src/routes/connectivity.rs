@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::room_tests::{self, RoomUnderTest};
-use crate::app::scope;
+use crate::app::scope::{self, Scope};
 use crate::auth::{Caller, Staff};
 use crate::connectivity::TestRequest;
 use crate::connectivity::measure::Figures;
@@ -325,7 +325,9 @@ async fn readable_test(
             None => false,
             Some(court) if run => court == staff.court_id,
             Some(court) => {
-                crate::app::scope::may_read_room_test(&state.store, staff, court).await?
+                Scope::of(&state.store, staff)
+                    .may_read_room_test(court)
+                    .await?
             }
         },
     };
@@ -734,7 +736,10 @@ async fn campaign_for(
         .campaign(id)
         .await
         .map_err(|e| not_found(e, "campaign"))?;
-    if scope::in_branch(&state.store, staff, campaign.court_id).await? {
+    if Scope::of(&state.store, staff)
+        .in_branch(campaign.court_id)
+        .await?
+    {
         return Ok((campaign, Part::Whole));
     }
     if scope::within(&state.store, staff.court_id, campaign.court_id).await? {

@@ -3,6 +3,7 @@
 
 use actix_web::{HttpResponse, get, web};
 
+use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::error::{ApiError, ErrorBody};
 use crate::notify::ics;
@@ -34,7 +35,7 @@ async fn check_scope(state: &AppState, staff: &Staff, feed: Feed) -> Result<(), 
         return Ok(());
     }
     if let Feed::LocalRoom(_) | Feed::Officer(_) = feed {
-        if crate::app::scope::in_branch(&state.store, staff, court).await? {
+        if Scope::of(&state.store, staff).in_branch(court).await? {
             return Ok(());
         }
     }

@@ -8,6 +8,7 @@ use chrono::Datelike;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::domain::Role;
 use crate::error::{ApiError, ErrorBody};
@@ -76,7 +77,7 @@ pub async fn booking_notice(
         Err(StoreError::NotFound) => return Err(ApiError::NotFound("booking")),
         Err(e) => return Err(e.into()),
     };
-    crate::app::scope::booking_side_between(&staff, b.local_court_id, b.host_court_id)?;
+    Scope::of(&state.store, &staff).booking_side_between(b.local_court_id, b.host_court_id)?;
     let code = if staff.role == Role::Coordinator && b.status == "booked" {
         state
             .store

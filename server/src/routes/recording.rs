@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::connectivity::{AnswerView, Description};
-use crate::app::scope;
+use crate::app::scope::Scope;
 use crate::auth::{Caller, Staff};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -145,7 +145,9 @@ pub async fn list_recordings(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let session_id = id.into_inner();
-    scope::readable_record(&state.store, &staff, session_id).await?;
+    Scope::of(&state.store, &staff)
+        .readable_record(session_id)
+        .await?;
     let rows = state.store.recordings_of(session_id).await?;
     let gaps = state.store.gaps_of(session_id).await?;
     let items = rows
@@ -259,7 +261,9 @@ pub async fn recording_media(
         Err(crate::store::StoreError::NotFound) => return Err(ApiError::NotFound("recording")),
         Err(e) => return Err(e.into()),
     };
-    scope::readable_record(&state.store, &staff, row.session_id).await?;
+    Scope::of(&state.store, &staff)
+        .readable_record(row.session_id)
+        .await?;
     let reader = state.recorder.reader(&row).await?;
     let len = reader.plain_len();
     let asked = req

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use super::views::{CourtView, EventView};
+use crate::app::scope::Scope;
 use crate::app::{clock, scope};
 use crate::auth::Staff;
 use crate::domain::Outcome;
@@ -296,7 +297,7 @@ async fn log_filter(
     staff: &Staff,
     q: &LogQuery,
 ) -> Result<(LogFilter, String), ApiError> {
-    let reach = scope::reach_of(&state.store, staff).await?;
+    let reach = Scope::of(&state.store, staff).reach().await?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::invalid(format!(
@@ -458,7 +459,7 @@ pub async fn get_record(
     staff: Staff,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let record = scope::readable_record(&state.store, &staff, *id).await?;
+    let record = Scope::of(&state.store, &staff).readable_record(*id).await?;
     let events = state
         .store
         .events(record.id)

@@ -33,7 +33,7 @@ fn scope_of(staff: &Staff) -> Result<SessionScope, ApiError> {
 }
 
 /// Moved to `app::session` with the rest of who takes part in a session.
-use crate::app::scope::sees_session;
+use crate::app::scope::Scope;
 
 pub async fn load_session(state: &AppState, id: i64) -> Result<SessionRow, ApiError> {
     match state.store.session(id).await {
@@ -122,7 +122,7 @@ pub async fn get_session(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let session = load_session(&state, *id).await?;
-    if !sees_session(&staff, &session) {
+    if !Scope::of(&state.store, &staff).sees_session(&session) {
         return Err(ApiError::Forbidden(
             "this session is outside your court's scope",
         ));

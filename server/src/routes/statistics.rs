@@ -12,7 +12,7 @@ use super::records::{MAX_PERIOD_DAYS, parse_day, period};
 use crate::app::assignments::MonthTask;
 use crate::app::clock;
 use crate::app::clocks::{OverdueClock, overdue};
-use crate::app::scope::{self, check_court};
+use crate::app::scope::{Scope, check_court};
 use crate::app::statistics::{Figures, Part, ReportCourt, Statistics, report};
 use crate::auth::Staff;
 use crate::domain::CourtLevel;
@@ -73,7 +73,7 @@ pub async fn statistics(
     staff: Staff,
     query: web::Query<StatsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let reach = scope::reach_of(&state.store, &staff).await?;
+    let reach = Scope::of(&state.store, &staff).reach().await?;
     let format = match query.format.as_deref() {
         None | Some("json") => Format::Json,
         Some("csv") => Format::Csv,

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::sessions::load_session;
 use super::views::{EventView, TranscriptView};
 use crate::app::identity;
-use crate::app::scope::sees_session;
+use crate::app::scope::Scope;
 use crate::app::session::{self, transition};
 use crate::auth::{Caller, Petitioner, Staff};
 use crate::domain::{EventKind, IdentityCheck, Role, Satisfaction, TranscriptDecision};
@@ -21,9 +21,9 @@ const MAX_TRANSCRIPT_CHARS: usize = 50_000;
 const MAX_NOTE_CHARS: usize = 2_000;
 
 /// Officers of the court that hosts the session (or of the joint reception's second court).
-fn require_host(staff: &Staff, session: &SessionRow) -> Result<(), ApiError> {
+fn require_host(state: &AppState, staff: &Staff, session: &SessionRow) -> Result<(), ApiError> {
     staff.require(&[Role::Officer])?;
-    if crate::app::scope::hosts(staff, session) {
+    if Scope::of(&state.store, staff).hosts(session) {
         Ok(())
     } else {
         Err(ApiError::Forbidden(
@@ -80,7 +80,7 @@ pub async fn put_transcript(
     body: web::Json<TranscriptText>,
 ) -> Result<HttpResponse, ApiError> {
     let session = load_session(&state, *id).await?;
-    require_host(&staff, &session)?;
+    require_host(&state, &staff, &session)?;
     let text = bounded(&body.text, MAX_TRANSCRIPT_CHARS, "text")?;
     session::write_transcript(
         &state.store,
@@ -117,7 +117,8 @@ pub async fn get_transcript(
     match &caller {
         Caller::Petitioner(p) => require_own_session(p, session.id)?,
         Caller::Staff(s)
-            if sees_session(s, &session) || session.joint_court_id == Some(s.court_id) => {}
+            if Scope::of(&state.store, s).sees_session(&session)
+                || session.joint_court_id == Some(s.court_id) => {}
         Caller::Staff(_) => {
             return Err(ApiError::Forbidden(
                 "this session is outside your court's scope",
@@ -227,7 +228,7 @@ pub async fn add_note(
     body: web::Json<NoteRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let session = load_session(&state, *id).await?;
-    require_host(&staff, &session)?;
+    require_host(&state, &staff, &session)?;
     if matches!(session.status.as_str(), "ended" | "no_show") {
         return Err(ApiError::conflict(
             "session_ended",
@@ -320,7 +321,7 @@ pub async fn add_correction(
     body: web::Json<CorrectionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let session = load_session(&state, *id).await?;
-    require_host(&staff, &session)?;
+    require_host(&state, &staff, &session)?;
     if session.status != "ended" {
         return Err(ApiError::conflict(
             "session_not_ended",
