@@ -51,6 +51,38 @@ impl AuditEntry {
     }
 }
 
+/// The audit entries of one write transaction, in the order they were made, and the statement
+/// that orders appenders in its backend (see `append_queued!`).
+pub struct Queue {
+    lock: &'static str,
+    entries: Vec<(DateTime<Utc>, AuditEntry)>,
+}
+
+impl Queue {
+    pub fn new(lock: &'static str) -> Queue {
+        Queue {
+            lock,
+            entries: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, at: DateTime<Utc>, entry: &AuditEntry) {
+        self.entries.push((at, entry.clone()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn lock(&self) -> &'static str {
+        self.lock
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &(DateTime<Utc>, AuditEntry)> {
+        self.entries.iter()
+    }
+}
+
 pub fn chain_hash(
     prev: &str,
     at: &DateTime<Utc>,

@@ -83,24 +83,30 @@ macro_rules! on_pool {
 /// SQLITE_BUSY under contention, whatever the busy timeout.
 macro_rules! in_write_tx {
     ($store:expr, |$tx:ident| $body:block) => {
-        in_write_tx!($store, |$tx, _audit_lock| $body)
+        in_write_tx!($store, |$tx, _audit| $body)
     };
-    // `$lock` is the statement that orders audit appenders in this backend (see `append_audit!`).
-    ($store:expr, |$tx:ident, $lock:ident| $body:block) => {
+    // `$audit` is the transaction's audit queue (`append_audit!` adds to it): its entries join
+    // the chain after `$body`, just before the commit.
+    ($store:expr, |$tx:ident, $audit:ident| $body:block) => {
         match $store.pool() {
             $crate::store::Pool::Sqlite(pool) => {
                 // BEGIN IMMEDIATE already holds the database's one write lock.
-                let $lock = "SELECT 1";
+                #[allow(unused_mut)]
+                let mut $audit = $crate::store::audit::Queue::new("SELECT 1");
                 let _turn = $crate::store::sqlite_write_turn(pool).await?;
                 let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let out = $body;
+                append_queued!($tx, $audit);
                 $tx.commit().await?;
                 out
             }
             $crate::store::Pool::Postgres(pool) => {
-                let $lock = "SELECT pg_advisory_xact_lock(7227011)";
+                #[allow(unused_mut)]
+                let mut $audit =
+                    $crate::store::audit::Queue::new("SELECT pg_advisory_xact_lock(7227011)");
                 let mut $tx = pool.begin().await?;
                 let out = $body;
+                append_queued!($tx, $audit);
                 $tx.commit().await?;
                 out
             }
@@ -139,33 +145,50 @@ pub(crate) async fn sqlite_write_turn(
         .map_err(|_| sqlx::Error::PoolTimedOut)
 }
 
-/// Appends an audit entry inside the current write transaction, chained to the last one.
-/// The lock is taken as late as possible, so appenders wait on each other only briefly.
+/// Adds an audit entry, stamped `$at`, to the current write transaction: `in_write_tx!` chains
+/// it (with the transaction's other entries, in order) just before the commit.
 macro_rules! append_audit {
-    ($tx:ident, $lock:ident, $at:expr, $entry:expr) => {{
+    ($tx:ident, $audit:ident, $at:expr, $entry:expr) => {{
         let at: chrono::DateTime<chrono::Utc> = $at;
         let entry: &audit::AuditEntry = $entry;
-        sqlx::query($lock).execute(&mut *$tx).await?;
-        let last: Option<(String,)> =
-            sqlx::query_as("SELECT hash FROM audit_entries ORDER BY id DESC LIMIT 1")
-                .fetch_optional(&mut *$tx)
+        $audit.push(at, entry);
+    }};
+}
+
+/// Appends the transaction's queued audit entries to the chain, each chained to the one before.
+/// Every writer of the database shares the chain, so its lock (the one statement that orders
+/// appenders in this backend) is taken here, last, and held only for these few statements and
+/// the commit: taken where each entry was made, it was held for the rest of the transaction
+/// too, and PostgreSQL bookings spent about half their time waiting for it (docs/benchmarks.md).
+macro_rules! append_queued {
+    ($tx:ident, $audit:ident) => {{
+        if !$audit.is_empty() {
+            sqlx::query($audit.lock()).execute(&mut *$tx).await?;
+            let last: Option<(String,)> =
+                sqlx::query_as("SELECT hash FROM audit_entries ORDER BY id DESC LIMIT 1")
+                    .fetch_optional(&mut *$tx)
+                    .await?;
+            let mut prev = last
+                .map(|(h,)| h)
+                .unwrap_or_else(|| $crate::store::audit::GENESIS.to_owned());
+            for (at, entry) in $audit.entries() {
+                let hash = entry.hash(&prev, at);
+                sqlx::query(
+                    "INSERT INTO audit_entries (at, actor, action, subject, detail, prev_hash, hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(at)
+                .bind(&entry.actor)
+                .bind(entry.action)
+                .bind(&entry.subject)
+                .bind(&entry.detail)
+                .bind(&prev)
+                .bind(&hash)
+                .execute(&mut *$tx)
                 .await?;
-        let prev = last
-            .map(|(h,)| h)
-            .unwrap_or_else(|| audit::GENESIS.to_owned());
-        sqlx::query(
-            "INSERT INTO audit_entries (at, actor, action, subject, detail, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(at)
-        .bind(&entry.actor)
-        .bind(entry.action)
-        .bind(&entry.subject)
-        .bind(&entry.detail)
-        .bind(&prev)
-        .bind(entry.hash(&prev, &at))
-        .execute(&mut *$tx)
-        .await?;
+                prev = hash;
+            }
+        }
     }};
 }
 
