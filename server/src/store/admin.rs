@@ -159,7 +159,7 @@ impl Store {
         parent_id: i64,
         actor: &str,
     ) -> Result<Saved<i64>, StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
                 "INSERT INTO courts (name, level, parent_id) VALUES ($1, $2, $3) RETURNING id",
             )
@@ -179,7 +179,7 @@ impl Store {
                 format!("court:{id}"),
                 serde_json::json!({"name": name, "level": level, "parent_id": parent_id}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             Ok(Saved::Done(id))
         })
     }
@@ -191,7 +191,7 @@ impl Store {
         name: &str,
         actor: &str,
     ) -> Result<Saved<()>, StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let done = sqlx::query("UPDATE courts SET name = $2 WHERE id = $1")
                 .bind(id)
                 .bind(name)
@@ -209,7 +209,7 @@ impl Store {
                 format!("court:{id}"),
                 serde_json::json!({"name": name}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             Ok(Saved::Done(()))
         })
     }
@@ -226,7 +226,7 @@ impl Store {
             "INSERT INTO {} (court_id, name) VALUES ($1, $2) RETURNING id",
             room_table(kind)
         );
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(&sql)
                 .bind(court_id)
                 .bind(name)
@@ -243,7 +243,7 @@ impl Store {
                 format!("{}_room:{id}", room_kind_name(kind)),
                 serde_json::json!({"court_id": court_id, "name": name}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             Ok(Saved::Done(id))
         })
     }
@@ -257,7 +257,7 @@ impl Store {
         actor: &str,
     ) -> Result<Saved<()>, StoreError> {
         let sql = format!("UPDATE {} SET name = $2 WHERE id = $1", room_table(kind));
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let done = sqlx::query(&sql)
                 .bind(id)
                 .bind(name)
@@ -275,7 +275,7 @@ impl Store {
                 format!("{}_room:{id}", room_kind_name(kind)),
                 serde_json::json!({"name": name}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             Ok(Saved::Done(()))
         })
     }
@@ -294,7 +294,7 @@ impl Store {
         user: &NewAccount<'_>,
         actor: &str,
     ) -> Result<Saved<i64>, StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
                 "INSERT INTO users (court_id, username, display_name, role, password_hash, must_change_password) \
                  VALUES ($1, $2, $3, $4, $5, TRUE) RETURNING id",
@@ -321,7 +321,7 @@ impl Store {
                     "role": user.role.as_str(),
                 }),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             Ok(Saved::Done(id))
         })
     }
@@ -334,7 +334,7 @@ impl Store {
         change: &UserChange<'_>,
         actor: &str,
     ) -> Result<(), StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let done = sqlx::query(
                 "UPDATE users SET display_name = COALESCE($2, display_name), \
                  role = COALESCE($3, role), disabled = COALESCE($4, disabled) WHERE id = $1",
@@ -364,7 +364,7 @@ impl Store {
                 format!("user:{id}"),
                 serde_json::Value::Object(detail),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         Ok(())
     }
@@ -377,7 +377,7 @@ impl Store {
         password_hash: &str,
         actor: &str,
     ) -> Result<(), StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let done = sqlx::query(
                 "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL, \
                  must_change_password = TRUE WHERE id = $1",
@@ -395,7 +395,7 @@ impl Store {
                 format!("user:{id}"),
                 serde_json::json!({"lockout_cleared": true}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         Ok(())
     }
@@ -409,7 +409,7 @@ impl Store {
         id: i64,
         password_hash: &str,
     ) -> Result<(), StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let done = sqlx::query(
                 "UPDATE users SET password_hash = $2, must_change_password = FALSE, \
                  failed_logins = 0, locked_until = NULL WHERE id = $1",
@@ -427,7 +427,7 @@ impl Store {
                 format!("user:{id}"),
                 serde_json::json!({}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         Ok(())
     }

@@ -120,7 +120,7 @@ impl Store {
     pub async fn insert_application(&self, new: &NewApplication<'_>) -> Result<i64, StoreError> {
         let preferred = serde_json::to_string(new.preferred).unwrap_or_else(|_| "[]".into());
         let facts = serde_json::to_string(new.facts).unwrap_or_else(|_| "{}".into());
-        let id = in_write_tx!(self, |tx, lock| {
+        let id = in_write_tx!(self, |tx, chain| {
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO applications (case_id, local_court_id, host_court_id, local_room_id, \
                  local_officer_id, joint_court_id, preferred, reason, facts, status, created_by, \
@@ -146,7 +146,7 @@ impl Store {
                 format!("application:{id}"),
                 serde_json::json!({ "case_id": new.case_id, "host_court_id": new.host_court_id }),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             enqueue!(
                 self,
                 tx,
@@ -290,7 +290,7 @@ impl Store {
                 current.preferred.clone(),
             ),
         };
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let done = sqlx::query(
                 "UPDATE applications SET status = $2, decision_note = COALESCE($3, decision_note), \
                  proposed_slot_id = $4, reason = $5, facts = $6, preferred = $7, updated_at = $8, \
@@ -317,7 +317,7 @@ impl Store {
                 format!("application:{id}"),
                 serde_json::json!({ "status": status, "note": note, "slot_id": slot }),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             enqueue!(
                 self,
                 tx,

@@ -132,7 +132,7 @@ impl Store {
     /// Hands a task down: the task, its `assigned` step, the audit entry and the
     /// `assignment.created` notification, in one transaction. Returns its id.
     pub async fn create_assignment(&self, n: &NewAssignment<'_>) -> Result<i64, StoreError> {
-        let id = in_write_tx!(self, |tx, lock| {
+        let id = in_write_tx!(self, |tx, chain| {
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO assignments (case_id, assigning_court_id, court_id, instruction, \
                  working_days, assigned_on, due_on, ledger_entry_id, session_id, assigned_by, \
@@ -178,7 +178,7 @@ impl Store {
                     "ledger_entry": n.ledger_entry_id, "session": n.session_id,
                 }),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             id
         });
         Ok(id)
@@ -264,7 +264,7 @@ impl Store {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let done = sqlx::query(
                 "UPDATE assignments SET report = $2, reported_on = $3, reported_by = $4, \
                  reported_at = $5 WHERE id = $1 AND report IS NULL",
@@ -310,7 +310,7 @@ impl Store {
                 format!("case:{}", row.case_id),
                 json!({"assignment": id, "reported_on": reported_on, "attachments": attachments}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         Ok(())
     }
@@ -326,7 +326,7 @@ impl Store {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let row: AssignmentRow = sqlx::query_as(&format!("{SELECT} WHERE a.id = $1"))
                 .bind(id)
                 .fetch_one(&mut *tx)
@@ -352,7 +352,7 @@ impl Store {
                 format!("case:{}", row.case_id),
                 json!({"assignment": id, "ledger_entry": ledger_entry_id}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         Ok(())
     }

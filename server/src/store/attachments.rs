@@ -48,7 +48,7 @@ impl Store {
         let at = self.now();
         let size = i64::try_from(a.content.len())
             .map_err(|_| StoreError::Corrupt("an attachment over i64::MAX bytes".into()))?;
-        let id: i64 = in_write_tx!(self, |tx, lock| {
+        let id: i64 = in_write_tx!(self, |tx, chain| {
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO case_attachments (case_id, file_name, media_type, size_bytes, sha256, \
                  content, uploaded_by, uploaded_by_name, uploaded_at) \
@@ -77,7 +77,7 @@ impl Store {
                     "sha256": a.sha256,
                 }),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             id
         });
         self.attachment(a.case_id, id).await
@@ -132,7 +132,7 @@ impl Store {
         actor: &str,
     ) -> Result<(AttachmentRow, Vec<u8>), StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM case_attachments WHERE case_id = $1 AND id = $2");
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let row: AttachmentRow = sqlx::query_as(&sql)
                 .bind(case_id)
                 .bind(id)
@@ -149,7 +149,7 @@ impl Store {
                 format!("case:{case_id}"),
                 serde_json::json!({"attachment": id, "sha256": row.sha256}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             Ok((row, content))
         })
     }

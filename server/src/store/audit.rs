@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One auditable fact: who did what to which record. When is the store's: it stamps the entry
-/// on its clock as it appends it (`append_audit!`).
+/// on its clock as it queues it for the transaction's chain (`audit::Queue::push`).
 #[derive(Debug, Clone)]
 pub struct AuditEntry {
     /// `user-<id>`, `petitioner:<session>`, `anonymous` or `system`.

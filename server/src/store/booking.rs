@@ -239,7 +239,7 @@ impl Store {
         }
         let created_at = req.at;
         let week = week_start(facts.starts_at);
-        let booking = in_write_tx!(self, |tx, lock| {
+        let booking = in_write_tx!(self, |tx, chain| {
             if matches!(self.pool(), Pool::Postgres(_)) {
                 // The host court's lock, shared: bookings of the court go on side by side, and a
                 // publish of its slots (which takes it alone, `publish_room`) waits for them
@@ -395,7 +395,7 @@ impl Store {
                 format!("booking:{booking_id}"),
                 detail,
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             enqueue!(
                 self,
                 tx,
@@ -508,7 +508,7 @@ impl Store {
                 "this session's time has come; end it with an outcome instead",
             ));
         }
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let done = sqlx::query(
                 "UPDATE bookings SET status = 'cancelled', cancel_reason = $2, cancelled_by = $3, \
                  cancelled_at = $4, version = version + 1 WHERE id = $1 AND status = 'booked' AND version = $5",
@@ -529,7 +529,7 @@ impl Store {
                 format!("booking:{id}"),
                 serde_json::json!({ "reason": reason, "by_host": by_host }),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             enqueue!(
                 self,
                 tx,

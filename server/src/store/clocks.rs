@@ -170,7 +170,7 @@ impl Store {
              review_decided_by_court_id = CASE WHEN $3 THEN $4 ELSE review_decided_by_court_id END{status} \
              WHERE id = $1 AND {column} IS NULL"
         );
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let done = sqlx::query(&sql)
                 .bind(case_id)
                 .bind(day)
@@ -187,7 +187,7 @@ impl Store {
                 format!("case:{case_id}"),
                 serde_json::json!({"event": event.as_str(), "on": day, "decided_by_court": decided_by_court}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         Ok(())
     }
@@ -222,7 +222,7 @@ impl Store {
         user_id: i64,
         at: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
-        let id = in_write_tx!(self, |tx, lock| {
+        let id = in_write_tx!(self, |tx, chain| {
             let open: Option<(i64,)> = sqlx::query_as(
                 "SELECT id FROM case_extensions WHERE case_id = $1 AND status IN ('pending', 'approved')",
             )
@@ -249,7 +249,7 @@ impl Store {
                 format!("case:{case_id}"),
                 serde_json::json!({"extension": id, "days": days, "reason": reason}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             id
         });
         Ok(id)
@@ -265,7 +265,7 @@ impl Store {
         user_id: i64,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let row: Option<(i64, i32, String)> = sqlx::query_as(
                 "UPDATE case_extensions SET status = $2, decided_by = $3, decided_at = $4, decision_note = $5 \
                  WHERE id = $1 AND status = 'pending' RETURNING case_id, days, reason",
@@ -300,7 +300,7 @@ impl Store {
                 format!("case:{case_id}"),
                 serde_json::json!({"extension": id, "days": days, "note": note}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         Ok(())
     }

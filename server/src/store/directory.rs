@@ -110,7 +110,7 @@ impl Store {
             "contact_name": d.contact.map(|(n, _)| n),
             "tech_name": d.tech.map(|(n, _)| n),
         });
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             sqlx::query(
                 "INSERT INTO court_directories (court_id, contact_name, contact_phone_sealed, \
                  tech_name, tech_phone_sealed, updated_by, updated_at) \
@@ -135,7 +135,7 @@ impl Store {
                 format!("court:{}", d.court_id),
                 detail.clone(),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         Ok(())
     }

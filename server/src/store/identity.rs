@@ -24,7 +24,7 @@ impl Store {
     ) -> Result<EventRow, StoreError> {
         let at = self.now();
         let data = serde_json::json!({"how": c.how, "name": c.actor_name});
-        let id: i64 = in_write_tx!(self, |tx, lock| {
+        let id: i64 = in_write_tx!(self, |tx, chain| {
             let done = sqlx::query(
                 "UPDATE sessions SET identity_confirmed_how = $2, identity_confirmed_by = $3, \
                  identity_confirmed_by_name = $4, identity_confirmed_at = $5 \
@@ -58,7 +58,7 @@ impl Store {
                 format!("session:{}", c.session_id),
                 data.clone(),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             id
         });
         self.event(c.session_id, id).await

@@ -37,7 +37,7 @@ impl Store {
     ) -> Result<EventRow, StoreError> {
         let at = self.now();
         let data = serde_json::json!({"participant": format!("user-{user_id}"), "name": name});
-        let id: i64 = in_write_tx!(self, |tx, lock| {
+        let id: i64 = in_write_tx!(self, |tx, chain| {
             let (taken,): (i64,) = sqlx::query_as(
                 "SELECT COUNT(*) FROM session_leaders WHERE session_id = $1 AND user_id = $2",
             )
@@ -75,7 +75,7 @@ impl Store {
                 format!("session:{session_id}"),
                 data.clone(),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             id
         });
         self.event(session_id, id).await

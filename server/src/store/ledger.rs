@@ -134,7 +134,7 @@ fn candidates_sql(hashes: usize, originals: usize) -> String {
 /// current write transaction; `$extra` (JSON, or null) is merged into the audit detail.
 /// Evaluates to the case's id. One copy for `open_case` and `import_cases`.
 macro_rules! insert_case {
-    ($tx:ident, $lock:ident, $sealer:expr, $at:expr, $c:expr, $extra:expr) => {{
+    ($tx:ident, $chain:ident, $sealer:expr, $at:expr, $c:expr, $extra:expr) => {{
         let c: &OpenCase<'_> = $c;
         let id_sealed = $sealer.seal(c.petitioner_id_number);
         let id_hash = $sealer.lookup(c.petitioner_id_number);
@@ -200,7 +200,7 @@ macro_rules! insert_case {
             d.extend(extra);
         }
         let entry = audit::AuditEntry::new(c.actor, "case.opened", format!("case:{id}"), detail);
-        append_audit!($tx, $lock, $at, &entry);
+        $chain.push($at, &entry);
         id
     }};
 }
@@ -277,8 +277,8 @@ impl Store {
     pub async fn open_case(&self, c: &OpenCase<'_>) -> Result<i64, StoreError> {
         let sealer = crate::crypto::sealer().map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let at = self.now();
-        let id = in_write_tx!(self, |tx, lock| {
-            insert_case!(tx, lock, sealer, at, c, serde_json::Value::Null)
+        let id = in_write_tx!(self, |tx, chain| {
+            insert_case!(tx, chain, sealer, at, c, serde_json::Value::Null)
         });
         Ok(id)
     }
@@ -305,7 +305,7 @@ impl Store {
             message: "the ledger changed since this import was planned: preview it again".into(),
         };
         let import = serde_json::json!({"import": true});
-        let ids = in_write_tx!(self, |tx, lock| {
+        let ids = in_write_tx!(self, |tx, chain| {
             for chunk in keys.chunks(CHUNK) {
                 let hashes: Vec<&str> = chunk.iter().map(|(h, _)| *h).collect();
                 let originals: Vec<&str> = chunk.iter().filter_map(|(_, o)| *o).collect();
@@ -342,7 +342,7 @@ impl Store {
                         "an import writes into one court".into(),
                     ));
                 }
-                let id = insert_case!(tx, lock, sealer, at, c, import.clone());
+                let id = insert_case!(tx, chain, sealer, at, c, import.clone());
                 ids.push(id);
             }
             let entry = audit::AuditEntry::new(
@@ -351,7 +351,7 @@ impl Store {
                 format!("court:{court_id}"),
                 summary,
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             ids
         });
         Ok(ids)
@@ -371,7 +371,7 @@ impl Store {
     /// Appends a contact (or a correction of one) to a case's ledger, audited. Returns its id.
     pub async fn log_contact(&self, c: &NewContact<'_>) -> Result<i64, StoreError> {
         let at = self.now();
-        let id = in_write_tx!(self, |tx, lock| {
+        let id = in_write_tx!(self, |tx, chain| {
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO ledger_entries (case_id, at, channel, counted_as, note, received_by, \
                  receiving_court_id, receiving_organ, court_initiated, outcome, corrects_id, \
@@ -409,7 +409,7 @@ impl Store {
                     "reason": c.correction_reason,
                 }),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             id
         });
         Ok(id)
@@ -428,7 +428,7 @@ impl Store {
         c: &OutcomeCorrection<'_>,
     ) -> Result<i64, StoreError> {
         let at = self.now();
-        let id = in_write_tx!(self, |tx, lock| {
+        let id = in_write_tx!(self, |tx, chain| {
             let changed = sqlx::query(
                 "UPDATE sessions SET outcome = $2 WHERE id = $1 AND status = 'ended' AND outcome = $3",
             )
@@ -514,7 +514,7 @@ impl Store {
                     "corrects": standing,
                 }),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             id
         });
         Ok(id)
@@ -529,7 +529,7 @@ impl Store {
         reason: &str,
         actor: &str,
     ) -> Result<(), StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let (from,): (String,) = sqlx::query_as("SELECT case_class FROM cases WHERE id = $1")
                 .bind(case_id)
                 .fetch_one(&mut *tx)
@@ -548,7 +548,7 @@ impl Store {
                 format!("case:{case_id}"),
                 serde_json::json!({"from": from, "to": to.as_str(), "reason": reason}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         Ok(())
     }

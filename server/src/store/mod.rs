@@ -85,8 +85,8 @@ macro_rules! in_write_tx {
     ($store:expr, |$tx:ident| $body:block) => {
         in_write_tx!($store, |$tx, _audit| $body)
     };
-    // `$audit` is the transaction's audit queue (`append_audit!` adds to it): its entries join
-    // the chain after `$body`, just before the commit.
+    // `$audit` is the transaction's audit queue (`chain.push(at, &entry)`): its entries join the
+    // chain after `$body`, just before the commit.
     ($store:expr, |$tx:ident, $audit:ident| $body:block) => {
         match $store.pool() {
             $crate::store::Pool::Sqlite(pool) => {
@@ -143,16 +143,6 @@ pub(crate) async fn sqlite_write_turn(
     tokio::time::timeout(SQLITE_BUSY_TIMEOUT, queue.lock_owned())
         .await
         .map_err(|_| sqlx::Error::PoolTimedOut)
-}
-
-/// Adds an audit entry, stamped `$at`, to the current write transaction: `in_write_tx!` chains
-/// it (with the transaction's other entries, in order) just before the commit.
-macro_rules! append_audit {
-    ($tx:ident, $audit:ident, $at:expr, $entry:expr) => {{
-        let at: chrono::DateTime<chrono::Utc> = $at;
-        let entry: &audit::AuditEntry = $entry;
-        $audit.push(at, entry);
-    }};
 }
 
 /// Appends the transaction's queued audit entries to the chain, each chained to the one before.
@@ -451,7 +441,7 @@ impl Store {
 
     /// Revokes every token the user holds (a logout): their version moves on.
     pub async fn revoke_tokens(&self, user_id: i64, actor: &str) -> Result<(), StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             sqlx::query("UPDATE users SET token_version = token_version + 1 WHERE id = $1")
                 .bind(user_id)
                 .execute(&mut *tx)
@@ -462,7 +452,7 @@ impl Store {
                 format!("user:{user_id}"),
                 serde_json::json!({}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         Ok(())
     }
@@ -634,7 +624,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let sql = "UPDATE sessions SET join_code_hash = $2, join_code_sealed = $3 WHERE id = $1 AND status <> 'ended'";
         let (hash, sealed) = (code.hash(), code.sealed());
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let done = sqlx::query(sql)
                 .bind(session_id)
                 .bind(&hash)
@@ -650,7 +640,7 @@ impl Store {
                 format!("session:{session_id}"),
                 serde_json::json!({}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         Ok(())
     }
@@ -809,7 +799,7 @@ impl Store {
         let counted_as = end.channel.counted_as();
         let data =
             serde_json::json!({"outcome": end.outcome.as_str(), "note": end.note}).to_string();
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let current: Option<(String,)> =
                 sqlx::query_as("SELECT status FROM sessions WHERE id = $1")
                     .bind(end.session_id)
@@ -889,7 +879,7 @@ impl Store {
                 format!("session:{}", end.session_id),
                 serde_json::json!({"outcome": end.outcome.as_str(), "case_id": end.case_id, "channel": end.channel.as_str(), "connected_seconds": end.connected_seconds}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         Ok(())
     }
@@ -941,7 +931,7 @@ impl Store {
         actor: &str,
     ) -> Result<(), StoreError> {
         let sql = "UPDATE sessions SET transcript = $2 WHERE id = $1 AND status NOT IN ('ended', 'no_show')";
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let done = sqlx::query(sql)
                 .bind(session_id)
                 .bind(text)
@@ -958,7 +948,7 @@ impl Store {
                 format!("session:{session_id}"),
                 serde_json::json!({"sha256": digest}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         Ok(())
     }
@@ -971,7 +961,7 @@ impl Store {
         decision: TranscriptDecision,
     ) -> Result<String, StoreError> {
         let at = self.now();
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let (status, text, decided): (String, String, Option<String>) = sqlx::query_as(
                 "SELECT status, transcript, transcript_decision FROM sessions WHERE id = $1",
             )
@@ -1011,7 +1001,7 @@ impl Store {
                 format!("session:{session_id}"),
                 data,
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             Ok(digest)
         })
     }
@@ -1019,7 +1009,7 @@ impl Store {
     /// The petitioner's satisfaction with an ended session, once.
     pub async fn rate(&self, session_id: i64, rating: Satisfaction) -> Result<(), StoreError> {
         let at = self.now();
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let (status, rated): (String, Option<String>) =
                 sqlx::query_as("SELECT status, satisfaction FROM sessions WHERE id = $1")
                     .bind(session_id)
@@ -1051,7 +1041,7 @@ impl Store {
                 format!("session:{session_id}"),
                 data,
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         Ok(())
     }
@@ -1073,7 +1063,7 @@ impl Store {
         reason: &str,
         actor: &str,
     ) -> Result<(), StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let done = sqlx::query(
                 "UPDATE cases SET extension_days = $2, extension_reason = $3 \
                  WHERE id = $1 AND extension_days = 0 AND accepted_on IS NOT NULL",
@@ -1092,7 +1082,7 @@ impl Store {
                 format!("case:{case_id}"),
                 serde_json::json!({"days": days, "reason": reason}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         Ok(())
     }
@@ -1105,7 +1095,7 @@ impl Store {
         max: i32,
         until: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let (failed,): (i32,) = sqlx::query_as(
                 "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
             )
@@ -1124,7 +1114,7 @@ impl Store {
                     format!("user:{user_id}"),
                     serde_json::json!({"failed_logins": failed, "until": until}),
                 );
-                append_audit!(tx, lock, self.now(), &entry);
+                chain.push(self.now(), &entry);
                 Ok(Some(until))
             } else {
                 Ok(None)
@@ -1144,7 +1134,7 @@ impl Store {
 
     /// An admin lifts a lockout (audited).
     pub async fn unlock_user(&self, user_id: i64, actor: &str) -> Result<(), StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let done = sqlx::query(
                 "UPDATE users SET locked_until = NULL, failed_logins = 0 WHERE id = $1",
             )
@@ -1160,7 +1150,7 @@ impl Store {
                 format!("user:{user_id}"),
                 serde_json::json!({}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         Ok(())
     }
@@ -1169,8 +1159,8 @@ impl Store {
 
     /// Records an auditable fact on its own (a login, a refusal).
     pub async fn audit(&self, entry: &audit::AuditEntry) -> Result<(), StoreError> {
-        in_write_tx!(self, |tx, lock| {
-            append_audit!(tx, lock, self.now(), entry);
+        in_write_tx!(self, |tx, chain| {
+            chain.push(self.now(), entry);
         });
         Ok(())
     }
@@ -1181,7 +1171,7 @@ impl Store {
         case_id: i64,
         actor: &str,
     ) -> Result<String, StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let (sealed,): (String,) =
                 sqlx::query_as("SELECT petitioner_id_number FROM cases WHERE id = $1")
                     .bind(case_id)
@@ -1196,7 +1186,7 @@ impl Store {
                 format!("case:{case_id}"),
                 serde_json::json!({}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             Ok(number)
         })
     }
@@ -1208,7 +1198,7 @@ impl Store {
         booking_id: i64,
         actor: &str,
     ) -> Result<Option<crate::domain::JoinCode>, StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let row: Option<(i64, Option<String>)> = sqlx::query_as(
                 "SELECT id, join_code_sealed FROM sessions WHERE booking_id = $1 AND status <> 'ended'",
             )
@@ -1226,7 +1216,7 @@ impl Store {
                 format!("session:{session_id}"),
                 serde_json::json!({}),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             Ok(Some(code))
         })
     }
@@ -1304,7 +1294,7 @@ impl Store {
         category: crate::schedule::Category,
         actor: &str,
     ) -> Result<(), StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let done = sqlx::query("UPDATE cases SET category = $2 WHERE id = $1")
                 .bind(case_id)
                 .bind(category.as_str())
@@ -1319,7 +1309,7 @@ impl Store {
                 format!("case:{case_id}"),
                 serde_json::json!({ "category": category.as_str() }),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         Ok(())
     }

@@ -131,7 +131,7 @@ impl Store {
     /// in one transaction.
     pub async fn close_part(&self, c: &ClosedPart<'_>) -> Result<(), StoreError> {
         let row = self.recording(c.id).await?;
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             sqlx::query(
                 "UPDATE recordings SET state = 'closed', ended_at = $2, media_type = $3, \
                  duration_ms = $4, bytes = $5, sha256 = $6, salvaged = $7 \
@@ -165,7 +165,7 @@ impl Store {
                     "salvaged": c.salvaged,
                 }),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         Ok(())
     }
@@ -229,7 +229,7 @@ impl Store {
     /// The purge deleted the file: the row stays (with its hash), marked, and audited.
     pub async fn mark_purged(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
         let row = self.recording(id).await?;
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             sqlx::query("UPDATE recordings SET state = 'purged', purged_at = $2 WHERE id = $1")
                 .bind(id)
                 .bind(at)
@@ -245,7 +245,7 @@ impl Store {
                     "ended_at": row.ended_at,
                 }),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         Ok(())
     }

@@ -68,7 +68,7 @@ impl Store {
         new_hash: &str,
         at: DateTime<Utc>,
     ) -> Result<Presented, StoreError> {
-        let presented = in_write_tx!(self, |tx, lock| {
+        let presented = in_write_tx!(self, |tx, chain| {
             let row: Option<Row> = sqlx::query_as(
                 "SELECT id, user_id, family, ver, expires_at, used_at FROM refresh_tokens \
                  WHERE token_hash = $1",
@@ -100,7 +100,7 @@ impl Store {
                             format!("user:{user_id}"),
                             serde_json::json!({}),
                         );
-                        append_audit!(tx, lock, self.now(), &entry);
+                        chain.push(self.now(), &entry);
                         Presented::Reused
                     } else if expires_at <= at {
                         Presented::Expired

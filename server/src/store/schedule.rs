@@ -282,7 +282,7 @@ impl Store {
                    auto_approve = $4, weekly_limit_per_local_court = $5, active_limit_per_petitioner = $6, \
                    version = host_court_settings.version + 1 \
                    WHERE host_court_settings.version = $7";
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let done = sqlx::query(sql)
                 .bind(s.court_id)
                 .bind(s.horizon_days)
@@ -302,7 +302,7 @@ impl Store {
                 format!("court:{}", s.court_id),
                 serde_json::to_value(s).unwrap_or_default(),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         self.host_settings(s.court_id).await
     }
@@ -367,7 +367,7 @@ impl Store {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<PublishReport, StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let done = sqlx::query(
                 "UPDATE host_rooms SET template_version = template_version + 1 \
                  WHERE id = $1 AND template_version = $2",
@@ -420,7 +420,7 @@ impl Store {
                 format!("host_room:{host_room_id}"),
                 serde_json::to_value(days).unwrap_or_default(),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         self.publish_room(host_room_id, at).await
     }
@@ -449,7 +449,7 @@ impl Store {
         let sql = "INSERT INTO room_overrides (host_room_id, day, kind, opens, closes, slot_minutes, \
                    buffer_minutes, theme, note, created_by) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
-        let id = in_write_tx!(self, |tx, lock| {
+        let id = in_write_tx!(self, |tx, chain| {
             let (id,): (i64,) = sqlx::query_as(sql)
                 .bind(host_room_id)
                 .bind(day.format("%Y-%m-%d").to_string())
@@ -469,7 +469,7 @@ impl Store {
                 format!("host_room:{host_room_id}"),
                 serde_json::json!({ "override": id, "day": day, "open": window, "note": note }),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
             id
         });
         Ok((id, self.publish_room(host_room_id, at).await?))
@@ -482,7 +482,7 @@ impl Store {
         user_id: i64,
         at: DateTime<Utc>,
     ) -> Result<PublishReport, StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             let done =
                 sqlx::query("DELETE FROM room_overrides WHERE id = $1 AND host_room_id = $2")
                     .bind(id)
@@ -498,7 +498,7 @@ impl Store {
                 format!("host_room:{host_room_id}"),
                 serde_json::json!({ "override": id }),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         self.publish_room(host_room_id, at).await
     }
@@ -522,7 +522,7 @@ impl Store {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<PublishReport, StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             sqlx::query("DELETE FROM calendar_days WHERE day >= $1 AND day <= $2")
                 .bind(format!("{year:04}-01-01"))
                 .bind(format!("{year:04}-12-31"))
@@ -554,7 +554,7 @@ impl Store {
                 format!("calendar:{year}"),
                 serde_json::json!({ "days": entries.len() }),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         self.publish_all(at).await
     }
@@ -621,7 +621,7 @@ impl Store {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<PublishReport, StoreError> {
-        in_write_tx!(self, |tx, lock| {
+        in_write_tx!(self, |tx, chain| {
             sqlx::query(
                 "INSERT INTO calendar_years (year, loaded, allow_unloaded, allowed_by, allowed_at) \
                  VALUES ($1, FALSE, $2, $3, $4) ON CONFLICT (year) DO UPDATE SET \
@@ -639,7 +639,7 @@ impl Store {
                 format!("calendar:{year}"),
                 serde_json::json!({ "allow": allow }),
             );
-            append_audit!(tx, lock, self.now(), &entry);
+            chain.push(self.now(), &entry);
         });
         self.publish_all(at).await
     }

@@ -88,7 +88,7 @@ impl Store {
         free: i32,
         delay: impl Fn(i32) -> chrono::Duration,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let until = in_write_tx!(self, |tx, lock| {
+        let until = in_write_tx!(self, |tx, chain| {
             let (failed,): (i32,) = sqlx::query_as(
                 "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
             )
@@ -114,7 +114,7 @@ impl Store {
                         format!("user:{user_id}"),
                         serde_json::json!({"failed_logins": failed, "until": until}),
                     );
-                    append_audit!(tx, lock, self.now(), &entry);
+                    chain.push(self.now(), &entry);
                 }
                 Some(until)
             }
