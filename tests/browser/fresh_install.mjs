@@ -110,6 +110,18 @@ await run('fresh install', async () => {
   await coord.waitForSelector('[data-testid=sched-result-contacts] [data-testid=booking-contact]');
   check('the booking result names the host court\'s persons (none recorded yet)',
     /测试省高级人民法院/.test(await text(coord, '[data-testid=sched-result-contacts]')), await text(coord, '[data-testid=sched-result-contacts]'));
+  // The panel is drawn again after a booking (the week and the lists reload, a language switch).
+  // Each redraw shows the persons at once: read in the same task as the redraw, no fetch between.
+  const redrawn = await coord.evaluate(() => {
+    const read = () => document.querySelector('[data-testid=sched-result-contacts]')?.textContent.trim() || '';
+    const lang = document.querySelector('#lang-switch');
+    lang.click();
+    const english = read();
+    lang.click();
+    return { english, chinese: read() };
+  });
+  check('…and keeps them through a redraw, in either language, without blanking',
+    redrawn.english.length > 0 && /测试省高级人民法院/.test(redrawn.chinese), redrawn);
   await coord.waitForSelector(`[data-testid=session-item][data-session-id="${booking.session_id}"] [data-testid=booking-contact]`);
   check('the booking shows the courts\' contact persons',
     (await text(coord, `[data-testid=session-item][data-session-id="${booking.session_id}"] [data-testid=booking-contacts]`)).includes('孙专干 0571-8600 1111'));

@@ -473,11 +473,22 @@ export function mountCoordinatorSchedule(root, { user, onBooked } = {}) {
         }
       },
     }, t('coord.result.copy')) : null;
+    // The directory is fetched once per result and kept with it: the week and the lists are
+    // loaded again right after a booking, and each redraw must show the persons at once, not
+    // blank them until a second fetch answers.
+    const result = state.result;
     const contacts = h('div', { 'data-testid': 'sched-result-contacts' });
-    if (booking && slot?.court?.id) {
+    if (result.directory) {
+      contacts.replaceChildren(contactsLines([result.directory]) || '');
+    } else if (booking && slot?.court?.id && !result.directoryAsked) {
+      result.directoryAsked = true;
       api(`/courts/${encodeURIComponent(slot.court.id)}/directory`)
-        .then((d) => { if (state.result?.booking === booking) contacts.replaceChildren(contactsLines([d]) || ''); })
-        .catch(() => {});
+        .then((d) => {
+          result.directory = d;
+          if (state.result !== result) return;
+          action.querySelector('[data-testid=sched-result-contacts]')?.replaceChildren(contactsLines([d]) || '');
+        })
+        .catch(() => { result.directoryAsked = false; });
     }
     // An id, so that the focus stays on it when the action panel is drawn again (renderAction).
     action.replaceChildren(h('section', { id: 'sched-result', class: 'card result', 'data-testid': 'sched-result', tabindex: '-1', 'data-booking-id': booking?.id ?? '' },
