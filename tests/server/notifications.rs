@@ -62,7 +62,9 @@ async fn book_future(app: &TestApp) -> Booked {
     book_future_nth(app, 0).await
 }
 
-/// ...or the `n`th future SPC start time (0 first), so that bookings do not overlap.
+/// ...or the `n`th of the future SPC slots that follow one another without overlapping (0
+/// first), so that bookings with the same local room and officer do not overlap: the SPC's rooms
+/// keep different timetables, so the next start time can fall inside the slot before it.
 async fn book_future_nth(app: &TestApp, n: usize) -> Booked {
     let coordinator = app.login("xihu.coord").await;
     let me = app.get_ok("/api/v1/me", &coordinator).await;
@@ -75,18 +77,25 @@ async fn book_future_nth(app: &TestApp, n: usize) -> Booked {
         .unwrap();
     let soon = Utc::now() + chrono::Duration::minutes(2);
     let slots = app.get_ok("/api/v1/slots", &coordinator).await;
-    let mut starts = std::collections::BTreeMap::new();
-    for s in slots.as_array().unwrap() {
-        let at = s["starts_at"]
-            .as_str()
-            .unwrap()
-            .parse::<DateTime<Utc>>()
-            .unwrap();
-        if s["court"]["level"] == "supreme" && at > soon {
-            starts.entry(at).or_insert_with(|| s.clone());
+    let time =
+        |s: &Value, field: &str| s[field].as_str().unwrap().parse::<DateTime<Utc>>().unwrap();
+    let mut future: Vec<&Value> = slots
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["court"]["level"] == "supreme" && time(s, "starts_at") > soon)
+        .collect();
+    future.sort_by_key(|s| (time(s, "starts_at"), time(s, "ends_at")));
+    let mut apart: Vec<&Value> = Vec::new();
+    for s in future {
+        if apart
+            .last()
+            .is_none_or(|last| time(s, "starts_at") >= time(last, "ends_at"))
+        {
+            apart.push(s);
         }
     }
-    let slot = starts.into_values().nth(n).expect("a future SPC slot");
+    let slot = apart.get(n).copied().expect("a future SPC slot").clone();
     let res = app
         .post(
             "/api/v1/bookings",
