@@ -160,7 +160,7 @@ fn verify_both(token: &str) {
 }
 
 fn refused(e: &ApiError) {
-    assert_eq!(e.code(), "unauthenticated", "{e:?}");
+    assert_eq!(e.code().as_str(), "unauthenticated", "{e:?}");
 }
 
 /// Checks an accepted token by hand, without jsonwebtoken.

@@ -9,14 +9,160 @@
 use actix_web::http::StatusCode;
 #[cfg(feature = "actix")]
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+string_enum!(
+    /// Every code the API answers a refusal or a failure with: the `code` of each error body, one
+    /// stable snake_case string per value (docs/api.md). A closed set, so that a code is never
+    /// misspelt at a refusal, and every code has its words in both catalogues (tests/server,
+    /// `catalogue_sets`).
+    ErrorCode {
+        AlreadyDone => "already_done",
+        ApplicationNotOpen => "application_not_open",
+        ApplicationOpen => "application_open",
+        ApplicationRequired => "application_required",
+        AssignNeedsHigherCourt => "assign_needs_higher_court",
+        AssignmentClosed => "assignment_closed",
+        AssignmentCourtInvalid => "assignment_court_invalid",
+        AssignmentOtherCourt => "assignment_other_court",
+        AttachmentEmpty => "attachment_empty",
+        AttachmentNotOnCase => "attachment_not_on_case",
+        AttachmentTooLarge => "attachment_too_large",
+        AttachmentTypeNotAllowed => "attachment_type_not_allowed",
+        BadCredentials => "bad_credentials",
+        BadIdempotencyKey => "bad_idempotency_key",
+        BadJoinCode => "bad_join_code",
+        BadRequest => "bad_request",
+        BadSubprotocol => "bad_subprotocol",
+        BadTime => "bad_time",
+        BadWeekday => "bad_weekday",
+        BadWindow => "bad_window",
+        BeyondHorizon => "beyond_horizon",
+        BodyTooSlow => "body_too_slow",
+        BookingCancelled => "booking_cancelled",
+        BookingNotLive => "booking_not_live",
+        BufferOutOfRange => "buffer_out_of_range",
+        Busy => "busy",
+        CalendarBadDay => "calendar_bad_day",
+        CalendarBadFollows => "calendar_bad_follows",
+        CalendarBadKind => "calendar_bad_kind",
+        CalendarBadRow => "calendar_bad_row",
+        CalendarDuplicateDay => "calendar_duplicate_day",
+        CalendarInvalid => "calendar_invalid",
+        CalendarLoaded => "calendar_loaded",
+        CalendarMakeupNotWeekend => "calendar_makeup_not_weekend",
+        CalendarUnnamed => "calendar_unnamed",
+        CalendarWrongYear => "calendar_wrong_year",
+        CalendarYearMissing => "calendar_year_missing",
+        CaseNumberTaken => "case_number_taken",
+        ClassUnchanged => "class_unchanged",
+        ClockEventInFuture => "clock_event_in_future",
+        ClockEventOutOfOrder => "clock_event_out_of_order",
+        CorrectionReasonRequired => "correction_reason_required",
+        CorrectionTargetInvalid => "correction_target_invalid",
+        CourtNameTaken => "court_name_taken",
+        DayPast => "day_past",
+        DeadlineOutOfBounds => "deadline_out_of_bounds",
+        DuplicateInFile => "duplicate_in_file",
+        ExtensionDecided => "extension_decided",
+        ExtensionNotApplicable => "extension_not_applicable",
+        ExtensionSelfApproval => "extension_self_approval",
+        Forbidden => "forbidden",
+        HoldCapReached => "hold_cap_reached",
+        HostRoomBusy => "host_room_busy",
+        IdempotencyInFlight => "idempotency_in_flight",
+        IdempotencyKeyReused => "idempotency_key_reused",
+        IdentityAlreadyConfirmed => "identity_already_confirmed",
+        ImportChanged => "import_changed",
+        ImportDuplicateColumns => "import_duplicate_columns",
+        ImportMissingColumns => "import_missing_columns",
+        ImportTooLarge => "import_too_large",
+        ImportTooManyRows => "import_too_many_rows",
+        ImportUnknownColumns => "import_unknown_columns",
+        ImportUnreadable => "import_unreadable",
+        ImportUnsupportedType => "import_unsupported_type",
+        Ineligible => "ineligible",
+        Internal => "internal",
+        InvalidIdNumber => "invalid_id_number",
+        InvalidInput => "invalid_input",
+        InvalidName => "invalid_name",
+        LeaderAlreadyAdded => "leader_already_added",
+        LeaderNotEligible => "leader_not_eligible",
+        LocalOfficerBusy => "local_officer_busy",
+        LocalRoomBusy => "local_room_busy",
+        LoginSlowed => "login_slowed",
+        MalformedJson => "malformed_json",
+        MethodNotAllowed => "method_not_allowed",
+        MissingHost => "missing_host",
+        NotFound => "not_found",
+        NotInCharge => "not_in_charge",
+        NotRecording => "not_recording",
+        NotSupervisingCourt => "not_supervising_court",
+        NothingProposed => "nothing_proposed",
+        OriginNotAllowed => "origin_not_allowed",
+        OutcomeChanged => "outcome_changed",
+        OutcomeCorrectionAssign => "outcome_correction_assign",
+        OutcomeNotForClass => "outcome_not_for_class",
+        OutcomeUnchanged => "outcome_unchanged",
+        OutsideWindow => "outside_window",
+        OwnAccount => "own_account",
+        PasswordChangeRequired => "password_change_required",
+        PasswordUnchanged => "password_unchanged",
+        PetitionerLimitReached => "petitioner_limit_reached",
+        PossibleDuplicate => "possible_duplicate",
+        PreconditionFailed => "precondition_failed",
+        PreconditionRequired => "precondition_required",
+        RangeNotSatisfiable => "range_not_satisfiable",
+        ReceivingCourtInvalid => "receiving_court_invalid",
+        ReceptionNotHeld => "reception_not_held",
+        RecorderUnavailable => "recorder_unavailable",
+        RecordingDamaged => "recording_damaged",
+        RecordingFailed => "recording_failed",
+        RecordingInProgress => "recording_in_progress",
+        RecordingNotUploaded => "recording_not_uploaded",
+        RecordingPurged => "recording_purged",
+        RefreshReused => "refresh_reused",
+        RoomNameTaken => "room_name_taken",
+        SessionEnded => "session_ended",
+        SessionFull => "session_full",
+        SessionNotEnded => "session_not_ended",
+        SessionNotHeld => "session_not_held",
+        SessionNotStarted => "session_not_started",
+        SessionStarted => "session_started",
+        SignedOut => "signed_out",
+        SlotHeld => "slot_held",
+        SlotLengthOutOfRange => "slot_length_out_of_range",
+        SlotPast => "slot_past",
+        SlotTaken => "slot_taken",
+        SlotWithdrawn => "slot_withdrawn",
+        StoreUnavailable => "store_unavailable",
+        TemplateOverlap => "template_overlap",
+        ThemeMismatch => "theme_mismatch",
+        TooManyAttempts => "too_many_attempts",
+        TooManyDeviceChecks => "too_many_device_checks",
+        TooManyJoinAttempts => "too_many_join_attempts",
+        TooManyLeaders => "too_many_leaders",
+        TooManyTests => "too_many_tests",
+        TooSoon => "too_soon",
+        TranscriptEmpty => "transcript_empty",
+        Unauthenticated => "unauthenticated",
+        UsernameTaken => "username_taken",
+        VideoBySessionOnly => "video_by_session_only",
+        WeakPassword => "weak_password",
+        WebhookTargetRefused => "webhook_target_refused",
+        WeeklyLimitReached => "weekly_limit_reached",
+    }
+);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
     MalformedJson(String),
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    BadRequest { code: ErrorCode, message: String },
     #[error("{0}")]
     Unauthenticated(&'static str),
     #[error("wrong username or password")]
@@ -27,18 +173,18 @@ pub enum ApiError {
     Forbidden(&'static str),
     /// A refusal with a code of its own, e.g. `outside_join_window`.
     #[error("{message}")]
-    Denied { code: &'static str, message: String },
+    Denied { code: ErrorCode, message: String },
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: ErrorCode, message: String },
     /// Slow down: `too_many_attempts`, `account_locked`.
     #[error("{message}")]
-    TooMany { code: &'static str, message: String },
+    TooMany { code: ErrorCode, message: String },
     /// A 429 that says when to come back: `Retry-After`, whole seconds rounded up.
     #[error("{message}")]
     RetryAfter {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         wait: std::time::Duration,
     },
@@ -46,7 +192,7 @@ pub enum ApiError {
     Invalid(String),
     /// Well-formed but refused by a rule with a code of its own (422), e.g. `too_soon`.
     #[error("{message}")]
-    Unprocessable { code: &'static str, message: String },
+    Unprocessable { code: ErrorCode, message: String },
     /// An application fails an eligibility rule (422 `ineligible`, naming the rule).
     #[error("{message}")]
     Ineligible { rule: &'static str, message: String },
@@ -62,17 +208,17 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
     /// An upload over a size or row limit (413), e.g. `import_too_large`.
     #[error("{message}")]
-    TooLarge { code: &'static str, message: String },
+    TooLarge { code: ErrorCode, message: String },
     /// An upload of a kind the endpoint does not read (415), e.g. `import_unsupported_type`.
     #[error("{message}")]
-    UnsupportedType { code: &'static str, message: String },
+    UnsupportedType { code: ErrorCode, message: String },
     /// A 401 with a code of its own: `signed_out`, `refresh_reused` (refresh tokens).
     #[error("{message}")]
-    SignedOut { code: &'static str, message: String },
+    SignedOut { code: ErrorCode, message: String },
     /// A part of the server that is down or full while the rest works (503), e.g.
     /// `recorder_unavailable`: the client tries again later.
     #[error("{message}")]
-    Unavailable { code: &'static str, message: String },
+    Unavailable { code: ErrorCode, message: String },
     /// The instance's password work is at its bound (503 `busy`, with `Retry-After`).
     #[error("the server is busy checking other passwords; try again in a few seconds")]
     Busy { wait: std::time::Duration },
@@ -81,7 +227,7 @@ pub enum ApiError {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable, machine-readable code, e.g. `slot_taken`.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// Human-readable explanation.
     pub message: String,
     /// For `ineligible`: the eligibility rule that failed.
@@ -90,33 +236,33 @@ pub struct ErrorBody {
 }
 
 impl ApiError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::MalformedJson(_) => "malformed_json",
-            ApiError::BadRequest { code, .. } => code,
-            ApiError::Unauthenticated(_) => "unauthenticated",
-            ApiError::BadCredentials => "bad_credentials",
-            ApiError::BadJoinCode => "bad_join_code",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::Denied { code, .. } => code,
-            ApiError::NotFound(_) => "not_found",
-            ApiError::Conflict { code, .. } => code,
-            ApiError::TooMany { code, .. } | ApiError::RetryAfter { code, .. } => code,
-            ApiError::Invalid(_) => "invalid_input",
-            ApiError::Unprocessable { code, .. } => code,
-            ApiError::Ineligible { .. } => "ineligible",
-            ApiError::PreconditionFailed => "precondition_failed",
-            ApiError::PreconditionRequired => "precondition_required",
-            ApiError::StoreUnavailable(_) => "store_unavailable",
-            ApiError::Internal(_) => "internal",
-            ApiError::TooLarge { code, .. } | ApiError::UnsupportedType { code, .. } => code,
-            ApiError::Busy { .. } => "busy",
-            ApiError::SignedOut { code, .. } => code,
-            ApiError::Unavailable { code, .. } => code,
+            ApiError::MalformedJson(_) => ErrorCode::MalformedJson,
+            ApiError::BadRequest { code, .. } => *code,
+            ApiError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            ApiError::BadCredentials => ErrorCode::BadCredentials,
+            ApiError::BadJoinCode => ErrorCode::BadJoinCode,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::Denied { code, .. } => *code,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::Conflict { code, .. } => *code,
+            ApiError::TooMany { code, .. } | ApiError::RetryAfter { code, .. } => *code,
+            ApiError::Invalid(_) => ErrorCode::InvalidInput,
+            ApiError::Unprocessable { code, .. } => *code,
+            ApiError::Ineligible { .. } => ErrorCode::Ineligible,
+            ApiError::PreconditionFailed => ErrorCode::PreconditionFailed,
+            ApiError::PreconditionRequired => ErrorCode::PreconditionRequired,
+            ApiError::StoreUnavailable(_) => ErrorCode::StoreUnavailable,
+            ApiError::Internal(_) => ErrorCode::Internal,
+            ApiError::TooLarge { code, .. } | ApiError::UnsupportedType { code, .. } => *code,
+            ApiError::Busy { .. } => ErrorCode::Busy,
+            ApiError::SignedOut { code, .. } => *code,
+            ApiError::Unavailable { code, .. } => *code,
         }
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError::Conflict {
             code,
             message: message.into(),
@@ -158,12 +304,12 @@ impl ResponseError for ApiError {
         match self {
             ApiError::StoreUnavailable(cause) | ApiError::Internal(cause) => {
                 tracing::error!(
-                    code = self.code(),
+                    code = self.code().as_str(),
                     error = format!("{cause:#}"),
                     "request failed"
                 );
             }
-            _ => tracing::debug!(code = self.code(), "request refused"),
+            _ => tracing::debug!(code = self.code().as_str(), "request refused"),
         }
         let mut res = HttpResponse::build(self.status_code());
         if let ApiError::RetryAfter { wait, .. } | ApiError::Busy { wait } = self {

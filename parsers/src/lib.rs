@@ -5,6 +5,8 @@
 //! one definition each.
 
 pub mod crypto;
+// `string_enum!` is the error module's too.
+#[macro_use]
 pub mod domain;
 pub mod error;
 pub mod protocol;

@@ -16,7 +16,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 
 use crate::config::AuthSettings;
 use crate::domain::Role;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub use courtlink_parsers::tokens::{
     JOIN_AUDIENCE, JoinClaims, STAFF_AUDIENCE, StaffClaims, TokenKeys, Tokens,
@@ -62,7 +62,7 @@ pub fn new_password(password: &str, personal: &[&str]) -> Result<(), ApiError> {
     let score = u8::from(zxcvbn::zxcvbn(password, personal).score());
     if score < MIN_PASSWORD_SCORE {
         return Err(ApiError::Unprocessable {
-            code: "weak_password",
+            code: ErrorCode::WeakPassword,
             message: format!(
                 "password: too easy to guess (strength {score} of 4, at least {MIN_PASSWORD_SCORE} needed); \
                  use several unrelated words, or a longer mix"
@@ -322,7 +322,7 @@ pub fn name_input(field: &str, raw: &str, max_chars: usize) -> Result<String, Ap
     normalize_name(raw, max_chars).map_err(|e| match e {
         NameError::Length(max) => ApiError::invalid(format!("{field}: 1 to {max} characters")),
         NameError::Hidden => ApiError::Unprocessable {
-            code: "invalid_name",
+            code: ErrorCode::InvalidName,
             message: format!("{field}: {e}"),
         },
     })
@@ -731,7 +731,7 @@ impl Guards {
 }
 
 /// A 429 with `Retry-After` (whole seconds, rounded up), for a brake that says how long to wait.
-pub fn slow_down(code: &'static str, message: String, wait: Duration) -> HttpResponse {
+pub fn slow_down(code: ErrorCode, message: String, wait: Duration) -> HttpResponse {
     use actix_web::ResponseError;
     let mut res = ApiError::TooMany { code, message }.error_response();
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);

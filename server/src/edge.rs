@@ -11,7 +11,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
 use futures_util::StreamExt;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// Refuses a request without a `Host` (HTTP/1.1 requires one; HTTP/2 carries `:authority`):
@@ -27,7 +27,7 @@ pub async fn require_host(
         || req.uri().authority().is_some();
     if !has_host {
         let refusal = ApiError::BadRequest {
-            code: "missing_host",
+            code: ErrorCode::MissingHost,
             message: "the request has no Host header".into(),
         };
         return Ok(req.into_response(refusal.error_response()));

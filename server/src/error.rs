@@ -4,7 +4,7 @@
 //! `ApiError` itself is defined in the parsers crate (parsers/src/error.rs), whose parsers
 //! answer with it; here are the extractors' error handlers and the store's errors mapped to it.
 
-pub use courtlink_parsers::error::{ApiError, ErrorBody};
+pub use courtlink_parsers::error::{ApiError, ErrorBody, ErrorCode};
 
 /// Turns actix's JSON extractor failures into our codes: syntax → 400, shape → 422 naming the field.
 pub fn json_error_handler(
@@ -16,18 +16,18 @@ pub fn json_error_handler(
         J::Deserialize(e) if e.is_data() => ApiError::invalid(e.to_string()),
         J::Deserialize(e) => ApiError::MalformedJson(format!("the body is not valid JSON: {e}")),
         J::ContentType => ApiError::BadRequest {
-            code: "bad_request",
+            code: ErrorCode::BadRequest,
             message: "send the body as application/json".into(),
         },
         J::Overflow { .. } | J::OverflowKnownLength { .. } => ApiError::BadRequest {
-            code: "bad_request",
+            code: ErrorCode::BadRequest,
             message: "the body is too large".into(),
         },
         J::Payload(actix_web::error::PayloadError::Io(e))
             if e.kind() == std::io::ErrorKind::TimedOut =>
         {
             ApiError::BadRequest {
-                code: "body_too_slow",
+                code: ErrorCode::BodyTooSlow,
                 message: e.to_string(),
             }
         }
@@ -54,13 +54,13 @@ impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         use crate::store::StoreError as S;
         match e {
-            S::SlotTaken => ApiError::conflict("slot_taken", e.to_string()),
-            S::LocalRoomBusy => ApiError::conflict("local_room_busy", e.to_string()),
-            S::SessionEnded => ApiError::conflict("session_ended", e.to_string()),
+            S::SlotTaken => ApiError::conflict(ErrorCode::SlotTaken, e.to_string()),
+            S::LocalRoomBusy => ApiError::conflict(ErrorCode::LocalRoomBusy, e.to_string()),
+            S::SessionEnded => ApiError::conflict(ErrorCode::SessionEnded, e.to_string()),
             S::NotFound => ApiError::NotFound("record"),
-            S::AlreadyDone => ApiError::conflict("already_done", e.to_string()),
-            S::NotYet => ApiError::conflict("session_not_ended", e.to_string()),
-            S::NothingToConfirm => ApiError::conflict("transcript_empty", e.to_string()),
+            S::AlreadyDone => ApiError::conflict(ErrorCode::AlreadyDone, e.to_string()),
+            S::NotYet => ApiError::conflict(ErrorCode::SessionNotEnded, e.to_string()),
+            S::NothingToConfirm => ApiError::conflict(ErrorCode::TranscriptEmpty, e.to_string()),
             S::Rule { code, message } => ApiError::Unprocessable { code, message },
             S::Conflict { code, message } => ApiError::Conflict { code, message },
             S::Stale => ApiError::PreconditionFailed,

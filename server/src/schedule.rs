@@ -12,6 +12,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::app::clock;
+use courtlink_parsers::error::ErrorCode;
 use utoipa::ToSchema;
 
 pub const MIN_SLOT_MINUTES: u32 = 30;
@@ -72,7 +73,7 @@ impl Category {
 /// Why a template or an override is refused; `code` is the API's stable error code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
@@ -82,7 +83,7 @@ impl fmt::Display for ScheduleError {
     }
 }
 
-fn refuse(code: &'static str, message: impl Into<String>) -> ScheduleError {
+fn refuse(code: ErrorCode, message: impl Into<String>) -> ScheduleError {
     ScheduleError {
         code,
         message: message.into(),
@@ -124,7 +125,7 @@ fn parse_time(field: &str, s: &str) -> Result<NaiveTime, ScheduleError> {
         .filter(|t| t.format("%H:%M").to_string() == s)
         .ok_or_else(|| {
             refuse(
-                "bad_time",
+                ErrorCode::BadTime,
                 format!("{field} must be a time of day as HH:MM, not {s:?}"),
             )
         })
@@ -136,7 +137,7 @@ impl Window {
         let closes = parse_time("closes", &self.closes)?;
         if closes <= opens {
             return Err(refuse(
-                "bad_window",
+                ErrorCode::BadWindow,
                 format!(
                     "the window {}–{} closes before it opens",
                     self.opens, self.closes
@@ -145,7 +146,7 @@ impl Window {
         }
         if !(MIN_SLOT_MINUTES..=MAX_SLOT_MINUTES).contains(&self.slot_minutes) {
             return Err(refuse(
-                "slot_length_out_of_range",
+                ErrorCode::SlotLengthOutOfRange,
                 format!(
                     "a slot lasts {MIN_SLOT_MINUTES} to {MAX_SLOT_MINUTES} minutes, not {}",
                     self.slot_minutes
@@ -154,7 +155,7 @@ impl Window {
         }
         if self.buffer_minutes > MAX_BUFFER_MINUTES {
             return Err(refuse(
-                "buffer_out_of_range",
+                ErrorCode::BufferOutOfRange,
                 format!(
                     "the buffer between slots is 0 to {MAX_BUFFER_MINUTES} minutes, not {}",
                     self.buffer_minutes
@@ -163,7 +164,7 @@ impl Window {
         }
         if (closes - opens).num_minutes() < i64::from(self.slot_minutes) {
             return Err(refuse(
-                "bad_window",
+                ErrorCode::BadWindow,
                 format!(
                     "the window {}–{} is shorter than one {}-minute slot",
                     self.opens, self.closes, self.slot_minutes
@@ -202,7 +203,7 @@ fn check_no_overlap(label: &str, windows: &mut [ParsedWindow]) -> Result<(), Sch
     for pair in windows.windows(2) {
         if pair[1].opens < pair[0].closes {
             return Err(refuse(
-                "template_overlap",
+                ErrorCode::TemplateOverlap,
                 format!(
                     "{label}: the windows {}–{} and {}–{} overlap",
                     pair[0].opens.format("%H:%M"),
@@ -222,7 +223,7 @@ impl Template {
         for day in days {
             if !(1..=5).contains(&day.weekday) {
                 return Err(refuse(
-                    "bad_weekday",
+                    ErrorCode::BadWeekday,
                     format!(
                         "weekday is 1 (Monday) to 5 (Friday), not {}; open a weekend day with a date override",
                         day.weekday
@@ -231,7 +232,7 @@ impl Template {
             }
             if out.days.contains_key(&day.weekday) {
                 return Err(refuse(
-                    "bad_weekday",
+                    ErrorCode::BadWeekday,
                     format!("weekday {} is given twice", day.weekday),
                 ));
             }
@@ -460,7 +461,7 @@ mod tests {
 
     #[test]
     fn bad_templates_are_refused_with_a_code() {
-        let code = |days: &[TemplateDay]| Template::parse(days).unwrap_err().code;
+        let code = |days: &[TemplateDay]| Template::parse(days).unwrap_err().code.as_str();
         let day = |weekday, windows| TemplateDay {
             weekday,
             theme: None,

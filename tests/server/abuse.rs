@@ -303,7 +303,7 @@ async fn webhooks_never_reach_loopback(app: TestApp) {
         format!("http://localhost:{port}/hook"),
     ] {
         for c in [court, xihu_court] {
-            let row = courtlink::notify::queries::insert_webhook(
+            let row = courtlink::store::notify::insert_webhook(
                 &store,
                 c,
                 &url,

@@ -10,6 +10,7 @@
 use crate::common;
 
 use common::{TestApp, assert_error};
+use courtlink::error::ErrorCode;
 use courtlink::routes::schedule::parse_day;
 use courtlink::schedule::Window;
 use serde_json::json;
@@ -28,7 +29,7 @@ fn days_are_read_only_in_their_own_form() {
         "2030-1-1  ",
     ] {
         let e = parse_day(bad).expect_err(bad);
-        assert_eq!(e.code(), "invalid_input", "{bad}");
+        assert_eq!(e.code(), ErrorCode::InvalidInput, "{bad}");
     }
     assert_eq!(
         parse_day("2030-10-08").unwrap().to_string(),
@@ -49,7 +50,7 @@ fn window_times_are_read_only_as_hh_mm() {
     };
     for (opens, closes) in [(" 9:00", "12:00"), ("09: 0", "12:00"), ("09:00", "12: 0")] {
         let e = window(opens, closes).parse().expect_err(opens);
-        assert_eq!(e.code, "bad_time", "{opens}–{closes}");
+        assert_eq!(e.code, ErrorCode::BadTime, "{opens}–{closes}");
     }
     assert!(window("09:00", "12:00").parse().is_ok());
 }

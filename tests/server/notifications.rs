@@ -907,7 +907,7 @@ async fn application_events_reach_both_sides(app: TestApp) {
     )
     .await
     .unwrap();
-    courtlink::notify::queries::enqueue(
+    courtlink::store::notify::enqueue(
         &store,
         "application.rejected",
         &json!({"application_id": 424242, "host_court_id": host, "local_court_id": local,

@@ -24,7 +24,7 @@ use crate::app::{ledger, scope};
 use crate::auth::Staff;
 use crate::config::FollowUpSettings;
 use crate::domain::{Channel, Outcome, ReceivingOrgan, Role};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::assignments::{AssignmentRow, Filter, NewAssignment, Reminder, StepRow};
 use crate::store::attachments::AttachmentRow;
 use crate::store::{CaseRow, Store, StoreError};
@@ -238,7 +238,7 @@ pub async fn plan(
         Some(a) if scope::above(store, a, case.court_id).await? => a,
         _ => {
             return Err(ApiError::Unprocessable {
-                code: "assign_needs_higher_court",
+                code: ErrorCode::AssignNeedsHigherCourt,
                 message: "交办 is handed down by a court above the case's court: name it as the \
                           receiving court (receiving_court_id)"
                     .into(),
@@ -248,7 +248,7 @@ pub async fn plan(
     let court = terms.court_id.unwrap_or(case.court_id);
     if store.find_court(court).await?.is_none() || !scope::within(store, court, assigning).await? {
         return Err(ApiError::Unprocessable {
-            code: "assignment_court_invalid",
+            code: ErrorCode::AssignmentCourtInvalid,
             message: "assignment.court_id: the assigning court or a court below it".into(),
         });
     }
@@ -256,7 +256,7 @@ pub async fn plan(
     let days = terms.working_days.unwrap_or(s.default_working_days);
     if !(s.min_working_days..=s.max_working_days).contains(&days) {
         return Err(ApiError::Unprocessable {
-            code: "deadline_out_of_bounds",
+            code: ErrorCode::DeadlineOutOfBounds,
             message: format!(
                 "assignment.working_days: {} to {} working days",
                 s.min_working_days, s.max_working_days
@@ -553,7 +553,7 @@ pub async fn report(
     staff.require(&[Role::Coordinator, Role::Officer])?;
     if a.court_id != staff.court_id {
         return Err(ApiError::Denied {
-            code: "assignment_other_court",
+            code: ErrorCode::AssignmentOtherCourt,
             message: "only the court the task went to reports on it".into(),
         });
     }
@@ -613,7 +613,7 @@ async fn report_papers(store: &Store, case_id: i64, ids: &[i64]) -> Result<Vec<i
             Ok(_) => {}
             Err(StoreError::NotFound) => {
                 return Err(ApiError::Unprocessable {
-                    code: "attachment_not_on_case",
+                    code: ErrorCode::AttachmentNotOnCase,
                     message: format!("attachment {id} is not in this task's case file"),
                 });
             }
@@ -625,7 +625,7 @@ async fn report_papers(store: &Store, case_id: i64, ids: &[i64]) -> Result<Vec<i
 
 fn closed() -> ApiError {
     ApiError::conflict(
-        "assignment_closed",
+        ErrorCode::AssignmentClosed,
         "this task is closed: its completion report is on record",
     )
 }
@@ -648,7 +648,7 @@ pub async fn supervise(
         .await?
     {
         return Err(ApiError::Denied {
-            code: "not_supervising_court",
+            code: ErrorCode::NotSupervisingCourt,
             message: "督办 is for the court that handed the task down and the courts above it"
                 .into(),
         });

@@ -10,14 +10,14 @@ use crate::app::scope::Scope;
 use crate::auth::{Staff, name_input};
 use crate::config::AttachmentSettings;
 use crate::domain::MediaType;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::attachments::{AttachmentRow, NewAttachment};
 use crate::store::{CaseRow, Store, StoreError};
 
 /// 413 `attachment_too_large`.
 pub fn too_large(max: usize) -> ApiError {
     ApiError::TooLarge {
-        code: "attachment_too_large",
+        code: ErrorCode::AttachmentTooLarge,
         message: format!(
             "the file is over {} bytes ({:.1} MiB), the largest attachment accepted",
             max,
@@ -37,7 +37,7 @@ pub async fn writable(store: &Store, staff: &Staff, case_id: i64) -> Result<Case
 pub fn check_content(bytes: &[u8], settings: &AttachmentSettings) -> Result<MediaType, ApiError> {
     if bytes.is_empty() {
         return Err(ApiError::Unprocessable {
-            code: "attachment_empty",
+            code: ErrorCode::AttachmentEmpty,
             message: "the file is empty".into(),
         });
     }
@@ -48,7 +48,7 @@ pub fn check_content(bytes: &[u8], settings: &AttachmentSettings) -> Result<Medi
     match MediaType::sniff(bytes) {
         Some(kind) if settings.allowed_types.contains(&kind) => Ok(kind),
         found => Err(ApiError::UnsupportedType {
-            code: "attachment_type_not_allowed",
+            code: ErrorCode::AttachmentTypeNotAllowed,
             message: format!(
                 "the file's content is {}; attachments may be {} (the type is read from the \
                  content, not from the file name)",
@@ -151,13 +151,16 @@ mod tests {
             Some(MediaType::Pdf)
         );
         let code = |b: &[u8]| check_content(b, &settings()).unwrap_err().code();
-        assert_eq!(code(b""), "attachment_empty");
-        assert_eq!(code(b"%PDF-1.4 this is too long"), "attachment_too_large");
+        assert_eq!(code(b""), ErrorCode::AttachmentEmpty);
+        assert_eq!(
+            code(b"%PDF-1.4 this is too long"),
+            ErrorCode::AttachmentTooLarge
+        );
         assert_eq!(
             code(&[0xFF, 0xD8, 0xFF, 0xE0]),
-            "attachment_type_not_allowed"
+            ErrorCode::AttachmentTypeNotAllowed
         );
-        assert_eq!(code(b"MZ\x90\0 exe"), "attachment_type_not_allowed");
+        assert_eq!(code(b"MZ\x90\0 exe"), ErrorCode::AttachmentTypeNotAllowed);
     }
 
     #[test]

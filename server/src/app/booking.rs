@@ -26,7 +26,7 @@ use utoipa::ToSchema;
 use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::domain::JoinCode;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::store::applications::{ApplicationRow, EligibilityFacts};
 use crate::store::booking::{Answered, Book, BookingDetail, Replaced};
@@ -278,7 +278,7 @@ pub async fn book(
             .auto_approve
     {
         return Err(ApiError::Unprocessable {
-            code: "application_required",
+            code: ErrorCode::ApplicationRequired,
             message: format!(
                 "{} reviews every request: apply for a session instead",
                 req.slot.court_name
@@ -292,7 +292,7 @@ pub async fn book(
         .is_some_and(|holder| holder != staff.user_id)
     {
         return Err(ApiError::conflict(
-            "slot_held",
+            ErrorCode::SlotHeld,
             "another coordinator is booking this slot right now; choose another",
         ));
     }
@@ -495,7 +495,7 @@ pub async fn reschedule(
 ) -> Result<serde_json::Value, ApiError> {
     if b.status != "booked" {
         return Err(ApiError::conflict(
-            "booking_not_live",
+            ErrorCode::BookingNotLive,
             "this booking is not live",
         ));
     }

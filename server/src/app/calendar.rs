@@ -8,6 +8,7 @@ use chrono::{Datelike, NaiveDate, Weekday};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::error::ErrorCode;
 use crate::store::Store;
 use crate::store::schedule::CalendarEntry;
 
@@ -22,11 +23,11 @@ pub struct RowError {
     /// `calendar_bad_row`, `calendar_bad_day`, `calendar_wrong_year`, `calendar_duplicate_day`,
     /// `calendar_bad_kind`, `calendar_unnamed`, `calendar_makeup_not_weekend`,
     /// `calendar_bad_follows`.
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
-fn row_error(row: usize, code: &'static str, message: impl Into<String>) -> RowError {
+fn row_error(row: usize, code: ErrorCode, message: impl Into<String>) -> RowError {
     RowError {
         row,
         code,
@@ -47,7 +48,7 @@ pub fn check_year(year: i32, rows: &[(usize, CalendarEntry)]) -> Result<(), Vec<
             _ => {
                 errors.push(row_error(
                     row,
-                    "calendar_bad_day",
+                    ErrorCode::CalendarBadDay,
                     format!("{:?} is not a day written YYYY-MM-DD", e.day),
                 ));
                 continue;
@@ -56,14 +57,14 @@ pub fn check_year(year: i32, rows: &[(usize, CalendarEntry)]) -> Result<(), Vec<
         if day.year() != year {
             errors.push(row_error(
                 row,
-                "calendar_wrong_year",
+                ErrorCode::CalendarWrongYear,
                 format!("{} is not in {year}", e.day),
             ));
         }
         if !seen.insert(day) {
             errors.push(row_error(
                 row,
-                "calendar_duplicate_day",
+                ErrorCode::CalendarDuplicateDay,
                 format!("{} is given twice", e.day),
             ));
         }
@@ -71,7 +72,7 @@ pub fn check_year(year: i32, rows: &[(usize, CalendarEntry)]) -> Result<(), Vec<
         if name.is_empty() || name.chars().count() > 50 {
             errors.push(row_error(
                 row,
-                "calendar_unnamed",
+                ErrorCode::CalendarUnnamed,
                 format!("{}: name it (1 to 50 characters), e.g. 国庆节", e.day),
             ));
         }
@@ -80,14 +81,14 @@ pub fn check_year(year: i32, rows: &[(usize, CalendarEntry)]) -> Result<(), Vec<
             ("holiday", None) => {}
             ("holiday", Some(_)) => errors.push(row_error(
                 row,
-                "calendar_bad_follows",
+                ErrorCode::CalendarBadFollows,
                 format!("{}: a holiday follows no timetable", e.day),
             )),
             ("workday", follows) => {
                 if !weekend {
                     errors.push(row_error(
                         row,
-                        "calendar_makeup_not_weekend",
+                        ErrorCode::CalendarMakeupNotWeekend,
                         format!(
                             "{}: a make-up working day (调休) is a Saturday or Sunday",
                             e.day
@@ -97,7 +98,7 @@ pub fn check_year(year: i32, rows: &[(usize, CalendarEntry)]) -> Result<(), Vec<
                 if !matches!(follows, Some(1..=5)) {
                     errors.push(row_error(
                         row,
-                        "calendar_bad_follows",
+                        ErrorCode::CalendarBadFollows,
                         format!(
                             "{}: a make-up working day names the weekday (1–5) whose timetable it follows",
                             e.day
@@ -107,7 +108,7 @@ pub fn check_year(year: i32, rows: &[(usize, CalendarEntry)]) -> Result<(), Vec<
             }
             (other, _) => errors.push(row_error(
                 row,
-                "calendar_bad_kind",
+                ErrorCode::CalendarBadKind,
                 format!("{}: kind is holiday or workday, not {other:?}", e.day),
             )),
         }
@@ -138,7 +139,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<(usize, CalendarEntry)>, Vec<RowError
             if cells != ["day", "kind", "name", "follows_weekday"] {
                 errors.push(row_error(
                     n,
-                    "calendar_bad_row",
+                    ErrorCode::CalendarBadRow,
                     "the first line is the header day,kind,name,follows_weekday",
                 ));
                 break;
@@ -148,7 +149,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<(usize, CalendarEntry)>, Vec<RowError
         let [day, kind, name, follows] = cells.as_slice() else {
             errors.push(row_error(
                 n,
-                "calendar_bad_row",
+                ErrorCode::CalendarBadRow,
                 format!(
                     "four columns, separated by commas; this line has {}",
                     cells.len()
@@ -163,7 +164,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<(usize, CalendarEntry)>, Vec<RowError
                 Err(_) => {
                     errors.push(row_error(
                         n,
-                        "calendar_bad_follows",
+                        ErrorCode::CalendarBadFollows,
                         format!("follows_weekday is a number 1–5 or empty, not {f:?}"),
                     ));
                     continue;
@@ -181,7 +182,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<(usize, CalendarEntry)>, Vec<RowError
         ));
     }
     if !header {
-        errors.push(row_error(1, "calendar_bad_row", "the file is empty"));
+        errors.push(row_error(1, ErrorCode::CalendarBadRow, "the file is empty"));
     }
     if errors.is_empty() {
         Ok(rows)
@@ -195,7 +196,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<(usize, CalendarEntry)>, Vec<RowError
 pub struct CalendarWarning {
     /// `calendar_year_missing`: the year starts within 60 days (or has started) and its
     /// holidays are not loaded.
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub year: i32,
     /// Days until the year starts (0 or less: it has started).
     pub starts_in_days: i64,
@@ -222,7 +223,7 @@ pub async fn warnings(
         }
         let allow_unloaded = calendar.allowed_years.contains(&year);
         out.push(CalendarWarning {
-            code: "calendar_year_missing",
+            code: ErrorCode::CalendarYearMissing,
             year,
             starts_in_days,
             allow_unloaded,
@@ -293,13 +294,13 @@ mod tests {
                     2031-5-2,holiday,劳动节,\n\
                     2031-05-03,vacation,劳动节,\n\
                     2031-05-04,holiday\n";
-        let rows = parse_csv(text).map_err(|e| e[0].code);
+        let rows = parse_csv(text).map_err(|e| e[0].code.as_str());
         assert_eq!(rows, Err("calendar_bad_row"));
         let rows = parse_csv(text.trim_end().rsplit_once('\n').unwrap().0).unwrap();
         let errors: Vec<(usize, &str)> = check_year(2031, &rows)
             .unwrap_err()
             .into_iter()
-            .map(|e| (e.row, e.code))
+            .map(|e| (e.row, e.code.as_str()))
             .collect();
         assert_eq!(
             errors,

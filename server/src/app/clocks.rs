@@ -11,7 +11,7 @@ use super::clock::{CaseDates, Clocks};
 use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::domain::Role;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::schedule::Calendar;
 use crate::state::AppState;
 use crate::store::clocks::{CaseEvent, ExtensionRow};
@@ -40,7 +40,7 @@ pub fn of_case(c: &CaseRow, calendar: &Calendar, today: NaiveDate) -> Clocks {
     )
 }
 
-fn refuse(code: &'static str, message: impl Into<String>) -> ApiError {
+fn refuse(code: ErrorCode, message: impl Into<String>) -> ApiError {
     ApiError::Unprocessable {
         code,
         message: message.into(),
@@ -71,7 +71,7 @@ pub async fn request_extension(
     let reason = text_of("reason", reason)?;
     if case.accepted_on.is_none() || case.answered_on.is_some() {
         return Err(ApiError::conflict(
-            "extension_not_applicable",
+            ErrorCode::ExtensionNotApplicable,
             "only the handling period of an accepted case that is not yet answered is extended",
         ));
     }
@@ -83,7 +83,7 @@ pub async fn request_extension(
         Ok(id) => id,
         Err(StoreError::AlreadyDone) => {
             return Err(ApiError::conflict(
-                "already_done",
+                ErrorCode::AlreadyDone,
                 "the handling period is extended once: this case already has an extension asked for or approved",
             ));
         }
@@ -112,13 +112,13 @@ pub async fn decide_extension(
     let in_charge = crate::app::scope::within(&state.store, case.court_id, staff.court_id).await?;
     if !in_charge {
         return Err(ApiError::Denied {
-            code: "not_in_charge",
+            code: ErrorCode::NotInCharge,
             message: "an extension is approved by the leadership of the case's court or of a court above it".into(),
         });
     }
     if ext.requested_by == Some(staff.user_id) {
         return Err(ApiError::Denied {
-            code: "extension_self_approval",
+            code: ErrorCode::ExtensionSelfApproval,
             message: "whoever asked for an extension may not approve it".into(),
         });
     }
@@ -130,7 +130,7 @@ pub async fn decide_extension(
         Ok(()) => {}
         Err(StoreError::Stale) => {
             return Err(ApiError::conflict(
-                "extension_decided",
+                ErrorCode::ExtensionDecided,
                 "this extension has already been decided",
             ));
         }
@@ -155,7 +155,7 @@ pub async fn record_event(
         .ok_or_else(|| ApiError::invalid("on: a day written YYYY-MM-DD"))?;
     if day > state.clock.today() {
         return Err(refuse(
-            "clock_event_in_future",
+            ErrorCode::ClockEventInFuture,
             "an event is recorded on the day it happened, not ahead of it",
         ));
     }
@@ -172,7 +172,7 @@ pub async fn record_event(
             Some(d) => Some(d),
             None => {
                 return Err(refuse(
-                    "clock_event_out_of_order",
+                    ErrorCode::ClockEventOutOfOrder,
                     format!("{} comes after {}", event.as_str(), prior.as_str()),
                 ));
             }
@@ -182,7 +182,7 @@ pub async fn record_event(
         None if event == CaseEvent::Accepted => {
             if case.answered_on.is_some() {
                 return Err(refuse(
-                    "clock_event_out_of_order",
+                    ErrorCode::ClockEventOutOfOrder,
                     "accepted comes before answered: this case is already answered",
                 ));
             }
@@ -192,7 +192,7 @@ pub async fn record_event(
     };
     if before.is_some_and(|b| on < b) {
         return Err(refuse(
-            "clock_event_out_of_order",
+            ErrorCode::ClockEventOutOfOrder,
             format!(
                 "{} cannot be earlier than the event it follows",
                 event.as_str()
@@ -218,7 +218,7 @@ pub async fn record_event(
     {
         Ok(()) => Ok(()),
         Err(StoreError::AlreadyDone) => Err(ApiError::conflict(
-            "already_done",
+            ErrorCode::AlreadyDone,
             "this event is already recorded on the case",
         )),
         Err(e) => Err(e.into()),

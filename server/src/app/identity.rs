@@ -7,7 +7,7 @@
 
 use crate::auth::Staff;
 use crate::domain::{IdentityCheck, Role, SessionStatus};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::identity::IdentityConfirmation;
 use crate::store::{EventRow, SessionRow, Store, StoreError};
 
@@ -54,7 +54,7 @@ pub async fn confirm(
         || matches!(status, SessionStatus::Ended | SessionStatus::NoShow)
     {
         return Err(ApiError::conflict(
-            "session_ended",
+            ErrorCode::SessionEnded,
             "this session is over: its identity check can no longer be recorded",
         ));
     }
@@ -67,7 +67,7 @@ pub async fn confirm(
     };
     if !on {
         return Err(ApiError::conflict(
-            "session_not_started",
+            ErrorCode::SessionNotStarted,
             match how {
                 IdentityCheck::InRoom => "nobody is in this session yet",
                 IdentityCheck::OnCamera => {
@@ -87,7 +87,7 @@ pub async fn confirm(
         .await
         .map_err(|e| match e {
             StoreError::AlreadyDone => ApiError::conflict(
-                "identity_already_confirmed",
+                ErrorCode::IdentityAlreadyConfirmed,
                 "the petitioner's identity was confirmed before; the first confirmation stands",
             ),
             other => other.into(),

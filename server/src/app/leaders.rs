@@ -8,7 +8,7 @@
 
 use crate::auth::Staff;
 use crate::domain::{Role, SessionStatus};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::leaders::{CandidateRow, LeaderRow};
 use crate::store::{EventRow, SessionRow, Store, StoreError};
 
@@ -47,7 +47,7 @@ pub async fn add(
         || matches!(status, SessionStatus::Ended | SessionStatus::NoShow)
     {
         return Err(ApiError::conflict(
-            "session_ended",
+            ErrorCode::SessionEnded,
             "this session is over: no leader can be added to it",
         ));
     }
@@ -55,7 +55,7 @@ pub async fn add(
         Ok(u) if u.court_id == session.local_court_id && u.role == "supervisor" && !u.disabled => u,
         Ok(_) | Err(StoreError::NotFound) => {
             return Err(ApiError::Unprocessable {
-                code: "leader_not_eligible",
+                code: ErrorCode::LeaderNotEligible,
                 message: "a session's leader is an active supervisor (院领导) of the booking court"
                     .into(),
             });
@@ -68,7 +68,7 @@ pub async fn add(
     }
     if named.len() >= MAX_LEADERS {
         return Err(ApiError::Unprocessable {
-            code: "too_many_leaders",
+            code: ErrorCode::TooManyLeaders,
             message: format!("a session takes at most {MAX_LEADERS} leaders"),
         });
     }
@@ -89,7 +89,7 @@ pub async fn add(
 
 fn already_added() -> ApiError {
     ApiError::conflict(
-        "leader_already_added",
+        ErrorCode::LeaderAlreadyAdded,
         "this leader is named on the session already",
     )
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 use crate::app::scope::Scope;
 use crate::auth::{NameError, Staff, name_input, normalize_name};
 use crate::domain::{CaseClass, Channel, IdNumber, Outcome, ReceivingOrgan, Role, is_collective};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::ledger::{CaseMatchRow, ClassChangeRow, MatchCandidate, NewContact, OpenCase};
 use crate::store::{CaseRow, LedgerRow, Store, StoreError};
 
@@ -30,7 +30,7 @@ pub fn check_outcome(outcome: Outcome, class: CaseClass) -> Result<(), ApiError>
         return Ok(());
     }
     Err(ApiError::Unprocessable {
-        code: "outcome_not_for_class",
+        code: ErrorCode::OutcomeNotForClass,
         message: format!("the outcome {outcome} does not fit a {class} case (诉访分离)"),
     })
 }
@@ -42,7 +42,7 @@ pub fn check_outcome(outcome: Outcome, class: CaseClass) -> Result<(), ApiError>
 pub struct FieldError {
     pub field: &'static str,
     /// `invalid_input`, `invalid_name` or `invalid_id_number`.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// The API's message, naming the field: `matter: 1 to 4000 characters`.
     pub message: String,
     /// The same rule in zh-CN, without the field's name (the import names its column).
@@ -53,7 +53,7 @@ impl FieldError {
     fn invalid(field: &'static str, rule: impl std::fmt::Display, zh: impl Into<String>) -> Self {
         FieldError {
             field,
-            code: "invalid_input",
+            code: ErrorCode::InvalidInput,
             message: format!("{field}: {rule}"),
             message_zh: zh.into(),
         }
@@ -63,7 +63,7 @@ impl FieldError {
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> Self {
         match e.code {
-            "invalid_input" => ApiError::Invalid(e.message),
+            ErrorCode::InvalidInput => ApiError::Invalid(e.message),
             code => ApiError::Unprocessable {
                 code,
                 message: e.message,
@@ -131,7 +131,7 @@ fn name_rule(field: &'static str, raw: &str, max: usize) -> Result<String, Field
         ),
         NameError::Hidden => FieldError {
             field,
-            code: "invalid_name",
+            code: ErrorCode::InvalidName,
             message: format!("{field}: {e}"),
             message_zh: "含有控制字符或不可见的格式字符".into(),
         },
@@ -148,7 +148,7 @@ fn text(field: &'static str, raw: &str, max: usize) -> Result<String, ApiError> 
 pub fn correction_reason(raw: &str) -> Result<String, ApiError> {
     if raw.trim().is_empty() {
         return Err(ApiError::Unprocessable {
-            code: "correction_reason_required",
+            code: ErrorCode::CorrectionReasonRequired,
             message: "reason: say why the outcome is corrected".into(),
         });
     }
@@ -272,7 +272,7 @@ pub fn check_case(f: &CaseFields<'_>, now: DateTime<Utc>) -> Result<CheckedCase,
     // The message never repeats the number.
     let id_number = IdNumber::parse(f.petitioner_id_number).map_err(|why| FieldError {
         field: "petitioner_id_number",
-        code: "invalid_id_number",
+        code: ErrorCode::InvalidIdNumber,
         message: format!("petitioner_id_number: {why}"),
         message_zh: "身份证号码不正确（18位，最后一位校验码可为X，出生日期须有效）".into(),
     })?;
@@ -503,7 +503,7 @@ pub(crate) async fn record_contact(
 ) -> Result<i64, ApiError> {
     if cmd.channel.is_video() {
         return Err(ApiError::Unprocessable {
-            code: "video_by_session_only",
+            code: ErrorCode::VideoBySessionOnly,
             message: "a video reception is written by the session that held it, not by hand".into(),
         });
     }
@@ -545,7 +545,7 @@ pub(crate) async fn record_contact(
             // The case's own court, or a court above it.
             if !crate::app::scope::within(store, case.court_id, court).await? {
                 return Err(ApiError::Unprocessable {
-                    code: "receiving_court_invalid",
+                    code: ErrorCode::ReceivingCourtInvalid,
                     message: "receiving_court_id: the case's court or a court above it".into(),
                 });
             }
@@ -559,7 +559,7 @@ pub(crate) async fn record_contact(
             };
             if cmd.receiving_court_id.is_some() || cmd.channel != expected {
                 return Err(ApiError::Unprocessable {
-                    code: "receiving_court_invalid",
+                    code: ErrorCode::ReceivingCourtInvalid,
                     message: format!(
                         "receiving_organ {organ}: channel {expected}, and no receiving_court_id"
                     ),
@@ -571,7 +571,7 @@ pub(crate) async fn record_contact(
     if let Some(target) = cmd.corrects {
         if store.ledger_entry_case(target).await? != Some(case.id) {
             return Err(ApiError::Unprocessable {
-                code: "correction_target_invalid",
+                code: ErrorCode::CorrectionTargetInvalid,
                 message: "corrects: an entry of this case's ledger".into(),
             });
         }
@@ -614,7 +614,7 @@ pub async fn change_class(
         Ok(()) => {}
         Err(StoreError::AlreadyDone) => {
             return Err(ApiError::conflict(
-                "class_unchanged",
+                ErrorCode::ClassUnchanged,
                 format!("the case is already a {to} case"),
             ));
         }

@@ -25,7 +25,7 @@ use crate::app::ledger::{
 };
 use crate::auth::Staff;
 use crate::domain::{CaseClass, Channel, mask_id_number};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::Store;
 
 /// A column of the ledger file: its key (the POST /cases field, also accepted as a header),
@@ -175,21 +175,21 @@ struct RawRow {
 
 fn unreadable(message: impl Into<String>) -> ApiError {
     ApiError::Unprocessable {
-        code: "import_unreadable",
+        code: ErrorCode::ImportUnreadable,
         message: message.into(),
     }
 }
 
 fn unsupported(message: impl Into<String>) -> ApiError {
     ApiError::UnsupportedType {
-        code: "import_unsupported_type",
+        code: ErrorCode::ImportUnsupportedType,
         message: message.into(),
     }
 }
 
 fn too_many_rows(max: usize) -> ApiError {
     ApiError::TooLarge {
-        code: "import_too_many_rows",
+        code: ErrorCode::ImportTooManyRows,
         message: format!("a ledger import takes at most {max} rows; split the file"),
     }
 }
@@ -287,7 +287,7 @@ fn xlsx_rows(bytes: &[u8], limits: Limits) -> Result<Vec<RawRow>, ApiError> {
     let cap = (limits.max_bytes as u64).saturating_mul(UNPACK_RATIO);
     if unpacked > cap {
         return Err(ApiError::TooLarge {
-            code: "import_too_large",
+            code: ErrorCode::ImportTooLarge,
             message: format!("the workbook unpacks to more than {cap} bytes"),
         });
     }
@@ -406,14 +406,14 @@ fn columns_of(header: &RawRow) -> Result<HashMap<&'static str, usize>, ApiError>
         };
         if map.insert(col.key, i).is_some() {
             return Err(ApiError::Unprocessable {
-                code: "import_duplicate_columns",
+                code: ErrorCode::ImportDuplicateColumns,
                 message: format!("the column {} ({}) appears twice in row 1", col.zh, col.key),
             });
         }
     }
     if !unknown.is_empty() {
         return Err(ApiError::Unprocessable {
-            code: "import_unknown_columns",
+            code: ErrorCode::ImportUnknownColumns,
             message: format!(
                 "row 1 names columns this import does not know: {}; use the template's headers",
                 unknown.join(", ")
@@ -427,7 +427,7 @@ fn columns_of(header: &RawRow) -> Result<HashMap<&'static str, usize>, ApiError>
         .collect();
     if !missing.is_empty() {
         return Err(ApiError::Unprocessable {
-            code: "import_missing_columns",
+            code: ErrorCode::ImportMissingColumns,
             message: format!(
                 "row {} (the header) lacks the columns {}",
                 header.row,
@@ -446,7 +446,7 @@ pub struct RefusedRow {
     pub row: u32,
     /// `invalid_input`, `invalid_name`, `invalid_id_number`, `duplicate_in_file` or
     /// `case_number_taken`.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// The column (its zh-CN header), when one column is at fault.
     #[schema(required = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -531,7 +531,7 @@ fn cell<'r>(row: &'r RawRow, columns: &HashMap<&'static str, usize>, key: &str) 
 fn refuse_cell(row: u32, key: &'static str, zh: &str, en: &str) -> RefusedRow {
     RefusedRow {
         row,
-        code: "invalid_input",
+        code: ErrorCode::InvalidInput,
         column: Some(label(key)),
         message: format!("{}：{zh}", label(key)),
         message_en: format!("{key}: {en}"),
@@ -765,7 +765,7 @@ async fn plan(
             .collect();
         refused.push(RefusedRow {
             row,
-            code: "duplicate_in_file",
+            code: ErrorCode::DuplicateInFile,
             column: None,
             message: format!(
                 "与{}重复（{}）：同一事项在文件中只能有一行，请核对后保留一行",
@@ -826,7 +826,7 @@ async fn plan(
         if taken.contains(&case.case_number) {
             refused.push(RefusedRow {
                 row,
-                code: "case_number_taken",
+                code: ErrorCode::CaseNumberTaken,
                 column: Some(label("case_number")),
                 message: format!("{}：本院已经有这个编号的案件", label("case_number")),
                 message_en: "case_number: this court already has a case with that number".into(),
@@ -880,7 +880,7 @@ async fn plan(
 /// 413 `import_too_large`.
 pub fn too_large(max_bytes: usize) -> ApiError {
     ApiError::TooLarge {
-        code: "import_too_large",
+        code: ErrorCode::ImportTooLarge,
         message: format!("a ledger file may be at most {max_bytes} bytes; split it"),
     }
 }
@@ -917,7 +917,7 @@ pub async fn commit(
     } = plan(store, staff, bytes, limits, now).await?;
     if expected.is_some_and(|p| p != report.plan) {
         return Err(ApiError::conflict(
-            "import_changed",
+            ErrorCode::ImportChanged,
             "the ledger or the file changed since the preview: preview it again",
         ));
     }

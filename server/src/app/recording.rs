@@ -17,7 +17,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::app::session;
 use crate::auth::Caller;
 use crate::domain::SessionStatus;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::signalling::protocol::Participant;
 use crate::store::{SessionRow, Store, StoreError};
 
@@ -79,13 +79,13 @@ pub async fn sender(
     };
     if session.status == SessionStatus::Ended.as_str() || session.booking_status == "cancelled" {
         return Err(ApiError::conflict(
-            "not_recording",
+            ErrorCode::NotRecording,
             "this session has ended: it is no longer recorded",
         ));
     }
     if !runs(session) {
         return Err(ApiError::conflict(
-            "not_recording",
+            ErrorCode::NotRecording,
             "recording starts when the host admits the petitioner",
         ));
     }

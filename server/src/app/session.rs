@@ -27,7 +27,7 @@ use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::config::Settings;
 use crate::domain::{Channel, CourtLevel, EventKind, Outcome, Role, SessionStatus};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::signalling::protocol::{Participant, ParticipantRole};
 use crate::store::ledger::OutcomeCorrection;
 use crate::store::{EndSession, EventRow, SessionRow, Store, StoreError};
@@ -379,7 +379,7 @@ pub async fn end(
     }
     if session.status == SessionStatus::Ended.as_str() {
         return Err(ApiError::conflict(
-            "session_ended",
+            ErrorCode::SessionEnded,
             "this session has already ended",
         ));
     }
@@ -418,14 +418,14 @@ pub async fn end(
     // waited alone, or where nobody was seen and heard, must not have an outcome.
     if session.started_at.is_none() || !held.petitioner_admitted {
         return Err(ApiError::conflict(
-            "session_not_held",
+            ErrorCode::SessionNotHeld,
             "the petitioner was never let in: this session cannot have an outcome",
         ));
     }
     let min = settings.records.min_reception_seconds;
     if !held.held(min) {
         return Err(ApiError::conflict(
-            "reception_not_held",
+            ErrorCode::ReceptionNotHeld,
             format!(
                 "the petitioner and the host were connected with media for {} s of the {min} s \
                  a reception needs: this session cannot have an outcome yet",
@@ -546,7 +546,7 @@ pub async fn correct_outcome(
             .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?,
         _ => {
             return Err(ApiError::conflict(
-                "session_not_ended",
+                ErrorCode::SessionNotEnded,
                 "the session has no outcome yet: end it with one",
             ));
         }
@@ -555,7 +555,7 @@ pub async fn correct_outcome(
     let to = command.outcome;
     if to == from {
         return Err(ApiError::Unprocessable {
-            code: "outcome_unchanged",
+            code: ErrorCode::OutcomeUnchanged,
             message: format!("the session's outcome is already {to}"),
         });
     }
@@ -563,7 +563,7 @@ pub async fn correct_outcome(
     ledger::check_outcome(to, ledger::class_of(&case)?)?;
     if from == Outcome::Assign || to == Outcome::Assign {
         return Err(ApiError::Unprocessable {
-            code: "outcome_correction_assign",
+            code: ErrorCode::OutcomeCorrectionAssign,
             message: "a correction neither hands a case down (交办) nor takes a hand-down back"
                 .into(),
         });
@@ -585,7 +585,7 @@ pub async fn correct_outcome(
         .await
         .map_err(|e| match e {
             StoreError::Stale => ApiError::conflict(
-                "outcome_changed",
+                ErrorCode::OutcomeChanged,
                 "the outcome was corrected meanwhile: reload the session and try again",
             ),
             other => other.into(),
@@ -608,7 +608,7 @@ pub async fn write_transcript(
         && session.status != SessionStatus::NoShow.as_str()
     {
         return Err(ApiError::conflict(
-            "session_not_started",
+            ErrorCode::SessionNotStarted,
             "the petitioner has not been let in yet: there is nothing to write down",
         ));
     }

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::refresh::Presented;
 use crate::store::{Store, StoreError, UserRow};
 
@@ -47,7 +47,7 @@ pub async fn start(
 
 fn signed_out(message: &str) -> ApiError {
     ApiError::SignedOut {
-        code: "signed_out",
+        code: ErrorCode::SignedOut,
         message: message.into(),
     }
 }
@@ -83,7 +83,7 @@ pub async fn renew(store: &Store, presented: &str, at: DateTime<Utc>) -> Result<
         Presented::Reused => {
             tracing::warn!("a used refresh token was presented again: its sign-in is revoked");
             return Err(ApiError::SignedOut {
-                code: "refresh_reused",
+                code: ErrorCode::RefreshReused,
                 message:
                     "this sign-in was used from somewhere else, so it has been ended; log in again"
                         .into(),

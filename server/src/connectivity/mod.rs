@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::Store;
 use crate::store::connectivity::{Capped, DeviceCheckCap, NewTest};
 pub use peer::{CHANNEL_LABEL, PROBE_PREFIX};
@@ -125,7 +125,7 @@ impl Echo {
     pub async fn start(&self, req: TestRequest) -> Result<Started, ApiError> {
         let permit = self.inner.permits.clone().try_acquire_owned().map_err(|_| {
             ApiError::TooMany {
-                code: "too_many_tests",
+                code: ErrorCode::TooManyTests,
                 message: format!(
                     "{} connectivity tests are already running on this server; try again in a minute",
                     self.inner.settings.max_concurrent
@@ -234,7 +234,7 @@ impl Echo {
             "device check refused: cap reached"
         );
         Err(ApiError::RetryAfter {
-            code: "too_many_device_checks",
+            code: ErrorCode::TooManyDeviceChecks,
             message,
             wait,
         })
@@ -266,7 +266,7 @@ impl Echo {
             }
         }
         Err(ApiError::TooMany {
-            code: "too_many_tests",
+            code: ErrorCode::TooManyTests,
             message: "no UDP port of the connectivity range is free; try again in a minute".into(),
         })
     }

@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::queries::CalendarBooking;
+use crate::store::notify::CalendarBooking;
 
 /// China Standard Time: +08:00 all year (no daylight saving since 1991).
 pub const TZID: &str = "Asia/Shanghai";

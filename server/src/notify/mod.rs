@@ -19,7 +19,6 @@
 //! again: delivery is at least once; receivers deduplicate on `X-CourtLink-Delivery`.
 
 pub mod ics;
-pub mod queries;
 pub mod settings;
 pub mod webhook;
 pub mod worker;

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::queries::{self, Attempt};
 use super::settings::NotifySettings;
 use crate::store::Store;
+use crate::store::notify::{self as queries, Attempt};
 
 /// Starts the worker (enqueueing, the outbox drain and deliveries) as the supervised loop
 /// `notification worker`.

@@ -34,7 +34,7 @@ use crate::app::recording::{self as rules, RecordingState};
 use crate::auth::Caller;
 use crate::connectivity::ConnectivitySettings;
 use crate::domain::EventKind;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::signalling::hub::Hub;
 use crate::signalling::protocol::Participant;
 use crate::store::recording::{ClosedPart, NewPart, RecordingRow};
@@ -87,7 +87,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn unavailable(message: impl Into<String>) -> ApiError {
     ApiError::Unavailable {
-        code: "recorder_unavailable",
+        code: ErrorCode::RecorderUnavailable,
         message: message.into(),
     }
 }
@@ -736,26 +736,26 @@ impl Recorder {
             "closed" if storage.exists(Place::Store, &row.object_key).await => Place::Store,
             "closed" => {
                 return Err(ApiError::conflict(
-                    "recording_not_uploaded",
+                    ErrorCode::RecordingNotUploaded,
                     "this recording is still on the instance that recorded it, waiting for its \
                      upload to the store; any instance plays it once the upload has succeeded",
                 ));
             }
             "recording" => {
                 return Err(ApiError::conflict(
-                    "recording_in_progress",
+                    ErrorCode::RecordingInProgress,
                     "this part is still being recorded; it plays once it is closed",
                 ));
             }
             "purged" => {
                 return Err(ApiError::conflict(
-                    "recording_purged",
+                    ErrorCode::RecordingPurged,
                     "this recording was deleted at the end of its retention period",
                 ));
             }
             _ => {
                 return Err(ApiError::conflict(
-                    "recording_failed",
+                    ErrorCode::RecordingFailed,
                     "nothing of this part could be kept",
                 ));
             }
@@ -774,7 +774,7 @@ impl Recorder {
                     "a recording does not open"
                 );
                 ApiError::conflict(
-                    "recording_damaged",
+                    ErrorCode::RecordingDamaged,
                     "this recording's file does not open: it was changed or cut short",
                 )
             })

@@ -16,7 +16,7 @@ use super::views::{CourtView, RoomView};
 use crate::app::scope::Scope;
 use crate::auth::{Staff, hash_password};
 use crate::domain::{CourtLevel, Role};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::admin::{NewAccount, RoomType, Saved, UserChange, locked_now};
 use crate::store::{CourtRow, StoreError, UserRow};
@@ -63,7 +63,7 @@ pub fn name_field(field: &str, text: &str) -> Result<String, ApiError> {
     let name = text.trim();
     if name.chars().any(crate::auth::is_hidden_char) {
         return Err(ApiError::Unprocessable {
-            code: "invalid_name",
+            code: ErrorCode::InvalidName,
             message: format!("{field}: {}", crate::auth::NameError::Hidden),
         });
     }
@@ -109,7 +109,7 @@ fn level_of(court: &CourtRow) -> Result<CourtLevel, ApiError> {
         .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))
 }
 
-fn taken(what: &'static str, message: &str) -> ApiError {
+fn taken(what: ErrorCode, message: &str) -> ApiError {
     ApiError::conflict(what, message.to_owned())
 }
 
@@ -225,7 +225,7 @@ pub async fn create_court(
         Saved::Done(id) => id,
         Saved::Taken => {
             return Err(taken(
-                "court_name_taken",
+                ErrorCode::CourtNameTaken,
                 "another court already has this name",
             ));
         }
@@ -285,7 +285,7 @@ pub async fn rename_court(
     {
         Saved::Done(()) => Ok(HttpResponse::NoContent().finish()),
         Saved::Taken => Err(taken(
-            "court_name_taken",
+            ErrorCode::CourtNameTaken,
             "another court already has this name",
         )),
     }
@@ -355,7 +355,7 @@ pub async fn create_room(
             name,
         })),
         Saved::Taken => Err(taken(
-            "room_name_taken",
+            ErrorCode::RoomNameTaken,
             "this court already has a room of that kind with this name",
         )),
     }
@@ -405,7 +405,7 @@ pub async fn rename_room(
     {
         Saved::Done(()) => Ok(HttpResponse::NoContent().finish()),
         Saved::Taken => Err(taken(
-            "room_name_taken",
+            ErrorCode::RoomNameTaken,
             "this court already has a room of that kind with this name",
         )),
     }
@@ -532,7 +532,7 @@ pub async fn create_user(
         Saved::Done(id) => id,
         Saved::Taken => {
             return Err(taken(
-                "username_taken",
+                ErrorCode::UsernameTaken,
                 "another account already has this username",
             ));
         }
@@ -595,7 +595,7 @@ pub async fn update_user(
         && (body.disabled == Some(true) || body.role.is_some_and(|r| r != Role::Admin))
     {
         return Err(ApiError::conflict(
-            "own_account",
+            ErrorCode::OwnAccount,
             "you cannot disable your own account or change your own role; ask another administrator",
         ));
     }

@@ -11,7 +11,7 @@ use crate::app::booking::{self, Eligibility, LocalSide, ineligible, not_found};
 use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::domain::Role;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::applications::{
@@ -179,7 +179,7 @@ pub async fn create_application(
             Ok(id) => id,
             // Another request for the same case was quicker.
             Err(StoreError::Conflict {
-                code: "application_open",
+                code: ErrorCode::ApplicationOpen,
                 ..
             }) => {
                 return Err(ineligible(
@@ -385,7 +385,7 @@ pub async fn review_application(
             let slot = own_slot(slot_id).await?;
             if !matches!(a.status.as_str(), "pending" | "proposed" | "more_info") {
                 return Err(ApiError::conflict(
-                    "application_not_open",
+                    ErrorCode::ApplicationNotOpen,
                     format!("this application is {}", a.status),
                 ));
             }
@@ -495,7 +495,7 @@ pub async fn answer_application(
         Answer::Accept => {
             let (Some(slot_id), "proposed") = (a.proposed_slot_id, a.status.as_str()) else {
                 return Err(ApiError::conflict(
-                    "nothing_proposed",
+                    ErrorCode::NothingProposed,
                     "the host court has not proposed a slot",
                 ));
             };

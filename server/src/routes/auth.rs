@@ -8,7 +8,7 @@ use super::views::CourtView;
 use crate::app::scope::Scope;
 use crate::auth::{Staff, client_address, hash_password, slow_down, verify_password};
 use crate::domain::{JoinCode, Role, SessionStatus};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::audit::AuditEntry;
 
@@ -110,14 +110,14 @@ async fn authenticate(
             .allow(address, auth.login_attempts_per_minute)
         {
             return Err(Refused::Slow(slow_down(
-                "too_many_attempts",
+                ErrorCode::TooManyAttempts,
                 "too many login attempts from this address; wait a minute".into(),
                 wait,
             )));
         }
         if let Err(wait) = state.guards.login_by_address.check(&address) {
             return Err(Refused::Slow(slow_down(
-                "login_slowed",
+                ErrorCode::LoginSlowed,
                 format!(
                     "too many wrong passwords from this address; try again in {} s",
                     wait.as_secs().max(1)
@@ -156,7 +156,7 @@ async fn authenticate(
             state.store.audit(&entry).await.map_err(ApiError::from)?;
             let wait = (until - chrono::Utc::now()).to_std().unwrap_or_default();
             return Err(Refused::Slow(slow_down(
-                "login_slowed",
+                ErrorCode::LoginSlowed,
                 format!(
                     "too many wrong passwords for this account; try again in {} s",
                     wait.as_secs().max(1)
@@ -304,7 +304,7 @@ pub async fn login(
     };
     if user.must_change_password {
         return Err(ApiError::Denied {
-            code: "password_change_required",
+            code: ErrorCode::PasswordChangeRequired,
             message: "an administrator set this password: set your own first (POST /auth/password)"
                 .into(),
         });
@@ -359,7 +359,7 @@ pub async fn change_password(
     };
     if unchanged {
         return Err(ApiError::Unprocessable {
-            code: "password_unchanged",
+            code: ErrorCode::PasswordUnchanged,
             message: "the new password is the same as the old one".into(),
         });
     }
@@ -432,7 +432,7 @@ pub async fn join(
         .and_then(|()| address.map_or(Ok(()), |a| guards.join_by_address.check(&a)));
     if let Err(wait) = waiting {
         return Ok(slow_down(
-            "too_many_join_attempts",
+            ErrorCode::TooManyJoinAttempts,
             format!(
                 "too many join attempts; try again in {} s",
                 wait.as_secs().max(1)

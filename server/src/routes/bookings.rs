@@ -14,7 +14,7 @@ pub use crate::app::booking::{BookingCreated, not_found};
 use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::domain::{JoinCode, Role};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::holds::{Caps, Placed};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -141,17 +141,17 @@ pub async fn place_hold(
         .await
     {
         Placed::HeldByOther => Err(ApiError::conflict(
-            "slot_held",
+            ErrorCode::SlotHeld,
             "another coordinator is booking this slot right now; choose another or try again in a few minutes",
         )),
         Placed::UserCapReached(cap) => Err(ApiError::conflict(
-            "hold_cap_reached",
+            ErrorCode::HoldCapReached,
             format!(
                 "you already hold {cap} slots, the most one user may hold at once; book or release one first"
             ),
         )),
         Placed::CourtCapReached(cap) => Err(ApiError::conflict(
-            "hold_cap_reached",
+            ErrorCode::HoldCapReached,
             format!(
                 "this court's slots already carry {cap} holds, the most at once; try again in a few minutes"
             ),
@@ -566,7 +566,7 @@ pub async fn reissue_join_code(
     }
     if booking.status == "cancelled" {
         return Err(ApiError::conflict(
-            "booking_not_live",
+            ErrorCode::BookingNotLive,
             "this booking was cancelled",
         ));
     }

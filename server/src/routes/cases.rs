@@ -8,7 +8,7 @@ use crate::app::ledger;
 use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::domain::{CaseClass, Channel, Outcome, ReceivingOrgan, Role};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::CaseRow;
 
@@ -145,7 +145,7 @@ pub struct CaseMatchView {
 #[derive(Serialize, ToSchema)]
 pub struct PossibleDuplicate {
     /// `possible_duplicate`.
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// The matches (only with `possible_duplicate`; `case_number_taken` has none).
     #[schema(required = false)]
@@ -229,7 +229,7 @@ pub async fn open_case(
                 })
                 .collect::<Result<Vec<_>, ApiError>>()?;
             Ok(HttpResponse::Conflict().json(PossibleDuplicate {
-                code: "possible_duplicate",
+                code: ErrorCode::PossibleDuplicate,
                 message: format!(
                     "{} existing case(s) may be the same matter: open one of them, or send \
                      confirm_new to open a new case",
@@ -605,12 +605,12 @@ pub(super) async fn read_body(
         let chunk = chunk.map_err(|e| match e {
             actix_web::error::PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
                 ApiError::BadRequest {
-                    code: "body_too_slow",
+                    code: ErrorCode::BodyTooSlow,
                     message: io.to_string(),
                 }
             }
             other => ApiError::BadRequest {
-                code: "bad_request",
+                code: ErrorCode::BadRequest,
                 message: format!("the file could not be read: {other}"),
             },
         })?;

@@ -11,7 +11,7 @@ use crate::app::clocks::{self, OverdueClock, PendingExtension};
 use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::domain::Role;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::clocks::{CaseEvent, ExtensionRecord, ExtensionRow};
 use crate::store::schedule::{CalendarEntry, CalendarYear, PublishReport};
@@ -245,7 +245,7 @@ pub async fn calendar_example(staff: Staff) -> Result<HttpResponse, ApiError> {
 #[derive(Serialize, ToSchema)]
 pub struct CalendarRefusal {
     /// `calendar_invalid`.
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// Every bad row (always there for `calendar_invalid`; a 422 `invalid_input` for the year
     /// or the body's shape has none).
@@ -254,7 +254,7 @@ pub struct CalendarRefusal {
 
 fn refusal(errors: Vec<RowError>) -> HttpResponse {
     HttpResponse::UnprocessableEntity().json(CalendarRefusal {
-        code: "calendar_invalid",
+        code: ErrorCode::CalendarInvalid,
         message: format!(
             "the calendar was not loaded: {} problem(s), first on row {}",
             errors.len(),
@@ -343,7 +343,7 @@ pub async fn put_calendar_file(
     let Ok(text) = std::str::from_utf8(&body) else {
         return Ok(refusal(vec![RowError {
             row: 1,
-            code: "calendar_bad_row",
+            code: ErrorCode::CalendarBadRow,
             message: "the file is not UTF-8".into(),
         }]));
     };
@@ -395,7 +395,7 @@ pub async fn allow_unloaded(
         .any(|y| y.year == *year && y.loaded)
     {
         return Err(ApiError::conflict(
-            "calendar_loaded",
+            ErrorCode::CalendarLoaded,
             "this year's calendar is loaded: its days are known",
         ));
     }

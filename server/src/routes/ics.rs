@@ -7,8 +7,8 @@ use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::error::{ApiError, ErrorBody};
 use crate::notify::ics;
-use crate::notify::queries::{self, Feed};
 use crate::state::AppState;
+use crate::store::notify::{self as queries, Feed};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(host_room_feed)

@@ -26,6 +26,7 @@ pub mod statistics;
 pub mod transcript;
 pub mod views;
 
+use crate::error::ErrorCode;
 use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -130,7 +131,7 @@ async fn api_not_found(
     Ok(actix_web::HttpResponse::MethodNotAllowed()
         .insert_header((actix_web::http::header::ALLOW, allow.clone()))
         .json(crate::error::ErrorBody {
-            code: "method_not_allowed",
+            code: ErrorCode::MethodNotAllowed,
             message: format!(
                 "{} is not answered at this path; it answers {allow}",
                 req.method()

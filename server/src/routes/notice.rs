@@ -12,9 +12,9 @@ use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::domain::Role;
 use crate::error::{ApiError, ErrorBody};
-use crate::notify::queries;
 use crate::state::AppState;
 use crate::store::StoreError;
+use crate::store::notify as queries;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(booking_notice);

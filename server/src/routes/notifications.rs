@@ -6,11 +6,11 @@ use utoipa::ToSchema;
 
 use crate::auth::Staff;
 use crate::domain::Role;
-use crate::error::{ApiError, ErrorBody};
-use crate::notify::queries::{self, DeliveryView, WebhookRow};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::notify::webhook;
 use crate::state::AppState;
 use crate::store::audit::AuditEntry;
+use crate::store::notify::{self as queries, DeliveryView, WebhookRow};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list_notifications)
@@ -159,7 +159,7 @@ pub async fn create_webhook(
     webhook::check_url(url).map_err(|m| ApiError::invalid(format!("url: {m}")))?;
     let allowed = webhook::AllowedHosts::new(&state.settings.notifications.webhook_allowed_hosts);
     webhook::check_target(url, &allowed).map_err(|m| ApiError::Unprocessable {
-        code: "webhook_target_refused",
+        code: ErrorCode::WebhookTargetRefused,
         message: format!("url: {m}"),
     })?;
     webhook::check_secret(&body.secret).map_err(|m| ApiError::invalid(format!("secret: {m}")))?;

@@ -138,7 +138,7 @@ use crate::error::ErrorBody;
         crate::app::statistics::ReportCourt,
         super::notifications::NotificationView, super::notifications::NotificationList,
         super::notifications::NewWebhook, super::notifications::WebhookView,
-        crate::notify::queries::DeliveryView, super::notice::NoticeView,
+        crate::store::notify::DeliveryView, super::notice::NoticeView,
         crate::app::assignments::Assignment, crate::app::assignments::AssignmentDetail,
         crate::app::assignments::AssignmentPage, crate::app::assignments::AssignmentStep,
         crate::app::assignments::AssignmentState, crate::app::assignments::CourtName,

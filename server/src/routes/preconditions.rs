@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::store::booking::Idempotency;
 
@@ -51,7 +51,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let key = value.to_str().unwrap_or_default();
     if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ApiError::BadRequest {
-            code: "bad_idempotency_key",
+            code: ErrorCode::BadIdempotencyKey,
             message: "Idempotency-Key must be 1 to 128 visible ASCII characters".into(),
         });
     }
@@ -100,13 +100,13 @@ where
         }
         Idempotency::Mismatch => {
             return Err(ApiError::Unprocessable {
-                code: "idempotency_key_reused",
+                code: ErrorCode::IdempotencyKeyReused,
                 message: "this Idempotency-Key was used with another request body".into(),
             });
         }
         Idempotency::InFlight => {
             return Err(ApiError::conflict(
-                "idempotency_in_flight",
+                ErrorCode::IdempotencyInFlight,
                 "a request with this Idempotency-Key is still being handled; retry shortly",
             ));
         }

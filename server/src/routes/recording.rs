@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::connectivity::{AnswerView, Description};
 use crate::app::scope::Scope;
 use crate::auth::{Caller, Staff};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::audit::AuditEntry;
 use crate::store::recording::RecordingRow;
@@ -278,7 +278,7 @@ pub async fn recording_media(
             return Ok(HttpResponse::RangeNotSatisfiable()
                 .insert_header((header::CONTENT_RANGE, format!("bytes */{len}")))
                 .json(ErrorBody {
-                    code: "range_not_satisfiable",
+                    code: ErrorCode::RangeNotSatisfiable,
                     message: format!("the file has {len} bytes"),
                     rule: None,
                 }));

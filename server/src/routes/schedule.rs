@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::preconditions::{if_match, with_etag};
 use crate::auth::Staff;
 use crate::domain::Role;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::schedule::{Category, Template, TemplateDay, Window};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -252,7 +252,7 @@ pub async fn add_override(
     let day = parse_day(&body.day)?;
     if day < crate::schedule::local_day(state.clock.now()) {
         return Err(ApiError::Unprocessable {
-            code: "day_past",
+            code: ErrorCode::DayPast,
             message: "that day is over".into(),
         });
     }

@@ -3,7 +3,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use crate::app::session::Window;
 use crate::auth::Staff;
 use crate::domain::SessionStatus;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::signalling::ice;
 use crate::signalling::protocol::{AUTH_PREFIX, Participant, RESUME_PREFIX, SUBPROTOCOL};
 use crate::signalling::socket::{self, Connection, Introduction, Revocable};
@@ -45,7 +45,7 @@ pub async fn signal(
         .collect();
     if !offered.contains(&SUBPROTOCOL) {
         return Err(ApiError::BadRequest {
-            code: "bad_subprotocol",
+            code: ErrorCode::BadSubprotocol,
             message: format!("offer the subprotocol {SUBPROTOCOL}"),
         });
     }
@@ -57,7 +57,7 @@ pub async fn signal(
         ))?;
     let resume = match offered.iter().find_map(|p| p.strip_prefix(RESUME_PREFIX)) {
         Some(n) => Some(n.parse::<u64>().map_err(|_| ApiError::BadRequest {
-            code: "bad_subprotocol",
+            code: ErrorCode::BadSubprotocol,
             message: "resume.<seq> needs a whole number".into(),
         })?),
         None => None,
@@ -71,13 +71,13 @@ pub async fn signal(
     let (participant, seat, revocable) = admit(&state, token, &session).await?;
     if session.status == SessionStatus::Ended.as_str() {
         return Err(ApiError::conflict(
-            "session_ended",
+            ErrorCode::SessionEnded,
             "this session has ended",
         ));
     }
     if session.booking_status == "cancelled" {
         return Err(ApiError::conflict(
-            "booking_cancelled",
+            ErrorCode::BookingCancelled,
             "this session was cancelled or moved",
         ));
     }
@@ -85,7 +85,7 @@ pub async fn signal(
     // its time, and what happens in its room counts toward it (docs/lifecycle.md).
     if !Window::of(&session, &state.settings).contains(state.clock.now()) {
         return Err(ApiError::conflict(
-            "outside_window",
+            ErrorCode::OutsideWindow,
             format!(
                 "this session can be joined from {} minutes before its slot until {} minutes after it",
                 state.settings.auth.join_early_minutes, state.settings.auth.join_late_minutes
@@ -94,7 +94,7 @@ pub async fn signal(
     }
     if !state.hub.has_room_for(session.id, &participant.id).await {
         return Err(ApiError::conflict(
-            "session_full",
+            ErrorCode::SessionFull,
             "this session has as many participants as it may",
         ));
     }
@@ -102,7 +102,7 @@ pub async fn signal(
     let max_message = state.settings.signalling.max_frame_bytes;
     let (response, ws, stream) =
         wire::accept(&req, body, SUBPROTOCOL, max_message).map_err(|e| ApiError::BadRequest {
-            code: "bad_request",
+            code: ErrorCode::BadRequest,
             message: e.to_string(),
         })?;
     let window_closes =
@@ -147,7 +147,7 @@ fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::Denied {
-            code: "origin_not_allowed",
+            code: ErrorCode::OriginNotAllowed,
             message: "this page's origin may not open the signalling socket".into(),
         })
     }

@@ -13,7 +13,7 @@ use crate::app::scope::Scope;
 use crate::app::session::{self, transition};
 use crate::auth::{Caller, Petitioner, Staff};
 use crate::domain::{EventKind, IdentityCheck, Role, Satisfaction, TranscriptDecision};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::{SessionRow, StoreError};
 
@@ -231,7 +231,7 @@ pub async fn add_note(
     require_host(&state, &staff, &session)?;
     if matches!(session.status.as_str(), "ended" | "no_show") {
         return Err(ApiError::conflict(
-            "session_ended",
+            ErrorCode::SessionEnded,
             "the session is closed: add a correction instead",
         ));
     }
@@ -324,7 +324,7 @@ pub async fn add_correction(
     require_host(&state, &staff, &session)?;
     if session.status != "ended" {
         return Err(ApiError::conflict(
-            "session_not_ended",
+            ErrorCode::SessionNotEnded,
             "the session is on: write a note instead",
         ));
     }

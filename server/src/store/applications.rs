@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Store, StoreError, audit};
+use courtlink_parsers::error::ErrorCode;
 
 /// A preferred time range of the coordinator's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -267,7 +268,7 @@ impl Store {
             };
         if !from.contains(&current.status.as_str()) {
             return Err(StoreError::Conflict {
-                code: "application_not_open",
+                code: ErrorCode::ApplicationNotOpen,
                 message: format!(
                     "this application is {} and cannot be changed so",
                     current.status

@@ -8,8 +8,9 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{BookingRow, Pool, Store, StoreError, audit};
+use super::{BookingRow, Store, StoreError, audit};
 use crate::schedule::{self, Category};
+use courtlink_parsers::error::ErrorCode;
 
 /// Everything needed to book, already checked for scope by the caller.
 pub struct Book<'a> {
@@ -116,7 +117,7 @@ pub fn week_start(at: DateTime<Utc>) -> DateTime<Utc> {
     crate::app::clock::day_start(monday)
 }
 
-fn refuse(code: &'static str, message: impl Into<String>) -> StoreError {
+fn refuse(code: ErrorCode, message: impl Into<String>) -> StoreError {
     StoreError::Rule {
         code,
         message: message.into(),
@@ -125,12 +126,12 @@ fn refuse(code: &'static str, message: impl Into<String>) -> StoreError {
 
 fn slot_gone() -> StoreError {
     conflict(
-        "slot_withdrawn",
+        ErrorCode::SlotWithdrawn,
         "the host court no longer offers this slot; choose another",
     )
 }
 
-fn conflict(code: &'static str, message: impl Into<String>) -> StoreError {
+fn conflict(code: ErrorCode, message: impl Into<String>) -> StoreError {
     StoreError::Conflict {
         code,
         message: message.into(),
@@ -198,12 +199,12 @@ impl Store {
             return Err(slot_gone());
         }
         if facts.ends_at <= req.at {
-            return Err(conflict("slot_past", "this slot is already over"));
+            return Err(conflict(ErrorCode::SlotPast, "this slot is already over"));
         }
         let notice = Duration::hours(i64::from(settings.min_notice_hours));
         if facts.starts_at < req.at + notice {
             return Err(refuse(
-                "too_soon",
+                ErrorCode::TooSoon,
                 format!(
                     "this host court takes bookings at least {} hours ahead",
                     settings.min_notice_hours
@@ -212,7 +213,7 @@ impl Store {
         }
         if facts.starts_at > req.at + Duration::days(i64::from(settings.horizon_days)) {
             return Err(refuse(
-                "beyond_horizon",
+                ErrorCode::BeyondHorizon,
                 format!(
                     "this host court takes bookings up to {} days ahead",
                     settings.horizon_days
@@ -223,7 +224,7 @@ impl Store {
             if theme != category {
                 let label = Category::parse(&theme).map_or("other", Category::as_str);
                 return Err(refuse(
-                    "theme_mismatch",
+                    ErrorCode::ThemeMismatch,
                     format!("this day receives {label} cases only; this case is {category}"),
                 ));
             }
@@ -240,7 +241,7 @@ impl Store {
         let created_at = req.at;
         let week = week_start(facts.starts_at);
         let booking = in_write_tx!(self, |tx, chain| {
-            if matches!(self.pool(), Pool::Postgres(_)) {
+            if self.on_postgres() {
                 // The host court's lock, shared: bookings of the court go on side by side, and a
                 // publish of its slots (which takes it alone, `publish_room`) waits for them
                 // and they for it. Then what the counted limits below count is decided one
@@ -266,15 +267,14 @@ impl Store {
             // a deleted slot failed its foreign key (a 500 in the template race). On PostgreSQL
             // `FOR SHARE` also keeps a publish from withdrawing or deleting it until this commits;
             // SQLite's write lock already does.
-            let still_offered: Option<(bool,)> =
-                sqlx::query_as(if matches!(self.pool(), Pool::Postgres(_)) {
-                    "SELECT withdrawn FROM slots WHERE id = $1 FOR SHARE"
-                } else {
-                    "SELECT withdrawn FROM slots WHERE id = $1"
-                })
-                .bind(req.slot_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let still_offered: Option<(bool,)> = sqlx::query_as(if self.on_postgres() {
+                "SELECT withdrawn FROM slots WHERE id = $1 FOR SHARE"
+            } else {
+                "SELECT withdrawn FROM slots WHERE id = $1"
+            })
+            .bind(req.slot_id)
+            .fetch_optional(&mut *tx)
+            .await?;
             if !matches!(still_offered, Some((false,))) {
                 return Err(slot_gone());
             }
@@ -308,7 +308,7 @@ impl Store {
                 .await?;
                 if count >= i64::from(limit) {
                     return Err(conflict(
-                        "weekly_limit_reached",
+                        ErrorCode::WeeklyLimitReached,
                         format!(
                             "your court already has {count} sessions with this host court that week; its share is {limit}"
                         ),
@@ -327,7 +327,7 @@ impl Store {
             .await?;
             if active >= i64::from(settings.active_limit_per_petitioner) {
                 return Err(conflict(
-                    "petitioner_limit_reached",
+                    ErrorCode::PetitionerLimitReached,
                     format!(
                         "this petitioner already has {active} sessions booked with this court; the limit is {}",
                         settings.active_limit_per_petitioner
@@ -500,11 +500,14 @@ impl Store {
     ) -> Result<(), StoreError> {
         let b = self.booking_detail(id).await?;
         if b.status != "booked" {
-            return Err(conflict("booking_not_live", "this booking is not live"));
+            return Err(conflict(
+                ErrorCode::BookingNotLive,
+                "this booking is not live",
+            ));
         }
         if b.starts_at <= at {
             return Err(conflict(
-                "session_started",
+                ErrorCode::SessionStarted,
                 "this session's time has come; end it with an outcome instead",
             ));
         }

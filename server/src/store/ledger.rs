@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError, audit};
 use crate::domain::{CaseClass, Channel, EventKind, Outcome, ReceivingOrgan};
+use courtlink_parsers::error::ErrorCode;
 
 /// A case to open, checked by `app::ledger::open_case`.
 pub struct OpenCase<'a> {
@@ -91,7 +92,7 @@ fn number_taken(e: sqlx::Error) -> StoreError {
             || message.contains("cases.court_id, cases.case_number")
         {
             return StoreError::Conflict {
-                code: "case_number_taken",
+                code: ErrorCode::CaseNumberTaken,
                 message: "this court already has a case with that number".into(),
             };
         }
@@ -289,7 +290,7 @@ impl Store {
     /// `summary`). Before writing, it looks again, inside the transaction, for cases that the
     /// new ones would now match (`keys`, as `match_candidates` takes them) or whose numbers
     /// are now taken: if the ledger changed since the import was planned, nothing is written
-    /// and the answer is `Conflict { code: "import_changed" }`. Returns the new ids in order.
+    /// and the answer is `Conflict { code: ErrorCode::ImportChanged }`. Returns the new ids in order.
     pub async fn import_cases(
         &self,
         court_id: i64,
@@ -301,7 +302,7 @@ impl Store {
         let sealer = crate::crypto::sealer().map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let at = self.now();
         let changed = || StoreError::Conflict {
-            code: "import_changed",
+            code: ErrorCode::ImportChanged,
             message: "the ledger changed since this import was planned: preview it again".into(),
         };
         let import = serde_json::json!({"import": true});

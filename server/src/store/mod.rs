@@ -24,6 +24,7 @@ pub use rows::*;
 
 use crate::app::clock::Clock;
 use crate::domain::{Channel, EventKind, Outcome, Satisfaction, SessionStatus, TranscriptDecision};
+use courtlink_parsers::error::ErrorCode;
 use sha2::Digest;
 
 /// The records, and the clock that stamps them: every instant the store writes of its own
@@ -59,6 +60,12 @@ impl Store {
 
     pub fn clock(&self) -> Clock {
         self.clock
+    }
+
+    /// Whether the store is PostgreSQL, for the few statements that differ (row locks taken
+    /// with `FOR UPDATE … SKIP LOCKED`, where SQLite's one write lock already orders writers).
+    pub(crate) fn on_postgres(&self) -> bool {
+        matches!(self.pool, Pool::Postgres(_))
     }
 
     /// Now on the store's clock, to the whole second (stored timestamps compare as text in
@@ -210,6 +217,7 @@ pub mod directory;
 pub mod identity;
 pub mod leaders;
 pub mod ledger;
+pub mod notify;
 pub mod recording;
 pub mod records;
 pub mod refresh;
@@ -235,10 +243,10 @@ pub enum StoreError {
     NothingToConfirm,
     /// A booking rule refused the request (422), e.g. `too_soon`, `theme_mismatch`.
     #[error("{message}")]
-    Rule { code: &'static str, message: String },
+    Rule { code: ErrorCode, message: String },
     /// The request conflicts with what is there now (409), e.g. `weekly_limit_reached`.
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: ErrorCode, message: String },
     /// The record changed since the caller read it (its version, the ETag, moved on).
     #[error("the record has changed since you read it; reload it and try again")]
     Stale,
@@ -274,21 +282,21 @@ fn classify(e: sqlx::Error) -> StoreError {
                 || message.contains("applications.case_id")
             {
                 StoreError::Conflict {
-                    code: "application_open",
+                    code: ErrorCode::ApplicationOpen,
                     message: "this case already has an open application".into(),
                 }
             } else if constraint == "bookings_host_room_no_overlap"
                 || message.contains("host_room_overlap")
             {
                 StoreError::Conflict {
-                    code: "host_room_busy",
+                    code: ErrorCode::HostRoomBusy,
                     message: "the host room is already booked for an overlapping time".into(),
                 }
             } else if constraint == "bookings_officer_no_overlap"
                 || message.contains("local_officer_overlap")
             {
                 StoreError::Conflict {
-                    code: "local_officer_busy",
+                    code: ErrorCode::LocalOfficerBusy,
                     message: "the accompanying officer is already booked for an overlapping time"
                         .into(),
                 }
@@ -299,7 +307,7 @@ fn classify(e: sqlx::Error) -> StoreError {
             } else if matches!(code.as_ref(), "22021" | "22P05") {
                 // PostgreSQL cannot store a NUL in text (SQLite can): refuse the input, not 500.
                 StoreError::Rule {
-                    code: "invalid_input",
+                    code: ErrorCode::InvalidInput,
                     message: "the text holds a character that cannot be stored (NUL)".into(),
                 }
             } else if code.starts_with("08") || code.starts_with("57P") {

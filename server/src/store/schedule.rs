@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Pool, Store, StoreError, audit};
+use super::{Store, StoreError, audit};
 use crate::schedule::{
     self, Calendar, CalendarDay, Category, Override, Template, TemplateDay, Window,
 };
@@ -731,7 +731,7 @@ impl Store {
 
         let mut report = PublishReport::default();
         in_write_tx!(self, |tx| {
-            if matches!(self.pool(), Pool::Postgres(_)) {
+            if self.on_postgres() {
                 // The host court's booking lock (see `Store::book`), taken alone here and shared
                 // by bookings: a publish and a booking of the same court never interleave, so a
                 // publish never deletes a slot that a booking has just taken.

@@ -1,45 +1,11 @@
-//! The notification tables' queries, for both backends (see `store` for the approach: one SQL
-//! text wherever the dialects agree, type-checked once per backend by a macro).
+//! The notification tables' queries (outbox, notifications, webhooks and their deliveries,
+//! calendar feeds), for both backends, with the store's own transaction macros.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::store::{Store, StoreError};
-
-/// Runs `$body` with `$pool` bound to whichever pool the store holds.
-macro_rules! on_pool {
-    ($store:expr, |$pool:ident| $body:expr) => {
-        match $store.pool() {
-            $crate::store::Pool::Sqlite($pool) => $body,
-            $crate::store::Pool::Postgres($pool) => $body,
-        }
-    };
-}
-
-/// Runs `$body` in a write transaction (SQLite: `BEGIN IMMEDIATE`) and commits it; `$pg` tells
-/// the body which backend it runs on. An early return (`?`) rolls back.
-macro_rules! write_tx {
-    ($store:expr, |$tx:ident, $pg:ident| $body:block) => {
-        match $store.pool() {
-            $crate::store::Pool::Sqlite(pool) => {
-                let $pg = false;
-                let _turn = $crate::store::sqlite_write_turn(pool).await?;
-                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let out = $body;
-                $tx.commit().await?;
-                out
-            }
-            $crate::store::Pool::Postgres(pool) => {
-                let $pg = true;
-                let mut $tx = pool.begin().await?;
-                let out = $body;
-                $tx.commit().await?;
-                out
-            }
-        }
-    };
-}
+use super::{Store, StoreError};
 
 /// How long a claimed outbox row is left alone while one instance fans it out.
 const OUTBOX_LEASE_SECONDS: i64 = 60;
@@ -83,7 +49,8 @@ pub async fn enqueue_reminders(
     batch: i64,
 ) -> Result<usize, StoreError> {
     let until = now + lead;
-    let n = write_tx!(store, |tx, pg| {
+    let n = in_write_tx!(store, |tx| {
+        let pg = store.on_postgres();
         let sql = format!(
             "{BOOKING_FACTS} WHERE b.status = 'booked' AND b.reminded_at IS NULL \
              AND b.starts_at > $1 AND b.starts_at <= $2 ORDER BY b.starts_at LIMIT $3{}",
@@ -132,7 +99,8 @@ pub async fn enqueue_no_shows(
     now: DateTime<Utc>,
     batch: i64,
 ) -> Result<usize, StoreError> {
-    let n = write_tx!(store, |tx, pg| {
+    let n = in_write_tx!(store, |tx| {
+        let pg = store.on_postgres();
         let sql = format!(
             "{BOOKING_FACTS} WHERE se.status = 'no_show' AND NOT se.no_show_noticed \
              ORDER BY se.id LIMIT $1{}",
@@ -186,7 +154,8 @@ pub async fn claim_outbox(
     batch: i64,
 ) -> Result<Vec<OutboxRow>, StoreError> {
     let lease = now + chrono::Duration::seconds(OUTBOX_LEASE_SECONDS);
-    let rows = write_tx!(store, |tx, pg| {
+    let rows = in_write_tx!(store, |tx| {
+        let pg = store.on_postgres();
         let sql = format!(
             "SELECT id, topic, payload, created_at, attempts FROM outbox \
              WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
@@ -226,7 +195,7 @@ struct Resolved {
 pub async fn fan_out(store: &Store, row: &OutboxRow, now: DateTime<Utc>) -> Result<(), StoreError> {
     let mut data: Value = serde_json::from_str(&row.payload)
         .map_err(|e| StoreError::Corrupt(format!("outbox row {}: {e}", row.id)))?;
-    write_tx!(store, |tx, _pg| {
+    in_write_tx!(store, |tx| {
         let mut resolved = Resolved {
             event: row.topic.clone(),
             host_court_id: data.get("host_court_id").and_then(Value::as_i64),
@@ -386,7 +355,8 @@ pub async fn claim_deliveries(
     lease: DateTime<Utc>,
     batch: i64,
 ) -> Result<Vec<DeliveryRow>, StoreError> {
-    let rows = write_tx!(store, |tx, pg| {
+    let rows = in_write_tx!(store, |tx| {
+        let pg = store.on_postgres();
         let sql = format!(
             "SELECT d.id, d.webhook_id, d.event, d.body, d.attempts, w.url, w.secret, w.active \
              FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
@@ -567,7 +537,7 @@ pub async fn webhooks_of(store: &Store, court_id: i64) -> Result<Vec<WebhookRow>
 
 /// Switches a court's webhook off; its pending deliveries fail. False when it is not there.
 pub async fn deactivate_webhook(store: &Store, court_id: i64, id: i64) -> Result<bool, StoreError> {
-    let done = write_tx!(store, |tx, _pg| {
+    let done = in_write_tx!(store, |tx| {
         let done = sqlx::query(
             "UPDATE webhooks SET active = FALSE WHERE id = $1 AND court_id = $2 AND active",
         )
