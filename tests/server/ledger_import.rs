@@ -14,6 +14,7 @@
 use crate::common;
 
 use common::{TestApp, assert_error};
+use courtlink::domain::IdNumber;
 use courtlink::store::{Pool, Store};
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -37,17 +38,10 @@ const HEADER: [&str; 13] = [
 /// A valid identity number (GB 11643 check digit) for made-up person `n` (up to 365,000):
 /// born on day `n / 1000` after 1960-01-01, sequence `n % 1000`.
 fn id_number(n: u32) -> String {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     let born = chrono::NaiveDate::from_ymd_opt(1960, 1, 1).unwrap()
         + chrono::Duration::days(i64::from(n / 1000));
     let body = format!("110105{}{:03}", born.format("%Y%m%d"), n % 1000);
-    let sum: u32 = body
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    let check = b"10X98765432"[(sum % 11) as usize] as char;
-    format!("{body}{check}")
+    format!("{body}{}", IdNumber::check_digit(&body).unwrap())
 }
 
 /// A good row for person `n`: a petition matter by letter.

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, Utc, Weekday};
 use common::{Backend, TestApp, assert_error, with_redis};
+use courtlink::domain::IdNumber;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -3910,4 +3911,77 @@ async fn a_weekly_share_holds_when_bookings_race(app: TestApp) {
 on_both_backends!(
     rule_weekly_limit_race,
     a_weekly_share_holds_when_bookings_race
+);
+
+/// Opens a case of the petitioner with identity number `person` at the coordinator's court, as
+/// a new case even when the petitioner has cases already (`confirm_new`): its id.
+async fn case_of(app: &TestApp, coord: &str, number: &str, person: &str) -> i64 {
+    let body = expect(
+        app.post(
+            "/api/v1/cases",
+            Some(coord),
+            &json!({"case_number": number, "petitioner_name": "吴九", "petitioner_id_number": person,
+                    "matter": "要求执行判决。", "subject": "执行难", "channel": "letter",
+                    "case_class": "petition", "confirm_new": true}),
+        )
+        .await,
+        201,
+        "case",
+    )
+    .await;
+    id(&body["id"])
+}
+
+/// The petitioner's limit holds when bookings race (issue 21): one petitioner's cases at two
+/// local courts, booked with the same host court at once on different slots, get exactly as many
+/// live bookings as the limit allows. The two courts do not share the local court's lock, so
+/// only the petitioner's lock (PostgreSQL; SQLite's one write lock) keeps the count.
+async fn a_petitioners_limit_holds_when_bookings_race(app: TestApp) {
+    let d = demo(&app).await;
+    let officer = app.login("zj.officer").await;
+    let xihu = app.login("xihu.coord").await;
+    let shangcheng = app.login("shangcheng.coord").await;
+    set_rules(
+        &app,
+        &officer,
+        d.high,
+        json!({"active_limit_per_petitioner": 1, "weekly_limit_per_local_court": null}),
+    )
+    .await;
+    let body = "33010619660606123";
+    let person = format!("{body}{}", IdNumber::check_digit(body).unwrap());
+    let slots = future_slots(&app, &xihu, d.high, d.high_room, Duration::hours(1), 4).await;
+    let mut attempts = Vec::new();
+    for (i, slot) in slots.iter().enumerate() {
+        let (coord, room, court) = if i % 2 == 0 {
+            (&xihu, d.xihu_rooms[0], "0106")
+        } else {
+            (&shangcheng, d.shangcheng_room, "0102")
+        };
+        let case = case_of(&app, coord, &format!("（2026）浙{court}信9{i}号"), &person).await;
+        attempts.push((coord, id(&slot["id"]), case, room));
+    }
+    let answers =
+        futures_util::future::join_all(attempts.iter().map(|&(coord, slot, case, room)| {
+            let app = &app;
+            async move {
+                let res = book(app, coord, slot, case, room).await;
+                let status = res.status().as_u16();
+                let body: Value = res.json().await.unwrap_or(Value::Null);
+                (status, body["code"].as_str().unwrap_or("").to_owned())
+            }
+        }))
+        .await;
+    let made = answers.iter().filter(|(s, _)| *s == 201).count();
+    assert_eq!(made, 1, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .all(|(s, c)| *s == 201 || (*s == 409 && c == "petitioner_limit_reached")),
+        "{answers:?}"
+    );
+}
+on_both_backends!(
+    rule_petitioner_limit_race,
+    a_petitioners_limit_holds_when_bookings_race
 );
