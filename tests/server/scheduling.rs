@@ -3858,6 +3858,21 @@ on_both_backends!(
     the_spc_rule_holds_for_approvals_and_counter_proposals
 );
 
+/// Books each `(coordinator, slot, case, local room)` at once: each answer's status and code.
+async fn book_at_once(app: &TestApp, attempts: &[(&str, i64, i64, i64)]) -> Vec<(u16, String)> {
+    futures_util::future::join_all(
+        attempts
+            .iter()
+            .map(|&(coord, slot, case, room)| async move {
+                let res = book(app, coord, slot, case, room).await;
+                let status = res.status().as_u16();
+                let body: Value = res.json().await.unwrap_or(Value::Null);
+                (status, body["code"].as_str().unwrap_or("").to_owned())
+            }),
+    )
+    .await
+}
+
 /// The counted limits hold when the bookings race (issue 21 item 2: on PostgreSQL they no
 /// longer queue behind one lock per host court, but behind one per local court's share and
 /// one per petitioner): a local court with a share of one, booking on several slots of the
@@ -3882,18 +3897,13 @@ async fn a_weekly_share_holds_when_bookings_race(app: TestApp) {
         .min(xihu_cases.len())
         .min(d.xihu_rooms.len() * 2);
     assert!(n >= 2, "{} slots, {} cases", slots.len(), xihu_cases.len());
-    let answers = futures_util::future::join_all((0..n).map(|i| {
-        let (app, coord) = (&app, &coord);
-        let room = d.xihu_rooms[i % d.xihu_rooms.len()];
-        let (slot, case) = (id(&slots[i]["id"]), xihu_cases[i]);
-        async move {
-            let res = book(app, coord, slot, case, room).await;
-            let status = res.status().as_u16();
-            let body: Value = res.json().await.unwrap_or(Value::Null);
-            (status, body["code"].as_str().unwrap_or("").to_owned())
-        }
-    }))
-    .await;
+    let attempts: Vec<(&str, i64, i64, i64)> = (0..n)
+        .map(|i| {
+            let room = d.xihu_rooms[i % d.xihu_rooms.len()];
+            (coord.as_str(), id(&slots[i]["id"]), xihu_cases[i], room)
+        })
+        .collect();
+    let answers = book_at_once(&app, &attempts).await;
     let made = answers.iter().filter(|(s, _)| *s == 201).count();
     assert_eq!(made, 1, "{answers:?}");
     // A case the SPC may not receive (its eligibility, checked before any lock) is refused 422.
@@ -3959,19 +3969,9 @@ async fn a_petitioners_limit_holds_when_bookings_race(app: TestApp) {
             (&shangcheng, d.shangcheng_room, "0102")
         };
         let case = case_of(&app, coord, &format!("（2026）浙{court}信9{i}号"), &person).await;
-        attempts.push((coord, id(&slot["id"]), case, room));
+        attempts.push((coord.as_str(), id(&slot["id"]), case, room));
     }
-    let answers =
-        futures_util::future::join_all(attempts.iter().map(|&(coord, slot, case, room)| {
-            let app = &app;
-            async move {
-                let res = book(app, coord, slot, case, room).await;
-                let status = res.status().as_u16();
-                let body: Value = res.json().await.unwrap_or(Value::Null);
-                (status, body["code"].as_str().unwrap_or("").to_owned())
-            }
-        }))
-        .await;
+    let answers = book_at_once(&app, &attempts).await;
     let made = answers.iter().filter(|(s, _)| *s == 201).count();
     assert_eq!(made, 1, "{answers:?}");
     assert!(
