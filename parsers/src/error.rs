@@ -5,12 +5,12 @@
 //! (`actix_web::ResponseError`) is built only with the `actix` feature, which the server turns on
 //! and the fuzz targets leave off.
 
+use std::fmt;
+
 #[cfg(feature = "actix")]
 use actix_web::http::StatusCode;
 #[cfg(feature = "actix")]
 use actix_web::{HttpResponse, ResponseError};
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -178,7 +178,7 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("{message}")]
     Conflict { code: ErrorCode, message: String },
-    /// Slow down: `too_many_attempts`, `account_locked`.
+    /// Slow down: `too_many_attempts`, `too_many_join_attempts`.
     #[error("{message}")]
     TooMany { code: ErrorCode, message: String },
     /// A 429 that says when to come back: `Retry-After`, whole seconds rounded up.

@@ -283,3 +283,46 @@ pub fn methods_at(path: &str) -> Option<&'static [&'static str]> {
 pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    fn refs<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let Some(r) = map.get("$ref").and_then(serde_json::Value::as_str) {
+                    out.push(r);
+                }
+                map.values().for_each(|x| refs(x, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+
+    /// Every schema the document names is in it, and the error body lists every error code.
+    #[test]
+    fn every_reference_resolves_and_the_error_codes_are_listed() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        let mut named = Vec::new();
+        refs(&doc, &mut named);
+        assert!(named.len() > 100, "{} references", named.len());
+        let missing: Vec<&str> = named
+            .into_iter()
+            .filter(|r| {
+                let name = r.trim_start_matches("#/components/schemas/");
+                doc["components"]["schemas"].get(name).is_none()
+            })
+            .collect();
+        assert!(missing.is_empty(), "unresolved: {missing:?}");
+        let listed = &doc["components"]["schemas"]["ErrorCode"]["enum"];
+        let listed: Vec<&str> = listed
+            .as_array()
+            .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default();
+        let all: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(listed, all);
+    }
+}
