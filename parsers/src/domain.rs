@@ -326,13 +326,13 @@ impl IdNumber {
         let text = input.trim().to_ascii_uppercase();
         let bytes = text.as_bytes();
         let check = text.get(..17).and_then(IdNumber::check_digit);
-        let (Some(check), 18) = (check, bytes.len()) else {
+        let last = (bytes.len() == 18)
+            .then(|| char::from(bytes[17]))
+            .filter(|c| c.is_ascii_digit() || *c == 'X');
+        let (Some(check), Some(last)) = (check, last) else {
             return Err("an identity number is 17 digits and a check digit (0-9 or X)".into());
         };
-        if !(bytes[17].is_ascii_digit() || bytes[17] == b'X') {
-            return Err("an identity number is 17 digits and a check digit (0-9 or X)".into());
-        }
-        if char::from(bytes[17]) != check {
+        if last != check {
             return Err("the identity number's check digit does not match".into());
         }
         if chrono::NaiveDate::parse_from_str(&text[6..14], "%Y%m%d").is_err() {
