@@ -11,8 +11,8 @@ use crate::common;
 
 use common::{TestApp, assert_error};
 use courtlink::error::ErrorCode;
-use courtlink::routes::schedule::parse_day;
 use courtlink::schedule::Window;
+use courtlink_parsers::fields::parse_day;
 use serde_json::json;
 
 /// `request_bodies`: chrono reads `%Y-%m-%d` leniently (space-padded and signed fields), and

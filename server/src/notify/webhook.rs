@@ -28,10 +28,10 @@ use std::sync::Arc;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// Shortest and longest secret accepted, in bytes.
-pub const MIN_SECRET_BYTES: usize = 16;
-pub const MAX_SECRET_BYTES: usize = 256;
-pub const MAX_URL_BYTES: usize = 2000;
+// What a webhook may be registered with (its URL and secret) is checked in the parsers crate.
+pub use courtlink_parsers::webhook::{
+    MAX_SECRET_BYTES, MAX_URL_BYTES, MIN_SECRET_BYTES, check_secret, check_url,
+};
 
 /// The `X-CourtLink-Signature` value for `body` sent at unix time `t`.
 pub fn signature(secret: &str, t: i64, body: &str) -> String {
@@ -75,33 +75,6 @@ pub fn verify(secret: &str, header: &str, body: &str, now: i64, tolerance: i64) 
     mac.update(b".");
     mac.update(body.as_bytes());
     mac.verify_slice(&v1).is_ok()
-}
-
-/// Checks a webhook URL: absolute `http://`, with a host, without credentials or fragment.
-pub fn check_url(url: &str) -> Result<(), &'static str> {
-    if url.len() > MAX_URL_BYTES {
-        return Err("the URL is too long");
-    }
-    let parsed = reqwest::Url::parse(url).map_err(|_| "not a valid absolute URL")?;
-    match parsed.scheme() {
-        "http" => {}
-        "https" => {
-            return Err(
-                "https:// is not supported by this build (no TLS stack); use http:// on the court network",
-            );
-        }
-        _ => return Err("the URL must start with http://"),
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err("the URL names no host");
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("the URL must not carry credentials; the secret signs each delivery");
-    }
-    if parsed.fragment().is_some() {
-        return Err("the URL must not have a fragment");
-    }
-    Ok(())
 }
 
 /// Whether a webhook may not reach `ip` unless its host is allowed by name: loopback,
@@ -243,16 +216,6 @@ impl reqwest::dns::Resolve for GuardedResolver {
             Ok(Box::new(ok.into_iter()) as reqwest::dns::Addrs)
         })
     }
-}
-
-pub fn check_secret(secret: &str) -> Result<(), &'static str> {
-    if secret.len() < MIN_SECRET_BYTES {
-        return Err("the secret must be at least 16 bytes");
-    }
-    if secret.len() > MAX_SECRET_BYTES {
-        return Err("the secret must be at most 256 bytes");
-    }
-    Ok(())
 }
 
 /// The HTTP client for deliveries: a timeout on every request, no redirects, no proxy, and a

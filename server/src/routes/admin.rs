@@ -9,7 +9,7 @@
 
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::views::{CourtView, RoomView};
@@ -20,6 +20,10 @@ use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::admin::{NewAccount, RoomType, Saved, UserChange, locked_now};
 use crate::store::{CourtRow, StoreError, UserRow};
+pub use courtlink_parsers::bodies::{
+    NewCourt, NewRoom, NewUserRequest, PasswordReset, Rename, UserUpdate,
+};
+use courtlink_parsers::names::{display_name_field, name_field, username_input};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list_courts)
@@ -54,34 +58,6 @@ async fn managed_user(state: &AppState, staff: &Staff, id: i64) -> Result<UserRo
         .managed_court(user.court_id, ApiError::NotFound("user"))
         .await?;
     Ok(user)
-}
-
-/// A name of a court or room: trimmed, 1 to 100 characters, no control or invisible
-/// characters (422 `invalid_name`). Not NFKC: a court's name is written with full-width
-/// brackets (`杭州市中级人民法院（新）`), which NFKC would turn into ASCII ones.
-pub fn name_field(field: &str, text: &str) -> Result<String, ApiError> {
-    let name = text.trim();
-    if name.chars().any(crate::auth::is_hidden_char) {
-        return Err(ApiError::Unprocessable {
-            code: ErrorCode::InvalidName,
-            message: format!("{field}: {}", crate::auth::NameError::Hidden),
-        });
-    }
-    let chars = name.chars().count();
-    if chars == 0 || chars > 100 {
-        return Err(ApiError::invalid(format!("{field}: 1 to 100 characters")));
-    }
-    Ok(name.to_owned())
-}
-
-/// A person's display name: normalized like every name, 1 to 64 characters.
-pub fn display_name_field(text: &str) -> Result<String, ApiError> {
-    crate::auth::name_input("display_name", text, 64)
-}
-
-/// A username (the rule is `auth::username_input`).
-pub fn username_field(text: &str) -> Result<String, ApiError> {
-    crate::auth::username_input(text)
 }
 
 async fn hash(state: &AppState, password: String) -> Result<String, ApiError> {
@@ -170,17 +146,6 @@ pub async fn list_courts(
     Ok(HttpResponse::Ok().json(out))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewCourt {
-    /// Unique among all courts, 1 to 100 characters.
-    pub name: String,
-    /// Below the parent's level (supreme › high › intermediate › basic).
-    pub level: CourtLevel,
-    /// The court directly above: the administrator's court or one below it.
-    pub parent_id: i64,
-}
-
 /// A new court below the administrator's court or one below it.
 #[utoipa::path(
     post,
@@ -241,13 +206,6 @@ pub async fn create_court(
     }))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Rename {
-    /// 1 to 100 characters.
-    pub name: String,
-}
-
 /// Renames a court within the administrator's scope.
 #[utoipa::path(
     patch,
@@ -289,15 +247,6 @@ pub async fn rename_court(
             "another court already has this name",
         )),
     }
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewRoom {
-    /// `host` (a reception room of a court above the basic level) or `local`.
-    pub kind: RoomType,
-    /// Unique among the court's rooms of that kind, 1 to 100 characters.
-    pub name: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -469,19 +418,6 @@ pub async fn list_users(
     Ok(HttpResponse::Ok().json(users))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewUserRequest {
-    pub court_id: i64,
-    /// 3 to 64 of letters, digits, `.`, `_`, `-`; unique.
-    pub username: String,
-    /// 1 to 64 characters.
-    pub display_name: String,
-    pub role: Role,
-    /// At least 10 characters.
-    pub password: String,
-}
-
 /// A new staff account in a court within the administrator's scope.
 #[utoipa::path(
     post,
@@ -507,7 +443,7 @@ pub async fn create_user(
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&staff)?;
     let body = body.into_inner();
-    let username = username_field(&body.username)?;
+    let username = username_input(&body.username)?;
     let display_name = display_name_field(&body.display_name)?;
     crate::auth::new_password(&body.password, &[&username, &display_name])?;
     let court = Scope::of(&state.store, &staff)
@@ -540,15 +476,6 @@ pub async fn create_user(
     tracing::info!(created = id, "user created");
     let user = state.store.user_by_id(id).await?;
     Ok(HttpResponse::Created().json(AdminUser::try_from(user)?))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserUpdate {
-    pub display_name: Option<String>,
-    pub role: Option<Role>,
-    /// True disables the account (it can no longer log in); false enables it again.
-    pub disabled: Option<bool>,
 }
 
 /// Changes a user's name or role, or disables or enables the account. An administrator cannot
@@ -610,13 +537,6 @@ pub async fn update_user(
         .await?;
     let user = state.store.user_by_id(user.id).await?;
     Ok(HttpResponse::Ok().json(AdminUser::try_from(user)?))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PasswordReset {
-    /// At least 10 characters.
-    pub password: String,
 }
 
 /// Sets a new password for a user and lifts any lockout.

@@ -2,7 +2,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -14,30 +13,9 @@ use crate::domain::Role;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::store::applications::{
-    ApplicationRow, Decision, EligibilityFacts, NewApplication, TimeRange,
-};
-
-#[derive(Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ApplicationRequest {
-    pub case_id: i64,
-    pub host_court_id: i64,
-    pub local_room_id: i64,
-    #[serde(default)]
-    pub local_officer_id: Option<i64>,
-    #[serde(default)]
-    pub joint_court_id: Option<i64>,
-    /// When the petitioner could come; at least one range, each in the future.
-    pub preferred: Vec<TimeRange>,
-    pub reason: String,
-    #[serde(default)]
-    pub facts: EligibilityFacts,
-    /// A free slot the coordinator chose (and may hold): booked at once where the host court
-    /// approves automatically.
-    #[serde(default)]
-    pub slot_id: Option<i64>,
-}
+use crate::store::applications::{ApplicationRow, Decision, NewApplication};
+pub use courtlink_parsers::bodies::{Answer, ApplicationRequest, Review};
+use courtlink_parsers::fields::{check_preferred_at, check_text};
 
 #[derive(Serialize, ToSchema)]
 pub struct ApplicationCreated {
@@ -48,41 +26,6 @@ pub struct ApplicationCreated {
     /// Why the chosen slot could not be booked at once; the application waits for review.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub booking_refused: Option<String>,
-}
-
-pub fn check_text(field: &str, text: &str, max: usize) -> Result<(), ApiError> {
-    let n = text.trim().chars().count();
-    if n == 0 || n > max {
-        return Err(ApiError::invalid(format!(
-            "{field} must be 1 to {max} characters"
-        )));
-    }
-    Ok(())
-}
-
-/// [`check_preferred_at`] on the system clock (the fuzz target's entry).
-pub fn check_preferred(preferred: &[TimeRange]) -> Result<(), ApiError> {
-    check_preferred_at(preferred, crate::app::clock::Clock::system().now())
-}
-
-/// The preferred ranges, checked as of `at` (the application's clock).
-pub fn check_preferred_at(preferred: &[TimeRange], at: DateTime<Utc>) -> Result<(), ApiError> {
-    if preferred.is_empty() || preferred.len() > 10 {
-        return Err(ApiError::invalid("give 1 to 10 preferred time ranges"));
-    }
-    for r in preferred {
-        if r.to <= r.from || r.to <= at {
-            return Err(ApiError::invalid(
-                "each preferred range must end after it starts, in the future",
-            ));
-        }
-        if r.from > at + Duration::days(366) {
-            return Err(ApiError::invalid(
-                "preferred ranges must lie within the next year",
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// An application's rules before anything is written: the booking rules' eligibility (the same
@@ -314,28 +257,6 @@ pub async fn get_application(
     Ok(with_etag(StatusCode::OK, a.version, &a))
 }
 
-/// The host court's decision.
-#[derive(Deserialize, ToSchema)]
-#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Review {
-    /// Book the application into this slot of the court.
-    Approve {
-        slot_id: i64,
-    },
-    /// Offer this slot instead; the coordinator accepts it.
-    Propose {
-        slot_id: i64,
-        note: String,
-    },
-    /// Ask the local court for more material.
-    MoreInfo {
-        note: String,
-    },
-    Reject {
-        reason: String,
-    },
-}
-
 /// Reviews an application (the host court's officer or admin; `If-Match` required).
 #[utoipa::path(
     post,
@@ -437,21 +358,6 @@ pub async fn review_application(
     }
     let a = load(&state, a.id).await?;
     Ok(with_etag(StatusCode::OK, a.version, &a))
-}
-
-/// The coordinator's answer to the host court.
-#[derive(Deserialize, Serialize, ToSchema)]
-#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Answer {
-    /// Take the proposed slot: booked at once, with the join code in the answer.
-    Accept,
-    /// Send the material asked for: back to the host court's queue.
-    Amend {
-        reason: String,
-        facts: EligibilityFacts,
-        preferred: Vec<TimeRange>,
-    },
-    Withdraw,
 }
 
 /// The coordinator answers: accept a proposed slot, amend after a request for more material,

@@ -11,13 +11,7 @@ use crate::domain::{JoinCode, Role, SessionStatus};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::audit::AuditEntry;
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LoginRequest {
-    pub username: String,
-    pub password: String,
-}
+pub use courtlink_parsers::bodies::{JoinRequest, LoginRequest};
 
 #[derive(Serialize, ToSchema)]
 pub struct UserView {
@@ -380,13 +374,6 @@ pub async fn change_password(
         ..user
     };
     logged_in(&req, &state, user, address).await
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct JoinRequest {
-    /// 12 digits; spaces and dashes are ignored.
-    pub code: String,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -19,6 +19,10 @@ use crate::holds::{Caps, Placed};
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::booking::{BookingDetail, BookingFilter};
+pub use courtlink_parsers::bodies::{
+    BookingRequest, CancelRequest, HoldRequest, RescheduleRequest,
+};
+use courtlink_parsers::fields::require_reason;
 
 /// How far ahead the slot list reaches when the caller does not say.
 const DEFAULT_SLOT_DAYS: i64 = 14;
@@ -86,12 +90,6 @@ pub async fn open_slots(
         }
     }
     Ok(HttpResponse::Ok().json(out))
-}
-
-#[derive(Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HoldRequest {
-    pub slot_id: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -182,20 +180,6 @@ pub async fn release_hold(
     staff.require(&[Role::Coordinator])?;
     state.holds.release(*slot_id, staff.user_id).await;
     Ok(HttpResponse::NoContent().finish())
-}
-
-#[derive(Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BookingRequest {
-    pub slot_id: i64,
-    pub case_id: i64,
-    pub local_room_id: i64,
-    /// The local court's officer who accompanies the petitioner; never in two sessions at once.
-    #[serde(default)]
-    pub local_officer_id: Option<i64>,
-    /// A joint reception (联合接访): a second court above yours that joins as co-host.
-    #[serde(default)]
-    pub joint_court_id: Option<i64>,
 }
 
 /// Books a slot directly. Only host courts that approve automatically take direct bookings;
@@ -303,7 +287,7 @@ pub async fn list_bookings(
         return Err(ApiError::invalid("offset: between 0 and 1000000"));
     }
     let day = |field: &str, text: &str| {
-        crate::routes::schedule::parse_day(text)
+        courtlink_parsers::fields::parse_day(text)
             .map_err(|_| ApiError::invalid(format!("{field}: a day as YYYY-MM-DD")))
     };
     let from = q.from.as_deref().map(|t| day("from", t)).transpose()?;
@@ -381,26 +365,11 @@ pub async fn get_booking(
     Ok(with_etag(StatusCode::OK, view.booking.version, &view))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CancelRequest {
-    /// Why; a host court may cancel only with a reason (一旦预约就一定要谈).
-    pub reason: String,
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct Cancelled {
     pub booking: BookingDetail,
     /// The host court's next free slots that this case could take instead.
     pub alternatives: Vec<SlotView>,
-}
-
-pub fn require_reason(reason: &str) -> Result<&str, ApiError> {
-    let reason = reason.trim();
-    if reason.chars().count() < 2 || reason.chars().count() > 500 {
-        return Err(ApiError::invalid("reason must be 2 to 500 characters"));
-    }
-    Ok(reason)
 }
 
 /// Cancels a booking with a reason (`If-Match` required). A host-court cancellation answers with
@@ -469,13 +438,6 @@ pub async fn cancel_booking(
             alternatives,
         },
     ))
-}
-
-#[derive(Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RescheduleRequest {
-    pub slot_id: i64,
-    pub reason: String,
 }
 
 /// Moves a booking to another slot of the same host court (`If-Match` required): the old

@@ -11,6 +11,7 @@ use crate::domain::{CaseClass, Channel, Outcome, ReceivingOrgan, Role};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::CaseRow;
+pub use courtlink_parsers::bodies::ExtensionRequest;
 
 /// The cases of the coordinator's own court.
 #[utoipa::path(
@@ -467,15 +468,6 @@ pub async fn read_identity(
         case_id: case.id,
         petitioner_id_number: number,
     }))
-}
-
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExtensionRequest {
-    /// 1 to 30 days.
-    pub days: i32,
-    /// Why the case is complex enough to need more time (required).
-    pub reason: String,
 }
 
 /// Asks to extend the handling period of an accepted case that is not yet answered: once, by

@@ -14,7 +14,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::room_tests::{self, RoomUnderTest};
@@ -27,6 +27,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::connectivity::{CampaignRow, RoomStanding, TestRow};
+pub use courtlink_parsers::bodies::{Contacts, Description, OpenCampaign, StartTest};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(start_test)
@@ -42,28 +43,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 // --- tests -------------------------------------------------------------------------------------
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Description {
-    /// `offer` from the client, `answer` from the server.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub sdp: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StartTest {
-    /// The local room under test (staff); absent for a petitioner's device check.
-    pub room_id: Option<i64>,
-    /// Instead of `room_id`: a host court's own reception room under test (its staff).
-    #[serde(default)]
-    pub host_room_id: Option<i64>,
-    /// The client's offer with every ICE candidate in it (gathering complete) and a data
-    /// channel labelled `courtlink-echo`; audio and video are optional.
-    pub offer: Description,
-}
 
 #[derive(Serialize, ToSchema)]
 pub struct AnswerView {
@@ -548,15 +527,6 @@ pub async fn incoming_rooms(
 
 // --- campaigns ---------------------------------------------------------------------------------
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OpenCampaign {
-    /// e.g. `2026年第四季度视频接访联通测试` (1–200 characters).
-    pub title: String,
-    /// When every room below must have passed (RFC 3339); in the future.
-    pub deadline: DateTime<Utc>,
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct CampaignCreated {
     pub id: i64,
@@ -634,15 +604,6 @@ pub struct CampaignView {
     pub closed: bool,
     pub counts: Counts,
     pub courts: Vec<CourtStatus>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Contacts {
-    pub contact_name: String,
-    pub contact_phone: String,
-    pub tech_name: String,
-    pub tech_phone: String,
 }
 
 /// Opens a campaign: every local room of every court below the caller's court is to pass a

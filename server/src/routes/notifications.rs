@@ -11,6 +11,7 @@ use crate::notify::webhook;
 use crate::state::AppState;
 use crate::store::audit::AuditEntry;
 use crate::store::notify::{self as queries, DeliveryView, WebhookRow};
+pub use courtlink_parsers::bodies::NewWebhook;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list_notifications)
@@ -101,18 +102,6 @@ pub async fn read_notification(
     } else {
         Err(ApiError::NotFound("notification"))
     }
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewWebhook {
-    /// `http://` URL on the court network that receives the POSTs (no TLS in this build).
-    pub url: String,
-    /// HMAC-SHA256 key, 16–256 bytes. Kept by the server, never shown again.
-    pub secret: String,
-    /// Events to receive; empty or absent: all.
-    #[serde(default)]
-    pub topics: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]

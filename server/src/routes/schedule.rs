@@ -3,7 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -11,10 +11,12 @@ use super::preconditions::{if_match, with_etag};
 use crate::auth::Staff;
 use crate::domain::Role;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::schedule::{Category, Template, TemplateDay, Window};
+use crate::schedule::{Template, TemplateDay};
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::schedule::{CalendarEntry, HostSettings, OverrideRow, PublishReport};
+pub use courtlink_parsers::bodies::{CategoryRequest, OverrideRequest, TemplateBody};
+use courtlink_parsers::fields::parse_day;
 
 fn refused(e: crate::schedule::ScheduleError) -> ApiError {
     ApiError::Unprocessable {
@@ -111,13 +113,6 @@ pub async fn put_settings(
     Ok(with_etag(StatusCode::OK, saved.version, &saved))
 }
 
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TemplateBody {
-    /// Monday to Friday, each with its windows and optional theme.
-    pub days: Vec<TemplateDay>,
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct TemplateSaved {
     pub days: Vec<TemplateDay>,
@@ -190,20 +185,6 @@ pub async fn put_template(
         version,
         &TemplateSaved { days, published },
     ))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OverrideRequest {
-    /// `YYYY-MM-DD`, Asia/Shanghai.
-    pub day: String,
-    /// Without a window: closed all day. With one: an extra opening.
-    #[serde(default)]
-    pub window: Option<Window>,
-    #[serde(default)]
-    pub theme: Option<Category>,
-    #[serde(default)]
-    pub note: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -307,15 +288,6 @@ pub async fn delete_override(
     }
 }
 
-/// A `YYYY-MM-DD` day, in exactly that form: days are stored and compared as text (found by
-/// fuzzing: chrono also reads `2030- 1-01`, which sorts before the year it is in).
-pub fn parse_day(s: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .filter(|d| s.len() == 10 && d.format("%Y-%m-%d").to_string() == s)
-        .ok_or_else(|| ApiError::invalid(format!("day must be YYYY-MM-DD, not {s:?}")))
-}
-
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -414,12 +386,6 @@ pub async fn put_calendar(
         .map(|(i, e)| (i + 1, e))
         .collect();
     super::clocks::load_year(&state, &staff, year, rows).await
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CategoryRequest {
-    pub category: Category,
 }
 
 /// Sets what kind of matter a case is (a themed day admits only its kind).

@@ -11,6 +11,7 @@ use crate::domain::{Outcome, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::{SessionRow, SessionScope, StoreError};
+pub use courtlink_parsers::bodies::EndRequest;
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -146,21 +147,6 @@ pub async fn get_session(
         transcript,
         events,
     }))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EndRequest {
-    pub outcome: Outcome,
-    /// Up to 2000 characters.
-    #[serde(default)]
-    pub note: String,
-    /// `YYYY-MM-DD`, today or later: when the follow-up is due (e.g. for 交办 or 督办).
-    #[serde(default)]
-    pub follow_up_deadline: Option<String>,
-    /// Who answers for the follow-up (up to 64 characters).
-    #[serde(default)]
-    pub follow_up_person: Option<String>,
 }
 
 /// The host ends a held session with its outcome; the case's ledger gets its entry, with the

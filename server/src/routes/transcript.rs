@@ -12,10 +12,14 @@ use crate::app::identity;
 use crate::app::scope::Scope;
 use crate::app::session::{self, transition};
 use crate::auth::{Caller, Petitioner, Staff};
-use crate::domain::{EventKind, IdentityCheck, Role, Satisfaction, TranscriptDecision};
+use crate::domain::{EventKind, IdentityCheck, Role};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::{SessionRow, StoreError};
+pub use courtlink_parsers::bodies::{
+    CorrectionRequest, DecisionRequest, NoteRequest, RatingRequest, TranscriptText,
+};
+use courtlink_parsers::fields::bounded;
 
 const MAX_TRANSCRIPT_CHARS: usize = 50_000;
 const MAX_NOTE_CHARS: usize = 2_000;
@@ -38,20 +42,6 @@ fn require_own_session(p: &Petitioner, session_id: i64) -> Result<(), ApiError> 
     } else {
         Err(ApiError::Forbidden("this join code is for another session"))
     }
-}
-
-pub fn bounded(text: &str, max: usize, field: &str) -> Result<String, ApiError> {
-    let t = text.trim();
-    if t.is_empty() || t.chars().count() > max {
-        return Err(ApiError::invalid(format!("{field}: 1 to {max} characters")));
-    }
-    Ok(t.to_owned())
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TranscriptText {
-    pub text: String,
 }
 
 /// The host writes (and rewrites) the transcript once the petitioner has been let in and until
@@ -128,12 +118,6 @@ pub async fn get_transcript(
     Ok(HttpResponse::Ok().json(TranscriptView::of(&session)?))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DecisionRequest {
-    pub decision: TranscriptDecision,
-}
-
 /// After the session, the petitioner confirms the transcript or refuses to sign it. Once.
 #[utoipa::path(
     post,
@@ -163,12 +147,6 @@ pub async fn decide_transcript(
     Ok(HttpResponse::Ok().json(TranscriptView::of(&session)?))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RatingRequest {
-    pub satisfaction: Satisfaction,
-}
-
 /// The petitioner rates the reception (满意 / 基本满意 / 不满意) after it ended. Once.
 #[utoipa::path(
     post,
@@ -195,12 +173,6 @@ pub async fn rate(
     require_own_session(&petitioner, *id)?;
     state.store.rate(*id, body.satisfaction).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NoteRequest {
-    pub text: String,
 }
 
 /// A host's note on the timeline, while the session is on.
@@ -285,14 +257,6 @@ pub async fn confirm_identity(
     let session = load_session(&state, *id).await?;
     let event = identity::confirm(&state.store, &staff, &session, body.how).await?;
     Ok(HttpResponse::Created().json(EventView::from(event)))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CorrectionRequest {
-    /// The id of the timeline event this corrects.
-    pub corrects: i64,
-    pub text: String,
 }
 
 /// After the session, the record is append-only: a correction is a new event pointing at the

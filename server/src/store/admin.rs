@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::{CourtRow, Store, StoreError, UserRow, audit};
 use crate::domain::Role;
+pub use courtlink_parsers::bodies::RoomType;
 
 /// The outcome of a write that may clash with a unique name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,29 +17,6 @@ pub enum Saved<T> {
     Done(T),
     /// The name is already in use.
     Taken,
-}
-
-/// Which of a court's two kinds of room: a host room (接谈室, where a higher court's judge sits)
-/// or a local room (接访室, where the petitioner sits).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-// Read through a string, so that `{"kind": 42}` is the field's error, not "malformed JSON".
-#[serde(rename_all = "snake_case", try_from = "String")]
-pub enum RoomType {
-    Host,
-    Local,
-}
-
-impl TryFrom<String> for RoomType {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        match s.as_str() {
-            "host" => Ok(RoomType::Host),
-            "local" => Ok(RoomType::Local),
-            _ => Err(format!("'{s}' is not a kind of room (host, local)")),
-        }
-    }
 }
 
 /// A room as an administrator sees it: host (接谈室) or local (接访室).

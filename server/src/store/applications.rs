@@ -3,35 +3,12 @@
 //! transaction), proposes another slot, asks for more material, or rejects it.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{Store, StoreError, audit};
+pub use courtlink_parsers::bodies::{EligibilityFacts, TimeRange};
 use courtlink_parsers::error::ErrorCode;
-
-/// A preferred time range of the coordinator's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TimeRange {
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-}
-
-/// Facts the eligibility rules look at, attached by the coordinator.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EligibilityFacts {
-    /// Accepted from older clients and ignored: whether the high court reviewed the case is
-    /// read from the case's records (app/booking.rs), never taken from the applicant's word.
-    #[serde(default)]
-    pub high_court_reviewed: bool,
-    /// A joint reception with the high court is requested (联合接访).
-    #[serde(default)]
-    pub joint_with_high_court: bool,
-    /// Anything else the host court should know.
-    #[serde(default)]
-    pub note: String,
-}
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct ApplicationRow {

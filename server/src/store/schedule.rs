@@ -4,64 +4,14 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{Store, StoreError, audit};
 use crate::schedule::{
     self, Calendar, CalendarDay, Category, Override, Template, TemplateDay, Window,
 };
-
-/// A host court's booking rules. A court without a row has the defaults.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct HostSettings {
-    #[serde(skip_deserializing)]
-    pub court_id: i64,
-    /// How far ahead slots are published and may be booked, in days (1–180).
-    pub horizon_days: i32,
-    /// A booking must be made at least this many hours before the slot starts (0–720).
-    pub min_notice_hours: i32,
-    /// Applications with a chosen free slot are booked at once, without review.
-    pub auto_approve: bool,
-    /// Live bookings one local court may hold with this court in one week; null: no limit.
-    pub weekly_limit_per_local_court: Option<i32>,
-    /// Live, future bookings one petitioner may hold at once (1–100).
-    pub active_limit_per_petitioner: i32,
-    #[serde(skip_deserializing)]
-    pub version: i32,
-}
-
-impl HostSettings {
-    pub fn defaults(court_id: i64) -> HostSettings {
-        HostSettings {
-            court_id,
-            horizon_days: 28,
-            min_notice_hours: 24,
-            auto_approve: false,
-            weekly_limit_per_local_court: None,
-            active_limit_per_petitioner: 2,
-            version: 0,
-        }
-    }
-
-    pub fn validate(&self) -> Result<(), String> {
-        if !(1..=180).contains(&self.horizon_days) {
-            return Err("horizon_days must be 1 to 180".into());
-        }
-        if !(0..=720).contains(&self.min_notice_hours) {
-            return Err("min_notice_hours must be 0 to 720".into());
-        }
-        if let Some(limit) = self.weekly_limit_per_local_court {
-            if !(1..=1000).contains(&limit) {
-                return Err("weekly_limit_per_local_court must be 1 to 1000, or null".into());
-            }
-        }
-        if !(1..=100).contains(&self.active_limit_per_petitioner) {
-            return Err("active_limit_per_petitioner must be 1 to 100".into());
-        }
-        Ok(())
-    }
-}
+pub use courtlink_parsers::schedule::{CalendarEntry, HostSettings};
 
 /// A date override as stored and shown.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -78,20 +28,6 @@ pub struct OverrideRow {
     pub buffer_minutes: Option<i32>,
     pub theme: Option<String>,
     pub note: String,
-}
-
-/// A calendar day that differs from Monday–Friday.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-#[serde(deny_unknown_fields)]
-pub struct CalendarEntry {
-    /// `YYYY-MM-DD`.
-    pub day: String,
-    /// `holiday` or `workday` (a worked weekend day, 调休).
-    pub kind: String,
-    pub name: String,
-    /// For a workday: the weekday (1–5) whose timetable it follows.
-    #[serde(default)]
-    pub follows_weekday: Option<i32>,
 }
 
 /// A year of the national calendar: loaded (its holidays are known), or allowed by an admin to

@@ -1,0 +1,65 @@
+//! Checks of single fields that several bodies share: free texts, reasons, days and preferred
+//! time ranges. Each refuses with 422 `invalid_input` and names the field.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use crate::bodies::TimeRange;
+use crate::error::ApiError;
+
+/// A free text of an application (its reason, a note): 1 to `max` characters once trimmed.
+pub fn check_text(field: &str, text: &str, max: usize) -> Result<(), ApiError> {
+    let n = text.trim().chars().count();
+    if n == 0 || n > max {
+        return Err(ApiError::invalid(format!(
+            "{field} must be 1 to {max} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// The preferred ranges, checked as of `at` (the application's clock).
+pub fn check_preferred_at(preferred: &[TimeRange], at: DateTime<Utc>) -> Result<(), ApiError> {
+    if preferred.is_empty() || preferred.len() > 10 {
+        return Err(ApiError::invalid("give 1 to 10 preferred time ranges"));
+    }
+    for r in preferred {
+        if r.to <= r.from || r.to <= at {
+            return Err(ApiError::invalid(
+                "each preferred range must end after it starts, in the future",
+            ));
+        }
+        if r.from > at + Duration::days(366) {
+            return Err(ApiError::invalid(
+                "preferred ranges must lie within the next year",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The reason for cancelling or moving a booking: 2 to 500 characters, trimmed.
+pub fn require_reason(reason: &str) -> Result<&str, ApiError> {
+    let reason = reason.trim();
+    if reason.chars().count() < 2 || reason.chars().count() > 500 {
+        return Err(ApiError::invalid("reason must be 2 to 500 characters"));
+    }
+    Ok(reason)
+}
+
+/// A `YYYY-MM-DD` day, in exactly that form: days are stored and compared as text (found by
+/// fuzzing: chrono also reads `2030- 1-01`, which sorts before the year it is in).
+pub fn parse_day(s: &str) -> Result<NaiveDate, ApiError> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .filter(|d| s.len() == 10 && d.format("%Y-%m-%d").to_string() == s)
+        .ok_or_else(|| ApiError::invalid(format!("day must be YYYY-MM-DD, not {s:?}")))
+}
+
+/// A text of the transcript, a note or a correction: trimmed, 1 to `max` characters.
+pub fn bounded(text: &str, max: usize, field: &str) -> Result<String, ApiError> {
+    let t = text.trim();
+    if t.is_empty() || t.chars().count() > max {
+        return Err(ApiError::invalid(format!("{field}: 1 to {max} characters")));
+    }
+    Ok(t.to_owned())
+}
