@@ -397,8 +397,8 @@ fn bounded(raw: &str, max: usize) {
 
 /// `YYYY-MM-DD` days (`fields::parse_day`).
 fn day(raw: &str) {
-    let r = fields::parse_day(raw);
-    stable(&r, &fields::parse_day(raw), &["invalid_input"]);
+    let r = fields::parse_day("day", raw);
+    stable(&r, &fields::parse_day("day", raw), &["invalid_input"]);
     if let Ok(d) = r {
         assert_eq!(raw.len(), 10);
         // What is stored and shown is the text given: it must be the day's own form.

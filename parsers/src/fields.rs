@@ -46,13 +46,19 @@ pub fn require_reason(reason: &str) -> Result<&str, ApiError> {
     Ok(reason)
 }
 
-/// A `YYYY-MM-DD` day, in exactly that form: days are stored and compared as text (found by
-/// fuzzing: chrono also reads `2030- 1-01`, which sorts before the year it is in).
-pub fn parse_day(s: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+/// A day that a request gives in its `field`, as `YYYY-MM-DD` in exactly that form: days are
+/// stored and compared as text (found by fuzzing: chrono also reads `2030- 1-01` and
+/// `2030-1-5`, which sort apart from the days they name). Every day a request gives, in a body
+/// or a query, is read here.
+pub fn parse_day(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
-        .filter(|d| s.len() == 10 && d.format("%Y-%m-%d").to_string() == s)
-        .ok_or_else(|| ApiError::invalid(format!("day must be YYYY-MM-DD, not {s:?}")))
+        .filter(|d| text.len() == 10 && d.format("%Y-%m-%d").to_string() == text)
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "{field}: a day written YYYY-MM-DD (Asia/Shanghai), not {text:?}"
+            ))
+        })
 }
 
 /// A text of the transcript, a note or a correction: trimmed, 1 to `max` characters.

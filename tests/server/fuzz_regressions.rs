@@ -28,11 +28,11 @@ fn days_are_read_only_in_their_own_form() {
         " 2030-1-1",
         "2030-1-1  ",
     ] {
-        let e = parse_day(bad).expect_err(bad);
+        let e = parse_day("day", bad).expect_err(bad);
         assert_eq!(e.code(), ErrorCode::InvalidInput, "{bad}");
     }
     assert_eq!(
-        parse_day("2030-10-08").unwrap().to_string(),
+        parse_day("day", "2030-10-08").unwrap().to_string(),
         "2030-10-08",
         "the day's own form still passes"
     );

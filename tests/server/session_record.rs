@@ -337,6 +337,14 @@ async fn an_outcome_needs_a_session_that_happened_and_a_sane_follow_up() {
         "invalid_input",
     )
     .await;
+    // A day in another form than its own: kept as given, it would sort apart from 2099-01-05
+    // (every day a request gives is read by `fields::parse_day`).
+    assert_error(
+        end(json!({"outcome": "explained_law", "follow_up_deadline": "2099-1-5"})).await,
+        422,
+        "invalid_input",
+    )
+    .await;
     assert_error(
         end(json!({"outcome": "explained_law", "follow_up_person": "长".repeat(65)})).await,
         422,

@@ -564,10 +564,7 @@ pub async fn report(
     let today = ctx.clock.today();
     let day = match reported_on {
         None => today,
-        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .ok()
-            .filter(|day| day.format("%Y-%m-%d").to_string() == d)
-            .ok_or_else(|| ApiError::invalid("reported_on: a day written YYYY-MM-DD"))?,
+        Some(d) => courtlink_parsers::fields::parse_day("reported_on", d)?,
     };
     if day > today {
         return Err(ApiError::invalid("reported_on: not in the future"));

@@ -149,10 +149,7 @@ pub async fn record_event(
     decided_by_court_id: Option<i64>,
     actor: &str,
 ) -> Result<(), ApiError> {
-    let day = NaiveDate::parse_from_str(on, "%Y-%m-%d")
-        .ok()
-        .filter(|d| d.format("%Y-%m-%d").to_string() == on)
-        .ok_or_else(|| ApiError::invalid("on: a day written YYYY-MM-DD"))?;
+    let day = courtlink_parsers::fields::parse_day("on", on)?;
     if day > state.clock.today() {
         return Err(refuse(
             ErrorCode::ClockEventInFuture,

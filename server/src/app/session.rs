@@ -17,7 +17,7 @@
 //! The store applies [`transition`] inside the transaction that records the event (it is handed
 //! the function, so that the store does not import this module, which imports the store).
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use crate::app::assignments::{self, Source};
@@ -394,8 +394,7 @@ pub async fn end(
         ));
     }
     if let Some(d) = command.follow_up_deadline {
-        let day = NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .map_err(|_| ApiError::invalid("follow_up_deadline must be YYYY-MM-DD"))?;
+        let day = courtlink_parsers::fields::parse_day("follow_up_deadline", d)?;
         if day < clock.today() {
             return Err(ApiError::invalid(
                 "follow_up_deadline must not be in the past",

@@ -22,7 +22,7 @@ use crate::store::booking::{BookingDetail, BookingFilter};
 pub use courtlink_parsers::bodies::{
     BookingRequest, CancelRequest, HoldRequest, RescheduleRequest,
 };
-use courtlink_parsers::fields::require_reason;
+use courtlink_parsers::fields::{parse_day, require_reason};
 
 /// How far ahead the slot list reaches when the caller does not say.
 const DEFAULT_SLOT_DAYS: i64 = 14;
@@ -286,12 +286,12 @@ pub async fn list_bookings(
     if !(0..=1_000_000).contains(&offset) {
         return Err(ApiError::invalid("offset: between 0 and 1000000"));
     }
-    let day = |field: &str, text: &str| {
-        courtlink_parsers::fields::parse_day(text)
-            .map_err(|_| ApiError::invalid(format!("{field}: a day as YYYY-MM-DD")))
-    };
-    let from = q.from.as_deref().map(|t| day("from", t)).transpose()?;
-    let to = q.to.as_deref().map(|t| day("to", t)).transpose()?;
+    let from = q
+        .from
+        .as_deref()
+        .map(|t| parse_day("from", t))
+        .transpose()?;
+    let to = q.to.as_deref().map(|t| parse_day("to", t)).transpose()?;
     if let (Some(f), Some(t)) = (from, to) {
         if t < f {
             return Err(ApiError::invalid("to: must not be before from"));

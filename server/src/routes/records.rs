@@ -46,15 +46,16 @@ pub const STATUSES: &[&str] = &[
 
 // --- dates -------------------------------------------------------------------------------------
 
+/// A period's first or last day (the form is every day's, `fields::parse_day`), in the years a
+/// period's instants can be worked out for.
 pub(super) fn parse_day(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .filter(|d| (2000..=2999).contains(&d.year()))
-        .ok_or_else(|| {
-            ApiError::invalid(format!(
-                "{field}: '{text}' is not a date YYYY-MM-DD (Asia/Shanghai)"
-            ))
-        })
+    let day = courtlink_parsers::fields::parse_day(field, text)?;
+    if !(2000..=2999).contains(&day.year()) {
+        return Err(ApiError::invalid(format!(
+            "{field}: a day of the years 2000 to 2999, not {text:?}"
+        )));
+    }
+    Ok(day)
 }
 
 /// The instant a day starts in Asia/Shanghai.

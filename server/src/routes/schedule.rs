@@ -230,7 +230,7 @@ pub async fn add_override(
     body: web::Json<OverrideRequest>,
 ) -> Result<HttpResponse, ApiError> {
     own_room(&state, &staff, *id, true).await?;
-    let day = parse_day(&body.day)?;
+    let day = parse_day("day", &body.day)?;
     if day < crate::schedule::local_day(state.clock.now()) {
         return Err(ApiError::Unprocessable {
             code: ErrorCode::DayPast,

@@ -1,7 +1,6 @@
 use crate::app::clock;
 use crate::app::session::{self, EndCommand};
 use actix_web::{HttpResponse, get, post, web};
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -68,8 +67,7 @@ pub async fn list_sessions(
     let scope = scope_of(&staff)?;
     let now = state.clock.now();
     let day = match &query.day {
-        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .map_err(|_| ApiError::invalid("day must be YYYY-MM-DD"))?,
+        Some(text) => courtlink_parsers::fields::parse_day("day", text)?,
         None => clock::local_day(now),
     };
     let (start, end) =
