@@ -1,8 +1,11 @@
 //! The messages of `docs/signalling.md` (protocol `courtlink.v1`).
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use utoipa::ToSchema;
 
 pub const SUBPROTOCOL: &str = "courtlink.v1";
 /// Prefix of the subprotocol entry that carries the token: `auth.<JWT>`.
@@ -351,10 +354,28 @@ pub enum ServerMessage<'a> {
     /// The instance is draining: reconnect with `resume.<last seq>`.
     Reconnect {},
     Error {
-        code: &'a str,
+        code: SignalError,
         message: &'a str,
     },
 }
+
+string_enum!(
+    /// Why the server refused a client's message (`{"type": "error", "code": …}`): one closed
+    /// set, each with words in both catalogues (`signal.error.<code>`; tests/server/
+    /// catalogue_sets.rs), which the call page shows. The socket stays open.
+    SignalError {
+        RateLimited => "rate_limited",
+        BinaryNotSupported => "binary_not_supported",
+        MalformedMessage => "malformed_message",
+        ChatTooLong => "chat_too_long",
+        StoreUnavailable => "store_unavailable",
+        UnknownParticipant => "unknown_participant",
+        NotAdmitted => "not_admitted",
+        NotAllowed => "not_allowed",
+        NotWaiting => "not_waiting",
+        SessionFull => "session_full",
+    }
+);
 
 impl ServerMessage<'_> {
     /// The JSON object without its opening brace, ready to be numbered.
@@ -584,7 +605,7 @@ mod tests {
             },
             ServerMessage::Reconnect {},
             ServerMessage::Error {
-                code: "c",
+                code: SignalError::NotAllowed,
                 message: "m",
             },
         ];

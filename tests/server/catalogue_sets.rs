@@ -15,6 +15,7 @@ use courtlink::domain::{
     TranscriptDecision,
 };
 use courtlink::error::ErrorCode;
+use courtlink::signalling::protocol::SignalError;
 
 /// The keys `prefix.value` missing from the catalogue text `catalogue`.
 fn missing(catalogue: &str, prefix: &str, values: &[&str]) -> Vec<String> {
@@ -50,6 +51,8 @@ fn sets() -> Vec<(&'static str, Vec<&'static str>)> {
             "transcript.decision.",
             strs(TranscriptDecision::ALL, TranscriptDecision::as_str),
         ),
+        // The call page shows a refused message's code by these words (`callview.js`).
+        ("signal.error.", strs(SignalError::ALL, SignalError::as_str)),
     ]
 }
 

@@ -750,9 +750,10 @@ export default {
   'signal.error.not_admitted': 'The judge has not let you in yet; please wait.',
   'signal.error.not_waiting': 'They are no longer in the waiting room.',
   'signal.error.not_allowed': 'Only the presiding judge can do this.',
-  'signal.error.full': 'This reception is full.',
+  'signal.error.session_full': 'This reception is full.',
   'signal.error.rate_limited': 'Too fast; please wait a moment before sending again.',
   'signal.error.store_unavailable': 'That message was not saved; please send it again.',
+  'signal.error.binary_not_supported': 'The message was not in the right form and was not sent. Reload the page and try again.',
   'signal.error.malformed_message': 'The message was not in the right form and was not sent. Reload the page and try again.',
   'signal.error.other': 'The message was not sent; please try again.',
 

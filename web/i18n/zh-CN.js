@@ -750,9 +750,10 @@ export default {
   'signal.error.not_admitted': '接访法官还没有请您进入，请稍候。',
   'signal.error.not_waiting': '对方已不在等候室。',
   'signal.error.not_allowed': '只有主持法官可以这样做。',
-  'signal.error.full': '这场接访的人数已满。',
+  'signal.error.session_full': '这场接访的人数已满。',
   'signal.error.rate_limited': '发送太快了，请稍等片刻再发。',
   'signal.error.store_unavailable': '这条文字没有保存成功，请再发一次。',
+  'signal.error.binary_not_supported': '消息格式不对，没有发出。请刷新页面后再试。',
   'signal.error.malformed_message': '消息格式不对，没有发出。请刷新页面后再试。',
   'signal.error.other': '消息没有发送成功，请再试一次。',
 

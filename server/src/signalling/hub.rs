@@ -24,7 +24,7 @@ use super::bus::{Bus, Inbound, Wire, contiguous_after};
 use super::outbox::{self, TrySendError};
 use super::protocol::{
     CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, IceServer, MediaKind, MemberState,
-    Participant, PeerInfo, ServerMessage, numbered, seq_of,
+    Participant, PeerInfo, ServerMessage, SignalError, numbered, seq_of,
 };
 use super::room::{Member, Outbound};
 use crate::app::recording::{self as recording_rules, RecordingState};
@@ -91,13 +91,13 @@ pub enum HubError {
 }
 
 impl HubError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> SignalError {
         match self {
-            HubError::UnknownParticipant => "unknown_participant",
-            HubError::NotAdmitted => "not_admitted",
-            HubError::NotAllowed => "not_allowed",
-            HubError::NotWaiting => "not_waiting",
-            HubError::Full => "session_full",
+            HubError::UnknownParticipant => SignalError::UnknownParticipant,
+            HubError::NotAdmitted => SignalError::NotAdmitted,
+            HubError::NotAllowed => SignalError::NotAllowed,
+            HubError::NotWaiting => SignalError::NotWaiting,
+            HubError::Full => SignalError::SessionFull,
         }
     }
 }
@@ -640,7 +640,7 @@ impl Hub {
     }
 
     /// Sends an error to one participant.
-    pub async fn error(&self, session: i64, pid: &str, code: &str, message: &str) {
+    pub async fn error(&self, session: i64, pid: &str, code: SignalError, message: &str) {
         self.inner
             .send(session, pid, &ServerMessage::Error { code, message }.body())
             .await;

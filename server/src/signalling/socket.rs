@@ -9,7 +9,7 @@ use super::hub::{Departure, HubError};
 use super::outbox;
 use super::protocol::{
     CLOSE_RATE_LIMITED, CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, CLOSE_REVOKED,
-    ClientMessage, IceServer, MAX_CHAT_CHARS, MediaChange, Participant,
+    ClientMessage, IceServer, MAX_CHAT_CHARS, MediaChange, Participant, SignalError,
 };
 use super::room::Outbound;
 use super::wire::{self, CloseCode, Inbound, ProtocolError};
@@ -147,8 +147,8 @@ async fn serve(
     })
     .await;
     if let Err(e) = attached {
-        tracing::info!(code = e.code(), "join refused");
-        let _ = Box::pin(ws.close(CloseCode::Other(4009), e.code())).await;
+        tracing::info!(code = e.code().as_str(), "join refused");
+        let _ = Box::pin(ws.close(CloseCode::Other(4009), e.code().as_str())).await;
         return;
     }
     metrics.connections_open.inc();
@@ -175,7 +175,7 @@ async fn serve(
                         Verdict::Allow => {}
                         Verdict::Refuse => {
                             metrics.rate_limited.inc();
-                            Box::pin(hub.error(sid, pid, "rate_limited", "too many messages; slow down")).await;
+                            Box::pin(hub.error(sid, pid, SignalError::RateLimited, "too many messages; slow down")).await;
                             continue;
                         }
                         Verdict::Close => {
@@ -194,7 +194,7 @@ async fn serve(
                 }
                 Some(Ok(Inbound::Binary(_))) => {
                     last_heard = Instant::now();
-                    Box::pin(hub.error(sid, pid, "binary_not_supported", "send text frames holding JSON")).await;
+                    Box::pin(hub.error(sid, pid, SignalError::BinaryNotSupported, "send text frames holding JSON")).await;
                 }
                 Some(Ok(Inbound::Ping(bytes))) => {
                     last_heard = Instant::now();
@@ -310,7 +310,8 @@ async fn handle_text(state: &AppState, conn: &Connection, text: &str) -> Option<
     let message = match ClientMessage::parse(text) {
         Ok(m) => m,
         Err(e) => {
-            hub.error(sid, &me.id, "malformed_message", &e.0).await;
+            hub.error(sid, &me.id, SignalError::MalformedMessage, &e.0)
+                .await;
             return None;
         }
     };
@@ -336,14 +337,14 @@ async fn handle_text(state: &AppState, conn: &Connection, text: &str) -> Option<
             let chars = trimmed.chars().count();
             if chars == 0 || chars > MAX_CHAT_CHARS {
                 Err((
-                    "chat_too_long",
+                    SignalError::ChatTooLong,
                     format!("a chat line holds 1 to {MAX_CHAT_CHARS} characters"),
                 ))
             } else {
                 hub.chat(sid, me, trimmed).await.map_err(|e| {
                     tracing::error!(error = %e, "cannot record a chat line");
                     (
-                        "store_unavailable",
+                        SignalError::StoreUnavailable,
                         "the line was not saved; send it again".to_owned(),
                     )
                 })
@@ -375,7 +376,10 @@ async fn handle_text(state: &AppState, conn: &Connection, text: &str) -> Option<
                 .map(|_| ())
                 .map_err(|e| {
                     tracing::error!(error = %e, "cannot record a quality report");
-                    ("store_unavailable", "the report was not saved".to_owned())
+                    (
+                        SignalError::StoreUnavailable,
+                        "the report was not saved".to_owned(),
+                    )
                 })
         }
         ClientMessage::Media { peer, change } => {
@@ -393,7 +397,10 @@ async fn handle_text(state: &AppState, conn: &Connection, text: &str) -> Option<
                 .map(|_| ())
                 .map_err(|e| {
                     tracing::error!(error = %e, "cannot record a media drop");
-                    ("store_unavailable", "the drop was not saved".to_owned())
+                    (
+                        SignalError::StoreUnavailable,
+                        "the drop was not saved".to_owned(),
+                    )
                 })
         }
     };
