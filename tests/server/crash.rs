@@ -700,6 +700,21 @@ async fn ws_next_of(ws: &mut Ws, kind: &str, within: Duration) -> Option<Value> 
     }
 }
 
+/// Whether the session has ended, as its host officer reads it (false when nobody answers).
+async fn ended(ctx: &Ctx, session: i64, officer: &str) -> bool {
+    let Ok(res) = ctx
+        .client
+        .get(format!("{}/api/v1/sessions/{session}", ctx.base))
+        .bearer_auth(ctx.token(officer))
+        .send()
+        .await
+    else {
+        return false;
+    };
+    let (status, _, body) = answer(res).await;
+    status == 200 && body["status"] == "ended"
+}
+
 /// A session of the outcome room, booked and answered 201, not yet ended.
 struct Open {
     session: i64,
@@ -797,6 +812,18 @@ async fn ender(ctx: Arc<Ctx>, open: Arc<Mutex<Option<Open>>>, next_slot: Arc<Ato
                 .lock()
                 .unwrap()
                 .count(&format!("outcome join: {status}"));
+            // An end whose answer a kill took may have ended the session, and then its code
+            // admits nobody (401): move on to the next slot, or this loop asks until the run
+            // is over (it did, in CI: 120 refused joins, no outcome acknowledged).
+            if status == 401 && ended(&ctx, session, officer).await {
+                ctx.ledger
+                    .lock()
+                    .unwrap()
+                    .count("outcome: ended by an unanswered end");
+                *open.lock().unwrap() = None;
+                next_slot.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         }
