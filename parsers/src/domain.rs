@@ -54,6 +54,24 @@ string_enum!(
 );
 
 string_enum!(
+    /// Why a connectivity test failed (docs/connectivity.md): the page shows each with its
+    /// words (`roomtest.reason.<code>`) and the figures, beside the server's sentence.
+    TestFailure {
+        IceFailed => "ice_failed",
+        Closed => "closed",
+        ConnectionLost => "connection_lost",
+        NoEcho => "no_echo",
+        NoMedia => "no_media",
+        RttTooHigh => "rtt_too_high",
+        LossTooHigh => "loss_too_high",
+        JitterTooHigh => "jitter_too_high",
+        BitrateTooLow => "bitrate_too_low",
+        Abandoned => "abandoned",
+        ServerError => "server_error",
+    }
+);
+
+string_enum!(
     /// What a staff account may do.
     Role { Admin => "admin", Coordinator => "coordinator", Officer => "officer", Supervisor => "supervisor" }
 );

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use courtlink::domain::{
     BookingStatus, Channel, CountedAs, EventKind, Outcome, Satisfaction, SessionStatus,
-    TranscriptDecision,
+    TestFailure, TranscriptDecision,
 };
 use courtlink::error::ErrorCode;
 use courtlink::signalling::protocol::SignalError;
@@ -50,6 +50,11 @@ fn sets() -> Vec<(&'static str, Vec<&'static str>)> {
         (
             "transcript.decision.",
             strs(TranscriptDecision::ALL, TranscriptDecision::as_str),
+        ),
+        // The room test and the petitioner's line check show a failed test by these words.
+        (
+            "roomtest.reason.",
+            strs(TestFailure::ALL, TestFailure::as_str),
         ),
         // The call page shows a refused message's code by these words (`callview.js`).
         ("signal.error.", strs(SignalError::ALL, SignalError::as_str)),

@@ -1081,6 +1081,7 @@ export default {
   'candidate.relay': 'through the relay server',
   'roomtest.reason.ice_failed': 'The server could not be reached: the network is down or a firewall blocks it. Technical support should check the UDP path from this terminal to the server.',
   'roomtest.reason.connection_lost': 'The connection dropped during the test. Check the network and test again.',
+  'roomtest.reason.closed': 'The connection closed before it was up. Check the network and test again.',
   'roomtest.reason.no_echo': 'The data channel did not answer, so the round trip could not be measured. Reload the page and test again.',
   'roomtest.reason.no_media': 'The server received no sound or picture from this terminal. Check the camera and microphone.',
   'roomtest.reason.rtt_too_high': 'The round trip took {rtt} ms, over the limit of {max_rtt} ms.',

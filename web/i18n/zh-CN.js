@@ -1081,6 +1081,7 @@ export default {
   'candidate.relay': '经中继服务器',
   'roomtest.reason.ice_failed': '无法连通服务器：网络不通或被防火墙拦截。请技术保障人员检查本室终端到服务器的 UDP 通路。',
   'roomtest.reason.connection_lost': '测试过程中连接中断，请检查网络后重新测试。',
+  'roomtest.reason.closed': '连接还没建立就断开了，请检查网络后重新测试。',
   'roomtest.reason.no_echo': '数据通道没有回应，无法测量往返时延。请刷新页面后重新测试。',
   'roomtest.reason.no_media': '服务器没有收到本机的声音和画面，请检查摄像头和麦克风。',
   'roomtest.reason.rtt_too_high': '往返时延 {rtt} 毫秒，超过了 {max_rtt} 毫秒的要求。',

@@ -257,7 +257,7 @@ function renderLineTest() {
     out.textContent = t('join.line.passed');
     out.dataset.state = 'ok';
   } else if (r && r.status === 'failed') {
-    const key = `roomtest.reason.${r.reason_code === 'closed' ? 'connection_lost' : r.reason_code}`;
+    const key = `roomtest.reason.${r.reason_code}`;
     const f = r.figures || {};
     const th = r.thresholds || {};
     const n = (v, d = 0) => (v === null || v === undefined ? '—' : Number(v).toFixed(d));

@@ -14,7 +14,7 @@ if (auth) main(auth);
 const REASONS = {
   ice_failed: 'roomtest.reason.ice_failed',
   connection_lost: 'roomtest.reason.connection_lost',
-  closed: 'roomtest.reason.connection_lost',
+  closed: 'roomtest.reason.closed',
   no_echo: 'roomtest.reason.no_echo',
   no_media: 'roomtest.reason.no_media',
   rtt_too_high: 'roomtest.reason.rtt_too_high',

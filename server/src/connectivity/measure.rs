@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::settings::ConnectivitySettings;
+pub use crate::domain::TestFailure;
 
 /// One incoming RTP stream (one SSRC): counts, extended sequence numbers and jitter.
 #[derive(Debug, Clone)]
@@ -232,12 +233,12 @@ pub struct Figures {
 /// Why a test failed: a stable code for the UI's catalogue and the words for a reader.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
-    pub code: &'static str,
+    pub code: TestFailure,
     pub reason: String,
 }
 
 impl Failure {
-    pub fn new(code: &'static str, reason: impl Into<String>) -> Failure {
+    pub fn new(code: TestFailure, reason: impl Into<String>) -> Failure {
         Failure {
             code,
             reason: reason.into(),
@@ -249,13 +250,13 @@ impl Failure {
 pub fn judge(f: &Figures, with_media: bool, s: &ConnectivitySettings) -> Result<(), Failure> {
     let Some(rtt) = f.rtt_ms else {
         return Err(Failure::new(
-            "no_echo",
+            TestFailure::NoEcho,
             "no probe came back over the data channel: the round trip could not be measured",
         ));
     };
     if rtt > s.max_rtt_ms {
         return Err(Failure::new(
-            "rtt_too_high",
+            TestFailure::RttTooHigh,
             format!(
                 "round-trip time {rtt:.0} ms is over the limit of {:.0} ms",
                 s.max_rtt_ms
@@ -264,14 +265,14 @@ pub fn judge(f: &Figures, with_media: bool, s: &ConnectivitySettings) -> Result<
     }
     if with_media && f.bitrate_kbps.unwrap_or(0.0) <= 0.0 {
         return Err(Failure::new(
-            "no_media",
+            TestFailure::NoMedia,
             "no audio or video reached the server",
         ));
     }
     let loss = f.loss_percent.unwrap_or(0.0);
     if loss > s.max_loss_percent {
         return Err(Failure::new(
-            "loss_too_high",
+            TestFailure::LossTooHigh,
             format!(
                 "packet loss {loss:.1} % is over the limit of {:.1} %",
                 s.max_loss_percent
@@ -281,7 +282,7 @@ pub fn judge(f: &Figures, with_media: bool, s: &ConnectivitySettings) -> Result<
     let jitter = f.jitter_ms.unwrap_or(0.0);
     if jitter > s.max_jitter_ms {
         return Err(Failure::new(
-            "jitter_too_high",
+            TestFailure::JitterTooHigh,
             format!(
                 "jitter {jitter:.0} ms is over the limit of {:.0} ms",
                 s.max_jitter_ms
@@ -292,7 +293,7 @@ pub fn judge(f: &Figures, with_media: bool, s: &ConnectivitySettings) -> Result<
         let bitrate = f.bitrate_kbps.unwrap_or(0.0);
         if bitrate < s.min_bitrate_kbps {
             return Err(Failure::new(
-                "bitrate_too_low",
+                TestFailure::BitrateTooLow,
                 format!(
                     "the bitrate held at {bitrate:.0} kbit/s, under the {:.0} kbit/s needed",
                     s.min_bitrate_kbps
@@ -387,18 +388,24 @@ mod tests {
             rtt_ms: Some(450.0),
             ..good.clone()
         };
-        assert_eq!(judge(&slow, true, &s).unwrap_err().code, "rtt_too_high");
+        assert_eq!(
+            judge(&slow, true, &s).unwrap_err().code,
+            TestFailure::RttTooHigh
+        );
         let lossy = Figures {
             loss_percent: Some(5.0),
             ..good.clone()
         };
-        assert_eq!(judge(&lossy, true, &s).unwrap_err().code, "loss_too_high");
+        assert_eq!(
+            judge(&lossy, true, &s).unwrap_err().code,
+            TestFailure::LossTooHigh
+        );
         let thin = Figures {
             bitrate_kbps: Some(50.0),
             ..good.clone()
         };
         let failure = judge(&thin, true, &s).unwrap_err();
-        assert_eq!(failure.code, "bitrate_too_low");
+        assert_eq!(failure.code, TestFailure::BitrateTooLow);
         assert!(failure.reason.contains("50 kbit/s"), "{}", failure.reason);
         // A data-only test is not judged on bitrate.
         assert_eq!(judge(&thin, false, &s), Ok(()));
@@ -406,6 +413,9 @@ mod tests {
             rtt_ms: None,
             ..good
         };
-        assert_eq!(judge(&silent, false, &s).unwrap_err().code, "no_echo");
+        assert_eq!(
+            judge(&silent, false, &s).unwrap_err().code,
+            TestFailure::NoEcho
+        );
     }
 }

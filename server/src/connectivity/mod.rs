@@ -157,7 +157,10 @@ impl Echo {
                 let _ = self
                     .inner
                     .store
-                    .finish_connectivity_test(test_id, &peer::failed("server_error", &reason))
+                    .finish_connectivity_test(
+                        test_id,
+                        &peer::failed(measure::TestFailure::ServerError, &reason),
+                    )
                     .await;
                 return Err(ApiError::Internal(e));
             }
@@ -176,7 +179,7 @@ impl Echo {
             tracing::info!(
                 test_id,
                 passed = outcome.passed,
-                reason = outcome.failure.as_ref().map(|f| f.code),
+                reason = outcome.failure.as_ref().map(|f| f.code.as_str()),
                 "connectivity test finished"
             );
             server_peer.close().await;

@@ -23,7 +23,7 @@ use webrtc::peer_connection::{
     configure_rtcp_reports, configure_twcc_receiver_only,
 };
 
-use super::measure::{Failure, Figures, MediaMeter, ProbeMeter, judge};
+use super::measure::{Failure, Figures, MediaMeter, ProbeMeter, TestFailure, judge};
 use super::settings::ConnectivitySettings;
 use crate::error::ApiError;
 use crate::store::connectivity::TestOutcome;
@@ -287,7 +287,7 @@ impl Outcome {
         let f = &self.figures;
         TestOutcome {
             passed: self.passed,
-            reason_code: self.failure.as_ref().map(|f| f.code),
+            reason_code: self.failure.as_ref().map(|f| f.code.as_str()),
             reason: self.failure.as_ref().map(|f| f.reason.as_str()),
             local_candidate: f.local_candidate.as_deref(),
             remote_candidate: f.remote_candidate.as_deref(),
@@ -301,10 +301,10 @@ impl Outcome {
 }
 
 /// A failure with no figures, for the store.
-pub(super) fn failed<'a>(code: &'a str, reason: &'a str) -> TestOutcome<'a> {
+pub(super) fn failed(code: TestFailure, reason: &str) -> TestOutcome<'_> {
     TestOutcome {
         passed: false,
-        reason_code: Some(code),
+        reason_code: Some(code.as_str()),
         reason: Some(reason),
         local_candidate: None,
         remote_candidate: None,
@@ -483,7 +483,7 @@ impl ServerPeer {
                 Some(Event::State(RTCPeerConnectionState::Closed)) => {
                     return fail(
                         figures,
-                        "closed",
+                        TestFailure::Closed,
                         "the connection was closed before it was up",
                     );
                 }
@@ -516,7 +516,7 @@ impl ServerPeer {
                         let after = measure_start.elapsed().as_secs_f64();
                         return fail(
                             figures,
-                            "connection_lost",
+                            TestFailure::ConnectionLost,
                             format!("the connection was lost {after:.1} s into the measurement"),
                         );
                     }
@@ -564,7 +564,7 @@ impl ServerPeer {
     fn no_route(&self, settings: &ConnectivitySettings, figures: Figures) -> Outcome {
         fail(
             figures,
-            "ice_failed",
+            TestFailure::IceFailed,
             format!(
                 "ICE failed: no route to the server's peer within {} s (the client offered {} \
                  candidates, the server {})",
@@ -608,7 +608,7 @@ impl ServerPeer {
     }
 }
 
-fn fail(figures: Figures, code: &'static str, reason: impl Into<String>) -> Outcome {
+fn fail(figures: Figures, code: TestFailure, reason: impl Into<String>) -> Outcome {
     Outcome {
         passed: false,
         failure: Some(Failure::new(code, reason)),

@@ -310,11 +310,12 @@ impl Store {
         before: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let sql = "UPDATE connectivity_tests SET status = 'failed', finished_at = $2, \
-                   reason_code = 'abandoned', reason = 'the test was abandoned before it finished' \
+                   reason_code = $3, reason = 'the test was abandoned before it finished' \
                    WHERE status = 'running' AND started_at < $1";
         let done = on_pool!(self, |p| sqlx::query(sql)
             .bind(before)
             .bind(self.now())
+            .bind(crate::domain::TestFailure::Abandoned.as_str())
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;
