@@ -15,6 +15,20 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 string_enum!(
+    /// The eligibility rule a booking or an application failed (422 `ineligible`, its `rule`;
+    /// docs/scheduling.md): each is checked in one place, `app::booking`, and each has its words
+    /// in both catalogues (`error.ineligible.<rule>`).
+    IneligibleRule {
+        CaseClosed => "case_closed",
+        HostNotAbove => "host_not_above",
+        SpcNeedsHighCourtReview => "spc_needs_high_court_review",
+        JointCourtMissing => "joint_court_missing",
+        AlreadyBooked => "already_booked",
+        ApplicationOpen => "application_open",
+    }
+);
+
+string_enum!(
     /// Every code the API answers a refusal or a failure with: the `code` of each error body, one
     /// stable snake_case string per value (docs/api.md). A closed set, so that a code is never
     /// misspelt at a refusal, and every code has its words in both catalogues (tests/server,
@@ -195,7 +209,10 @@ pub enum ApiError {
     Unprocessable { code: ErrorCode, message: String },
     /// An application fails an eligibility rule (422 `ineligible`, naming the rule).
     #[error("{message}")]
-    Ineligible { rule: &'static str, message: String },
+    Ineligible {
+        rule: IneligibleRule,
+        message: String,
+    },
     /// `If-Match` names a version that is no longer current (412).
     #[error("this record has changed since you read it; reload it and try again")]
     PreconditionFailed,
@@ -232,7 +249,7 @@ pub struct ErrorBody {
     pub message: String,
     /// For `ineligible`: the eligibility rule that failed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule: Option<&'static str>,
+    pub rule: Option<IneligibleRule>,
 }
 
 impl ApiError {
@@ -320,7 +337,7 @@ impl ResponseError for ApiError {
             code: self.code(),
             message: self.to_string(),
             rule: match self {
-                ApiError::Ineligible { rule, .. } => Some(rule),
+                ApiError::Ineligible { rule, .. } => Some(*rule),
                 _ => None,
             },
         })

@@ -4,7 +4,7 @@
 //! `ApiError` itself is defined in the parsers crate (parsers/src/error.rs), whose parsers
 //! answer with it; here are the extractors' error handlers and the store's errors mapped to it.
 
-pub use courtlink_parsers::error::{ApiError, ErrorBody, ErrorCode};
+pub use courtlink_parsers::error::{ApiError, ErrorBody, ErrorCode, IneligibleRule};
 
 /// Turns actix's JSON extractor failures into our codes: syntax → 400, shape → 422 naming the field.
 pub fn json_error_handler(

@@ -14,7 +14,7 @@ use courtlink::domain::{
     BookingStatus, Channel, CountedAs, EventKind, Outcome, Satisfaction, SessionStatus,
     TestFailure, TranscriptDecision,
 };
-use courtlink::error::ErrorCode;
+use courtlink::error::{ErrorCode, IneligibleRule};
 use courtlink::signalling::protocol::SignalError;
 
 /// The keys `prefix.value` missing from the catalogue text `catalogue`.
@@ -50,6 +50,11 @@ fn sets() -> Vec<(&'static str, Vec<&'static str>)> {
         (
             "transcript.decision.",
             strs(TranscriptDecision::ALL, TranscriptDecision::as_str),
+        ),
+        // A refused booking or application names its rule by these words (`api.js`).
+        (
+            "error.ineligible.",
+            strs(IneligibleRule::ALL, IneligibleRule::as_str),
         ),
         // The room test and the petitioner's line check show a failed test by these words.
         (

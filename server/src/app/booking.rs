@@ -26,7 +26,7 @@ use utoipa::ToSchema;
 use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::domain::JoinCode;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, IneligibleRule};
 use crate::state::AppState;
 use crate::store::applications::{ApplicationRow, EligibilityFacts};
 use crate::store::booking::{Answered, Book, BookingDetail, Replaced};
@@ -81,7 +81,7 @@ pub fn not_found(what: &'static str) -> impl FnOnce(StoreError) -> ApiError {
     }
 }
 
-pub fn ineligible(rule: &'static str, message: impl Into<String>) -> ApiError {
+pub fn ineligible(rule: IneligibleRule, message: impl Into<String>) -> ApiError {
     ApiError::Ineligible {
         rule,
         message: message.into(),
@@ -132,7 +132,7 @@ pub async fn local_side(
     }
     if matches!(case.status.as_str(), "closed" | "concluded") {
         return Err(ineligible(
-            "case_closed",
+            IneligibleRule::CaseClosed,
             "this case is closed; reopen it before booking a session",
         ));
     }
@@ -166,7 +166,7 @@ pub async fn check_eligibility(
     let above = crate::app::scope::courts_above(store, local.local_court_id).await?;
     let Some(host) = above.iter().find(|c| c.id == e.host_court_id) else {
         return Err(ineligible(
-            "host_not_above",
+            IneligibleRule::HostNotAbove,
             "a session may be asked only of a court above yours",
         ));
     };
@@ -177,7 +177,7 @@ pub async fn check_eligibility(
         let joint_with_high = high.is_some() && e.joint_court_id == high;
         if !joint_with_high && store.high_court_review(local.case.id).await?.is_none() {
             return Err(ineligible(
-                "spc_needs_high_court_review",
+                IneligibleRule::SpcNeedsHighCourtReview,
                 "the Supreme People's Court receives a case after the high court has reviewed it \
                  (立案复查 recorded by a high court session on the case, or the case's review \
                  decision recorded as the high court's), or jointly with the high court (name it \
@@ -188,7 +188,7 @@ pub async fn check_eligibility(
     if let Some(facts) = e.facts {
         if facts.joint_with_high_court && e.joint_court_id.is_none() {
             return Err(ineligible(
-                "joint_court_missing",
+                IneligibleRule::JointCourtMissing,
                 "a joint reception needs joint_court_id: the high court above yours",
             ));
         }
@@ -218,7 +218,7 @@ async fn check_one_live_booking(
         .await?
     {
         return Err(ineligible(
-            "already_booked",
+            IneligibleRule::AlreadyBooked,
             "this case already has a session booked with this court",
         ));
     }

@@ -10,7 +10,7 @@ use crate::app::booking::{self, Eligibility, LocalSide, ineligible, not_found};
 use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::domain::Role;
-use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::error::{ApiError, ErrorBody, ErrorCode, IneligibleRule};
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::applications::{ApplicationRow, Decision, NewApplication};
@@ -48,7 +48,7 @@ async fn check_application(
     .await?;
     if state.store.case_has_open_application(local.case.id).await? {
         return Err(ineligible(
-            "application_open",
+            IneligibleRule::ApplicationOpen,
             "this case already has an open application; wait for its answer or withdraw it",
         ));
     }
@@ -126,7 +126,7 @@ pub async fn create_application(
                 ..
             }) => {
                 return Err(ineligible(
-                    "application_open",
+                    IneligibleRule::ApplicationOpen,
                     "this case already has an open application; wait for its answer or withdraw it",
                 ));
             }
