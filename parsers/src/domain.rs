@@ -223,6 +223,33 @@ string_enum!(
     BookingStatus { Booked => "booked", Cancelled => "cancelled", Completed => "completed" }
 );
 
+string_enum!(
+    /// Where an application (申请) stands: waiting for the host court (`pending`), a slot offered
+    /// (`proposed`), more material asked for (`more_info`), or closed as `approved` (booked),
+    /// `rejected` or `withdrawn`.
+    ApplicationStatus {
+        Pending => "pending",
+        Proposed => "proposed",
+        MoreInfo => "more_info",
+        Approved => "approved",
+        Rejected => "rejected",
+        Withdrawn => "withdrawn",
+    }
+);
+
+impl ApplicationStatus {
+    /// The statuses in which the host court may still decide and the case may not apply again.
+    pub const OPEN: &'static [ApplicationStatus] = &[
+        ApplicationStatus::Pending,
+        ApplicationStatus::Proposed,
+        ApplicationStatus::MoreInfo,
+    ];
+
+    pub fn is_open(self) -> bool {
+        ApplicationStatus::OPEN.contains(&self)
+    }
+}
+
 impl Channel {
     /// The one place that decides how a contact is counted. A video reception with the SPC is
     /// handled locally, not a petition to Beijing (进京访); one with a high court is not a

@@ -2,6 +2,7 @@
 //! the request, calls one use case here and maps the answer to HTTP; the store below only runs
 //! queries.
 
+pub mod applications;
 pub mod assignments;
 pub mod attachments;
 pub mod booking;

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::{Store, StoreError, audit};
 pub use courtlink_parsers::bodies::{EligibilityFacts, TimeRange};
+use courtlink_parsers::domain::ApplicationStatus;
 use courtlink_parsers::error::ErrorCode;
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -152,7 +153,7 @@ impl Store {
         &self,
         local_court_id: Option<i64>,
         host_court_id: Option<i64>,
-        status: Option<&str>,
+        status: Option<ApplicationStatus>,
     ) -> Result<Vec<ApplicationRow>, StoreError> {
         let sql = format!(
             "{SELECT} WHERE ($1 IS NULL OR a.local_court_id = $1) AND ($2 IS NULL OR a.host_court_id = $2) \
@@ -161,7 +162,7 @@ impl Store {
         Ok(on_pool!(self, |p| sqlx::query_as(&sql)
             .bind(local_court_id)
             .bind(host_court_id)
-            .bind(status)
+            .bind(status.map(ApplicationStatus::as_str))
             .fetch_all(p)
             .await)?)
     }
@@ -209,41 +210,50 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let current = self.application(id).await?;
-        let (status, from, note, slot, topic): (&str, &[&str], Option<&str>, Option<i64>, &str) =
-            match decision {
-                Decision::Propose { slot_id, note } => (
-                    "proposed",
-                    &["pending", "proposed", "more_info"],
-                    Some(note),
-                    Some(*slot_id),
-                    "application.proposed",
-                ),
-                Decision::MoreInfo { note } => (
-                    "more_info",
-                    &["pending", "proposed"],
-                    Some(note),
-                    None,
-                    "application.more_info",
-                ),
-                Decision::Reject { reason } => (
-                    "rejected",
-                    &["pending", "proposed", "more_info"],
-                    Some(reason),
-                    None,
-                    "application.rejected",
-                ),
-                Decision::Withdraw => (
-                    "withdrawn",
-                    &["pending", "proposed", "more_info"],
-                    None,
-                    None,
-                    "application.withdrawn",
-                ),
-                Decision::Amend { .. } => {
-                    ("pending", &["more_info"], None, None, "application.amended")
-                }
-            };
-        if !from.contains(&current.status.as_str()) {
+        use ApplicationStatus::{MoreInfo, Pending, Proposed, Rejected, Withdrawn};
+        // Which decision applies from which status, and where it leaves the application.
+        let (status, from, note, slot, topic): (
+            ApplicationStatus,
+            &[ApplicationStatus],
+            Option<&str>,
+            Option<i64>,
+            &str,
+        ) = match decision {
+            Decision::Propose { slot_id, note } => (
+                Proposed,
+                ApplicationStatus::OPEN,
+                Some(note),
+                Some(*slot_id),
+                "application.proposed",
+            ),
+            Decision::MoreInfo { note } => (
+                MoreInfo,
+                &[Pending, Proposed],
+                Some(note),
+                None,
+                "application.more_info",
+            ),
+            Decision::Reject { reason } => (
+                Rejected,
+                ApplicationStatus::OPEN,
+                Some(reason),
+                None,
+                "application.rejected",
+            ),
+            Decision::Withdraw => (
+                Withdrawn,
+                ApplicationStatus::OPEN,
+                None,
+                None,
+                "application.withdrawn",
+            ),
+            Decision::Amend { .. } => (Pending, &[MoreInfo], None, None, "application.amended"),
+        };
+        if !current
+            .status
+            .parse::<ApplicationStatus>()
+            .is_ok_and(|s| from.contains(&s))
+        {
             return Err(StoreError::Conflict {
                 code: ErrorCode::ApplicationNotOpen,
                 message: format!(
@@ -275,7 +285,7 @@ impl Store {
                  version = version + 1 WHERE id = $1 AND version = $9 AND status = $10",
             )
             .bind(id)
-            .bind(status)
+            .bind(status.as_str())
             .bind(note)
             .bind(slot)
             .bind(&reason)
@@ -293,7 +303,7 @@ impl Store {
                 format!("user-{user_id}"),
                 "application.decide",
                 format!("application:{id}"),
-                serde_json::json!({ "status": status, "note": note, "slot_id": slot }),
+                serde_json::json!({ "status": status.as_str(), "note": note, "slot_id": slot }),
             );
             chain.push(self.now(), &entry);
             enqueue!(
