@@ -24,7 +24,7 @@ use courtlink_parsers::fields::{check_preferred_at, check_text};
 pub struct ApplicationCreated {
     pub application: ApplicationRow,
     /// Present when the host court approved automatically: the booking, with the join code.
-    #[schema(value_type = Option<crate::routes::bookings::BookingCreated>)]
+    #[schema(value_type = Option<crate::app::booking::BookingCreated>)]
     pub booking: Option<serde_json::Value>,
     /// Why the chosen slot could not be booked at once; the application waits for review.
     #[serde(skip_serializing_if = "Option::is_none")]
