@@ -7,7 +7,7 @@
 // handled locally.
 import {
   BASE, run, newPage, check, shot, text, login, expectVideo, admitPetitioner, QUICK_QUALITY, usableNow,
-  unlabelledControls,
+  unlabelledControls, mediaReported,
 } from './lib.mjs';
 
 const PASSWORD = process.env.COURTLINK_FRESH_PASSWORD;
@@ -154,6 +154,9 @@ await run('fresh install', async () => {
   await admitPetitioner(officer, pet);
   await expectVideo(officer, 'officer');
   await expectVideo(pet, 'petitioner');
+  // Frames decoded are not yet a reception: both sides must have reported media after the
+  // admission, or the end is refused 409 reception_not_held (it was, in a CI run).
+  await mediaReported(officer, pet);
 
   await officer.selectOption('#outcome-select', 'explained_law');
   await officer.fill('#end-note', '已释法明理，告知执行进展。');
