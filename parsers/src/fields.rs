@@ -6,15 +6,10 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use crate::bodies::TimeRange;
 use crate::error::ApiError;
 
-/// A free text of an application (its reason, a note): 1 to `max` characters once trimmed.
+/// A free text of an application (its reason, a note): the rule of [`bounded`], where the
+/// caller keeps the text as given.
 pub fn check_text(field: &str, text: &str, max: usize) -> Result<(), ApiError> {
-    let n = text.trim().chars().count();
-    if n == 0 || n > max {
-        return Err(ApiError::invalid(format!(
-            "{field} must be 1 to {max} characters"
-        )));
-    }
-    Ok(())
+    bounded(text, max, field).map(drop)
 }
 
 /// The preferred ranges, checked as of `at` (the application's clock).
