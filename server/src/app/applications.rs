@@ -8,14 +8,14 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::booking::{self, Eligibility, LocalSide, ineligible, not_found};
+use crate::app::booking::{self, Eligibility, LocalSide, ineligible};
 use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::domain::{ApplicationStatus, Role};
 use crate::error::{ApiError, ErrorCode, IneligibleRule};
 use crate::state::AppState;
+use crate::store::StoreError;
 use crate::store::applications::{ApplicationRow, Decision, NewApplication};
-use crate::store::{SlotRow, StoreError};
 use courtlink_parsers::bodies::{Answer, ApplicationRequest, Review};
 use courtlink_parsers::fields::{check_preferred_at, check_text};
 
@@ -30,6 +30,9 @@ pub struct ApplicationCreated {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub booking_refused: Option<String>,
 }
+
+const WRONG_SLOT_APPLIED: &str = "slot_id must be a slot of host_court_id";
+const WRONG_SLOT_REVIEWED: &str = "slot_id must be one of your court's slots";
 
 fn already_open() -> ApiError {
     ineligible(
@@ -86,10 +89,7 @@ pub async fn apply(
     check_application(state, body, &local).await?;
     let store = &state.store;
     if let Some(slot_id) = body.slot_id {
-        let slot = store.slot(slot_id).await.map_err(not_found("slot_id"))?;
-        if slot.court_id != body.host_court_id {
-            return Err(ApiError::invalid("slot_id must be a slot of host_court_id"));
-        }
+        booking::host_slot(state, body.host_court_id, slot_id, WRONG_SLOT_APPLIED).await?;
     }
     let settings = store.host_settings(body.host_court_id).await?;
     let id = match store
@@ -194,25 +194,6 @@ pub async fn get(state: &AppState, staff: &Staff, id: i64) -> Result<Application
     Ok(visible(state, staff, id).await?.0)
 }
 
-/// A slot of the application's host court (422 otherwise).
-async fn host_slot(
-    state: &AppState,
-    a: &ApplicationRow,
-    slot_id: i64,
-) -> Result<SlotRow, ApiError> {
-    let slot = state
-        .store
-        .slot(slot_id)
-        .await
-        .map_err(not_found("slot_id"))?;
-    if slot.court_id != a.host_court_id {
-        return Err(ApiError::invalid(
-            "slot_id must be one of your court's slots",
-        ));
-    }
-    Ok(slot)
-}
-
 /// The host court's decision (its officer or administrator), on the application as of
 /// `version`: the request's `If-Match`, whose absence counts only once the caller may see the
 /// application (404 and 403 first).
@@ -233,7 +214,8 @@ pub async fn review(
     let at = state.clock.now();
     match review {
         Review::Approve { slot_id } => {
-            let slot = host_slot(state, &a, slot_id).await?;
+            let slot =
+                booking::host_slot(state, a.host_court_id, slot_id, WRONG_SLOT_REVIEWED).await?;
             if !a
                 .status
                 .parse::<ApplicationStatus>()
@@ -247,7 +229,7 @@ pub async fn review(
             booking::book_application(state, staff, &a, version, &slot).await?;
         }
         Review::Propose { slot_id, note } => {
-            host_slot(state, &a, slot_id).await?;
+            booking::host_slot(state, a.host_court_id, slot_id, WRONG_SLOT_REVIEWED).await?;
             if store.slot_is_booked(slot_id).await? {
                 return Err(ApiError::from(StoreError::SlotTaken));
             }

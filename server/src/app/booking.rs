@@ -88,6 +88,25 @@ pub fn ineligible(rule: IneligibleRule, message: impl Into<String>) -> ApiError 
     }
 }
 
+/// A slot of the host court `host_court_id`: 404 `slot_id` when there is none, 422 with `wrong`
+/// when it is another court's. Every path that takes a slot for a host court asks here.
+pub async fn host_slot(
+    state: &AppState,
+    host_court_id: i64,
+    slot_id: i64,
+    wrong: &'static str,
+) -> Result<SlotRow, ApiError> {
+    let slot = state
+        .store
+        .slot(slot_id)
+        .await
+        .map_err(not_found("slot_id"))?;
+    if slot.court_id != host_court_id {
+        return Err(ApiError::invalid(wrong));
+    }
+    Ok(slot)
+}
+
 /// What a booking names on the local side, checked against the local court.
 pub struct LocalSide {
     pub case: CaseRow,
@@ -411,14 +430,13 @@ pub async fn auto_book(
         }
     };
     for slot_id in candidates.into_iter().take(5) {
-        let slot = state
-            .store
-            .slot(slot_id)
-            .await
-            .map_err(not_found("slot_id"))?;
-        if slot.court_id != a.host_court_id {
-            return Err(ApiError::invalid("slot_id must be a slot of host_court_id"));
-        }
+        let slot = host_slot(
+            state,
+            a.host_court_id,
+            slot_id,
+            "slot_id must be a slot of host_court_id",
+        )
+        .await?;
         let booked = book(
             state,
             staff,
@@ -499,16 +517,13 @@ pub async fn reschedule(
             "this booking is not live",
         ));
     }
-    let slot = state
-        .store
-        .slot(slot_id)
-        .await
-        .map_err(not_found("slot_id"))?;
-    if slot.court_id != b.host_court_id {
-        return Err(ApiError::invalid(
-            "a booking moves within its host court: choose one of its slots",
-        ));
-    }
+    let slot = host_slot(
+        state,
+        b.host_court_id,
+        slot_id,
+        "a booking moves within its host court: choose one of its slots",
+    )
+    .await?;
     let local = LocalSide {
         case: state.store.case(b.case_id).await?,
         local_court_id: b.local_court_id,
