@@ -25,6 +25,7 @@ use common::{TestApp, assert_error};
 use courtlink::app::session::transition;
 use courtlink::domain::{Channel, CourtLevel, Outcome, Satisfaction};
 use courtlink::store::recording::{ClosedPart, NewPart};
+use courtlink::store::records::{Counts, StatsRow, Under};
 use courtlink::store::{EndSession, NewCase, Pool, Store};
 use courtlink_tools::generate::{GenerateArgs, Summary};
 use secrecy::ExposeSecret;
@@ -1713,3 +1714,181 @@ async fn generated_data_adds_up(app: TestApp) {
     store.close().await;
 }
 on_both_backends!(generated, generated_data_adds_up);
+
+/// The monthly tallies (migration 0033) equal a full recount of the month's rows. On generated
+/// data, and after what moves figures later — class and collective changes, cancellations,
+/// ratings, identity checks, recordings, interruptions, late contacts dated in earlier months,
+/// answers that close a case, corrections that take a first contact or an answer away — every
+/// report the tallies serve (the country, each province, cities, single courts; every month with
+/// data) is the one counted from the rows (`docs/statistics.md`, "How the figures are kept fast").
+async fn tallies_equal_a_recount(app: TestApp) {
+    let g = generate(&app, 1200, 40).await;
+    let store = store_of(&app).await;
+    for sql in [
+        "UPDATE cases SET case_class = 'litigation' WHERE id % 5 = 0",
+        "UPDATE cases SET collective = TRUE, petitioner_count = 6 WHERE id % 7 = 0",
+        "UPDATE bookings SET status = 'cancelled' WHERE id % 11 = 0",
+        "UPDATE sessions SET satisfaction = 'dissatisfied' WHERE id % 13 = 0 AND status = 'ended'",
+        "UPDATE sessions SET identity_confirmed_how = 'in_room' WHERE id % 3 = 0",
+        "UPDATE sessions SET recorded = TRUE WHERE id % 2 = 0",
+        "UPDATE sessions SET recording_gap = TRUE WHERE id % 9 = 0",
+        "UPDATE sessions SET status = 'interrupted' WHERE id % 17 = 0 AND status = 'scheduled'",
+        "UPDATE sessions SET interrupted_seconds = 40 WHERE id % 19 = 0 AND status = 'ended'",
+    ] {
+        exec(&store, sql).await;
+    }
+    // Late contacts on 40 cases: a petition 50 days back (often the case's new first visit, in
+    // an earlier month), an answer 20 days back, and a correction of the case's first entry,
+    // received by a petition organ.
+    let sql =
+        "SELECT case_id, MIN(id) FROM ledger_entries GROUP BY case_id ORDER BY case_id LIMIT 40";
+    let firsts: Vec<(i64, i64)> = match store.pool() {
+        Pool::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+        Pool::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+    };
+    assert_eq!(firsts.len(), 40);
+    let ago = |days: i64| {
+        (Utc::now() - Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    for (k, (case, first)) in firsts.into_iter().enumerate() {
+        let (early, late) = (ago(50), ago(20));
+        if k % 2 == 0 {
+            contact(
+                &store,
+                Contact {
+                    case,
+                    at: &early,
+                    channel: Channel::ToProvince,
+                    court: None,
+                    organ: "provincial_organ",
+                    by_court: false,
+                    outcome: None,
+                    corrects: None,
+                },
+            )
+            .await;
+        }
+        if k % 3 == 0 {
+            contact(
+                &store,
+                Contact {
+                    case,
+                    at: &late,
+                    channel: Channel::Letter,
+                    court: None,
+                    organ: "court",
+                    by_court: false,
+                    outcome: Some("explained_law"),
+                    corrects: None,
+                },
+            )
+            .await;
+        }
+        if k % 4 == 1 {
+            let sql = "SELECT at FROM ledger_entries WHERE id = $1";
+            let (at,): (DateTime<Utc>,) = match store.pool() {
+                Pool::Sqlite(p) => sqlx::query_as(sql).bind(first).fetch_one(p).await.unwrap(),
+                Pool::Postgres(p) => sqlx::query_as(sql).bind(first).fetch_one(p).await.unwrap(),
+            };
+            let at = at.to_rfc3339();
+            contact(
+                &store,
+                Contact {
+                    case,
+                    at: &at,
+                    channel: Channel::ToBeijing,
+                    court: None,
+                    organ: "central_organ",
+                    by_court: false,
+                    outcome: None,
+                    corrects: Some(first),
+                },
+            )
+            .await;
+        }
+    }
+
+    let round = |rows: Vec<StatsRow>| {
+        rows.into_iter()
+            .map(|mut r| {
+                for c in [&mut r.litigation, &mut r.petition] {
+                    c.duration_seconds = (c.duration_seconds * 1000.0).round() / 1000.0;
+                }
+                r
+            })
+            .collect::<Vec<_>>()
+    };
+    let ids = |sql: &'static str| {
+        let store = store.clone();
+        async move {
+            let rows: Vec<(i64,)> = match store.pool() {
+                Pool::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+                Pool::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+            };
+            rows.into_iter().map(|(id,)| id).collect::<Vec<i64>>()
+        }
+    };
+    let mut scopes = vec![(g.spc_id, Under::All)];
+    scopes.extend(g.high_court_ids.iter().map(|&id| (id, Under::Province(id))));
+    for id in ids("SELECT id FROM courts WHERE level = 'intermediate' ORDER BY id LIMIT 3").await {
+        scopes.push((id, Under::City(id)));
+    }
+    for id in ids("SELECT id FROM courts WHERE level = 'basic' ORDER BY id LIMIT 3").await {
+        scopes.push((id, Under::Court(id)));
+    }
+    let mut seen = Counts::default();
+    let t = today();
+    let this_month = t.with_day(1).unwrap();
+    // Next month (the generated week ahead may reach into it) and the four before it.
+    for back in -1i32..=3 {
+        let first = if back < 0 {
+            this_month + chrono::Months::new(1)
+        } else {
+            this_month - chrono::Months::new(back as u32)
+        };
+        let next = first.checked_add_months(chrono::Months::new(1)).unwrap();
+        let month = first.format("%Y-%m").to_string();
+        let (from, to) = (
+            courtlink::app::clock::day_start(first),
+            courtlink::app::clock::day_start(next),
+        );
+        for &(court, under) in &scopes {
+            let tallied = store
+                .statistics(court, under, from, to, Some(&month))
+                .await
+                .unwrap();
+            let counted = store
+                .statistics(court, under, from, to, None)
+                .await
+                .unwrap();
+            if under == Under::All {
+                for r in &counted {
+                    seen.add(&r.litigation);
+                    seen.add(&r.petition);
+                }
+            }
+            assert_eq!(round(tallied), round(counted), "{month}, {under:?}");
+        }
+    }
+    // The data moved every kind of figure, so the comparison compared something.
+    for (what, n) in [
+        ("booked", seen.booked),
+        ("cancelled", seen.cancelled),
+        ("held", seen.held),
+        ("held_recording_gap", seen.held_recording_gap),
+        ("no_show", seen.no_show),
+        ("interrupted", seen.interrupted),
+        ("satisfied", seen.satisfied),
+        ("contacts", seen.contacts),
+        ("cases", seen.cases),
+        ("repeat", seen.repeat),
+        ("skip_level", seen.skip_level),
+        ("collective", seen.collective),
+        ("to_beijing", seen.to_beijing),
+        ("first_visits_closed", seen.first_visits_closed),
+    ] {
+        assert!(n > 0, "{what}: nothing counted");
+    }
+    store.close().await;
+}
+on_both_backends!(tallies, tallies_equal_a_recount);

@@ -2,7 +2,7 @@
 //! facts of `store::records`. Every definition is in `docs/statistics.md`, with a hand-worked
 //! example that `tests/server/records.rs` checks figure by figure.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -221,7 +221,10 @@ pub async fn report(
     (start, end): (DateTime<Utc>, DateTime<Utc>),
 ) -> Result<Statistics, ApiError> {
     let computed_at = store.now();
-    let rows: Vec<StatsRow> = store.statistics(court, under, start, end).await?;
+    let month = calendar_month(from, to);
+    let rows: Vec<StatsRow> = store
+        .statistics(court, under, start, end, month.as_deref())
+        .await?;
     let root = store.court(court).await?;
     let mut litigation = Counts::default();
     let mut petition = Counts::default();
@@ -249,9 +252,53 @@ pub async fn report(
     })
 }
 
+/// The last day of `day`'s month.
+pub fn last_of_month(day: NaiveDate) -> NaiveDate {
+    day.with_day(1)
+        .and_then(|first| first.checked_add_months(chrono::Months::new(1)))
+        .and_then(|next| next.pred_opt())
+        .unwrap_or(day)
+}
+
+/// `YYYY-MM` when the days `from`..=`to` are one whole calendar month (the 月报 covers one, and
+/// a report on one reads the store's monthly tallies instead of the month's rows).
+pub fn calendar_month(from: NaiveDate, to: NaiveDate) -> Option<String> {
+    (from.day() == 1 && to == last_of_month(from)).then(|| from.format("%Y-%m").to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn months_end_where_they_should() {
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+        assert_eq!(last_of_month(d(2026, 2, 10)), d(2026, 2, 28));
+        assert_eq!(last_of_month(d(2028, 2, 1)), d(2028, 2, 29));
+        assert_eq!(last_of_month(d(2026, 12, 5)), d(2026, 12, 31));
+    }
+
+    #[test]
+    fn a_whole_calendar_month_and_nothing_else() {
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let month = |a: &str, b: &str| calendar_month(day(a), day(b));
+        assert_eq!(
+            month("2026-02-01", "2026-02-28").as_deref(),
+            Some("2026-02")
+        );
+        assert_eq!(
+            month("2028-02-01", "2028-02-29").as_deref(),
+            Some("2028-02")
+        );
+        assert_eq!(
+            month("2026-12-01", "2026-12-31").as_deref(),
+            Some("2026-12")
+        );
+        assert_eq!(month("2026-02-01", "2026-02-27"), None);
+        assert_eq!(month("2026-02-02", "2026-03-01"), None);
+        assert_eq!(month("2026-01-01", "2026-02-28"), None);
+        assert_eq!(month("2026-03-01", "2026-03-01"), None);
+    }
 
     #[test]
     fn rates_round_and_refuse_empty_denominators() {

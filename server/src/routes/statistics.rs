@@ -4,7 +4,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
-use chrono::{Datelike, NaiveDate};
+use chrono::Datelike;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -13,7 +13,9 @@ use crate::app::assignments::MonthTask;
 use crate::app::clock;
 use crate::app::clocks::{OverdueClock, overdue};
 use crate::app::scope::{Scope, check_court};
-use crate::app::statistics::{Figures, Part, ReportCourt, Statistics, report};
+use crate::app::statistics::{
+    Figures, Part, ReportCourt, Statistics, calendar_month, last_of_month, report,
+};
 use crate::auth::Staff;
 use crate::domain::CourtLevel;
 use crate::error::{ApiError, ErrorBody};
@@ -118,7 +120,7 @@ pub async fn statistics(
         Some(t) => parse_day("to", t)?,
         None => last_of_month(from),
     };
-    if monthly && (from.day() != 1 || to != last_of_month(from)) {
+    if monthly && calendar_month(from, to).is_none() {
         return Err(ApiError::invalid(
             "from, to: the monthly report covers one whole month, from its first day to its last",
         ));
@@ -178,17 +180,6 @@ pub async fn statistics(
             ))
             .body(to_xlsx(&stats, lang)?)),
     }
-}
-
-fn last_of_month(day: NaiveDate) -> NaiveDate {
-    let (y, m) = if day.month() == 12 {
-        (day.year() + 1, 1)
-    } else {
-        (day.year(), day.month() + 1)
-    };
-    NaiveDate::from_ymd_opt(y, m, 1)
-        .and_then(|d| d.pred_opt())
-        .unwrap_or(day)
 }
 
 // --- exports -----------------------------------------------------------------------------------
@@ -666,14 +657,6 @@ mod tests {
         assert_eq!(csv_text("a,b"), "\"a,b\"");
         assert_eq!(csv_text("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_text("=1+1"), "'=1+1");
-    }
-
-    #[test]
-    fn months_end_where_they_should() {
-        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
-        assert_eq!(last_of_month(d(2026, 2, 10)), d(2026, 2, 28));
-        assert_eq!(last_of_month(d(2028, 2, 1)), d(2028, 2, 29));
-        assert_eq!(last_of_month(d(2026, 12, 5)), d(2026, 12, 31));
     }
 
     #[test]

@@ -283,7 +283,7 @@ struct ContactTally {
 
 /// The outcomes that answer a matter (`docs/statistics.md`): after one of them, the petitioner
 /// coming again is a repeat petition, and a first visit with one (and no repeat since) is closed.
-/// The triggers of migration 0021 apply it (as each entry's `repeat_petition` and `case_closed`);
+/// The triggers of migrations 0021 and 0033 apply it (as each entry's `repeat_petition` and `case_closed`);
 /// a test below checks that their copies of the list are this one.
 pub const ANSWERS: &[&str] = &[
     "explained_law",
@@ -518,12 +518,17 @@ impl Store {
     /// court directly below it with everything below that one, each split by the class of the
     /// cases. Rows come in court id order, the court itself first. Definitions:
     /// `docs/statistics.md`.
+    ///
+    /// `month` says that `[from, to)` is that calendar month in Beijing time (`YYYY-MM`): the
+    /// figures are then read from the month's tallies (migration 0033), which hold the same
+    /// counts; without it they are counted from the bookings and ledger entries of the period.
     pub async fn statistics(
         &self,
         court: i64,
         under: Under,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        month: Option<&str>,
     ) -> Result<Vec<StatsRow>, StoreError> {
         let courts_sql = if matches!(under, Under::Court(_)) {
             "SELECT id, name, level, parent_id FROM courts WHERE id = $1 ORDER BY id"
@@ -550,10 +555,17 @@ impl Store {
             });
         }
         let mut tallies: Vec<(i64, String, Counts)> = Vec::new();
-        for t in self
-            .fetch_sql::<SessionTally>(&self.sessions_sql(court, under, from, to))
-            .await?
-        {
+        let (sessions, contacts) = match month {
+            Some(month) => (
+                sessions_tally_sql(court, under, month),
+                contacts_tally_sql(under, month),
+            ),
+            None => (
+                self.sessions_sql(court, under, from, to),
+                contacts_sql(under, from, to),
+            ),
+        };
+        for t in self.fetch_sql::<SessionTally>(&sessions).await? {
             tallies.push((
                 t.branch,
                 t.class.clone(),
@@ -584,10 +596,7 @@ impl Store {
                 ));
             }
         }
-        for t in self
-            .fetch_sql::<ContactTally>(&contacts_sql(under, from, to))
-            .await?
-        {
+        for t in self.fetch_sql::<ContactTally>(&contacts).await? {
             tallies.push((
                 t.branch,
                 t.class,
@@ -654,23 +663,7 @@ impl Store {
             Dialect::Sqlite => "((julianday(se.ended_at) - julianday(se.started_at)) * 86400.0)",
         };
         let branch = under.branch("b");
-        let host_branch = match under {
-            // Every court hosts inside the country; one below the SPC is in some province.
-            Under::All => {
-                format!(
-                    "CASE WHEN b.host_court_id = {root} THEN {root} ELSE b.province_court_id END"
-                )
-            }
-            // Inside a province only the high court and the intermediate courts host.
-            Under::Province(_) => format!(
-                "CASE WHEN b.host_court_id = {root} THEN {root} \
-                 WHEN b.host_court_id = b.city_court_id THEN b.city_court_id END"
-            ),
-            // Basic courts host nothing.
-            Under::City(_) | Under::Court(_) => {
-                format!("CASE WHEN b.host_court_id = {root} THEN {root} END")
-            }
-        };
+        let host_branch = host_branch(under, &root);
         let live = "b.status <> 'cancelled'";
         let held = "b.status <> 'cancelled' AND se.status = 'ended'";
         let timed = "se.started_at IS NOT NULL AND se.ended_at IS NOT NULL";
@@ -700,6 +693,27 @@ impl Store {
              WHERE {scope}b.starts_at >= {from} AND b.starts_at < {to} GROUP BY 1, 2, 3"
         );
         sql
+    }
+}
+
+/// The branch of the court that hosted a session (`b`), when it is inside the scope: the court's
+/// own (`root`) when it hosted, else the court directly below it that did or lies above the one
+/// that did (the host is above the court that booked).
+fn host_branch(under: Under, root: &str) -> String {
+    match under {
+        // Every court hosts inside the country; one below the SPC is in some province.
+        Under::All => {
+            format!("CASE WHEN b.host_court_id = {root} THEN {root} ELSE b.province_court_id END")
+        }
+        // Inside a province only the high court and the intermediate courts host.
+        Under::Province(_) => format!(
+            "CASE WHEN b.host_court_id = {root} THEN {root} \
+             WHEN b.host_court_id = b.city_court_id THEN b.city_court_id END"
+        ),
+        // Basic courts host nothing.
+        Under::City(_) | Under::Court(_) => {
+            format!("CASE WHEN b.host_court_id = {root} THEN {root} END")
+        }
     }
 }
 
@@ -765,12 +779,79 @@ fn contacts_sql(under: Under, from: DateTime<Utc>, to: DateTime<Utc>) -> Sql {
     sql
 }
 
+/// The sessions of one calendar month from its tallies (migration 0033): the same rows as
+/// [`Store::sessions_sql`] gives for that month. A tally row whose sessions all moved away is
+/// left at zero, and left out here, as the scan would have no row for it.
+fn sessions_tally_sql(court: i64, under: Under, month: &str) -> Sql {
+    let mut sql = Sql::default();
+    let scope = scope_of(&mut sql, under, "b");
+    let root = sql.arg(Arg::Int(court));
+    let month = sql.arg(Arg::Text(month.to_owned()));
+    let branch = under.branch("b");
+    let host_branch = host_branch(under, &root);
+    let sum = |column: &str| format!("CAST(SUM(b.{column}) AS BIGINT) AS {column}");
+    let counts = [
+        "booked",
+        "cancelled",
+        "held",
+        "held_unconfirmed",
+        "held_recording_gap",
+        "held_unrecorded",
+        "no_show",
+        "interrupted",
+        "timed",
+        "rated",
+        "satisfied",
+    ]
+    .map(sum)
+    .join(", ");
+    sql.text = format!(
+        "SELECT {branch} AS branch, {host_branch} AS host_branch, b.case_class AS class, {counts}, \
+           CAST(SUM(b.duration_seconds) AS DOUBLE PRECISION) AS duration_seconds, \
+           CAST(SUM(b.booked) AS BIGINT) AS hosted \
+         FROM session_tallies b WHERE {scope}b.month = {month} GROUP BY 1, 2, 3 \
+         HAVING SUM(b.booked) + SUM(b.cancelled) > 0"
+    );
+    sql
+}
+
+/// The contacts of one calendar month from its tallies (migration 0033): the same rows as
+/// [`contacts_sql`] gives for that month (`cases` from each case's first entry of the month).
+fn contacts_tally_sql(under: Under, month: &str) -> Sql {
+    let mut sql = Sql::default();
+    let scope = scope_of(&mut sql, under, "l");
+    let month = sql.arg(Arg::Text(month.to_owned()));
+    let branch = under.branch("l");
+    let counts = [
+        "contacts",
+        "petitions",
+        "cases",
+        "repeat",
+        "skip_level",
+        "collective",
+        "video_spc",
+        "video_high",
+        "to_beijing",
+        "to_province",
+        "first_visits",
+        "first_visits_closed",
+    ]
+    .map(|column| format!("CAST(SUM(l.{column}) AS BIGINT) AS {column}"))
+    .join(", ");
+    sql.text = format!(
+        "SELECT {branch} AS branch, l.case_class AS class, {counts} \
+         FROM contact_tallies l WHERE {scope}l.month = {month} GROUP BY 1, 2 \
+         HAVING SUM(l.contacts) > 0"
+    );
+    sql
+}
+
 #[cfg(test)]
 mod tests {
     use super::ANSWERS;
 
-    /// The triggers of migration 0021 keep each ledger entry's repeat and closure facts with
-    /// their own copy of the answering outcomes: every copy must be [`ANSWERS`].
+    /// The triggers of migrations 0021 and 0033 keep each ledger entry's repeat and closure facts
+    /// with their own copy of the answering outcomes: every copy must be [`ANSWERS`].
     #[test]
     fn migrations_answer_with_the_same_outcomes() {
         let list = ANSWERS
@@ -787,6 +868,16 @@ mod tests {
             (
                 "postgres",
                 include_str!("../../../migrations/postgres/0021_statistics_facts.sql"),
+                1,
+            ),
+            (
+                "sqlite 0033",
+                include_str!("../../../migrations/sqlite/0033_month_tallies.sql"),
+                1,
+            ),
+            (
+                "postgres 0033",
+                include_str!("../../../migrations/postgres/0033_month_tallies.sql"),
                 1,
             ),
         ] {
