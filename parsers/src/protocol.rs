@@ -13,16 +13,72 @@ pub const AUTH_PREFIX: &str = "auth.";
 /// Prefix of the subprotocol entry that asks to resume after sequence number N: `resume.<N>`.
 pub const RESUME_PREFIX: &str = "resume.";
 pub const MAX_CHAT_CHARS: usize = 2000;
-/// Close code for a connection replaced by a newer one of the same identity.
-pub const CLOSE_REPLACED: u16 = 4000;
-/// Close code for a participant the host removed.
-pub const CLOSE_REMOVED: u16 = 4001;
-/// Close code for a staff member whose tokens were revoked (logout, account disabled).
-pub const CLOSE_REVOKED: u16 = 4003;
-/// Close code for a client that sent too many messages.
-pub const CLOSE_RATE_LIMITED: u16 = 4008;
-/// Close code sent while an instance drains: reconnect (with `resume.<seq>`) elsewhere.
-pub const CLOSE_RESTARTING: u16 = 1012;
+
+/// Why the server closes a signalling socket: each with its close code and the reason text sent
+/// with it (`docs/signalling.md`, "Close codes"; a test checks that the table lists every code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    /// 1000: the participant said `leave`.
+    Left,
+    /// 1000: the host ended the session.
+    SessionEnded,
+    /// 1001: nothing heard from the client within the timeout.
+    Timeout,
+    /// 1002: a frame the protocol forbids.
+    ProtocolViolation,
+    /// 1008: the client did not read fast enough; its queue was dropped.
+    TooSlow,
+    /// 1009: a frame (or message) over the size limit.
+    FrameTooLarge,
+    /// 1012: this instance drains; reconnect (with `resume.<seq>`) elsewhere.
+    Restarting,
+    /// 4000: replaced by a newer connection of the same identity.
+    Replaced,
+    /// 4001: the host removed the participant.
+    Removed,
+    /// 4003: the staff member's tokens, or the join code, were revoked.
+    Revoked,
+    /// 4008: a message flood.
+    RateLimited,
+    /// 4009: refused at join; the reason is the refusal's code.
+    Refused(SignalError),
+}
+
+impl Closing {
+    pub const fn code(self) -> u16 {
+        match self {
+            Closing::Left | Closing::SessionEnded => 1000,
+            Closing::Timeout => 1001,
+            Closing::ProtocolViolation => 1002,
+            Closing::TooSlow => 1008,
+            Closing::FrameTooLarge => 1009,
+            Closing::Restarting => 1012,
+            Closing::Replaced => 4000,
+            Closing::Removed => 4001,
+            Closing::Revoked => 4003,
+            Closing::RateLimited => 4008,
+            Closing::Refused(_) => 4009,
+        }
+    }
+
+    /// The close frame's reason text (at most 123 bytes: these are short).
+    pub fn reason(self) -> &'static str {
+        match self {
+            Closing::Left => "left",
+            Closing::SessionEnded => "session ended",
+            Closing::Timeout => "timeout",
+            Closing::ProtocolViolation => "protocol violation",
+            Closing::TooSlow => "too slow",
+            Closing::FrameTooLarge => "frame too large",
+            Closing::Restarting => "instance restarting",
+            Closing::Replaced => "replaced",
+            Closing::Removed => "removed",
+            Closing::Revoked => "revoked",
+            Closing::RateLimited => "rate limited",
+            Closing::Refused(e) => e.as_str(),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -422,6 +478,30 @@ pub fn seq_of(message: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every close code the server sends is in the table of `docs/signalling.md`.
+    #[test]
+    fn close_codes_are_documented() {
+        let doc = include_str!("../../docs/signalling.md");
+        for c in [
+            Closing::Left,
+            Closing::SessionEnded,
+            Closing::Timeout,
+            Closing::ProtocolViolation,
+            Closing::TooSlow,
+            Closing::FrameTooLarge,
+            Closing::Restarting,
+            Closing::Replaced,
+            Closing::Removed,
+            Closing::Revoked,
+            Closing::RateLimited,
+            Closing::Refused(SignalError::SessionFull),
+        ] {
+            let row = format!("\n| {} |", c.code());
+            assert!(doc.contains(&row), "{c:?}: no row for {}", c.code());
+            assert!(c.reason().len() <= 123, "{c:?}");
+        }
+    }
 
     #[test]
     fn parses_signal_and_keeps_data_unchanged() {

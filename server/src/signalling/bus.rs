@@ -24,7 +24,7 @@ use std::sync::{Arc, Weak};
 
 use futures_util::future::{BoxFuture, FutureExt};
 
-use super::protocol::seq_of;
+use super::protocol::{Closing, seq_of};
 use super::room::Member;
 use crate::metrics::Metrics;
 
@@ -33,18 +33,18 @@ use crate::metrics::Metrics;
 pub enum Wire {
     /// Deliver `body` (an unnumbered message) to participant `pid`, wherever it is held.
     Deliver { pid: String, body: String },
-    /// Close connection `conn` of `pid` on `instance` with `code` (an empty instance and conn 0
-    /// mean whichever holds it).
+    /// Close connection `conn` of `pid` on `instance` (an empty instance and conn 0 mean
+    /// whichever holds it): it was replaced by a connection on another instance, or removed.
     Close {
         pid: String,
         instance: String,
         conn: u64,
-        code: u16,
+        closing: Closing,
     },
     /// A participant's waiting-room state changed.
     State { pid: String, admitted: bool },
-    /// The session ended: close every socket of it with `code`.
-    End { code: u16 },
+    /// The session ended: close every socket of it.
+    End,
 }
 
 /// The hub, as the bus sees it: what other instances ask of the participants held here.

@@ -23,8 +23,8 @@ use serde_json::value::RawValue;
 use super::bus::{Bus, Inbound, Wire, contiguous_after};
 use super::outbox::{self, TrySendError};
 use super::protocol::{
-    CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, IceServer, MediaKind, MemberState,
-    Participant, PeerInfo, ServerMessage, SignalError, numbered, seq_of,
+    Closing, IceServer, MediaKind, MemberState, Participant, PeerInfo, ServerMessage, SignalError,
+    numbered, seq_of,
 };
 use super::room::{Member, Outbound};
 use crate::app::recording::{self as recording_rules, RecordingState};
@@ -284,7 +284,7 @@ impl Hub {
                 pid: pid.clone(),
                 instance: e.instance.clone(),
                 conn: e.conn,
-                code: CLOSE_REPLACED,
+                closing: Closing::Replaced,
             };
             inner.bus.publish(session, close).await;
         }
@@ -295,7 +295,7 @@ impl Hub {
             match held.iter_mut().find(|h| h.member.participant.id == pid) {
                 Some(h) => {
                     if let Some(old) = h.tx.replace(tx) {
-                        let _ = old.try_send(Outbound::Close(CLOSE_REPLACED, "replaced"));
+                        let _ = old.try_send(Outbound::Close(Closing::Replaced));
                     }
                     h.member = member.clone();
                     h.dropped_at = None;
@@ -594,12 +594,12 @@ impl Hub {
         inner
             .send(session, pid, &ServerMessage::Removed { by: &by.id }.body())
             .await;
-        if !inner.close_local(session, pid, CLOSE_REMOVED) {
+        if !inner.close_local(session, pid, Closing::Removed) {
             let close = Wire::Close {
                 pid: pid.to_owned(),
                 instance: String::new(),
                 conn: 0,
-                code: CLOSE_REMOVED,
+                closing: Closing::Removed,
             };
             inner.bus.publish(session, close).await;
         }
@@ -669,8 +669,8 @@ impl Hub {
         inner
             .broadcast(session, &members, |_| Some(ended.clone()))
             .await;
-        inner.end_local(session, 1000);
-        inner.bus.publish(session, Wire::End { code: 1000 }).await;
+        inner.end_local(session);
+        inner.bus.publish(session, Wire::End).await;
         inner.bus.delete_session(session).await;
     }
 
@@ -685,7 +685,7 @@ impl Hub {
                 let text = inner.number(*session, h, &body);
                 if let Some(tx) = &h.tx {
                     let _ = tx.try_send(Outbound::Text(text));
-                    let _ = tx.try_send(Outbound::Close(CLOSE_RESTARTING, "instance restarting"));
+                    let _ = tx.try_send(Outbound::Close(Closing::Restarting));
                 }
             }
         }
@@ -933,14 +933,14 @@ impl Inner {
 
     /// Closes `pid`'s socket if held here; a participant in its grace period leaves at once.
     /// Returns whether it was held here.
-    fn close_local(self: &Inner, session: i64, pid: &str, code: u16) -> bool {
+    fn close_local(self: &Inner, session: i64, pid: &str, closing: Closing) -> bool {
         let mut local = lock(&self.local);
         let Some(h) = local.held(session, pid) else {
             return false;
         };
         match &h.tx {
             Some(tx) => {
-                let _ = tx.try_send(Outbound::Close(code, "removed"));
+                let _ = tx.try_send(Outbound::Close(closing));
             }
             // No socket to close: make the grace period run out now.
             None => h.dropped_at = Some(Instant::now() - self.config.resume_grace * 2),
@@ -948,11 +948,11 @@ impl Inner {
         true
     }
 
-    fn end_local(&self, session: i64, code: u16) {
+    fn end_local(&self, session: i64) {
         let held = lock(&self.local).sessions.remove(&session);
         for h in held.into_iter().flatten() {
             if let Some(tx) = h.tx {
-                let _ = tx.try_send(Outbound::Close(code, "session ended"));
+                let _ = tx.try_send(Outbound::Close(Closing::SessionEnded));
             }
         }
         self.bus.unsubscribe(session);
@@ -1043,28 +1043,28 @@ impl Inbound for Inner {
                 pid,
                 instance,
                 conn,
-                code,
+                closing,
             } => {
                 let mut local = lock(&self.local);
                 if let Some(h) = local.held(session, &pid) {
                     let matches = (instance.is_empty() || instance == self.instance)
                         && (conn == 0 || conn == h.member.conn);
-                    if matches && code == CLOSE_REPLACED && instance == self.instance {
+                    if matches && closing == Closing::Replaced && instance == self.instance {
                         // Taken over by another instance: forget it here without a leave.
                         if let Some(tx) = h.tx.take() {
-                            let _ = tx.try_send(Outbound::Close(code, "replaced"));
+                            let _ = tx.try_send(Outbound::Close(closing));
                         }
                         if let Some(held) = local.sessions.get_mut(&session) {
                             held.retain(|h| h.member.participant.id != pid);
                         }
                     } else if matches {
                         drop(local);
-                        self.close_local(session, &pid, code);
+                        self.close_local(session, &pid, closing);
                     }
                 }
             }
             Wire::State { pid, admitted } => self.set_state(session, &pid, admitted, None),
-            Wire::End { code } => self.end_local(session, code),
+            Wire::End => self.end_local(session),
         }
     }
 

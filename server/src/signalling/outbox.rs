@@ -142,6 +142,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::signalling::protocol::Closing;
 
     fn text(s: &str) -> Outbound {
         Outbound::Text(s.to_owned())
@@ -171,10 +172,13 @@ mod tests {
     async fn the_consumer_drains_then_sees_the_sender_gone() {
         let (tx, mut rx) = channel(8);
         tx.try_send(text("a")).unwrap();
-        tx.try_send(Outbound::Close(4000, "replaced")).unwrap();
+        tx.try_send(Outbound::Close(Closing::Replaced)).unwrap();
         drop(tx);
         assert_eq!(unwrap_text(rx.recv().await), "a");
-        assert!(matches!(rx.recv().await, Some(Outbound::Close(4000, _))));
+        assert!(matches!(
+            rx.recv().await,
+            Some(Outbound::Close(Closing::Replaced))
+        ));
         assert!(rx.recv().await.is_none());
         assert!(rx.recv().await.is_none());
     }

@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 
 use super::bus::{Bus, Inbound, Wire, contiguous_after, instance_id};
 use super::keys;
-use super::protocol::seq_of;
+use super::protocol::{Closing, seq_of};
 use super::room::Member;
 use crate::metrics::Metrics;
 use crate::tasks::{Stop, Tasks};
@@ -38,10 +38,11 @@ fn encode(wire: &Wire) -> String {
             pid,
             instance,
             conn,
-            code,
-        } => format!("C {pid} {instance} {conn} {code}"),
+            closing,
+        } => format!("C {pid} {instance} {conn} {}", closing.code()),
         Wire::State { pid, admitted } => format!("S {pid} {}", u8::from(*admitted)),
-        Wire::End { code } => format!("X {code}"),
+        // The code is the session's end (1000), as instances of earlier versions expect.
+        Wire::End => format!("X {}", Closing::SessionEnded.code()),
     }
 }
 
@@ -57,15 +58,18 @@ fn decode(text: &str) -> Option<Wire> {
             pid: words.next()?.to_owned(),
             instance: words.next()?.to_owned(),
             conn: words.next()?.parse().ok()?,
-            code: words.next()?.parse().ok()?,
+            // What one instance asks another to close for.
+            closing: match words.next()?.parse::<u16>().ok()? {
+                4000 => Closing::Replaced,
+                4001 => Closing::Removed,
+                _ => return None,
+            },
         }),
         "S" => Some(Wire::State {
             pid: words.next()?.to_owned(),
             admitted: words.next()? == "1",
         }),
-        "X" => Some(Wire::End {
-            code: words.next()?.parse().ok()?,
-        }),
+        "X" => Some(Wire::End),
         _ => None,
     }
 }
@@ -615,13 +619,19 @@ mod tests {
                 pid: "petitioner".into(),
                 instance: "ab12".into(),
                 conn: 7,
-                code: 4000,
+                closing: Closing::Replaced,
+            },
+            Wire::Close {
+                pid: "user-4".into(),
+                instance: String::new(),
+                conn: 0,
+                closing: Closing::Removed,
             },
             Wire::State {
                 pid: "petitioner".into(),
                 admitted: true,
             },
-            Wire::End { code: 1000 },
+            Wire::End,
         ] {
             assert_eq!(decode(&encode(&w)), Some(w));
         }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::protocol::{MemberState, Participant};
+use super::protocol::{Closing, MemberState, Participant};
 
 /// What a socket task is asked to do.
 #[derive(Debug)]
@@ -12,7 +12,7 @@ pub enum Outbound {
     /// A numbered message, ready to send.
     Text(String),
     /// Close with this code and reason, then stop.
-    Close(u16, &'static str),
+    Close(Closing),
 }
 
 /// A participant of a session as every instance sees it.

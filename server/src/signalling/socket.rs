@@ -8,8 +8,7 @@ use tracing::Instrument;
 use super::hub::{Departure, HubError};
 use super::outbox;
 use super::protocol::{
-    CLOSE_RATE_LIMITED, CLOSE_REMOVED, CLOSE_REPLACED, CLOSE_RESTARTING, CLOSE_REVOKED,
-    ClientMessage, IceServer, MAX_CHAT_CHARS, MediaChange, Participant, SignalError,
+    ClientMessage, Closing, IceServer, MAX_CHAT_CHARS, MediaChange, Participant, SignalError,
 };
 use super::room::Outbound;
 use super::wire::{self, CloseCode, Inbound, ProtocolError};
@@ -148,7 +147,7 @@ async fn serve(
     .await;
     if let Err(e) = attached {
         tracing::info!(code = e.code().as_str(), "join refused");
-        let _ = Box::pin(ws.close(CloseCode::Other(4009), e.code().as_str())).await;
+        let _ = Box::pin(close(&mut ws, Closing::Refused(e.code()))).await;
         return;
     }
     metrics.connections_open.inc();
@@ -182,13 +181,13 @@ async fn serve(
                             metrics.rate_limited.inc();
                             tracing::warn!("message flood; closing");
                             Box::pin(flush(&mut rx, &mut ws)).await;
-                            let _ = Box::pin(ws.close(CloseCode::Other(CLOSE_RATE_LIMITED), "rate limited")).await;
+                            let _ = Box::pin(close(&mut ws, Closing::RateLimited)).await;
                             break Departure::Leave;
                         }
                     }
                     if Box::pin(handle_text(&state, &conn, &text)).await == Some(Departure::Leave) {
                         Box::pin(flush(&mut rx, &mut ws)).await;
-                        let _ = Box::pin(ws.close(CloseCode::Normal, "left")).await;
+                        let _ = Box::pin(close(&mut ws, Closing::Left)).await;
                         break Departure::Leave;
                     }
                 }
@@ -211,12 +210,12 @@ async fn serve(
                 }
                 Some(Err(ProtocolError::Overflow)) => {
                     tracing::info!("frame over the size limit; closing");
-                    let _ = Box::pin(ws.close(CloseCode::Size, "frame too large")).await;
+                    let _ = Box::pin(close(&mut ws, Closing::FrameTooLarge)).await;
                     break Departure::Leave;
                 }
                 Some(Err(e)) => {
                     tracing::info!(error = %e, "protocol violation; closing");
-                    let _ = Box::pin(ws.close(CloseCode::Protocol, "protocol violation")).await;
+                    let _ = Box::pin(close(&mut ws, Closing::ProtocolViolation)).await;
                     break Departure::Leave;
                 }
             },
@@ -226,30 +225,29 @@ async fn serve(
                         break Departure::Drop;
                     }
                 }
-                Some(Outbound::Close(code, why)) => {
-                    let close_code = if code == 1000 { CloseCode::Normal } else if code == CLOSE_RESTARTING { CloseCode::Restart } else { CloseCode::Other(code) };
-                    let _ = Box::pin(ws.close(close_code, why)).await;
-                    break match code {
-                        CLOSE_REPLACED | 1000 => Departure::Silent,
-                        CLOSE_REMOVED => Departure::Leave,
+                Some(Outbound::Close(closing)) => {
+                    let _ = Box::pin(close(&mut ws, closing)).await;
+                    break match closing {
+                        Closing::Replaced | Closing::SessionEnded => Departure::Silent,
+                        Closing::Removed => Departure::Leave,
                         _ => Departure::Drop,
                     };
                 }
                 None => {
                     // The hub let go of our queue: we did not read fast enough.
-                    let _ = Box::pin(ws.close(CloseCode::Policy, "too slow")).await;
+                    let _ = Box::pin(close(&mut ws, Closing::TooSlow)).await;
                     break Departure::Drop;
                 }
             },
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() > timeout {
                     tracing::info!("no pong within the timeout; closing");
-                    let _ = Box::pin(ws.close(CloseCode::Away, "timeout")).await;
+                    let _ = Box::pin(close(&mut ws, Closing::Timeout)).await;
                     break Departure::Drop;
                 }
                 if revoked(&state, conn.revocable).await {
                     tracing::info!("the token was revoked; closing");
-                    let _ = Box::pin(ws.close(CloseCode::Other(CLOSE_REVOKED), "revoked")).await;
+                    let _ = Box::pin(close(&mut ws, Closing::Revoked)).await;
                     break Departure::Leave;
                 }
                 if ws.ping().await.is_err() {
@@ -294,6 +292,20 @@ fn revoked(
 
 /// Sends what is already queued, so that a close the server starts does not overtake the
 /// errors that explain it.
+/// Sends the close frame of `closing`: its code and its reason.
+async fn close(ws: &mut wire::Writer, closing: Closing) -> Result<(), wire::Closed> {
+    let code = match closing.code() {
+        1000 => CloseCode::Normal,
+        1001 => CloseCode::Away,
+        1002 => CloseCode::Protocol,
+        1008 => CloseCode::Policy,
+        1009 => CloseCode::Size,
+        1012 => CloseCode::Restart,
+        other => CloseCode::Other(other),
+    };
+    ws.close(code, closing.reason()).await
+}
+
 async fn flush(rx: &mut outbox::Receiver, ws: &mut wire::Writer) {
     while let Some(Outbound::Text(text)) = rx.try_recv() {
         if ws.text(text).await.is_err() {
