@@ -280,4 +280,4 @@ CREATE TRIGGER ledger_entries_tallies_update AFTER UPDATE ON ledger_entries
                         NEW.case_closed, NEW.month_first))
     EXECUTE FUNCTION courtlink_contact_tallies();
 
-ANALYZE ledger_entries, session_month_tallies, contact_month_tallies;
+ANALYZE session_month_tallies, contact_month_tallies;

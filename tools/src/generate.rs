@@ -501,18 +501,37 @@ async fn fill(
             conn.ts("ended")
         ))
         .await?;
-        conn.exec(&format!(
-            "INSERT INTO ledger_entries (id, case_id, at, channel, counted_as, session_id, note, \
-             court_initiated, receiving_court_id, outcome, recorded_at) \
-             SELECT {le_base} + i, case_id, {}, \
-             CASE host_level WHEN 0 THEN 'video_spc' WHEN 1 THEN 'video_high' ELSE 'video_intermediate' END, \
-             'local', {se_base} + i, '生成', TRUE, \
-             (SELECT host_court_id FROM bookings WHERE id = {bk_base} + i), {outcome}, {} \
-             FROM gen_final WHERE kind = 3 AND {range}",
-            conn.ts("ended"),
-            conn.ts("ended")
-        ))
-        .await?;
+        // On PostgreSQL the ledger's insert trigger looks for the case's earlier entries. Its plan
+        // is cached per connection: made while the table is empty (and analysed so by migration
+        // 0021), it reads the whole table, and one statement of 200 000 entries takes quadratic
+        // time. So the first chunk writes a thousand entries, has them analysed, then the rest.
+        // (Ranks run from the latest session back: the first held one is well after rank 1.)
+        let split = "(SELECT MIN(rk) + 1000 FROM gen_final WHERE kind = 3)";
+        let ranges = if first == 1 && conn.postgres() {
+            vec![
+                format!("{range} AND rk <= {split}"),
+                format!("{range} AND rk > {split}"),
+            ]
+        } else {
+            vec![range.clone()]
+        };
+        for (k, rows) in ranges.iter().enumerate() {
+            if k == 1 {
+                conn.exec("ANALYZE ledger_entries").await?;
+            }
+            conn.exec(&format!(
+                "INSERT INTO ledger_entries (id, case_id, at, channel, counted_as, session_id, note, \
+                 court_initiated, receiving_court_id, outcome, recorded_at) \
+                 SELECT {le_base} + i, case_id, {}, \
+                 CASE host_level WHEN 0 THEN 'video_spc' WHEN 1 THEN 'video_high' ELSE 'video_intermediate' END, \
+                 'local', {se_base} + i, '生成', TRUE, \
+                 (SELECT host_court_id FROM bookings WHERE id = {bk_base} + i), {outcome}, {} \
+                 FROM gen_final WHERE kind = 3 AND {rows}",
+                conn.ts("ended"),
+                conn.ts("ended")
+            ))
+            .await?;
+        }
         if per_session > 0 {
             let q = conn.series(per_session, "q", "seq");
             let k = per_session;
