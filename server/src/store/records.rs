@@ -283,8 +283,8 @@ struct ContactTally {
 
 /// The outcomes that answer a matter (`docs/statistics.md`): after one of them, the petitioner
 /// coming again is a repeat petition, and a first visit with one (and no repeat since) is closed.
-/// The triggers of migrations 0021 and 0033 apply it (as each entry's `repeat_petition` and `case_closed`);
-/// a test below checks that their copies of the list are this one.
+/// The triggers of migrations 0021 and 0033 apply it (as each entry's `repeat_petition` and
+/// `case_closed`); a test below checks that their copies of the list are this one.
 pub const ANSWERS: &[&str] = &[
     "explained_law",
     "into_procedure",
