@@ -179,6 +179,19 @@ async fn attachments_are_checked_scoped_and_audited(app: TestApp) {
         "attachment_too_large",
     )
     .await;
+    // A file well over the limit still gets its answer, not a broken connection: the server
+    // refuses it by its declared length at once, and reads the rest while the client is still
+    // sending it (a browser would show a network error instead of the words of the 413).
+    for _ in 0..5 {
+        let mut bigger = pdf("bigger");
+        bigger.resize(max + max / 2, b' ');
+        assert_error(
+            upload(&app, &coord, case, Some("bigger.pdf"), bigger).await,
+            413,
+            "attachment_too_large",
+        )
+        .await;
+    }
     assert_error(
         upload(&app, &coord, case, Some("a\u{202E}fdp.exe"), pdf("x")).await,
         422,

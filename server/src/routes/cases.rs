@@ -589,7 +589,12 @@ pub(super) async fn read_body(
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
+    if let Some(n) = declared.filter(|&n| n > max as u64) {
+        // Up to twice the limit the client's file is read to its end, so that it reads the
+        // answer; past that it is cut off.
+        if n <= 2 * max as u64 {
+            drain(&mut body, n as usize).await;
+        }
         return Err(too_large(max));
     }
     let mut bytes = Vec::with_capacity(declared.map_or(64 * 1024, |n| n as usize));
@@ -607,11 +612,29 @@ pub(super) async fn read_body(
             },
         })?;
         if bytes.len() + chunk.len() > max {
+            drain(&mut body, max).await;
             return Err(too_large(max));
         }
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
+}
+
+/// Reads and drops what is left of a refused upload: up to `limit` more bytes, for at most 5 s.
+/// Otherwise the connection closes after the refusal, and a client still sending its file gets
+/// a broken pipe instead of the answer (a browser shows a network error, not the 413's words).
+async fn drain(body: &mut web::Payload, limit: usize) {
+    use futures_util::StreamExt;
+    let mut left = limit;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(Ok(chunk)) = body.next().await {
+            let Some(rest) = left.checked_sub(chunk.len()) else {
+                break;
+            };
+            left = rest;
+        }
+    })
+    .await;
 }
 
 fn import_limits(state: &AppState) -> crate::app::ledger_import::Limits {
