@@ -51,7 +51,8 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct AttachmentSettings {
     /// The largest attachment, in bytes (1 KiB to 64 MiB); a larger one is refused 413
-    /// `attachment_too_large`, by its declared length before anything is read.
+    /// `attachment_too_large`, by its declared length before anything is stored (the rest of
+    /// the file, up to twice the limit, is read and dropped, so that the client reads the answer).
     pub max_bytes: usize,
     /// The kinds of file accepted, as read from the content (magic bytes), never from the name:
     /// any of application/pdf, image/jpeg, image/png, image/gif, image/webp, image/tiff; at
