@@ -11,6 +11,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use courtlink::domain::{CourtLevel, Role};
 use courtlink::store::Store;
 
 const STRONG: &str = "青山7绿水-Xiao-Lu-2026";
@@ -94,13 +95,13 @@ async fn the_first_administrator_of_a_new_install() {
         .await
         .unwrap()
         .expect("the administrator, stored lower-case");
-    assert_eq!(admin.role, "admin");
+    assert_eq!(admin.role, Role::Admin);
     assert!(
         admin.must_change_password,
         "they choose their own password at the first sign-in"
     );
     assert_eq!(admin.court_name, "测试省高级人民法院");
-    assert_eq!(admin.court_level, "high");
+    assert_eq!(admin.court_level, CourtLevel::High);
 
     // Once there is an account, the administrators make the next ones.
     let (code, out) = create_first_admin(&url, &with("--username", "second"), STRONG);

@@ -164,7 +164,7 @@ async fn go_live(store: &Store, session: i64) {
 async fn end(store: &Store, officer: &str, session: i64, outcome: &str) {
     let s = store.session(session).await.unwrap();
     let outcome: Outcome = outcome.parse().unwrap();
-    let level: CourtLevel = s.host_court_level.parse().unwrap();
+    let level: CourtLevel = s.host_court_level;
     store
         .end_session(&EndSession {
             session_id: s.id,
@@ -1606,6 +1606,127 @@ async fn identity_confirmed_once_by_who_was_there(app: TestApp) {
     store.close().await;
 }
 on_both_backends!(identity, identity_confirmed_once_by_who_was_there);
+
+// --- closed sets --------------------------------------------------------------------------------
+
+/// Reads `$text` back from the database as a `$ty` (the column's type, as a row reads it).
+macro_rules! read_as {
+    ($store:expr, $ty:ty, $text:expr) => {{
+        let sql = "SELECT CAST($1 AS TEXT)";
+        match $store.pool() {
+            Pool::Sqlite(p) => {
+                sqlx::query_scalar::<_, $ty>(sql)
+                    .bind($text)
+                    .fetch_one(p)
+                    .await
+            }
+            Pool::Postgres(p) => {
+                sqlx::query_scalar::<_, $ty>(sql)
+                    .bind($text)
+                    .fetch_one(p)
+                    .await
+            }
+        }
+    }};
+}
+
+/// The strings the schema's CHECK constraint allows in `table.column`, as the database holds it
+/// after every migration.
+async fn allowed(store: &Store, table: &str, column: &str) -> BTreeSet<String> {
+    let quoted = |text: &str| -> BTreeSet<String> {
+        text.split('\'')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    };
+    match store.pool() {
+        Pool::Sqlite(p) => {
+            let (sql,): (String,) =
+                sqlx::query_as("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = $1")
+                    .bind(table)
+                    .fetch_one(p)
+                    .await
+                    .unwrap();
+            let start = format!("CHECK ({column} IN (");
+            let from = sql.find(&start).unwrap_or_else(|| panic!("{table}: {sql}")) + start.len();
+            let list = &sql[from..];
+            quoted(&list[..list.find(')').unwrap()])
+        }
+        Pool::Postgres(p) => {
+            let defs: Vec<(String,)> = sqlx::query_as(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint \
+                 WHERE conrelid = $1::regclass AND contype = 'c'",
+            )
+            .bind(table)
+            .fetch_all(p)
+            .await
+            .unwrap();
+            let def = defs
+                .iter()
+                .map(|(d,)| d)
+                .find(|d| d.contains(&format!("({column} = ANY")))
+                .unwrap_or_else(|| panic!("{table}.{column}: {defs:?}"));
+            quoted(def)
+        }
+    }
+}
+
+/// A column with a closed set of values reads as its type (store/rows.rs): every value the
+/// schema's CHECK allows reads as the variant of the same name and nothing else does, a string
+/// outside the set is an error of the store instead of a value that a reader compares by hand,
+/// and a value binds as its string.
+async fn closed_sets_read_as_types(app: TestApp) {
+    use courtlink::domain::{BookingStatus, Role, SessionStatus};
+    let store = store_of(&app).await;
+
+    fn names<T: std::fmt::Display>(all: &[T]) -> BTreeSet<String> {
+        all.iter().map(T::to_string).collect()
+    }
+    assert_eq!(
+        allowed(&store, "courts", "level").await,
+        names(CourtLevel::ALL)
+    );
+    assert_eq!(allowed(&store, "users", "role").await, names(Role::ALL));
+    assert_eq!(
+        allowed(&store, "bookings", "status").await,
+        names(BookingStatus::ALL)
+    );
+    assert_eq!(
+        allowed(&store, "sessions", "status").await,
+        names(SessionStatus::ALL)
+    );
+
+    for &v in CourtLevel::ALL {
+        assert_eq!(read_as!(store, CourtLevel, v.as_str()).unwrap(), v);
+    }
+    for &v in Role::ALL {
+        assert_eq!(read_as!(store, Role, v.as_str()).unwrap(), v);
+    }
+    for &v in BookingStatus::ALL {
+        assert_eq!(read_as!(store, BookingStatus, v.as_str()).unwrap(), v);
+    }
+    for &v in SessionStatus::ALL {
+        assert_eq!(read_as!(store, SessionStatus, v.as_str()).unwrap(), v);
+    }
+    for text in ["", "Ended", "ended ", "cancelled"] {
+        let err = read_as!(store, SessionStatus, text).unwrap_err();
+        assert!(
+            matches!(err, sqlx::Error::ColumnDecode { .. }),
+            "{text:?}: {err}"
+        );
+    }
+    assert!(read_as!(store, Role, "root").is_err());
+    assert!(read_as!(store, CourtLevel, "county").is_err());
+
+    // A value binds as its string.
+    let text = read_as!(store, String, SessionStatus::NoShow).unwrap();
+    assert_eq!(text, "no_show");
+    let text = read_as!(store, String, BookingStatus::Cancelled).unwrap();
+    assert_eq!(text, "cancelled");
+    store.close().await;
+}
+on_both_backends!(closed_sets, closed_sets_read_as_types);
 
 // --- generated data -----------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ use utoipa::ToSchema;
 
 use crate::app::scope::Scope;
 use crate::auth::Staff;
-use crate::domain::JoinCode;
+use crate::domain::{BookingStatus, CourtLevel, JoinCode};
 use crate::error::{ApiError, ErrorCode, IneligibleRule};
 use crate::state::AppState;
 use crate::store::applications::{ApplicationRow, EligibilityFacts};
@@ -60,7 +60,7 @@ impl BookingCreated {
             slot_id: b.slot_id,
             case_id: b.case_id,
             local_room_id: b.local_room_id,
-            status: b.status,
+            status: b.status.to_string(),
             starts_at: b.starts_at,
             ends_at: b.ends_at,
             join_path: format!("/join.html#code={}", code.display()),
@@ -191,8 +191,11 @@ pub async fn check_eligibility(
     };
     // The SPC receives a case the high court has reviewed, or jointly with that high court.
     // Derived from the records on every path; the coordinator's `facts` are not believed.
-    if host.level == "supreme" {
-        let high = above.iter().find(|c| c.level == "high").map(|c| c.id);
+    if host.level == CourtLevel::Supreme {
+        let high = above
+            .iter()
+            .find(|c| c.level == CourtLevel::High)
+            .map(|c| c.id);
         let joint_with_high = high.is_some() && e.joint_court_id == high;
         if !joint_with_high && store.high_court_review(local.case.id).await?.is_none() {
             return Err(ineligible(
@@ -511,7 +514,7 @@ pub async fn reschedule(
     expected_version: i32,
     idempotency_key: Option<&str>,
 ) -> Result<serde_json::Value, ApiError> {
-    if b.status != "booked" {
+    if b.status != BookingStatus::Booked {
         return Err(ApiError::conflict(
             ErrorCode::BookingNotLive,
             "this booking is not live",

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 use crate::app::scope::Scope;
 use crate::auth::{Staff, name_input};
-use crate::domain::{Role, mask_phone};
+use crate::domain::{Role, SessionStatus, mask_phone};
 use crate::error::ApiError;
 use crate::store::directory::{DirectoryRow, SetDirectory};
 use crate::store::{Store, StoreError};
@@ -212,8 +212,11 @@ pub async fn of_session(
     session: &crate::store::SessionRow,
 ) -> Result<Vec<CourtDirectory>, ApiError> {
     let live = matches!(
-        session.status.as_str(),
-        "scheduled" | "waiting" | "live" | "interrupted"
+        session.status,
+        SessionStatus::Scheduled
+            | SessionStatus::Waiting
+            | SessionStatus::Live
+            | SessionStatus::Interrupted
     );
     let mut courts = vec![session.local_court_id, session.host_court_id];
     courts.extend(session.joint_court_id);

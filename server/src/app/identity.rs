@@ -6,7 +6,7 @@
 //! shown as such and counted apart in the statistics (`docs/statistics.md`).
 
 use crate::auth::Staff;
-use crate::domain::{IdentityCheck, Role, SessionStatus};
+use crate::domain::{BookingStatus, IdentityCheck, Role, SessionStatus};
 use crate::error::{ApiError, ErrorCode};
 use crate::store::identity::IdentityConfirmation;
 use crate::store::{EventRow, SessionRow, Store, StoreError};
@@ -46,12 +46,8 @@ pub async fn confirm(
             }
         }
     }
-    let status: SessionStatus = session
-        .status
-        .parse()
-        .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?;
-    if session.booking_status == "cancelled"
-        || matches!(status, SessionStatus::Ended | SessionStatus::NoShow)
+    if session.booking_status == BookingStatus::Cancelled
+        || matches!(session.status, SessionStatus::Ended | SessionStatus::NoShow)
     {
         return Err(ApiError::conflict(
             ErrorCode::SessionEnded,
@@ -60,10 +56,10 @@ pub async fn confirm(
     }
     let on = match how {
         IdentityCheck::InRoom => matches!(
-            status,
+            session.status,
             SessionStatus::Waiting | SessionStatus::Live | SessionStatus::Interrupted
         ),
-        IdentityCheck::OnCamera => status == SessionStatus::Live,
+        IdentityCheck::OnCamera => session.status == SessionStatus::Live,
     };
     if !on {
         return Err(ApiError::conflict(

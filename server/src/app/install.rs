@@ -63,7 +63,7 @@ pub async fn first_admin(store: &Store, a: &FirstAdmin<'_>) -> Result<(i64, i64)
         None => None,
     };
     let court = match existing {
-        Some(c) if c.level == level.as_str() => c.id,
+        Some(c) if c.level == level => c.id,
         Some(c) => {
             return Err(InstallError::Invalid(format!(
                 "court_name: {court_name} is already here as a {} court",

@@ -7,7 +7,7 @@
 //! on the petitioner and the host (docs/lifecycle.md).
 
 use crate::auth::Staff;
-use crate::domain::{Role, SessionStatus};
+use crate::domain::{BookingStatus, Role, SessionStatus};
 use crate::error::{ApiError, ErrorCode};
 use crate::store::leaders::{CandidateRow, LeaderRow};
 use crate::store::{EventRow, SessionRow, Store, StoreError};
@@ -39,12 +39,8 @@ pub async fn add(
     user_id: i64,
 ) -> Result<EventRow, ApiError> {
     the_booking_coordinator(staff, session)?;
-    let status: SessionStatus = session
-        .status
-        .parse()
-        .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?;
-    if session.booking_status == "cancelled"
-        || matches!(status, SessionStatus::Ended | SessionStatus::NoShow)
+    if session.booking_status == BookingStatus::Cancelled
+        || matches!(session.status, SessionStatus::Ended | SessionStatus::NoShow)
     {
         return Err(ApiError::conflict(
             ErrorCode::SessionEnded,
@@ -52,7 +48,13 @@ pub async fn add(
         ));
     }
     let user = match store.user_by_id(user_id).await {
-        Ok(u) if u.court_id == session.local_court_id && u.role == "supervisor" && !u.disabled => u,
+        Ok(u)
+            if u.court_id == session.local_court_id
+                && u.role == Role::Supervisor
+                && !u.disabled =>
+        {
+            u
+        }
         Ok(_) | Err(StoreError::NotFound) => {
             return Err(ApiError::Unprocessable {
                 code: ErrorCode::LeaderNotEligible,

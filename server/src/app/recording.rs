@@ -16,7 +16,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::app::session;
 use crate::auth::Caller;
-use crate::domain::SessionStatus;
+use crate::domain::{BookingStatus, SessionStatus};
 use crate::error::{ApiError, ErrorCode};
 use crate::signalling::protocol::Participant;
 use crate::store::{SessionRow, Store, StoreError};
@@ -43,8 +43,8 @@ impl RecordingState {
 /// not ended.
 pub fn runs(session: &SessionRow) -> bool {
     session.started_at.is_some()
-        && session.status != SessionStatus::Ended.as_str()
-        && session.booking_status != "cancelled"
+        && session.status != SessionStatus::Ended
+        && session.booking_status != BookingStatus::Cancelled
 }
 
 /// The recording state of `session` now (read from SQL, so every instance says the same).
@@ -77,7 +77,8 @@ pub async fn sender(
             return Err(ApiError::Forbidden("this join code is for another session"));
         }
     };
-    if session.status == SessionStatus::Ended.as_str() || session.booking_status == "cancelled" {
+    if session.status == SessionStatus::Ended || session.booking_status == BookingStatus::Cancelled
+    {
         return Err(ApiError::conflict(
             ErrorCode::NotRecording,
             "this session has ended: it is no longer recorded",

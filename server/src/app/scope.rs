@@ -10,7 +10,7 @@
 //! `may_read`) stays a plain function.
 
 use crate::auth::Staff;
-use crate::domain::Role;
+use crate::domain::{CourtLevel, Role};
 use crate::error::ApiError;
 use crate::store::booking::{BookingDetail, BookingSide};
 use crate::store::records::{Reach, RecordRow, Under};
@@ -64,7 +64,7 @@ impl<'a> Scope<'a> {
             }),
             Role::Officer | Role::Supervisor => {
                 let court = store.court(staff.court_id).await?;
-                if court.parent_id.is_none() && court.level == "supreme" {
+                if court.parent_id.is_none() && court.level == CourtLevel::Supreme {
                     Ok(Reach::All)
                 } else {
                     Ok(Reach::Court {

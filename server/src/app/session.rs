@@ -26,7 +26,7 @@ use crate::app::ledger;
 use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::config::Settings;
-use crate::domain::{Channel, CourtLevel, EventKind, Outcome, Role, SessionStatus};
+use crate::domain::{Channel, EventKind, Outcome, Role, SessionStatus};
 use crate::error::{ApiError, ErrorCode};
 use crate::signalling::protocol::{Participant, ParticipantRole};
 use crate::store::ledger::OutcomeCorrection;
@@ -377,7 +377,7 @@ pub async fn end(
             "only the host court's officers end this session",
         ));
     }
-    if session.status == SessionStatus::Ended.as_str() {
+    if session.status == SessionStatus::Ended {
         return Err(ApiError::conflict(
             ErrorCode::SessionEnded,
             "this session has already ended",
@@ -432,11 +432,7 @@ pub async fn end(
             ),
         ));
     }
-    let level: CourtLevel = session
-        .host_court_level
-        .parse()
-        .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?;
-    let channel = Channel::video_with(level)
+    let channel = Channel::video_with(session.host_court_level)
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a basic court hosted a session")))?;
     // 交办 from the reception: the host court hands the case down to the case's court
     // (docs/follow-ups.md), checked before the session's end is written.
@@ -539,8 +535,8 @@ pub async fn correct_outcome(
             ));
         }
     }
-    let from = match (session.status.as_str(), session.outcome.as_deref()) {
-        ("ended", Some(o)) => o
+    let from = match (session.status, session.outcome.as_deref()) {
+        (SessionStatus::Ended, Some(o)) => o
             .parse::<Outcome>()
             .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?,
         _ => {
@@ -603,8 +599,7 @@ pub async fn write_transcript(
     actor: &str,
 ) -> Result<(), ApiError> {
     if session.started_at.is_none()
-        && session.status != SessionStatus::Ended.as_str()
-        && session.status != SessionStatus::NoShow.as_str()
+        && !matches!(session.status, SessionStatus::Ended | SessionStatus::NoShow)
     {
         return Err(ApiError::conflict(
             ErrorCode::SessionNotStarted,

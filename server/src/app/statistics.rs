@@ -166,14 +166,12 @@ pub struct ReportCourt {
 }
 
 impl ReportCourt {
-    fn new(id: i64, name: &str, level: &str) -> Result<ReportCourt, ApiError> {
-        Ok(ReportCourt {
+    fn new(id: i64, name: &str, level: CourtLevel) -> ReportCourt {
+        ReportCourt {
             id,
             name: name.to_owned(),
-            level: level
-                .parse()
-                .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?,
-        })
+            level,
+        }
     }
 }
 
@@ -233,7 +231,7 @@ pub async fn report(
         litigation.add(&r.litigation);
         petition.add(&r.petition);
         lines.push(StatsLine {
-            court: ReportCourt::new(r.court_id, &r.court_name, &r.court_level)?,
+            court: ReportCourt::new(r.court_id, &r.court_name, r.court_level),
             part: if r.court_id == court {
                 Part::Own
             } else {
@@ -243,7 +241,7 @@ pub async fn report(
         });
     }
     Ok(Statistics {
-        court: ReportCourt::new(root.id, &root.name, &root.level)?,
+        court: ReportCourt::new(root.id, &root.name, root.level),
         from,
         to,
         computed_at,

@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::BookingStatus;
 use crate::store::notify::CalendarBooking;
 
 /// China Standard Time: +08:00 all year (no daylight saving since 1991).
@@ -88,7 +89,7 @@ pub fn calendar(name: &str, bookings: &[CalendarBooking], now: DateTime<Utc>) ->
 }
 
 fn event(b: &CalendarBooking, now: DateTime<Utc>) -> Vec<String> {
-    let cancelled = b.status == "cancelled";
+    let cancelled = b.status == BookingStatus::Cancelled;
     let mut description = format!(
         "案号 {}\n接谈法院 {}（{}）\n接访法院 {}（{}）",
         b.case_number, b.host_court_name, b.host_room_name, b.local_court_name, b.local_room_name
@@ -143,7 +144,7 @@ mod tests {
     fn booking(status: &str) -> CalendarBooking {
         CalendarBooking {
             id: 42,
-            status: status.into(),
+            status: status.parse().unwrap(),
             starts_at: "2026-11-30T01:30:00Z".parse().unwrap(),
             ends_at: "2026-11-30T02:30:00Z".parse().unwrap(),
             created_at: "2026-11-28T01:00:00Z".parse().unwrap(),

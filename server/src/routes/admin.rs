@@ -19,7 +19,7 @@ use crate::domain::{CourtLevel, Role};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::admin::{NewAccount, RoomType, Saved, UserChange, locked_now};
-use crate::store::{CourtRow, StoreError, UserRow};
+use crate::store::{StoreError, UserRow};
 pub use courtlink_parsers::bodies::{
     NewCourt, NewRoom, NewUserRequest, PasswordReset, Rename, UserUpdate,
 };
@@ -78,13 +78,6 @@ fn rank(level: CourtLevel) -> u8 {
     }
 }
 
-fn level_of(court: &CourtRow) -> Result<CourtLevel, ApiError> {
-    court
-        .level
-        .parse()
-        .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))
-}
-
 fn taken(what: ErrorCode, message: &str) -> ApiError {
     ApiError::conflict(what, message.to_owned())
 }
@@ -123,7 +116,7 @@ pub async fn list_courts(
     let rooms = state.store.rooms_under(staff.court_id).await?;
     let mut out = Vec::with_capacity(courts.len());
     for c in courts {
-        let level = level_of(&c)?;
+        let level = c.level;
         let of = |kind: &str| {
             rooms
                 .iter()
@@ -176,7 +169,7 @@ pub async fn create_court(
             ApiError::invalid(format!("parent_id: no court has id {}", body.parent_id)),
         )
         .await?;
-    if rank(body.level) <= rank(level_of(&parent)?) {
+    if rank(body.level) <= rank(parent.level) {
         return Err(ApiError::invalid(format!(
             "level: a court below a {} court must be of a lower level",
             parent.level
@@ -287,7 +280,7 @@ pub async fn create_room(
         .managed_court(*id, ApiError::NotFound("court"))
         .await?;
     let name = name_field("name", &body.name)?;
-    if body.kind == RoomType::Host && level_of(&court)? == CourtLevel::Basic {
+    if body.kind == RoomType::Host && court.level == CourtLevel::Basic {
         return Err(ApiError::invalid(
             "kind: a basic court hosts no receptions; give it local rooms",
         ));
@@ -375,21 +368,17 @@ pub struct AdminUser {
     pub locked_until: Option<DateTime<Utc>>,
 }
 
-impl TryFrom<UserRow> for AdminUser {
-    type Error = ApiError;
-    fn try_from(u: UserRow) -> Result<Self, ApiError> {
-        Ok(AdminUser {
-            role: u
-                .role
-                .parse()
-                .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?,
-            court: CourtView::new(u.court_id, &u.court_name, &u.court_level)?,
+impl From<UserRow> for AdminUser {
+    fn from(u: UserRow) -> Self {
+        AdminUser {
+            role: u.role,
+            court: CourtView::new(u.court_id, &u.court_name, u.court_level),
             locked_until: locked_now(u.locked_until),
             id: u.id,
             username: u.username,
             display_name: u.display_name,
             disabled: u.disabled,
-        })
+        }
     }
 }
 
@@ -413,8 +402,8 @@ pub async fn list_users(
         .users_under(staff.court_id)
         .await?
         .into_iter()
-        .map(AdminUser::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(AdminUser::from)
+        .collect::<Vec<_>>();
     Ok(HttpResponse::Ok().json(users))
 }
 
@@ -475,7 +464,7 @@ pub async fn create_user(
     };
     tracing::info!(created = id, "user created");
     let user = state.store.user_by_id(id).await?;
-    Ok(HttpResponse::Created().json(AdminUser::try_from(user)?))
+    Ok(HttpResponse::Created().json(AdminUser::from(user)))
 }
 
 /// Changes a user's name or role, or disables or enables the account. An administrator cannot
@@ -536,7 +525,7 @@ pub async fn update_user(
         .admin_update_user(user.id, &change, &actor(&staff))
         .await?;
     let user = state.store.user_by_id(user.id).await?;
-    Ok(HttpResponse::Ok().json(AdminUser::try_from(user)?))
+    Ok(HttpResponse::Ok().json(AdminUser::from(user)))
 }
 
 /// Sets a new password for a user and lifts any lockout.

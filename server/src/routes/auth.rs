@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use super::views::CourtView;
 use crate::app::scope::Scope;
 use crate::auth::{Staff, client_address, hash_password, slow_down, verify_password};
-use crate::domain::{JoinCode, Role, SessionStatus};
+use crate::domain::{BookingStatus, JoinCode, Role, SessionStatus};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::audit::AuditEntry;
@@ -70,7 +70,7 @@ fn user_view(user: &crate::store::UserRow, role: Role) -> Result<UserView, ApiEr
         username: user.username.clone(),
         display_name: user.display_name.clone(),
         role,
-        court: CourtView::new(user.court_id, &user.court_name, &user.court_level)?,
+        court: CourtView::new(user.court_id, &user.court_name, user.court_level),
     })
 }
 
@@ -225,10 +225,7 @@ async fn logged_in(
         serde_json::json!({}),
     );
     state.store.audit(&entry).await?;
-    let role: Role = user
-        .role
-        .parse()
-        .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?;
+    let role = user.role;
     let ver = state
         .store
         .token_version(user.id)
@@ -444,8 +441,8 @@ pub async fn join(
     };
     let usable = found.filter(|s| {
         let (opens, closes) = window(s);
-        s.status != SessionStatus::Ended.as_str()
-            && s.booking_status != "cancelled"
+        s.status != SessionStatus::Ended
+            && s.booking_status != BookingStatus::Cancelled
             && opens <= now
             && now < closes
     });
@@ -477,8 +474,8 @@ pub async fn join(
         host_court: CourtView::new(
             session.host_court_id,
             &session.host_court_name,
-            &session.host_court_level,
-        )?,
+            session.host_court_level,
+        ),
         starts_at: session.starts_at,
         ends_at: session.ends_at,
     }))
@@ -531,10 +528,7 @@ pub async fn refresh(
             }
         };
         let user = renewed.user;
-        let role: Role = user
-            .role
-            .parse()
-            .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?;
+        let role = user.role;
         let (token, expires_at) = state.tokens.issue_staff_at(
             user.id,
             role,
@@ -565,10 +559,7 @@ pub async fn refresh(
         }
         Err(e) => return Err(e.into()),
     };
-    let role: Role = user
-        .role
-        .parse()
-        .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?;
+    let role = user.role;
     let ver = state
         .store
         .token_version(user.id)
@@ -630,7 +621,7 @@ pub async fn me(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse
         username: user.username,
         display_name: user.display_name,
         role: staff.role,
-        court: CourtView::new(user.court_id, &user.court_name, &user.court_level)?,
+        court: CourtView::new(user.court_id, &user.court_name, user.court_level),
     }))
 }
 

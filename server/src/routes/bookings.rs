@@ -13,7 +13,7 @@ use crate::app::booking;
 pub use crate::app::booking::{BookingCreated, not_found};
 use crate::app::scope::Scope;
 use crate::auth::Staff;
-use crate::domain::{JoinCode, Role};
+use crate::domain::{BookingStatus, JoinCode, Role};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::holds::{Caps, Placed};
 use crate::state::AppState;
@@ -526,7 +526,7 @@ pub async fn reissue_join_code(
     if booking.local_court_id != staff.court_id {
         return Err(ApiError::Forbidden("this booking belongs to another court"));
     }
-    if booking.status == "cancelled" {
+    if booking.status == BookingStatus::Cancelled {
         return Err(ApiError::conflict(
             ErrorCode::BookingNotLive,
             "this booking was cancelled",

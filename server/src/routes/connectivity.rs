@@ -781,7 +781,7 @@ async fn campaign_view(state: &AppState, staff: &Staff, id: i64) -> Result<Campa
         out.push(CourtStatus {
             id: court.id,
             name: court.name,
-            level: court.level,
+            level: court.level.to_string(),
             contact: contact.map(|c| person(c.court_id, &c.contact_name, &c.contact_phone)),
             tech_support: contact.map(|c| person(c.court_id, &c.tech_name, &c.tech_phone)),
             rooms,

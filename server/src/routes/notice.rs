@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::app::scope::Scope;
 use crate::auth::Staff;
-use crate::domain::Role;
+use crate::domain::{BookingStatus, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -78,7 +78,7 @@ pub async fn booking_notice(
         Err(e) => return Err(e.into()),
     };
     Scope::of(&state.store, &staff).booking_side_between(b.local_court_id, b.host_court_id)?;
-    let code = if staff.role == Role::Coordinator && b.status == "booked" {
+    let code = if staff.role == Role::Coordinator && b.status == BookingStatus::Booked {
         state
             .store
             .read_join_code_audited(b.id, &format!("user-{}", staff.user_id))
@@ -90,7 +90,7 @@ pub async fn booking_notice(
         &state.store,
         staff.court_id,
         &[b.local_court_id],
-        b.status == "booked",
+        b.status == BookingStatus::Booked,
     )
     .await?
     .into_iter()
@@ -102,7 +102,7 @@ pub async fn booking_notice(
         .insert_header(("Cache-Control", "private, no-store"))
         .json(NoticeView {
             booking_id: b.id,
-            status: b.status,
+            status: b.status.to_string(),
             case_number: b.case_number,
             petitioner_name: b.petitioner_name,
             starts_at: b.starts_at,

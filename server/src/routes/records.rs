@@ -18,7 +18,7 @@ use super::views::{CourtView, EventView};
 use crate::app::scope::Scope;
 use crate::app::{clock, scope};
 use crate::auth::Staff;
-use crate::domain::Outcome;
+use crate::domain::{BookingStatus, Outcome};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::records::{LogFilter, RecordRow};
@@ -242,20 +242,16 @@ impl TryFrom<RecordRow> for RecordView {
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored outcome: {e}")))?;
         Ok(RecordView {
             id: r.id,
-            status: if r.booking_status == "cancelled" {
-                "cancelled".to_owned()
+            status: if r.booking_status == BookingStatus::Cancelled {
+                BookingStatus::Cancelled.to_string()
             } else {
-                r.status
+                r.status.to_string()
             },
             case_id: r.case_id,
             case_number: r.case_number,
-            host_court: CourtView::new(r.host_court_id, &r.host_court_name, &r.host_court_level)?,
+            host_court: CourtView::new(r.host_court_id, &r.host_court_name, r.host_court_level),
             host_room: r.host_room_name,
-            local_court: CourtView::new(
-                r.local_court_id,
-                &r.local_court_name,
-                &r.local_court_level,
-            )?,
+            local_court: CourtView::new(r.local_court_id, &r.local_court_name, r.local_court_level),
             local_room: r.local_room_name,
             joint_court_id: r.joint_court_id,
             starts_at: r.starts_at,

@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::views::{EventView, SessionDetail, SessionView};
 use crate::auth::Staff;
-use crate::domain::{Outcome, Role};
+use crate::domain::{BookingStatus, Outcome, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::{SessionRow, SessionScope, StoreError};
@@ -81,7 +81,10 @@ pub async fn list_sessions(
                 continue;
             }
             let row = state.store.session(id).await?;
-            if row.starts_at >= start && row.starts_at < end && row.booking_status != "cancelled" {
+            if row.starts_at >= start
+                && row.starts_at < end
+                && row.booking_status != BookingStatus::Cancelled
+            {
                 rows.push(row);
             }
         }

@@ -2,7 +2,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use crate::app::session::Window;
 use crate::auth::Staff;
-use crate::domain::SessionStatus;
+use crate::domain::{BookingStatus, SessionStatus};
 use crate::error::{ApiError, ErrorCode};
 use crate::signalling::ice;
 use crate::signalling::protocol::{AUTH_PREFIX, Participant, RESUME_PREFIX, SUBPROTOCOL};
@@ -69,13 +69,13 @@ pub async fn signal(
         Err(e) => return Err(e.into()),
     };
     let (participant, seat, revocable) = admit(&state, token, &session).await?;
-    if session.status == SessionStatus::Ended.as_str() {
+    if session.status == SessionStatus::Ended {
         return Err(ApiError::conflict(
             ErrorCode::SessionEnded,
             "this session has ended",
         ));
     }
-    if session.booking_status == "cancelled" {
+    if session.booking_status == BookingStatus::Cancelled {
         return Err(ApiError::conflict(
             ErrorCode::BookingCancelled,
             "this session was cancelled or moved",

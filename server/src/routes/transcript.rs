@@ -12,7 +12,7 @@ use crate::app::identity;
 use crate::app::scope::Scope;
 use crate::app::session::{self, transition};
 use crate::auth::{Caller, Petitioner, Staff};
-use crate::domain::{EventKind, IdentityCheck, Role};
+use crate::domain::{EventKind, IdentityCheck, Role, SessionStatus};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::{SessionRow, StoreError};
@@ -201,7 +201,7 @@ pub async fn add_note(
 ) -> Result<HttpResponse, ApiError> {
     let session = load_session(&state, *id).await?;
     require_host(&state, &staff, &session)?;
-    if matches!(session.status.as_str(), "ended" | "no_show") {
+    if matches!(session.status, SessionStatus::Ended | SessionStatus::NoShow) {
         return Err(ApiError::conflict(
             ErrorCode::SessionEnded,
             "the session is closed: add a correction instead",
@@ -286,7 +286,7 @@ pub async fn add_correction(
 ) -> Result<HttpResponse, ApiError> {
     let session = load_session(&state, *id).await?;
     require_host(&state, &staff, &session)?;
-    if session.status != "ended" {
+    if session.status != SessionStatus::Ended {
         return Err(ApiError::conflict(
             ErrorCode::SessionNotEnded,
             "the session is on: write a note instead",

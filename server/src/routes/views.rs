@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::{CourtLevel, mask_id_number, mask_phone};
+use crate::domain::{CourtLevel, SessionStatus, mask_id_number, mask_phone};
 use crate::error::ApiError;
 use crate::store::{CaseRow, EventRow, LedgerRow, SessionRow, SlotRow};
 
@@ -21,12 +21,12 @@ pub struct CourtView {
 }
 
 impl CourtView {
-    pub fn new(id: i64, name: &str, level: &str) -> Result<CourtView, ApiError> {
-        Ok(CourtView {
+    pub fn new(id: i64, name: &str, level: CourtLevel) -> CourtView {
+        CourtView {
             id,
             name: name.to_owned(),
-            level: parse(level)?,
-        })
+            level,
+        }
     }
 }
 
@@ -256,7 +256,7 @@ impl TryFrom<SlotRow> for SlotView {
     fn try_from(s: SlotRow) -> Result<Self, ApiError> {
         Ok(SlotView {
             id: s.id,
-            court: CourtView::new(s.court_id, &s.court_name, &s.court_level)?,
+            court: CourtView::new(s.court_id, &s.court_name, s.court_level),
             host_room: RoomView {
                 id: s.host_room_id,
                 name: s.host_room_name,
@@ -314,10 +314,10 @@ impl TryFrom<SessionRow> for SessionView {
             contacts: Vec::new(),
             leaders: Vec::new(),
             id: s.id,
-            status: parse(&s.status)?,
+            status: s.status,
             case_id: s.case_id,
             case_number: s.case_number,
-            host_court: CourtView::new(s.host_court_id, &s.host_court_name, &s.host_court_level)?,
+            host_court: CourtView::new(s.host_court_id, &s.host_court_name, s.host_court_level),
             host_room: s.host_room_name,
             local_court: s.local_court_name,
             local_room: s.local_room_name,
@@ -333,7 +333,10 @@ impl TryFrom<SessionRow> for SessionView {
             interrupted_seconds: s.interrupted_seconds,
             connected_seconds: s.connected_seconds,
             petitioner_left: s.started_at.is_some()
-                && (s.status == "waiting" || s.status == "interrupted"),
+                && matches!(
+                    s.status,
+                    SessionStatus::Waiting | SessionStatus::Interrupted
+                ),
         })
     }
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{BookingRow, Store, StoreError, audit};
+use crate::domain::BookingStatus;
 use crate::schedule::{self, Category};
 use courtlink_parsers::error::ErrorCode;
 
@@ -70,7 +71,9 @@ pub struct BookingDetail {
     pub host_room_id: i64,
     pub host_court_id: i64,
     pub local_officer_id: Option<i64>,
-    pub status: String,
+    /// `booked`, `cancelled` or `completed` (the API documents it as text, as it always has).
+    #[schema(value_type = String)]
+    pub status: BookingStatus,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     /// A published change removed this booking's slot: the officer should move it.
@@ -414,7 +417,7 @@ impl Store {
                 slot_id: req.slot_id,
                 case_id: req.case_id,
                 local_room_id: req.local_room_id,
-                status: "booked".into(),
+                status: BookingStatus::Booked,
                 starts_at: facts.starts_at,
                 ends_at: facts.ends_at,
             };
@@ -499,7 +502,7 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let b = self.booking_detail(id).await?;
-        if b.status != "booked" {
+        if b.status != BookingStatus::Booked {
             return Err(conflict(
                 ErrorCode::BookingNotLive,
                 "this booking is not live",

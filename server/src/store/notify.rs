@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Store, StoreError};
+use crate::domain::BookingStatus;
 
 /// How long a claimed outbox row is left alone while one instance fans it out.
 const OUTBOX_LEASE_SECONDS: i64 = 60;
@@ -591,7 +592,7 @@ pub async fn deliveries_of(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CalendarBooking {
     pub id: i64,
-    pub status: String,
+    pub status: BookingStatus,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,

@@ -20,6 +20,7 @@ use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Postgres, Sqlite};
 
 use super::{CourtRow, Pool, Store, StoreError};
+use crate::domain::{BookingStatus, CourtLevel, SessionStatus};
 
 /// Whose sessions a reader sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,11 +52,11 @@ impl Under {
         if !subtree {
             return Under::Court(court.id);
         }
-        match court.level.as_str() {
-            "supreme" => Under::All,
-            "high" => Under::Province(court.id),
-            "intermediate" => Under::City(court.id),
-            _ => Under::Court(court.id),
+        match court.level {
+            CourtLevel::Supreme => Under::All,
+            CourtLevel::High => Under::Province(court.id),
+            CourtLevel::Intermediate => Under::City(court.id),
+            CourtLevel::Basic => Under::Court(court.id),
         }
     }
 
@@ -113,17 +114,17 @@ pub struct LogFilter {
 pub struct RecordRow {
     pub id: i64,
     pub booking_id: i64,
-    pub status: String,
-    pub booking_status: String,
+    pub status: SessionStatus,
+    pub booking_status: BookingStatus,
     pub case_id: i64,
     pub case_number: String,
     pub host_court_id: i64,
     pub host_court_name: String,
-    pub host_court_level: String,
+    pub host_court_level: CourtLevel,
     pub host_room_name: String,
     pub local_court_id: i64,
     pub local_court_name: String,
-    pub local_court_level: String,
+    pub local_court_level: CourtLevel,
     pub local_room_name: String,
     pub joint_court_id: Option<i64>,
     pub starts_at: DateTime<Utc>,
@@ -217,7 +218,7 @@ impl Counts {
 pub struct StatsRow {
     pub court_id: i64,
     pub court_name: String,
-    pub court_level: String,
+    pub court_level: CourtLevel,
     pub litigation: Counts,
     pub petition: Counts,
 }
@@ -549,7 +550,7 @@ impl Store {
             rows.push(StatsRow {
                 court_id: c.id,
                 court_name: c.name.clone(),
-                court_level: c.level.clone(),
+                court_level: c.level,
                 litigation: Counts::default(),
                 petition: Counts::default(),
             });

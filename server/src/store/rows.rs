@@ -1,13 +1,17 @@
-//! Rows as the store returns them. Enumerated columns stay text here and are parsed into domain
-//! types by the code that turns rows into API answers.
+//! Rows as the store returns them. A column with a closed set of values (a CHECK constraint in
+//! the schema) reads as its type: a court's level, a user's role, a booking's and a session's
+//! status. Columns whose sets the schema does not close (a timeline entry's kind, written by
+//! every version since the first) stay text.
 
 use chrono::{DateTime, Utc};
+
+use crate::domain::{BookingStatus, CourtLevel, Role, SessionStatus};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CourtRow {
     pub id: i64,
     pub name: String,
-    pub level: String,
+    pub level: CourtLevel,
     pub parent_id: Option<i64>,
 }
 
@@ -17,11 +21,11 @@ pub struct UserRow {
     pub court_id: i64,
     pub username: String,
     pub display_name: String,
-    pub role: String,
+    pub role: Role,
     pub password_hash: String,
     pub disabled: bool,
     pub court_name: String,
-    pub court_level: String,
+    pub court_level: CourtLevel,
     pub failed_logins: i32,
     pub locked_until: Option<DateTime<Utc>>,
     /// An administrator set the password: its owner replaces it before anything else.
@@ -111,7 +115,7 @@ pub struct SlotRow {
     pub host_room_name: String,
     pub court_id: i64,
     pub court_name: String,
-    pub court_level: String,
+    pub court_level: CourtLevel,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     /// Only cases of this category may book it.
@@ -125,7 +129,7 @@ pub struct BookingRow {
     pub slot_id: i64,
     pub case_id: i64,
     pub local_room_id: i64,
-    pub status: String,
+    pub status: BookingStatus,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
 }
@@ -133,13 +137,13 @@ pub struct BookingRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionRow {
     pub id: i64,
-    pub status: String,
+    pub status: SessionStatus,
     pub booking_id: i64,
     pub case_id: i64,
     pub case_number: String,
     pub host_court_id: i64,
     pub host_court_name: String,
-    pub host_court_level: String,
+    pub host_court_level: CourtLevel,
     pub host_room_name: String,
     pub local_court_id: i64,
     pub local_court_name: String,
@@ -164,7 +168,7 @@ pub struct SessionRow {
     /// ended before this was kept).
     pub connected_seconds: Option<i64>,
     /// `cancelled`: the booking was cancelled or moved, and nobody may join.
-    pub booking_status: String,
+    pub booking_status: BookingStatus,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
