@@ -27,7 +27,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use courtlink::auth::Tokens;
 use courtlink::config::Settings;
-use courtlink::domain::Role;
+use courtlink::domain::{Role, SessionId};
 use courtlink::startup::Application;
 use courtlink::store::Store;
 use peer::{SignalPeer, admit_from_waiting_room, negotiate_and_exchange};
@@ -103,7 +103,7 @@ async fn run() -> anyhow::Result<()> {
     );
     let mut samples = Vec::with_capacity(PAIRS);
     for (i, session) in sessions.iter().enumerate() {
-        let join_token = tokens.issue_join(*session, until)?;
+        let join_token = tokens.issue_join(SessionId(*session), until)?;
         let url = format!("ws://127.0.0.1:{port}/api/v1/sessions/{session}/signal");
         let sample = pair(&url, &officer_token, &join_token, waiting_room)
             .await

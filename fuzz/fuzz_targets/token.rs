@@ -25,7 +25,7 @@ use base64::alphabet::URL_SAFE;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use chrono::Utc;
-use courtlink_parsers::domain::Role;
+use courtlink_parsers::domain::{Role, SessionId};
 use courtlink_parsers::error::ApiError;
 use courtlink_parsers::tokens::{JOIN_AUDIENCE, STAFF_AUDIENCE, TokenKeys, Tokens};
 use hmac::{Hmac, Mac};
@@ -128,7 +128,7 @@ fn edited(rest: &[u8]) {
             .0
     } else {
         TOKENS
-            .issue_join(42, Utc::now() + chrono::Duration::minutes(30))
+            .issue_join(SessionId(42), Utc::now() + chrono::Duration::minutes(30))
             .expect("issues")
     };
     let mut bytes = token.into_bytes();
@@ -246,12 +246,12 @@ fn round_trip(rest: &[u8]) {
 
     let until = Utc::now() + chrono::Duration::minutes(1 + court.rem_euclid(1440));
     let join = TOKENS
-        .issue_join(user, until)
+        .issue_join(SessionId(user), until)
         .expect("a join token is issued");
     let claims = TOKENS
         .verify_join(&join)
         .unwrap_or_else(|e| panic!("own join token refused: {e:?}"));
-    assert_eq!(claims.sid, user);
+    assert_eq!(claims.sid, SessionId(user));
     assert!(
         TOKENS.verify_staff(&join).is_err(),
         "a join token passed as staff"

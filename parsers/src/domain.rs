@@ -90,6 +90,81 @@ macro_rules! string_enum {
     };
 }
 
+/// An id of one kind of row, so that one kind cannot be passed where another is expected. A
+/// booking and its session are written together and usually get the same number, so a booking's
+/// id given for a session's would pass every test and read the wrong row on a real server: the
+/// types make it a compile error. On the wire and in the database it is the bare integer.
+macro_rules! id_type {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl $name {
+            /// The bare number, for the wire (a signalling message, a token's claim, a log's field).
+            pub fn get(self) -> i64 {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        #[cfg(feature = "sqlx")]
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $name
+        where
+            i64: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <i64 as sqlx::Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <i64 as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        #[cfg(feature = "sqlx")]
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
+        where
+            i64: sqlx::Decode<'r, DB>,
+        {
+            fn decode(
+                value: <DB as sqlx::Database>::ValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                Ok($name(<i64 as sqlx::Decode<'r, DB>>::decode(value)?))
+            }
+        }
+
+        #[cfg(feature = "sqlx")]
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $name
+        where
+            i64: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <i64 as sqlx::Encode<'q, DB>>::encode_by_ref(&self.0, buf)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A session (`sessions.id`): what the hub, the timeline and the record are about.
+    SessionId
+);
+
+id_type!(
+    /// A booking (`bookings.id`): what is cancelled, moved and has a join code.
+    BookingId
+);
+
 string_enum!(
     /// Where a court stands in the hierarchy.
     CourtLevel { Supreme => "supreme", High => "high", Intermediate => "intermediate", Basic => "basic" }

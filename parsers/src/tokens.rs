@@ -20,7 +20,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::domain::Role;
+use crate::domain::{Role, SessionId};
 use crate::error::ApiError;
 
 pub const STAFF_AUDIENCE: &str = "courtlink-staff";
@@ -53,7 +53,7 @@ pub struct JoinClaims {
     pub nbf: i64,
     pub iat: i64,
     /// The one session this token admits to.
-    pub sid: i64,
+    pub sid: SessionId,
     /// The session's join version when the token was minted: replacing the join code moves it
     /// on, and every older token stops. (Absent in tokens minted before it existed: 0.)
     #[serde(default)]
@@ -150,13 +150,17 @@ impl Tokens {
     }
 
     /// A join token at join version 0 (benchmarks and generated sessions).
-    pub fn issue_join(&self, session_id: i64, until: DateTime<Utc>) -> Result<String, ApiError> {
+    pub fn issue_join(
+        &self,
+        session_id: SessionId,
+        until: DateTime<Utc>,
+    ) -> Result<String, ApiError> {
         self.issue_join_at(session_id, until, 0)
     }
 
     pub fn issue_join_at(
         &self,
-        session_id: i64,
+        session_id: SessionId,
         until: DateTime<Utc>,
         join_version: i64,
     ) -> Result<String, ApiError> {
@@ -312,9 +316,9 @@ mod tests {
         assert_eq!((c.sub.as_str(), c.role, c.court), ("7", Role::Officer, 1));
         assert!(t.verify_join(&token).is_err());
         let join = t
-            .issue_join(3, Utc::now() + chrono::Duration::minutes(5))
+            .issue_join(SessionId(3), Utc::now() + chrono::Duration::minutes(5))
             .unwrap();
-        assert_eq!(t.verify_join(&join).unwrap().sid, 3);
+        assert_eq!(t.verify_join(&join).unwrap().sid, SessionId(3));
         assert!(t.verify_staff(&join).is_err());
     }
 }

@@ -15,7 +15,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
 use crate::config::AuthSettings;
-use crate::domain::Role;
+use crate::domain::{Role, SessionId};
 use crate::error::{ApiError, ErrorCode};
 
 pub use courtlink_parsers::names::{
@@ -359,7 +359,7 @@ mod tests {
 /// while the join code the token was minted from is still the session's code.
 #[derive(Debug, Clone)]
 pub struct Petitioner {
-    pub session_id: i64,
+    pub session_id: SessionId,
     /// The seat this token holds (see `JoinClaims::seat`).
     pub seat: String,
     /// The session's join version the token was minted under (see `JoinClaims::jv`).

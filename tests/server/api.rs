@@ -10,6 +10,7 @@
 use crate::common;
 
 use common::{TestApp, assert_error, next_json, next_of, ws_join, ws_send};
+use courtlink::domain::BookingId;
 use serde_json::{Value, json};
 
 async fn whole_path(app: TestApp) {
@@ -910,7 +911,7 @@ async fn a_token_is_refreshed_and_an_early_end_frees_the_room() {
     )
     .await
     .unwrap();
-    let booking = store.booking(s.booking_id).await.unwrap();
+    let booking = store.booking(BookingId(s.booking_id)).await.unwrap();
     if time(&booked["starts_at"]) < chrono::Utc::now() {
         assert_eq!(
             Some(booking.ends_at),

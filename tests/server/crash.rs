@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DurationRound, Utc};
-use courtlink::domain::Role;
+use courtlink::domain::{Role, SessionId};
 use courtlink::store::{NewCase, NewUser, Pool, RoomKind, Store};
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
@@ -647,7 +647,7 @@ async fn transcriber(ctx: Arc<Ctx>) {
             let _ = ctx
                 .store
                 .add_event(
-                    session,
+                    SessionId(session),
                     courtlink::domain::EventKind::Joined,
                     "petitioner",
                     &joined,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::{Backend, TestApp, assert_error};
+use courtlink::domain::SessionId;
 use serde_json::{Value, json};
 
 /// Fast settings: the worker polls every 100 ms, retries after 1 s, 2 s, …
@@ -259,7 +260,7 @@ async fn no_show_is_announced_once(app: TestApp) {
     .unwrap();
     store
         .add_event(
-            b.session_id,
+            SessionId(b.session_id),
             courtlink::domain::EventKind::NoShow,
             "system",
             &json!({}),

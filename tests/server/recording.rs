@@ -36,6 +36,7 @@ use webrtc::peer_connection::{
 use crate::common::s3::Moto;
 use crate::common::{self, Backend, TestApp, assert_error, next_of, ws_send};
 use courtlink::config::Settings;
+use courtlink::domain::SessionId;
 use courtlink::recording::settings::StoreKind;
 
 /// Recording into folders of the test's own, the recorder's peer on loopback.
@@ -1053,7 +1054,7 @@ async fn a_lost_connection_is_a_gap(app: TestApp, dirs: Dirs) {
     let store = courtlink::store::Store::connect(app.settings.database.url.expose_secret(), 2)
         .await
         .unwrap();
-    assert!(store.recording_gap(s.session_id).await.unwrap());
+    assert!(store.recording_gap(SessionId(s.session_id)).await.unwrap());
     drop(dirs);
 }
 

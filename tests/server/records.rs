@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Datelike, Duration, Utc};
 use common::{TestApp, assert_error};
 use courtlink::app::session::transition;
-use courtlink::domain::{Channel, CourtLevel, Outcome, Satisfaction};
+use courtlink::domain::{Channel, CourtLevel, Outcome, Satisfaction, SessionId};
 use courtlink::store::recording::{ClosedPart, NewPart};
 use courtlink::store::records::{Counts, StatsRow, Under};
 use courtlink::store::{EndSession, NewCase, Pool, Store};
@@ -130,7 +130,7 @@ async fn book(app: &TestApp, coordinator: &str, level: &str, case: usize, room: 
 async fn go_live(store: &Store, session: i64) {
     store
         .add_event(
-            session,
+            SessionId(session),
             courtlink::domain::EventKind::Joined,
             "user-1",
             &json!({"role": "host", "name": "officer", "state": "admitted"}),
@@ -140,7 +140,7 @@ async fn go_live(store: &Store, session: i64) {
         .unwrap();
     store
         .add_event(
-            session,
+            SessionId(session),
             courtlink::domain::EventKind::Joined,
             "petitioner",
             &json!({"role": "petitioner", "name": "信访人", "state": "waiting"}),
@@ -150,7 +150,7 @@ async fn go_live(store: &Store, session: i64) {
         .unwrap();
     store
         .add_event(
-            session,
+            SessionId(session),
             courtlink::domain::EventKind::Admitted,
             "user-1",
             &json!({"participant": "petitioner"}),
@@ -162,7 +162,7 @@ async fn go_live(store: &Store, session: i64) {
 
 /// Ends a session as the officer's `end` does once a reception was held (10 minutes of it).
 async fn end(store: &Store, officer: &str, session: i64, outcome: &str) {
-    let s = store.session(session).await.unwrap();
+    let s = store.session(SessionId(session)).await.unwrap();
     let outcome: Outcome = outcome.parse().unwrap();
     let level: CourtLevel = s.host_court_level;
     store
@@ -209,12 +209,15 @@ async fn fixture(app: &TestApp) -> Fixture {
         .await;
     assert_eq!(res.status(), 201);
     end(&store, "spc.officer", a, "explained_law").await;
-    store.rate(a, Satisfaction::Satisfied).await.unwrap();
+    store
+        .rate(SessionId(a), Satisfaction::Satisfied)
+        .await
+        .unwrap();
 
     go_live(&store, b).await;
     store
         .add_event(
-            b,
+            SessionId(b),
             courtlink::domain::EventKind::Interrupted,
             "system",
             &json!({}),
@@ -226,7 +229,7 @@ async fn fixture(app: &TestApp) -> Fixture {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     store
         .add_event(
-            b,
+            SessionId(b),
             courtlink::domain::EventKind::Resumed,
             "petitioner",
             &json!({}),
@@ -235,11 +238,14 @@ async fn fixture(app: &TestApp) -> Fixture {
         .await
         .unwrap();
     end(&store, "zj.officer", b, "withdrawn").await;
-    store.rate(b, Satisfaction::Dissatisfied).await.unwrap();
+    store
+        .rate(SessionId(b), Satisfaction::Dissatisfied)
+        .await
+        .unwrap();
 
     store
         .add_event(
-            c,
+            SessionId(c),
             courtlink::domain::EventKind::NoShow,
             "system",
             &json!({}),
@@ -1032,7 +1038,7 @@ async fn statistics_by_definition(app: TestApp) {
     // recording; B's part closed with a gap in it; C, a no-show, had a part and a gap too, and
     // counts in neither (it was not held).
     let part = |session| NewPart {
-        session_id: session,
+        session_id: SessionId(session),
         participant_id: "petitioner",
         role: "petitioner",
         name: "信访人",
@@ -1045,12 +1051,12 @@ async fn statistics_by_definition(app: TestApp) {
         let gap_at = Utc::now() - Duration::seconds(30);
         assert!(
             store
-                .open_gap(session, p.id, "petitioner", gap_at, "no_media")
+                .open_gap(SessionId(session), p.id, "petitioner", gap_at, "no_media")
                 .await
                 .unwrap()
         );
         store
-            .close_gaps(session, None, gap_at + Duration::seconds(5))
+            .close_gaps(SessionId(session), None, gap_at + Duration::seconds(5))
             .await
             .unwrap();
         store
@@ -1121,7 +1127,7 @@ async fn statistics_by_definition(app: TestApp) {
     let store = store_of(&app).await;
     let mut classes = Vec::new();
     for session in [f.a, f.b] {
-        let case = store.session(session).await.unwrap().case_id;
+        let case = store.session(SessionId(session)).await.unwrap().case_id;
         classes.push(store.case(case).await.unwrap().case_class);
     }
     let (class_a, class_b) = (classes[0].as_str(), classes[1].as_str());
@@ -1216,7 +1222,7 @@ async fn class_change_moves_the_figures(app: TestApp) {
     let store = store_of(&app).await;
     // B: 上城's case, held with 浙江高院 (its end wrote the court's own contact), rated; and a
     // letter from the petitioner today.
-    let case = store.session(f.b).await.unwrap().case_id;
+    let case = store.session(SessionId(f.b)).await.unwrap().case_id;
     let at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     contact(
         &store,

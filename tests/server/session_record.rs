@@ -12,6 +12,7 @@ use crate::common;
 use std::time::Duration;
 
 use common::{TestApp, assert_error, next_json, next_of, ws_join, ws_send};
+use courtlink::domain::SessionId;
 use courtlink::store::{Pool, Store};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -414,10 +415,10 @@ async fn a_petitioner_who_never_came_is_a_no_show() {
     // As the sweeper does once the slot is over: ask with a cutoff past the slot's end.
     let later = chrono::Utc::now() + chrono::Duration::hours(3);
     let due = store.sessions_without_petitioner(later).await.unwrap();
-    assert_eq!(due, [s.session_id]);
+    assert_eq!(due, [SessionId(s.session_id)]);
     store
         .add_event(
-            s.session_id,
+            SessionId(s.session_id),
             courtlink::domain::EventKind::NoShow,
             "system",
             &json!({}),

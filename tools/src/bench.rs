@@ -29,7 +29,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::loadkit::{Server, Ws, connect, courtlink_env};
 use courtlink::auth::Tokens;
 use courtlink::config::Settings;
-use courtlink::domain::Role;
+use courtlink::domain::{Role, SessionId};
 use courtlink::store::{Pool, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -115,7 +115,13 @@ async fn fixture(settings: &Settings, count: usize) -> anyhow::Result<Fixture> {
     let (host_token, _) = tokens.issue_staff(officer, Role::Officer, court, "bench officer")?;
     let pairs = sessions
         .into_iter()
-        .map(|s| Ok((s, host_token.clone(), tokens.issue_join(s, until)?)))
+        .map(|s| {
+            Ok((
+                s,
+                host_token.clone(),
+                tokens.issue_join(SessionId(s), until)?,
+            ))
+        })
         .collect::<Result<Vec<_>, courtlink::error::ApiError>>()?;
     Ok(Fixture {
         _dir: dir,
@@ -797,7 +803,7 @@ async fn records(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
                 3 => third.add(began, rows.len()),
                 _ => {}
             }
-            before = rows.get(49).map(|r| (r.starts_at, r.booking_id));
+            before = rows.get(49).map(|r| (r.starts_at, r.booking_id.get()));
             if before.is_none() {
                 break;
             }

@@ -23,7 +23,7 @@ use crate::app::scope::Scope;
 use crate::app::{ledger, scope};
 use crate::auth::Staff;
 use crate::config::FollowUpSettings;
-use crate::domain::{Channel, Outcome, ReceivingOrgan, Role};
+use crate::domain::{Channel, Outcome, ReceivingOrgan, Role, SessionId};
 use crate::error::{ApiError, ErrorCode};
 use crate::store::assignments::{AssignmentRow, Filter, NewAssignment, Reminder, StepRow};
 use crate::store::attachments::AttachmentRow;
@@ -323,7 +323,7 @@ pub async fn log_contact(
 #[derive(Debug, Clone, Copy)]
 pub enum Source {
     Contact(i64),
-    Session(i64),
+    Session(SessionId),
 }
 
 /// Writes a checked 交办, with its `assigned` step and the notification to the court below.

@@ -25,7 +25,7 @@ use utoipa::ToSchema;
 
 use crate::app::scope::Scope;
 use crate::auth::Staff;
-use crate::domain::{BookingStatus, CourtLevel, JoinCode};
+use crate::domain::{BookingId, BookingStatus, CourtLevel, JoinCode, SessionId};
 use crate::error::{ApiError, ErrorCode, IneligibleRule};
 use crate::state::AppState;
 use crate::store::applications::{ApplicationRow, EligibilityFacts};
@@ -36,8 +36,10 @@ use crate::store::{BookingRow, CaseRow, SlotRow, StoreError};
 /// gets back.
 #[derive(Serialize, ToSchema)]
 pub struct BookingCreated {
-    pub id: i64,
-    pub session_id: i64,
+    #[schema(value_type = i64)]
+    pub id: BookingId,
+    #[schema(value_type = i64)]
+    pub session_id: SessionId,
     pub slot_id: i64,
     pub case_id: i64,
     pub local_room_id: i64,
@@ -49,11 +51,16 @@ pub struct BookingCreated {
     /// `/join.html#code=…`: the code rides after `#`, which browsers never send to a server.
     pub join_path: String,
     /// The booking this one replaced, when it was rescheduled.
-    pub rescheduled_from: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub rescheduled_from: Option<BookingId>,
 }
 
 impl BookingCreated {
-    pub fn new(b: BookingRow, code: &JoinCode, rescheduled_from: Option<i64>) -> BookingCreated {
+    pub fn new(
+        b: BookingRow,
+        code: &JoinCode,
+        rescheduled_from: Option<BookingId>,
+    ) -> BookingCreated {
         BookingCreated {
             id: b.id,
             session_id: b.session_id,
@@ -172,7 +179,7 @@ pub struct Eligibility<'a> {
     /// the high court's review is read from the records.
     pub facts: Option<&'a EligibilityFacts>,
     /// A reschedule: the live booking that this one replaces does not count against the case.
-    pub replaces: Option<i64>,
+    pub replaces: Option<BookingId>,
 }
 
 /// The eligibility rules, the same on every path; a refusal is 422 `ineligible` naming the rule.
@@ -232,7 +239,7 @@ async fn check_one_live_booking(
     state: &AppState,
     case_id: i64,
     host_court_id: i64,
-    replaces: Option<i64>,
+    replaces: Option<BookingId>,
 ) -> Result<(), ApiError> {
     if state
         .store
@@ -353,7 +360,11 @@ pub async fn book(
         })
         .await?;
     state.holds.release(req.slot.id, staff.user_id).await;
-    tracing::info!(booking = booking.id, session = booking.session_id, "booked");
+    tracing::info!(
+        booking = booking.id.get(),
+        session = booking.session_id.get(),
+        "booked"
+    );
     Ok(BookingCreated::new(booking, &code, rescheduled_from).json())
 }
 

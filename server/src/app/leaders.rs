@@ -7,7 +7,7 @@
 //! on the petitioner and the host (docs/lifecycle.md).
 
 use crate::auth::Staff;
-use crate::domain::{BookingStatus, Role, SessionStatus};
+use crate::domain::{BookingStatus, Role, SessionId, SessionStatus};
 use crate::error::{ApiError, ErrorCode};
 use crate::store::leaders::{CandidateRow, LeaderRow};
 use crate::store::{EventRow, SessionRow, Store, StoreError};
@@ -107,7 +107,7 @@ pub async fn candidates(
 }
 
 /// The leaders named on a session.
-pub async fn of_session(store: &Store, session_id: i64) -> Result<Vec<LeaderRow>, ApiError> {
+pub async fn of_session(store: &Store, session_id: SessionId) -> Result<Vec<LeaderRow>, ApiError> {
     Ok(store.leaders(session_id).await?)
 }
 

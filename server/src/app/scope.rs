@@ -10,7 +10,7 @@
 //! `may_read`) stays a plain function.
 
 use crate::auth::Staff;
-use crate::domain::{CourtLevel, Role};
+use crate::domain::{CourtLevel, Role, SessionId};
 use crate::error::ApiError;
 use crate::store::booking::{BookingDetail, BookingSide};
 use crate::store::records::{Reach, RecordRow, Under};
@@ -78,7 +78,7 @@ impl<'a> Scope<'a> {
 
     /// The record of `session_id` if `staff` may read it: 404 when there is none, 403 when it is
     /// outside the reader's reach. What `GET /records/sessions/{id}` and the recordings answer to.
-    pub async fn readable_record(&self, session_id: i64) -> Result<RecordRow, ApiError> {
+    pub async fn readable_record(&self, session_id: SessionId) -> Result<RecordRow, ApiError> {
         let store = self.store;
         let reach = self.reach().await?;
         let record = store

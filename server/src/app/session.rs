@@ -585,7 +585,7 @@ pub async fn correct_outcome(
             ),
             other => other.into(),
         })?;
-    tracing::info!(session = session.id, %from, %to, "session outcome corrected");
+    tracing::info!(session = session.id.get(), %from, %to, "session outcome corrected");
     Ok(entry)
 }
 
@@ -664,7 +664,7 @@ mod tests {
             let id = self.0.len() as i64 + 1;
             self.0.push(EventRow {
                 id,
-                session_id: 1,
+                session_id: crate::domain::SessionId(1),
                 at: at(s),
                 kind: kind.into(),
                 actor: actor.into(),

@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
+use crate::domain::SessionId;
 use crate::error::{ApiError, ErrorCode};
 use crate::store::Store;
 use crate::store::connectivity::{Capped, DeviceCheckCap, NewTest};
@@ -62,7 +63,7 @@ pub struct TestRequest {
     /// A host court's own reception room under test (instead of a local room).
     pub host_room_id: Option<i64>,
     /// Set for a petitioner's device check, which is capped (see `ConnectivitySettings`).
-    pub session_id: Option<i64>,
+    pub session_id: Option<SessionId>,
     /// `user-<id>`, or `petitioner-<seat>` (the seat names the join token).
     pub run_by: String,
     pub offer_sdp: String,
@@ -194,7 +195,11 @@ impl Echo {
 
     /// Records a petitioner's device check within its caps (per token, per booking), or says
     /// when the oldest counted check stops counting.
-    async fn device_check(&self, session_id: i64, test: &NewTest<'_>) -> Result<i64, ApiError> {
+    async fn device_check(
+        &self,
+        session_id: SessionId,
+        test: &NewTest<'_>,
+    ) -> Result<i64, ApiError> {
         let s = &self.inner.settings;
         let window = chrono::Duration::minutes(
             i64::try_from(s.device_check_window_minutes).unwrap_or(i64::MAX),
@@ -232,7 +237,7 @@ impl Echo {
             .to_std()
             .unwrap_or(Duration::from_secs(1));
         tracing::info!(
-            session_id,
+            session_id = session_id.get(),
             wait_s = wait.as_secs(),
             "device check refused: cap reached"
         );

@@ -143,7 +143,7 @@ mod tests {
 
     fn booking(status: &str) -> CalendarBooking {
         CalendarBooking {
-            id: 42,
+            id: crate::domain::BookingId(42),
             status: status.parse().unwrap(),
             starts_at: "2026-11-30T01:30:00Z".parse().unwrap(),
             ends_at: "2026-11-30T02:30:00Z".parse().unwrap(),

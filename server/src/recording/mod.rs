@@ -33,7 +33,7 @@ use webrtc::peer_connection::RTCPeerConnectionState;
 use crate::app::recording::{self as rules, RecordingState};
 use crate::auth::Caller;
 use crate::connectivity::ConnectivitySettings;
-use crate::domain::EventKind;
+use crate::domain::{EventKind, SessionId};
 use crate::error::{ApiError, ErrorCode};
 use crate::signalling::hub::Hub;
 use crate::signalling::protocol::Participant;
@@ -233,7 +233,7 @@ impl Recorder {
     pub async fn start(
         &self,
         caller: Caller,
-        session_id: i64,
+        session_id: SessionId,
         offer_sdp: String,
     ) -> Result<Started, ApiError> {
         let this = self.clone();
@@ -247,7 +247,7 @@ impl Recorder {
     async fn start_here(
         &self,
         caller: Caller,
-        session_id: i64,
+        session_id: SessionId,
         offer_sdp: String,
     ) -> Result<Started, ApiError> {
         let inner = &self.inner;
@@ -415,14 +415,14 @@ impl Recorder {
     /// (`recording_track_skipped`, actor `recorder`): the record says why a file lacks it.
     async fn note_skipped(
         &self,
-        session_id: i64,
+        session_id: SessionId,
         recording_id: Option<i64>,
         participant: &str,
         tracks: &[Track],
     ) {
         for track in tracks {
             tracing::warn!(
-                session_id,
+                session_id = session_id.get(),
                 kind = track.kind,
                 codecs = ?track.codecs,
                 "a track in a codec the recorder cannot keep is skipped"
@@ -445,20 +445,24 @@ impl Recorder {
                 )
                 .await;
             if let Err(e) = noted {
-                tracing::warn!(session_id, error = %e, "cannot note a skipped track");
+                tracing::warn!(session_id = session_id.get(), error = %e, "cannot note a skipped track");
             }
         }
     }
 
     /// Tells everyone in the session the recording state now.
-    async fn announce(&self, session_id: i64) {
+    async fn announce(&self, session_id: SessionId) {
         let inner = &self.inner;
         match inner.store.session(session_id).await {
             Ok(session) => match rules::state_of(&inner.store, self.enabled(), &session).await {
                 Ok(state) => inner.hub.recording(session_id, state, Utc::now()).await,
-                Err(e) => tracing::warn!(session_id, error = %e, "cannot read the recording state"),
+                Err(e) => {
+                    tracing::warn!(session_id = session_id.get(), error = %e, "cannot read the recording state")
+                }
             },
-            Err(e) => tracing::warn!(session_id, error = %e, "cannot read the session"),
+            Err(e) => {
+                tracing::warn!(session_id = session_id.get(), error = %e, "cannot read the session")
+            }
         }
     }
 

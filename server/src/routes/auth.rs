@@ -465,11 +465,11 @@ pub async fn join(
     let token = state
         .tokens
         .issue_join_at(session.id, closes, join_version)?;
-    tracing::info!(session = session.id, "petitioner joined by code");
+    tracing::info!(session = session.id.get(), "petitioner joined by code");
     Ok(HttpResponse::Ok().json(JoinResponse {
         token,
         expires_at: closes,
-        session_id: session.id,
+        session_id: session.id.get(),
         case_number: session.case_number,
         host_court: CourtView::new(
             session.host_court_id,

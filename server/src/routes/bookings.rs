@@ -13,7 +13,7 @@ use crate::app::booking;
 pub use crate::app::booking::{BookingCreated, not_found};
 use crate::app::scope::Scope;
 use crate::auth::Staff;
-use crate::domain::{BookingStatus, JoinCode, Role};
+use crate::domain::{BookingId, BookingStatus, JoinCode, Role};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::holds::{Caps, Placed};
 use crate::state::AppState;
@@ -319,7 +319,7 @@ pub async fn list_bookings(
     Ok(HttpResponse::Ok().json(BookingPage { items, next_offset }))
 }
 
-async fn load_booking(state: &AppState, id: i64) -> Result<BookingDetail, ApiError> {
+async fn load_booking(state: &AppState, id: BookingId) -> Result<BookingDetail, ApiError> {
     match state.store.booking_detail(id).await {
         Ok(b) => Ok(b),
         Err(StoreError::NotFound) => Err(ApiError::NotFound("booking")),
@@ -351,7 +351,7 @@ pub struct BookingView {
 pub async fn get_booking(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<BookingId>,
 ) -> Result<HttpResponse, ApiError> {
     let b = load_booking(&state, *id).await?;
     Scope::of(&state.store, &staff).booking_side(&b)?;
@@ -397,7 +397,7 @@ pub async fn cancel_booking(
     state: web::Data<AppState>,
     staff: Staff,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<BookingId>,
     body: web::Json<CancelRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = load_booking(&state, *id).await?;
@@ -467,7 +467,7 @@ pub async fn reschedule_booking(
     state: web::Data<AppState>,
     staff: Staff,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<BookingId>,
     body: web::Json<RescheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = load_booking(&state, *id).await?;
@@ -519,7 +519,7 @@ pub struct JoinCodeIssued {
 pub async fn reissue_join_code(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<BookingId>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Coordinator])?;
     let booking = load_booking(&state, *id).await?;
@@ -542,7 +542,7 @@ pub async fn reissue_join_code(
         )
         .await?;
     Ok(HttpResponse::Ok().json(JoinCodeIssued {
-        session_id: booking.session_id,
+        session_id: booking.session_id.get(),
         join_path: format!("/join.html#code={}", code.display()),
         join_code: code.display(),
     }))

@@ -22,7 +22,7 @@ use crate::app::scope::{self, Scope};
 use crate::auth::{Caller, Staff};
 use crate::connectivity::TestRequest;
 use crate::connectivity::measure::Figures;
-use crate::domain::{Role, mask_phone};
+use crate::domain::{Role, SessionId, mask_phone};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -153,7 +153,7 @@ fn test_view(state: &AppState, t: TestRow) -> TestView {
     TestView {
         id: t.id,
         room_id: t.local_room_id,
-        session_id: t.session_id,
+        session_id: t.session_id.map(SessionId::get),
         host_room_id: t.host_room_id,
         kind: t.kind,
         status: t.status,

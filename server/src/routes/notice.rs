@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::app::scope::Scope;
 use crate::auth::Staff;
-use crate::domain::{BookingStatus, Role};
+use crate::domain::{BookingId, BookingStatus, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -70,7 +70,7 @@ pub struct NoticeView {
 pub async fn booking_notice(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<BookingId>,
 ) -> Result<HttpResponse, ApiError> {
     let b = match queries::calendar_booking(&state.store, *id).await {
         Ok(b) => b,
@@ -101,7 +101,7 @@ pub async fn booking_notice(
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "private, no-store"))
         .json(NoticeView {
-            booking_id: b.id,
+            booking_id: b.id.get(),
             status: b.status.to_string(),
             case_number: b.case_number,
             petitioner_name: b.petitioner_name,

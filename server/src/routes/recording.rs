@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::connectivity::{AnswerView, Description};
 use crate::app::scope::Scope;
 use crate::auth::{Caller, Staff};
+use crate::domain::SessionId;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::audit::AuditEntry;
@@ -65,7 +66,7 @@ pub struct RecordingStarted {
 pub async fn start_recording(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<i64>,
+    id: web::Path<SessionId>,
     body: web::Json<StartRecording>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -142,7 +143,7 @@ pub struct RecordingList {
 pub async fn list_recordings(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<SessionId>,
 ) -> Result<HttpResponse, ApiError> {
     let session_id = id.into_inner();
     Scope::of(&state.store, &staff)

@@ -18,7 +18,7 @@ use super::views::{CourtView, EventView};
 use crate::app::scope::Scope;
 use crate::app::{clock, scope};
 use crate::auth::Staff;
-use crate::domain::{BookingStatus, Outcome};
+use crate::domain::{BookingStatus, Outcome, SessionId};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::records::{LogFilter, RecordRow};
@@ -241,7 +241,7 @@ impl TryFrom<RecordRow> for RecordView {
             .transpose()
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored outcome: {e}")))?;
         Ok(RecordView {
-            id: r.id,
+            id: r.id.get(),
             status: if r.booking_status == BookingStatus::Cancelled {
                 BookingStatus::Cancelled.to_string()
             } else {
@@ -425,7 +425,9 @@ pub async fn list_records(
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = match rows.last() {
-        Some(last) if more => Some(cursor.encode(last.starts_at, last.booking_id, &fingerprint)?),
+        Some(last) if more => {
+            Some(cursor.encode(last.starts_at, last.booking_id.get(), &fingerprint)?)
+        }
         _ => None,
     };
     let items = rows
@@ -454,7 +456,7 @@ pub async fn list_records(
 pub async fn get_record(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<SessionId>,
 ) -> Result<HttpResponse, ApiError> {
     let record = Scope::of(&state.store, &staff).readable_record(*id).await?;
     let events = state

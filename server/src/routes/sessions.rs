@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::views::{EventView, SessionDetail, SessionView};
 use crate::auth::Staff;
-use crate::domain::{BookingStatus, Outcome, Role};
+use crate::domain::{BookingStatus, Outcome, Role, SessionId};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::{SessionRow, SessionScope, StoreError};
@@ -35,7 +35,7 @@ fn scope_of(staff: &Staff) -> Result<SessionScope, ApiError> {
 /// Moved to `app::session` with the rest of who takes part in a session.
 use crate::app::scope::Scope;
 
-pub async fn load_session(state: &AppState, id: i64) -> Result<SessionRow, ApiError> {
+pub async fn load_session(state: &AppState, id: SessionId) -> Result<SessionRow, ApiError> {
     match state.store.session(id).await {
         Ok(s) => Ok(s),
         Err(StoreError::NotFound) => Err(ApiError::NotFound("session")),
@@ -121,7 +121,7 @@ pub async fn list_sessions(
 pub async fn get_session(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<SessionId>,
 ) -> Result<HttpResponse, ApiError> {
     let session = load_session(&state, *id).await?;
     if !Scope::of(&state.store, &staff).sees_session(&session) {
@@ -173,7 +173,7 @@ pub async fn get_session(
 pub async fn end_session(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<SessionId>,
     body: web::Json<EndRequest>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Officer])?;
@@ -194,7 +194,7 @@ pub async fn end_session(
     )
     .await?;
     state.hub.end(session.id, body.outcome.as_str()).await;
-    tracing::info!(session = session.id, outcome = %body.outcome, "session ended");
+    tracing::info!(session = session.id.get(), outcome = %body.outcome, "session ended");
     let ended = load_session(&state, session.id).await?;
     Ok(HttpResponse::Ok().json(SessionView::try_from(ended)?))
 }
@@ -233,7 +233,7 @@ pub struct OutcomeCorrectionRequest {
 pub async fn correct_outcome(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<SessionId>,
     body: web::Json<OutcomeCorrectionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let session = load_session(&state, *id).await?;
@@ -279,7 +279,7 @@ pub struct LeadersView {
 pub async fn list_leaders(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<SessionId>,
 ) -> Result<HttpResponse, ApiError> {
     let session = load_session(&state, *id).await?;
     let candidates = crate::app::leaders::candidates(&state.store, &staff, &session).await?;
@@ -313,7 +313,7 @@ pub async fn list_leaders(
 pub async fn add_leader(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<SessionId>,
     body: web::Json<LeaderRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let session = load_session(&state, *id).await?;

@@ -2,7 +2,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use crate::app::session::Window;
 use crate::auth::Staff;
-use crate::domain::{BookingStatus, SessionStatus};
+use crate::domain::{BookingStatus, SessionId, SessionStatus};
 use crate::error::{ApiError, ErrorCode};
 use crate::signalling::ice;
 use crate::signalling::protocol::{AUTH_PREFIX, Participant, RESUME_PREFIX, SUBPROTOCOL};
@@ -33,7 +33,7 @@ pub async fn signal(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
-    id: web::Path<i64>,
+    id: web::Path<SessionId>,
 ) -> Result<HttpResponse, ApiError> {
     check_origin(&req, &state)?;
     let offered: Vec<&str> = req

@@ -12,7 +12,7 @@ use crate::app::identity;
 use crate::app::scope::Scope;
 use crate::app::session::{self, transition};
 use crate::auth::{Caller, Petitioner, Staff};
-use crate::domain::{EventKind, IdentityCheck, Role, SessionStatus};
+use crate::domain::{EventKind, IdentityCheck, Role, SessionId, SessionStatus};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::{SessionRow, StoreError};
@@ -36,7 +36,7 @@ fn require_host(state: &AppState, staff: &Staff, session: &SessionRow) -> Result
     }
 }
 
-fn require_own_session(p: &Petitioner, session_id: i64) -> Result<(), ApiError> {
+fn require_own_session(p: &Petitioner, session_id: SessionId) -> Result<(), ApiError> {
     if p.session_id == session_id {
         Ok(())
     } else {
@@ -66,7 +66,7 @@ fn require_own_session(p: &Petitioner, session_id: i64) -> Result<(), ApiError> 
 pub async fn put_transcript(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<SessionId>,
     body: web::Json<TranscriptText>,
 ) -> Result<HttpResponse, ApiError> {
     let session = load_session(&state, *id).await?;
@@ -101,7 +101,7 @@ pub async fn put_transcript(
 pub async fn get_transcript(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<i64>,
+    id: web::Path<SessionId>,
 ) -> Result<HttpResponse, ApiError> {
     let session = load_session(&state, *id).await?;
     match &caller {
@@ -138,7 +138,7 @@ pub async fn get_transcript(
 pub async fn decide_transcript(
     state: web::Data<AppState>,
     petitioner: Petitioner,
-    id: web::Path<i64>,
+    id: web::Path<SessionId>,
     body: web::Json<DecisionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     require_own_session(&petitioner, *id)?;
@@ -167,7 +167,7 @@ pub async fn decide_transcript(
 pub async fn rate(
     state: web::Data<AppState>,
     petitioner: Petitioner,
-    id: web::Path<i64>,
+    id: web::Path<SessionId>,
     body: web::Json<RatingRequest>,
 ) -> Result<HttpResponse, ApiError> {
     require_own_session(&petitioner, *id)?;
@@ -196,7 +196,7 @@ pub async fn rate(
 pub async fn add_note(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<SessionId>,
     body: web::Json<NoteRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let session = load_session(&state, *id).await?;
@@ -251,7 +251,7 @@ pub struct IdentityRequest {
 pub async fn confirm_identity(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<SessionId>,
     body: web::Json<IdentityRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let session = load_session(&state, *id).await?;
@@ -281,7 +281,7 @@ pub async fn confirm_identity(
 pub async fn add_correction(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<SessionId>,
     body: web::Json<CorrectionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let session = load_session(&state, *id).await?;

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::{CourtLevel, SessionStatus, mask_id_number, mask_phone};
+use crate::domain::{CourtLevel, SessionId, SessionStatus, mask_id_number, mask_phone};
 use crate::error::ApiError;
 use crate::store::{CaseRow, EventRow, LedgerRow, SessionRow, SlotRow};
 
@@ -179,7 +179,7 @@ impl TryFrom<LedgerRow> for LedgerEntryView {
             at: l.at,
             channel: parse(&l.channel)?,
             counted_as: parse(&l.counted_as)?,
-            session_id: l.session_id,
+            session_id: l.session_id.map(SessionId::get),
             note: l.note,
             outcome: l.outcome.as_deref().map(parse).transpose()?,
             outcome_note: l.outcome_note,
@@ -313,7 +313,7 @@ impl TryFrom<SessionRow> for SessionView {
         Ok(SessionView {
             contacts: Vec::new(),
             leaders: Vec::new(),
-            id: s.id,
+            id: s.id.get(),
             status: s.status,
             case_id: s.case_id,
             case_number: s.case_number,

@@ -26,6 +26,7 @@ use futures_util::future::{BoxFuture, FutureExt};
 
 use super::protocol::{Closing, seq_of};
 use super::room::Member;
+use crate::domain::SessionId;
 use crate::metrics::Metrics;
 
 /// What instances say to each other about a session's participants.
@@ -50,7 +51,7 @@ pub enum Wire {
 /// The hub, as the bus sees it: what other instances ask of the participants held here.
 pub trait Inbound: Send + Sync {
     /// A message from another instance on a session's channel.
-    fn on_wire(&self, session: i64, wire: Wire);
+    fn on_wire(&self, session: SessionId, wire: Wire);
     /// The bus answers again after an outage, and may have forgotten everything (a restarted
     /// Redis): register again every participant held here. The bus waits for it.
     fn recovered(self: Arc<Self>) -> BoxFuture<'static, ()>;
@@ -70,44 +71,56 @@ pub trait Bus: Send + Sync {
     /// Listens on the session's channel and returns once that is confirmed (or has failed):
     /// called before this instance shows a newcomer in the room, so that what another instance
     /// says to it next is heard.
-    fn listen(&self, session: i64) -> BoxFuture<'_, ()>;
+    fn listen(&self, session: SessionId) -> BoxFuture<'_, ()>;
     /// Listens on the session's channel without waiting; also after an outage.
-    fn subscribe(&self, session: i64);
+    fn subscribe(&self, session: SessionId);
     /// Stops listening: this instance holds nobody of the session any more.
-    fn unsubscribe(&self, session: i64);
+    fn unsubscribe(&self, session: SessionId);
 
     /// Every member of the session, on every instance; `None` when the bus has no view.
-    fn members(&self, session: i64) -> BoxFuture<'_, Option<Vec<Member>>>;
+    fn members(&self, session: SessionId) -> BoxFuture<'_, Option<Vec<Member>>>;
     /// One member of the session, if the bus knows it there.
-    fn member<'a>(&'a self, session: i64, pid: &'a str) -> BoxFuture<'a, Option<Member>>;
+    fn member<'a>(&'a self, session: SessionId, pid: &'a str) -> BoxFuture<'a, Option<Member>>;
     /// Puts `member` in the session and reads every member, in one step: of two members joining
     /// at once, on any instances, the second always sees the first (issue 15 item 1).
-    fn join<'a>(&'a self, session: i64, member: &'a Member) -> BoxFuture<'a, Option<Vec<Member>>>;
+    fn join<'a>(
+        &'a self,
+        session: SessionId,
+        member: &'a Member,
+    ) -> BoxFuture<'a, Option<Vec<Member>>>;
     /// Records `member` as it is now (state, connection); failures are the bus's to note.
-    fn put_member<'a>(&'a self, session: i64, member: &'a Member) -> BoxFuture<'a, ()>;
+    fn put_member<'a>(&'a self, session: SessionId, member: &'a Member) -> BoxFuture<'a, ()>;
     /// Removes `member` if it is still that connection on that instance: `Some(false)` when
     /// another instance has taken the participant over meanwhile, `None` without an answer.
-    fn remove_member<'a>(&'a self, session: i64, member: &'a Member)
-    -> BoxFuture<'a, Option<bool>>;
+    fn remove_member<'a>(
+        &'a self,
+        session: SessionId,
+        member: &'a Member,
+    ) -> BoxFuture<'a, Option<bool>>;
     /// Forgets the session's members (it ended).
-    fn delete_session(&self, session: i64) -> BoxFuture<'_, ()>;
+    fn delete_session(&self, session: SessionId) -> BoxFuture<'_, ()>;
     /// Whether `instance` still lives; `true` when the bus cannot tell.
     fn instance_alive<'a>(&'a self, instance: &'a str) -> BoxFuture<'a, bool>;
 
     /// Sends `body` to `pid`, held on another instance. Returns whether it went.
-    fn deliver<'a>(&'a self, session: i64, pid: &'a str, body: &'a str) -> BoxFuture<'a, bool>;
+    fn deliver<'a>(
+        &'a self,
+        session: SessionId,
+        pid: &'a str,
+        body: &'a str,
+    ) -> BoxFuture<'a, bool>;
     /// Tells the other instances serving the session (failures are the bus's to note).
-    fn publish(&self, session: i64, wire: Wire) -> BoxFuture<'_, ()>;
+    fn publish(&self, session: SessionId, wire: Wire) -> BoxFuture<'_, ()>;
 
     /// Logs a message numbered for `pid`, for a resume on another instance; never waits.
-    fn append_log(&self, session: i64, pid: &str, numbered: &str);
+    fn append_log(&self, session: SessionId, pid: &str, numbered: &str);
     /// The last seq logged for `pid` (0 if none): an instance taking the participant over
     /// continues its numbering.
-    fn last_seq<'a>(&'a self, session: i64, pid: &'a str) -> BoxFuture<'a, u64>;
+    fn last_seq<'a>(&'a self, session: SessionId, pid: &'a str) -> BoxFuture<'a, u64>;
     /// The logged messages for `pid` numbered after `after`, if the log holds every one.
     fn replay<'a>(
         &'a self,
-        session: i64,
+        session: SessionId,
         pid: &'a str,
         after: u64,
     ) -> BoxFuture<'a, Option<Vec<String>>>;
@@ -155,54 +168,59 @@ impl Bus for LocalBus {
         &self.instance
     }
     fn serve(&self, _hub: Weak<dyn Inbound>) {}
-    fn listen(&self, _session: i64) -> BoxFuture<'_, ()> {
+    fn listen(&self, _session: SessionId) -> BoxFuture<'_, ()> {
         ready(())
     }
-    fn subscribe(&self, _session: i64) {}
-    fn unsubscribe(&self, _session: i64) {}
-    fn members(&self, _session: i64) -> BoxFuture<'_, Option<Vec<Member>>> {
+    fn subscribe(&self, _session: SessionId) {}
+    fn unsubscribe(&self, _session: SessionId) {}
+    fn members(&self, _session: SessionId) -> BoxFuture<'_, Option<Vec<Member>>> {
         ready(None)
     }
-    fn member<'a>(&'a self, _session: i64, _pid: &'a str) -> BoxFuture<'a, Option<Member>> {
+    fn member<'a>(&'a self, _session: SessionId, _pid: &'a str) -> BoxFuture<'a, Option<Member>> {
         ready(None)
     }
     fn join<'a>(
         &'a self,
-        _session: i64,
+        _session: SessionId,
         _member: &'a Member,
     ) -> BoxFuture<'a, Option<Vec<Member>>> {
         ready(None)
     }
-    fn put_member<'a>(&'a self, _session: i64, _member: &'a Member) -> BoxFuture<'a, ()> {
+    fn put_member<'a>(&'a self, _session: SessionId, _member: &'a Member) -> BoxFuture<'a, ()> {
         ready(())
     }
     fn remove_member<'a>(
         &'a self,
-        _session: i64,
+        _session: SessionId,
         _member: &'a Member,
     ) -> BoxFuture<'a, Option<bool>> {
         ready(None)
     }
-    fn delete_session(&self, _session: i64) -> BoxFuture<'_, ()> {
+    fn delete_session(&self, _session: SessionId) -> BoxFuture<'_, ()> {
         ready(())
     }
     fn instance_alive<'a>(&'a self, _instance: &'a str) -> BoxFuture<'a, bool> {
         ready(true)
     }
-    fn deliver<'a>(&'a self, _session: i64, _pid: &'a str, _body: &'a str) -> BoxFuture<'a, bool> {
+    fn deliver<'a>(
+        &'a self,
+        _session: SessionId,
+        _pid: &'a str,
+        _body: &'a str,
+    ) -> BoxFuture<'a, bool> {
         // Not held here means not held anywhere: the message is lost, as the hub counts.
         ready(false)
     }
-    fn publish(&self, _session: i64, _wire: Wire) -> BoxFuture<'_, ()> {
+    fn publish(&self, _session: SessionId, _wire: Wire) -> BoxFuture<'_, ()> {
         ready(())
     }
-    fn append_log(&self, _session: i64, _pid: &str, _numbered: &str) {}
-    fn last_seq<'a>(&'a self, _session: i64, _pid: &'a str) -> BoxFuture<'a, u64> {
+    fn append_log(&self, _session: SessionId, _pid: &str, _numbered: &str) {}
+    fn last_seq<'a>(&'a self, _session: SessionId, _pid: &'a str) -> BoxFuture<'a, u64> {
         ready(0)
     }
     fn replay<'a>(
         &'a self,
-        _session: i64,
+        _session: SessionId,
         _pid: &'a str,
         _after: u64,
     ) -> BoxFuture<'a, Option<Vec<String>>> {

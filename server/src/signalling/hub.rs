@@ -29,7 +29,7 @@ use super::protocol::{
 use super::room::{Member, Outbound};
 use crate::app::recording::{self as recording_rules, RecordingState};
 use crate::app::session::{PETITIONER, transition};
-use crate::domain::EventKind;
+use crate::domain::{EventKind, SessionId};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -57,11 +57,11 @@ const LOG_CAP_BYTES: usize = 64 * 1024;
 #[derive(Default)]
 struct Local {
     /// Session → participants held here, in order of arrival.
-    sessions: HashMap<i64, Vec<Held>>,
+    sessions: HashMap<SessionId, Vec<Held>>,
 }
 
 impl Local {
-    fn held(&mut self, session: i64, pid: &str) -> Option<&mut Held> {
+    fn held(&mut self, session: SessionId, pid: &str) -> Option<&mut Held> {
         self.sessions
             .get_mut(&session)?
             .iter_mut()
@@ -202,7 +202,7 @@ impl Hub {
     }
 
     /// Whether `pid` may come in: already a member (a replacement or resume), or there is room.
-    pub async fn has_room_for(&self, session: i64, pid: &str) -> bool {
+    pub async fn has_room_for(&self, session: SessionId, pid: &str) -> bool {
         let members = self.inner.members(session).await;
         members.iter().any(|m| m.participant.id == pid)
             || members.len() < self.inner.config.max_participants
@@ -225,7 +225,7 @@ impl Hub {
     #[allow(clippy::too_many_arguments, reason = "one socket's whole introduction")]
     pub async fn attach(
         &self,
-        session: i64,
+        session: SessionId,
         participant: Participant,
         seat: Option<String>,
         conn: u64,
@@ -370,7 +370,7 @@ impl Hub {
             .record(session, EventKind::Joined, &pid, serde_json::json!({"role": participant.role, "name": participant.name, "state": state}))
             .await;
         let welcome = ServerMessage::Welcome {
-            session_id: session,
+            session_id: session.get(),
             you: &participant,
             state,
             participants: peers_of(&member, &others),
@@ -420,7 +420,7 @@ impl Hub {
     }
 
     /// A socket ended. Returns nothing: what the others are told depends on `how`.
-    pub async fn detach(&self, session: i64, pid: &str, conn: u64, how: Departure) {
+    pub async fn detach(&self, session: SessionId, pid: &str, conn: u64, how: Departure) {
         let inner = &self.inner;
         match how {
             Departure::Silent => {}
@@ -448,7 +448,7 @@ impl Hub {
     /// Relays a description or candidate, unchanged, between two admitted participants.
     pub async fn signal(
         &self,
-        session: i64,
+        session: SessionId,
         from: &str,
         to: &str,
         data: &RawValue,
@@ -476,7 +476,7 @@ impl Hub {
     /// The sender gets its own line back, numbered like every other message.
     pub async fn chat(
         &self,
-        session: i64,
+        session: SessionId,
         from: &Participant,
         text: &str,
     ) -> Result<(), crate::store::StoreError> {
@@ -505,7 +505,12 @@ impl Hub {
     }
 
     /// A host admits a waiting participant: it is told whom to offer to, the others that it joined.
-    pub async fn admit(&self, session: i64, by: &Participant, pid: &str) -> Result<(), HubError> {
+    pub async fn admit(
+        &self,
+        session: SessionId,
+        by: &Participant,
+        pid: &str,
+    ) -> Result<(), HubError> {
         let inner = &self.inner;
         if !by.role.moderates() {
             return Err(HubError::NotAllowed);
@@ -558,7 +563,7 @@ impl Hub {
     /// Tells everyone in the session the recording's state (the recorder, on a gap or a resume).
     pub async fn recording(
         &self,
-        session: i64,
+        session: SessionId,
         state: RecordingState,
         at: chrono::DateTime<chrono::Utc>,
     ) {
@@ -575,7 +580,12 @@ impl Hub {
     }
 
     /// A host sends a participant out: it is told, its socket closed with 4001, the others told it left.
-    pub async fn remove(&self, session: i64, by: &Participant, pid: &str) -> Result<(), HubError> {
+    pub async fn remove(
+        &self,
+        session: SessionId,
+        by: &Participant,
+        pid: &str,
+    ) -> Result<(), HubError> {
         let inner = &self.inner;
         if !by.role.moderates() || by.id == pid {
             return Err(HubError::NotAllowed);
@@ -609,7 +619,7 @@ impl Hub {
     /// A host asks a participant to mute (advisory: media flows peer to peer).
     pub async fn mute(
         &self,
-        session: i64,
+        session: SessionId,
         by: &Participant,
         pid: &str,
         kind: MediaKind,
@@ -640,21 +650,21 @@ impl Hub {
     }
 
     /// Sends an error to one participant.
-    pub async fn error(&self, session: i64, pid: &str, code: SignalError, message: &str) {
+    pub async fn error(&self, session: SessionId, pid: &str, code: SignalError, message: &str) {
         self.inner
             .send(session, pid, &ServerMessage::Error { code, message }.body())
             .await;
     }
 
     /// Tells everyone the session has ended, closes their sockets and forgets the session.
-    pub async fn end(&self, session: i64, outcome: &str) {
+    pub async fn end(&self, session: SessionId, outcome: &str) {
         let inner = &self.inner;
         let members = inner.members(session).await;
         if inner.config.recording {
             // The recording ends with the session: a gap still open ends here too.
             let now = chrono::Utc::now();
             if let Err(e) = inner.store.close_gaps(session, None, now).await {
-                tracing::warn!(session, error = %e, "cannot close the recording's gaps");
+                tracing::warn!(session = session.get(), error = %e, "cannot close the recording's gaps");
             }
             let off = ServerMessage::Recording {
                 state: RecordingState::Off.as_str(),
@@ -719,14 +729,14 @@ fn peers_of<'a>(me: &Member, others: &'a [Member]) -> Vec<PeerInfo<'a>> {
 
 impl Inner {
     /// The session's members: from the bus when it has a view, else those held here.
-    async fn members(&self, session: i64) -> Vec<Member> {
+    async fn members(&self, session: SessionId) -> Vec<Member> {
         match self.bus.members(session).await {
             Some(members) => members,
             None => self.local_members(session),
         }
     }
 
-    fn local_members(&self, session: i64) -> Vec<Member> {
+    fn local_members(&self, session: SessionId) -> Vec<Member> {
         lock(&self.local)
             .sessions
             .get(&session)
@@ -734,14 +744,14 @@ impl Inner {
             .unwrap_or_default()
     }
 
-    async fn state_of(&self, session: i64, pid: &str) -> Option<MemberState> {
+    async fn state_of(&self, session: SessionId, pid: &str) -> Option<MemberState> {
         if let Some(h) = lock(&self.local).held(session, pid) {
             return Some(h.member.state);
         }
         self.bus.member(session, pid).await.map(|m| m.state)
     }
 
-    fn set_state(&self, session: i64, pid: &str, admitted: bool, joined_ms: Option<i64>) {
+    fn set_state(&self, session: SessionId, pid: &str, admitted: bool, joined_ms: Option<i64>) {
         if let Some(h) = lock(&self.local).held(session, pid) {
             h.member.state = if admitted {
                 MemberState::Admitted
@@ -756,7 +766,7 @@ impl Inner {
 
     /// The recording's state now, from SQL (every instance reads the same); `Off` when
     /// recording is disabled or the session cannot be read.
-    async fn recording_state(&self, session: i64) -> RecordingState {
+    async fn recording_state(&self, session: SessionId) -> RecordingState {
         if !self.config.recording {
             return RecordingState::Off;
         }
@@ -769,7 +779,7 @@ impl Inner {
     }
 
     /// Tells one participant (who just joined or resumed) the recording's state, unless off.
-    async fn tell_recording(&self, session: i64, pid: &str) {
+    async fn tell_recording(&self, session: SessionId, pid: &str) {
         let state = self.recording_state(session).await;
         if state != RecordingState::Off {
             let body = ServerMessage::Recording {
@@ -782,7 +792,7 @@ impl Inner {
     }
 
     /// Tells everyone the recording's state now.
-    async fn announce_recording(&self, session: i64) {
+    async fn announce_recording(&self, session: SessionId) {
         if !self.config.recording {
             return;
         }
@@ -799,18 +809,24 @@ impl Inner {
 
     /// Records an event; a failure is logged (the socket's own path already refused on a store
     /// failure at join, and a lost leave must not keep a participant in the room).
-    async fn record(&self, session: i64, kind: EventKind, actor: &str, data: serde_json::Value) {
+    async fn record(
+        &self,
+        session: SessionId,
+        kind: EventKind,
+        actor: &str,
+        data: serde_json::Value,
+    ) {
         if let Err(e) = self
             .store
             .add_event(session, kind, actor, &data, transition)
             .await
         {
-            tracing::error!(session, kind = kind.as_str(), error = %e, "cannot record a session event");
+            tracing::error!(session = session.get(), kind = kind.as_str(), error = %e, "cannot record a session event");
         }
     }
 
     /// Numbers `body` for a participant held here, logs it for resumes, and returns it.
-    fn number(&self, session: i64, h: &mut Held, body: &str) -> String {
+    fn number(&self, session: SessionId, h: &mut Held, body: &str) -> String {
         h.last_seq += 1;
         let text = numbered(h.last_seq, body);
         h.log_bytes += text.len();
@@ -830,7 +846,7 @@ impl Inner {
     }
 
     /// Delivers to `pid` if it is held here. Returns whether it was.
-    fn deliver_local(&self, session: i64, pid: &str, body: &str) -> bool {
+    fn deliver_local(&self, session: SessionId, pid: &str, body: &str) -> bool {
         let mut local = lock(&self.local);
         let Some(h) = local.held(session, pid) else {
             return false;
@@ -849,7 +865,7 @@ impl Inner {
                     // It does not read: drop the socket (its task sees the queue close) and keep
                     // its place for a resume, as for any dropped line.
                     tracing::warn!(
-                        session,
+                        session = session.get(),
                         participant = pid,
                         "queue full; dropping a slow socket"
                     );
@@ -867,7 +883,7 @@ impl Inner {
     }
 
     /// Sends `body` to `pid`: directly when held here, over the bus otherwise.
-    async fn send(&self, session: i64, pid: &str, body: &str) {
+    async fn send(&self, session: SessionId, pid: &str, body: &str) {
         if self.deliver_local(session, pid, body) {
             return;
         }
@@ -878,7 +894,7 @@ impl Inner {
 
     async fn broadcast(
         &self,
-        session: i64,
+        session: SessionId,
         members: &[Member],
         body_for: impl Fn(&Member) -> Option<String>,
     ) {
@@ -894,7 +910,7 @@ impl Inner {
     }
 
     /// The messages after `after` for a resume: from this instance's log, else from the bus's.
-    async fn missed(&self, session: i64, pid: &str, after: u64) -> Option<Vec<String>> {
+    async fn missed(&self, session: SessionId, pid: &str, after: u64) -> Option<Vec<String>> {
         let local: Option<Vec<String>> = lock(&self.local).held(session, pid).and_then(|h| {
             let all: Vec<String> = h.log.iter().map(|m| m.to_string()).collect();
             let covers = h.last_seq == after || all.iter().any(|m| seq_of(m) == Some(after + 1));
@@ -908,7 +924,7 @@ impl Inner {
 
     /// Gives connection `conn` of `pid` its first messages: `missed` (already numbered, for a
     /// resume), then `first` (the welcome or resumed), then what waited for them.
-    fn open(&self, session: i64, pid: &str, conn: u64, missed: Vec<String>, first: &str) {
+    fn open(&self, session: SessionId, pid: &str, conn: u64, missed: Vec<String>, first: &str) {
         let mut local = lock(&self.local);
         let Some(h) = local.held(session, pid).filter(|h| h.member.conn == conn) else {
             return;
@@ -933,7 +949,7 @@ impl Inner {
 
     /// Closes `pid`'s socket if held here; a participant in its grace period leaves at once.
     /// Returns whether it was held here.
-    fn close_local(self: &Inner, session: i64, pid: &str, closing: Closing) -> bool {
+    fn close_local(self: &Inner, session: SessionId, pid: &str, closing: Closing) -> bool {
         let mut local = lock(&self.local);
         let Some(h) = local.held(session, pid) else {
             return false;
@@ -948,7 +964,7 @@ impl Inner {
         true
     }
 
-    fn end_local(&self, session: i64) {
+    fn end_local(&self, session: SessionId) {
         let held = lock(&self.local).sessions.remove(&session);
         for h in held.into_iter().flatten() {
             if let Some(tx) = h.tx {
@@ -959,7 +975,7 @@ impl Inner {
     }
 
     /// The lock that keeps one participant's comings and goings in order (`Inner::doors`).
-    fn door(&self, session: i64, pid: &str) -> &tokio::sync::Mutex<()> {
+    fn door(&self, session: SessionId, pid: &str) -> &tokio::sync::Mutex<()> {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (session, pid).hash(&mut h);
@@ -967,7 +983,7 @@ impl Inner {
     }
 
     /// Someone leaves: forget them, record it, tell the others.
-    async fn leave(&self, session: i64, pid: &str, conn: Option<u64>) {
+    async fn leave(&self, session: SessionId, pid: &str, conn: Option<u64>) {
         let _door = self.door(session, pid).lock().await;
         let removed = {
             let mut local = lock(&self.local);
@@ -994,7 +1010,7 @@ impl Inner {
     }
 
     /// Tells the admitted among `others` that `who` entered the call (and offers to them).
-    async fn announce_joined(&self, session: i64, others: &[Member], who: &Participant) {
+    async fn announce_joined(&self, session: SessionId, others: &[Member], who: &Participant) {
         let joined = ServerMessage::Joined {
             participant: who,
             polite: true,
@@ -1006,7 +1022,7 @@ impl Inner {
         .await;
     }
 
-    async fn announce_left(&self, session: i64, pid: &str) {
+    async fn announce_left(&self, session: SessionId, pid: &str) {
         self.record(session, EventKind::Left, pid, serde_json::json!({}))
             .await;
         // Someone who left the call is not a stream the recorder lost.
@@ -1034,7 +1050,7 @@ impl Inner {
 
 /// What the bus brings from other instances.
 impl Inbound for Inner {
-    fn on_wire(&self, session: i64, wire: Wire) {
+    fn on_wire(&self, session: SessionId, wire: Wire) {
         match wire {
             Wire::Deliver { pid, body } => {
                 self.deliver_local(session, &pid, &body);
@@ -1072,7 +1088,7 @@ impl Inbound for Inner {
     /// again every participant held here.
     fn recovered(self: Arc<Self>) -> BoxFuture<'static, ()> {
         async move {
-            let held: Vec<(i64, Member)> = lock(&self.local)
+            let held: Vec<(SessionId, Member)> = lock(&self.local)
                 .sessions
                 .iter()
                 .flat_map(|(s, held)| held.iter().map(|h| (*s, h.member.clone())))
@@ -1091,7 +1107,7 @@ impl Inner {
     /// held by instances that died (when the bus knows of other instances).
     async fn sweep(&self, check_dead_instances: bool) {
         let grace = self.config.resume_grace;
-        let expired: Vec<(i64, String, u64)> = lock(&self.local)
+        let expired: Vec<(SessionId, String, u64)> = lock(&self.local)
             .sessions
             .iter()
             .flat_map(|(s, held)| {
@@ -1107,7 +1123,7 @@ impl Inner {
         if !check_dead_instances {
             return;
         }
-        let sessions: Vec<i64> = lock(&self.local).sessions.keys().copied().collect();
+        let sessions: Vec<SessionId> = lock(&self.local).sessions.keys().copied().collect();
         for session in sessions {
             // No view (alone, or the bus is down): nobody else to sweep.
             let Some(members) = self.bus.members(session).await else {

@@ -2,33 +2,36 @@
 //! prefix (`redis.key_prefix`), so several deployments or test runs can share one Redis. A
 //! session's keys carry `{<session id>}` as a hash tag, so they stay together in a cluster.
 
+use crate::domain::SessionId;
+
 /// Members of a session: hash of participant id → JSON `Member` (role, state, instance,
 /// connection, connected flag). Presence: refreshed while anyone is in the session, expires a
 /// day after the last change.
-pub fn members(prefix: &str, session: i64) -> String {
+pub fn members(prefix: &str, session: SessionId) -> String {
     format!("{prefix}s:{{{session}}}:members")
 }
 
 /// The recent messages sent to one participant, already numbered, for a resume on another
 /// instance: a list capped at `LOG_CAP` entries, expiring `LOG_TTL_SECONDS` after the last one.
-pub fn log(prefix: &str, session: i64, participant: &str) -> String {
+pub fn log(prefix: &str, session: SessionId, participant: &str) -> String {
     format!("{prefix}s:{{{session}}}:log:{participant}")
 }
 
 /// Pub/sub channel of a session: messages for its participants and control words between the
 /// instances that hold them (see `redis_bus::Wire`).
-pub fn channel(prefix: &str, session: i64) -> String {
+pub fn channel(prefix: &str, session: SessionId) -> String {
     format!("{prefix}s:{{{session}}}:ch")
 }
 
 /// The session id of a channel name made by [`channel`].
-pub fn session_of_channel(prefix: &str, channel: &str) -> Option<i64> {
+pub fn session_of_channel(prefix: &str, channel: &str) -> Option<SessionId> {
     channel
         .strip_prefix(prefix)?
         .strip_prefix("s:{")?
         .strip_suffix("}:ch")?
         .parse()
         .ok()
+        .map(SessionId)
 }
 
 /// Liveness of an instance: set every few seconds with a short TTL; gone means dead.
@@ -59,11 +62,13 @@ pub const INSTANCE_TTL_SECONDS: u64 = 15;
 
 #[cfg(test)]
 mod tests {
+    use crate::domain::SessionId;
+
     #[test]
     fn channel_names_round_trip() {
-        let c = super::channel("cl:", 42);
+        let c = super::channel("cl:", SessionId(42));
         assert_eq!(c, "cl:s:{42}:ch");
-        assert_eq!(super::session_of_channel("cl:", &c), Some(42));
+        assert_eq!(super::session_of_channel("cl:", &c), Some(SessionId(42)));
         assert_eq!(super::session_of_channel("other:", &c), None);
     }
 }

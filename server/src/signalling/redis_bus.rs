@@ -27,6 +27,7 @@ use super::bus::{Bus, Inbound, Wire, contiguous_after, instance_id};
 use super::keys;
 use super::protocol::{Closing, seq_of};
 use super::room::Member;
+use crate::domain::SessionId;
 use crate::metrics::Metrics;
 use crate::tasks::{Stop, Tasks};
 
@@ -107,12 +108,12 @@ pub struct RedisBus {
 
 enum SubCommand {
     /// Subscribe, and say so once Redis has confirmed it.
-    Subscribe(i64, Option<tokio::sync::oneshot::Sender<()>>),
-    Unsubscribe(i64),
+    Subscribe(SessionId, Option<tokio::sync::oneshot::Sender<()>>),
+    Unsubscribe(SessionId),
 }
 
 /// A numbered message for a participant's log: (session, participant, message).
-type LogEntry = (i64, String, String);
+type LogEntry = (SessionId, String, String);
 
 /// A loop's receiving end, taken again by the loop the supervisor restarts after a panic.
 type Shared<T> = Arc<tokio::sync::Mutex<T>>;
@@ -195,14 +196,14 @@ impl RedisBus {
         result
     }
 
-    async fn read_members(&self, session: i64) -> redis::RedisResult<Vec<Member>> {
+    async fn read_members(&self, session: SessionId) -> redis::RedisResult<Vec<Member>> {
         let mut c = self.conn.clone();
         let raw: Vec<(String, String)> =
             self.note(c.hgetall(keys::members(&self.prefix, session)).await)?;
         Ok(parse_members(raw))
     }
 
-    async fn publish_wire(&self, session: i64, wire: &Wire) -> redis::RedisResult<()> {
+    async fn publish_wire(&self, session: SessionId, wire: &Wire) -> redis::RedisResult<()> {
         let mut c = self.conn.clone();
         self.note(
             c.publish(keys::channel(&self.prefix, session), encode(wire))
@@ -213,7 +214,7 @@ impl RedisBus {
     /// Subscribes to a session's channel and returns once Redis has confirmed it (or after a
     /// second): a member announced by another instance right after this one joins must not be
     /// published before this instance listens.
-    async fn subscribed(&self, session: i64) {
+    async fn subscribed(&self, session: SessionId) {
         let (tx, rx) = tokio::sync::oneshot::channel();
         if self
             .sub_tx
@@ -241,7 +242,7 @@ impl Bus for RedisBus {
         let _ = self.hub.set(hub);
     }
 
-    fn listen(&self, session: i64) -> BoxFuture<'_, ()> {
+    fn listen(&self, session: SessionId) -> BoxFuture<'_, ()> {
         async move {
             if self.is_healthy() {
                 self.subscribed(session).await;
@@ -250,15 +251,15 @@ impl Bus for RedisBus {
         .boxed()
     }
 
-    fn subscribe(&self, session: i64) {
+    fn subscribe(&self, session: SessionId) {
         let _ = self.sub_tx.send(SubCommand::Subscribe(session, None));
     }
 
-    fn unsubscribe(&self, session: i64) {
+    fn unsubscribe(&self, session: SessionId) {
         let _ = self.sub_tx.send(SubCommand::Unsubscribe(session));
     }
 
-    fn members(&self, session: i64) -> BoxFuture<'_, Option<Vec<Member>>> {
+    fn members(&self, session: SessionId) -> BoxFuture<'_, Option<Vec<Member>>> {
         async move {
             if !self.is_healthy() {
                 return None;
@@ -268,7 +269,7 @@ impl Bus for RedisBus {
         .boxed()
     }
 
-    fn member<'a>(&'a self, session: i64, pid: &'a str) -> BoxFuture<'a, Option<Member>> {
+    fn member<'a>(&'a self, session: SessionId, pid: &'a str) -> BoxFuture<'a, Option<Member>> {
         async move {
             if !self.is_healthy() {
                 return None;
@@ -283,7 +284,11 @@ impl Bus for RedisBus {
         .boxed()
     }
 
-    fn join<'a>(&'a self, session: i64, member: &'a Member) -> BoxFuture<'a, Option<Vec<Member>>> {
+    fn join<'a>(
+        &'a self,
+        session: SessionId,
+        member: &'a Member,
+    ) -> BoxFuture<'a, Option<Vec<Member>>> {
         async move {
             let key = keys::members(&self.prefix, session);
             let value = serde_json::to_string(member).unwrap_or_default();
@@ -306,7 +311,7 @@ impl Bus for RedisBus {
         .boxed()
     }
 
-    fn put_member<'a>(&'a self, session: i64, member: &'a Member) -> BoxFuture<'a, ()> {
+    fn put_member<'a>(&'a self, session: SessionId, member: &'a Member) -> BoxFuture<'a, ()> {
         async move {
             let key = keys::members(&self.prefix, session);
             let value = serde_json::to_string(member).unwrap_or_default();
@@ -326,7 +331,7 @@ impl Bus for RedisBus {
 
     fn remove_member<'a>(
         &'a self,
-        session: i64,
+        session: SessionId,
         member: &'a Member,
     ) -> BoxFuture<'a, Option<bool>> {
         async move {
@@ -347,7 +352,7 @@ impl Bus for RedisBus {
         .boxed()
     }
 
-    fn delete_session(&self, session: i64) -> BoxFuture<'_, ()> {
+    fn delete_session(&self, session: SessionId) -> BoxFuture<'_, ()> {
         async move {
             let mut c = self.conn.clone();
             let _: redis::RedisResult<()> =
@@ -365,7 +370,12 @@ impl Bus for RedisBus {
         .boxed()
     }
 
-    fn deliver<'a>(&'a self, session: i64, pid: &'a str, body: &'a str) -> BoxFuture<'a, bool> {
+    fn deliver<'a>(
+        &'a self,
+        session: SessionId,
+        pid: &'a str,
+        body: &'a str,
+    ) -> BoxFuture<'a, bool> {
         async move {
             if !self.is_healthy() {
                 return false;
@@ -379,7 +389,7 @@ impl Bus for RedisBus {
         .boxed()
     }
 
-    fn publish(&self, session: i64, wire: Wire) -> BoxFuture<'_, ()> {
+    fn publish(&self, session: SessionId, wire: Wire) -> BoxFuture<'_, ()> {
         async move {
             let _ = self.publish_wire(session, &wire).await;
         }
@@ -388,13 +398,13 @@ impl Bus for RedisBus {
 
     /// Queues the message for the log writer; a full queue drops it, which at worst turns a
     /// resume elsewhere into a fresh join.
-    fn append_log(&self, session: i64, pid: &str, numbered: &str) {
+    fn append_log(&self, session: SessionId, pid: &str, numbered: &str) {
         let _ = self
             .log_tx
             .try_send((session, pid.to_owned(), numbered.to_owned()));
     }
 
-    fn last_seq<'a>(&'a self, session: i64, pid: &'a str) -> BoxFuture<'a, u64> {
+    fn last_seq<'a>(&'a self, session: SessionId, pid: &'a str) -> BoxFuture<'a, u64> {
         async move {
             let mut c = self.conn.clone();
             let last: redis::RedisResult<Option<String>> =
@@ -406,7 +416,7 @@ impl Bus for RedisBus {
 
     fn replay<'a>(
         &'a self,
-        session: i64,
+        session: SessionId,
         pid: &'a str,
         after: u64,
     ) -> BoxFuture<'a, Option<Vec<String>>> {
@@ -433,7 +443,7 @@ async fn subscriber(
     mut stop: Stop,
     client: redis::Client,
     prefix: String,
-    subscribed: Arc<Mutex<HashSet<i64>>>,
+    subscribed: Arc<Mutex<HashSet<SessionId>>>,
     commands: Shared<mpsc::UnboundedReceiver<SubCommand>>,
     hub: HubSlot,
     healthy: Arc<AtomicBool>,
@@ -454,7 +464,7 @@ async fn subscriber(
             }
         };
         let (mut sink, mut stream) = pubsub.split();
-        let wanted: Vec<i64> = subscribed
+        let wanted: Vec<SessionId> = subscribed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
@@ -674,7 +684,7 @@ mod tests {
         assert_eq!(metrics.redis_up.get(), 1);
         for seq in 1..=3 {
             bus.append_log(
-                7,
+                SessionId(7),
                 "petitioner",
                 &format!("{{\"seq\":{seq},\"type\":\"x\"}}"),
             );
@@ -682,9 +692,11 @@ mod tests {
         let late = tasks.shutdown(Duration::from_secs(5)).await;
         assert!(late.is_empty(), "{late:?}");
         assert!(tasks.running().is_empty());
-        assert_eq!(bus.last_seq(7, "petitioner").await, 3);
+        assert_eq!(bus.last_seq(SessionId(7), "petitioner").await, 3);
         assert_eq!(
-            bus.replay(7, "petitioner", 1).await.map(|m| m.len()),
+            bus.replay(SessionId(7), "petitioner", 1)
+                .await
+                .map(|m| m.len()),
             Some(2)
         );
     }

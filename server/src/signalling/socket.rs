@@ -13,11 +13,11 @@ use super::protocol::{
 use super::room::Outbound;
 use super::wire::{self, CloseCode, Inbound, ProtocolError};
 use crate::app::session::transition;
-use crate::domain::EventKind;
+use crate::domain::{EventKind, SessionId};
 use crate::state::AppState;
 
 pub struct Connection {
-    pub session_id: i64,
+    pub session_id: SessionId,
     pub participant: Participant,
     /// What only the socket's introduction needs: boxed and let go once the welcome is sent,
     /// so that it does not stay in the state of a socket that may idle for hours.
@@ -41,7 +41,10 @@ pub enum Revocable {
     /// A staff token: its user's token version.
     Staff { user_id: i64, version: i64 },
     /// A join token: the session's join version it was minted under.
-    JoinCode { session_id: i64, join_version: i64 },
+    JoinCode {
+        session_id: SessionId,
+        join_version: i64,
+    },
 }
 
 /// A token bucket: `rate` messages a second, bursts up to `burst`. A message past it is refused
@@ -110,7 +113,7 @@ pub fn run(
     ws: wire::Writer,
     stream: wire::Reader,
 ) -> impl std::future::Future<Output = ()> {
-    let span = tracing::info_span!("signal", session = conn.session_id, participant = %conn.participant.id);
+    let span = tracing::info_span!("signal", session = conn.session_id.get(), participant = %conn.participant.id);
     serve(state, conn, ws, stream).instrument(span)
 }
 
@@ -527,7 +530,7 @@ mod tests {
             name: "x".into(),
         };
         let conn = Connection {
-            session_id: 1,
+            session_id: SessionId(1),
             participant,
             intro: Some(Box::new(Introduction {
                 seat: Some("0123456789abcdef01234567".into()),
@@ -535,7 +538,7 @@ mod tests {
                 ice_servers: vec![],
             })),
             revocable: Revocable::JoinCode {
-                session_id: 1,
+                session_id: SessionId(1),
                 join_version: 0,
             },
         };

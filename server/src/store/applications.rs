@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{Store, StoreError, audit};
+use crate::domain::BookingId;
 pub use courtlink_parsers::bodies::{EligibilityFacts, TimeRange};
 use courtlink_parsers::domain::ApplicationStatus;
 use courtlink_parsers::error::ErrorCode;
@@ -184,7 +185,7 @@ impl Store {
         case_id: i64,
         host_court_id: i64,
         at: DateTime<Utc>,
-        except: Option<i64>,
+        except: Option<BookingId>,
     ) -> Result<bool, StoreError> {
         let (n,): (i64,) = on_pool!(self, |p| sqlx::query_as(
             "SELECT COUNT(*) FROM bookings WHERE case_id = $1 AND host_court_id = $2 \

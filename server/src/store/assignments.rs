@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{Store, StoreError, audit};
+use crate::domain::SessionId;
 
 /// A task to hand down, checked by `app::assignments`.
 pub struct NewAssignment<'a> {
@@ -19,7 +20,7 @@ pub struct NewAssignment<'a> {
     pub due_on: &'a str,
     /// The contact that handed it down, or the session whose end did.
     pub ledger_entry_id: Option<i64>,
-    pub session_id: Option<i64>,
+    pub session_id: Option<SessionId>,
     /// `user-<id>`.
     pub actor: &'a str,
     pub at: DateTime<Utc>,

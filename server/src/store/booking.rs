@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{BookingRow, Store, StoreError, audit};
-use crate::domain::BookingStatus;
+use crate::domain::{BookingId, BookingStatus, SessionId};
 use crate::schedule::{self, Category};
 use courtlink_parsers::error::ErrorCode;
 
@@ -43,7 +43,7 @@ pub struct Answered<'a> {
 }
 
 pub struct Replaced<'a> {
-    pub booking_id: i64,
+    pub booking_id: BookingId,
     pub expected_version: i32,
     pub reason: &'a str,
 }
@@ -61,8 +61,10 @@ struct SlotFacts {
 /// A booking as the coordinator and the host court see it.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct BookingDetail {
-    pub id: i64,
-    pub session_id: i64,
+    #[schema(value_type = i64)]
+    pub id: BookingId,
+    #[schema(value_type = i64)]
+    pub session_id: SessionId,
     pub slot_id: i64,
     pub case_id: i64,
     pub case_number: String,
@@ -337,7 +339,7 @@ impl Store {
                     ),
                 ));
             }
-            let (booking_id,): (i64,) = sqlx::query_as(
+            let (booking_id,): (BookingId,) = sqlx::query_as(
                 "INSERT INTO bookings (slot_id, case_id, local_room_id, starts_at, ends_at, status, \
                  created_by, created_at, joint_court_id, host_room_id, local_officer_id, \
                  application_id, rescheduled_from) \
@@ -357,7 +359,7 @@ impl Store {
             .bind(req.replaces.as_ref().map(|r| r.booking_id))
             .fetch_one(&mut *tx)
             .await?;
-            let (session_id,): (i64,) = sqlx::query_as(
+            let (session_id,): (SessionId,) = sqlx::query_as(
                 "INSERT INTO sessions (booking_id, status, join_code_hash, join_code_sealed) \
                  VALUES ($1, 'scheduled', $2, $3) RETURNING id",
             )
@@ -439,7 +441,7 @@ impl Store {
         Ok(booking)
     }
 
-    pub async fn booking_detail(&self, id: i64) -> Result<BookingDetail, StoreError> {
+    pub async fn booking_detail(&self, id: BookingId) -> Result<BookingDetail, StoreError> {
         let sql = format!("{BOOKING_DETAIL} WHERE b.id = $1");
         Ok(on_pool!(self, |p| sqlx::query_as(&sql)
             .bind(id)
@@ -481,7 +483,10 @@ impl Store {
         Ok(n > 0)
     }
 
-    pub async fn booking_joint_court(&self, booking_id: i64) -> Result<Option<i64>, StoreError> {
+    pub async fn booking_joint_court(
+        &self,
+        booking_id: BookingId,
+    ) -> Result<Option<i64>, StoreError> {
         let (joint,): (Option<i64>,) = on_pool!(self, |p| sqlx::query_as(
             "SELECT joint_court_id FROM bookings WHERE id = $1"
         )
@@ -494,7 +499,7 @@ impl Store {
     /// Cancels a live booking (with the version the caller saw) and says why.
     pub async fn cancel_booking(
         &self,
-        id: i64,
+        id: BookingId,
         expected_version: i32,
         reason: &str,
         user_id: i64,

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{CourtRow, Pool, Store, StoreError};
+use crate::domain::SessionId;
 
 /// `down(id, depth)`: the court `$1` (depth 0) and the courts below it.
 use super::tree::BRANCH;
@@ -14,7 +15,7 @@ use super::tree::BRANCH;
 #[derive(Debug, Clone)]
 pub struct NewTest<'a> {
     pub local_room_id: Option<i64>,
-    pub session_id: Option<i64>,
+    pub session_id: Option<SessionId>,
     /// A host court's own reception room (migration 0032).
     pub host_room_id: Option<i64>,
     /// `user-<id>`, or `petitioner-<seat>` (the join token's seat, see `JoinClaims::seat`).
@@ -60,7 +61,7 @@ pub struct TestOutcome<'a> {
 pub struct TestRow {
     pub id: i64,
     pub local_room_id: Option<i64>,
-    pub session_id: Option<i64>,
+    pub session_id: Option<SessionId>,
     pub host_room_id: Option<i64>,
     pub run_by: String,
     pub kind: String,
@@ -160,7 +161,7 @@ impl Store {
     /// lock held (SQLite) from count to insert, so concurrent starts cannot both squeeze in.
     pub async fn insert_device_check(
         &self,
-        session_id: i64,
+        session_id: SessionId,
         t: &NewTest<'_>,
         cap: DeviceCheckCap,
     ) -> Result<Result<i64, Capped>, StoreError> {

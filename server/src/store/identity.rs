@@ -2,11 +2,11 @@
 //! there"). The rules are in `app::identity`; this only writes what it decided.
 
 use super::{EventRow, Store, StoreError, audit};
-use crate::domain::EventKind;
+use crate::domain::{EventKind, SessionId};
 
 /// A confirmation to record.
 pub struct IdentityConfirmation<'a> {
-    pub session_id: i64,
+    pub session_id: SessionId,
     /// `in_room` or `on_camera`.
     pub how: &'a str,
     /// `user-<id>`.

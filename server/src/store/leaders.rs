@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{EventRow, Store, StoreError, audit};
-use crate::domain::EventKind;
+use crate::domain::{EventKind, SessionId};
 
 /// A leader named on a session.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -30,7 +30,7 @@ impl Store {
     /// audit entry, in one transaction. `AlreadyDone` when they are named already.
     pub async fn add_leader(
         &self,
-        session_id: i64,
+        session_id: SessionId,
         user_id: i64,
         name: &str,
         actor: &str,
@@ -82,7 +82,7 @@ impl Store {
     }
 
     /// The leaders named on a session, in the order they were named.
-    pub async fn leaders(&self, session_id: i64) -> Result<Vec<LeaderRow>, StoreError> {
+    pub async fn leaders(&self, session_id: SessionId) -> Result<Vec<LeaderRow>, StoreError> {
         let sql = "SELECT l.user_id, u.display_name AS name, l.added_by, l.added_at \
                    FROM session_leaders l JOIN users u ON u.id = l.user_id \
                    WHERE l.session_id = $1 ORDER BY l.added_at, l.user_id";
@@ -93,7 +93,7 @@ impl Store {
     }
 
     /// Whether `user_id` is named as a leader on the session.
-    pub async fn is_leader(&self, session_id: i64, user_id: i64) -> Result<bool, StoreError> {
+    pub async fn is_leader(&self, session_id: SessionId, user_id: i64) -> Result<bool, StoreError> {
         let sql = "SELECT COUNT(*) FROM session_leaders WHERE session_id = $1 AND user_id = $2";
         let (n,): (i64,) = on_pool!(self, |p| sqlx::query_as(sql)
             .bind(session_id)
@@ -104,9 +104,9 @@ impl Store {
     }
 
     /// The ids of the sessions `user_id` is named on.
-    pub async fn sessions_led_by(&self, user_id: i64) -> Result<Vec<i64>, StoreError> {
+    pub async fn sessions_led_by(&self, user_id: i64) -> Result<Vec<SessionId>, StoreError> {
         let sql = "SELECT session_id FROM session_leaders WHERE user_id = $1 ORDER BY session_id";
-        let rows: Vec<(i64,)> = on_pool!(self, |p| sqlx::query_as(sql)
+        let rows: Vec<(SessionId,)> = on_pool!(self, |p| sqlx::query_as(sql)
             .bind(user_id)
             .fetch_all(p)
             .await)?;

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError, audit};
-use crate::domain::{CaseClass, Channel, EventKind, Outcome, ReceivingOrgan};
+use crate::domain::{CaseClass, Channel, EventKind, Outcome, ReceivingOrgan, SessionId};
 use courtlink_parsers::error::ErrorCode;
 
 /// A case to open, checked by `app::ledger::open_case`.
@@ -50,7 +50,7 @@ pub struct NewContact<'a> {
 
 /// A correction of an ended session's outcome, checked by `app::session::correct_outcome`.
 pub struct OutcomeCorrection<'a> {
-    pub session_id: i64,
+    pub session_id: SessionId,
     /// The outcome the session has now (what the check was made against).
     pub from: Outcome,
     pub to: Outcome,

@@ -23,7 +23,10 @@ use sqlx::{PgPool, SqlitePool};
 pub use rows::*;
 
 use crate::app::clock::Clock;
-use crate::domain::{Channel, EventKind, Outcome, Satisfaction, SessionStatus, TranscriptDecision};
+use crate::domain::{
+    BookingId, Channel, EventKind, Outcome, Satisfaction, SessionId, SessionStatus,
+    TranscriptDecision,
+};
 use courtlink_parsers::error::ErrorCode;
 use sha2::Digest;
 
@@ -614,7 +617,7 @@ impl Store {
             .await)?)
     }
 
-    pub async fn booking(&self, id: i64) -> Result<BookingRow, StoreError> {
+    pub async fn booking(&self, id: BookingId) -> Result<BookingRow, StoreError> {
         let sql = "SELECT b.id, s.id AS session_id, b.slot_id, b.case_id, b.local_room_id, b.status, \
                    b.starts_at, b.ends_at FROM bookings b JOIN sessions s ON s.booking_id = b.id \
                    WHERE b.id = $1";
@@ -626,7 +629,7 @@ impl Store {
 
     pub async fn set_join_code(
         &self,
-        session_id: i64,
+        session_id: SessionId,
         code: &crate::domain::JoinCode,
         actor: &str,
     ) -> Result<(), StoreError> {
@@ -667,7 +670,7 @@ impl Store {
         JOIN courts hc ON hc.id = hr.court_id JOIN local_rooms lr ON lr.id = b.local_room_id \
         JOIN courts lc ON lc.id = lr.court_id JOIN cases ca ON ca.id = b.case_id";
 
-    pub async fn session(&self, id: i64) -> Result<SessionRow, StoreError> {
+    pub async fn session(&self, id: SessionId) -> Result<SessionRow, StoreError> {
         let sql = format!("{} WHERE se.id = $1", Self::SESSION_SELECT);
         Ok(on_pool!(self, |p| sqlx::query_as(&sql)
             .bind(id)
@@ -713,7 +716,7 @@ impl Store {
     /// `status_changed` event by the same actor.
     pub async fn add_event(
         &self,
-        session_id: i64,
+        session_id: SessionId,
         kind: EventKind,
         actor: &str,
         data: &serde_json::Value,
@@ -791,7 +794,7 @@ impl Store {
         })
     }
 
-    pub async fn events(&self, session_id: i64) -> Result<Vec<EventRow>, StoreError> {
+    pub async fn events(&self, session_id: SessionId) -> Result<Vec<EventRow>, StoreError> {
         let sql = "SELECT id, session_id, at, kind, actor, data FROM session_events \
                    WHERE session_id = $1 ORDER BY id";
         Ok(on_pool!(self, |p| sqlx::query_as(sql)
@@ -898,7 +901,7 @@ impl Store {
     pub async fn sessions_everyone_lost(
         &self,
         cutoff: DateTime<Utc>,
-    ) -> Result<Vec<(i64, bool)>, StoreError> {
+    ) -> Result<Vec<(SessionId, bool)>, StoreError> {
         let sql = "SELECT s.id, s.started_at IS NOT NULL FROM sessions s WHERE s.status IN ('live', 'waiting') \
             AND EXISTS (SELECT 1 FROM session_events l WHERE l.session_id = s.id AND l.kind = 'left') \
             AND NOT EXISTS ( \
@@ -916,14 +919,14 @@ impl Store {
     pub async fn sessions_without_petitioner(
         &self,
         cutoff: DateTime<Utc>,
-    ) -> Result<Vec<i64>, StoreError> {
+    ) -> Result<Vec<SessionId>, StoreError> {
         // Only the last week: older open sessions were swept long ago (or predate the sweeper).
         let sql = "SELECT s.id FROM sessions s JOIN bookings b ON b.id = s.booking_id \
             WHERE s.status IN ('scheduled', 'waiting') AND b.status = 'booked' AND b.ends_at < $1 \
             AND b.ends_at > $2 \
             AND NOT EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id AND e.actor = 'petitioner' \
                             AND e.kind = 'joined')";
-        let rows: Vec<(i64,)> = on_pool!(self, |p| sqlx::query_as(sql)
+        let rows: Vec<(SessionId,)> = on_pool!(self, |p| sqlx::query_as(sql)
             .bind(cutoff)
             .bind(cutoff - chrono::Duration::days(7))
             .fetch_all(p)
@@ -934,7 +937,7 @@ impl Store {
     /// The host's transcript, while the session is not over.
     pub async fn set_transcript(
         &self,
-        session_id: i64,
+        session_id: SessionId,
         text: &str,
         actor: &str,
     ) -> Result<(), StoreError> {
@@ -965,7 +968,7 @@ impl Store {
     /// the text's SHA-256 and the time are kept with the decision, which is audited.
     pub async fn decide_transcript(
         &self,
-        session_id: i64,
+        session_id: SessionId,
         decision: TranscriptDecision,
     ) -> Result<String, StoreError> {
         let at = self.now();
@@ -1015,7 +1018,11 @@ impl Store {
     }
 
     /// The petitioner's satisfaction with an ended session, once.
-    pub async fn rate(&self, session_id: i64, rating: Satisfaction) -> Result<(), StoreError> {
+    pub async fn rate(
+        &self,
+        session_id: SessionId,
+        rating: Satisfaction,
+    ) -> Result<(), StoreError> {
         let at = self.now();
         in_write_tx!(self, |tx, chain| {
             let (status, rated): (String, Option<String>) =
@@ -1054,7 +1061,11 @@ impl Store {
         Ok(())
     }
 
-    pub async fn event(&self, session_id: i64, event_id: i64) -> Result<EventRow, StoreError> {
+    pub async fn event(
+        &self,
+        session_id: SessionId,
+        event_id: i64,
+    ) -> Result<EventRow, StoreError> {
         let sql = "SELECT id, session_id, at, kind, actor, data FROM session_events WHERE session_id = $1 AND id = $2";
         Ok(on_pool!(self, |p| sqlx::query_as(sql)
             .bind(session_id)
@@ -1203,7 +1214,7 @@ impl Store {
     /// not ended; each such read is written to the audit log, as an identity number's is.
     pub async fn read_join_code_audited(
         &self,
-        booking_id: i64,
+        booking_id: BookingId,
         actor: &str,
     ) -> Result<Option<crate::domain::JoinCode>, StoreError> {
         in_write_tx!(self, |tx, chain| {
@@ -1425,8 +1436,8 @@ pub enum RoomKind {
 }
 
 pub struct EndSession<'a> {
-    pub session_id: i64,
-    pub booking_id: i64,
+    pub session_id: SessionId,
+    pub booking_id: BookingId,
     pub case_id: i64,
     pub outcome: Outcome,
     pub note: &'a str,

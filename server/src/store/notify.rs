@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Store, StoreError};
-use crate::domain::BookingStatus;
+use crate::domain::{BookingId, BookingStatus};
 
 /// How long a claimed outbox row is left alone while one instance fans it out.
 const OUTBOX_LEASE_SECONDS: i64 = 60;
@@ -591,7 +591,7 @@ pub async fn deliveries_of(
 /// One booking as a calendar feed or the notice shows it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CalendarBooking {
-    pub id: i64,
+    pub id: BookingId,
     pub status: BookingStatus,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
@@ -651,7 +651,7 @@ pub async fn calendar(
         .await)?)
 }
 
-pub async fn calendar_booking(store: &Store, id: i64) -> Result<CalendarBooking, StoreError> {
+pub async fn calendar_booking(store: &Store, id: BookingId) -> Result<CalendarBooking, StoreError> {
     let sql = format!("{CALENDAR_SELECT} WHERE b.id = $1");
     Ok(on_pool!(store, |p| sqlx::query_as(&sql)
         .bind(id)

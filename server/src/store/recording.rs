@@ -5,12 +5,12 @@
 use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError, audit};
-use crate::domain::EventKind;
+use crate::domain::{EventKind, SessionId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RecordingRow {
     pub id: i64,
-    pub session_id: i64,
+    pub session_id: SessionId,
     pub participant_id: String,
     pub role: String,
     pub name: String,
@@ -41,7 +41,7 @@ const COLUMNS: &str = "id, session_id, participant_id, role, name, part, media_t
 
 /// A new part, as the recorder starts it.
 pub struct NewPart<'a> {
-    pub session_id: i64,
+    pub session_id: SessionId,
     pub participant_id: &'a str,
     pub role: &'a str,
     pub name: &'a str,
@@ -104,7 +104,10 @@ impl Store {
         .ok_or(StoreError::NotFound)
     }
 
-    pub async fn recordings_of(&self, session_id: i64) -> Result<Vec<RecordingRow>, StoreError> {
+    pub async fn recordings_of(
+        &self,
+        session_id: SessionId,
+    ) -> Result<Vec<RecordingRow>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM recordings WHERE session_id = $1 ORDER BY id");
         Ok(on_pool!(self, |p| sqlx::query_as(&sql)
             .bind(session_id)
@@ -256,7 +259,7 @@ impl Store {
     /// one transaction. Nothing if that participant already has an open gap.
     pub async fn open_gap(
         &self,
-        session_id: i64,
+        session_id: SessionId,
         recording_id: i64,
         participant_id: &str,
         at: DateTime<Utc>,
@@ -313,7 +316,7 @@ impl Store {
     /// end), each with its timeline event. Returns how many ended.
     pub async fn close_gaps(
         &self,
-        session_id: i64,
+        session_id: SessionId,
         participant_id: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
@@ -359,7 +362,7 @@ impl Store {
         Ok(closed)
     }
 
-    pub async fn gaps_of(&self, session_id: i64) -> Result<Vec<GapRow>, StoreError> {
+    pub async fn gaps_of(&self, session_id: SessionId) -> Result<Vec<GapRow>, StoreError> {
         Ok(on_pool!(self, |p| sqlx::query_as(
             "SELECT id, recording_id, participant_id, started_at, ended_at FROM recording_gaps \
              WHERE session_id = $1 ORDER BY id"
@@ -370,7 +373,7 @@ impl Store {
     }
 
     /// Whether some participant's stream is lost now.
-    pub async fn has_open_gap(&self, session_id: i64) -> Result<bool, StoreError> {
+    pub async fn has_open_gap(&self, session_id: SessionId) -> Result<bool, StoreError> {
         let open: Option<(i64,)> = on_pool!(self, |p| sqlx::query_as(
             "SELECT id FROM recording_gaps WHERE session_id = $1 AND ended_at IS NULL LIMIT 1"
         )
@@ -381,7 +384,7 @@ impl Store {
     }
 
     /// The session's record: whether its recording has a gap.
-    pub async fn recording_gap(&self, session_id: i64) -> Result<bool, StoreError> {
+    pub async fn recording_gap(&self, session_id: SessionId) -> Result<bool, StoreError> {
         let row: Option<(bool,)> = on_pool!(self, |p| sqlx::query_as(
             "SELECT recording_gap FROM sessions WHERE id = $1"
         )

@@ -20,7 +20,7 @@ use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Postgres, Sqlite};
 
 use super::{CourtRow, Pool, Store, StoreError};
-use crate::domain::{BookingStatus, CourtLevel, SessionStatus};
+use crate::domain::{BookingId, BookingStatus, CourtLevel, SessionId, SessionStatus};
 
 /// Whose sessions a reader sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,8 +112,8 @@ pub struct LogFilter {
 /// One session as a log shows it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RecordRow {
-    pub id: i64,
-    pub booking_id: i64,
+    pub id: SessionId,
+    pub booking_id: BookingId,
     pub status: SessionStatus,
     pub booking_status: BookingStatus,
     pub case_id: i64,
@@ -506,7 +506,7 @@ impl Store {
     }
 
     /// One session as the log shows it.
-    pub async fn record(&self, session_id: i64) -> Result<Option<RecordRow>, StoreError> {
+    pub async fn record(&self, session_id: SessionId) -> Result<Option<RecordRow>, StoreError> {
         let sql = format!("{RECORD_SELECT} WHERE se.id = $1");
         Ok(on_pool!(self, |p| sqlx::query_as(&sql)
             .bind(session_id)

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{BookingStatus, CourtLevel, Role, SessionStatus};
+use crate::domain::{BookingId, BookingStatus, CourtLevel, Role, SessionId, SessionStatus};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CourtRow {
@@ -88,7 +88,7 @@ pub struct LedgerRow {
     pub at: DateTime<Utc>,
     pub channel: String,
     pub counted_as: String,
-    pub session_id: Option<i64>,
+    pub session_id: Option<SessionId>,
     pub note: String,
     /// The contact's outcome (for a video reception, the session's).
     pub outcome: Option<String>,
@@ -124,8 +124,8 @@ pub struct SlotRow {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BookingRow {
-    pub id: i64,
-    pub session_id: i64,
+    pub id: BookingId,
+    pub session_id: SessionId,
     pub slot_id: i64,
     pub case_id: i64,
     pub local_room_id: i64,
@@ -136,9 +136,9 @@ pub struct BookingRow {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionRow {
-    pub id: i64,
+    pub id: SessionId,
     pub status: SessionStatus,
-    pub booking_id: i64,
+    pub booking_id: BookingId,
     pub case_id: i64,
     pub case_number: String,
     pub host_court_id: i64,
@@ -174,7 +174,7 @@ pub struct SessionRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
     pub id: i64,
-    pub session_id: i64,
+    pub session_id: SessionId,
     pub at: DateTime<Utc>,
     pub kind: String,
     pub actor: String,

@@ -4,11 +4,12 @@
 use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError, audit};
+use crate::domain::SessionId;
 
 impl Store {
     /// A session's join-token version (it moves on whenever the join code is replaced; see
     /// migration 0014); `None` when there is no such session.
-    pub async fn join_version(&self, session_id: i64) -> Result<Option<i64>, StoreError> {
+    pub async fn join_version(&self, session_id: SessionId) -> Result<Option<i64>, StoreError> {
         let row: Option<(i64,)> = on_pool!(self, |p| sqlx::query_as(
             "SELECT join_version FROM sessions WHERE id = $1"
         )
