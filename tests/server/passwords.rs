@@ -68,9 +68,15 @@ async fn a_login_storm_past_the_queue_is_busy_and_the_rest_is_served(backend: Ba
     let ok = answers.iter().filter(|a| a.0 == 200).count();
     let busy: Vec<_> = answers.iter().filter(|a| a.0 == 503).collect();
     assert!(ok >= 1, "at least the first login gets in: {answers:?}");
+    // How many get in depends on how far apart the 24 reach the pool, not only on the bound:
+    // on PostgreSQL each login first reads its user over the connection pool, and on a loaded
+    // machine (a clean-clone CI run beside the fuzz run, 2026-12-06 and 2026-12-07) 6 of 24 got
+    // in, twice, where at once only 2 would (the place and the queued one), plus one for each
+    // hash finished while the rest still arrive. Without the bound none is busy; at least half
+    // busy keeps the test about the bound and not about the machine's load.
     assert!(
-        busy.len() >= 20,
-        "one place and a queue of one: most of 24 at once are busy ({} were)",
+        busy.len() >= 12,
+        "one place and a queue of one: at least half of 24 at once are busy ({} were)",
         busy.len()
     );
     assert_eq!(
