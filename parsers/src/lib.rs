@@ -1,7 +1,8 @@
 //! CourtLink's parsers of what the outside world sends, in a crate of their own so that the fuzz
 //! targets (fuzz/, docs/fuzzing.md) build them without the server's crate graph: signalling
-//! messages, join codes and the other domain values, tokens, and the API's request bodies with
-//! the checks a route makes on their fields before anything else. The server re-exports each
+//! messages, join codes and the other domain values, tokens, the SDP offers of the server's own
+//! peers, and the API's request bodies with the checks a route makes on their fields before
+//! anything else. The server re-exports each
 //! module where it was used (`courtlink::domain`, `courtlink::crypto`, `courtlink::error::ApiError`,
 //! `courtlink::signalling::protocol`, `courtlink::auth::Tokens`, the bodies in their routes): one
 //! definition each.
@@ -17,5 +18,6 @@ pub mod names;
 pub mod passwords;
 pub mod protocol;
 pub mod schedule;
+pub mod sdp;
 pub mod tokens;
 pub mod webhook;

@@ -314,6 +314,25 @@ async fn bad_requests_are_refused() {
         body["message"].as_str().unwrap().contains("data channel"),
         "{body}"
     );
+    // What the `sdp_offer` fuzz target found: a candidate of component 731 (RFC 8445 allows 1
+    // to 256), on which the WebRTC stack's priority overflows. Refused before any peer is built.
+    let component_731 = format!(
+        "{sdp}a=candidate:3 731 udp 0 127.0.0.1 49999 typ host\r\n\
+         a=candidate:4 1 udp 2130706431 127.0.0.1 5000 typ host\r\n"
+    );
+    let body = assert_error(
+        app.post(path, Some(&xihu), &offer(&component_731)).await,
+        422,
+        "invalid_input",
+    )
+    .await;
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("ICE candidate component is not 1 to 256"),
+        "{body}"
+    );
     assert_error(
         app.post(path, None, &offer(sdp)).await,
         401,

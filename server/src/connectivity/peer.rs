@@ -34,8 +34,6 @@ pub const CHANNEL_LABEL: &str = "courtlink-echo";
 /// server echoes everything else.
 pub const PROBE_PREFIX: &str = "p:";
 
-/// Largest offer accepted (a browser's offer with every candidate is a few KiB).
-const MAX_OFFER_BYTES: usize = 32 * 1024;
 /// How long the server's own candidates may take to gather before the answer goes out.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time between two probes.
@@ -43,7 +41,8 @@ const PROBE_EVERY: Duration = Duration::from_millis(100);
 /// After measuring, how long the last probes have to come back.
 const PROBE_GRACE: Duration = Duration::from_millis(500);
 
-/// A checked offer.
+/// A checked offer: read as every server peer reads one (`courtlink_parsers::sdp`), with the
+/// data channel the test's probes travel on.
 pub(super) struct Offer {
     sdp: String,
     kinds: Vec<RtpCodecKind>,
@@ -52,48 +51,24 @@ pub(super) struct Offer {
 
 impl Offer {
     pub(super) fn parse(sdp: &str) -> Result<Offer, ApiError> {
-        if sdp.len() > MAX_OFFER_BYTES {
-            return Err(ApiError::invalid(format!(
-                "offer: over {MAX_OFFER_BYTES} bytes"
-            )));
-        }
-        if !sdp.starts_with("v=0") {
-            return Err(ApiError::invalid("offer: not an SDP description"));
-        }
-        let mut kinds = Vec::new();
-        let mut channel = false;
-        let mut candidate_types = Vec::new();
-        for line in sdp.lines() {
-            let line = line.trim_end();
-            if line.starts_with("m=audio ") {
-                kinds.push(RtpCodecKind::Audio);
-            } else if line.starts_with("m=video ") {
-                kinds.push(RtpCodecKind::Video);
-            } else if line.starts_with("m=application ") {
-                channel = true;
-            } else if line.starts_with("a=candidate:") {
-                if let Some(t) = candidate_type(line) {
-                    if !candidate_types.contains(&t) {
-                        candidate_types.push(t);
-                    }
-                }
-            }
-        }
-        if !channel {
+        let read = courtlink_parsers::sdp::Offer::read(sdp)?;
+        if !read.data_channel {
             return Err(ApiError::invalid(format!(
                 "offer: no data channel; open one labelled '{CHANNEL_LABEL}' before making the offer"
             )));
         }
-        if candidate_types.is_empty() {
-            return Err(ApiError::invalid(
-                "offer: no ICE candidates; wait for ICE gathering to complete before sending the offer",
-            ));
-        }
-        kinds.dedup();
+        let kinds = read
+            .media
+            .iter()
+            .map(|m| match m {
+                courtlink_parsers::sdp::Media::Audio => RtpCodecKind::Audio,
+                courtlink_parsers::sdp::Media::Video => RtpCodecKind::Video,
+            })
+            .collect();
         Ok(Offer {
             sdp: sdp.to_owned(),
             kinds,
-            candidate_types,
+            candidate_types: read.candidate_types,
         })
     }
 
@@ -102,7 +77,7 @@ impl Offer {
     }
 }
 
-/// `typ X` of an `a=candidate` line.
+/// `typ X` of an `a=candidate` line of the server's own description.
 fn candidate_type(line: &str) -> Option<String> {
     let mut words = line.split_whitespace();
     while let Some(w) = words.next() {

@@ -47,8 +47,6 @@ use storage::{Place, Storage};
 pub const SILENCE: Duration = Duration::from_secs(3);
 /// A part whose connection is not up this long after its offer is given up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
-/// Largest offer accepted (a browser's offer with every candidate is a few KiB).
-const MAX_OFFER_BYTES: usize = 32 * 1024;
 /// Frames waiting for the muxer's thread, per part.
 const MUX_QUEUE: usize = 4096;
 
@@ -92,27 +90,12 @@ fn unavailable(message: impl Into<String>) -> ApiError {
     }
 }
 
-/// An offer, checked before a peer is built for it.
+/// An offer, checked before a peer is built for it: read as every server peer reads one
+/// (`courtlink_parsers::sdp`), with the camera and microphone the recorder keeps.
 fn check_offer(sdp: &str) -> Result<(), ApiError> {
-    if sdp.len() > MAX_OFFER_BYTES {
-        return Err(ApiError::invalid(format!(
-            "offer: over {MAX_OFFER_BYTES} bytes"
-        )));
-    }
-    if !sdp.starts_with("v=0") {
-        return Err(ApiError::invalid("offer: not an SDP description"));
-    }
-    if !sdp
-        .lines()
-        .any(|l| l.starts_with("m=audio ") || l.starts_with("m=video "))
-    {
+    if courtlink_parsers::sdp::Offer::read(sdp)?.media.is_empty() {
         return Err(ApiError::invalid(
             "offer: no audio or video; add the camera and microphone tracks (sendonly)",
-        ));
-    }
-    if !sdp.lines().any(|l| l.starts_with("a=candidate:")) {
-        return Err(ApiError::invalid(
-            "offer: no ICE candidates; wait for ICE gathering to complete before sending the offer",
         ));
     }
     Ok(())
