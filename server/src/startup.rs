@@ -268,6 +268,12 @@ impl Application {
         self.port
     }
 
+    /// The application's state, for a test that drives a part of it (the password pool, say)
+    /// directly.
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
     pub fn shutdown(&self) -> Shutdown {
         Shutdown {
             state: self.state.clone(),

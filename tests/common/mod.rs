@@ -28,6 +28,8 @@ pub enum Backend {
 pub struct TestApp {
     pub port: u16,
     pub shutdown: courtlink::startup::Shutdown,
+    /// The application's state, for a test that drives a part of it directly.
+    pub state: actix_web::web::Data<courtlink::state::AppState>,
     pub address: String,
     pub client: reqwest::Client,
     pub backend: Backend,
@@ -202,10 +204,12 @@ impl TestApp {
             .expect("application builds");
         let port = app.port();
         let shutdown = app.shutdown();
+        let state = app.state();
         tokio::spawn(app.run_until_stopped());
         Some(TestApp {
             port,
             shutdown,
+            state,
             address: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -233,10 +237,12 @@ impl TestApp {
             .expect("peer builds");
         let port = app.port();
         let shutdown = app.shutdown();
+        let state = app.state();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             port,
             shutdown,
+            state,
             address: format!("http://127.0.0.1:{port}"),
             client: self.client.clone(),
             backend: self.backend,
@@ -745,10 +751,12 @@ impl TestApp {
             .expect("application builds");
         let port = app.port();
         let shutdown = app.shutdown();
+        let state = app.state();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             port,
             shutdown,
+            state,
             address: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
