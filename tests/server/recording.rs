@@ -337,6 +337,11 @@ impl Sender {
 
     /// Sends `seconds` of 30 fps video and 50 fps audio, paced in real time.
     async fn send_for(&mut self, seconds: f64) {
+        self.send_media_for(seconds, true).await;
+    }
+
+    /// Sends `seconds` of 30 fps video, and 50 fps audio if `audio`, paced in real time.
+    async fn send_media_for(&mut self, seconds: f64, audio: bool) {
         let start = Instant::now();
         let mut audio_sent = 0u64;
         let mut video_sent = 0u64;
@@ -363,6 +368,9 @@ impl Sender {
                     .unwrap();
                 self.frame += 1;
                 video_sent += 1;
+            }
+            if !audio {
+                continue;
             }
             let (track, ssrc, pt) = &self.audio;
             // Opus frames of some 60 bytes; 20 ms of G.711 is 160.
@@ -986,6 +994,43 @@ async fn next_of_any(ws: &mut common::Ws, kinds: &[&str]) -> Value {
 /// The recorder's connection dies mid-call: the call goes on, the gap is on the timeline with
 /// its start and end, everyone is told `interrupted` and then `on` again when a new part
 /// connects.
+/// A microphone whose first sound reaches the recorder after the camera's first keyframe (a
+/// browser that starts its audio late, or an instance so busy that the audio track's first
+/// packet is read late) is still in the file: the offer says there is audio, and the muxer makes
+/// its track from the start. Before, the track was made only once the first audio packet had
+/// come, and a file whose first keyframe came first had no sound at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_microphone_that_starts_after_the_camera_is_recorded() {
+    let Some((app, dirs)) = spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let (s, mut host, mut pet) = live(&app).await;
+    let mut sender = Sender::connect(&app, s.session_id, &s.petitioner_token).await;
+    // The camera's keyframe and a second of pictures, then both.
+    sender.send_media_for(1.0, false).await;
+    sender.send_for(2.5).await;
+    end(&app, &s, &mut host, &mut pet).await;
+    sender.close().await;
+    let items = settled(&app, s.session_id, &s.officer_token, &["stored"]).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    let path = dirs
+        .store
+        .join(format!("session-{}/petitioner-part1.clrec", s.session_id));
+    let sealed = std::fs::read(&path).unwrap();
+    let plain = courtlink::recording::sealed::open_all(&data_key(&app), &sealed[..]).unwrap();
+    let has = |id: &[u8]| plain.windows(id.len()).any(|w| w == id);
+    assert!(has(b"V_VP8"), "the camera's track");
+    assert!(
+        has(b"A_OPUS"),
+        "the microphone's track, though its first sound came after the first keyframe"
+    );
+    // Its sound is in the file: the sender's Opus frames (60-66 bytes of 0xfc).
+    assert!(
+        plain.windows(60).any(|w| w.iter().all(|b| *b == 0xfc)),
+        "the microphone's frames"
+    );
+}
+
 async fn a_lost_connection_is_a_gap(app: TestApp, dirs: Dirs) {
     let (s, mut host, mut pet) = live(&app).await;
     let mut first = Sender::connect(&app, s.session_id, &s.petitioner_token).await;

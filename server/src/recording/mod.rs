@@ -259,6 +259,7 @@ impl Recorder {
         // A track in a codec the muxer cannot hold is skipped, and the timeline says so; an
         // offer with nothing the recorder can keep is refused (the browser does not retry it).
         let tracks = peer::sent_tracks(&offer_sdp);
+        let sends_audio = tracks.iter().any(|t| t.kind == "audio" && t.kept());
         let sent = tracks.len();
         let skipped: Vec<Track> = tracks.into_iter().filter(|t| !t.kept()).collect();
         if !skipped.is_empty() && skipped.len() == sent {
@@ -275,6 +276,12 @@ impl Recorder {
         }
         // The peer answers first: an offer it refuses leaves no part behind.
         let (frames_tx, frames_rx) = std::sync::mpsc::sync_channel(MUX_QUEUE);
+        // The muxer starts the file once it knows its tracks. Told of the sound only by its
+        // first packet, it started a file without sound whenever the camera's first keyframe
+        // came before that packet (a microphone that starts late, a busy instance).
+        if sends_audio {
+            let _ = frames_tx.try_send(muxer::Input::AudioOffered);
+        }
         let started = Instant::now();
         let (peer, answer_sdp) =
             RecorderPeer::answer(&inner.network, &offer_sdp, frames_tx.clone(), started)

@@ -6,8 +6,9 @@
 //! video keyframe; audio and video come from two tasks. Frames wait in a small heap for
 //! [`REORDER_NS`] and leave it in timestamp order; one that still arrives too late is clamped
 //! to the last timestamp written (a few milliseconds at most). The segment is built once the
-//! first video keyframe has come (its size is read from the VP8 header), or after
-//! [`TRACKS_WAIT_NS`] without one: then the file is audio only (`audio/webm`).
+//! first video keyframe has come (its size is read from the VP8 header) and, if the offer sends
+//! audio, the first sound; or after [`TRACKS_WAIT_NS`] without them: then the file is audio
+//! only (`audio/webm`), or pictures only.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -51,8 +52,13 @@ pub struct Frame {
 pub enum Input {
     /// The video track's codec, before its first frame.
     Video(VideoCodec),
-    /// The offer has audio (a track is made for it even before its first frame).
+    /// The first audio packet has come (a track is made for it even before its first frame).
     Audio,
+    /// The offer sends audio: the file waits for its first sound, up to [`TRACKS_WAIT_NS`],
+    /// before it starts, so that a microphone whose first packet comes after the camera's first
+    /// keyframe is in it. (A track made before any sound would leave a file that libwebm cannot
+    /// finish if none ever came.)
+    AudioOffered,
     Frame(Frame),
     /// Close the file: finalize and seal.
     End,
@@ -136,6 +142,7 @@ pub fn run(file: File, master: &[u8], frames: Receiver<Input>) -> anyhow::Result
     let mut heap: BinaryHeap<Queued> = BinaryHeap::new();
     let mut order = 0u64;
     let mut has_audio = false;
+    let mut audio_offered = false;
     let mut codec: Option<VideoCodec> = None;
     let mut newest = 0u64;
     let mut counts = (0u64, 0u64);
@@ -148,6 +155,7 @@ pub fn run(file: File, master: &[u8], frames: Receiver<Input>) -> anyhow::Result
         let ending = matches!(input, Some(Input::End));
         match input {
             Some(Input::Audio) => has_audio = true,
+            Some(Input::AudioOffered) => audio_offered = true,
             Some(Input::Video(c)) => codec = Some(c),
             Some(Input::Frame(f)) => {
                 newest = newest.max(f.at_ns);
@@ -163,7 +171,8 @@ pub fn run(file: File, master: &[u8], frames: Receiver<Input>) -> anyhow::Result
                     .then(|| vp8_size(&q.1.data).unwrap_or((1280, 720)))
             });
             let waited = newest >= TRACKS_WAIT_NS;
-            if key_video.is_some() || waited || ending {
+            let sound_known = has_audio || !audio_offered;
+            if (key_video.is_some() && sound_known) || waited || ending {
                 let Some(w) = pending.take() else {
                     anyhow::bail!("the writer is gone");
                 };
@@ -571,6 +580,83 @@ mod tests {
             (again.video_frames, again.audio_frames, again.duration_ms),
             (whole.video_frames, whole.audio_frames, whole.duration_ms)
         );
+    }
+
+    /// Ten seconds of 30 fps video from 300 ms into the part, a keyframe every second, and 50
+    /// fps sound from `sound_from_ns` if any; the offer sends audio.
+    fn late_sound(sound_from_ns: Option<u64>) -> (Closed, Vec<u8>) {
+        let key = [7u8; 32];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part");
+        let file = std::fs::OpenOptions::new()
+            .create_new(true)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::sync_channel(2000);
+        tx.send(Input::AudioOffered).unwrap();
+        tx.send(Input::Video(VideoCodec::Vp8)).unwrap();
+        let mut sound_announced = false;
+        // As the two track tasks send them: each in its own order, close together in time.
+        let mut audio_at = sound_from_ns.unwrap_or(u64::MAX);
+        for n in 0..300u64 {
+            let at_ns = 300_000_000 + n * 33_333_333;
+            while audio_at <= at_ns {
+                if !sound_announced {
+                    tx.send(Input::Audio).unwrap();
+                    sound_announced = true;
+                }
+                let data = bytes::Bytes::from(vec![0xfc; 60]);
+                tx.send(Input::Frame(Frame {
+                    kind: Kind::Audio,
+                    at_ns: audio_at,
+                    key: true,
+                    data,
+                }))
+                .unwrap();
+                audio_at += 20_000_000;
+            }
+            tx.send(Input::Frame(Frame {
+                kind: Kind::Video,
+                at_ns,
+                key: n % 30 == 0,
+                data: vp8(n),
+            }))
+            .unwrap();
+        }
+        tx.send(Input::End).unwrap();
+        let closed = run(file, &key, rx).unwrap();
+        let plain =
+            super::super::sealed::open_all(&key, &std::fs::read(&path).unwrap()[..]).unwrap();
+        (closed, plain)
+    }
+
+    fn has(plain: &[u8], id: &[u8]) -> bool {
+        plain.windows(id.len()).any(|w| w == id)
+    }
+
+    /// The camera's first keyframe at 300 ms, the first sound at 1.5 s: the file waits for it,
+    /// and keeps every picture from the first keyframe.
+    #[test]
+    fn a_sound_after_the_first_keyframe_is_in_the_file() {
+        let (closed, plain) = late_sound(Some(1_500_000_000));
+        assert!(
+            has(&plain, b"V_VP8") && has(&plain, b"A_OPUS"),
+            "{closed:?}"
+        );
+        assert_eq!(closed.video_frames, 300, "{closed:?}");
+        assert!(closed.audio_frames > 400, "{closed:?}");
+    }
+
+    /// The offer's microphone never sounds: the file starts after [`TRACKS_WAIT_NS`] with the
+    /// pictures alone, all of them, and closes.
+    #[test]
+    fn an_offered_microphone_that_never_sounds_leaves_a_file_of_pictures() {
+        let (closed, plain) = late_sound(None);
+        assert!(closed.video, "{closed:?}");
+        assert_eq!((closed.video_frames, closed.audio_frames), (300, 0));
+        assert!(has(&plain, b"V_VP8") && !has(&plain, b"A_OPUS"));
     }
 
     #[test]
