@@ -1029,6 +1029,67 @@ async fn a_microphone_that_starts_after_the_camera_is_recorded() {
         plain.windows(60).any(|w| w.iter().all(|b| *b == 0xfc)),
         "the microphone's frames"
     );
+    assert_eq!(
+        track_notes(&app, &s).await,
+        Vec::<Value>::new(),
+        "nothing to note"
+    );
+}
+
+/// A microphone the offer sends that never sounds: the part is the pictures alone, and the
+/// timeline says that it holds no sound from whom (`recording_track_skipped`, `no_sound`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_microphone_that_never_sounds_is_noted_on_the_timeline() {
+    let Some((app, dirs)) = spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let (s, mut host, mut pet) = live(&app).await;
+    let mut sender = Sender::connect(&app, s.session_id, &s.petitioner_token).await;
+    sender.send_media_for(5.0, false).await;
+    end(&app, &s, &mut host, &mut pet).await;
+    sender.close().await;
+    let items = settled(&app, s.session_id, &s.officer_token, &["stored"]).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    let path = dirs
+        .store
+        .join(format!("session-{}/petitioner-part1.clrec", s.session_id));
+    let sealed = std::fs::read(&path).unwrap();
+    let plain = courtlink::recording::sealed::open_all(&data_key(&app), &sealed[..]).unwrap();
+    let has = |id: &[u8]| plain.windows(id.len()).any(|w| w == id);
+    assert_eq!((has(b"V_VP8"), has(b"A_OPUS")), (true, false));
+    assert_eq!(
+        track_notes(&app, &s).await,
+        vec![json!({
+            "participant": "petitioner",
+            "recording_id": sender.recording_id,
+            "kind": "audio",
+            "codecs": [],
+            "why": "no_sound",
+        })]
+    );
+}
+
+/// The data of the session's `recording_track_skipped` entries, each written by the recorder.
+async fn track_notes(app: &TestApp, s: &common::DemoSession) -> Vec<Value> {
+    let record = app
+        .get_ok(
+            &format!("/api/v1/records/sessions/{}", s.session_id),
+            &s.officer_token,
+        )
+        .await;
+    record["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "recording_track_skipped")
+        .map(|e| {
+            assert_eq!(e["actor"], "recorder", "{e}");
+            match e["data"].as_str() {
+                Some(text) => serde_json::from_str(text).unwrap(),
+                None => e["data"].clone(),
+            }
+        })
+        .collect()
 }
 
 async fn a_lost_connection_is_a_gap(app: TestApp, dirs: Dirs) {

@@ -582,6 +582,7 @@ export default {
   'timeline.recordingGap.ended': 'Recording of {name} resumed after about {seconds} s',
   'timeline.recordingTrackSkipped.audio': '{name}\'s sound not recorded: its codec {codecs} cannot be kept in the recording; the rest is recorded',
   'timeline.recordingTrackSkipped.video': '{name}\'s picture not recorded: its codec {codecs} cannot be kept in the recording; the rest is recorded',
+  'timeline.recordingTrackSkipped.noSound': 'This part holds no sound from {name}: none reached the recorder in its first 4 s',
   'timeline.resumed': 'back after a dropped line',
   'timeline.interrupted': 'everyone\'s connection was lost',
   'timeline.noShow': 'the petitioner had not come by the end of the slot',

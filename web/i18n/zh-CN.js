@@ -582,6 +582,7 @@ export default {
   'timeline.recordingGap.ended': '{name}的录像已恢复，中断约{seconds}秒',
   'timeline.recordingTrackSkipped.audio': '{name}的声音未录下：编码 {codecs} 无法存入录像文件，其余照常录制',
   'timeline.recordingTrackSkipped.video': '{name}的图像未录下：编码 {codecs} 无法存入录像文件，其余照常录制',
+  'timeline.recordingTrackSkipped.noSound': '这段录像没有{name}的声音：录像开始后 4 秒内未收到声音',
   'timeline.resumed': '网络中断后恢复连接',
   'timeline.interrupted': '所有人都断开了连接',
   'timeline.noShow': '信访人在预约时间结束后仍未进入',

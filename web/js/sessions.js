@@ -99,7 +99,9 @@ function eventText(event, who) {
     case 'recording_gap_ended':
       return t('timeline.recordingGap.ended', { name: who(data.participant), seconds: Math.round(Number(data.seconds) || 0) });
     // A track in a codec the recording cannot hold (H.264, G.711, …) was skipped; the rest went on.
+    // Or a part whose offer sent sound holds none: none reached the recorder in time.
     case 'recording_track_skipped':
+      if (data.why === 'no_sound') return t('timeline.recordingTrackSkipped.noSound', { name: who(data.participant) });
       return t(data.kind === 'audio' ? 'timeline.recordingTrackSkipped.audio' : 'timeline.recordingTrackSkipped.video', {
         name: who(data.participant), codecs: (Array.isArray(data.codecs) ? data.codecs : []).join('/'),
       });

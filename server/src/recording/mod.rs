@@ -349,9 +349,9 @@ impl Recorder {
             participant,
             peer,
             (file, held),
-            frames_tx,
-            frames_rx,
+            (frames_tx, frames_rx),
             started,
+            sends_audio,
         );
         Ok(Started {
             recording_id: row.id,
@@ -370,9 +370,12 @@ impl Recorder {
         participant: Participant,
         peer: RecorderPeer,
         (file, held): (std::fs::File, std::fs::File),
-        frames_tx: std::sync::mpsc::SyncSender<muxer::Input>,
-        frames_rx: std::sync::mpsc::Receiver<muxer::Input>,
+        (frames_tx, frames_rx): (
+            std::sync::mpsc::SyncSender<muxer::Input>,
+            std::sync::mpsc::Receiver<muxer::Input>,
+        ),
         started: Instant,
+        sends_audio: bool,
     ) {
         let inner = &self.inner;
         let master = inner.master.expose_secret().as_bytes().to_vec();
@@ -392,6 +395,7 @@ impl Recorder {
             participant,
             peer,
             started,
+            sends_audio,
             frames: frames_tx,
             _held: held,
         };
@@ -399,6 +403,43 @@ impl Recorder {
             part.run(stop_rx, muxing).await;
             let _ = done_tx.send(true);
         });
+    }
+
+    /// Notes on the timeline that a part whose offer sends sound holds none: none reached the
+    /// recorder, or none before the file started (docs/recording.md). Without the note the
+    /// file would be silent and nothing would say why.
+    async fn note_no_sound(&self, session_id: SessionId, recording_id: i64, participant: &str) {
+        tracing::warn!(
+            session_id = session_id.get(),
+            recording = recording_id,
+            "a part whose offer sends sound closed without any"
+        );
+        let data = serde_json::json!({
+            "participant": participant,
+            "recording_id": recording_id,
+            "kind": "audio",
+            "codecs": [],
+            "why": "no_sound",
+        });
+        self.note_track(session_id, &data).await;
+    }
+
+    /// A `recording_track_skipped` entry (actor `recorder`).
+    async fn note_track(&self, session_id: SessionId, data: &serde_json::Value) {
+        let noted = self
+            .inner
+            .store
+            .add_event(
+                session_id,
+                EventKind::RecordingTrackSkipped,
+                "recorder",
+                data,
+                |_, _, _, _| None,
+            )
+            .await;
+        if let Err(e) = noted {
+            tracing::warn!(session_id = session_id.get(), error = %e, "cannot note a track not recorded");
+        }
     }
 
     /// Notes on the timeline each track of `participant` that is not recorded for its codec
@@ -423,20 +464,7 @@ impl Recorder {
                 "kind": track.kind,
                 "codecs": track.codecs,
             });
-            let noted = self
-                .inner
-                .store
-                .add_event(
-                    session_id,
-                    EventKind::RecordingTrackSkipped,
-                    "recorder",
-                    &data,
-                    |_, _, _, _| None,
-                )
-                .await;
-            if let Err(e) = noted {
-                tracing::warn!(session_id = session_id.get(), error = %e, "cannot note a skipped track");
-            }
+            self.note_track(session_id, &data).await;
         }
     }
 
@@ -832,6 +860,8 @@ struct Part {
     participant: Participant,
     peer: RecorderPeer,
     started: Instant,
+    /// The offer sends sound in a codec the recorder keeps.
+    sends_audio: bool,
     /// To tell the muxer to finish.
     frames: std::sync::mpsc::SyncSender<muxer::Input>,
     /// The part's file, locked (`lock_file`) until the part is dropped, after its row closed.
@@ -1008,6 +1038,11 @@ impl Part {
             frames_dropped = dropped,
             "a part closed"
         );
+        if self.sends_audio && closed.audio_frames == 0 {
+            self.recorder
+                .note_no_sound(self.row.session_id, self.row.id, &self.participant.id)
+                .await;
+        }
         self.recorder
             .record_closed(storage, &self.row, &closed, now, false)
             .await;
