@@ -165,6 +165,12 @@ id_type!(
     BookingId
 );
 
+id_type!(
+    /// A petition case (`cases.id`): what bookings, sessions, the ledger, clocks and the case's
+    /// file belong to. On a fresh database the first case, booking and session are all 1.
+    CaseId
+);
+
 string_enum!(
     /// Where a court stands in the hierarchy.
     CourtLevel { Supreme => "supreme", High => "high", Intermediate => "intermediate", Basic => "basic" }

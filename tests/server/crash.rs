@@ -154,7 +154,7 @@ fn tail(text: &str, lines: usize) -> String {
 struct LocalCourt {
     username: String,
     room: i64,
-    cases: Vec<i64>,
+    cases: Vec<courtlink::domain::CaseId>,
 }
 
 struct World {
@@ -771,7 +771,7 @@ async fn ender(ctx: Arc<Ctx>, open: Arc<Mutex<Option<Open>>>, next_slot: Arc<Ato
                     id: body["id"].as_i64().unwrap(),
                     session_id: body["session_id"].as_i64().unwrap(),
                     slot_id: slot,
-                    case_id: case,
+                    case_id: case.get(),
                     local_room_id: lc.room,
                     court: BOOKERS,
                     round: ctx.round,

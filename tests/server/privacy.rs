@@ -101,7 +101,10 @@ async fn sealed_at_rest(app: TestApp) {
     let after = rows(&store, all).await;
     let (legacy_id, number, phone, hash) = after.last().unwrap().clone();
     assert!(number.starts_with("v1:") && phone.starts_with("v1:") && hash.is_some());
-    let case = store.case(legacy_id).await.unwrap();
+    let case = store
+        .case(courtlink::domain::CaseId(legacy_id))
+        .await
+        .unwrap();
     assert_eq!(case.petitioner_id_number, "110101195001011234");
     assert_eq!(case.petitioner_phone, "13911112222");
 
@@ -113,7 +116,12 @@ async fn sealed_at_rest(app: TestApp) {
         Pool::Sqlite(p) => sqlx::query(&tamper).execute(p).await.map(|_| ()).unwrap(),
         Pool::Postgres(p) => sqlx::query(&tamper).execute(p).await.map(|_| ()).unwrap(),
     }
-    assert!(store.case(legacy_id).await.is_err());
+    assert!(
+        store
+            .case(courtlink::domain::CaseId(legacy_id))
+            .await
+            .is_err()
+    );
     store.close().await;
 }
 

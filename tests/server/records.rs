@@ -666,7 +666,9 @@ async fn timeline_without_identities(app: TestApp) {
     // No identity number or phone number leaves, not even masked: the log names the case.
     let store = store_of(&app).await;
     let case = store
-        .case(detail["case_id"].as_i64().unwrap())
+        .case(courtlink::domain::CaseId(
+            detail["case_id"].as_i64().unwrap(),
+        ))
         .await
         .unwrap();
     assert!(!text.contains(&case.petitioner_id_number));
@@ -699,7 +701,7 @@ async fn example_case(
     number: &str,
     class: &str,
     petitioners: i64,
-) -> i64 {
+) -> courtlink::domain::CaseId {
     let id = store
         .insert_case(&NewCase {
             court_id: court,
@@ -734,7 +736,7 @@ async fn example_case(
 
 /// One contact of the worked example, as `docs/statistics.md` lists it.
 struct Contact<'a> {
-    case: i64,
+    case: courtlink::domain::CaseId,
     at: &'a str,
     channel: Channel,
     /// The receiving court, or None with an organ.
@@ -1869,7 +1871,7 @@ async fn tallies_equal_a_recount(app: TestApp) {
     // received by a petition organ.
     let sql =
         "SELECT case_id, MIN(id) FROM ledger_entries GROUP BY case_id ORDER BY case_id LIMIT 40";
-    let firsts: Vec<(i64, i64)> = match store.pool() {
+    let firsts: Vec<(courtlink::domain::CaseId, i64)> = match store.pool() {
         Pool::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
         Pool::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
     };

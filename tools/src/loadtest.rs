@@ -120,7 +120,7 @@ struct Later {
 struct LocalCourt {
     coordinator: Person,
     rooms: Vec<LocalRoom>,
-    cases: Vec<i64>,
+    cases: Vec<courtlink::domain::CaseId>,
     /// Indexes into `World::held`.
     held: Vec<usize>,
     later: Later,
@@ -462,7 +462,7 @@ async fn build_world(
         .bind(slot_from + chrono::Duration::hours(1))
         .fetch_one(pool)
         .await?;
-        let case = local[ci].cases[local[ci].held.len()];
+        let case = local[ci].cases[local[ci].held.len()].get();
         local[ci].held.push(i);
         held.push(Held {
             court: ci,

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::app::booking::{self, Eligibility, LocalSide, ineligible};
 use crate::app::scope::Scope;
 use crate::auth::Staff;
-use crate::domain::{ApplicationStatus, Role};
+use crate::domain::{ApplicationStatus, CaseId, Role};
 use crate::error::{ApiError, ErrorCode, IneligibleRule};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -81,7 +81,7 @@ pub async fn apply(
     let local = booking::local_side(
         state,
         staff.court_id,
-        body.case_id,
+        CaseId(body.case_id),
         body.local_room_id,
         body.local_officer_id,
     )

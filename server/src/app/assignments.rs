@@ -23,7 +23,7 @@ use crate::app::scope::Scope;
 use crate::app::{ledger, scope};
 use crate::auth::Staff;
 use crate::config::FollowUpSettings;
-use crate::domain::{Channel, Outcome, ReceivingOrgan, Role, SessionId};
+use crate::domain::{CaseId, Channel, Outcome, ReceivingOrgan, Role, SessionId};
 use crate::error::{ApiError, ErrorCode};
 use crate::store::assignments::{AssignmentRow, Filter, NewAssignment, Reminder, StepRow};
 use crate::store::attachments::AttachmentRow;
@@ -74,7 +74,8 @@ pub struct CourtName {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Assignment {
     pub id: i64,
-    pub case_id: i64,
+    #[schema(value_type = i64)]
+    pub case_id: CaseId,
     pub case_number: String,
     /// The court that handed it down.
     pub assigning_court: CourtName,
@@ -213,7 +214,7 @@ pub struct Terms<'a> {
 /// A checked 交办, ready to be written once what handed it down is on record.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    case_id: i64,
+    case_id: CaseId,
     assigning_court_id: i64,
     court_id: i64,
     instruction: String,
@@ -290,7 +291,7 @@ pub async fn log_contact(
     store: &Store,
     ctx: FollowUps<'_>,
     staff: &Staff,
-    case_id: i64,
+    case_id: CaseId,
     cmd: ledger::ContactCommand<'_>,
     terms: Option<Terms<'_>>,
 ) -> Result<i64, ApiError> {
@@ -355,7 +356,7 @@ pub async fn create(
         .await?;
     tracing::info!(
         assignment = id,
-        case_id = plan.case_id,
+        case_id = plan.case_id.get(),
         court_id = plan.court_id,
         "follow-up handed down"
     );
@@ -441,7 +442,7 @@ pub async fn get(
 pub async fn of_case(
     store: &Store,
     ctx: FollowUps<'_>,
-    case_id: i64,
+    case_id: CaseId,
 ) -> Result<Vec<AssignmentDetail>, ApiError> {
     let rows = store.assignments_of_case(case_id).await?;
     if rows.is_empty() {
@@ -595,7 +596,7 @@ pub async fn report(
 
 /// The papers a report names: at most [`MAX_REPORT_ATTACHMENTS`], each once, each an attachment
 /// of the task's case (uploaded to its file first: checked by content, with its SHA-256).
-async fn report_papers(store: &Store, case_id: i64, ids: &[i64]) -> Result<Vec<i64>, ApiError> {
+async fn report_papers(store: &Store, case_id: CaseId, ids: &[i64]) -> Result<Vec<i64>, ApiError> {
     if ids.len() > MAX_REPORT_ATTACHMENTS {
         return Err(ApiError::invalid(format!(
             "attachments: at most {MAX_REPORT_ATTACHMENTS}"

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::app::scope::Scope;
 use crate::auth::{Staff, name_input};
 use crate::config::AttachmentSettings;
-use crate::domain::MediaType;
+use crate::domain::{CaseId, MediaType};
 use crate::error::{ApiError, ErrorCode};
 use crate::store::attachments::{AttachmentRow, NewAttachment};
 use crate::store::{CaseRow, Store, StoreError};
@@ -28,7 +28,7 @@ pub fn too_large(max: usize) -> ApiError {
 
 /// The case the caller may attach files to: only the case's own court's coordinator (as for
 /// every write to the case's ledger). Checked before the body is read.
-pub async fn writable(store: &Store, staff: &Staff, case_id: i64) -> Result<CaseRow, ApiError> {
+pub async fn writable(store: &Store, staff: &Staff, case_id: CaseId) -> Result<CaseRow, ApiError> {
     Scope::of(store, staff).writable_case(case_id).await
 }
 
@@ -96,7 +96,7 @@ pub async fn add(
         })
         .await?;
     tracing::info!(
-        case_id = case.id,
+        case_id = case.id.get(),
         attachment = row.id,
         size = bytes.len(),
         "attachment added"
@@ -108,7 +108,7 @@ pub async fn add(
 pub async fn list(
     store: &Store,
     staff: &Staff,
-    case_id: i64,
+    case_id: CaseId,
 ) -> Result<Vec<AttachmentRow>, ApiError> {
     let case = Scope::of(store, staff).readable_case(case_id).await?;
     Ok(store.attachments(case.id).await?)
@@ -119,7 +119,7 @@ pub async fn list(
 pub async fn download(
     store: &Store,
     staff: &Staff,
-    case_id: i64,
+    case_id: CaseId,
     id: i64,
 ) -> Result<(AttachmentRow, Vec<u8>), ApiError> {
     let case = Scope::of(store, staff).readable_case(case_id).await?;

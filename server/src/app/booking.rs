@@ -25,7 +25,7 @@ use utoipa::ToSchema;
 
 use crate::app::scope::Scope;
 use crate::auth::Staff;
-use crate::domain::{BookingId, BookingStatus, CourtLevel, JoinCode, SessionId};
+use crate::domain::{BookingId, BookingStatus, CaseId, CourtLevel, JoinCode, SessionId};
 use crate::error::{ApiError, ErrorCode, IneligibleRule};
 use crate::state::AppState;
 use crate::store::applications::{ApplicationRow, EligibilityFacts};
@@ -41,7 +41,8 @@ pub struct BookingCreated {
     #[schema(value_type = i64)]
     pub session_id: SessionId,
     pub slot_id: i64,
-    pub case_id: i64,
+    #[schema(value_type = i64)]
+    pub case_id: CaseId,
     pub local_room_id: i64,
     pub status: String,
     pub starts_at: DateTime<Utc>,
@@ -127,7 +128,7 @@ pub struct LocalSide {
 pub async fn local_side(
     state: &AppState,
     local_court_id: i64,
-    case_id: i64,
+    case_id: CaseId,
     local_room_id: i64,
     local_officer_id: Option<i64>,
 ) -> Result<LocalSide, ApiError> {
@@ -237,7 +238,7 @@ pub async fn check_eligibility(
 /// their cases (`active_limit_per_petitioner`) is counted in the booking's transaction.
 async fn check_one_live_booking(
     state: &AppState,
-    case_id: i64,
+    case_id: CaseId,
     host_court_id: i64,
     replaces: Option<BookingId>,
 ) -> Result<(), ApiError> {
@@ -371,7 +372,7 @@ pub async fn book(
 /// What `POST /bookings` names.
 pub struct Direct {
     pub slot_id: i64,
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub local_room_id: i64,
     pub local_officer_id: Option<i64>,
     pub joint_court_id: Option<i64>,

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::clock::{CaseDates, Clocks};
 use crate::app::scope::Scope;
 use crate::auth::Staff;
-use crate::domain::Role;
+use crate::domain::{CaseId, Role};
 use crate::error::{ApiError, ErrorCode};
 use crate::schedule::Calendar;
 use crate::state::AppState;
@@ -225,7 +225,8 @@ pub async fn record_event(
 /// An open clock of a court's whose due day has passed.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OverdueClock {
-    pub case_id: i64,
+    #[schema(value_type = i64)]
+    pub case_id: CaseId,
     pub case_number: String,
     /// The case's court (the one that owes the clock).
     pub court_id: i64,
@@ -333,7 +334,8 @@ async fn overdue_under(
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PendingExtension {
     pub id: i64,
-    pub case_id: i64,
+    #[schema(value_type = i64)]
+    pub case_id: CaseId,
     pub case_number: String,
     pub court_id: i64,
     pub court_name: String,

@@ -6,7 +6,9 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 
 use crate::app::scope::Scope;
 use crate::auth::{NameError, Staff, name_input, normalize_name};
-use crate::domain::{CaseClass, Channel, IdNumber, Outcome, ReceivingOrgan, Role, is_collective};
+use crate::domain::{
+    CaseClass, CaseId, Channel, IdNumber, Outcome, ReceivingOrgan, Role, is_collective,
+};
 use crate::error::{ApiError, ErrorCode};
 use crate::store::ledger::{CaseMatchRow, ClassChangeRow, MatchCandidate, NewContact, OpenCase};
 use crate::store::{CaseRow, LedgerRow, Store, StoreError};
@@ -243,7 +245,7 @@ pub struct OpenCaseCommand<'a> {
 }
 
 pub enum Opened {
-    Created(i64),
+    Created(CaseId),
     /// The same matter may be on record already: nothing was written; ask again with
     /// `confirm_new` to open it anyway.
     PossibleDuplicates(Vec<CaseMatchRow>),
@@ -460,7 +462,7 @@ pub async fn open_case(
     }
     let actor = format!("user-{}", staff.user_id);
     let id = store.open_case(&to_open(&case, staff, &actor)).await?;
-    tracing::info!(case_id = id, court_id = staff.court_id, "case opened");
+    tracing::info!(case_id = id.get(), court_id = staff.court_id, "case opened");
     Ok(Opened::Created(id))
 }
 
@@ -486,7 +488,7 @@ pub struct ContactCommand<'a> {
 pub async fn log_contact(
     store: &Store,
     staff: &Staff,
-    case_id: i64,
+    case_id: CaseId,
     cmd: ContactCommand<'_>,
 ) -> Result<i64, ApiError> {
     let case = Scope::of(store, staff).writable_case(case_id).await?;
@@ -601,7 +603,7 @@ pub(crate) async fn record_contact(
 pub async fn change_class(
     store: &Store,
     staff: &Staff,
-    case_id: i64,
+    case_id: CaseId,
     to: CaseClass,
     reason: &str,
 ) -> Result<CaseRow, ApiError> {
@@ -628,7 +630,7 @@ pub async fn change_class(
 pub async fn case_file(
     store: &Store,
     staff: &Staff,
-    case_id: i64,
+    case_id: CaseId,
 ) -> Result<(CaseRow, Vec<LedgerRow>, Vec<ClassChangeRow>), ApiError> {
     let case = Scope::of(store, staff).readable_case(case_id).await?;
     let ledger = store.ledger(case.id).await?;

@@ -24,7 +24,7 @@ use crate::app::ledger::{
     CaseFields, CheckedCase, FieldError, MatchKey, check_case, may_open_cases, same_matter, to_open,
 };
 use crate::auth::Staff;
-use crate::domain::{CaseClass, Channel, mask_id_number};
+use crate::domain::{CaseClass, CaseId, Channel, mask_id_number};
 use crate::error::{ApiError, ErrorCode};
 use crate::store::Store;
 
@@ -471,13 +471,15 @@ pub struct CreatedRow {
     /// The new case, once committed.
     #[schema(required = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub case_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub case_id: Option<CaseId>,
 }
 
 /// An existing case that a row is the same matter as.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ImportMatch {
-    pub case_id: i64,
+    #[schema(value_type = i64)]
+    pub case_id: CaseId,
     pub case_number: String,
     pub court_id: i64,
     pub court_name: String,

@@ -10,7 +10,7 @@
 //! `may_read`) stays a plain function.
 
 use crate::auth::Staff;
-use crate::domain::{CourtLevel, Role, SessionId};
+use crate::domain::{CaseId, CourtLevel, Role, SessionId};
 use crate::error::ApiError;
 use crate::store::booking::{BookingDetail, BookingSide};
 use crate::store::records::{Reach, RecordRow, Under};
@@ -115,7 +115,7 @@ impl<'a> Scope<'a> {
 
     /// A case the caller may read: its court or a court above it. 404 if there is none, 403 if it
     /// lies outside the caller's branch (a sibling court, a court below a sibling).
-    pub async fn readable_case(&self, id: i64) -> Result<CaseRow, ApiError> {
+    pub async fn readable_case(&self, id: CaseId) -> Result<CaseRow, ApiError> {
         self.staff.require(CASE_READERS)?;
         let case = case(self.store, id).await?;
         if !self.in_branch(case.court_id).await? {
@@ -128,7 +128,7 @@ impl<'a> Scope<'a> {
 
     /// A case the caller may write: only the case's own court, and only its coordinators. The
     /// courts above read it but do not keep its ledger.
-    pub async fn writable_case(&self, id: i64) -> Result<CaseRow, ApiError> {
+    pub async fn writable_case(&self, id: CaseId) -> Result<CaseRow, ApiError> {
         self.staff.require(&[Role::Coordinator])?;
         let case = case(self.store, id).await?;
         if case.court_id != self.staff.court_id {
@@ -220,7 +220,7 @@ impl<'a> Scope<'a> {
 /// Who may read a case: the staff of its own court and of every court above it.
 const CASE_READERS: &[Role] = &[Role::Coordinator, Role::Officer, Role::Supervisor];
 
-async fn case(store: &Store, id: i64) -> Result<CaseRow, ApiError> {
+async fn case(store: &Store, id: CaseId) -> Result<CaseRow, ApiError> {
     match store.case(id).await {
         Ok(c) => Ok(c),
         Err(StoreError::NotFound) => Err(ApiError::NotFound("case")),

@@ -157,7 +157,7 @@ mod tests {
             local_court_name: "北京市朝阳区人民法院, 东坝; 法庭".into(),
             local_room_name: "视频接访室\\一".into(),
             cancel_reason: Some("法官出差".into()),
-            case_id: 5,
+            case_id: crate::domain::CaseId(5),
             petitioner_name: "张三".into(),
         }
     }

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use crate::app::directory::{CourtDirectory, Person};
 use crate::app::{attachments, directory};
 use crate::auth::Staff;
+use crate::domain::CaseId;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::attachments::AttachmentRow;
@@ -61,7 +62,7 @@ pub async fn upload_attachment(
     state: web::Data<AppState>,
     staff: Staff,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<CaseId>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     // Scope first: nobody's bytes are read for a case they may not write.
@@ -104,7 +105,7 @@ pub async fn upload_attachment(
 pub async fn list_attachments(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<CaseId>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(attachments::list(&state.store, &staff, *id).await?))
 }
@@ -133,7 +134,7 @@ pub async fn list_attachments(
 pub async fn download_attachment(
     state: web::Data<AppState>,
     staff: Staff,
-    path: web::Path<(i64, i64)>,
+    path: web::Path<(CaseId, i64)>,
 ) -> Result<HttpResponse, ApiError> {
     use base64::Engine;
     let (case_id, id) = path.into_inner();

@@ -13,7 +13,7 @@ use crate::app::booking;
 pub use crate::app::booking::{BookingCreated, not_found};
 use crate::app::scope::Scope;
 use crate::auth::Staff;
-use crate::domain::{BookingId, BookingStatus, JoinCode, Role};
+use crate::domain::{BookingId, BookingStatus, CaseId, JoinCode, Role};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::holds::{Caps, Placed};
 use crate::state::AppState;
@@ -214,7 +214,7 @@ pub async fn create_booking(
     preconditions::once(state, &req, staff.user_id, body, |key| async move {
         let direct = booking::Direct {
             slot_id: body.slot_id,
-            case_id: body.case_id,
+            case_id: CaseId(body.case_id),
             local_room_id: body.local_room_id,
             local_officer_id: body.local_officer_id,
             joint_court_id: body.joint_court_id,
@@ -308,7 +308,7 @@ pub async fn list_bookings(
         side,
         from: from.map(crate::app::clock::day_start),
         to: to.map(|d| crate::app::clock::day_start(d) + Duration::days(1)),
-        case_id: q.case_id,
+        case_id: q.case_id.map(CaseId),
         status: q.status.clone(),
         limit: limit + 1,
         offset,

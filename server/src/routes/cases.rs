@@ -7,7 +7,7 @@ use super::views::{CaseDetail, CaseView, ClassChangeView, CourtRef, LedgerEntryV
 use crate::app::ledger;
 use crate::app::scope::Scope;
 use crate::auth::Staff;
-use crate::domain::{CaseClass, Channel, Outcome, ReceivingOrgan, Role};
+use crate::domain::{CaseClass, CaseId, Channel, Outcome, ReceivingOrgan, Role};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::CaseRow;
@@ -58,7 +58,7 @@ pub async fn list_cases(
 pub async fn get_case(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<CaseId>,
 ) -> Result<HttpResponse, ApiError> {
     let (case, ledger, changes) = ledger::case_file(&state.store, &staff, *id).await?;
     Ok(HttpResponse::Ok().json(detail(&state, case, ledger, changes).await?))
@@ -214,7 +214,7 @@ pub async fn open_case(
                 .into_iter()
                 .map(|m| {
                     Ok(CaseMatchView {
-                        id: m.id,
+                        id: m.id.get(),
                         case_number: m.case_number,
                         court: CourtRef {
                             id: m.court_id,
@@ -307,7 +307,7 @@ pub struct AssignTermsRequest {
 pub async fn log_contact(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<CaseId>,
     body: web::Json<ContactRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
@@ -372,7 +372,7 @@ pub struct ClassRequest {
 pub async fn change_class(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<CaseId>,
     body: web::Json<ClassRequest>,
 ) -> Result<HttpResponse, ApiError> {
     ledger::change_class(&state.store, &staff, *id, body.case_class, &body.reason).await?;
@@ -398,7 +398,7 @@ pub async fn change_class(
 pub async fn outcomes(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<CaseId>,
 ) -> Result<HttpResponse, ApiError> {
     let case = Scope::of(&state.store, &staff).readable_case(*id).await?;
     Ok(HttpResponse::Ok().json(ledger::outcomes_for(&case)?))
@@ -457,7 +457,7 @@ pub struct IdentityRead {
 pub async fn read_identity(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<CaseId>,
 ) -> Result<HttpResponse, ApiError> {
     let case = Scope::of(&state.store, &staff).writable_case(*id).await?;
     let number = state
@@ -465,7 +465,7 @@ pub async fn read_identity(
         .read_identity_audited(case.id, &format!("user-{}", staff.user_id))
         .await?;
     Ok(HttpResponse::Ok().json(IdentityRead {
-        case_id: case.id,
+        case_id: case.id.get(),
         petitioner_id_number: number,
     }))
 }
@@ -493,7 +493,7 @@ pub async fn read_identity(
 pub async fn extend(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<CaseId>,
     body: web::Json<ExtensionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let case = Scope::of(&state.store, &staff).writable_case(*id).await?;

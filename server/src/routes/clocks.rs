@@ -10,7 +10,7 @@ use crate::app::calendar::{self, CalendarWarning, RowError};
 use crate::app::clocks::{self, OverdueClock, PendingExtension};
 use crate::app::scope::Scope;
 use crate::auth::Staff;
-use crate::domain::Role;
+use crate::domain::{CaseId, Role};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::clocks::{CaseEvent, ExtensionRecord, ExtensionRow};
@@ -52,7 +52,7 @@ pub struct ClockEventRequest {
 pub async fn record_clock_event(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<CaseId>,
     body: web::Json<ClockEventRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let case = Scope::of(&state.store, &staff).writable_case(*id).await?;
@@ -121,7 +121,7 @@ pub async fn overdue_clocks(
 pub async fn case_extensions(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<CaseId>,
 ) -> Result<HttpResponse, ApiError> {
     let case = Scope::of(&state.store, &staff).readable_case(*id).await?;
     Ok(HttpResponse::Ok().json(state.store.extensions(case.id).await?))

@@ -247,7 +247,7 @@ impl TryFrom<RecordRow> for RecordView {
             } else {
                 r.status.to_string()
             },
-            case_id: r.case_id,
+            case_id: r.case_id.get(),
             case_number: r.case_number,
             host_court: CourtView::new(r.host_court_id, &r.host_court_name, r.host_court_level),
             host_room: r.host_room_name,

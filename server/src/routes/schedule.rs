@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::preconditions::{if_match, with_etag};
 use crate::auth::Staff;
-use crate::domain::Role;
+use crate::domain::{CaseId, Role};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::schedule::{Template, TemplateDay};
 use crate::state::AppState;
@@ -402,7 +402,7 @@ pub async fn put_calendar(
 pub async fn set_category(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<CaseId>,
     body: web::Json<CategoryRequest>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Coordinator])?;

@@ -94,7 +94,7 @@ impl CaseView {
     pub fn new(c: CaseRow, calendar: &crate::schedule::Calendar, today: chrono::NaiveDate) -> Self {
         let clocks = crate::app::clocks::of_case(&c, calendar, today);
         CaseView {
-            id: c.id,
+            id: c.id.get(),
             case_number: c.case_number,
             petitioner_name: c.petitioner_name,
             petitioner_id_masked: mask_id_number(&c.petitioner_id_number),
@@ -315,7 +315,7 @@ impl TryFrom<SessionRow> for SessionView {
             leaders: Vec::new(),
             id: s.id.get(),
             status: s.status,
-            case_id: s.case_id,
+            case_id: s.case_id.get(),
             case_number: s.case_number,
             host_court: CourtView::new(s.host_court_id, &s.host_court_name, s.host_court_level),
             host_room: s.host_room_name,

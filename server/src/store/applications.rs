@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{Store, StoreError, audit};
-use crate::domain::BookingId;
+use crate::domain::{BookingId, CaseId};
 pub use courtlink_parsers::bodies::{EligibilityFacts, TimeRange};
 use courtlink_parsers::domain::ApplicationStatus;
 use courtlink_parsers::error::ErrorCode;
@@ -15,7 +15,8 @@ use courtlink_parsers::error::ErrorCode;
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct ApplicationRow {
     pub id: i64,
-    pub case_id: i64,
+    #[schema(value_type = i64)]
+    pub case_id: CaseId,
     pub case_number: String,
     pub local_court_id: i64,
     pub local_court_name: String,
@@ -53,7 +54,7 @@ fn raw_json<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
 }
 
 pub struct NewApplication<'a> {
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub local_court_id: i64,
     pub host_court_id: i64,
     pub local_room_id: i64,
@@ -169,7 +170,7 @@ impl Store {
     }
 
     /// Open applications (and live future bookings) of a case: a second one is refused.
-    pub async fn case_has_open_application(&self, case_id: i64) -> Result<bool, StoreError> {
+    pub async fn case_has_open_application(&self, case_id: CaseId) -> Result<bool, StoreError> {
         let (n,): (i64,) = on_pool!(self, |p| sqlx::query_as(
             "SELECT COUNT(*) FROM applications WHERE case_id = $1 \
              AND status IN ('pending', 'proposed', 'more_info')"
@@ -182,7 +183,7 @@ impl Store {
 
     pub async fn case_has_live_booking_with(
         &self,
-        case_id: i64,
+        case_id: CaseId,
         host_court_id: i64,
         at: DateTime<Utc>,
         except: Option<BookingId>,

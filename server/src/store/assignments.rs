@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{Store, StoreError, audit};
-use crate::domain::SessionId;
+use crate::domain::{CaseId, SessionId};
 
 /// A task to hand down, checked by `app::assignments`.
 pub struct NewAssignment<'a> {
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub assigning_court_id: i64,
     pub court_id: i64,
     pub instruction: &'a str,
@@ -30,7 +30,7 @@ pub struct NewAssignment<'a> {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AssignmentRow {
     pub id: i64,
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub case_number: String,
     pub assigning_court_id: i64,
     pub assigning_court_name: String,
@@ -196,7 +196,7 @@ impl Store {
     /// The tasks handed down on a case, oldest first.
     pub async fn assignments_of_case(
         &self,
-        case_id: i64,
+        case_id: CaseId,
     ) -> Result<Vec<AssignmentRow>, StoreError> {
         let sql = format!("{SELECT} WHERE a.case_id = $1 ORDER BY a.id");
         Ok(on_pool!(self, |p| sqlx::query_as(&sql)

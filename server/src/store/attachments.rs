@@ -4,6 +4,7 @@
 //! `app::attachments`; this only runs the queries, and writes the audit entries in the same
 //! transaction as what they record.
 
+use crate::domain::CaseId;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -14,7 +15,8 @@ use super::{Store, StoreError, audit};
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct AttachmentRow {
     pub id: i64,
-    pub case_id: i64,
+    #[schema(value_type = i64)]
+    pub case_id: CaseId,
     /// The name it was uploaded with (shown; never used to decide its type).
     pub file_name: String,
     /// The type read from the content: `application/pdf`, `image/jpeg`, …
@@ -29,7 +31,7 @@ pub struct AttachmentRow {
 }
 
 pub struct NewAttachment<'a> {
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub file_name: &'a str,
     pub media_type: &'a str,
     pub sha256: &'a str,
@@ -84,7 +86,7 @@ impl Store {
     }
 
     /// The attachments of a case, oldest first.
-    pub async fn attachments(&self, case_id: i64) -> Result<Vec<AttachmentRow>, StoreError> {
+    pub async fn attachments(&self, case_id: CaseId) -> Result<Vec<AttachmentRow>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM case_attachments WHERE case_id = $1 ORDER BY id");
         Ok(on_pool!(self, |p| sqlx::query_as(&sql)
             .bind(case_id)
@@ -114,7 +116,7 @@ impl Store {
     }
 
     /// One attachment of a case, without its bytes; `NotFound` if the case has no such one.
-    pub async fn attachment(&self, case_id: i64, id: i64) -> Result<AttachmentRow, StoreError> {
+    pub async fn attachment(&self, case_id: CaseId, id: i64) -> Result<AttachmentRow, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM case_attachments WHERE case_id = $1 AND id = $2");
         Ok(on_pool!(self, |p| sqlx::query_as(&sql)
             .bind(case_id)
@@ -127,7 +129,7 @@ impl Store {
     /// SHA-256) in one transaction: every download is on the audit chain.
     pub async fn attachment_content_audited(
         &self,
-        case_id: i64,
+        case_id: CaseId,
         id: i64,
         actor: &str,
     ) -> Result<(AttachmentRow, Vec<u8>), StoreError> {

@@ -9,14 +9,14 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{BookingRow, Store, StoreError, audit};
-use crate::domain::{BookingId, BookingStatus, SessionId};
+use crate::domain::{BookingId, BookingStatus, CaseId, SessionId};
 use crate::schedule::{self, Category};
 use courtlink_parsers::error::ErrorCode;
 
 /// Everything needed to book, already checked for scope by the caller.
 pub struct Book<'a> {
     pub slot_id: i64,
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub local_room_id: i64,
     pub local_officer_id: Option<i64>,
     pub joint_court_id: Option<i64>,
@@ -66,7 +66,8 @@ pub struct BookingDetail {
     #[schema(value_type = i64)]
     pub session_id: SessionId,
     pub slot_id: i64,
-    pub case_id: i64,
+    #[schema(value_type = i64)]
+    pub case_id: CaseId,
     pub case_number: String,
     pub local_room_id: i64,
     pub local_court_id: i64,
@@ -108,7 +109,7 @@ pub struct BookingFilter {
     /// Scheduled start in `[from, to)`.
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-    pub case_id: Option<i64>,
+    pub case_id: Option<CaseId>,
     /// `booked`, `cancelled` or `completed`.
     pub status: Option<String>,
     pub limit: i64,

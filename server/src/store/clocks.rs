@@ -2,6 +2,7 @@
 //! records that show a high court reviewed a case. Queries only: the rules are in
 //! `app/clocks.rs`.
 
+use crate::domain::CaseId;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -73,7 +74,8 @@ impl CaseEvent {
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct ExtensionRow {
     pub id: i64,
-    pub case_id: i64,
+    #[schema(value_type = i64)]
+    pub case_id: CaseId,
     pub days: i32,
     pub reason: String,
     /// Null for an extension recorded before approvals existed (migration 0017).
@@ -90,7 +92,8 @@ pub struct ExtensionRow {
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct ExtensionRecord {
     pub id: i64,
-    pub case_id: i64,
+    #[schema(value_type = i64)]
+    pub case_id: CaseId,
     pub days: i32,
     pub reason: String,
     /// Null for an extension recorded before approvals existed (migration 0017).
@@ -110,7 +113,7 @@ pub struct ExtensionRecord {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PendingExtensionRow {
     pub id: i64,
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub days: i32,
     pub reason: String,
     pub requested_by: Option<i64>,
@@ -127,7 +130,7 @@ pub struct PendingExtensionRow {
 /// (no petitioner's data, nothing sealed).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CaseClockRow {
-    pub id: i64,
+    pub id: CaseId,
     pub court_id: i64,
     pub court_name: String,
     pub case_number: String,
@@ -151,7 +154,7 @@ impl Store {
     /// Records the day of a clock event on a case (first time only), audited.
     pub async fn record_case_event(
         &self,
-        case_id: i64,
+        case_id: CaseId,
         event: CaseEvent,
         day: &str,
         decided_by_court: Option<i64>,
@@ -193,7 +196,7 @@ impl Store {
     }
 
     /// The extension requests of a case with who asked and who decided, newest first.
-    pub async fn extensions(&self, case_id: i64) -> Result<Vec<ExtensionRecord>, StoreError> {
+    pub async fn extensions(&self, case_id: CaseId) -> Result<Vec<ExtensionRecord>, StoreError> {
         let sql = "SELECT e.id, e.case_id, e.days, e.reason, e.requested_by, r.display_name AS requested_by_name, \
                    e.requested_at, e.status, e.decided_by, d.display_name AS decided_by_name, e.decided_at, \
                    e.decision_note FROM case_extensions e LEFT JOIN users r ON r.id = e.requested_by \
@@ -216,7 +219,7 @@ impl Store {
     /// already has a pending or approved one.
     pub async fn request_extension(
         &self,
-        case_id: i64,
+        case_id: CaseId,
         days: i32,
         reason: &str,
         user_id: i64,
@@ -354,7 +357,7 @@ impl Store {
     /// court on the case whose outcome is 立案复查 (`review_filed`); a contact on the case's
     /// ledger received by a high court with that outcome (not replaced by a correction); or the
     /// case's review (复查) decision recorded as a high court's. `None` when none is there.
-    pub async fn high_court_review(&self, case_id: i64) -> Result<Option<String>, StoreError> {
+    pub async fn high_court_review(&self, case_id: CaseId) -> Result<Option<String>, StoreError> {
         let sql = "SELECT 'session' FROM sessions s JOIN bookings b ON b.id = s.booking_id \
                    JOIN courts c ON c.id = b.host_court_id \
                    WHERE b.case_id = $1 AND s.outcome = 'review_filed' AND c.level = 'high' \

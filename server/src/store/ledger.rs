@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError, audit};
-use crate::domain::{CaseClass, Channel, EventKind, Outcome, ReceivingOrgan, SessionId};
+use crate::domain::{CaseClass, CaseId, Channel, EventKind, Outcome, ReceivingOrgan, SessionId};
 use courtlink_parsers::error::ErrorCode;
 
 /// A case to open, checked by `app::ledger::open_case`.
@@ -34,7 +34,7 @@ pub struct OpenCase<'a> {
 
 /// A contact to log, checked by `app::ledger::log_contact`.
 pub struct NewContact<'a> {
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub at: DateTime<Utc>,
     pub channel: Channel,
     pub received_by: &'a str,
@@ -65,7 +65,7 @@ pub struct OutcomeCorrection<'a> {
 /// An existing case that may be the same matter: never with the identity number.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CaseMatchRow {
-    pub id: i64,
+    pub id: CaseId,
     pub case_number: String,
     pub court_id: i64,
     pub court_name: String,
@@ -210,7 +210,7 @@ macro_rules! insert_case {
 /// (only its keyed hash, to tell which key it matched).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MatchCandidate {
-    pub id: i64,
+    pub id: CaseId,
     pub case_number: String,
     pub court_id: i64,
     pub court_name: String,
@@ -275,13 +275,13 @@ impl Store {
 
     /// Opens a case and logs the contact that brought it in, with the audit entry, in one
     /// transaction. Returns the case id.
-    pub async fn open_case(&self, c: &OpenCase<'_>) -> Result<i64, StoreError> {
+    pub async fn open_case(&self, c: &OpenCase<'_>) -> Result<CaseId, StoreError> {
         let sealer = crate::crypto::sealer().map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let at = self.now();
         let id = in_write_tx!(self, |tx, chain| {
             insert_case!(tx, chain, sealer, at, c, serde_json::Value::Null)
         });
-        Ok(id)
+        Ok(CaseId(id))
     }
 
     /// Opens every case of an imported ledger in one transaction: all of them or none. Each
@@ -298,7 +298,7 @@ impl Store {
         keys: &[(&str, Option<&str>)],
         actor: &str,
         summary: serde_json::Value,
-    ) -> Result<Vec<i64>, StoreError> {
+    ) -> Result<Vec<CaseId>, StoreError> {
         let sealer = crate::crypto::sealer().map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let at = self.now();
         let changed = || StoreError::Conflict {
@@ -344,7 +344,7 @@ impl Store {
                     ));
                 }
                 let id = insert_case!(tx, chain, sealer, at, c, import.clone());
-                ids.push(id);
+                ids.push(CaseId(id));
             }
             let entry = audit::AuditEntry::new(
                 actor,
@@ -359,14 +359,14 @@ impl Store {
     }
 
     /// The case an entry belongs to, if there is such an entry.
-    pub async fn ledger_entry_case(&self, entry_id: i64) -> Result<Option<i64>, StoreError> {
+    pub async fn ledger_entry_case(&self, entry_id: i64) -> Result<Option<CaseId>, StoreError> {
         let row: Option<(i64,)> = on_pool!(self, |p| sqlx::query_as(
             "SELECT case_id FROM ledger_entries WHERE id = $1"
         )
         .bind(entry_id)
         .fetch_optional(p)
         .await)?;
-        Ok(row.map(|(c,)| c))
+        Ok(row.map(|(c,)| CaseId(c)))
     }
 
     /// Appends a contact (or a correction of one) to a case's ledger, audited. Returns its id.
@@ -525,7 +525,7 @@ impl Store {
     /// already has that class.
     pub async fn change_case_class(
         &self,
-        case_id: i64,
+        case_id: CaseId,
         to: CaseClass,
         reason: &str,
         actor: &str,
@@ -555,7 +555,7 @@ impl Store {
     }
 
     /// The class changes of a case, oldest first, from the audit chain (the case's timeline).
-    pub async fn class_changes(&self, case_id: i64) -> Result<Vec<ClassChangeRow>, StoreError> {
+    pub async fn class_changes(&self, case_id: CaseId) -> Result<Vec<ClassChangeRow>, StoreError> {
         let rows: Vec<(DateTime<Utc>, String, String)> = on_pool!(self, |p| sqlx::query_as(
             "SELECT at, actor, detail FROM audit_entries \
              WHERE subject = $1 AND action = 'case.class_changed' ORDER BY id"

@@ -24,7 +24,7 @@ pub use rows::*;
 
 use crate::app::clock::Clock;
 use crate::domain::{
-    BookingId, Channel, EventKind, Outcome, Satisfaction, SessionId, SessionStatus,
+    BookingId, CaseId, Channel, EventKind, Outcome, Satisfaction, SessionId, SessionStatus,
     TranscriptDecision,
 };
 use courtlink_parsers::error::ErrorCode;
@@ -511,7 +511,7 @@ impl Store {
         rows.into_iter().map(opened).collect()
     }
 
-    pub async fn case(&self, id: i64) -> Result<CaseRow, StoreError> {
+    pub async fn case(&self, id: CaseId) -> Result<CaseRow, StoreError> {
         let sql = "SELECT id, court_id, case_number, petitioner_name, petitioner_id_number, subject, \
                    status, tier, lead, deadline, escalation_risk, petitioner_phone, measures, goal, received_on, \
                    accepted_on, extension_days, extension_reason, answered_on, review_requested_on, \
@@ -562,7 +562,7 @@ impl Store {
         Ok(count)
     }
 
-    pub async fn ledger(&self, case_id: i64) -> Result<Vec<LedgerRow>, StoreError> {
+    pub async fn ledger(&self, case_id: CaseId) -> Result<Vec<LedgerRow>, StoreError> {
         let sql = "SELECT l.id, l.case_id, l.at, l.channel, l.counted_as, l.session_id, l.note, \
                    COALESCE(l.outcome, s.outcome) AS outcome, s.outcome_note, l.received_by, \
                    l.receiving_court_id, rc.name AS receiving_court_name, l.receiving_organ, \
@@ -1077,7 +1077,7 @@ impl Store {
     /// Extends a case's handling period once, by up to 30 days, with a reason; audited.
     pub async fn extend_case(
         &self,
-        case_id: i64,
+        case_id: CaseId,
         days: i32,
         reason: &str,
         actor: &str,
@@ -1187,7 +1187,7 @@ impl Store {
     /// A petitioner's identity number, unmasked: read and audited in one transaction.
     pub async fn read_identity_audited(
         &self,
-        case_id: i64,
+        case_id: CaseId,
         actor: &str,
     ) -> Result<String, StoreError> {
         in_write_tx!(self, |tx, chain| {
@@ -1309,7 +1309,7 @@ impl Store {
     /// What kind of matter a case is (a themed day admits only its kind).
     pub async fn set_case_category(
         &self,
-        case_id: i64,
+        case_id: CaseId,
         category: crate::schedule::Category,
         actor: &str,
     ) -> Result<(), StoreError> {
@@ -1333,7 +1333,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn insert_case(&self, case: &NewCase<'_>) -> Result<i64, StoreError> {
+    pub async fn insert_case(&self, case: &NewCase<'_>) -> Result<CaseId, StoreError> {
         let sql = "INSERT INTO cases (court_id, case_number, petitioner_name, petitioner_id_number, \
                    subject, status, tier, lead, deadline, escalation_risk, created_at, petitioner_phone, \
                    measures, goal, received_on, accepted_on, petitioner_id_hash) \
@@ -1345,7 +1345,7 @@ impl Store {
             phone => sealer.seal(phone),
         };
         let id_hash = sealer.lookup(case.petitioner_id_number);
-        let (id,): (i64,) = on_pool!(self, |p| sqlx::query_as(sql)
+        let (id,): (CaseId,) = on_pool!(self, |p| sqlx::query_as(sql)
             .bind(case.court_id)
             .bind(case.case_number)
             .bind(case.petitioner_name)
@@ -1370,7 +1370,7 @@ impl Store {
 
     pub async fn insert_ledger_entry(
         &self,
-        case_id: i64,
+        case_id: CaseId,
         at: DateTime<Utc>,
         channel: Channel,
         note: &str,
@@ -1438,7 +1438,7 @@ pub enum RoomKind {
 pub struct EndSession<'a> {
     pub session_id: SessionId,
     pub booking_id: BookingId,
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub outcome: Outcome,
     pub note: &'a str,
     pub channel: Channel,

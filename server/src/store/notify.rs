@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Store, StoreError};
-use crate::domain::{BookingId, BookingStatus};
+use crate::domain::{BookingId, BookingStatus, CaseId};
 
 /// How long a claimed outbox row is left alone while one instance fans it out.
 const OUTBOX_LEASE_SECONDS: i64 = 60;
@@ -605,7 +605,7 @@ pub struct CalendarBooking {
     pub local_court_name: String,
     pub local_room_name: String,
     pub cancel_reason: Option<String>,
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub petitioner_name: String,
 }
 

@@ -20,7 +20,7 @@ use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Postgres, Sqlite};
 
 use super::{CourtRow, Pool, Store, StoreError};
-use crate::domain::{BookingId, BookingStatus, CourtLevel, SessionId, SessionStatus};
+use crate::domain::{BookingId, BookingStatus, CaseId, CourtLevel, SessionId, SessionStatus};
 
 /// Whose sessions a reader sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,7 +116,7 @@ pub struct RecordRow {
     pub booking_id: BookingId,
     pub status: SessionStatus,
     pub booking_status: BookingStatus,
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub case_number: String,
     pub host_court_id: i64,
     pub host_court_name: String,

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{BookingId, BookingStatus, CourtLevel, Role, SessionId, SessionStatus};
+use crate::domain::{BookingId, BookingStatus, CaseId, CourtLevel, Role, SessionId, SessionStatus};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CourtRow {
@@ -41,7 +41,7 @@ pub struct RoomRow {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CaseRow {
-    pub id: i64,
+    pub id: CaseId,
     pub court_id: i64,
     pub case_number: String,
     pub petitioner_name: String,
@@ -84,7 +84,7 @@ pub struct CaseRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LedgerRow {
     pub id: i64,
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub at: DateTime<Utc>,
     pub channel: String,
     pub counted_as: String,
@@ -127,7 +127,7 @@ pub struct BookingRow {
     pub id: BookingId,
     pub session_id: SessionId,
     pub slot_id: i64,
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub local_room_id: i64,
     pub status: BookingStatus,
     pub starts_at: DateTime<Utc>,
@@ -139,7 +139,7 @@ pub struct SessionRow {
     pub id: SessionId,
     pub status: SessionStatus,
     pub booking_id: BookingId,
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub case_number: String,
     pub host_court_id: i64,
     pub host_court_name: String,
