@@ -114,6 +114,15 @@ macro_rules! id_type {
             }
         }
 
+        impl std::str::FromStr for $name {
+            type Err = std::num::ParseIntError;
+
+            /// As the number is written (a token's `sub`, a path's segment).
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                s.parse().map($name)
+            }
+        }
+
         #[cfg(feature = "sqlx")]
         impl<DB: sqlx::Database> sqlx::Type<DB> for $name
         where
@@ -163,6 +172,12 @@ id_type!(
 id_type!(
     /// A booking (`bookings.id`): what is cancelled, moved and has a join code.
     BookingId
+);
+
+id_type!(
+    /// A member of staff (`users.id`): a coordinator, an officer, a supervisor. A booking
+    /// names its officers by it, beside the room they sit in.
+    UserId
 );
 
 id_type!(

@@ -15,7 +15,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
 use crate::config::AuthSettings;
-use crate::domain::{Role, SessionId};
+use crate::domain::{Role, SessionId, UserId};
 use crate::error::{ApiError, ErrorCode};
 
 pub use courtlink_parsers::names::{
@@ -225,7 +225,7 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 /// An authenticated staff member, from `Authorization: Bearer <token>`.
 #[derive(Debug, Clone)]
 pub struct Staff {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub role: Role,
     pub court_id: i64,
     pub name: String,
@@ -263,7 +263,7 @@ impl TokenVersions {
     pub async fn accepts(
         &self,
         store: &crate::store::Store,
-        user_id: i64,
+        user_id: UserId,
         ver: i64,
     ) -> Result<bool, ApiError> {
         Ok(store.token_version(user_id).await? == Some(ver))
@@ -290,7 +290,7 @@ impl FromRequest for Staff {
                 .clone();
             let token = bearer(req).ok_or(ApiError::Unauthenticated("log in first"))?;
             let claims = state.tokens.verify_staff(token)?;
-            let user_id: i64 = claims
+            let user_id: UserId = claims
                 .sub
                 .parse()
                 .map_err(|_| ApiError::Unauthenticated("the token names no user"))?;

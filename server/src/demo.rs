@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
 use crate::auth::hash_password;
-use crate::domain::{Channel, Role};
+use crate::domain::{Channel, Role, UserId};
 use crate::store::directory::SetDirectory;
 use crate::store::{NewCase, NewUser, RoomKind, Store};
 
@@ -141,7 +141,7 @@ async fn seed_once(store: &Store, password: &str, at: DateTime<Utc>) -> anyhow::
                 court_id: court,
                 contact: Some(contact),
                 tech: Some(tech),
-                updated_by: admin,
+                updated_by: UserId(admin),
                 actor: &format!("user-{admin}"),
             })
             .await?;

@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
 
+use crate::domain::UserId;
 use crate::signalling::keys;
 
 pub enum Holds {
     /// slot → (holder, host court, until).
-    Local(Mutex<HashMap<i64, (i64, i64, Instant)>>),
+    Local(Mutex<HashMap<i64, (UserId, i64, Instant)>>),
     Redis {
         conn: ConnectionManager,
         prefix: String,
@@ -100,7 +101,7 @@ impl Holds {
         &self,
         slot: i64,
         court: i64,
-        user: i64,
+        user: UserId,
         ttl: Duration,
         caps: Caps,
     ) -> Placed {
@@ -115,7 +116,7 @@ impl Holds {
                     Some((holder, _, _)) if *holder != user => return Placed::HeldByOther,
                     Some(_) => {}
                     None => {
-                        let count = |f: &dyn Fn(&(i64, i64, Instant)) -> bool| {
+                        let count = |f: &dyn Fn(&(UserId, i64, Instant)) -> bool| {
                             map.values().filter(|h| f(h)).count()
                         };
                         if count(&|h| h.0 == user) >= caps.per_user as usize {
@@ -136,9 +137,9 @@ impl Holds {
                 // renewed) in one step, so concurrent holds cannot all pass a cap.
                 let placed: redis::RedisResult<i64> = redis::Script::new(PLACE)
                     .key(keys::slot_hold(prefix, slot))
-                    .key(keys::user_holds(prefix, user))
+                    .key(keys::user_holds(prefix, user.get()))
                     .key(keys::court_holds(prefix, court))
-                    .arg(user)
+                    .arg(user.get())
                     .arg(ms)
                     .arg(slot)
                     .arg(caps.per_user)
@@ -161,7 +162,7 @@ impl Holds {
     }
 
     /// Who holds `slot` now, if anyone (and if Redis answers).
-    pub async fn holder(&self, slot: i64) -> Option<i64> {
+    pub async fn holder(&self, slot: i64) -> Option<UserId> {
         match self {
             Holds::Local(map) => {
                 let map = map.lock().ok()?;
@@ -175,13 +176,13 @@ impl Holds {
                     .arg(keys::slot_hold(prefix, slot))
                     .query_async(&mut conn)
                     .await;
-                got.ok().flatten()
+                got.ok().flatten().map(UserId)
             }
         }
     }
 
     /// Lets go of `slot` if `user` holds it.
-    pub async fn release(&self, slot: i64, user: i64) {
+    pub async fn release(&self, slot: i64, user: UserId) {
         match self {
             Holds::Local(map) => {
                 if let Ok(mut map) = map.lock() {
@@ -194,7 +195,7 @@ impl Holds {
                 let mut conn = conn.clone();
                 let done: redis::RedisResult<i64> = redis::Script::new(RELEASE)
                     .key(keys::slot_hold(prefix, slot))
-                    .arg(user)
+                    .arg(user.get())
                     .invoke_async(&mut conn)
                     .await;
                 if let Err(e) = done {
@@ -223,49 +224,57 @@ mod tests {
             per_court: 3,
         };
         let ttl = Duration::from_secs(60);
-        assert_eq!(holds.place(1, 9, 1, ttl, caps).await, Placed::Held);
-        assert_eq!(holds.place(2, 9, 1, ttl, caps).await, Placed::Held);
+        assert_eq!(holds.place(1, 9, UserId(1), ttl, caps).await, Placed::Held);
+        assert_eq!(holds.place(2, 9, UserId(1), ttl, caps).await, Placed::Held);
         assert_eq!(
-            holds.place(3, 9, 1, ttl, caps).await,
+            holds.place(3, 9, UserId(1), ttl, caps).await,
             Placed::UserCapReached(2)
         );
         // Renewing one's own hold is never refused.
-        assert_eq!(holds.place(2, 9, 1, ttl, caps).await, Placed::Held);
-        assert_eq!(holds.place(3, 9, 2, ttl, caps).await, Placed::Held);
+        assert_eq!(holds.place(2, 9, UserId(1), ttl, caps).await, Placed::Held);
+        assert_eq!(holds.place(3, 9, UserId(2), ttl, caps).await, Placed::Held);
         assert_eq!(
-            holds.place(4, 9, 3, ttl, caps).await,
+            holds.place(4, 9, UserId(3), ttl, caps).await,
             Placed::CourtCapReached(3)
         );
-        assert_eq!(holds.place(4, 8, 3, ttl, caps).await, Placed::Held);
-        holds.release(1, 1).await;
-        assert_eq!(holds.place(5, 9, 1, ttl, caps).await, Placed::Held);
+        assert_eq!(holds.place(4, 8, UserId(3), ttl, caps).await, Placed::Held);
+        holds.release(1, UserId(1)).await;
+        assert_eq!(holds.place(5, 9, UserId(1), ttl, caps).await, Placed::Held);
     }
 
     #[tokio::test]
     async fn a_local_hold_excludes_others_until_it_expires() {
         let holds = Holds::local();
         assert_eq!(
-            holds.place(7, 1, 1, Duration::from_millis(80), CAPS).await,
+            holds
+                .place(7, 1, UserId(1), Duration::from_millis(80), CAPS)
+                .await,
             Placed::Held
         );
         assert_eq!(
-            holds.place(7, 1, 2, Duration::from_secs(60), CAPS).await,
+            holds
+                .place(7, 1, UserId(2), Duration::from_secs(60), CAPS)
+                .await,
             Placed::HeldByOther
         );
         assert_eq!(
-            holds.place(7, 1, 1, Duration::from_millis(80), CAPS).await,
+            holds
+                .place(7, 1, UserId(1), Duration::from_millis(80), CAPS)
+                .await,
             Placed::Held
         );
-        assert_eq!(holds.holder(7).await, Some(1));
+        assert_eq!(holds.holder(7).await, Some(UserId(1)));
         tokio::time::sleep(Duration::from_millis(120)).await;
         assert_eq!(holds.holder(7).await, None);
         assert_eq!(
-            holds.place(7, 1, 2, Duration::from_secs(60), CAPS).await,
+            holds
+                .place(7, 1, UserId(2), Duration::from_secs(60), CAPS)
+                .await,
             Placed::Held
         );
-        holds.release(7, 1).await;
-        assert_eq!(holds.holder(7).await, Some(2));
-        holds.release(7, 2).await;
+        holds.release(7, UserId(1)).await;
+        assert_eq!(holds.holder(7).await, Some(UserId(2)));
+        holds.release(7, UserId(2)).await;
         assert_eq!(holds.holder(7).await, None);
     }
 }

@@ -309,7 +309,7 @@ async fn webhooks_never_reach_loopback(app: TestApp) {
                 &url,
                 SECRET,
                 &["booking.created".to_owned()],
-                1,
+                courtlink::domain::UserId(1),
             )
             .await
             .unwrap();

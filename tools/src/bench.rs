@@ -978,7 +978,7 @@ async fn import_fixture(
     let Pool::Sqlite(pool) = store.pool() else {
         bail!("the import bench runs on SQLite");
     };
-    let (user_id, court_id): (i64, i64) =
+    let (user_id, court_id): (courtlink::domain::UserId, i64) =
         sqlx::query_as("SELECT id, court_id FROM users WHERE username = 'xihu.coord'")
             .fetch_one(pool)
             .await?;

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::app::booking::{self, Eligibility, LocalSide, ineligible};
 use crate::app::scope::Scope;
 use crate::auth::Staff;
-use crate::domain::{ApplicationStatus, CaseId, Role};
+use crate::domain::{ApplicationStatus, CaseId, Role, UserId};
 use crate::error::{ApiError, ErrorCode, IneligibleRule};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -83,7 +83,7 @@ pub async fn apply(
         staff.court_id,
         CaseId(body.case_id),
         body.local_room_id,
-        body.local_officer_id,
+        body.local_officer_id.map(UserId),
     )
     .await?;
     check_application(state, body, &local).await?;
@@ -98,7 +98,7 @@ pub async fn apply(
             local_court_id: staff.court_id,
             host_court_id: body.host_court_id,
             local_room_id: body.local_room_id,
-            local_officer_id: body.local_officer_id,
+            local_officer_id: body.local_officer_id.map(UserId),
             joint_court_id: body.joint_court_id,
             preferred: &body.preferred,
             reason: body.reason.trim(),

@@ -25,7 +25,7 @@ use utoipa::ToSchema;
 
 use crate::app::scope::Scope;
 use crate::auth::Staff;
-use crate::domain::{BookingId, BookingStatus, CaseId, CourtLevel, JoinCode, SessionId};
+use crate::domain::{BookingId, BookingStatus, CaseId, CourtLevel, JoinCode, SessionId, UserId};
 use crate::error::{ApiError, ErrorCode, IneligibleRule};
 use crate::state::AppState;
 use crate::store::applications::{ApplicationRow, EligibilityFacts};
@@ -120,7 +120,7 @@ pub struct LocalSide {
     pub case: CaseRow,
     pub local_court_id: i64,
     pub local_room_id: i64,
-    pub local_officer_id: Option<i64>,
+    pub local_officer_id: Option<UserId>,
 }
 
 /// The case, the video room and the accompanying officer must be the local court's, and the
@@ -130,7 +130,7 @@ pub async fn local_side(
     local_court_id: i64,
     case_id: CaseId,
     local_room_id: i64,
-    local_officer_id: Option<i64>,
+    local_officer_id: Option<UserId>,
 ) -> Result<LocalSide, ApiError> {
     let store = &state.store;
     let case = store.case(case_id).await.map_err(not_found("case_id"))?;
@@ -374,7 +374,7 @@ pub struct Direct {
     pub slot_id: i64,
     pub case_id: CaseId,
     pub local_room_id: i64,
-    pub local_officer_id: Option<i64>,
+    pub local_officer_id: Option<UserId>,
     pub joint_court_id: Option<i64>,
 }
 

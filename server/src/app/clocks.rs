@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::clock::{CaseDates, Clocks};
 use crate::app::scope::Scope;
 use crate::auth::Staff;
-use crate::domain::{CaseId, Role};
+use crate::domain::{CaseId, Role, UserId};
 use crate::error::{ApiError, ErrorCode};
 use crate::schedule::Calendar;
 use crate::state::AppState;
@@ -342,7 +342,8 @@ pub struct PendingExtension {
     pub days: i32,
     pub reason: String,
     /// Null for an extension recorded before approvals existed (migration 0017).
-    pub requested_by: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub requested_by: Option<UserId>,
     pub requested_by_name: Option<String>,
     pub requested_at: DateTime<Utc>,
     /// The handling clock's last day now (`YYYY-MM-DD`), and with the extension approved.

@@ -7,7 +7,7 @@
 //! on the petitioner and the host (docs/lifecycle.md).
 
 use crate::auth::Staff;
-use crate::domain::{BookingStatus, Role, SessionId, SessionStatus};
+use crate::domain::{BookingStatus, Role, SessionId, SessionStatus, UserId};
 use crate::error::{ApiError, ErrorCode};
 use crate::store::leaders::{CandidateRow, LeaderRow};
 use crate::store::{EventRow, SessionRow, Store, StoreError};
@@ -36,7 +36,7 @@ pub async fn add(
     store: &Store,
     staff: &Staff,
     session: &SessionRow,
-    user_id: i64,
+    user_id: UserId,
 ) -> Result<EventRow, ApiError> {
     the_booking_coordinator(staff, session)?;
     if session.booking_status == BookingStatus::Cancelled

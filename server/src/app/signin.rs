@@ -8,6 +8,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::domain::UserId;
 use crate::error::{ApiError, ErrorCode};
 use crate::store::refresh::Presented;
 use crate::store::{Store, StoreError, UserRow};
@@ -31,7 +32,7 @@ pub struct Refresh {
 /// Starts a family for a user who has just proved their password, at token version `ver`.
 pub async fn start(
     store: &Store,
-    user_id: i64,
+    user_id: UserId,
     ver: i64,
     hours: i64,
     at: DateTime<Utc>,

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use super::views::{CourtView, RoomView};
 use crate::app::scope::Scope;
 use crate::auth::{Staff, hash_password};
-use crate::domain::{CourtLevel, Role};
+use crate::domain::{CourtLevel, Role, UserId};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::admin::{NewAccount, RoomType, Saved, UserChange, locked_now};
@@ -48,7 +48,7 @@ fn admin_only(staff: &Staff) -> Result<(), ApiError> {
 }
 
 /// A user the administrator may manage: 404 when there is none, 403 when outside its scope.
-async fn managed_user(state: &AppState, staff: &Staff, id: i64) -> Result<UserRow, ApiError> {
+async fn managed_user(state: &AppState, staff: &Staff, id: UserId) -> Result<UserRow, ApiError> {
     let user = match state.store.user_by_id(id).await {
         Ok(u) => u,
         Err(StoreError::NotFound) => return Err(ApiError::NotFound("user")),
@@ -106,7 +106,7 @@ pub struct AdminCourt {
     tag = "admin"
 )]
 #[get("/admin/courts")]
-#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+#[tracing::instrument(skip_all, fields(user = staff.user_id.get()))]
 pub async fn list_courts(
     state: web::Data<AppState>,
     staff: Staff,
@@ -155,7 +155,7 @@ pub async fn list_courts(
     tag = "admin"
 )]
 #[post("/admin/courts")]
-#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+#[tracing::instrument(skip_all, fields(user = staff.user_id.get()))]
 pub async fn create_court(
     state: web::Data<AppState>,
     staff: Staff,
@@ -217,7 +217,7 @@ pub async fn create_court(
     tag = "admin"
 )]
 #[patch("/admin/courts/{id}")]
-#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+#[tracing::instrument(skip_all, fields(user = staff.user_id.get()))]
 pub async fn rename_court(
     state: web::Data<AppState>,
     staff: Staff,
@@ -268,7 +268,7 @@ pub struct AdminRoom {
     tag = "admin"
 )]
 #[post("/admin/courts/{id}/rooms")]
-#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+#[tracing::instrument(skip_all, fields(user = staff.user_id.get()))]
 pub async fn create_room(
     state: web::Data<AppState>,
     staff: Staff,
@@ -324,7 +324,7 @@ pub async fn create_room(
     tag = "admin"
 )]
 #[patch("/admin/rooms/{kind}/{id}")]
-#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+#[tracing::instrument(skip_all, fields(user = staff.user_id.get()))]
 pub async fn rename_room(
     state: web::Data<AppState>,
     staff: Staff,
@@ -374,7 +374,7 @@ impl From<UserRow> for AdminUser {
             role: u.role,
             court: CourtView::new(u.court_id, &u.court_name, u.court_level),
             locked_until: locked_now(u.locked_until),
-            id: u.id,
+            id: u.id.get(),
             username: u.username,
             display_name: u.display_name,
             disabled: u.disabled,
@@ -391,7 +391,7 @@ impl From<UserRow> for AdminUser {
     tag = "admin"
 )]
 #[get("/admin/users")]
-#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+#[tracing::instrument(skip_all, fields(user = staff.user_id.get()))]
 pub async fn list_users(
     state: web::Data<AppState>,
     staff: Staff,
@@ -424,7 +424,7 @@ pub async fn list_users(
     tag = "admin"
 )]
 #[post("/admin/users")]
-#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+#[tracing::instrument(skip_all, fields(user = staff.user_id.get()))]
 pub async fn create_user(
     state: web::Data<AppState>,
     staff: Staff,
@@ -463,7 +463,7 @@ pub async fn create_user(
         }
     };
     tracing::info!(created = id, "user created");
-    let user = state.store.user_by_id(id).await?;
+    let user = state.store.user_by_id(UserId(id)).await?;
     Ok(HttpResponse::Created().json(AdminUser::from(user)))
 }
 
@@ -487,11 +487,11 @@ pub async fn create_user(
     tag = "admin"
 )]
 #[patch("/admin/users/{id}")]
-#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+#[tracing::instrument(skip_all, fields(user = staff.user_id.get()))]
 pub async fn update_user(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<UserId>,
     body: web::Json<UserUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&staff)?;
@@ -546,11 +546,11 @@ pub async fn update_user(
     tag = "admin"
 )]
 #[post("/admin/users/{id}/password")]
-#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+#[tracing::instrument(skip_all, fields(user = staff.user_id.get()))]
 pub async fn reset_password(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<UserId>,
     body: web::Json<PasswordReset>,
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&staff)?;
@@ -562,6 +562,6 @@ pub async fn reset_password(
         .store
         .admin_reset_password(user.id, &password_hash, &actor(&staff))
         .await?;
-    tracing::info!(target_user = user.id, "password reset");
+    tracing::info!(target_user = user.id.get(), "password reset");
     Ok(HttpResponse::NoContent().finish())
 }

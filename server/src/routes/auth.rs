@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use super::views::CourtView;
 use crate::app::scope::Scope;
 use crate::auth::{Staff, client_address, hash_password, slow_down, verify_password};
-use crate::domain::{BookingStatus, JoinCode, Role, SessionStatus};
+use crate::domain::{BookingStatus, JoinCode, Role, SessionStatus, UserId};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::audit::AuditEntry;
@@ -66,7 +66,7 @@ fn presented_refresh(req: &HttpRequest) -> Option<String> {
 
 fn user_view(user: &crate::store::UserRow, role: Role) -> Result<UserView, ApiError> {
     Ok(UserView {
-        id: user.id,
+        id: user.id.get(),
         username: user.username.clone(),
         display_name: user.display_name.clone(),
         role,
@@ -234,7 +234,7 @@ async fn logged_in(
     let (token, expires_at) =
         state
             .tokens
-            .issue_staff_at(user.id, role, user.court_id, &user.display_name, ver)?;
+            .issue_staff_at(user.id.get(), role, user.court_id, &user.display_name, ver)?;
     let now = state.clock.now();
     let sign_in = crate::app::signin::start(
         &state.store,
@@ -244,7 +244,7 @@ async fn logged_in(
         now,
     )
     .await?;
-    tracing::info!(user_id = user.id, "logged in");
+    tracing::info!(user_id = user.id.get(), "logged in");
     Ok(HttpResponse::Ok()
         .insert_header((
             header::SET_COOKIE,
@@ -365,7 +365,7 @@ pub async fn change_password(
         .store
         .change_own_password(user.id, &password_hash)
         .await?;
-    tracing::info!(user_id = user.id, "password changed by its owner");
+    tracing::info!(user_id = user.id.get(), "password changed by its owner");
     let user = crate::store::UserRow {
         must_change_password: false,
         ..user
@@ -530,7 +530,7 @@ pub async fn refresh(
         let user = renewed.user;
         let role = user.role;
         let (token, expires_at) = state.tokens.issue_staff_at(
-            user.id,
+            user.id.get(),
             role,
             user.court_id,
             &user.display_name,
@@ -568,7 +568,7 @@ pub async fn refresh(
     let (token, expires_at) =
         state
             .tokens
-            .issue_staff_at(user.id, role, user.court_id, &user.display_name, ver)?;
+            .issue_staff_at(user.id.get(), role, user.court_id, &user.display_name, ver)?;
     Ok(HttpResponse::Ok().json(RefreshResponse {
         token,
         expires_at,
@@ -599,7 +599,7 @@ pub async fn logout(
     if let Some(presented) = presented_refresh(&req) {
         crate::app::signin::end(&state.store, &presented).await?;
     }
-    tracing::info!(user_id = staff.user_id, "logged out");
+    tracing::info!(user_id = staff.user_id.get(), "logged out");
     Ok(HttpResponse::NoContent()
         .insert_header((header::SET_COOKIE, refresh_cookie(&req, "", 0)))
         .finish())
@@ -617,7 +617,7 @@ pub async fn logout(
 pub async fn me(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
     let user = state.store.user_by_id(staff.user_id).await?;
     Ok(HttpResponse::Ok().json(UserView {
-        id: user.id,
+        id: user.id.get(),
         username: user.username,
         display_name: user.display_name,
         role: staff.role,
@@ -638,7 +638,7 @@ pub async fn me(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse
 pub async fn unlock(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    id: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Admin])?;
     let user = match state.store.user_by_id(*id).await {

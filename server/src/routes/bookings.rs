@@ -13,7 +13,7 @@ use crate::app::booking;
 pub use crate::app::booking::{BookingCreated, not_found};
 use crate::app::scope::Scope;
 use crate::auth::Staff;
-use crate::domain::{BookingId, BookingStatus, CaseId, JoinCode, Role};
+use crate::domain::{BookingId, BookingStatus, CaseId, JoinCode, Role, UserId};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::holds::{Caps, Placed};
 use crate::state::AppState;
@@ -216,7 +216,7 @@ pub async fn create_booking(
             slot_id: body.slot_id,
             case_id: CaseId(body.case_id),
             local_room_id: body.local_room_id,
-            local_officer_id: body.local_officer_id,
+            local_officer_id: body.local_officer_id.map(UserId),
             joint_court_id: body.joint_court_id,
         };
         let booked = booking::direct(state, staff, &direct, key.as_deref()).await?;

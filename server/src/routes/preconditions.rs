@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::domain::UserId;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::store::booking::Idempotency;
@@ -65,7 +66,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 pub async fn once<T, F, Fut>(
     state: &AppState,
     req: &HttpRequest,
-    user_id: i64,
+    user_id: UserId,
     body: &T,
     work: F,
 ) -> Result<HttpResponse, ApiError>

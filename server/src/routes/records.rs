@@ -407,7 +407,7 @@ async fn log_filter(
     tag = "records"
 )]
 #[get("/records/sessions")]
-#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+#[tracing::instrument(skip_all, fields(user = staff.user_id.get()))]
 pub async fn list_records(
     state: web::Data<AppState>,
     staff: Staff,
@@ -452,7 +452,7 @@ pub async fn list_records(
     tag = "records"
 )]
 #[get("/records/sessions/{id}")]
-#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+#[tracing::instrument(skip_all, fields(user = staff.user_id.get()))]
 pub async fn get_record(
     state: web::Data<AppState>,
     staff: Staff,

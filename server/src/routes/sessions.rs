@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::views::{EventView, SessionDetail, SessionView};
 use crate::auth::Staff;
-use crate::domain::{BookingStatus, Outcome, Role, SessionId};
+use crate::domain::{BookingStatus, Outcome, Role, SessionId, UserId};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::{SessionRow, SessionScope, StoreError};
@@ -250,7 +250,8 @@ pub async fn correct_outcome(
 #[serde(deny_unknown_fields)]
 pub struct LeaderRequest {
     /// The user to name: an active supervisor (院领导) of the booking court.
-    pub user_id: i64,
+    #[schema(value_type = i64)]
+    pub user_id: UserId,
 }
 
 /// The booking court's leaders on a session (领导包案), and whom its coordinator may still name.

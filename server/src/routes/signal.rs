@@ -2,7 +2,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use crate::app::session::Window;
 use crate::auth::Staff;
-use crate::domain::{BookingStatus, SessionId, SessionStatus};
+use crate::domain::{BookingStatus, SessionId, SessionStatus, UserId};
 use crate::error::{ApiError, ErrorCode};
 use crate::signalling::ice;
 use crate::signalling::protocol::{AUTH_PREFIX, Participant, RESUME_PREFIX, SUBPROTOCOL};
@@ -174,7 +174,7 @@ async fn admit(
         return Ok((petitioner, Some(claims.seat), revocable));
     }
     let claims = state.tokens.verify_staff(token)?;
-    let user_id: i64 = claims
+    let user_id: UserId = claims
         .sub
         .parse()
         .map_err(|_| ApiError::Unauthenticated("the token names no user"))?;

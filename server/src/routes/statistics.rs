@@ -69,7 +69,7 @@ enum Lang {
     tag = "records"
 )]
 #[get("/records/statistics")]
-#[tracing::instrument(skip_all, fields(user = staff.user_id))]
+#[tracing::instrument(skip_all, fields(user = staff.user_id.get()))]
 pub async fn statistics(
     state: web::Data<AppState>,
     staff: Staff,

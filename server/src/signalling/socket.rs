@@ -13,7 +13,7 @@ use super::protocol::{
 use super::room::Outbound;
 use super::wire::{self, CloseCode, Inbound, ProtocolError};
 use crate::app::session::transition;
-use crate::domain::{EventKind, SessionId};
+use crate::domain::{EventKind, SessionId, UserId};
 use crate::state::AppState;
 
 pub struct Connection {
@@ -39,7 +39,7 @@ pub struct Introduction {
 #[derive(Debug, Clone, Copy)]
 pub enum Revocable {
     /// A staff token: its user's token version.
-    Staff { user_id: i64, version: i64 },
+    Staff { user_id: UserId, version: i64 },
     /// A join token: the session's join version it was minted under.
     JoinCode {
         session_id: SessionId,

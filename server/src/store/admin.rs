@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{CourtRow, Store, StoreError, UserRow, audit};
-use crate::domain::Role;
+use crate::domain::{Role, UserId};
 pub use courtlink_parsers::bodies::RoomType;
 
 /// The outcome of a write that may clash with a unique name.
@@ -308,7 +308,7 @@ impl Store {
     /// naming what changed).
     pub async fn admin_update_user(
         &self,
-        id: i64,
+        id: UserId,
         change: &UserChange<'_>,
         actor: &str,
     ) -> Result<(), StoreError> {
@@ -351,7 +351,7 @@ impl Store {
     /// administrator knows it, so its owner must replace it at the next login.
     pub async fn admin_reset_password(
         &self,
-        id: i64,
+        id: UserId,
         password_hash: &str,
         actor: &str,
     ) -> Result<(), StoreError> {
@@ -384,7 +384,7 @@ impl Store {
     /// longer one to replace. Older tokens stop working (the `users_revoke_tokens` trigger).
     pub async fn change_own_password(
         &self,
-        id: i64,
+        id: UserId,
         password_hash: &str,
     ) -> Result<(), StoreError> {
         in_write_tx!(self, |tx, chain| {

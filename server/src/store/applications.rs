@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{Store, StoreError, audit};
-use crate::domain::{BookingId, CaseId};
+use crate::domain::{BookingId, CaseId, UserId};
 pub use courtlink_parsers::bodies::{EligibilityFacts, TimeRange};
 use courtlink_parsers::domain::ApplicationStatus;
 use courtlink_parsers::error::ErrorCode;
@@ -23,7 +23,8 @@ pub struct ApplicationRow {
     pub host_court_id: i64,
     pub host_court_name: String,
     pub local_room_id: i64,
-    pub local_officer_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub local_officer_id: Option<UserId>,
     pub joint_court_id: Option<i64>,
     /// JSON list of `{from, to}`.
     #[schema(value_type = Vec<TimeRange>)]
@@ -58,12 +59,12 @@ pub struct NewApplication<'a> {
     pub local_court_id: i64,
     pub host_court_id: i64,
     pub local_room_id: i64,
-    pub local_officer_id: Option<i64>,
+    pub local_officer_id: Option<UserId>,
     pub joint_court_id: Option<i64>,
     pub preferred: &'a [TimeRange],
     pub reason: &'a str,
     pub facts: &'a EligibilityFacts,
-    pub created_by: i64,
+    pub created_by: UserId,
     pub at: DateTime<Utc>,
 }
 
@@ -208,7 +209,7 @@ impl Store {
         id: i64,
         expected_version: i32,
         decision: &Decision<'_>,
-        user_id: i64,
+        user_id: UserId,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let current = self.application(id).await?;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{BookingRow, Store, StoreError, audit};
-use crate::domain::{BookingId, BookingStatus, CaseId, SessionId};
+use crate::domain::{BookingId, BookingStatus, CaseId, SessionId, UserId};
 use crate::schedule::{self, Category};
 use courtlink_parsers::error::ErrorCode;
 
@@ -18,9 +18,9 @@ pub struct Book<'a> {
     pub slot_id: i64,
     pub case_id: CaseId,
     pub local_room_id: i64,
-    pub local_officer_id: Option<i64>,
+    pub local_officer_id: Option<UserId>,
     pub joint_court_id: Option<i64>,
-    pub created_by: i64,
+    pub created_by: UserId,
     pub join_code_hash: &'a str,
     pub join_code_sealed: Option<String>,
     /// Approving an application: its id and the version the caller saw; it becomes `approved`
@@ -36,7 +36,7 @@ pub struct Book<'a> {
 }
 
 pub struct Answered<'a> {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub key: &'a str,
     /// The answer's status and JSON body, made from the booking.
     pub render: &'a (dyn Fn(&BookingRow) -> (u16, String) + Send + Sync),
@@ -73,7 +73,8 @@ pub struct BookingDetail {
     pub local_court_id: i64,
     pub host_room_id: i64,
     pub host_court_id: i64,
-    pub local_officer_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub local_officer_id: Option<UserId>,
     /// `booked`, `cancelled` or `completed` (the API documents it as text, as it always has).
     #[schema(value_type = String)]
     pub status: BookingStatus,
@@ -503,7 +504,7 @@ impl Store {
         id: BookingId,
         expected_version: i32,
         reason: &str,
-        user_id: i64,
+        user_id: UserId,
         by_host: bool,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -609,7 +610,7 @@ const IN_FLIGHT_ABANDONED_SECS: i64 = 120;
 impl Store {
     pub async fn idempotency_begin(
         &self,
-        user_id: i64,
+        user_id: UserId,
         key: &str,
         request_hash: &str,
         at: DateTime<Utc>,
@@ -678,7 +679,7 @@ impl Store {
 
     pub async fn idempotency_finish(
         &self,
-        user_id: i64,
+        user_id: UserId,
         key: &str,
         status: u16,
         body: &str,
@@ -698,7 +699,7 @@ impl Store {
     }
 
     /// The request failed without a lasting effect: a retry with the same key runs again.
-    pub async fn idempotency_abandon(&self, user_id: i64, key: &str) -> Result<(), StoreError> {
+    pub async fn idempotency_abandon(&self, user_id: UserId, key: &str) -> Result<(), StoreError> {
         on_pool!(self, |p| sqlx::query(
             "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND state = 'in_flight'"
         )

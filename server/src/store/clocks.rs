@@ -2,7 +2,7 @@
 //! records that show a high court reviewed a case. Queries only: the rules are in
 //! `app/clocks.rs`.
 
-use crate::domain::CaseId;
+use crate::domain::{CaseId, UserId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -79,7 +79,8 @@ pub struct ExtensionRow {
     pub days: i32,
     pub reason: String,
     /// Null for an extension recorded before approvals existed (migration 0017).
-    pub requested_by: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub requested_by: Option<UserId>,
     pub requested_at: DateTime<Utc>,
     /// `pending`, `approved` or `refused`.
     pub status: String,
@@ -97,7 +98,8 @@ pub struct ExtensionRecord {
     pub days: i32,
     pub reason: String,
     /// Null for an extension recorded before approvals existed (migration 0017).
-    pub requested_by: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub requested_by: Option<UserId>,
     pub requested_by_name: Option<String>,
     pub requested_at: DateTime<Utc>,
     /// `pending`, `approved` or `refused`.
@@ -116,7 +118,7 @@ pub struct PendingExtensionRow {
     pub case_id: CaseId,
     pub days: i32,
     pub reason: String,
-    pub requested_by: Option<i64>,
+    pub requested_by: Option<UserId>,
     pub requested_by_name: Option<String>,
     pub requested_at: DateTime<Utc>,
     pub case_number: String,
@@ -222,7 +224,7 @@ impl Store {
         case_id: CaseId,
         days: i32,
         reason: &str,
-        user_id: i64,
+        user_id: UserId,
         at: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         let id = in_write_tx!(self, |tx, chain| {
@@ -265,7 +267,7 @@ impl Store {
         id: i64,
         approve: bool,
         note: &str,
-        user_id: i64,
+        user_id: UserId,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         in_write_tx!(self, |tx, chain| {

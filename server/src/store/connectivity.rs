@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{CourtRow, Pool, Store, StoreError};
-use crate::domain::SessionId;
+use crate::domain::{SessionId, UserId};
 
 /// `down(id, depth)`: the court `$1` (depth 0) and the courts below it.
 use super::tree::BRANCH;
@@ -328,7 +328,7 @@ impl Store {
         court_id: i64,
         title: &str,
         deadline: DateTime<Utc>,
-        created_by: i64,
+        created_by: UserId,
     ) -> Result<i64, StoreError> {
         let sql = "INSERT INTO connectivity_campaigns (court_id, title, deadline, created_by, \
                    created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id";
@@ -430,7 +430,7 @@ impl Store {
         court_id: i64,
         contact: (&str, &str),
         tech: (&str, &str),
-        updated_by: i64,
+        updated_by: UserId,
     ) -> Result<(), StoreError> {
         let sql = "INSERT INTO connectivity_contacts (campaign_id, court_id, contact_name, \
                    contact_phone, tech_name, tech_phone, updated_by, updated_at) \

@@ -2,6 +2,7 @@
 //! identity numbers are. The rules (who writes, who reads what unmasked, the fallback to a
 //! campaign's record) are in `app::directory`; this only reads and writes rows.
 
+use crate::domain::UserId;
 use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError, audit};
@@ -53,7 +54,7 @@ pub struct SetDirectory<'a> {
     pub court_id: i64,
     pub contact: Option<(&'a str, &'a str)>,
     pub tech: Option<(&'a str, &'a str)>,
-    pub updated_by: i64,
+    pub updated_by: UserId,
     /// `user-<id>`, for the audit entry.
     pub actor: &'a str,
 }

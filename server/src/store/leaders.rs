@@ -6,12 +6,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{EventRow, Store, StoreError, audit};
-use crate::domain::{EventKind, SessionId};
+use crate::domain::{EventKind, SessionId, UserId};
 
 /// A leader named on a session.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct LeaderRow {
-    pub user_id: i64,
+    #[schema(value_type = i64)]
+    pub user_id: UserId,
     pub name: String,
     /// `user-<id>` of the coordinator who named them.
     pub added_by: String,
@@ -21,7 +22,8 @@ pub struct LeaderRow {
 /// A user who may be named: a supervisor of the court.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct CandidateRow {
-    pub user_id: i64,
+    #[schema(value_type = i64)]
+    pub user_id: UserId,
     pub name: String,
 }
 
@@ -31,7 +33,7 @@ impl Store {
     pub async fn add_leader(
         &self,
         session_id: SessionId,
-        user_id: i64,
+        user_id: UserId,
         name: &str,
         actor: &str,
     ) -> Result<EventRow, StoreError> {
@@ -93,7 +95,11 @@ impl Store {
     }
 
     /// Whether `user_id` is named as a leader on the session.
-    pub async fn is_leader(&self, session_id: SessionId, user_id: i64) -> Result<bool, StoreError> {
+    pub async fn is_leader(
+        &self,
+        session_id: SessionId,
+        user_id: UserId,
+    ) -> Result<bool, StoreError> {
         let sql = "SELECT COUNT(*) FROM session_leaders WHERE session_id = $1 AND user_id = $2";
         let (n,): (i64,) = on_pool!(self, |p| sqlx::query_as(sql)
             .bind(session_id)
@@ -104,7 +110,7 @@ impl Store {
     }
 
     /// The ids of the sessions `user_id` is named on.
-    pub async fn sessions_led_by(&self, user_id: i64) -> Result<Vec<SessionId>, StoreError> {
+    pub async fn sessions_led_by(&self, user_id: UserId) -> Result<Vec<SessionId>, StoreError> {
         let sql = "SELECT session_id FROM session_leaders WHERE user_id = $1 ORDER BY session_id";
         let rows: Vec<(SessionId,)> = on_pool!(self, |p| sqlx::query_as(sql)
             .bind(user_id)

@@ -25,7 +25,7 @@ pub use rows::*;
 use crate::app::clock::Clock;
 use crate::domain::{
     BookingId, CaseId, Channel, EventKind, Outcome, Satisfaction, SessionId, SessionStatus,
-    TranscriptDecision,
+    TranscriptDecision, UserId,
 };
 use courtlink_parsers::error::ErrorCode;
 use sha2::Digest;
@@ -440,7 +440,7 @@ impl Store {
     }
 
     /// A user's token version (see `auth::TokenVersions`); `None` when there is no such user.
-    pub async fn token_version(&self, user_id: i64) -> Result<Option<i64>, StoreError> {
+    pub async fn token_version(&self, user_id: UserId) -> Result<Option<i64>, StoreError> {
         let row: Option<(i64,)> = on_pool!(self, |p| sqlx::query_as(
             "SELECT token_version FROM users WHERE id = $1"
         )
@@ -451,7 +451,7 @@ impl Store {
     }
 
     /// Revokes every token the user holds (a logout): their version moves on.
-    pub async fn revoke_tokens(&self, user_id: i64, actor: &str) -> Result<(), StoreError> {
+    pub async fn revoke_tokens(&self, user_id: UserId, actor: &str) -> Result<(), StoreError> {
         in_write_tx!(self, |tx, chain| {
             sqlx::query("UPDATE users SET token_version = token_version + 1 WHERE id = $1")
                 .bind(user_id)
@@ -468,7 +468,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn user_by_id(&self, id: i64) -> Result<UserRow, StoreError> {
+    pub async fn user_by_id(&self, id: UserId) -> Result<UserRow, StoreError> {
         let sql = "SELECT u.id, u.court_id, u.username, u.display_name, u.role, u.password_hash, \
                    u.disabled, c.name AS court_name, c.level AS court_level, u.failed_logins, u.locked_until, u.must_change_password \
                    FROM users u JOIN courts c ON c.id = u.court_id WHERE u.id = $1";
@@ -1110,7 +1110,7 @@ impl Store {
     /// Returns the lock's end when this failure locked it.
     pub async fn record_login_failure(
         &self,
-        user_id: i64,
+        user_id: UserId,
         max: i32,
         until: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
@@ -1141,7 +1141,7 @@ impl Store {
         })
     }
 
-    pub async fn reset_login_failures(&self, user_id: i64) -> Result<(), StoreError> {
+    pub async fn reset_login_failures(&self, user_id: UserId) -> Result<(), StoreError> {
         let sql = "UPDATE users SET failed_logins = 0 WHERE id = $1 AND failed_logins <> 0";
         on_pool!(self, |p| sqlx::query(sql)
             .bind(user_id)
@@ -1152,7 +1152,7 @@ impl Store {
     }
 
     /// An admin lifts a lockout (audited).
-    pub async fn unlock_user(&self, user_id: i64, actor: &str) -> Result<(), StoreError> {
+    pub async fn unlock_user(&self, user_id: UserId, actor: &str) -> Result<(), StoreError> {
         in_write_tx!(self, |tx, chain| {
             let done = sqlx::query(
                 "UPDATE users SET locked_until = NULL, failed_logins = 0 WHERE id = $1",

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Store, StoreError};
-use crate::domain::{BookingId, BookingStatus, CaseId};
+use crate::domain::{BookingId, BookingStatus, CaseId, UserId};
 
 /// How long a claimed outbox row is left alone while one instance fans it out.
 const OUTBOX_LEASE_SECONDS: i64 = 60;
@@ -456,7 +456,7 @@ pub struct NotificationRow {
 /// The newest `limit` notifications of a user, and how many of all theirs are unread.
 pub async fn notifications_of(
     store: &Store,
-    user_id: i64,
+    user_id: UserId,
     limit: i64,
 ) -> Result<(Vec<NotificationRow>, i64), StoreError> {
     let list = "SELECT id, event, data, created_at, read_at FROM notifications \
@@ -476,7 +476,7 @@ pub async fn notifications_of(
 /// Marks one of the user's notifications read; false when it is not theirs (or not there).
 pub async fn mark_read(
     store: &Store,
-    user_id: i64,
+    user_id: UserId,
     id: i64,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
@@ -510,7 +510,7 @@ pub async fn insert_webhook(
     url: &str,
     secret: &str,
     topics: &[String],
-    created_by: i64,
+    created_by: UserId,
 ) -> Result<WebhookRow, StoreError> {
     let sql = "INSERT INTO webhooks (court_id, url, secret, topics, active, created_by, created_at) \
                VALUES ($1, $2, $3, $4, TRUE, $5, $6) \

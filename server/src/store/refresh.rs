@@ -2,6 +2,7 @@
 //! (migrations/*/0026_refresh_tokens.sql). The rules (what a presented token is worth) are in
 //! `app::signin`; these are the queries, each change in one transaction.
 
+use crate::domain::UserId;
 use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError, audit};
@@ -11,7 +12,7 @@ use super::{Store, StoreError, audit};
 pub enum Presented {
     /// Rotated: `new_hash` now stands for the family, whose user and sign-in version these are.
     Rotated {
-        user_id: i64,
+        user_id: UserId,
         ver: i64,
         expires_at: DateTime<Utc>,
     },
@@ -30,7 +31,7 @@ impl Store {
     /// Starts a family (a sign-in) with its first token; the user's expired rows go.
     pub async fn issue_refresh(
         &self,
-        user_id: i64,
+        user_id: UserId,
         family: &str,
         token_hash: &str,
         ver: i64,
@@ -118,7 +119,7 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                         Presented::Rotated {
-                            user_id,
+                            user_id: UserId(user_id),
                             ver,
                             expires_at,
                         }

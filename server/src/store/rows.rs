@@ -5,7 +5,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{BookingId, BookingStatus, CaseId, CourtLevel, Role, SessionId, SessionStatus};
+use crate::domain::{
+    BookingId, BookingStatus, CaseId, CourtLevel, Role, SessionId, SessionStatus, UserId,
+};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CourtRow {
@@ -17,7 +19,7 @@ pub struct CourtRow {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
-    pub id: i64,
+    pub id: UserId,
     pub court_id: i64,
     pub username: String,
     pub display_name: String,

@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{Store, StoreError, audit};
+use crate::domain::UserId;
 use crate::schedule::{
     self, Calendar, CalendarDay, Category, Override, Template, TemplateDay, Window,
 };
@@ -379,7 +380,7 @@ impl Store {
         window: Option<&Window>,
         theme: Option<Category>,
         note: &str,
-        user_id: i64,
+        user_id: UserId,
         at: DateTime<Utc>,
     ) -> Result<(i64, PublishReport), StoreError> {
         let sql = "INSERT INTO room_overrides (host_room_id, day, kind, opens, closes, slot_minutes, \
@@ -415,7 +416,7 @@ impl Store {
         &self,
         host_room_id: i64,
         id: i64,
-        user_id: i64,
+        user_id: UserId,
         at: DateTime<Utc>,
     ) -> Result<PublishReport, StoreError> {
         in_write_tx!(self, |tx, chain| {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError, audit};
-use crate::domain::SessionId;
+use crate::domain::{SessionId, UserId};
 
 impl Store {
     /// A session's join-token version (it moves on whenever the join code is replaced; see
@@ -43,7 +43,7 @@ impl Store {
     /// Whether the user has logged in with the right password from `address` before.
     pub async fn login_address_known(
         &self,
-        user_id: i64,
+        user_id: UserId,
         address: &str,
     ) -> Result<bool, StoreError> {
         let row: Option<(i64,)> = on_pool!(self, |p| sqlx::query_as(
@@ -58,7 +58,7 @@ impl Store {
 
     /// A login with the right password: the address becomes known to the account, and the
     /// account's failures in a row and its slow-down end.
-    pub async fn login_succeeded(&self, user_id: i64, address: &str) -> Result<(), StoreError> {
+    pub async fn login_succeeded(&self, user_id: UserId, address: &str) -> Result<(), StoreError> {
         let now = self.now();
         in_write_tx!(self, |tx| {
             sqlx::query(
@@ -85,7 +85,7 @@ impl Store {
     /// slowed down until the time `delay` gives for the count (audited when it starts).
     pub async fn login_failed(
         &self,
-        user_id: i64,
+        user_id: UserId,
         free: i32,
         delay: impl Fn(i32) -> chrono::Duration,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
