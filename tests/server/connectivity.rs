@@ -248,7 +248,8 @@ async fn concurrency_is_limited_and_abandoned_tests_are_cleaned_up() {
 }
 
 /// Bad requests: another court's room, no room, a description that is not an offer, an offer
-/// without a data channel or candidates; someone else's test is not found.
+/// without a data channel, without candidates or with a malformed one; someone else's test is not
+/// found.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_are_refused() {
     let app = TestApp::spawn_with(common::Backend::Sqlite, on_loopback(1))
@@ -302,37 +303,29 @@ async fn bad_requests_are_refused() {
             .contains("no ICE candidates"),
         "{body}"
     );
-    let no_channel = "v=0\r\ns=-\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n\
-                      a=candidate:1 1 udp 1 127.0.0.1 5000 typ host\r\n";
-    let body = assert_error(
-        app.post(path, Some(&xihu), &offer(no_channel)).await,
-        422,
-        "invalid_input",
-    )
-    .await;
-    assert!(
-        body["message"].as_str().unwrap().contains("data channel"),
-        "{body}"
-    );
     // What the `sdp_offer` fuzz target found: a candidate of component 731 (RFC 8445 allows 1
     // to 256), on which the WebRTC stack's priority overflows. Refused before any peer is built.
     let component_731 = format!(
         "{sdp}a=candidate:3 731 udp 0 127.0.0.1 49999 typ host\r\n\
          a=candidate:4 1 udp 2130706431 127.0.0.1 5000 typ host\r\n"
     );
-    let body = assert_error(
-        app.post(path, Some(&xihu), &offer(&component_731)).await,
-        422,
-        "invalid_input",
-    )
-    .await;
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("ICE candidate component is not 1 to 256"),
-        "{body}"
-    );
+    let no_channel = "v=0\r\ns=-\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n\
+                      a=candidate:1 1 udp 1 127.0.0.1 5000 typ host\r\n";
+    for (bad, says) in [
+        (no_channel, "data channel"),
+        (
+            component_731.as_str(),
+            "ICE candidate component is not 1 to 256",
+        ),
+    ] {
+        let body = assert_error(
+            app.post(path, Some(&xihu), &offer(bad)).await,
+            422,
+            "invalid_input",
+        )
+        .await;
+        assert!(body["message"].as_str().unwrap().contains(says), "{body}");
+    }
     assert_error(
         app.post(path, None, &offer(sdp)).await,
         401,

@@ -1011,13 +1011,7 @@ async fn a_microphone_that_starts_after_the_camera_is_recorded() {
     sender.send_for(2.5).await;
     end(&app, &s, &mut host, &mut pet).await;
     sender.close().await;
-    let items = settled(&app, s.session_id, &s.officer_token, &["stored"]).await;
-    assert_eq!(items.len(), 1, "{items:?}");
-    let path = dirs
-        .store
-        .join(format!("session-{}/petitioner-part1.clrec", s.session_id));
-    let sealed = std::fs::read(&path).unwrap();
-    let plain = courtlink::recording::sealed::open_all(&data_key(&app), &sealed[..]).unwrap();
+    let plain = the_petitioners_part(&app, &dirs, &s).await;
     let has = |id: &[u8]| plain.windows(id.len()).any(|w| w == id);
     assert!(has(b"V_VP8"), "the camera's track");
     assert!(
@@ -1048,13 +1042,7 @@ async fn a_microphone_that_never_sounds_is_noted_on_the_timeline() {
     sender.send_media_for(5.0, false).await;
     end(&app, &s, &mut host, &mut pet).await;
     sender.close().await;
-    let items = settled(&app, s.session_id, &s.officer_token, &["stored"]).await;
-    assert_eq!(items.len(), 1, "{items:?}");
-    let path = dirs
-        .store
-        .join(format!("session-{}/petitioner-part1.clrec", s.session_id));
-    let sealed = std::fs::read(&path).unwrap();
-    let plain = courtlink::recording::sealed::open_all(&data_key(&app), &sealed[..]).unwrap();
+    let plain = the_petitioners_part(&app, &dirs, &s).await;
     let has = |id: &[u8]| plain.windows(id.len()).any(|w| w == id);
     assert_eq!((has(b"V_VP8"), has(b"A_OPUS")), (true, false));
     assert_eq!(
@@ -1067,6 +1055,17 @@ async fn a_microphone_that_never_sounds_is_noted_on_the_timeline() {
             "why": "no_sound",
         })]
     );
+}
+
+/// The petitioner's one part of the session, once stored: its WebM, opened.
+async fn the_petitioners_part(app: &TestApp, dirs: &Dirs, s: &common::DemoSession) -> Vec<u8> {
+    let items = settled(app, s.session_id, &s.officer_token, &["stored"]).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    let path = dirs
+        .store
+        .join(format!("session-{}/petitioner-part1.clrec", s.session_id));
+    let sealed = std::fs::read(&path).unwrap();
+    courtlink::recording::sealed::open_all(&data_key(app), &sealed[..]).unwrap()
 }
 
 /// The data of the session's `recording_track_skipped` entries, each written by the recorder.
