@@ -175,6 +175,11 @@ id_type!(
 );
 
 id_type!(
+    /// A bookable slot (`slots.id`): what is held and booked, of a host court's room.
+    SlotId
+);
+
+id_type!(
     /// A member of staff (`users.id`): a coordinator, an officer, a supervisor. A booking
     /// names its officers by it, beside the room they sit in.
     UserId

@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
 
-use crate::domain::UserId;
+use crate::domain::{SlotId, UserId};
 use crate::signalling::keys;
 
 pub enum Holds {
     /// slot → (holder, host court, until).
-    Local(Mutex<HashMap<i64, (UserId, i64, Instant)>>),
+    Local(Mutex<HashMap<SlotId, (UserId, i64, Instant)>>),
     Redis {
         conn: ConnectionManager,
         prefix: String,
@@ -99,7 +99,7 @@ impl Holds {
     /// or a new hold would pass a cap.
     pub async fn place(
         &self,
-        slot: i64,
+        slot: SlotId,
         court: i64,
         user: UserId,
         ttl: Duration,
@@ -141,10 +141,10 @@ impl Holds {
                     .key(keys::court_holds(prefix, court))
                     .arg(user.get())
                     .arg(ms)
-                    .arg(slot)
+                    .arg(slot.get())
                     .arg(caps.per_user)
                     .arg(caps.per_court)
-                    .arg(keys::slot_hold(prefix, 0).trim_end_matches('0'))
+                    .arg(keys::slot_hold(prefix, SlotId(0)).trim_end_matches('0'))
                     .invoke_async(&mut conn)
                     .await;
                 match placed {
@@ -162,7 +162,7 @@ impl Holds {
     }
 
     /// Who holds `slot` now, if anyone (and if Redis answers).
-    pub async fn holder(&self, slot: i64) -> Option<UserId> {
+    pub async fn holder(&self, slot: SlotId) -> Option<UserId> {
         match self {
             Holds::Local(map) => {
                 let map = map.lock().ok()?;
@@ -182,7 +182,7 @@ impl Holds {
     }
 
     /// Lets go of `slot` if `user` holds it.
-    pub async fn release(&self, slot: i64, user: UserId) {
+    pub async fn release(&self, slot: SlotId, user: UserId) {
         match self {
             Holds::Local(map) => {
                 if let Ok(mut map) = map.lock() {
@@ -224,22 +224,40 @@ mod tests {
             per_court: 3,
         };
         let ttl = Duration::from_secs(60);
-        assert_eq!(holds.place(1, 9, UserId(1), ttl, caps).await, Placed::Held);
-        assert_eq!(holds.place(2, 9, UserId(1), ttl, caps).await, Placed::Held);
         assert_eq!(
-            holds.place(3, 9, UserId(1), ttl, caps).await,
+            holds.place(SlotId(1), 9, UserId(1), ttl, caps).await,
+            Placed::Held
+        );
+        assert_eq!(
+            holds.place(SlotId(2), 9, UserId(1), ttl, caps).await,
+            Placed::Held
+        );
+        assert_eq!(
+            holds.place(SlotId(3), 9, UserId(1), ttl, caps).await,
             Placed::UserCapReached(2)
         );
         // Renewing one's own hold is never refused.
-        assert_eq!(holds.place(2, 9, UserId(1), ttl, caps).await, Placed::Held);
-        assert_eq!(holds.place(3, 9, UserId(2), ttl, caps).await, Placed::Held);
         assert_eq!(
-            holds.place(4, 9, UserId(3), ttl, caps).await,
+            holds.place(SlotId(2), 9, UserId(1), ttl, caps).await,
+            Placed::Held
+        );
+        assert_eq!(
+            holds.place(SlotId(3), 9, UserId(2), ttl, caps).await,
+            Placed::Held
+        );
+        assert_eq!(
+            holds.place(SlotId(4), 9, UserId(3), ttl, caps).await,
             Placed::CourtCapReached(3)
         );
-        assert_eq!(holds.place(4, 8, UserId(3), ttl, caps).await, Placed::Held);
-        holds.release(1, UserId(1)).await;
-        assert_eq!(holds.place(5, 9, UserId(1), ttl, caps).await, Placed::Held);
+        assert_eq!(
+            holds.place(SlotId(4), 8, UserId(3), ttl, caps).await,
+            Placed::Held
+        );
+        holds.release(SlotId(1), UserId(1)).await;
+        assert_eq!(
+            holds.place(SlotId(5), 9, UserId(1), ttl, caps).await,
+            Placed::Held
+        );
     }
 
     #[tokio::test]
@@ -247,34 +265,34 @@ mod tests {
         let holds = Holds::local();
         assert_eq!(
             holds
-                .place(7, 1, UserId(1), Duration::from_millis(80), CAPS)
+                .place(SlotId(7), 1, UserId(1), Duration::from_millis(80), CAPS)
                 .await,
             Placed::Held
         );
         assert_eq!(
             holds
-                .place(7, 1, UserId(2), Duration::from_secs(60), CAPS)
+                .place(SlotId(7), 1, UserId(2), Duration::from_secs(60), CAPS)
                 .await,
             Placed::HeldByOther
         );
         assert_eq!(
             holds
-                .place(7, 1, UserId(1), Duration::from_millis(80), CAPS)
+                .place(SlotId(7), 1, UserId(1), Duration::from_millis(80), CAPS)
                 .await,
             Placed::Held
         );
-        assert_eq!(holds.holder(7).await, Some(UserId(1)));
+        assert_eq!(holds.holder(SlotId(7)).await, Some(UserId(1)));
         tokio::time::sleep(Duration::from_millis(120)).await;
-        assert_eq!(holds.holder(7).await, None);
+        assert_eq!(holds.holder(SlotId(7)).await, None);
         assert_eq!(
             holds
-                .place(7, 1, UserId(2), Duration::from_secs(60), CAPS)
+                .place(SlotId(7), 1, UserId(2), Duration::from_secs(60), CAPS)
                 .await,
             Placed::Held
         );
-        holds.release(7, UserId(1)).await;
-        assert_eq!(holds.holder(7).await, Some(UserId(2)));
-        holds.release(7, UserId(2)).await;
-        assert_eq!(holds.holder(7).await, None);
+        holds.release(SlotId(7), UserId(1)).await;
+        assert_eq!(holds.holder(SlotId(7)).await, Some(UserId(2)));
+        holds.release(SlotId(7), UserId(2)).await;
+        assert_eq!(holds.holder(SlotId(7)).await, None);
     }
 }

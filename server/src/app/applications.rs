@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::app::booking::{self, Eligibility, LocalSide, ineligible};
 use crate::app::scope::Scope;
 use crate::auth::Staff;
-use crate::domain::{ApplicationStatus, CaseId, Role, UserId};
+use crate::domain::{ApplicationStatus, CaseId, Role, SlotId, UserId};
 use crate::error::{ApiError, ErrorCode, IneligibleRule};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -89,7 +89,13 @@ pub async fn apply(
     check_application(state, body, &local).await?;
     let store = &state.store;
     if let Some(slot_id) = body.slot_id {
-        booking::host_slot(state, body.host_court_id, slot_id, WRONG_SLOT_APPLIED).await?;
+        booking::host_slot(
+            state,
+            body.host_court_id,
+            SlotId(slot_id),
+            WRONG_SLOT_APPLIED,
+        )
+        .await?;
     }
     let settings = store.host_settings(body.host_court_id).await?;
     let id = match store
@@ -124,7 +130,7 @@ pub async fn apply(
             staff,
             &application,
             &body.facts,
-            body.slot_id,
+            body.slot_id.map(SlotId),
             &local,
         )
         .await
@@ -214,6 +220,7 @@ pub async fn review(
     let at = state.clock.now();
     match review {
         Review::Approve { slot_id } => {
+            let slot_id = SlotId(slot_id);
             let slot =
                 booking::host_slot(state, a.host_court_id, slot_id, WRONG_SLOT_REVIEWED).await?;
             if !a
@@ -229,6 +236,7 @@ pub async fn review(
             booking::book_application(state, staff, &a, version, &slot).await?;
         }
         Review::Propose { slot_id, note } => {
+            let slot_id = SlotId(slot_id);
             booking::host_slot(state, a.host_court_id, slot_id, WRONG_SLOT_REVIEWED).await?;
             if store.slot_is_booked(slot_id).await? {
                 return Err(ApiError::from(StoreError::SlotTaken));

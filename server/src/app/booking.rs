@@ -25,7 +25,9 @@ use utoipa::ToSchema;
 
 use crate::app::scope::Scope;
 use crate::auth::Staff;
-use crate::domain::{BookingId, BookingStatus, CaseId, CourtLevel, JoinCode, SessionId, UserId};
+use crate::domain::{
+    BookingId, BookingStatus, CaseId, CourtLevel, JoinCode, SessionId, SlotId, UserId,
+};
 use crate::error::{ApiError, ErrorCode, IneligibleRule};
 use crate::state::AppState;
 use crate::store::applications::{ApplicationRow, EligibilityFacts};
@@ -40,7 +42,8 @@ pub struct BookingCreated {
     pub id: BookingId,
     #[schema(value_type = i64)]
     pub session_id: SessionId,
-    pub slot_id: i64,
+    #[schema(value_type = i64)]
+    pub slot_id: SlotId,
     #[schema(value_type = i64)]
     pub case_id: CaseId,
     pub local_room_id: i64,
@@ -101,7 +104,7 @@ pub fn ineligible(rule: IneligibleRule, message: impl Into<String>) -> ApiError 
 pub async fn host_slot(
     state: &AppState,
     host_court_id: i64,
-    slot_id: i64,
+    slot_id: SlotId,
     wrong: &'static str,
 ) -> Result<SlotRow, ApiError> {
     let slot = state
@@ -371,7 +374,7 @@ pub async fn book(
 
 /// What `POST /bookings` names.
 pub struct Direct {
-    pub slot_id: i64,
+    pub slot_id: SlotId,
     pub case_id: CaseId,
     pub local_room_id: i64,
     pub local_officer_id: Option<UserId>,
@@ -415,10 +418,10 @@ pub async fn auto_book(
     staff: &Staff,
     a: &ApplicationRow,
     facts: &EligibilityFacts,
-    chosen: Option<i64>,
+    chosen: Option<SlotId>,
     local: &LocalSide,
 ) -> Result<Option<serde_json::Value>, ApiError> {
-    let candidates: Vec<i64> = match chosen {
+    let candidates: Vec<SlotId> = match chosen {
         Some(slot) => vec![slot],
         None => {
             let preferred: Vec<crate::store::applications::TimeRange> =
@@ -521,7 +524,7 @@ pub async fn reschedule(
     state: &AppState,
     staff: &Staff,
     b: &BookingDetail,
-    slot_id: i64,
+    slot_id: SlotId,
     reason: &str,
     expected_version: i32,
     idempotency_key: Option<&str>,

@@ -10,7 +10,7 @@
 //! `may_read`) stays a plain function.
 
 use crate::auth::Staff;
-use crate::domain::{CaseId, CourtLevel, Role, SessionId};
+use crate::domain::{CaseId, CourtLevel, Role, SessionId, SlotId};
 use crate::error::ApiError;
 use crate::store::booking::{BookingDetail, BookingSide};
 use crate::store::records::{Reach, RecordRow, Under};
@@ -178,7 +178,7 @@ impl<'a> Scope<'a> {
     }
 
     /// A slot of a court above the caller's: 422 if there is none, 403 if its court is not above.
-    pub async fn slot_above(&self, slot_id: i64) -> Result<SlotRow, ApiError> {
+    pub async fn slot_above(&self, slot_id: SlotId) -> Result<SlotRow, ApiError> {
         let (store, staff) = (self.store, self.staff);
         let slot = match store.slot(slot_id).await {
             Ok(slot) => slot,

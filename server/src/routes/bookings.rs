@@ -13,7 +13,7 @@ use crate::app::booking;
 pub use crate::app::booking::{BookingCreated, not_found};
 use crate::app::scope::Scope;
 use crate::auth::Staff;
-use crate::domain::{BookingId, BookingStatus, CaseId, JoinCode, Role, UserId};
+use crate::domain::{BookingId, BookingStatus, CaseId, JoinCode, Role, SlotId, UserId};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::holds::{Caps, Placed};
 use crate::state::AppState;
@@ -94,7 +94,8 @@ pub async fn open_slots(
 
 #[derive(Serialize, ToSchema)]
 pub struct HoldView {
-    pub slot_id: i64,
+    #[schema(value_type = i64)]
+    pub slot_id: SlotId,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -122,7 +123,7 @@ pub async fn place_hold(
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Coordinator])?;
     let slot = Scope::of(&state.store, &staff)
-        .slot_above(body.slot_id)
+        .slot_above(SlotId(body.slot_id))
         .await?;
     if state.store.slot_is_booked(slot.id).await? {
         return Err(ApiError::from(StoreError::SlotTaken));
@@ -175,7 +176,7 @@ pub async fn place_hold(
 pub async fn release_hold(
     state: web::Data<AppState>,
     staff: Staff,
-    slot_id: web::Path<i64>,
+    slot_id: web::Path<SlotId>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require(&[Role::Coordinator])?;
     state.holds.release(*slot_id, staff.user_id).await;
@@ -213,7 +214,7 @@ pub async fn create_booking(
     let (state, staff, body) = (&**state, &staff, &body);
     preconditions::once(state, &req, staff.user_id, body, |key| async move {
         let direct = booking::Direct {
-            slot_id: body.slot_id,
+            slot_id: SlotId(body.slot_id),
             case_id: CaseId(body.case_id),
             local_room_id: body.local_room_id,
             local_officer_id: body.local_officer_id.map(UserId),
@@ -481,7 +482,7 @@ pub async fn reschedule_booking(
             state,
             staff,
             b,
-            body.slot_id,
+            SlotId(body.slot_id),
             reason,
             version,
             key.as_deref(),

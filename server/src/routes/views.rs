@@ -255,7 +255,7 @@ impl TryFrom<SlotRow> for SlotView {
     type Error = ApiError;
     fn try_from(s: SlotRow) -> Result<Self, ApiError> {
         Ok(SlotView {
-            id: s.id,
+            id: s.id.get(),
             court: CourtView::new(s.court_id, &s.court_name, s.court_level),
             host_room: RoomView {
                 id: s.host_room_id,

@@ -2,7 +2,7 @@
 //! prefix (`redis.key_prefix`), so several deployments or test runs can share one Redis. A
 //! session's keys carry `{<session id>}` as a hash tag, so they stay together in a cluster.
 
-use crate::domain::SessionId;
+use crate::domain::{SessionId, SlotId};
 
 /// Members of a session: hash of participant id → JSON `Member` (role, state, instance,
 /// connection, connected flag). Presence: refreshed while anyone is in the session, expires a
@@ -41,7 +41,7 @@ pub fn instance(prefix: &str, id: &str) -> String {
 
 /// A coordinator's short hold on a slot while they finish booking it (`SET NX PX`): the value
 /// is the holder's user id. Advisory only: the database decides who books the slot.
-pub fn slot_hold(prefix: &str, slot: i64) -> String {
+pub fn slot_hold(prefix: &str, slot: SlotId) -> String {
     format!("{prefix}hold:slot:{slot}")
 }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{Store, StoreError, audit};
-use crate::domain::{BookingId, CaseId, UserId};
+use crate::domain::{BookingId, CaseId, SlotId, UserId};
 pub use courtlink_parsers::bodies::{EligibilityFacts, TimeRange};
 use courtlink_parsers::domain::ApplicationStatus;
 use courtlink_parsers::error::ErrorCode;
@@ -36,7 +36,8 @@ pub struct ApplicationRow {
     pub facts: String,
     /// pending, proposed, more_info, approved, rejected, withdrawn.
     pub status: String,
-    pub proposed_slot_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub proposed_slot_id: Option<SlotId>,
     /// The proposed slot in words a coordinator reads (the room of the host court, the time),
     /// so that the proposal shows more than an id wherever the slot's week is not on screen.
     pub proposed_starts_at: Option<DateTime<Utc>>,
@@ -71,7 +72,7 @@ pub struct NewApplication<'a> {
 /// A host court's decision short of approval, or the coordinator's own change.
 pub enum Decision<'a> {
     Propose {
-        slot_id: i64,
+        slot_id: SlotId,
         note: &'a str,
     },
     MoreInfo {
@@ -219,7 +220,7 @@ impl Store {
             ApplicationStatus,
             &[ApplicationStatus],
             Option<&str>,
-            Option<i64>,
+            Option<SlotId>,
             &str,
         ) = match decision {
             Decision::Propose { slot_id, note } => (

@@ -9,13 +9,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{BookingRow, Store, StoreError, audit};
-use crate::domain::{BookingId, BookingStatus, CaseId, SessionId, UserId};
+use crate::domain::{BookingId, BookingStatus, CaseId, SessionId, SlotId, UserId};
 use crate::schedule::{self, Category};
 use courtlink_parsers::error::ErrorCode;
 
 /// Everything needed to book, already checked for scope by the caller.
 pub struct Book<'a> {
-    pub slot_id: i64,
+    pub slot_id: SlotId,
     pub case_id: CaseId,
     pub local_room_id: i64,
     pub local_officer_id: Option<UserId>,
@@ -65,7 +65,8 @@ pub struct BookingDetail {
     pub id: BookingId,
     #[schema(value_type = i64)]
     pub session_id: SessionId,
-    pub slot_id: i64,
+    #[schema(value_type = i64)]
+    pub slot_id: SlotId,
     #[schema(value_type = i64)]
     pub case_id: CaseId,
     pub case_number: String,
@@ -475,7 +476,7 @@ impl Store {
             .await)?)
     }
 
-    pub async fn slot_is_booked(&self, slot_id: i64) -> Result<bool, StoreError> {
+    pub async fn slot_is_booked(&self, slot_id: SlotId) -> Result<bool, StoreError> {
         let (n,): (i64,) = on_pool!(self, |p| sqlx::query_as(
             "SELECT COUNT(*) FROM bookings WHERE slot_id = $1 AND status <> 'cancelled'"
         )

@@ -24,7 +24,7 @@ pub use rows::*;
 
 use crate::app::clock::Clock;
 use crate::domain::{
-    BookingId, CaseId, Channel, EventKind, Outcome, Satisfaction, SessionId, SessionStatus,
+    BookingId, CaseId, Channel, EventKind, Outcome, Satisfaction, SessionId, SessionStatus, SlotId,
     TranscriptDecision, UserId,
 };
 use courtlink_parsers::error::ErrorCode;
@@ -606,7 +606,7 @@ impl Store {
             .await)?)
     }
 
-    pub async fn slot(&self, id: i64) -> Result<SlotRow, StoreError> {
+    pub async fn slot(&self, id: SlotId) -> Result<SlotRow, StoreError> {
         let sql = "SELECT s.id, s.host_room_id, hr.name AS host_room_name, c.id AS court_id, \
                    c.name AS court_name, c.level AS court_level, s.starts_at, s.ends_at, s.theme \
                    FROM slots s JOIN host_rooms hr ON hr.id = s.host_room_id \

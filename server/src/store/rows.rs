@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    BookingId, BookingStatus, CaseId, CourtLevel, Role, SessionId, SessionStatus, UserId,
+    BookingId, BookingStatus, CaseId, CourtLevel, Role, SessionId, SessionStatus, SlotId, UserId,
 };
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -112,7 +112,7 @@ pub struct LedgerRow {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SlotRow {
-    pub id: i64,
+    pub id: SlotId,
     pub host_room_id: i64,
     pub host_room_name: String,
     pub court_id: i64,
@@ -128,7 +128,7 @@ pub struct SlotRow {
 pub struct BookingRow {
     pub id: BookingId,
     pub session_id: SessionId,
-    pub slot_id: i64,
+    pub slot_id: SlotId,
     pub case_id: CaseId,
     pub local_room_id: i64,
     pub status: BookingStatus,

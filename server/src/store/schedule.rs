@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{Store, StoreError, audit};
-use crate::domain::UserId;
+use crate::domain::{SlotId, UserId};
 use crate::schedule::{
     self, Calendar, CalendarDay, Category, Override, Template, TemplateDay, Window,
 };
@@ -55,7 +55,8 @@ pub struct PublishReport {
 /// A slot of a room's calendar, with its live booking if any.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct RoomSlot {
-    pub slot_id: i64,
+    #[schema(value_type = i64)]
+    pub slot_id: SlotId,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub theme: Option<String>,
