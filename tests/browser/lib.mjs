@@ -170,9 +170,23 @@ export async function login(page, username, password = PASSWORD) {
 /**
  * Two buttons side by side stand apart (at least 8 px) on one line (centres within 2 px): the
  * walk found pairs that touched, the second a line lower. Returns [ok, the two boxes].
+ *
+ * Both boxes are measured in one turn of the page's script: the page may draw the pair again
+ * at any moment (the coordinator's result is redrawn when the week reloads after a booking),
+ * and two separate measurements could each meet the pair between two drawings (CI, stop 36:
+ * both boxes null). Until both are on the screen, it measures again, for up to 5 s.
  */
 export async function apartOnOneLine(page, first, second) {
-  const [a, b] = await Promise.all([first, second].map((sel) => page.locator(sel).boundingBox()));
+  const measure = () => page.evaluate(([x, y]) => [x, y].map((sel) => {
+    const el = document.querySelector(sel);
+    const r = el?.getBoundingClientRect();
+    return r && r.width > 0 && r.height > 0 ? { x: r.x, y: r.y, width: r.width, height: r.height } : null;
+  }), [first, second]);
+  let [a, b] = await measure();
+  for (const deadline = Date.now() + 5000; !(a && b) && Date.now() < deadline;) {
+    await page.waitForTimeout(100);
+    [a, b] = await measure();
+  }
   const ok = Boolean(a && b) && Math.abs(a.y + a.height / 2 - (b.y + b.height / 2)) < 2 && b.x - (a.x + a.width) >= 8;
   return [ok, { [first]: a, [second]: b }];
 }
