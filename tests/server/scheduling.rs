@@ -2279,6 +2279,49 @@ async fn an_idempotency_key_replays_the_first_answer(app: TestApp) {
 }
 on_both_backends!(idempotency, an_idempotency_key_replays_the_first_answer);
 
+/// An application under a key keeps its answer after the work (`Keeper::Once`), where a booking
+/// keeps it in its own transaction: the retry is the first answer replayed, not 409
+/// `idempotency_in_flight`, and one application is made.
+async fn an_application_under_a_key_replays_its_first_answer(app: TestApp) {
+    let d = demo(&app).await;
+    let coord = app.login("xihu.coord").await;
+    let case = cases(&app, &coord).await[0];
+    let body = json!({"case_id": case, "host_court_id": d.high, "local_room_id": d.xihu_rooms[0],
+                      "preferred": preferred(), "reason": "执行款长期未到位，申请视频接访"});
+    let post = || {
+        send(
+            &app,
+            Method::POST,
+            "/api/v1/applications",
+            Some(&coord),
+            Some(&body),
+            &[("Idempotency-Key", "apply-1")],
+        )
+    };
+    let first = post().await;
+    assert!(first.headers().get("Idempotent-Replayed").is_none());
+    let first = expect(first, 201, "first").await;
+    let again = post().await;
+    assert_eq!(
+        again
+            .headers()
+            .get("Idempotent-Replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    assert_eq!(expect(again, 201, "replay").await, first);
+    let mut db = db(&app).await;
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM applications WHERE case_id = $1", case)
+            .await,
+        1
+    );
+}
+on_both_backends!(
+    idempotent_application,
+    an_application_under_a_key_replays_its_first_answer
+);
+
 async fn concurrent_retries_with_one_key_make_one_booking(app: TestApp) {
     let d = demo(&app).await;
     let coord = app.login("xihu.coord").await;

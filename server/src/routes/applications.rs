@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::preconditions::{self, if_match, with_etag};
+use super::preconditions::{self, Keeper, if_match, with_etag};
 use crate::app::applications;
 pub use crate::app::applications::ApplicationCreated;
 use crate::auth::Staff;
@@ -43,13 +43,20 @@ pub async fn create_application(
     // Before the idempotency key is read, as for every POST that takes one.
     staff.require(&[Role::Coordinator])?;
     let body = body.into_inner();
-    preconditions::once(&state, &req, staff.user_id, &body, |_key| async {
-        let created = applications::apply(&state, &staff, &body).await?;
-        Ok((
-            StatusCode::CREATED,
-            serde_json::to_value(created).unwrap_or_default(),
-        ))
-    })
+    preconditions::once(
+        &state,
+        &req,
+        staff.user_id,
+        &body,
+        Keeper::Once,
+        |_key| async {
+            let created = applications::apply(&state, &staff, &body).await?;
+            Ok((
+                StatusCode::CREATED,
+                serde_json::to_value(created).unwrap_or_default(),
+            ))
+        },
+    )
     .await
 }
 

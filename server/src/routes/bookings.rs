@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::preconditions::{self, if_match, with_etag};
+use super::preconditions::{self, Keeper, if_match, with_etag};
 use super::views::SlotView;
 use crate::app::booking;
 pub use crate::app::booking::{BookingCreated, not_found};
@@ -212,17 +212,24 @@ pub async fn create_booking(
     let body = body.into_inner();
     // The work below moves references in, and its key by value.
     let (state, staff, body) = (&**state, &staff, &body);
-    preconditions::once(state, &req, staff.user_id, body, |key| async move {
-        let direct = booking::Direct {
-            slot_id: SlotId(body.slot_id),
-            case_id: CaseId(body.case_id),
-            local_room_id: body.local_room_id,
-            local_officer_id: body.local_officer_id.map(UserId),
-            joint_court_id: body.joint_court_id,
-        };
-        let booked = booking::direct(state, staff, &direct, key.as_deref()).await?;
-        Ok((StatusCode::CREATED, booked))
-    })
+    preconditions::once(
+        state,
+        &req,
+        staff.user_id,
+        body,
+        Keeper::Work,
+        |key| async move {
+            let direct = booking::Direct {
+                slot_id: SlotId(body.slot_id),
+                case_id: CaseId(body.case_id),
+                local_room_id: body.local_room_id,
+                local_officer_id: body.local_officer_id.map(UserId),
+                joint_court_id: body.joint_court_id,
+            };
+            let booked = booking::direct(state, staff, &direct, key.as_deref()).await?;
+            Ok((StatusCode::CREATED, booked))
+        },
+    )
     .await
 }
 
@@ -476,20 +483,27 @@ pub async fn reschedule_booking(
     let version = if_match(&req)?;
     let body = body.into_inner();
     let (state, staff, body, b) = (&**state, &staff, &body, &b);
-    preconditions::once(state, &req, staff.user_id, body, |key| async move {
-        let reason = require_reason(&body.reason)?;
-        let booked = booking::reschedule(
-            state,
-            staff,
-            b,
-            SlotId(body.slot_id),
-            reason,
-            version,
-            key.as_deref(),
-        )
-        .await?;
-        Ok((StatusCode::CREATED, booked))
-    })
+    preconditions::once(
+        state,
+        &req,
+        staff.user_id,
+        body,
+        Keeper::Work,
+        |key| async move {
+            let reason = require_reason(&body.reason)?;
+            let booked = booking::reschedule(
+                state,
+                staff,
+                b,
+                SlotId(body.slot_id),
+                reason,
+                version,
+                key.as_deref(),
+            )
+            .await?;
+            Ok((StatusCode::CREATED, booked))
+        },
+    )
     .await
 }
 

@@ -59,15 +59,29 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
+/// Who keeps a successful answer under its `Idempotency-Key`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Keeper {
+    /// The work, in the transaction of its effect: every success of a booking
+    /// (`store::Book::idempotency`). Storing it again afterwards was one more write
+    /// transaction per booking, a commit and a wait for the pool among them, in the morning's
+    /// rush (docs/benchmarks.md, the province day's bookings broken down).
+    Work,
+    /// [`once`], after the work answers.
+    Once,
+}
+
 /// Runs `work` once per `Idempotency-Key` (if the request has one): a retry with the same key
 /// and body gets the first answer again, the same key with another body 422, and a retry while
 /// the first is still running 409. A failed request leaves nothing behind, so its retry runs.
-/// `work` receives the key, to store its answer atomically with its effect where it can.
+/// `work` receives the key, to store its answer atomically with its effect where it can; it
+/// says which it does with `keeper`.
 pub async fn once<T, F, Fut>(
     state: &AppState,
     req: &HttpRequest,
     user_id: UserId,
     body: &T,
+    keeper: Keeper,
     work: F,
 ) -> Result<HttpResponse, ApiError>
 where
@@ -112,14 +126,14 @@ where
             ));
         }
     }
-    // The work gets the key so that it can store its answer in its own transaction (a
-    // booking does); storing it again below is then a harmless repeat.
     match work(Some(key.clone())).await {
         Ok((status, json)) => {
             let text = json.to_string();
-            store
-                .idempotency_finish(user_id, &key, status.as_u16(), &text)
-                .await?;
+            if keeper == Keeper::Once {
+                store
+                    .idempotency_finish(user_id, &key, status.as_u16(), &text)
+                    .await?;
+            }
             Ok(HttpResponse::build(status)
                 .content_type("application/json")
                 .body(text))
