@@ -303,13 +303,8 @@ pub async fn book(
         },
     )
     .await?;
-    if matches!(req.path, Path::Direct)
-        && !state
-            .store
-            .host_settings(req.slot.court_id)
-            .await?
-            .auto_approve
-    {
+    let settings = state.store.host_settings(req.slot.court_id).await?;
+    if matches!(req.path, Path::Direct) && !settings.auto_approve {
         return Err(ApiError::Unprocessable {
             code: ErrorCode::ApplicationRequired,
             message: format!(
@@ -345,8 +340,10 @@ pub async fn book(
     let booking = state
         .store
         .book(&Book {
-            slot_id: req.slot.id,
-            case_id: req.local.case.id,
+            slot: req.slot,
+            settings: &settings,
+            case: &req.local.case,
+            local_court_id: req.local.local_court_id,
             local_room_id: req.local.local_room_id,
             local_officer_id: req.local.local_officer_id,
             joint_court_id: req.joint_court_id,

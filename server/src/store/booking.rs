@@ -8,15 +8,21 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{BookingRow, Store, StoreError, audit};
+use super::schedule::HostSettings;
+use super::{BookingRow, CaseRow, SlotRow, Store, StoreError, audit};
 use crate::domain::{BookingId, BookingStatus, CaseId, SessionId, SlotId, UserId};
 use crate::schedule::{self, Category};
 use courtlink_parsers::error::ErrorCode;
 
-/// Everything needed to book, already checked for scope by the caller.
+/// Everything needed to book, already checked for scope by the caller, with the rows it read to
+/// check it: the store reads again only what may have changed since (whether the slot is still
+/// offered and free), and in the transaction what is counted.
 pub struct Book<'a> {
-    pub slot_id: SlotId,
-    pub case_id: CaseId,
+    pub slot: &'a SlotRow,
+    pub settings: &'a HostSettings,
+    pub case: &'a CaseRow,
+    /// The local court, whose video room it is.
+    pub local_court_id: i64,
     pub local_room_id: i64,
     pub local_officer_id: Option<UserId>,
     pub joint_court_id: Option<i64>,
@@ -48,14 +54,12 @@ pub struct Replaced<'a> {
     pub reason: &'a str,
 }
 
-#[derive(sqlx::FromRow)]
 struct SlotFacts {
     host_room_id: i64,
     host_court_id: i64,
     starts_at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
     theme: Option<String>,
-    withdrawn: bool,
 }
 
 /// A booking as the coordinator and the host court see it.
@@ -163,49 +167,41 @@ impl Store {
     }
 
     async fn try_book(&self, req: &Book<'_>) -> Result<BookingRow, StoreError> {
-        let facts: Option<SlotFacts> = on_pool!(self, |p| {
-            sqlx::query_as(
-            "SELECT s.host_room_id, hr.court_id AS host_court_id, s.starts_at, s.ends_at, s.theme, s.withdrawn \
-             FROM slots s JOIN host_rooms hr ON hr.id = s.host_room_id WHERE s.id = $1"
+        // The slot, the host court's settings, the case and the local court come from the use
+        // case, which has just read them; only what may have changed since is read here, in one
+        // round trip: the morning's slowest bookings spent their time in ~16 steps done one after
+        // another, four of them reads of these same rows again (docs/benchmarks.md).
+        let slot = req.slot;
+        let settings = req.settings;
+        let now: Option<(bool, bool)> = on_pool!(self, |p| sqlx::query_as(
+            "SELECT s.withdrawn, EXISTS (SELECT 1 FROM bookings b \
+             WHERE b.slot_id = s.id AND b.status <> 'cancelled') FROM slots s WHERE s.id = $1"
         )
-        .bind(req.slot_id)
+        .bind(slot.id)
         .fetch_optional(p)
-        .await
-        })?;
-        // A template change may have removed the slot since the caller looked it up.
-        let Some(facts) = facts else {
-            return Err(slot_gone());
-        };
-        let settings = self.host_settings(facts.host_court_id).await?;
-        let (category, number, hash): (String, String, Option<String>) =
-            on_pool!(self, |p| sqlx::query_as(
-                "SELECT category, petitioner_id_number, petitioner_id_hash FROM cases WHERE id = $1"
-            )
-            .bind(req.case_id)
-            .fetch_one(p)
-            .await)?;
-        // The same petitioner is found by the keyed hash of their identity number.
-        let petitioner = match hash {
-            Some(hash) => hash,
-            None => {
-                let sealer =
-                    crate::crypto::sealer().map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let number = sealer
-                    .open(&number)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                sealer.lookup(&number)
-            }
-        };
-        let (local_court_id,): (i64,) = on_pool!(self, |p| sqlx::query_as(
-            "SELECT court_id FROM local_rooms WHERE id = $1"
-        )
-        .bind(req.local_room_id)
-        .fetch_one(p)
         .await)?;
-
-        if facts.withdrawn {
+        // A template change may have removed or withdrawn the slot since the caller looked it up.
+        let Some((false, booked)) = now else {
             return Err(slot_gone());
-        }
+        };
+        let facts = SlotFacts {
+            host_room_id: slot.host_room_id,
+            host_court_id: slot.court_id,
+            starts_at: slot.starts_at,
+            ends_at: slot.ends_at,
+            theme: slot.theme.clone(),
+        };
+        let category = req.case.category.as_str();
+        // The same petitioner is found by the keyed hash of their identity number: the case's
+        // own, or made from the number (opened as read) on a case from before sealing.
+        let petitioner = match &req.case.petitioner_id_hash {
+            Some(hash) => hash.clone(),
+            None => crate::crypto::sealer()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                .lookup(&req.case.petitioner_id_number),
+        };
+        let local_court_id = req.local_court_id;
+
         if facts.ends_at <= req.at {
             return Err(conflict(ErrorCode::SlotPast, "this slot is already over"));
         }
@@ -243,7 +239,7 @@ impl Store {
         // lock holding one of the pool's few connections, until requests queued behind them gave
         // up with 503 (1,000 attempts at 100 slots, tests/server/contention.rs). The unique
         // index still decides a race between two attempts that both pass this read.
-        if self.slot_is_booked(req.slot_id).await? {
+        if booked {
             return Err(StoreError::SlotTaken);
         }
         let created_at = req.at;
@@ -280,7 +276,7 @@ impl Store {
             } else {
                 "SELECT withdrawn FROM slots WHERE id = $1"
             })
-            .bind(req.slot_id)
+            .bind(req.slot.id)
             .fetch_optional(&mut *tx)
             .await?;
             if !matches!(still_offered, Some((false,))) {
@@ -348,8 +344,8 @@ impl Store {
                  application_id, rescheduled_from) \
                  VALUES ($1, $2, $3, $4, $5, 'booked', $6, $7, $8, $9, $10, $11, $12) RETURNING id",
             )
-            .bind(req.slot_id)
-            .bind(req.case_id)
+            .bind(req.slot.id)
+            .bind(req.case.id)
             .bind(req.local_room_id)
             .bind(facts.starts_at)
             .bind(facts.ends_at)
@@ -372,7 +368,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             let detail = serde_json::json!({
-                "slot_id": req.slot_id, "case_id": req.case_id, "local_room_id": req.local_room_id,
+                "slot_id": req.slot.id, "case_id": req.case.id, "local_room_id": req.local_room_id,
                 "session_id": session_id, "joint_court_id": req.joint_court_id,
                 "local_officer_id": req.local_officer_id, "application_id": req.application.map(|(id, _)| id),
                 "replaces": req.replaces.as_ref().map(|r| r.booking_id),
@@ -419,8 +415,8 @@ impl Store {
             let row = BookingRow {
                 id: booking_id,
                 session_id,
-                slot_id: req.slot_id,
-                case_id: req.case_id,
+                slot_id: req.slot.id,
+                case_id: req.case.id,
                 local_room_id: req.local_room_id,
                 status: BookingStatus::Booked,
                 starts_at: facts.starts_at,

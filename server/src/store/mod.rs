@@ -502,7 +502,7 @@ impl Store {
                    accepted_on, extension_days, extension_reason, answered_on, review_requested_on, \
                    review_decided_on, rereview_requested_on, rereview_decided_on, category, case_class, petitioner_count, collective, \
                    representative, original_case_number, original_court, original_case_kind, matter, \
-                   intake_channel, opened_by, opened_at FROM cases WHERE court_id = $1 \
+                   intake_channel, opened_by, opened_at, petitioner_id_hash FROM cases WHERE court_id = $1 \
                    ORDER BY escalation_risk DESC, id";
         let rows: Vec<CaseRow> = on_pool!(self, |p| sqlx::query_as(sql)
             .bind(court_id)
@@ -517,7 +517,7 @@ impl Store {
                    accepted_on, extension_days, extension_reason, answered_on, review_requested_on, \
                    review_decided_on, rereview_requested_on, rereview_decided_on, category, case_class, petitioner_count, collective, \
                    representative, original_case_number, original_court, original_case_kind, matter, \
-                   intake_channel, opened_by, opened_at FROM cases WHERE id = $1";
+                   intake_channel, opened_by, opened_at, petitioner_id_hash FROM cases WHERE id = $1";
         opened(on_pool!(self, |p| sqlx::query_as(sql)
             .bind(id)
             .fetch_one(p)

@@ -81,6 +81,9 @@ pub struct CaseRow {
     pub intake_channel: Option<String>,
     pub opened_by: Option<String>,
     pub opened_at: Option<DateTime<Utc>>,
+    /// The keyed hash of the petitioner's identity number that finds their other cases; `None`
+    /// on a case written before sealing, until `seal_legacy_cases` fills it.
+    pub petitioner_id_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
