@@ -54,14 +54,6 @@ pub struct Replaced<'a> {
     pub reason: &'a str,
 }
 
-struct SlotFacts {
-    host_room_id: i64,
-    host_court_id: i64,
-    starts_at: DateTime<Utc>,
-    ends_at: DateTime<Utc>,
-    theme: Option<String>,
-}
-
 /// A booking as the coordinator and the host court see it.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct BookingDetail {
@@ -184,13 +176,6 @@ impl Store {
         let Some((false, booked)) = now else {
             return Err(slot_gone());
         };
-        let facts = SlotFacts {
-            host_room_id: slot.host_room_id,
-            host_court_id: slot.court_id,
-            starts_at: slot.starts_at,
-            ends_at: slot.ends_at,
-            theme: slot.theme.clone(),
-        };
         let category = req.case.category.as_str();
         // The same petitioner is found by the keyed hash of their identity number: the case's
         // own, or made from the number (opened as read) on a case from before sealing.
@@ -202,11 +187,11 @@ impl Store {
         };
         let local_court_id = req.local_court_id;
 
-        if facts.ends_at <= req.at {
+        if slot.ends_at <= req.at {
             return Err(conflict(ErrorCode::SlotPast, "this slot is already over"));
         }
         let notice = Duration::hours(i64::from(settings.min_notice_hours));
-        if facts.starts_at < req.at + notice {
+        if slot.starts_at < req.at + notice {
             return Err(refuse(
                 ErrorCode::TooSoon,
                 format!(
@@ -215,7 +200,7 @@ impl Store {
                 ),
             ));
         }
-        if facts.starts_at > req.at + Duration::days(i64::from(settings.horizon_days)) {
+        if slot.starts_at > req.at + Duration::days(i64::from(settings.horizon_days)) {
             return Err(refuse(
                 ErrorCode::BeyondHorizon,
                 format!(
@@ -224,9 +209,9 @@ impl Store {
                 ),
             ));
         }
-        if let Some(theme) = facts.theme.clone() {
+        if let Some(theme) = slot.theme.as_deref() {
             if theme != category {
-                let label = Category::parse(&theme).map_or("other", Category::as_str);
+                let label = Category::parse(theme).map_or("other", Category::as_str);
                 return Err(refuse(
                     ErrorCode::ThemeMismatch,
                     format!("this day receives {label} cases only; this case is {category}"),
@@ -243,7 +228,7 @@ impl Store {
             return Err(StoreError::SlotTaken);
         }
         let created_at = req.at;
-        let week = week_start(facts.starts_at);
+        let week = week_start(slot.starts_at);
         let booking = in_write_tx!(self, |tx, chain| {
             if self.on_postgres() {
                 // The host court's lock, shared: bookings of the court go on side by side, and a
@@ -254,15 +239,15 @@ impl Store {
                 // that two never wait for each other. A collision of two keys only makes two
                 // bookings wait in turn. (SQLite's write lock already orders everything.)
                 sqlx::query("SELECT pg_advisory_xact_lock_shared(7227012, $1::int)")
-                    .bind(i32::try_from(facts.host_court_id).unwrap_or(i32::MAX))
+                    .bind(i32::try_from(slot.court_id).unwrap_or(i32::MAX))
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7227013))")
-                    .bind(format!("share:{}:{local_court_id}", facts.host_court_id))
+                    .bind(format!("share:{}:{local_court_id}", slot.court_id))
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7227014))")
-                    .bind(format!("petitioner:{}:{petitioner}", facts.host_court_id))
+                    .bind(format!("petitioner:{}:{petitioner}", slot.court_id))
                     .execute(&mut *tx)
                     .await?;
             }
@@ -305,7 +290,7 @@ impl Store {
                      AND status <> 'cancelled' AND starts_at >= $3 AND starts_at < $4",
                 )
                 .bind(local_court_id)
-                .bind(facts.host_court_id)
+                .bind(slot.court_id)
                 .bind(week)
                 .bind(week + Duration::days(7))
                 .fetch_one(&mut *tx)
@@ -326,7 +311,7 @@ impl Store {
             )
             .bind(&petitioner)
             .bind(created_at)
-            .bind(facts.host_court_id)
+            .bind(slot.court_id)
             .fetch_one(&mut *tx)
             .await?;
             if active >= i64::from(settings.active_limit_per_petitioner) {
@@ -347,12 +332,12 @@ impl Store {
             .bind(req.slot.id)
             .bind(req.case.id)
             .bind(req.local_room_id)
-            .bind(facts.starts_at)
-            .bind(facts.ends_at)
+            .bind(slot.starts_at)
+            .bind(slot.ends_at)
             .bind(req.created_by)
             .bind(created_at)
             .bind(req.joint_court_id)
-            .bind(facts.host_room_id)
+            .bind(slot.host_room_id)
             .bind(req.local_officer_id)
             .bind(req.application.map(|(id, _)| id))
             .bind(req.replaces.as_ref().map(|r| r.booking_id))
@@ -406,8 +391,8 @@ impl Store {
                 topic,
                 serde_json::json!({
                     "booking_id": booking_id, "session_id": session_id,
-                    "host_court_id": facts.host_court_id, "local_court_id": local_court_id,
-                    "starts_at": facts.starts_at, "ends_at": facts.ends_at,
+                    "host_court_id": slot.court_id, "local_court_id": local_court_id,
+                    "starts_at": slot.starts_at, "ends_at": slot.ends_at,
                     "replaces": req.replaces.as_ref().map(|r| r.booking_id),
                     "reason": req.replaces.as_ref().map(|r| r.reason),
                 })
@@ -419,8 +404,8 @@ impl Store {
                 case_id: req.case.id,
                 local_room_id: req.local_room_id,
                 status: BookingStatus::Booked,
-                starts_at: facts.starts_at,
-                ends_at: facts.ends_at,
+                starts_at: slot.starts_at,
+                ends_at: slot.ends_at,
             };
             if let Some(answered) = &req.idempotency {
                 let (status, body) = (answered.render)(&row);
