@@ -330,33 +330,66 @@ impl TestApp {
 
     /// An open SPC slot that is joinable now and lasts at least another five minutes.
     pub async fn joinable_spc_slot(&self, coordinator_token: &str) -> Value {
+        self.spc_slot(coordinator_token, "ends_at", chrono::Duration::minutes(5))
+            .await
+    }
+
+    /// The first open SPC slot whose `field` (`starts_at` or `ends_at`) is more than `lead` from now.
+    async fn spc_slot(
+        &self,
+        coordinator_token: &str,
+        field: &str,
+        lead: chrono::Duration,
+    ) -> Value {
         let slots = self.get_ok("/api/v1/slots", coordinator_token).await;
-        let soon = chrono::Utc::now() + chrono::Duration::minutes(5);
+        let after = chrono::Utc::now() + lead;
         slots
             .as_array()
             .expect("slot list")
             .iter()
             .find(|s| {
                 s["court"]["level"] == "supreme"
-                    && s["ends_at"]
+                    && s[field]
                         .as_str()
                         .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
-                        > Some(soon)
+                        > Some(after)
             })
             .cloned()
             .expect("an SPC slot")
     }
 
     /// The coordinator of 西湖 books an SPC slot for its first case; the petitioner joins by code.
+    /// The slot may be under way already (its start may be a moment away, or past).
     pub async fn book_demo_session(&self) -> DemoSession {
-        let coordinator_token = self.login("xihu.coord").await;
+        let token = self.login("xihu.coord").await;
+        let slot = self.joinable_spc_slot(&token).await;
+        self.book_demo_slot(token, slot, true).await
+    }
+
+    /// As `book_demo_session`, on a slot that starts at least ten minutes from now: for a test
+    /// that must act before the start (a cancel is refused once the start has come), however close
+    /// to a slot's start it runs. Nobody has joined (the window may not be open yet): the
+    /// petitioner's token is empty.
+    pub async fn book_demo_session_ahead(&self) -> DemoSession {
+        let token = self.login("xihu.coord").await;
+        let slot = self
+            .spc_slot(&token, "starts_at", chrono::Duration::minutes(10))
+            .await;
+        self.book_demo_slot(token, slot, false).await
+    }
+
+    async fn book_demo_slot(
+        &self,
+        coordinator_token: String,
+        slot: Value,
+        join: bool,
+    ) -> DemoSession {
         let case_id = self.get_ok("/api/v1/cases", &coordinator_token).await[0]["id"]
             .as_i64()
             .expect("case");
         let room_id = self.get_ok("/api/v1/local-rooms", &coordinator_token).await[0]["id"]
             .as_i64()
             .expect("room");
-        let slot = self.joinable_spc_slot(&coordinator_token).await;
         let res = self
             .post(
                 "/api/v1/bookings",
@@ -367,18 +400,22 @@ impl TestApp {
         assert_eq!(res.status(), 201);
         let booking: Value = res.json().await.expect("booking JSON");
         let join_code = booking["join_code"].as_str().expect("join code").to_owned();
-        let res = self
-            .post("/api/v1/auth/join", None, &json!({"code": join_code}))
-            .await;
-        assert_eq!(res.status(), 200);
-        let joined: Value = res.json().await.expect("join JSON");
+        let mut petitioner_token = String::new();
+        if join {
+            let res = self
+                .post("/api/v1/auth/join", None, &json!({"code": join_code}))
+                .await;
+            assert_eq!(res.status(), 200);
+            let joined: Value = res.json().await.expect("join JSON");
+            petitioner_token = joined["token"].as_str().expect("token").to_owned();
+        }
         DemoSession {
             session_id: booking["session_id"].as_i64().expect("session id"),
             booking_id: booking["id"].as_i64().expect("booking id"),
             case_id,
             join_code,
             officer_token: self.login("spc.officer").await,
-            petitioner_token: joined["token"].as_str().expect("token").to_owned(),
+            petitioner_token,
             coordinator_token,
         }
     }
