@@ -239,6 +239,14 @@ string_enum!(
 );
 
 string_enum!(
+    /// Where a petition case stands (docs/ledger.md, "A case's status"): 已登记 when opened,
+    /// 已受理 once its acceptance is recorded, 已终结 once a standing contact of its ledger ends
+    /// it with the outcome `concluded` (终结). The first two are stored; `concluded` is read from
+    /// the ledger (`store::rows::CASE_STATUS`), so that a corrected outcome changes it too.
+    CaseStatus { Registered => "registered", Accepted => "accepted", Concluded => "concluded" }
+);
+
+string_enum!(
     /// 诉访分离: a litigation matter (涉诉, channelled into procedure) or a petition matter (信访).
     CaseClass { Litigation => "litigation", Petition => "petition" }
 );

@@ -225,7 +225,7 @@ async fn seed_once(store: &Store, password: &str, at: DateTime<Utc>) -> anyhow::
                 petitioner_name: name,
                 petitioner_id_number: id_number,
                 subject,
-                status: "handling",
+                status: crate::domain::CaseStatus::Accepted,
                 tier,
                 lead,
                 deadline: Some(&deadline),

@@ -286,7 +286,7 @@ async fn build_world(store: &Store) -> World {
                         petitioner_name: "测试某",
                         petitioner_id_number: &id_number,
                         subject: "崩溃测试",
-                        status: "handling",
+                        status: courtlink::domain::CaseStatus::Registered,
                         tier: 3,
                         lead: None,
                         deadline: None,

@@ -84,7 +84,7 @@ async fn sealed_at_rest(app: TestApp) {
     // A row written before sealing existed reads as it is, and the background pass seals it.
     let legacy = "INSERT INTO cases (court_id, case_number, petitioner_name, petitioner_id_number, \
                   subject, status, tier, created_at, petitioner_phone) \
-                  SELECT court_id, 'legacy-1', '旧某', '110101195001011234', '旧案', 'handling', 3, created_at, \
+                  SELECT court_id, 'legacy-1', '旧某', '110101195001011234', '旧案', 'registered', 3, created_at, \
                   '13911112222' FROM cases WHERE id = ";
     let sql = format!("{legacy}{id}");
     match store.pool() {

@@ -3829,6 +3829,101 @@ async fn the_spc_rule_holds_for_reschedules(app: TestApp) {
 }
 on_both_backends!(spc_rule_reschedule, the_spc_rule_holds_for_reschedules);
 
+// --- A concluded case (终结) is received no more, on every path (issue 14) ----------------------
+
+/// A standing contact with the outcome `concluded` (终结) ends the case: it reads `concluded`,
+/// and a direct booking, an application and a reschedule are each refused with `case_closed`.
+/// A correction that replaces that contact takes the conclusion away. (Before, the rule read a
+/// status that nothing ever wrote, and every path booked a concluded case.)
+async fn a_concluded_case_is_received_no_more(app: TestApp) {
+    let d = demo(&app).await;
+    let coord = app.login("xihu.coord").await;
+    let case = cases(&app, &coord).await[0];
+    let spc = future_slots(&app, &coord, d.spc, d.spc_room1, Duration::hours(1), 2).await;
+    let high = future_slots(&app, &coord, d.high, d.high_room, Duration::hours(2), 1).await;
+    let b = booked(&app, &coord, id(&spc[0]["id"]), case, d.xihu_rooms[0]).await;
+    let path = format!("/api/v1/cases/{case}");
+    assert_eq!(app.get_ok(&path, &coord).await["status"], "accepted");
+    expect(
+        app.post(
+            &format!("/api/v1/cases/{case}/class"),
+            Some(&coord),
+            &json!({"case_class": "litigation", "reason": "申诉，属涉诉信访"}),
+        )
+        .await,
+        200,
+        "class",
+    )
+    .await;
+    let case_now = expect(
+        app.post(
+            &format!("/api/v1/cases/{case}/contacts"),
+            Some(&coord),
+            &json!({"channel": "letter", "summary": "依法终结，书面告知", "outcome": "concluded"}),
+        )
+        .await,
+        201,
+        "the contact that concludes the case",
+    )
+    .await;
+    assert_eq!(case_now["status"], "concluded");
+    let ended = case_now["ledger"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["outcome"] == "concluded")
+        .expect("the entry that concludes the case")["id"]
+        .clone();
+
+    assert_ineligible(
+        book(&app, &coord, id(&high[0]["id"]), case, d.xihu_rooms[1]).await,
+        "case_closed",
+    )
+    .await;
+    assert_ineligible(
+        apply(
+            &app,
+            &coord,
+            json!({"case_id": case, "host_court_id": d.high, "local_room_id": d.xihu_rooms[1],
+                   "preferred": preferred(), "reason": "申请视频接访"}),
+        )
+        .await,
+        "case_closed",
+    )
+    .await;
+    let (etag, _) = get_booking(&app, &coord, id(&b["id"])).await;
+    assert_ineligible(
+        send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/bookings/{}/reschedule", id(&b["id"])),
+            Some(&coord),
+            Some(&json!({"slot_id": spc[1]["id"], "reason": "改期"})),
+            &[("If-Match", &etag)],
+        )
+        .await,
+        "case_closed",
+    )
+    .await;
+
+    // Logged in error: the correction stands in its place, and the case is received again.
+    expect(
+        app.post(
+            &format!("/api/v1/cases/{case}/contacts"),
+            Some(&coord),
+            &json!({"channel": "letter", "summary": "来信，尚未终结", "outcome": "explained_law",
+                    "corrects": ended, "reason": "误录为终结"}),
+        )
+        .await,
+        201,
+        "the correction",
+    )
+    .await;
+    assert_eq!(app.get_ok(&path, &coord).await["status"], "accepted");
+    booked(&app, &coord, id(&high[0]["id"]), case, d.xihu_rooms[1]).await;
+}
+on_both_backends!(concluded_case, a_concluded_case_is_received_no_more);
+
 /// An application that was eligible when made is checked again when the SPC approves it into a
 /// slot and when the coordinator accepts the SPC's counter-proposal.
 async fn the_spc_rule_holds_for_approvals_and_counter_proposals(app: TestApp) {

@@ -1280,7 +1280,7 @@ async fn contest_world(
             let (case,): (i64,) = sqlx::query_as(
                 "INSERT INTO cases (court_id, case_number, petitioner_name, petitioner_id_number, \
                      subject, status, tier, created_at, petitioner_id_hash) \
-                     VALUES ($1, $2, $3, $4, '基准', 'handling', 1, $5, $6) RETURNING id",
+                     VALUES ($1, $2, $3, $4, '基准', 'registered', 1, $5, $6) RETURNING id",
             )
             .bind(court)
             .bind(format!("（2026）基准{i}号"))

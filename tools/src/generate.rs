@@ -381,7 +381,7 @@ async fn fill(
          status, tier, escalation_risk, collective, created_at) \
          SELECT {case_base} + i, {mid_base} + (i - 1) / {cpc}, \
          '({year}){tag}-' || ((i - 1) / {cpc} + 1) || '信访' || ((i - 1) % {cpc} + 1) || '号', \
-         '生成' || i, '99' || (1000000000000000 + i), '生成案件', 'handling', 1 + i % 3, \
+         '生成' || i, '99' || (1000000000000000 + i), '生成案件', 'registered', 1 + i % 3, \
          ({} % 10 = 0), ({} % 100 < 4), {} FROM {s}",
         h("i", 9),
         h("i", 10),

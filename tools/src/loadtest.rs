@@ -383,7 +383,7 @@ async fn build_world(
                         petitioner_name: "负载测试",
                         petitioner_id_number: &format!("LOAD{court:06}{j:04}"),
                         subject: "负载测试",
-                        status: "handling",
+                        status: courtlink::domain::CaseStatus::Registered,
                         tier: 1,
                         lead: None,
                         deadline: None,

@@ -40,7 +40,7 @@ pub async fn synthetic_sessions(
             .await?;
             let (case,): (i64,) = sqlx::query_as(
                 "INSERT INTO cases (court_id, case_number, petitioner_name, petitioner_id_number, subject, status, tier, created_at) \
-                 VALUES ($1, $2, 'bench', '000000000000000000', 'bench', 'handling', 3, $3) RETURNING id",
+                 VALUES ($1, $2, 'bench', '000000000000000000', 'bench', 'registered', 3, $3) RETURNING id",
             )
             .bind(local)
             .bind(format!("{tag}-case"))

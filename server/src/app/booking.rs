@@ -26,7 +26,7 @@ use utoipa::ToSchema;
 use crate::app::scope::Scope;
 use crate::auth::Staff;
 use crate::domain::{
-    BookingId, BookingStatus, CaseId, CourtLevel, JoinCode, SessionId, SlotId, UserId,
+    BookingId, BookingStatus, CaseId, CaseStatus, CourtLevel, JoinCode, SessionId, SlotId, UserId,
 };
 use crate::error::{ApiError, ErrorCode, IneligibleRule};
 use crate::state::AppState;
@@ -118,12 +118,19 @@ pub async fn host_slot(
     Ok(slot)
 }
 
-/// What a booking names on the local side, checked against the local court.
+/// What a booking names on the local side, checked against the local court. Only `local_side`
+/// makes one (the private field), so that no path books with a side it did not check.
+#[expect(
+    clippy::manual_non_exhaustive,
+    reason = "the private field keeps the crate's other modules from making one; \
+              #[non_exhaustive] would keep out only other crates"
+)]
 pub struct LocalSide {
     pub case: CaseRow,
     pub local_court_id: i64,
     pub local_room_id: i64,
     pub local_officer_id: Option<UserId>,
+    _checked: (),
 }
 
 /// The case, the video room and the accompanying officer must be the local court's, and the
@@ -160,10 +167,10 @@ pub async fn local_side(
             ));
         }
     }
-    if matches!(case.status.as_str(), "closed" | "concluded") {
+    if case.status == CaseStatus::Concluded {
         return Err(ineligible(
             IneligibleRule::CaseClosed,
-            "this case is closed; reopen it before booking a session",
+            "this case was concluded (终结): no further reception is arranged for it",
         ));
     }
     Ok(LocalSide {
@@ -171,6 +178,7 @@ pub async fn local_side(
         local_court_id,
         local_room_id,
         local_officer_id,
+        _checked: (),
     })
 }
 
@@ -539,12 +547,16 @@ pub async fn reschedule(
         "a booking moves within its host court: choose one of its slots",
     )
     .await?;
-    let local = LocalSide {
-        case: state.store.case(b.case_id).await?,
-        local_court_id: b.local_court_id,
-        local_room_id: b.local_room_id,
-        local_officer_id: b.local_officer_id,
-    };
+    // The local side is checked again, as on every path: a case concluded since it was booked
+    // is not moved to a new time.
+    let local = local_side(
+        state,
+        b.local_court_id,
+        b.case_id,
+        b.local_room_id,
+        b.local_officer_id,
+    )
+    .await?;
     let joint = state.store.booking_joint_court(b.id).await?;
     book(
         state,

@@ -400,7 +400,7 @@ pub async fn same_matter(
                     case_number: c.case_number.clone(),
                     court_id: c.court_id,
                     court_name: c.court_name.clone(),
-                    status: c.status.clone(),
+                    status: c.status,
                     case_class: c.case_class.clone(),
                     matched_on: if c.petitioner_id_hash.as_deref() == Some(k.id_hash.as_str()) {
                         "petitioner"

@@ -136,7 +136,7 @@ pub struct CaseMatchView {
     pub id: i64,
     pub case_number: String,
     pub court: CourtRef,
-    pub status: String,
+    pub status: crate::domain::CaseStatus,
     pub case_class: CaseClass,
     /// `petitioner` (same identity number) or `original_case` (same 原审案号).
     pub matched_on: String,

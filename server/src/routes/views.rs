@@ -44,7 +44,7 @@ pub struct CaseView {
     /// Masked: `110***********002X`.
     pub petitioner_id_masked: String,
     pub subject: String,
-    pub status: String,
+    pub status: crate::domain::CaseStatus,
     /// 1, 2 or 3 (一级, 二级, 三级).
     pub tier: i32,
     pub lead: Option<String>,

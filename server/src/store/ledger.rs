@@ -4,8 +4,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Store, StoreError, audit};
-use crate::domain::{CaseClass, CaseId, Channel, EventKind, Outcome, ReceivingOrgan, SessionId};
+use super::{CASE_STATUS, Store, StoreError, audit};
+use crate::domain::{
+    CaseClass, CaseId, CaseStatus, Channel, EventKind, Outcome, ReceivingOrgan, SessionId,
+};
 use courtlink_parsers::error::ErrorCode;
 
 /// A case to open, checked by `app::ledger::open_case`.
@@ -69,7 +71,7 @@ pub struct CaseMatchRow {
     pub case_number: String,
     pub court_id: i64,
     pub court_name: String,
-    pub status: String,
+    pub status: CaseStatus,
     pub case_class: String,
     /// `petitioner` (same keyed hash) or `original_case` (same 原审案号).
     pub matched_on: String,
@@ -116,7 +118,7 @@ fn placeholders(from: usize, n: usize) -> String {
 /// numbers (bound after them).
 fn candidates_sql(hashes: usize, originals: usize) -> String {
     let mut sql = format!(
-        "SELECT k.id, k.case_number, k.court_id, c.name AS court_name, k.status, k.case_class, \
+        "SELECT k.id, k.case_number, k.court_id, c.name AS court_name, {CASE_STATUS}, k.case_class, \
          k.petitioner_id_hash, k.original_case_number \
          FROM cases k JOIN courts c ON c.id = k.court_id \
          WHERE k.petitioner_id_hash IN ({})",
@@ -214,7 +216,7 @@ pub struct MatchCandidate {
     pub case_number: String,
     pub court_id: i64,
     pub court_name: String,
-    pub status: String,
+    pub status: CaseStatus,
     pub case_class: String,
     /// None for a row written before sealing, until the background pass seals it.
     pub petitioner_id_hash: Option<String>,

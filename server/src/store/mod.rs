@@ -24,8 +24,8 @@ pub use rows::*;
 
 use crate::app::clock::Clock;
 use crate::domain::{
-    BookingId, CaseId, Channel, EventKind, Outcome, Satisfaction, SessionId, SessionStatus, SlotId,
-    TranscriptDecision, UserId,
+    BookingId, CaseId, CaseStatus, Channel, EventKind, Outcome, Satisfaction, SessionId,
+    SessionStatus, SlotId, TranscriptDecision, UserId,
 };
 use courtlink_parsers::error::ErrorCode;
 use sha2::Digest;
@@ -497,14 +497,12 @@ impl Store {
     // --- cases and the ledger ---------------------------------------------------------------
 
     pub async fn cases_of_court(&self, court_id: i64) -> Result<Vec<CaseRow>, StoreError> {
-        let sql = "SELECT id, court_id, case_number, petitioner_name, petitioner_id_number, subject, \
-                   status, tier, lead, deadline, escalation_risk, petitioner_phone, measures, goal, received_on, \
-                   accepted_on, extension_days, extension_reason, answered_on, review_requested_on, \
-                   review_decided_on, rereview_requested_on, rereview_decided_on, category, case_class, petitioner_count, collective, \
-                   representative, original_case_number, original_court, original_case_kind, matter, \
-                   intake_channel, opened_by, opened_at, petitioner_id_hash FROM cases WHERE court_id = $1 \
-                   ORDER BY escalation_risk DESC, id";
-        let rows: Vec<CaseRow> = on_pool!(self, |p| sqlx::query_as(sql)
+        let sql = format!(
+            "SELECT {} FROM cases k WHERE k.court_id = $1 \
+             ORDER BY k.escalation_risk DESC, k.id",
+            case_columns()
+        );
+        let rows: Vec<CaseRow> = on_pool!(self, |p| sqlx::query_as(&sql)
             .bind(court_id)
             .fetch_all(p)
             .await)?;
@@ -512,13 +510,8 @@ impl Store {
     }
 
     pub async fn case(&self, id: CaseId) -> Result<CaseRow, StoreError> {
-        let sql = "SELECT id, court_id, case_number, petitioner_name, petitioner_id_number, subject, \
-                   status, tier, lead, deadline, escalation_risk, petitioner_phone, measures, goal, received_on, \
-                   accepted_on, extension_days, extension_reason, answered_on, review_requested_on, \
-                   review_decided_on, rereview_requested_on, rereview_decided_on, category, case_class, petitioner_count, collective, \
-                   representative, original_case_number, original_court, original_case_kind, matter, \
-                   intake_channel, opened_by, opened_at, petitioner_id_hash FROM cases WHERE id = $1";
-        opened(on_pool!(self, |p| sqlx::query_as(sql)
+        let sql = format!("SELECT {} FROM cases k WHERE k.id = $1", case_columns());
+        opened(on_pool!(self, |p| sqlx::query_as(&sql)
             .bind(id)
             .fetch_one(p)
             .await)?)
@@ -1351,7 +1344,7 @@ impl Store {
             .bind(case.petitioner_name)
             .bind(&id_sealed)
             .bind(case.subject)
-            .bind(case.status)
+            .bind(case.status.as_str())
             .bind(case.tier)
             .bind(case.lead)
             .bind(case.deadline)
@@ -1466,7 +1459,8 @@ pub struct NewCase<'a> {
     pub petitioner_name: &'a str,
     pub petitioner_id_number: &'a str,
     pub subject: &'a str,
-    pub status: &'a str,
+    /// Registered or accepted: a conclusion is the ledger's (`CASE_STATUS`).
+    pub status: CaseStatus,
     pub tier: i32,
     pub lead: Option<&'a str>,
     pub deadline: Option<&'a str>,
@@ -1476,4 +1470,17 @@ pub struct NewCase<'a> {
     pub goal: Option<&'a str>,
     pub received_on: Option<&'a str>,
     pub accepted_on: Option<&'a str>,
+}
+
+/// The columns of a `CaseRow`, for a query whose `cases` row is `k`.
+fn case_columns() -> String {
+    format!(
+        "k.id, k.court_id, k.case_number, k.petitioner_name, k.petitioner_id_number, k.subject, \
+         {CASE_STATUS}, k.tier, k.lead, k.deadline, k.escalation_risk, k.petitioner_phone, k.measures, \
+         k.goal, k.received_on, k.accepted_on, k.extension_days, k.extension_reason, k.answered_on, \
+         k.review_requested_on, k.review_decided_on, k.rereview_requested_on, k.rereview_decided_on, \
+         k.category, k.case_class, k.petitioner_count, k.collective, k.representative, \
+         k.original_case_number, k.original_court, k.original_case_kind, k.matter, k.intake_channel, \
+         k.opened_by, k.opened_at, k.petitioner_id_hash"
+    )
 }

@@ -6,8 +6,17 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    BookingId, BookingStatus, CaseId, CourtLevel, Role, SessionId, SessionStatus, SlotId, UserId,
+    BookingId, BookingStatus, CaseId, CaseStatus, CourtLevel, Role, SessionId, SessionStatus,
+    SlotId, UserId,
 };
+
+/// A case's status as read (`CaseStatus`), for a query whose `cases` row is `k`: the stored
+/// status (registered or accepted), unless a standing ledger entry of the case has the outcome
+/// `concluded` (终结). Read from the ledger, not stored, so that an outcome corrected away
+/// takes the conclusion with it. Every read of a case's status selects this.
+pub const CASE_STATUS: &str = "CASE WHEN EXISTS (SELECT 1 FROM ledger_entries e \
+     WHERE e.case_id = k.id AND NOT e.replaced AND e.outcome = 'concluded') \
+     THEN 'concluded' ELSE k.status END AS status";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CourtRow {
@@ -49,7 +58,7 @@ pub struct CaseRow {
     pub petitioner_name: String,
     pub petitioner_id_number: String,
     pub subject: String,
-    pub status: String,
+    pub status: CaseStatus,
     pub tier: i32,
     pub lead: Option<String>,
     pub deadline: Option<String>,
