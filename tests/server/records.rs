@@ -1240,7 +1240,7 @@ async fn class_change_moves_the_figures(app: TestApp) {
         },
     )
     .await;
-    let from = store.case(case).await.unwrap().case_class;
+    let from = store.case(case).await.unwrap().case_class.as_str();
     store.close().await;
     let to = if from == "petition" {
         "litigation"
@@ -1288,8 +1288,8 @@ async fn class_change_moves_the_figures(app: TestApp) {
             "{k} of the {to} class after the change"
         );
         assert_eq!(
-            class(&after, &from, k),
-            class(&before, &from, k) - n,
+            class(&after, from, k),
+            class(&before, from, k) - n,
             "{k} of the {from} class after the change"
         );
         assert_eq!(after["totals"][k], before["totals"][k], "{k} of all cases");
@@ -1299,7 +1299,7 @@ async fn class_change_moves_the_figures(app: TestApp) {
         let Some(n) = v.as_i64() else { continue };
         assert_eq!(
             n - class(&before, to, k),
-            class(&before, &from, k) - class(&after, &from, k),
+            class(&before, from, k) - class(&after, from, k),
             "{k}"
         );
     }

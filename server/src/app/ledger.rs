@@ -13,16 +13,9 @@ use crate::error::{ApiError, ErrorCode};
 use crate::store::ledger::{CaseMatchRow, ClassChangeRow, MatchCandidate, NewContact, OpenCase};
 use crate::store::{CaseRow, LedgerRow, Store, StoreError};
 
-/// The class a case row holds.
-pub fn class_of(case: &CaseRow) -> Result<CaseClass, ApiError> {
-    case.case_class
-        .parse()
-        .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))
-}
-
 /// The outcomes that fit a case (the rule is `Outcome::fits`).
 pub fn outcomes_for(case: &CaseRow) -> Result<Vec<Outcome>, ApiError> {
-    Ok(Outcome::for_class(class_of(case)?))
+    Ok(Outcome::for_class(case.case_class))
 }
 
 /// Refuses an outcome that does not fit the case's class: 422 `outcome_not_for_class`. Used by
@@ -401,7 +394,7 @@ pub async fn same_matter(
                     court_id: c.court_id,
                     court_name: c.court_name.clone(),
                     status: c.status,
-                    case_class: c.case_class.clone(),
+                    case_class: c.case_class,
                     matched_on: if c.petitioner_id_hash.as_deref() == Some(k.id_hash.as_str()) {
                         "petitioner"
                     } else {
@@ -530,7 +523,7 @@ pub(crate) async fn record_contact(
         _ => {}
     }
     if let Some(outcome) = cmd.outcome {
-        check_outcome(outcome, class_of(case)?)?;
+        check_outcome(outcome, case.case_class)?;
     }
     let organ = cmd.receiving_organ.unwrap_or(ReceivingOrgan::Court);
     let receiving_court_id = match organ {

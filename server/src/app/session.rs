@@ -410,7 +410,7 @@ pub async fn end(
         .transpose()?;
     // 诉访分离: only an outcome that fits the case's class (422 `outcome_not_for_class`).
     let case = store.case(session.case_id).await?;
-    ledger::check_outcome(command.outcome, ledger::class_of(&case)?)?;
+    ledger::check_outcome(command.outcome, case.case_class)?;
     let events = store.events(session.id).await?;
     let held = reception(&events, Window::of(session, settings), clock.now());
     // The ledger counts an ended session as a petition handled locally: a session where staff
@@ -555,7 +555,7 @@ pub async fn correct_outcome(
         });
     }
     let case = store.case(session.case_id).await?;
-    ledger::check_outcome(to, ledger::class_of(&case)?)?;
+    ledger::check_outcome(to, case.case_class)?;
     if from == Outcome::Assign || to == Outcome::Assign {
         return Err(ApiError::Unprocessable {
             code: ErrorCode::OutcomeCorrectionAssign,

@@ -221,10 +221,7 @@ pub async fn open_case(
                             name: m.court_name,
                         },
                         status: m.status,
-                        case_class: m
-                            .case_class
-                            .parse()
-                            .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?,
+                        case_class: m.case_class,
                         matched_on: m.matched_on,
                     })
                 })

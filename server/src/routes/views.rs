@@ -112,11 +112,7 @@ impl CaseView {
             accepted_on: c.accepted_on,
             extension_days: c.extension_days,
             extension_reason: c.extension_reason,
-            // A value outside the closed set cannot be stored (CHECK); petition is the default.
-            case_class: c
-                .case_class
-                .parse()
-                .unwrap_or(crate::domain::CaseClass::Petition),
+            case_class: c.case_class,
             petitioner_count: c.petitioner_count,
             collective: c.collective,
             representative: c.representative,

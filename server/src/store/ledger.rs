@@ -72,7 +72,7 @@ pub struct CaseMatchRow {
     pub court_id: i64,
     pub court_name: String,
     pub status: CaseStatus,
-    pub case_class: String,
+    pub case_class: CaseClass,
     /// `petitioner` (same keyed hash) or `original_case` (same 原审案号).
     pub matched_on: String,
 }
@@ -217,7 +217,7 @@ pub struct MatchCandidate {
     pub court_id: i64,
     pub court_name: String,
     pub status: CaseStatus,
-    pub case_class: String,
+    pub case_class: CaseClass,
     /// None for a row written before sealing, until the background pass seals it.
     pub petitioner_id_hash: Option<String>,
     pub original_case_number: Option<String>,

@@ -1,13 +1,13 @@
 //! Rows as the store returns them. A column with a closed set of values (a CHECK constraint in
 //! the schema) reads as its type: a court's level, a user's role, a booking's and a session's
-//! status. Columns whose sets the schema does not close (a timeline entry's kind, written by
-//! every version since the first) stay text.
+//! status, a case's class and status. Columns whose sets the schema does not close (a timeline
+//! entry's kind, written by every version since the first) stay text.
 
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    BookingId, BookingStatus, CaseId, CaseStatus, CourtLevel, Role, SessionId, SessionStatus,
-    SlotId, UserId,
+    BookingId, BookingStatus, CaseClass, CaseId, CaseStatus, CourtLevel, Role, SessionId,
+    SessionStatus, SlotId, UserId,
 };
 
 /// A case's status as read (`CaseStatus`), for a query whose `cases` row is `k`: the stored
@@ -78,7 +78,7 @@ pub struct CaseRow {
     /// criminal, civil, administrative, enforcement, compensation or other.
     pub category: String,
     /// litigation (涉诉) or petition (信访).
-    pub case_class: String,
+    pub case_class: CaseClass,
     pub petitioner_count: i32,
     /// Derived: five or more petitioners (集体访).
     pub collective: bool,
