@@ -2,7 +2,8 @@
 // case (a bad identity number caught in words; the same petitioner offered, then confirmed as
 // new); log a letter, then a visit with an outcome that is confirmed before it is saved; correct
 // the letter (both stay, the first marked); change the class with a reason, after which the
-// outcomes offered change; every control labelled; the English page.
+// outcomes offered change; log its 终结, after which it reads as concluded; every control
+// labelled; the English page.
 import { run, newPage, check, shot, text, login, catalogues, unlabelledControls } from './lib.mjs';
 
 // GB 11643 check digits, for made-up people.
@@ -132,6 +133,20 @@ await run('ledger', async () => {
   const now = await page.$$eval('[data-testid=contact-outcome] option', (os) => os.map((o) => o.value));
   check('a litigation case is offered the procedure outcomes', now.includes('into_procedure') && !now.includes('not_within_scope'), now);
   await shot(page, '04-class-changed');
+
+  // ---- 终结: the case reads as concluded, and the page says before any booking that it is
+  // received no more ----
+  check('no conclusion is shown while the case is open', (await page.$$('[data-testid=case-concluded]')).length === 0);
+  await page.selectOption('[data-testid=contact-channel]', 'letter');
+  await page.fill('[data-testid=contact-summary]', '依法终结，书面告知');
+  await page.selectOption('[data-testid=contact-outcome]', 'concluded');
+  await page.click('[data-testid=contact-submit]');
+  await page.waitForSelector('[data-testid=contact-confirm]:not([hidden])');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('[data-testid=case-concluded]');
+  check('a concluded case says so, in words, before any booking',
+    (await text(page, '[data-testid=case-concluded]')) === zh['case.concludedHint']
+    && (await text(page, '#case-detail')).includes(zh['case.status.concluded']));
 
   // ---- English ----
   await page.click('#lang-switch');

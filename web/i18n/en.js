@@ -380,6 +380,7 @@ export default {
   'case.extension.notAccepted': 'The handling period can be extended once the case is accepted.',
   'case.status.accepted': 'Accepted',
   'case.status.concluded': 'Concluded',
+  'case.concludedHint': 'This case was concluded: no further reception is arranged. If that was logged in error, correct the contact on the ledger.',
   'case.tier.1': 'Tier 1',
   'case.tier.2': 'Tier 2',
   'case.tier.3': 'Tier 3',

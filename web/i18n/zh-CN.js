@@ -380,6 +380,7 @@ export default {
   'case.extension.notAccepted': '案件受理后才能延长办理期限。',
   'case.status.accepted': '已受理',
   'case.status.concluded': '已终结',
+  'case.concludedHint': '本案已依法终结，不再安排接访。如系误录，请在台账中更正该记录。',
   'case.tier.1': '一级',
   'case.tier.2': '二级',
   'case.tier.3': '三级',

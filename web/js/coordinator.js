@@ -245,6 +245,10 @@ function main({ user }) {
     }, t('case.identity.show'));
     detail.replaceChildren(
       h('p', { class: 'case-title' }, h('strong', {}, c.case_number), ' ', c.subject || ''),
+      // Said before the coordinator looks for a slot: the server refuses to book it (case_closed).
+      ...(c.status === 'concluded'
+        ? [h('p', { class: 'notice', role: 'status', 'data-testid': 'case-concluded' }, t('case.concludedHint'))]
+        : []),
       h('dl', { class: 'facts' },
         row('case.petitioner', c.petitioner_name, { 'data-testid': 'case-petitioner' }),
         [h('dt', {}, t('case.idNumber')), h('dd', { class: 'id-row' },
