@@ -11,7 +11,7 @@ macro_rules! string_enum {
         $(#[$meta])*
         // Read through a string: a value of another type (`42`, `[]`) is then the field's error
         // (422 naming it), where serde_json would call it malformed JSON.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
         #[serde(rename_all = "snake_case", try_from = "String")]
         pub enum $name { $($variant),+ }
 
@@ -35,7 +35,12 @@ macro_rules! string_enum {
             fn from_str(s: &str) -> Result<Self, String> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    _ => Err(format!("'{}' is not a valid {}", s, stringify!($name))),
+                    _ => Err(format!(
+                        "'{}' is not a valid {} (one of: {})",
+                        s,
+                        stringify!($name),
+                        [$($text),+].join(", ")
+                    )),
                 }
             }
         }

@@ -15,52 +15,21 @@ pub const MIN_SLOT_MINUTES: u32 = 30;
 pub const MAX_SLOT_MINUTES: u32 = 120;
 pub const MAX_BUFFER_MINUTES: u32 = 120;
 
-/// What kind of matter a case is. A themed day admits only cases of its kind.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
-)]
-// Read through a string, so that `{"theme": 42}` is the field's error, not "malformed JSON".
-#[serde(rename_all = "snake_case", try_from = "String")]
-pub enum Category {
-    Criminal,
-    Civil,
-    Administrative,
-    Enforcement,
-    Compensation,
-    Other,
-}
-
-impl TryFrom<String> for Category {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        Category::parse(&s).ok_or_else(|| {
-            format!("'{s}' is not a category (criminal, civil, administrative, enforcement, compensation, other)")
-        })
+string_enum!(
+    /// What kind of matter a case is. A themed day admits only cases of its kind.
+    Category {
+        Criminal => "criminal",
+        Civil => "civil",
+        Administrative => "administrative",
+        Enforcement => "enforcement",
+        Compensation => "compensation",
+        Other => "other",
     }
-}
+);
 
 impl Category {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Criminal => "criminal",
-            Category::Civil => "civil",
-            Category::Administrative => "administrative",
-            Category::Enforcement => "enforcement",
-            Category::Compensation => "compensation",
-            Category::Other => "other",
-        }
-    }
-
     pub fn parse(s: &str) -> Option<Category> {
-        Some(match s {
-            "criminal" => Category::Criminal,
-            "civil" => Category::Civil,
-            "administrative" => Category::Administrative,
-            "enforcement" => Category::Enforcement,
-            "compensation" => Category::Compensation,
-            "other" => Category::Other,
-            _ => return None,
-        })
+        s.parse().ok()
     }
 }
 

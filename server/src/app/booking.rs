@@ -437,7 +437,7 @@ pub async fn auto_book(
                     .store
                     .next_free_slots(
                         a.host_court_id,
-                        &local.case.category,
+                        local.case.category,
                         range.from,
                         state.clock.now(),
                         20,

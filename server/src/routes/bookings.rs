@@ -429,7 +429,7 @@ pub async fn cancel_booking(
         .store
         .next_free_slots(
             b.host_court_id,
-            &case.category,
+            case.category,
             state.clock.now(),
             state.clock.now(),
             ALTERNATIVES,

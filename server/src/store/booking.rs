@@ -544,7 +544,7 @@ impl Store {
     pub async fn next_free_slots(
         &self,
         host_court_id: i64,
-        category: &str,
+        category: Category,
         from: DateTime<Utc>,
         at: DateTime<Utc>,
         limit: i64,
@@ -563,7 +563,7 @@ impl Store {
             .bind(host_court_id)
             .bind(earliest)
             .bind(latest)
-            .bind(category)
+            .bind(category.as_str())
             .bind(limit)
             .fetch_all(p)
             .await)?)

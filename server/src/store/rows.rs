@@ -75,8 +75,7 @@ pub struct CaseRow {
     pub review_decided_on: Option<String>,
     pub rereview_requested_on: Option<String>,
     pub rereview_decided_on: Option<String>,
-    /// criminal, civil, administrative, enforcement, compensation or other.
-    pub category: String,
+    pub category: crate::schedule::Category,
     /// litigation (涉诉) or petition (信访).
     pub case_class: CaseClass,
     pub petitioner_count: i32,
