@@ -3667,6 +3667,20 @@ async fn holds_are_capped_in_redis() {
 
 // --- The SPC's rule reads the records, on every path (issue 17) --------------------------------
 
+/// Moves booking `b` to `slot`, with the version the coordinator has just read.
+async fn reschedule(app: &TestApp, coord: &str, b: &Value, slot: &Value) -> reqwest::Response {
+    let (etag, _) = get_booking(app, coord, id(&b["id"])).await;
+    send(
+        app,
+        Method::POST,
+        &format!("/api/v1/bookings/{}/reschedule", id(&b["id"])),
+        Some(coord),
+        Some(&json!({"slot_id": slot["id"], "reason": "改期"})),
+        &[("If-Match", &etag)],
+    )
+    .await
+}
+
 /// What a case that a booking was made for under the old checkbox looks like: the high court's
 /// review is taken out of its records (the database only; the API never removes a review).
 async fn forget_review(app: &TestApp, case: i64) {
@@ -3806,17 +3820,8 @@ async fn the_spc_rule_holds_for_reschedules(app: TestApp) {
     let slots = future_slots(&app, &coord, d.spc, d.spc_room1, Duration::hours(1), 2).await;
     let b = booked(&app, &coord, id(&slots[0]["id"]), case, d.xihu_rooms[0]).await;
     forget_review(&app, case).await;
-    let (etag, _) = get_booking(&app, &coord, id(&b["id"])).await;
     assert_ineligible(
-        send(
-            &app,
-            Method::POST,
-            &format!("/api/v1/bookings/{}/reschedule", id(&b["id"])),
-            Some(&coord),
-            Some(&json!({"slot_id": slots[1]["id"], "reason": "改期"})),
-            &[("If-Match", &etag)],
-        )
-        .await,
+        reschedule(&app, &coord, &b, &slots[1]).await,
         "spc_needs_high_court_review",
     )
     .await;
@@ -3891,20 +3896,7 @@ async fn a_concluded_case_is_received_no_more(app: TestApp) {
         "case_closed",
     )
     .await;
-    let (etag, _) = get_booking(&app, &coord, id(&b["id"])).await;
-    assert_ineligible(
-        send(
-            &app,
-            Method::POST,
-            &format!("/api/v1/bookings/{}/reschedule", id(&b["id"])),
-            Some(&coord),
-            Some(&json!({"slot_id": spc[1]["id"], "reason": "改期"})),
-            &[("If-Match", &etag)],
-        )
-        .await,
-        "case_closed",
-    )
-    .await;
+    assert_ineligible(reschedule(&app, &coord, &b, &spc[1]).await, "case_closed").await;
 
     // Logged in error: the correction stands in its place, and the case is received again.
     expect(

@@ -14,8 +14,8 @@ use crate::store::ledger::{CaseMatchRow, ClassChangeRow, MatchCandidate, NewCont
 use crate::store::{CaseRow, LedgerRow, Store, StoreError};
 
 /// The outcomes that fit a case (the rule is `Outcome::fits`).
-pub fn outcomes_for(case: &CaseRow) -> Result<Vec<Outcome>, ApiError> {
-    Ok(Outcome::for_class(case.case_class))
+pub fn outcomes_for(case: &CaseRow) -> Vec<Outcome> {
+    Outcome::for_class(case.case_class)
 }
 
 /// Refuses an outcome that does not fit the case's class: 422 `outcome_not_for_class`. Used by
